@@ -1,0 +1,19 @@
+@{
+    RootModule           = 'bin/DragonflowUpgrade.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5d0c6f8e-6a59-4c36-9f0e-2b8e6c1d7a41'
+    Author               = 'DragonflowUpgrade developers'
+    Description          = 'Upgrades a deployed Dragonflow cloud: migrates its north-bound database between releases and stops and starts its control plane, without losing a deployed resource.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @('module/DragonflowUpgrade.Format.ps1xml', 'module/DragonflowUpgrade.Remote.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Get-DfMigration', 'Invoke-DfMigration', 'Get-DfMigrationLog', 'Set-DfMigrationBaseline', 'New-DfMigration',
+        'Get-DfNbObject', 'Get-DfNbTable',
+        'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{ PSData = @{ Tags = @('Dragonflow', 'OpenStack', 'Neutron', 'SDN', 'Upgrade', 'Migration') } }
+}

@@ -1,0 +1,137 @@
+<#
+.SYNOPSIS
+    Builds, tests, demonstrates, benchmarks and packages DragonflowUpgrade.
+.PARAMETER Task
+    Build (default): compile and lay out the module in ./bin, importable with ./DragonflowUpgrade.psd1.
+    Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
+          prints "N passed, N failed" last and exits non-zero on any failure.
+    Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
+    Bench: build, start the test servers, run the benchmarks.
+    Package: build, then copy the module to ./out/DragonflowUpgrade.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package')]
+    [string] $Task = 'Build',
+    [string] $Configuration = 'Release'
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+
+function Invoke-Native([string] $What, [scriptblock] $Command) {
+    & $Command
+    if ($LASTEXITCODE -ne 0) { throw "$What failed (exit code $LASTEXITCODE)." }
+}
+
+function Invoke-Build {
+    Invoke-Native 'dotnet build' { dotnet build (Join-Path $Root 'DragonflowUpgrade.sln') -c $Configuration --nologo -v quiet -clp:ErrorsOnly }
+    Invoke-Native 'restoring Pester' { dotnet restore (Join-Path $Root 'tools/tools.proj') --nologo -v quiet }
+    # The module's binaries: the cmdlets and their dependencies, not PowerShell itself.
+    $out = Join-Path $Root 'bin'
+    if (Test-Path $out) { Remove-Item $out -Recurse -Force }
+    New-Item -ItemType Directory $out | Out-Null
+    Copy-Item (Join-Path $Root "src/DragonflowUpgrade.PowerShell/bin/$Configuration/netstandard2.0/*") $out -Recurse
+}
+
+function Get-PesterModule {
+    $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $psd1 = Get-ChildItem (Join-Path $packages 'pester') -Directory | Sort-Object { [version]$_.Name } -Descending |
+        ForEach-Object { Join-Path $_.FullName 'tools/Pester.psd1' } | Where-Object { Test-Path $_ } | Select-Object -First 1
+    if (-not $psd1) { throw 'Pester is not restored: run dotnet restore tools/tools.proj.' }
+    $psd1
+}
+
+# Each tests/servers/*.server.ps1 starts one kind of test server on loopback and sets the
+# environment variables the tests read; called again with -Action Stop it stops them.
+function Start-TestServers([string] $StateDir) {
+    New-Item -ItemType Directory $StateDir -Force | Out-Null
+    foreach ($script in Get-ChildItem (Join-Path $Root 'tests/servers') -Filter '*.server.ps1' | Sort-Object Name) {
+        Write-Host "Starting $($script.BaseName -replace '\.server$') test servers"
+        & $script.FullName -Action Start -StateDir $StateDir
+    }
+}
+
+function Stop-TestServers([string] $StateDir) {
+    foreach ($script in Get-ChildItem (Join-Path $Root 'tests/servers') -Filter '*.server.ps1' | Sort-Object Name -Descending) {
+        try { & $script.FullName -Action Stop -StateDir $StateDir } catch { Write-Warning "Stopping $($script.Name): $_" }
+    }
+}
+
+function Invoke-XunitTests([string] $ResultsDir) {
+    $passed = 0; $failed = 0
+    foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse) {
+        $trx = "$($project.BaseName).trx"
+        dotnet test $project.FullName -c $Configuration --no-build --nologo --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $ResultsDir |
+            Where-Object { $_ -match '^\s*(Failed|Passed|Skipped) |Error Message|Stack Trace|^\s+at |Total tests|error' } | Out-Host
+        $file = Join-Path $ResultsDir $trx
+        if (-not (Test-Path $file)) { Write-Host "$($project.BaseName): no results (the run failed to start)"; $failed++; continue }
+        $counters = ([xml](Get-Content $file -Raw)).TestRun.ResultSummary.Counters
+        $passed += [int]$counters.passed
+        $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        Write-Host "$($project.BaseName): $($counters.passed) passed, $($counters.failed) failed"
+    }
+    @{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-PesterTests {
+    Import-Module (Get-PesterModule) -Force
+    $config = New-PesterConfiguration
+    $config.Run.Path = Join-Path $Root 'tests/pester'
+    $config.Run.PassThru = $true
+    $config.Output.Verbosity = 'Detailed'
+    $result = Invoke-Pester -Configuration $config
+    @{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Package' {
+        Invoke-Build
+        $dest = Join-Path $Root 'out/DragonflowUpgrade'
+        if (Test-Path $dest) { Remove-Item $dest -Recurse -Force }
+        New-Item -ItemType Directory $dest | Out-Null
+        Copy-Item (Join-Path $Root 'DragonflowUpgrade.psd1'), (Join-Path $Root 'bin'), (Join-Path $Root 'module') $dest -Recurse
+        Write-Host "Module laid out in $dest"
+    }
+    'Demo' {
+        Invoke-Build
+        & (Join-Path $Root 'module/examples/Demo.ps1')
+    }
+    'Test' {
+        $passed = 0; $failed = 0
+        $state = Join-Path $Root 'out/test-servers'
+        try {
+            Invoke-Build
+            Start-TestServers $state
+            $x = Invoke-XunitTests (Join-Path $Root 'out/test-results')
+            $p = Invoke-PesterTests
+            $passed = $x.Passed + $p.Passed
+            $failed = $x.Failed + $p.Failed
+        }
+        catch {
+            Write-Host "The test run stopped: $_"
+            Write-Host $_.ScriptStackTrace
+            $failed++
+        }
+        finally {
+            Stop-TestServers $state
+        }
+        Write-Host "$passed passed, $failed failed"
+        exit ([int]($failed -gt 0))
+    }
+    'Bench' {
+        $state = Join-Path $Root 'out/test-servers'
+        try {
+            Invoke-Build
+            Start-TestServers $state
+            foreach ($bench in Get-ChildItem (Join-Path $Root 'bench') -Filter '*.bench.ps1' | Sort-Object Name) {
+                Write-Host "== $($bench.BaseName -replace '\.bench$')"
+                & $bench.FullName
+            }
+        }
+        finally { Stop-TestServers $state }
+    }
+}

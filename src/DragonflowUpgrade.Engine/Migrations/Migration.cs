@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace DragonflowUpgrade.Engine.Migrations
+{
+    /// <summary>A known migration, compiled or script: its metadata and what it does.</summary>
+    public sealed class Migration
+    {
+        public Migration(string id, string release, string description, DateTimeOffset proposedAt,
+            IReadOnlyList<string> handles, string checksum, string source, Action<INbApi> apply)
+        {
+            Id = id;
+            Release = release;
+            Description = description ?? "";
+            ProposedAt = proposedAt.ToUniversalTime();
+            Handles = handles ?? Array.Empty<string>();
+            Checksum = checksum;
+            Source = source;
+            Apply = apply;
+        }
+
+        public string Id { get; }
+        public string Release { get; }
+        public string Description { get; }
+        public DateTimeOffset ProposedAt { get; }
+        public IReadOnlyList<string> Handles { get; }
+
+        /// <summary>SHA-256 of a script's text; null for compiled migrations, whose code is versioned with the module.</summary>
+        public string Checksum { get; }
+
+        /// <summary>Where the migration was found: a file path, or assembly and type.</summary>
+        public string Source { get; }
+
+        public Action<INbApi> Apply { get; }
+
+        public override string ToString() => $"{Id} ({Release})";
+
+        /// <summary>
+        /// Checks the metadata every migration needs; throws <see cref="MigrationDefinitionException"/> naming
+        /// <paramref name="source"/> and the field. Returns the parsed proposed date.
+        /// </summary>
+        public static DateTimeOffset ValidateMetadata(string source, string id, string release, string proposedAt)
+        {
+            if (string.IsNullOrWhiteSpace(id)) throw new MigrationDefinitionException(source, "it has no Id.");
+            if (string.IsNullOrWhiteSpace(release)) throw new MigrationDefinitionException(source, $"migration '{id}' has no Release.");
+            if (string.IsNullOrWhiteSpace(proposedAt)) throw new MigrationDefinitionException(source, $"migration '{id}' has no ProposedAt.");
+            return ParseUtc(proposedAt) ?? throw new MigrationDefinitionException(source,
+                $"migration '{id}' has ProposedAt '{proposedAt}', which is not an ISO 8601 UTC time such as 2017-09-01T00:00:00Z.");
+        }
+
+        /// <summary>Parses an ISO 8601 time with a zone (Z or an offset); null when it is not one.</summary>
+        public static DateTimeOffset? ParseUtc(string text)
+        {
+            if (text == null) return null;
+            string[] formats = { "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK" };
+            if (DateTimeOffset.TryParseExact(text.Trim(), formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+                && (text.Trim().EndsWith("Z", StringComparison.OrdinalIgnoreCase) || text.Contains("+") || text.LastIndexOf('-') > 10))
+                return t.ToUniversalTime();
+            return null;
+        }
+
+        public static string FormatUtc(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A migration is malformed: the message names the file or type and what is wrong.</summary>
+    public sealed class MigrationDefinitionException : Exception
+    {
+        public MigrationDefinitionException(string source, string problem, Exception inner = null)
+            : base($"{source}: {problem}", inner)
+        {
+            MigrationSource = source;
+        }
+
+        /// <summary>The file or type at fault.</summary>
+        public string MigrationSource { get; }
+    }
+}

@@ -1,0 +1,50 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace DragonflowUpgrade.Engine.Migrations
+{
+    /// <summary>
+    /// Every known migration, in run order: <c>proposed_at</c>, then <c>id</c>. Releases are
+    /// ordered by a given release list (Dragonflow's, shipped) and then by their first migration.
+    /// </summary>
+    public sealed class MigrationCatalog
+    {
+        readonly List<string> _releases;
+
+        public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string> knownReleases = null)
+        {
+            var byId = new Dictionary<string, Migration>(StringComparer.Ordinal);
+            foreach (var m in migrations)
+            {
+                if (byId.TryGetValue(m.Id, out var other))
+                    throw new MigrationDefinitionException(m.Source, $"migration id '{m.Id}' is already used by {other.Source}. Give one of them another Id.");
+                byId.Add(m.Id, m);
+            }
+            Migrations = byId.Values
+                .OrderBy(m => m.ProposedAt)
+                .ThenBy(m => m.Id, StringComparer.Ordinal)
+                .ToList();
+            _releases = (knownReleases ?? Enumerable.Empty<string>()).ToList();
+            foreach (var m in Migrations)
+                if (!_releases.Contains(m.Release, StringComparer.OrdinalIgnoreCase)) _releases.Add(m.Release);
+        }
+
+        public IReadOnlyList<Migration> Migrations { get; }
+
+        /// <summary>Releases, oldest first.</summary>
+        public IReadOnlyList<string> Releases => _releases;
+
+        /// <summary>Position of a release in <see cref="Releases"/>; -1 when unknown.</summary>
+        public int ReleaseIndex(string release) =>
+            _releases.FindIndex(r => string.Equals(r, release, StringComparison.OrdinalIgnoreCase));
+
+        public int RequireRelease(string release)
+        {
+            int i = ReleaseIndex(release);
+            if (i < 0)
+                throw new ArgumentException($"Unknown release '{release}'. Known releases: {(_releases.Count == 0 ? "none" : string.Join(", ", _releases))}.");
+            return i;
+        }
+    }
+}

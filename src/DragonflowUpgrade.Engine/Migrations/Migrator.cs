@@ -1,0 +1,206 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DragonflowUpgrade.Engine.Migrations
+{
+    /// <summary>What a run does: the migrations applied to the snapshot and the writes that follow.</summary>
+    public sealed class MigrationRunResult
+    {
+        internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
+            IReadOnlyList<NbEntry> writes, int objectsRead)
+        {
+            Applied = applied;
+            Changes = changes;
+            Writes = writes;
+            ObjectsRead = objectsRead;
+        }
+
+        /// <summary>The log rows of the migrations applied, in order.</summary>
+        public IReadOnlyList<MigrationLogEntry> Applied { get; }
+
+        /// <summary>Creates, updates and deletes per table, the log's own rows included.</summary>
+        public IReadOnlyList<TableChanges> Changes { get; }
+
+        /// <summary>Every put and delete the run writes.</summary>
+        public IReadOnlyList<NbEntry> Writes { get; }
+
+        public int ObjectsRead { get; }
+    }
+
+    /// <summary>
+    /// Runs the spec's NB migration: plan from the log, snapshot the database, apply the
+    /// pending migrations in order to the snapshot, and write only the difference. A failing
+    /// migration writes nothing at all.
+    /// </summary>
+    public sealed class Migrator
+    {
+        readonly INbStore _store;
+        readonly MigrationCatalog _catalog;
+        readonly ILogger _logger;
+
+        public Migrator(INbStore store, MigrationCatalog catalog, ILogger logger = null)
+        {
+            _store = store;
+            _catalog = catalog;
+            _logger = logger ?? NullLogger.Instance;
+        }
+
+        public MigrationCatalog Catalog => _catalog;
+
+        /// <summary>Reads the log (and nothing else) and sets it against the known migrations.</summary>
+        public MigrationPlan Plan()
+        {
+            var log = MigrationLog.Read(_store);
+            var done = new Dictionary<string, MigrationLogEntry>(StringComparer.Ordinal);
+            foreach (var row in log.Where(r => r.MarksMigration)) done[row.Id] = row;
+            var statuses = _catalog.Migrations.Select(m => new MigrationStatus(m, done.TryGetValue(m.Id, out var r) ? r : null)).ToList();
+            var known = new HashSet<string>(_catalog.Migrations.Select(m => m.Id), StringComparer.Ordinal);
+            var plan = new MigrationPlan(statuses,
+                statuses.Where(s => !s.IsApplied).Select(s => s.Migration).ToList(),
+                log,
+                log.Where(r => r.MarksMigration && !known.Contains(r.Id)).ToList());
+            _logger.LogDebug("Read {Rows} migration log rows from {Database}: {Pending} of {Known} known migrations pending.",
+                log.Count, _store.Location, plan.Pending.Count, _catalog.Migrations.Count);
+            return plan;
+        }
+
+        /// <summary>
+        /// The pending migrations to run: all of them up to <paramref name="targetRelease"/> (all
+        /// releases when null), or exactly <paramref name="ids"/>, which must be the first pending ones in order.
+        /// </summary>
+        public IReadOnlyList<Migration> Select(MigrationPlan plan, string targetRelease = null, IReadOnlyCollection<string> ids = null)
+        {
+            IEnumerable<Migration> pending = plan.Pending;
+            if (targetRelease != null)
+            {
+                int target = _catalog.RequireRelease(targetRelease);
+                pending = pending.Where(m => _catalog.ReleaseIndex(m.Release) <= target);
+            }
+            var selected = pending.ToList();
+            if (ids == null) return selected;
+
+            var applied = new HashSet<string>(plan.Migrations.Where(s => s.IsApplied).Select(s => s.Migration.Id), StringComparer.Ordinal);
+            foreach (var id in ids)
+            {
+                if (applied.Contains(id)) throw new ArgumentException($"Migration '{id}' is already applied.");
+                if (!plan.Pending.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' is not known: check -MigrationPath.");
+                if (!selected.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' belongs to a release after '{targetRelease}'.");
+            }
+            var wanted = new HashSet<string>(ids, StringComparer.Ordinal);
+            var prefix = selected.Take(wanted.Count).ToList();
+            var skipped = prefix.Where(m => !wanted.Contains(m.Id)).ToList();
+            if (skipped.Count > 0)
+                throw new ArgumentException(
+                    $"The selection skips pending migration(s) {string.Join(", ", skipped.Select(m => "'" + m.Id + "'"))}, which must run first. Migrations run in order; select every pending migration up to the last one you want.");
+            return prefix;
+        }
+
+        /// <summary>
+        /// Applies <paramref name="migrations"/> to a snapshot of the database and works out the
+        /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
+        /// </summary>
+        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, IProgress<MigrationProgress> progress = null)
+        {
+            if (migrations.Count == 0)
+                return new MigrationRunResult(Array.Empty<MigrationLogEntry>(), Array.Empty<TableChanges>(), Array.Empty<NbEntry>(), 0);
+
+            var clock = Stopwatch.StartNew();
+            progress?.Report(new MigrationProgress("Reading the NB database", _store.Location, -1));
+            var snapshot = NbSnapshot.Load(_store, new Progress(n =>
+                progress?.Report(new MigrationProgress("Reading the NB database", $"{n} objects read", -1))));
+            _logger.LogDebug("Read {Count} objects from {Database} in {Ms} ms.", snapshot.Count, _store.Location, clock.ElapsedMilliseconds);
+
+            var applied = new List<MigrationLogEntry>();
+            for (int i = 0; i < migrations.Count; i++)
+            {
+                var m = migrations[i];
+                progress?.Report(new MigrationProgress("Applying migrations", $"{m.Id} ({i + 1} of {migrations.Count})", 100 * i / migrations.Count));
+                var t = Stopwatch.StartNew();
+                try { m.Apply(snapshot); }
+                catch (Exception e) when (!(e is StackOverflowException))
+                {
+                    throw new MigrationFailedException(m, snapshot.LastObject, Unwrap(e));
+                }
+                _logger.LogDebug("Applied {Migration} to the snapshot in {Ms} ms.", m.Id, t.ElapsedMilliseconds);
+                applied.Add(MigrationLogEntry.For(m, MigrationLogKind.Migration, DateTimeOffset.UtcNow));
+            }
+
+            var writes = snapshot.Diff().ToList();
+            var counts = Count(writes, snapshot);
+            foreach (var row in applied) writes.Add(row.ToEntry());
+            Add(counts, MigrationLog.Table).Creates += applied.Count;
+
+            return new MigrationRunResult(applied, counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count);
+        }
+
+        /// <summary>Writes what <see cref="Run"/> worked out: the changed objects and the log rows.</summary>
+        public void Commit(MigrationRunResult result, IProgress<MigrationProgress> progress = null)
+        {
+            var writes = result.Writes;
+            if (writes.Count == 0) return;
+            progress?.Report(new MigrationProgress("Writing the NB database", $"{writes.Count} changes", 0));
+            _store.Write(writes, new Progress(n =>
+                progress?.Report(new MigrationProgress("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
+            _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
+        }
+
+        static Exception Unwrap(Exception e) =>
+            e is System.Reflection.TargetInvocationException && e.InnerException != null ? e.InnerException : e;
+
+        static Dictionary<string, TableChanges> Count(IEnumerable<NbEntry> writes, NbSnapshot snapshot)
+        {
+            var counts = new Dictionary<string, TableChanges>(StringComparer.Ordinal);
+            var deleted = new HashSet<(string, string)>();
+            foreach (var w in writes)
+            {
+                var c = Add(counts, w.Key.Table);
+                if (w.IsDelete) { c.Deletes++; deleted.Add((w.Key.Table, w.Key.Id)); }
+                else if (deleted.Remove((w.Key.Table, w.Key.Id))) { c.Deletes--; c.Updates++; } // moved to another topic
+                else if (snapshot.HadOriginally(w.Key)) c.Updates++;
+                else c.Creates++;
+            }
+            return counts;
+        }
+
+        static TableChanges Add(Dictionary<string, TableChanges> counts, string table)
+        {
+            if (!counts.TryGetValue(table, out var c)) counts.Add(table, c = new TableChanges(table));
+            return c;
+        }
+
+        /// <summary>
+        /// Marks every migration of <paramref name="release"/> and the releases before it as
+        /// applied without running them, and records the baseline. Returns the rows written.
+        /// </summary>
+        public IReadOnlyList<MigrationLogEntry> Baseline(string release)
+        {
+            int index = _catalog.RequireRelease(release);
+            var plan = Plan();
+            var now = DateTimeOffset.UtcNow;
+            var rows = plan.Pending.Where(m => _catalog.ReleaseIndex(m.Release) <= index)
+                .Select(m => MigrationLogEntry.For(m, MigrationLogKind.Baselined, now)).ToList();
+            rows.Add(new MigrationLogEntry
+            {
+                Id = MigrationLog.BaselineId,
+                Kind = MigrationLogKind.Baseline,
+                Release = _catalog.Releases[index],
+                Description = $"Baseline: the database was at release {_catalog.Releases[index]}",
+                AppliedAt = now,
+            });
+            _store.Write(rows.Select(r => r.ToEntry()).ToList());
+            return rows;
+        }
+
+        sealed class Progress : IProgress<int>
+        {
+            readonly Action<int> _report;
+            public Progress(Action<int> report) { _report = report; }
+            public void Report(int value) => _report(value);
+        }
+    }
+}

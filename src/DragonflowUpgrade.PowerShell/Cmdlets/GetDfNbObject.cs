@@ -1,0 +1,75 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using DragonflowUpgrade.Engine.Json;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.PowerShell.Output;
+using DragonflowUpgrade.PowerShell.Scripting;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets
+{
+    /// <summary>NB objects as PowerShell objects (the spec's df-db get and ls).</summary>
+    [Cmdlet(VerbsCommon.Get, "DfNbObject")]
+    [OutputType(typeof(PSObject))]
+    public sealed class GetDfNbObject : DfDatabaseCmdlet
+    {
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        public string Table { get; set; }
+
+        [Parameter(Position = 1)]
+        public string[] Id { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (Id != null && Table == null)
+                ThrowTerminatingError(Error(new ArgumentException("-Id needs -Table: ids are unique within a table only."), "TableMissing", Id));
+            var wanted = Id == null ? null : new System.Collections.Generic.HashSet<string>(Id, StringComparer.Ordinal);
+            using (var store = OpenStore())
+            {
+                try
+                {
+                    foreach (var e in store.Read(Table))
+                    {
+                        if (wanted != null && !wanted.Remove(e.Key.Id)) continue;
+                        WriteObject(ToObject(e));
+                    }
+                }
+                catch (NbStoreException ex) { ThrowTerminatingError(Error(ex, "NbDatabaseUnavailable", Database)); }
+            }
+            if (wanted != null)
+                foreach (var missing in wanted)
+                    WriteError(Error(new ItemNotFoundException($"{Table}/{missing} is not in the NB database."), "NbObjectNotFound", missing));
+        }
+
+        static PSObject ToObject(NbEntry e)
+        {
+            object value;
+            try { value = PsJson.ToPSObject(NbJson.Parse(e.Value)); }
+            catch (FormatException) { value = System.Text.Encoding.UTF8.GetString(e.Value); }
+            var o = value as PSObject ?? new PSObject(new { id = e.Key.Id, value });
+            o.TypeNames.Insert(0, "DragonflowUpgrade.NbObject");
+            o.TypeNames.Insert(0, "DragonflowUpgrade.NbObject#" + e.Key.Table);
+            o.Properties.Add(new PSNoteProperty("NbTable", e.Key.Table));
+            return o;
+        }
+    }
+
+    /// <summary>The tables of the NB database with their object counts (the spec's df-db tables).</summary>
+    [Cmdlet(VerbsCommon.Get, "DfNbTable")]
+    [OutputType(typeof(DfNbTable))]
+    public sealed class GetDfNbTable : DfDatabaseCmdlet
+    {
+        protected override void ProcessRecord()
+        {
+            using (var store = OpenStore())
+            {
+                try
+                {
+                    foreach (var t in store.ReadKeys().GroupBy(k => k.Table).OrderBy(g => g.Key, StringComparer.Ordinal))
+                        WriteObject(new DfNbTable(t.Key, t.Count(), Database));
+                }
+                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
+            }
+        }
+    }
+}

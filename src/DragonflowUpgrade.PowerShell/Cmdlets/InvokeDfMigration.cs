@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.PowerShell.Output;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets
+{
+    /// <summary>
+    /// Applies the pending migrations to the NB database: all of them, those up to
+    /// -TargetRelease, or those piped from Get-DfMigration -Pending. Nothing is written unless
+    /// every migration succeeds.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "DfMigration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(DfMigrationLogEntry), typeof(DfMigrationPlan))]
+    public sealed class InvokeDfMigration : DfDatabaseCmdlet
+    {
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string[] MigrationPath { get; set; }
+
+        /// <summary>Apply pending migrations up to and including this release; all releases by default.</summary>
+        [Parameter]
+        public string TargetRelease { get; set; }
+
+        /// <summary>Apply exactly these pending migrations; they must be the first pending ones, in order.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string[] Id { get; set; }
+
+        readonly List<string> _ids = new List<string>();
+        string _database;
+        string[] _migrationPath;
+
+        protected override void ProcessRecord()
+        {
+            if (_database != null && !string.Equals(_database, Database, StringComparison.Ordinal))
+                ThrowTerminatingError(Error(new ArgumentException($"The pipeline names two databases, '{_database}' and '{Database}'; migrate one database per run."), "MigrationSelectionInvalid", Database));
+            _database = Database;
+            _migrationPath = MigrationPath;
+            if (Id != null) _ids.AddRange(Id);
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_database == null) return;
+            Database = _database;
+            MigrationPath = _migrationPath;
+            using (var store = OpenStore())
+            {
+                try { Migrate(store); }
+                catch (MigrationFailedException e) { ThrowTerminatingError(Error(e, "MigrationFailed", e.Migration.Id)); }
+                catch (MigrationDefinitionException e) { ThrowTerminatingError(Error(e, "MigrationMalformed", e.MigrationSource)); }
+                catch (ArgumentException e) { ThrowTerminatingError(Error(e, "MigrationSelectionInvalid", Database)); }
+                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
+                catch (FormatException e) { ThrowTerminatingError(Error(e, "NbObjectMalformed", Database)); }
+                finally { CompleteProgress(1, "Migrating the NB database"); }
+            }
+        }
+
+        void Migrate(INbStore store)
+        {
+            var migrator = new Migrator(store, MigrationSources.Catalog(this, MigrationPath), Logger);
+            var plan = migrator.Plan();
+            foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
+                WriteWarning($"Migration '{s.Migration.Id}' changed after it was applied ({s.Migration.Source}); it does not run again.");
+            var selected = migrator.Select(plan, TargetRelease, _ids.Count > 0 ? _ids : null);
+            if (selected.Count == 0)
+            {
+                WriteVerbose($"{store.Location}: no migration pending{(TargetRelease == null ? "" : " up to release " + TargetRelease)}; nothing to do.");
+                return;
+            }
+
+            var progress = new SyncProgress<MigrationProgress>(p => Progress(1, p));
+            var result = migrator.Run(selected, progress);
+            foreach (var c in result.Changes)
+                WriteVerbose($"{c.Table}: {c.Creates} created, {c.Updates} updated, {c.Deletes} deleted");
+
+            string summary = $"apply {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
+                string.Join("; ", result.Changes.Select(c => $"{c.Table} +{c.Creates} ~{c.Updates} -{c.Deletes}"));
+            if (!ShouldProcess(store.Location, summary, "Migrate the NB database", out ShouldProcessReason reason))
+            {
+                if (reason == ShouldProcessReason.WhatIf)
+                    WriteObject(new DfMigrationPlan(store.Location, selected, result.Changes, result.ObjectsRead));
+                return;
+            }
+            migrator.Commit(result, progress);
+            foreach (var row in result.Applied) WriteObject(new DfMigrationLogEntry(row, Database));
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System;
+using System.Management.Automation;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.PowerShell
+{
+    /// <summary>What every cmdlet of the module shares: error records with stable ids, progress.</summary>
+    public abstract class DfCmdlet : PSCmdlet
+    {
+        CmdletLogger _logger;
+        protected CmdletLogger Logger => _logger ?? (_logger = new CmdletLogger(this));
+
+        /// <summary>An error record for a library exception, with a category that fits it.</summary>
+        protected static ErrorRecord Error(Exception e, string errorId, object target)
+        {
+            ErrorCategory category;
+            switch (e)
+            {
+                case NbStoreException _: category = ErrorCategory.ResourceUnavailable; break;
+                case MigrationDefinitionException _: category = ErrorCategory.InvalidData; break;
+                case MigrationFailedException _: category = ErrorCategory.InvalidOperation; break;
+                case ArgumentException _: category = ErrorCategory.InvalidArgument; break;
+                case System.IO.IOException _: category = ErrorCategory.WriteError; break;
+                default: category = ErrorCategory.NotSpecified; break;
+            }
+            return new ErrorRecord(e, errorId, category, target);
+        }
+
+        protected void Progress(int activityId, MigrationProgress p)
+        {
+            var record = new ProgressRecord(activityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status);
+            if (p.Percent >= 0) record.PercentComplete = Math.Min(100, p.Percent);
+            WriteProgress(record);
+        }
+
+        protected void CompleteProgress(int activityId, string activity)
+        {
+            WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        }
+
+        /// <summary>Reports progress synchronously, on the pipeline thread that called the library.</summary>
+        protected sealed class SyncProgress<T> : IProgress<T>
+        {
+            readonly Action<T> _report;
+            public SyncProgress(Action<T> report) { _report = report; }
+            public void Report(T value) => _report(value);
+        }
+    }
+
+    /// <summary>A cmdlet that works on one NB database, named by <c>-Database</c>.</summary>
+    public abstract class DfDatabaseCmdlet : DfCmdlet
+    {
+        /// <summary>The NB database: <c>redis://host:port[/db]</c> or a path ending in .jsonl or .jsonl.gz.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Database { get; set; }
+
+        /// <summary>Opens <see cref="Database"/>, resolving a relative file path against the current location.</summary>
+        protected INbStore OpenStore(bool createFile = false)
+        {
+            try { return NbStoreFactory.Open(ResolveDatabase(Database), createFile); }
+            catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); return null; }
+        }
+
+        protected string ResolveDatabase(string database)
+        {
+            if (FileNbStore.IsFileStorePath(database) && !database.Contains("://"))
+                return SessionState.Path.GetUnresolvedProviderPathFromPSPath(database);
+            return database;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System;
+using System.Collections;
+using System.Linq;
+using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Migrations;
+
+namespace DragonflowUpgrade.PowerShell.Scripting
+{
+    /// <summary>
+    /// The <c>$NbApi</c> a script migration gets: the engine's NB API with PowerShell-native
+    /// objects (ordered hashtables) instead of JSON nodes.
+    /// </summary>
+    public sealed class ScriptNbApi
+    {
+        readonly INbApi _api;
+
+        public ScriptNbApi(INbApi api) { _api = api; }
+
+        public string[] Tables => _api.Tables.ToArray();
+
+        public object[] GetAll(string table) => _api.GetAll(table).Select(PsJson.ToHashtable).ToArray();
+
+        public object Get(string table, string id)
+        {
+            var o = _api.Get(table, id);
+            return o == null ? null : PsJson.ToHashtable(o);
+        }
+
+        public void Create(string table, IDictionary obj) => _api.Create(table, ToObject(table, obj));
+
+        public void Update(string table, IDictionary obj) => _api.Update(table, ToObject(table, obj));
+
+        public void Delete(string table, string id) => _api.Delete(table, id);
+
+        static JsonObject ToObject(string table, IDictionary obj)
+        {
+            if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");
+            return (JsonObject)PsJson.FromPowerShell(obj, table);
+        }
+    }
+}

@@ -1,0 +1,302 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    public class MigratorTests
+    {
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        static Migration M(string id, string proposedAt, Action<INbApi> apply, string release = "queens") =>
+            new Migration(id, release, "test " + id, Migration.ParseUtc(proposedAt).Value, null, null, "test:" + id, apply);
+
+        static string NewRedisWithPorts(int ports)
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+                store.Write(Enumerable.Range(0, ports)
+                    .Select(i => new NbEntry(new NbKey("lport", "t" + (i % 3), $"p{i:D4}"), Json($"{{\"id\": \"p{i:D4}\", \"topic\": \"t{i % 3}\", \"device_owner\": \"{(i % 2 == 0 ? "compute:nova" : "network:dhcp")}\"}}")))
+                    .Append(new NbEntry(new NbKey("lswitch", "t0", "s1"), Json("{\"id\": \"s1\", \"topic\": \"t0\"}")))
+                    .ToList());
+            return uri;
+        }
+
+        static Dictionary<string, string> Dump(string uri)
+        {
+            using (var store = NbStoreFactory.Open(uri))
+                return store.Read().ToDictionary(e => e.Key.ToString(), e => Encoding.UTF8.GetString(e.Value));
+        }
+
+        static Action<INbApi> FlagComputePorts => nb =>
+        {
+            foreach (var port in nb.GetAll("lport"))
+            {
+                if ((string)port["device_owner"] == "compute:nova") port["flag"] = true;
+                nb.Update("lport", port);
+            }
+        };
+
+        [Fact]
+        public void Migrations_run_in_proposed_at_order_then_id()
+        {
+            var ran = new List<string>();
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("c", "2017-03-01T00:00:00Z", _ => ran.Add("c")),
+                M("b", "2017-01-01T00:00:00Z", _ => ran.Add("b")),
+                M("a", "2017-03-01T00:00:00Z", _ => ran.Add("a")),
+            });
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                var migrator = new Migrator(store, catalog);
+                var result = migrator.Run(migrator.Plan().Pending);
+                Assert.Equal(new[] { "b", "a", "c" }, ran);
+                Assert.Equal(new[] { "b", "a", "c" }, result.Applied.Select(r => r.Id));
+            }
+        }
+
+        [Fact]
+        public void Only_objects_whose_data_changed_are_written()
+        {
+            string uri = NewRedisWithPorts(100);
+            var catalog = new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) });
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                var result = migrator.Run(migrator.Plan().Pending);
+                mux.GetServer(TestRedis.Endpoint).Execute("CONFIG", "RESETSTAT");
+                migrator.Commit(result);
+                // 50 compute ports and one log row; the 50 DHCP ports were rewritten unchanged and the switch untouched.
+                Assert.Equal(51, TestRedis.Writes(mux));
+                var lport = result.Changes.Single(c => c.Table == "lport");
+                Assert.Equal((0, 50, 0), (lport.Creates, lport.Updates, lport.Deletes));
+            }
+            var dump = Dump(uri);
+            Assert.Contains("\"flag\": true", dump["lport/p0000 (topic t0)"]);
+            Assert.DoesNotContain("flag", dump["lport/p0001 (topic t1)"]);
+        }
+
+        [Fact]
+        public void A_failing_migration_writes_nothing_and_names_the_migration_and_object()
+        {
+            string uri = NewRedisWithPorts(30);
+            var before = Dump(uri);
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("first", "2017-01-01T00:00:00Z", FlagComputePorts),
+                M("second", "2017-02-01T00:00:00Z", nb =>
+                {
+                    foreach (var p in nb.GetAll("lport"))
+                        if ((string)p["id"] == "p0007") throw new InvalidOperationException("boom");
+                }),
+            });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                var e = Assert.Throws<MigrationFailedException>(() => migrator.Run(migrator.Plan().Pending));
+                Assert.Equal("second", e.Migration.Id);
+                Assert.Equal("lport/p0007", e.LastObject);
+                Assert.Contains("boom", e.Message);
+            }
+            Assert.Equal(before, Dump(uri));
+        }
+
+        [Fact]
+        public void A_second_run_finds_nothing_pending_and_writes_nothing()
+        {
+            string uri = NewRedisWithPorts(10);
+            var catalog = new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) });
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                migrator.Commit(migrator.Run(migrator.Plan().Pending));
+                mux.GetServer(TestRedis.Endpoint).Execute("CONFIG", "RESETSTAT");
+                var plan = migrator.Plan();
+                Assert.Empty(plan.Pending);
+                var result = migrator.Run(plan.Pending);
+                migrator.Commit(result);
+                Assert.Equal(0, result.ObjectsRead);
+                Assert.Equal(0, TestRedis.Writes(mux));
+            }
+        }
+
+        [Fact]
+        public void The_log_records_what_ran_with_iso_times()
+        {
+            string uri = NewRedisWithPorts(2);
+            var catalog = new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                migrator.Commit(migrator.Run(migrator.Plan().Pending));
+                var row = Assert.Single(MigrationLog.Read(store));
+                Assert.Equal("flag", row.Id);
+                Assert.Equal(MigrationLogKind.Migration, row.Kind);
+                Assert.Equal("queens", row.Release);
+                Assert.Equal(Migration.ParseUtc("2017-09-01T00:00:00Z"), row.ProposedAt);
+                Assert.True(row.AppliedAt > DateTimeOffset.UtcNow.AddMinutes(-5));
+                var stored = Dump(uri)["schema_migration_log/flag"];
+                Assert.Contains("\"proposed_at\": \"2017-09-01T00:00:00Z\"", stored);
+            }
+        }
+
+        [Fact]
+        public void Creates_deletes_and_topic_moves_are_written_as_such()
+        {
+            string uri = NewRedisWithPorts(4);
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("reshape", "2017-09-01T00:00:00Z", nb =>
+                {
+                    nb.Create("lsubnet", new JsonObject { ["id"] = "sn1", ["topic"] = "t0" });
+                    nb.Delete("lport", "p0001");
+                    var sw = nb.Get("lswitch", "s1");
+                    sw["topic"] = "t9";
+                    nb.Update("lswitch", sw);
+                }),
+            });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                var result = migrator.Run(migrator.Plan().Pending);
+                Assert.Equal(1, result.Changes.Single(c => c.Table == "lsubnet").Creates);
+                Assert.Equal(1, result.Changes.Single(c => c.Table == "lport").Deletes);
+                Assert.Equal(1, result.Changes.Single(c => c.Table == "lswitch").Updates);
+                migrator.Commit(result);
+            }
+            var dump = Dump(uri);
+            Assert.Contains("lsubnet/sn1 (topic t0)", dump.Keys);
+            Assert.DoesNotContain("lport/p0001 (topic t1)", dump.Keys);
+            Assert.Contains("lswitch/s1 (topic t9)", dump.Keys);
+            Assert.DoesNotContain("lswitch/s1 (topic t0)", dump.Keys);
+        }
+
+        [Fact]
+        public void A_target_release_stops_before_later_releases()
+        {
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("p1", "2017-01-01T00:00:00Z", _ => { }, "pike"),
+                M("q1", "2017-09-01T00:00:00Z", _ => { }, "queens"),
+            }, new[] { "pike", "queens" });
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                var migrator = new Migrator(store, catalog);
+                Assert.Equal(new[] { "p1" }, migrator.Select(migrator.Plan(), "pike").Select(m => m.Id));
+                Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), "stein"));
+            }
+        }
+
+        [Fact]
+        public void A_selection_that_skips_an_earlier_pending_migration_is_refused()
+        {
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("a", "2017-01-01T00:00:00Z", _ => { }),
+                M("b", "2017-02-01T00:00:00Z", _ => { }),
+            });
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                var migrator = new Migrator(store, catalog);
+                var e = Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), null, new[] { "b" }));
+                Assert.Contains("'a'", e.Message);
+                Assert.Equal(new[] { "a" }, migrator.Select(migrator.Plan(), null, new[] { "a" }).Select(m => m.Id));
+            }
+        }
+
+        [Fact]
+        public void A_baseline_marks_migrations_up_to_the_release_as_applied()
+        {
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("p1", "2017-01-01T00:00:00Z", _ => throw new Exception("must not run"), "pike"),
+                M("q1", "2017-09-01T00:00:00Z", _ => { }, "queens"),
+            }, new[] { "pike", "queens" });
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                var migrator = new Migrator(store, catalog);
+                migrator.Baseline("pike");
+                var plan = migrator.Plan();
+                Assert.Equal(new[] { "q1" }, plan.Pending.Select(m => m.Id));
+                Assert.Contains(plan.Log, r => r.Kind == MigrationLogKind.Baseline && r.Release == "pike");
+                Assert.Contains(plan.Log, r => r.Kind == MigrationLogKind.Baselined && r.Id == "p1");
+            }
+        }
+
+        [Fact]
+        public void Duplicate_ids_are_an_error_naming_both_sources()
+        {
+            var e = Assert.Throws<MigrationDefinitionException>(() => new MigrationCatalog(new[]
+            {
+                M("same", "2017-01-01T00:00:00Z", _ => { }),
+                M("same", "2017-02-01T00:00:00Z", _ => { }),
+            }));
+            Assert.Contains("test:same", e.Message);
+            Assert.Contains("already used", e.Message);
+        }
+
+        [Fact]
+        public void Runs_on_the_file_store_too_leaving_the_file_untouched_on_failure()
+        {
+            string dir = Directory.CreateTempSubdirectory("df-migrator-").FullName;
+            try
+            {
+                string path = Path.Combine(dir, "nb.jsonl");
+                File.WriteAllText(path, "{\"table\":\"lport\",\"topic\":\"t\",\"id\":\"p1\",\"value\":{\"id\":\"p1\",\"topic\":\"t\",\"device_owner\":\"compute:nova\"}}\n");
+                var before = File.ReadAllBytes(path);
+                using (var store = NbStoreFactory.Open(path))
+                {
+                    var failing = new Migrator(store, new MigrationCatalog(new[] { M("boom", "2017-01-01T00:00:00Z", _ => throw new Exception("x")) }));
+                    Assert.Throws<MigrationFailedException>(() => failing.Run(failing.Plan().Pending));
+                    Assert.Equal(before, File.ReadAllBytes(path));
+
+                    var migrator = new Migrator(store, new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) }));
+                    migrator.Commit(migrator.Run(migrator.Plan().Pending));
+                }
+                string text = File.ReadAllText(path);
+                Assert.Contains("\"flag\": true", text);
+                Assert.Contains("schema_migration_log", text);
+            }
+            finally { Directory.Delete(dir, true); }
+        }
+    }
+
+    [Migration("attr-test", "queens", "2017-09-01T00:00:00Z", Description = "from an attribute", Handles = new[] { "lswitch.subnets:FieldRemoved" })]
+    public sealed class AttributeMigration : IMigration
+    {
+        public void Apply(INbApi nbApi) { }
+    }
+
+    public class AssemblyMigrationsTests
+    {
+        [Fact]
+        public void Compiled_migrations_are_found_with_their_attribute_metadata()
+        {
+            var m = Assert.Single(AssemblyMigrations.Load(typeof(AttributeMigration).Assembly));
+            Assert.Equal("attr-test", m.Id);
+            Assert.Equal("from an attribute", m.Description);
+            Assert.Equal(new[] { "lswitch.subnets:FieldRemoved" }, m.Handles);
+            Assert.Null(m.Checksum);
+        }
+
+        [Theory]
+        [InlineData("2017-09-01", "not an ISO 8601 UTC time")]
+        [InlineData("yesterday", "not an ISO 8601 UTC time")]
+        [InlineData("2017-09-01T00:00:00", "not an ISO 8601 UTC time")]
+        public void A_bad_proposed_date_is_an_error_naming_the_source(string date, string why)
+        {
+            var e = Assert.Throws<MigrationDefinitionException>(() => Migration.ValidateMetadata("x.ps1", "id", "queens", date));
+            Assert.Contains("x.ps1", e.Message);
+            Assert.Contains(why, e.Message);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    public class RedisKeyTests
+    {
+        [Theory]
+        [InlineData("lport", "tenant1", "p1", "{lport.tenant1}.p1")]
+        [InlineData("chassis", null, "host-1", "{chassis.}.host-1")]
+        [InlineData("unique_key", null, "lport", "{unique_key.}.lport")]
+        public void Keys_use_dragonflows_layout(string table, string topic, string id, string expected)
+        {
+            var key = new NbKey(table, topic, id);
+            Assert.Equal(expected, RedisNbStore.FormatKey(key));
+            Assert.True(RedisNbStore.TryParseKey(expected, out var parsed));
+            Assert.Equal(key, parsed);
+        }
+
+        [Theory]
+        [InlineData("plain")]
+        [InlineData("{lport.t}p1")]
+        [InlineData("{.t}.p1")]
+        [InlineData("{lport}.p1")]
+        public void Keys_of_other_shapes_are_not_nb_objects(string text)
+        {
+            Assert.False(RedisNbStore.TryParseKey(text, out _));
+        }
+    }
+
+    public class RedisStoreTests
+    {
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        [Fact]
+        public void Writes_and_reads_back_thousands_of_objects_in_batches()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var entries = Enumerable.Range(0, 2500)
+                    .Select(i => new NbEntry(new NbKey(i % 2 == 0 ? "lport" : "lswitch", "t" + (i % 3), "id" + i), Json($"{{\"id\": \"id{i}\"}}")))
+                    .ToList();
+                store.Write(entries);
+                var read = store.Read().ToDictionary(e => e.Key);
+                Assert.Equal(2500, read.Count);
+                Assert.All(entries, e => Assert.Equal(e.Value, read[e.Key].Value));
+                Assert.Equal(1250, store.Read("lport").Count());
+                Assert.Equal(1250, store.ReadKeys("lswitch").Count());
+            }
+        }
+
+        [Fact]
+        public void A_table_read_does_not_include_tables_whose_name_starts_the_same()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("lport", null, "a"), Json("{}")),
+                    new NbEntry(new NbKey("lport_binding", null, "b"), Json("{}")),
+                });
+                Assert.Equal(new[] { "a" }, store.Read("lport").Select(e => e.Key.Id));
+            }
+        }
+
+        [Fact]
+        public void Deletes_remove_keys_and_keys_outside_the_layout_are_left_alone()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                db.StringSet("unrelated", "x");
+                var key = new NbKey("lport", "t", "p");
+                store.Write(new[] { new NbEntry(key, Json("{}")) });
+                store.Write(new[] { NbEntry.Delete(key) });
+                Assert.Empty(store.Read());
+                Assert.Equal("x", (string)db.StringGet("unrelated"));
+            }
+        }
+
+        [Fact]
+        public void An_unreachable_server_is_a_clear_error_naming_it()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://127.0.0.1:1/0"));
+            Assert.Contains("127.0.0.1:1", e.Message);
+        }
+
+        [Fact]
+        public void The_location_never_shows_a_password()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://:s3cret@127.0.0.1:1/0"));
+            Assert.DoesNotContain("s3cret", e.Message);
+        }
+    }
+
+    public class FileStoreTests : IDisposable
+    {
+        readonly string _dir = Directory.CreateTempSubdirectory("df-file-store-").FullName;
+        public void Dispose() => Directory.Delete(_dir, true);
+
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        [Theory]
+        [InlineData("nb.jsonl")]
+        [InlineData("nb.jsonl.gz")]
+        public void Round_trips_values_byte_for_byte(string name)
+        {
+            string path = Path.Combine(_dir, name);
+            var entries = new[]
+            {
+                new NbEntry(new NbKey("lport", "t1", "p1"), Json("{\"id\": \"p1\", \"ips\": [\"10.0.0.1\"], \"x\": 1.0}")),
+                new NbEntry(new NbKey("unique_key", null, "lport"), Json("7")),
+            };
+            using (var store = new FileNbStore(path, create: true)) store.Write(entries);
+            using (var store = new FileNbStore(path))
+            {
+                var read = store.Read().ToList();
+                Assert.Equal(entries.Select(e => e.Key), read.Select(e => e.Key));
+                Assert.Equal(entries.Select(e => Encoding.UTF8.GetString(e.Value)), read.Select(e => Encoding.UTF8.GetString(e.Value)));
+            }
+        }
+
+        [Fact]
+        public void A_write_keeps_the_order_of_the_file_and_leaves_no_temporary_file()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(path,
+                "{\"table\":\"b\",\"topic\":null,\"id\":\"1\",\"value\":{\"id\": \"1\"}}\n" +
+                "{\"table\":\"a\",\"topic\":\"t\",\"id\":\"2\",\"value\":{\"id\": \"2\"}}\n");
+            using (var store = new FileNbStore(path))
+                store.Write(new[] { new NbEntry(new NbKey("a", "t", "2"), Json("{\"id\": \"2\", \"n\": 1}")), new NbEntry(new NbKey("c", null, "3"), Json("{}")) });
+            var lines = File.ReadAllLines(path);
+            Assert.Equal(3, lines.Length);
+            Assert.StartsWith("{\"table\":\"b\"", lines[0]);
+            Assert.Contains("\"n\": 1", lines[1]);
+            Assert.StartsWith("{\"table\":\"c\"", lines[2]);
+            Assert.Single(Directory.GetFiles(_dir));
+        }
+
+        [Theory]
+        [InlineData("{\"table\":\"lport\",\"topic\":null,\"id\":\"p1\"}", "'value' is missing")]
+        [InlineData("{\"table\":\"lport\",\"topic\":null,\"value\":{}}", "'id' must be a non-empty string")]
+        [InlineData("{\"table\":\"lport\",\"topic\":3,\"id\":\"p\",\"value\":{}}", "'topic' must be a string or null")]
+        [InlineData("{\"table\":\"lport\",", "not valid JSON")]
+        [InlineData("[1,2]", "must be a JSON object")]
+        public void A_malformed_line_is_an_error_naming_the_file_and_line(string bad, string why)
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(path, "{\"table\":\"a\",\"topic\":null,\"id\":\"1\",\"value\":{}}\n" + bad + "\n");
+            using (var store = new FileNbStore(path))
+            {
+                var e = Assert.Throws<NbStoreException>(() => store.Read().ToList());
+                Assert.Contains(path + ", line 2", e.Message);
+                Assert.Contains(why, e.Message);
+            }
+        }
+
+        [Fact]
+        public void A_path_that_is_not_a_jsonl_file_is_refused()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open(Path.Combine(_dir, "nb.json")));
+            Assert.Contains(".jsonl", e.Message);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+<#
+.SYNOPSIS
+    Starts (or stops) the tests' redis-server on 127.0.0.1, on a port of its own, with no persistence.
+    Sets DF_TEST_REDIS (host:port) and DF_TEST_REDIS_SERVER (the redis-server binary).
+#>
+param(
+    [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
+    [Parameter(Mandatory)][string] $StateDir
+)
+$ErrorActionPreference = 'Stop'
+$pidFile = Join-Path $StateDir 'redis.pid'
+
+if ($Action -eq 'Stop') {
+    if (Test-Path $pidFile) {
+        $p = Get-Process -Id (Get-Content $pidFile) -ErrorAction SilentlyContinue
+        if ($p) { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+        Remove-Item $pidFile
+    }
+    return
+}
+
+$server = (Get-Command redis-server -ErrorAction SilentlyContinue).Source
+if (-not $server) { throw 'redis-server is not installed (Debian package redis-server; .ci/run installs it).' }
+$port = if ($env:DF_TEST_REDIS_PORT) { [int]$env:DF_TEST_REDIS_PORT } else { 6390 }
+$dir = Join-Path $StateDir 'redis'
+New-Item -ItemType Directory $dir -Force | Out-Null
+$proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $dir 'redis.log') -RedirectStandardError (Join-Path $dir 'redis.err') -ArgumentList @(
+    '--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--databases', '64', '--dir', $dir, '--daemonize', 'no')
+$proc.Id | Set-Content $pidFile
+$deadline = [DateTime]::UtcNow.AddSeconds(10)
+while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
+    if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on 127.0.0.1:$port; see $dir/redis.log" }
+    Start-Sleep -Milliseconds 100
+}
+$env:DF_TEST_REDIS = "127.0.0.1:$port"
+$env:DF_TEST_REDIS_SERVER = $server
