@@ -1,16 +1,28 @@
+using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Reflection;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
 
 namespace DragonflowUpgrade.Dragonflow
 {
-    /// <summary>Dragonflow's releases, oldest first, and the migrations shipped for them.</summary>
+    /// <summary>Dragonflow's releases, oldest first, their schemas, and the migrations shipped for them.</summary>
     public static class DragonflowReleases
     {
-        /// <summary>The release names Dragonflow's tags and branches carry (4.0.0 is pike, 5.0.0 queens).</summary>
-        public static IReadOnlyList<string> All { get; } = new[] { "ocata", "pike", "queens", "rocky" };
+        /// <summary>The releases whose NB schema the module knows: tag 4.0.0 is pike, 5.0.0 queens (Dragonflow's final master stores the same data as queens).</summary>
+        public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens" };
+
+        static readonly ConcurrentDictionary<string, SchemaManifest> Loaded = new ConcurrentDictionary<string, SchemaManifest>(StringComparer.OrdinalIgnoreCase);
 
         /// <summary>The compiled migrations between Dragonflow releases.</summary>
         public static IEnumerable<Migration> Migrations => AssemblyMigrations.Load(typeof(DragonflowReleases).Assembly);
+
+        /// <summary>A Dragonflow release's schema manifest, or null for a release the module has none for.</summary>
+        public static SchemaManifest Schema(string release) =>
+            release == null ? null : Loaded.GetOrAdd(release, r =>
+            {
+                using (var s = typeof(DragonflowReleases).Assembly.GetManifestResourceStream("Schemas." + r.ToLowerInvariant() + ".json"))
+                    return s == null ? null : SchemaManifest.Load(s, r.ToLowerInvariant() + ".json");
+            });
     }
 }

@@ -27,5 +27,8 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>Removes an object.</summary>
         void Delete(string table, string id);
+
+        /// <summary>Tells the operator something the run's output must show, such as a step to take after the upgrade.</summary>
+        void Warn(string message);
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using DragonflowUpgrade.Engine.Schema;
 using DragonflowUpgrade.Engine.Store;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,12 +13,14 @@ namespace DragonflowUpgrade.Engine.Migrations
     public sealed class MigrationRunResult
     {
         internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
-            IReadOnlyList<NbEntry> writes, int objectsRead)
+            IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null)
         {
             Applied = applied;
             Changes = changes;
             Writes = writes;
             ObjectsRead = objectsRead;
+            Warnings = warnings ?? Array.Empty<string>();
+            Schema = schema ?? SchemaUpgrade.None;
         }
 
         /// <summary>The log rows of the migrations applied, in order.</summary>
@@ -30,6 +33,11 @@ namespace DragonflowUpgrade.Engine.Migrations
         public IReadOnlyList<NbEntry> Writes { get; }
 
         public int ObjectsRead { get; }
+
+        /// <summary>What migrations said the operator must know or do (e.g. after the upgrade).</summary>
+        public IReadOnlyList<string> Warnings { get; }
+
+        public SchemaUpgrade Schema { get; }
     }
 
     /// <summary>
@@ -42,12 +50,15 @@ namespace DragonflowUpgrade.Engine.Migrations
         readonly INbStore _store;
         readonly MigrationCatalog _catalog;
         readonly ILogger _logger;
+        readonly Func<string, SchemaManifest> _schemas;
 
-        public Migrator(INbStore store, MigrationCatalog catalog, ILogger logger = null)
+        /// <param name="schemas">The schema of a release, or null when there is none; null when no release has one.</param>
+        public Migrator(INbStore store, MigrationCatalog catalog, ILogger logger = null, Func<string, SchemaManifest> schemas = null)
         {
             _store = store;
             _catalog = catalog;
             _logger = logger ?? NullLogger.Instance;
+            _schemas = schemas ?? (_ => null);
         }
 
         public MigrationCatalog Catalog => _catalog;
@@ -101,12 +112,38 @@ namespace DragonflowUpgrade.Engine.Migrations
         }
 
         /// <summary>
+        /// The schema side of a run. It applies only to a database whose release is recorded (by
+        /// a baseline or an earlier run) and a target release that has a schema: the target is
+        /// <paramref name="targetRelease"/>, else the newest release with a schema.
+        /// </summary>
+        public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
+        {
+            string from = plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
+                ?? plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+            if (from == null) return SchemaUpgrade.None;
+            int fromIndex = _catalog.ReleaseIndex(from);
+            string to = targetRelease != null
+                ? (_schemas(targetRelease) != null ? _catalog.Releases[_catalog.RequireRelease(targetRelease)] : null)
+                : _catalog.Releases.Where((r, i) => i >= fromIndex && _schemas(r) != null).LastOrDefault();
+            if (to == null) return SchemaUpgrade.None;
+            var target = _schemas(to);
+            var source = _schemas(from);
+            if (source == null || string.Equals(from, to, StringComparison.OrdinalIgnoreCase))
+                return new SchemaUpgrade(from, to, target, Array.Empty<SchemaChange>(), Array.Empty<SchemaChange>());
+            var changes = SchemaDiff.Compare(source, target);
+            var handles = selected.Concat(plan.Migrations.Where(s => s.IsApplied).Select(s => s.Migration)).SelectMany(m => m.Handles);
+            return new SchemaUpgrade(from, to, target, changes, SchemaUpgrade.FindUnhandled(changes, handles));
+        }
+
+        /// <summary>
         /// Applies <paramref name="migrations"/> to a snapshot of the database and works out the
         /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
         /// </summary>
-        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, IProgress<MigrationProgress> progress = null)
+        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<MigrationProgress> progress = null)
         {
-            if (migrations.Count == 0)
+            schema = schema ?? SchemaUpgrade.None;
+            if (schema.Unhandled.Count > 0) throw new SchemaChangeUnhandledException(schema.From, schema.To, schema.Unhandled);
+            if (migrations.Count == 0 && !schema.ChangesRelease)
                 return new MigrationRunResult(Array.Empty<MigrationLogEntry>(), Array.Empty<TableChanges>(), Array.Empty<NbEntry>(), 0);
 
             var clock = Stopwatch.StartNew();
@@ -130,12 +167,32 @@ namespace DragonflowUpgrade.Engine.Migrations
                 applied.Add(MigrationLogEntry.For(m, MigrationLogKind.Migration, DateTimeOffset.UtcNow));
             }
 
+            if (schema.Target != null)
+            {
+                progress?.Report(new MigrationProgress("Validating", $"every object against release {schema.To}", 100));
+                foreach (var change in schema.Changes.Where(c => c.Kind == SchemaChangeKind.FieldAdded && c.Automatic && c.Field.IndexOf('.') < 0))
+                    AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
+                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation);
+                if (errors.Count > 0) throw new SchemaValidationException(schema.To, errors);
+                if (schema.ChangesRelease)
+                    applied.Add(new MigrationLogEntry
+                    {
+                        Id = MigrationLog.SchemaId,
+                        Kind = MigrationLogKind.Schema,
+                        Release = schema.To,
+                        Description = $"Schema release {schema.To}" + (schema.From == null ? "" : $", upgraded from {schema.From}"),
+                        AppliedAt = DateTimeOffset.UtcNow,
+                    });
+            }
+
             var writes = snapshot.Diff().ToList();
             var counts = Count(writes, snapshot);
             foreach (var row in applied) writes.Add(row.ToEntry());
             Add(counts, MigrationLog.Table).Creates += applied.Count;
+            foreach (var w in snapshot.Warnings) _logger.LogWarning("{Warning}", w);
 
-            return new MigrationRunResult(applied, counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count);
+            return new MigrationRunResult(applied.Where(r => r.Kind == MigrationLogKind.Migration).ToList(),
+                counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema);
         }
 
         /// <summary>Writes what <see cref="Run"/> worked out: the changed objects and the log rows.</summary>
@@ -148,6 +205,8 @@ namespace DragonflowUpgrade.Engine.Migrations
                 progress?.Report(new MigrationProgress("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
         }
+
+        static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 
         static Exception Unwrap(Exception e) =>
             e is System.Reflection.TargetInvocationException && e.InnerException != null ? e.InnerException : e;

@@ -36,6 +36,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             int n = 0;
             foreach (var e in store.Read())
             {
+                if (ModuleTables.IsModuleTable(e.Key.Table)) continue;
                 snapshot.AddOriginal(e);
                 if (++n % 10000 == 0) progress?.Report(n);
             }
@@ -62,6 +63,17 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         public IReadOnlyCollection<string> Tables =>
             _tables.Where(t => t.Value.Values.Any(s => s.CurrentKey.HasValue)).Select(t => t.Key).OrderBy(t => t, StringComparer.Ordinal).ToList();
+
+        readonly List<string> _warnings = new List<string>();
+
+        /// <summary>What migrations said the operator must know, in order.</summary>
+        public IReadOnlyList<string> Warnings => _warnings;
+
+        public void Warn(string message) => _warnings.Add(message);
+
+        /// <summary>Every live object of every table.</summary>
+        public IEnumerable<NbEntry> AllEntries() =>
+            _tables.Keys.OrderBy(t => t, StringComparer.Ordinal).ToList().SelectMany(Entries);
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
         public IEnumerable<NbEntry> Entries(string table)

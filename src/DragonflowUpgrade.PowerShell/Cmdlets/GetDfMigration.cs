@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             MigrationPlan plan;
             using (var store = OpenStore())
             {
-                try { plan = new Migrator(store, MigrationSources.Catalog(this, MigrationPath), Logger).Plan(); }
+                try { plan = MigrationSources.Migrator(this, store, MigrationPath, Logger).Plan(); }
                 catch (Exception e) when (e is MigrationDefinitionException || e is Engine.Store.NbStoreException)
                 {
                     ThrowTerminatingError(Error(e, e is MigrationDefinitionException ? "MigrationMalformed" : "NbDatabaseUnavailable", Database));

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.PowerShell.Output;
 
@@ -54,34 +55,40 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 catch (ArgumentException e) { ThrowTerminatingError(Error(e, "MigrationSelectionInvalid", Database)); }
                 catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
                 catch (FormatException e) { ThrowTerminatingError(Error(e, "NbObjectMalformed", Database)); }
+                catch (SchemaChangeUnhandledException e) { ThrowTerminatingError(Error(e, "SchemaChangeUnhandled", Database)); }
+                catch (SchemaValidationException e) { ThrowTerminatingError(Error(e, "SchemaValidationFailed", Database)); }
+                catch (SchemaException e) { ThrowTerminatingError(Error(e, "SchemaMalformed", Database)); }
                 finally { CompleteProgress(1, "Migrating the NB database"); }
             }
         }
 
         void Migrate(INbStore store)
         {
-            var migrator = new Migrator(store, MigrationSources.Catalog(this, MigrationPath), Logger);
+            var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
             var plan = migrator.Plan();
             foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
                 WriteWarning($"Migration '{s.Migration.Id}' changed after it was applied ({s.Migration.Source}); it does not run again.");
             var selected = migrator.Select(plan, TargetRelease, _ids.Count > 0 ? _ids : null);
-            if (selected.Count == 0)
+            var schema = migrator.PlanSchema(plan, TargetRelease, selected);
+            if (selected.Count == 0 && !schema.ChangesRelease)
             {
                 WriteVerbose($"{store.Location}: no migration pending{(TargetRelease == null ? "" : " up to release " + TargetRelease)}; nothing to do.");
                 return;
             }
 
             var progress = new SyncProgress<MigrationProgress>(p => Progress(1, p));
-            var result = migrator.Run(selected, progress);
+            var result = migrator.Run(selected, schema, progress);
+            foreach (var warning in result.Warnings) WriteWarning(warning);
             foreach (var c in result.Changes)
                 WriteVerbose($"{c.Table}: {c.Creates} created, {c.Updates} updated, {c.Deletes} deleted");
 
-            string summary = $"apply {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
+            string summary = $"apply {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))})" +
+                (schema.ChangesRelease ? $" and upgrade the schema from {schema.From} to {schema.To}: " : ": ") +
                 string.Join("; ", result.Changes.Select(c => $"{c.Table} +{c.Creates} ~{c.Updates} -{c.Deletes}"));
-            if (!ShouldProcess(store.Location, summary, "Migrate the NB database", out ShouldProcessReason reason))
+            if (!ShouldProcess($"{store.Location}: {summary}", $"{store.Location}: {summary}. Continue?", "Migrate the NB database", out ShouldProcessReason reason))
             {
                 if (reason == ShouldProcessReason.WhatIf)
-                    WriteObject(new DfMigrationPlan(store.Location, selected, result.Changes, result.ObjectsRead));
+                    WriteObject(new DfMigrationPlan(store.Location, selected, result));
                 return;
             }
             migrator.Commit(result, progress);

@@ -28,7 +28,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 try
                 {
-                    var migrator = new Migrator(store, MigrationSources.Catalog(this, MigrationPath), Logger);
+                    var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
                     migrator.Catalog.RequireRelease(Release);
                     var pending = migrator.Plan().Pending.Where(m => migrator.Catalog.ReleaseIndex(m.Release) <= migrator.Catalog.ReleaseIndex(Release)).ToList();
                     if (!ShouldProcess(store.Location, $"mark {pending.Count} migration(s) up to release {Release} as applied without running them"))

@@ -90,13 +90,23 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>What Invoke-DfMigration -WhatIf would do.</summary>
     public sealed class DfMigrationPlan
     {
-        internal DfMigrationPlan(string database, IEnumerable<Migration> migrations, IEnumerable<TableChanges> changes, int objectsRead)
+        internal DfMigrationPlan(string database, IEnumerable<Migration> migrations, MigrationRunResult result)
         {
             Database = database;
             Migrations = migrations.Select(m => m.Id).ToArray();
-            Changes = changes.Select(c => new DfTableChange(c)).ToArray();
-            ObjectsRead = objectsRead;
+            Changes = result.Changes.Select(c => new DfTableChange(c)).ToArray();
+            ObjectsRead = result.ObjectsRead;
+            Warnings = result.Warnings.ToArray();
+            FromRelease = result.Schema.From;
+            ToRelease = result.Schema.To;
         }
+
+        /// <summary>The schema release the database is at, and the one the run brings it to (null when no schema applies).</summary>
+        public string FromRelease { get; }
+        public string ToRelease { get; }
+
+        /// <summary>What the operator must know or do, e.g. after the upgrade.</summary>
+        public string[] Warnings { get; }
 
         public string Database { get; }
         /// <summary>The ids of the migrations that would run, in order.</summary>

@@ -32,6 +32,8 @@ namespace DragonflowUpgrade.PowerShell.Scripting
 
         public void Delete(string table, string id) => _api.Delete(table, id);
 
+        public void Warn(string message) => _api.Warn(message);
+
         static JsonObject ToObject(string table, IDictionary obj)
         {
             if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");

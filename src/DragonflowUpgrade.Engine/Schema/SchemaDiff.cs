@@ -1,0 +1,130 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace DragonflowUpgrade.Engine.Schema
+{
+    public enum SchemaChangeKind
+    {
+        TableAdded,
+        TableRemoved,
+        FieldAdded,
+        FieldRemoved,
+        TypeChanged,
+        RequiredChanged,
+        DefaultChanged,
+        EnumValuesChanged,
+    }
+
+    /// <summary>
+    /// One difference between two releases' schemas. <see cref="Key"/> is how migrations name
+    /// the changes they handle: <c>lswitch.subnets:FieldRemoved</c>, <c>lsubnet:TableAdded</c>.
+    /// </summary>
+    public sealed class SchemaChange
+    {
+        public SchemaChange(string table, string field, SchemaChangeKind kind, bool automatic, string detail)
+        {
+            Table = table;
+            Field = field;
+            Kind = kind;
+            Automatic = automatic;
+            Detail = detail;
+        }
+
+        public string Table { get; }
+        /// <summary>The field, dotted for fields of embedded models (<c>binding.type</c>); null for table changes.</summary>
+        public string Field { get; }
+        public SchemaChangeKind Kind { get; }
+        /// <summary>Needs no migration: the module upgrades the data itself, or existing data stays valid.</summary>
+        public bool Automatic { get; }
+        public string Detail { get; }
+
+        public string Key => (Field == null ? Table : Table + "." + Field) + ":" + Kind;
+
+        public override string ToString() => $"{Key} ({Detail})";
+    }
+
+    /// <summary>
+    /// Compares two releases' schemas. Automatic: a table added; a field added that is optional
+    /// or has a default (the default is written into existing objects); and changes that only
+    /// loosen a rule, so every existing object stays valid (enum values added, a field no longer
+    /// required, a new default). Everything else needs a migration.
+    /// </summary>
+    public static class SchemaDiff
+    {
+        public static IReadOnlyList<SchemaChange> Compare(SchemaManifest reference, SchemaManifest difference)
+        {
+            var changes = new List<SchemaChange>();
+            foreach (var name in reference.Tables.Keys.Union(difference.Tables.Keys).OrderBy(n => n, StringComparer.Ordinal))
+            {
+                reference.Tables.TryGetValue(name, out var a);
+                difference.Tables.TryGetValue(name, out var b);
+                if (a == null) changes.Add(new SchemaChange(name, null, SchemaChangeKind.TableAdded, true, $"table {name} is new in {difference.Release}"));
+                else if (b == null) changes.Add(new SchemaChange(name, null, SchemaChangeKind.TableRemoved, false, $"table {name} is gone in {difference.Release}: its objects must be moved or deleted"));
+                else if (a.Value != null || b.Value != null)
+                {
+                    if (a.Value == null || b.Value == null || a.Value.Describe() != b.Value.Describe())
+                        changes.Add(new SchemaChange(name, null, SchemaChangeKind.TypeChanged, false, "the table's values change type"));
+                }
+                else CompareModels(name, null, a.Model, b.Model, reference, difference, changes, new HashSet<string>());
+            }
+            return changes;
+        }
+
+        static void CompareModels(string table, string prefix, ModelSchema a, ModelSchema b, SchemaManifest ra, SchemaManifest rb,
+            List<SchemaChange> changes, HashSet<string> seen)
+        {
+            if (!seen.Add(a.Name + "|" + b.Name)) return; // recursive models
+            foreach (var name in a.FieldOrder.Concat(b.FieldOrder.Where(f => !a.Fields.ContainsKey(f))))
+            {
+                string field = prefix == null ? name : prefix + "." + name;
+                a.Fields.TryGetValue(name, out var fa);
+                b.Fields.TryGetValue(name, out var fb);
+                if (fa == null)
+                {
+                    bool automatic = !fb.Required || fb.Default != null;
+                    changes.Add(new SchemaChange(table, field, SchemaChangeKind.FieldAdded, automatic,
+                        fb.Default != null ? $"new field, default {fb.Default} written into existing objects"
+                        : fb.Required ? "new required field without a default: existing objects need a value" : "new optional field"));
+                    continue;
+                }
+                if (fb == null)
+                {
+                    changes.Add(new SchemaChange(table, field, SchemaChangeKind.FieldRemoved, false, $"field removed: its data must be moved or dropped ({fa.Describe()})"));
+                    continue;
+                }
+                CompareField(table, field, fa, fb, ra, rb, changes, seen);
+            }
+        }
+
+        static void CompareField(string table, string field, FieldSchema fa, FieldSchema fb, SchemaManifest ra, SchemaManifest rb,
+            List<SchemaChange> changes, HashSet<string> seen)
+        {
+            if (fa.Describe() != fb.Describe())
+            {
+                changes.Add(new SchemaChange(table, field, SchemaChangeKind.TypeChanged, false, $"{fa.Describe()} becomes {fb.Describe()}"));
+                return;
+            }
+            if (fa.Required != fb.Required)
+                changes.Add(new SchemaChange(table, field, SchemaChangeKind.RequiredChanged, !fb.Required,
+                    fb.Required ? "becomes required: existing objects without it need a value" : "no longer required"));
+            if (fa.Default != fb.Default)
+                changes.Add(new SchemaChange(table, field, SchemaChangeKind.DefaultChanged, true, $"default {fa.Default ?? "none"} becomes {fb.Default ?? "none"}; stored values are kept"));
+            var ea = Innermost(fa);
+            var eb = Innermost(fb);
+            if (ea.Type == "enum")
+            {
+                var removed = ea.Values.Except(eb.Values).ToList();
+                var added = eb.Values.Except(ea.Values).ToList();
+                if (removed.Count > 0 || added.Count > 0)
+                    changes.Add(new SchemaChange(table, field, SchemaChangeKind.EnumValuesChanged, removed.Count == 0,
+                        (added.Count > 0 ? "adds " + string.Join(", ", added) : "") + (added.Count > 0 && removed.Count > 0 ? "; " : "") +
+                        (removed.Count > 0 ? "removes " + string.Join(", ", removed) + ": objects holding them need a new value" : "")));
+            }
+            if (ea.Type == "embedded" && ra.Models.TryGetValue(ea.Model, out var ma) && rb.Models.TryGetValue(eb.Model, out var mb))
+                CompareModels(table, field, ma, mb, ra, rb, changes, seen);
+        }
+
+        static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
+    }
+}

@@ -1,0 +1,239 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.Engine.Tests;
+using Xunit;
+
+namespace DragonflowUpgrade.Dragonflow.Tests
+{
+    public class ManifestTests
+    {
+        static IReadOnlyList<NbEntry> Fixture(string name) =>
+            new FileNbStore(Path.Combine(AppContext.BaseDirectory, "fixtures", name)).Read().ToList();
+
+        [Theory]
+        [InlineData("pike", "pike-nb.jsonl")]
+        [InlineData("queens", "queens-expected.jsonl")]
+        public void Each_release_schema_accepts_objects_as_that_release_serializes_them(string release, string fixture)
+        {
+            var errors = SchemaValidator.Validate(DragonflowReleases.Schema(release), Fixture(fixture), _ => false);
+            Assert.Empty(errors.Select(e => e.ToString()));
+        }
+
+        [Fact]
+        public void The_pike_fixture_does_not_fit_queens()
+        {
+            var errors = SchemaValidator.Validate(DragonflowReleases.Schema("queens"), Fixture("pike-nb.jsonl"), _ => false);
+            Assert.Contains(errors, e => e.Table == "lswitch" && e.Field == "subnets");
+            Assert.Contains(errors, e => e.Table == "floatingip" && e.Field == "name");
+        }
+
+        [Fact]
+        public void Every_pike_to_queens_change_that_needs_a_migration_has_a_shipped_one()
+        {
+            var changes = SchemaDiff.Compare(DragonflowReleases.Schema("pike"), DragonflowReleases.Schema("queens"));
+            var manual = changes.Where(c => !c.Automatic).Select(c => c.Key).OrderBy(k => k).ToList();
+            Assert.Equal(new[] { "floatingip.name:FieldRemoved", "lport.subnets:TypeChanged", "lswitch.subnets:FieldRemoved" }, manual);
+            Assert.Contains(changes, c => c.Key == "lsubnet:TableAdded" && c.Automatic);
+            Assert.Empty(SchemaUpgrade.FindUnhandled(changes, DragonflowReleases.Migrations.SelectMany(m => m.Handles)));
+        }
+
+        [Fact]
+        public void The_shipped_migrations_are_queens_ones_dated_by_their_dragonflow_commits()
+        {
+            var catalog = new MigrationCatalog(DragonflowReleases.Migrations, DragonflowReleases.All);
+            Assert.Equal(new[] { "queens-lport-switch-topic", "queens-dhcp-port-per-network", "queens-floatingip-drop-name", "queens-subnet-first-order-model" },
+                catalog.Migrations.Select(m => m.Id));
+            Assert.All(catalog.Migrations, m => Assert.Equal("queens", m.Release));
+            Assert.Equal(Migration.ParseUtc("2017-12-18T09:14:50Z"), catalog.Migrations.Last().ProposedAt);
+        }
+    }
+
+    public class PikeToQueensTests : IDisposable
+    {
+        readonly string _dir = Directory.CreateTempSubdirectory("df-upgrade-").FullName;
+        public void Dispose() => Directory.Delete(_dir, true);
+
+        static string FixturePath(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", name);
+
+        static Migrator NewMigrator(INbStore store, IEnumerable<Migration> extra = null) =>
+            new Migrator(store, new MigrationCatalog(DragonflowReleases.Migrations.Concat(extra ?? Enumerable.Empty<Migration>()), DragonflowReleases.All),
+                null, DragonflowReleases.Schema);
+
+        static MigrationRunResult Upgrade(INbStore store, string target = "queens", IEnumerable<Migration> extra = null)
+        {
+            var migrator = NewMigrator(store, extra);
+            migrator.Baseline("pike");
+            var plan = migrator.Plan();
+            var selected = migrator.Select(plan, target);
+            var result = migrator.Run(selected, migrator.PlanSchema(plan, target, selected));
+            migrator.Commit(result);
+            return result;
+        }
+
+        static void AssertSameDatabase(IEnumerable<NbEntry> expected, IEnumerable<NbEntry> actual)
+        {
+            var want = expected.ToDictionary(e => e.Key);
+            var got = actual.Where(e => e.Key.Table != MigrationLog.Table).ToDictionary(e => e.Key);
+            Assert.Equal(want.Keys.Select(k => k.ToString()).OrderBy(k => k), got.Keys.Select(k => k.ToString()).OrderBy(k => k));
+            foreach (var key in want.Keys)
+                Assert.True(NbJson.SameData(want[key].Value, got[key].Value),
+                    $"{key}:\nexpected {Encoding.UTF8.GetString(want[key].Value)}\nactual   {Encoding.UTF8.GetString(got[key].Value)}");
+        }
+
+        [Fact]
+        public void A_pike_file_database_becomes_exactly_what_queens_would_have_written()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.Copy(FixturePath("pike-nb.jsonl"), path);
+            using (var store = new FileNbStore(path))
+            {
+                var result = Upgrade(store);
+                Assert.Equal(4, result.Applied.Count);
+                AssertSameDatabase(new FileNbStore(FixturePath("queens-expected.jsonl")).Read(), store.Read());
+                Assert.Equal("queens", MigrationLog.Read(store).Single(r => r.Kind == MigrationLogKind.Schema).Release);
+            }
+        }
+
+        [Fact]
+        public void A_pike_redis_database_becomes_exactly_what_queens_would_have_written()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new FileNbStore(FixturePath("pike-nb.jsonl")).Read().ToList());
+                Upgrade(store);
+                AssertSameDatabase(new FileNbStore(FixturePath("queens-expected.jsonl")).Read(), store.Read());
+            }
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                // The gateway port moved from the empty topic to its switch's, in Dragonflow's key layout.
+                Assert.False(db.KeyExists("{lport.}.fae02074-1169-4c8c-b31c-945441bba08c"));
+                Assert.True(db.KeyExists("{lport.59b7a0752743616458507ade12c9bb70}.fae02074-1169-4c8c-b31c-945441bba08c"));
+                Assert.StartsWith("{\"id\": ", (string)db.StringGet("{lsubnet.59b7a0752743616458507ade12c9bb70}.30c00f9d-8b4c-48a3-92bf-4b04405d41c9"));
+            }
+        }
+
+        [Fact]
+        public void Networks_with_several_dhcp_ports_are_named_in_warnings()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.Copy(FixturePath("pike-nb.jsonl"), path);
+            using (var store = new FileNbStore(path))
+            {
+                var warnings = Upgrade(store).Warnings;
+                Assert.Equal(2, warnings.Count);
+                Assert.Contains(warnings, w => w.Contains("alpha-net") && w.Contains("neutron port-delete"));
+                Assert.Contains(warnings, w => w.Contains("beta-net"));
+            }
+        }
+
+        [Theory]
+        [InlineData("dangling reference", "lport", "lswitch", "\"no-such-switch\"", "refers to lswitch/no-such-switch, which does not exist")]
+        [InlineData("wrong type", "lport", "enabled", "\"yes\"", "must be true or false")]
+        [InlineData("bad enum value", "lport", "binding_vnic_type", "\"warp\"", "is not one of")]
+        [InlineData("missing required field", "lport", "unique_key", null, "is required but missing")]
+        public void An_object_that_does_not_fit_queens_stops_the_run_with_nothing_written(string what, string table, string field, string value, string reason)
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            var lines = File.ReadAllLines(FixturePath("pike-nb.jsonl")).ToList();
+            int i = lines.FindIndex(l => l.Contains($"\"table\":\"{table}\"") && l.Contains("compute:nova"));
+            var obj = JsonNode.Parse(lines[i]);
+            if (value == null) obj["value"].AsObject().Remove(field);
+            else obj["value"][field] = JsonNode.Parse(value);
+            lines[i] = obj.ToJsonString();
+            File.WriteAllLines(path, lines);
+            using (var store = new FileNbStore(path))
+            {
+                var migrator = NewMigrator(store);
+                migrator.Baseline("pike");
+                var before = File.ReadAllBytes(path);
+                var plan = migrator.Plan();
+                var e = Assert.Throws<SchemaValidationException>(() => migrator.Run(plan.Pending, migrator.PlanSchema(plan, "queens", plan.Pending)));
+                var error = Assert.Single(e.Errors);
+                Assert.Equal((table, (string)obj["id"], field), (error.Table, error.Id, error.Field));
+                Assert.Contains(reason, error.Reason);
+                Assert.Equal(before, File.ReadAllBytes(path));
+                _ = what;
+            }
+        }
+
+        [Fact]
+        public void A_change_no_migration_handles_is_refused_before_anything_is_read()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.Copy(FixturePath("pike-nb.jsonl"), path);
+            using (var store = new FileNbStore(path))
+            {
+                // Without the shipped subnet migration, lswitch.subnets has nowhere to go.
+                var migrations = DragonflowReleases.Migrations.Where(m => m.Id != "queens-subnet-first-order-model");
+                var migrator = new Migrator(store, new MigrationCatalog(migrations, DragonflowReleases.All), null, DragonflowReleases.Schema);
+                migrator.Baseline("pike");
+                var before = File.ReadAllBytes(path);
+                var plan = migrator.Plan();
+                var schema = migrator.PlanSchema(plan, "queens", plan.Pending);
+                var e = Assert.Throws<SchemaChangeUnhandledException>(() => migrator.Run(plan.Pending, schema));
+                Assert.Equal(new[] { "lport.subnets:TypeChanged", "lswitch.subnets:FieldRemoved" }, e.Unhandled.Select(c => c.Key).OrderBy(k => k));
+                Assert.Contains("lswitch.subnets:FieldRemoved", e.Message);
+                Assert.Equal(before, File.ReadAllBytes(path));
+            }
+        }
+    }
+
+    public class AutomaticChangeTests
+    {
+        static SchemaManifest Manifest(string release, string lportFields, string extraTables = "") =>
+            SchemaManifest.Load(new MemoryStream(Encoding.UTF8.GetBytes(
+                $"{{\"release\":\"{release}\",\"tables\":{{\"lport\":{{\"fields\":{{\"id\":{{\"type\":\"string\",\"required\":true}},{lportFields}}}}}{extraTables}}}}}")), release);
+
+        [Fact]
+        public void A_field_added_with_a_default_is_written_into_existing_objects()
+        {
+            var v1 = Manifest("v1", "\"name\":{\"type\":\"string\"}");
+            var v2 = Manifest("v2", "\"name\":{\"type\":\"string\"},\"mtu\":{\"type\":\"int\",\"default\":1450}", ",\"qos\":{\"fields\":{\"id\":{\"type\":\"string\"}}}");
+            var changes = SchemaDiff.Compare(v1, v2);
+            Assert.All(changes, c => Assert.True(c.Automatic));
+            Assert.Equal(new[] { "lport.mtu:FieldAdded", "qos:TableAdded" }, changes.Select(c => c.Key));
+
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[] { new NbEntry(new NbKey("lport", "t", "p1"), Encoding.UTF8.GetBytes("{\"id\": \"p1\", \"name\": \"a\"}")) });
+                var schemas = new Dictionary<string, SchemaManifest> { ["v1"] = v1, ["v2"] = v2 };
+                var migrator = new Migrator(store, new MigrationCatalog(Array.Empty<Migration>(), new[] { "v1", "v2" }), null, r => schemas.TryGetValue(r, out var m) ? m : null);
+                migrator.Baseline("v1");
+                var plan = migrator.Plan();
+                var schema = migrator.PlanSchema(plan, null, plan.Pending);
+                Assert.Equal(("v1", "v2"), (schema.From, schema.To));
+                migrator.Commit(migrator.Run(plan.Pending, schema));
+                var port = store.Read("lport").Single();
+                Assert.Equal("{\"id\": \"p1\", \"name\": \"a\", \"mtu\": 1450}", Encoding.UTF8.GetString(port.Value));
+                Assert.Equal("v2", MigrationLog.Read(store).Single(r => r.Kind == MigrationLogKind.Schema).Release);
+            }
+        }
+
+        [Theory]
+        [InlineData("\"name\":{\"type\":\"string\"}", "", "lport.name:FieldRemoved", false)]
+        [InlineData("\"name\":{\"type\":\"string\"}", "\"name\":{\"type\":\"int\"}", "lport.name:TypeChanged", false)]
+        [InlineData("\"name\":{\"type\":\"string\"}", "\"name\":{\"type\":\"string\",\"required\":true}", "lport.name:RequiredChanged", false)]
+        [InlineData("\"name\":{\"type\":\"string\",\"required\":true}", "\"name\":{\"type\":\"string\"}", "lport.name:RequiredChanged", true)]
+        [InlineData("\"s\":{\"type\":\"enum\",\"values\":[\"a\",\"b\"]}", "\"s\":{\"type\":\"enum\",\"values\":[\"a\"]}", "lport.s:EnumValuesChanged", false)]
+        [InlineData("\"s\":{\"type\":\"enum\",\"values\":[\"a\"]}", "\"s\":{\"type\":\"enum\",\"values\":[\"a\",\"b\"]}", "lport.s:EnumValuesChanged", true)]
+        [InlineData("", "\"n\":{\"type\":\"int\",\"required\":true}", "lport.n:FieldAdded", false)]
+        public void Changes_are_classified(string before, string after, string key, bool automatic)
+        {
+            var a = Manifest("a", before.Length == 0 ? "\"x\":{\"type\":\"int\"}" : before);
+            var b = Manifest("b", after.Length == 0 ? "\"x\":{\"type\":\"int\"}" : after);
+            var change = SchemaDiff.Compare(a, b).Single(c => c.Key == key);
+            Assert.Equal(automatic, change.Automatic);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+# Shared by the Pester files: the test Redis that build.ps1 starts, and small helpers to
+# look at it from outside the module. Dot-source in BeforeAll.
+$script:Endpoint = $env:DF_TEST_REDIS
+if (-not $script:Endpoint) { throw 'DF_TEST_REDIS is not set: run the tests through build.ps1 Test, which starts redis-server.' }
+$script:RedisHost, $script:RedisPort = $script:Endpoint.Split(':')
+
+function Invoke-RedisCli([int] $Index, [Parameter(ValueFromRemainingArguments)] [string[]] $Arguments) {
+    redis-cli -h $script:RedisHost -p $script:RedisPort -n $Index @Arguments
+}
+
+# An emptied Redis database for one test; returns its URI.
+function New-TestRedis([int] $Index) {
+    Invoke-RedisCli $Index FLUSHDB | Out-Null
+    "redis://$($script:Endpoint)/$Index"
+}
+
+# Every key and value of a Redis database, sorted: to compare a database before and after.
+function Get-RedisDump([int] $Index) {
+    $keys = @(Invoke-RedisCli $Index --scan | Sort-Object)
+    if ($keys.Count -eq 0) { return '' }
+    $values = $keys | ForEach-Object { "GET `"$($_ -replace '"', '\"')`"" } | redis-cli -h $script:RedisHost -p $script:RedisPort -n $Index
+    ($keys | ForEach-Object -Begin { $i = 0 } -Process { "$_ = $($values[$i++])" }) -join "`n"
+}
+
+# SET and DEL commands the server executed since Reset-RedisStats.
+function Reset-RedisStats { redis-cli -h $script:RedisHost -p $script:RedisPort CONFIG RESETSTAT | Out-Null }
+function Get-RedisWrites {
+    $n = 0
+    foreach ($line in (redis-cli -h $script:RedisHost -p $script:RedisPort INFO commandstats)) {
+        if ($line -match '^cmdstat_(set|del):calls=(\d+)') { $n += [int]$Matches[2] }
+    }
+    $n
+}
+
+# Writes NB objects to Redis in Dragonflow's layout: @{ table; topic; id; value (hashtable) }.
+function Add-RedisObjects([int] $Index, [object[]] $Objects) {
+    $Objects | ForEach-Object {
+        $json = ($_.value | ConvertTo-Json -Compress -Depth 10) -replace '\\', '\\\\' -replace '"', '\"'
+        "SET `"{$($_.table).$($_.topic)}.$($_.id)`" `"$json`""
+    } | redis-cli -h $script:RedisHost -p $script:RedisPort -n $Index | Out-Null
+}
+
+function New-Port([string] $Id, [string] $Topic, [string] $Owner = 'compute:nova') {
+    @{ table = 'lport'; topic = $Topic; id = $Id; value = [ordered]@{ id = $Id; topic = $Topic; device_owner = $Owner; version = 1 } }
+}
+
+# Writes a .ps1 migration file.
+function New-MigrationFile([string] $Folder, [string] $Name, [string] $Id, [string] $ProposedAt, [string] $Apply, [string] $Release = 'queens', [string] $Extra = '') {
+    New-Item -ItemType Directory $Folder -Force | Out-Null
+    $path = Join-Path $Folder $Name
+    @"
+@{
+    Id          = '$Id'
+    Release     = '$Release'
+    Description = 'Test migration $Id'
+    ProposedAt  = '$ProposedAt'
+    $Extra
+    Apply       = {
+        param(`$NbApi)
+        $Apply
+    }
+}
+"@ | Set-Content $path
+    $path
+}
+
+$script:FlagComputePorts = @'
+foreach ($port in $NbApi.GetAll('lport')) {
+            if ($port['device_owner'] -eq 'compute:nova') { $port['flag'] = $true }
+            $NbApi.Update('lport', $port)
+        }
+'@
