@@ -98,7 +98,7 @@ switch ($Task) {
     }
     'Demo' {
         Invoke-Build
-        & (Join-Path $Root 'module/examples/Demo.ps1')
+        & (Join-Path $Root 'module/examples/Demo.ps1') -Sample (Join-Path $Root 'tests/fixtures/pike-nb.jsonl') -WorkDir (Join-Path $Root 'out/demo')
     }
     'Test' {
         $passed = 0; $failed = 0

@@ -189,7 +189,6 @@ namespace DragonflowUpgrade.Engine.Migrations
             var counts = Count(writes, snapshot);
             foreach (var row in applied) writes.Add(row.ToEntry());
             Add(counts, MigrationLog.Table).Creates += applied.Count;
-            foreach (var w in snapshot.Warnings) _logger.LogWarning("{Warning}", w);
 
             return new MigrationRunResult(applied.Where(r => r.Kind == MigrationLogKind.Migration).ToList(),
                 counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema);
