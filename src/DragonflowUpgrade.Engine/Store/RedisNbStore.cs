@@ -90,8 +90,9 @@ namespace DragonflowUpgrade.Engine.Store
             if (close < 0 || close + 1 >= text.Length || text[close + 1] != '.') return false;
             int dot = text.IndexOf('.', 1);
             if (dot < 0 || dot > close || dot == 1) return false;
-            string table = text.Substring(1, dot - 1);
-            string topic = text.Substring(dot + 1, close - dot - 1);
+            // Tables and topics repeat across thousands of keys: keep one copy of each.
+            string table = string.Intern(text.Substring(1, dot - 1));
+            string topic = string.Intern(text.Substring(dot + 1, close - dot - 1));
             string id = text.Substring(close + 2);
             key = new NbKey(table, topic, id);
             return true;
