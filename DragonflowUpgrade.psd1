@@ -9,7 +9,7 @@
     FormatsToProcess     = @('module/DragonflowUpgrade.Format.ps1xml', 'module/DragonflowUpgrade.Remote.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-DfMigration', 'Invoke-DfMigration', 'Get-DfMigrationLog', 'Set-DfMigrationBaseline', 'New-DfMigration',
-        'Get-DfNbObject', 'Get-DfNbTable',
+        'Get-DfNbObject', 'Get-DfNbTable', 'Get-DfSchema', 'Compare-DfSchema', 'Test-DfSchemaChange',
         'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane'
     )
     FunctionsToExport    = @()

@@ -1,0 +1,130 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using DragonflowUpgrade.Dragonflow;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.PowerShell.Output;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets
+{
+    /// <summary>Resolves a -Reference/-Difference/-Baseline/-Current value: a release name or a manifest path.</summary>
+    static class Schemas
+    {
+        public static SchemaManifest Resolve(PSCmdlet cmdlet, string releaseOrPath)
+        {
+            if (releaseOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                return SchemaManifest.Load(cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(releaseOrPath));
+            return DragonflowReleases.Schema(releaseOrPath)
+                ?? throw new SchemaException($"No schema for release '{releaseOrPath}': the module has {string.Join(", ", DragonflowReleases.All)}; or give a manifest's path (*.json).");
+        }
+    }
+
+    /// <summary>A release's NB schema, one object per field: of a named release, or of the release a database is recorded at.</summary>
+    [Cmdlet(VerbsCommon.Get, "DfSchema", DefaultParameterSetName = "Release")]
+    [OutputType(typeof(DfSchemaField))]
+    public sealed class GetDfSchema : DfCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Release")]
+        public string Release { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
+        public string Database { get; set; }
+
+        [Parameter]
+        public string[] Table { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            try
+            {
+                string release = Release;
+                if (ParameterSetName == "Database")
+                {
+                    using (var store = NbStoreFactory.Open(Database.Contains("://") ? Database : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Database)))
+                    {
+                        var log = MigrationLog.Read(store);
+                        release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release
+                            ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.");
+                    }
+                }
+                var schema = Schemas.Resolve(this, release);
+                foreach (var t in schema.Tables.Values.Where(t => Table == null || Table.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
+                {
+                    if (t.Value != null) { WriteObject(new DfSchemaField(schema.Release, t.Name, null, t.Value)); continue; }
+                    foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
+                }
+            }
+            catch (Exception e) when (e is SchemaException || e is NbStoreException || e is IOException)
+            {
+                ThrowTerminatingError(Error(e, "SchemaUnavailable", Release ?? Database));
+            }
+        }
+    }
+
+    /// <summary>The changes between two schemas, each classified as automatic or needing a migration.</summary>
+    [Cmdlet(VerbsData.Compare, "DfSchema")]
+    [OutputType(typeof(DfSchemaChange))]
+    public sealed class CompareDfSchema : DfCmdlet
+    {
+        /// <summary>The older schema: a release name or a manifest path.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        public string Reference { get; set; }
+
+        /// <summary>The newer schema: a release name or a manifest path.</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        public string Difference { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            try
+            {
+                foreach (var c in SchemaDiff.Compare(Schemas.Resolve(this, Reference), Schemas.Resolve(this, Difference)))
+                    WriteObject(new DfSchemaChange(c));
+            }
+            catch (Exception e) when (e is SchemaException || e is IOException)
+            {
+                ThrowTerminatingError(Error(e, "SchemaUnavailable", Reference));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The check a project's CI runs on a model change: $true when every change between the two
+    /// schemas that is not automatic is handled by some known migration; else $false, with one
+    /// error per unhandled change.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "DfSchemaChange")]
+    [OutputType(typeof(bool))]
+    public sealed class TestDfSchemaChange : DfCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0)]
+        public string Baseline { get; set; }
+
+        [Parameter(Mandatory = true, Position = 1)]
+        public string Current { get; set; }
+
+        [Parameter]
+        public string[] MigrationPath { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            try
+            {
+                var changes = SchemaDiff.Compare(Schemas.Resolve(this, Baseline), Schemas.Resolve(this, Current));
+                var handles = MigrationSources.Catalog(this, MigrationPath).Migrations.SelectMany(m => m.Handles);
+                var unhandled = SchemaUpgrade.FindUnhandled(changes, handles);
+                foreach (var c in unhandled)
+                    WriteError(new ErrorRecord(new SchemaException($"{c.Key}: {c.Detail}. No migration handles it: write one with Handles = @('{c.Key}')."),
+                        "SchemaChangeUnhandled", ErrorCategory.InvalidData, c.Key));
+                WriteObject(unhandled.Count == 0);
+            }
+            catch (Exception e) when (e is SchemaException || e is MigrationDefinitionException || e is IOException)
+            {
+                ThrowTerminatingError(Error(e, "SchemaUnavailable", Current));
+            }
+        }
+    }
+}
