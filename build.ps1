@@ -124,6 +124,7 @@ switch ($Task) {
     }
     'Bench' {
         $state = Join-Path $Root 'out/test-servers'
+        $env:DF_BENCH = '1'   # the sshd server script starts the benchmark's 50 nodes
         try {
             Invoke-Build
             Start-TestServers $state

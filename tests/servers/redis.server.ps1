@@ -27,6 +27,8 @@ New-Item -ItemType Directory $dir -Force | Out-Null
 $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $dir 'redis.log') -RedirectStandardError (Join-Path $dir 'redis.err') -ArgumentList @(
     '--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--databases', '64', '--dir', $dir, '--daemonize', 'no')
 $proc.Id | Set-Content $pidFile
+Start-Sleep -Milliseconds 200
+if ($proc.HasExited) { throw "redis-server could not start on 127.0.0.1:${port} (is the port taken?); see $dir/redis.log" }
 $deadline = [DateTime]::UtcNow.AddSeconds(10)
 while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
     if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on 127.0.0.1:$port; see $dir/redis.log" }

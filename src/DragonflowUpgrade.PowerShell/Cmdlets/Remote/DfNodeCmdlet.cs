@@ -1,0 +1,99 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Threading;
+using DragonflowUpgrade.Remote;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets
+{
+    /// <summary>
+    /// A cmdlet that works on nodes over SSH: takes them from the pipeline (Get-DfNode, or any
+    /// object with a Node property), and then works on all of them at once, in EndProcessing.
+    /// </summary>
+    public abstract class DfNodeCmdlet : DfCmdlet
+    {
+        readonly List<DfNode> _nodes = new List<DfNode>();
+        readonly HashSet<string> _names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        /// <summary>The nodes, from Get-DfNode.</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public DfNode[] Node { get; set; }
+
+        /// <summary>How many nodes are worked on at once.</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = 32;
+
+        /// <summary>The passphrase of the identity files, as the credential's password (its user name is not used).</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential Credential { get; set; }
+
+        /// <summary>The known_hosts file; ~/.ssh/known_hosts by default.</summary>
+        [Parameter]
+        public string KnownHostsPath { get; set; }
+
+        /// <summary>Trust and record the host key of a node known_hosts does not list. A changed key is refused all the same.</summary>
+        [Parameter]
+        public SwitchParameter AcceptNewHostKey { get; set; }
+
+        /// <summary>Seconds that connecting and logging in may take.</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int ConnectTimeout { get; set; } = 10;
+
+        /// <summary>Seconds that one remote command may take.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int CommandTimeout { get; set; } = 180;
+
+        /// <summary>The nodes given, each once, in the order they came.</summary>
+        protected IReadOnlyList<DfNode> Nodes => _nodes;
+
+        protected CancellationToken Cancellation => _cancel.Token;
+
+        protected override void ProcessRecord()
+        {
+            foreach (var node in Node)
+                if (node != null && _names.Add(node.Name)) _nodes.Add(node);
+        }
+
+        protected override void StopProcessing() => _cancel.Cancel();
+
+        protected SshConnector CreateConnector()
+        {
+            var options = new SshOptions
+            {
+                AcceptNewHostKey = AcceptNewHostKey,
+                Passphrase = Credential?.GetNetworkCredential().Password,
+                ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
+                CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
+            };
+            if (!string.IsNullOrEmpty(KnownHostsPath))
+                options.KnownHostsPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath);
+            return new SshConnector(options);
+        }
+
+        protected static string Target(DfNode node) => $"{node.Name} ({node.Address})";
+
+        protected void Progress(int activityId, RemoteProgress p)
+        {
+            var record = new ProgressRecord(activityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status);
+            if (p.Percent >= 0) record.PercentComplete = Math.Min(100, p.Percent);
+            WriteProgress(record);
+        }
+
+        /// <summary>An error record for a node that could not be reached or refused its host key.</summary>
+        protected static ErrorRecord NodeError(Exception e, DfNode node, string failedId)
+        {
+            switch (e)
+            {
+                case HostKeyRejectedException _: return new ErrorRecord(e, "HostKeyRejected", ErrorCategory.SecurityError, node);
+                case NodeConnectionException _: return new ErrorRecord(e, "NodeUnreachable", ErrorCategory.ConnectionError, node);
+                default: return new ErrorRecord(e, failedId, ErrorCategory.InvalidResult, node);
+            }
+        }
+    }
+}

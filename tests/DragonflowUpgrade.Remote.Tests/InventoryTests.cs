@@ -1,0 +1,93 @@
+using System;
+using System.IO;
+using System.Linq;
+using Xunit;
+
+namespace DragonflowUpgrade.Remote.Tests
+{
+    public sealed class InventoryTests : IDisposable
+    {
+        readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "df-inventory-" + Guid.NewGuid().ToString("N"))).FullName;
+
+        public void Dispose() => Directory.Delete(_dir, true);
+
+        string Write(string json)
+        {
+            string path = Path.Combine(_dir, "inventory.json");
+            File.WriteAllText(path, json);
+            return path;
+        }
+
+        [Fact]
+        public void A_node_gets_its_roles_services_in_order_with_systemd_commands_by_default()
+        {
+            var nodes = Inventory.LoadJson(Write(@"{
+  ""Defaults"": { ""User"": ""stack"", ""IdentityFile"": ""keys/id_ed25519"" },
+  ""Nodes"": [
+    { ""Name"": ""ctl1"", ""Address"": ""10.0.0.11"", ""Roles"": [""controller"", ""compute""] },
+    { ""Name"": ""cmp1"", ""Address"": ""10.0.0.21"", ""Port"": 2200, ""User"": ""ops"", ""Roles"": ""compute"" }
+  ]
+}"));
+            var ctl = nodes[0];
+            Assert.Equal(new[] { "neutron-server", "df-publisher-service", "df-local-controller", "df-metadata-service" }, ctl.Services.Select(s => s.Name));
+            Assert.Equal(22, ctl.Port);
+            Assert.Equal("stack", ctl.User);
+            Assert.Equal(Path.Combine(_dir, "keys", "id_ed25519"), ctl.IdentityFile);
+            Assert.Equal("ctl1", ctl.Chassis);
+            var neutron = ctl.Services[0];
+            Assert.Equal(ServiceKind.Neutron, neutron.Kind);
+            Assert.False(neutron.Heartbeat);
+            Assert.Equal("systemctl stop 'neutron-server'", neutron.StopCommand);
+            Assert.Equal("systemctl is-active 'df-local-controller'", ctl.Services[2].StatusCommand);
+            Assert.True(ctl.Services[2].Heartbeat);
+            Assert.Equal((2200, "ops"), (nodes[1].Port, nodes[1].User));
+        }
+
+        [Fact]
+        public void A_service_command_comes_from_the_service_else_its_role_else_the_defaults()
+        {
+            var nodes = Inventory.LoadJson(Write(@"{
+  ""Defaults"": { ""Stop"": ""sudo systemctl stop {service}"" },
+  ""Roles"": {
+    ""compute"": { ""Start"": ""rc-service {service} start on {node}"" },
+    ""gateway"": { ""Services"": [""df-bgp-service"", ""df-l3-agent""] }
+  },
+  ""Services"": { ""df-metadata-service"": { ""Start"": ""docker start df-metadata"", ""Heartbeat"": false } },
+  ""Nodes"": [ { ""Name"": ""cmp1"", ""Chassis"": ""cmp1.example.org"", ""Address"": ""cmp1.example.org"", ""Roles"": [""compute"", ""gateway""] } ]
+}"));
+            var s = nodes[0].Services.ToDictionary(x => x.Name);
+            Assert.Equal("rc-service 'df-local-controller' start on 'cmp1'", s["df-local-controller"].StartCommand);
+            Assert.Equal("sudo systemctl stop 'df-local-controller'", s["df-local-controller"].StopCommand);
+            Assert.Equal("docker start df-metadata", s["df-metadata-service"].StartCommand);
+            Assert.False(s["df-metadata-service"].Heartbeat);
+            Assert.Equal("systemctl start 'df-bgp-service'", s["df-bgp-service"].StartCommand);
+            Assert.False(s["df-l3-agent"].Heartbeat); // Dragonflow's l3 agent writes no NB service row
+            Assert.Equal("cmp1.example.org", nodes[0].Chassis);
+        }
+
+        [Fact]
+        public void Values_put_into_commands_are_shell_quoted()
+        {
+            Assert.Equal("systemctl start 'it'\\''s; rm -rf $HOME'", Inventory.Fill("systemctl start {service}", "it's; rm -rf $HOME", "n", "n"));
+        }
+
+        [Theory]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\", \"Port\": \"22x\", \"Roles\": [\"compute\"] }\n ]\n}", 3, "Nodes[0].Port", "not a port number")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\",\n    \"Adress\": \"10.0.0.1\", \"Roles\": [\"compute\"] }\n ]\n}", 4, "Nodes[0].Adress", "is not a field here")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Roles\": [\"compute\"] }\n ]\n}", 3, "Nodes[0].Address", "is missing")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\",\n    \"Roles\": [\"compute\", \"storage\"] }\n ]\n}", 4, "Nodes[0].Roles", "'storage' is not a role")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\", \"Roles\": [\"compute\"] },\n  { \"Name\": \"a\", \"Address\": \"10.0.0.2\", \"Roles\": [\"compute\"] }\n ]\n}", 4, "Nodes[1].Name", "names two nodes")]
+        [InlineData("{\n \"Services\": { \"df-bgp-service\": { \"Kind\": \"agent\" } },\n \"Nodes\": []\n}", 2, "Services.df-bgp-service.Kind", "not a service kind")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\" \"Address\": \"10.0.0.1\" }\n ]\n}", 3, null, "not valid JSON")]
+        public void A_malformed_inventory_is_an_error_naming_file_line_and_field(string json, int line, string field, string problem)
+        {
+            string path = Write(json);
+            var e = Assert.Throws<InventoryException>(() => Inventory.LoadJson(path));
+            Assert.Equal(path, e.File);
+            Assert.Equal(line, e.Line);
+            Assert.Equal(field, e.Field);
+            Assert.Contains(problem, e.Message);
+            Assert.StartsWith($"{path}, line {line}", e.Message);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
+    . (Join-Path $PSScriptRoot '../fixtures/remote/TestCloud.ps1')
+
+    # Runs a cmdlet that may end in a terminating error; keeps the objects and errors it wrote before.
+    function Invoke-Capturing([scriptblock] $Command) {
+        $ErrorActionPreference = 'Continue' # per-node errors stay non-terminating, whatever the caller's preference
+        $output = [System.Collections.Generic.List[object]]::new()
+        $errors = [System.Collections.Generic.List[object]]::new()
+        $thrown = $null
+        try { & $Command 2>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { $errors.Add($_) } else { $output.Add($_) } } }
+        catch { $thrown = $_ }
+        [pscustomobject]@{ Output = $output; Errors = $errors; Thrown = $thrown }
+    }
+
+    function Get-StatusTable($Nodes, $Ssh) {
+        $Nodes | Get-DfServiceStatus @Ssh | ForEach-Object { [pscustomobject]@{ Node = $_.Node.Name; Service = $_.Service.Name; Status = "$($_.Status)" } }
+    }
+}
+
+Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
+    BeforeAll {
+        $cloud = New-TestCloud -RedisDb 53 -NodeCount 3
+        $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
+        $common = @{ KnownHostsPath = $cloud.KnownHosts; Database = $cloud.Database; ServiceDownTime = 2; HeartbeatTimeout = 20 }
+        $nodes = Get-DfNode $cloud.Inventory
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'starts the Dragonflow services, waits for their first heartbeats, then starts Neutron' {
+        $results = $nodes | Start-DfControlPlane @common
+        $results.Count | Should -Be 3
+        $results.Succeeded | Should -Not -Contain $false
+        $results[0].Action | Should -Be 'Start'
+
+        $events = Get-TestServiceEvent $cloud
+        $neutron = $events | Where-Object { $_.Service -eq 'neutron-server' -and $_.What -eq 'start-begin' }
+        $events | Where-Object Service -NE 'neutron-server' | ForEach-Object { $_.Time | Should -BeLessThan $neutron.Time }
+        $beats = Get-TestHeartbeat $cloud | Where-Object Table -EQ 'service'
+        $beats.Count | Should -Be 7
+        $beats | Where-Object { $_.LastSeen -lt $events[0].Time } | Should -BeNullOrEmpty
+        (Get-StatusTable $nodes $ssh).Status | Should -Not -Contain 'Stopped'
+    }
+
+    It 'changes nothing with -WhatIf' {
+        $results = $nodes | Stop-DfControlPlane @common -WhatIf
+        $results | Should -BeNullOrEmpty
+        (Get-StatusTable $nodes $ssh).Status | Sort-Object -Unique | Should -Be 'Running'
+    }
+
+    It 'stops Neutron first, then every Dragonflow service, and waits until no NB heartbeat is alive' {
+        $results = $nodes | Stop-DfControlPlane @common -Verbose 4>&1
+        $verbose = $results | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $results = $results | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $results.Count | Should -Be 3
+        $results.Succeeded | Should -Not -Contain $false
+        $verbose.Message | Should -Contain "$($nodes[0].Name): $(($nodes[0].Services | Where-Object Name -EQ 'neutron-server').StopCommand)"
+
+        $events = Get-TestServiceEvent $cloud
+        $neutronStopped = ($events | Where-Object { $_.Service -eq 'neutron-server' -and $_.What -eq 'stopped' }).Time
+        $events | Where-Object { $_.Service -ne 'neutron-server' -and $_.What -eq 'stop-begin' } | ForEach-Object { $_.Time | Should -BeGreaterThan $neutronStopped }
+        $now = Get-EpochNow
+        $rows = Get-TestHeartbeat $cloud
+        ($rows.Table | Sort-Object -Unique) | Should -Be 'listener', 'publisher', 'service'
+        $rows | Where-Object { $now - $_.LastSeen -le 2 } | Should -BeNullOrEmpty
+        (Get-StatusTable $nodes $ssh).Status | Sort-Object -Unique | Should -Be 'Stopped'
+    }
+
+    It 'shows per-node results as a table' {
+        $table = $nodes[1] | Stop-DfControlPlane -KnownHostsPath $cloud.KnownHosts | Out-String
+        $table | Should -Match 'Node\s+Action\s+Succeeded\s+Duration\s+Services\s+Error'
+        $table | Should -Match "$($nodes[1].Name)\s+Stop\s+True\s+[\d.]+ s\s+df-metadata-service, df-local-controller"
+    }
+}
+
+Describe 'Stop-DfControlPlane on a cloud with a bad node' {
+    BeforeAll {
+        $cloud = New-TestCloud -RedisDb 54 -NodeCount 3 -WithDownNode
+        $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
+        $nodes = Get-DfNode $cloud.Inventory
+        $up = $nodes | Where-Object Name -NE 'down1'
+        $up | Start-DfControlPlane @ssh | Out-Null
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'fails naming the node that did not stop, after stopping every other node' {
+        $stubborn = $up[2].Name
+        New-Item -ItemType File (Join-Path $cloud.ServiceDir "$stubborn/df-local-controller.refuse-stop") | Out-Null
+
+        $run = Invoke-Capturing { $nodes | Stop-DfControlPlane @ssh -Database $cloud.Database -ServiceDownTime 2 }
+
+        $run.Thrown.FullyQualifiedErrorId | Should -BeLike 'ControlPlaneStopFailed,*'
+        $run.Thrown.Exception.Message | Should -BeLike "Stopping the control plane failed on 2 of 4 node(s): $stubborn, down1. *"
+        $run.Output.Count | Should -Be 4
+        ($run.Output | Where-Object { -not $_.Succeeded }).Node.Name | Sort-Object | Should -Be (@($stubborn, 'down1') | Sort-Object)
+        ($run.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'NodeStopFailed,*' }).TargetObject.Name | Sort-Object | Should -Be (@($stubborn, 'down1') | Sort-Object)
+        $status = Get-StatusTable $up $ssh
+        ($status | Where-Object { $_.Node -eq $stubborn -and $_.Service -eq 'df-local-controller' }).Status | Should -Be 'Running'
+        ($status | Where-Object { -not ($_.Node -eq $stubborn -and $_.Service -eq 'df-local-controller') }).Status | Sort-Object -Unique | Should -Be 'Stopped'
+    }
+}
+
+Describe 'Start-DfControlPlane -ThrottleLimit' {
+    BeforeAll {
+        # Each service takes 0.3 s to start, so the nodes' start commands overlap when they can.
+        $cloud = New-TestCloud -RedisDb 55 -NodeCount 5 -StartDelay 0.3
+        $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'works on no more nodes at once than the limit' {
+        Get-DfNode $cloud.Inventory | Start-DfControlPlane @ssh -ThrottleLimit 2 | Out-Null
+        $perNode = Get-TestServiceEvent $cloud | Where-Object { $_.What -like 'start-*' -and $_.Service -ne 'neutron-server' } | Group-Object Node | ForEach-Object {
+            [pscustomobject]@{ Begin = ($_.Group.Time | Measure-Object -Minimum).Minimum; End = ($_.Group.Time | Measure-Object -Maximum).Maximum }
+        }
+        $perNode.Count | Should -Be 5
+        Get-MaxOverlap $perNode | Should -Be 2
+    }
+}
