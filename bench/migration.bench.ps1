@@ -61,7 +61,7 @@ $mb = { param($b) '{0:N1} MB' -f ($b / 1MB) }
 "{0,-46} {1,8:N2} s" -f 'raw I/O: redis-cli --pipe read', $rawRead
 "{0,-46} {1,8:N2} s" -f 'raw I/O: write + read', $raw
 "{0,-46} {1,8:N2} s  {2,5:N2} x raw I/O" -f 'C# migration touching every port', [double]$csharp, ([double]$csharp / $raw)
-"{0,-46} {1,8:N2} s  {2,5:N2} x raw I/O" -f 'script migration touching every port (cmdlet)', $script, ($script / $raw)
+"{0,-46} {1,8:N2} s  {2,5:N2} x raw I/O" -f 'script migration, every port (cmdlet: lock, backup, journal)', $script, ($script / $raw)
 "{0,-46} {1,8:N3} s" -f 'nothing pending (engine)', [double]$nothing
 "{0,-46} {1,8:N3} s" -f 'nothing pending (Invoke-DfMigration)', $nothingCmdlet
 "{0,-46} {1,8}  {2,5:N2} x data size" -f 'C# migration peak memory (working set growth)', (& $mb ([long]$peak)), ([long]$peak / $dataBytes)

@@ -23,11 +23,13 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Theory]
-        [InlineData("{\"a\": 1, \"b\": [1, 2]}", "{\"b\":[1,2],\"a\":1.0}", true)]
+        [InlineData("{\"a\": 1, \"b\": [1, 2]}", "{\"a\":1.0,\"b\":[1,2]}", true)]
+        [InlineData("{\"s\": \"caf\\u00e9\"}", "{\"s\":\"caf\u00e9\"}", true)]
+        [InlineData("{\"a\": 1, \"b\": 2}", "{\"b\": 2, \"a\": 1}", false)]
         [InlineData("{\"a\": 1}", "{\"a\": 2}", false)]
         [InlineData("{\"a\": 1}", "{\"a\": 1, \"b\": null}", false)]
         [InlineData("[1, 2]", "[2, 1]", false)]
-        public void Same_data_ignores_formatting_and_member_order(string a, string b, bool same)
+        public void Same_data_ignores_formatting_but_not_member_order(string a, string b, bool same)
         {
             Assert.Equal(same, NbJson.SameData(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b)));
         }

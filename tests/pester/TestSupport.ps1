@@ -22,15 +22,40 @@ function Get-RedisDump([int] $Index) {
     ($keys | ForEach-Object -Begin { $i = 0 } -Process { "$_ = $($values[$i++])" }) -join "`n"
 }
 
-# SET and DEL commands the server executed since Reset-RedisStats.
-function Reset-RedisStats { redis-cli -h $script:RedisHost -p $script:RedisPort CONFIG RESETSTAT | Out-Null }
+# SET and DEL commands on NB objects since Reset-RedisStats, seen through MONITOR: the
+# module's own bookkeeping (upgrade lock, commit journal: tables df_upgrade_*) is not counted.
+$script:Monitor = $null
+function Reset-RedisStats {
+    Stop-RedisMonitor
+    $script:MonitorLog = New-TemporaryFile
+    $script:Monitor = Start-Process redis-cli -ArgumentList '-h', $script:RedisHost, '-p', $script:RedisPort, 'monitor' -RedirectStandardOutput $script:MonitorLog -PassThru
+    Wait-RedisMonitor '^OK'
+}
 function Get-RedisWrites {
-    $n = 0
-    foreach ($line in (redis-cli -h $script:RedisHost -p $script:RedisPort INFO commandstats)) {
-        if ($line -match '^cmdstat_(set|del):calls=(\d+)') { $n += [int]$Matches[2] }
-    }
+    $mark = "writes-counted-$([guid]::NewGuid())"
+    redis-cli -h $script:RedisHost -p $script:RedisPort ECHO $mark | Out-Null
+    Wait-RedisMonitor ([regex]::Escape($mark))
+    $n = @(Get-Content $script:MonitorLog | Where-Object { $_ -match '"(?i:set|del)" "\{(?!df_upgrade_)' }).Count
+    Stop-RedisMonitor
     $n
 }
+function Wait-RedisMonitor([string] $Pattern) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    while (-not (Select-String -Path $script:MonitorLog -Pattern $Pattern -Quiet)) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "redis-cli monitor did not show '$Pattern' within 10 s." }
+        Start-Sleep -Milliseconds 20
+    }
+}
+function Stop-RedisMonitor {
+    if ($script:Monitor -and -not $script:Monitor.HasExited) { $script:Monitor.Kill(); $script:Monitor.WaitForExit() }
+    if ($script:Monitor) { Remove-Item $script:MonitorLog -ErrorAction SilentlyContinue }
+    $script:Monitor = $null
+}
+
+# Invoke-DfMigration backs a database up before it writes: keep the tests' backups in the test
+# drive rather than in the default folder (pass -BackupPath $null to test the default).
+$backupDrive = $TestDrive
+$PSDefaultParameterValues['Invoke-DfMigration:BackupPath'] = { Join-Path $backupDrive "backup-$([guid]::NewGuid()).jsonl.gz" }.GetNewClosure()
 
 # Writes NB objects to Redis in Dragonflow's layout: @{ table; topic; id; value (hashtable) }.
 function Add-RedisObjects([int] $Index, [object[]] $Objects) {

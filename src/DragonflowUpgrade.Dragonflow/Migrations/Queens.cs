@@ -41,7 +41,7 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
         public void Apply(INbApi nb)
         {
             var byNetwork = nb.GetAll("lport")
-                .Where(p => (string)p["device_owner"] == "network:dhcp")
+                .Where(p => (string)p["device_owner"] == "network:dhcp" && p["lswitch"] != null)
                 .GroupBy(p => (string)p["lswitch"])
                 .Where(g => g.Count() > 1);
             foreach (var network in byNetwork)

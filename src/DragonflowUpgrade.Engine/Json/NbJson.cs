@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -13,85 +14,125 @@ namespace DragonflowUpgrade.Engine.Json
     /// </summary>
     public static class NbJson
     {
+        [MethodImpl(Hot.Optimize)]
         public static JsonNode Parse(byte[] utf8)
         {
             try { return JsonNode.Parse(utf8); }
             catch (JsonException e) { throw new FormatException("not valid JSON: " + e.Message, e); }
         }
 
+        [MethodImpl(Hot.Optimize)]
         public static byte[] Serialize(JsonNode node)
         {
-            var sb = new StringBuilder(256);
-            Write(sb, node);
-            return Encoding.UTF8.GetBytes(sb.ToString());
+            var w = Buffer ?? (Buffer = new ByteWriter());
+            w.Reset();
+            Write(w, node);
+            return w.ToArray();
         }
 
-        public static string ToText(JsonNode node)
+        // One reusable output buffer per thread: serializing thousands of objects allocates only their results.
+        [ThreadStatic] static ByteWriter Buffer;
+
+        sealed class ByteWriter
         {
-            var sb = new StringBuilder(256);
-            Write(sb, node);
-            return sb.ToString();
+            byte[] _bytes = new byte[1024];
+            int _length;
+
+            public void Reset() => _length = 0;
+            public byte[] ToArray()
+            {
+                var result = new byte[_length];
+                System.Buffer.BlockCopy(_bytes, 0, result, 0, _length);
+                return result;
+            }
+
+            void Room(int n)
+            {
+                if (_length + n <= _bytes.Length) return;
+                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _length + n));
+            }
+
+            [MethodImpl(Hot.Optimize)]
+            public void Byte(char c)
+            {
+                Room(1);
+                _bytes[_length++] = (byte)c;
+            }
+
+            /// <summary>ASCII text as it is (structure, numbers, escapes).</summary>
+            [MethodImpl(Hot.Optimize)]
+            public void Ascii(string s)
+            {
+                Room(s.Length);
+                for (int i = 0; i < s.Length; i++) _bytes[_length++] = (byte)s[i];
+            }
         }
 
-        static void Write(StringBuilder sb, JsonNode node)
+        [MethodImpl(Hot.Optimize)]
+        static void Write(ByteWriter w, JsonNode node)
         {
             switch (node)
             {
                 case null:
-                    sb.Append("null");
+                    w.Ascii("null");
                     break;
                 case JsonObject o:
-                    sb.Append('{');
+                    w.Byte('{');
                     bool first = true;
                     foreach (var p in o)
                     {
-                        if (!first) sb.Append(", ");
+                        if (!first) w.Ascii(", ");
                         first = false;
-                        WriteString(sb, p.Key);
-                        sb.Append(": ");
-                        Write(sb, p.Value);
+                        WriteString(w, p.Key);
+                        w.Ascii(": ");
+                        Write(w, p.Value);
                     }
-                    sb.Append('}');
+                    w.Byte('}');
                     break;
                 case JsonArray a:
-                    sb.Append('[');
+                    w.Byte('[');
                     for (int i = 0; i < a.Count; i++)
                     {
-                        if (i > 0) sb.Append(", ");
-                        Write(sb, a[i]);
+                        if (i > 0) w.Ascii(", ");
+                        Write(w, a[i]);
                     }
-                    sb.Append(']');
+                    w.Byte(']');
                     break;
                 case JsonValue v:
-                    WriteValue(sb, v);
+                    WriteValue(w, v);
                     break;
             }
         }
 
-        static void WriteValue(StringBuilder sb, JsonValue v)
+        [MethodImpl(Hot.Optimize)]
+        static void WriteValue(ByteWriter w, JsonValue v)
         {
             if (v.TryGetValue(out JsonElement e))
             {
                 switch (e.ValueKind)
                 {
-                    case JsonValueKind.String: WriteString(sb, e.GetString()); return;
-                    case JsonValueKind.Number: sb.Append(e.GetRawText()); return;
-                    case JsonValueKind.True: sb.Append("true"); return;
-                    case JsonValueKind.False: sb.Append("false"); return;
-                    case JsonValueKind.Null: sb.Append("null"); return;
-                    default: Write(sb, e.ValueKind == JsonValueKind.Object ? (JsonNode)JsonObject.Create(e) : JsonArray.Create(e)); return;
+                    case JsonValueKind.String:
+                        // The stored text is already escaped JSON; keep it unless it holds raw non-ASCII.
+                        string raw = e.GetRawText();
+                        if (IsAscii(raw)) w.Ascii(raw); else WriteString(w, e.GetString());
+                        return;
+                    case JsonValueKind.Number: w.Ascii(e.GetRawText()); return;
+                    case JsonValueKind.True: w.Ascii("true"); return;
+                    case JsonValueKind.False: w.Ascii("false"); return;
+                    case JsonValueKind.Null: w.Ascii("null"); return;
+                    default: Write(w, e.ValueKind == JsonValueKind.Object ? (JsonNode)JsonObject.Create(e) : JsonArray.Create(e)); return;
                 }
             }
-            if (v.TryGetValue(out string s)) { WriteString(sb, s); return; }
-            if (v.TryGetValue(out bool b)) { sb.Append(b ? "true" : "false"); return; }
-            if (v.TryGetValue(out long l)) { sb.Append(l.ToString(CultureInfo.InvariantCulture)); return; }
-            if (v.TryGetValue(out int i)) { sb.Append(i.ToString(CultureInfo.InvariantCulture)); return; }
-            if (v.TryGetValue(out double d)) { sb.Append(FormatDouble(d)); return; }
-            if (v.TryGetValue(out float f)) { sb.Append(FormatDouble(f)); return; }
-            if (v.TryGetValue(out decimal m)) { sb.Append(m.ToString(CultureInfo.InvariantCulture)); return; }
+            if (v.TryGetValue(out string s)) { WriteString(w, s); return; }
+            if (v.TryGetValue(out bool b)) { w.Ascii(b ? "true" : "false"); return; }
+            if (v.TryGetValue(out long l)) { w.Ascii(l.ToString(CultureInfo.InvariantCulture)); return; }
+            if (v.TryGetValue(out int i)) { w.Ascii(i.ToString(CultureInfo.InvariantCulture)); return; }
+            if (v.TryGetValue(out double d)) { w.Ascii(FormatDouble(d)); return; }
+            if (v.TryGetValue(out float f)) { w.Ascii(FormatDouble(f)); return; }
+            if (v.TryGetValue(out decimal m)) { w.Ascii(m.ToString(CultureInfo.InvariantCulture)); return; }
             // Anything else (a Guid, a DateTime, ...): let System.Text.Json say how it looks, then re-read it.
             var text = v.ToJsonString();
-            using (var doc = JsonDocument.Parse(text)) WriteValue(sb, JsonValue.Create(doc.RootElement.Clone()));
+            using (var doc = JsonDocument.Parse(text)) WriteValue(w, JsonValue.Create(doc.RootElement.Clone()));
         }
 
         /// <summary>A double as Python's repr writes it: shortest round trip, always with a '.' or an exponent.</summary>
@@ -103,69 +144,75 @@ namespace DragonflowUpgrade.Engine.Json
             return r;
         }
 
-        static void WriteString(StringBuilder sb, string s)
+        static readonly string[] Escapes = BuildEscapes();
+
+        static string[] BuildEscapes()
         {
-            sb.Append('"');
-            foreach (char c in s)
-            {
-                switch (c)
-                {
-                    case '"': sb.Append("\\\""); break;
-                    case '\\': sb.Append("\\\\"); break;
-                    case '\n': sb.Append("\\n"); break;
-                    case '\r': sb.Append("\\r"); break;
-                    case '\t': sb.Append("\\t"); break;
-                    case '\b': sb.Append("\\b"); break;
-                    case '\f': sb.Append("\\f"); break;
-                    default:
-                        if (c < 0x20 || c > 0x7e) sb.Append("\\u").Append(((int)c).ToString("x4"));
-                        else sb.Append(c);
-                        break;
-                }
-            }
-            sb.Append('"');
+            var e = new string[128];
+            for (int c = 0; c < 0x20; c++) e[c] = "\\u" + c.ToString("x4");
+            e['"'] = "\\\""; e['\\'] = "\\\\"; e['\n'] = "\\n"; e['\r'] = "\\r"; e['\t'] = "\\t"; e['\b'] = "\\b"; e['\f'] = "\\f";
+            e[0x7f] = "\\u007f";
+            return e;
         }
 
-        /// <summary>Whether two JSON texts hold the same data: same members, numbers equal as numbers.</summary>
+        [MethodImpl(Hot.Optimize)]
+        static bool IsAscii(string s)
+        {
+            foreach (char c in s) if (c > 0x7e) return false;
+            return true;
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        static void WriteString(ByteWriter w, string s)
+        {
+            w.Byte('"');
+            foreach (char c in s)
+            {
+                if (c < 128)
+                {
+                    var escape = Escapes[c];
+                    if (escape == null) w.Byte(c); else w.Ascii(escape);
+                }
+                else w.Ascii("\\u" + ((int)c).ToString("x4"));
+            }
+            w.Byte('"');
+        }
+
+        /// <summary>
+        /// Whether two JSON texts hold the same data: the same tokens in the same order, numbers
+        /// equal as numbers, strings equal once unescaped. Formatting does not count; member
+        /// order does (a rewrite that reorders members is written, which is harmless).
+        /// </summary>
+        [MethodImpl(Hot.Optimize)]
         public static bool SameData(byte[] a, byte[] b)
         {
             if (a.AsSpan().SequenceEqual(b)) return true;
+            var x = new Utf8JsonReader(a);
+            var y = new Utf8JsonReader(b);
             try
             {
-                using (var x = JsonDocument.Parse(a))
-                using (var y = JsonDocument.Parse(b))
-                    return SameData(x.RootElement, y.RootElement);
+                while (true)
+                {
+                    bool more = x.Read();
+                    if (more != y.Read()) return false;
+                    if (!more) return true;
+                    if (x.TokenType != y.TokenType) return false;
+                    switch (x.TokenType)
+                    {
+                        case JsonTokenType.PropertyName:
+                        case JsonTokenType.String:
+                            if (!x.ValueIsEscaped && !y.ValueIsEscaped) { if (!x.ValueSpan.SequenceEqual(y.ValueSpan)) return false; }
+                            else if (x.GetString() != y.GetString()) return false;
+                            break;
+                        case JsonTokenType.Number:
+                            if (x.ValueSpan.SequenceEqual(y.ValueSpan)) break;
+                            if (x.TryGetInt64(out long lx) && y.TryGetInt64(out long ly)) { if (lx != ly) return false; }
+                            else if (!x.GetDouble().Equals(y.GetDouble())) return false;
+                            break;
+                    }
+                }
             }
             catch (JsonException) { return false; }
-        }
-
-        public static bool SameData(JsonElement a, JsonElement b)
-        {
-            if (a.ValueKind != b.ValueKind) return false;
-            switch (a.ValueKind)
-            {
-                case JsonValueKind.Object:
-                    int count = 0;
-                    foreach (var p in a.EnumerateObject())
-                    {
-                        count++;
-                        if (!b.TryGetProperty(p.Name, out var q) || !SameData(p.Value, q)) return false;
-                    }
-                    foreach (var _ in b.EnumerateObject()) count--;
-                    return count == 0;
-                case JsonValueKind.Array:
-                    if (a.GetArrayLength() != b.GetArrayLength()) return false;
-                    using (var ea = a.EnumerateArray().GetEnumerator())
-                    using (var eb = b.EnumerateArray().GetEnumerator())
-                        while (ea.MoveNext() && eb.MoveNext())
-                            if (!SameData(ea.Current, eb.Current)) return false;
-                    return true;
-                case JsonValueKind.String: return a.GetString() == b.GetString();
-                case JsonValueKind.Number:
-                    if (a.TryGetInt64(out long la) && b.TryGetInt64(out long lb)) return la == lb;
-                    return a.GetDouble().Equals(b.GetDouble());
-                default: return true; // true, false, null: the kinds already matched
-            }
         }
     }
 }

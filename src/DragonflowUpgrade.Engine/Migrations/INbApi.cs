@@ -13,7 +13,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <summary>The tables that hold at least one object.</summary>
         IReadOnlyCollection<string> Tables { get; }
 
-        /// <summary>Every object of a table, in id order.</summary>
+        /// <summary>Every object of a table as it is when called, in id order.</summary>
         IEnumerable<JsonObject> GetAll(string table);
 
         /// <summary>One object, or null when the table has no object with that id.</summary>

@@ -185,7 +185,9 @@ namespace DragonflowUpgrade.Engine.Migrations
                     });
             }
 
+            var diffClock = Stopwatch.StartNew();
             var writes = snapshot.Diff().ToList();
+            _logger.LogDebug("Found {Count} changed objects in {Ms} ms.", writes.Count, diffClock.ElapsedMilliseconds);
             var counts = Count(writes, snapshot);
             foreach (var row in applied) writes.Add(row.ToEntry());
             Add(counts, MigrationLog.Table).Creates += applied.Count;
@@ -204,6 +206,13 @@ namespace DragonflowUpgrade.Engine.Migrations
                 progress?.Report(new MigrationProgress("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
         }
+
+        /// <summary>
+        /// Writes what <see cref="Run"/> worked out through the crash-safe commit journal (see
+        /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
+        /// </summary>
+        public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<MigrationProgress> progress = null) =>
+            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json.Nodes;
@@ -44,6 +45,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             return snapshot;
         }
 
+        [MethodImpl(Hot.Optimize)]
         public void AddOriginal(NbEntry e)
         {
             var table = TableOf(e.Key.Table, create: true);
@@ -89,7 +91,8 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         public IEnumerable<JsonObject> GetAll(string table)
         {
-            foreach (var e in Entries(table))
+            // The table as it is now, like nb_api's get_all.
+            foreach (var e in Entries(table).ToList())
             {
                 LastObject = $"{table}/{e.Key.Id}";
                 yield return ParseObject(e);
@@ -100,10 +103,11 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             var t = TableOf(table, create: false);
             LastObject = $"{table}/{id}";
-            if (t == null || !t.TryGetValue(id, out var slot) || !slot.CurrentKey.HasValue) return null;
+            if (t == null || id == null || !t.TryGetValue(id, out var slot) || !slot.CurrentKey.HasValue) return null;
             return ParseObject(new NbEntry(slot.CurrentKey.Value, slot.Current));
         }
 
+        [MethodImpl(Hot.Optimize)]
         static JsonObject ParseObject(NbEntry e)
         {
             JsonNode node;
@@ -125,6 +129,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             slot.Current = NbJson.Serialize(obj);
         }
 
+        [MethodImpl(Hot.Optimize)]
         public void Update(string table, JsonObject obj)
         {
             string id = IdOf(table, obj);
@@ -172,6 +177,13 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<NbEntry> Diff()
         {
+            // Comparing data is the costly part of a diff, and each comparison stands alone:
+            // spread them over the cores. A rewrite with the same data falls back to the stored bytes.
+            var rewritten = _tables.Values.SelectMany(t => t.Values)
+                .Where(s => s.CurrentKey.HasValue && s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(s.CurrentKey.Value) && !ReferenceEquals(s.Original, s.Current))
+                .ToArray();
+            System.Threading.Tasks.Parallel.ForEach(rewritten, s => { if (NbJson.SameData(s.Original, s.Current)) s.Current = s.Original; });
+
             var changes = new List<NbEntry>();
             foreach (var table in _tables.OrderBy(t => t.Key, StringComparer.Ordinal))
             {
@@ -189,7 +201,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                         changes.Add(NbEntry.Delete(s.OriginalKey.Value));
                         changes.Add(new NbEntry(s.CurrentKey.Value, s.Current));
                     }
-                    else if (!ReferenceEquals(s.Original, s.Current) && !NbJson.SameData(s.Original, s.Current))
+                    else if (!ReferenceEquals(s.Original, s.Current))
                         changes.Add(new NbEntry(s.CurrentKey.Value, s.Current));
                 }
             }

@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using DragonflowUpgrade.Engine.Json;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
@@ -14,7 +16,8 @@ namespace DragonflowUpgrade.Engine.Store
     public sealed class RedisNbStore : INbStore
     {
         internal const int BatchSize = 1000;
-        const int BatchesInFlight = 4;
+        const int BatchesInFlight = 8;
+        const int ScanPageSize = 5000;
 
         readonly ConnectionMultiplexer _connection;
         readonly IDatabase _db;
@@ -51,6 +54,9 @@ namespace DragonflowUpgrade.Engine.Store
                 AsyncTimeout = 30000,
                 ConnectRetry = 1,
                 AllowAdmin = true,
+                // A lost connection fails the commands at once rather than queueing them for a reconnect:
+                // an interrupted commit stops with a clear error and is resumed (Resume-DfMigration).
+                BacklogPolicy = BacklogPolicy.FailFast,
             };
             if (!string.IsNullOrEmpty(uri.UserInfo))
             {
@@ -82,6 +88,7 @@ namespace DragonflowUpgrade.Engine.Store
         public static string FormatKey(NbKey key) => "{" + key.Table + "." + key.Topic + "}." + key.Id;
 
         /// <summary>Parses a Dragonflow key; false for keys that are not NB objects.</summary>
+        [MethodImpl(Hot.Optimize)]
         public static bool TryParseKey(string text, out NbKey key)
         {
             key = default;
@@ -122,7 +129,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             var batch = new List<(NbKey, RedisKey)>(BatchSize);
             IEnumerable<RedisKey> keys;
-            try { keys = _server.Keys(_db.Database, Pattern(table), BatchSize); }
+            try { keys = _server.Keys(_db.Database, Pattern(table), ScanPageSize); }
             catch (RedisException e) { throw Failure("read", e); }
             using (var e = keys.GetEnumerator())
             {
@@ -158,17 +165,20 @@ namespace DragonflowUpgrade.Engine.Store
                 foreach (var entry in Drain(inFlight.Dequeue())) yield return entry;
         }
 
-        IEnumerable<NbEntry> Drain((List<(NbKey, RedisKey)> Keys, Task<RedisValue[]> Values) batch)
+        [MethodImpl(Hot.Optimize)]
+        List<NbEntry> Drain((List<(NbKey, RedisKey)> Keys, Task<RedisValue[]> Values) batch)
         {
             RedisValue[] values;
             try { values = batch.Values.GetAwaiter().GetResult(); }
             catch (RedisException e) { throw Failure("read", e); }
             catch (TimeoutException e) { throw Failure("read", e); }
+            var entries = new List<NbEntry>(values.Length);
             for (int i = 0; i < values.Length; i++)
             {
                 if (values[i].IsNull) continue; // deleted between SCAN and MGET
-                yield return new NbEntry(batch.Keys[i].Item1, (byte[])values[i]);
+                entries.Add(new NbEntry(batch.Keys[i].Item1, (byte[])values[i]));
             }
+            return entries;
         }
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)

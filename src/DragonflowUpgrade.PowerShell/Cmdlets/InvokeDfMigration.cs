@@ -29,6 +29,19 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string[] Id { get; set; }
 
+        /// <summary>Where the backup taken before the first write goes (a .jsonl.gz file); by default a timestamped file in a df-backups folder (see Backup-DfNbDatabase).</summary>
+        [Parameter]
+        public string BackupPath { get; set; }
+
+        /// <summary>Migrate even though Dragonflow services, Neutron servers or publishers still report in (with a warning).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Seconds after which a Dragonflow service or Neutron server that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ServiceDownTime { get; set; } = 80;
+
         readonly List<string> _ids = new List<string>();
         string _database;
         string[] _migrationPath;
@@ -50,6 +63,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             using (var store = OpenStore())
             {
                 try { Migrate(store); }
+                catch (Exception e) when (Safety.SafetyErrors.Handles(e)) { ThrowTerminatingError(Safety.SafetyErrors.Record(e, Database)); }
                 catch (MigrationFailedException e) { ThrowTerminatingError(Error(e, "MigrationFailed", e.Migration.Id)); }
                 catch (MigrationDefinitionException e) { ThrowTerminatingError(Error(e, "MigrationMalformed", e.MigrationSource)); }
                 catch (ArgumentException e) { ThrowTerminatingError(Error(e, "MigrationSelectionInvalid", Database)); }
@@ -64,6 +78,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         void Migrate(INbStore store)
         {
+            // Step 1: the lock (not under -WhatIf, which writes nothing), no interrupted commit, no live control plane.
+            bool whatIf = Safety.SafetyErrors.IsWhatIf(this);
+            using var guard = Engine.Safety.UpgradeGuard.Enter(store, "Invoke-DfMigration", !whatIf, TimeSpan.FromSeconds(ServiceDownTime), Force, Logger);
+            foreach (var live in guard.Live)
+                WriteWarning(whatIf ? $"The control plane still runs: {live}." : $"-Force: migrating while the control plane still runs: {live}.");
             var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
             var plan = migrator.Plan();
             foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
@@ -91,8 +110,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     WriteObject(new DfMigrationPlan(store.Location, selected, result));
                 return;
             }
-            migrator.Commit(result, progress);
-            foreach (var row in result.Applied) WriteObject(new DfMigrationLogEntry(row, Database));
+            // Step 7: a backup before the first write, then the journaled commit.
+            var backup = Engine.Safety.NbBackup.Write(store, BackupPath == null ? Engine.Safety.NbBackup.DefaultPath(store) : Safety.SafetyErrors.ResolvePath(this, BackupPath));
+            WriteVerbose($"Backed up {backup.Objects} objects of {store.Location} to {backup.Path}.");
+            migrator.Commit(result, backup, progress);
+            foreach (var row in result.Applied) WriteObject(new DfMigrationLogEntry(row, Database) { BackupPath = backup.Path });
         }
     }
 }

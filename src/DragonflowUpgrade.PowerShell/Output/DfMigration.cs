@@ -68,6 +68,8 @@ namespace DragonflowUpgrade.PowerShell.Output
         public DateTime? AppliedAt { get; }
         public string Checksum { get; }
         public string Database { get; }
+        /// <summary>The backup Invoke-DfMigration took before it wrote (Undo-DfMigration restores it); null elsewhere.</summary>
+        public string BackupPath { get; internal set; }
     }
 
     /// <summary>Creates, updates and deletes a run makes in one table.</summary>

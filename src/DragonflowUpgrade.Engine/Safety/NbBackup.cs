@@ -1,0 +1,194 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Engine.Safety
+{
+    /// <summary>What a backup's header says.</summary>
+    public sealed class BackupInfo
+    {
+        public string Path { get; internal set; }
+        public DateTimeOffset CreatedAt { get; internal set; }
+        /// <summary>The database it was taken from, without secrets.</summary>
+        public string Source { get; internal set; }
+        /// <summary>The schema release the database was at, when its migration log says.</summary>
+        public string SchemaRelease { get; internal set; }
+        public int Objects { get; internal set; }
+        /// <summary>SHA-256 of the object lines.</summary>
+        public string Checksum { get; internal set; }
+        public long Size { get; internal set; }
+    }
+
+    /// <summary>
+    /// Backups of an NB database: the whole database in the embedded file format, objects in
+    /// (table, topic, id) order, under a header line with the time, the source, the schema
+    /// release, the object count and the SHA-256 of the object lines. The module's own tables
+    /// (lock, journal) are left out. A backup is written to a temporary file, readable by its
+    /// owner only, and renamed into place; it can be opened as a database.
+    /// </summary>
+    public static class NbBackup
+    {
+        public const string Format = "dragonflow-upgrade-backup";
+
+        /// <summary>Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz).</summary>
+        public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null)
+        {
+            if (!FileNbStore.IsFileStorePath(path))
+                throw new BackupInvalidException(path, "a backup path must end in .jsonl.gz (or .jsonl).");
+            var entries = new List<NbEntry>();
+            foreach (var e in store.Read())
+            {
+                if (ModuleTables.IsModuleTable(e.Key.Table)) continue;
+                entries.Add(e);
+                if (entries.Count % 10000 == 0) progress?.Report(entries.Count);
+            }
+            entries.Sort(CompareKeys);
+            var info = new BackupInfo
+            {
+                Path = System.IO.Path.GetFullPath(path),
+                CreatedAt = DateTimeOffset.UtcNow,
+                Source = store.Location,
+                SchemaRelease = SchemaReleaseOf(entries),
+                Objects = entries.Count,
+                Checksum = Checksum(entries),
+            };
+            string written = FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true);
+            if (written != info.Checksum)
+                throw new IOException($"{info.Path}: the backup's content changed while it was written.");
+            info.Size = new FileInfo(info.Path).Length;
+            progress?.Report(entries.Count);
+            return info;
+        }
+
+        /// <summary>A timestamped file in a <c>df-backups</c> folder: beside a file database, else in the user's home folder.</summary>
+        public static string DefaultPath(INbStore store)
+        {
+            string folder = store is FileNbStore file
+                ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file.Path), "df-backups")
+                : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
+            string name = store is FileNbStore f ? System.IO.Path.GetFileName(f.Path).Split('.')[0] : store.Location;
+            name = new string(name.Select(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' ? c : '-').ToArray()).Trim('-');
+            name = System.Text.RegularExpressions.Regex.Replace(name, "-+", "-");
+            return System.IO.Path.Combine(folder, $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}.jsonl.gz");
+        }
+
+        /// <summary>The header of a backup, unverified; throws <see cref="BackupInvalidException"/> when it has none.</summary>
+        public static BackupInfo ReadHeader(string path)
+        {
+            path = System.IO.Path.GetFullPath(path);
+            if (!File.Exists(path)) throw new BackupInvalidException(path, "there is no backup at this path.");
+            JsonElement? header;
+            try { header = new FileNbStore(path).ReadHeader(); }
+            catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
+            {
+                throw new BackupInvalidException(path, $"the file is damaged ({e.Message}).", e);
+            }
+            if (!header.HasValue || header.Value.ValueKind != JsonValueKind.Object ||
+                !header.Value.TryGetProperty("format", out var f) || f.ValueKind != JsonValueKind.String || f.GetString() != Format)
+                throw new BackupInvalidException(path, "this is not a backup made by Backup-DfNbDatabase: its first line is not a backup header.");
+            var h = header.Value;
+            return new BackupInfo
+            {
+                Path = path,
+                CreatedAt = UpgradeLockInfo.ParseTime(Text(h, "created_at")) ?? DateTimeOffset.MinValue,
+                Source = Text(h, "source"),
+                SchemaRelease = Text(h, "schema_release"),
+                Objects = h.TryGetProperty("objects", out var n) && n.TryGetInt32(out int count) ? count : -1,
+                Checksum = Text(h, "checksum"),
+                Size = new FileInfo(path).Length,
+            };
+        }
+
+        /// <summary>
+        /// Reads a whole backup and checks it against its header: the object count and the
+        /// checksum. A truncated or edited backup is refused with <see cref="BackupInvalidException"/>.
+        /// </summary>
+        public static (BackupInfo Info, IReadOnlyList<NbEntry> Entries) Load(string path, string expectedChecksum = null)
+        {
+            var info = ReadHeader(path);
+            if (info.Objects < 0 || info.Checksum == null)
+                throw new BackupInvalidException(info.Path, "its header has no object count or checksum.");
+            if (expectedChecksum != null && !string.Equals(info.Checksum, expectedChecksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
+            var entries = ReadVerified(info.Path, info.Objects, info.Checksum, "backup");
+            return (info, entries);
+        }
+
+        /// <summary>Reads the object lines of an embedded file and checks their count and SHA-256.</summary>
+        internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what)
+        {
+            var entries = new List<NbEntry>(Math.Max(0, count));
+            try { entries.AddRange(new FileNbStore(path).Read()); }
+            catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
+            {
+                throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e);
+            }
+            if (entries.Count != count)
+                throw new BackupInvalidException(path, $"the {what} holds {entries.Count} objects but its header says {count}: it was truncated or edited.");
+            if (!string.Equals(Checksum(entries), checksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(path, $"the {what}'s content does not match the checksum in its header: it was edited or damaged after it was written.");
+            return entries;
+        }
+
+        /// <summary>SHA-256 of the lines the embedded file format gives these entries.</summary>
+        internal static string Checksum(IEnumerable<NbEntry> entries)
+        {
+            var hash = new ContentHash();
+            var buffer = new MemoryStream();
+            foreach (var e in entries)
+            {
+                buffer.SetLength(0);
+                FileNbStore.WriteLine(buffer, e);
+                hash.Add(buffer.GetBuffer(), (int)buffer.Length);
+            }
+            return hash.Finish();
+        }
+
+        internal static int CompareKeys(NbEntry a, NbEntry b) => CompareKeys(a.Key, b.Key);
+
+        internal static int CompareKeys(NbKey a, NbKey b)
+        {
+            int c = string.CompareOrdinal(a.Table, b.Table);
+            if (c == 0) c = string.CompareOrdinal(a.Topic ?? "", b.Topic ?? "");
+            if (c == 0) c = string.CompareOrdinal(a.Id, b.Id);
+            return c;
+        }
+
+        static string SchemaReleaseOf(List<NbEntry> entries)
+        {
+            var log = entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
+            {
+                try { return MigrationLogEntry.Parse(e); }
+                catch (NbStoreException) { return null; }
+            }).Where(r => r != null).OrderBy(r => r.AppliedAt ?? DateTimeOffset.MinValue).ToList();
+            return log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
+                ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+        }
+
+        static JsonElement Header(BackupInfo info)
+        {
+            var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteString("format", Format);
+                w.WriteNumber("version", 1);
+                w.WriteString("created_at", UpgradeLockInfo.Format(info.CreatedAt));
+                w.WriteString("source", info.Source);
+                if (info.SchemaRelease == null) w.WriteNull("schema_release"); else w.WriteString("schema_release", info.SchemaRelease);
+                w.WriteNumber("objects", info.Objects);
+                w.WriteString("checksum", info.Checksum);
+                w.WriteEndObject();
+            }
+            using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
+        }
+
+        static string Text(JsonElement r, string name) =>
+            r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    }
+}

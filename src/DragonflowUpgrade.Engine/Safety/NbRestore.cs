@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Engine.Safety
+{
+    /// <summary>What restoring a backup changes: the writes and their counts.</summary>
+    public sealed class RestorePlan
+    {
+        internal RestorePlan(BackupInfo backup, string database, IReadOnlyList<NbEntry> writes, int created, int updated, int deleted, int unchanged)
+        {
+            Backup = backup;
+            Database = database;
+            Writes = writes;
+            Created = created;
+            Updated = updated;
+            Deleted = deleted;
+            Unchanged = unchanged;
+        }
+
+        public BackupInfo Backup { get; }
+        public string Database { get; }
+        /// <summary>Objects of the backup missing from the database.</summary>
+        public int Created { get; }
+        /// <summary>Objects whose stored value differs from the backup's.</summary>
+        public int Updated { get; }
+        /// <summary>Objects of the database that the backup does not have.</summary>
+        public int Deleted { get; }
+        public int Unchanged { get; }
+        internal IReadOnlyList<NbEntry> Writes { get; }
+    }
+
+    /// <summary>
+    /// Makes a database hold exactly a backup's content: its objects with their stored bytes,
+    /// and nothing else (the module's own tables excepted). Only the difference is written,
+    /// in batches; restoring again after an interruption finishes the job.
+    /// </summary>
+    public static class NbRestore
+    {
+        /// <summary>Reads and verifies the backup, then compares it with the database. Writes nothing.</summary>
+        public static RestorePlan Plan(INbStore store, string backupPath, string expectedChecksum = null)
+        {
+            var (info, entries) = NbBackup.Load(backupPath, expectedChecksum);
+            return Plan(store, info, entries);
+        }
+
+        internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup)
+        {
+            var current = new Dictionary<NbKey, byte[]>();
+            foreach (var e in store.Read())
+                if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
+            var writes = new List<NbEntry>();
+            int created = 0, updated = 0, unchanged = 0;
+            foreach (var b in backup)
+            {
+                if (current.TryGetValue(b.Key, out var value))
+                {
+                    current.Remove(b.Key);
+                    if (SameBytes(value, b.Value)) { unchanged++; continue; }
+                    updated++;
+                }
+                else created++;
+                writes.Add(b);
+            }
+            foreach (var key in current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)))
+                writes.Add(NbEntry.Delete(key));
+            return new RestorePlan(info, store.Location, writes, created, updated, current.Count, unchanged);
+        }
+
+        /// <summary>Writes the plan's difference in batches.</summary>
+        public static void Apply(INbStore store, RestorePlan plan, IProgress<MigrationProgress> progress = null)
+        {
+            CommitJournal.WriteInBatches(store, plan.Writes, "Restoring the NB database", progress);
+        }
+
+        internal static bool SameBytes(byte[] a, byte[] b)
+        {
+            if (a.Length != b.Length) return false;
+            for (int i = 0; i < a.Length; i++)
+                if (a[i] != b[i]) return false;
+            return true;
+        }
+    }
+}

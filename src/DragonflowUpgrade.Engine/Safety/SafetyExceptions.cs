@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Engine.Safety
+{
+    /// <summary>Another run holds the database's upgrade lock; the message names it.</summary>
+    public sealed class UpgradeLockedException : Exception
+    {
+        public UpgradeLockedException(string database, UpgradeLockInfo holder)
+            : base($"The NB database {database} is locked by {holder}. " +
+                   (holder.IsLocal
+                       ? "Wait for that run to end."
+                       : $"Wait for that run to end; if its owner is gone, the lock expires at {UpgradeLockInfo.Format(holder.ExpiresAt)} or Unlock-DfNbDatabase -Force breaks it."))
+        {
+            Holder = holder;
+        }
+
+        public UpgradeLockInfo Holder { get; }
+    }
+
+    /// <summary>Dragonflow services or Neutron servers still report in; migrating now would race them.</summary>
+    public sealed class ControlPlaneAliveException : Exception
+    {
+        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live)
+            : base($"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
+                   (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
+                   ". Stop it first (Stop-DfControlPlane), or pass -Force to migrate anyway.")
+        {
+            Live = live;
+        }
+
+        public IReadOnlyList<LiveComponent> Live { get; }
+    }
+
+    /// <summary>The database holds the marker of an interrupted commit (or undo); nothing new may start.</summary>
+    public sealed class CommitInProgressException : Exception
+    {
+        public CommitInProgressException(string database, CommitRecord record)
+            : base(record.State == CommitState.Undoing
+                ? $"An undo of migration run {record.RunId} on {database} was interrupted. Run Undo-DfMigration -Database {database} again to finish it."
+                : $"The commit of migration run {record.RunId} on {database} (started {UpgradeLockInfo.Format(record.StartedAt)} by process {record.ProcessId} on {record.Host}) did not finish. " +
+                  $"Run Resume-DfMigration -Database {database} to finish it, or Undo-DfMigration -Database {database} to restore the backup it made ({record.BackupPath}).")
+        {
+            Record = record;
+        }
+
+        public CommitRecord Record { get; }
+    }
+
+    /// <summary>A commit stopped part way: the database holds its journal, so it can be resumed or undone.</summary>
+    public sealed class CommitInterruptedException : NbStoreException
+    {
+        public CommitInterruptedException(string database, CommitRecord record, int written, Exception inner)
+            : base($"The commit of migration run {record.RunId} to {database} was interrupted after {written} of {record.Changes} changes. " +
+                   $"Its journal is in the database and beside the backup: once the database is reachable, run Resume-DfMigration -Database {database} to finish the commit, " +
+                   $"or Undo-DfMigration -Database {database} to restore the backup {record.BackupPath}. The cause: {inner.Message}", inner)
+        {
+            Record = record;
+        }
+
+        public CommitRecord Record { get; }
+    }
+
+    /// <summary>A backup or journal file is missing, truncated or was edited; nothing was written.</summary>
+    public sealed class BackupInvalidException : Exception
+    {
+        public BackupInvalidException(string path, string problem, Exception inner = null)
+            : base($"{path}: {problem} Nothing was written to the database.", inner)
+        {
+            Path = path;
+        }
+
+        public string Path { get; }
+    }
+
+    /// <summary>Undo of a finished run refused: the database changed since that run.</summary>
+    public sealed class DatabaseChangedException : Exception
+    {
+        public DatabaseChangedException(string message) : base(message) { }
+    }
+
+    /// <summary>There is no interrupted commit to resume, or no run to undo.</summary>
+    public sealed class NoUpgradeRunException : InvalidOperationException
+    {
+        public NoUpgradeRunException(string message) : base(message) { }
+    }
+}

@@ -1,0 +1,44 @@
+using System;
+using System.Collections.Generic;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+
+namespace DragonflowUpgrade.Engine.Safety
+{
+    /// <summary>
+    /// Step 1 of a run: take the upgrade lock, refuse while an interrupted commit waits, and
+    /// refuse while the control plane is alive (unless forced). Dispose releases the lock.
+    /// </summary>
+    public sealed class UpgradeGuard : IDisposable
+    {
+        UpgradeGuard(UpgradeLock upgradeLock, IReadOnlyList<LiveComponent> live)
+        {
+            Lock = upgradeLock;
+            Live = live;
+        }
+
+        /// <summary>The lock held; null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
+        public UpgradeLock Lock { get; }
+
+        /// <summary>What of the control plane is alive but was let through (forced, or no lock taken).</summary>
+        public IReadOnlyList<LiveComponent> Live { get; }
+
+        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool force, ILogger logger = null)
+        {
+            var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
+            try
+            {
+                CommitJournal.RequireNoneInProgress(store);
+                var live = ControlPlaneCheck.Require(store, serviceDownTime, force || !takeLock);
+                return new UpgradeGuard(held, live);
+            }
+            catch
+            {
+                held?.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose() => Lock?.Dispose();
+    }
+}

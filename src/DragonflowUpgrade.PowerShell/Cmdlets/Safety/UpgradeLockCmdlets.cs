@@ -1,0 +1,79 @@
+using System;
+using System.Management.Automation;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.PowerShell.Output;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
+{
+    /// <summary>Who holds the database's upgrade lock; nothing when it is free.</summary>
+    [Cmdlet(VerbsCommon.Get, "DfUpgradeLock")]
+    [OutputType(typeof(DfUpgradeLock))]
+    public sealed class GetDfUpgradeLock : DfSafetyCmdlet
+    {
+        protected override void Process(INbStore store)
+        {
+            var held = UpgradeLock.Read(store);
+            if (held != null) WriteObject(new DfUpgradeLock(held, Database));
+        }
+    }
+
+    /// <summary>
+    /// Takes the upgrade lock for this PowerShell session, e.g. for the length of a whole cloud
+    /// upgrade: other processes' runs are refused, this session's runs share it. It lasts
+    /// until Unlock-DfNbDatabase or until -Expiry has passed.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Lock, "DfNbDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(DfUpgradeLock))]
+    public sealed class LockDfNbDatabase : DfSafetyCmdlet
+    {
+        /// <summary>What the lock is for, shown to whoever is refused. Default: Lock-DfNbDatabase.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Purpose { get; set; } = "Lock-DfNbDatabase";
+
+        /// <summary>How long the lock lasts unless released; one hour by default.</summary>
+        [Parameter]
+        public TimeSpan Expiry { get; set; } = TimeSpan.FromHours(1);
+
+        protected override void Process(INbStore store)
+        {
+            if (Expiry <= TimeSpan.Zero)
+                throw new ArgumentException("-Expiry must be positive.");
+            if (!ShouldProcess(store.Location, $"Take the upgrade lock until {DateTime.UtcNow.Add(Expiry):u}")) return;
+            WriteObject(new DfUpgradeLock(UpgradeLock.Hold(store, Purpose, Expiry, Logger), Database));
+        }
+    }
+
+    /// <summary>
+    /// Releases the upgrade lock this session took. -Force breaks a lock another process took
+    /// whose owner is gone (a crashed run on another host, a closed session); a process of this
+    /// host that still runs keeps its lock.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Unlock, "DfNbDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [OutputType(typeof(DfUpgradeLock))]
+    public sealed class UnlockDfNbDatabase : DfSafetyCmdlet
+    {
+        /// <summary>Break a lock that is not this session's.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Output the lock released.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        protected override void Process(INbStore store)
+        {
+            var held = UpgradeLock.Read(store);
+            if (held == null)
+            {
+                WriteVerbose($"{store.Location} is not locked.");
+                return;
+            }
+            string action = UpgradeLock.IsHeldBySession(held) ? "Release the upgrade lock" : $"Break the upgrade lock held by {held}";
+            if (!ShouldProcess(store.Location, action)) return;
+            var released = UpgradeLock.Unlock(store, Force);
+            if (released != null && PassThru) WriteObject(new DfUpgradeLock(released, Database));
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    [Collection(SafetyCollection.Name)]
+    public class BackupTests
+    {
+        // Values as Dragonflow and others store them: odd spacing, escapes, a bare counter.
+        static NbEntry[] Odd => new[]
+        {
+            new NbEntry(new NbKey("lport", "t1", "p1"), Safe.Json("{\"id\":\"p1\",  \"name\": \"caf\\u00e9\", \"version\": 3}")),
+            new NbEntry(new NbKey("lswitch", "t1", "s1"), Safe.Json("{\"id\": \"s1\", \"mtu\": 1450.0 }")),
+            new NbEntry(new NbKey("chassis", null, "c1"), Safe.Json("{\"id\": \"c1\", \"ip\": \"10.0.0.1\"}")),
+            new NbEntry(new NbKey("unique_key", null, "lport"), Safe.Json("17")),
+        };
+
+        [Fact]
+        public void Backup_then_restore_gives_back_every_stored_value_byte_for_byte()
+        {
+            string uri = Safe.NewRedis(Odd.Concat(Safe.Ports(2500)).ToList());
+            var before = Safe.Dump(uri);
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var info = NbBackup.Write(store, path);
+                Assert.Equal(before.Count, info.Objects);
+                store.Write(new[]
+                {
+                    NbEntry.Delete(new NbKey("lport", "t1", "p1")),
+                    new NbEntry(new NbKey("lswitch", "t1", "s1"), Safe.Json("{\"id\": \"s1\", \"mtu\": 1500}")),
+                    new NbEntry(new NbKey("lport", "t9", "extra"), Safe.Json("{\"id\": \"extra\"}")),
+                });
+                var plan = NbRestore.Plan(store, path);
+                Assert.Equal((1, 1, 1), (plan.Created, plan.Updated, plan.Deleted));
+                Assert.Equal(before.Count - 2, plan.Unchanged);
+                NbRestore.Apply(store, plan);
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_backup_has_a_header_line_and_is_readable_by_its_owner_only()
+        {
+            string uri = Safe.NewRedis(Odd);
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "backup"))
+                NbBackup.Write(store, path);
+            var header = NbBackup.ReadHeader(path);
+            Assert.Equal(4, header.Objects);
+            Assert.Equal(uri, header.Source);
+            Assert.Matches("^[0-9a-f]{64}$", header.Checksum);
+            Assert.True(header.CreatedAt > DateTimeOffset.UtcNow.AddMinutes(-1));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            // The lock is not NB data; the backup opens as a database.
+            using (var copy = NbStoreFactory.Open(path))
+                Assert.Equal(new[] { "chassis", "lport", "lswitch", "unique_key" }, copy.Read().Select(e => e.Key.Table).ToArray());
+        }
+
+        [Fact]
+        public void A_truncated_backup_is_refused_and_the_database_is_left_as_it_was()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(3000));
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri)) NbBackup.Write(store, path);
+            var bytes = File.ReadAllBytes(path);
+            File.WriteAllBytes(path, bytes.Take(bytes.Length / 2).ToArray());
+            var other = Safe.NewRedis(Odd);
+            var before = Safe.Dump(other);
+            using (var store = NbStoreFactory.Open(other))
+            {
+                var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path));
+                Assert.Contains(path, e.Message);
+                Assert.Contains("truncated", e.Message);
+            }
+            Assert.Equal(before, Safe.Dump(other));
+        }
+
+        [Fact]
+        public void An_edited_backup_is_refused()
+        {
+            string uri = Safe.NewRedis(Odd);
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri)) NbBackup.Write(store, path);
+            string text;
+            using (var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress))
+            using (var reader = new StreamReader(gz)) text = reader.ReadToEnd();
+            using (var gz = new GZipStream(File.Create(path), CompressionLevel.Fastest))
+            {
+                var edited = Encoding.UTF8.GetBytes(text.Replace("10.0.0.1", "10.0.0.2"));
+                gz.Write(edited, 0, edited.Length);
+            }
+            using (var store = NbStoreFactory.Open(Safe.NewRedis(Odd)))
+            {
+                var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path));
+                Assert.Contains("does not match the checksum", e.Message);
+            }
+        }
+
+        [Fact]
+        public void A_file_without_a_backup_header_is_refused()
+        {
+            string path = Safe.TempFile("plain.jsonl");
+            File.WriteAllText(path, "{\"table\":\"lport\",\"topic\":null,\"id\":\"p1\",\"value\":{}}\n");
+            var e = Assert.Throws<BackupInvalidException>(() => NbBackup.Load(path));
+            Assert.Contains("not a backup", e.Message);
+        }
+
+        [Fact]
+        public void Restore_leaves_the_modules_own_tables_alone()
+        {
+            string uri = Safe.NewRedis(Odd);
+            string path = Safe.TempFile("nb.jsonl");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                NbBackup.Write(store, path);
+                using (UpgradeLock.Acquire(store, "Restore-DfNbDatabase"))
+                {
+                    var plan = NbRestore.Plan(store, path);
+                    Assert.Empty(plan.Writes);
+                    Assert.Equal(4, plan.Unchanged);
+                    Assert.NotNull(UpgradeLock.Read(store));
+                }
+            }
+            using (var doc = JsonDocument.Parse(File.ReadLines(path).First()))
+                Assert.Equal(NbBackup.Format, doc.RootElement.GetProperty("header").GetProperty("format").GetString());
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    [Collection(SafetyCollection.Name)]
+    public class CommitJournalTests
+    {
+        readonly ITestOutputHelper _output;
+        public CommitJournalTests(ITestOutputHelper output) { _output = output; }
+
+        const int Ports = 2500; // three batches of data, one of log rows
+
+        static readonly List<NbEntry> Original = Safe.Ports(Ports);
+
+        // Bumps every port's version, deletes every tenth port, adds a switch: puts and deletes.
+        static Migration Bump => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
+        {
+            foreach (var port in nb.GetAll("lport").ToList())
+            {
+                if (((string)port["id"]).EndsWith("0")) { nb.Delete("lport", (string)port["id"]); continue; }
+                port["version"] = (int)port["version"] + 1;
+                nb.Update("lport", port);
+            }
+            nb.Create("lswitch", new JsonObject { ["id"] = "s-new", ["topic"] = "t0", ["version"] = 1 });
+        });
+
+        /// <summary>A seeded database, the run worked out on it, its backup, and the content a whole commit gives.</summary>
+        sealed class Scenario
+        {
+            public string Uri;
+            public MigrationRunResult Result;
+            public BackupInfo Backup;
+            public SortedDictionary<string, string> Before, After;
+        }
+
+        static Scenario Prepare()
+        {
+            var s = new Scenario { Uri = Safe.NewRedis(Original) };
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                s.Result = migrator.Run(migrator.Plan().Pending);
+                s.Backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
+                s.Before = Safe.Dump(store);
+            }
+            var after = s.Before.ToDictionary(p => p.Key, p => p.Value);
+            foreach (var w in s.Result.Writes)
+            {
+                if (w.IsDelete) after.Remove(w.Key.ToString());
+                else after[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+            }
+            s.After = new SortedDictionary<string, string>(after, StringComparer.Ordinal);
+            return s;
+        }
+
+        /// <summary>Stores the journal and applies the first <paramref name="batches"/> batches, then stops as a killed process would.</summary>
+        static void Interrupt(Scenario s, int batches)
+        {
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
+                CommitJournal.Apply(store, record, changes, null, stopAfterBatches: batches);
+            }
+        }
+
+        [Fact]
+        public void A_whole_commit_writes_the_difference_and_leaves_no_journal_behind()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var report = CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                Assert.Equal(250, report.Deletes);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+                Assert.Equal(report.RunId, CommitJournal.ReadLastRun(store).RunId);
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+            Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
+        }
+
+        [Theory]
+        [InlineData(0)]
+        [InlineData(1)]
+        [InlineData(3)] // all the data, none of the log rows
+        [InlineData(4)] // everything, but not finished
+        public void A_commit_interrupted_after_any_batch_is_resumed_to_exactly_the_migrated_content(int batches)
+        {
+            var s = Prepare();
+            Interrupt(s, batches);
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var e = Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
+                Assert.Contains("Resume-DfMigration", e.Message);
+                Assert.Contains("Undo-DfMigration", e.Message);
+                Assert.Contains(s.Backup.Path, e.Message);
+                CommitJournal.Resume(store);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        [Theory]
+        [InlineData(0)]
+        [InlineData(2)]
+        [InlineData(4)]
+        public void A_commit_interrupted_after_any_batch_is_undone_to_exactly_the_original_content(int batches)
+        {
+            var s = Prepare();
+            Interrupt(s, batches);
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var plan = CommitJournal.PlanUndo(store, force: false);
+                Assert.True(plan.Interrupted);
+                CommitJournal.Undo(store, plan);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
+        public void The_log_rows_are_written_after_all_the_data()
+        {
+            var s = Prepare();
+            Interrupt(s, 3);
+            var dump = Safe.Dump(s.Uri);
+            Assert.DoesNotContain(dump.Keys, k => k.StartsWith(MigrationLog.Table + "/"));
+            Assert.Equal(s.After.Where(p => !p.Key.StartsWith(MigrationLog.Table + "/")), dump);
+        }
+
+        [Fact]
+        public void Resume_falls_back_on_the_journal_file_when_the_databases_copy_is_damaged()
+        {
+            var s = Prepare();
+            Interrupt(s, 1);
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                store.Write(store.ReadKeys(CommitJournal.Table).Take(10).Select(NbEntry.Delete).ToList());
+                CommitJournal.Resume(store);
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
+        public void Resume_refuses_when_both_copies_of_the_journal_are_damaged_and_Undo_still_works()
+        {
+            var s = Prepare();
+            Interrupt(s, 1);
+            File.WriteAllText(CommitJournal.JournalPathFor(s.Backup.Path), "");
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                store.Write(store.ReadKeys(CommitJournal.Table).Take(1).Select(NbEntry.Delete).ToList());
+                var e = Assert.Throws<BackupInvalidException>(() => CommitJournal.Resume(store));
+                Assert.Contains("Undo-DfMigration", e.Message);
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
+        public void Undo_takes_back_a_finished_run_and_its_log_rows()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                var plan = CommitJournal.PlanUndo(store, force: false);
+                Assert.False(plan.Interrupted);
+                CommitJournal.Undo(store, plan);
+                Assert.Null(CommitJournal.ReadLastRun(store));
+                Assert.Throws<NoUpgradeRunException>(() => CommitJournal.PlanUndo(store, force: false));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
+        public void Undo_of_a_finished_run_is_refused_when_the_database_changed_since_unless_forced()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("lport", "t1", "p00001"), Safe.Json("{\"id\": \"p00001\", \"version\": 9}")),
+                    NbEntry.Delete(new NbKey("lport", "t2", "p00002")),
+                });
+                var e = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
+                Assert.Contains("2 object(s) differ", e.Message);
+                Assert.Contains("lport/p00001 (topic t1) changed", e.Message);
+                Assert.Contains("lport/p00002 (topic t2) deleted", e.Message);
+                Assert.Contains("-Force", e.Message);
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: true));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
+        public void A_journal_left_by_a_run_killed_before_its_marker_changes_nothing_and_the_next_run_removes_it()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var (record, _) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
+                CommitJournal.Discard(store); // as if the marker had never been written
+                store.Write(new[] { new NbEntry(new NbKey(CommitJournal.Table, null, "stale.00000000"), Safe.Json("{}")) });
+                Assert.Null(CommitJournal.ReadInProgress(store));
+                Assert.Throws<NoUpgradeRunException>(() => CommitJournal.Resume(store));
+                Assert.Equal(s.Before, Safe.Dump(store));
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        [Fact]
+        public void Twenty_thousand_changes_are_committed_exactly()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(20000));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var result = migrator.Run(migrator.Plan().Pending);
+                var expected = Safe.Dump(store);
+                foreach (var w in result.Writes)
+                {
+                    if (w.IsDelete) expected.Remove(w.Key.ToString());
+                    else expected[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+                }
+                var clock = Stopwatch.StartNew();
+                var backup = NbBackup.Write(store, Safe.TempFile("big.jsonl.gz"));
+                long backupMs = clock.ElapsedMilliseconds;
+                clock.Restart();
+                migrator.Commit(result, backup);
+                _output.WriteLine($"backup of {backup.Objects} objects: {backupMs} ms; journaled commit of {result.Writes.Count} changes: {clock.ElapsedMilliseconds} ms");
+                Assert.Equal(expected, Safe.Dump(store));
+                Assert.Empty(store.ReadKeys(CommitJournal.Table));
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Text.Json;
+using System.Threading;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using StackExchange.Redis;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    [Collection(SafetyCollection.Name)]
+    public class UpgradeLockTests
+    {
+        const string LockKey = "{df_upgrade_lock.}.lock";
+
+        static IDatabase Db(ConnectionMultiplexer mux, string uri) => mux.GetDatabase(TestRedis.DbOf(uri));
+
+        static string LockJson(string host, int pid, TimeSpan expiresIn) =>
+            JsonSerializer.Serialize(new
+            {
+                host,
+                pid,
+                user = "someone",
+                purpose = "Invoke-DfMigration",
+                started_at = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("o"),
+                expires_at = DateTimeOffset.UtcNow.Add(expiresIn).ToString("o"),
+                token = Guid.NewGuid().ToString("N"),
+            });
+
+        [Fact]
+        public void The_lock_is_one_key_in_dragonflows_layout_with_owner_and_expiry()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+            {
+                string value = Db(mux, uri).StringGet(LockKey);
+                using (var doc = JsonDocument.Parse(value))
+                {
+                    var r = doc.RootElement;
+                    Assert.Equal(Environment.MachineName, r.GetProperty("host").GetString());
+                    Assert.Equal(Process.GetCurrentProcess().Id, r.GetProperty("pid").GetInt32());
+                    Assert.Equal("Invoke-DfMigration", r.GetProperty("purpose").GetString());
+                    Assert.True(DateTimeOffset.Parse(r.GetProperty("expires_at").GetString()) > DateTimeOffset.Parse(r.GetProperty("started_at").GetString()));
+                }
+                var ttl = Db(mux, uri).KeyTimeToLive(LockKey);
+                Assert.InRange(ttl.Value, TimeSpan.FromSeconds(60), UpgradeLock.RunTtl);
+            }
+        }
+
+        [Fact]
+        public void A_second_run_is_refused_and_told_who_holds_the_lock()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+            {
+                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Restore-DfNbDatabase"));
+                Assert.Contains($"process {Process.GetCurrentProcess().Id}", e.Message);
+                Assert.Contains(Environment.MachineName, e.Message);
+                Assert.Contains("Invoke-DfMigration", e.Message);
+                Assert.Contains(store.Location, e.Message);
+            }
+        }
+
+        [Fact]
+        public void Releasing_the_lock_lets_the_next_run_take_it()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                UpgradeLock.Acquire(store, "first").Dispose();
+                Assert.False(Db(mux, uri).KeyExists(LockKey));
+                using (var second = UpgradeLock.Acquire(store, "second"))
+                    Assert.Equal("second", UpgradeLock.Read(store).Purpose);
+            }
+        }
+
+        [Fact]
+        public void A_lock_whose_process_is_gone_is_taken_over()
+        {
+            string uri = TestRedis.NewDatabase();
+            int deadPid;
+            using (var p = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false }))
+            {
+                p.WaitForExit();
+                deadPid = p.Id;
+            }
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                Db(mux, uri).StringSet(LockKey, LockJson(Environment.MachineName, deadPid, TimeSpan.FromHours(1)));
+                Assert.True(UpgradeLock.Read(store).OwnerGone);
+                using (var l = UpgradeLock.Acquire(store, "Resume-DfMigration"))
+                    Assert.Equal(Process.GetCurrentProcess().Id, UpgradeLock.Read(store).ProcessId);
+            }
+        }
+
+        [Fact]
+        public void A_lock_held_on_another_host_is_refused_until_forced()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                Db(mux, uri).StringSet(LockKey, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
+                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfMigration"));
+                Assert.Contains("process 4242", e.Message);
+                Assert.Contains("controller-2", e.Message);
+                Assert.Contains("Unlock-DfNbDatabase -Force", e.Message);
+                Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Unlock(store, force: false));
+                Assert.Equal("controller-2", UpgradeLock.Unlock(store, force: true).Host);
+                Assert.False(Db(mux, uri).KeyExists(LockKey));
+            }
+        }
+
+        [Fact]
+        public void The_heartbeat_keeps_a_running_lock_from_expiring()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(1), heartbeat: true))
+                {
+                    Thread.Sleep(2500);
+                    Assert.True(Db(mux, uri).KeyExists(LockKey));
+                }
+                using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
+                {
+                    Thread.Sleep(2500);
+                    Assert.False(Db(mux, uri).KeyExists(LockKey));
+                }
+            }
+        }
+
+        [Fact]
+        public void A_run_whose_lock_was_broken_notices_and_leaves_the_next_holders_lock_alone()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var run = UpgradeLock.Take(store, "run", TimeSpan.FromSeconds(1), heartbeat: true);
+                UpgradeLock.Unlock(store, force: true);
+                Db(mux, uri).StringSet(LockKey, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
+                Thread.Sleep(800);
+                Assert.True(run.Lost);
+                run.Dispose();
+                Assert.Equal("controller-2", UpgradeLock.Read(store).Host);
+            }
+        }
+
+        [Fact]
+        public void A_lock_held_by_the_session_is_shared_by_its_runs_and_kept_after_them()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromMinutes(5));
+                using (var run = UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+                    Assert.False(run.Owned);
+                Assert.Equal(held.Token, UpgradeLock.Read(store).Token);
+                Assert.Equal("maintenance", UpgradeLock.Unlock(store, force: false).Purpose);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+        }
+
+        [Fact]
+        public void An_embedded_database_is_locked_by_a_file_beside_it()
+        {
+            string path = Safe.TempFile("nb.jsonl");
+            File.WriteAllText(path, "");
+            using (var store = NbStoreFactory.Open(path))
+            {
+                using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+                {
+                    Assert.True(File.Exists(path + ".lock"));
+                    Assert.Contains("Invoke-DfMigration", File.ReadAllText(path + ".lock"));
+                    var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "another"));
+                    Assert.Contains($"process {Process.GetCurrentProcess().Id}", e.Message);
+                }
+                Assert.False(File.Exists(path + ".lock"));
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    /// <summary>
+    /// The safety tests write a lot and count nothing server-wide; they run on their own, after
+    /// the parallel tests, so that they never disturb another test's count of Redis writes.
+    /// </summary>
+    [CollectionDefinition(Name, DisableParallelization = true)]
+    public sealed class SafetyCollection
+    {
+        public const string Name = "Safety";
+    }
+
+    static class Safe
+    {
+        public static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        /// <summary>A switch per 100 ports, each port in its switch's topic.</summary>
+        public static List<NbEntry> Ports(int count) =>
+            Enumerable.Range(0, count).Select(i => new NbEntry(new NbKey("lport", "t" + (i % 7), $"p{i:D5}"),
+                    Json($"{{\"id\": \"p{i:D5}\", \"topic\": \"t{i % 7}\", \"lswitch\": \"s{i / 100}\", \"version\": 1}}")))
+                .Concat(Enumerable.Range(0, (count + 99) / 100).Select(s => new NbEntry(new NbKey("lswitch", "t0", $"s{s}"),
+                    Json($"{{\"id\": \"s{s}\", \"topic\": \"t0\", \"version\": 1}}"))))
+                .ToList();
+
+        public static string NewRedis(IReadOnlyCollection<NbEntry> content)
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri)) store.Write(content);
+            return uri;
+        }
+
+        /// <summary>Every NB object (the module's own tables left out) with its stored bytes, by key.</summary>
+        public static SortedDictionary<string, string> Dump(INbStore store) =>
+            new SortedDictionary<string, string>(store.Read().Where(e => !ModuleTables.IsModuleTable(e.Key.Table))
+                .ToDictionary(e => e.Key.ToString(), e => Convert.ToBase64String(e.Value)), StringComparer.Ordinal);
+
+        public static SortedDictionary<string, string> Dump(string uri)
+        {
+            using (var store = NbStoreFactory.Open(uri)) return Dump(store);
+        }
+
+        /// <summary>Keys of one of the module's own tables.</summary>
+        public static List<NbKey> ModuleKeys(string uri, string table)
+        {
+            using (var store = NbStoreFactory.Open(uri)) return store.ReadKeys(table).ToList();
+        }
+
+        // The tests' backups and journals, removed when the test run ends.
+        static readonly string TempRoot = Path.Combine(Path.GetTempPath(), "df-safety-tests-" + Guid.NewGuid().ToString("N"));
+
+        static Safe()
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, __) =>
+            {
+                try { Directory.Delete(TempRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            };
+        }
+
+        public static string TempFile(string name)
+        {
+            string dir = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            return Path.Combine(dir, name);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+# A migration process killed with SIGKILL part way through its commit, a Redis restarted under
+# it, and two runs at once. The migrating process is a child pwsh; the engine's test hook
+# (DF_UPGRADE_TEST_COMMIT_PAUSE_MS) makes it pause after each write step so that the kills land
+# at known stages of the commit.
+BeforeAll {
+    Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
+    . "$PSScriptRoot/TestSupport.ps1"
+    . "$PSScriptRoot/SafetySupport.ps1"
+
+    $folder = Join-Path $TestDrive 'migrations'
+    New-MigrationFile $folder 'bump.ps1' 'bump-every-object' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null
+
+    # 19,800 ports and 198 switches: 19,998 objects that the migration all rewrites, plus the log rows.
+    $seedDb = 38; $referenceDb = 37
+    $seed = New-SeedCommands 19800
+    Invoke-RedisCli $seedDb FLUSHDB | Out-Null
+    $seed | redis-cli -h $RedisHost -p $RedisPort -n $seedDb | Out-Null
+    $original = Get-NbDump $seedDb
+
+    Copy-RedisDatabase $seedDb $referenceDb
+    Invoke-DfMigration -Database "redis://$Endpoint/$referenceDb" -MigrationPath $folder -BackupPath "$TestDrive/reference.jsonl.gz" -Confirm:$false | Out-Null
+    $migrated = Get-NbDump $referenceDb
+}
+
+Describe 'A migration killed part way through its commit' {
+    It 'leaves a database that Resume brings to exactly the migrated content and Undo to exactly the original, killed <Seconds> s into the commit' -ForEach @(
+        @{ Seconds = 0.0 }    # journal and marker stored, no data yet
+        @{ Seconds = 0.8 }    # some of the data
+        @{ Seconds = 1.9 }    # about half the data
+        @{ Seconds = 2.9 }    # all the data but the last batches and the log rows
+        @{ Seconds = 3.6 }    # past the last batch: the commit is finishing or finished, its journal not yet removed
+    ) {
+        $db = 30; $twin = 31
+        Copy-RedisDatabase $seedDb $db
+        $backup = "$TestDrive/kill-$Seconds.jsonl.gz"
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder $backup -PauseMs 150
+        Wait-RedisKey $db $CommitMarker -Process $child
+        Start-Sleep -Milliseconds ([int]($Seconds * 1000))
+        Stop-ProcessHard $child
+        $midCommit = (Invoke-RedisCli $db EXISTS $CommitMarker) -eq '1'
+        # The 21 batches of the commit pause 150 ms each: a kill before 3 s is always mid-commit.
+        if ($Seconds -lt 3) { $midCommit | Should -BeTrue }
+        Copy-RedisDatabase $db $twin
+
+        if ($midCommit) {
+            $err = $null
+            try { Invoke-DfMigration -Database "redis://$Endpoint/$db" -MigrationPath $folder -Confirm:$false } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'CommitInProgress*'
+            $err.Exception.Message | Should -BeLike '*Resume-DfMigration*Undo-DfMigration*'
+            $resumed = Resume-DfMigration -Database "redis://$Endpoint/$db" -Confirm:$false
+            $resumed.BackupPath | Should -Be $backup
+        }
+        else {
+            Resume-DfMigration -Database "redis://$Endpoint/$db" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            $e[0].FullyQualifiedErrorId | Should -BeLike 'NoUpgradeRun*'
+        }
+        Compare-NbDump (Get-NbDump $db) $migrated | Should -BeNullOrEmpty
+        Get-DfUpgradeLock -Database "redis://$Endpoint/$db" | Should -BeNullOrEmpty
+        Invoke-RedisCli $db EXISTS $CommitMarker | Should -Be '0'
+
+        Undo-DfMigration -Database "redis://$Endpoint/$twin" -Confirm:$false | Out-Null
+        Compare-NbDump (Get-NbDump $twin) $original | Should -BeNullOrEmpty
+        Get-DfUpgradeLock -Database "redis://$Endpoint/$twin" | Should -BeNullOrEmpty
+        Invoke-RedisCli $twin EXISTS $CommitMarker | Should -Be '0'
+        @(Invoke-RedisCli $twin --scan --pattern '{df_upgrade_journal.*').Count | Should -Be 0
+    }
+
+    It 'before its commit leaves the database as it was, and the next run takes over the dead run''s lock' {
+        $db = 32
+        Copy-RedisDatabase $seedDb $db
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder "$TestDrive/early.jsonl.gz"
+        Wait-RedisKey $db $LockKey -Process $child
+        Stop-ProcessHard $child
+        Invoke-RedisCli $db EXISTS $CommitMarker | Should -Be '0'
+        Compare-NbDump (Get-NbDump $db) $original | Should -BeNullOrEmpty
+        (Get-DfUpgradeLock -Database "redis://$Endpoint/$db").OwnerGone | Should -BeTrue
+        Invoke-DfMigration -Database "redis://$Endpoint/$db" -MigrationPath $folder -BackupPath "$TestDrive/early-2.jsonl.gz" -Confirm:$false | Out-Null
+        Compare-NbDump (Get-NbDump $db) $migrated | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Two runs at once' {
+    It 'lets one proceed and refuses the other, naming the holder' {
+        $db = 33
+        Copy-RedisDatabase $seedDb $db
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder "$TestDrive/first.jsonl.gz" -PauseMs 100
+        Wait-RedisKey $db $LockKey -Process $child
+        $err = $null
+        try { Invoke-DfMigration -Database "redis://$Endpoint/$db" -MigrationPath $folder -BackupPath "$TestDrive/second.jsonl.gz" -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked*'
+        $err.Exception.Message | Should -BeLike "*Invoke-DfMigration (process $($child.Id) *"
+        Test-Path "$TestDrive/second.jsonl.gz" | Should -BeFalse
+        $child.WaitForExit(120000) | Should -BeTrue
+        $child.ExitCode | Should -Be 0
+        Compare-NbDump (Get-NbDump $db) $migrated | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'A Redis restarted in the middle of a commit' {
+    BeforeAll {
+        # A Redis of this test's own, persistent (AOF), on another port.
+        $port = if ($env:DF_TEST_REDIS_PORT) { [int]$env:DF_TEST_REDIS_PORT + 1 } else { 6391 }
+        $own = "127.0.0.1:$port"
+        $dir = Join-Path $TestDrive 'own-redis'
+        New-Item -ItemType Directory $dir | Out-Null
+        $serverArgs = @('--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', $dir, '--daemonize', 'no')
+        function Start-OwnRedis {
+            $p = Start-Process $env:DF_TEST_REDIS_SERVER -ArgumentList $serverArgs -PassThru -RedirectStandardOutput "$dir/log-$([guid]::NewGuid()).txt"
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            while ((redis-cli -p $port ping 2>$null) -ne 'PONG') {
+                if ($p.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on $own" }
+                Start-Sleep -Milliseconds 50
+            }
+            $p
+        }
+        $state = @{ Server = Start-OwnRedis }
+        $seed | Select-Object -First 5050 | redis-cli -p $port -n 0 | Out-Null
+
+        # The content a whole run gives, from the same objects on the shared test Redis.
+        Invoke-RedisCli 34 FLUSHDB | Out-Null
+        $seed | Select-Object -First 5050 | redis-cli -h $RedisHost -p $RedisPort -n 34 | Out-Null
+        Invoke-DfMigration -Database "redis://$Endpoint/34" -MigrationPath $folder -BackupPath "$TestDrive/restart-reference.jsonl.gz" -Confirm:$false | Out-Null
+        $expected = Get-NbDump 34
+    }
+
+    AfterAll {
+        if ($state.Server -and -not $state.Server.HasExited) { $state.Server.Kill(); $state.Server.WaitForExit() }
+    }
+
+    It 'stops the run with a clear error, and Resume-DfMigration then finishes the commit' {
+        $child = Start-MigrationProcess "redis://$own/0" $folder "$TestDrive/restart.jsonl.gz" -PauseMs 300
+        Wait-RedisKey 0 $CommitMarker -Endpoint $own -Process $child
+        Start-Sleep -Milliseconds 500
+        redis-cli -p $port SHUTDOWN | Out-Null
+        $state.Server.WaitForExit(10000) | Out-Null
+        $child.WaitForExit(60000) | Should -BeTrue
+        $child.ExitCode | Should -Be 3
+        $message = Get-Content $child.OutputFile -Raw
+        $message | Should -BeLike "*CommitInterrupted,*redis://$own/0 was interrupted after*Resume-DfMigration*The cause: Could not write*"
+
+        $state.Server = Start-OwnRedis
+        (redis-cli -p $port EXISTS $CommitMarker) | Should -Be '1'
+        Resume-DfMigration -Database "redis://$own/0" -Confirm:$false | Out-Null
+        Compare-NbDump (Get-NbDump 0 -Endpoint $own) $expected | Should -BeNullOrEmpty
+        (redis-cli -p $port EXISTS $CommitMarker) | Should -Be '0'
+    }
+}

@@ -1,0 +1,90 @@
+# Helpers of the Safety*.Tests.ps1 files: NB dumps read straight from Redis, database copies,
+# seeding, and child pwsh processes that run a migration. Dot-source after TestSupport.ps1.
+
+# Every NB object of a database as "key = value" lines in key order, read by a Lua script on
+# the server. The module's own keys (df_upgrade_*) are left out; migration log rows count by
+# key only, since they carry the time they were applied.
+function Get-NbDump([int] $Index, [string] $Endpoint = $script:Endpoint) {
+    $h, $p = $Endpoint.Split(':')
+    $lua = "local keys = redis.call('KEYS', '*') table.sort(keys) local out = {} " +
+        "for _, k in ipairs(keys) do " +
+        "if string.sub(k, 1, 12) == '{df_upgrade_' then " +
+        "elseif string.sub(k, 1, 22) == '{schema_migration_log.' then out[#out + 1] = k " +
+        "else out[#out + 1] = k .. ' = ' .. redis.call('GET', k) end end return out"
+    ,[string[]]@(redis-cli -h $h -p $p -n $Index EVAL $lua 0)
+}
+
+# The first few lines in which two dumps differ; nothing when they are equal.
+function Compare-NbDump([string[]] $Actual, [string[]] $Expected) {
+    @([Linq.Enumerable]::Except($Actual, $Expected) | Select-Object -First 3 | ForEach-Object { "unexpected: $_" }) +
+    @([Linq.Enumerable]::Except($Expected, $Actual) | Select-Object -First 3 | ForEach-Object { "missing: $_" })
+}
+
+# Copies database $From to $To on the test Redis, keys, values and expiries (Redis 6.2+ COPY).
+function Copy-RedisDatabase([int] $From, [int] $To) {
+    Invoke-RedisCli $To FLUSHDB | Out-Null
+    $lua = "local keys = redis.call('KEYS', '*') for _, k in ipairs(keys) do redis.call('COPY', k, k, 'DB', ARGV[1]) end return #keys"
+    Invoke-RedisCli $From EVAL $lua 0 $To | Out-Null
+}
+
+# SET commands for $Ports ports spread over a switch per 100 ports, as redis-cli reads them.
+function New-SeedCommands([int] $Ports) {
+    $switches = [Math]::Ceiling($Ports / 100)
+    $lines = [Collections.Generic.List[string]]::new($Ports + $switches)
+    for ($s = 0; $s -lt $switches; $s++) {
+        $lines.Add("SET {lswitch.t0}.s$s `"{\`"id\`": \`"s$s\`", \`"topic\`": \`"t0\`", \`"unique_key\`": $s, \`"version\`": 1}`"")
+    }
+    for ($i = 0; $i -lt $Ports; $i++) {
+        $t = "t$($i % 7)"
+        $lines.Add("SET {lport.$t}.p$i `"{\`"id\`": \`"p$i\`", \`"topic\`": \`"$t\`", \`"lswitch\`": \`"s$([Math]::Floor($i / 100))\`", \`"unique_key\`": $i, \`"version\`": 1}`"")
+    }
+    $lines
+}
+
+# A migration that rewrites every switch and port.
+$script:BumpEveryObject = @'
+foreach ($table in 'lswitch', 'lport') {
+            foreach ($o in $NbApi.GetAll($table)) { $o['version'] = $o['version'] + 1; $NbApi.Update($table, $o) }
+        }
+'@
+
+# Starts a child pwsh (the same executable as this one) that imports the module and runs
+# Invoke-DfMigration; with -PauseMs, every write step of its commit pauses that long (the
+# engine's test hook), so that a test can kill it or stop its server part way.
+function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0) {
+    $dir = Join-Path $TestDrive "child-$([guid]::NewGuid())"
+    New-Item -ItemType Directory $dir | Out-Null
+    $script = Join-Path $dir 'migrate.ps1'
+    @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
+try { Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null }
+catch { "`$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)"; exit 3 }
+"@ | Set-Content $script
+    $exe = (Get-Process -Id $PID).Path
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', $script)
+    if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
+    $env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS = "$PauseMs"
+    try { $p = Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$dir/out.txt" -RedirectStandardError "$dir/err.txt" }
+    finally { Remove-Item Env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS }
+    $p | Add-Member -NotePropertyName OutputFile -NotePropertyValue "$dir/out.txt" -PassThru
+}
+
+# Waits until a key exists in a database (polling redis-cli), or fails after $Seconds.
+function Wait-RedisKey([int] $Index, [string] $Key, [string] $Endpoint = $script:Endpoint, [double] $Seconds = 60, $Process) {
+    $h, $p = $Endpoint.Split(':')
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ((redis-cli -h $h -p $p -n $Index EXISTS $Key) -ne '1') {
+        if ($Process -and $Process.HasExited) { throw "The migrating process ended (exit code $($Process.ExitCode)) before $Key appeared: $(Get-Content $Process.OutputFile -Raw)" }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "$Key did not appear in database $Index within $Seconds s." }
+        Start-Sleep -Milliseconds 25
+    }
+}
+
+function Stop-ProcessHard($Process) {
+    kill -9 $Process.Id
+    $Process.WaitForExit()
+}
+
+$script:CommitMarker = '{df_upgrade_commit.}.in-progress'
+$script:LockKey = '{df_upgrade_lock.}.lock'
