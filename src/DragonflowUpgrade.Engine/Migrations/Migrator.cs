@@ -13,13 +13,15 @@ namespace DragonflowUpgrade.Engine.Migrations
     public sealed class MigrationRunResult
     {
         internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
-            IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null)
+            IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null,
+            IEnumerable<NbEntry> before = null)
         {
             Applied = applied;
             Changes = changes;
             Writes = writes;
             ObjectsRead = objectsRead;
             Warnings = warnings ?? Array.Empty<string>();
+            Before = before ?? Array.Empty<NbEntry>();
             Schema = schema ?? SchemaUpgrade.None;
         }
 
@@ -38,6 +40,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         public IReadOnlyList<string> Warnings { get; }
 
         public SchemaUpgrade Schema { get; }
+
+        /// <summary>The database as the run read it (the module's own tables left out): what a backup taken before the commit holds.</summary>
+        public IEnumerable<NbEntry> Before { get; }
     }
 
     /// <summary>
@@ -193,7 +198,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             Add(counts, MigrationLog.Table).Creates += applied.Count;
 
             return new MigrationRunResult(applied.Where(r => r.Kind == MigrationLogKind.Migration).ToList(),
-                counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema);
+                counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema, snapshot.Originals());
         }
 
         /// <summary>Writes what <see cref="Run"/> worked out: the changed objects and the log rows.</summary>

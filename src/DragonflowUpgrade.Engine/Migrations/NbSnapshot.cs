@@ -208,6 +208,10 @@ namespace DragonflowUpgrade.Engine.Migrations
             return changes;
         }
 
+        /// <summary>Every object as it was read, before any migration.</summary>
+        public IEnumerable<NbEntry> Originals() =>
+            _tables.Values.SelectMany(t => t.Values).Where(s => s.OriginalKey.HasValue).Select(s => new NbEntry(s.OriginalKey.Value, s.Original));
+
         /// <summary>Whether the stored database had this key (to tell creates from updates).</summary>
         public bool HadOriginally(NbKey key) =>
             _tables.TryGetValue(key.Table, out var t) && t.TryGetValue(key.Id, out var s) && s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(key);

@@ -38,8 +38,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz).</summary>
         public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null)
         {
-            if (!FileNbStore.IsFileStorePath(path))
-                throw new BackupInvalidException(path, "a backup path must end in .jsonl.gz (or .jsonl).");
+            CheckPath(path);
             var entries = new List<NbEntry>();
             foreach (var e in store.Read())
             {
@@ -47,12 +46,25 @@ namespace DragonflowUpgrade.Engine.Safety
                 entries.Add(e);
                 if (entries.Count % 10000 == 0) progress?.Report(entries.Count);
             }
+            var info = Write(entries, store.Location, path);
+            progress?.Report(entries.Count);
+            return info;
+        }
+
+        /// <summary>
+        /// Writes a backup of objects already read from <paramref name="source"/> (a run's
+        /// snapshot, taken under the upgrade lock), so the database is not read twice.
+        /// </summary>
+        public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path)
+        {
+            CheckPath(path);
+            var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
             entries.Sort(CompareKeys);
             var info = new BackupInfo
             {
                 Path = System.IO.Path.GetFullPath(path),
                 CreatedAt = DateTimeOffset.UtcNow,
-                Source = store.Location,
+                Source = source,
                 SchemaRelease = SchemaReleaseOf(entries),
                 Objects = entries.Count,
                 Checksum = Checksum(entries),
@@ -61,8 +73,13 @@ namespace DragonflowUpgrade.Engine.Safety
             if (written != info.Checksum)
                 throw new IOException($"{info.Path}: the backup's content changed while it was written.");
             info.Size = new FileInfo(info.Path).Length;
-            progress?.Report(entries.Count);
             return info;
+        }
+
+        static void CheckPath(string path)
+        {
+            if (!FileNbStore.IsFileStorePath(path))
+                throw new BackupInvalidException(path, "a backup path must end in .jsonl.gz (or .jsonl).");
         }
 
         /// <summary>A timestamped file in a <c>df-backups</c> folder: beside a file database, else in the user's home folder.</summary>

@@ -111,7 +111,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 return;
             }
             // Step 7: a backup before the first write, then the journaled commit.
-            var backup = Engine.Safety.NbBackup.Write(store, BackupPath == null ? Engine.Safety.NbBackup.DefaultPath(store) : Safety.SafetyErrors.ResolvePath(this, BackupPath));
+            var backup = Engine.Safety.NbBackup.Write(result.Before, store.Location, BackupPath == null ? Engine.Safety.NbBackup.DefaultPath(store) : Safety.SafetyErrors.ResolvePath(this, BackupPath));
             WriteVerbose($"Backed up {backup.Objects} objects of {store.Location} to {backup.Path}.");
             migrator.Commit(result, backup, progress);
             foreach (var row in result.Applied) WriteObject(new DfMigrationLogEntry(row, Database) { BackupPath = backup.Path });
