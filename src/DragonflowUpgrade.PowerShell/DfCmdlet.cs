@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Migrations;
@@ -27,7 +28,7 @@ namespace DragonflowUpgrade.PowerShell
             return new ErrorRecord(e, errorId, category, target);
         }
 
-        protected void Progress(int activityId, MigrationProgress p)
+        protected void Progress(int activityId, ProgressReport p)
         {
             var record = new ProgressRecord(activityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status);
             if (p.Percent >= 0) record.PercentComplete = Math.Min(100, p.Percent);

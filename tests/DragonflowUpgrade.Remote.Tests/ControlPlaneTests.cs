@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -62,8 +63,8 @@ namespace DragonflowUpgrade.Remote.Tests
         {
             var cloud = Cloud(43);
             AssertSucceeded(Plane().Start(cloud.Nodes, null, null));
-            var progress = new List<RemoteProgress>();
-            var outcome = Plane().Stop(cloud.Nodes, Check(cloud), new Sync<RemoteProgress>(progress.Add));
+            var progress = new List<ProgressReport>();
+            var outcome = Plane().Stop(cloud.Nodes, Check(cloud), new Sync<ProgressReport>(progress.Add));
             AssertSucceeded(outcome);
 
             var events = cloud.Events();

@@ -59,22 +59,6 @@ namespace DragonflowUpgrade.Engine.Migrations
         public int Deletes { get; internal set; }
     }
 
-    /// <summary>Where a long step is, for progress bars.</summary>
-    public sealed class MigrationProgress
-    {
-        public MigrationProgress(string activity, string status, int percent)
-        {
-            Activity = activity;
-            Status = status;
-            Percent = percent;
-        }
-
-        public string Activity { get; }
-        public string Status { get; }
-        /// <summary>0..100, or -1 when the total is not known.</summary>
-        public int Percent { get; }
-    }
-
     /// <summary>A migration threw: which one, on which object. Nothing was written.</summary>
     public sealed class MigrationFailedException : Exception
     {

@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -144,7 +145,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Applies <paramref name="migrations"/> to a snapshot of the database and works out the
         /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
         /// </summary>
-        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<MigrationProgress> progress = null)
+        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<ProgressReport> progress = null)
         {
             schema = schema ?? SchemaUpgrade.None;
             if (schema.Unhandled.Count > 0) throw new SchemaChangeUnhandledException(schema.From, schema.To, schema.Unhandled);
@@ -152,16 +153,16 @@ namespace DragonflowUpgrade.Engine.Migrations
                 return new MigrationRunResult(Array.Empty<MigrationLogEntry>(), Array.Empty<TableChanges>(), Array.Empty<NbEntry>(), 0);
 
             var clock = Stopwatch.StartNew();
-            progress?.Report(new MigrationProgress("Reading the NB database", _store.Location, -1));
+            progress?.Report(new ProgressReport("Reading the NB database", _store.Location, -1));
             var snapshot = NbSnapshot.Load(_store, new Progress(n =>
-                progress?.Report(new MigrationProgress("Reading the NB database", $"{n} objects read", -1))));
+                progress?.Report(new ProgressReport("Reading the NB database", $"{n} objects read", -1))));
             _logger.LogDebug("Read {Count} objects from {Database} in {Ms} ms.", snapshot.Count, _store.Location, clock.ElapsedMilliseconds);
 
             var applied = new List<MigrationLogEntry>();
             for (int i = 0; i < migrations.Count; i++)
             {
                 var m = migrations[i];
-                progress?.Report(new MigrationProgress("Applying migrations", $"{m.Id} ({i + 1} of {migrations.Count})", 100 * i / migrations.Count));
+                progress?.Report(new ProgressReport("Applying migrations", $"{m.Id} ({i + 1} of {migrations.Count})", 100 * i / migrations.Count));
                 var t = Stopwatch.StartNew();
                 try { m.Apply(snapshot); }
                 catch (Exception e) when (!(e is StackOverflowException))
@@ -174,7 +175,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
             if (schema.Target != null)
             {
-                progress?.Report(new MigrationProgress("Validating", $"every object against release {schema.To}", 100));
+                progress?.Report(new ProgressReport("Validating", $"every object against release {schema.To}", 100));
                 foreach (var change in schema.Changes.Where(c => c.Kind == SchemaChangeKind.FieldAdded && c.Automatic && c.Field.IndexOf('.') < 0))
                     AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
                 var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation);
@@ -202,13 +203,13 @@ namespace DragonflowUpgrade.Engine.Migrations
         }
 
         /// <summary>Writes what <see cref="Run"/> worked out: the changed objects and the log rows.</summary>
-        public void Commit(MigrationRunResult result, IProgress<MigrationProgress> progress = null)
+        public void Commit(MigrationRunResult result, IProgress<ProgressReport> progress = null)
         {
             var writes = result.Writes;
             if (writes.Count == 0) return;
-            progress?.Report(new MigrationProgress("Writing the NB database", $"{writes.Count} changes", 0));
+            progress?.Report(new ProgressReport("Writing the NB database", $"{writes.Count} changes", 0));
             _store.Write(writes, new Progress(n =>
-                progress?.Report(new MigrationProgress("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
+                progress?.Report(new ProgressReport("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
         }
 
@@ -216,7 +217,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Writes what <see cref="Run"/> worked out through the crash-safe commit journal (see
         /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
         /// </summary>
-        public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<MigrationProgress> progress = null) =>
+        public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
             Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);

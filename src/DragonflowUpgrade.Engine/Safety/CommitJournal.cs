@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -118,7 +119,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// journal. <paramref name="backup"/> is the backup the run made of the database first.
         /// </summary>
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
-            IProgress<MigrationProgress> progress = null, ILogger logger = null)
+            IProgress<ProgressReport> progress = null, ILogger logger = null)
         {
             var (record, changes) = Prepare(store, writes, backup, migrations, progress);
             Apply(store, record, changes, progress);
@@ -128,7 +129,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>Stores the journal (file, then database) and then the marker. Returns the changes in the order they are applied.</summary>
         internal static (CommitRecord Record, IReadOnlyList<NbEntry> Changes) Prepare(INbStore store, IReadOnlyList<NbEntry> writes,
-            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<MigrationProgress> progress)
+            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport> progress)
         {
             if (writes.Any(w => ModuleTables.IsModuleTable(w.Key.Table)))
                 throw new ArgumentException("A migration run cannot write the module's own tables.");
@@ -140,7 +141,7 @@ namespace DragonflowUpgrade.Engine.Safety
             for (int i = 0; i < changes.Count; i++) journal.Add(ToJournalEntry(run, i, changes[i]));
             var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(journal), changes, migrations);
 
-            progress?.Report(new MigrationProgress("Storing the commit journal", journalPath, -1));
+            progress?.Report(new ProgressReport("Storing the commit journal", journalPath, -1));
             FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), journal, ownerOnly: true);
             try
             {
@@ -165,7 +166,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Applies the journal's changes in batches; <paramref name="stopAfterBatches"/> (tests) stops part way as a crash would.</summary>
-        internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, IProgress<MigrationProgress> progress,
+        internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, IProgress<ProgressReport> progress,
             int stopAfterBatches = -1)
         {
             int written = 0, batches = 0;
@@ -179,7 +180,7 @@ namespace DragonflowUpgrade.Engine.Safety
                     if (batches++ == stopAfterBatches) return;
                     store.Write(chunk);
                     written += chunk.Count;
-                    progress?.Report(new MigrationProgress("Writing the NB database", $"{written} of {changes.Count} changes written", 100 * written / Math.Max(1, changes.Count)));
+                    progress?.Report(new ProgressReport("Writing the NB database", $"{written} of {changes.Count} changes written", 100 * written / Math.Max(1, changes.Count)));
                     TestPause();
                 }
             }
@@ -221,7 +222,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Rolls an interrupted commit forward: applies its journal again, whole, then finishes it.</summary>
-        public static CommitReport Resume(INbStore store, IProgress<MigrationProgress> progress = null, ILogger logger = null)
+        public static CommitReport Resume(INbStore store, IProgress<ProgressReport> progress = null, ILogger logger = null)
         {
             var marker = ReadInProgress(store)
                 ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
@@ -272,7 +273,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Restores the run's backup under an "undoing" marker, then removes the marker, the run's record and the journal.</summary>
-        public static void Undo(INbStore store, UndoPlan plan, IProgress<MigrationProgress> progress = null, ILogger logger = null)
+        public static void Undo(INbStore store, UndoPlan plan, IProgress<ProgressReport> progress = null, ILogger logger = null)
         {
             var undoing = plan.Run.With(CommitState.Undoing, undoesInterrupted: plan.Interrupted);
             try
@@ -344,14 +345,14 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Writes in batches, pausing after each for the tests' hook.</summary>
-        internal static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, string activity, IProgress<MigrationProgress> progress)
+        internal static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, string activity, IProgress<ProgressReport> progress)
         {
             int written = 0;
             foreach (var chunk in RedisNbStore.Chunk(writes, BatchSizeFor(store, writes.Count)))
             {
                 store.Write(chunk);
                 written += chunk.Count;
-                progress?.Report(new MigrationProgress(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
+                progress?.Report(new ProgressReport(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
                 TestPause();
             }
         }

@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -51,7 +52,7 @@ namespace DragonflowUpgrade.Engine.Safety
             var current = new Dictionary<NbKey, byte[]>();
             foreach (var e in store.Read())
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
-            var writes = new List<NbEntry>();
+            var puts = new List<NbEntry>();
             int created = 0, updated = 0, unchanged = 0;
             foreach (var b in backup)
             {
@@ -62,15 +63,16 @@ namespace DragonflowUpgrade.Engine.Safety
                     updated++;
                 }
                 else created++;
-                writes.Add(b);
+                puts.Add(b);
             }
-            foreach (var key in current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)))
-                writes.Add(NbEntry.Delete(key));
+            // The deletes first: where the key has no topic (etcd), an object that changed topic
+            // since the backup is one key, deleted under its new topic and put back under its old one.
+            var writes = current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)).Select(NbEntry.Delete).Concat(puts).ToList();
             return new RestorePlan(info, store.Location, writes, created, updated, current.Count, unchanged);
         }
 
         /// <summary>Writes the plan's difference in batches.</summary>
-        public static void Apply(INbStore store, RestorePlan plan, IProgress<MigrationProgress> progress = null)
+        public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport> progress = null)
         {
             CommitJournal.WriteInBatches(store, plan.Writes, "Restoring the NB database", progress);
         }

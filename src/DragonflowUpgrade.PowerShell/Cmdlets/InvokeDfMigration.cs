@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -95,7 +96,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 return;
             }
 
-            var progress = new SyncProgress<MigrationProgress>(p => Progress(1, p));
+            var progress = new SyncProgress<ProgressReport>(p => Progress(1, p));
             var result = migrator.Run(selected, schema, progress);
             foreach (var warning in result.Warnings) WriteWarning(warning);
             foreach (var c in result.Changes)

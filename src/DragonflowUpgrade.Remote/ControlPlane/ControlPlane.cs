@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -63,7 +64,7 @@ namespace DragonflowUpgrade.Remote
         /// Stops the Neutron servers, then every Dragonflow service; then, given a database,
         /// waits until no service, listener or publisher row is alive.
         /// </summary>
-        public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<RemoteProgress> progress, CancellationToken cancel = default)
+        public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
             var run = new Run(this, nodes, ControlPlaneAction.Stop, progress, cancel);
             run.Phase("Stopping the Neutron servers", ServiceKind.Neutron);
@@ -77,7 +78,7 @@ namespace DragonflowUpgrade.Remote
         /// Starts the Dragonflow services; given a database, waits until each one started has
         /// written a new heartbeat; then starts the Neutron servers.
         /// </summary>
-        public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<RemoteProgress> progress, CancellationToken cancel = default)
+        public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
             var run = new Run(this, nodes, ControlPlaneAction.Start, progress, cancel);
             Dictionary<(string, string), double> before = null;
@@ -94,7 +95,7 @@ namespace DragonflowUpgrade.Remote
             return run.Outcome(missing, failure);
         }
 
-        ControlPlaneOutcome WaitUntilQuiet(Run run, HeartbeatCheck check, IProgress<RemoteProgress> progress, CancellationToken cancel)
+        ControlPlaneOutcome WaitUntilQuiet(Run run, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
             const string activity = "Waiting for the NB heartbeats to stop";
             var sw = Stopwatch.StartNew();
@@ -116,13 +117,13 @@ namespace DragonflowUpgrade.Remote
                 string list = Summary(alive.Select(h => h.Describe(now)));
                 if (sw.Elapsed >= check.Timeout)
                     return run.Outcome(alive, $"{alive.Count} NB heartbeat row(s) still alive {check.Timeout.TotalSeconds:0} s after the stop: {list}. Something still runs there: stop it, then check again.");
-                progress?.Report(new RemoteProgress(activity, $"{alive.Count} still alive: {list}", -1));
+                progress?.Report(new ProgressReport(activity, $"{alive.Count} still alive: {list}", -1));
                 _log.LogDebug("Still alive: {List}", list);
                 Sleep(check, cancel);
             }
         }
 
-        (IReadOnlyList<Heartbeat>, string) WaitUntilFresh(Run run, HeartbeatCheck check, Dictionary<(string, string), double> before, IProgress<RemoteProgress> progress, CancellationToken cancel)
+        (IReadOnlyList<Heartbeat>, string) WaitUntilFresh(Run run, HeartbeatCheck check, Dictionary<(string, string), double> before, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
             const string activity = "Waiting for the Dragonflow services' first heartbeats";
             var expected = run.Started(ServiceKind.Dragonflow).Where(s => s.Service.Heartbeat)
@@ -145,7 +146,7 @@ namespace DragonflowUpgrade.Remote
                     var rows = missing.Select(k => new Heartbeat("service", null, k.Item1, k.Item2, now.TryGetValue(k, out double t) ? t : (double?)null)).ToList();
                     return (rows, $"{missing.Count} started Dragonflow service(s) wrote no new heartbeat in the NB service table within {check.Timeout.TotalSeconds:0} s: {list}. Check their logs on those nodes.");
                 }
-                progress?.Report(new RemoteProgress(activity, $"{missing.Count} of {expected.Count} still silent: {list}", 100 * (expected.Count - missing.Count) / expected.Count));
+                progress?.Report(new ProgressReport(activity, $"{missing.Count} of {expected.Count} still silent: {list}", 100 * (expected.Count - missing.Count) / expected.Count));
                 Sleep(check, cancel);
             }
         }
@@ -181,14 +182,14 @@ namespace DragonflowUpgrade.Remote
             readonly ControlPlane _owner;
             readonly IReadOnlyList<DfNode> _nodes;
             readonly ControlPlaneAction _action;
-            readonly IProgress<RemoteProgress> _progress;
+            readonly IProgress<ProgressReport> _progress;
             readonly CancellationToken _cancel;
             readonly Dictionary<DfNode, List<ServiceActionResult>> _services = new Dictionary<DfNode, List<ServiceActionResult>>();
             readonly Dictionary<DfNode, List<string>> _failures = new Dictionary<DfNode, List<string>>();
             readonly Dictionary<DfNode, TimeSpan> _durations = new Dictionary<DfNode, TimeSpan>();
             readonly HashSet<DfNode> _unreachable = new HashSet<DfNode>();
 
-            public Run(ControlPlane owner, IReadOnlyList<DfNode> nodes, ControlPlaneAction action, IProgress<RemoteProgress> progress, CancellationToken cancel)
+            public Run(ControlPlane owner, IReadOnlyList<DfNode> nodes, ControlPlaneAction action, IProgress<ProgressReport> progress, CancellationToken cancel)
             {
                 _owner = owner;
                 _nodes = nodes;
@@ -214,7 +215,7 @@ namespace DragonflowUpgrade.Remote
                 var targets = _nodes.Where(n => !_unreachable.Contains(n) && n.Services.Any(s => s.Kind == kind)).ToList();
                 if (targets.Count == 0) return;
                 _owner._log.LogInformation("{Activity} on {Count} node(s).", activity, targets.Count);
-                _progress?.Report(new RemoteProgress(activity, $"0 of {targets.Count} nodes", 0));
+                _progress?.Report(new ProgressReport(activity, $"0 of {targets.Count} nodes", 0));
                 int done = 0;
                 var results = NodeFanOut.Run(targets, _owner._throttleLimit, _owner._log,
                     (node, log, c) => Act(node, kind, log, c),
@@ -234,7 +235,7 @@ namespace DragonflowUpgrade.Remote
                         _failures[node].AddRange(services.Where(s => !s.Succeeded).Select(s => s.Result.Failure));
                         _durations[node] += elapsed;
                     }
-                    _progress?.Report(new RemoteProgress(activity, $"{done} of {targets.Count} nodes; last: {node.Name}", 100 * done / targets.Count));
+                    _progress?.Report(new ProgressReport(activity, $"{done} of {targets.Count} nodes; last: {node.Name}", 100 * done / targets.Count));
                 }
             }
 

@@ -65,22 +65,6 @@ namespace DragonflowUpgrade.Remote
         public bool Succeeded => HeartbeatFailure == null && Nodes.All(n => n.Succeeded);
     }
 
-    /// <summary>How far an operation over the nodes has come.</summary>
-    public sealed class RemoteProgress
-    {
-        public RemoteProgress(string activity, string status, int percent)
-        {
-            Activity = activity;
-            Status = status;
-            Percent = percent;
-        }
-
-        public string Activity { get; }
-        public string Status { get; }
-        /// <summary>0..100, or -1 when not known.</summary>
-        public int Percent { get; }
-    }
-
     /// <summary>What the NB heartbeat check after a stop or start watches, and for how long.</summary>
     public sealed class HeartbeatCheck
     {

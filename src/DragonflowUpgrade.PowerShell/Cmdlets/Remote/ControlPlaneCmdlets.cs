@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Linq;
 using System.Management.Automation;
@@ -46,7 +47,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     Timeout = TimeSpan.FromSeconds(HeartbeatTimeout),
                 };
                 var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
-                var progress = new SyncProgress<RemoteProgress>(p => Progress(1, p));
+                var progress = new SyncProgress<ProgressReport>(p => Progress(1, p));
                 var outcome = action == ControlPlaneAction.Stop
                     ? plane.Stop(targets, check, progress, Cancellation)
                     : plane.Start(targets, check, progress, Cancellation);

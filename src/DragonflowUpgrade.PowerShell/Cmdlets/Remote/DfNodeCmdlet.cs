@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
@@ -77,13 +78,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         }
 
         protected static string Target(DfNode node) => $"{node.Name} ({node.Address})";
-
-        protected void Progress(int activityId, RemoteProgress p)
-        {
-            var record = new ProgressRecord(activityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status);
-            if (p.Percent >= 0) record.PercentComplete = Math.Min(100, p.Percent);
-            WriteProgress(record);
-        }
 
         /// <summary>An error record for a node that could not be reached or refused its host key.</summary>
         protected static ErrorRecord NodeError(Exception e, DfNode node, string failedId)

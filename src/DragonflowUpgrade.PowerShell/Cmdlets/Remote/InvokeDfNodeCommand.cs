@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System.Linq;
 using System.Management.Automation;
 using DragonflowUpgrade.Remote;
@@ -27,7 +28,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 WriteObject(result);
                 if (!result.Succeeded)
                     WriteError(NodeError(result.ConnectionError ?? new RemoteCommandException(result.Failure), result.Node, "NodeCommandFailed"));
-                Progress(1, new RemoteProgress(activity, $"{done} of {targets.Count} nodes; last: {result.Node.Name}", 100 * done / targets.Count));
+                Progress(1, new ProgressReport(activity, $"{done} of {targets.Count} nodes; last: {result.Node.Name}", 100 * done / targets.Count));
             }
             CompleteProgress(1, activity);
         }
@@ -48,7 +49,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 done++;
                 WriteObject(node.Services, true);
                 if (node.Error != null) WriteError(NodeError(node.Error, node.Node, "NodeStatusFailed"));
-                Progress(1, new RemoteProgress(activity, $"{done} of {Nodes.Count} nodes; last: {node.Node.Name}", 100 * done / Nodes.Count));
+                Progress(1, new ProgressReport(activity, $"{done} of {Nodes.Count} nodes; last: {node.Node.Name}", 100 * done / Nodes.Count));
             }
             CompleteProgress(1, activity);
         }

@@ -1,3 +1,4 @@
+using DragonflowUpgrade.Engine;
 using System;
 using System.IO;
 using System.Management.Automation;
@@ -61,7 +62,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
 
         protected abstract void Process(INbStore store);
 
-        protected IProgress<Engine.Migrations.MigrationProgress> ProgressTo(int activityId) =>
-            new SyncProgress<Engine.Migrations.MigrationProgress>(p => Progress(activityId, p));
+        protected IProgress<Engine.ProgressReport> ProgressTo(int activityId) =>
+            new SyncProgress<Engine.ProgressReport>(p => Progress(activityId, p));
     }
 }
