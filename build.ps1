@@ -34,6 +34,9 @@ function Invoke-Build {
     if (Test-Path $out) { Remove-Item $out -Recurse -Force }
     New-Item -ItemType Directory $out | Out-Null
     Copy-Item (Join-Path $Root "src/DragonflowUpgrade.PowerShell/bin/$Configuration/netstandard2.0/*") $out -Recurse
+    # Help (the cmdlets' MAML and the about topic): PowerShell looks in <ModuleBase>/en-US, the manifest's folder, not beside the dll.
+    New-Item -ItemType Directory (Join-Path $Root 'en-US') -Force | Out-Null
+    Copy-Item (Join-Path $Root 'module/en-US/*') (Join-Path $Root 'en-US') -Force
 }
 
 function Get-PesterModule {
@@ -93,7 +96,7 @@ switch ($Task) {
         $dest = Join-Path $Root 'out/DragonflowUpgrade'
         if (Test-Path $dest) { Remove-Item $dest -Recurse -Force }
         New-Item -ItemType Directory $dest | Out-Null
-        Copy-Item (Join-Path $Root 'DragonflowUpgrade.psd1'), (Join-Path $Root 'bin'), (Join-Path $Root 'module') $dest -Recurse
+        Copy-Item (Join-Path $Root 'DragonflowUpgrade.psd1'), (Join-Path $Root 'bin'), (Join-Path $Root 'en-US'), (Join-Path $Root 'module') $dest -Recurse
         Write-Host "Module laid out in $dest"
     }
     'Demo' {

@@ -41,7 +41,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 new NbEntry(new NbKey("listener", "listener_ctl-1", "ctl-1"), Safe.Json($"{{\"id\": \"ctl-1\", \"timestamp\": {Ago(30)}, \"ppid\": 812}}")),
                 new NbEntry(new NbKey("listener", "listener_ctl-2", "ctl-2"), Safe.Json($"{{\"id\": \"ctl-2\", \"timestamp\": {Ago(600)}, \"ppid\": 813}}")),
-                new NbEntry(new NbKey("publisher", null, "pub-1"), Safe.Json($"{{\"id\": \"pub-1\", \"uri\": \"tcp://10.0.0.1:8866\", \"last_activity_timestamp\": {Ago(200)}}}")),
+                new NbEntry(new NbKey("publisher", null, "pub-1"), Safe.Json($"{{\"id\": \"pub-1\", \"uri\": \"tcp://10.0.0.1:8866\", \"last_activity_timestamp\": {Ago(20)}}}")),
                 new NbEntry(new NbKey("publisher", null, "pub-2"), Safe.Json($"{{\"id\": \"pub-2\", \"uri\": \"tcp://10.0.0.2:8866\", \"last_activity_timestamp\": {Ago(400)}}}")),
             });
             using (var store = NbStoreFactory.Open(uri))
@@ -49,6 +49,18 @@ namespace DragonflowUpgrade.Engine.Tests
                 var live = ControlPlaneCheck.FindLive(store, ControlPlaneCheck.DefaultServiceDownTime).Select(l => l.Description).ToList();
                 Assert.Equal(new[] { "Neutron server ctl-1 (process 812)", "publisher pub-1 (tcp://10.0.0.1:8866)" }, live);
             }
+        }
+
+        [Fact]
+        public void A_publisher_silent_for_longer_than_service_down_time_is_not_alive()
+        {
+            // What Stop-DfControlPlane waits for: a migration right after it must not be refused.
+            string uri = Safe.NewRedis(new[]
+            {
+                new NbEntry(new NbKey("publisher", null, "pub-1"), Safe.Json($"{{\"id\": \"pub-1\", \"last_activity_timestamp\": {Ago(100)}}}")),
+            });
+            using (var store = NbStoreFactory.Open(uri))
+                Assert.Empty(ControlPlaneCheck.FindLive(store, ControlPlaneCheck.DefaultServiceDownTime));
         }
 
         [Fact]

@@ -72,6 +72,15 @@ Describe 'The Pike to Queens upgrade through the cmdlets' {
         (Get-FileHash $db).Hash | Should -Be $before
     }
 
+    It 'applies a piped selection of the first pending migration without upgrading the schema' {
+        $out = Get-DfMigration -Database $db -Pending | Select-Object -First 1 | Invoke-DfMigration -Confirm:$false 3>$null
+        $out.Id | Should -Be 'queens-lport-switch-topic'
+        (Get-DfMigrationLog -Database $db | Where-Object Kind -eq Schema) | Should -BeNullOrEmpty
+        $rest = Invoke-DfMigration -Database $db -Confirm:$false 3>$null
+        $rest.Kind | Should -Be @('Migration', 'Migration', 'Migration', 'Schema')
+        ($rest | Where-Object Kind -eq Schema).Release | Should -Be 'queens'
+    }
+
     It 'refuses an object that does not fit Queens, naming it, and writes nothing' {
         $lines = Get-Content $db
         $i = [array]::FindIndex($lines, [Predicate[string]] { param($l) $l -like '*"table":"floatingip"*' })

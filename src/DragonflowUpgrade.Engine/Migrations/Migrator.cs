@@ -26,7 +26,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             Schema = schema ?? SchemaUpgrade.None;
         }
 
-        /// <summary>The log rows of the migrations applied, in order.</summary>
+        /// <summary>The log rows the run writes: one per migration applied, in order, then the schema release reached, if it changed.</summary>
         public IReadOnlyList<MigrationLogEntry> Applied { get; }
 
         /// <summary>Creates, updates and deletes per table, the log's own rows included.</summary>
@@ -127,6 +127,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             string from = plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
                 ?? plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
             if (from == null) return SchemaUpgrade.None;
+            // A selection of only some of the pending migrations leaves the database between
+            // releases: no schema upgrade, and nothing to validate against.
+            if (selected.Count < Select(plan, targetRelease).Count) return SchemaUpgrade.None;
             int fromIndex = _catalog.ReleaseIndex(from);
             string to = targetRelease != null
                 ? (_schemas(targetRelease) != null ? _catalog.Releases[_catalog.RequireRelease(targetRelease)] : null)
@@ -198,7 +201,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             foreach (var row in applied) writes.Add(row.ToEntry());
             Add(counts, MigrationLog.Table).Creates += applied.Count;
 
-            return new MigrationRunResult(applied.Where(r => r.Kind == MigrationLogKind.Migration).ToList(),
+            return new MigrationRunResult(applied,
                 counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema, snapshot.Originals());
         }
 

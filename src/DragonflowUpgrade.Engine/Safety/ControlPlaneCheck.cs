@@ -34,15 +34,17 @@ namespace DragonflowUpgrade.Engine.Safety
     /// Dragonflow itself judges it: a <c>service</c> row is alive while <c>last_seen_up</c>
     /// (epoch seconds) is at most <c>service_down_time</c> old (80 s by default; services
     /// report every 25 s); a <c>listener</c> row (a Neutron server, reporting every 25 to
-    /// 35 s) by its <c>timestamp</c> against the same limit; a <c>publisher</c> row is fresh
-    /// while <c>last_activity_timestamp</c> is at most <c>publisher_timeout</c> old (300 s).
+    /// 35 s) by its <c>timestamp</c> against the same limit; a <c>publisher</c> row by its
+    /// <c>last_activity_timestamp</c>, also against that limit: the rule Stop-DfControlPlane
+    /// waits on, so a control plane it stopped does not hold up a migration any longer.
+    /// (Dragonflow's publisher_timeout, 300 s, is how long an idle publisher stays listed, not
+    /// a sign that it still runs.)
     /// </summary>
     public static class ControlPlaneCheck
     {
         public static readonly TimeSpan DefaultServiceDownTime = TimeSpan.FromSeconds(80);
-        public static readonly TimeSpan DefaultPublisherTimeout = TimeSpan.FromSeconds(300);
 
-        public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime, TimeSpan? publisherTimeout = null)
+        public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
         {
             var now = DateTimeOffset.UtcNow;
             var live = new List<LiveComponent>();
@@ -50,7 +52,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 (id, o) => $"service {Field(o, "binary") ?? id} on {Field(o, "chassis") ?? "an unknown chassis"}");
             Scan(store, "listener", "timestamp", serviceDownTime, now, live,
                 (id, o) => $"Neutron server {id}" + (Field(o, "ppid") is string ppid ? $" (process {ppid})" : ""));
-            Scan(store, "publisher", "last_activity_timestamp", publisherTimeout ?? DefaultPublisherTimeout, now, live,
+            Scan(store, "publisher", "last_activity_timestamp", serviceDownTime, now, live,
                 (id, o) => $"publisher {id}" + (Field(o, "uri") is string uri ? $" ({uri})" : ""));
             return live;
         }
