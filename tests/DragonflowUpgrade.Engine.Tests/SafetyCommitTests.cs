@@ -207,6 +207,25 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void Heartbeats_written_since_a_finished_run_do_not_block_its_undo()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                // The upgraded control plane ran for a while before the operator decided to go back.
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("service", null, "svc-1"), Safe.Json("{\"id\": \"svc-1\", \"chassis\": \"c1\", \"binary\": \"df-local-controller\", \"last_seen_up\": 1700000000.5}")),
+                    new NbEntry(new NbKey("listener", "listener_ctl-1", "ctl-1"), Safe.Json("{\"id\": \"ctl-1\", \"timestamp\": 1700000000.5}")),
+                    new NbEntry(new NbKey("publisher", null, "pub-1"), Safe.Json("{\"id\": \"pub-1\", \"last_activity_timestamp\": 1700000000.5}")),
+                });
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+        }
+
+        [Fact]
         public void A_journal_left_by_a_run_killed_before_its_marker_changes_nothing_and_the_next_run_removes_it()
         {
             var s = Prepare();

@@ -306,8 +306,10 @@ namespace DragonflowUpgrade.Engine.Safety
                 throw new DatabaseChangedException($"Cannot tell whether {store.Location} changed since migration run {run.RunId}: {e.Message} " +
                     "Undo-DfMigration -Force restores the run's backup anyway.");
             }
-            var expected = backup.ToDictionary(e => e.Key, e => e.Value);
-            foreach (var c in journal.Select(FromJournalEntry))
+            // Heartbeats of a control plane started after the run are not changes an undo would lose.
+            bool Compared(NbKey key) => !ModuleTables.IsModuleTable(key.Table) && !ControlPlaneCheck.IsHeartbeatTable(key.Table);
+            var expected = backup.Where(e => Compared(e.Key)).ToDictionary(e => e.Key, e => e.Value);
+            foreach (var c in journal.Select(FromJournalEntry).Where(c => Compared(c.Key)))
             {
                 if (c.IsDelete) expected.Remove(c.Key);
                 else expected[c.Key] = c.Value;
@@ -316,7 +318,7 @@ namespace DragonflowUpgrade.Engine.Safety
             int count = 0;
             foreach (var e in store.Read())
             {
-                if (ModuleTables.IsModuleTable(e.Key.Table)) continue;
+                if (!Compared(e.Key)) continue;
                 if (!expected.TryGetValue(e.Key, out var value)) Note($"{e.Key} created");
                 else
                 {

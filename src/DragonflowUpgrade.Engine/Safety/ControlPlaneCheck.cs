@@ -44,6 +44,9 @@ namespace DragonflowUpgrade.Engine.Safety
     {
         public static readonly TimeSpan DefaultServiceDownTime = TimeSpan.FromSeconds(80);
 
+        /// <summary>The tables the control plane's heartbeats go to: not configuration, but a running cloud's pulse.</summary>
+        public static bool IsHeartbeatTable(string table) => table == "service" || table == "listener" || table == "publisher";
+
         public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
         {
             var now = DateTimeOffset.UtcNow;
