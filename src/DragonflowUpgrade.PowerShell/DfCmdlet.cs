@@ -52,7 +52,7 @@ namespace DragonflowUpgrade.PowerShell
     /// <summary>A cmdlet that works on one NB database, named by <c>-Database</c>.</summary>
     public abstract class DfDatabaseCmdlet : DfCmdlet
     {
-        /// <summary>The NB database: <c>redis://host:port[/db]</c> or a path ending in .jsonl or .jsonl.gz.</summary>
+        /// <summary>The NB database: <c>redis://host:port[/db]</c>, <c>etcd://host:port</c>, or a path ending in .jsonl or .jsonl.gz.</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Database { get; set; }

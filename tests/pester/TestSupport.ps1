@@ -69,6 +69,16 @@ function New-Port([string] $Id, [string] $Topic, [string] $Owner = 'compute:nova
     @{ table = 'lport'; topic = $Topic; id = $Id; value = [ordered]@{ id = $Id; topic = $Topic; device_owner = $Owner; version = 1 } }
 }
 
+# A request to the test etcd's JSON gateway (DF_TEST_ETCD); the keys and values of $Body
+# named key, range_end and value are given as text and sent base64-encoded.
+function Invoke-EtcdGateway([string] $Path, [hashtable] $Body) {
+    $sent = @{}
+    foreach ($name in $Body.Keys) {
+        $sent[$name] = if ($name -in 'key', 'range_end', 'value') { [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($Body[$name])) } else { $Body[$name] }
+    }
+    Invoke-RestMethod -NoProxy -Method Post -ContentType 'application/json' -Uri "http://$env:DF_TEST_ETCD/v3/$Path" -Body ($sent | ConvertTo-Json -Compress)
+}
+
 # Writes a .ps1 migration file.
 function New-MigrationFile([string] $Folder, [string] $Name, [string] $Id, [string] $ProposedAt, [string] $Apply, [string] $Release = 'queens', [string] $Extra = '') {
     New-Item -ItemType Directory $Folder -Force | Out-Null
@@ -101,5 +111,6 @@ foreach ($port in $NbApi.GetAll('lport')) {
 function Set-ShippedMigrationsApplied([string] $Database) {
     Set-DfMigrationBaseline -Database $Database -Release queens -Confirm:$false | Out-Null
     if ($Database -like 'redis://*') { Invoke-RedisCli ([int]$Database.Split('/')[-1]) DEL '{schema_migration_log.}.baseline' | Out-Null }
+    elseif ($Database -like 'etcd://*') { Invoke-EtcdGateway kv/deleterange @{ key = '/schema_migration_log/baseline' } | Out-Null }
     else { @(Get-Content $Database) | Where-Object { $_ -notlike '*"id":"baseline"*' } | Set-Content $Database }
 }

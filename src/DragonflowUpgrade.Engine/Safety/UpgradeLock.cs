@@ -330,6 +330,7 @@ namespace DragonflowUpgrade.Engine.Safety
             switch (store)
             {
                 case RedisNbStore redis: return new RedisSlot(redis);
+                case EtcdNbStore etcd: return new EtcdSlot(etcd);
                 case FileNbStore file: return new FileSlot(file.Path + ".lock");
                 default: throw new NbStoreException($"{store.Location}: this kind of database has no upgrade lock.");
             }
@@ -378,6 +379,27 @@ namespace DragonflowUpgrade.Engine.Safety
             // StackExchange.Redis appends its connection state to messages: keep the sentence before it.
             NbStoreException Failure(Exception e) =>
                 new NbStoreException($"Could not use the upgrade lock of the Redis NB database at {_location}: {e.Message.Split('\n')[0].Split(';')[0]}.", e);
+        }
+
+        /// <summary>
+        /// The etcd key <c>/df_upgrade_lock/lock</c>, under a lease of the lock's time to live so
+        /// that it expires by itself. Created in a transaction that compares its create revision
+        /// with 0; replaced (under a new lease, the old one revoked) and deleted in transactions
+        /// that compare its value with what the caller read.
+        /// </summary>
+        sealed class EtcdSlot : ILockSlot
+        {
+            readonly EtcdNbStore _store;
+            readonly string _key = EtcdNbStore.FormatKey(new NbKey(Table, null, Id));
+
+            public EtcdSlot(EtcdNbStore store) { _store = store; }
+
+            public string Where => $"{_store.Location} key {_key}";
+
+            public bool TryCreate(string value, TimeSpan ttl) => _store.PutIf(_key, null, value, ttl);
+            public string Read() => _store.ReadValue(_key);
+            public bool Replace(string expected, string value, TimeSpan ttl) => _store.PutIf(_key, expected, value, ttl);
+            public bool Delete(string expected) => _store.DeleteIf(_key, expected);
         }
 
         /// <summary>

@@ -8,16 +8,17 @@ namespace DragonflowUpgrade.Engine.Store
         public static INbStore Open(string database, bool createFile = false)
         {
             if (string.IsNullOrWhiteSpace(database))
-                throw new NbStoreException("No NB database given: pass a redis://host:port[/db] URI or a path ending in .jsonl or .jsonl.gz.");
-            if (FileNbStore.IsFileStorePath(database) && !database.StartsWith("redis", StringComparison.OrdinalIgnoreCase))
+                throw new NbStoreException("No NB database given: pass a redis://host:port[/db] or etcd://host:port URI or a path ending in .jsonl or .jsonl.gz.");
+            if (FileNbStore.IsFileStorePath(database) && !database.StartsWith("redis", StringComparison.OrdinalIgnoreCase) && !database.StartsWith("etcd", StringComparison.OrdinalIgnoreCase))
                 return new FileNbStore(database, createFile);
             if (!Uri.TryCreate(database, UriKind.Absolute, out var uri) || uri.IsFile)
-                throw new NbStoreException($"'{database}' is neither an NB database URI (redis://host:port[/db]) nor a path ending in .jsonl or .jsonl.gz.");
+                throw new NbStoreException($"'{database}' is neither an NB database URI (redis://host:port[/db], etcd://host:port) nor a path ending in .jsonl or .jsonl.gz.");
             switch (uri.Scheme.ToLowerInvariant())
             {
                 case "redis": return RedisNbStore.Open(uri);
+                case "etcd": return EtcdNbStore.Open(uri);
                 default:
-                    throw new NbStoreException($"'{uri.Scheme}' databases are not supported: use redis://host:port[/db] or a .jsonl/.jsonl.gz path.");
+                    throw new NbStoreException($"'{uri.Scheme}' databases are not supported: use redis://host:port[/db], etcd://host:port or a .jsonl/.jsonl.gz path.");
             }
         }
     }

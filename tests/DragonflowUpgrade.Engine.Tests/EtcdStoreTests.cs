@@ -1,0 +1,417 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    [Collection(EtcdCollection.Name)]
+    public class EtcdStoreTests
+    {
+        readonly ITestOutputHelper _output;
+        public EtcdStoreTests(ITestOutputHelper output) { _output = output; }
+
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+        static string Text(byte[] b) => Encoding.UTF8.GetString(b);
+
+        [Fact]
+        public void Writes_and_reads_back_thousands_of_objects_in_transactions_of_128_changes_and_pages()
+        {
+            string uri = TestEtcd.NewDatabase();
+            int count = EtcdNbStore.PageSize * 2 + 500; // three pages
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var entries = Enumerable.Range(0, count)
+                    .Select(i => new NbEntry(new NbKey(i % 2 == 0 ? "lport" : "lswitch", "t" + (i % 3), "id" + i), Json($"{{\"id\": \"id{i}\", \"topic\": \"t{i % 3}\"}}")))
+                    .ToList();
+                long before = TestEtcd.Revision();
+                var clock = Stopwatch.StartNew();
+                store.Write(entries);
+                long writeMs = clock.ElapsedMilliseconds;
+                Assert.Equal((count + EtcdNbStore.MaxTxnOps - 1) / EtcdNbStore.MaxTxnOps, TestEtcd.Revision() - before); // one revision per transaction
+                clock.Restart();
+                var read = store.Read().ToDictionary(e => e.Key);
+                _output.WriteLine($"{count} objects: written in {writeMs} ms, read in {clock.ElapsedMilliseconds} ms");
+                Assert.Equal(count, read.Count);
+                Assert.All(entries, e => Assert.Equal(e.Value, read[e.Key].Value));
+                Assert.Equal(count / 2, store.Read("lport").Count());
+                Assert.Equal(count / 2, store.ReadKeys("lswitch").Count());
+            }
+        }
+
+        [Fact]
+        public void Keys_are_dragonflows_table_slash_id_without_the_topic_and_values_the_json_text()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("lport", "tenant1", "p1"), Json("{\"id\": \"p1\", \"topic\": \"tenant1\"}")),
+                    new NbEntry(new NbKey("unique_key", null, "lport"), Json("7")),
+                });
+                Assert.Equal("{\"id\": \"p1\", \"topic\": \"tenant1\"}", TestEtcd.Get("/lport/p1").Value);
+                Assert.Equal("7", TestEtcd.Get("/unique_key/lport").Value);
+            }
+        }
+
+        [Fact]
+        public void The_topic_is_the_values_top_level_topic_string_and_the_module_tables_have_none()
+        {
+            string uri = TestEtcd.NewDatabase();
+            TestEtcd.Put("/lswitch/s1", "{\"id\": \"s1\", \"nested\": {\"topic\": \"inner\"}, \"topic\": \"t9\"}");
+            TestEtcd.Put("/lswitch/s2", "{\"id\": \"s2\", \"topic\": null}");
+            TestEtcd.Put("/unique_key/lport", "12");
+            TestEtcd.Put("/chassis/host-1", "not json");
+            TestEtcd.Put("/df_upgrade_journal/run.00000000", "{\"op\": \"put\", \"table\": \"lport\", \"topic\": \"t1\"}");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var keys = store.ReadKeys().ToDictionary(k => k.Table + "/" + k.Id, k => k.Topic);
+                Assert.Equal("t9", keys["lswitch/s1"]);
+                Assert.Null(keys["lswitch/s2"]);
+                Assert.Null(keys["unique_key/lport"]);
+                Assert.Null(keys["chassis/host-1"]);
+                Assert.Null(keys["df_upgrade_journal/run.00000000"]);
+            }
+        }
+
+        [Fact]
+        public void A_table_read_does_not_include_tables_whose_name_starts_the_same()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("lport", null, "a"), Json("{}")),
+                    new NbEntry(new NbKey("lport_binding", null, "b"), Json("{}")),
+                    new NbEntry(new NbKey("lportx", null, "c"), Json("{}")),
+                });
+                Assert.Equal(new[] { "a" }, store.Read("lport").Select(e => e.Key.Id));
+            }
+        }
+
+        [Fact]
+        public void Deletes_remove_keys_and_keys_outside_the_layout_are_neither_read_nor_touched()
+        {
+            string uri = TestEtcd.NewDatabase();
+            var others = new[] { "unrelated", "lport/x", "/lport", "/lport/" };
+            foreach (var k in others) TestEtcd.Put(k, "x");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var key = new NbKey("lport", "t", "p");
+                store.Write(new[] { new NbEntry(key, Json("{\"topic\": \"t\"}")), new NbEntry(new NbKey("lport", null, "a/b"), Json("{}")) });
+                Assert.Equal(new[] { "a/b", "p" }, store.Read().Select(e => e.Key.Id).OrderBy(i => i));
+                store.Write(new[] { NbEntry.Delete(key), NbEntry.Delete(new NbKey("lport", null, "a/b")) });
+                Assert.Empty(store.Read());
+                Assert.Null(TestEtcd.Get("/lport/p").Value);
+            }
+            Assert.All(others, k => Assert.Equal("x", TestEtcd.Get(k).Value));
+        }
+
+        [Theory]
+        [InlineData(true)]
+        [InlineData(false)]
+        public void An_object_that_changed_topic_is_one_key_and_its_put_wins_over_the_delete_of_its_old_topic(bool deleteFirst)
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[] { new NbEntry(new NbKey("lport", null, "p"), Json("{\"id\": \"p\"}")) });
+                var delete = NbEntry.Delete(new NbKey("lport", null, "p"));
+                var put = new NbEntry(new NbKey("lport", "t1", "p"), Json("{\"id\": \"p\", \"topic\": \"t1\"}"));
+                store.Write(deleteFirst ? new[] { delete, put } : new[] { put, delete });
+                var e = Assert.Single(store.Read());
+                Assert.Equal(new NbKey("lport", "t1", "p"), e.Key);
+                // The same key put then deleted is deleted.
+                store.Write(new[] { put, NbEntry.Delete(put.Key) });
+                Assert.Empty(store.Read());
+            }
+        }
+
+        [Fact]
+        public void An_unreachable_server_is_a_clear_error_naming_it()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("etcd://127.0.0.1:1"));
+            Assert.Contains("etcd://127.0.0.1:1", e.Message);
+            Assert.Contains("Cannot reach", e.Message);
+        }
+
+        [Fact]
+        public void A_server_that_is_not_an_etcd_gateway_is_a_clear_error()
+        {
+            // The peer port speaks HTTP but has no /v3 gateway.
+            string[] hostPort = TestEtcd.Endpoint.Split(':');
+            string peer = $"etcd://{hostPort[0]}:{int.Parse(hostPort[1]) + 10}";
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open(peer));
+            Assert.Contains(peer, e.Message);
+            Assert.Contains("/v3/kv/range", e.Message);
+        }
+
+        [Fact]
+        public void A_path_after_host_and_port_is_refused()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"etcd://{TestEtcd.Endpoint}/nb"));
+            Assert.Contains("no path", e.Message);
+        }
+
+        [Fact]
+        public void A_gateway_error_is_an_error_naming_the_server_the_key_and_etcds_message()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var huge = new NbEntry(new NbKey("lport", null, "huge"), Json("\"" + new string('x', 1600000) + "\""));
+                var e = Assert.Throws<NbStoreException>(() => store.Write(new[] { huge }));
+                Assert.Contains(uri, e.Message);
+                Assert.Contains("/lport/huge", e.Message);
+                Assert.Contains("etcdserver: request is too large", e.Message);
+                Assert.Contains("--max-request-bytes", e.Message);
+            }
+        }
+
+        [Fact]
+        public void With_a_user_it_signs_in_and_again_when_its_token_expired()
+        {
+            string uri = "etcd://" + TestEtcd.AuthEndpoint;
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                Assert.DoesNotContain("@", store.Location);
+                string table = "t" + Guid.NewGuid().ToString("N");
+                store.Write(new[] { new NbEntry(new NbKey(table, null, "a"), Json("{}")) });
+                Thread.Sleep(3500); // the test server's tokens live 2 idle seconds
+                Assert.Single(store.Read(table));
+                store.Write(new[] { NbEntry.Delete(new NbKey(table, null, "a")) });
+            }
+        }
+
+        [Fact]
+        public void A_wrong_password_is_a_clear_error_that_does_not_show_it()
+        {
+            string endpoint = TestEtcd.AuthEndpoint.Split('@')[1];
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"etcd://root:Wr0ngPassw0rd@{endpoint}"));
+            Assert.Contains($"etcd://{endpoint}", e.Message);
+            Assert.Contains("authentication failed", e.Message);
+            Assert.DoesNotContain("Wr0ngPassw0rd", e.Message);
+        }
+
+        [Fact]
+        public void Without_a_user_an_etcd_with_authentication_says_how_to_give_one()
+        {
+            string endpoint = TestEtcd.AuthEndpoint.Split('@')[1];
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"etcd://{endpoint}"));
+            Assert.Contains("etcd://user:password@host:port", e.Message);
+        }
+    }
+
+    /// <summary>The commit journal, backup, undo and resume, unchanged, on etcd.</summary>
+    [Collection(EtcdCollection.Name)]
+    public class EtcdSafetyTests
+    {
+        // 2,500 ports (every fifth without a topic) and their switches.
+        static List<NbEntry> Original() => Safe.Ports(2500).Select(e =>
+            e.Key.Table == "lport" && e.Key.Id.EndsWith("5")
+                ? new NbEntry(new NbKey("lport", null, e.Key.Id), Safe.Json($"{{\"id\": \"{e.Key.Id}\", \"lswitch\": \"s0\", \"version\": 1}}"))
+                : e).ToList();
+
+        // Gives ports without a topic their switch's (as Queens' migration does), bumps the others, deletes every tenth.
+        static Migration Move => new Migration("move", "queens", "test move", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:move", nb =>
+        {
+            foreach (var port in nb.GetAll("lport").ToList())
+            {
+                string id = (string)port["id"];
+                if (id.EndsWith("0")) { nb.Delete("lport", id); continue; }
+                if (port["topic"] == null) port["topic"] = "t0";
+                else port["version"] = (int)port["version"] + 1;
+                nb.Update("lport", port);
+            }
+        });
+
+        static (string Uri, MigrationRunResult Result, BackupInfo Backup, SortedDictionary<string, string> Before, SortedDictionary<string, string> After) Prepare()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(Original());
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Move }));
+                var result = migrator.Run(migrator.Plan().Pending);
+                var backup = NbBackup.Write(store, Safe.TempFile("etcd-backup.jsonl.gz"));
+                var before = Safe.Dump(store);
+                var after = new SortedDictionary<string, string>(before, StringComparer.Ordinal);
+                foreach (var w in result.Writes)
+                {
+                    if (w.IsDelete) after.Remove(w.Key.ToString());
+                    else after[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+                }
+                return (uri, result, backup, before, after);
+            }
+        }
+
+        [Fact]
+        public void A_journaled_commit_that_moves_objects_to_a_topic_is_written_exactly_and_undone_exactly()
+        {
+            var s = Prepare();
+            Assert.Contains(s.Result.Writes, w => w.IsDelete && w.Key.Topic == null && w.Key.Id == "p00005");
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "move" });
+                Assert.Equal(s.After, Safe.Dump(store));
+                Assert.Contains("\"topic\":\"t0\"", TestEtcd.Get("/lport/p00005").Value.Replace(" ", ""));
+                Assert.Empty(store.ReadKeys(CommitJournal.Table));
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+                Assert.Equal(s.Before, Safe.Dump(store));
+                Assert.Null(CommitJournal.ReadLastRun(store));
+            }
+        }
+
+        [Fact]
+        public void An_interrupted_commit_is_resumed_from_the_journal_kept_in_etcd()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "move" }, null);
+                CommitJournal.Apply(store, record, changes, null, stopAfterBatches: 1);
+                Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
+                File.Delete(CommitJournal.JournalPathFor(s.Backup.Path)); // only etcd's copy is left
+                CommitJournal.Resume(store);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+                Assert.Equal(s.After, Safe.Dump(store));
+            }
+        }
+    }
+
+    [Collection(EtcdCollection.Name)]
+    public class EtcdUpgradeLockTests
+    {
+        const string LockKey = "/df_upgrade_lock/lock";
+
+        static string LockJson(string host, int pid) =>
+            JsonSerializer.Serialize(new
+            {
+                host,
+                pid,
+                user = "someone",
+                purpose = "Invoke-DfMigration",
+                started_at = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("o"),
+                expires_at = DateTimeOffset.UtcNow.AddHours(1).ToString("o"),
+                token = Guid.NewGuid().ToString("N"),
+            });
+
+        static void WaitUntilGone(string key)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (TestEtcd.Get(key).Value != null)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{key} did not expire");
+                Thread.Sleep(100);
+            }
+        }
+
+        [Fact]
+        public void The_lock_is_the_key_df_upgrade_lock_lock_under_a_lease_of_its_time_to_live()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+            {
+                var (value, lease) = TestEtcd.Get(LockKey);
+                using (var doc = JsonDocument.Parse(value))
+                {
+                    Assert.Equal(Environment.MachineName, doc.RootElement.GetProperty("host").GetString());
+                    Assert.Equal(Process.GetCurrentProcess().Id, doc.RootElement.GetProperty("pid").GetInt32());
+                }
+                Assert.NotEqual(0, lease);
+                Assert.InRange(TestEtcd.LeaseTtl(lease), 60, (long)UpgradeLock.RunTtl.TotalSeconds);
+            }
+        }
+
+        [Fact]
+        public void A_second_run_is_refused_and_told_who_holds_the_lock()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+            {
+                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Restore-DfNbDatabase"));
+                Assert.Contains($"process {Process.GetCurrentProcess().Id}", e.Message);
+                Assert.Contains(Environment.MachineName, e.Message);
+                Assert.Contains("Invoke-DfMigration", e.Message);
+                Assert.Contains(store.Location, e.Message);
+            }
+        }
+
+        [Fact]
+        public void Releasing_the_lock_deletes_the_key_and_lets_the_next_run_take_it()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                UpgradeLock.Acquire(store, "first").Dispose();
+                Assert.Null(TestEtcd.Get(LockKey).Value);
+                using (UpgradeLock.Acquire(store, "second"))
+                    Assert.Equal("second", UpgradeLock.Read(store).Purpose);
+            }
+        }
+
+        [Fact]
+        public void A_lock_whose_lease_expired_is_taken_over_and_its_old_holder_leaves_the_new_one_alone()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var silent = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false);
+                WaitUntilGone(LockKey);
+                using (UpgradeLock.Acquire(store, "next"))
+                {
+                    silent.Dispose();
+                    Assert.Equal("next", UpgradeLock.Read(store).Purpose);
+                }
+            }
+        }
+
+        [Fact]
+        public void The_heartbeat_keeps_a_running_lock_alive()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(2), heartbeat: true))
+            {
+                Thread.Sleep(5000);
+                Assert.Contains("beating", TestEtcd.Get(LockKey).Value);
+            }
+        }
+
+        [Fact]
+        public void A_lock_held_on_another_host_is_refused_until_forced_and_a_broken_run_leaves_the_next_holders_lock_alone()
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var run = UpgradeLock.Take(store, "run", TimeSpan.FromSeconds(2), heartbeat: true);
+                Assert.Equal("run", UpgradeLock.Unlock(store, force: true).Purpose);
+                TestEtcd.Put(LockKey, LockJson("controller-2", 4242), TestEtcd.GrantLease(60));
+                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfMigration"));
+                Assert.Contains("process 4242", e.Message);
+                Assert.Contains("controller-2", e.Message);
+                Thread.Sleep(1000); // a heartbeat or two find the lock gone from the run
+                run.Dispose();
+                Assert.True(run.Lost);
+                Assert.Contains("controller-2", TestEtcd.Get(LockKey).Value);
+                Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Unlock(store, force: false));
+                Assert.Equal("controller-2", UpgradeLock.Unlock(store, force: true).Host);
+                Assert.Null(TestEtcd.Get(LockKey).Value);
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+<#
+.SYNOPSIS
+    Starts (or stops) the tests' etcd servers on 127.0.0.1: one open, one with authentication
+    enabled (user root, a random password; tokens live 2 idle seconds). Data in the state folder,
+    no fsync, fresh each start.
+.DESCRIPTION
+    The client port is $env:DF_TEST_ETCD_PORT, else 23790; the peer port is 10 above it. The
+    server with authentication listens one above each. Needs etcd 3.4 or newer (Debian package
+    etcd-server, 3.4.23 on Debian 12; .ci/run installs it), whose JSON gateway serves /v3/....
+    Sets DF_TEST_ETCD (host:port) and DF_TEST_ETCD_AUTH (root:password@host:port).
+    Stop stops the etcd processes this script started, by the ids it wrote down.
+#>
+param(
+    [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
+    [Parameter(Mandatory)][string] $StateDir
+)
+$ErrorActionPreference = 'Stop'
+$dir = Join-Path $StateDir 'etcd'
+
+function Stop-PidFile([string] $file) {
+    $id = (Get-Content $file -ErrorAction SilentlyContinue | Select-Object -First 1) -as [int]
+    if ($id) {
+        $p = Get-Process -Id $id -ErrorAction SilentlyContinue
+        if ($p) { $p.Kill(); $p.WaitForExit(10000) | Out-Null }
+    }
+    Remove-Item $file -Force -ErrorAction SilentlyContinue
+}
+
+if ($Action -eq 'Stop') {
+    if (Test-Path $dir) { Get-ChildItem $dir -Filter '*.pid' | ForEach-Object { Stop-PidFile $_.FullName } }
+    return
+}
+
+$etcd = (Get-Command etcd -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+if (-not $etcd) { throw 'etcd is not installed (Debian package etcd-server; .ci/run installs it).' }
+$port = if ($env:DF_TEST_ETCD_PORT) { [int]$env:DF_TEST_ETCD_PORT } else { 23790 }
+
+if (Test-Path $dir) {
+    Get-ChildItem $dir -Filter '*.pid' | ForEach-Object { Stop-PidFile $_.FullName }
+    Remove-Item $dir -Recurse -Force
+}
+New-Item -ItemType Directory $dir | Out-Null
+
+function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[]] $Extra = @()) {
+    $data = Join-Path $dir $Name
+    $client = "http://127.0.0.1:$ClientPort"
+    $peer = "http://127.0.0.1:$PeerPort"
+    $arguments = @(
+        '--name', $Name, '--data-dir', $data,
+        '--listen-client-urls', $client, '--advertise-client-urls', $client,
+        '--listen-peer-urls', $peer, '--initial-advertise-peer-urls', $peer,
+        '--initial-cluster', "$Name=$peer", '--initial-cluster-state', 'new',
+        '--unsafe-no-fsync') + $Extra
+    # etcd writes its log straight to a file: through a pipe to this shell, it would die of
+    # SIGPIPE at its first line of log once this shell has exited.
+    $command = (@($etcd) + $arguments | ForEach-Object { "'$_'" }) -join ' '
+    $proc = Start-Process /bin/sh -PassThru -ArgumentList "-c `"exec $command >'$data.log' 2>&1`""
+    $proc.Id | Set-Content (Join-Path $dir "$Name.pid")
+    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while ($true) {
+        try { if ((Invoke-RestMethod -NoProxy -TimeoutSec 2 "$client/health").health -eq 'true') { break } } catch { }
+        if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "etcd did not start on ${client} (is the port taken?); see $data.log" }
+        Start-Sleep -Milliseconds 100
+    }
+    $client
+}
+
+function Invoke-Gateway([string] $Url, [hashtable] $Body) {
+    Invoke-RestMethod -NoProxy -Method Post -ContentType 'application/json' -Uri $Url -Body ($Body | ConvertTo-Json -Compress) | Out-Null
+}
+
+$open = Start-Etcd 'etcd' $port ($port + 10)
+# Sign-in tokens expire after 2 idle seconds, so that the tests see the module sign in again.
+$secured = Start-Etcd 'etcd-auth' ($port + 1) ($port + 11) '--auth-token-ttl', '2'
+$password = [guid]::NewGuid().ToString('N')
+Invoke-Gateway "$secured/v3/auth/user/add" @{ name = 'root'; password = $password }
+Invoke-Gateway "$secured/v3/auth/user/grant" @{ user = 'root'; role = 'root' }
+Invoke-Gateway "$secured/v3/auth/enable" @{}
+
+$env:DF_TEST_ETCD = $open -replace '^http://', ''
+$env:DF_TEST_ETCD_AUTH = "root:$password@$($secured -replace '^http://', '')"
