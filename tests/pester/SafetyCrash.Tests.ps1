@@ -128,9 +128,11 @@ Describe 'A Redis restarted in the middle of a commit' {
     }
 
     It 'stops the run with a clear error, and Resume-DfMigration then finishes the commit' {
-        $child = Start-MigrationProcess "redis://$own/0" $folder "$TestDrive/restart.jsonl.gz" -PauseMs 300
+        # Long pauses between the commit's steps keep the shutdown inside the commit even on a
+        # loaded machine (with short ones the commit could finish its data before the shutdown).
+        $child = Start-MigrationProcess "redis://$own/0" $folder "$TestDrive/restart.jsonl.gz" -PauseMs 1000
         Wait-RedisKey 0 $CommitMarker -Endpoint $own -Process $child
-        Start-Sleep -Milliseconds 500
+        Start-Sleep -Milliseconds 300
         redis-cli -p $port SHUTDOWN | Out-Null
         $state.Server.WaitForExit(10000) | Out-Null
         $child.WaitForExit(60000) | Should -BeTrue
