@@ -40,6 +40,17 @@ namespace DragonflowUpgrade.PowerShell
             WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
         }
 
+        /// <summary>
+        /// Opens an NB database named by a -Database value, resolving a relative file path against
+        /// the current location; a database that cannot be opened stops the cmdlet.
+        /// </summary>
+        protected INbStore OpenDatabase(string database)
+        {
+            if (!database.Contains("://")) database = SessionState.Path.GetUnresolvedProviderPathFromPSPath(database);
+            try { return NbStoreFactory.Open(database); }
+            catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", database)); return null; }
+        }
+
         /// <summary>Reports progress synchronously, on the pipeline thread that called the library.</summary>
         protected sealed class SyncProgress<T> : IProgress<T>
         {
@@ -57,18 +68,7 @@ namespace DragonflowUpgrade.PowerShell
         [ValidateNotNullOrEmpty]
         public string Database { get; set; }
 
-        /// <summary>Opens <see cref="Database"/>, resolving a relative file path against the current location.</summary>
-        protected INbStore OpenStore(bool createFile = false)
-        {
-            try { return NbStoreFactory.Open(ResolveDatabase(Database), createFile); }
-            catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); return null; }
-        }
-
-        protected string ResolveDatabase(string database)
-        {
-            if (FileNbStore.IsFileStorePath(database) && !database.Contains("://"))
-                return SessionState.Path.GetUnresolvedProviderPathFromPSPath(database);
-            return database;
-        }
+        /// <summary>Opens <see cref="Database"/>; see <see cref="DfCmdlet.OpenDatabase"/>.</summary>
+        protected INbStore OpenStore() => OpenDatabase(Database);
     }
 }

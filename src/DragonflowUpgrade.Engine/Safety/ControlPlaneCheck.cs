@@ -44,18 +44,30 @@ namespace DragonflowUpgrade.Engine.Safety
     {
         public static readonly TimeSpan DefaultServiceDownTime = TimeSpan.FromSeconds(80);
 
-        /// <summary>The tables the control plane's heartbeats go to: not configuration, but a running cloud's pulse.</summary>
-        public static bool IsHeartbeatTable(string table) => table == "service" || table == "listener" || table == "publisher";
+        /// <summary>
+        /// The tables the control plane's heartbeats go to, and the field of each that holds the
+        /// time of the last one (epoch seconds): not configuration, but a running cloud's pulse.
+        /// </summary>
+        public static readonly IReadOnlyList<(string Table, string TimeField)> HeartbeatTables = new[]
+        {
+            ("service", "last_seen_up"),
+            ("listener", "timestamp"),
+            ("publisher", "last_activity_timestamp"),
+        };
+
+        public static string TimeFieldOf(string table) => HeartbeatTables.First(h => h.Table == table).TimeField;
+
+        public static bool IsHeartbeatTable(string table) => HeartbeatTables.Any(h => h.Table == table);
 
         public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
         {
             var now = DateTimeOffset.UtcNow;
             var live = new List<LiveComponent>();
-            Scan(store, "service", "last_seen_up", serviceDownTime, now, live,
+            Scan(store, "service", TimeFieldOf("service"), serviceDownTime, now, live,
                 (id, o) => $"service {Field(o, "binary") ?? id} on {Field(o, "chassis") ?? "an unknown chassis"}");
-            Scan(store, "listener", "timestamp", serviceDownTime, now, live,
+            Scan(store, "listener", TimeFieldOf("listener"), serviceDownTime, now, live,
                 (id, o) => $"Neutron server {id}" + (Field(o, "ppid") is string ppid ? $" (process {ppid})" : ""));
-            Scan(store, "publisher", "last_activity_timestamp", serviceDownTime, now, live,
+            Scan(store, "publisher", TimeFieldOf("publisher"), serviceDownTime, now, live,
                 (id, o) => $"publisher {id}" + (Field(o, "uri") is string uri ? $" ({uri})" : ""));
             return live;
         }

@@ -43,7 +43,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 string release = Release;
                 if (ParameterSetName == "Database")
                 {
-                    using (var store = NbStoreFactory.Open(Database.Contains("://") ? Database : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Database)))
+                    using (var store = OpenDatabase(Database))
                     {
                         var log = MigrationLog.Read(store);
                         release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release

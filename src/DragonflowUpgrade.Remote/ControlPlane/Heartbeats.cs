@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json.Nodes;
 using DragonflowUpgrade.Engine.Json;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Remote
@@ -48,19 +49,16 @@ namespace DragonflowUpgrade.Remote
     public static class Heartbeats
     {
         /// <summary>Dragonflow's service_down_time default: a service whose last heartbeat is older is down.</summary>
-        public static readonly TimeSpan DefaultDownTime = TimeSpan.FromSeconds(80);
+        public static readonly TimeSpan DefaultDownTime = ControlPlaneCheck.DefaultServiceDownTime;
 
         public static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
         /// <summary>The rows of the service table only (what a start waits on).</summary>
-        public static IReadOnlyList<Heartbeat> ReadServices(INbStore store) => Read(store, "service", "last_seen_up").ToList();
+        public static IReadOnlyList<Heartbeat> ReadServices(INbStore store) => Read(store, "service", ControlPlaneCheck.TimeFieldOf("service")).ToList();
 
         /// <summary>Every heartbeat row: services, Neutron listeners, publishers.</summary>
         public static IReadOnlyList<Heartbeat> ReadAll(INbStore store) =>
-            Read(store, "service", "last_seen_up")
-                .Concat(Read(store, "listener", "timestamp"))
-                .Concat(Read(store, "publisher", "last_activity_timestamp"))
-                .ToList();
+            ControlPlaneCheck.HeartbeatTables.SelectMany(h => Read(store, h.Table, h.TimeField)).ToList();
 
         static IEnumerable<Heartbeat> Read(INbStore store, string table, string timeField)
         {

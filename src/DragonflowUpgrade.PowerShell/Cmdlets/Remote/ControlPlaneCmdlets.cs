@@ -31,15 +31,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             var targets = Nodes.Where(n => ShouldProcess(Target(n), $"{verb} {string.Join(", ", Ordered(n, action).Select(s => s.Name))}")).ToList();
             if (targets.Count == 0) return;
 
-            INbStore store = null;
-            if (Database != null)
-            {
-                string database = FileNbStore.IsFileStorePath(Database) && !Database.Contains("://")
-                    ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Database) : Database;
-                try { store = NbStoreFactory.Open(database); }
-                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
-            }
-            using (store)
+            using (var store = Database == null ? null : OpenDatabase(Database))
             {
                 var check = store == null ? null : new HeartbeatCheck(store)
                 {
