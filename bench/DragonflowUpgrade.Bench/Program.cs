@@ -48,6 +48,8 @@ static class Program
         clock.Stop();
         using (var self = Process.GetCurrentProcess())
             Console.WriteLine($"{clock.Elapsed.TotalSeconds:F3} {self.PeakWorkingSet64 - before}");
+        if (Environment.GetEnvironmentVariable("DF_BENCH_TRACE") != null)
+            Console.Error.WriteLine($"GC: {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms paused; collections gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}; {GC.GetTotalAllocatedBytes() / 1048576} MB allocated");
         return 0;
     }
 

@@ -67,15 +67,12 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             string uri = NewRedisWithPorts(100);
             var catalog = new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) });
-            using (var mux = TestRedis.Connect())
             using (var store = NbStoreFactory.Open(uri))
             {
                 var migrator = new Migrator(store, catalog);
                 var result = migrator.Run(migrator.Plan().Pending);
-                mux.GetServer(TestRedis.Endpoint).Execute("CONFIG", "RESETSTAT");
-                migrator.Commit(result);
                 // 50 compute ports and one log row; the 50 DHCP ports were rewritten unchanged and the switch untouched.
-                Assert.Equal(51, TestRedis.Writes(mux));
+                Assert.Equal(51, TestRedis.KeysWritten(uri, () => migrator.Commit(result)));
                 var lport = result.Changes.Single(c => c.Table == "lport");
                 Assert.Equal((0, 50, 0), (lport.Creates, lport.Updates, lport.Deletes));
             }
@@ -110,22 +107,45 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void An_object_changed_and_then_changed_back_is_not_written()
+        {
+            string uri = NewRedisWithPorts(4);
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("flag", "2017-09-01T00:00:00Z", FlagComputePorts),
+                M("unflag", "2017-09-02T00:00:00Z", nb =>
+                {
+                    foreach (var port in nb.GetAll("lport"))
+                        if (port.Remove("flag")) nb.Update("lport", port);
+                }),
+            });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                var result = migrator.Run(migrator.Plan().Pending);
+                Assert.Equal(new[] { MigrationLog.Table }, result.Writes.Select(w => w.Key.Table).Distinct());
+                Assert.Equal(2, TestRedis.KeysWritten(uri, () => migrator.Commit(result)));
+            }
+        }
+
+        [Fact]
         public void A_second_run_finds_nothing_pending_and_writes_nothing()
         {
             string uri = NewRedisWithPorts(10);
             var catalog = new MigrationCatalog(new[] { M("flag", "2017-09-01T00:00:00Z", FlagComputePorts) });
-            using (var mux = TestRedis.Connect())
             using (var store = NbStoreFactory.Open(uri))
             {
                 var migrator = new Migrator(store, catalog);
                 migrator.Commit(migrator.Run(migrator.Plan().Pending));
-                mux.GetServer(TestRedis.Endpoint).Execute("CONFIG", "RESETSTAT");
-                var plan = migrator.Plan();
-                Assert.Empty(plan.Pending);
-                var result = migrator.Run(plan.Pending);
-                migrator.Commit(result);
+                MigrationRunResult result = null;
+                Assert.Equal(0, TestRedis.KeysWritten(uri, () =>
+                {
+                    var plan = migrator.Plan();
+                    Assert.Empty(plan.Pending);
+                    result = migrator.Run(plan.Pending);
+                    migrator.Commit(result);
+                }));
                 Assert.Equal(0, result.ObjectsRead);
-                Assert.Equal(0, TestRedis.Writes(mux));
             }
         }
 

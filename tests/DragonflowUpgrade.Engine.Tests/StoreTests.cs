@@ -87,6 +87,23 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void Puts_and_deletes_of_one_key_in_one_write_take_effect_in_their_order()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var a = new NbKey("lport", "t", "a");
+                var b = new NbKey("lport", "t", "b");
+                // Puts and deletes go out as multi-key MSET and DEL runs: their order must survive that.
+                store.Write(new[] { new NbEntry(a, Json("{\"v\": 1}")), NbEntry.Delete(a), new NbEntry(a, Json("{\"v\": 2}")),
+                                    new NbEntry(b, Json("{\"v\": 1}")), new NbEntry(b, Json("{\"v\": 2}")), NbEntry.Delete(b) });
+                var read = store.Read().ToList();
+                Assert.Equal(new[] { "lport/a (topic t)" }, read.Select(e => e.Key.ToString()));
+                Assert.Equal("{\"v\": 2}", Encoding.UTF8.GetString(read[0].Value));
+            }
+        }
+
+        [Fact]
         public void An_unreachable_server_is_a_clear_error_naming_it()
         {
             var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://127.0.0.1:1/0"));

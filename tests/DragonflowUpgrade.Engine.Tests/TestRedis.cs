@@ -27,15 +27,33 @@ namespace DragonflowUpgrade.Engine.Tests
 
         public static int DbOf(string uri) => int.Parse(uri.Substring(uri.LastIndexOf('/') + 1));
 
-        /// <summary>How many SET and DEL commands the server has executed since the last reset.</summary>
-        public static long Writes(ConnectionMultiplexer mux)
+        /// <summary>
+        /// How many keys of the database at <paramref name="uri"/> <paramref name="write"/> sets or
+        /// deletes (a multi-key MSET or DEL counts each key), as Redis's keyspace events report them.
+        /// </summary>
+        public static long KeysWritten(string uri, Action write)
         {
-            long n = 0;
-            foreach (var group in mux.GetServer(Endpoint).Info("commandstats"))
-                foreach (var kv in group)
-                    if (kv.Key == "cmdstat_set" || kv.Key == "cmdstat_del")
-                        n += long.Parse(kv.Value.Split(',')[0].Split('=')[1]);
-            return n;
+            int db = DbOf(uri);
+            using (var mux = Connect())
+            {
+                mux.GetServer(Endpoint).ConfigSet("notify-keyspace-events", "Eg$");
+                var events = mux.GetSubscriber().Subscribe(new RedisChannel($"__keyevent@{db}__:*", RedisChannel.PatternMode.Pattern));
+                write();
+                // Events arrive in the order the server ran the commands: a last write of our own ends the count.
+                string end = "writes-counted-" + Guid.NewGuid();
+                mux.GetDatabase(db).StringSet(end, "");
+                long n = 0;
+                while (true)
+                {
+                    var read = events.ReadAsync().AsTask();
+                    if (!read.Wait(TimeSpan.FromSeconds(10))) throw new TimeoutException("Redis did not report the keyspace events of the writes within 10 s.");
+                    if (read.Result.Message == end) break;
+                    n++;
+                }
+                events.Unsubscribe();
+                mux.GetDatabase(db).KeyDelete(end);
+                return n;
+            }
         }
     }
 }

@@ -22,8 +22,9 @@ function Get-RedisDump([int] $Index) {
     ($keys | ForEach-Object -Begin { $i = 0 } -Process { "$_ = $($values[$i++])" }) -join "`n"
 }
 
-# SET and DEL commands on NB objects since Reset-RedisStats, seen through MONITOR: the
-# module's own bookkeeping (upgrade lock, commit journal: tables df_upgrade_*) is not counted.
+# NB keys set or deleted since Reset-RedisStats, seen through MONITOR (each key of a multi-key
+# MSET or DEL counts): the module's own bookkeeping (upgrade lock, commit journal: tables
+# df_upgrade_*) is not counted.
 $script:Monitor = $null
 function Reset-RedisStats {
     Stop-RedisMonitor
@@ -35,7 +36,17 @@ function Get-RedisWrites {
     $mark = "writes-counted-$([guid]::NewGuid())"
     redis-cli -h $script:RedisHost -p $script:RedisPort ECHO $mark | Out-Null
     Wait-RedisMonitor ([regex]::Escape($mark))
-    $n = @(Get-Content $script:MonitorLog | Where-Object { $_ -match '"(?i:set|del)" "\{(?!df_upgrade_)' }).Count
+    $n = 0
+    foreach ($line in Get-Content $script:MonitorLog) {
+        $words = @([regex]::Matches($line, '"((?:[^"\\]|\\.)*)"') | ForEach-Object { $_.Groups[1].Value })
+        if ($words.Count -lt 2) { continue }
+        $keys = switch ($words[0].ToUpperInvariant()) {
+            'SET' { $words[1] }
+            'MSET' { for ($i = 1; $i -lt $words.Count; $i += 2) { $words[$i] } }
+            'DEL' { $words[1..($words.Count - 1)] }
+        }
+        $n += @($keys | Where-Object { $_ -match '^\{(?!df_upgrade_)' }).Count
+    }
     Stop-RedisMonitor
     $n
 }

@@ -15,19 +15,22 @@ namespace DragonflowUpgrade.Engine.Json
     public static class NbJson
     {
         [MethodImpl(Hot.Optimize)]
-        public static JsonNode Parse(byte[] utf8)
+        public static JsonNode Parse(ReadOnlySpan<byte> utf8)
         {
             try { return JsonNode.Parse(utf8); }
             catch (JsonException e) { throw new FormatException("not valid JSON: " + e.Message, e); }
         }
 
+        public static byte[] Serialize(JsonNode node) => Format(node).ToArray();
+
+        /// <summary>Serializes into this thread's buffer: the result is valid until the thread's next call.</summary>
         [MethodImpl(Hot.Optimize)]
-        public static byte[] Serialize(JsonNode node)
+        internal static ReadOnlySpan<byte> Format(JsonNode node)
         {
             var w = Buffer ?? (Buffer = new ByteWriter());
             w.Reset();
             Write(w, node);
-            return w.ToArray();
+            return w.Written;
         }
 
         // One reusable output buffer per thread: serializing thousands of objects allocates only their results.
@@ -39,12 +42,7 @@ namespace DragonflowUpgrade.Engine.Json
             int _length;
 
             public void Reset() => _length = 0;
-            public byte[] ToArray()
-            {
-                var result = new byte[_length];
-                System.Buffer.BlockCopy(_bytes, 0, result, 0, _length);
-                return result;
-            }
+            public ReadOnlySpan<byte> Written => new ReadOnlySpan<byte>(_bytes, 0, _length);
 
             void Room(int n)
             {
@@ -184,9 +182,9 @@ namespace DragonflowUpgrade.Engine.Json
         /// order does (a rewrite that reorders members is written, which is harmless).
         /// </summary>
         [MethodImpl(Hot.Optimize)]
-        public static bool SameData(byte[] a, byte[] b)
+        public static bool SameData(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
         {
-            if (a.AsSpan().SequenceEqual(b)) return true;
+            if (a.SequenceEqual(b)) return true;
             var x = new Utf8JsonReader(a);
             var y = new Utf8JsonReader(b);
             try

@@ -15,18 +15,31 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// </summary>
     public sealed class NbSnapshot : INbApi
     {
-        sealed class Slot
+        // One slot per object ever seen, found by table and id.
+        struct Slot
         {
-            public NbKey? OriginalKey;
+            public NbKey? OriginalKey;  // null: created by the run
             public byte[] Original;
             public NbKey? CurrentKey;   // null: deleted
-            public byte[] Current;
+            public byte[] Current;      // null: the original (or, deleted, nothing)
         }
 
-        readonly Dictionary<string, Dictionary<string, Slot>> _tables = new Dictionary<string, Dictionary<string, Slot>>(StringComparer.Ordinal);
+        sealed class Table
+        {
+            public Table(string name) { Name = name; }
+            public readonly string Name;
+            public readonly Dictionary<string, int> Slots = new Dictionary<string, int>(StringComparer.Ordinal);
+        }
+
+        readonly Dictionary<string, Table> _tables = new Dictionary<string, Table>(StringComparer.Ordinal);
+        // Slots in fixed-size chunks: growing never copies the slots already there.
+        const int ChunkBits = 10;
+        readonly List<Slot[]> _chunks = new List<Slot[]>();
+        int _slotCount;
+        string _lastTable, _lastId;
 
         /// <summary>The object a migration touched last, for error messages: "lport/1234".</summary>
-        public string LastObject { get; private set; }
+        public string LastObject => _lastTable == null ? null : _lastTable + "/" + _lastId;
 
         public int Count { get; private set; }
 
@@ -49,22 +62,38 @@ namespace DragonflowUpgrade.Engine.Migrations
         public void AddOriginal(NbEntry e)
         {
             var table = TableOf(e.Key.Table, create: true);
-            if (table.TryGetValue(e.Key.Id, out var existing))
-                throw new NbStoreException($"{e.Key.Table}/{e.Key.Id} is stored twice, under topics '{existing.OriginalKey?.Topic}' and '{e.Key.Topic}'. Dragonflow cannot tell them apart; delete the stale one first.");
-            table.Add(e.Key.Id, new Slot { OriginalKey = e.Key, Original = e.Value, CurrentKey = e.Key, Current = e.Value });
+            if (table.Slots.TryGetValue(e.Key.Id, out int existing))
+                throw new NbStoreException($"{e.Key.Table}/{e.Key.Id} is stored twice, under topics '{At(existing).OriginalKey?.Topic}' and '{e.Key.Topic}'. Dragonflow cannot tell them apart; delete the stale one first.");
+            table.Slots.Add(e.Key.Id, NewSlot(new Slot { OriginalKey = e.Key, Original = e.Value, CurrentKey = e.Key }));
             Count++;
         }
 
-        Dictionary<string, Slot> TableOf(string table, bool create)
+        ref Slot At(int i) => ref _chunks[i >> ChunkBits][i & ((1 << ChunkBits) - 1)];
+
+        int NewSlot(Slot slot)
+        {
+            if (_slotCount == _chunks.Count << ChunkBits) _chunks.Add(new Slot[1 << ChunkBits]);
+            At(_slotCount) = slot;
+            return _slotCount++;
+        }
+
+        Table TableOf(string table, bool create)
         {
             if (string.IsNullOrEmpty(table)) throw new ArgumentException("A table name is needed.");
             if (!_tables.TryGetValue(table, out var t) && create)
-                _tables.Add(table, t = new Dictionary<string, Slot>(StringComparer.Ordinal));
+                _tables.Add(table, t = new Table(table));
             return t;
         }
 
+        /// <summary>The live object of <paramref name="table"/> with <paramref name="id"/>, or -1.</summary>
+        int Find(string table, string id)
+        {
+            var t = TableOf(table, create: false);
+            return t != null && id != null && t.Slots.TryGetValue(id, out int i) && At(i).CurrentKey.HasValue ? i : -1;
+        }
+
         public IReadOnlyCollection<string> Tables =>
-            _tables.Where(t => t.Value.Values.Any(s => s.CurrentKey.HasValue)).Select(t => t.Key).OrderBy(t => t, StringComparer.Ordinal).ToList();
+            _tables.Values.Where(t => t.Slots.Values.Any(i => At(i).CurrentKey.HasValue)).Select(t => t.Name).OrderBy(t => t, StringComparer.Ordinal).ToList();
 
         readonly List<string> _warnings = new List<string>();
 
@@ -78,86 +107,92 @@ namespace DragonflowUpgrade.Engine.Migrations
             _tables.Keys.OrderBy(t => t, StringComparer.Ordinal).ToList().SelectMany(Entries);
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
-        public IEnumerable<NbEntry> Entries(string table)
+        public IEnumerable<NbEntry> Entries(string table) => Live(table).Select(CurrentEntry);
+
+        // The live objects of a table as they are now, in id order.
+        Slot[] Live(string table)
         {
             var t = TableOf(table, create: false);
-            if (t == null) yield break;
-            foreach (var id in t.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList())
-            {
-                var slot = t[id];
-                if (slot.CurrentKey.HasValue) yield return new NbEntry(slot.CurrentKey.Value, slot.Current);
-            }
+            if (t == null) return Array.Empty<Slot>();
+            return t.Slots.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => At(p.Value)).Where(s => s.CurrentKey.HasValue).ToArray();
         }
+
+        static NbEntry CurrentEntry(Slot s) => new NbEntry(s.CurrentKey.Value, s.Current ?? s.Original);
 
         public IEnumerable<JsonObject> GetAll(string table)
         {
             // The table as it is now, like nb_api's get_all.
-            foreach (var e in Entries(table).ToList())
+            foreach (var s in Live(table))
             {
-                LastObject = $"{table}/{e.Key.Id}";
-                yield return ParseObject(e);
+                _lastTable = table;
+                _lastId = s.CurrentKey.Value.Id;
+                yield return ParseObject(s.CurrentKey.Value, s.Current ?? s.Original);
             }
         }
 
         public JsonObject Get(string table, string id)
         {
-            var t = TableOf(table, create: false);
-            LastObject = $"{table}/{id}";
-            if (t == null || id == null || !t.TryGetValue(id, out var slot) || !slot.CurrentKey.HasValue) return null;
-            return ParseObject(new NbEntry(slot.CurrentKey.Value, slot.Current));
+            _lastTable = table;
+            _lastId = id;
+            int i = Find(table, id);
+            return i < 0 ? null : ParseObject(At(i).CurrentKey.Value, At(i).Current ?? At(i).Original);
         }
 
         [MethodImpl(Hot.Optimize)]
-        static JsonObject ParseObject(NbEntry e)
+        static JsonObject ParseObject(NbKey key, ReadOnlySpan<byte> value)
         {
             JsonNode node;
-            try { node = NbJson.Parse(e.Value); }
-            catch (FormatException ex) { throw new FormatException($"{e.Key} is {ex.Message}", ex); }
+            try { node = NbJson.Parse(value); }
+            catch (FormatException ex) { throw new FormatException($"{key} is {ex.Message}", ex); }
             return node as JsonObject ?? throw new InvalidOperationException(
-                $"{e.Key} holds {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}, not an object; table '{e.Key.Table}' cannot be read as objects.");
+                $"{key} holds {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}, not an object; table '{key.Table}' cannot be read as objects.");
         }
 
         public void Create(string table, JsonObject obj)
         {
             string id = IdOf(table, obj);
-            LastObject = $"{table}/{id}";
+            _lastTable = table;
+            _lastId = id;
             var t = TableOf(table, create: true);
-            if (t.TryGetValue(id, out var slot) && slot.CurrentKey.HasValue)
+            bool known = t.Slots.TryGetValue(id, out int i);
+            if (known && At(i).CurrentKey.HasValue)
                 throw new InvalidOperationException($"Cannot create {table}/{id}: it already exists.");
-            if (slot == null) t.Add(id, slot = new Slot());
-            slot.CurrentKey = new NbKey(table, TopicOf(obj), id);
-            slot.Current = NbJson.Serialize(obj);
+            if (!known) t.Slots.Add(id, i = NewSlot(new Slot()));
+            SetCurrent(ref At(i), new NbKey(t.Name, TopicOf(obj), id), obj);
         }
 
         [MethodImpl(Hot.Optimize)]
         public void Update(string table, JsonObject obj)
         {
             string id = IdOf(table, obj);
-            LastObject = $"{table}/{id}";
-            var t = TableOf(table, create: false);
-            if (t == null || !t.TryGetValue(id, out var slot) || !slot.CurrentKey.HasValue)
-                throw new InvalidOperationException($"Cannot update {table}/{id}: it does not exist.");
-            slot.CurrentKey = new NbKey(table, TopicOf(obj), id);
-            slot.Current = NbJson.Serialize(obj);
+            _lastTable = table;
+            _lastId = id;
+            int i = Find(table, id);
+            if (i < 0) throw new InvalidOperationException($"Cannot update {table}/{id}: it does not exist.");
+            ref Slot s = ref At(i);
+            var key = s.CurrentKey.Value;
+            // Keep the key's strings when they are unchanged: the object's own copies would outlive it for nothing.
+            string topic = TopicOf(obj);
+            SetCurrent(ref s, new NbKey(key.Table, topic == key.Topic ? key.Topic : topic, key.Id), obj);
         }
 
-        /// <summary>Replaces an object's stored text directly (for values that are not objects, such as counters).</summary>
-        public void Put(NbEntry e)
+        // An object written back with the data it was read with keeps its stored bytes: it is no change.
+        [MethodImpl(Hot.Optimize)]
+        void SetCurrent(ref Slot s, NbKey key, JsonObject obj)
         {
-            var t = TableOf(e.Key.Table, create: true);
-            if (!t.TryGetValue(e.Key.Id, out var slot)) t.Add(e.Key.Id, slot = new Slot());
-            slot.CurrentKey = e.Key;
-            slot.Current = e.Value;
+            var text = NbJson.Format(obj);
+            s.CurrentKey = key;
+            s.Current = s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(key) && NbJson.SameData(s.Original, text) ? null : text.ToArray();
         }
 
         public void Delete(string table, string id)
         {
-            LastObject = $"{table}/{id}";
-            var t = TableOf(table, create: false);
-            if (t == null || !t.TryGetValue(id, out var slot) || !slot.CurrentKey.HasValue)
-                throw new InvalidOperationException($"Cannot delete {table}/{id}: it does not exist.");
-            slot.CurrentKey = null;
-            slot.Current = null;
+            _lastTable = table;
+            _lastId = id;
+            int i = Find(table, id);
+            if (i < 0) throw new InvalidOperationException($"Cannot delete {table}/{id}: it does not exist.");
+            At(i).CurrentKey = null;
+            At(i).Current = null;
         }
 
         static string IdOf(string table, JsonObject obj)
@@ -177,43 +212,39 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<NbEntry> Diff()
         {
-            // Comparing data is the costly part of a diff, and each comparison stands alone:
-            // spread them over the cores. A rewrite with the same data falls back to the stored bytes.
-            var rewritten = _tables.Values.SelectMany(t => t.Values)
-                .Where(s => s.CurrentKey.HasValue && s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(s.CurrentKey.Value) && !ReferenceEquals(s.Original, s.Current))
-                .ToArray();
-            System.Threading.Tasks.Parallel.ForEach(rewritten, s => { if (NbJson.SameData(s.Original, s.Current)) s.Current = s.Original; });
-
             var changes = new List<NbEntry>();
-            foreach (var table in _tables.OrderBy(t => t.Key, StringComparer.Ordinal))
+            foreach (var table in _tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
             {
-                foreach (var pair in table.Value.OrderBy(p => p.Key, StringComparer.Ordinal))
+                foreach (var pair in table.Slots.OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
-                    var s = pair.Value;
+                    var s = At(pair.Value);
                     if (!s.CurrentKey.HasValue)
                     {
                         if (s.OriginalKey.HasValue) changes.Add(NbEntry.Delete(s.OriginalKey.Value));
                     }
                     else if (!s.OriginalKey.HasValue)
-                        changes.Add(new NbEntry(s.CurrentKey.Value, s.Current));
+                        changes.Add(CurrentEntry(s));
                     else if (!s.OriginalKey.Value.Equals(s.CurrentKey.Value))
                     {
                         changes.Add(NbEntry.Delete(s.OriginalKey.Value));
-                        changes.Add(new NbEntry(s.CurrentKey.Value, s.Current));
+                        changes.Add(CurrentEntry(s));
                     }
-                    else if (!ReferenceEquals(s.Original, s.Current))
-                        changes.Add(new NbEntry(s.CurrentKey.Value, s.Current));
+                    else if (s.Current != null)
+                        changes.Add(CurrentEntry(s));
                 }
             }
             return changes;
         }
 
         /// <summary>Every object as it was read, before any migration.</summary>
-        public IEnumerable<NbEntry> Originals() =>
-            _tables.Values.SelectMany(t => t.Values).Where(s => s.OriginalKey.HasValue).Select(s => new NbEntry(s.OriginalKey.Value, s.Original));
+        public IEnumerable<NbEntry> Originals()
+        {
+            for (int i = 0; i < _slotCount; i++)
+                if (At(i).OriginalKey.HasValue) yield return new NbEntry(At(i).OriginalKey.Value, At(i).Original);
+        }
 
         /// <summary>Whether the stored database had this key (to tell creates from updates).</summary>
         public bool HadOriginally(NbKey key) =>
-            _tables.TryGetValue(key.Table, out var t) && t.TryGetValue(key.Id, out var s) && s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(key);
+            _tables.TryGetValue(key.Table, out var t) && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey.HasValue && At(i).OriginalKey.Value.Equals(key);
     }
 }

@@ -103,15 +103,19 @@ namespace DragonflowUpgrade.Engine.Store
         /// Parses a Dragonflow key and takes the topic from the value; false for keys that are
         /// not NB objects (not <c>/table/id</c> with a table and an id).
         /// </summary>
-        public static bool TryParseKey(string text, byte[] value, out NbKey key)
+        public static bool TryParseKey(string text, byte[] value, out NbKey key, NameTable names = null)
         {
             key = default;
             if (text == null || text.Length < 4 || text[0] != '/') return false;
             int slash = text.IndexOf('/', 1);
             if (slash <= 1 || slash == text.Length - 1) return false;
-            // Tables repeat across thousands of keys: keep one copy of each.
-            string table = string.Intern(text.Substring(1, slash - 1));
+            string table = text.Substring(1, slash - 1);
             string topic = ModuleTables.IsModuleTable(table) ? null : TopicOf(value);
+            if (names != null)
+            {
+                table = names.Share(table);
+                topic = names.Share(topic);
+            }
             key = new NbKey(table, topic, text.Substring(slash + 1));
             return true;
         }
@@ -129,7 +133,7 @@ namespace DragonflowUpgrade.Engine.Store
                     bool isTopic = reader.ValueTextEquals("topic");
                     reader.Read();
                     if (isTopic)
-                        return reader.TokenType == JsonTokenType.String ? string.Intern(reader.GetString()) : null;
+                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                     reader.Skip();
                 }
             }
@@ -148,18 +152,19 @@ namespace DragonflowUpgrade.Engine.Store
             byte[] start = Utf8(table == null ? "/" : "/" + table + "/");
             byte[] end = PrefixEnd(start);
             long revision = 0;
-            var page = RangeAsync(start, end, revision);
+            var names = new NameTable();
+            var page = RangeAsync(start, end, revision, names);
             while (page != null)
             {
                 var (entries, more, lastKey, rev) = Await(page, "read");
                 revision = rev;
                 // Ask for the next page before handing this one out.
-                page = more ? RangeAsync(After(lastKey), end, revision) : null;
+                page = more ? RangeAsync(After(lastKey), end, revision, names) : null;
                 foreach (var e in entries) yield return e;
             }
         }
 
-        async Task<(List<NbEntry> Entries, bool More, byte[] LastKey, long Revision)> RangeAsync(byte[] key, byte[] end, long revision)
+        async Task<(List<NbEntry> Entries, bool More, byte[] LastKey, long Revision)> RangeAsync(byte[] key, byte[] end, long revision, NameTable names)
         {
             using (var doc = await CallAsync("/v3/kv/range", w =>
             {
@@ -179,7 +184,7 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         last = kv.GetProperty("key").GetBytesFromBase64();
                         byte[] value = kv.TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>();
-                        if (TryParseKey(Encoding.UTF8.GetString(last), value, out var nbKey))
+                        if (TryParseKey(Encoding.UTF8.GetString(last), value, out var nbKey, names))
                             entries.Add(new NbEntry(nbKey, value));
                     }
                 }

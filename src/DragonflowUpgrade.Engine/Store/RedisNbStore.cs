@@ -89,7 +89,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>Parses a Dragonflow key; false for keys that are not NB objects.</summary>
         [MethodImpl(Hot.Optimize)]
-        public static bool TryParseKey(string text, out NbKey key)
+        public static bool TryParseKey(string text, out NbKey key, NameTable names = null)
         {
             key = default;
             if (text == null || text.Length < 5 || text[0] != '{') return false;
@@ -97,9 +97,13 @@ namespace DragonflowUpgrade.Engine.Store
             if (close < 0 || close + 1 >= text.Length || text[close + 1] != '.') return false;
             int dot = text.IndexOf('.', 1);
             if (dot < 0 || dot > close || dot == 1) return false;
-            // Tables and topics repeat across thousands of keys: keep one copy of each.
-            string table = string.Intern(text.Substring(1, dot - 1));
-            string topic = string.Intern(text.Substring(dot + 1, close - dot - 1));
+            string table = text.Substring(1, dot - 1);
+            string topic = text.Substring(dot + 1, close - dot - 1);
+            if (names != null)
+            {
+                table = names.Share(table);
+                topic = names.Share(topic);
+            }
             string id = text.Substring(close + 2);
             key = new NbKey(table, topic, id);
             return true;
@@ -128,6 +132,7 @@ namespace DragonflowUpgrade.Engine.Store
         IEnumerable<List<(NbKey, RedisKey)>> ScanBatches(string table)
         {
             var batch = new List<(NbKey, RedisKey)>(BatchSize);
+            var names = new NameTable();
             IEnumerable<RedisKey> keys;
             try { keys = _server.Keys(_db.Database, Pattern(table), ScanPageSize); }
             catch (RedisException e) { throw Failure("read", e); }
@@ -138,7 +143,7 @@ namespace DragonflowUpgrade.Engine.Store
                     try { if (!e.MoveNext()) break; }
                     catch (RedisException ex) { throw Failure("read", ex); }
                     string text = e.Current;
-                    if (!TryParseKey(text, out var key)) continue;
+                    if (!TryParseKey(text, out var key, names)) continue;
                     if (table != null && key.Table != table) continue;
                     batch.Add((key, e.Current));
                     if (batch.Count == BatchSize)
@@ -183,22 +188,17 @@ namespace DragonflowUpgrade.Engine.Store
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
         {
+            // A run of puts is one MSET per batch, a run of deletes one DEL; commands on the
+            // connection run in the order sent, so a delete and a put of one key keep theirs.
             int written = 0;
             var pending = new Queue<(int Count, Task Done)>();
             try
             {
-                foreach (var chunk in Chunk(changes, BatchSize))
+                foreach (var run in Runs(changes))
                 {
-                    var batch = _db.CreateBatch();
-                    var tasks = new Task[chunk.Count];
-                    for (int i = 0; i < chunk.Count; i++)
-                    {
-                        var entry = chunk[i];
-                        RedisKey key = FormatKey(entry.Key);
-                        tasks[i] = entry.IsDelete ? (Task)batch.KeyDeleteAsync(key) : batch.StringSetAsync(key, entry.Value);
-                    }
-                    batch.Execute();
-                    pending.Enqueue((chunk.Count, Task.WhenAll(tasks)));
+                    pending.Enqueue((run.Count, run[0].IsDelete
+                        ? (Task)_db.KeyDeleteAsync(run.Select(e => (RedisKey)FormatKey(e.Key)).ToArray())
+                        : _db.StringSetAsync(run.Select(e => new KeyValuePair<RedisKey, RedisValue>(FormatKey(e.Key), e.Value)).ToArray())));
                     if (pending.Count >= BatchesInFlight) Complete(pending.Dequeue());
                 }
                 while (pending.Count > 0) Complete(pending.Dequeue());
@@ -212,6 +212,22 @@ namespace DragonflowUpgrade.Engine.Store
                 written += p.Count;
                 progress?.Report(written);
             }
+        }
+
+        // Consecutive changes of one kind, at most a batch at a time.
+        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes)
+        {
+            var run = new List<NbEntry>(BatchSize);
+            foreach (var e in changes)
+            {
+                if (run.Count == BatchSize || (run.Count > 0 && run[0].IsDelete != e.IsDelete))
+                {
+                    yield return run;
+                    run = new List<NbEntry>(BatchSize);
+                }
+                run.Add(e);
+            }
+            if (run.Count > 0) yield return run;
         }
 
         internal static IEnumerable<List<T>> Chunk<T>(IEnumerable<T> items, int size)
