@@ -5,8 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Threading;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -232,7 +232,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 string id = (string)port["id"];
                 if (id.EndsWith("0")) { nb.Delete("lport", id); continue; }
                 if (port["topic"] == null) port["topic"] = "t0";
-                else port["version"] = (int)port["version"] + 1;
+                else port["version"] = (long)port["version"] + 1;
                 nb.Update("lport", port);
             }
         });

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
-using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
@@ -129,6 +129,39 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void An_object_stored_in_another_format_and_rewritten_with_its_data_is_not_written()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+                store.Write(new[]
+                {
+                    new NbEntry(new NbKey("lport", "t0", "p1"), Json("{\"id\":\"p1\",\"topic\":\"t0\",\"n\":1.0,\"s\":\"a\\/b\"}")),
+                    new NbEntry(new NbKey("lport", "t0", "p2"), Json("{\"id\":\"p2\",\"topic\":\"t0\",\"n\":1}")),
+                });
+            var catalog = new MigrationCatalog(new[]
+            {
+                M("touch", "2017-09-01T00:00:00Z", nb =>
+                {
+                    foreach (var port in nb.GetAll("lport"))
+                    {
+                        if ((string)port["id"] == "p2") port["n"] = 2;
+                        nb.Update("lport", port);
+                    }
+                }),
+            });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, catalog);
+                var result = migrator.Run(migrator.Plan().Pending);
+                Assert.Equal(new[] { "lport/p2 (topic t0)" }, result.Writes.Where(w => w.Key.Table == "lport").Select(w => w.Key.ToString()));
+                migrator.Commit(result);
+            }
+            var dump = Dump(uri);
+            Assert.Equal("{\"id\":\"p1\",\"topic\":\"t0\",\"n\":1.0,\"s\":\"a\\/b\"}", dump["lport/p1 (topic t0)"]);
+            Assert.Equal("{\"id\": \"p2\", \"topic\": \"t0\", \"n\": 2}", dump["lport/p2 (topic t0)"]);
+        }
+
+        [Fact]
         public void A_second_run_finds_nothing_pending_and_writes_nothing()
         {
             string uri = NewRedisWithPorts(10);
@@ -177,7 +210,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 M("reshape", "2017-09-01T00:00:00Z", nb =>
                 {
-                    nb.Create("lsubnet", new JsonObject { ["id"] = "sn1", ["topic"] = "t0" });
+                    nb.Create("lsubnet", new NbObject { ["id"] = "sn1", ["topic"] = "t0" });
                     nb.Delete("lport", "p0001");
                     var sw = nb.Get("lswitch", "s1");
                     sw["topic"] = "t9";

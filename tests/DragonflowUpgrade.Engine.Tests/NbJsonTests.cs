@@ -1,5 +1,8 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Numerics;
 using System.Text;
-using System.Text.Json.Nodes;
 using DragonflowUpgrade.Engine.Json;
 using Xunit;
 
@@ -7,19 +10,110 @@ namespace DragonflowUpgrade.Engine.Tests
 {
     public class NbJsonTests
     {
+        static object Parse(string json) => NbJson.Parse(Encoding.UTF8.GetBytes(json));
+
+        static string Text(object value) => Encoding.UTF8.GetString(NbJson.Serialize(value));
+
         [Fact]
         public void Serializes_as_pythons_json_dumps_does()
         {
-            var o = new JsonObject { ["id"] = "p1", ["ips"] = new JsonArray("10.0.0.1", "fe80::1"), ["n"] = 3, ["x"] = 2.0, ["name"] = "caf\u00e9", ["ok"] = true, ["none"] = null };
-            Assert.Equal("{\"id\": \"p1\", \"ips\": [\"10.0.0.1\", \"fe80::1\"], \"n\": 3, \"x\": 2.0, \"name\": \"caf\\u00e9\", \"ok\": true, \"none\": null}",
-                Encoding.UTF8.GetString(NbJson.Serialize(o)));
+            var o = new NbObject { ["id"] = "p1", ["ips"] = new List<object> { "10.0.0.1", "fe80::1" }, ["n"] = 3, ["x"] = 2.0, ["name"] = "caf\u00e9", ["ok"] = true, ["none"] = null };
+            Assert.Equal("{\"id\": \"p1\", \"ips\": [\"10.0.0.1\", \"fe80::1\"], \"n\": 3, \"x\": 2.0, \"name\": \"caf\\u00e9\", \"ok\": true, \"none\": null}", Text(o));
+        }
+
+        [Theory]
+        [InlineData("{\"t\":1503312312.125,\"i\":7,\"n\":-3,\"z\":0}", "{\"t\": 1503312312.125, \"i\": 7, \"n\": -3, \"z\": 0}")]
+        [InlineData("{\"big\": 123456789012345678901234567890, \"e\": 1e-05, \"f\": 2.5E+20}", "{\"big\": 123456789012345678901234567890, \"e\": 1e-05, \"f\": 2.5e+20}")]
+        [InlineData("{ \"s\" : \"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\" , \"l\" : [ ] , \"o\" : { } }", "{\"s\": \"a\\\"b\\\\c/d\\n\\u00e9\\ud83d\\ude00\", \"l\": [], \"o\": {}}")]
+        [InlineData("[true, false, null, \"caf\u00e9\"]", "[true, false, null, \"caf\\u00e9\"]")]
+        public void Parsed_values_are_written_back_as_python_writes_them(string json, string expected)
+        {
+            Assert.Equal(expected, Text(Parse(json)));
         }
 
         [Fact]
-        public void Parsed_numbers_keep_their_text()
+        public void Values_are_plain_dotnet_values()
         {
-            var o = NbJson.Parse(Encoding.UTF8.GetBytes("{\"t\":1503312312.125,\"i\":7}"));
-            Assert.Equal("{\"t\": 1503312312.125, \"i\": 7}", Encoding.UTF8.GetString(NbJson.Serialize(o)));
+            var o = (NbObject)Parse("{\"s\": \"x\", \"i\": 7, \"big\": 99999999999999999999, \"d\": 1.5, \"b\": true, \"n\": null, \"l\": [1], \"o\": {\"k\": \"v\"}}");
+            Assert.Equal("x", o["s"]);
+            Assert.Equal(7L, o["i"]);
+            Assert.Equal(BigInteger.Parse("99999999999999999999"), o["big"]);
+            Assert.Equal(1.5, o["d"]);
+            Assert.Equal(true, o["b"]);
+            Assert.Null(o["n"]);
+            Assert.True(o.ContainsKey("n"));
+            Assert.Null(o["missing"]);
+            Assert.False(o.ContainsKey("missing"));
+            Assert.Equal(new List<object> { 1L }, o["l"]);
+            Assert.Equal("v", ((NbObject)o["o"])["k"]);
+        }
+
+        [Theory]
+        [InlineData("{\"a\": 1,}", "a member name should be here at byte 8")]
+        [InlineData("{\"a\" 1}", "':' should follow a member name at byte 5")]
+        [InlineData("{\"a\": 1} x", "more text after the value at byte 9")]
+        [InlineData("{\"a\": tru}", "an unknown word at byte 6")]
+        [InlineData("{\"a\": 01}", "not a number at byte 6")]
+        [InlineData("{\"a\": \"x}", "a string is not closed at byte 6")]
+        [InlineData("{\"a\": \"\\q\"}", "an unknown escape at byte 7")]
+        [InlineData("{\"a\": 1, \"a\": 2}", "member 'a' appears twice at byte 9")]
+        [InlineData("", "the text ends where a value should be at byte 0")]
+        public void Malformed_json_is_an_error_saying_what_and_where(string json, string message)
+        {
+            var e = Assert.Throws<FormatException>(() => Parse(json));
+            Assert.Equal("not valid JSON: " + message + ".", e.Message);
+        }
+
+        [Fact]
+        public void Invalid_utf8_and_deep_nesting_are_errors()
+        {
+            Assert.Contains("not UTF-8", Assert.Throws<FormatException>(() => NbJson.Parse(new byte[] { (byte)'"', 0xff, (byte)'"' })).Message);
+            Assert.Contains("nested deeper than 64", Assert.Throws<FormatException>(() => Parse(new string('[', 65) + new string(']', 65))).Message);
+            Assert.Equal(new string('[', 64) + new string(']', 64), Text(Parse(new string('[', 64) + new string(']', 64))));
+        }
+
+        [Fact]
+        public void A_value_that_json_cannot_hold_is_an_error_naming_its_type()
+        {
+            var e = Assert.Throws<FormatException>(() => NbJson.Serialize(new NbObject { ["when"] = DateTime.UtcNow }));
+            Assert.Contains("System.DateTime", e.Message);
+        }
+
+        [Fact]
+        public void An_object_keeps_member_order_through_removes_and_clones_deeply()
+        {
+            var o = (NbObject)Parse("{\"a\": 1, \"b\": {\"c\": [1, 2]}, \"d\": 3}");
+            Assert.True(o.Remove("a"));
+            Assert.False(o.Remove("a"));
+            o["e"] = 4;
+            var copy = o.Clone();
+            ((List<object>)((NbObject)copy["b"])["c"]).Add(3L);
+            Assert.Equal(new[] { "b", "d", "e" }, o.Keys);
+            Assert.Equal("{\"b\": {\"c\": [1, 2]}, \"d\": 3, \"e\": 4}", Text(o));
+            Assert.Equal("{\"b\": {\"c\": [1, 2, 3]}, \"d\": 3, \"e\": 4}", Text(copy));
+            Assert.Throws<ArgumentException>(() => o.Add("d", 5));
+        }
+
+        [Theory]
+        [InlineData("{\"a\": 1, \"b\": [1, -2], \"c\": {\"d\": \"caf\\u00e9\\ud83d\\ude00\"}, \"e\": 1.5, \"f\": null, \"g\": true, \"h\": \"x\\\"y\\n\\u0001\", \"i\": [], \"j\": {}}", true)]
+        [InlineData("{\"a\":1}", false)]
+        [InlineData("{\"a\": 1 }", false)]
+        [InlineData(" {\"a\": 1}", false)]
+        [InlineData("[1,2]", false)]
+        [InlineData("[ 1, 2]", false)]
+        [InlineData("{\"s\": \"a\\/b\"}", false)]
+        [InlineData("{\"s\": \"caf\\u00E9\"}", false)]
+        [InlineData("{\"s\": \"caf\u00e9\"}", false)]
+        [InlineData("{\"s\": \"\\u0041\"}", false)]
+        [InlineData("{\"s\": \"\\u000a\"}", false)]
+        [InlineData("{\"n\": 1.50}", false)]
+        [InlineData("{\"n\": 1E+20}", false)]
+        [InlineData("{\"n\": -0}", false)]
+        public void Parsing_tells_whether_the_text_is_exactly_as_it_would_be_written(string json, bool asWritten)
+        {
+            var value = NbJson.Parse(Encoding.UTF8.GetBytes(json), out bool parsedAsWritten);
+            Assert.Equal(asWritten, parsedAsWritten);
+            Assert.Equal(asWritten, Text(value) == json);
         }
 
         [Theory]
@@ -29,6 +123,11 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("{\"a\": 1}", "{\"a\": 2}", false)]
         [InlineData("{\"a\": 1}", "{\"a\": 1, \"b\": null}", false)]
         [InlineData("[1, 2]", "[2, 1]", false)]
+        [InlineData("{\"e\": 1e2, \"s\": \"a\\/b\", \"l\": [ true , null ]}", "{\"e\": 100.0, \"s\": \"a/b\", \"l\": [true, null]}", true)]
+        [InlineData("{\"big\": 123456789012345678901234567890}", "{\"big\": 123456789012345678901234567891}", false)]
+        [InlineData("{\"b\": true}", "{\"b\": false}", false)]
+        [InlineData("{\"s\": \"ab\"}", "{\"s\": \"a\\u0062\"}", true)]
+        [InlineData("{\"s\": \"ab\"}", "{\"s\": \"abc\"}", false)]
         public void Same_data_ignores_formatting_but_not_member_order(string a, string b, bool same)
         {
             Assert.Equal(same, NbJson.SameData(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b)));

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
-using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -28,10 +28,10 @@ namespace DragonflowUpgrade.Engine.Tests
             foreach (var port in nb.GetAll("lport").ToList())
             {
                 if (((string)port["id"]).EndsWith("0")) { nb.Delete("lport", (string)port["id"]); continue; }
-                port["version"] = (int)port["version"] + 1;
+                port["version"] = (long)port["version"] + 1;
                 nb.Update("lport", port);
             }
-            nb.Create("lswitch", new JsonObject { ["id"] = "s-new", ["topic"] = "t0", ["version"] = 1 });
+            nb.Create("lswitch", new NbObject { ["id"] = "s-new", ["topic"] = "t0", ["version"] = 1 });
         });
 
         /// <summary>A seeded database, the run worked out on it, its backup, and the content a whole commit gives.</summary>

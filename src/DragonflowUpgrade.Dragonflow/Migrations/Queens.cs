@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 
 // The Pike (4.0.0) → Queens (5.0.0) migrations. Each one's ProposedAt is the date of the
@@ -19,9 +19,9 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
         {
             foreach (var port in nb.GetAll("lport"))
             {
-                if (!string.IsNullOrEmpty((string)port["topic"])) continue;
-                var sw = nb.Get("lswitch", (string)port["lswitch"]);
-                string topic = (string)sw?["topic"];
+                if (!string.IsNullOrEmpty(port["topic"] as string)) continue;
+                var sw = nb.Get("lswitch", port["lswitch"] as string);
+                string topic = sw?["topic"] as string;
                 if (string.IsNullOrEmpty(topic)) continue;
                 port["topic"] = topic;
                 nb.Update("lport", port);
@@ -41,15 +41,15 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
         public void Apply(INbApi nb)
         {
             var byNetwork = nb.GetAll("lport")
-                .Where(p => (string)p["device_owner"] == "network:dhcp" && p["lswitch"] != null)
+                .Where(p => p["device_owner"] as string == "network:dhcp" && p["lswitch"] is string)
                 .GroupBy(p => (string)p["lswitch"])
                 .Where(g => g.Count() > 1);
             foreach (var network in byNetwork)
             {
                 var sw = nb.Get("lswitch", network.Key);
-                string name = (string)sw?["name"];
+                string name = sw?["name"] as string;
                 nb.Warn($"Network {network.Key}{(string.IsNullOrEmpty(name) ? "" : " (" + name + ")")} has {network.Count()} DHCP ports " +
-                        $"({string.Join(", ", network.Select(p => (string)p["id"]))}); Queens serves DHCP from one port per network and fails on this one. " +
+                        $"({string.Join(", ", network.Select(p => p["id"] as string))}); Queens serves DHCP from one port per network and fails on this one. " +
                         "After the upgrade, keep one port, delete the others with 'neutron port-delete', and give the kept port one fixed IP on every DHCP-enabled subnet " +
                         "with 'neutron port-update <port> --fixed-ip subnet_id=...,ip_address=... ...' (see the README, 'After upgrading to Queens').");
             }
@@ -87,14 +87,14 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
             foreach (var sw in nb.GetAll("lswitch"))
             {
                 if (!sw.ContainsKey("subnets")) continue;
-                if (sw["subnets"] is JsonArray subnets)
+                if (sw["subnets"] is List<object> subnets)
                 {
-                    foreach (var element in subnets.OfType<JsonObject>().ToList())
+                    foreach (var element in subnets.OfType<NbObject>())
                     {
-                        var subnet = (JsonObject)element.DeepClone();
-                        if (string.IsNullOrEmpty((string)subnet["topic"])) subnet["topic"] = (string)sw["topic"];
-                        subnet["version"] = 0;
-                        subnet["lswitch"] = (string)sw["id"];
+                        var subnet = element.Clone();
+                        if (string.IsNullOrEmpty(subnet["topic"] as string)) subnet["topic"] = sw["topic"];
+                        subnet["version"] = 0L;
+                        subnet["lswitch"] = sw["id"];
                         nb.Create("lsubnet", subnet);
                     }
                 }

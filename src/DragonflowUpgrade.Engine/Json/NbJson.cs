@@ -1,35 +1,327 @@
 using System;
-using System.Runtime.CompilerServices;
+using System.Collections;
+using System.Collections.Generic;
 using System.Globalization;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace DragonflowUpgrade.Engine.Json
 {
     /// <summary>
-    /// Reads and writes NB values. Output is formatted as Dragonflow's Python serializer writes
-    /// it (json.dumps defaults: ", " and ": " separators, non-ASCII escaped), so an object the
-    /// module rewrites looks exactly like one Dragonflow wrote.
+    /// Reads and writes NB values. Reading gives plain .NET values (see <see cref="NbObject"/>);
+    /// output is formatted as Dragonflow's Python serializer writes it (json.dumps defaults:
+    /// ", " and ": " separators, non-ASCII escaped), so an object the module rewrites looks
+    /// exactly like one Dragonflow wrote.
     /// </summary>
     public static class NbJson
     {
+        const int MaxDepth = 64;
+        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        static readonly object True = true, False = false;
+
+        /// <summary>
+        /// Parses one JSON value: an <see cref="NbObject"/>, a <c>List&lt;object&gt;</c>, a string,
+        /// a long (a BigInteger beyond its range), a double, a bool or null.
+        /// </summary>
+        /// <exception cref="FormatException">The text is not one valid JSON value; the message says where.</exception>
+        public static object Parse(ReadOnlySpan<byte> utf8) => Parse(utf8, out _);
+
+        /// <summary>
+        /// <see cref="Parse(ReadOnlySpan{byte})"/>, also telling whether the text is exactly what
+        /// <see cref="Serialize"/> writes for the value read, as it is for everything Dragonflow
+        /// stores: then any other text holds other data.
+        /// </summary>
         [MethodImpl(Hot.Optimize)]
-        public static JsonNode Parse(ReadOnlySpan<byte> utf8)
+        internal static object Parse(ReadOnlySpan<byte> utf8, out bool asWritten)
         {
-            try { return JsonNode.Parse(utf8); }
-            catch (JsonException e) { throw new FormatException("not valid JSON: " + e.Message, e); }
+            _notAsWritten = false;
+            int at = 0;
+            var value = ReadValue(utf8, ref at, 0, space: 0);
+            Space(utf8, ref at, 0);
+            if (at < utf8.Length) throw Invalid("more text after the value", at);
+            asWritten = !_notAsWritten;
+            return value;
         }
 
-        public static byte[] Serialize(JsonNode node) => Format(node).ToArray();
+        static FormatException Invalid(string what, int at) => new FormatException($"not valid JSON: {what} at byte {at}.");
+
+        // Set by the reader on anything Serialize would have written otherwise.
+        [ThreadStatic] static bool _notAsWritten;
+
+        [MethodImpl(Hot.Optimize)]
+        static void SkipSpace(ReadOnlySpan<byte> b, ref int at)
+        {
+            while (at < b.Length && (b[at] == ' ' || b[at] == '\n' || b[at] == '\r' || b[at] == '\t')) at++;
+        }
+
+        /// <summary>Skips white space where Serialize writes <paramref name="expected"/> blanks (0 or 1).</summary>
+        [MethodImpl(Hot.Optimize)]
+        static void Space(ReadOnlySpan<byte> b, ref int at, int expected)
+        {
+            int start = at;
+            SkipSpace(b, ref at);
+            if (at - start != expected || (expected == 1 && b[start] != ' ')) _notAsWritten = true;
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        static object ReadValue(ReadOnlySpan<byte> b, ref int at, int depth, int space)
+        {
+            Space(b, ref at, space);
+            if (at >= b.Length) throw Invalid("the text ends where a value should be", at);
+            switch (b[at])
+            {
+                case (byte)'{':
+                    if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
+                    return ReadObject(b, ref at, depth + 1);
+                case (byte)'[':
+                    if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
+                    return ReadArray(b, ref at, depth + 1);
+                case (byte)'"': return ReadString(b, ref at, name: false);
+                case (byte)'t': Literal(b, ref at, "true"); return True;
+                case (byte)'f': Literal(b, ref at, "false"); return False;
+                case (byte)'n': Literal(b, ref at, "null"); return null;
+                default: return ReadNumber(b, ref at);
+            }
+        }
+
+        // The members of the objects being read, innermost last: each object is made at its size once read.
+        [ThreadStatic] static string[] _memberNames;
+        [ThreadStatic] static object[] _memberValues;
+        [ThreadStatic] static int _members;
+
+        [MethodImpl(Hot.Optimize)]
+        static NbObject ReadObject(ReadOnlySpan<byte> b, ref int at, int depth)
+        {
+            at++;
+            Space(b, ref at, 0);
+            if (at < b.Length && b[at] == '}') { at++; return new NbObject(); }
+            if (_memberNames == null) { _memberNames = new string[64]; _memberValues = new object[64]; }
+            int first = _members;
+            try
+            {
+                while (true)
+                {
+                    if (_members > first) Space(b, ref at, 1);
+                    if (at >= b.Length || b[at] != '"') throw Invalid("a member name should be here", at);
+                    int nameAt = at;
+                    string name = ReadString(b, ref at, name: true);
+                    for (int k = first; k < _members; k++)
+                        if ((object)_memberNames[k] == name || _memberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
+                    Space(b, ref at, 0);
+                    if (at >= b.Length || b[at] != ':') throw Invalid("':' should follow a member name", at);
+                    at++;
+                    var value = ReadValue(b, ref at, depth, space: 1);
+                    if (_members == _memberNames.Length)
+                    {
+                        Array.Resize(ref _memberNames, _members * 2);
+                        Array.Resize(ref _memberValues, _members * 2);
+                    }
+                    _memberNames[_members] = name;
+                    _memberValues[_members++] = value;
+                    Space(b, ref at, 0);
+                    if (at < b.Length && b[at] == ',') { at++; continue; }
+                    if (at < b.Length && b[at] == '}') { at++; return new NbObject(_memberNames, _memberValues, first, _members - first); }
+                    throw Invalid("',' or '}' should be here", at);
+                }
+            }
+            finally
+            {
+                Array.Clear(_memberValues, first, _members - first);
+                _members = first;
+            }
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        static List<object> ReadArray(ReadOnlySpan<byte> b, ref int at, int depth)
+        {
+            var list = new List<object>();
+            at++;
+            Space(b, ref at, 0);
+            if (at < b.Length && b[at] == ']') { at++; return list; }
+            while (true)
+            {
+                list.Add(ReadValue(b, ref at, depth, space: list.Count == 0 ? 0 : 1));
+                Space(b, ref at, 0);
+                if (at < b.Length && b[at] == ',') { at++; continue; }
+                if (at < b.Length && b[at] == ']') { at++; return list; }
+                throw Invalid("',' or ']' should be here", at);
+            }
+        }
+
+        static void Literal(ReadOnlySpan<byte> b, ref int at, string word)
+        {
+            for (int i = 0; i < word.Length; i++)
+                if (at + i >= b.Length || b[at + i] != word[i]) throw Invalid("an unknown word", at);
+            at += word.Length;
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        static object ReadNumber(ReadOnlySpan<byte> b, ref int at)
+        {
+            int start = at;
+            if (at < b.Length && b[at] == '-') at++;
+            int digits = at;
+            while (at < b.Length && b[at] >= '0' && b[at] <= '9') at++;
+            if (at == digits || (b[digits] == '0' && at - digits > 1)) throw Invalid("not a number", start);
+            bool integer = true;
+            if (at < b.Length && b[at] == '.')
+            {
+                integer = false;
+                int fraction = ++at;
+                while (at < b.Length && b[at] >= '0' && b[at] <= '9') at++;
+                if (at == fraction) throw Invalid("a number needs digits after '.'", start);
+            }
+            if (at < b.Length && (b[at] == 'e' || b[at] == 'E'))
+            {
+                integer = false;
+                at++;
+                if (at < b.Length && (b[at] == '+' || b[at] == '-')) at++;
+                int exponent = at;
+                while (at < b.Length && b[at] >= '0' && b[at] <= '9') at++;
+                if (at == exponent) throw Invalid("a number needs digits in its exponent", start);
+            }
+            if (integer && at - digits <= 18)
+            {
+                long n = 0;
+                for (int i = digits; i < at; i++) n = n * 10 + (b[i] - '0');
+                if (digits > start && n == 0) _notAsWritten = true;  // -0
+                return digits > start ? -n : n;
+            }
+            string text = Encoding.ASCII.GetString(b.Slice(start, at - start).ToArray());
+            if (!integer)
+            {
+                double d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                if (double.IsInfinity(d) || FormatDouble(d) != text) _notAsWritten = true;
+                return d;
+            }
+            // Python's integers have no limit: keep big ones exact.
+            return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? (object)l : BigInteger.Parse(text, CultureInfo.InvariantCulture);
+        }
+
+        // Member names repeat in every object of a table: the last ones seen, by a hash of their bytes.
+        [ThreadStatic] static string[] _names;
+
+        [MethodImpl(Hot.Optimize)]
+        static unsafe string ReadString(ReadOnlySpan<byte> b, ref int at, bool name)
+        {
+            int start = at + 1, end = start;
+            uint hash = 2166136261;
+            while (true)
+            {
+                if (end >= b.Length) throw Invalid("a string is not closed", at);
+                byte c = b[end];
+                if (c == '"') break;
+                if (c == '\\') return ReadEscapedString(b, ref at);
+                if (c < 0x20) throw Invalid("a control character inside a string", end);
+                if (c >= 0x7f) _notAsWritten = true;  // written escaped
+                hash = (hash ^ c) * 16777619;
+                end++;
+            }
+            int length = end - start;
+            at = end + 1;
+            if (length == 0) return "";
+            string[] names = null;
+            if (name)
+            {
+                names = _names ?? (_names = new string[1024]);
+                var known = names[hash & 1023];
+                if (known != null && known.Length == length && Same(known, b.Slice(start, length))) return known;
+            }
+            string text;
+            try
+            {
+                fixed (byte* p = &b[start]) text = StrictUtf8.GetString(p, length);
+            }
+            catch (DecoderFallbackException) { throw Invalid("a string that is not UTF-8", start); }
+            if (name) names[hash & 1023] = text;
+            return text;
+        }
+
+        static bool Same(string s, ReadOnlySpan<byte> ascii)
+        {
+            for (int i = 0; i < ascii.Length; i++) if (s[i] != ascii[i]) return false;
+            return true;
+        }
+
+        static string ReadEscapedString(ReadOnlySpan<byte> b, ref int at)
+        {
+            var text = new StringBuilder();
+            int i = at + 1, run = i;
+            while (true)
+            {
+                if (i >= b.Length) throw Invalid("a string is not closed", at);
+                byte c = b[i];
+                if (c == '"') break;
+                if (c < 0x20) throw Invalid("a control character inside a string", i);
+                if (c >= 0x7f) _notAsWritten = true;
+                if (c != '\\') { i++; continue; }
+                Append(text, b.Slice(run, i - run), run);
+                if (i + 1 >= b.Length) throw Invalid("a string is not closed", at);
+                switch (b[i + 1])
+                {
+                    case (byte)'"': text.Append('"'); break;
+                    case (byte)'\\': text.Append('\\'); break;
+                    case (byte)'/': text.Append('/'); _notAsWritten = true; break;
+                    case (byte)'b': text.Append('\b'); break;
+                    case (byte)'f': text.Append('\f'); break;
+                    case (byte)'n': text.Append('\n'); break;
+                    case (byte)'r': text.Append('\r'); break;
+                    case (byte)'t': text.Append('\t'); break;
+                    case (byte)'u':
+                        if (i + 6 > b.Length || !int.TryParse(Encoding.ASCII.GetString(b.Slice(i + 2, 4).ToArray()), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int code))
+                            throw Invalid("'\\u' needs four hex digits", i);
+                        text.Append((char)code);
+                        // Written as \u only where it has no short escape and is not plain ASCII, in lower-case hex.
+                        if ((code < 128 && Escapes[code] != "\\u" + code.ToString("x4")) || HasUpperHex(b.Slice(i + 2, 4))) _notAsWritten = true;
+                        i += 4;
+                        break;
+                    default: throw Invalid("an unknown escape", i);
+                }
+                i += 2;
+                run = i;
+            }
+            Append(text, b.Slice(run, i - run), run);
+            at = i + 1;
+            return text.ToString();
+        }
+
+        static bool HasUpperHex(ReadOnlySpan<byte> hex)
+        {
+            foreach (byte h in hex) if (h >= 'A' && h <= 'F') return true;
+            return false;
+        }
+
+        static void Append(StringBuilder text, ReadOnlySpan<byte> utf8, int at)
+        {
+            if (utf8.Length == 0) return;
+            try { text.Append(StrictUtf8.GetString(utf8.ToArray())); }
+            catch (DecoderFallbackException) { throw Invalid("a string that is not UTF-8", at); }
+        }
+
+        /// <summary>What kind of JSON value a parsed value is, for messages: "object", "array", "string", "number", "boolean" or "null".</summary>
+        public static string KindOf(object value)
+        {
+            switch (value)
+            {
+                case null: return "null";
+                case NbObject _: return "object";
+                case string _: return "string";
+                case bool _: return "boolean";
+                case List<object> _: return "array";
+                default: return "number";
+            }
+        }
+
+        public static byte[] Serialize(object value) => Format(value).ToArray();
 
         /// <summary>Serializes into this thread's buffer: the result is valid until the thread's next call.</summary>
         [MethodImpl(Hot.Optimize)]
-        internal static ReadOnlySpan<byte> Format(JsonNode node)
+        internal static ReadOnlySpan<byte> Format(object value)
         {
             var w = Buffer ?? (Buffer = new ByteWriter());
             w.Reset();
-            Write(w, node);
+            Write(w, value, 0);
             return w.Written;
         }
 
@@ -67,70 +359,71 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static void Write(ByteWriter w, JsonNode node)
+        static void Write(ByteWriter w, object value, int depth)
         {
-            switch (node)
+            if (depth > MaxDepth) throw new FormatException($"An NB object cannot nest objects and arrays deeper than {MaxDepth} (is one inside itself?).");
+            switch (value)
             {
-                case null:
-                    w.Ascii("null");
-                    break;
-                case JsonObject o:
+                case null: w.Ascii("null"); return;
+                case string s: WriteString(w, s); return;
+                case bool b: w.Ascii(b ? "true" : "false"); return;
+                case long l: w.Ascii(l.ToString(CultureInfo.InvariantCulture)); return;
+                case int i: w.Ascii(i.ToString(CultureInfo.InvariantCulture)); return;
+                case double d: w.Ascii(FormatDouble(d)); return;
+                case NbObject o:
                     w.Byte('{');
-                    bool first = true;
-                    foreach (var p in o)
+                    for (int k = 0; k < o.Count; k++)
                     {
-                        if (!first) w.Ascii(", ");
-                        first = false;
-                        WriteString(w, p.Key);
+                        if (k > 0) w.Ascii(", ");
+                        WriteString(w, o.NameAt(k));
                         w.Ascii(": ");
-                        Write(w, p.Value);
+                        Write(w, o.ValueAt(k), depth + 1);
                     }
                     w.Byte('}');
-                    break;
-                case JsonArray a:
+                    return;
+                case List<object> list:
                     w.Byte('[');
-                    for (int i = 0; i < a.Count; i++)
+                    for (int k = 0; k < list.Count; k++)
                     {
-                        if (i > 0) w.Ascii(", ");
-                        Write(w, a[i]);
+                        if (k > 0) w.Ascii(", ");
+                        Write(w, list[k], depth + 1);
                     }
                     w.Byte(']');
-                    break;
-                case JsonValue v:
-                    WriteValue(w, v);
-                    break;
+                    return;
+                case float f: w.Ascii(FormatDouble(f)); return;
+                case decimal m: w.Ascii(m.ToString(CultureInfo.InvariantCulture)); return;
+                case BigInteger big: w.Ascii(big.ToString(CultureInfo.InvariantCulture)); return;
+                case short _: case sbyte _: case byte _: case ushort _: case uint _: case ulong _:
+                    w.Ascii(((IFormattable)value).ToString(null, CultureInfo.InvariantCulture));
+                    return;
+                case IDictionary dict:
+                    w.Byte('{');
+                    bool first = true;
+                    foreach (DictionaryEntry entry in dict)
+                    {
+                        if (!(entry.Key is string key)) throw new FormatException($"An NB object's member names are strings, not {entry.Key?.GetType().Name ?? "null"}.");
+                        if (!first) w.Ascii(", ");
+                        first = false;
+                        WriteString(w, key);
+                        w.Ascii(": ");
+                        Write(w, entry.Value, depth + 1);
+                    }
+                    w.Byte('}');
+                    return;
+                case IEnumerable items:
+                    w.Byte('[');
+                    bool firstItem = true;
+                    foreach (var item in items)
+                    {
+                        if (!firstItem) w.Ascii(", ");
+                        firstItem = false;
+                        Write(w, item, depth + 1);
+                    }
+                    w.Byte(']');
+                    return;
+                default:
+                    throw new FormatException($"A {value.GetType().FullName} cannot be stored in an NB object; use a string, number, bool, list or NbObject.");
             }
-        }
-
-        [MethodImpl(Hot.Optimize)]
-        static void WriteValue(ByteWriter w, JsonValue v)
-        {
-            if (v.TryGetValue(out JsonElement e))
-            {
-                switch (e.ValueKind)
-                {
-                    case JsonValueKind.String:
-                        // The stored text is already escaped JSON; keep it unless it holds raw non-ASCII.
-                        string raw = e.GetRawText();
-                        if (IsAscii(raw)) w.Ascii(raw); else WriteString(w, e.GetString());
-                        return;
-                    case JsonValueKind.Number: w.Ascii(e.GetRawText()); return;
-                    case JsonValueKind.True: w.Ascii("true"); return;
-                    case JsonValueKind.False: w.Ascii("false"); return;
-                    case JsonValueKind.Null: w.Ascii("null"); return;
-                    default: Write(w, e.ValueKind == JsonValueKind.Object ? (JsonNode)JsonObject.Create(e) : JsonArray.Create(e)); return;
-                }
-            }
-            if (v.TryGetValue(out string s)) { WriteString(w, s); return; }
-            if (v.TryGetValue(out bool b)) { w.Ascii(b ? "true" : "false"); return; }
-            if (v.TryGetValue(out long l)) { w.Ascii(l.ToString(CultureInfo.InvariantCulture)); return; }
-            if (v.TryGetValue(out int i)) { w.Ascii(i.ToString(CultureInfo.InvariantCulture)); return; }
-            if (v.TryGetValue(out double d)) { w.Ascii(FormatDouble(d)); return; }
-            if (v.TryGetValue(out float f)) { w.Ascii(FormatDouble(f)); return; }
-            if (v.TryGetValue(out decimal m)) { w.Ascii(m.ToString(CultureInfo.InvariantCulture)); return; }
-            // Anything else (a Guid, a DateTime, ...): let System.Text.Json say how it looks, then re-read it.
-            var text = v.ToJsonString();
-            using (var doc = JsonDocument.Parse(text)) WriteValue(w, JsonValue.Create(doc.RootElement.Clone()));
         }
 
         /// <summary>A double as Python's repr writes it: shortest round trip, always with a '.' or an exponent.</summary>
@@ -151,13 +444,6 @@ namespace DragonflowUpgrade.Engine.Json
             e['"'] = "\\\""; e['\\'] = "\\\\"; e['\n'] = "\\n"; e['\r'] = "\\r"; e['\t'] = "\\t"; e['\b'] = "\\b"; e['\f'] = "\\f";
             e[0x7f] = "\\u007f";
             return e;
-        }
-
-        [MethodImpl(Hot.Optimize)]
-        static bool IsAscii(string s)
-        {
-            foreach (char c in s) if (c > 0x7e) return false;
-            return true;
         }
 
         [MethodImpl(Hot.Optimize)]
@@ -185,32 +471,70 @@ namespace DragonflowUpgrade.Engine.Json
         public static bool SameData(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
         {
             if (a.SequenceEqual(b)) return true;
-            var x = new Utf8JsonReader(a);
-            var y = new Utf8JsonReader(b);
+            // Token by token: structure and literals byte for byte, strings and numbers by value.
+            int i = 0, j = 0;
             try
             {
                 while (true)
                 {
-                    bool more = x.Read();
-                    if (more != y.Read()) return false;
-                    if (!more) return true;
-                    if (x.TokenType != y.TokenType) return false;
-                    switch (x.TokenType)
+                    SkipSpace(a, ref i);
+                    SkipSpace(b, ref j);
+                    if (i >= a.Length || j >= b.Length) return i >= a.Length && j >= b.Length;
+                    byte x = a[i], y = b[j];
+                    if (x == '"')
                     {
-                        case JsonTokenType.PropertyName:
-                        case JsonTokenType.String:
-                            if (!x.ValueIsEscaped && !y.ValueIsEscaped) { if (!x.ValueSpan.SequenceEqual(y.ValueSpan)) return false; }
-                            else if (x.GetString() != y.GetString()) return false;
-                            break;
-                        case JsonTokenType.Number:
-                            if (x.ValueSpan.SequenceEqual(y.ValueSpan)) break;
-                            if (x.TryGetInt64(out long lx) && y.TryGetInt64(out long ly)) { if (lx != ly) return false; }
-                            else if (!x.GetDouble().Equals(y.GetDouble())) return false;
-                            break;
+                        if (y != '"' || !SameString(a, ref i, b, ref j)) return false;
+                    }
+                    else if (x == '-' || (x >= '0' && x <= '9'))
+                    {
+                        if (!(y == '-' || (y >= '0' && y <= '9')) || !SameNumber(a, ref i, b, ref j)) return false;
+                    }
+                    else
+                    {
+                        if (x != y) return false;
+                        i++;
+                        j++;
                     }
                 }
             }
-            catch (JsonException) { return false; }
+            catch (FormatException) { return false; }
         }
+
+        [MethodImpl(Hot.Optimize)]
+        static bool SameString(ReadOnlySpan<byte> a, ref int i, ReadOnlySpan<byte> b, ref int j)
+        {
+            int endA = StringEnd(a, i, out bool escapedA), endB = StringEnd(b, j, out bool escapedB);
+            bool same = !escapedA && !escapedB
+                ? a.Slice(i, endA - i).SequenceEqual(b.Slice(j, endB - j))
+                : ReadString(a, ref i, name: false) == ReadString(b, ref j, name: false);
+            i = endA;
+            j = endB;
+            return same;
+        }
+
+        // Where the string starting at the quote at <paramref name="at"/> ends (just past its closing quote).
+        static int StringEnd(ReadOnlySpan<byte> b, int at, out bool escaped)
+        {
+            escaped = false;
+            for (int k = at + 1; k < b.Length; k++)
+            {
+                if (b[k] == '"') return k + 1;
+                if (b[k] == '\\') { escaped = true; k++; }
+            }
+            throw Invalid("a string is not closed", at);
+        }
+
+        static bool SameNumber(ReadOnlySpan<byte> a, ref int i, ReadOnlySpan<byte> b, ref int j)
+        {
+            int startA = i, startB = j;
+            var x = ReadNumber(a, ref i);
+            var y = ReadNumber(b, ref j);
+            if (a.Slice(startA, i - startA).SequenceEqual(b.Slice(startB, j - startB))) return true;
+            if (x is double || y is double) return ToDouble(x).Equals(ToDouble(y));
+            return x.Equals(y);
+        }
+
+        static double ToDouble(object number) =>
+            number is long l ? l : number is BigInteger big ? (double)big : (double)number;
     }
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.Json.Nodes;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
@@ -45,9 +44,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             Checksum = m.Checksum,
         };
 
-        public JsonObject ToJson()
+        public NbObject ToJson()
         {
-            var o = new JsonObject
+            var o = new NbObject
             {
                 ["id"] = Id,
                 ["kind"] = KindName(Kind),
@@ -75,23 +74,23 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         internal static MigrationLogEntry Parse(NbEntry e)
         {
-            JsonObject o;
-            try { o = NbJson.Parse(e.Value) as JsonObject; }
+            NbObject o;
+            try { o = NbJson.Parse(e.Value) as NbObject; }
             catch (FormatException ex) { throw new NbStoreException($"The migration log row {e.Key} is {ex.Message}"); }
             if (o == null) throw new NbStoreException($"The migration log row {e.Key} is not a JSON object.");
-            string kind = (string)o["kind"] ?? "migration";
+            string kind = o["kind"] as string ?? "migration";
             return new MigrationLogEntry
             {
-                Id = (string)o["id"] ?? e.Key.Id,
+                Id = o["id"] as string ?? e.Key.Id,
                 Kind = kind == "baselined" ? MigrationLogKind.Baselined
                     : kind == "baseline" ? MigrationLogKind.Baseline
                     : kind == "schema" ? MigrationLogKind.Schema
                     : MigrationLogKind.Migration,
-                Release = (string)o["release"],
-                Description = (string)o["description"],
-                ProposedAt = Migration.ParseUtc((string)o["proposed_at"]),
-                AppliedAt = Migration.ParseUtc((string)o["applied_at"]),
-                Checksum = (string)o["checksum"],
+                Release = o["release"] as string,
+                Description = o["description"] as string,
+                ProposedAt = Migration.ParseUtc(o["proposed_at"] as string),
+                AppliedAt = Migration.ParseUtc(o["applied_at"] as string),
+                Checksum = o["checksum"] as string,
             };
         }
     }

@@ -2,7 +2,6 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.Json.Nodes;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
@@ -22,7 +21,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             public byte[] Original;
             public NbKey? CurrentKey;   // null: deleted
             public byte[] Current;      // null: the original (or, deleted, nothing)
+            public Form OriginalForm;
         }
+
+        // Whether the original is exactly what NbJson writes for its data, as what Dragonflow
+        // wrote always is: then a rewrite that comes out different changed the data.
+        enum Form : byte { NotRead, AsWritten, Other }
 
         sealed class Table
         {
@@ -107,48 +111,53 @@ namespace DragonflowUpgrade.Engine.Migrations
             _tables.Keys.OrderBy(t => t, StringComparer.Ordinal).ToList().SelectMany(Entries);
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
-        public IEnumerable<NbEntry> Entries(string table) => Live(table).Select(CurrentEntry);
+        public IEnumerable<NbEntry> Entries(string table) =>
+            Live(table).Select(x => new NbEntry(x.Key, x.Current ?? At(x.Index).Original));
 
         // The live objects of a table as they are now, in id order.
-        Slot[] Live(string table)
+        (int Index, NbKey Key, byte[] Current)[] Live(string table)
         {
             var t = TableOf(table, create: false);
-            if (t == null) return Array.Empty<Slot>();
-            return t.Slots.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => At(p.Value)).Where(s => s.CurrentKey.HasValue).ToArray();
+            if (t == null) return Array.Empty<(int, NbKey, byte[])>();
+            return t.Slots.OrderBy(p => p.Key, StringComparer.Ordinal).Where(p => At(p.Value).CurrentKey.HasValue)
+                .Select(p => (p.Value, At(p.Value).CurrentKey.Value, At(p.Value).Current)).ToArray();
         }
 
         static NbEntry CurrentEntry(Slot s) => new NbEntry(s.CurrentKey.Value, s.Current ?? s.Original);
 
-        public IEnumerable<JsonObject> GetAll(string table)
+        public IEnumerable<NbObject> GetAll(string table)
         {
             // The table as it is now, like nb_api's get_all.
-            foreach (var s in Live(table))
+            foreach (var (index, key, current) in Live(table))
             {
                 _lastTable = table;
-                _lastId = s.CurrentKey.Value.Id;
-                yield return ParseObject(s.CurrentKey.Value, s.Current ?? s.Original);
+                _lastId = key.Id;
+                yield return Read(index, key, current);
             }
         }
 
-        public JsonObject Get(string table, string id)
+        public NbObject Get(string table, string id)
         {
             _lastTable = table;
             _lastId = id;
             int i = Find(table, id);
-            return i < 0 ? null : ParseObject(At(i).CurrentKey.Value, At(i).Current ?? At(i).Original);
+            return i < 0 ? null : Read(i, At(i).CurrentKey.Value, At(i).Current);
         }
 
         [MethodImpl(Hot.Optimize)]
-        static JsonObject ParseObject(NbKey key, ReadOnlySpan<byte> value)
+        NbObject Read(int index, NbKey key, byte[] current)
         {
-            JsonNode node;
-            try { node = NbJson.Parse(value); }
+            ref Slot s = ref At(index);
+            object parsed;
+            bool asWritten;
+            try { parsed = NbJson.Parse(current ?? s.Original, out asWritten); }
             catch (FormatException ex) { throw new FormatException($"{key} is {ex.Message}", ex); }
-            return node as JsonObject ?? throw new InvalidOperationException(
-                $"{key} holds {node?.GetValueKind().ToString().ToLowerInvariant() ?? "null"}, not an object; table '{key.Table}' cannot be read as objects.");
+            if (current == null) s.OriginalForm = asWritten ? Form.AsWritten : Form.Other;
+            return parsed as NbObject ?? throw new InvalidOperationException(
+                $"{key} holds {NbJson.KindOf(parsed)}, not an object; table '{key.Table}' cannot be read as objects.");
         }
 
-        public void Create(string table, JsonObject obj)
+        public void Create(string table, NbObject obj)
         {
             string id = IdOf(table, obj);
             _lastTable = table;
@@ -162,7 +171,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         }
 
         [MethodImpl(Hot.Optimize)]
-        public void Update(string table, JsonObject obj)
+        public void Update(string table, NbObject obj)
         {
             string id = IdOf(table, obj);
             _lastTable = table;
@@ -176,13 +185,17 @@ namespace DragonflowUpgrade.Engine.Migrations
             SetCurrent(ref s, new NbKey(key.Table, topic == key.Topic ? key.Topic : topic, key.Id), obj);
         }
 
-        // An object written back with the data it was read with keeps its stored bytes: it is no change.
+        // An object written back with the data it was read with keeps its stored bytes: it is no
+        // change. (Against an original as NbJson writes it, other bytes are other data; that
+        // counts a whole number turned into a float, 1 into 1.0, as a change, which it is to Dragonflow.)
         [MethodImpl(Hot.Optimize)]
-        void SetCurrent(ref Slot s, NbKey key, JsonObject obj)
+        void SetCurrent(ref Slot s, NbKey key, NbObject obj)
         {
             var text = NbJson.Format(obj);
             s.CurrentKey = key;
-            s.Current = s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(key) && NbJson.SameData(s.Original, text) ? null : text.ToArray();
+            bool same = s.OriginalKey.HasValue && s.OriginalKey.Value.Equals(key) &&
+                (text.SequenceEqual(s.Original) || (s.OriginalForm != Form.AsWritten && NbJson.SameData(s.Original, text)));
+            s.Current = same ? null : text.ToArray();
         }
 
         public void Delete(string table, string id)
@@ -195,16 +208,14 @@ namespace DragonflowUpgrade.Engine.Migrations
             At(i).Current = null;
         }
 
-        static string IdOf(string table, JsonObject obj)
+        static string IdOf(string table, NbObject obj)
         {
             if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");
-            var id = obj["id"];
-            if (id is JsonValue v && v.TryGetValue(out string s) && s.Length > 0) return s;
+            if (obj["id"] is string id && id.Length > 0) return id;
             throw new InvalidOperationException($"An object for table '{table}' needs a non-empty string 'id'.");
         }
 
-        static string TopicOf(JsonObject obj) =>
-            obj["topic"] is JsonValue v && v.TryGetValue(out string s) && s.Length > 0 ? s : null;
+        static string TopicOf(NbObject obj) => obj["topic"] is string topic && topic.Length > 0 ? topic : null;
 
         /// <summary>
         /// The puts and deletes that turn the stored database into this snapshot, by table and

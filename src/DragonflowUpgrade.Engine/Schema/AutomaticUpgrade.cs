@@ -1,5 +1,6 @@
 using System.Linq;
-using System.Text.Json.Nodes;
+using System.Text;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 
 namespace DragonflowUpgrade.Engine.Schema
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Schema
             if (spec.Default == null) return;
             foreach (var obj in nb.GetAll(table).Where(o => !o.ContainsKey(field)).ToList())
             {
-                obj[field] = JsonNode.Parse(spec.Default);
+                obj[field] = NbJson.Parse(Encoding.UTF8.GetBytes(spec.Default));
                 nb.Update(table, obj);
             }
         }

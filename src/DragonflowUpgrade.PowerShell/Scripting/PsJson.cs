@@ -1,11 +1,11 @@
 using System;
 using System.Collections;
+using System.Collections.Generic;
 using System.Collections.Specialized;
 using System.Globalization;
 using System.Management.Automation;
 using System.Numerics;
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
 
 namespace DragonflowUpgrade.PowerShell.Scripting
 {
@@ -22,16 +22,16 @@ namespace DragonflowUpgrade.PowerShell.Scripting
         public static IDictionary NewDictionary() =>
             OrderedHashtableType != null ? (IDictionary)Activator.CreateInstance(OrderedHashtableType) : new OrderedDictionary();
 
-        public static object ToHashtable(JsonNode node) => Convert(node, asPSObject: false);
+        public static object ToHashtable(object value) => Convert(value, asPSObject: false);
 
-        public static object ToPSObject(JsonNode node) => Convert(node, asPSObject: true);
+        public static object ToPSObject(object value) => Convert(value, asPSObject: true);
 
-        static object Convert(JsonNode node, bool asPSObject)
+        // Values as NbJson reads them: NbObject, List<object>, string, long, BigInteger, double, bool, null.
+        static object Convert(object value, bool asPSObject)
         {
-            switch (node)
+            switch (value)
             {
-                case null: return null;
-                case JsonObject o:
+                case NbObject o:
                     if (asPSObject)
                     {
                         var ps = new PSObject();
@@ -41,36 +41,23 @@ namespace DragonflowUpgrade.PowerShell.Scripting
                     var d = NewDictionary();
                     foreach (var p in o) d[p.Key] = Convert(p.Value, false);
                     return d;
-                case JsonArray a:
-                    var items = new object[a.Count];
-                    for (int i = 0; i < a.Count; i++) items[i] = Convert(a[i], asPSObject);
+                case List<object> list:
+                    var items = new object[list.Count];
+                    for (int i = 0; i < list.Count; i++) items[i] = Convert(list[i], asPSObject);
                     return items;
                 default:
-                    var e = node.GetValue<JsonElement>();
-                    switch (e.ValueKind)
-                    {
-                        case JsonValueKind.String: return e.GetString();
-                        case JsonValueKind.True: return true;
-                        case JsonValueKind.False: return false;
-                        case JsonValueKind.Null: return null;
-                        case JsonValueKind.Number:
-                            if (e.TryGetInt64(out long l)) return l;
-                            string raw = e.GetRawText();
-                            if (raw.IndexOfAny(new[] { '.', 'e', 'E' }) < 0) return BigInteger.Parse(raw, CultureInfo.InvariantCulture);
-                            return e.GetDouble();
-                        default: return null;
-                    }
+                    return value;
             }
         }
 
         /// <summary>Turns what a script built back into JSON; <paramref name="path"/> names the field in errors.</summary>
-        public static JsonNode FromPowerShell(object value, string path)
+        public static object FromPowerShell(object value, string path)
         {
             if (value is PSObject pso)
             {
                 if (pso.BaseObject is PSCustomObject)
                 {
-                    var o = new JsonObject();
+                    var o = new NbObject();
                     foreach (var p in pso.Properties) o[p.Name] = FromPowerShell(p.Value, path + "." + p.Name);
                     return o;
                 }
@@ -79,22 +66,24 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             switch (value)
             {
                 case null: return null;
-                case string s: return JsonValue.Create(s);
-                case char c: return JsonValue.Create(c.ToString());
-                case bool b: return JsonValue.Create(b);
-                case int i: return JsonValue.Create((long)i);
-                case long l: return JsonValue.Create(l);
-                case short sh: return JsonValue.Create((long)sh);
-                case byte by: return JsonValue.Create((long)by);
-                case uint ui: return JsonValue.Create((long)ui);
-                case ulong ul: return JsonNode.Parse(ul.ToString(CultureInfo.InvariantCulture));
-                case BigInteger bi: return JsonNode.Parse(bi.ToString(CultureInfo.InvariantCulture));
-                case double db: return JsonValue.Create(db);
-                case float f: return JsonValue.Create((double)f);
-                case decimal m: return JsonNode.Parse(m.ToString(CultureInfo.InvariantCulture));
-                case Enum en: return JsonValue.Create(en.ToString());
+                case string s: return s;
+                case char c: return c.ToString();
+                case bool b: return b;
+                case int i: return (long)i;
+                case long l: return l;
+                case short sh: return (long)sh;
+                case byte by: return (long)by;
+                case sbyte sb: return (long)sb;
+                case ushort us: return (long)us;
+                case uint ui: return (long)ui;
+                case ulong ul: return ul <= long.MaxValue ? (object)(long)ul : new BigInteger(ul);
+                case BigInteger bi: return bi;
+                case double db: return db;
+                case float f: return (double)f;
+                case decimal m: return m;
+                case Enum en: return en.ToString();
                 case IDictionary dict:
-                    var obj = new JsonObject();
+                    var obj = new NbObject();
                     foreach (DictionaryEntry entry in dict)
                     {
                         string key = entry.Key as string ?? System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture);
@@ -102,10 +91,10 @@ namespace DragonflowUpgrade.PowerShell.Scripting
                     }
                     return obj;
                 case IEnumerable list:
-                    var arr = new JsonArray();
+                    var items = new List<object>();
                     int n = 0;
-                    foreach (var item in list) arr.Add(FromPowerShell(item, $"{path}[{n++}]"));
-                    return arr;
+                    foreach (var item in list) items.Add(FromPowerShell(item, $"{path}[{n++}]"));
+                    return items;
                 default:
                     throw new ArgumentException($"{path} holds a {value.GetType().FullName}, which an NB object cannot store; use a string, number, bool, array or hashtable.");
             }

@@ -1,14 +1,14 @@
 using System;
 using System.Collections;
 using System.Linq;
-using System.Text.Json.Nodes;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 
 namespace DragonflowUpgrade.PowerShell.Scripting
 {
     /// <summary>
     /// The <c>$NbApi</c> a script migration gets: the engine's NB API with PowerShell-native
-    /// objects (ordered hashtables) instead of JSON nodes.
+    /// objects (ordered hashtables) instead of NbObjects.
     /// </summary>
     public sealed class ScriptNbApi
     {
@@ -34,10 +34,10 @@ namespace DragonflowUpgrade.PowerShell.Scripting
 
         public void Warn(string message) => _api.Warn(message);
 
-        static JsonObject ToObject(string table, IDictionary obj)
+        static NbObject ToObject(string table, IDictionary obj)
         {
             if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");
-            return (JsonObject)PsJson.FromPowerShell(obj, table);
+            return (NbObject)PsJson.FromPowerShell(obj, table);
         }
     }
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.Json.Nodes;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -64,8 +63,8 @@ namespace DragonflowUpgrade.Remote
         {
             foreach (var entry in store.Read(table))
             {
-                JsonObject o;
-                try { o = NbJson.Parse(entry.Value) as JsonObject; }
+                NbObject o;
+                try { o = NbJson.Parse(entry.Value) as NbObject; }
                 catch (FormatException) { o = null; }
                 if (o == null) { yield return new Heartbeat(table, entry.Key.Id, null, null, null); continue; }
                 string chassis = table == "service" ? Text(o["chassis"]) : table == "listener" ? entry.Key.Id : null;
@@ -74,14 +73,18 @@ namespace DragonflowUpgrade.Remote
             }
         }
 
-        static string Text(JsonNode n) => n is JsonValue v && v.TryGetValue(out string s) ? s : null;
+        static string Text(object value) => value as string;
 
-        static double? Number(JsonNode n)
+        static double? Number(object value)
         {
-            if (!(n is JsonValue v)) return null;
-            if (v.TryGetValue(out double d)) return d;
-            if (v.TryGetValue(out string s) && double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out d)) return d;
-            return null;
+            switch (value)
+            {
+                case long l: return l;
+                case double d: return d;
+                case System.Numerics.BigInteger big: return (double)big;
+                case string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double parsed): return parsed;
+                default: return null;
+            }
         }
     }
 }

@@ -1,0 +1,148 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+
+namespace DragonflowUpgrade.Engine.Json
+{
+    /// <summary>
+    /// An NB object as migrations see it: its members in stored order, each a plain .NET value.
+    /// A member is a string, a bool, a long (integers; a BigInteger beyond long's range), a
+    /// double (other numbers), null, an <see cref="NbObject"/> or a <c>List&lt;object&gt;</c> (arrays);
+    /// members set by a migration may also be any other integer or floating type, or any
+    /// enumerable of those values. Reading a missing member gives null, as Python's
+    /// <c>dict.get</c> does.
+    /// </summary>
+    public sealed class NbObject : IEnumerable<KeyValuePair<string, object>>
+    {
+        // Members in order; looked up by a scan, which for the few dozen members an NB object has
+        // costs less than a hash table and keeps reading one cheap.
+        string[] _names;
+        object[] _values;
+        int _count;
+
+        public NbObject() : this(8) { }
+
+        internal NbObject(int capacity)
+        {
+            _names = new string[Math.Max(capacity, 1)];
+            _values = new object[_names.Length];
+        }
+
+        // The members read by the parser, with room for a couple more (a migration often adds one).
+        internal NbObject(string[] names, object[] values, int start, int count) : this(count + 2)
+        {
+            Array.Copy(names, start, _names, 0, count);
+            Array.Copy(values, start, _values, 0, count);
+            _count = count;
+        }
+
+        public int Count => _count;
+
+        public object this[string name]
+        {
+            get
+            {
+                int i = IndexOf(name);
+                return i < 0 ? null : _values[i];
+            }
+            set
+            {
+                int i = IndexOf(name);
+                if (i >= 0) _values[i] = value;
+                else Append(name, value);
+            }
+        }
+
+        /// <summary>Adds a member that must not exist yet.</summary>
+        public void Add(string name, object value)
+        {
+            if (IndexOf(name) >= 0) throw new ArgumentException($"The object already has a member '{name}'.", nameof(name));
+            Append(name, value);
+        }
+
+        public bool ContainsKey(string name) => IndexOf(name) >= 0;
+
+        public bool TryGetValue(string name, out object value)
+        {
+            int i = IndexOf(name);
+            value = i < 0 ? null : _values[i];
+            return i >= 0;
+        }
+
+        /// <summary>Removes a member, keeping the others' order; false when there was none.</summary>
+        public bool Remove(string name)
+        {
+            int i = IndexOf(name);
+            if (i < 0) return false;
+            _count--;
+            Array.Copy(_names, i + 1, _names, i, _count - i);
+            Array.Copy(_values, i + 1, _values, i, _count - i);
+            _names[_count] = null;
+            _values[_count] = null;
+            return true;
+        }
+
+        public IEnumerable<string> Keys
+        {
+            get { for (int i = 0; i < _count; i++) yield return _names[i]; }
+        }
+
+        /// <summary>A copy whose nested objects and arrays are copies too.</summary>
+        public NbObject Clone()
+        {
+            var copy = new NbObject(_count);
+            for (int i = 0; i < _count; i++) copy.Append(_names[i], CloneValue(_values[i]));
+            return copy;
+        }
+
+        static object CloneValue(object value)
+        {
+            switch (value)
+            {
+                case NbObject o: return o.Clone();
+                case List<object> list:
+                    var copy = new List<object>(list.Count);
+                    foreach (var item in list) copy.Add(CloneValue(item));
+                    return copy;
+                default: return value;
+            }
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        int IndexOf(string name)
+        {
+            if (name == null) throw new ArgumentNullException(nameof(name));
+            // Names read from the store are shared strings, so the reference test usually settles it.
+            for (int i = 0; i < _count; i++) if ((object)_names[i] == name) return i;
+            for (int i = 0; i < _count; i++) if (string.Equals(_names[i], name, StringComparison.Ordinal)) return i;
+            return -1;
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        internal void Append(string name, object value)
+        {
+            if (_count == _names.Length)
+            {
+                Array.Resize(ref _names, _count * 2);
+                Array.Resize(ref _values, _count * 2);
+            }
+            _names[_count] = name;
+            _values[_count++] = value;
+        }
+
+        internal string NameAt(int i) => _names[i];
+
+        internal object ValueAt(int i) => _values[i];
+
+        public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
+        {
+            for (int i = 0; i < _count; i++) yield return new KeyValuePair<string, object>(_names[i], _values[i]);
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+        /// <summary>The object as Dragonflow stores it.</summary>
+        public override string ToString() => System.Text.Encoding.UTF8.GetString(NbJson.Serialize(this));
+    }
+}
