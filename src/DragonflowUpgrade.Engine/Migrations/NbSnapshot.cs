@@ -33,6 +33,17 @@ namespace DragonflowUpgrade.Engine.Migrations
             public Table(string name) { Name = name; }
             public readonly string Name;
             public readonly Dictionary<string, int> Slots = new Dictionary<string, int>(StringComparer.Ordinal);
+
+            /// <summary>The table's slots in id order.</summary>
+            public int[] InIdOrder()
+            {
+                var ids = new string[Slots.Count];
+                var slots = new int[Slots.Count];
+                Slots.Keys.CopyTo(ids, 0);
+                Slots.Values.CopyTo(slots, 0);
+                Array.Sort(ids, slots, StringComparer.Ordinal);
+                return slots;
+            }
         }
 
         readonly Dictionary<string, Table> _tables = new Dictionary<string, Table>(StringComparer.Ordinal);
@@ -119,8 +130,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             var t = TableOf(table, create: false);
             if (t == null) return Array.Empty<(int, NbKey, byte[])>();
-            return t.Slots.OrderBy(p => p.Key, StringComparer.Ordinal).Where(p => At(p.Value).CurrentKey.HasValue)
-                .Select(p => (p.Value, At(p.Value).CurrentKey.Value, At(p.Value).Current)).ToArray();
+            return t.InIdOrder().Where(i => At(i).CurrentKey.HasValue).Select(i => (i, At(i).CurrentKey.Value, At(i).Current)).ToArray();
         }
 
         static NbEntry CurrentEntry(Slot s) => new NbEntry(s.CurrentKey.Value, s.Current ?? s.Original);
@@ -226,9 +236,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             var changes = new List<NbEntry>();
             foreach (var table in _tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
             {
-                foreach (var pair in table.Slots.OrderBy(p => p.Key, StringComparer.Ordinal))
+                foreach (int i in table.InIdOrder())
                 {
-                    var s = At(pair.Value);
+                    var s = At(i);
                     if (!s.CurrentKey.HasValue)
                     {
                         if (s.OriginalKey.HasValue) changes.Add(NbEntry.Delete(s.OriginalKey.Value));
