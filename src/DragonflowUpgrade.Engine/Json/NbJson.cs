@@ -107,7 +107,7 @@ namespace DragonflowUpgrade.Engine.Json
                     int nameAt = at;
                     string name = ReadString(b, ref at, name: true);
                     for (int k = first; k < _members; k++)
-                        if ((object)_memberNames[k] == name || _memberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
+                        if (_memberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
                     Space(b, ref at, 0);
                     if (at >= b.Length || b[at] != ':') throw Invalid("':' should follow a member name", at);
                     at++;

@@ -113,9 +113,7 @@ namespace DragonflowUpgrade.Engine.Json
         int IndexOf(string name)
         {
             if (name == null) throw new ArgumentNullException(nameof(name));
-            // Names read from the store are shared strings, so the reference test usually settles it.
-            for (int i = 0; i < _count; i++) if ((object)_names[i] == name) return i;
-            for (int i = 0; i < _count; i++) if (string.Equals(_names[i], name, StringComparison.Ordinal)) return i;
+            for (int i = 0; i < _count; i++) if (string.Equals(_names[i], name)) return i;
             return -1;
         }
 

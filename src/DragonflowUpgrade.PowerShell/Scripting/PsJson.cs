@@ -66,21 +66,11 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             switch (value)
             {
                 case null: return null;
-                case string s: return s;
+                // Strings, bools and numbers as they are: NbJson writes every one of them.
+                case string _: case bool _: case BigInteger _: case decimal _: case double _: case float _:
+                case long _: case int _: case short _: case sbyte _: case ulong _: case uint _: case ushort _: case byte _:
+                    return value;
                 case char c: return c.ToString();
-                case bool b: return b;
-                case int i: return (long)i;
-                case long l: return l;
-                case short sh: return (long)sh;
-                case byte by: return (long)by;
-                case sbyte sb: return (long)sb;
-                case ushort us: return (long)us;
-                case uint ui: return (long)ui;
-                case ulong ul: return ul <= long.MaxValue ? (object)(long)ul : new BigInteger(ul);
-                case BigInteger bi: return bi;
-                case double db: return db;
-                case float f: return (double)f;
-                case decimal m: return m;
                 case Enum en: return en.ToString();
                 case IDictionary dict:
                     var obj = new NbObject();

@@ -67,13 +67,11 @@ namespace DragonflowUpgrade.Remote
                 try { o = NbJson.Parse(entry.Value) as NbObject; }
                 catch (FormatException) { o = null; }
                 if (o == null) { yield return new Heartbeat(table, entry.Key.Id, null, null, null); continue; }
-                string chassis = table == "service" ? Text(o["chassis"]) : table == "listener" ? entry.Key.Id : null;
-                string binary = table == "service" ? Text(o["binary"]) : table == "listener" ? "neutron-server" : null;
+                string chassis = table == "service" ? o["chassis"] as string : table == "listener" ? entry.Key.Id : null;
+                string binary = table == "service" ? o["binary"] as string : table == "listener" ? "neutron-server" : null;
                 yield return new Heartbeat(table, entry.Key.Id, chassis, binary, Number(o[timeField]));
             }
         }
-
-        static string Text(object value) => value as string;
 
         static double? Number(object value)
         {
