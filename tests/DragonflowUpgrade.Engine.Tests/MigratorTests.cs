@@ -329,6 +329,34 @@ namespace DragonflowUpgrade.Engine.Tests
         public void Apply(INbApi nbApi) { }
     }
 
+    public class NbSnapshotTests
+    {
+        static NbEntry Entry(string topic, string id) => new NbEntry(new NbKey("lport", topic, id), Encoding.UTF8.GetBytes($"{{\"id\": \"{id}\", \"topic\": \"{topic}\"}}"));
+
+        [Fact]
+        public void A_key_read_twice_is_one_object()
+        {
+            // Redis's SCAN may return a key more than once.
+            var snapshot = new NbSnapshot();
+            snapshot.AddOriginal(Entry("t", "p1"));
+            snapshot.AddOriginal(Entry("t", "p1"));
+            Assert.Equal(1, snapshot.Count);
+            Assert.Single(snapshot.GetAll("lport"));
+            Assert.Empty(snapshot.Diff());
+        }
+
+        [Fact]
+        public void An_id_stored_under_two_topics_is_an_error_naming_both()
+        {
+            var snapshot = new NbSnapshot();
+            snapshot.AddOriginal(Entry("t1", "p1"));
+            var e = Assert.Throws<NbStoreException>(() => snapshot.AddOriginal(Entry("t2", "p1")));
+            Assert.Contains("lport/p1", e.Message);
+            Assert.Contains("'t1'", e.Message);
+            Assert.Contains("'t2'", e.Message);
+        }
+    }
+
     public class AssemblyMigrationsTests
     {
         [Fact]

@@ -104,6 +104,79 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void Values_larger_than_the_connection_buffers_are_written_and_read_whole()
+        {
+            string uri = TestRedis.NewDatabase();
+            // 1 MB values span many reads and sends of the connection's 256 KB buffers.
+            var big = Enumerable.Range(0, 3).Select(i => new NbEntry(new NbKey("lport", "t", "big" + i),
+                Json("{\"blob\": \"" + new string((char)('a' + i), 1 << 20) + "\"}"))).ToList();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(big);
+                var read = store.Read().OrderBy(e => e.Key.Id).ToList();
+                Assert.Equal(big.Select(e => e.Key), read.Select(e => e.Key));
+                for (int i = 0; i < big.Count; i++) Assert.Equal(big[i].Value, read[i].Value);
+            }
+        }
+
+        [Fact]
+        public void A_key_that_is_not_utf8_is_an_error_naming_it_and_other_keys_are_left_alone()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                db.StringSet("{lport.t}.p1", "{\"id\": \"p1\"}");
+                db.StringSet(new byte[] { 0xff, 0x00, 0x01 }, "another application's binary key");
+                using (var store = NbStoreFactory.Open(uri))
+                    Assert.Equal(new[] { "p1" }, store.Read().Select(e => e.Key.Id));
+
+                db.StringSet(Encoding.ASCII.GetBytes("{lport.t}.bad").Concat(new byte[] { 0xc3, 0x28 }).ToArray(), "{}");
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    var e = Assert.Throws<NbStoreException>(() => store.Read().ToList());
+                    Assert.Contains("{lport.t}.bad", e.Message);
+                    Assert.Contains("not UTF-8", e.Message);
+                }
+            }
+        }
+
+        [Fact]
+        public void A_password_is_sent_and_a_wrong_one_is_a_clear_error_that_does_not_show_it()
+        {
+            string uri = TestRedis.NewDatabase();
+            string user = "df-test-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            using (var mux = TestRedis.Connect())
+            {
+                var server = mux.GetServer(TestRedis.Endpoint);
+                server.Execute("ACL", "SETUSER", user, "on", ">right-password", "~*", "+@all");
+                try
+                {
+                    string db = uri.Substring(uri.LastIndexOf('/'));
+                    using (var store = NbStoreFactory.Open($"redis://{user}:right-password@{TestRedis.Endpoint}{db}"))
+                    {
+                        store.Write(new[] { new NbEntry(new NbKey("lport", "t", "p1"), Json("{\"id\": \"p1\"}")) });
+                        Assert.Single(store.Read());
+                    }
+                    var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://{user}:wrong-password@{TestRedis.Endpoint}{db}"));
+                    Assert.Contains("WRONGPASS", e.Message);
+                    Assert.Contains("password", e.Message);
+                    Assert.DoesNotContain("wrong-password", e.Message);
+                }
+                finally { server.Execute("ACL", "DELUSER", user); }
+            }
+        }
+
+        [Fact]
+        public void A_server_that_is_not_redis_is_a_clear_error_naming_it()
+        {
+            // The test etcd answers HTTP, not RESP.
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://{TestEtcd.Endpoint}/0"));
+            Assert.Contains(TestEtcd.Endpoint, e.Message);
+            Assert.Contains("does not answer as Redis does", e.Message);
+        }
+
+        [Fact]
         public void An_unreachable_server_is_a_clear_error_naming_it()
         {
             var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://127.0.0.1:1/0"));

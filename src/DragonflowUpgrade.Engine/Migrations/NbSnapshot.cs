@@ -78,7 +78,11 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             var table = TableOf(e.Key.Table, create: true);
             if (table.Slots.TryGetValue(e.Key.Id, out int existing))
+            {
+                // Redis's SCAN may return a key twice (while Redis resizes its key table): the same key is the same object.
+                if (At(existing).OriginalKey is NbKey seen && seen.Equals(e.Key)) return;
                 throw new NbStoreException($"{e.Key.Table}/{e.Key.Id} is stored twice, under topics '{At(existing).OriginalKey?.Topic}' and '{e.Key.Topic}'. Dragonflow cannot tell them apart; delete the stale one first.");
+            }
             table.Slots.Add(e.Key.Id, NewSlot(new Slot { OriginalKey = e.Key, Original = e.Value, CurrentKey = e.Key }));
             Count++;
         }

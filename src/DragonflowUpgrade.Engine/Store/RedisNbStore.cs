@@ -1,9 +1,11 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using DragonflowUpgrade.Engine.Json;
-using System.Collections.Generic;
-using System.Linq;
-using System.Threading.Tasks;
 using StackExchange.Redis;
 
 namespace DragonflowUpgrade.Engine.Store
@@ -11,30 +13,53 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>
     /// A Dragonflow NB database in Redis, in the layout of Dragonflow's redis driver:
     /// key <c>{table.topic}.id</c> (topic empty when none), value the object's JSON text.
-    /// Reads are SCAN plus batched MGET, writes pipelined batches of SET/DEL.
+    /// Reads are SCAN plus batched MGET, writes pipelined batches of MSET/DEL, both over a
+    /// <see cref="RespConnection"/> of the store's own; the upgrade lock's single-key atomic
+    /// commands go through StackExchange.Redis (<see cref="Database"/>), connected when first used.
+    /// Reads and writes are for one thread at a time.
     /// </summary>
     public sealed class RedisNbStore : INbStore
     {
         internal const int BatchSize = 1000;
         const int BatchesInFlight = 8;
         const int ScanPageSize = 5000;
+        static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-        readonly ConnectionMultiplexer _connection;
-        readonly IDatabase _db;
-        readonly IServer _server;
+        readonly RespConnection _connection;
+        readonly ConfigurationOptions _options;
+        readonly int _database;
+        readonly object _gate = new object();
+        ConnectionMultiplexer _multiplexer;
 
-        RedisNbStore(ConnectionMultiplexer connection, int database, string location)
+        RedisNbStore(RespConnection connection, ConfigurationOptions options, int database, string location)
         {
             _connection = connection;
-            _db = connection.GetDatabase(database);
-            _server = connection.GetServer(connection.GetEndPoints()[0]);
+            _options = options;
+            _database = database;
             Location = location;
         }
 
         public string Location { get; }
 
-        /// <summary>The underlying Redis database, for the parts of the engine that need atomic single-key operations (the upgrade lock).</summary>
-        public IDatabase Database => _db;
+        /// <summary>The database through StackExchange.Redis, for atomic single-key commands (the upgrade lock). It may be used from any thread.</summary>
+        public IDatabase Database
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    if (_multiplexer == null)
+                    {
+                        try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
+                        catch (RedisConnectionException e)
+                        {
+                            throw new NbStoreException($"Cannot reach the Redis NB database at {Location}: {FirstLine(e.Message)} Check that redis-server runs there and the address is right.", e);
+                        }
+                    }
+                    return _multiplexer.GetDatabase(_database);
+                }
+            }
+        }
 
         /// <summary>Opens <c>redis://[:password@]host:port[/db]</c>.</summary>
         public static RedisNbStore Open(Uri uri)
@@ -44,38 +69,39 @@ namespace DragonflowUpgrade.Engine.Store
             string path = uri.AbsolutePath.Trim('/');
             if (path.Length > 0 && !int.TryParse(path, out database))
                 throw new NbStoreException($"'{Redact(uri)}': the path after host:port must be a Redis database number, not '{path}'.");
-            var options = new ConfigurationOptions
-            {
-                EndPoints = { { uri.Host, port } },
-                DefaultDatabase = database,
-                AbortOnConnectFail = true,
-                ConnectTimeout = 5000,
-                SyncTimeout = 30000,
-                AsyncTimeout = 30000,
-                ConnectRetry = 1,
-                AllowAdmin = true,
-                // A lost connection fails the commands at once rather than queueing them for a reconnect:
-                // an interrupted commit stops with a clear error and is resumed (Resume-DfMigration).
-                BacklogPolicy = BacklogPolicy.FailFast,
-            };
+            string user = null, password = null;
             if (!string.IsNullOrEmpty(uri.UserInfo))
             {
                 string[] parts = Uri.UnescapeDataString(uri.UserInfo).Split(new[] { ':' }, 2);
                 if (parts.Length == 2)
                 {
-                    if (parts[0].Length > 0) options.User = parts[0];
-                    options.Password = parts[1];
+                    if (parts[0].Length > 0) user = parts[0];
+                    password = parts[1];
                 }
-                else options.Password = parts[0];
+                else password = parts[0];
             }
+            var options = new ConfigurationOptions
+            {
+                EndPoints = { { uri.Host, port } },
+                DefaultDatabase = database,
+                User = user,
+                Password = password,
+                AbortOnConnectFail = true,
+                ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds,
+                SyncTimeout = 30000,
+                AsyncTimeout = 30000,
+                ConnectRetry = 1,
+                // A lost connection fails the commands at once rather than queueing them for a reconnect.
+                BacklogPolicy = BacklogPolicy.FailFast,
+            };
             string location = Redact(uri);
             try
             {
-                return new RedisNbStore(ConnectionMultiplexer.Connect(options), database, location);
+                return new RedisNbStore(RespConnection.Open(uri.Host, port, user, password, database, ConnectTimeout), options, database, location);
             }
-            catch (RedisConnectionException e)
+            catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
-                throw new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there and the address is right.", e);
+                throw new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
             }
         }
 
@@ -122,95 +148,126 @@ namespace DragonflowUpgrade.Engine.Store
             return sb.ToString();
         }
 
-        public IEnumerable<NbKey> ReadKeys(string table = null)
-        {
-            foreach (var batch in ScanBatches(table))
-                foreach (var (key, _) in batch)
-                    yield return key;
-        }
+        public IEnumerable<NbKey> ReadKeys(string table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
 
-        IEnumerable<List<(NbKey, RedisKey)>> ScanBatches(string table)
+        public IEnumerable<NbEntry> Read(string table = null) => Pages(table, values: true).SelectMany(page => page.Entries);
+
+        // The NB objects of a SCAN page at a time. The MGETs of a page go out with the SCAN for
+        // the next one, so Redis scans on while the values are read; all of a page's replies are
+        // read before it is handed out, so the connection is idle whenever the caller has it.
+        IEnumerable<(List<NbKey> Keys, List<NbEntry> Entries)> Pages(string table, bool values)
         {
-            var batch = new List<(NbKey, RedisKey)>(BatchSize);
             var names = new NameTable();
-            IEnumerable<RedisKey> keys;
-            try { keys = _server.Keys(_db.Database, Pattern(table), ScanPageSize); }
-            catch (RedisException e) { throw Failure("read", e); }
-            using (var e = keys.GetEnumerator())
+            string pattern = Pattern(table);
+            var (cursor, keys) = Guard("read", () =>
             {
-                while (true)
+                SendScan("0", pattern);
+                _connection.Flush();
+                return ReadScan(table, names);
+            });
+            while (true)
+            {
+                var (entries, next) = Guard("read", () =>
                 {
-                    try { if (!e.MoveNext()) break; }
-                    catch (RedisException ex) { throw Failure("read", ex); }
-                    string text = e.Current;
-                    if (!TryParseKey(text, out var key, names)) continue;
-                    if (table != null && key.Table != table) continue;
-                    batch.Add((key, e.Current));
-                    if (batch.Count == BatchSize)
-                    {
-                        yield return batch;
-                        batch = new List<(NbKey, RedisKey)>(BatchSize);
-                    }
-                }
+                    if (values)
+                        foreach (var batch in Chunk(keys, BatchSize))
+                        {
+                            _connection.Array(batch.Count + 1);
+                            _connection.Bulk("MGET");
+                            foreach (var key in batch) _connection.Bulk(FormatKey(key));
+                        }
+                    if (cursor != "0") SendScan(cursor, pattern);
+                    _connection.Flush();
+                    var read = values ? ReadValues(keys) : null;
+                    return (read, cursor != "0" ? ReadScan(table, names) : ("0", null));
+                });
+                yield return (keys, entries);
+                if (cursor == "0") yield break;
+                (cursor, keys) = next;
             }
-            if (batch.Count > 0) yield return batch;
         }
 
-        public IEnumerable<NbEntry> Read(string table = null)
+        void SendScan(string cursor, string pattern) =>
+            _connection.Command("SCAN", cursor, "MATCH", pattern, "COUNT", ScanPageSize.ToString(CultureInfo.InvariantCulture));
+
+        // A SCAN reply: the next cursor and the page's NB keys (others are skipped).
+        [MethodImpl(Hot.Optimize)]
+        (string Cursor, List<NbKey> Keys) ReadScan(string table, NameTable names)
         {
-            // Keep a few MGETs in flight while the scan goes on; yield in scan order.
-            var inFlight = new Queue<(List<(NbKey, RedisKey)> Keys, Task<RedisValue[]> Values)>();
-            foreach (var batch in ScanBatches(table))
+            if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
+            string cursor = _connection.ReadBulkText(out _);
+            long count = _connection.ReadArrayLength();
+            var keys = new List<NbKey>((int)Math.Max(0, count));
+            for (long i = 0; i < count; i++)
             {
-                inFlight.Enqueue((batch, _db.StringGetAsync(batch.Select(k => k.Item2).ToArray())));
-                if (inFlight.Count >= BatchesInFlight)
-                    foreach (var entry in Drain(inFlight.Dequeue())) yield return entry;
+                string text = _connection.ReadBulkText(out bool utf8);
+                if (!TryParseKey(text, out var key, names) || (table != null && key.Table != table)) continue;
+                // Such a key could not be written back as it is: stop rather than lose the object.
+                if (!utf8) throw new InvalidDataException($"The key '{text}' is not UTF-8 text, as every Dragonflow key is. Rename or delete it, then run again.");
+                keys.Add(key);
             }
-            while (inFlight.Count > 0)
-                foreach (var entry in Drain(inFlight.Dequeue())) yield return entry;
+            return (cursor, keys);
         }
 
         [MethodImpl(Hot.Optimize)]
-        List<NbEntry> Drain((List<(NbKey, RedisKey)> Keys, Task<RedisValue[]> Values) batch)
+        List<NbEntry> ReadValues(List<NbKey> keys)
         {
-            RedisValue[] values;
-            try { values = batch.Values.GetAwaiter().GetResult(); }
-            catch (RedisException e) { throw Failure("read", e); }
-            catch (TimeoutException e) { throw Failure("read", e); }
-            var entries = new List<NbEntry>(values.Length);
-            for (int i = 0; i < values.Length; i++)
+            var entries = new List<NbEntry>(keys.Count);
+            for (int at = 0; at < keys.Count; at += BatchSize)
             {
-                if (values[i].IsNull) continue; // deleted between SCAN and MGET
-                entries.Add(new NbEntry(batch.Keys[i].Item1, (byte[])values[i]));
+                long count = _connection.ReadArrayLength();
+                if (count != Math.Min(BatchSize, keys.Count - at)) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
+                for (int i = 0; i < count; i++)
+                {
+                    var value = _connection.ReadBulk();
+                    if (value != null) entries.Add(new NbEntry(keys[at + i], value)); // null: deleted between SCAN and MGET
+                }
             }
             return entries;
         }
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
         {
-            // A run of puts is one MSET per batch, a run of deletes one DEL; commands on the
-            // connection run in the order sent, so a delete and a put of one key keep theirs.
+            // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
+            // connection's commands in the order sent, so a delete and a put of one key keep theirs.
             int written = 0;
-            var pending = new Queue<(int Count, Task Done)>();
-            try
+            var inFlight = new Queue<int>();
+            Guard("write", () =>
             {
                 foreach (var run in Runs(changes))
                 {
-                    pending.Enqueue((run.Count, run[0].IsDelete
-                        ? (Task)_db.KeyDeleteAsync(run.Select(e => (RedisKey)FormatKey(e.Key)).ToArray())
-                        : _db.StringSetAsync(run.Select(e => new KeyValuePair<RedisKey, RedisValue>(FormatKey(e.Key), e.Value)).ToArray())));
-                    if (pending.Count >= BatchesInFlight) Complete(pending.Dequeue());
+                    bool delete = run[0].IsDelete;
+                    _connection.Array(1 + (delete ? run.Count : 2 * run.Count));
+                    _connection.Bulk(delete ? "DEL" : "MSET");
+                    foreach (var e in run)
+                    {
+                        _connection.Bulk(FormatKey(e.Key));
+                        if (!delete) _connection.Bulk(e.Value);
+                    }
+                    inFlight.Enqueue(run.Count);
+                    if (inFlight.Count >= BatchesInFlight) Complete();
                 }
-                while (pending.Count > 0) Complete(pending.Dequeue());
-            }
-            catch (RedisException e) { throw Failure("write", e); }
-            catch (TimeoutException e) { throw Failure("write", e); }
+                _connection.Flush();
+                while (inFlight.Count > 0) Complete();
+                return 0;
+            });
 
-            void Complete((int Count, Task Done) p)
+            void Complete()
             {
-                p.Done.GetAwaiter().GetResult();
-                written += p.Count;
+                _connection.Flush();
+                _connection.ReadReply();
+                written += inFlight.Dequeue();
                 progress?.Report(written);
+            }
+        }
+
+        T Guard<T>(string what, Func<T> operation)
+        {
+            try { return operation(); }
+            catch (Exception e) when (e is IOException || e is InvalidDataException || e is TimeoutException || e is RespErrorException)
+            {
+                _connection.Dispose();  // replies may be left unread: the connection is out of step
+                throw new NbStoreException($"Could not {what} the Redis NB database at {Location}: {FirstLine(e.Message)}", e);
             }
         }
 
@@ -245,9 +302,10 @@ namespace DragonflowUpgrade.Engine.Store
             if (chunk.Count > 0) yield return chunk;
         }
 
-        NbStoreException Failure(string what, Exception e) =>
-            new NbStoreException($"Could not {what} the Redis NB database at {Location}: {FirstLine(e.Message)}", e);
-
-        public void Dispose() => _connection.Dispose();
+        public void Dispose()
+        {
+            _connection.Dispose();
+            _multiplexer?.Dispose();
+        }
     }
 }

@@ -1,0 +1,355 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using DragonflowUpgrade.Engine.Json;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// One Redis connection speaking RESP2 over a socket: commands are written into a buffer
+    /// and sent together, replies read back in order straight from the receive buffer. The NB
+    /// store's bulk reads and writes use it because a value read here is one array and nothing
+    /// else; a general client's per-reply objects cost more than the I/O at 100,000 keys.
+    /// Not for use by two threads at once. After any failure the connection is closed: a
+    /// half-read reply cannot be resynchronised.
+    /// </summary>
+    sealed class RespConnection : IDisposable
+    {
+        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        const long MaxBulk = 512L << 20;  // Redis's own limit on a value (proto-max-bulk-len)
+
+        readonly Socket _socket;
+        readonly byte[] _in = new byte[256 * 1024];
+        int _inStart, _inEnd;
+        byte[] _out = new byte[256 * 1024];
+        int _outLength;
+        bool _broken;
+
+        RespConnection(Socket socket) { _socket = socket; }
+
+        /// <summary>Connects, authenticates when a password is given and selects <paramref name="database"/>.</summary>
+        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                var connect = socket.ConnectAsync(host, port);
+                try
+                {
+                    if (!connect.Wait(timeout)) throw new TimeoutException($"no answer within {timeout.TotalSeconds:0} s.");
+                }
+                catch (AggregateException e) when (e.InnerException != null) { throw e.InnerException; }
+                socket.ReceiveTimeout = socket.SendTimeout = 30000;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+            var c = new RespConnection(socket);
+            try
+            {
+                if (!string.IsNullOrEmpty(password))
+                {
+                    if (string.IsNullOrEmpty(user)) c.Command("AUTH", password); else c.Command("AUTH", user, password);
+                    c.Flush();
+                    c.ReadReply();
+                }
+                // SELECT even database 0: it proves a Redis server answers before anything is read.
+                c.Command("SELECT", database.ToString(CultureInfo.InvariantCulture));
+                c.Flush();
+                c.ReadReply();
+                return c;
+            }
+            catch (IOException e)
+            {
+                c.Dispose();
+                throw new IOException("the server there does not answer as Redis does: " + e.Message, e);
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+        }
+
+        // ---- Writing commands ----
+
+        public void Command(params string[] args)
+        {
+            Array(args.Length);
+            foreach (var a in args) Bulk(a);
+        }
+
+        /// <summary>Starts a command of <paramref name="count"/> arguments (its name included); the arguments follow as <see cref="Bulk(string)"/>s.</summary>
+        public void Array(int count)
+        {
+            Room(16);
+            _out[_outLength++] = (byte)'*';
+            Number(count);
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        public void Bulk(string text)
+        {
+            int length = Encoding.UTF8.GetByteCount(text);
+            Header(length);
+            Room(length + 2);
+            _outLength += Encoding.UTF8.GetBytes(text, 0, text.Length, _out, _outLength);
+            End();
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        public void Bulk(byte[] bytes)
+        {
+            Header(bytes.Length);
+            if (bytes.Length > _out.Length - _outLength) Flush();
+            if (bytes.Length > _out.Length) Send(bytes, bytes.Length);
+            else
+            {
+                Buffer.BlockCopy(bytes, 0, _out, _outLength, bytes.Length);
+                _outLength += bytes.Length;
+            }
+            End();
+        }
+
+        void Header(int length)
+        {
+            Room(16);
+            _out[_outLength++] = (byte)'$';
+            Number(length);
+        }
+
+        void End()
+        {
+            Room(2);
+            _out[_outLength++] = (byte)'\r';
+            _out[_outLength++] = (byte)'\n';
+        }
+
+        // A count or length (never negative) and the line's end; the caller has made room.
+        void Number(int n)
+        {
+            int start = _outLength;
+            do
+            {
+                _out[_outLength++] = (byte)('0' + n % 10);
+                n /= 10;
+            } while (n > 0);
+            System.Array.Reverse(_out, start, _outLength - start);
+            _out[_outLength++] = (byte)'\r';
+            _out[_outLength++] = (byte)'\n';
+        }
+
+        // A full buffer is sent as it is; a command may span several sends.
+        void Room(int n)
+        {
+            if (_outLength + n <= _out.Length) return;
+            Flush();
+            if (n > _out.Length) System.Array.Resize(ref _out, n);
+        }
+
+        /// <summary>Sends what is buffered.</summary>
+        public void Flush()
+        {
+            if (_outLength == 0) return;
+            Send(_out, _outLength);
+            _outLength = 0;
+        }
+
+        void Send(byte[] bytes, int length)
+        {
+            Usable();
+            try
+            {
+                for (int sent = 0; sent < length;) sent += _socket.Send(bytes, sent, length - sent, SocketFlags.None);
+            }
+            catch (Exception e) when (e is SocketException || e is ObjectDisposedException) { throw Lost(e); }
+        }
+
+        // ---- Reading replies ----
+
+        /// <summary>Any reply: a string (status), a long, a byte[] (bulk; null for nil) or an object[] (array; null for nil).</summary>
+        /// <exception cref="RespErrorException">The reply is an error.</exception>
+        public object ReadReply()
+        {
+            byte kind = Byte();
+            switch (kind)
+            {
+                case (byte)'+': return Line();
+                case (byte)'-': throw Error(new RespErrorException(Line()));
+                case (byte)':': return Integer();
+                case (byte)'$': return BulkBody();
+                case (byte)'*':
+                    long n = Integer();
+                    if (n < 0) return null;
+                    var items = new object[n];
+                    for (long i = 0; i < n; i++) items[i] = ReadReply();
+                    return items;
+                default: throw Error(new IOException($"the server sent '{(char)kind}' where a reply should start."));
+            }
+        }
+
+        /// <summary>The length of an array reply (-1 for nil).</summary>
+        public long ReadArrayLength()
+        {
+            byte kind = Byte();
+            if (kind == '*') return Integer();
+            throw Unexpected(kind, "an array");
+        }
+
+        /// <summary>A bulk reply's bytes, or null for nil.</summary>
+        [MethodImpl(Hot.Optimize)]
+        public byte[] ReadBulk()
+        {
+            byte kind = Byte();
+            if (kind == '$') return BulkBody();
+            throw Unexpected(kind, "a bulk string");
+        }
+
+        /// <summary>A bulk reply (a key) as text, or null for nil; <paramref name="utf8"/> says whether the bytes were UTF-8 (else they are read with replacement characters).</summary>
+        [MethodImpl(Hot.Optimize)]
+        public string ReadBulkText(out bool utf8)
+        {
+            byte kind = Byte();
+            if (kind != '$') throw Unexpected(kind, "a bulk string");
+            long length = Integer();
+            utf8 = true;
+            if (length < 0) return null;
+            if (length + 2 > _in.Length) return Text(Payload(length), 0, (int)length, out utf8);
+            while (_inEnd - _inStart < length + 2) Fill();
+            string text = Text(_in, _inStart, (int)length, out utf8);
+            _inStart += (int)length;
+            LineEnd();
+            return text;
+        }
+
+        static string Text(byte[] bytes, int start, int length, out bool utf8)
+        {
+            utf8 = true;
+            try { return StrictUtf8.GetString(bytes, start, length); }
+            catch (DecoderFallbackException)
+            {
+                utf8 = false;
+                return Encoding.UTF8.GetString(bytes, start, length);
+            }
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        byte[] BulkBody()
+        {
+            long length = Integer();
+            return length < 0 ? null : Payload(length);
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        byte[] Payload(long length)
+        {
+            if (length > MaxBulk) throw Error(new IOException($"the server announced a value of {length} bytes, more than Redis allows."));
+            var bytes = new byte[length];
+            for (int at = 0; at < length;)
+            {
+                if (_inStart == _inEnd) Fill();
+                int n = (int)Math.Min(length - at, _inEnd - _inStart);
+                Buffer.BlockCopy(_in, _inStart, bytes, at, n);
+                _inStart += n;
+                at += n;
+            }
+            LineEnd();
+            return bytes;
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        long Integer()
+        {
+            long n = 0;
+            bool negative = false;
+            while (true)
+            {
+                byte c = Byte();
+                if (c >= '0' && c <= '9') n = n * 10 + (c - '0');
+                else if (c == '-' && !negative) negative = true;
+                else if (c == '\r') break;
+                else throw Error(new IOException("the server sent a malformed number in a reply."));
+            }
+            if (Byte() != '\n') throw Error(new IOException("the server sent a malformed line in a reply."));
+            return negative ? -n : n;
+        }
+
+        string Line()
+        {
+            var text = new StringBuilder();
+            for (byte c; (c = Byte()) != '\r';) text.Append((char)c);
+            Byte();
+            return text.ToString();
+        }
+
+        void LineEnd()
+        {
+            if (Byte() != '\r' || Byte() != '\n') throw Error(new IOException("the server sent a bulk reply longer than it said."));
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        byte Byte()
+        {
+            if (_inStart == _inEnd) Fill();
+            return _in[_inStart++];
+        }
+
+        // Reads more, keeping what is unread at the front of the buffer.
+        void Fill()
+        {
+            Usable();
+            if (_inStart > 0)
+            {
+                Buffer.BlockCopy(_in, _inStart, _in, 0, _inEnd - _inStart);
+                _inEnd -= _inStart;
+                _inStart = 0;
+            }
+            int n;
+            try { n = _socket.Receive(_in, _inEnd, _in.Length - _inEnd, SocketFlags.None); }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                throw Error(new TimeoutException("Redis did not answer within 30 s."));
+            }
+            catch (Exception e) when (e is SocketException || e is ObjectDisposedException) { throw Lost(e); }
+            if (n == 0) throw Error(new IOException("the server closed the connection."));
+            _inEnd += n;
+        }
+
+        Exception Unexpected(byte kind, string what)
+        {
+            if (kind == '-') return Error(new RespErrorException(Line()));
+            return Error(new IOException($"the server sent '{(char)kind}' where {what} should be."));
+        }
+
+        Exception Lost(Exception e) => Error(new IOException($"the connection to Redis was lost ({e.Message}).", e));
+
+        Exception Error(Exception e)
+        {
+            _broken = true;
+            _socket.Dispose();
+            return e;
+        }
+
+        void Usable()
+        {
+            if (_broken) throw new IOException("the connection to Redis was lost in an earlier command.");
+        }
+
+        public void Dispose()
+        {
+            _broken = true;
+            _socket.Dispose();
+        }
+    }
+
+    /// <summary>Redis answered a command with an error; the message is Redis's.</summary>
+    sealed class RespErrorException : Exception
+    {
+        public RespErrorException(string message) : base("Redis answered: " + message) { }
+    }
+}
