@@ -334,7 +334,7 @@ namespace DragonflowUpgrade.Engine.Tests
         static NbEntry Entry(string topic, string id) => new NbEntry(new NbKey("lport", topic, id), Encoding.UTF8.GetBytes($"{{\"id\": \"{id}\", \"topic\": \"{topic}\"}}"));
 
         [Fact]
-        public void A_key_read_twice_is_one_object()
+        public void A_key_read_twice_with_the_same_bytes_is_one_object()
         {
             // Redis's SCAN may return a key more than once.
             var snapshot = new NbSnapshot();
@@ -343,6 +343,18 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(1, snapshot.Count);
             Assert.Single(snapshot.GetAll("lport"));
             Assert.Empty(snapshot.Diff());
+        }
+
+        [Fact]
+        public void A_key_stored_twice_with_other_bytes_is_an_error_naming_it()
+        {
+            // A file can hold one key on two lines that differ: neither is taken silently.
+            var snapshot = new NbSnapshot();
+            snapshot.AddOriginal(Entry("t", "p1"));
+            var other = new NbEntry(new NbKey("lport", "t", "p1"), Encoding.UTF8.GetBytes("{\"id\": \"p1\", \"topic\": \"t\", \"name\": \"x\"}"));
+            var e = Assert.Throws<NbStoreException>(() => snapshot.AddOriginal(other));
+            Assert.Contains("lport/p1 is stored twice", e.Message);
+            Assert.Equal(1, snapshot.Count);
         }
 
         [Fact]

@@ -79,8 +79,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             var table = TableOf(e.Key.Table, create: true);
             if (table.Slots.TryGetValue(e.Key.Id, out int existing))
             {
-                // Redis's SCAN may return a key twice (while Redis resizes its key table): the same key is the same object.
-                if (At(existing).OriginalKey is NbKey seen && seen.Equals(e.Key)) return;
+                // The same key with the same bytes is one object read twice, as Redis's SCAN may
+                // return a key twice while it resizes its key table; with other bytes it is an error.
+                if (At(existing).OriginalKey is NbKey seen && seen.Equals(e.Key) && At(existing).Original.AsSpan().SequenceEqual(e.Value)) return;
                 throw new NbStoreException($"{e.Key.Table}/{e.Key.Id} is stored twice, under topics '{At(existing).OriginalKey?.Topic}' and '{e.Key.Topic}'. Dragonflow cannot tell them apart; delete the stale one first.");
             }
             table.Slots.Add(e.Key.Id, NewSlot(new Slot { OriginalKey = e.Key, Original = e.Value, CurrentKey = e.Key }));

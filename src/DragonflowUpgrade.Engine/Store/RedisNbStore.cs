@@ -27,15 +27,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         readonly RespConnection _connection;
         readonly ConfigurationOptions _options;
-        readonly int _database;
         readonly object _gate = new object();
         ConnectionMultiplexer _multiplexer;
 
-        RedisNbStore(RespConnection connection, ConfigurationOptions options, int database, string location)
+        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
         {
             _connection = connection;
             _options = options;
-            _database = database;
             Location = location;
         }
 
@@ -51,12 +49,9 @@ namespace DragonflowUpgrade.Engine.Store
                     if (_multiplexer == null)
                     {
                         try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
-                        catch (RedisConnectionException e)
-                        {
-                            throw new NbStoreException($"Cannot reach the Redis NB database at {Location}: {FirstLine(e.Message)} Check that redis-server runs there and the address is right.", e);
-                        }
+                        catch (RedisConnectionException e) { throw Unreachable(Location, e); }
                     }
-                    return _multiplexer.GetDatabase(_database);
+                    return _multiplexer.GetDatabase();  // the options' DefaultDatabase
                 }
             }
         }
@@ -97,13 +92,16 @@ namespace DragonflowUpgrade.Engine.Store
             string location = Redact(uri);
             try
             {
-                return new RedisNbStore(RespConnection.Open(uri.Host, port, user, password, database, ConnectTimeout), options, database, location);
+                return new RedisNbStore(RespConnection.Open(uri.Host, port, user, password, database, ConnectTimeout), options, location);
             }
             catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
-                throw new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
+                throw Unreachable(location, e);
             }
         }
+
+        static NbStoreException Unreachable(string location, Exception e) =>
+            new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
 
         static string Redact(Uri uri) =>
             $"{uri.Scheme}://{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}{(uri.AbsolutePath.Trim('/').Length > 0 ? "/" + uri.AbsolutePath.Trim('/') : "")}";
@@ -174,6 +172,7 @@ namespace DragonflowUpgrade.Engine.Store
                         {
                             _connection.Array(batch.Count + 1);
                             _connection.Bulk("MGET");
+                            // Formatted again rather than kept from the SCAN reply: keeping the texts measured ~10 MB more peak memory.
                             foreach (var key in batch) _connection.Bulk(FormatKey(key));
                         }
                     if (cursor != "0") SendScan(cursor, pattern);
