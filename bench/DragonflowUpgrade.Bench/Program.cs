@@ -124,6 +124,9 @@ sealed class StderrLogger : Microsoft.Extensions.Logging.ILogger
     public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel level) => Environment.GetEnvironmentVariable("DF_BENCH_TRACE") != null;
     public void Log<T>(Microsoft.Extensions.Logging.LogLevel level, Microsoft.Extensions.Logging.EventId id, T state, Exception e, Func<T, Exception, string> format)
     {
-        if (IsEnabled(level)) Console.Error.WriteLine($"{_clock.ElapsedMilliseconds,6} ms  {format(state, e)}");
+        if (!IsEnabled(level)) return;
+        using var self = Process.GetCurrentProcess();
+        Console.Error.WriteLine($"{_clock.ElapsedMilliseconds,6} ms  {format(state, e)}  [GC paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, " +
+            $"{GC.GetTotalAllocatedBytes() >> 20} MB allocated; working set {Environment.WorkingSet >> 20} MB, peak {self.PeakWorkingSet64 >> 20} MB]");
     }
 }

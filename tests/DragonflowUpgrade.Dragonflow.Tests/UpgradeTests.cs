@@ -84,8 +84,8 @@ namespace DragonflowUpgrade.Dragonflow.Tests
             var got = actual.Where(e => e.Key.Table != MigrationLog.Table).ToDictionary(e => e.Key);
             Assert.Equal(want.Keys.Select(k => k.ToString()).OrderBy(k => k), got.Keys.Select(k => k.ToString()).OrderBy(k => k));
             foreach (var key in want.Keys)
-                Assert.True(JsonNode.DeepEquals(JsonNode.Parse(want[key].Value), JsonNode.Parse(got[key].Value)),
-                    $"{key}:\nexpected {Encoding.UTF8.GetString(want[key].Value)}\nactual   {Encoding.UTF8.GetString(got[key].Value)}");
+                Assert.True(JsonNode.DeepEquals(JsonNode.Parse(want[key].Value.Span), JsonNode.Parse(got[key].Value.Span)),
+                    $"{key}:\nexpected {Encoding.UTF8.GetString(want[key].Value.Span)}\nactual   {Encoding.UTF8.GetString(got[key].Value.Span)}");
         }
 
         [Fact]
@@ -153,7 +153,7 @@ namespace DragonflowUpgrade.Dragonflow.Tests
                 Upgrade(store);
                 var port = store.Read("lport").Single(e => e.Key.Id == (string)obj["id"]);
                 Assert.Null(port.Key.Topic);
-                Assert.DoesNotContain("lswitch", Encoding.UTF8.GetString(port.Value));
+                Assert.DoesNotContain("lswitch", Encoding.UTF8.GetString(port.Value.Span));
             }
         }
 
@@ -236,7 +236,7 @@ namespace DragonflowUpgrade.Dragonflow.Tests
                 Assert.Equal(("v1", "v2"), (schema.From, schema.To));
                 migrator.Commit(migrator.Run(plan.Pending, schema));
                 var port = store.Read("lport").Single();
-                Assert.Equal("{\"id\": \"p1\", \"name\": \"a\", \"mtu\": 1450}", Encoding.UTF8.GetString(port.Value));
+                Assert.Equal("{\"id\": \"p1\", \"name\": \"a\", \"mtu\": 1450}", Encoding.UTF8.GetString(port.Value.Span));
                 Assert.Equal("v2", MigrationLog.Read(store).Single(r => r.Kind == MigrationLogKind.Schema).Release);
             }
         }

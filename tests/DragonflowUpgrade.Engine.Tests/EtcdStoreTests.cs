@@ -43,7 +43,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 var read = store.Read().ToDictionary(e => e.Key);
                 _output.WriteLine($"{count} objects: written in {writeMs} ms, read in {clock.ElapsedMilliseconds} ms");
                 Assert.Equal(count, read.Count);
-                Assert.All(entries, e => Assert.Equal(e.Value, read[e.Key].Value));
+                Assert.All(entries, e => Assert.Equal(e.Value.ToArray(), read[e.Key].Value.ToArray()));
                 Assert.Equal(count / 2, store.Read("lport").Count());
                 Assert.Equal(count / 2, store.ReadKeys("lswitch").Count());
             }
@@ -251,7 +251,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 foreach (var w in result.Writes)
                 {
                     if (w.IsDelete) after.Remove(w.Key.ToString());
-                    else after[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+                    else after[w.Key.ToString()] = Convert.ToBase64String(w.Value.Span);
                 }
                 return (uri, result, backup, before, after);
             }

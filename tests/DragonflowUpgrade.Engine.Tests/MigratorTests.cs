@@ -31,7 +31,7 @@ namespace DragonflowUpgrade.Engine.Tests
         static Dictionary<string, string> Dump(string uri)
         {
             using (var store = NbStoreFactory.Open(uri))
-                return store.Read().ToDictionary(e => e.Key.ToString(), e => Encoding.UTF8.GetString(e.Value));
+                return store.Read().ToDictionary(e => e.Key.ToString(), e => Encoding.UTF8.GetString(e.Value.Span));
         }
 
         static Action<INbApi> FlagComputePorts => nb =>
@@ -366,6 +366,51 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Contains("lport/p1", e.Message);
             Assert.Contains("'t1'", e.Message);
             Assert.Contains("'t2'", e.Message);
+        }
+
+        // Enough objects that a pass parses them on a second thread, in batches.
+        static NbSnapshot Large(int count, Func<string, byte[]> bytes = null)
+        {
+            var snapshot = new NbSnapshot();
+            foreach (int i in Enumerable.Range(0, count).OrderBy(i => (i * 7919) % count))
+            {
+                string id = $"p{i:D5}";
+                snapshot.AddOriginal(bytes == null ? Entry("t", id) : new NbEntry(new NbKey("lport", "t", id), bytes(id)));
+            }
+            return snapshot;
+        }
+
+        [Fact]
+        public void A_pass_over_a_large_table_gives_every_object_in_id_order_and_ends_cleanly_when_left_early()
+        {
+            var snapshot = Large(3000);
+            var ids = Enumerable.Range(0, 3000).Select(i => $"p{i:D5}").ToList();
+            Assert.Equal(ids, snapshot.GetAll("lport").Select(o => (string)o["id"]));
+            Assert.Equal(ids.Take(700), snapshot.GetAll("lport").Take(700).Select(o => (string)o["id"]));
+
+            // Objects updated during a pass are handed out as the pass found them.
+            int n = 0;
+            foreach (var port in snapshot.GetAll("lport"))
+            {
+                if (n % 2 == 0) snapshot.Update("lport", new NbObject { ["id"] = $"p{n + 1:D5}", ["topic"] = "t", ["next"] = true });
+                Assert.Null(port["next"]);
+                port["n"] = n++;
+                snapshot.Update("lport", port);
+            }
+            Assert.Equal(3000, n);
+            Assert.Equal(3000, snapshot.Diff().Count);
+            Assert.Equal(Enumerable.Range(0, 3000).Select(i => (object)(long)i), snapshot.GetAll("lport").Select(o => o["n"]));
+        }
+
+        [Fact]
+        public void An_object_that_is_not_json_stops_a_pass_over_a_large_table_at_that_object_naming_it()
+        {
+            var snapshot = Large(3000, id => Encoding.UTF8.GetBytes(id == "p01500" ? "{\"id\": \"p01500\", " : $"{{\"id\": \"{id}\"}}"));
+            int seen = 0;
+            var e = Assert.Throws<FormatException>(() => { foreach (var port in snapshot.GetAll("lport")) seen++; });
+            Assert.Equal(1500, seen);
+            Assert.Contains("lport/p01500", e.Message);
+            Assert.Equal("lport/p01500", snapshot.LastObject);
         }
     }
 

@@ -57,7 +57,7 @@ namespace DragonflowUpgrade.Engine.Tests
             foreach (var w in s.Result.Writes)
             {
                 if (w.IsDelete) after.Remove(w.Key.ToString());
-                else after[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+                else after[w.Key.ToString()] = Convert.ToBase64String(w.Value.Span);
             }
             s.After = new SortedDictionary<string, string>(after, StringComparer.Ordinal);
             return s;
@@ -255,7 +255,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 foreach (var w in result.Writes)
                 {
                     if (w.IsDelete) expected.Remove(w.Key.ToString());
-                    else expected[w.Key.ToString()] = Convert.ToBase64String(w.Value);
+                    else expected[w.Key.ToString()] = Convert.ToBase64String(w.Value.Span);
                 }
                 var clock = Stopwatch.StartNew();
                 var backup = NbBackup.Write(store, Safe.TempFile("big.jsonl.gz"));

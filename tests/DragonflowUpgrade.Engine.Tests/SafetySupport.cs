@@ -40,7 +40,7 @@ namespace DragonflowUpgrade.Engine.Tests
         /// <summary>Every NB object (the module's own tables left out) with its stored bytes, by key.</summary>
         public static SortedDictionary<string, string> Dump(INbStore store) =>
             new SortedDictionary<string, string>(store.Read().Where(e => !ModuleTables.IsModuleTable(e.Key.Table))
-                .ToDictionary(e => e.Key.ToString(), e => Convert.ToBase64String(e.Value)), StringComparer.Ordinal);
+                .ToDictionary(e => e.Key.ToString(), e => Convert.ToBase64String(e.Value.Span)), StringComparer.Ordinal);
 
         public static SortedDictionary<string, string> Dump(string uri)
         {

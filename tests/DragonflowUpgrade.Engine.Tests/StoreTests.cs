@@ -17,7 +17,7 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             var key = new NbKey(table, topic, id);
             Assert.Equal(expected, RedisNbStore.FormatKey(key));
-            Assert.True(RedisNbStore.TryParseKey(expected, out var parsed));
+            Assert.True(RedisNbStore.TryParseKey(System.Text.Encoding.UTF8.GetBytes(expected), out var parsed, new NameTable()));
             Assert.Equal(key, parsed);
         }
 
@@ -28,7 +28,7 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("{lport}.p1")]
         public void Keys_of_other_shapes_are_not_nb_objects(string text)
         {
-            Assert.False(RedisNbStore.TryParseKey(text, out _));
+            Assert.False(RedisNbStore.TryParseKey(System.Text.Encoding.UTF8.GetBytes(text), out _, new NameTable()));
         }
     }
 
@@ -48,7 +48,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 store.Write(entries);
                 var read = store.Read().ToDictionary(e => e.Key);
                 Assert.Equal(2500, read.Count);
-                Assert.All(entries, e => Assert.Equal(e.Value, read[e.Key].Value));
+                Assert.All(entries, e => Assert.Equal(e.Value.ToArray(), read[e.Key].Value.ToArray()));
                 Assert.Equal(1250, store.Read("lport").Count());
                 Assert.Equal(1250, store.ReadKeys("lswitch").Count());
             }
@@ -99,7 +99,7 @@ namespace DragonflowUpgrade.Engine.Tests
                                     new NbEntry(b, Json("{\"v\": 1}")), new NbEntry(b, Json("{\"v\": 2}")), NbEntry.Delete(b) });
                 var read = store.Read().ToList();
                 Assert.Equal(new[] { "lport/a (topic t)" }, read.Select(e => e.Key.ToString()));
-                Assert.Equal("{\"v\": 2}", Encoding.UTF8.GetString(read[0].Value));
+                Assert.Equal("{\"v\": 2}", Encoding.UTF8.GetString(read[0].Value.Span));
             }
         }
 
@@ -115,7 +115,49 @@ namespace DragonflowUpgrade.Engine.Tests
                 store.Write(big);
                 var read = store.Read().OrderBy(e => e.Key.Id).ToList();
                 Assert.Equal(big.Select(e => e.Key), read.Select(e => e.Key));
-                for (int i = 0; i < big.Count; i++) Assert.Equal(big[i].Value, read[i].Value);
+                for (int i = 0; i < big.Count; i++) Assert.Equal(big[i].Value.ToArray(), read[i].Value.ToArray());
+            }
+        }
+
+        [Fact]
+        public void A_read_left_early_leaves_the_store_usable_and_a_write_or_read_during_a_read_is_refused()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                // More than two SCAN pages, so that replies are in flight whenever a page is handed out.
+                var entries = Enumerable.Range(0, 12000)
+                    .Select(i => new NbEntry(new NbKey("lport", "t", "p" + i), Json($"{{\"id\": \"p{i}\"}}"))).ToList();
+                store.Write(entries);
+                Assert.Equal(10, store.Read().Take(10).Count());
+                Assert.Equal(5001, store.ReadKeys().Take(5001).Count());
+
+                var change = new[] { new NbEntry(new NbKey("lport", "t", "p0"), Json("{\"id\": \"p0\", \"changed\": true}")) };
+                foreach (var e in store.Read())
+                {
+                    var write = Assert.Throws<InvalidOperationException>(() => store.Write(change));
+                    Assert.Contains("being read", write.Message);
+                    Assert.Contains(uri.Substring("redis://".Length), write.Message);
+                    Assert.Throws<InvalidOperationException>(() => store.Read().First());
+                    break;
+                }
+                Assert.Equal(12000, store.Read().Count());
+                Assert.DoesNotContain(store.Read(), e => Encoding.UTF8.GetString(e.Value.Span).Contains("changed"));
+                store.Write(change);
+                Assert.Contains(store.Read(), e => Encoding.UTF8.GetString(e.Value.Span).Contains("changed"));
+            }
+        }
+
+        [Fact]
+        public void Table_and_topic_names_that_are_not_ascii_are_read_as_written()
+        {
+            string uri = TestRedis.NewDatabase();
+            var keys = Enumerable.Range(0, 300).Select(i => new NbKey(i % 2 == 0 ? "lport" : "lpört", i % 3 == 0 ? "tenänt-ü" : "tenant", "p" + i)).ToList();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(keys.Select(k => new NbEntry(k, Json("{}"))).ToList());
+                Assert.Equal(keys.OrderBy(k => k.ToString()), store.Read().Select(e => e.Key).OrderBy(k => k.ToString()));
+                Assert.Equal(150, store.ReadKeys("lpört").Count());
             }
         }
 
@@ -184,10 +226,63 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_server_that_never_accepts_is_given_up_after_the_connect_timeout()
+        {
+            // A listener whose queue is full: the kernel drops further connection attempts unanswered.
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start(0);
+            int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            var queued = Enumerable.Range(0, 3).Select(_ => new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)).ToList();
+            try
+            {
+                foreach (var s in queued) _ = s.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                System.Threading.Thread.Sleep(200);
+                var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://127.0.0.1:{port}/0"));
+                Assert.Contains($"127.0.0.1:{port}", e.Message);
+                Assert.Contains("no answer within 5 s", e.Message);
+            }
+            finally
+            {
+                foreach (var s in queued) s.Dispose();
+                listener.Stop();
+            }
+        }
+
+        [Fact]
         public void The_location_never_shows_a_password()
         {
             var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://:s3cret@127.0.0.1:1/0"));
             Assert.DoesNotContain("s3cret", e.Message);
+        }
+    }
+
+    public class NameTableTests
+    {
+        [Fact]
+        public void A_name_read_as_bytes_is_one_shared_string_and_bytes_that_are_not_utf8_are_an_error()
+        {
+            var names = new NameTable();
+            var first = names.Share(Encoding.UTF8.GetBytes("lport"));
+            Assert.Equal("lport", first);
+            Assert.Same(first, names.Share(Encoding.UTF8.GetBytes("lport")));
+            Assert.Same(first, names.Share("lport"));
+            Assert.Equal("tenänt", names.Share(Encoding.UTF8.GetBytes("tenänt")));
+            Assert.Same(names.Share(Encoding.UTF8.GetBytes("tenänt")), names.Share(Encoding.UTF8.GetBytes("tenänt")));
+            Assert.Equal("", names.Share(ReadOnlySpan<byte>.Empty));
+            Assert.Throws<DecoderFallbackException>(() => names.Share(new byte[] { 0x6c, 0xc3, 0x28 }));
+        }
+    }
+
+    public class ByteArenaTests
+    {
+        [Fact]
+        public void Values_get_rooms_of_their_own_that_keep_their_bytes()
+        {
+            var arena = new ByteArena();
+            var values = Enumerable.Range(0, 5000).Select(i => Enumerable.Repeat((byte)i, i % 700).ToArray())
+                .Append(new byte[300_000]).Append(Enumerable.Repeat((byte)7, 2_000_000).ToArray()).ToList();
+            var kept = values.Select(v => arena.Copy(v)).ToList();
+            for (int i = 0; i < values.Count; i++) Assert.True(kept[i].Span.SequenceEqual(values[i]), $"value {i} changed");
         }
     }
 
@@ -214,7 +309,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var read = store.Read().ToList();
                 Assert.Equal(entries.Select(e => e.Key), read.Select(e => e.Key));
-                Assert.Equal(entries.Select(e => Encoding.UTF8.GetString(e.Value)), read.Select(e => Encoding.UTF8.GetString(e.Value)));
+                Assert.Equal(entries.Select(e => Encoding.UTF8.GetString(e.Value.Span)), read.Select(e => Encoding.UTF8.GetString(e.Value.Span)));
             }
         }
 

@@ -35,19 +35,36 @@ namespace DragonflowUpgrade.Engine.Json
         [MethodImpl(Hot.Optimize)]
         internal static object Parse(ReadOnlySpan<byte> utf8, out bool asWritten)
         {
-            _notAsWritten = false;
+            var r = Reader.OfThread;
+            r.NotAsWritten = false;
             int at = 0;
-            var value = ReadValue(utf8, ref at, 0, space: 0);
-            Space(utf8, ref at, 0);
+            var value = ReadValue(r, utf8, ref at, 0, space: 0);
+            Space(r, utf8, ref at, 0);
             if (at < utf8.Length) throw Invalid("more text after the value", at);
-            asWritten = !_notAsWritten;
+            asWritten = !r.NotAsWritten;
             return value;
         }
 
         static FormatException Invalid(string what, int at) => new FormatException($"not valid JSON: {what} at byte {at}.");
 
-        // Set by the reader on anything Serialize would have written otherwise.
-        [ThreadStatic] static bool _notAsWritten;
+        // The reader's state, one per thread, passed along rather than kept in thread-static
+        // fields: reading one of those costs a call into the runtime on every use.
+        [ThreadStatic] static Reader _reader;
+
+        sealed class Reader
+        {
+            public bool NotAsWritten;  // set on anything Serialize would have written otherwise
+            // The members of the objects being read, innermost last: each object is made at its size once read.
+            public string[] MemberNames = new string[64];
+            public object[] MemberValues = new object[64];
+            public int Members;
+            // Member names repeat in every object of a table: the last ones seen, by a hash of their
+            // bytes, and those bytes.
+            public readonly string[] Names = new string[1024];
+            public readonly byte[][] NameBytes = new byte[1024][];
+
+            public static Reader OfThread => _reader ?? (_reader = new Reader());
+        }
 
         [MethodImpl(Hot.Optimize)]
         static void SkipSpace(ReadOnlySpan<byte> b, ref int at)
@@ -57,92 +74,87 @@ namespace DragonflowUpgrade.Engine.Json
 
         /// <summary>Skips white space where Serialize writes <paramref name="expected"/> blanks (0 or 1).</summary>
         [MethodImpl(Hot.Optimize)]
-        static void Space(ReadOnlySpan<byte> b, ref int at, int expected)
+        static void Space(Reader r, ReadOnlySpan<byte> b, ref int at, int expected)
         {
             int start = at;
             SkipSpace(b, ref at);
-            if (at - start != expected || (expected == 1 && b[start] != ' ')) _notAsWritten = true;
+            if (at - start != expected || (expected == 1 && b[start] != ' ')) r.NotAsWritten = true;
         }
 
         [MethodImpl(Hot.Optimize)]
-        static object ReadValue(ReadOnlySpan<byte> b, ref int at, int depth, int space)
+        static object ReadValue(Reader r, ReadOnlySpan<byte> b, ref int at, int depth, int space)
         {
-            Space(b, ref at, space);
+            Space(r, b, ref at, space);
             if (at >= b.Length) throw Invalid("the text ends where a value should be", at);
             switch (b[at])
             {
                 case (byte)'{':
                     if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
-                    return ReadObject(b, ref at, depth + 1);
+                    return ReadObject(r, b, ref at, depth + 1);
                 case (byte)'[':
                     if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
-                    return ReadArray(b, ref at, depth + 1);
-                case (byte)'"': return ReadString(b, ref at, name: false);
+                    return ReadArray(r, b, ref at, depth + 1);
+                case (byte)'"': return ReadString(r, b, ref at, name: false);
                 case (byte)'t': Literal(b, ref at, "true"); return True;
                 case (byte)'f': Literal(b, ref at, "false"); return False;
                 case (byte)'n': Literal(b, ref at, "null"); return null;
-                default: return ReadNumber(b, ref at);
+                default: return ReadNumber(r, b, ref at);
             }
         }
 
-        // The members of the objects being read, innermost last: each object is made at its size once read.
-        [ThreadStatic] static string[] _memberNames;
-        [ThreadStatic] static object[] _memberValues;
-        [ThreadStatic] static int _members;
 
         [MethodImpl(Hot.Optimize)]
-        static NbObject ReadObject(ReadOnlySpan<byte> b, ref int at, int depth)
+        static NbObject ReadObject(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
         {
             at++;
-            Space(b, ref at, 0);
+            Space(r, b, ref at, 0);
             if (at < b.Length && b[at] == '}') { at++; return new NbObject(); }
-            if (_memberNames == null) { _memberNames = new string[64]; _memberValues = new object[64]; }
-            int first = _members;
+            int first = r.Members;
             try
             {
                 while (true)
                 {
-                    if (_members > first) Space(b, ref at, 1);
+                    if (r.Members > first) Space(r, b, ref at, 1);
                     if (at >= b.Length || b[at] != '"') throw Invalid("a member name should be here", at);
                     int nameAt = at;
-                    string name = ReadString(b, ref at, name: true);
-                    for (int k = first; k < _members; k++)
-                        if (_memberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
-                    Space(b, ref at, 0);
+                    string name = ReadString(r, b, ref at, name: true);
+                    for (int k = first; k < r.Members; k++)
+                        if (r.MemberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
+                    Space(r, b, ref at, 0);
                     if (at >= b.Length || b[at] != ':') throw Invalid("':' should follow a member name", at);
                     at++;
-                    var value = ReadValue(b, ref at, depth, space: 1);
-                    if (_members == _memberNames.Length)
+                    var value = ReadValue(r, b, ref at, depth, space: 1);
+                    if (r.Members == r.MemberNames.Length)
                     {
-                        Array.Resize(ref _memberNames, _members * 2);
-                        Array.Resize(ref _memberValues, _members * 2);
+                        Array.Resize(ref r.MemberNames, r.Members * 2);
+                        Array.Resize(ref r.MemberValues, r.Members * 2);
                     }
-                    _memberNames[_members] = name;
-                    _memberValues[_members++] = value;
-                    Space(b, ref at, 0);
+                    r.MemberNames[r.Members] = name;
+                    r.MemberValues[r.Members++] = value;
+                    Space(r, b, ref at, 0);
                     if (at < b.Length && b[at] == ',') { at++; continue; }
-                    if (at < b.Length && b[at] == '}') { at++; return new NbObject(_memberNames, _memberValues, first, _members - first); }
+                    if (at < b.Length && b[at] == '}') { at++; return new NbObject(r.MemberNames, r.MemberValues, first, r.Members - first); }
                     throw Invalid("',' or '}' should be here", at);
                 }
             }
             finally
             {
-                Array.Clear(_memberValues, first, _members - first);
-                _members = first;
+                Array.Clear(r.MemberValues, first, r.Members - first);
+                r.Members = first;
             }
         }
 
         [MethodImpl(Hot.Optimize)]
-        static List<object> ReadArray(ReadOnlySpan<byte> b, ref int at, int depth)
+        static List<object> ReadArray(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
         {
             var list = new List<object>();
             at++;
-            Space(b, ref at, 0);
+            Space(r, b, ref at, 0);
             if (at < b.Length && b[at] == ']') { at++; return list; }
             while (true)
             {
-                list.Add(ReadValue(b, ref at, depth, space: list.Count == 0 ? 0 : 1));
-                Space(b, ref at, 0);
+                list.Add(ReadValue(r, b, ref at, depth, space: list.Count == 0 ? 0 : 1));
+                Space(r, b, ref at, 0);
                 if (at < b.Length && b[at] == ',') { at++; continue; }
                 if (at < b.Length && b[at] == ']') { at++; return list; }
                 throw Invalid("',' or ']' should be here", at);
@@ -157,7 +169,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static object ReadNumber(ReadOnlySpan<byte> b, ref int at)
+        static object ReadNumber(Reader r, ReadOnlySpan<byte> b, ref int at)
         {
             int start = at;
             if (at < b.Length && b[at] == '-') at++;
@@ -185,25 +197,23 @@ namespace DragonflowUpgrade.Engine.Json
             {
                 long n = 0;
                 for (int i = digits; i < at; i++) n = n * 10 + (b[i] - '0');
-                if (digits > start && n == 0) _notAsWritten = true;  // -0
+                if (digits > start && n == 0) r.NotAsWritten = true;  // -0
                 return digits > start ? -n : n;
             }
             string text = Encoding.ASCII.GetString(b.Slice(start, at - start).ToArray());
             if (!integer)
             {
                 double d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-                if (double.IsInfinity(d) || FormatDouble(d) != text) _notAsWritten = true;
+                if (double.IsInfinity(d) || FormatDouble(d) != text) r.NotAsWritten = true;
                 return d;
             }
             // Python's integers have no limit: keep big ones exact.
             return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? (object)l : BigInteger.Parse(text, CultureInfo.InvariantCulture);
         }
 
-        // Member names repeat in every object of a table: the last ones seen, by a hash of their bytes.
-        [ThreadStatic] static string[] _names;
 
         [MethodImpl(Hot.Optimize)]
-        static unsafe string ReadString(ReadOnlySpan<byte> b, ref int at, bool name)
+        static unsafe string ReadString(Reader r, ReadOnlySpan<byte> b, ref int at, bool name)
         {
             int start = at + 1, end = start;
             uint hash = 2166136261;
@@ -212,39 +222,39 @@ namespace DragonflowUpgrade.Engine.Json
                 if (end >= b.Length) throw Invalid("a string is not closed", at);
                 byte c = b[end];
                 if (c == '"') break;
-                if (c == '\\') return ReadEscapedString(b, ref at);
+                if (c == '\\') return ReadEscapedString(r, b, ref at);
                 if (c < 0x20) throw Invalid("a control character inside a string", end);
-                if (c >= 0x7f) _notAsWritten = true;  // written escaped
-                hash = (hash ^ c) * 16777619;
+                if (c >= 0x7f) r.NotAsWritten = true;  // written escaped
+                if (name) hash = (hash ^ c) * 16777619;
                 end++;
             }
             int length = end - start;
             at = end + 1;
             if (length == 0) return "";
-            string[] names = null;
+            var text = b.Slice(start, length);
             if (name)
             {
-                names = _names ?? (_names = new string[1024]);
-                var known = names[hash & 1023];
-                if (known != null && known.Length == length && Same(known, b.Slice(start, length))) return known;
+                int slot = (int)(hash & 1023);
+                var known = r.NameBytes[slot];
+                if (known != null && text.SequenceEqual(known)) return r.Names[slot];
+                string decoded = Decode(text, start);
+                r.Names[slot] = decoded;
+                r.NameBytes[slot] = text.ToArray();
+                return decoded;
             }
-            string text;
+            return Decode(text, start);
+        }
+
+        static unsafe string Decode(ReadOnlySpan<byte> text, int at)
+        {
             try
             {
-                fixed (byte* p = &b[start]) text = StrictUtf8.GetString(p, length);
+                fixed (byte* p = &text[0]) return StrictUtf8.GetString(p, text.Length);
             }
-            catch (DecoderFallbackException) { throw Invalid("a string that is not UTF-8", start); }
-            if (name) names[hash & 1023] = text;
-            return text;
+            catch (DecoderFallbackException) { throw Invalid("a string that is not UTF-8", at); }
         }
 
-        static bool Same(string s, ReadOnlySpan<byte> ascii)
-        {
-            for (int i = 0; i < ascii.Length; i++) if (s[i] != ascii[i]) return false;
-            return true;
-        }
-
-        static string ReadEscapedString(ReadOnlySpan<byte> b, ref int at)
+        static string ReadEscapedString(Reader r, ReadOnlySpan<byte> b, ref int at)
         {
             var text = new StringBuilder();
             int i = at + 1, run = i;
@@ -254,7 +264,7 @@ namespace DragonflowUpgrade.Engine.Json
                 byte c = b[i];
                 if (c == '"') break;
                 if (c < 0x20) throw Invalid("a control character inside a string", i);
-                if (c >= 0x7f) _notAsWritten = true;
+                if (c >= 0x7f) r.NotAsWritten = true;
                 if (c != '\\') { i++; continue; }
                 Append(text, b.Slice(run, i - run), run);
                 if (i + 1 >= b.Length) throw Invalid("a string is not closed", at);
@@ -262,7 +272,7 @@ namespace DragonflowUpgrade.Engine.Json
                 {
                     case (byte)'"': text.Append('"'); break;
                     case (byte)'\\': text.Append('\\'); break;
-                    case (byte)'/': text.Append('/'); _notAsWritten = true; break;
+                    case (byte)'/': text.Append('/'); r.NotAsWritten = true; break;
                     case (byte)'b': text.Append('\b'); break;
                     case (byte)'f': text.Append('\f'); break;
                     case (byte)'n': text.Append('\n'); break;
@@ -273,7 +283,7 @@ namespace DragonflowUpgrade.Engine.Json
                             throw Invalid("'\\u' needs four hex digits", i);
                         text.Append((char)code);
                         // Written as \u only where it has no short escape and is not plain ASCII, in lower-case hex.
-                        if ((code < 128 && Escapes[code] != "\\u" + code.ToString("x4")) || HasUpperHex(b.Slice(i + 2, 4))) _notAsWritten = true;
+                        if ((code < 128 && Escapes[code] != "\\u" + code.ToString("x4")) || HasUpperHex(b.Slice(i + 2, 4))) r.NotAsWritten = true;
                         i += 4;
                         break;
                     default: throw Invalid("an unknown escape", i);
@@ -351,10 +361,14 @@ namespace DragonflowUpgrade.Engine.Json
 
             /// <summary>ASCII text as it is (structure, numbers, escapes).</summary>
             [MethodImpl(Hot.Optimize)]
-            public void Ascii(string s)
+            public void Ascii(string s) => Ascii(s, s.Length);
+
+            /// <summary>The first <paramref name="count"/> characters of ASCII text.</summary>
+            [MethodImpl(Hot.Optimize)]
+            public void Ascii(string s, int count)
             {
-                Room(s.Length);
-                for (int i = 0; i < s.Length; i++) _bytes[_length++] = (byte)s[i];
+                Room(count);
+                _length += Encoding.ASCII.GetBytes(s, 0, count, _bytes, _length);
             }
         }
 
@@ -450,8 +464,12 @@ namespace DragonflowUpgrade.Engine.Json
         static void WriteString(ByteWriter w, string s)
         {
             w.Byte('"');
-            foreach (char c in s)
+            int plain = 0;
+            while (plain < s.Length && s[plain] < 128 && Escapes[s[plain]] == null) plain++;
+            w.Ascii(s, plain);  // most strings are plain ASCII to the end
+            for (int i = plain; i < s.Length; i++)
             {
+                char c = s[i];
                 if (c < 128)
                 {
                     var escape = Escapes[c];
@@ -506,7 +524,7 @@ namespace DragonflowUpgrade.Engine.Json
             int endA = StringEnd(a, i, out bool escapedA), endB = StringEnd(b, j, out bool escapedB);
             bool same = !escapedA && !escapedB
                 ? a.Slice(i, endA - i).SequenceEqual(b.Slice(j, endB - j))
-                : ReadString(a, ref i, name: false) == ReadString(b, ref j, name: false);
+                : ReadString(Reader.OfThread, a, ref i, name: false) == ReadString(Reader.OfThread, b, ref j, name: false);
             i = endA;
             j = endB;
             return same;
@@ -527,8 +545,8 @@ namespace DragonflowUpgrade.Engine.Json
         static bool SameNumber(ReadOnlySpan<byte> a, ref int i, ReadOnlySpan<byte> b, ref int j)
         {
             int startA = i, startB = j;
-            var x = ReadNumber(a, ref i);
-            var y = ReadNumber(b, ref j);
+            var x = ReadNumber(Reader.OfThread, a, ref i);
+            var y = ReadNumber(Reader.OfThread, b, ref j);
             if (a.Slice(startA, i - startA).SequenceEqual(b.Slice(startB, j - startB))) return true;
             if (x is double || y is double) return ToDouble(x).Equals(ToDouble(y));
             return x.Equals(y);

@@ -75,7 +75,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         internal static MigrationLogEntry Parse(NbEntry e)
         {
             NbObject o;
-            try { o = NbJson.Parse(e.Value) as NbObject; }
+            try { o = NbJson.Parse(e.Value.Span) as NbObject; }
             catch (FormatException ex) { throw new NbStoreException($"The migration log row {e.Key} is {ex.Message}"); }
             if (o == null) throw new NbStoreException($"The migration log row {e.Key} is not a JSON object.");
             string kind = o["kind"] as string ?? "migration";

@@ -195,9 +195,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             }
 
             var diffClock = Stopwatch.StartNew();
-            var writes = snapshot.Diff().ToList();
+            var counts = new Dictionary<string, TableChanges>(StringComparer.Ordinal);
+            var writes = snapshot.Diff(counts).ToList();
             _logger.LogDebug("Found {Count} changed objects in {Ms} ms.", writes.Count, diffClock.ElapsedMilliseconds);
-            var counts = Count(writes, snapshot);
             foreach (var row in applied) writes.Add(row.ToEntry());
             Add(counts, MigrationLog.Table).Creates += applied.Count;
 
@@ -227,21 +227,6 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         static Exception Unwrap(Exception e) =>
             e is System.Reflection.TargetInvocationException && e.InnerException != null ? e.InnerException : e;
-
-        static Dictionary<string, TableChanges> Count(IEnumerable<NbEntry> writes, NbSnapshot snapshot)
-        {
-            var counts = new Dictionary<string, TableChanges>(StringComparer.Ordinal);
-            var deleted = new HashSet<(string, string)>();
-            foreach (var w in writes)
-            {
-                var c = Add(counts, w.Key.Table);
-                if (w.IsDelete) { c.Deletes++; deleted.Add((w.Key.Table, w.Key.Id)); }
-                else if (deleted.Remove((w.Key.Table, w.Key.Id))) { c.Deletes--; c.Updates++; } // moved to another topic
-                else if (snapshot.HadOriginally(w.Key)) c.Updates++;
-                else c.Creates++;
-            }
-            return counts;
-        }
 
         static TableChanges Add(Dictionary<string, TableChanges> counts, string table)
         {

@@ -322,7 +322,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (!expected.TryGetValue(e.Key, out var value)) Note($"{e.Key} created");
                 else
                 {
-                    if (!NbRestore.SameBytes(value, e.Value)) Note($"{e.Key} changed");
+                    if (!value.Span.SequenceEqual(e.Value.Span)) Note($"{e.Key} changed");
                     expected.Remove(e.Key);
                 }
             }
@@ -380,7 +380,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (!change.IsDelete)
                 {
                     w.WritePropertyName("value");
-                    w.WriteRawValue(change.Value, skipInputValidation: true);
+                    w.WriteRawValue(change.Value.Span, skipInputValidation: true);
                 }
                 w.WriteEndObject();
             }

@@ -49,7 +49,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup)
         {
-            var current = new Dictionary<NbKey, byte[]>();
+            var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             foreach (var e in store.Read())
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
             var puts = new List<NbEntry>();
@@ -59,7 +59,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (current.TryGetValue(b.Key, out var value))
                 {
                     current.Remove(b.Key);
-                    if (SameBytes(value, b.Value)) { unchanged++; continue; }
+                    if (value.Span.SequenceEqual(b.Value.Span)) { unchanged++; continue; }
                     updated++;
                 }
                 else created++;
@@ -77,12 +77,5 @@ namespace DragonflowUpgrade.Engine.Safety
             CommitJournal.WriteInBatches(store, plan.Writes, "Restoring the NB database", progress);
         }
 
-        internal static bool SameBytes(byte[] a, byte[] b)
-        {
-            if (a.Length != b.Length) return false;
-            for (int i = 0; i < a.Length; i++)
-                if (a[i] != b[i]) return false;
-            return true;
-        }
     }
 }

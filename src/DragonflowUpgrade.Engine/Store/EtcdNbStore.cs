@@ -250,7 +250,7 @@ namespace DragonflowUpgrade.Engine.Store
             long bytes = 0;
             foreach (var op in ops)
             {
-                long size = op.Key.Length + (op.Change.Value?.Length ?? 0) + 16;
+                long size = op.Key.Length + op.Change.Value.Length + 16;
                 if (txn.Count == MaxTxnOps || (txn.Count > 0 && bytes + size > MaxTxnBytes))
                 {
                     yield return txn;
@@ -281,7 +281,7 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         w.WriteStartObject("request_put");
                         w.WriteBase64String("key", Utf8(key));
-                        w.WriteBase64String("value", change.Value);
+                        w.WriteBase64String("value", change.Value.Span);
                     }
                     w.WriteEndObject();
                     w.WriteEndObject();

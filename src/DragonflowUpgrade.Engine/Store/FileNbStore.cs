@@ -117,7 +117,7 @@ namespace DragonflowUpgrade.Engine.Store
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
         {
             // Keep the file's order; new objects go at the end.
-            var content = new Dictionary<NbKey, byte[]>();
+            var content = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             var order = new List<NbKey>();
             foreach (var e in Read())
             {
@@ -135,7 +135,7 @@ namespace DragonflowUpgrade.Engine.Store
             progress?.Report(changes.Count);
         }
 
-        static IEnumerable<NbEntry> Ordered(List<NbKey> order, Dictionary<NbKey, byte[]> content)
+        static IEnumerable<NbEntry> Ordered(List<NbKey> order, Dictionary<NbKey, ReadOnlyMemory<byte>> content)
         {
             foreach (var key in order)
                 if (content.TryGetValue(key, out var v)) yield return new NbEntry(key, v);
@@ -201,7 +201,7 @@ namespace DragonflowUpgrade.Engine.Store
                 if (e.Key.Topic == null) w.WriteNull("topic"); else w.WriteString("topic", e.Key.Topic);
                 w.WriteString("id", e.Key.Id);
                 w.WritePropertyName("value");
-                w.WriteRawValue(e.Value, skipInputValidation: true);
+                w.WriteRawValue(e.Value.Span, skipInputValidation: true);
                 w.WriteEndObject();
             }
             s.WriteByte((byte)'\n');

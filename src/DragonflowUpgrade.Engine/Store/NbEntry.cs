@@ -1,22 +1,30 @@
+using System;
+
 namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
     /// An NB object as stored: its key and its value as UTF-8 JSON text, kept as the bytes the
-    /// store holds so that untouched objects are never re-serialized. In a write, a null value
-    /// deletes the key.
+    /// store holds so that untouched objects are never re-serialized. A value read in bulk may be
+    /// a slice of a buffer it shares with other values. In a write, a delete has no value.
     /// </summary>
     public sealed class NbEntry
     {
-        public NbEntry(NbKey key, byte[] value)
+        public NbEntry(NbKey key, ReadOnlyMemory<byte> value)
         {
             Key = key;
             Value = value;
         }
 
-        public NbKey Key { get; }
-        public byte[] Value { get; }
-        public bool IsDelete => Value == null;
+        NbEntry(NbKey key)
+        {
+            Key = key;
+            IsDelete = true;
+        }
 
-        public static NbEntry Delete(NbKey key) => new NbEntry(key, null);
+        public NbKey Key { get; }
+        public ReadOnlyMemory<byte> Value { get; }
+        public bool IsDelete { get; }
+
+        public static NbEntry Delete(NbKey key) => new NbEntry(key);
     }
 }

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Text;
 using DragonflowUpgrade.Engine.Json;
 using StackExchange.Redis;
 
@@ -16,7 +17,8 @@ namespace DragonflowUpgrade.Engine.Store
     /// Reads are SCAN plus batched MGET, writes pipelined batches of MSET/DEL, both over a
     /// <see cref="RespConnection"/> of the store's own; the upgrade lock's single-key atomic
     /// commands go through StackExchange.Redis (<see cref="Database"/>), connected when first used.
-    /// Reads and writes are for one thread at a time.
+    /// Reads and writes are for one thread at a time, and one at a time: while a read is being
+    /// enumerated, another read or a write is refused.
     /// </summary>
     public sealed class RedisNbStore : INbStore
     {
@@ -29,6 +31,7 @@ namespace DragonflowUpgrade.Engine.Store
         readonly ConfigurationOptions _options;
         readonly object _gate = new object();
         ConnectionMultiplexer _multiplexer;
+        bool _reading;
 
         RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
         {
@@ -109,27 +112,26 @@ namespace DragonflowUpgrade.Engine.Store
         static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
         /// <summary>Dragonflow's key for (table, topic, id).</summary>
-        public static string FormatKey(NbKey key) => "{" + key.Table + "." + key.Topic + "}." + key.Id;
+        public static string FormatKey(NbKey key) => KeyPrefix(key) + key.Id;
 
-        /// <summary>Parses a Dragonflow key; false for keys that are not NB objects.</summary>
+        // What a key has before its id, "{table.topic}.".
+        static string KeyPrefix(NbKey key) => "{" + key.Table + "." + key.Topic + "}.";
+
+        /// <summary>Parses a Dragonflow key from its bytes; false for keys that are not NB objects.</summary>
+        /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
         [MethodImpl(Hot.Optimize)]
-        public static bool TryParseKey(string text, out NbKey key, NameTable names = null)
+        public static bool TryParseKey(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names)
         {
             key = default;
-            if (text == null || text.Length < 5 || text[0] != '{') return false;
-            int close = text.IndexOf('}');
-            if (close < 0 || close + 1 >= text.Length || text[close + 1] != '.') return false;
-            int dot = text.IndexOf('.', 1);
-            if (dot < 0 || dot > close || dot == 1) return false;
-            string table = text.Substring(1, dot - 1);
-            string topic = text.Substring(dot + 1, close - dot - 1);
-            if (names != null)
-            {
-                table = names.Share(table);
-                topic = names.Share(topic);
-            }
-            string id = text.Substring(close + 2);
-            key = new NbKey(table, topic, id);
+            // '{', '.' and '}' are single bytes in UTF-8, never part of another character's bytes.
+            if (utf8.Length < 5 || utf8[0] != '{') return false;
+            int close = utf8.IndexOf((byte)'}');
+            if (close < 0 || close + 1 >= utf8.Length || utf8[close + 1] != '.') return false;
+            int dot = utf8.Slice(1).IndexOf((byte)'.') + 1;
+            if (dot <= 1 || dot > close) return false;
+            string table = names.Share(utf8.Slice(1, dot - 1));
+            string topic = names.Share(utf8.Slice(dot + 1, close - dot - 1));
+            key = new NbKey(table, topic, NameTable.Decode(utf8.Slice(close + 2)));
             return true;
         }
 
@@ -150,77 +152,127 @@ namespace DragonflowUpgrade.Engine.Store
 
         public IEnumerable<NbEntry> Read(string table = null) => Pages(table, values: true).SelectMany(page => page.Entries);
 
-        // The NB objects of a SCAN page at a time. The MGETs of a page go out with the SCAN for
-        // the next one, so Redis scans on while the values are read; all of a page's replies are
-        // read before it is handed out, so the connection is idle whenever the caller has it.
+        // What one read has asked Redis for and not yet read back.
+        sealed class ScanRead
+        {
+            public ScanRead(string table, bool values) { Table = table; Values = values; Pattern = RedisNbStore.Pattern(table); }
+            public readonly string Table, Pattern;
+            public readonly bool Values;
+            public readonly NameTable Names = new NameTable();
+            public readonly ByteArena Arena = new ByteArena();
+            public readonly RespArguments Arguments = new RespArguments();
+            public bool ScanPending;
+            public int MgetsPending;
+        }
+
+        // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
+        // it is read, and a page's MGETs as soon as its keys are, so Redis scans and looks up
+        // values while the client parses replies and the caller takes the page before. Replies
+        // are still in flight while the caller has a page: until the read ends, the store
+        // refuses another read or a write rather than mix their replies.
         IEnumerable<(List<NbKey> Keys, List<NbEntry> Entries)> Pages(string table, bool values)
         {
-            var names = new NameTable();
-            string pattern = Pattern(table);
-            var (cursor, keys) = Guard("read", () =>
+            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read already; finish that read before another read or a write.");
+            _reading = true;
+            var read = new ScanRead(table, values);
+            try
             {
-                SendScan("0", pattern);
-                _connection.Flush();
-                return ReadScan(table, names);
-            });
-            while (true)
-            {
-                var (entries, next) = Guard("read", () =>
+                var keys = Guard("read", () =>
                 {
-                    if (values)
-                        foreach (var batch in Chunk(keys, BatchSize))
-                        {
-                            _connection.Array(batch.Count + 1);
-                            _connection.Bulk("MGET");
-                            // Formatted again rather than kept from the SCAN reply: keeping the texts measured ~10 MB more peak memory.
-                            foreach (var key in batch) _connection.Bulk(FormatKey(key));
-                        }
-                    if (cursor != "0") SendScan(cursor, pattern);
-                    _connection.Flush();
-                    var read = values ? ReadValues(keys) : null;
-                    return (read, cursor != "0" ? ReadScan(table, names) : ("0", null));
+                    SendScan("0", read);
+                    return NextPage(read);
                 });
-                yield return (keys, entries);
-                if (cursor == "0") yield break;
-                (cursor, keys) = next;
+                while (true)
+                {
+                    var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
+                    var entries = values ? Guard("read", () => ReadValues(keys, read)) : null;
+                    yield return (keys, entries);
+                    if (next == null) yield break;
+                    keys = next;
+                }
+            }
+            finally
+            {
+                Drain(read);
+                _reading = false;
             }
         }
 
-        void SendScan(string cursor, string pattern) =>
-            _connection.Command("SCAN", cursor, "MATCH", pattern, "COUNT", ScanPageSize.ToString(CultureInfo.InvariantCulture));
+        void SendScan(string cursor, ScanRead read)
+        {
+            _connection.Command("SCAN", cursor, "MATCH", read.Pattern, "COUNT", ScanPageSize.ToString(CultureInfo.InvariantCulture));
+            _connection.Flush();
+            read.ScanPending = true;
+        }
 
-        // A SCAN reply: the next cursor and the page's NB keys (others are skipped).
+        // Reads a SCAN reply, sending the next SCAN first, then the MGETs of the page's NB keys
+        // (other keys are skipped). The keys go back to Redis as the bytes they came as.
         [MethodImpl(Hot.Optimize)]
-        (string Cursor, List<NbKey> Keys) ReadScan(string table, NameTable names)
+        List<NbKey> NextPage(ScanRead read)
         {
             if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
             string cursor = _connection.ReadBulkText(out _);
+            read.ScanPending = false;
+            if (cursor != "0") SendScan(cursor, read);
             long count = _connection.ReadArrayLength();
             var keys = new List<NbKey>((int)Math.Max(0, count));
+            var arguments = read.Arguments;
+            arguments.Clear();
             for (long i = 0; i < count; i++)
             {
-                string text = _connection.ReadBulkText(out bool utf8);
-                if (!TryParseKey(text, out var key, names) || (table != null && key.Table != table)) continue;
-                // Such a key could not be written back as it is: stop rather than lose the object.
-                if (!utf8) throw new InvalidDataException($"The key '{text}' is not UTF-8 text, as every Dragonflow key is. Rename or delete it, then run again.");
+                var text = _connection.ReadBulkBytes();
+                NbKey key;
+                try
+                {
+                    if (!TryParseKey(text, out key, read.Names) || (read.Table != null && key.Table != read.Table)) continue;
+                }
+                catch (DecoderFallbackException)
+                {
+                    // Such a key could not be written back as it is: stop rather than lose the object.
+                    throw new InvalidDataException($"The key '{Encoding.UTF8.GetString(text.ToArray())}' is not UTF-8 text, as every Dragonflow key is. Rename or delete it, then run again.");
+                }
                 keys.Add(key);
+                arguments.Add(text);
             }
-            return (cursor, keys);
+            if (read.Values)
+            {
+                for (int at = 0; at < keys.Count; at += BatchSize)
+                {
+                    int batch = Math.Min(BatchSize, keys.Count - at);
+                    _connection.Array(batch + 1);
+                    _connection.Bulk("MGET");
+                    _connection.Bulks(arguments, at, batch);
+                    read.MgetsPending++;
+                }
+                _connection.Flush();
+            }
+            return keys;
+        }
+
+        // Reads the replies a read left in flight when it ended early, so that the connection can be used again.
+        void Drain(ScanRead read)
+        {
+            try
+            {
+                for (int n = (read.ScanPending ? 1 : 0) + read.MgetsPending; n > 0; n--) _connection.ReadReply();
+            }
+            catch (Exception e) when (e is IOException || e is TimeoutException || e is RespErrorException)
+            {
+                _connection.Dispose();
+            }
         }
 
         [MethodImpl(Hot.Optimize)]
-        List<NbEntry> ReadValues(List<NbKey> keys)
+        List<NbEntry> ReadValues(List<NbKey> keys, ScanRead read)
         {
             var entries = new List<NbEntry>(keys.Count);
             for (int at = 0; at < keys.Count; at += BatchSize)
             {
                 long count = _connection.ReadArrayLength();
+                read.MgetsPending--;
                 if (count != Math.Min(BatchSize, keys.Count - at)) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
                 for (int i = 0; i < count; i++)
-                {
-                    var value = _connection.ReadBulk();
-                    if (value != null) entries.Add(new NbEntry(keys[at + i], value)); // null: deleted between SCAN and MGET
-                }
+                    if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value)); // nil: deleted between SCAN and MGET
             }
             return entries;
         }
@@ -229,6 +281,14 @@ namespace DragonflowUpgrade.Engine.Store
         {
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
+            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish the read before writing.");
+            // A table's keys share a few prefixes: made once each rather than a key text per change.
+            var prefixes = new Dictionary<(string, string), string>();
+            string Prefix(NbKey key)
+            {
+                if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = KeyPrefix(key));
+                return prefix;
+            }
             int written = 0;
             var inFlight = new Queue<int>();
             Guard("write", () =>
@@ -240,8 +300,8 @@ namespace DragonflowUpgrade.Engine.Store
                     _connection.Bulk(delete ? "DEL" : "MSET");
                     foreach (var e in run)
                     {
-                        _connection.Bulk(FormatKey(e.Key));
-                        if (!delete) _connection.Bulk(e.Value);
+                        _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                        if (!delete) _connection.Bulk(e.Value.Span);
                     }
                     inFlight.Enqueue(run.Count);
                     if (inFlight.Count >= BatchesInFlight) Complete();

@@ -44,8 +44,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         static PSObject ToObject(NbEntry e)
         {
             object value;
-            try { value = PsJson.ToPSObject(NbJson.Parse(e.Value)); }
-            catch (FormatException) { value = System.Text.Encoding.UTF8.GetString(e.Value); }
+            try { value = PsJson.ToPSObject(NbJson.Parse(e.Value.Span)); }
+            catch (FormatException) { value = System.Text.Encoding.UTF8.GetString(e.Value.ToArray()); }
             var o = value as PSObject ?? new PSObject(new { id = e.Key.Id, value });
             o.TypeNames.Insert(0, "DragonflowUpgrade.NbObject");
             o.TypeNames.Insert(0, "DragonflowUpgrade.NbObject#" + e.Key.Table);

@@ -64,7 +64,7 @@ namespace DragonflowUpgrade.Remote
             foreach (var entry in store.Read(table))
             {
                 NbObject o;
-                try { o = NbJson.Parse(entry.Value) as NbObject; }
+                try { o = NbJson.Parse(entry.Value.Span) as NbObject; }
                 catch (FormatException) { o = null; }
                 if (o == null) { yield return new Heartbeat(table, entry.Key.Id, null, null, null); continue; }
                 string chassis = table == "service" ? o["chassis"] as string : table == "listener" ? entry.Key.Id : null;
