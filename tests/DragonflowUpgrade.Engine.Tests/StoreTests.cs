@@ -149,6 +149,56 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_server_that_goes_away_during_a_read_is_a_clear_error_naming_it()
+        {
+            // A redis-server of the test's own, killed part way through a read.
+            var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            free.Start();
+            int port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+            free.Stop();
+            using (var server = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("redis-server",
+                $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no") { RedirectStandardOutput = true }))
+            {
+                try
+                {
+                    NbStore(port).Dispose();  // waits for the server to listen
+                    using (var store = NbStoreFactory.Open($"redis://127.0.0.1:{port}/0"))
+                    {
+                        store.Write(Enumerable.Range(0, 30000)
+                            .Select(i => new NbEntry(new NbKey("lport", "t", "p" + i), Json($"{{\"id\": \"p{i}\", \"pad\": \"{new string('x', 200)}\"}}"))).ToList());
+                        int seen = 0;
+                        var e = Assert.Throws<NbStoreException>(() =>
+                        {
+                            foreach (var entry in store.Read())
+                                if (++seen == 1)
+                                {
+                                    server.Kill();
+                                    server.WaitForExit();
+                                }
+                        });
+                        Assert.InRange(seen, 1, 29999);
+                        Assert.Contains($"Could not read the Redis NB database at redis://127.0.0.1:{port}/0", e.Message);
+                        var again = Assert.Throws<NbStoreException>(() => store.Read().ToList());
+                        Assert.Contains("lost", again.Message);
+                    }
+                }
+                finally
+                {
+                    if (!server.HasExited) server.Kill();
+                }
+            }
+
+            static INbStore NbStore(int port)
+            {
+                for (int attempt = 0; ; attempt++)
+                {
+                    try { return NbStoreFactory.Open($"redis://127.0.0.1:{port}/0"); }
+                    catch (NbStoreException) when (attempt < 50) { System.Threading.Thread.Sleep(100); }
+                }
+            }
+        }
+
+        [Fact]
         public void Table_and_topic_names_that_are_not_ascii_are_read_as_written()
         {
             string uri = TestRedis.NewDatabase();
@@ -192,6 +242,8 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var server = mux.GetServer(TestRedis.Endpoint);
                 server.Execute("ACL", "SETUSER", user, "on", ">right-password", "~*", "+@all");
+                string colonUser = user + ":x";  // a ':' in a user name is escaped in the URI
+                server.Execute("ACL", "SETUSER", colonUser, "on", ">pass:word", "~*", "+@all");
                 try
                 {
                     string db = uri.Substring(uri.LastIndexOf('/'));
@@ -200,12 +252,14 @@ namespace DragonflowUpgrade.Engine.Tests
                         store.Write(new[] { new NbEntry(new NbKey("lport", "t", "p1"), Json("{\"id\": \"p1\"}")) });
                         Assert.Single(store.Read());
                     }
+                    using (var store = NbStoreFactory.Open($"redis://{Uri.EscapeDataString(colonUser)}:{Uri.EscapeDataString("pass:word")}@{TestRedis.Endpoint}{db}"))
+                        Assert.Single(store.Read());
                     var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://{user}:wrong-password@{TestRedis.Endpoint}{db}"));
                     Assert.Contains("WRONGPASS", e.Message);
                     Assert.Contains("password", e.Message);
                     Assert.DoesNotContain("wrong-password", e.Message);
                 }
-                finally { server.Execute("ACL", "DELUSER", user); }
+                finally { server.Execute("ACL", "DELUSER", user, colonUser); }
             }
         }
 

@@ -70,13 +70,14 @@ namespace DragonflowUpgrade.Engine.Store
             string user = null, password = null;
             if (!string.IsNullOrEmpty(uri.UserInfo))
             {
-                string[] parts = Uri.UnescapeDataString(uri.UserInfo).Split(new[] { ':' }, 2);
+                // Split before unescaping: an escaped ':' (%3A) belongs to the user name or password.
+                string[] parts = uri.UserInfo.Split(new[] { ':' }, 2);
                 if (parts.Length == 2)
                 {
-                    if (parts[0].Length > 0) user = parts[0];
-                    password = parts[1];
+                    if (parts[0].Length > 0) user = Uri.UnescapeDataString(parts[0]);
+                    password = Uri.UnescapeDataString(parts[1]);
                 }
-                else password = parts[0];
+                else password = Uri.UnescapeDataString(parts[0]);
             }
             var options = new ConfigurationOptions
             {
