@@ -403,6 +403,25 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_pass_paused_longer_than_the_parsing_thread_waits_still_gives_every_object()
+        {
+            var snapshot = Large(3000);
+            var patience = NbSnapshot.ParsingPatience;
+            NbSnapshot.ParsingPatience = TimeSpan.FromMilliseconds(20);
+            try
+            {
+                var ids = new List<string>();
+                foreach (var port in snapshot.GetAll("lport"))
+                {
+                    ids.Add((string)port["id"]);
+                    if (ids.Count == 300) System.Threading.Thread.Sleep(500);  // the parsing thread gives up; this one parses the rest
+                }
+                Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"p{i:D5}"), ids);
+            }
+            finally { NbSnapshot.ParsingPatience = patience; }
+        }
+
+        [Fact]
         public void An_object_that_is_not_json_stops_a_pass_over_a_large_table_at_that_object_naming_it()
         {
             var snapshot = Large(3000, id => Encoding.UTF8.GetBytes(id == "p01500" ? "{\"id\": \"p01500\", " : $"{{\"id\": \"{id}\"}}"));

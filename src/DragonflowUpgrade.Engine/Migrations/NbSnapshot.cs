@@ -221,6 +221,10 @@ namespace DragonflowUpgrade.Engine.Migrations
                 $"{key} holds {NbJson.KindOf(parsed.Value)}, not an object; table '{key.Table}' cannot be read as objects.");
         }
 
+        // How long the parsing thread waits for the migration to take more before it leaves the
+        // rest to the migration's thread; a pass left without being disposed ends it too.
+        internal static TimeSpan ParsingPatience = TimeSpan.FromSeconds(10);
+
         // Parses a table's objects on another thread, a few batches ahead of the migration going
         // through them: parsing is half of a pass's work, and the second processor is idle then.
         // When the next batch is not ready, the migration's thread parses one too, rather than wait.
@@ -254,7 +258,8 @@ namespace DragonflowUpgrade.Engine.Migrations
                     int batch;
                     lock (_gate)
                     {
-                        while (!_stop && _claimed < _batches && _claimed - _taking >= BatchesAhead) Monitor.Wait(_gate);
+                        while (!_stop && _claimed < _batches && _claimed - _taking >= BatchesAhead)
+                            if (!Monitor.Wait(_gate, ParsingPatience)) return;
                         if (_stop || _claimed == _batches) return;
                         batch = _claimed++;
                     }
