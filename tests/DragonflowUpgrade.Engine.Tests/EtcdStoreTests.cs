@@ -22,7 +22,6 @@ namespace DragonflowUpgrade.Engine.Tests
         public EtcdStoreTests(ITestOutputHelper output) { _output = output; }
 
         static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
-        static string Text(byte[] b) => Encoding.UTF8.GetString(b);
 
         [Fact]
         public void Writes_and_reads_back_thousands_of_objects_in_transactions_of_128_changes_and_pages()
@@ -337,19 +336,7 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
-        public void A_second_run_is_refused_and_told_who_holds_the_lock()
-        {
-            string uri = TestEtcd.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
-            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
-            {
-                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Restore-DfNbDatabase"));
-                Assert.Contains($"process {Process.GetCurrentProcess().Id}", e.Message);
-                Assert.Contains(Environment.MachineName, e.Message);
-                Assert.Contains("Invoke-DfMigration", e.Message);
-                Assert.Contains(store.Location, e.Message);
-            }
-        }
+        public void A_second_run_is_refused_and_told_who_holds_the_lock() => Safe.SecondRunIsRefused(TestEtcd.NewDatabase());
 
         [Fact]
         public void Releasing_the_lock_deletes_the_key_and_lets_the_next_run_take_it()

@@ -1,8 +1,10 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -35,6 +37,20 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = TestRedis.NewDatabase();
             using (var store = NbStoreFactory.Open(uri)) store.Write(content);
             return uri;
+        }
+
+        /// <summary>A run holding the upgrade lock of <paramref name="uri"/> refuses a second, naming itself.</summary>
+        public static void SecondRunIsRefused(string uri)
+        {
+            using (var store = NbStoreFactory.Open(uri))
+            using (UpgradeLock.Acquire(store, "Invoke-DfMigration"))
+            {
+                var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Restore-DfNbDatabase"));
+                Assert.Contains($"process {Process.GetCurrentProcess().Id}", e.Message);
+                Assert.Contains(Environment.MachineName, e.Message);
+                Assert.Contains("Invoke-DfMigration", e.Message);
+                Assert.Contains(store.Location, e.Message);
+            }
         }
 
         /// <summary>Every NB object (the module's own tables left out) with its stored bytes, by key.</summary>

@@ -245,13 +245,19 @@ namespace DragonflowUpgrade.Engine.Json
             return Decode(text, start);
         }
 
-        static unsafe string Decode(ReadOnlySpan<byte> text, int at)
+        static string Decode(ReadOnlySpan<byte> text, int at)
         {
-            try
-            {
-                fixed (byte* p = &text[0]) return StrictUtf8.GetString(p, text.Length);
-            }
+            try { return Utf8Text(text); }
             catch (DecoderFallbackException) { throw Invalid("a string that is not UTF-8", at); }
+        }
+
+        /// <summary>The text of UTF-8 bytes.</summary>
+        /// <exception cref="DecoderFallbackException">The bytes are not UTF-8.</exception>
+        [MethodImpl(Hot.Optimize)]
+        internal static unsafe string Utf8Text(ReadOnlySpan<byte> utf8)
+        {
+            if (utf8.IsEmpty) return "";
+            fixed (byte* p = &utf8[0]) return StrictUtf8.GetString(p, utf8.Length);
         }
 
         static string ReadEscapedString(Reader r, ReadOnlySpan<byte> b, ref int at)

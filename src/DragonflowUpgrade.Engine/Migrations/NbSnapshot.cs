@@ -63,6 +63,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         readonly List<Slot[]> _chunks = new List<Slot[]>();
         int _slotCount;
         string _lastTable, _lastId;
+        int _lastRead = -1;  // the slot of the object handed out last
 
         /// <summary>The object a migration touched last, for error messages: "lport/1234".</summary>
         public string LastObject => _lastTable == null ? null : _lastTable + "/" + _lastId;
@@ -188,7 +189,6 @@ namespace DragonflowUpgrade.Engine.Migrations
         // near what it holds, at little cost, since little of what was parsed survives.
         const int ParsesPerCollection = 16384;
         int _parsed;
-        int _lastRead = -1;
 
         // What parsing an object's bytes gave: its value and whether the text is as written, or the error.
         struct Parsed

@@ -12,7 +12,6 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     public sealed class NameTable
     {
-        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         readonly Dictionary<string, string> _names = new Dictionary<string, string>(StringComparer.Ordinal);
         // The name last seen with each hash of its bytes, so that a name read as bytes is decoded once.
         readonly Dictionary<int, string> _byHash = new Dictionary<int, string>();
@@ -33,18 +32,9 @@ namespace DragonflowUpgrade.Engine.Store
             int hash = -2128831035;  // FNV-1a
             foreach (byte b in utf8) hash = (hash ^ b) * 16777619;
             if (_byHash.TryGetValue(hash, out var name) && IsAscii(name, utf8)) return name;
-            name = Share(Decode(utf8));
+            name = Share(NbJson.Utf8Text(utf8));
             _byHash[hash] = name;
             return name;
-        }
-
-        /// <summary>The text of UTF-8 bytes.</summary>
-        /// <exception cref="DecoderFallbackException">The bytes are not UTF-8.</exception>
-        [MethodImpl(Hot.Optimize)]
-        public static unsafe string Decode(ReadOnlySpan<byte> utf8)
-        {
-            if (utf8.IsEmpty) return "";
-            fixed (byte* p = &utf8[0]) return StrictUtf8.GetString(p, utf8.Length);
         }
 
         // Whether the bytes are the name's text, all ASCII (other names are decoded every time).

@@ -132,7 +132,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (dot <= 1 || dot > close) return false;
             string table = names.Share(utf8.Slice(1, dot - 1));
             string topic = names.Share(utf8.Slice(dot + 1, close - dot - 1));
-            key = new NbKey(table, topic, NameTable.Decode(utf8.Slice(close + 2)));
+            key = new NbKey(table, topic, NbJson.Utf8Text(utf8.Slice(close + 2)));
             return true;
         }
 
@@ -140,7 +140,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         static string EscapeGlob(string s)
         {
-            var sb = new System.Text.StringBuilder(s.Length);
+            var sb = new StringBuilder(s.Length);
             foreach (char c in s)
             {
                 if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') sb.Append('\\');
@@ -173,7 +173,7 @@ namespace DragonflowUpgrade.Engine.Store
         // refuses another read or a write rather than mix their replies.
         IEnumerable<(List<NbKey> Keys, List<NbEntry> Entries)> Pages(string table, bool values)
         {
-            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read already; finish that read before another read or a write.");
+            NotWhileReading();
             _reading = true;
             var read = new ScanRead(table, values);
             try
@@ -199,6 +199,12 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
+        // A read under way has replies in flight, which another command would take for its own.
+        void NotWhileReading()
+        {
+            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish that read before another read or a write.");
+        }
+
         void SendScan(string cursor, ScanRead read)
         {
             _connection.Command("SCAN", cursor, "MATCH", read.Pattern, "COUNT", ScanPageSize.ToString(CultureInfo.InvariantCulture));
@@ -212,7 +218,7 @@ namespace DragonflowUpgrade.Engine.Store
         List<NbKey> NextPage(ScanRead read)
         {
             if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
-            string cursor = _connection.ReadBulkText(out _);
+            string cursor = NbJson.Utf8Text(_connection.ReadBulkBytes());
             read.ScanPending = false;
             if (cursor != "0") SendScan(cursor, read);
             long count = _connection.ReadArrayLength();
@@ -282,7 +288,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
-            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish the read before writing.");
+            NotWhileReading();
             // A table's keys share a few prefixes: made once each rather than a key text per change.
             var prefixes = new Dictionary<(string, string), string>();
             string Prefix(NbKey key)

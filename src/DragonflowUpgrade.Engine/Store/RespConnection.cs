@@ -21,7 +21,6 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     sealed class RespConnection : IDisposable
     {
-        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         const long MaxBulk = 512L << 20;  // Redis's own limit on a value (proto-max-bulk-len)
 
         readonly Socket _socket;
@@ -246,7 +245,7 @@ namespace DragonflowUpgrade.Engine.Store
             return true;
         }
 
-        /// <summary>A bulk reply (a key) as its bytes, valid until the next read; nil is an error.</summary>
+        /// <summary>A bulk reply (a key, a cursor) as its bytes, valid until the next read; nil is an error.</summary>
         [MethodImpl(Hot.Optimize)]
         public ReadOnlySpan<byte> ReadBulkBytes()
         {
@@ -260,34 +259,6 @@ namespace DragonflowUpgrade.Engine.Store
             _inStart += (int)length;
             LineEnd();
             return bytes;
-        }
-
-        /// <summary>A bulk reply (a key) as text, or null for nil; <paramref name="utf8"/> says whether the bytes were UTF-8 (else they are read with replacement characters).</summary>
-        [MethodImpl(Hot.Optimize)]
-        public string ReadBulkText(out bool utf8)
-        {
-            byte kind = Byte();
-            if (kind != '$') throw Unexpected(kind, "a bulk string");
-            long length = Integer();
-            utf8 = true;
-            if (length < 0) return null;
-            if (length + 2 > _in.Length) return Text(Payload(length), 0, (int)length, out utf8);
-            while (_inEnd - _inStart < length + 2) Fill();
-            string text = Text(_in, _inStart, (int)length, out utf8);
-            _inStart += (int)length;
-            LineEnd();
-            return text;
-        }
-
-        static string Text(byte[] bytes, int start, int length, out bool utf8)
-        {
-            utf8 = true;
-            try { return StrictUtf8.GetString(bytes, start, length); }
-            catch (DecoderFallbackException)
-            {
-                utf8 = false;
-                return Encoding.UTF8.GetString(bytes, start, length);
-            }
         }
 
         byte[] BulkBody()
