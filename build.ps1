@@ -8,12 +8,18 @@
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
+.PARAMETER XunitFilter
+    Test only: run just the xunit tests this filter selects (dotnet test --filter syntax).
+.PARAMETER PesterPath
+    Test only: run just these Pester files. When either this or -XunitFilter is given, only the named tests run.
 #>
 [CmdletBinding()]
 param(
     [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package')]
     [string] $Task = 'Build',
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+    [string] $XunitFilter,
+    [string[]] $PesterPath
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -67,9 +73,11 @@ function Invoke-XunitTests([string] $ResultsDir) {
     $passed = 0; $failed = 0
     foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse) {
         $trx = "$($project.BaseName).trx"
-        dotnet test $project.FullName -c $Configuration --no-build --nologo --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $ResultsDir |
+        $filter = if ($XunitFilter) { @('--filter', $XunitFilter) } else { @() }
+        dotnet test $project.FullName -c $Configuration --no-build --nologo @filter --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $ResultsDir |
             Where-Object { $_ -match '^\s*(Failed|Passed|Skipped) |Error Message|Stack Trace|^\s+at |Total tests|error' } | Out-Host
         $file = Join-Path $ResultsDir $trx
+        if (-not (Test-Path $file) -and $XunitFilter) { continue }   # the filter selected nothing here
         if (-not (Test-Path $file)) { Write-Host "$($project.BaseName): no results (the run failed to start)"; $failed++; continue }
         $counters = ([xml](Get-Content $file -Raw)).TestRun.ResultSummary.Counters
         $passed += [int]$counters.passed
@@ -82,7 +90,7 @@ function Invoke-XunitTests([string] $ResultsDir) {
 function Invoke-PesterTests {
     Import-Module (Get-PesterModule) -Force
     $config = New-PesterConfiguration
-    $config.Run.Path = Join-Path $Root 'tests/pester'
+    $config.Run.Path = if ($PesterPath) { $PesterPath } else { Join-Path $Root 'tests/pester' }
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $result = Invoke-Pester -Configuration $config
@@ -109,8 +117,9 @@ switch ($Task) {
         try {
             Invoke-Build
             Start-TestServers $state
-            $x = Invoke-XunitTests (Join-Path $Root 'out/test-results')
-            $p = Invoke-PesterTests
+            $only = $XunitFilter -or $PesterPath
+            $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0 } }
+            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0 } }
             $passed = $x.Passed + $p.Passed
             $failed = $x.Failed + $p.Failed
         }
