@@ -1,6 +1,7 @@
 using DragonflowUpgrade.Engine;
 using System;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 
@@ -12,9 +13,13 @@ namespace DragonflowUpgrade.PowerShell
         CmdletLogger _logger;
         protected CmdletLogger Logger => _logger ?? (_logger = new CmdletLogger(this));
 
-        /// <summary>An error record for a library exception, with a category that fits it.</summary>
+        /// <summary>
+        /// An error record for a library exception, with a category that fits it. An engine
+        /// <see cref="DfException"/> brings its own id, category, (redacted) target and recommended action.
+        /// </summary>
         protected static ErrorRecord Error(Exception e, string errorId, object target)
         {
+            if (e is DfException df) return Record(df);
             ErrorCategory category;
             switch (e)
             {
@@ -26,6 +31,15 @@ namespace DragonflowUpgrade.PowerShell
                 default: category = ErrorCategory.NotSpecified; break;
             }
             return new ErrorRecord(e, errorId, category, target);
+        }
+
+        /// <summary>The error record for an engine error: its id, category, target and recommended action.</summary>
+        public static ErrorRecord Record(DfException e)
+        {
+            if (!Enum.TryParse(e.Category.ToString(), out ErrorCategory category)) category = ErrorCategory.NotSpecified;
+            var record = new ErrorRecord(e, e.ErrorId, category, e.Target);
+            if (e.RecommendedAction != null) record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };
+            return record;
         }
 
         protected void Progress(int activityId, ProgressReport p)

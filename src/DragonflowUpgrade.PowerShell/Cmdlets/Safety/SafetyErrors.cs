@@ -13,12 +13,14 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         /// <summary>Whether <paramref name="e"/> is one of the safety layer's own refusals (caught before general store errors).</summary>
         public static bool Handles(Exception e) =>
             e is UpgradeLockedException || e is ControlPlaneAliveException || e is CommitInProgressException ||
-            e is CommitInterruptedException || e is BackupInvalidException || e is DatabaseChangedException || e is NoUpgradeRunException;
+            e is CommitInterruptedException || e is BackupInvalidException || e is DatabaseChangedException || e is NoUpgradeRunException ||
+            e is Engine.Errors.DfException;
 
         public static ErrorRecord Record(Exception e, object target)
         {
             switch (e)
             {
+                case Engine.Errors.DfException df: return DfCmdlet.Record(df);
                 case UpgradeLockedException _: return new ErrorRecord(e, "DatabaseLocked", ErrorCategory.ResourceBusy, target);
                 case ControlPlaneAliveException _: return new ErrorRecord(e, "ControlPlaneAlive", ErrorCategory.ResourceBusy, target);
                 case CommitInProgressException _: return new ErrorRecord(e, "CommitInProgress", ErrorCategory.InvalidOperation, target);
