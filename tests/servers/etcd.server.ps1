@@ -31,7 +31,7 @@ if ($Action -eq 'Stop') {
     return
 }
 
-$etcd = (Get-Command etcd -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+$etcd = Get-Command etcd -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty Source
 if (-not $etcd) { throw 'etcd is not installed (Debian package etcd-server; .ci/run installs it).' }
 $port = if ($env:DF_TEST_ETCD_PORT) { [int]$env:DF_TEST_ETCD_PORT } else { 23790 }
 

@@ -19,7 +19,7 @@ if ($Action -eq 'Stop') {
     return
 }
 
-$server = (Get-Command redis-server -ErrorAction SilentlyContinue).Source
+$server = Get-Command redis-server -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty Source
 if (-not $server) { throw 'redis-server is not installed (Debian package redis-server; .ci/run installs it).' }
 $port = if ($env:DF_TEST_REDIS_PORT) { [int]$env:DF_TEST_REDIS_PORT } else { 6390 }
 $dir = Join-Path $StateDir 'redis'
