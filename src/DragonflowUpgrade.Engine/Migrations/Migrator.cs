@@ -15,8 +15,9 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
             IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null,
-            IEnumerable<NbEntry> before = null)
+            IEnumerable<NbEntry> before = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
         {
+            Expected = expected ?? (_ => null);
             Applied = applied;
             Changes = changes;
             Writes = writes;
@@ -44,6 +45,9 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>The database as the run read it (the module's own tables left out): what a backup taken before the commit holds.</summary>
         public IEnumerable<NbEntry> Before { get; }
+
+        /// <summary>What a key held when the run read it (null: absent): what the commit requires it still to hold.</summary>
+        public Func<NbKey, ReadOnlyMemory<byte>?> Expected { get; }
     }
 
     /// <summary>
@@ -202,16 +206,20 @@ namespace DragonflowUpgrade.Engine.Migrations
             Add(counts, MigrationLog.Table).Creates += applied.Count;
 
             return new MigrationRunResult(applied,
-                counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema, snapshot.Originals());
+                counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema, snapshot.Originals(),
+                snapshot.OriginalAt);
         }
 
-        /// <summary>Writes what <see cref="Run"/> worked out: the changed objects and the log rows.</summary>
+        /// <summary>
+        /// Writes what <see cref="Run"/> worked out: the changed objects and the log rows, each
+        /// batch only if its keys still hold what the run read (else <see cref="NbConflictException"/>).
+        /// </summary>
         public void Commit(MigrationRunResult result, IProgress<ProgressReport> progress = null)
         {
             var writes = result.Writes;
             if (writes.Count == 0) return;
             progress?.Report(new ProgressReport("Writing the NB database", $"{writes.Count} changes", 0));
-            _store.Write(writes, new Progress(n =>
+            _store.WriteIf(writes, result.Expected, new Progress(n =>
                 progress?.Report(new ProgressReport("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
         }
@@ -221,7 +229,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
         /// </summary>
         public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
-            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger);
+            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger, result.Expected);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 

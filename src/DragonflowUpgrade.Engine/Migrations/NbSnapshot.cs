@@ -431,6 +431,14 @@ namespace DragonflowUpgrade.Engine.Migrations
             return changes;
         }
 
+        /// <summary>What the database held at <paramref name="key"/> when it was read; null when the key was absent.</summary>
+        public ReadOnlyMemory<byte>? OriginalAt(NbKey key)
+        {
+            var t = TableOf(key.Table, create: false);
+            if (t != null && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey is NbKey read && read.Equals(key)) return At(i).Original;
+            return null;
+        }
+
         /// <summary>Every object as it was read, before any migration.</summary>
         public IEnumerable<NbEntry> Originals()
         {

@@ -119,10 +119,10 @@ namespace DragonflowUpgrade.Engine.Safety
         /// journal. <paramref name="backup"/> is the backup the run made of the database first.
         /// </summary>
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
-            IProgress<ProgressReport> progress = null, ILogger logger = null)
+            IProgress<ProgressReport> progress = null, ILogger logger = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
         {
             var (record, changes) = Prepare(store, writes, backup, migrations, progress);
-            Apply(store, record, changes, progress);
+            Apply(store, record, changes, progress, expected: expected);
             Finish(store, record, logger);
             return new CommitReport(record);
         }
@@ -165,10 +165,15 @@ namespace DragonflowUpgrade.Engine.Safety
             return (record, changes);
         }
 
-        /// <summary>Applies the journal's changes in batches; <paramref name="stopAfterBatches"/> (tests) stops part way as a crash would.</summary>
+        /// <summary>
+        /// Applies the journal's changes in batches, each only if its keys still hold what
+        /// <paramref name="expected"/> gives (by default, what the run's backup holds: what the run
+        /// read); <paramref name="stopAfterBatches"/> (tests) stops part way as a crash would.
+        /// </summary>
         internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, IProgress<ProgressReport> progress,
-            int stopAfterBatches = -1)
+            int stopAfterBatches = -1, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
         {
+            expected = expected ?? Lookup(NbBackup.Load(record.BackupPath, record.BackupChecksum).Entries);
             int written = 0, batches = 0;
             var data = changes.Where(c => c.Key.Table != MigrationLog.Table).ToList();
             var log = changes.Where(c => c.Key.Table == MigrationLog.Table).ToList();
@@ -178,7 +183,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 foreach (var chunk in RedisNbStore.Chunk(data, size).Concat(RedisNbStore.Chunk(log, size)))
                 {
                     if (batches++ == stopAfterBatches) return;
-                    store.Write(chunk);
+                    store.WriteIf(chunk, expected);
                     written += chunk.Count;
                     progress?.Report(new ProgressReport("Writing the NB database", $"{written} of {changes.Count} changes written", 100 * written / Math.Max(1, changes.Count)));
                     TestPause();
@@ -188,6 +193,21 @@ namespace DragonflowUpgrade.Engine.Safety
             {
                 throw new CommitInterruptedException(store.Location, record, written, e);
             }
+            catch (NbConflictException e)
+            {
+                written += e.Written;
+                throw new NbConflictException(store.Location, e.Keys, written,
+                    $"The commit of migration run {record.RunId} stopped after {written} of {record.Changes} changes; its journal is in the database and beside the backup.",
+                    $"Find what wrote those objects and stop it. Then Resume-DfMigration -Database {store.Location} checks them again and finishes the commit (-Force writes over them), " +
+                    $"or Undo-DfMigration -Database {store.Location} restores the backup {record.BackupPath}.", e);
+            }
+        }
+
+        static Func<NbKey, ReadOnlyMemory<byte>?> Lookup(IEnumerable<NbEntry> entries)
+        {
+            var values = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
+            foreach (var e in entries) values[e.Key] = e.Value;
+            return key => values.TryGetValue(key, out var v) ? v : (ReadOnlyMemory<byte>?)null;
         }
 
         /// <summary>Replaces the marker with the record of the finished run, then removes the journal from the database.</summary>
@@ -221,17 +241,40 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        /// <summary>Rolls an interrupted commit forward: applies its journal again, whole, then finishes it.</summary>
-        public static CommitReport Resume(INbStore store, IProgress<ProgressReport> progress = null, ILogger logger = null)
+        /// <summary>
+        /// Rolls an interrupted commit forward: applies its journal again, whole, then finishes it.
+        /// Every key the journal writes must still hold what the run read (its backup) or what the
+        /// journal writes there; a key that holds anything else was written by someone else, and the
+        /// resume is refused with <see cref="NbConflictException"/> unless <paramref name="force"/>.
+        /// Either way the batches are conditional on the values this check read.
+        /// </summary>
+        public static CommitReport Resume(INbStore store, IProgress<ProgressReport> progress = null, ILogger logger = null, bool force = false)
         {
             var marker = ReadInProgress(store)
                 ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
             if (marker.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, marker);
             var changes = LoadJournal(store, marker, logger);
-            Apply(store, marker, changes, progress);
+            var now = Lookup(changes.Select(c => c.Key.Table).Distinct().SelectMany(t => store.Read(t)).ToList());
+            Func<NbKey, ReadOnlyMemory<byte>?> read = null;
+            try { read = Lookup(NbBackup.Load(marker.BackupPath, marker.BackupChecksum).Entries); }
+            catch (BackupInvalidException) when (force) { }
+            if (read != null)
+            {
+                var changed = changes.Where(c => !Same(now(c.Key), read(c.Key)) && !Same(now(c.Key), c.IsDelete ? null : c.Value))
+                    .Select(c => c.Key).Distinct().ToList();
+                if (changed.Count > 0 && !force)
+                    throw new NbConflictException(store.Location, changed, 0,
+                        $"They hold neither what migration run {marker.RunId} read nor what it writes; its commit was not resumed, and nothing was written.",
+                        $"Find what wrote those objects and stop it. Resume-DfMigration -Database {store.Location} -Force finishes the commit over those changes, which are lost; " +
+                        $"Undo-DfMigration -Database {store.Location} restores the backup {marker.BackupPath}.");
+            }
+            Apply(store, marker, changes, progress, expected: now);
             Finish(store, marker, logger);
             return new CommitReport(marker);
         }
+
+        static bool Same(ReadOnlyMemory<byte>? a, ReadOnlyMemory<byte>? b) =>
+            a.HasValue == b.HasValue && (!a.HasValue || a.Value.Span.SequenceEqual(b.Value.Span));
 
         static IReadOnlyList<NbEntry> LoadJournal(INbStore store, CommitRecord marker, ILogger logger)
         {

@@ -244,13 +244,14 @@ namespace DragonflowUpgrade.Engine.Store
             return ops;
         }
 
-        static IEnumerable<List<(string Key, NbEntry Change)>> Transactions(List<(string Key, NbEntry Change)> ops)
+        static IEnumerable<List<(string Key, NbEntry Change)>> Transactions(List<(string Key, NbEntry Change)> ops,
+            Dictionary<string, ReadOnlyMemory<byte>?> olds = null)
         {
             var txn = new List<(string, NbEntry)>(MaxTxnOps);
             long bytes = 0;
             foreach (var op in ops)
             {
-                long size = op.Key.Length + op.Change.Value.Length + 16;
+                long size = op.Key.Length + op.Change.Value.Length + 16 + (olds != null && olds[op.Key] is ReadOnlyMemory<byte> old ? old.Length + op.Key.Length + 16 : 0);
                 if (txn.Count == MaxTxnOps || (txn.Count > 0 && bytes + size > MaxTxnBytes))
                 {
                     yield return txn;
@@ -266,28 +267,129 @@ namespace DragonflowUpgrade.Engine.Store
         async Task TxnAsync(List<(string Key, NbEntry Change)> txn)
         {
             string what = txn.Count == 1 ? $"write {txn[0].Key} to" : "write";
-            using (await CallAsync("/v3/kv/txn", w =>
+            using (await CallAsync("/v3/kv/txn", w => WriteOps(w, "success", txn), what).ConfigureAwait(false)) { }
+        }
+
+        static void WriteOps(Utf8JsonWriter w, string branch, List<(string Key, NbEntry Change)> txn)
+        {
+            w.WriteStartArray(branch);
+            foreach (var (key, change) in txn)
             {
-                w.WriteStartArray("success");
-                foreach (var (key, change) in txn)
+                w.WriteStartObject();
+                if (change.IsDelete)
                 {
+                    w.WriteStartObject("request_delete_range");
+                    w.WriteBase64String("key", Utf8(key));
+                }
+                else
+                {
+                    w.WriteStartObject("request_put");
+                    w.WriteBase64String("key", Utf8(key));
+                    w.WriteBase64String("value", change.Value.Span);
+                }
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        {
+            var ops = Collapse(changes);
+            // An etcd key is one object whatever its topic: it was expected to hold what any of the keys collapsed into it held.
+            var olds = new Dictionary<string, ReadOnlyMemory<byte>?>(ops.Count, StringComparer.Ordinal);
+            foreach (var c in changes)
+            {
+                string key = FormatKey(c.Key);
+                var old = expected(c.Key);
+                if (!olds.TryGetValue(key, out var seen) || (!seen.HasValue && old.HasValue)) olds[key] = old;
+            }
+            int written = 0;
+            var changed = new List<NbKey>();
+            var pending = new Queue<(int Count, Task<List<NbKey>> Done)>();
+            Exception failure = null;
+            try
+            {
+                foreach (var txn in Transactions(ops, olds))
+                {
+                    pending.Enqueue((txn.Count, TxnIfAsync(txn, olds)));
+                    if (pending.Count >= TxnsInFlight) Complete(pending.Dequeue());
+                }
+            }
+            catch (NbStoreException e) { failure = e; }
+            while (pending.Count > 0)
+            {
+                try { Complete(pending.Dequeue()); }
+                catch (NbStoreException e) { failure = failure ?? e; }
+            }
+            if (failure != null) throw failure;
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+            progress?.Report(written);
+
+            void Complete((int Count, Task<List<NbKey>> Done) p)
+            {
+                var differ = Await(p.Done, "write");
+                if (differ.Count == 0) written += p.Count;
+                changed.AddRange(differ);
+                progress?.Report(Math.Min(written, changes.Count));
+            }
+        }
+
+        // A transaction comparing each key's value (or, for a key expected absent, that it was
+        // never created) before the writes; when a comparison fails it reads the keys instead,
+        // to name those that differ.
+        async Task<List<NbKey>> TxnIfAsync(List<(string Key, NbEntry Change)> txn, Dictionary<string, ReadOnlyMemory<byte>?> olds)
+        {
+            using (var doc = await CallAsync("/v3/kv/txn", w =>
+            {
+                w.WriteStartArray("compare");
+                foreach (var (key, _) in txn)
+                {
+                    var old = olds[key];
                     w.WriteStartObject();
-                    if (change.IsDelete)
+                    w.WriteBase64String("key", Utf8(key));
+                    w.WriteString("result", "EQUAL");
+                    if (old.HasValue)
                     {
-                        w.WriteStartObject("request_delete_range");
-                        w.WriteBase64String("key", Utf8(key));
+                        w.WriteString("target", "VALUE");
+                        w.WriteBase64String("value", old.Value.Span);
                     }
                     else
                     {
-                        w.WriteStartObject("request_put");
-                        w.WriteBase64String("key", Utf8(key));
-                        w.WriteBase64String("value", change.Value.Span);
+                        w.WriteString("target", "CREATE");
+                        w.WriteString("create_revision", "0");
                     }
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                WriteOps(w, "success", txn);
+                w.WriteStartArray("failure");
+                foreach (var (key, _) in txn)
+                {
+                    w.WriteStartObject();
+                    w.WriteStartObject("request_range");
+                    w.WriteBase64String("key", Utf8(key));
                     w.WriteEndObject();
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
-            }, what).ConfigureAwait(false)) { }
+            }, "write").ConfigureAwait(false))
+            {
+                var root = doc.RootElement;
+                var differ = new List<NbKey>();
+                if (root.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True) return differ;
+                var responses = root.GetProperty("responses");
+                int i = 0;
+                foreach (var r in responses.EnumerateArray())
+                {
+                    var (key, change) = txn[i++];
+                    byte[] now = r.TryGetProperty("response_range", out var range) && range.TryGetProperty("kvs", out var kvs) && kvs.GetArrayLength() > 0
+                        ? (kvs[0].TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>()) : null;
+                    var old = olds[key];
+                    if (now == null ? old.HasValue : !old.HasValue || !old.Value.Span.SequenceEqual(now)) differ.Add(change.Key);
+                }
+                return differ;
+            }
         }
 
         // ---- Single-key operations, for the upgrade lock only (see UpgradeLock). ----

@@ -114,7 +114,13 @@ namespace DragonflowUpgrade.Engine.Store
         NbStoreException Malformed(int line, string why) =>
             new NbStoreException($"{Path}, line {line}: {why}. Fix or remove that line; nothing was written.");
 
-        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) => Write(changes, null, progress);
+
+        // The file is read and rewritten whole in one write, so the check is of the whole batch against the file as it is then.
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null) =>
+            Write(changes, expected ?? throw new ArgumentNullException(nameof(expected)), progress);
+
+        void Write(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress)
         {
             // Keep the file's order; new objects go at the end.
             var content = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
@@ -123,6 +129,17 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 if (!content.ContainsKey(e.Key)) order.Add(e.Key);
                 content[e.Key] = e.Value;
+            }
+            if (expected != null)
+            {
+                var changed = new List<NbKey>();
+                foreach (var c in changes)
+                {
+                    var old = expected(c.Key);
+                    bool present = content.TryGetValue(c.Key, out var now);
+                    if (present != old.HasValue || (present && !now.Span.SequenceEqual(old.Value.Span))) changed.Add(c.Key);
+                }
+                if (changed.Count > 0) throw new NbConflictException(Location, changed, 0);
             }
             foreach (var c in changes)
             {

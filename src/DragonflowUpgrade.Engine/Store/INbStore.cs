@@ -20,5 +20,14 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>Applies the puts and deletes in batches; <paramref name="progress"/> gets the count written so far.</summary>
         void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null);
+
+        /// <summary>
+        /// <see cref="Write"/>, each batch conditional: it is written only if every key it touches
+        /// still holds what <paramref name="expected"/> gives for it (the bytes read before, or
+        /// null for a key that was absent), compared in the same round trip as the write. A
+        /// batch that finds another value writes nothing; once the batches under way are done,
+        /// <see cref="NbConflictException"/> names the keys that changed.
+        /// </summary>
+        void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null);
     }
 }

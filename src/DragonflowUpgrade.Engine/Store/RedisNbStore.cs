@@ -327,6 +327,81 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
+        // One conditional batch: every key is checked first (flag '1': holds this value, else
+        // absent; a value of another type differs from any), then, if none differs, each put
+        // ('p') is a SET and each delete a DEL. Returns the 1-based positions that differ.
+        const string CheckAndSetScript = @"
+local f, n, bad = ARGV[1], #KEYS, {}
+for i = 1, n do
+  local v = redis.pcall('GET', KEYS[i])
+  if string.byte(f, i) == 49 then
+    if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
+  elseif v ~= false then bad[#bad + 1] = i end
+end
+if #bad > 0 then return bad end
+for i = 1, n do
+  if string.byte(f, n + i) == 112 then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
+end
+return bad";
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        {
+            // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
+            // the batches are pipelined as plain writes are.
+            NotWhileReading();
+            var prefixes = new Dictionary<(string, string), string>();
+            string Prefix(NbKey key)
+            {
+                if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = KeyPrefix(key));
+                return prefix;
+            }
+            int written = 0;
+            var changed = new List<NbKey>();
+            var inFlight = new Queue<List<NbEntry>>();
+            var flags = new StringBuilder(2 * BatchSize);
+            var olds = new List<ReadOnlyMemory<byte>?>(BatchSize);
+            Guard("write", () =>
+            {
+                foreach (var batch in Chunk(changes, BatchSize))
+                {
+                    int n = batch.Count;
+                    flags.Clear();
+                    olds.Clear();
+                    foreach (var e in batch)
+                    {
+                        var old = expected(e.Key);
+                        olds.Add(old);
+                        flags.Append(old.HasValue ? '1' : '0');
+                    }
+                    foreach (var e in batch) flags.Append(e.IsDelete ? 'd' : 'p');
+                    _connection.Array(4 + 3 * n);
+                    _connection.Bulk("EVAL");
+                    _connection.Bulk(CheckAndSetScript);
+                    _connection.Bulk(n.ToString(CultureInfo.InvariantCulture));
+                    foreach (var e in batch) _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                    _connection.Bulk(flags.ToString());
+                    foreach (var old in olds) _connection.Bulk(old.HasValue ? old.Value.Span : default);
+                    foreach (var e in batch) _connection.Bulk(e.IsDelete ? default : e.Value.Span);
+                    inFlight.Enqueue(batch);
+                    if (inFlight.Count >= BatchesInFlight) Complete();
+                }
+                _connection.Flush();
+                while (inFlight.Count > 0) Complete();
+                return 0;
+            });
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+
+            void Complete()
+            {
+                _connection.Flush();
+                var batch = inFlight.Dequeue();
+                var bad = (object[])_connection.ReadReply();
+                if (bad.Length == 0) written += batch.Count;
+                foreach (long i in bad) changed.Add(batch[(int)i - 1].Key);
+                progress?.Report(written);
+            }
+        }
+
         T Guard<T>(string what, Func<T> operation)
         {
             try { return operation(); }

@@ -15,6 +15,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfCommit))]
     public sealed class ResumeDfMigration : DfSafetyCmdlet
     {
+        /// <summary>Finish the commit even over objects that something else wrote since the run read them; those writes are lost.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         protected override void Process(INbStore store)
         {
             // The lock first: it also takes over the lock of a run that died after its commit finished.
@@ -28,7 +32,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 }
                 if (!ShouldProcess(store.Location, $"Finish the commit of migration run {marker.RunId} ({string.Join(", ", marker.Migrations)}): {marker.Puts} puts, {marker.Deletes} deletes"))
                     return;
-                var report = CommitJournal.Resume(store, ProgressTo(1), Logger);
+                var report = CommitJournal.Resume(store, ProgressTo(1), Logger, Force);
                 CompleteProgress(1, "Writing the NB database");
                 WriteObject(new DfCommit(report));
             }
