@@ -226,8 +226,9 @@ namespace DragonflowUpgrade.Engine.Tests
                 db.StringSet(Encoding.ASCII.GetBytes("{lport.t}.bad").Concat(new byte[] { 0xc3, 0x28 }).ToArray(), "{}");
                 using (var store = NbStoreFactory.Open(uri))
                 {
-                    var e = Assert.Throws<NbStoreException>(() => store.Read().ToList());
-                    Assert.Contains("{lport.t}.bad", e.Message);
+                    var e = Assert.Throws<NbKeyException>(() => store.Read().ToList());
+                    Assert.Equal("NbKeyNotUtf8", e.ErrorId);
+                    Assert.Contains("{lport.t}.bad\\xC3(", e.Message);
                     Assert.Contains("not UTF-8", e.Message);
                 }
             }

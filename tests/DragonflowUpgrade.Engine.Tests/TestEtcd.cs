@@ -51,6 +51,21 @@ namespace DragonflowUpgrade.Engine.Tests
         public static void Put(string key, string value, long lease = 0) =>
             Call("kv/put", new { key = B64(key), value = B64(value), lease = lease.ToString() });
 
+        /// <summary>Puts a key given as bytes (not necessarily UTF-8).</summary>
+        public static void PutBytes(byte[] key, string value) =>
+            Call("kv/put", new { key = Convert.ToBase64String(key), value = B64(value) });
+
+        /// <summary>Every key and value, base64, in key order.</summary>
+        public static string[] All()
+        {
+            var r = Call("kv/range", new { key = B64("\0"), range_end = B64("\0") });
+            if (!r.TryGetProperty("kvs", out var kvs)) return Array.Empty<string>();
+            var all = new System.Collections.Generic.List<string>();
+            foreach (var kv in kvs.EnumerateArray())
+                all.Add(kv.GetProperty("key").GetString() + "=" + (kv.TryGetProperty("value", out var v) ? v.GetString() : ""));
+            return all.ToArray();
+        }
+
         public static long GrantLease(int seconds) => long.Parse(Call("lease/grant", new { TTL = seconds }).GetProperty("ID").GetString());
 
         /// <summary>The seconds a lease has left, as etcd says.</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text.Json;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Engine.Safety
@@ -39,6 +40,12 @@ namespace DragonflowUpgrade.Engine.Safety
     /// waits on, so a control plane it stopped does not hold up a migration any longer.
     /// (Dragonflow's publisher_timeout, 300 s, is how long an idle publisher stays listed, not
     /// a sign that it still runs.)
+    /// <para>
+    /// A row whose time is missing or is not epoch seconds (not a number, not finite, beyond the
+    /// years 1 to 9999), or that is not a JSON object, tells nothing: it counts as alive, since the
+    /// module cannot tell that its component stopped, and is refused as
+    /// <see cref="HeartbeatInvalidException"/> naming the table, the object and the field, unless forced.
+    /// </para>
     /// </summary>
     public static class ControlPlaneCheck
     {
@@ -59,35 +66,68 @@ namespace DragonflowUpgrade.Engine.Safety
 
         public static bool IsHeartbeatTable(string table) => HeartbeatTables.Any(h => h.Table == table);
 
+        /// <summary>What is alive; a heartbeat row whose time cannot be read is refused (<see cref="HeartbeatInvalidException"/>).</summary>
         public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
+        {
+            var invalid = new List<HeartbeatInvalidException>();
+            var live = Find(store, serviceDownTime, invalid);
+            if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
+            return live;
+        }
+
+        static List<LiveComponent> Find(INbStore store, TimeSpan serviceDownTime, List<HeartbeatInvalidException> invalid)
         {
             var now = DateTimeOffset.UtcNow;
             var live = new List<LiveComponent>();
-            Scan(store, "service", TimeFieldOf("service"), serviceDownTime, now, live,
+            Scan(store, "service", TimeFieldOf("service"), serviceDownTime, now, live, invalid,
                 (id, o) => $"service {Field(o, "binary") ?? id} on {Field(o, "chassis") ?? "an unknown chassis"}");
-            Scan(store, "listener", TimeFieldOf("listener"), serviceDownTime, now, live,
+            Scan(store, "listener", TimeFieldOf("listener"), serviceDownTime, now, live, invalid,
                 (id, o) => $"Neutron server {id}" + (Field(o, "ppid") is string ppid ? $" (process {ppid})" : ""));
-            Scan(store, "publisher", TimeFieldOf("publisher"), serviceDownTime, now, live,
+            Scan(store, "publisher", TimeFieldOf("publisher"), serviceDownTime, now, live, invalid,
                 (id, o) => $"publisher {id}" + (Field(o, "uri") is string uri ? $" ({uri})" : ""));
             return live;
         }
 
+        // Epoch seconds that DateTimeOffset can hold (years 1 to 9999).
+        const double MinSeconds = -62135596800, MaxSeconds = 253402300799;
+
         static void Scan(INbStore store, string table, string field, TimeSpan limit, DateTimeOffset now, List<LiveComponent> live,
-            Func<string, JsonElement, string> describe)
+            List<HeartbeatInvalidException> invalid, Func<string, JsonElement, string> describe)
         {
             foreach (var e in store.Read(table))
             {
                 JsonDocument doc;
                 try { doc = JsonDocument.Parse(e.Value); }
-                catch (JsonException) { continue; }
+                catch (JsonException)
+                {
+                    invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, "is not a JSON object"));
+                    continue;
+                }
                 using (doc)
                 {
                     var o = doc.RootElement;
-                    if (o.ValueKind != JsonValueKind.Object || !o.TryGetProperty(field, out var ts)) continue;
-                    double seconds;
-                    if (ts.ValueKind == JsonValueKind.Number) seconds = ts.GetDouble();
-                    else if (ts.ValueKind != JsonValueKind.String || !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) continue;
-                    var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000));
+                    if (o.ValueKind != JsonValueKind.Object)
+                    {
+                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, "is not a JSON object"));
+                        continue;
+                    }
+                    if (!o.TryGetProperty(field, out var ts))
+                    {
+                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, $"has no {field}"));
+                        continue;
+                    }
+                    double seconds = double.NaN;
+                    if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
+                    else if (ts.ValueKind == JsonValueKind.String && !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) seconds = double.NaN;
+                    // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
+                    if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
+                    {
+                        string raw = ts.GetRawText();
+                        if (raw.Length > 40) raw = raw.Substring(0, 40) + "...";
+                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, $"has {field} {raw}, which is not a time in epoch seconds"));
+                        continue;
+                    }
+                    var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(seconds * 1000));
                     var age = now - seen;
                     if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, o), seen, age));
                 }
@@ -108,9 +148,41 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.</summary>
         public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force)
         {
-            var live = FindLive(store, serviceDownTime);
-            if (live.Count > 0 && !force) throw new ControlPlaneAliveException(store.Location, live);
+            var invalid = new List<HeartbeatInvalidException>();
+            var live = Find(store, serviceDownTime, invalid);
+            if (force) return live;
+            if (live.Count > 0) throw new ControlPlaneAliveException(store.Location, live);
+            if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
             return live;
         }
+    }
+
+    /// <summary>
+    /// A heartbeat row (<c>service</c>, <c>listener</c>, <c>publisher</c>) whose time cannot be
+    /// read, so that the module cannot tell whether its component still runs (error id <c>HeartbeatInvalid</c>).
+    /// </summary>
+    public sealed class HeartbeatInvalidException : DfException
+    {
+        internal HeartbeatInvalidException(string location, NbKey key, string field, string what, int others = 0)
+            : base("HeartbeatInvalid", DfErrorCategory.InvalidData,
+                   $"The {key.Table} row '{key.Id}' in the NB database at {location} {what}, so the module cannot tell whether that component " +
+                   $"has stopped; it counts as running{(others > 0 ? $" (so do {others} more heartbeat row(s) like it)" : "")}. Nothing was written.",
+                   key.Table + "/" + key.Id,
+                   $"Check that the component is stopped, then delete the row or set its {field} to the epoch seconds of its last heartbeat " +
+                   "(Dragonflow writes it again when the component starts); or run again with -Force.")
+        {
+            Location = location;
+            Key = key;
+            Field = field;
+            What = what;
+        }
+
+        string Location { get; }
+        string What { get; }
+        public NbKey Key { get; }
+        public string Field { get; }
+
+        internal HeartbeatInvalidException WithOthers(int others) =>
+            others == 0 ? this : new HeartbeatInvalidException(Location, Key, Field, What, others);
     }
 }

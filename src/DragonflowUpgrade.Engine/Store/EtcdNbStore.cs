@@ -184,12 +184,25 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         last = kv.GetProperty("key").GetBytesFromBase64();
                         byte[] value = kv.TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>();
-                        if (TryParseKey(Encoding.UTF8.GetString(last), value, out var nbKey, names))
+                        if (TryParseKey(KeyText(last), value, out var nbKey, names))
                             entries.Add(new NbEntry(nbKey, value));
                     }
                 }
                 bool more = last != null && root.TryGetProperty("more", out var m) && m.ValueKind == JsonValueKind.True;
                 return (entries, more, last, rev);
+            }
+        }
+
+        // The text of a key read back. A key of the shape /table/id that is not UTF-8 is refused:
+        // read leniently, its object would be written back under another key, beside the original.
+        string KeyText(byte[] key)
+        {
+            try { return Json.NbJson.Utf8Text(key); }
+            catch (DecoderFallbackException)
+            {
+                int slash = key.Length > 0 && key[0] == '/' ? Array.IndexOf(key, (byte)'/', 1) : -1;
+                if (slash > 1 && slash < key.Length - 1) throw NbKeyException.NotUtf8(Location, key);
+                return null; // not an NB key: skipped like any other
             }
         }
 

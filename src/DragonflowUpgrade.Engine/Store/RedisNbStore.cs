@@ -164,6 +164,8 @@ namespace DragonflowUpgrade.Engine.Store
             public readonly RespArguments Arguments = new RespArguments();
             public bool ScanPending;
             public int MgetsPending;
+            // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
+            public readonly List<byte[]> Suspects = new List<byte[]>();
         }
 
         // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
@@ -186,7 +188,8 @@ namespace DragonflowUpgrade.Engine.Store
                 while (true)
                 {
                     var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
-                    var entries = values ? Guard("read", () => ReadValues(keys, read)) : null;
+                    var entries = Guard("read", () => values ? ReadValues(keys, read) : ReadTypes(keys, read));
+                    if (next == null && read.Suspects.Count > 0) Guard("read", () => CheckSuspects(read));
                     yield return (keys, entries);
                     if (next == null) yield break;
                     keys = next;
@@ -225,6 +228,7 @@ namespace DragonflowUpgrade.Engine.Store
             var keys = new List<NbKey>((int)Math.Max(0, count));
             var arguments = read.Arguments;
             arguments.Clear();
+            byte[] notUtf8 = null;
             for (long i = 0; i < count; i++)
             {
                 var text = _connection.ReadBulkBytes();
@@ -235,24 +239,32 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 catch (DecoderFallbackException)
                 {
-                    // Such a key could not be written back as it is: stop rather than lose the object.
-                    throw new InvalidDataException($"The key '{Encoding.UTF8.GetString(text.ToArray())}' is not UTF-8 text, as every Dragonflow key is. Rename or delete it, then run again.");
+                    // Such a key could not be written back as it is: stop rather than lose the object
+                    // (after the rest of the page, so that the connection stays in step).
+                    notUtf8 = notUtf8 ?? text.ToArray();
+                    continue;
                 }
                 keys.Add(key);
                 arguments.Add(text);
             }
-            if (read.Values)
+            if (notUtf8 != null) throw NbKeyException.NotUtf8(Location, notUtf8);
+            // Values: MGET, which answers nil for a key of another type. Keys alone: the script
+            // below, which answers with the keys that are not strings (a batch each, like MGET).
+            for (int at = 0; at < keys.Count; at += BatchSize)
             {
-                for (int at = 0; at < keys.Count; at += BatchSize)
+                int batch = Math.Min(BatchSize, keys.Count - at);
+                _connection.Array(batch + (read.Values ? 1 : 3));
+                if (read.Values) _connection.Bulk("MGET");
+                else
                 {
-                    int batch = Math.Min(BatchSize, keys.Count - at);
-                    _connection.Array(batch + 1);
-                    _connection.Bulk("MGET");
-                    _connection.Bulks(arguments, at, batch);
-                    read.MgetsPending++;
+                    _connection.Bulk("EVAL");
+                    _connection.Bulk(NotStringsScript);
+                    _connection.Bulk(batch.ToString(CultureInfo.InvariantCulture));
                 }
-                _connection.Flush();
+                _connection.Bulks(arguments, at, batch);
+                read.MgetsPending++;
             }
+            _connection.Flush();
             return keys;
         }
 
@@ -279,9 +291,66 @@ namespace DragonflowUpgrade.Engine.Store
                 read.MgetsPending--;
                 if (count != Math.Min(BatchSize, keys.Count - at)) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
                 for (int i = 0; i < count; i++)
-                    if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value)); // nil: deleted between SCAN and MGET
+                {
+                    if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value));
+                    else read.Suspects.Add(Encoding.UTF8.GetBytes(FormatKey(keys[at + i]))); // deleted since the SCAN, or not a string
+                }
             }
             return entries;
+        }
+
+        // Each key a string holds, or none: its positions (from 0) and types otherwise.
+        const string NotStringsScript =
+            "local r = {} for i, k in ipairs(KEYS) do local t = redis.call('TYPE', k)['ok'] " +
+            "if t ~= 'string' then r[#r + 1] = i - 1 r[#r + 1] = t end end return r";
+
+        // The keys of a page without their values: those the script finds deleted since the SCAN are
+        // dropped, one of another type is refused, as a read of the values refuses it.
+        List<NbEntry> ReadTypes(List<NbKey> keys, ScanRead read)
+        {
+            var gone = new HashSet<int>();
+            NbKeyException wrong = null;
+            for (int at = 0; at < keys.Count; at += BatchSize)
+            {
+                var reply = (object[])_connection.ReadReply();
+                read.MgetsPending--;
+                for (int i = 0; i + 1 < reply.Length; i += 2)
+                {
+                    int index = at + (int)(long)reply[i];
+                    string type = Encoding.UTF8.GetString((byte[])reply[i + 1]);
+                    if (type == "none") gone.Add(index);
+                    else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(FormatKey(keys[index])), type);
+                }
+            }
+            if (wrong != null) throw wrong;
+            if (gone.Count > 0)
+            {
+                var left = keys.Where((k, i) => !gone.Contains(i)).ToList();
+                keys.Clear();
+                keys.AddRange(left);
+            }
+            return null;
+        }
+
+        // At the end of a read, when no reply is in flight any more: the type of each key MGET answered
+        // nil for, in one pipeline. Deleted since the SCAN is fine; another type is refused.
+        int CheckSuspects(ScanRead read)
+        {
+            foreach (var key in read.Suspects)
+            {
+                _connection.Array(2);
+                _connection.Bulk("TYPE");
+                _connection.Bulk(key);
+            }
+            _connection.Flush();
+            NbKeyException wrong = null;
+            foreach (var key in read.Suspects)
+            {
+                string type = (string)_connection.ReadReply();
+                if (type != "none") wrong = wrong ?? NbKeyException.WrongType(Location, key, type);
+            }
+            if (wrong != null) throw wrong;
+            return 0;
         }
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)

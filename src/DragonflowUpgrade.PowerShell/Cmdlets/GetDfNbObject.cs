@@ -35,6 +35,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     }
                 }
                 catch (NbStoreException ex) { ThrowTerminatingError(Error(ex, "NbDatabaseUnavailable", Database)); }
+                catch (Engine.Errors.DfException ex) { ThrowTerminatingError(Record(ex)); } // a stored key it refuses, named
             }
             if (wanted != null)
                 foreach (var missing in wanted)
@@ -69,6 +70,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         WriteObject(new DfNbTable(t.Key, t.Count(), Database));
                 }
                 catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
+                catch (Engine.Errors.DfException e) { ThrowTerminatingError(Record(e)); }
             }
         }
     }

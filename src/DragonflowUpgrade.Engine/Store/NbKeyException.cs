@@ -1,0 +1,48 @@
+using System;
+using System.Text;
+using DragonflowUpgrade.Engine.Errors;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// A stored key of the shape of an NB key that the module cannot take as one without losing
+    /// it: its bytes are not UTF-8 (<c>NbKeyNotUtf8</c>), or it holds another kind of value than
+    /// Dragonflow's JSON text (<c>NbValueWrongType</c>). A read refuses such a key rather than skip
+    /// it, so that tables, objects and backups count the same and nothing is dropped or written twice.
+    /// </summary>
+    public sealed class NbKeyException : DfException
+    {
+        NbKeyException(string errorId, string message, string key, string action)
+            : base(errorId, DfErrorCategory.InvalidData, message, key, action) { }
+
+        /// <summary>The printed key, as <see cref="Display"/> writes it.</summary>
+        public string Key => Target;
+
+        public static NbKeyException NotUtf8(string location, ReadOnlySpan<byte> key) =>
+            new NbKeyException("NbKeyNotUtf8",
+                $"The key '{Display(key)}' in the NB database at {location} is not UTF-8 text, as every Dragonflow key is " +
+                "(bytes that are not are shown as \\xHH); the module would write it back under another key. Nothing was written.",
+                Display(key),
+                "Rename or delete that key with the database's own client, then run again.");
+
+        public static NbKeyException WrongType(string location, ReadOnlySpan<byte> key, string type) =>
+            new NbKeyException("NbValueWrongType",
+                $"The key '{Display(key)}' in the NB database at {location} holds a Redis {type}, not the JSON text of an NB object; " +
+                "Dragonflow stores every object as a string. Nothing was written.",
+                Display(key),
+                "Rename or delete that key with redis-cli (it is not Dragonflow's), then run again.");
+
+        /// <summary>A key's bytes fit to print: printable ASCII as it is, '\' as '\\', any other byte as \xHH.</summary>
+        public static string Display(ReadOnlySpan<byte> key)
+        {
+            var sb = new StringBuilder(key.Length + 8);
+            foreach (byte b in key)
+            {
+                if (b == '\\') sb.Append("\\\\");
+                else if (b >= 0x20 && b < 0x7f) sb.Append((char)b);
+                else sb.Append("\\x").Append(b.ToString("X2"));
+            }
+            return sb.ToString();
+        }
+    }
+}
