@@ -19,7 +19,7 @@ namespace DragonflowUpgrade.PowerShell
         /// </summary>
         protected static ErrorRecord Error(Exception e, string errorId, object target)
         {
-            if (e is DfException df) return Record(df);
+            if (e is DfException df) return Record(df, target);
             ErrorCategory category;
             switch (e)
             {
@@ -33,11 +33,11 @@ namespace DragonflowUpgrade.PowerShell
             return new ErrorRecord(e, errorId, category, target);
         }
 
-        /// <summary>The error record for an engine error: its id, category, target and recommended action.</summary>
-        public static ErrorRecord Record(DfException e)
+        /// <summary>The error record for an engine error: its id, category, target (else <paramref name="target"/>) and recommended action.</summary>
+        public static ErrorRecord Record(DfException e, object target = null)
         {
             if (!Enum.TryParse(e.Category.ToString(), out ErrorCategory category)) category = ErrorCategory.NotSpecified;
-            var record = new ErrorRecord(e, e.ErrorId, category, e.Target);
+            var record = new ErrorRecord(e, e.ErrorId, category, e.Target ?? target);
             if (e.RecommendedAction != null) record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };
             return record;
         }

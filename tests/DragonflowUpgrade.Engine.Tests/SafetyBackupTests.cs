@@ -122,13 +122,25 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri))
             {
                 NbBackup.Write(store, path);
+                // A backup that holds a lock of its own (its header's count and checksum kept right).
+                var foreignLock = new NbEntry(new NbKey(UpgradeLock.Table, null, UpgradeLock.Id),
+                    Safe.Json("{\"host\": \"elsewhere\", \"pid\": 1, \"purpose\": \"from the backup\", \"token\": \"t\"}"));
+                using (var backup = new FileNbStore(path)) backup.Write(new[] { foreignLock });
+                Assert.Equal(5, NbBackup.ReadHeader(path).Objects);
+                store.Write(new[] { NbEntry.Delete(new NbKey("lport", "t1", "p1")) });
                 using (UpgradeLock.Acquire(store, "Restore-DfNbDatabase"))
                 {
+                    var held = UpgradeLock.Read(store);
                     var plan = NbRestore.Plan(store, path);
-                    Assert.Empty(plan.Writes);
-                    Assert.Equal(4, plan.Unchanged);
-                    Assert.NotNull(UpgradeLock.Read(store));
+                    Assert.Equal((1, 0, 0, 3), (plan.Created, plan.Updated, plan.Deleted, plan.Unchanged));
+                    NbRestore.Apply(store, plan);
+                    // The lock in the database is still this run's, not the backup's.
+                    var after = UpgradeLock.Read(store);
+                    Assert.Equal(held.Token, after.Token);
+                    Assert.Equal("Restore-DfNbDatabase", after.Purpose);
                 }
+                Assert.Empty(store.ReadKeys(UpgradeLock.Table));
+                Assert.Equal(4, Safe.Dump(store).Count);
             }
             using (var doc = JsonDocument.Parse(File.ReadLines(path).First()))
                 Assert.Equal(NbBackup.Format, doc.RootElement.GetProperty("header").GetProperty("format").GetString());

@@ -397,7 +397,8 @@ namespace DragonflowUpgrade.Engine.Tests
             File.WriteAllText(path, "{\"table\":\"a\",\"topic\":null,\"id\":\"1\",\"value\":{}}\n" + bad + "\n");
             using (var store = new FileNbStore(path))
             {
-                var e = Assert.Throws<NbStoreException>(() => store.Read().ToList());
+                var e = Assert.Throws<NbFileInvalidException>(() => store.Read().ToList());
+                Assert.Equal("NbFileInvalid", e.ErrorId);
                 Assert.Contains(path + ", line 2", e.Message);
                 Assert.Contains(why, e.Message);
             }

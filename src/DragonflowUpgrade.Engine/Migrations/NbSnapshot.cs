@@ -75,7 +75,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             var snapshot = new NbSnapshot();
             int n = 0;
-            foreach (var e in store.Read())
+            foreach (var e in StoredValue.Checked(store))
             {
                 if (ModuleTables.IsModuleTable(e.Key.Table)) continue;
                 snapshot.AddOriginal(e);

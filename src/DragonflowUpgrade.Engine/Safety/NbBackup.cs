@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
@@ -40,7 +41,7 @@ namespace DragonflowUpgrade.Engine.Safety
         {
             CheckPath(path);
             var entries = new List<NbEntry>();
-            foreach (var e in store.Read())
+            foreach (var e in StoredValue.Checked(store))
             {
                 if (ModuleTables.IsModuleTable(e.Key.Table)) continue;
                 entries.Add(e);
@@ -53,11 +54,15 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// Writes a backup of objects already read from <paramref name="source"/> (a run's
-        /// snapshot, taken under the upgrade lock), so the database is not read twice.
+        /// snapshot, taken under the upgrade lock), so the database is not read twice. The file
+        /// is then read back as a restore reads it; one that does not read back is removed and
+        /// refused, so no backup exists that its restore would refuse.
         /// </summary>
         public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path)
         {
             CheckPath(path);
+            if (string.Equals(System.IO.Path.GetFullPath(path), source, StringComparison.OrdinalIgnoreCase))
+                throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
             var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
             entries.Sort(CompareKeys);
             var info = new BackupInfo
@@ -72,6 +77,12 @@ namespace DragonflowUpgrade.Engine.Safety
             string written = FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true);
             if (written != info.Checksum)
                 throw new IOException($"{info.Path}: the backup's content changed while it was written.");
+            try { Load(info.Path, info.Checksum); }
+            catch (BackupInvalidException e)
+            {
+                try { File.Delete(info.Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                throw new BackupInvalidException(info.Path, $"the backup just written does not read back, so it was removed: {e.InnerException?.Message ?? e.Message}", e);
+            }
             info.Size = new FileInfo(info.Path).Length;
             return info;
         }
@@ -79,7 +90,33 @@ namespace DragonflowUpgrade.Engine.Safety
         static void CheckPath(string path)
         {
             if (!FileNbStore.IsFileStorePath(path))
-                throw new BackupInvalidException(path, "a backup path must end in .jsonl.gz (or .jsonl).");
+                throw new BackupPathInvalidException(path, "a backup file's name must end in .jsonl.gz (or .jsonl).");
+        }
+
+        /// <summary>
+        /// Where a backup of <paramref name="store"/> goes, checked before anything is read:
+        /// <paramref name="path"/> (a full path) names the file, or an existing folder (or one
+        /// ending in a separator) that gets a timestamped file; null gives <see cref="DefaultPath"/>.
+        /// A path that is the database itself or a file the run writes beside it is refused.
+        /// </summary>
+        /// <exception cref="BackupPathInvalidException">The path cannot hold the backup.</exception>
+        public static string ResolvePath(string path, INbStore store)
+        {
+            if (path == null) return DefaultPath(store);
+            path = System.IO.Path.GetFullPath(path);
+            if (Directory.Exists(path) || path.EndsWith(System.IO.Path.DirectorySeparatorChar.ToString()) || path.EndsWith(System.IO.Path.AltDirectorySeparatorChar.ToString()))
+                path = System.IO.Path.Combine(path, FileName(store));
+            else if (!FileNbStore.IsFileStorePath(path))
+                throw new BackupPathInvalidException(path, "is neither a folder nor a file whose name ends in .jsonl.gz (or .jsonl).");
+            var comparison = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+            string database = store.Location;
+            if (string.Equals(path, database, comparison))
+                throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
+            if (string.Equals(path, database + ".lock", comparison) || string.Equals(CommitJournal.JournalPathFor(path), database, comparison))
+                throw new BackupPathInvalidException(path, "is a file the run writes beside the database (its lock or journal).");
+            if (File.Exists(path) && !FileModes.IsRegularFile(path))
+                throw new BackupPathInvalidException(path, "is not a regular file (a pipe, socket or device).");
+            return path;
         }
 
         /// <summary>A timestamped file in a <c>df-backups</c> folder: beside a file database, else in the user's home folder.</summary>
@@ -88,10 +125,16 @@ namespace DragonflowUpgrade.Engine.Safety
             string folder = store is FileNbStore file
                 ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file.Path), "df-backups")
                 : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
+            return System.IO.Path.Combine(folder, FileName(store));
+        }
+
+        // The timestamped name of a backup of a database.
+        static string FileName(INbStore store)
+        {
             string name = store is FileNbStore f ? System.IO.Path.GetFileName(f.Path).Split('.')[0] : store.Location;
             name = new string(name.Select(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' ? c : '-').ToArray()).Trim('-');
             name = System.Text.RegularExpressions.Regex.Replace(name, "-+", "-");
-            return System.IO.Path.Combine(folder, $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}.jsonl.gz");
+            return $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}.jsonl.gz";
         }
 
         /// <summary>The header of a backup, unverified; throws <see cref="BackupInvalidException"/> when it has none.</summary>
@@ -103,7 +146,7 @@ namespace DragonflowUpgrade.Engine.Safety
             try { header = new FileNbStore(path).ReadHeader(); }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
-                throw new BackupInvalidException(path, $"the file is damaged ({e.Message}).", e);
+                throw new BackupInvalidException(path, $"the file is damaged ({e.Message})", e);
             }
             if (!header.HasValue || header.Value.ValueKind != JsonValueKind.Object ||
                 !header.Value.TryGetProperty("format", out var f) || f.ValueKind != JsonValueKind.String || f.GetString() != Format)
@@ -115,7 +158,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 CreatedAt = UpgradeLockInfo.ParseTime(Text(h, "created_at")) ?? DateTimeOffset.MinValue,
                 Source = Text(h, "source"),
                 SchemaRelease = Text(h, "schema_release"),
-                Objects = h.TryGetProperty("objects", out var n) && n.TryGetInt32(out int count) ? count : -1,
+                Objects = h.TryGetProperty("objects", out var n) && n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out int count) ? count : -1,
                 Checksum = Text(h, "checksum"),
                 Size = new FileInfo(path).Length,
             };
@@ -153,18 +196,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>SHA-256 of the lines the embedded file format gives these entries.</summary>
-        internal static string Checksum(IEnumerable<NbEntry> entries)
-        {
-            var hash = new ContentHash();
-            var buffer = new MemoryStream();
-            foreach (var e in entries)
-            {
-                buffer.SetLength(0);
-                FileNbStore.WriteLine(buffer, e);
-                hash.Add(buffer.GetBuffer(), (int)buffer.Length);
-            }
-            return hash.Finish();
-        }
+        internal static string Checksum(IEnumerable<NbEntry> entries) => FileNbStore.Checksum(entries);
 
         internal static int CompareKeys(NbEntry a, NbEntry b) => CompareKeys(a.Key, b.Key);
 

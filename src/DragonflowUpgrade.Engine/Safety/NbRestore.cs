@@ -40,11 +40,24 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public static class NbRestore
     {
-        /// <summary>Reads and verifies the backup, then compares it with the database. Writes nothing.</summary>
-        public static RestorePlan Plan(INbStore store, string backupPath, string expectedChecksum = null)
+        /// <summary>
+        /// Reads and verifies the backup, then compares it with the database. Writes nothing.
+        /// A backup whose header names another database is refused unless <paramref name="force"/>.
+        /// </summary>
+        public static RestorePlan Plan(INbStore store, string backupPath, string expectedChecksum = null, bool force = false)
         {
             var (info, entries) = NbBackup.Load(backupPath, expectedChecksum);
+            string source = Redact(info.Source);
+            if (!force && !string.Equals(source, store.Location, StringComparison.Ordinal))
+                throw new BackupFromOtherDatabaseException(info.Path, source, store.Location);
             return Plan(store, info, entries);
+        }
+
+        // A header's source, fit to print even if it was edited to hold a password.
+        static string Redact(string source)
+        {
+            if (source == null || !Uri.TryCreate(source, UriKind.Absolute, out var uri) || uri.IsFile || uri.UserInfo.Length == 0) return source;
+            return uri.Scheme + "://" + uri.Authority + uri.PathAndQuery;
         }
 
         internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup)
@@ -56,6 +69,8 @@ namespace DragonflowUpgrade.Engine.Safety
             int created = 0, updated = 0, unchanged = 0;
             foreach (var b in backup)
             {
+                // The module's own tables (a lock, a journal) are never restored: only Dragonflow's data and its log.
+                if (ModuleTables.IsModuleTable(b.Key.Table)) continue;
                 if (current.TryGetValue(b.Key, out var value))
                 {
                     current.Remove(b.Key);

@@ -75,6 +75,30 @@ namespace DragonflowUpgrade.Engine.Safety
         public string Path { get; }
     }
 
+    /// <summary>A backup path that cannot hold a backup: the wrong kind of name, or a file the run writes. Nothing was read.</summary>
+    public sealed class BackupPathInvalidException : Errors.DfException
+    {
+        public BackupPathInvalidException(string path, string problem)
+            : base("BackupPathInvalid", Errors.DfErrorCategory.InvalidArgument, $"The backup path '{path}' {problem} Nothing was read or written.", path,
+                   "Give -BackupPath (or -Path) a file ending in .jsonl.gz, or a folder, that is not the database or a file beside it that the run writes.")
+        {
+            Path = path;
+        }
+
+        public string Path { get; }
+    }
+
+    /// <summary>A backup taken from another database than the one to restore; refused unless forced.</summary>
+    public sealed class BackupFromOtherDatabaseException : Errors.DfException
+    {
+        public BackupFromOtherDatabaseException(string backupPath, string source, string database)
+            : base("BackupFromOtherDatabase", Errors.DfErrorCategory.InvalidOperation,
+                   $"The backup {backupPath} was taken from {source ?? "an unnamed database"}, not from {database}. Nothing was written.", backupPath,
+                   "Check that this is the backup you mean; to restore it onto this database anyway, pass -Force.")
+        {
+        }
+    }
+
     /// <summary>Undo of a finished run refused: the database changed since that run.</summary>
     public sealed class DatabaseChangedException : Exception
     {

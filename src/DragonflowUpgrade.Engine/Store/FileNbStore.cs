@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 
@@ -20,8 +21,12 @@ namespace DragonflowUpgrade.Engine.Store
             Path = System.IO.Path.GetFullPath(path);
             if (!IsFileStorePath(path))
                 throw new NbStoreException($"'{path}' is not an embedded NB database: its name must end in .jsonl or .jsonl.gz.");
+            if (Directory.Exists(Path))
+                throw new NbFileInvalidException(Path, 0, "is a folder, not an NB database file.", "Name the .jsonl or .jsonl.gz file itself.");
             if (!create && !File.Exists(Path))
                 throw new NbStoreException($"No NB database file at '{Path}'.");
+            if (File.Exists(Path) && !FileModes.IsRegularFile(Path))
+                throw new NbFileInvalidException(Path, 0, "is not a regular file (a pipe, socket or device): it cannot be read as an NB database.", "Copy the database into a regular file and name that.");
         }
 
         public string Path { get; }
@@ -32,17 +37,20 @@ namespace DragonflowUpgrade.Engine.Store
             path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ||
             path.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
 
+        // A value may be nested StoredValue.MaxDepth deep (one more in the module's journal rows); a line holds it one level down.
+        static readonly JsonDocumentOptions LineOptions = new JsonDocumentOptions { MaxDepth = StoredValue.MaxDepth + 2 };
+
         /// <summary>The header line's object, or null when the file has none.</summary>
         public JsonElement? ReadHeader()
         {
             if (!File.Exists(Path)) return null;
-            using (var reader = OpenText())
+            foreach (var line in Lines())
             {
-                string line = reader.ReadLine();
-                if (line == null) return null;
-                using (var doc = ParseLine(line, 1))
-                    return doc.RootElement.TryGetProperty("header", out var h) ? h.Clone() : (JsonElement?)null;
+                if (line.Number > 1) break;
+                using (var doc = ParseLine(line.Bytes, 1))
+                    return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("header", out var h) ? h.Clone() : (JsonElement?)null;
             }
+            return null;
         }
 
         public IEnumerable<NbKey> ReadKeys(string table = null)
@@ -50,58 +58,166 @@ namespace DragonflowUpgrade.Engine.Store
             foreach (var e in Read(table)) yield return e.Key;
         }
 
+        /// <summary>
+        /// Reads the file strictly: every line UTF-8 JSON of the format, every value one
+        /// <see cref="StoredValue"/> takes, no key twice; a compressed file must be whole. When the
+        /// file has a header with an object count and a checksum, they are checked at the end of
+        /// the read. (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
+        /// </summary>
         public IEnumerable<NbEntry> Read(string table = null)
         {
             if (!File.Exists(Path)) yield break;
-            using (var reader = OpenText())
+            var seen = new Dictionary<NbKey, int>();
+            var hash = new ContentHash();
+            var buffer = new MemoryStream();
+            int count = 0;
+            (int Objects, string Checksum)? expected = null;
+            foreach (var line in Lines())
             {
-                string line;
-                int number = 0;
-                while ((line = reader.ReadLine()) != null)
+                NbEntry entry;
+                using (var doc = ParseLine(line.Bytes, line.Number))
                 {
+                    var root = doc.RootElement;
+                    if (root.ValueKind != JsonValueKind.Object) throw Malformed(line.Number, "a line must be a JSON object");
+                    if (line.Number == 1 && root.TryGetProperty("header", out var header))
+                    {
+                        expected = Expected(header);
+                        continue;
+                    }
+                    entry = ParseEntry(root, line.Number);
+                }
+                if (seen.TryGetValue(entry.Key, out int first))
+                    throw Malformed(line.Number, $"{entry.Key} is stored again, first on line {first}; a database holds one value per key");
+                seen.Add(entry.Key, line.Number);
+                count++;
+                if (expected.HasValue)
+                {
+                    buffer.SetLength(0);
+                    WriteLine(buffer, entry);
+                    hash.Add(buffer.GetBuffer(), (int)buffer.Length);
+                }
+                if (table == null || entry.Key.Table == table) yield return entry;
+            }
+            if (expected.HasValue)
+            {
+                if (count != expected.Value.Objects)
+                    throw new NbFileInvalidException(Path, 0, $"holds {count} objects but its header says {expected.Value.Objects}: it was truncated or edited.",
+                        "Restore the file from a copy; if the header is what was edited, put its count back.");
+                if (!string.Equals(hash.Finish(), expected.Value.Checksum, StringComparison.OrdinalIgnoreCase))
+                    throw new NbFileInvalidException(Path, 0, "its content does not match the checksum in its header: it was edited or damaged after it was written.",
+                        "Restore the file from a copy.");
+            }
+        }
+
+        // The object count and checksum a header promises, when it has them.
+        (int, string)? Expected(JsonElement header)
+        {
+            if (header.ValueKind != JsonValueKind.Object) throw Malformed(1, "the header must be a JSON object");
+            bool hasCount = header.TryGetProperty("objects", out var n), hasSum = header.TryGetProperty("checksum", out var sum);
+            if (!hasCount && !hasSum) return null;
+            int objects = 0;
+            if (!hasCount || n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out objects) || objects < 0 || !hasSum || sum.ValueKind != JsonValueKind.String)
+                throw Malformed(1, "the header's 'objects' must be a count and its 'checksum' a string, both or neither");
+            return (objects, sum.GetString());
+        }
+
+        // The file's lines, as UTF-8 bytes without the line end; blank lines are left out. A
+        // compressed file must end with its gzip trailer: a cut one is refused, not read short.
+        IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes)> Lines()
+        {
+            FileStream file;
+            try { file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { throw new NbStoreException($"Cannot read '{Path}': {e.Message}", e); }
+            using (file)
+            {
+                Stream s = Compressed ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
+                var buffer = new byte[1 << 16];
+                int start = 0, end = 0, number = 0;
+                long total = 0;
+                bool eof = false;
+                while (true)
+                {
+                    int nl = Array.IndexOf(buffer, (byte)'\n', start, end - start);
+                    if (nl < 0 && !eof)
+                    {
+                        // Move the partial line to the front, growing the buffer for a long line.
+                        if (start > 0) { Buffer.BlockCopy(buffer, start, buffer, 0, end - start); end -= start; start = 0; }
+                        if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                        int read = ReadSome(s, buffer, end);
+                        if (read == 0) { eof = true; if (Compressed) CheckTrailer(file, total); }
+                        total += read;
+                        end += read;
+                        continue;
+                    }
+                    if (nl < 0 && start == end) yield break;
+                    int lineEnd = nl < 0 ? end : nl;
                     number++;
-                    if (line.Length == 0) continue;
-                    var entry = ParseEntry(line, number);
-                    if (entry == null) continue;
-                    if (table == null || entry.Key.Table == table) yield return entry;
+                    int from = start;
+                    start = nl < 0 ? end : nl + 1;
+                    // A byte order mark at the start of the file, as Windows PowerShell writes one, is not data.
+                    if (number == 1 && lineEnd - from >= 3 && buffer[from] == 0xEF && buffer[from + 1] == 0xBB && buffer[from + 2] == 0xBF) from += 3;
+                    if (lineEnd > from && buffer[lineEnd - 1] == '\r') lineEnd--;
+                    if (IsBlank(buffer, from, lineEnd)) continue;
+                    yield return (number, new ReadOnlyMemory<byte>(buffer, from, lineEnd - from));
                 }
             }
         }
 
-        TextReader OpenText()
+        int ReadSome(Stream s, byte[] buffer, int at)
         {
-            Stream s;
-            try { s = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
-            catch (IOException e) { throw new NbStoreException($"Cannot read '{Path}': {e.Message}", e); }
-            catch (UnauthorizedAccessException e) { throw new NbStoreException($"Cannot read '{Path}': {e.Message}", e); }
-            if (Compressed) s = new GZipStream(s, CompressionMode.Decompress);
-            return new StreamReader(s, new UTF8Encoding(false), false, 1 << 16);
+            try { return s.Read(buffer, at, buffer.Length - at); }
+            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || e is NotSupportedException)
+            {
+                throw new NbFileInvalidException(Path, 0, $"is not a whole gzip file ({e.Message}).", "Restore the file from a copy; a .jsonl.gz name must hold gzip-compressed lines.", e);
+            }
         }
 
-        JsonDocument ParseLine(string line, int number)
+        // gzip ends with the length of what it holds, modulo 2^32: a file cut short ends with other bytes.
+        void CheckTrailer(FileStream file, long total)
         {
-            try { return JsonDocument.Parse(line); }
+            var tail = new byte[4];
+            if (file.Length >= 18)
+            {
+                file.Seek(-4, SeekOrigin.End);
+                int got = 0, n;
+                while (got < 4 && (n = file.Read(tail, got, 4 - got)) > 0) got += n;
+            }
+            uint size = (uint)(tail[0] | tail[1] << 8 | tail[2] << 16 | tail[3] << 24);
+            if (file.Length < 18 || size != (uint)total)
+                throw new NbFileInvalidException(Path, 0, "is a gzip file cut short: it has no gzip trailer, so its end is missing.",
+                    "Restore the file from a copy; nothing of it was used.");
+        }
+
+        static bool IsBlank(byte[] b, int from, int to)
+        {
+            for (int i = from; i < to; i++)
+                if (b[i] != ' ' && b[i] != '\t' && b[i] != '\r') return false;
+            return true;
+        }
+
+        JsonDocument ParseLine(ReadOnlyMemory<byte> line, int number)
+        {
+            if (!StoredValue.IsUtf8(line.Span)) throw Malformed(number, "not UTF-8 text");
+            try { return JsonDocument.Parse(line, LineOptions); }
             catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
         }
 
-        NbEntry ParseEntry(string line, int number)
+        NbEntry ParseEntry(JsonElement root, int number)
         {
-            using (var doc = ParseLine(line, number))
+            string table = RequiredString(root, "table", number);
+            string id = RequiredString(root, "id", number);
+            string topic = null;
+            if (root.TryGetProperty("topic", out var t) && t.ValueKind != JsonValueKind.Null)
             {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) throw Malformed(number, "a line must be a JSON object");
-                if (number == 1 && root.TryGetProperty("header", out _)) return null;
-                string table = RequiredString(root, "table", number);
-                string id = RequiredString(root, "id", number);
-                string topic = null;
-                if (root.TryGetProperty("topic", out var t) && t.ValueKind != JsonValueKind.Null)
-                {
-                    if (t.ValueKind != JsonValueKind.String) throw Malformed(number, "'topic' must be a string or null");
-                    topic = t.GetString();
-                }
-                if (!root.TryGetProperty("value", out var value)) throw Malformed(number, "'value' is missing");
-                return new NbEntry(new NbKey(table, topic, id), Encoding.UTF8.GetBytes(value.GetRawText()));
+                if (t.ValueKind != JsonValueKind.String) throw Malformed(number, "'topic' must be a string or null");
+                topic = t.GetString();
             }
+            if (!root.TryGetProperty("value", out var value)) throw Malformed(number, "'value' is missing");
+            var key = new NbKey(table, topic, id);
+            var bytes = Encoding.UTF8.GetBytes(value.GetRawText());
+            string problem = StoredValue.Problem(key, bytes);
+            if (problem != null) throw Malformed(number, $"the value of {key} {problem.TrimEnd('.')}");
+            return new NbEntry(key, bytes);
         }
 
         string RequiredString(JsonElement root, string name, int number)
@@ -111,8 +227,8 @@ namespace DragonflowUpgrade.Engine.Store
             return v.GetString();
         }
 
-        NbStoreException Malformed(int line, string why) =>
-            new NbStoreException($"{Path}, line {line}: {why}. Fix or remove that line; nothing was written.");
+        NbFileInvalidException Malformed(int line, string why) =>
+            new NbFileInvalidException(Path, line, why + ".", "Fix or remove that line (or restore the file from a copy), then run again.");
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) => Write(changes, null, progress);
 
@@ -147,9 +263,43 @@ namespace DragonflowUpgrade.Engine.Store
                 if (!content.ContainsKey(c.Key)) order.Add(c.Key);
                 content[c.Key] = c.Value;
             }
-            var header = ReadHeader();
-            WriteFile(Path, header, Ordered(order, content));
+            var entries = Ordered(order, content).ToList();
+            WriteFile(Path, WithCount(ReadHeader(), entries), entries);
             progress?.Report(changes.Count);
+        }
+
+        // A header that states the object count and checksum states those of what is written now.
+        static JsonElement? WithCount(JsonElement? header, List<NbEntry> entries)
+        {
+            if (!header.HasValue || header.Value.ValueKind != JsonValueKind.Object ||
+                !header.Value.TryGetProperty("objects", out _) || !header.Value.TryGetProperty("checksum", out _)) return header;
+            var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                foreach (var p in header.Value.EnumerateObject())
+                {
+                    if (p.NameEquals("objects")) w.WriteNumber("objects", entries.Count);
+                    else if (p.NameEquals("checksum")) w.WriteString("checksum", Checksum(entries));
+                    else p.WriteTo(w);
+                }
+                w.WriteEndObject();
+            }
+            using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
+        }
+
+        /// <summary>SHA-256 of the lines the file format gives these entries, as a header states it.</summary>
+        internal static string Checksum(IEnumerable<NbEntry> entries)
+        {
+            var hash = new ContentHash();
+            var buffer = new MemoryStream();
+            foreach (var e in entries)
+            {
+                buffer.SetLength(0);
+                WriteLine(buffer, e);
+                hash.Add(buffer.GetBuffer(), (int)buffer.Length);
+            }
+            return hash.Finish();
         }
 
         static IEnumerable<NbEntry> Ordered(List<NbKey> order, Dictionary<NbKey, ReadOnlyMemory<byte>> content)

@@ -30,7 +30,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string[] Id { get; set; }
 
-        /// <summary>Where the backup taken before the first write goes (a .jsonl.gz file); by default a timestamped file in a df-backups folder (see Backup-DfNbDatabase).</summary>
+        /// <summary>Where the backup taken before the first write goes (a .jsonl.gz file, or a folder for a timestamped one; never the database itself); by default a timestamped file in a df-backups folder (see Backup-DfNbDatabase).</summary>
         [Parameter]
         public string BackupPath { get; set; }
 
@@ -79,6 +79,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         void Migrate(INbStore store)
         {
+            // Where the backup goes, refused before anything is read when the run would overwrite it.
+            string backupPath = Engine.Safety.NbBackup.ResolvePath(BackupPath == null ? null : Safety.SafetyErrors.ResolvePath(this, BackupPath), store);
             // Step 1: the lock (not under -WhatIf, which writes nothing), no interrupted commit, no live control plane.
             bool whatIf = Safety.SafetyErrors.IsWhatIf(this);
             using var guard = Engine.Safety.UpgradeGuard.Enter(store, "Invoke-DfMigration", !whatIf, TimeSpan.FromSeconds(ServiceDownTime), Force, Logger);
@@ -112,7 +114,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 return;
             }
             // Step 7: a backup before the first write, then the journaled commit.
-            var backup = Engine.Safety.NbBackup.Write(result.Before, store.Location, BackupPath == null ? Engine.Safety.NbBackup.DefaultPath(store) : Safety.SafetyErrors.ResolvePath(this, BackupPath));
+            var backup = Engine.Safety.NbBackup.Write(result.Before, store.Location, backupPath);
             WriteVerbose($"Backed up {backup.Objects} objects of {store.Location} to {backup.Path}.");
             migrator.Commit(result, backup, progress);
             foreach (var row in result.Applied) WriteObject(new DfMigrationLogEntry(row, Database) { BackupPath = backup.Path });

@@ -16,14 +16,14 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfBackup))]
     public sealed class BackupDfNbDatabase : DfSafetyCmdlet
     {
-        /// <summary>The backup file to write, ending in .jsonl.gz (or .jsonl). An existing file is replaced.</summary>
+        /// <summary>The backup file to write, ending in .jsonl.gz (or .jsonl), or a folder to write a timestamped file in. An existing file is replaced; the database itself is refused.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
         protected override void Process(INbStore store)
         {
-            string path = SafetyErrors.ResolvePath(this, Path);
+            string path = NbBackup.ResolvePath(SafetyErrors.ResolvePath(this, Path), store);
             if (!ShouldProcess(path, $"Back up {store.Location}")) return;
             if (CommitJournal.ReadInProgress(store) != null)
                 WriteWarning($"{store.Location} holds an interrupted migration commit: this backup is of a half-migrated database. Resume-DfMigration or Undo-DfMigration first.");
@@ -38,7 +38,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     /// Makes the NB database hold exactly a backup's content: objects the backup lacks are
     /// deleted, the others written with the backup's stored bytes. The backup is checked
     /// against its checksum first; a truncated or edited backup is refused and nothing is
-    /// written. -WhatIf shows the counts.
+    /// written, and so is a backup taken from another database, unless -Force. The module's own
+    /// tables (lock, journal) are neither restored nor deleted. -WhatIf shows the counts.
     /// </summary>
     [Cmdlet(VerbsData.Restore, "DfNbDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(DfRestore))]
@@ -49,7 +50,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
-        /// <summary>Restore even though a migration commit was interrupted; its journal is discarded.</summary>
+        /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), or the backup was taken from another database.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -61,7 +62,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
             {
                 var marker = CommitJournal.ReadInProgress(store);
                 if (marker != null && !Force) throw new CommitInProgressException(store.Location, marker);
-                var plan = NbRestore.Plan(store, path);
+                var plan = NbRestore.Plan(store, path, force: Force);
                 string summary = $"restore {plan.Backup.Objects} objects from {plan.Backup.Path} (taken {plan.Backup.CreatedAt:u} from {plan.Backup.Source}): " +
                                  $"{plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted, {plan.Unchanged} unchanged";
                 if (!ShouldProcess($"{store.Location}: {summary}", $"{store.Location}: {summary}. Continue?", "Restore the NB database", out ShouldProcessReason reason))

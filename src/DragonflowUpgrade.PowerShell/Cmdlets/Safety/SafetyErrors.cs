@@ -20,7 +20,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         {
             switch (e)
             {
-                case Engine.Errors.DfException df: return DfCmdlet.Record(df);
                 case UpgradeLockedException _: return new ErrorRecord(e, "DatabaseLocked", ErrorCategory.ResourceBusy, target);
                 case ControlPlaneAliveException _: return new ErrorRecord(e, "ControlPlaneAlive", ErrorCategory.ResourceBusy, target);
                 case CommitInProgressException _: return new ErrorRecord(e, "CommitInProgress", ErrorCategory.InvalidOperation, target);
@@ -28,7 +27,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 case BackupInvalidException b: return new ErrorRecord(e, "BackupInvalid", ErrorCategory.InvalidData, b.Path);
                 case DatabaseChangedException _: return new ErrorRecord(e, "DatabaseChangedSinceRun", ErrorCategory.InvalidOperation, target);
                 case NoUpgradeRunException _: return new ErrorRecord(e, "NoUpgradeRun", ErrorCategory.ObjectNotFound, target);
-                case NbStoreException _: return new ErrorRecord(e, "NbDatabaseUnavailable", ErrorCategory.ResourceUnavailable, target);
+                case Engine.Errors.DfException df: return DfCmdlet.Record(df, target);
                 case ArgumentException _: return new ErrorRecord(e, "InvalidArgument", ErrorCategory.InvalidArgument, target);
                 case IOException _:
                 case UnauthorizedAccessException _: return new ErrorRecord(e, "FileWriteFailed", ErrorCategory.WriteError, target);

@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Text.Json;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// Which stored values the module takes. Every read whose values are kept — a run's snapshot,
+    /// a backup — goes through <see cref="Checked"/>, whatever the store; the file store checks
+    /// each line's value the same way. So a value that a backup could not give back is refused
+    /// when it is read, naming its key, before anything is written.
+    /// Carried byte-exact: any one JSON value (object, number, string, array, true, false, null)
+    /// in UTF-8, with whatever spacing and escapes it was stored with.
+    /// Refused: an empty value, bytes that are not UTF-8, a leading byte order mark, text that is
+    /// not JSON or has more after the value, nesting deeper than <see cref="MaxDepth"/>
+    /// (the limit of the module's JSON reader), and a key with an empty id.
+    /// </summary>
+    public static class StoredValue
+    {
+        /// <summary>The deepest nesting of objects and arrays a value may have.</summary>
+        public const int MaxDepth = 64;
+
+        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+
+        /// <summary>The reads of <paramref name="store"/>, each value checked; see the class summary.</summary>
+        /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
+        public static IEnumerable<NbEntry> Checked(INbStore store, string table = null)
+        {
+            foreach (var e in store.Read(table))
+            {
+                string problem = Problem(e.Key, e.Value.Span);
+                if (problem != null) throw new NbValueInvalidException(store.Location, e.Key, problem);
+                yield return e;
+            }
+        }
+
+        /// <summary>What is wrong with a stored value (as "is empty", to follow "the value of key"), or null when it is taken.</summary>
+        public static string Problem(NbKey key, ReadOnlySpan<byte> value)
+        {
+            if (key.Id.Length == 0) return "is stored under a key with an empty id, which Dragonflow cannot address.";
+            // A row of the module's journal holds an NB value one level down.
+            return Problem(value, ModuleTables.IsModuleTable(key.Table) ? MaxDepth + 1 : MaxDepth);
+        }
+
+        /// <summary>What is wrong with a stored value, or null when it is taken.</summary>
+        public static string Problem(ReadOnlySpan<byte> value, int maxDepth = MaxDepth)
+        {
+            if (value.IsEmpty) return "is empty, not a JSON value.";
+            if (value.Length >= 3 && value[0] == 0xEF && value[1] == 0xBB && value[2] == 0xBF)
+                return "starts with a byte order mark (EF BB BF), which is not part of a JSON value.";
+            if (!IsUtf8(value)) return "is not UTF-8 text.";
+            var reader = new Utf8JsonReader(value, new JsonReaderOptions { MaxDepth = maxDepth });
+            int deepest = 0;
+            try
+            {
+                if (!reader.Read()) return "holds no JSON value.";
+                if (reader.TokenType == JsonTokenType.StartObject || reader.TokenType == JsonTokenType.StartArray)
+                    while (reader.Read() && reader.CurrentDepth > 0) deepest = Math.Max(deepest, reader.CurrentDepth);
+                if (reader.Read()) return $"has more text after its JSON value, at byte {reader.TokenStartIndex}.";
+            }
+            catch (JsonException e)
+            {
+                long at = e.BytePositionInLine ?? -1;
+                bool tooDeep = deepest >= maxDepth - 1 && at >= 0 && at < value.Length && (value[(int)at] == '[' || value[(int)at] == '{');
+                return $"is not one valid JSON value (at byte {at}{(tooDeep ? $": objects and arrays may be nested {maxDepth} deep at most" : "")}).";
+            }
+            return null;
+        }
+
+        internal static unsafe bool IsUtf8(ReadOnlySpan<byte> value)
+        {
+            if (value.IsEmpty) return true;
+            try
+            {
+                fixed (byte* p = &value[0]) StrictUtf8.GetCharCount(p, value.Length);
+                return true;
+            }
+            catch (DecoderFallbackException) { return false; }
+        }
+    }
+}
