@@ -366,6 +366,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             var key = s.CurrentKey.Value;
             // Keep the key's strings when they are unchanged: the object's own copies would outlive it for nothing.
             string topic = TopicOf(obj);
+            // The key moves only when the migration changed the object's topic: some objects (a
+            // listener's) have a topic in their key and none in their value.
+            if (topic != key.Topic && topic == StoredTopicOf(s.Bytes)) topic = key.Topic;
             SetCurrent(ref s, new NbKey(key.Table, topic == key.Topic ? key.Topic : topic, key.Id), obj);
         }
 
@@ -400,6 +403,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");
             if (obj["id"] is string id && id.Length > 0) return id;
             throw new InvalidOperationException($"An object for table '{table}' needs a non-empty string 'id'.");
+        }
+
+        static string StoredTopicOf(ReadOnlyMemory<byte> bytes)
+        {
+            string topic = EtcdNbStore.TopicOf(bytes.ToArray());
+            return string.IsNullOrEmpty(topic) ? null : topic;
         }
 
         static string TopicOf(NbObject obj) => obj["topic"] is string topic && topic.Length > 0 ? topic : null;
