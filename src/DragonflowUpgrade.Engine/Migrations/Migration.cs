@@ -43,11 +43,18 @@ namespace DragonflowUpgrade.Engine.Migrations
         public static DateTimeOffset ValidateMetadata(string source, string id, string release, string proposedAt)
         {
             if (string.IsNullOrWhiteSpace(id)) throw new MigrationDefinitionException(source, "it has no Id.");
+            if (!IsValidId(id))
+                throw new MigrationDefinitionException(source, $"its Id '{id}' is not a migration id: an id starts with a letter or a digit and holds only letters, digits, '.', '_' and '-', as New-DfMigration requires. Rename it.");
             if (string.IsNullOrWhiteSpace(release)) throw new MigrationDefinitionException(source, $"migration '{id}' has no Release.");
             if (string.IsNullOrWhiteSpace(proposedAt)) throw new MigrationDefinitionException(source, $"migration '{id}' has no ProposedAt.");
             return ParseUtc(proposedAt) ?? throw new MigrationDefinitionException(source,
                 $"migration '{id}' has ProposedAt '{proposedAt}', which is not an ISO 8601 UTC time such as 2017-09-01T00:00:00Z.");
         }
+
+        /// <summary>The one rule for migration ids, wherever a migration comes from: it also names files and log rows.</summary>
+        public const string IdPattern = @"^[A-Za-z0-9][A-Za-z0-9._-]*\z";
+
+        public static bool IsValidId(string id) => id != null && System.Text.RegularExpressions.Regex.IsMatch(id, IdPattern);
 
         /// <summary>Parses an ISO 8601 time with a zone (Z or an offset); null when it is not one.</summary>
         public static DateTimeOffset? ParseUtc(string text)

@@ -174,6 +174,11 @@ namespace DragonflowUpgrade.Engine.Migrations
                 try { m.Apply(snapshot); }
                 catch (Exception e) when (!(e is StackOverflowException))
                 {
+                    // An engine error keeps its id and action, with the migration and the object named.
+                    if (EngineError(e) is Errors.DfException df)
+                        throw new Errors.DfException(df.ErrorId, df.Category,
+                            $"Migration '{m.Id}' ({m.Source}) failed{(snapshot.LastObject == null ? "" : " on " + snapshot.LastObject)}: {df.Message} Nothing was written to the database.",
+                            m.Id, df.RecommendedAction, df);
                     throw new MigrationFailedException(m, snapshot.LastObject, Unwrap(e));
                 }
                 _logger.LogDebug("Applied {Migration} to the snapshot in {Ms} ms.", m.Id, t.ElapsedMilliseconds);
@@ -232,6 +237,13 @@ namespace DragonflowUpgrade.Engine.Migrations
             Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger, result.Expected);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
+
+        static Errors.DfException EngineError(Exception e)
+        {
+            for (; e != null; e = e.InnerException)
+                if (e is Errors.DfException df) return df;
+            return null;
+        }
 
         static Exception Unwrap(Exception e) =>
             e is System.Reflection.TargetInvocationException && e.InnerException != null ? e.InnerException : e;

@@ -5,6 +5,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
@@ -325,8 +326,22 @@ namespace DragonflowUpgrade.Engine.Migrations
             }
         }
 
+        /// <summary>Error id: a migration wrote the migration log or one of the module's own tables.</summary>
+        public const string ModuleTableWrittenId = "MigrationWritesModuleTable";
+
+        // The log says which migrations ran and the module's tables hold its lock and journal: a
+        // migration that wrote them could make itself pending again or break a commit. It may read them.
+        static void RequireWritable(string table, string id)
+        {
+            if (table == MigrationLog.Table || (table != null && ModuleTables.IsModuleTable(table)))
+                throw new DfException(ModuleTableWrittenId, DfErrorCategory.InvalidOperation,
+                    $"it writes {table}/{id}, but table '{table}' holds the module's own records, which migrations may read but never write.",
+                    $"{table}/{id}", "Change the migration to leave that table alone: the module writes the migration log itself.");
+        }
+
         public void Create(string table, NbObject obj)
         {
+            RequireWritable(table, obj?["id"] as string);
             string id = IdOf(table, obj);
             _lastTable = table;
             _lastId = id;
@@ -341,6 +356,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         [MethodImpl(Hot.Optimize)]
         public void Update(string table, NbObject obj)
         {
+            RequireWritable(table, obj?["id"] as string);
             string id = IdOf(table, obj);
             _lastTable = table;
             _lastId = id;
@@ -350,6 +366,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             var key = s.CurrentKey.Value;
             // Keep the key's strings when they are unchanged: the object's own copies would outlive it for nothing.
             string topic = TopicOf(obj);
+            // The key moves only when the migration changed the object's topic: some objects (a
+            // listener's) have a topic in their key and none in their value.
+            if (topic != key.Topic && topic == StoredTopicOf(s.Bytes)) topic = key.Topic;
             SetCurrent(ref s, new NbKey(key.Table, topic == key.Topic ? key.Topic : topic, key.Id), obj);
         }
 
@@ -369,6 +388,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         public void Delete(string table, string id)
         {
+            RequireWritable(table, id);
             _lastTable = table;
             _lastId = id;
             int i = Find(table, id);
@@ -383,6 +403,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             if (obj == null) throw new ArgumentNullException(nameof(obj), $"No object given for table '{table}'.");
             if (obj["id"] is string id && id.Length > 0) return id;
             throw new InvalidOperationException($"An object for table '{table}' needs a non-empty string 'id'.");
+        }
+
+        static string StoredTopicOf(ReadOnlyMemory<byte> bytes)
+        {
+            string topic = EtcdNbStore.TopicOf(bytes.ToArray());
+            return string.IsNullOrEmpty(topic) ? null : topic;
         }
 
         static string TopicOf(NbObject obj) => obj["topic"] is string topic && topic.Length > 0 ? topic : null;

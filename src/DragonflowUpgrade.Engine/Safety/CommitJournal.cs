@@ -260,7 +260,7 @@ namespace DragonflowUpgrade.Engine.Safety
             catch (BackupInvalidException) when (force) { }
             if (read != null)
             {
-                var changed = changes.Where(c => !Same(now(c.Key), read(c.Key)) && !Same(now(c.Key), c.IsDelete ? null : c.Value))
+                var changed = changes.Where(c => !Same(now(c.Key), read(c.Key)) && !Same(now(c.Key), c.IsDelete ? (ReadOnlyMemory<byte>?)null : c.Value))
                     .Select(c => c.Key).Distinct().ToList();
                 if (changed.Count > 0 && !force)
                     throw new NbConflictException(store.Location, changed, 0,

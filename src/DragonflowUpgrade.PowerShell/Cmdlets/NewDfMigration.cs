@@ -19,7 +19,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public string Path { get; set; }
 
         [Parameter(Mandatory = true)]
-        [ValidatePattern(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+        [ValidatePattern(Engine.Migrations.Migration.IdPattern)]
         public string Id { get; set; }
 
         [Parameter(Mandatory = true)]

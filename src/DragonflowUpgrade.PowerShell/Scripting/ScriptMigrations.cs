@@ -52,6 +52,10 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             {
                 throw new MigrationDefinitionException(path, "evaluating it failed: " + Describe(e), e);
             }
+            catch (ExitException e)
+            {
+                throw new MigrationDefinitionException(path, $"evaluating it ran 'exit {e.Argument}'. A migration file evaluates to its hashtable and never exits; report a problem with throw.", e);
+            }
             var values = result.Where(r => r != null).ToList();
             if (values.Count != 1 || !(values[0].BaseObject is IDictionary table))
                 throw new MigrationDefinitionException(path, "a migration file must evaluate to exactly one hashtable: @{ Id = ...; Release = ...; Description = ...; ProposedAt = ...; Apply = { param($NbApi) ... } }.");
@@ -79,6 +83,8 @@ namespace DragonflowUpgrade.PowerShell.Scripting
         {
             try { Runner.Invoke(apply, new ScriptNbApi(nb)); }
             catch (RuntimeException e) { throw new InvalidOperationException(Describe(e), e); }
+            // Without this, PowerShell's own message for it is "System error.".
+            catch (ExitException e) { throw new InvalidOperationException($"its Apply ran 'exit {e.Argument}'. A migration fails with throw (or Write-Error), never exit, which would end the session.", e); }
         }
 
         /// <summary>The error and where in the script it happened.</summary>
