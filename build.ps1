@@ -4,7 +4,8 @@
 .PARAMETER Task
     Build (default): compile and lay out the module in ./bin, importable with ./DragonflowUpgrade.psd1.
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
-          prints "N passed, N failed" last and exits non-zero on any failure.
+          prints "N passed, N failed" last (preceded by the behaviour tests and the help checks
+          counted apart) and exits non-zero on any failure.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -94,7 +95,12 @@ function Invoke-PesterTests {
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $result = Invoke-Pester -Configuration $config
-    @{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount }
+    # Help.Tests.ps1 checks that the help agrees with the cmdlets: counted apart from the behaviour tests.
+    $help = @($result.Tests | Where-Object { $_.ScriptBlock.File -like '*Help.Tests.ps1' })
+    @{
+        Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        HelpPassed = @($help | Where-Object Result -eq 'Passed').Count; HelpFailed = @($help | Where-Object Result -eq 'Failed').Count
+    }
 }
 
 switch ($Task) {
@@ -112,16 +118,17 @@ switch ($Task) {
         & (Join-Path $Root 'module/examples/Demo.ps1') -Sample (Join-Path $Root 'tests/fixtures/pike-nb.jsonl') -WorkDir (Join-Path $Root 'out/demo')
     }
     'Test' {
-        $passed = 0; $failed = 0
+        $passed = 0; $failed = 0; $helpPassed = 0; $helpFailed = 0
         $state = Join-Path $Root 'out/test-servers'
         try {
             Invoke-Build
             Start-TestServers $state
             $only = $XunitFilter -or $PesterPath
             $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0 } }
-            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0 } }
+            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0 } }
             $passed = $x.Passed + $p.Passed
             $failed = $x.Failed + $p.Failed
+            $helpPassed = $p.HelpPassed; $helpFailed = $p.HelpFailed
         }
         catch {
             Write-Host "The test run stopped: $_"
@@ -131,6 +138,8 @@ switch ($Task) {
         finally {
             Stop-TestServers $state
         }
+        # The last line counts everything; the one before it tells behaviour tests from help checks.
+        Write-Host "Behaviour tests: $($passed - $helpPassed) passed, $($failed - $helpFailed) failed; help checks: $helpPassed passed, $helpFailed failed"
         Write-Host "$passed passed, $failed failed"
         exit ([int]($failed -gt 0))
     }

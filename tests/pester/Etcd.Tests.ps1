@@ -35,8 +35,16 @@ Describe 'Invoke-DfMigration on an etcd NB database' {
 
     It 'migrates the objects where Dragonflow keeps them, after a backup, through the journal, under the lock; and Undo takes it back' {
         $backup = Join-Path $TestDrive "etcd-$([guid]::NewGuid()).jsonl.gz"
+        # The migration copies the lock as etcd holds it while the run applies it.
+        $seen = Join-Path $TestDrive "$([guid]::NewGuid()).seen"
+        $key = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('/df_upgrade_lock/lock'))
+        New-MigrationFile $folder '0.ps1' 'observe-lock' '2017-08-01T00:00:00Z' ("`$kv = (Invoke-RestMethod -NoProxy -Method Post -ContentType 'application/json' -Uri 'http://$env:DF_TEST_ETCD/v3/kv/range' -Body '{`"key`":`"$key`"}').kvs[0]; " +
+            "[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String(`$kv.value)) | Set-Content -LiteralPath '$seen'") | Out-Null
         $out = Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -Confirm:$false
-        $out.Id | Should -Be 'flag'
+        $out.Id | Should -Be @('observe-lock', 'flag')
+        $held = Get-Content -Raw $seen | ConvertFrom-Json
+        $held.pid | Should -Be $PID
+        $held.purpose | Should -Be 'Invoke-DfMigration'
         (Get-EtcdValue '/lport/p1' | ConvertFrom-Json).flag | Should -BeTrue
         (Get-EtcdValue '/lport/p2' | ConvertFrom-Json).PSObject.Properties.Name | Should -Not -Contain 'flag'
         $p3 = Get-DfNbObject -Database $db -Table lport -Id p3

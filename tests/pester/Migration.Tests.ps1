@@ -105,7 +105,7 @@ Describe 'Invoke-DfMigration' {
         Reset-RedisStats
         Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false | Out-Null
         # p1 and p3 changed; p2 was rewritten unchanged; plus one log row.
-        Get-RedisWrites | Should -Be 3
+        Get-RedisWrites 21 | Should -Be 3
     }
 
     It 'writes nothing on a second run' {
@@ -115,7 +115,7 @@ Describe 'Invoke-DfMigration' {
         Reset-RedisStats
         $out = Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false
         $out | Should -BeNullOrEmpty
-        Get-RedisWrites | Should -Be 0
+        Get-RedisWrites 21 | Should -Be 0
         Get-RedisDump 21 | Should -Be $before
     }
 
@@ -201,7 +201,10 @@ Describe 'The embedded file store' {
     It 'is left byte-for-byte as it was when a migration throws' {
         New-MigrationFile $folder '1.ps1' 'boom' '2017-09-01T00:00:00Z' "throw 'no'" | Out-Null
         $before = (Get-FileHash $path).Hash
-        { Invoke-DfMigration -Database $path -MigrationPath $folder -Confirm:$false } | Should -Throw
+        $err = $null
+        try { Invoke-DfMigration -Database $path -MigrationPath $folder -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $err.Exception.Message | Should -BeLike "*'boom'*no*"
         (Get-FileHash $path).Hash | Should -Be $before
     }
 

@@ -215,8 +215,12 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
     It 'with -WhatIf takes no lock and writes no backup' {
         $before = Get-RedisDump 39
         Reset-RedisStats
-        Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -WhatIf | Out-Null
-        Get-RedisWrites | Should -Be 0
+        $plan = Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -WhatIf
+        $plan.Migrations | Should -Contain 'bump'
+        # Every command the run sent, seen while it ran: a lock taken and released again, or a
+        # script that writes, shows here even though nothing is left afterwards.
+        $reads = 'GET', 'MGET', 'SCAN', 'EXISTS', 'TYPE', 'PTTL', 'TTL', 'STRLEN', 'DBSIZE', 'PING', 'ECHO', 'SELECT', 'CLIENT', 'HELLO', 'INFO'
+        @(Get-RedisCommands 39 | Where-Object { $_[0].ToUpperInvariant() -notin $reads } | ForEach-Object { $_ -join ' ' }) | Should -BeNullOrEmpty
         Invoke-RedisCli 39 --scan --pattern '{df_upgrade_*' | Should -BeNullOrEmpty
         Test-Path $backup | Should -BeFalse
         Get-RedisDump 39 | Should -BeExactly $before
@@ -225,7 +229,13 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
     It 'on an embedded file database locks it with a file beside it and backs it up into df-backups beside it' {
         $path = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl"
         '{"table":"lport","topic":"t1","id":"p1","value":{"id":"p1","topic":"t1","version":1}}' | Set-Content $path
+        # The migration copies the lock file as it is while the run applies it.
+        $seen = Join-Path $TestDrive "$([guid]::NewGuid()).seen"
+        New-MigrationFile $folder 'observe.ps1' 'observe-lock' '2018-05-01T00:00:00Z' "Get-Content -Raw -LiteralPath '$path.lock' | Set-Content -LiteralPath '$seen'" | Out-Null
         $out = Invoke-DfMigration -Database $path -MigrationPath $folder -BackupPath $null -Confirm:$false
+        $held = Get-Content -Raw $seen | ConvertFrom-Json
+        $held.pid | Should -Be $PID
+        $held.purpose | Should -Be 'Invoke-DfMigration'
         $written = ($out | Where-Object Id -eq 'bump').BackupPath
         Split-Path $written | Should -Be (Join-Path (Split-Path $path) 'df-backups')
         Test-Path "$path.lock" | Should -BeFalse

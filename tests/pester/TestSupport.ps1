@@ -22,9 +22,9 @@ function Get-RedisDump([int] $Index) {
     ($keys | ForEach-Object -Begin { $i = 0 } -Process { "$_ = $($values[$i++])" }) -join "`n"
 }
 
-# NB keys set or deleted since Reset-RedisStats, seen through MONITOR (each key of a multi-key
-# MSET or DEL counts): the module's own bookkeeping (upgrade lock, commit journal: tables
-# df_upgrade_*) is not counted.
+# The commands run on Redis database $Index since Reset-RedisStats, seen through MONITOR, each as
+# its words (command name first; commands a Lua script runs are listed after the EVAL). MONITOR
+# sees every database: commands on the others are left out.
 $script:Monitor = $null
 function Reset-RedisStats {
     Stop-RedisMonitor
@@ -32,13 +32,23 @@ function Reset-RedisStats {
     $script:Monitor = Start-Process redis-cli -ArgumentList '-h', $script:RedisHost, '-p', $script:RedisPort, 'monitor' -RedirectStandardOutput $script:MonitorLog -PassThru
     Wait-RedisMonitor '^OK'
 }
-function Get-RedisWrites {
-    $mark = "writes-counted-$([guid]::NewGuid())"
+function Get-RedisCommands([Parameter(Mandatory)][int] $Index) {
+    $mark = "commands-seen-$([guid]::NewGuid())"
     redis-cli -h $script:RedisHost -p $script:RedisPort ECHO $mark | Out-Null
     Wait-RedisMonitor ([regex]::Escape($mark))
-    $n = 0
     foreach ($line in Get-Content $script:MonitorLog) {
+        if ($line -notmatch "^\d+\.\d+ \[$Index ") { continue }
         $words = @([regex]::Matches($line, '"((?:[^"\\]|\\.)*)"') | ForEach-Object { $_.Groups[1].Value })
+        if ($words.Count) { , $words }
+    }
+    Stop-RedisMonitor
+}
+# NB keys of database $Index set or deleted since Reset-RedisStats (each key of a multi-key MSET
+# or DEL counts): the module's own bookkeeping (upgrade lock, commit journal: tables
+# df_upgrade_*) is not counted.
+function Get-RedisWrites([Parameter(Mandatory)][int] $Index) {
+    $n = 0
+    foreach ($words in Get-RedisCommands $Index) {
         if ($words.Count -lt 2) { continue }
         $keys = switch ($words[0].ToUpperInvariant()) {
             'SET' { $words[1] }
@@ -47,7 +57,6 @@ function Get-RedisWrites {
         }
         $n += @($keys | Where-Object { $_ -match '^\{(?!df_upgrade_)' }).Count
     }
-    Stop-RedisMonitor
     $n
 }
 function Wait-RedisMonitor([string] $Pattern) {
