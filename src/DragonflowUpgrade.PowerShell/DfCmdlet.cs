@@ -55,14 +55,41 @@ namespace DragonflowUpgrade.PowerShell
         }
 
         /// <summary>
-        /// Opens an NB database named by a -Database value, resolving a relative file path against
-        /// the current location; a database that cannot be opened stops the cmdlet.
+        /// Opens an NB database named by a -Database value (as typed, or its redacted form: see
+        /// <see cref="DatabaseSecrets"/>), resolving a relative file path against the current
+        /// location; <paramref name="credential"/> replaces the URI's user and password. A database
+        /// that cannot be opened stops the cmdlet, with an error that names only the redacted form.
         /// </summary>
-        protected INbStore OpenDatabase(string database)
+        protected INbStore OpenDatabase(string database, PSCredential credential = null)
         {
-            if (!database.Contains("://")) database = SessionState.Path.GetUnresolvedProviderPathFromPSPath(database);
-            try { return NbStoreFactory.Open(database); }
+            string typed = DatabaseSecrets.Recall(database);
+            database = DatabaseSecrets.Remember(database);
+            // The bound value is what $Error[0].InvocationInfo shows: keep the redacted form there too.
+            if (MyInvocation.BoundParameters.ContainsKey("Database")) MyInvocation.BoundParameters["Database"] = database;
+            try
+            {
+                if (FileNbStore.IsFileStorePath(typed) && !typed.Contains("://")) return NbStoreFactory.Open(ResolveFile(typed));
+                if (credential != null)
+                    return NbStoreFactory.Open(typed, credential.UserName, credential.GetNetworkCredential().Password);
+                var uri = NbDatabaseUri.Parse(typed);
+                if (typed == database && uri.Password == NbDatabaseUri.Mask)
+                    throw new DfException("NbDatabaseCredentialMissing", DfErrorCategory.InvalidArgument,
+                        $"'{database}' has its password masked, and this session has not been given that database with its password.",
+                        database, "Give -Database with the password, or the password with -Credential.");
+                return NbStoreFactory.Open(uri);
+            }
+            catch (DfException e) { ThrowTerminatingError(Record(e)); return null; }
             catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", database)); return null; }
+        }
+
+        string ResolveFile(string path)
+        {
+            try { return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path); }
+            catch (Exception e) when (e is SessionStateException || e is NotSupportedException || e is PSInvalidOperationException || e is ArgumentException)
+            {
+                throw new DfException("NbDatabaseUriInvalid", DfErrorCategory.InvalidArgument, $"'{path}' is not a path of the file system: {e.Message}", path,
+                    "Give a .jsonl or .jsonl.gz file by a file system path, or a redis:// or etcd:// URI.", e);
+            }
         }
 
         /// <summary>Reports progress synchronously, on the pipeline thread that called the library.</summary>
@@ -78,11 +105,23 @@ namespace DragonflowUpgrade.PowerShell
     public abstract class DfDatabaseCmdlet : DfCmdlet
     {
         /// <summary>The NB database: <c>redis://host:port[/db]</c>, <c>etcd://host:port</c>, or a path ending in .jsonl or .jsonl.gz.</summary>
+        /// <remarks>Kept in its redacted form: a password typed in it is never printed or output.</remarks>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get; set; }
+        public string Database
+        {
+            get => _database;
+            // Set back to its redacted form, it keeps what was typed (which may not parse, and then is not remembered).
+            set { if (value != _database) _typed = value; _database = DatabaseSecrets.Remember(value); }
+        }
+        string _database, _typed;
 
-        /// <summary>Opens <see cref="Database"/>; see <see cref="DfCmdlet.OpenDatabase"/>.</summary>
-        protected INbStore OpenStore() => OpenDatabase(Database);
+        /// <summary>The user and password of the database, in place of any in <see cref="Database"/> (for Redis without ACL users, any user name).</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential Credential { get; set; }
+
+        /// <summary>Opens <see cref="Database"/> as given; see <see cref="DfCmdlet.OpenDatabase"/>.</summary>
+        protected INbStore OpenStore() => OpenDatabase(_typed, Credential);
     }
 }

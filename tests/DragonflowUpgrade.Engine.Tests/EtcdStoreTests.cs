@@ -160,7 +160,7 @@ namespace DragonflowUpgrade.Engine.Tests
         [Fact]
         public void A_path_after_host_and_port_is_refused()
         {
-            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"etcd://{TestEtcd.Endpoint}/nb"));
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open($"etcd://{TestEtcd.Endpoint}/nb"));
             Assert.Contains("no path", e.Message);
         }
 

@@ -407,7 +407,8 @@ namespace DragonflowUpgrade.Engine.Tests
         [Fact]
         public void A_path_that_is_not_a_jsonl_file_is_refused()
         {
-            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open(Path.Combine(_dir, "nb.json")));
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open(Path.Combine(_dir, "nb.json")));
+            Assert.Equal("NbDatabaseUriInvalid", e.ErrorId);
             Assert.Contains(".jsonl", e.Message);
         }
     }

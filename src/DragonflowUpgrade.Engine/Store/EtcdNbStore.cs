@@ -50,33 +50,35 @@ namespace DragonflowUpgrade.Engine.Store
             _password = password;
         }
 
-        /// <summary><c>etcd://host:port</c>, without the user and password.</summary>
+        /// <summary><c>etcd://host:port[,host:port…]</c>, without the user and password.</summary>
         public string Location { get; }
 
         /// <summary>
-        /// Opens <c>etcd://[user:password@]host:port</c> (port 2379 when none is given) and checks
-        /// that etcd answers there. With a user, it signs in through the gateway
+        /// Opens <c>etcd://[user:password@]host:port[,host:port…]</c> (port 2379 when none is given):
+        /// the first endpoint that answers. With a user, it signs in through the gateway
         /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires.
         /// </summary>
-        public static EtcdNbStore Open(Uri uri)
+        public static EtcdNbStore Open(Uri uri) => Open(NbDatabaseUri.Parse(uri.OriginalString));
+
+        /// <inheritdoc cref="Open(Uri)"/>
+        public static EtcdNbStore Open(NbDatabaseUri uri)
         {
-            int port = uri.Port > 0 ? uri.Port : DefaultPort;
-            string location = $"etcd://{uri.Host}:{port}";
-            if (uri.AbsolutePath.Trim('/').Length > 0 || uri.Query.Length > 0)
-                throw new NbStoreException($"'{location}{uri.AbsolutePath}': an etcd NB database is etcd://host:port, with no path; Dragonflow keeps its tables at the root of the key space.");
-            string user = null, password = null;
-            if (!string.IsNullOrEmpty(uri.UserInfo))
+            if (uri.Scheme != "etcd") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not an etcd URI (etcd://host:port).");
+            NbStoreException failure = null;
+            foreach (var endpoint in uri.Endpoints)
             {
-                string[] parts = uri.UserInfo.Split(new[] { ':' }, 2);
-                user = Uri.UnescapeDataString(parts[0]);
-                password = parts.Length == 2 ? Uri.UnescapeDataString(parts[1]) : "";
-                if (user.Length == 0)
-                    throw new NbStoreException($"{location}: etcd needs a user name with a password: etcd://user:password@host:port.");
+                try { return Open(endpoint, uri.Location, uri.User, uri.Password); }
+                catch (NbStoreException e) { failure = e; }
             }
+            throw failure;
+        }
+
+        static EtcdNbStore Open(NbEndpoint endpoint, string location, string user, string password)
+        {
             var handler = new HttpClientHandler { UseProxy = false, AutomaticDecompression = DecompressionMethods.None };
             try { handler.MaxConnectionsPerServer = TxnsInFlight + 4; }
             catch (PlatformNotSupportedException) { }
-            var http = new HttpClient(handler) { BaseAddress = new Uri($"http://{uri.Host}:{port}/"), Timeout = RequestTimeout };
+            var http = new HttpClient(handler) { BaseAddress = new Uri($"http://{endpoint}/"), Timeout = RequestTimeout };
             var store = new EtcdNbStore(http, location, user, password);
             try
             {

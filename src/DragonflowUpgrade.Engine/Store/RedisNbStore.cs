@@ -59,29 +59,19 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        /// <summary>Opens <c>redis://[:password@]host:port[/db]</c>.</summary>
-        public static RedisNbStore Open(Uri uri)
+        /// <summary>Opens <c>redis://[[user]:password@]host:port[/db]</c>.</summary>
+        public static RedisNbStore Open(Uri uri) => Open(NbDatabaseUri.Parse(uri.OriginalString));
+
+        /// <inheritdoc cref="Open(Uri)"/>
+        public static RedisNbStore Open(NbDatabaseUri uri)
         {
-            int port = uri.Port > 0 ? uri.Port : 6379;
-            int database = 0;
-            string path = uri.AbsolutePath.Trim('/');
-            if (path.Length > 0 && !int.TryParse(path, out database))
-                throw new NbStoreException($"'{Redact(uri)}': the path after host:port must be a Redis database number, not '{path}'.");
-            string user = null, password = null;
-            if (!string.IsNullOrEmpty(uri.UserInfo))
-            {
-                // Split before unescaping: an escaped ':' (%3A) belongs to the user name or password.
-                string[] parts = uri.UserInfo.Split(new[] { ':' }, 2);
-                if (parts.Length == 2)
-                {
-                    if (parts[0].Length > 0) user = Uri.UnescapeDataString(parts[0]);
-                    password = Uri.UnescapeDataString(parts[1]);
-                }
-                else password = Uri.UnescapeDataString(parts[0]);
-            }
+            if (uri.Scheme != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
+            var endpoint = uri.Endpoints[0];
+            int database = uri.RedisDatabase;
+            string user = uri.User, password = uri.Password;
             var options = new ConfigurationOptions
             {
-                EndPoints = { { uri.Host, port } },
+                EndPoints = { { endpoint.Host, endpoint.Port } },
                 DefaultDatabase = database,
                 User = user,
                 Password = password,
@@ -93,10 +83,10 @@ namespace DragonflowUpgrade.Engine.Store
                 // A lost connection fails the commands at once rather than queueing them for a reconnect.
                 BacklogPolicy = BacklogPolicy.FailFast,
             };
-            string location = Redact(uri);
+            string location = uri.Location;
             try
             {
-                return new RedisNbStore(RespConnection.Open(uri.Host, port, user, password, database, ConnectTimeout), options, location);
+                return new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, database, ConnectTimeout), options, location);
             }
             catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
@@ -106,9 +96,6 @@ namespace DragonflowUpgrade.Engine.Store
 
         static NbStoreException Unreachable(string location, Exception e) =>
             new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
-
-        static string Redact(Uri uri) =>
-            $"{uri.Scheme}://{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}{(uri.AbsolutePath.Trim('/').Length > 0 ? "/" + uri.AbsolutePath.Trim('/') : "")}";
 
         static string FirstLine(string s) => s.Split('\n')[0].Trim();
 

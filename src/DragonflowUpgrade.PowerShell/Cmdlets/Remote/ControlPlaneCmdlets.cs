@@ -13,7 +13,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The NB database (redis://host:port[/db] or a .jsonl path): given, its heartbeats are checked afterwards.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get; set; }
+        public string Database { get => _database; set { _typed = value; _database = DatabaseSecrets.Remember(value); } }  // redacted: see DatabaseSecrets
+        string _database, _typed;
 
         /// <summary>Seconds after its last heartbeat that a service counts as down (Dragonflow's service_down_time).</summary>
         [Parameter]
@@ -31,7 +32,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             var targets = Nodes.Where(n => ShouldProcess(Target(n), $"{verb} {string.Join(", ", Ordered(n, action).Select(s => s.Name))}")).ToList();
             if (targets.Count == 0) return;
 
-            using (var store = Database == null ? null : OpenDatabase(Database))
+            using (var store = Database == null ? null : OpenDatabase(_typed))
             {
                 var check = store == null ? null : new HeartbeatCheck(store)
                 {

@@ -1,0 +1,251 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using DragonflowUpgrade.Engine.Errors;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>One host and port of a server database.</summary>
+    public struct NbEndpoint
+    {
+        public NbEndpoint(string host, int port) { Host = host; Port = port; }
+
+        /// <summary>A host name or an IP address; an IPv6 address without its brackets.</summary>
+        public string Host { get; }
+
+        public int Port { get; }
+
+        public override string ToString() => (Host.Contains(":") ? "[" + Host + "]" : Host) + ":" + Port.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A <c>-Database</c> value that names a server: <c>redis://[user:password@]host:port[/db]</c> or
+    /// <c>etcd://[user:password@]host:port[,host:port…]</c>. Parsed by hand rather than by
+    /// <see cref="Uri"/>, so that a password may hold any character (<c>#</c>, <c>/</c>, <c>?</c>,
+    /// <c>@</c>, spaces): the user information runs to the last <c>@</c>, since neither scheme
+    /// has an <c>@</c> after it. <see cref="Display"/> is the value as typed with the password
+    /// masked; only that form, or <see cref="Location"/>, may be printed anywhere.
+    /// </summary>
+    public sealed class NbDatabaseUri
+    {
+        /// <summary>What stands for a password in <see cref="Display"/>.</summary>
+        public const string Mask = "***";
+
+        internal const string Forms = "redis://[user:password@]host:port[/db], etcd://[user:password@]host:port[,host:port…] or a path ending in .jsonl or .jsonl.gz";
+
+        NbDatabaseUri(string scheme, IReadOnlyList<NbEndpoint> endpoints, string path, string user, string password, string display)
+        {
+            Scheme = scheme;
+            Endpoints = endpoints;
+            Path = path;
+            User = user;
+            Password = password;
+            Display = display;
+        }
+
+        /// <summary><c>redis</c> or <c>etcd</c>.</summary>
+        public string Scheme { get; }
+
+        public IReadOnlyList<NbEndpoint> Endpoints { get; }
+
+        /// <summary>The path after the endpoints, without its slashes: a Redis database number, or empty.</summary>
+        public string Path { get; }
+
+        /// <summary>The Redis database number (0 when none is given).</summary>
+        public int RedisDatabase => Path.Length == 0 ? 0 : int.Parse(Path, CultureInfo.InvariantCulture);
+
+        public string User { get; }
+
+        /// <summary>The password, unescaped. Never print it.</summary>
+        public string Password { get; }
+
+        /// <summary>The value as given, with its password masked: fit to print.</summary>
+        public string Display { get; }
+
+        /// <summary>Where the database is, without user or password: <c>scheme://host:port[,…][/db]</c>.</summary>
+        public string Location => Scheme + "://" + string.Join(",", Endpoints) + (Path.Length > 0 ? "/" + Path : "");
+
+        public override string ToString() => Display;
+
+        /// <summary>The same database with another user and password (from a credential rather than the URI).</summary>
+        public NbDatabaseUri WithCredential(string user, string password) =>
+            new NbDatabaseUri(Scheme, Endpoints, Path, string.IsNullOrEmpty(user) ? null : user, password, Display);
+
+        /// <summary>Whether <paramref name="text"/> starts as a URI does (<c>scheme:</c>, the scheme longer than a drive letter).</summary>
+        public static bool LooksLikeUri(string text)
+        {
+            int colon = SchemeEnd(text?.Trim() ?? "");
+            return colon > 1;
+        }
+
+        /// <summary>
+        /// <paramref name="text"/> with anything that may be a password masked: the user
+        /// information (up to the last <c>@</c>) keeps its user name only, and a query or
+        /// fragment is dropped. Never throws; a file path comes back as it is.
+        /// </summary>
+        public static string Redact(string text)
+        {
+            if (text == null) return null;
+            text = text.Trim();
+            if (FileNbStore.IsFileStorePath(text) && !text.Contains("://")) return text;
+            int start = SchemeEnd(text) + 1;   // 0 when there is no scheme
+            if (start > 0 && string.CompareOrdinal(text, start, "//", 0, 2) == 0) start += 2;
+            var sb = new StringBuilder(text.Substring(0, start));
+            int at = text.LastIndexOf('@');
+            int hostStart = start;
+            if (at >= start)
+            {
+                string info = text.Substring(start, at - start);
+                int colon = info.IndexOf(':');
+                sb.Append(colon >= 0 ? info.Substring(0, colon) + ":" + Mask : Mask).Append('@');
+                hostStart = at + 1;
+            }
+            string rest = text.Substring(hostStart);
+            int cut = rest.IndexOfAny(new[] { '?', '#' });
+            sb.Append(cut >= 0 ? rest.Substring(0, cut + 1) + Mask : rest);
+            return sb.ToString();
+        }
+
+        /// <summary>Parses a server URI; a value that is not one throws <see cref="NbDatabaseUriException"/> naming its redacted form.</summary>
+        public static NbDatabaseUri Parse(string text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+                throw new NbDatabaseUriException("", "No NB database given.");
+            text = text.Trim();
+            string display = Redact(text);
+            int colon = SchemeEnd(text);
+            if (colon <= 1)
+                throw new NbDatabaseUriException(display, $"'{display}' is neither an NB database URI nor a path ending in .jsonl or .jsonl.gz.");
+            string scheme = text.Substring(0, colon).ToLowerInvariant();
+            if (scheme != "redis" && scheme != "etcd")
+                throw new NbDatabaseUriException(display, $"'{display}': '{scheme}' databases are not supported; the module opens Redis (redis://), etcd (etcd://) and .jsonl files.");
+            if (string.CompareOrdinal(text, colon + 1, "//", 0, 2) != 0)
+                throw new NbDatabaseUriException(display, $"'{display}': a {scheme} URI has two slashes after '{scheme}:', as in {scheme}://host:port.");
+            int start = colon + 3;
+            int at = text.LastIndexOf('@');
+            string user = null, password = null;
+            int hostStart = start;
+            if (at >= start)
+            {
+                (user, password) = UserInfo(text.Substring(start, at - start), scheme, display);
+                hostStart = at + 1;
+            }
+            string rest = text.Substring(hostStart);
+            int cut = rest.IndexOfAny(new[] { '?', '#' });
+            if (cut >= 0)
+                throw new NbDatabaseUriException(display, $"'{display}': an NB database URI has no query or fragment (the '{rest[cut]}' and what follows it). " +
+                    $"Give a password before the host ({scheme}://user:password@host:port) or with -Credential.");
+            int slash = rest.IndexOf('/');
+            string hosts = slash < 0 ? rest : rest.Substring(0, slash);
+            string path = slash < 0 ? "" : rest.Substring(slash + 1).TrimEnd('/');
+            var endpoints = hosts.Split(',').Select(h => Endpoint(h, scheme, display)).ToList();
+            if (scheme == "redis")
+            {
+                if (endpoints.Count > 1)
+                    throw new NbDatabaseUriException(display, $"'{display}': a Redis NB database is one host:port; give one of {string.Join(", ", endpoints)}.");
+                if (path.Length > 0 && (!path.All(c => c >= '0' && c <= '9') || path.Length > 9))
+                    throw new NbDatabaseUriException(display, $"'{display}': the path after host:port must be a Redis database number, not '{path}'.");
+            }
+            else if (path.Length > 0)
+                throw new NbDatabaseUriException(display, $"'{display}': an etcd NB database is etcd://host:port, with no path ('/{path}'); Dragonflow keeps its tables at the root of the key space.");
+            if (scheme == "etcd" && (user != null || password != null) && (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(password)))
+                throw new NbDatabaseUriException(display, $"'{display}': etcd needs both a user name and a password: etcd://user:password@host:port.");
+            return new NbDatabaseUri(scheme, endpoints, path, user, password, display);
+        }
+
+        // The index of the ':' that ends a URI's scheme, or -1.
+        static int SchemeEnd(string text)
+        {
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (c == ':') return i > 0 ? i : -1;
+                bool ok = c < 128 && (char.IsLetter(c) || (i > 0 && (char.IsDigit(c) || c == '+' || c == '-' || c == '.')));
+                if (!ok) return -1;
+            }
+            return -1;
+        }
+
+        static (string User, string Password) UserInfo(string info, string scheme, string display)
+        {
+            if (info.Length == 0) return (null, null);
+            int colon = info.IndexOf(':');
+            if (colon < 0)
+            {
+                // redis://password@host is Redis's password-only form; for etcd it is a user without a password.
+                string only = Unescape(info, scheme == "redis" ? "the password" : "the user name", display);
+                return scheme == "redis" ? (null, only) : (only, null);
+            }
+            string user = Unescape(info.Substring(0, colon), "the user name", display);
+            string password = Unescape(info.Substring(colon + 1), "the password", display);
+            return (user.Length == 0 ? null : user, password);
+        }
+
+        /// <summary>Decodes %XX escapes; a '%' that starts none, or escapes that are not UTF-8, are refused (without repeating the text: it may be a password).</summary>
+        static string Unescape(string s, string what, string display)
+        {
+            if (s.IndexOf('%') < 0) return s;
+            var bytes = new List<byte>(s.Length);
+            var utf8 = new UTF8Encoding(false, true);
+            for (int i = 0; i < s.Length; i++)
+            {
+                if (s[i] != '%') { bytes.AddRange(utf8.GetBytes(s[i].ToString())); continue; }
+                if (i + 2 >= s.Length || !IsHex(s[i + 1]) || !IsHex(s[i + 2]))
+                    throw new NbDatabaseUriException(display, $"'{display}': {what} has a '%' that does not start a %XX escape (character {i + 1} of {what}).",
+                        "Write a '%' in a user name or password as %25, or give the password with -Credential.");
+                bytes.Add(byte.Parse(s.Substring(i + 1, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                i += 2;
+            }
+            try { return utf8.GetString(bytes.ToArray()); }
+            catch (DecoderFallbackException)
+            {
+                throw new NbDatabaseUriException(display, $"'{display}': the %XX escapes in {what} do not decode to UTF-8 text.",
+                    "Escape each byte of the UTF-8 encoding of a character (é is %C3%A9), or give the password with -Credential.");
+            }
+        }
+
+        static bool IsHex(char c) => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+
+        static NbEndpoint Endpoint(string text, string scheme, string display)
+        {
+            int defaultPort = scheme == "redis" ? 6379 : 2379;
+            string host, port = null;
+            if (text.StartsWith("[", StringComparison.Ordinal))
+            {
+                int close = text.IndexOf(']');
+                if (close < 0 || (close + 1 < text.Length && text[close + 1] != ':'))
+                    throw new NbDatabaseUriException(display, $"'{display}': '{text}' is not an IPv6 address in brackets followed by :port, as in {scheme}://[::1]:{defaultPort}.");
+                host = text.Substring(1, close - 1);
+                if (close + 1 < text.Length) port = text.Substring(close + 2);
+                if (!System.Net.IPAddress.TryParse(host, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    throw new NbDatabaseUriException(display, $"'{display}': '[{host}]' is not an IPv6 address.");
+            }
+            else
+            {
+                int colon = text.LastIndexOf(':');
+                host = colon < 0 ? text : text.Substring(0, colon);
+                if (colon >= 0) port = text.Substring(colon + 1);
+                if (host.Length == 0)
+                    throw new NbDatabaseUriException(display, $"'{display}': no host: write {scheme}://host:{defaultPort}.");
+                if (!host.All(c => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '-' || c == '_')))
+                    throw new NbDatabaseUriException(display, $"'{display}': '{host}' is not a host name or an IP address (an IPv6 address goes in brackets: [::1]:{defaultPort}).");
+            }
+            int number = defaultPort;
+            if (port != null && (port.Length == 0 || port.Length > 5 || !port.All(c => c >= '0' && c <= '9') ||
+                                 (number = int.Parse(port, CultureInfo.InvariantCulture)) < 1 || number > 65535))
+                throw new NbDatabaseUriException(display, $"'{display}': the port '{port}' is not a number from 1 to 65535 (the {scheme} default is {defaultPort}).");
+            return new NbEndpoint(host, number);
+        }
+    }
+
+    /// <summary>A <c>-Database</c> value that is no NB database URI or path; the target and message carry only its redacted form.</summary>
+    public sealed class NbDatabaseUriException : DfException
+    {
+        public NbDatabaseUriException(string display, string message, string recommendedAction = null)
+            : base("NbDatabaseUriInvalid", DfErrorCategory.InvalidArgument, message, display,
+                   recommendedAction ?? "Give -Database as " + NbDatabaseUri.Forms + "; escape a '%' in a user name or password as %25, or pass the password with -Credential.")
+        { }
+    }
+}
