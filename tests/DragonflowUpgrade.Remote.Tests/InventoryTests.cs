@@ -72,6 +72,29 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Theory]
+        [InlineData("sudo -n systemctl stop {service}", "sudo -n systemctl stop 'a@b.service'")]
+        [InlineData("x {service};y {node}&&z {chassis}|w", "x 'a@b.service';y 'n1'&&z 'c1'|w")]
+        [InlineData("(cd / && x {service}) >/dev/null 2>&1", "(cd / && x 'a@b.service') >/dev/null 2>&1")]
+        [InlineData("echo \"$(systemctl is-active {service})\" on $HOME ${HOME}", "echo \"$(systemctl is-active 'a@b.service')\" on $HOME ${HOME}")]
+        [InlineData("docker inspect -f \"{{.State.Status}}\" {node}", "docker inspect -f \"{{.State.Status}}\" 'n1'")]
+        [InlineData("awk '{ print }' <<< {service}\nsystemctl start\t{chassis}", "awk '{ print }' <<< 'a@b.service'\nsystemctl start\t'c1'")]
+        public void A_placeholder_that_is_a_word_of_its_own_is_filled_anywhere_in_the_command(string template, string command)
+        {
+            Assert.Equal(command, Inventory.Fill(template, "a@b.service", "n1", "c1"));
+        }
+
+        [Fact]
+        public void A_json_inventory_with_a_byte_order_mark_is_read()
+        {
+            string path = Write("{ \"Nodes\": [\n { \"Name\": \"a\", \"Address\": \"10.0.0.1\", \"Roles\": \"compute\" },\n { \"Name\": \"a\", \"Address\": \"10.0.0.2\", \"Roles\": \"compute\" } ] }");
+            File.WriteAllBytes(path, new byte[] { 0xEF, 0xBB, 0xBF }.Concat(File.ReadAllBytes(path)).ToArray());
+            var e = Assert.Throws<InventoryException>(() => Inventory.LoadJson(path));
+            Assert.Equal((3, "Nodes[1].Name"), (e.Line, e.Field)); // read, and lines counted as without it
+            File.WriteAllText(path, File.ReadAllText(path).Replace("\"a\", \"Address\": \"10.0.0.2", "\"b\", \"Address\": \"10.0.0.2"), new System.Text.UTF8Encoding(true));
+            Assert.Equal(new[] { "a", "b" }, Inventory.LoadJson(path).Select(n => n.Name));
+        }
+
+        [Theory]
         [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\", \"Port\": \"22x\", \"Roles\": [\"compute\"] }\n ]\n}", 3, "Nodes[0].Port", "not a port number")]
         [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\",\n    \"Adress\": \"10.0.0.1\", \"Roles\": [\"compute\"] }\n ]\n}", 4, "Nodes[0].Adress", "is not a field here")]
         [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Roles\": [\"compute\"] }\n ]\n}", 3, "Nodes[0].Address", "is missing")]

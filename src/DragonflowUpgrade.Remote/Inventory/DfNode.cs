@@ -7,8 +7,9 @@ namespace DragonflowUpgrade.Remote
     public sealed class DfNode
     {
         public DfNode(string name, string address, int port, string user, string identityFile, string chassis,
-            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services)
+            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services, string inventory = null)
         {
+            Inventory = inventory;
             Name = name;
             Address = address;
             Port = port;
@@ -30,6 +31,8 @@ namespace DragonflowUpgrade.Remote
         public IReadOnlyList<string> Roles { get; }
         /// <summary>The services the node's roles run, in start order.</summary>
         public IReadOnlyList<NodeService> Services { get; }
+        /// <summary>The inventory file the node comes from, to name it in errors; null when made otherwise.</summary>
+        public string Inventory { get; }
 
         /// <summary>The node's services of one kind, in start order.</summary>
         public IReadOnlyList<NodeService> ServicesOf(ServiceKind kind) => Services.Where(s => s.Kind == kind).ToList();

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using DragonflowUpgrade.Engine.Errors;
 
 namespace DragonflowUpgrade.Remote
 {
@@ -16,7 +17,9 @@ namespace DragonflowUpgrade.Remote
     /// Nodes    = @( @{ Name; Address; Port; User; IdentityFile; Chassis; Roles = @('compute') } )
     /// </code>
     /// A command is taken from the service, else its role, else Defaults, else systemd. In a
-    /// command, {service}, {node} and {chassis} are replaced by those values, shell-quoted.
+    /// command, {service}, {node} and {chassis} are replaced by those values, shell-quoted: each
+    /// must be a word of its own, unquoted (see <see cref="CommandTemplate"/>), and the names
+    /// themselves may hold only what a systemd unit name holds.
     /// </summary>
     public static class Inventory
     {
@@ -33,9 +36,11 @@ namespace DragonflowUpgrade.Remote
         /// <summary>Services that run as Dragonflow services but write no NB service row.</summary>
         static readonly HashSet<string> SilentServices = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "df-l3-agent" };
 
-        const string DefaultStart = "systemctl start {service}";
-        const string DefaultStop = "systemctl stop {service}";
-        const string DefaultStatus = "systemctl is-active {service}";
+        static readonly CommandTemplate DefaultStart = new CommandTemplate("systemctl start {service}", null, 0);
+        static readonly CommandTemplate DefaultStop = new CommandTemplate("systemctl stop {service}", null, 0);
+        static readonly CommandTemplate DefaultStatus = new CommandTemplate("systemctl is-active {service}", null, 0);
+
+        const int MaxNameLength = 255;
 
         /// <summary>Reads a .json inventory file (.psd1 files are read by the cmdlets, which have PowerShell's parser).</summary>
         public static IReadOnlyList<DfNode> LoadJson(string path)
@@ -63,7 +68,7 @@ namespace DragonflowUpgrade.Remote
             foreach (var role in top.Entries("Roles"))
             {
                 var fields = new Fields(role.Value, "Roles." + role.Key, file, "Services", "Start", "Stop", "Status");
-                string[] roleServices = fields.StringList("Services", required: !DefaultRoles.ContainsKey(role.Key))
+                string[] roleServices = fields.StringList("Services", required: !DefaultRoles.ContainsKey(role.Key), names: "service name")
                     ?? DefaultRoles[role.Key];
                 roles[role.Key] = (roleServices, Commands.Read(fields, defaultCommands));
             }
@@ -72,6 +77,7 @@ namespace DragonflowUpgrade.Remote
             foreach (var service in top.Entries("Services"))
             {
                 var fields = new Fields(service.Value, "Services." + service.Key, file, "Start", "Stop", "Status", "Kind", "Heartbeat");
+                CheckName(service.Key, "service name", file, service.Value.Line, "Services");
                 ServiceKind? kind = null;
                 string kindText = fields.String("Kind");
                 if (kindText != null)
@@ -90,15 +96,15 @@ namespace DragonflowUpgrade.Remote
             for (int i = 0; i < nodeList.Count; i++)
             {
                 var node = new Fields(nodeList[i], $"Nodes[{i}]", file, "Name", "Address", "Port", "User", "IdentityFile", "Chassis", "Roles");
-                string name = node.String("Name", required: true);
+                string name = node.Name("Name", required: true, "node name");
                 if (!names.Add(name)) throw node.Error("Name", $"'{name}' names two nodes.");
                 string address = node.String("Address", required: true);
-                if (!IsHostName(address)) throw node.Error("Address", $"'{address}' is not a host name or IP address.");
+                if (!IsHostName(address)) throw node.Error("Address", $"'{InventoryException.Show(address)}' is not a host name or IP address.");
                 int port = node.Port("Port") ?? defaults.Port("Port") ?? DefaultPort;
                 string user = node.String("User") ?? defaults.String("User") ?? Environment.UserName;
                 string identity = node.String("IdentityFile") ?? defaults.String("IdentityFile");
-                if (identity != null) identity = ResolvePath(identity, baseDir);
-                string chassis = node.String("Chassis") ?? name;
+                if (identity != null) identity = ResolvePath(identity, baseDir) ?? throw node.Error("IdentityFile", $"'{InventoryException.Show(identity)}' is not a valid path.");
+                string chassis = node.Name("Chassis", required: false, "chassis name") ?? name;
                 string[] nodeRoles = node.StringList("Roles", required: true);
                 if (nodeRoles.Length == 0) throw node.Error("Roles", "is empty: give the node at least one role.");
 
@@ -106,7 +112,7 @@ namespace DragonflowUpgrade.Remote
                 foreach (string role in nodeRoles)
                 {
                     if (!roles.TryGetValue(role, out var r))
-                        throw node.Error("Roles", $"'{role}' is not a role: use {string.Join(", ", roles.Keys.Select(k => "'" + k + "'"))} or define it under Roles.");
+                        throw node.Error("Roles", $"'{InventoryException.Show(role)}' is not a role: use {string.Join(", ", roles.Keys.Select(k => "'" + k + "'"))} or define it under Roles.");
                     foreach (string serviceName in r.Services)
                     {
                         if (nodeServices.Any(s => string.Equals(s.Name, serviceName, StringComparison.OrdinalIgnoreCase))) continue;
@@ -121,42 +127,90 @@ namespace DragonflowUpgrade.Remote
                         }
                         bool beats = heartbeat ?? (kind == ServiceKind.Dragonflow && !SilentServices.Contains(serviceName));
                         nodeServices.Add(new NodeService(serviceName, role, kind, beats,
-                            Fill(commands.Start, serviceName, name, chassis),
-                            Fill(commands.Stop, serviceName, name, chassis),
-                            Fill(commands.Status, serviceName, name, chassis)));
+                            Fill(commands.Start, serviceName, name, chassis, file),
+                            Fill(commands.Stop, serviceName, name, chassis, file),
+                            Fill(commands.Status, serviceName, name, chassis, file)));
                     }
                 }
-                nodes.Add(new DfNode(name, address, port, user, identity, chassis, nodeRoles, nodeServices));
+                nodes.Add(new DfNode(name, address, port, user, identity, chassis, nodeRoles, nodeServices, file));
             }
             return nodes;
         }
 
-        /// <summary>Replaces the placeholders of a command template by shell-quoted values.</summary>
-        public static string Fill(string template, string service, string node, string chassis) =>
-            template
-                .Replace("{service}", ShellQuote.Quote(service))
-                .Replace("{node}", ShellQuote.Quote(node))
-                .Replace("{chassis}", ShellQuote.Quote(chassis));
+        const string PlaceholderAction = "Make each placeholder a word of its own, unquoted, as in: systemctl stop {service}. The module shell-quotes the value itself.";
+
+        /// <summary>Replaces the placeholders of a command template by shell-quoted values; refuses a template where that would not be safe.</summary>
+        public static string Fill(string template, string service, string node, string chassis)
+        {
+            var t = new CommandTemplate(template, null, 0);
+            if (t.Problem != null)
+                throw new DfException(t.ProblemId, DfErrorCategory.InvalidData, $"The command {InventoryException.Show(template)}: {t.Problem}.", InventoryException.Show(template), PlaceholderAction);
+            return t.Fill(service, node, chassis);
+        }
+
+        static string Fill(CommandTemplate template, string service, string node, string chassis, string file)
+        {
+            if (template.Problem != null)
+                throw new InventoryException(file, template.Line, template.Field,
+                    $"{template.Problem}. Node '{node}' would run it for {service}: {InventoryException.Show(template.Text, 200)}",
+                    template.ProblemId, PlaceholderAction);
+            return template.Fill(service, node, chassis);
+        }
+
+        /// <summary>
+        /// Refuses a name that reaches a command unless it holds only what a systemd unit name
+        /// holds (ASCII letters, digits, ':', '-', '_', '.', '@'; not the '\' of its escapes) and
+        /// starts with a letter or digit, so that no command reads it as an option.
+        /// </summary>
+        static void CheckName(string name, string what, string file, int line, string field)
+        {
+            string problem = null;
+            if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
+            else if (!IsAsciiLetterOrDigit(name[0])) problem = $"starts with {Describe(name[0])}";
+            else
+            {
+                int bad = name.IndexOf(c => !IsAsciiLetterOrDigit(c) && ":-_.@".IndexOf(c) < 0);
+                if (bad >= 0) problem = $"holds {Describe(name[bad])} at position {bad + 1}";
+            }
+            if (problem != null)
+                throw new InventoryException(file, line, field,
+                    $"the {what} '{InventoryException.Show(name)}' {problem}: a name that reaches a command may hold only ASCII letters, digits and : - _ . @ " +
+                    $"(what a systemd unit name holds), must start with a letter or digit, and has at most {MaxNameLength} characters.",
+                    InventoryException.NameInvalidId, $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.");
+        }
+
+        static bool IsAsciiLetterOrDigit(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+        static string Describe(char c) => c > ' ' && c < 127 ? $"'{c}'" : $"U+{(int)c:X4}";
+
+        static int IndexOf(this string s, Func<char, bool> predicate)
+        {
+            for (int i = 0; i < s.Length; i++) if (predicate(s[i])) return i;
+            return -1;
+        }
 
         static bool IsHostName(string address) =>
-            address.Length > 0 && address.All(c => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '-' || c == ':' || c == '_'));
+            address.Length > 0 && address.Length <= MaxNameLength && address.All(c => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '-' || c == ':' || c == '_'));
 
+        /// <summary>The full path of an identity file; null when it is no valid path.</summary>
         static string ResolvePath(string path, string baseDir)
         {
             if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
                 path = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.Substring(Math.Min(2, path.Length)));
-            return Path.GetFullPath(Path.Combine(baseDir, path));
+            if (path.Any(c => c == '\0' || char.IsControl(c))) return null;
+            try { return Path.GetFullPath(Path.Combine(baseDir, path)); }
+            catch (Exception e) when (e is ArgumentException || e is NotSupportedException || e is PathTooLongException) { return null; }
         }
 
         sealed class Commands
         {
-            public Commands(string start, string stop, string status) { Start = start; Stop = stop; Status = status; }
-            public string Start { get; }
-            public string Stop { get; }
-            public string Status { get; }
+            public Commands(CommandTemplate start, CommandTemplate stop, CommandTemplate status) { Start = start; Stop = stop; Status = status; }
+            public CommandTemplate Start { get; }
+            public CommandTemplate Stop { get; }
+            public CommandTemplate Status { get; }
 
             public static Commands Read(Fields fields, Commands fallback) =>
-                new Commands(fields.String("Start") ?? fallback.Start, fields.String("Stop") ?? fallback.Stop, fields.String("Status") ?? fallback.Status);
+                new Commands(fields.Command("Start") ?? fallback.Start, fields.Command("Stop") ?? fallback.Stop, fields.Command("Status") ?? fallback.Status);
         }
 
         /// <summary>The fields of one inventory table, read by name (case-insensitive) with errors naming file, line and field.</summary>
@@ -210,6 +264,20 @@ namespace DragonflowUpgrade.Remote
                 return v.Text;
             }
 
+            public CommandTemplate Command(string field)
+            {
+                string text = String(field);
+                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line);
+            }
+
+            /// <summary>A name that reaches commands: see <see cref="CheckName"/>.</summary>
+            public string Name(string field, bool required, string what)
+            {
+                string name = String(field, required);
+                if (name != null) CheckName(name, what, _file, Get(field).Line, Name(field));
+                return name;
+            }
+
             public int? Port(string field)
             {
                 var v = Get(field);
@@ -228,7 +296,7 @@ namespace DragonflowUpgrade.Remote
                 return v.Text == "true";
             }
 
-            public string[] StringList(string field, bool required)
+            public string[] StringList(string field, bool required, string names = null)
             {
                 var v = Required(field, required);
                 if (v == null) return null;
@@ -238,6 +306,7 @@ namespace DragonflowUpgrade.Remote
                 {
                     if (items[i].Kind != InventoryValueKind.String || string.IsNullOrWhiteSpace(items[i].Text))
                         throw new InventoryException(_file, items[i].Line, Name(field), $"must list names, and {items[i]} is not one.");
+                    if (names != null) CheckName(items[i].Text, names, _file, items[i].Line, Name(field));
                     result[i] = items[i].Text;
                 }
                 return result;

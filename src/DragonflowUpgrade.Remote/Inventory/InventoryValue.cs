@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text.Json;
 
 namespace DragonflowUpgrade.Remote
@@ -35,16 +36,20 @@ namespace DragonflowUpgrade.Remote
         public static InventoryValue FromMap(IReadOnlyList<KeyValuePair<string, InventoryValue>> entries, int line) => new InventoryValue(InventoryValueKind.Map, line, null, entries, null);
         public static InventoryValue FromList(IReadOnlyList<InventoryValue> items, int line) => new InventoryValue(InventoryValueKind.List, line, null, null, items);
 
-        public override string ToString() => Kind == InventoryValueKind.Map ? "a table" : Kind == InventoryValueKind.List ? "a list" : Kind == InventoryValueKind.Null ? "null" : "'" + Text + "'";
+        public override string ToString() => Kind == InventoryValueKind.Map ? "a table" : Kind == InventoryValueKind.List ? "a list" : Kind == InventoryValueKind.Null ? "null" : "'" + InventoryException.Show(Text) + "'";
 
         /// <summary>Parses a JSON inventory (comments and trailing commas allowed).</summary>
         public static InventoryValue ParseJson(byte[] utf8, string file)
         {
+            // Windows PowerShell's Set-Content -Encoding UTF8 writes a byte order mark.
+            if (utf8.Length >= 3 && utf8[0] == 0xEF && utf8[1] == 0xBB && utf8[2] == 0xBF)
+                utf8 = new ReadOnlySpan<byte>(utf8, 3, utf8.Length - 3).ToArray();
             var lines = new LineIndex(utf8);
+            if (utf8.All(b => b == ' ' || b == '\t' || b == '\r' || b == '\n')) throw new InventoryException(file, 1, null, "the file is empty.");
             var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             try
             {
-                if (!reader.Read()) throw new InventoryException(file, 1, null, "the file is empty.");
+                reader.Read();
                 var root = ReadValue(ref reader, lines, file);
                 if (reader.Read()) throw new InventoryException(file, lines.LineOf(reader.TokenStartIndex), null, "unexpected text after the inventory object.");
                 return root;
@@ -52,6 +57,11 @@ namespace DragonflowUpgrade.Remote
             catch (JsonException e)
             {
                 throw new InventoryException(file, (int)(e.LineNumber ?? 0) + 1, null, "not valid JSON: " + FirstSentence(e.Message));
+            }
+            catch (InvalidOperationException)
+            {
+                // A string whose bytes are not UTF-8: the reader finds out when it decodes it.
+                throw new InventoryException(file, lines.LineOf(reader.TokenStartIndex), null, "holds a string that is not valid UTF-8: save the file as UTF-8.");
             }
         }
 

@@ -40,7 +40,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             }
             catch (InventoryException e)
             {
-                ThrowTerminatingError(new ErrorRecord(e, "InventoryInvalid", ErrorCategory.InvalidData, path));
+                ThrowTerminatingError(Record(e)); // its id says what is wrong: InventoryInvalid, InventoryNameInvalid, ...
             }
 
             var roles = Patterns(Role);
