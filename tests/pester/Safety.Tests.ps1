@@ -185,7 +185,7 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
         ($out | Where-Object Id -eq 'bump').BackupPath | Should -Be $backup
         # The backup holds the database as it was: restoring it into an empty database gives it back.
         $empty = New-TestRedis 38
-        Restore-DfNbDatabase -Database $empty -Path $backup -Confirm:$false | Out-Null
+        Restore-DfNbDatabase -Database $empty -Path $backup -Force -Confirm:$false | Out-Null
         Get-RedisDump 38 | Should -BeExactly $before
     }
 

@@ -1,0 +1,453 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Tasks;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests.Hostile
+{
+    /// <summary>
+    /// Hostile input for the file store, backups and restore, and the values a store holds: each
+    /// case is refused with its error id, names the culprit, leaves the data byte for byte as it
+    /// was and shows no secret. (In the etcd collection: some cases write to the test etcd.)
+    /// </summary>
+    [Collection(EtcdCollection.Name)]
+    public class FileHostileTests : IDisposable
+    {
+        // In a stored value of every database below, and the password of the Redis user: it must never come out.
+        static readonly string Secret = "hostile-" + Guid.NewGuid().ToString("N");
+
+        readonly string _dir = Directory.CreateTempSubdirectory("df-hostile-file-").FullName;
+
+        public void Dispose() => Directory.Delete(_dir, true);
+
+        static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+
+        static string Line(string table, string topic, string id, string value) =>
+            $"{{\"table\":\"{table}\",\"topic\":{(topic == null ? "null" : "\"" + topic + "\"")},\"id\":\"{id}\",\"value\":{value}}}\n";
+
+        static List<NbEntry> Objects => new List<NbEntry>
+        {
+            new NbEntry(new NbKey("lport", "t1", "p1"), Utf8($"{{\"id\": \"p1\", \"topic\": \"t1\", \"binding_profile\": {{\"password\": \"{Secret}\"}}}}")),
+            new NbEntry(new NbKey("lswitch", "t1", "s1"), Utf8("{\"id\": \"s1\", \"topic\": \"t1\", \"mtu\": 1450}")),
+            new NbEntry(new NbKey("unique_key", null, "lport"), Utf8("17")),
+        };
+
+        // The three objects as plain lines, without a header.
+        static string PlainLines => string.Concat(Objects.Select(e => Line(e.Key.Table, e.Key.Topic, e.Key.Id, Encoding.UTF8.GetString(e.Value.Span))));
+
+        static string Nested(int depth) => new string('[', depth - 1) + "{\"id\": \"deep\"}" + new string(']', depth - 1);
+
+        // The text of a backup of Objects: a header line, then three object lines.
+        string BackupText(string source = "redis://127.0.0.1:1/3")
+        {
+            string path = Path.Combine(_dir, "template-" + Guid.NewGuid().ToString("N") + ".jsonl");
+            NbBackup.Write(Objects, source, path);
+            string text = File.ReadAllText(path);
+            File.Delete(path);
+            return text;
+        }
+
+        static byte[] Gzip(byte[] data)
+        {
+            var buffer = new MemoryStream();
+            using (var gz = new GZipStream(buffer, CompressionLevel.Optimal, leaveOpen: true)) gz.Write(data, 0, data.Length);
+            return buffer.ToArray();
+        }
+
+        static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+        static void NoSecretIn(Exception e)
+        {
+            Assert.DoesNotContain(Secret, e.ToString());
+            if (e is DfException df)
+            {
+                Assert.DoesNotContain(Secret, df.Target ?? "");
+                Assert.DoesNotContain(Secret, df.RecommendedAction ?? "");
+            }
+        }
+
+        // A damaged database file: its name, its bytes (given a backup's text), the line named (0: the file), what the message says.
+        public sealed record Damage(string File, Func<string, byte[]> Bytes, int Line, string Says);
+
+        static readonly Dictionary<string, Damage> Damages = new Dictionary<string, Damage>
+        {
+            ["cut mid-line"] = new Damage("nb.jsonl", b => Utf8(b.Substring(0, b.Length - 20)), 4, "not valid JSON"),
+            ["cut mid-file at a line end"] = new Damage("nb.jsonl", b => Utf8(b.Substring(0, b.TrimEnd('\n').LastIndexOf('\n') + 1)), 0, "holds 2 objects but its header says 3"),
+            ["cut mid-file at a line end, then gzipped"] = new Damage("nb.jsonl.gz", b => Gzip(Utf8(b.Substring(0, b.TrimEnd('\n').LastIndexOf('\n') + 1))), 0, "holds 2 objects but its header says 3"),
+            ["gzip without its trailer"] = new Damage("nb.jsonl.gz", b => Gzip(Utf8(b)).SkipLast(8).ToArray(), 0, "gzip"),
+            ["gzip cut in half"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); return z.Take(z.Length / 2).ToArray(); }, 0, "gzip"),
+            ["gzip with a wrong length in its trailer"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); z[z.Length - 4] ^= 0x01; return z; }, 0, "gzip"),
+            ["plain text named .jsonl.gz"] = new Damage("nb.jsonl.gz", b => Utf8(b), 0, "gzip"),
+            ["header count edited"] = new Damage("nb.jsonl", b => Utf8(b.Replace("\"objects\":3", "\"objects\":4")), 0, "header says 4"),
+            ["header checksum edited"] = new Damage("nb.jsonl", b => Utf8(System.Text.RegularExpressions.Regex.Replace(b, "\"checksum\":\"[0-9a-f]", "\"checksum\":\"x")), 0, "does not match the checksum"),
+            ["header count not a number"] = new Damage("nb.jsonl", b => Utf8(b.Replace("\"objects\":3", "\"objects\":\"3\"")), 1, "'objects' must be a count"),
+            ["header without its checksum"] = new Damage("nb.jsonl", b => Utf8(System.Text.RegularExpressions.Regex.Replace(b, ",\"checksum\":\"[0-9a-f]+\"", "")), 1, "both or neither"),
+            ["header not an object"] = new Damage("nb.jsonl", b => Utf8("{\"header\":3}\n" + PlainLines), 1, "header must be a JSON object"),
+            ["a value edited"] = new Damage("nb.jsonl", b => Utf8(b.Replace("1450", "1500")), 0, "does not match the checksum"),
+            ["invalid UTF-8 in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(Utf8(Line("lport", null, "p9", "{\"name\": \"caf_\"}")).Select(x => x == (byte)'_' ? (byte)0xC3 : x)).ToArray(), 4, "not UTF-8"),
+            ["invalid UTF-8 in a gzipped line"] = new Damage("nb.jsonl.gz", b => Gzip(Utf8(Line("lport", null, "p9", "{\"name\": \"_\"}")).Select(x => x == (byte)'_' ? (byte)0xFF : x).Concat(Utf8(PlainLines)).ToArray()), 1, "not UTF-8"),
+            ["a key twice"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lswitch", "t1", "s1", "{\"id\": \"s1\"}")), 4, "lswitch/s1 (topic t1) is stored again, first on line 2"),
+            ["table missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"topic\":null,\"id\":\"x\",\"value\":{}}\n"), 4, "'table' must be a non-empty string"),
+            ["table empty"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("", null, "x", "{}")), 4, "'table' must be a non-empty string"),
+            ["table a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":7,\"topic\":null,\"id\":\"x\",\"value\":{}}\n"), 4, "'table' must be a non-empty string"),
+            ["id missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"value\":{}}\n"), 4, "'id' must be a non-empty string"),
+            ["id empty"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "", "{\"id\": \"\"}")), 4, "'id' must be a non-empty string"),
+            ["id a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":5,\"value\":{}}\n"), 4, "'id' must be a non-empty string"),
+            ["topic a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":5,\"id\":\"x\",\"value\":{}}\n"), 4, "'topic' must be a string or null"),
+            ["value missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":\"x\"}\n"), 4, "'value' is missing"),
+            ["a line that is an array"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "[1, 2]\n"), 4, "must be a JSON object"),
+            ["a line that is not JSON"] = new Damage("nb.jsonl", b => Utf8("port p1 is up\n" + PlainLines), 1, "not valid JSON"),
+            ["text after a line's object"] = new Damage("nb.jsonl", b => Utf8(PlainLines.TrimEnd('\n') + " trailing\n"), 3, "not valid JSON"),
+            ["a value nested 65 deep"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "deep", Nested(65))), 4, "nested 64 deep at most"),
+            ["a byte order mark inside the file"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(new byte[] { 0xEF, 0xBB, 0xBF }).Concat(Utf8(Line("lport", null, "x", "{}"))).ToArray(), 4, "not valid JSON"),
+            ["a NUL byte in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", "{\"a\": 1}").Replace(" ", "\0")), 4, "not valid JSON"),
+        };
+
+        public static IEnumerable<object[]> DamagedFiles => Damages.Keys.Select(k => new object[] { k });
+
+        [Theory]
+        [MemberData(nameof(DamagedFiles))]
+        public void A_damaged_database_file_is_refused_naming_the_file_and_line_and_is_left_as_it_was(string damage)
+        {
+            var d = Damages[damage];
+            string path = Path.Combine(_dir, d.File);
+            File.WriteAllBytes(path, d.Bytes(BackupText()));
+            string before = Hash(path);
+            using (var store = NbStoreFactory.Open(path))
+            {
+                var read = Assert.Throws<NbFileInvalidException>(() => NbSnapshot.Load(store));
+                var write = Assert.Throws<NbFileInvalidException>(() => store.Write(new[] { new NbEntry(new NbKey("lport", null, "new"), Utf8("{\"id\": \"new\"}")) }));
+                foreach (var e in new[] { read, write })
+                {
+                    Assert.Equal("NbFileInvalid", e.ErrorId);
+                    Assert.Equal(DfErrorCategory.InvalidData, e.Category);
+                    Assert.Contains(d.Line > 0 ? $"{path}, line {d.Line}:" : $"{path}:", e.Message);
+                    Assert.Contains(d.Says, e.Message);
+                    Assert.Equal(d.Line, e.Line);
+                    NoSecretIn(e);
+                }
+            }
+            Assert.Equal(before, Hash(path));
+            Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
+        }
+
+        [Theory]
+        [MemberData(nameof(DamagedFiles))]
+        public void A_damaged_backup_is_refused_and_the_database_is_left_as_it_was(string damage)
+        {
+            var d = Damages[damage];
+            string path = Path.Combine(_dir, "backup-" + d.File);
+            File.WriteAllBytes(path, d.Bytes(BackupText()));
+            string before = Hash(path);
+            string uri = Safe.NewRedis(Safe.Ports(20));
+            var dump = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path, force: true));
+                Assert.Contains(path, e.Message);
+                NoSecretIn(e);
+            }
+            Assert.Equal(dump, Safe.Dump(uri));
+            Assert.Equal(before, Hash(path));
+        }
+
+        // What Windows PowerShell's Out-File and other editors leave in a file: read as the same objects.
+        public static IEnumerable<object[]> TolerableFiles => new[]
+        {
+            new object[] { "a byte order mark at the start", "nb.jsonl" },
+            new object[] { "CRLF line ends", "nb.jsonl" },
+            new object[] { "blank lines", "nb.jsonl" },
+            new object[] { "no newline at the end", "nb.jsonl" },
+            new object[] { "a byte order mark and CRLF, gzipped", "nb.jsonl.gz" },
+        };
+
+        [Theory]
+        [MemberData(nameof(TolerableFiles))]
+        public void A_file_as_editors_write_it_reads_as_the_same_objects(string quirk, string name)
+        {
+            string text = BackupText();
+            int afterHeader = text.IndexOf('\n') + 1;
+            string edited = quirk switch
+            {
+                "a byte order mark at the start" => "\uFEFF" + text,
+                "CRLF line ends" => text.Replace("\n", "\r\n"),
+                "blank lines" => text.Substring(0, afterHeader) + "\n" + text.Substring(afterHeader).Replace("\n", "\n\n  \r\n"),
+                "no newline at the end" => text.TrimEnd('\n'),
+                _ => "\uFEFF" + text.Replace("\n", "\r\n"),
+            };
+            string path = Path.Combine(_dir, name);
+            var bytes = Utf8(edited);
+            File.WriteAllBytes(path, name.EndsWith(".gz") ? Gzip(bytes) : bytes);
+            string before = Hash(path);
+            using (var store = NbStoreFactory.Open(path))
+            {
+                var read = store.Read().ToList();
+                Assert.Equal(Objects.Select(e => e.Key).OrderBy(k => k.ToString()), read.Select(e => e.Key).OrderBy(k => k.ToString()));
+                foreach (var e in read)
+                    Assert.Equal(Objects.Single(o => o.Key.Equals(e.Key)).Value.ToArray(), e.Value.ToArray());
+            }
+            Assert.Equal(before, Hash(path));
+        }
+
+        [Fact]
+        public void A_write_to_a_file_with_a_header_keeps_its_count_and_checksum_right()
+        {
+            string path = Path.Combine(_dir, "copy.jsonl.gz");
+            NbBackup.Write(Objects, "redis://127.0.0.1:1/3", path);
+            using (var store = NbStoreFactory.Open(path))
+                store.Write(new[] { NbEntry.Delete(new NbKey("unique_key", null, "lport")), new NbEntry(new NbKey("lport", null, "p2"), Utf8("{\"id\": \"p2\"}")) });
+            var (info, entries) = NbBackup.Load(path);
+            Assert.Equal(3, info.Objects);
+            Assert.Contains(entries, e => e.Key.Id == "p2");
+        }
+
+        // Backup paths (-BackupPath, Backup-DfNbDatabase -Path) that must be refused before anything is read.
+        public static IEnumerable<object[]> BadBackupPaths => new[]
+        {
+            new object[] { "the database file itself" },
+            new object[] { "the database file, spelled another way" },
+            new object[] { "the database's lock file" },
+            new object[] { "a .txt file that exists" },
+            new object[] { "a .txt file of a Redis database" },
+            new object[] { "a name without an extension" },
+            new object[] { "a pipe named .jsonl.gz" },
+        };
+
+        [Theory]
+        [MemberData(nameof(BadBackupPaths))]
+        public void A_bad_backup_path_is_refused_before_anything_is_read(string kind)
+        {
+            string db = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(db, PlainLines);
+            string uri = kind.Contains("Redis") ? Safe.NewRedis(Objects) : db;
+            string path = kind switch
+            {
+                "the database file itself" => db,
+                "the database file, spelled another way" => Path.Combine(_dir, "sub", "..", "nb.jsonl"),
+                "the database's lock file" => db + ".lock",
+                "a .txt file that exists" => Path.Combine(_dir, "notes.txt"),
+                "a .txt file of a Redis database" => Path.Combine(_dir, "backup.txt"),
+                "a name without an extension" => Path.Combine(_dir, "backup"),
+                _ => Path.Combine(_dir, "pipe.jsonl.gz"),
+            };
+            if (kind == "a .txt file that exists") File.WriteAllText(path, "notes");
+            if (kind.Contains("pipe")) Process.Start("mkfifo", path).WaitForExit();
+            var files = Directory.GetFiles(_dir).ToDictionary(f => f, f => kind.Contains("pipe") && f == path ? "pipe" : Hash(f));
+            var dump = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<BackupPathInvalidException>(() => NbBackup.ResolvePath(path, store));
+                Assert.Equal("BackupPathInvalid", e.ErrorId);
+                Assert.Contains(Path.GetFullPath(path), e.Message);
+                Assert.Equal(Path.GetFullPath(path), e.Target);
+                NoSecretIn(e);
+                // Backup-DfNbDatabase -Path and a run's backup both go through ResolvePath; the writer itself refuses a wrong name too.
+                if (!FileNbStore.IsFileStorePath(path))
+                    Assert.Equal("BackupPathInvalid", Assert.Throws<BackupPathInvalidException>(() => NbBackup.Write(store, path)).ErrorId);
+            }
+            Assert.Equal(files, Directory.GetFiles(_dir).ToDictionary(f => f, f => kind.Contains("pipe") && f == path ? "pipe" : Hash(f)));
+            Assert.Equal(dump, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_backup_path_that_is_a_folder_gets_a_timestamped_file_inside_it()
+        {
+            string db = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(db, PlainLines);
+            string folder = Path.Combine(_dir, "backups");
+            Directory.CreateDirectory(folder);
+            using (var store = NbStoreFactory.Open(db))
+            {
+                string path = NbBackup.ResolvePath(folder, store);
+                Assert.Equal(folder, Path.GetDirectoryName(path));
+                Assert.Matches(@"^nb-\d{8}T\d{6}\.\d{3}Z\.jsonl\.gz$", Path.GetFileName(path));
+                Assert.Equal(3, NbBackup.Write(store, path).Objects);
+            }
+        }
+
+        public static IEnumerable<object[]> NotRegularFiles => new[] { new object[] { "a pipe" }, new object[] { "a folder" } };
+
+        [Theory]
+        [MemberData(nameof(NotRegularFiles))]
+        public void A_database_path_that_is_not_a_regular_file_is_refused_without_waiting(string kind)
+        {
+            string path = Path.Combine(_dir, "x.jsonl");
+            if (kind == "a pipe") Process.Start("mkfifo", path).WaitForExit();
+            else Directory.CreateDirectory(path);
+            var open = Task.Run(() => Assert.Throws<NbFileInvalidException>(() => NbStoreFactory.Open(path).Read().ToList()));
+            Assert.True(open.Wait(TimeSpan.FromSeconds(20)), "opening it waited");
+            var e = open.Result;
+            Assert.Equal("NbFileInvalid", e.ErrorId);
+            Assert.Contains(path, e.Message);
+            Assert.Contains(kind == "a pipe" ? "not a regular file" : "is a folder", e.Message);
+            NoSecretIn(e);
+        }
+
+        // Backups restored onto a database they were not taken from.
+        public static IEnumerable<object[]> ForeignBackups => new[]
+        {
+            new object[] { "another Redis database" },
+            new object[] { "a file database" },
+            new object[] { "an edited source" },
+            new object[] { "an edited source with a password" },
+            new object[] { "no source" },
+        };
+
+        [Theory]
+        [MemberData(nameof(ForeignBackups))]
+        public void A_backup_from_another_database_is_refused_unless_forced(string kind)
+        {
+            string target = Safe.NewRedis(Safe.Ports(30));
+            string path = Path.Combine(_dir, "b.jsonl.gz");
+            string source;
+            if (kind == "another Redis database")
+            {
+                source = Safe.NewRedis(Objects);
+                using (var store = NbStoreFactory.Open(source)) NbBackup.Write(store, path);
+            }
+            else
+            {
+                source = kind switch
+                {
+                    "a file database" => Path.Combine(_dir, "nb.jsonl"),
+                    "an edited source" => target.Replace("/", "/x"),
+                    "an edited source with a password" => $"redis://admin:{Secret}@127.0.0.1:1/3",
+                    _ => null,
+                };
+                // The header is outside the checksum: an edited one still loads.
+                File.WriteAllBytes(path, Gzip(Utf8(source == null
+                    ? System.Text.RegularExpressions.Regex.Replace(BackupText(), "\"source\":\"[^\"]*\",", "")
+                    : BackupText(source))));
+            }
+            string before = Hash(path);
+            var dump = Safe.Dump(target);
+            using (var store = NbStoreFactory.Open(target))
+            {
+                var e = Assert.Throws<BackupFromOtherDatabaseException>(() => NbRestore.Plan(store, path));
+                Assert.Equal("BackupFromOtherDatabase", e.ErrorId);
+                Assert.Contains(path, e.Message);
+                Assert.Contains(store.Location, e.Message);
+                Assert.Contains(source == null ? "an unnamed database" : source.Replace($"admin:{Secret}@", ""), e.Message);
+                NoSecretIn(e);
+                Assert.Equal(dump, Safe.Dump(target));
+                Assert.Equal(before, Hash(path));
+                // -Force restores it.
+                NbRestore.Apply(store, NbRestore.Plan(store, path, force: true));
+            }
+            Assert.Equal(3, Safe.Dump(target).Count);
+        }
+
+        // Stored values a backup could not give back, on each store that holds raw values.
+        static readonly Dictionary<string, (NbKey Key, byte[] Value, string Says)> BadValues = new Dictionary<string, (NbKey, byte[], string)>
+        {
+            ["text that is not JSON"] = (new NbKey("lport", "t1", "bad"), Utf8("port bad is up"), "is not one valid JSON value"),
+            ["a byte order mark"] = (new NbKey("lport", "t1", "bad"), new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Utf8("{\"id\": \"bad\"}")).ToArray(), "byte order mark"),
+            ["text after the JSON"] = (new NbKey("lport", "t1", "bad"), Utf8("{\"id\": \"bad\"} {}"), "JSON value"),
+            ["invalid UTF-8"] = (new NbKey("lport", "t1", "bad"), Utf8("{\"id\": \"bad\", \"name\": \"_\"}").Select(x => x == (byte)'_' ? (byte)0xC0 : x).ToArray(), "is not UTF-8"),
+            ["nesting one level too deep"] = (new NbKey("lport", null, "bad"), Utf8(Nested(65)), "nested 64 deep at most"),
+            ["an empty value"] = (new NbKey("lport", "t1", "bad"), Array.Empty<byte>(), "is empty"),
+            ["a counter that is not UTF-8"] = (new NbKey("unique_key", null, "lport"), new byte[] { (byte)'1', 0xFE }, "is not UTF-8"),
+            ["an empty id"] = (new NbKey("lport", null, ""), Utf8("{\"id\": \"\"}"), "empty id"),
+        };
+
+        public static IEnumerable<object[]> BadStoredValues =>
+            BadValues.Keys.Select(k => new object[] { "redis", k })
+                .Concat(BadValues.Keys.Where(k => k != "an empty id").Select(k => new object[] { "etcd", k }));  // etcd's key /lport/ is not an NB key
+
+        [Theory]
+        [MemberData(nameof(BadStoredValues))]
+        public void A_stored_value_a_backup_could_not_give_back_is_refused_when_read_naming_its_key(string kind, string bad)
+        {
+            var (key, value, says) = BadValues[bad];
+            // etcd holds the topic in the value: none there.
+            if (kind == "etcd") key = new NbKey(key.Table, null, key.Id);
+            var content = Objects.Where(o => !o.Key.Equals(key)).Append(new NbEntry(key, value)).ToList();
+            using (var db = kind == "redis" ? RedisWithPassword(content) : EtcdWith(content))
+            {
+                string path = Path.Combine(_dir, "b.jsonl.gz");
+                var before = Raw(db.Uri);
+                using (var store = NbStoreFactory.Open(db.Uri))
+                {
+                    var errors = new[]
+                    {
+                        Assert.Throws<NbValueInvalidException>(() => NbBackup.Write(store, path)),
+                        Assert.Throws<NbValueInvalidException>(() => NbSnapshot.Load(store)),
+                    };
+                    foreach (var e in errors)
+                    {
+                        Assert.Equal("NbValueInvalid", e.ErrorId);
+                        Assert.Equal(key, e.Key);
+                        Assert.Contains(key.ToString(), e.Message);
+                        Assert.Contains(says, e.Message);
+                        Assert.Contains(store.Location, e.Message);
+                        NoSecretIn(e);
+                    }
+                }
+                Assert.False(File.Exists(path));
+                Assert.Equal(before, Raw(db.Uri));
+            }
+        }
+
+        [Fact]
+        public void A_value_nested_to_the_limit_is_backed_up_and_restored_byte_for_byte()
+        {
+            var deep = new NbEntry(new NbKey("lport", null, "deep"), Utf8(Nested(64)));
+            string uri = Safe.NewRedis(Objects.Append(deep).ToList());
+            var before = Safe.Dump(uri);
+            string path = Path.Combine(_dir, "b.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                NbBackup.Write(store, path);
+                store.Write(new[] { NbEntry.Delete(deep.Key) });
+                NbRestore.Apply(store, NbRestore.Plan(store, path));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        sealed class TestDb : IDisposable
+        {
+            public string Uri;
+            public Action Cleanup;
+            public void Dispose() => Cleanup?.Invoke();
+        }
+
+        // Every key with its raw bytes, unchecked, the module's own tables included.
+        static SortedDictionary<string, string> Raw(string uri)
+        {
+            using (var store = NbStoreFactory.Open(uri))
+                return new SortedDictionary<string, string>(store.Read().ToDictionary(e => e.Key.ToString(), e => Convert.ToBase64String(e.Value.Span)), StringComparer.Ordinal);
+        }
+
+        static TestDb RedisWithPassword(IReadOnlyCollection<NbEntry> content)
+        {
+            string uri = TestRedis.NewDatabase();
+            string user = "hostile-file-" + Guid.NewGuid().ToString("N");
+            using (var mux = TestRedis.Connect())
+                mux.GetServer(TestRedis.Endpoint).Execute("ACL", "SETUSER", user, "on", ">" + Secret, "~*", "+@all");
+            string withPassword = uri.Replace("redis://", $"redis://{user}:{Secret}@");
+            using (var store = NbStoreFactory.Open(withPassword)) store.Write(content);
+            return new TestDb
+            {
+                Uri = withPassword,
+                Cleanup = () => { using (var mux = TestRedis.Connect()) mux.GetServer(TestRedis.Endpoint).Execute("ACL", "DELUSER", user); },
+            };
+        }
+
+        static TestDb EtcdWith(IReadOnlyCollection<NbEntry> content)
+        {
+            string uri = TestEtcd.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri)) store.Write(content);
+            return new TestDb { Uri = uri, Cleanup = () => TestEtcd.NewDatabase() };
+        }
+    }
+}
