@@ -31,6 +31,27 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(expected, Text(Parse(json)));
         }
 
+        [Theory]
+        [InlineData(1e16, "1e+16")]
+        [InlineData(-3.45e16, "-3.45e+16")]
+        [InlineData(1.2345678901234568e16, "1.2345678901234568e+16")]
+        [InlineData(1e17, "1e+17")]
+        [InlineData(1e22, "1e+22")]
+        [InlineData(1e100, "1e+100")]
+        [InlineData(1e15, "1000000000000000.0")]
+        [InlineData(9999999999999998.0, "9999999999999998.0")]
+        [InlineData(1e-5, "1e-05")]
+        [InlineData(0.0001, "0.0001")]
+        [InlineData(5e-324, "5e-324")]
+        [InlineData(-0.0, "-0.0")]
+        public void Doubles_are_written_as_pythons_repr_writes_them(double value, string expected)
+        {
+            // .NET writes 1e16 up to 1e17 positionally; Python switches to an exponent at 1e16.
+            Assert.Equal(expected, NbJson.FormatDouble(value));
+            Assert.Equal(value, (double)NbJson.Parse(Encoding.ASCII.GetBytes(expected), out bool asWritten));
+            Assert.True(asWritten);
+        }
+
         [Fact]
         public void Values_are_plain_dotnet_values()
         {

@@ -450,9 +450,45 @@ namespace DragonflowUpgrade.Engine.Json
         public static string FormatDouble(double d)
         {
             if (double.IsNaN(d) || double.IsInfinity(d)) throw new FormatException("NaN and infinity cannot be stored in an NB object.");
-            string r = d.ToString("R", CultureInfo.InvariantCulture).Replace("E+", "e+").Replace("E-", "e-");
-            if (r.IndexOf('.') < 0 && r.IndexOf('e') < 0) r += ".0";
-            return r;
+            // "R" gives the shortest digits that round-trip; where it puts the decimal point is its own.
+            string r = d.ToString("R", CultureInfo.InvariantCulture);
+            int e = r.IndexOf('E');
+            if (e < 0 && r.Length <= 16) return r.IndexOf('.') < 0 ? r + ".0" : r; // below 1e16 and not tiny: Python's form too
+            return PythonRepr(r, e);
+        }
+
+        // Python's repr of a float from the digits .NET wrote: positional while the value is at
+        // least 1e-4 and below 1e16, else d.ddde+XX (the exponent of at least two digits).
+        static string PythonRepr(string r, int e)
+        {
+            bool negative = r[0] == '-';
+            string mantissa = e < 0 ? r : r.Substring(0, e);
+            int exponent = e < 0 ? 0 : int.Parse(r.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            if (negative) mantissa = mantissa.Substring(1);
+            int dot = mantissa.IndexOf('.');
+            string digits = dot < 0 ? mantissa : mantissa.Remove(dot, 1);
+            int point = (dot < 0 ? mantissa.Length : dot) + exponent;  // the value is 0.DIGITS times 10^point
+            int lead = 0;
+            while (lead < digits.Length - 1 && digits[lead] == '0') lead++;
+            digits = digits.Substring(lead).TrimEnd('0');
+            point -= lead;
+            if (digits.Length == 0) { digits = "0"; point = 1; }
+            var sb = new StringBuilder(digits.Length + 8);
+            if (negative) sb.Append('-');
+            if (point > -4 && point <= 16)
+            {
+                if (point <= 0) sb.Append("0.").Append('0', -point).Append(digits);
+                else if (point >= digits.Length) sb.Append(digits).Append('0', point - digits.Length).Append(".0");
+                else sb.Append(digits, 0, point).Append('.').Append(digits, point, digits.Length - point);
+            }
+            else
+            {
+                sb.Append(digits[0]);
+                if (digits.Length > 1) sb.Append('.').Append(digits, 1, digits.Length - 1);
+                int x = point - 1;
+                sb.Append(x < 0 ? "e-" : "e+").Append(Math.Abs(x).ToString("00", CultureInfo.InvariantCulture));
+            }
+            return sb.ToString();
         }
 
         static readonly string[] Escapes = BuildEscapes();
