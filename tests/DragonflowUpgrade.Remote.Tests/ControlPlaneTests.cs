@@ -20,9 +20,9 @@ namespace DragonflowUpgrade.Remote.Tests
 
         public void Dispose() { foreach (var c in _clouds) c.Dispose(); }
 
-        TestCloud Cloud(int db, int nodes = 3, string extraNode = null, string services = null)
+        TestCloud Cloud(int db, int nodes = 3, string extraNode = null, string services = null, bool firstBeatGate = false)
         {
-            var cloud = new TestCloud(db, nodes, extraNodesJson: extraNode, servicesJson: services);
+            var cloud = new TestCloud(db, nodes, extraNodesJson: extraNode, servicesJson: services, firstBeatGate: firstBeatGate);
             _clouds.Add(cloud);
             return cloud;
         }
@@ -41,15 +41,21 @@ namespace DragonflowUpgrade.Remote.Tests
         [Fact]
         public void Starting_brings_up_dragonflow_services_first_and_waits_for_their_fresh_heartbeats_then_neutron()
         {
-            var cloud = Cloud(42);
-            var outcome = Plane().Start(cloud.Nodes, Check(cloud), null);
+            // The services write their first heartbeats only once the start says it waits for
+            // them: a start that started Neutron before waiting would start it before them.
+            var cloud = Cloud(42, firstBeatGate: true);
+            var outcome = Plane().Start(cloud.Nodes, Check(cloud, timeout: 60), new Sync<ProgressReport>(p =>
+            {
+                if (p.Activity == "Waiting for the Dragonflow services' first heartbeats") cloud.OpenFirstBeatGate();
+            }));
             AssertSucceeded(outcome);
 
             var events = cloud.Events();
             double neutronStart = events.Single(e => e.Service == "neutron-server" && e.What == "start-begin").Time;
             // Each Dragonflow service that writes heartbeats had written one before Neutron was started.
-            var beating = cloud.Nodes.SelectMany(n => n.Services.Where(s => s.Heartbeat).Select(s => (n.Chassis, s.Name))).ToList();
+            var beating = cloud.Nodes.SelectMany(n => n.Services.Where(s => s.Heartbeat).Select(s => (n.Name, s.Name))).ToList();
             Assert.Equal(7, beating.Count); // node01: publisher, local controller, metadata; node02-03: local controller, metadata
+            Assert.Equal(beating.OrderBy(b => b), events.Where(e => e.What == "first-beat" && e.Service != "neutron-server").Select(e => (e.Node, e.Service)).OrderBy(b => b));
             Assert.All(events.Where(e => e.Service != "neutron-server"), e => Assert.True(e.Time < neutronStart, $"{e} came after neutron-server's start"));
             var rows = Heartbeats.ReadServices(cloud.Store);
             Assert.All(beating, b => Assert.Contains(rows, r => (r.Chassis, r.Binary) == b));

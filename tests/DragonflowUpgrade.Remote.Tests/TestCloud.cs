@@ -31,7 +31,7 @@ namespace DragonflowUpgrade.Remote.Tests
         readonly int _db;
 
         public TestCloud(int db, int nodes = 3, double heartbeatInterval = 0.5, double startDelay = 0,
-            string extraNodesJson = null, string servicesJson = null)
+            string extraNodesJson = null, string servicesJson = null, bool firstBeatGate = false)
         {
             if (db < 40 || db > 51) throw new ArgumentOutOfRangeException(nameof(db), "The remote xunit tests use Redis databases 40-51.");
             _db = db;
@@ -44,7 +44,7 @@ namespace DragonflowUpgrade.Remote.Tests
             var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(SshDir, "nodes.json")));
             string script = ShellQuote.Quote(Path.Combine(RepoRoot, "tests", "fixtures", "remote", "df-test-service.sh"));
             string tail = $"{ShellQuote.Quote(ServiceDir)} {ShellQuote.Quote($"{Redis}/{db}")} {{node}} {{service}}";
-            string env = string.Format(CultureInfo.InvariantCulture, "DF_TEST_HEARTBEAT_INTERVAL={0} DF_TEST_START_DELAY={1}", heartbeatInterval, startDelay);
+            string env = string.Format(CultureInfo.InvariantCulture, "DF_TEST_HEARTBEAT_INTERVAL={0} DF_TEST_START_DELAY={1} DF_TEST_FIRST_BEAT_GATE={2}", heartbeatInterval, startDelay, firstBeatGate ? 1 : 0);
             var nodeList = new List<string>();
             var all = cluster["Nodes"].AsArray();
             if (nodes > all.Count) throw new InvalidOperationException($"{nodes} test nodes asked for, {all.Count} running.");
@@ -80,7 +80,7 @@ namespace DragonflowUpgrade.Remote.Tests
         public static SshConnector Connector(bool acceptNew = false, string knownHosts = null) =>
             new SshConnector(new SshOptions { KnownHostsPath = knownHosts ?? KnownHostsPath, AcceptNewHostKey = acceptNew });
 
-        /// <summary>The services' start and stop events, in time order.</summary>
+        /// <summary>The services' start, stop and first-beat events, in time order.</summary>
         public IReadOnlyList<ServiceEvent> Events()
         {
             string file = Path.Combine(ServiceDir, "events.log");
@@ -90,6 +90,13 @@ namespace DragonflowUpgrade.Remote.Tests
                 var p = l.Split(' ');
                 return new ServiceEvent(double.Parse(p[0], CultureInfo.InvariantCulture), p[1], p[2], p[3]);
             }).OrderBy(e => e.Time).ToList();
+        }
+
+        /// <summary>With firstBeatGate, lets the started services write their first heartbeats.</summary>
+        public void OpenFirstBeatGate()
+        {
+            Directory.CreateDirectory(ServiceDir);
+            File.WriteAllText(Path.Combine(ServiceDir, "first-beat.open"), "");
         }
 
         /// <summary>Makes a running service ignore SIGTERM.</summary>

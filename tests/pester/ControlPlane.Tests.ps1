@@ -20,7 +20,8 @@ BeforeAll {
 
 Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
     BeforeAll {
-        $cloud = New-TestCloud -RedisDb 53 -NodeCount 3
+        # The services write their first heartbeats only once the test opens the gate.
+        $cloud = New-TestCloud -RedisDb 53 -NodeCount 3 -FirstBeatGate
         $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
         $common = @{ KnownHostsPath = $cloud.KnownHosts; Database = $cloud.Database; ServiceDownTime = 2; HeartbeatTimeout = 20 }
         $nodes = Get-DfNode $cloud.Inventory
@@ -28,13 +29,30 @@ Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
     AfterAll { Remove-TestCloud $cloud }
 
     It 'starts the Dragonflow services, waits for their first heartbeats, then starts Neutron' {
-        $results = $nodes | Start-DfControlPlane @common
+        # The gate opens when the cmdlet's progress says it waits for the first heartbeats: a
+        # start that started Neutron before waiting would start it before them.
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript({ param($Module, $Nodes, $Common) Import-Module $Module; $Nodes | Start-DfControlPlane @Common }).
+            AddArgument((Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1')).AddArgument($nodes).AddArgument($common)
+        $running = $ps.BeginInvoke()
+        $deadline = [DateTime]::UtcNow.AddSeconds(120)
+        while (-not $running.IsCompleted -and [DateTime]::UtcNow -lt $deadline) {
+            if ($ps.Streams.Progress | Where-Object Activity -EQ "Waiting for the Dragonflow services' first heartbeats") {
+                New-Item (Join-Path $cloud.ServiceDir 'first-beat.open') -Force | Out-Null
+                break
+            }
+            Start-Sleep -Milliseconds 50
+        }
+        $results = $ps.EndInvoke($running)
+        $ps.Streams.Error | Should -BeNullOrEmpty
+        $ps.Dispose()
         $results.Count | Should -Be 3
         $results.Succeeded | Should -Not -Contain $false
         $results[0].Action | Should -Be 'Start'
 
         $events = Get-TestServiceEvent $cloud
         $neutron = $events | Where-Object { $_.Service -eq 'neutron-server' -and $_.What -eq 'start-begin' }
+        @($events | Where-Object { $_.What -eq 'first-beat' -and $_.Service -ne 'neutron-server' }).Count | Should -Be 7
         $events | Where-Object Service -NE 'neutron-server' | ForEach-Object { $_.Time | Should -BeLessThan $neutron.Time }
         $beats = Get-TestHeartbeat $cloud | Where-Object Table -EQ 'service'
         $beats.Count | Should -Be 7

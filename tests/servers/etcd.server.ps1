@@ -45,11 +45,14 @@ function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[
     $data = Join-Path $dir $Name
     $client = "http://127.0.0.1:$ClientPort"
     $peer = "http://127.0.0.1:$PeerPort"
+    # A member name of this start only: an etcd that answers on the port under another name is
+    # not ours (another run's), and the tests, which empty it, must not use it.
+    $member = "$Name-$([guid]::NewGuid().ToString('N').Substring(0, 12))"
     $arguments = @(
-        '--name', $Name, '--data-dir', $data,
+        '--name', $member, '--data-dir', $data,
         '--listen-client-urls', $client, '--advertise-client-urls', $client,
         '--listen-peer-urls', $peer, '--initial-advertise-peer-urls', $peer,
-        '--initial-cluster', "$Name=$peer", '--initial-cluster-state', 'new',
+        '--initial-cluster', "$member=$peer", '--initial-cluster-state', 'new',
         '--unsafe-no-fsync') + $Extra
     # etcd writes its log straight to a file: through a pipe to this shell, it would die of
     # SIGPIPE at its first line of log once this shell has exited.
@@ -58,7 +61,9 @@ function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[
     $proc.Id | Set-Content (Join-Path $dir "$Name.pid")
     $deadline = [DateTime]::UtcNow.AddSeconds(20)
     while ($true) {
-        try { if ((Invoke-RestMethod -NoProxy -TimeoutSec 2 "$client/health").health -eq 'true') { break } } catch { }
+        $names = try { @((Invoke-RestMethod -NoProxy -TimeoutSec 2 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
+        if ($names -contains $member) { break }
+        if ($names -and $proc.HasExited) { throw "Another etcd (member $($names -join ', ')) answers on ${client}: set DF_TEST_ETCD_PORT to a free port." }
         if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "etcd did not start on ${client} (is the port taken?); see $data.log" }
         Start-Sleep -Milliseconds 100
     }

@@ -34,5 +34,8 @@ while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
     if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on 127.0.0.1:$port; see $dir/redis.log" }
     Start-Sleep -Milliseconds 100
 }
+# The Redis that answers must be the one started here, not another run's, which the tests would empty.
+$answering = (redis-cli -h 127.0.0.1 -p $port INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
+if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${port}: set DF_TEST_REDIS_PORT to a free port." }
 $env:DF_TEST_REDIS = "127.0.0.1:$port"
 $env:DF_TEST_REDIS_SERVER = $server
