@@ -93,3 +93,43 @@ Describe 'Get-DfNode' {
         }
     }
 }
+
+Describe 'The node cmdlets under -WhatIf' {
+    BeforeAll {
+        $inventory = Join-Path $TestDrive 'whatif.psd1'
+        Set-Content $inventory @'
+@{
+    Roles = @{ gateway = @{ Services = 'df-l3-agent', 'df-bgp-service'; Stop = 'sudo -n rc-service {service} stop && logger stopped {service} on {node}' } }
+    Nodes = @(
+        @{ Name = 'ctl1'; Address = '10.0.0.11'; Roles = 'controller' }
+        @{ Name = 'net1'; Address = '10.0.0.21'; Roles = 'gateway' }
+    )
+}
+'@
+        # What -WhatIf tells the host, which no stream carries: through a transcript.
+        function Get-WhatIf([scriptblock] $Command) {
+            $file = Join-Path $TestDrive "transcript-$([guid]::NewGuid()).txt"
+            Start-Transcript $file | Out-Null
+            try { & $Command | Out-Null } finally { Stop-Transcript | Out-Null }
+            (Get-Content $file -Raw) -replace "`r", ''
+        }
+    }
+
+    It 'Stop-DfControlPlane shows the exact command lines of each node, in the order they would run' {
+        $text = Get-WhatIf { Get-DfNode $inventory | Stop-DfControlPlane -WhatIf }
+        $text | Should -BeLike "*What if: Stop neutron-server, df-publisher-service on ctl1 (10.0.0.11), running:`n    systemctl stop 'neutron-server'`n    systemctl stop 'df-publisher-service'`n*"
+        $text | Should -BeLike "*What if: Stop df-bgp-service, df-l3-agent on net1 (10.0.0.21), running:`n    sudo -n rc-service 'df-bgp-service' stop && logger stopped 'df-bgp-service' on 'net1'`n    sudo -n rc-service 'df-l3-agent' stop && logger stopped 'df-l3-agent' on 'net1'`n*"
+    }
+
+    It 'Start-DfControlPlane shows them too, Dragonflow services first' {
+        $text = Get-WhatIf { Get-DfNode $inventory -Name ctl1 | Start-DfControlPlane -WhatIf }
+        $text | Should -BeLike "*What if: Start df-publisher-service, neutron-server on ctl1 (10.0.0.11), running:`n    systemctl start 'df-publisher-service'`n    systemctl start 'neutron-server'`n*"
+    }
+
+    It 'Invoke-DfNodeCommand shows the command as each node would get it' {
+        $text = Get-WhatIf { Get-DfNode $inventory | Invoke-DfNodeCommand 'echo "$HOSTNAME" | wc -c' -WhatIf }
+        foreach ($node in 'ctl1 (10.0.0.11)', 'net1 (10.0.0.21)') {
+            $text | Should -BeLike "*What if: Run a command on $node, running:`n    echo `"`$HOSTNAME`" | wc -c`n*"
+        }
+    }
+}

@@ -29,9 +29,11 @@ namespace DragonflowUpgrade.Remote
             _log = log;
         }
 
-        /// <summary>Runs one command on every node; a result per node, as each finishes.</summary>
-        public IEnumerable<NodeCommandResult> Invoke(IReadOnlyList<DfNode> nodes, string command, CancellationToken cancel = default) =>
-            NodeFanOut.Run(nodes, _throttleLimit, _log,
+        /// <summary>Runs one command on every node; a result per node, as each finishes. Refuses before any runs if an identity file is missing.</summary>
+        public IEnumerable<NodeCommandResult> Invoke(IReadOnlyList<DfNode> nodes, string command, CancellationToken cancel = default)
+        {
+            SshConnector.CheckIdentityFiles(nodes);
+            return NodeFanOut.Run(nodes, _throttleLimit, _log,
                 (node, log, c) =>
                 {
                     using (var connection = _ssh.Connect(node, log, c))
@@ -39,6 +41,7 @@ namespace DragonflowUpgrade.Remote
                 },
                 (node, e) => NodeCommandResult.Unreachable(node, command, e, TimeSpan.Zero),
                 cancel);
+        }
 
         /// <summary>Every service's state on every node, node by node as each answers.</summary>
         public IEnumerable<NodeStatus> GetStatus(IReadOnlyList<DfNode> nodes, CancellationToken cancel = default) =>
@@ -66,6 +69,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
+            SshConnector.CheckIdentityFiles(nodes);
             var run = new Run(this, nodes, ControlPlaneAction.Stop, progress, cancel);
             run.Phase("Stopping the Neutron servers", ServiceKind.Neutron);
             run.Phase("Stopping the Dragonflow services", ServiceKind.Dragonflow);
@@ -80,6 +84,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
+            SshConnector.CheckIdentityFiles(nodes);
             var run = new Run(this, nodes, ControlPlaneAction.Start, progress, cancel);
             Dictionary<(string, string), double> before = null;
             string failure = null;

@@ -6,6 +6,7 @@ using System.IO;
 using System.Linq;
 using System.Net.Sockets;
 using System.Threading;
+using DragonflowUpgrade.Engine.Errors;
 using Microsoft.Extensions.Logging;
 using Renci.SshNet;
 using Renci.SshNet.Common;
@@ -92,6 +93,21 @@ namespace DragonflowUpgrade.Remote
                 if (rejected != null) throw new HostKeyRejectedException(node, rejected, e);
                 throw new NodeConnectionException(node, $"{where}: cannot connect: {Describe(e)}", e);
             }
+        }
+
+        /// <summary>
+        /// Checks, before anything runs anywhere, that every node's identity file exists: a
+        /// typo in the inventory then stops the operation, rather than leaving some nodes
+        /// stopped and the others running.
+        /// </summary>
+        public static void CheckIdentityFiles(IEnumerable<DfNode> nodes)
+        {
+            foreach (var node in nodes)
+                if (node.IdentityFile != null && !File.Exists(node.IdentityFile))
+                    throw new DfException("IdentityFileNotFound", DfErrorCategory.ObjectNotFound,
+                        $"{node.Name}: the identity file {node.IdentityFile} does not exist" +
+                        (node.Inventory == null ? "" : $" (the node's IdentityFile in {node.Inventory})") + "; nothing was run on any node.",
+                        node.Name, "Correct the node's IdentityFile in the inventory, or put the key there, then run the command again.");
         }
 
         static string Describe(Exception e)

@@ -2,6 +2,7 @@ using DragonflowUpgrade.Engine;
 using System;
 using System.Linq;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.Remote;
 
@@ -29,7 +30,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         protected void Run(ControlPlaneAction action)
         {
             string verb = action == ControlPlaneAction.Stop ? "Stop" : "Start";
-            var targets = Nodes.Where(n => ShouldProcess(Target(n), $"{verb} {string.Join(", ", Ordered(n, action).Select(s => s.Name))}")).ToList();
+            var targets = Nodes.Where(n =>
+            {
+                var services = Ordered(n, action).ToList();
+                return ShouldRun(n, $"{verb} {string.Join(", ", services.Select(s => s.Name))}",
+                    services.Select(s => action == ControlPlaneAction.Stop ? s.StopCommand : s.StartCommand));
+            }).ToList();
             if (targets.Count == 0) return;
 
             using (var store = Database == null ? null : OpenDatabase(_typed))
@@ -41,9 +47,14 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 };
                 var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
                 var progress = new SyncProgress<ProgressReport>(p => Progress(1, p));
-                var outcome = action == ControlPlaneAction.Stop
-                    ? plane.Stop(targets, check, progress, Cancellation)
-                    : plane.Start(targets, check, progress, Cancellation);
+                ControlPlaneOutcome outcome = null;
+                try
+                {
+                    outcome = action == ControlPlaneAction.Stop
+                        ? plane.Stop(targets, check, progress, Cancellation)
+                        : plane.Start(targets, check, progress, Cancellation);
+                }
+                catch (DfException e) { ThrowTerminatingError(Record(e)); }
                 CompleteProgress(1, verb + " the control plane");
 
                 foreach (var node in outcome.Nodes)

@@ -1,6 +1,7 @@
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using DragonflowUpgrade.Remote;
@@ -78,6 +79,17 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         }
 
         protected static string Target(DfNode node) => $"{node.Name} ({node.Address})";
+
+        /// <summary>
+        /// ShouldProcess for commands about to run on a node: -WhatIf and -Confirm show the exact
+        /// command lines the node's shell would be given, in the order it would get them.
+        /// </summary>
+        protected bool ShouldRun(DfNode node, string action, IEnumerable<string> commands)
+        {
+            string lines = string.Join("", commands.Select(c => Environment.NewLine + "    " + c));
+            string description = $"{action} on {Target(node)}, running:{lines}";
+            return ShouldProcess(description, description + Environment.NewLine + "Run these commands?", action);
+        }
 
         /// <summary>An error record for a node that could not be reached or refused its host key.</summary>
         protected static ErrorRecord NodeError(Exception e, DfNode node, string failedId)

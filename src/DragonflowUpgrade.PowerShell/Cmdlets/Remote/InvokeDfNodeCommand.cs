@@ -1,5 +1,7 @@
 using DragonflowUpgrade.Engine;
+using System.Collections.Generic;
 using System.Linq;
+using DragonflowUpgrade.Engine.Errors;
 using System.Management.Automation;
 using DragonflowUpgrade.Remote;
 
@@ -17,12 +19,15 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         protected override void EndProcessing()
         {
-            var targets = Nodes.Where(n => ShouldProcess(Target(n), $"Run '{Command}'")).ToList();
+            var targets = Nodes.Where(n => ShouldRun(n, "Run a command", new[] { Command })).ToList();
             if (targets.Count == 0) return;
             const string activity = "Running a command on the nodes";
             var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
             int done = 0;
-            foreach (var result in plane.Invoke(targets, Command, Cancellation))
+            IEnumerable<NodeCommandResult> results = null;
+            try { results = plane.Invoke(targets, Command, Cancellation); }
+            catch (DfException e) { ThrowTerminatingError(Record(e)); }
+            foreach (var result in results)
             {
                 done++;
                 WriteObject(result);

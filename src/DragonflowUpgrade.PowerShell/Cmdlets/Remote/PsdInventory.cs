@@ -19,7 +19,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (errors.Length > 0)
                 throw new InventoryException(path, errors[0].Extent.StartLineNumber, null, "not valid PowerShell: " + errors[0].Message);
             var statements = ast.EndBlock?.Statements;
-            var hashtable = statements != null && statements.Count == 1 && ast.ParamBlock == null && ast.BeginBlock == null && ast.ProcessBlock == null
+            var hashtable = statements != null && statements.Count == 1 && ast.ParamBlock == null && ast.BeginBlock == null && ast.ProcessBlock == null &&
+                ast.DynamicParamBlock == null && ast.UsingStatements.Count == 0 && ast.ScriptRequirements == null
                 ? (statements[0] as PipelineAst)?.GetPureExpression() as HashtableAst
                 : null;
             if (hashtable == null)
