@@ -63,16 +63,17 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             MigrationPath = _migrationPath;
             using (var store = OpenStore())
             {
+                // The target is the database as the store names it: -Database may hold a password.
                 try { Migrate(store); }
-                catch (Exception e) when (Safety.SafetyErrors.Handles(e)) { ThrowTerminatingError(Safety.SafetyErrors.Record(e, Database)); }
+                catch (Exception e) when (Safety.SafetyErrors.Handles(e)) { ThrowTerminatingError(Safety.SafetyErrors.Record(e, store.Location)); }
                 catch (MigrationFailedException e) { ThrowTerminatingError(Error(e, "MigrationFailed", e.Migration.Id)); }
                 catch (MigrationDefinitionException e) { ThrowTerminatingError(Error(e, "MigrationMalformed", e.MigrationSource)); }
-                catch (ArgumentException e) { ThrowTerminatingError(Error(e, "MigrationSelectionInvalid", Database)); }
-                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
-                catch (FormatException e) { ThrowTerminatingError(Error(e, "NbObjectMalformed", Database)); }
-                catch (SchemaChangeUnhandledException e) { ThrowTerminatingError(Error(e, "SchemaChangeUnhandled", Database)); }
-                catch (SchemaValidationException e) { ThrowTerminatingError(Error(e, "SchemaValidationFailed", Database)); }
-                catch (SchemaException e) { ThrowTerminatingError(Error(e, "SchemaMalformed", Database)); }
+                catch (ArgumentException e) { ThrowTerminatingError(Error(e, "MigrationSelectionInvalid", store.Location)); }
+                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", store.Location)); }
+                catch (FormatException e) { ThrowTerminatingError(Error(e, "NbObjectMalformed", store.Location)); }
+                catch (SchemaChangeUnhandledException e) { ThrowTerminatingError(Error(e, "SchemaChangeUnhandled", store.Location)); }
+                catch (SchemaValidationException e) { ThrowTerminatingError(Error(e, "SchemaValidationFailed", store.Location)); }
+                catch (SchemaException e) { ThrowTerminatingError(Error(e, "SchemaMalformed", store.Location)); }
                 finally { CompleteProgress(1, "Migrating the NB database"); }
             }
         }
