@@ -391,7 +391,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfMigration"));
                 Assert.Contains("process 4242", e.Message);
                 Assert.Contains("controller-2", e.Message);
-                Thread.Sleep(1000); // a heartbeat or two find the lock gone from the run
+                Safe.WaitUntil(() => run.Lost, "the run's heartbeat to find its lock gone");
                 run.Dispose();
                 Assert.True(run.Lost);
                 Assert.Contains("controller-2", TestEtcd.Get(LockKey).Value);

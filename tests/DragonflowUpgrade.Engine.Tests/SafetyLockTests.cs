@@ -113,15 +113,31 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var mux = TestRedis.Connect())
             using (var store = NbStoreFactory.Open(uri))
             {
-                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(1), heartbeat: true))
+                // Renewed: its time to live goes back up, three times, and it never lapses in between.
+                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(4), heartbeat: true))
                 {
-                    Thread.Sleep(2500);
-                    Assert.True(Db(mux, uri).KeyExists(LockKey));
+                    var last = Db(mux, uri).KeyTimeToLive(LockKey);
+                    int renewals = 0;
+                    Safe.WaitUntil(() =>
+                    {
+                        var ttl = Db(mux, uri).KeyTimeToLive(LockKey);
+                        Assert.True(ttl.HasValue, "the beating lock lapsed");
+                        if (ttl > last) renewals++;
+                        last = ttl;
+                        return renewals >= 3;
+                    }, "three renewals of the lock");
                 }
+                // Not renewed: its time to live only goes down, until it lapses.
                 using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
                 {
-                    Thread.Sleep(2500);
-                    Assert.False(Db(mux, uri).KeyExists(LockKey));
+                    var last = Db(mux, uri).KeyTimeToLive(LockKey);
+                    Safe.WaitUntil(() =>
+                    {
+                        var ttl = Db(mux, uri).KeyTimeToLive(LockKey);
+                        Assert.False(ttl > last, "the silent lock was renewed");
+                        last = ttl;
+                        return !ttl.HasValue;
+                    }, "the silent lock to lapse");
                 }
             }
         }
@@ -136,8 +152,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 var run = UpgradeLock.Take(store, "run", TimeSpan.FromSeconds(1), heartbeat: true);
                 UpgradeLock.Unlock(store, force: true);
                 Db(mux, uri).StringSet(LockKey, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
-                Thread.Sleep(800);
-                Assert.True(run.Lost);
+                Safe.WaitUntil(() => run.Lost, "the run to notice that its lock was broken");
                 run.Dispose();
                 Assert.Equal("controller-2", UpgradeLock.Read(store).Host);
             }

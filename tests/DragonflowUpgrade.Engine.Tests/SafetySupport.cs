@@ -39,6 +39,17 @@ namespace DragonflowUpgrade.Engine.Tests
             return uri;
         }
 
+        /// <summary>Waits until <paramref name="condition"/> holds, polling; fails naming <paramref name="what"/> after <paramref name="seconds"/>.</summary>
+        public static void WaitUntil(Func<bool> condition, string what, double seconds = 30)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(seconds);
+            while (!condition())
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {seconds} s for {what}.");
+                System.Threading.Thread.Sleep(20);
+            }
+        }
+
         /// <summary>A run holding the upgrade lock of <paramref name="uri"/> refuses a second, naming itself.</summary>
         public static void SecondRunIsRefused(string uri)
         {

@@ -9,15 +9,22 @@ namespace DragonflowUpgrade.Engine.Tests
     static class TestRedis
     {
         static int _next = -1;
+        const int FirstDatabase = 100;
+        const int Databases = 1024;   // redis.server.ps1 starts redis-server with --databases 1024
 
         public static string Endpoint =>
             Environment.GetEnvironmentVariable("DF_TEST_REDIS")
             ?? throw new InvalidOperationException("DF_TEST_REDIS is not set: run the tests through 'build.ps1 Test', which starts redis-server.");
 
-        /// <summary>A fresh database (0..39; the remote tests use 40 and up) and its URI.</summary>
+        /// <summary>
+        /// A fresh database and its URI: each call a database of its own (100 and up; the Pester
+        /// and remote tests use those below), never handed out twice in a run, so that test
+        /// classes running in parallel cannot empty each other's.
+        /// </summary>
         public static string NewDatabase()
         {
-            int db = Interlocked.Increment(ref _next) % 40;
+            int db = FirstDatabase + Interlocked.Increment(ref _next);
+            if (db >= Databases) throw new InvalidOperationException($"The test Redis has {Databases} databases and the tests asked for more: raise --databases in tests/servers/redis.server.ps1 and {nameof(Databases)}.");
             using (var mux = ConnectionMultiplexer.Connect(Endpoint + ",allowAdmin=true"))
                 mux.GetServer(Endpoint).FlushDatabase(db);
             return $"redis://{Endpoint}/{db}";

@@ -63,6 +63,31 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void Entries_hashed_by_ssh_keygen_H_match_their_hosts_and_ports()
+        {
+            var plainKey = Key("ssh-ed25519", 30);
+            var portKey = Key("ssh-ed25519", 40);
+            string path = File(Line("ctl1.example.org", plainKey), Line("[127.0.0.12]:2222", portKey));
+            var psi = new ProcessStartInfo("ssh-keygen") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in new[] { "-H", "-f", path }) psi.ArgumentList.Add(a);
+            using (var p = Process.Start(psi))
+            {
+                string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                Assert.True(p.ExitCode == 0, output);
+            }
+            Assert.All(System.IO.File.ReadAllLines(path), l => Assert.StartsWith("|1|", l));
+
+            var known = KnownHosts.Load(path);
+            Assert.Equal(HostKeyMatch.Known, known.Check("ctl1.example.org", 22, plainKey, out _));
+            Assert.Equal(HostKeyMatch.Known, known.Check("127.0.0.12", 2222, portKey, out _));
+            Assert.Equal(HostKeyMatch.Changed, known.Check("127.0.0.12", 2222, plainKey, out int line));
+            Assert.Equal(2, line);
+            Assert.Equal(HostKeyMatch.Unknown, known.Check("127.0.0.12", 22, portKey, out _));
+            Assert.Equal(HostKeyMatch.Unknown, known.Check("ctl2.example.org", 22, plainKey, out _));
+        }
+
+        [Fact]
         public void A_revoked_key_is_refused_even_when_listed()
         {
             var key = Key("ssh-ed25519", 3);

@@ -25,7 +25,7 @@ $port = if ($env:DF_TEST_REDIS_PORT) { [int]$env:DF_TEST_REDIS_PORT } else { 639
 $dir = Join-Path $StateDir 'redis'
 New-Item -ItemType Directory $dir -Force | Out-Null
 $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $dir 'redis.log') -RedirectStandardError (Join-Path $dir 'redis.err') -ArgumentList @(
-    '--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--databases', '64', '--dir', $dir, '--daemonize', 'no')
+    '--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--databases', '1024', '--dir', $dir, '--daemonize', 'no')
 $proc.Id | Set-Content $pidFile
 Start-Sleep -Milliseconds 200
 if ($proc.HasExited) { throw "redis-server could not start on 127.0.0.1:${port} (is the port taken?); see $dir/redis.log" }

@@ -166,7 +166,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             // The table as it is now, like nb_api's get_all.
             var live = Live(table);
-            using (var ahead = live.Length >= 2 * ParseAhead.BatchSize && Environment.ProcessorCount > 1 ? new ParseAhead(live) : null)
+            using (var ahead = live.Length >= 2 * ParseAhead.BatchSize && Environment.ProcessorCount > 1 ? new ParseAhead(live, ParsingPatience) : null)
                 for (int i = 0; i < live.Length; i++)
                 {
                     var (index, key, bytes, changed) = live[i];
@@ -224,7 +224,8 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         // How long the parsing thread waits for the migration to take more before it leaves the
         // rest to the migration's thread; a pass left without being disposed ends it too.
-        internal static TimeSpan ParsingPatience = TimeSpan.FromSeconds(10);
+        // Per snapshot, so that a test that shortens it changes no other snapshot.
+        internal TimeSpan ParsingPatience { get; set; } = TimeSpan.FromSeconds(10);
 
         // Parses a table's objects on another thread, a few batches ahead of the migration going
         // through them: parsing is half of a pass's work, and the second processor is idle then.
@@ -239,13 +240,15 @@ namespace DragonflowUpgrade.Engine.Migrations
             readonly int _batches;
             readonly object _gate = new object();
             readonly Task _worker;
+            readonly TimeSpan _patience;
             int _claimed;  // batches claimed by either thread, in order
             int _taking;   // the batch the migration is on
             bool _stop;
 
-            public ParseAhead((int, NbKey, ReadOnlyMemory<byte>, bool)[] live)
+            public ParseAhead((int, NbKey, ReadOnlyMemory<byte>, bool)[] live, TimeSpan patience)
             {
                 _live = live;
+                _patience = patience;
                 _parsed = new Parsed[live.Length];
                 _batches = (live.Length + BatchSize - 1) / BatchSize;
                 _done = new bool[_batches];
@@ -260,7 +263,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                     lock (_gate)
                     {
                         while (!_stop && _claimed < _batches && _claimed - _taking >= BatchesAhead)
-                            if (!Monitor.Wait(_gate, ParsingPatience)) return;
+                            if (!Monitor.Wait(_gate, _patience)) return;
                         if (_stop || _claimed == _batches) return;
                         batch = _claimed++;
                     }
