@@ -78,8 +78,7 @@ namespace DragonflowUpgrade.PowerShell
                         database, "Give -Database with the password, or the password with -Credential.");
                 return NbStoreFactory.Open(uri);
             }
-            catch (DfException e) { ThrowTerminatingError(Record(e)); return null; }
-            catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", database)); return null; }
+            catch (DfException e) { ThrowTerminatingError(Record(e, database)); return null; }
         }
 
         string ResolveFile(string path)
