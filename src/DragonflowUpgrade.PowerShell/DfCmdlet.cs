@@ -68,15 +68,14 @@ namespace DragonflowUpgrade.PowerShell
             if (MyInvocation.BoundParameters.ContainsKey("Database")) MyInvocation.BoundParameters["Database"] = database;
             try
             {
-                if (FileNbStore.IsFileStorePath(typed) && !typed.Contains("://")) return NbStoreFactory.Open(ResolveFile(typed));
-                if (credential != null)
-                    return NbStoreFactory.Open(typed, credential.UserName, credential.GetNetworkCredential().Password);
+                string user = credential?.UserName, password = credential?.GetNetworkCredential().Password;
+                if (FileNbStore.IsFileStorePath(typed) && !typed.Contains("://")) return NbStoreFactory.Open(ResolveFile(typed), user, password);
                 var uri = NbDatabaseUri.Parse(typed);
-                if (typed == database && uri.Password == NbDatabaseUri.Mask)
+                if (credential == null && typed == database && uri.Password == NbDatabaseUri.Mask)
                     throw new DfException("NbDatabaseCredentialMissing", DfErrorCategory.InvalidArgument,
                         $"'{database}' has its password masked, and this session has not been given that database with its password.",
                         database, "Give -Database with the password, or the password with -Credential.");
-                return NbStoreFactory.Open(uri);
+                return NbStoreFactory.Open(uri, user, password);
             }
             catch (DfException e) { ThrowTerminatingError(Record(e, database)); return null; }
         }
@@ -115,7 +114,7 @@ namespace DragonflowUpgrade.PowerShell
         }
         string _database, _typed;
 
-        /// <summary>The user and password of the database, in place of any in <see cref="Database"/> (for Redis without ACL users, any user name).</summary>
+        /// <summary>The user and password of the database, in place of any in <see cref="Database"/> (for Redis without ACL users, the user name default).</summary>
         [Parameter]
         [Credential]
         public PSCredential Credential { get; set; }

@@ -68,7 +68,8 @@ namespace DragonflowUpgrade.Engine.Store
             if (uri.Scheme != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
             var endpoint = uri.Endpoints[0];
             int database = uri.RedisDatabase;
-            string user = uri.User, password = uri.Password;
+            // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
+            string user = uri.User == "default" ? null : uri.User, password = uri.Password;
             var options = new ConfigurationOptions
             {
                 EndPoints = { { endpoint.Host, endpoint.Port } },
