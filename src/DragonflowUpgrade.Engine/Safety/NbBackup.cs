@@ -141,6 +141,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public static BackupInfo ReadHeader(string path)
         {
             path = System.IO.Path.GetFullPath(path);
+            if (Directory.Exists(path)) throw new BackupInvalidException(path, "this is a folder, not a backup: name the backup's .jsonl.gz file in it.");
+            if (!FileNbStore.IsFileStorePath(path)) throw new BackupInvalidException(path, "this is not a backup: a backup's name ends in .jsonl.gz (or .jsonl).");
             if (!File.Exists(path)) throw new BackupInvalidException(path, "there is no backup at this path.");
             JsonElement? header;
             try { header = new FileNbStore(path).ReadHeader(); }

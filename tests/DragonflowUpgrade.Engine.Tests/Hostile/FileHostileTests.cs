@@ -293,6 +293,35 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             NoSecretIn(e);
         }
 
+        public static IEnumerable<object[]> NotBackups => new[]
+        {
+            new object[] { "a folder", "this is a folder, not a backup" },
+            new object[] { "a .txt file", "this is not a backup: a backup's name ends in .jsonl.gz" },
+            new object[] { "a pipe named .jsonl.gz", "not a regular file" },
+        };
+
+        [Theory]
+        [MemberData(nameof(NotBackups))]
+        public void A_restore_from_what_is_not_a_backup_file_is_refused_naming_it(string kind, string says)
+        {
+            string path = Path.Combine(_dir, kind == "a .txt file" ? "backup.txt" : "backup.jsonl.gz");
+            if (kind == "a folder") Directory.CreateDirectory(path);
+            else if (kind == "a .txt file") File.WriteAllText(path, BackupText());
+            else Process.Start("mkfifo", path).WaitForExit();
+            string uri = Safe.NewRedis(Safe.Ports(20));
+            var dump = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var plan = Task.Run(() => Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path)));
+                Assert.True(plan.Wait(TimeSpan.FromSeconds(20)), "reading it waited");
+                var e = plan.Result;
+                Assert.Contains(path, e.Message);
+                Assert.Contains(says, e.Message);
+                NoSecretIn(e);
+            }
+            Assert.Equal(dump, Safe.Dump(uri));
+        }
+
         // Backups restored onto a database they were not taken from.
         public static IEnumerable<object[]> ForeignBackups => new[]
         {
