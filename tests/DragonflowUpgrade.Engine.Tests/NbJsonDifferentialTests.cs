@@ -281,6 +281,45 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.True(differences.Count == 0, $"{differences.Count} of {compared} texts differ:\n" + string.Join("\n", differences.Take(20)));
         }
 
+        public static IEnumerable<object[]> InvalidTexts => new[]
+        {
+            "", " ", "{", "}", "{\"a\"}", "{\"a\": }", "{\"a\": 1,}", "[1,]", "[1 2]", "{'a': 1}", "{a: 1}", "01", "1.", ".5", "+1", "-", "1e", "1e+",
+            "0x10", "NaN", "Infinity", "-Infinity", "tru", "nulls", "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"a\tb\"", "\"\u0001\"", "\"open",
+            "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xe2\x82\"", "{} {}", "[1] x", "\ufeff{}",
+            new string('[', 65) + new string(']', 65),
+        }.Select(t => new object[] { t });
+
+        [Theory]
+        [MemberData(nameof(InvalidTexts))]
+        public void Text_that_system_text_json_refuses_the_reader_refuses_too(string latin1)
+        {
+            byte[] text = Encoding.Latin1.GetBytes(latin1); // \xNN: that byte
+            // System.Text.Json checks the UTF-8 of a string when it is read: read them all.
+            Assert.True(Record.Exception(() => { using (var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 })) ReadStrings(doc.RootElement); })
+                is JsonException || Record.Exception(() => { using (var doc = JsonDocument.Parse(text)) ReadStrings(doc.RootElement); }) is InvalidOperationException);
+            Assert.StartsWith("not valid JSON: ", Assert.Throws<FormatException>(() => NbJson.Parse(text)).Message);
+        }
+
+        static void ReadStrings(JsonElement e)
+        {
+            if (e.ValueKind == JsonValueKind.String) e.GetString();
+            else if (e.ValueKind == JsonValueKind.Array) foreach (var item in e.EnumerateArray()) ReadStrings(item);
+            else if (e.ValueKind == JsonValueKind.Object) foreach (var p in e.EnumerateObject()) { _ = p.Name; ReadStrings(p.Value); }
+        }
+
+        [Fact]
+        public void The_readers_differ_only_where_the_module_refuses_what_would_drop_data()
+        {
+            // Duplicate members: System.Text.Json and Python keep the last; the reader refuses, as taking one would drop the other.
+            byte[] twice = Encoding.ASCII.GetBytes("{\"a\": 1, \"a\": 2}");
+            using (JsonDocument.Parse(twice)) { }
+            Assert.Contains("member 'a' appears twice", Assert.Throws<FormatException>(() => NbJson.Parse(twice)).Message);
+            // 64 levels are read by both.
+            byte[] deep = Encoding.ASCII.GetBytes(new string('[', 64) + new string(']', 64));
+            using (JsonDocument.Parse(deep, new JsonDocumentOptions { MaxDepth = 64 })) { }
+            Assert.IsType<List<object>>(NbJson.Parse(deep));
+        }
+
         // The value as the writer writes it, and as System.Text.Json writes it (compact; other escapes, raw UTF-8, upper-case hex).
         static IEnumerable<byte[]> Formats(object value)
         {
