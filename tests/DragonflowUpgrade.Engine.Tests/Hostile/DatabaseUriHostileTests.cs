@@ -104,6 +104,21 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         }
 
         [Fact]
+        public void A_credential_for_a_file_is_refused_and_leaves_the_file_as_it_was()
+        {
+            string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".jsonl");
+            try
+            {
+                var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open(path, "root", "s3cret-" + path));
+                Assert.Equal("NbDatabaseUriInvalid", e.ErrorId);
+                Assert.Contains(path, e.Message);
+                Assert.DoesNotContain("s3cret", e.ToString() + e.Target + e.RecommendedAction);
+                Assert.False(System.IO.File.Exists(path));
+            }
+            finally { System.IO.File.Delete(path); }
+        }
+
+        [Fact]
         public void An_etcd_with_several_endpoints_is_opened_at_the_first_that_answers()
         {
             TestEtcd.NewDatabase();
