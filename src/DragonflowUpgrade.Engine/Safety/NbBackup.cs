@@ -77,7 +77,7 @@ namespace DragonflowUpgrade.Engine.Safety
             string written = FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true);
             if (written != info.Checksum)
                 throw new IOException($"{info.Path}: the backup's content changed while it was written.");
-            try { Load(info.Path, info.Checksum); }
+            try { ReadsBack(info); }
             catch (BackupInvalidException e)
             {
                 try { File.Delete(info.Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -179,6 +179,20 @@ namespace DragonflowUpgrade.Engine.Safety
                 throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
             var entries = ReadVerified(info.Path, info.Objects, info.Checksum, "backup");
             return (info, entries);
+        }
+
+        // Reads a backup just written as Load does (its header, every line, the count and checksum
+        // the file store checks against the header), one object at a time rather than all at once.
+        static void ReadsBack(BackupInfo info)
+        {
+            var header = ReadHeader(info.Path);
+            if (header.Objects != info.Objects || !string.Equals(header.Checksum, info.Checksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(info.Path, "its header is not the one written.");
+            try { foreach (var _ in new FileNbStore(info.Path).Read()) { } }
+            catch (Exception e) when (e is NbStoreException || e is IOException)
+            {
+                throw new BackupInvalidException(info.Path, $"the backup is damaged ({e.Message})", e);
+            }
         }
 
         /// <summary>Reads the object lines of an embedded file and checks their count and SHA-256.</summary>

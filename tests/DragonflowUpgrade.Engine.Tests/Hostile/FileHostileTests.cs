@@ -428,6 +428,19 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         }
 
         [Fact]
+        public void A_backup_that_does_not_read_back_is_removed_and_refused()
+        {
+            // Objects handed over unchecked (not read through a store): the read-back is what stops them.
+            string path = Path.Combine(_dir, "b.jsonl.gz");
+            var objects = Objects.Append(new NbEntry(new NbKey("lport", null, "bad"), Utf8("{\"id\": \"bad\"} trailing"))).ToList();
+            var e = Assert.Throws<BackupInvalidException>(() => NbBackup.Write(objects, "redis://127.0.0.1:1/3", path));
+            Assert.Contains("does not read back", e.Message);
+            Assert.Matches(System.Text.RegularExpressions.Regex.Escape(path) + @", line \d+: not valid JSON", e.Message);
+            NoSecretIn(e);
+            Assert.Empty(Directory.GetFiles(_dir));
+        }
+
+        [Fact]
         public void A_value_nested_to_the_limit_is_backed_up_and_restored_byte_for_byte()
         {
             var deep = new NbEntry(new NbKey("lport", null, "deep"), Utf8(Nested(64)));
