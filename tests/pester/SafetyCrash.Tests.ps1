@@ -23,23 +23,30 @@ BeforeAll {
 }
 
 Describe 'A migration killed part way through its commit' {
-    It 'leaves a database that Resume brings to exactly the migrated content and Undo to exactly the original, killed <Seconds> s into the commit' -ForEach @(
-        @{ Seconds = 0.0 }    # journal and marker stored, no data yet
-        @{ Seconds = 0.8 }    # some of the data
-        @{ Seconds = 1.9 }    # about half the data
-        @{ Seconds = 2.9 }    # all the data but the last batches and the log rows
-        @{ Seconds = 3.6 }    # past the last batch: the commit is finishing or finished, its journal not yet removed
+    # Each kill waits for its stage of the commit to be reached (objects already rewritten, seen
+    # from outside), and then checks where it landed: the commit's steps pause PauseMs each,
+    # long enough for the kill to land before the next step even on a loaded machine.
+    It 'leaves a database that Resume brings to exactly the migrated content and Undo to exactly the original, killed with <Stage>' -ForEach @(
+        @{ Stage = 'the journal and marker stored, no data yet'; AtLeast = 0; Below = 1; PauseMs = 1500 }
+        @{ Stage = 'some of the data'; AtLeast = 1; Below = 9999; PauseMs = 500 }
+        @{ Stage = 'about half the data'; AtLeast = 9999; Below = 19998; PauseMs = 500 }
+        @{ Stage = 'most of the data, not the last batches'; AtLeast = 15000; Below = 19998; PauseMs = 500 }
+        @{ Stage = 'all the data written, the commit finishing or finished'; AtLeast = 19998; Below = 19999; PauseMs = 500 }
     ) {
         $db = 30; $twin = 31
         Copy-RedisDatabase $seedDb $db
-        $backup = "$TestDrive/kill-$Seconds.jsonl.gz"
-        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder $backup -PauseMs 150
-        Wait-RedisKey $db $CommitMarker -Process $child
-        Start-Sleep -Milliseconds ([int]($Seconds * 1000))
-        Stop-ProcessHard $child
+        $backup = "$TestDrive/kill-$AtLeast.jsonl.gz"
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder $backup -PauseMs $PauseMs
+        try {
+            Wait-RedisKey $db $CommitMarker -Process $child -Seconds 180
+            Wait-Rewritten $db $AtLeast -Process $child
+        }
+        finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }   # a failed wait leaves no run behind
+        $rewritten = Get-RewrittenCount $db
+        $rewritten | Should -BeGreaterOrEqual $AtLeast
+        $rewritten | Should -BeLessThan $Below -Because "the kill should land in the stage '$Stage'"
         $midCommit = (Invoke-RedisCli $db EXISTS $CommitMarker) -eq '1'
-        # The 21 batches of the commit pause 150 ms each: a kill before 3 s is always mid-commit.
-        if ($Seconds -lt 3) { $midCommit | Should -BeTrue }
+        if ($Below -le 19998) { $midCommit | Should -BeTrue }
         Copy-RedisDatabase $db $twin
 
         if ($midCommit) {
@@ -98,22 +105,37 @@ Describe 'Two runs at once' {
 
 Describe 'A Redis restarted in the middle of a commit' {
     BeforeAll {
-        # A Redis of this test's own, persistent (AOF), on another port.
-        $port = if ($env:DF_TEST_REDIS_PORT) { [int]$env:DF_TEST_REDIS_PORT + 1 } else { 6391 }
-        $own = "127.0.0.1:$port"
+        # A Redis of this test's own, persistent (AOF), on a port that was free when it started:
+        # it is used, shut down and restarted only once INFO shows it is the process started here.
         $dir = Join-Path $TestDrive 'own-redis'
         New-Item -ItemType Directory $dir | Out-Null
-        $serverArgs = @('--port', $port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', $dir, '--daemonize', 'no')
-        function Start-OwnRedis {
-            $p = Start-Process $env:DF_TEST_REDIS_SERVER -ArgumentList $serverArgs -PassThru -RedirectStandardOutput "$dir/log-$([guid]::NewGuid()).txt"
+        function Start-OwnRedis([int] $Port) {
+            $arguments = @('--port', $Port, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', $dir, '--daemonize', 'no')
+            $p = Start-Process $env:DF_TEST_REDIS_SERVER -ArgumentList $arguments -PassThru -RedirectStandardOutput "$dir/log-$([guid]::NewGuid()).txt"
             $deadline = [DateTime]::UtcNow.AddSeconds(10)
-            while ((redis-cli -p $port ping 2>$null) -ne 'PONG') {
-                if ($p.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on $own" }
+            while ((redis-cli -p $Port ping 2>$null) -ne 'PONG') {
+                if ($p.HasExited -or [DateTime]::UtcNow -gt $deadline) { return $null }
                 Start-Sleep -Milliseconds 50
+            }
+            $answering = (redis-cli -p $Port INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
+            if ($answering -ne "$($p.Id)") {
+                if (-not $p.HasExited) { $p.Kill(); $p.WaitForExit() }
+                return $null
             }
             $p
         }
-        $state = @{ Server = Start-OwnRedis }
+        function Get-FreePort {
+            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+            $listener.Start()
+            try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+        }
+        $state = @{ Server = $null }
+        for ($attempt = 0; -not $state.Server -and $attempt -lt 5; $attempt++) {
+            $port = Get-FreePort
+            $state.Server = Start-OwnRedis $port
+        }
+        if (-not $state.Server) { throw "Could not start a redis-server of this test's own on a free port; see $dir." }
+        $own = "127.0.0.1:$port"
         $seed | Select-Object -First 5050 | redis-cli -p $port -n 0 | Out-Null
 
         # The content a whole run gives, from the same objects on the shared test Redis.
@@ -140,7 +162,8 @@ Describe 'A Redis restarted in the middle of a commit' {
         $message = Get-Content $child.OutputFile -Raw
         $message | Should -BeLike "*CommitInterrupted,*redis://$own/0 was interrupted after*Resume-DfMigration*The cause: Could not write*"
 
-        $state.Server = Start-OwnRedis
+        $state.Server = Start-OwnRedis $port
+        if (-not $state.Server) { throw "Port $port was taken while this test's redis-server was down; run the test again." }
         (redis-cli -p $port EXISTS $CommitMarker) | Should -Be '1'
         Resume-DfMigration -Database "redis://$own/0" -Confirm:$false | Out-Null
         Compare-NbDump (Get-NbDump 0 -Endpoint $own) $expected | Should -BeNullOrEmpty

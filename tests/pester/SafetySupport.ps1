@@ -81,6 +81,23 @@ function Wait-RedisKey([int] $Index, [string] $Key, [string] $Endpoint = $script
     }
 }
 
+# How many objects of a database the bump migration has rewritten (version 2), counted on the server.
+function Get-RewrittenCount([int] $Index) {
+    $lua = "local n = 0 for _, k in ipairs(redis.call('KEYS', '{l*')) do " +
+        "local v = redis.call('GET', k) if v and string.find(v, '`"version`": 2', 1, true) then n = n + 1 end end return n"
+    [int](redis-cli -h $script:RedisHost -p $script:RedisPort -n $Index EVAL $lua 0)
+}
+
+# Waits until at least $Count objects are rewritten, or fails after $Seconds.
+function Wait-Rewritten([int] $Index, [int] $Count, [double] $Seconds = 120, $Process) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ((Get-RewrittenCount $Index) -lt $Count) {
+        if ($Process -and $Process.HasExited) { throw "The migrating process ended (exit code $($Process.ExitCode)) before $Count objects were rewritten: $(Get-Content $Process.OutputFile -Raw)" }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "$Count objects were not rewritten in database $Index within $Seconds s." }
+        Start-Sleep -Milliseconds 10
+    }
+}
+
 function Stop-ProcessHard($Process) {
     kill -9 $Process.Id
     $Process.WaitForExit()
