@@ -29,14 +29,20 @@ namespace DragonflowUpgrade.Remote.Tests
         {
             const int throttle = 2;
             string dir = Directory.CreateDirectory(Path.Combine(_cloud.Dir, "overlap")).FullName;
-            // Each node writes when its command began and ended.
-            string command = $"f=$(mktemp -p {ShellQuote.Quote(dir)}); echo $EPOCHREALTIME > \"$f\"; sleep 0.7; echo $EPOCHREALTIME >> \"$f\"";
+            // Each node writes when its command began and ended. Between the two it waits until as
+            // many commands run as the throttle allows (or every node has started), so the overlap
+            // does not depend on how fast SSH connects on a loaded machine; then it stays 0.7 s more.
+            string q = ShellQuote.Quote(dir);
+            string command = $"f=$(mktemp -p {q} run.XXXXXX); echo $EPOCHREALTIME > \"$f\"; " +
+                             $"for i in $(seq 1200); do s=$(ls {q} | grep -c '^run\\.[^.]*$'); d=$(ls {q} | grep -c '\\.done$'); " +
+                             $"[ $((s - d)) -ge {throttle} ] || [ $s -ge {_cloud.Nodes.Count} ] && break; sleep 0.05; done; " +
+                             "sleep 0.7; echo $EPOCHREALTIME >> \"$f\"; touch \"$f.done\"";
             var plane = new ControlPlane(TestCloud.Connector(), throttle, new ListLogger());
             var results = plane.Invoke(_cloud.Nodes, "bash -c " + ShellQuote.Quote(command)).ToList();
 
             Assert.Equal(_cloud.Nodes.Select(n => n.Name).OrderBy(n => n), results.Select(r => r.Node.Name).OrderBy(n => n));
             Assert.All(results, r => Assert.Equal(0, r.ExitCode));
-            var intervals = Directory.GetFiles(dir).Select(f =>
+            var intervals = Directory.GetFiles(dir).Where(f => !f.EndsWith(".done", StringComparison.Ordinal)).Select(f =>
             {
                 var t = File.ReadAllLines(f).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
                 return (t[0], t[1]);
