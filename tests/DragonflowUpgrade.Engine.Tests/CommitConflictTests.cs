@@ -56,19 +56,88 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
                 var result = migrator.Run(migrator.Plan().Pending);
+                var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 WriteBehind(uri, write);
                 var before = Safe.Dump(store);
-                var e = Assert.Throws<NbConflictException>(() => migrator.Commit(result));
+                var e = Assert.Throws<NbConflictException>(() => migrator.Commit(result, backup));
                 Assert.Equal("NbCommitConflict", e.ErrorId);
-                Assert.Contains(culprit, e.Message);
-                Assert.Single(e.Keys);
+                Assert.Equal(culprit, Assert.Single(e.Keys).ToString().Split(' ')[0]);
+                Assert.StartsWith($"1 object(s) of {store.Location} changed since the run read them: {culprit} ", e.Message);
+                Assert.Contains($"The commit of migration run {CommitJournal.ReadInProgress(store).RunId} stopped after 0 of {result.Writes.Count} changes", e.Message);
                 Assert.Equal(before, Safe.Dump(store));
-                Assert.False(string.IsNullOrEmpty(what));
+                _ = what; // names the case in the test's display
             }
         }
 
         [Fact]
-        public void A_journaled_commit_that_meets_another_write_is_left_interrupted_resumed_only_with_force_and_can_be_undone()
+        public void A_conflict_in_a_later_batch_leaves_the_earlier_batches_written_and_the_commit_resumable_or_undoable_only_with_force()
+        {
+            string uri = NewDatabase(Safe.Ports(2500));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var original = Safe.Dump(store);
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var result = migrator.Run(migrator.Plan().Pending);
+                var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
+                var data = result.Writes.Where(w => w.Key.Table != MigrationLog.Table).ToList();
+                var late = data.Last(w => w.Key.Table == "lport" && !w.IsDelete).Key;
+                Assert.True(data.FindIndex(w => w.Key.Equals(late)) >= 2 * CommitJournal.BatchSize);
+                var theirs = new NbEntry(late, Safe.Json($"{{\"id\": \"{late.Id}\", \"topic\": \"{late.Topic}\", \"version\": 99}}"));
+                WriteBehind(uri, theirs);
+
+                var e = Assert.Throws<NbConflictException>(() => migrator.Commit(result, backup));
+                Assert.Equal(late, Assert.Single(e.Keys));
+                var now = Safe.Dump(store);
+                Assert.Equal(Convert.ToBase64String(theirs.Value.Span), now[late.ToString()]);
+                // Every other object holds what the run read or what it writes, and exactly e.Written of them the latter.
+                var writes = result.Writes.ToDictionary(w => w.Key.ToString(), w => w.IsDelete ? null : Convert.ToBase64String(w.Value.Span));
+                int written = 0;
+                foreach (var key in original.Keys.Union(writes.Keys).Where(k => k != late.ToString()))
+                {
+                    now.TryGetValue(key, out var value);
+                    original.TryGetValue(key, out var old);
+                    bool isNew = writes.TryGetValue(key, out var mine) && value == mine;
+                    Assert.True(isNew || value == old, key);
+                    if (isNew && value != old) written++;
+                }
+                Assert.Equal(e.Written, written);
+                if (!(store is FileNbStore)) Assert.True(written >= 2 * CommitJournal.BatchSize, $"{written} written");
+                Assert.Contains($"stopped after {e.Written} of {result.Writes.Count} changes", e.Message);
+                Assert.Null(CommitJournal.ReadLastRun(store));
+
+                // The journal lets neither Resume nor Undo write over their object, but both with -Force.
+                Assert.Contains(late.ToString(), Assert.Throws<DatabaseChangedException>(() => CommitJournal.Resume(store)).Message);
+                Assert.Contains(late.ToString(), Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false)).Message);
+                Assert.Equal(now, Safe.Dump(store));
+                CommitJournal.Resume(store, force: true);
+                Assert.Equal(result.Writes.Count, CommitJournal.ReadLastRun(store).Changes);
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: true));
+                Assert.Equal(original, Safe.Dump(store));
+            }
+        }
+
+        [Fact]
+        public void A_restore_does_not_write_over_an_object_changed_after_its_plan()
+        {
+            string uri = NewDatabase(Original);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var path = NbBackup.Write(store.Read().ToList(), store.Location, Safe.TempFile("backup.jsonl.gz")).Path;
+                store.Write(new[] { new NbEntry(Port(3), Safe.Json("{\"id\": \"p00003\", \"topic\": \"t3\", \"version\": 5}")) });
+                var plan = NbRestore.Plan(store, path);
+                Assert.Equal(1, plan.Updated);
+                WriteBehind(uri, new NbEntry(Port(3), Safe.Json("{\"id\": \"p00003\", \"topic\": \"t3\", \"version\": 9}")));
+                var before = Safe.Dump(store);
+
+                var e = Assert.Throws<NbConflictException>(() => NbRestore.Apply(store, plan));
+                Assert.StartsWith($"1 object(s) of {store.Location} changed since the run read them: lport/p00003 ", e.Message);
+                Assert.Contains("Restoring the NB database stopped after 0 of 1 writes", e.Message);
+                Assert.Equal(before, Safe.Dump(store));
+            }
+        }
+
+        [Fact]
+        public void A_journaled_commit_that_meets_another_write_is_left_interrupted_and_resumed_or_undone_only_with_force()
         {
             string uri = NewDatabase(Original);
             using (var store = NbStoreFactory.Open(uri))
@@ -89,12 +158,21 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Equal(before, Safe.Dump(store));
 
                 // Resuming checks again: the object still holds neither what the run read nor what it writes.
-                var again = Assert.Throws<NbConflictException>(() => CommitJournal.Resume(store));
-                Assert.Contains("lport/p00003", again.Message);
-                Assert.Contains("-Force", again.RecommendedAction);
+                var again = Assert.Throws<DatabaseChangedException>(() => CommitJournal.Resume(store));
+                Assert.Equal("DatabaseChangedSinceRun", again.ErrorId);
+                Assert.Contains("1 object(s)", again.Message);
+                Assert.Contains("lport/p00003 (topic t3) changed", again.Message);
+                Assert.Contains("Resume-DfMigration -Database " + store.Location + " -Force", again.RecommendedAction);
                 Assert.Equal(before, Safe.Dump(store));
 
-                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+                // Undoing would write the backup over it too: the same check, the same refusal.
+                var undo = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
+                Assert.Equal("DatabaseChangedSinceRun", undo.ErrorId);
+                Assert.Contains("lport/p00003 (topic t3) changed", undo.Message);
+                Assert.Contains("Undo-DfMigration -Database " + store.Location + " -Force", undo.RecommendedAction);
+                Assert.Equal(before, Safe.Dump(store));
+
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: true));
                 Assert.Equal(original, Safe.Dump(store));
                 Assert.Null(CommitJournal.ReadInProgress(store));
             }

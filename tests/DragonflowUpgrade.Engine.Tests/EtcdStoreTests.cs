@@ -263,7 +263,7 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Contains(s.Result.Writes, w => w.IsDelete && w.Key.Topic == null && w.Key.Id == "p00005");
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "move" });
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "move" }, s.Result.Expected);
                 Assert.Equal(s.After, Safe.Dump(store));
                 Assert.Contains("\"topic\":\"t0\"", TestEtcd.Get("/lport/p00005").Value.Replace(" ", ""));
                 Assert.Empty(store.ReadKeys(CommitJournal.Table));
@@ -280,7 +280,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "move" }, null);
-                CommitJournal.Apply(store, record, changes, null, stopAfterBatches: 1);
+                CommitJournal.Apply(store, record, changes, s.Result.Expected, null, stopAfterBatches: 1);
                 Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
                 File.Delete(CommitJournal.JournalPathFor(s.Backup.Path)); // only etcd's copy is left
                 CommitJournal.Resume(store);

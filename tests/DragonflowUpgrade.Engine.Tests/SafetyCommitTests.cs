@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Text;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
@@ -69,7 +70,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
-                CommitJournal.Apply(store, record, changes, null, stopAfterBatches: batches);
+                CommitJournal.Apply(store, record, changes, s.Result.Expected, null, stopAfterBatches: batches);
             }
         }
 
@@ -79,7 +80,7 @@ namespace DragonflowUpgrade.Engine.Tests
             var s = Prepare();
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                var report = CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                var report = CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
                 Assert.Equal(250, report.Deletes);
                 Assert.Null(CommitJournal.ReadInProgress(store));
                 Assert.Equal(report.RunId, CommitJournal.ReadLastRun(store).RunId);
@@ -162,8 +163,12 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 store.Write(store.ReadKeys(CommitJournal.Table).Take(1).Select(NbEntry.Delete).ToList());
                 var e = Assert.Throws<BackupInvalidException>(() => CommitJournal.Resume(store));
-                Assert.Contains("Undo-DfMigration", e.Message);
-                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+                Assert.Contains("Undo-DfMigration -Force restores the run's backup instead", e.Message);
+                // Without a journal, an undo cannot tell the run's writes from someone else's: only forced.
+                var refused = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
+                Assert.Contains($"Cannot tell whether {store.Location} changed since migration run", refused.Message);
+                Assert.Contains("-Force", refused.RecommendedAction);
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: true));
             }
             Assert.Equal(s.Before, Safe.Dump(s.Uri));
         }
@@ -174,7 +179,7 @@ namespace DragonflowUpgrade.Engine.Tests
             var s = Prepare();
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
                 var plan = CommitJournal.PlanUndo(store, force: false);
                 Assert.False(plan.Interrupted);
                 CommitJournal.Undo(store, plan);
@@ -190,17 +195,18 @@ namespace DragonflowUpgrade.Engine.Tests
             var s = Prepare();
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
                 store.Write(new[]
                 {
                     new NbEntry(new NbKey("lport", "t1", "p00001"), Safe.Json("{\"id\": \"p00001\", \"version\": 9}")),
                     NbEntry.Delete(new NbKey("lport", "t2", "p00002")),
                 });
                 var e = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
-                Assert.Contains("2 object(s) differ", e.Message);
+                Assert.Equal("DatabaseChangedSinceRun", e.ErrorId);
+                Assert.Contains("2 object(s)", e.Message);
                 Assert.Contains("lport/p00001 (topic t1) changed", e.Message);
                 Assert.Contains("lport/p00002 (topic t2) deleted", e.Message);
-                Assert.Contains("-Force", e.Message);
+                Assert.Contains("Undo-DfMigration -Database " + store.Location + " -Force", e.RecommendedAction);
                 CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: true));
             }
             Assert.Equal(s.Before, Safe.Dump(s.Uri));
@@ -212,7 +218,7 @@ namespace DragonflowUpgrade.Engine.Tests
             var s = Prepare();
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
                 // The upgraded control plane ran for a while before the operator decided to go back.
                 store.Write(new[]
                 {
@@ -237,10 +243,32 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Null(CommitJournal.ReadInProgress(store));
                 Assert.Throws<NoUpgradeRunException>(() => CommitJournal.Resume(store));
                 Assert.Equal(s.Before, Safe.Dump(store));
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" });
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
             }
             Assert.Equal(s.After, Safe.Dump(s.Uri));
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        [Theory]
+        [InlineData("\"changes\": \"7\"", "'changes' is \"7\"")]
+        [InlineData("\"changes\": 1.5", "'changes' is 1.5")]
+        [InlineData("\"pid\": \"12\"", "'pid' is \"12\"")]
+        public void A_commit_record_with_a_number_field_that_is_not_a_number_is_refused_as_damaged_naming_the_field(string field, string named)
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
+                var marker = store.Read(CommitJournal.RecordTable).Single();
+                string name = field.Substring(1, field.IndexOf('"', 1) - 1);
+                string json = System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(marker.Value.Span), $"\"{name}\":[0-9]+", field);
+                Assert.Contains(field, json);
+                store.Write(new[] { new NbEntry(marker.Key, Encoding.UTF8.GetBytes(json)) });
+
+                var e = Assert.Throws<NbStoreException>(() => CommitJournal.ReadInProgress(store));
+                Assert.Contains($"The commit record {marker.Key} is damaged", e.Message);
+                Assert.Contains(named + ", not a whole number", e.Message);
+            }
         }
 
         [Fact]

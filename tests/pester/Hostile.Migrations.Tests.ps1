@@ -161,17 +161,20 @@ Describe 'Hostile migrations' {
             Get-NbDump | Should -BeExactly $expected
         }
 
-        It 'refuses to resume that commit with NbCommitConflict until forced, writing nothing' {
+        It 'refuses to resume that commit with DatabaseChangedSinceRun until forced, writing nothing' {
             Invoke-Hostile $folder $backups | Out-Null
             $streams = Invoke-Hostile $folder $backups -Cmdlet Resume-DfMigration
-            Assert-Refusal $streams 'NbCommitConflict' @('lport/p1') $backups
+            Assert-Refusal $streams 'DatabaseChangedSinceRun' @('lport/p1') $backups
             $streams[-1].ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
             Get-NbDump | Should -BeExactly $expected
         }
 
-        It 'undoes that commit back to what the run read' {
+        It 'refuses to undo that commit over the other write with DatabaseChangedSinceRun until forced' {
             Invoke-Hostile $folder $backups | Out-Null
-            Undo-DfMigration -Database $Uri -Confirm:$false | Out-Null
+            $streams = Invoke-Hostile $folder $backups -Cmdlet Undo-DfMigration
+            Assert-Refusal $streams 'DatabaseChangedSinceRun' @('lport/p1') $backups
+            Get-NbDump | Should -BeExactly $expected
+            Undo-DfMigration -Database $Uri -Force -Confirm:$false | Out-Null
             Get-NbDump | Should -BeExactly $original
         }
     }

@@ -207,7 +207,8 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
         $err = $null
         try { Undo-DfMigration -Database $db -Confirm:$false } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseChangedSinceRun*'
-        $err.Exception.Message | Should -BeLike '*lport/p9 (topic t1) created*-Force*'
+        $err.Exception.Message | Should -BeLike '*lport/p9 (topic t1) created*'
+        $err.ErrorDetails.RecommendedAction | Should -BeLike '*Undo-DfMigration -Database * -Force*'
         Undo-DfMigration -Database $db -Force -Confirm:$false | Out-Null
         Get-RedisDump 39 | Should -BeExactly $before
     }

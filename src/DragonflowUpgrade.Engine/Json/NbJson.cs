@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 
 namespace DragonflowUpgrade.Engine.Json
 {
@@ -520,6 +521,27 @@ namespace DragonflowUpgrade.Engine.Json
                 else w.Ascii("\\u" + ((int)c).ToString("x4"));
             }
             w.Byte('"');
+        }
+
+        /// <summary>The top-level <c>"topic"</c> string of a JSON object value; null for anything else.</summary>
+        public static string TopicOf(ReadOnlySpan<byte> value)
+        {
+            if (value.IsEmpty) return null;
+            try
+            {
+                var reader = new Utf8JsonReader(value);
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    bool isTopic = reader.ValueTextEquals("topic");
+                    reader.Read();
+                    if (isTopic)
+                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    reader.Skip();
+                }
+            }
+            catch (JsonException) { } // not JSON: the value is read as it is, and whatever parses it says what is wrong
+            return null;
         }
 
         /// <summary>

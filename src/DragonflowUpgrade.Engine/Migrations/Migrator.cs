@@ -234,7 +234,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
         /// </summary>
         public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
-            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), progress, _logger, result.Expected);
+            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), result.Expected, progress, _logger);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 

@@ -334,17 +334,26 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         // The log says which migrations ran and the module's tables hold its lock and journal: a
         // migration that wrote them could make itself pending again or break a commit. It may read them.
+        static void RequireWritable(string table, NbObject obj)
+        {
+            if (IsReadOnly(table)) throw ModuleTableWritten(table, obj?["id"] as string);
+        }
+
         static void RequireWritable(string table, string id)
         {
-            if (table == MigrationLog.Table || (table != null && ModuleTables.IsModuleTable(table)))
-                throw new DfException(ModuleTableWrittenId, DfErrorCategory.InvalidOperation,
-                    $"it writes {table}/{id}, but table '{table}' holds the module's own records, which migrations may read but never write.",
-                    $"{table}/{id}", "Change the migration to leave that table alone: the module writes the migration log itself.");
+            if (IsReadOnly(table)) throw ModuleTableWritten(table, id);
         }
+
+        static bool IsReadOnly(string table) => table == MigrationLog.Table || (table != null && ModuleTables.IsModuleTable(table));
+
+        static DfException ModuleTableWritten(string table, string id) =>
+            new DfException(ModuleTableWrittenId, DfErrorCategory.InvalidOperation,
+                $"it writes {table}/{id}, but table '{table}' holds the module's own records, which migrations may read but never write.",
+                $"{table}/{id}", "Change the migration to leave that table alone: the module writes the migration log itself.");
 
         public void Create(string table, NbObject obj)
         {
-            RequireWritable(table, obj?["id"] as string);
+            RequireWritable(table, obj);
             string id = IdOf(table, obj);
             _lastTable = table;
             _lastId = id;
@@ -359,7 +368,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         [MethodImpl(Hot.Optimize)]
         public void Update(string table, NbObject obj)
         {
-            RequireWritable(table, obj?["id"] as string);
+            RequireWritable(table, obj);
             string id = IdOf(table, obj);
             _lastTable = table;
             _lastId = id;
@@ -410,7 +419,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         static string StoredTopicOf(ReadOnlyMemory<byte> bytes)
         {
-            string topic = EtcdNbStore.TopicOf(bytes.ToArray());
+            string topic = NbJson.TopicOf(bytes.Span);
             return string.IsNullOrEmpty(topic) ? null : topic;
         }
 

@@ -116,13 +116,14 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// Commits <paramref name="writes"/> (a run's difference and log rows) through the
-        /// journal. <paramref name="backup"/> is the backup the run made of the database first.
+        /// journal. <paramref name="backup"/> is the backup the run made of the database first;
+        /// <paramref name="expected"/>, what the run read: each batch is written only if its keys still hold it.
         /// </summary>
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
-            IProgress<ProgressReport> progress = null, ILogger logger = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
+            Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport> progress = null, ILogger logger = null)
         {
             var (record, changes) = Prepare(store, writes, backup, migrations, progress);
-            Apply(store, record, changes, progress, expected: expected);
+            Apply(store, record, changes, expected, progress);
             Finish(store, record, logger);
             return new CommitReport(record);
         }
@@ -167,13 +168,11 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// Applies the journal's changes in batches, each only if its keys still hold what
-        /// <paramref name="expected"/> gives (by default, what the run's backup holds: what the run
-        /// read); <paramref name="stopAfterBatches"/> (tests) stops part way as a crash would.
+        /// <paramref name="expected"/> gives; <paramref name="stopAfterBatches"/> (tests) stops part way as a crash would.
         /// </summary>
-        internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, IProgress<ProgressReport> progress,
-            int stopAfterBatches = -1, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
+        internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected,
+            IProgress<ProgressReport> progress, int stopAfterBatches = -1)
         {
-            expected = expected ?? Lookup(NbBackup.Load(record.BackupPath, record.BackupChecksum).Entries);
             int written = 0, batches = 0;
             var data = changes.Where(c => c.Key.Table != MigrationLog.Table).ToList();
             var log = changes.Where(c => c.Key.Table == MigrationLog.Table).ToList();
@@ -203,7 +202,7 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        static Func<NbKey, ReadOnlyMemory<byte>?> Lookup(IEnumerable<NbEntry> entries)
+        internal static Func<NbKey, ReadOnlyMemory<byte>?> Lookup(IEnumerable<NbEntry> entries)
         {
             var values = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             foreach (var e in entries) values[e.Key] = e.Value;
@@ -244,9 +243,8 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>
         /// Rolls an interrupted commit forward: applies its journal again, whole, then finishes it.
         /// Every key the journal writes must still hold what the run read (its backup) or what the
-        /// journal writes there; a key that holds anything else was written by someone else, and the
-        /// resume is refused with <see cref="NbConflictException"/> unless <paramref name="force"/>.
-        /// Either way the batches are conditional on the values this check read.
+        /// journal writes there, else the resume is refused with <see cref="DatabaseChangedException"/>
+        /// unless <paramref name="force"/>. Either way the batches are conditional on the values this check read.
         /// </summary>
         public static CommitReport Resume(INbStore store, IProgress<ProgressReport> progress = null, ILogger logger = null, bool force = false)
         {
@@ -254,21 +252,17 @@ namespace DragonflowUpgrade.Engine.Safety
                 ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
             if (marker.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, marker);
             var changes = LoadJournal(store, marker, logger);
-            var now = Lookup(changes.Select(c => c.Key.Table).Distinct().SelectMany(t => store.Read(t)).ToList());
-            Func<NbKey, ReadOnlyMemory<byte>?> read = null;
-            try { read = Lookup(NbBackup.Load(marker.BackupPath, marker.BackupChecksum).Entries); }
+            var tables = new HashSet<string>(changes.Select(c => c.Key.Table), StringComparer.Ordinal);
+            var now = store.Read().Where(e => tables.Contains(e.Key.Table)).ToList();
+            IReadOnlyList<NbEntry> backup = null;
+            try { backup = NbBackup.Load(marker.BackupPath, marker.BackupChecksum).Entries; }
             catch (BackupInvalidException) when (force) { }
-            if (read != null)
-            {
-                var changed = changes.Where(c => !Same(now(c.Key), read(c.Key)) && !Same(now(c.Key), c.IsDelete ? (ReadOnlyMemory<byte>?)null : c.Value))
-                    .Select(c => c.Key).Distinct().ToList();
-                if (changed.Count > 0 && !force)
-                    throw new NbConflictException(store.Location, changed, 0,
-                        $"They hold neither what migration run {marker.RunId} read nor what it writes; its commit was not resumed, and nothing was written.",
-                        $"Find what wrote those objects and stop it. Resume-DfMigration -Database {store.Location} -Force finishes the commit over those changes, which are lost; " +
-                        $"Undo-DfMigration -Database {store.Location} restores the backup {marker.BackupPath}.");
-            }
-            Apply(store, marker, changes, progress, expected: now);
+            if (!force)
+                RequireUnchangedSince(store, marker, now, backup, changes, changes.Select(c => c.Key),
+                    "Its commit was not resumed, and nothing was written.",
+                    $"Find what wrote those objects and stop it. Resume-DfMigration -Database {store.Location} -Force finishes the commit over those changes, which are lost; " +
+                    $"Undo-DfMigration -Database {store.Location} restores the backup {marker.BackupPath} (-Force to write over them too).");
+            Apply(store, marker, changes, Lookup(now), progress);
             Finish(store, marker, logger);
             return new CommitReport(marker);
         }
@@ -295,24 +289,46 @@ namespace DragonflowUpgrade.Engine.Safety
             catch (BackupInvalidException e)
             {
                 throw new BackupInvalidException(marker.JournalPath,
-                    $"the commit journal of run {marker.RunId} cannot be read: {problem}, and its file copy is unusable ({e.Message}) Undo-DfMigration restores the run's backup instead.", e);
+                    $"the commit journal of run {marker.RunId} cannot be read: {problem}, and its file copy is unusable ({e.Message}) Undo-DfMigration -Force restores the run's backup instead.", e);
             }
         }
 
         /// <summary>
         /// Works out what undoing takes: the interrupted commit's run, or else the last finished
-        /// run, which is refused (unless <paramref name="force"/>) when the database changed since.
+        /// run. Either is refused (unless <paramref name="force"/>) when an object the undo writes
+        /// holds neither what the run read nor what its journal writes: someone else wrote it since.
         /// The backup is read and verified. Writes nothing.
         /// </summary>
-        public static UndoPlan PlanUndo(INbStore store, bool force)
+        public static UndoPlan PlanUndo(INbStore store, bool force, ILogger logger = null)
         {
             var (marker, last) = ReadRecords(store);
             var run = marker ?? last
                 ?? throw new NoUpgradeRunException($"There is no migration run to undo on {store.Location}: none was made by this module, or the last one was undone already.");
             bool interrupted = marker != null && (marker.State == CommitState.Committing || marker.UndoesInterrupted);
             var (info, backup) = NbBackup.Load(run.BackupPath, run.BackupChecksum);
-            if (marker == null && !force) RequireUnchangedSince(store, run, backup);
-            return new UndoPlan(run, interrupted, NbRestore.Plan(store, info, backup), marker, last);
+            var now = store.Read().ToList();
+            var restore = NbRestore.Plan(store, info, backup, now);
+            if (!force)
+            {
+                IReadOnlyList<NbEntry> journal;
+                try
+                {
+                    journal = marker != null && marker.State == CommitState.Committing
+                        ? LoadJournal(store, marker, logger)
+                        : NbBackup.ReadVerified(run.JournalPath, run.Changes, run.JournalChecksum, "journal").Select(FromJournalEntry).ToList();
+                }
+                catch (BackupInvalidException e)
+                {
+                    throw new DatabaseChangedException(store.Location, $"Cannot tell whether {store.Location} changed since migration run {run.RunId}: {e.Message}",
+                        $"Undo-DfMigration -Database {store.Location} -Force restores the run's backup anyway.");
+                }
+                // Heartbeats of a control plane started after the run are not changes an undo would lose.
+                RequireUnchangedSince(store, run, now, backup, journal,
+                    restore.Writes.Select(w => w.Key).Where(k => !ControlPlaneCheck.IsHeartbeatTable(k.Table)),
+                    "Nothing was undone.",
+                    $"Find what wrote those objects. Undo-DfMigration -Database {store.Location} -Force restores the run's backup anyway and loses those changes.");
+            }
+            return new UndoPlan(run, interrupted, restore, marker, last);
         }
 
         /// <summary>Restores the run's backup under an "undoing" marker, then removes the marker, the run's record and the journal.</summary>
@@ -340,46 +356,30 @@ namespace DragonflowUpgrade.Engine.Safety
             RemoveJournal(store, plan.Run, logger);
         }
 
-        static void RequireUnchangedSince(INbStore store, CommitRecord run, IReadOnlyList<NbEntry> backup)
+        /// <summary>
+        /// Refuses with <see cref="DatabaseChangedException"/>, naming them, when any of <paramref name="written"/>
+        /// (the keys an operation is about to write) holds, in <paramref name="now"/>, neither what the
+        /// run read (<paramref name="backup"/>) nor what its <paramref name="journal"/> writes there.
+        /// </summary>
+        static void RequireUnchangedSince(INbStore store, CommitRecord run, IReadOnlyList<NbEntry> now, IReadOnlyList<NbEntry> backup,
+            IReadOnlyList<NbEntry> journal, IEnumerable<NbKey> written, string what, string action)
         {
-            List<NbEntry> journal;
-            try { journal = NbBackup.ReadVerified(run.JournalPath, run.Changes, run.JournalChecksum, "journal"); }
-            catch (BackupInvalidException e)
-            {
-                throw new DatabaseChangedException($"Cannot tell whether {store.Location} changed since migration run {run.RunId}: {e.Message} " +
-                    "Undo-DfMigration -Force restores the run's backup anyway.");
-            }
-            // Heartbeats of a control plane started after the run are not changes an undo would lose.
-            bool Compared(NbKey key) => !ModuleTables.IsModuleTable(key.Table) && !ControlPlaneCheck.IsHeartbeatTable(key.Table);
-            var expected = backup.Where(e => Compared(e.Key)).ToDictionary(e => e.Key, e => e.Value);
-            foreach (var c in journal.Select(FromJournalEntry).Where(c => Compared(c.Key)))
-            {
-                if (c.IsDelete) expected.Remove(c.Key);
-                else expected[c.Key] = c.Value;
-            }
+            var current = Lookup(now);
+            var read = Lookup(backup);
+            var writes = new Dictionary<NbKey, ReadOnlyMemory<byte>?>();
+            foreach (var c in journal) writes[c.Key] = c.IsDelete ? (ReadOnlyMemory<byte>?)null : c.Value;
             var differ = new List<string>();
-            int count = 0;
-            foreach (var e in store.Read())
+            foreach (var key in written.Where(k => !ModuleTables.IsModuleTable(k.Table)).Distinct())
             {
-                if (!Compared(e.Key)) continue;
-                if (!expected.TryGetValue(e.Key, out var value)) Note($"{e.Key} created");
-                else
-                {
-                    if (!value.Span.SequenceEqual(e.Value.Span)) Note($"{e.Key} changed");
-                    expected.Remove(e.Key);
-                }
+                var value = current(key);
+                if (Same(value, read(key)) || (writes.TryGetValue(key, out var w) && Same(value, w))) continue;
+                differ.Add(value == null ? $"{key} deleted" : read(key) == null ? $"{key} created" : $"{key} changed");
             }
-            foreach (var key in expected.Keys) Note($"{key} deleted");
-            if (count > 0)
-                throw new DatabaseChangedException(
-                    $"{store.Location} changed since migration run {run.RunId} finished at {UpgradeLockInfo.Format(run.FinishedAt ?? run.StartedAt)}: " +
-                    $"{count} object(s) differ from what it left ({string.Join(", ", differ)}{(count > differ.Count ? ", ..." : "")}). " +
-                    "Undo-DfMigration -Force restores the run's backup anyway and loses those changes.");
-
-            void Note(string what)
-            {
-                if (count++ < 5) differ.Add(what);
-            }
+            if (differ.Count > 0)
+                throw new DatabaseChangedException(store.Location,
+                    $"{differ.Count} object(s) of {store.Location} hold neither what migration run {run.RunId} read nor what it writes: " +
+                    $"{string.Join(", ", differ.Take(5))}{(differ.Count > 5 ? $" and {differ.Count - 5} more" : "")}. Something else wrote them since the run. {what}",
+                    action);
         }
 
         /// <summary>Removes an interrupted commit's marker and journal without applying them (after a forced restore).</summary>
@@ -389,16 +389,26 @@ namespace DragonflowUpgrade.Engine.Safety
             RemoveJournal(store, null, logger);
         }
 
-        /// <summary>Writes in batches, pausing after each for the tests' hook.</summary>
-        internal static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, string activity, IProgress<ProgressReport> progress)
+        /// <summary>Writes in batches, each conditional on <paramref name="expected"/>, pausing after each for the tests' hook.</summary>
+        internal static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> expected, string activity, IProgress<ProgressReport> progress)
         {
             int written = 0;
-            foreach (var chunk in RedisNbStore.Chunk(writes, BatchSizeFor(store, writes.Count)))
+            try
             {
-                store.Write(chunk);
-                written += chunk.Count;
-                progress?.Report(new ProgressReport(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
-                TestPause();
+                foreach (var chunk in RedisNbStore.Chunk(writes, BatchSizeFor(store, writes.Count)))
+                {
+                    store.WriteIf(chunk, expected);
+                    written += chunk.Count;
+                    progress?.Report(new ProgressReport(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
+                    TestPause();
+                }
+            }
+            catch (NbConflictException e)
+            {
+                written += e.Written;
+                throw new NbConflictException(store.Location, e.Keys, written,
+                    $"{activity} stopped after {written} of {writes.Count} writes.",
+                    $"Find what wrote those objects and stop it, then run the same command again: it reads the database afresh.", e);
             }
         }
 

@@ -127,7 +127,7 @@ namespace DragonflowUpgrade.Engine.Safety
                         State = ParseState(Text(r, "state")),
                         Database = Text(r, "database"),
                         Host = Text(r, "host"),
-                        ProcessId = r.TryGetProperty("pid", out var p) && p.TryGetInt32(out int pid) ? pid : 0,
+                        ProcessId = Int(r, "pid"),
                         StartedAt = UpgradeLockInfo.ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
                         FinishedAt = UpgradeLockInfo.ParseTime(Text(r, "finished_at")),
                         BackupPath = Text(r, "backup"),
@@ -165,7 +165,12 @@ namespace DragonflowUpgrade.Engine.Safety
         static string Text(JsonElement r, string name) =>
             r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-        static int Int(JsonElement r, string name) =>
-            r.TryGetProperty(name, out var v) && v.TryGetInt32(out int n) ? n : 0;
+        // Absent: 0. Anything but a whole number is damage, named.
+        static int Int(JsonElement r, string name)
+        {
+            if (!r.TryGetProperty(name, out var v)) return 0;
+            if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n)) return n;
+            throw new FormatException($"its '{name}' is {v.GetRawText()}, not a whole number");
+        }
     }
 }

@@ -10,8 +10,10 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>What restoring a backup changes: the writes and their counts.</summary>
     public sealed class RestorePlan
     {
-        internal RestorePlan(BackupInfo backup, string database, IReadOnlyList<NbEntry> writes, int created, int updated, int deleted, int unchanged)
+        internal RestorePlan(BackupInfo backup, string database, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> read,
+            int created, int updated, int deleted, int unchanged)
         {
+            Read = read;
             Backup = backup;
             Database = database;
             Writes = writes;
@@ -31,6 +33,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public int Deleted { get; }
         public int Unchanged { get; }
         internal IReadOnlyList<NbEntry> Writes { get; }
+        /// <summary>What the plan read of the keys it writes: the writes are conditional on it.</summary>
+        internal Func<NbKey, ReadOnlyMemory<byte>?> Read { get; }
     }
 
     /// <summary>
@@ -50,7 +54,7 @@ namespace DragonflowUpgrade.Engine.Safety
             string source = Redact(info.Source);
             if (!force && !string.Equals(source, store.Location, StringComparison.Ordinal))
                 throw new BackupFromOtherDatabaseException(info.Path, source, store.Location);
-            return Plan(store, info, entries);
+            return Plan(store, info, entries, store.Read());
         }
 
         // A header's source, fit to print even if it was edited to hold a password.
@@ -60,11 +64,13 @@ namespace DragonflowUpgrade.Engine.Safety
             return uri.Scheme + "://" + uri.Authority + uri.PathAndQuery;
         }
 
-        internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup)
+        /// <summary>Compares the backup with <paramref name="now"/>, what was just read of the database.</summary>
+        internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup, IEnumerable<NbEntry> now)
         {
             var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
-            foreach (var e in store.Read())
+            foreach (var e in now)
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
+            var read = new Dictionary<NbKey, ReadOnlyMemory<byte>>(current);
             var puts = new List<NbEntry>();
             int created = 0, updated = 0, unchanged = 0;
             foreach (var b in backup)
@@ -83,13 +89,16 @@ namespace DragonflowUpgrade.Engine.Safety
             // The deletes first: where the key has no topic (etcd), an object that changed topic
             // since the backup is one key, deleted under its new topic and put back under its old one.
             var writes = current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)).Select(NbEntry.Delete).Concat(puts).ToList();
-            return new RestorePlan(info, store.Location, writes, created, updated, current.Count, unchanged);
+            return new RestorePlan(info, store.Location, writes, k => read.TryGetValue(k, out var v) ? v : (ReadOnlyMemory<byte>?)null, created, updated, current.Count, unchanged);
         }
 
-        /// <summary>Writes the plan's difference in batches.</summary>
+        /// <summary>
+        /// Writes the plan's difference in batches, each only if its keys still hold what the plan
+        /// read (else <see cref="NbConflictException"/>: something wrote them since the plan).
+        /// </summary>
         public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport> progress = null)
         {
-            CommitJournal.WriteInBatches(store, plan.Writes, "Restoring the NB database", progress);
+            CommitJournal.WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
         }
 
     }

@@ -99,10 +99,13 @@ namespace DragonflowUpgrade.Engine.Safety
         }
     }
 
-    /// <summary>Undo of a finished run refused: the database changed since that run.</summary>
-    public sealed class DatabaseChangedException : Exception
+    /// <summary>A resume or an undo refused: an object it would write changed since the run, so writing over it would lose that change.</summary>
+    public sealed class DatabaseChangedException : Errors.DfException
     {
-        public DatabaseChangedException(string message) : base(message) { }
+        public const string Id = "DatabaseChangedSinceRun";
+
+        public DatabaseChangedException(string database, string message, string action)
+            : base(Id, Errors.DfErrorCategory.InvalidOperation, message, database, action) { }
     }
 
     /// <summary>There is no interrupted commit to resume, or no run to undo.</summary>

@@ -1,4 +1,5 @@
 using System;
+using DragonflowUpgrade.Engine.Json;
 using System.Collections.Generic;
 using System.IO;
 using System.Net;
@@ -112,7 +113,7 @@ namespace DragonflowUpgrade.Engine.Store
             int slash = text.IndexOf('/', 1);
             if (slash <= 1 || slash == text.Length - 1) return false;
             string table = text.Substring(1, slash - 1);
-            string topic = ModuleTables.IsModuleTable(table) ? null : TopicOf(value);
+            string topic = ModuleTables.IsModuleTable(table) ? null : NbJson.TopicOf(value);
             if (names != null)
             {
                 table = names.Share(table);
@@ -120,27 +121,6 @@ namespace DragonflowUpgrade.Engine.Store
             }
             key = new NbKey(table, topic, text.Substring(slash + 1));
             return true;
-        }
-
-        /// <summary>The top-level <c>"topic"</c> string of a JSON object value; null for anything else.</summary>
-        internal static string TopicOf(byte[] value)
-        {
-            if (value == null || value.Length == 0) return null;
-            try
-            {
-                var reader = new Utf8JsonReader(value);
-                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    bool isTopic = reader.ValueTextEquals("topic");
-                    reader.Read();
-                    if (isTopic)
-                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                }
-            }
-            catch (JsonException) { } // not JSON: the value is read as it is, and whatever parses it says what is wrong
-            return null;
         }
 
         public IEnumerable<NbKey> ReadKeys(string table = null)

@@ -13,7 +13,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         /// <summary>Whether <paramref name="e"/> is one of the safety layer's own refusals (caught before general store errors).</summary>
         public static bool Handles(Exception e) =>
             e is UpgradeLockedException || e is ControlPlaneAliveException || e is CommitInProgressException ||
-            e is CommitInterruptedException || e is BackupInvalidException || e is DatabaseChangedException || e is NoUpgradeRunException ||
+            e is CommitInterruptedException || e is BackupInvalidException || e is NoUpgradeRunException ||
             e is Engine.Errors.DfException;
 
         public static ErrorRecord Record(Exception e, object target)
@@ -25,7 +25,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 case CommitInProgressException _: return new ErrorRecord(e, "CommitInProgress", ErrorCategory.InvalidOperation, target);
                 case CommitInterruptedException _: return new ErrorRecord(e, "CommitInterrupted", ErrorCategory.ConnectionError, target);
                 case BackupInvalidException b: return new ErrorRecord(e, "BackupInvalid", ErrorCategory.InvalidData, b.Path);
-                case DatabaseChangedException _: return new ErrorRecord(e, "DatabaseChangedSinceRun", ErrorCategory.InvalidOperation, target);
                 case NoUpgradeRunException _: return new ErrorRecord(e, "NoUpgradeRun", ErrorCategory.ObjectNotFound, target);
                 case Engine.Errors.DfException df: return DfCmdlet.Record(df, target);
                 case ArgumentException _: return new ErrorRecord(e, "InvalidArgument", ErrorCategory.InvalidArgument, target);
