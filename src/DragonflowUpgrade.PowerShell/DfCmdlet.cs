@@ -54,40 +54,36 @@ namespace DragonflowUpgrade.PowerShell
             WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
         }
 
+        string _database, _typed;
+
         /// <summary>
-        /// Opens an NB database named by a -Database value (as typed, or its redacted form: see
-        /// <see cref="DatabaseSecrets"/>), resolving a relative file path against the current
+        /// The one implementation of every cmdlet's <c>-Database</c> property: it keeps the redacted
+        /// form (all that is printed or output) and what was typed (see <see cref="DatabaseSecrets"/>).
+        /// Set back to its redacted form, it keeps what was typed, which may not parse and then is not remembered.
+        /// </summary>
+        protected string DatabaseValue
+        {
+            get => _database;
+            set { if (value != _database) _typed = value; _database = DatabaseSecrets.Remember(value); }
+        }
+
+        /// <summary>
+        /// Opens the NB database of <see cref="DatabaseValue"/> (as typed, or the database this runspace
+        /// has seen typed with that redacted form), resolving a relative file path against the current
         /// location; <paramref name="credential"/> replaces the URI's user and password. A database
         /// that cannot be opened stops the cmdlet, with an error that names only the redacted form.
         /// </summary>
-        protected INbStore OpenDatabase(string database, PSCredential credential = null)
+        protected INbStore OpenDatabase(PSCredential credential = null)
         {
-            string typed = DatabaseSecrets.Recall(database);
-            database = DatabaseSecrets.Remember(database);
+            string typed = DatabaseSecrets.Recall(_typed);
             // The bound value is what $Error[0].InvocationInfo shows: keep the redacted form there too.
-            if (MyInvocation.BoundParameters.ContainsKey("Database")) MyInvocation.BoundParameters["Database"] = database;
+            if (MyInvocation.BoundParameters.ContainsKey("Database")) MyInvocation.BoundParameters["Database"] = _database;
             try
             {
-                string user = credential?.UserName, password = credential?.GetNetworkCredential().Password;
-                if (FileNbStore.IsFileStorePath(typed) && !typed.Contains("://")) return NbStoreFactory.Open(ResolveFile(typed), user, password);
-                var uri = NbDatabaseUri.Parse(typed);
-                if (credential == null && typed == database && uri.Password == NbDatabaseUri.Mask)
-                    throw new DfException("NbDatabaseCredentialMissing", DfErrorCategory.InvalidArgument,
-                        $"'{database}' has its password masked, and this session has not been given that database with its password.",
-                        database, "Give -Database with the password, or the password with -Credential.");
-                return NbStoreFactory.Open(uri, user, password);
+                return NbStoreFactory.Open(typed, credential?.UserName, credential?.GetNetworkCredential().Password,
+                                           SessionState.Path.GetUnresolvedProviderPathFromPSPath);
             }
-            catch (DfException e) { ThrowTerminatingError(Record(e, database)); return null; }
-        }
-
-        string ResolveFile(string path)
-        {
-            try { return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path); }
-            catch (Exception e) when (e is SessionStateException || e is NotSupportedException || e is PSInvalidOperationException || e is ArgumentException)
-            {
-                throw new DfException("NbDatabaseUriInvalid", DfErrorCategory.InvalidArgument, $"'{path}' is not a path of the file system: {e.Message}", path,
-                    "Give a .jsonl or .jsonl.gz file by a file system path, or a redis:// or etcd:// URI.", e);
-            }
+            catch (DfException e) { ThrowTerminatingError(Record(e, _database)); return null; }
         }
 
         /// <summary>Reports progress synchronously, on the pipeline thread that called the library.</summary>
@@ -106,13 +102,7 @@ namespace DragonflowUpgrade.PowerShell
         /// <remarks>Kept in its redacted form: a password typed in it is never printed or output.</remarks>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database
-        {
-            get => _database;
-            // Set back to its redacted form, it keeps what was typed (which may not parse, and then is not remembered).
-            set { if (value != _database) _typed = value; _database = DatabaseSecrets.Remember(value); }
-        }
-        string _database, _typed;
+        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         /// <summary>The user and password of the database, in place of any in <see cref="Database"/> (for Redis without ACL users, the user name default).</summary>
         [Parameter]
@@ -120,6 +110,6 @@ namespace DragonflowUpgrade.PowerShell
         public PSCredential Credential { get; set; }
 
         /// <summary>Opens <see cref="Database"/> as given; see <see cref="DfCmdlet.OpenDatabase"/>.</summary>
-        protected INbStore OpenStore() => OpenDatabase(_typed, Credential);
+        protected INbStore OpenStore() => OpenDatabase(Credential);
     }
 }

@@ -51,17 +51,9 @@ namespace DragonflowUpgrade.Engine.Safety
         public static RestorePlan Plan(INbStore store, string backupPath, string expectedChecksum = null, bool force = false)
         {
             var (info, entries) = NbBackup.Load(backupPath, expectedChecksum);
-            string source = Redact(info.Source);
-            if (!force && !string.Equals(source, store.Location, StringComparison.Ordinal))
-                throw new BackupFromOtherDatabaseException(info.Path, source, store.Location);
+            if (!force && !NbDatabaseUri.SameDatabase(info.Source, store.Location))
+                throw new BackupFromOtherDatabaseException(info.Path, NbDatabaseUri.PrintableLocation(info.Source), store.Location);
             return Plan(store, info, entries, store.Read());
-        }
-
-        // A header's source, fit to print even if it was edited to hold a password.
-        static string Redact(string source)
-        {
-            if (source == null || !Uri.TryCreate(source, UriKind.Absolute, out var uri) || uri.IsFile || uri.UserInfo.Length == 0) return source;
-            return uri.Scheme + "://" + uri.Authority + uri.PathAndQuery;
         }
 
         /// <summary>Compares the backup with <paramref name="now"/>, what was just read of the database.</summary>

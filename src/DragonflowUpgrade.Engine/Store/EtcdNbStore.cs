@@ -59,9 +59,6 @@ namespace DragonflowUpgrade.Engine.Store
         /// the first endpoint that answers. With a user, it signs in through the gateway
         /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires.
         /// </summary>
-        public static EtcdNbStore Open(Uri uri) => Open(NbDatabaseUri.Parse(uri.OriginalString));
-
-        /// <inheritdoc cref="Open(Uri)"/>
         public static EtcdNbStore Open(NbDatabaseUri uri)
         {
             if (uri.Scheme != "etcd") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not an etcd URI (etcd://host:port).");

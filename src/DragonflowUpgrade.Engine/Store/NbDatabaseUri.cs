@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Json;
 
 namespace DragonflowUpgrade.Engine.Store
 {
@@ -64,21 +65,47 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The value as given, with its password masked: fit to print.</summary>
         public string Display { get; }
 
-        /// <summary>Where the database is, without user or password: <c>scheme://host:port[,…][/db]</c>.</summary>
-        public string Location => Scheme + "://" + string.Join(",", Endpoints) + (Path.Length > 0 ? "/" + Path : "");
+        /// <summary>
+        /// Where the database is, without user or password, in one form whatever the spelling:
+        /// <c>redis://host:port/db</c> (the db always), <c>etcd://host:port[,…]</c>; host names lower-case.
+        /// </summary>
+        public string Location => Scheme + "://" + string.Join(",", Endpoints.Distinct()) + (Scheme == "redis" ? "/" + RedisDatabase.ToString(CultureInfo.InvariantCulture) : "");
+
+        /// <summary>
+        /// Whether two locations (of stores, or of backup headers) are one database: the same Redis
+        /// host, port and database number; for etcd, a shared endpoint, since a cluster may be listed
+        /// by any of its members and etcd's answers name no cluster that a backup header keeps.
+        /// A value that is no server URI (a file) is compared as it is.
+        /// </summary>
+        public static bool SameDatabase(string a, string b)
+        {
+            if (string.Equals(a, b, StringComparison.Ordinal)) return true;
+            var x = TryParse(a);
+            var y = TryParse(b);
+            if (x == null || y == null || x.Scheme != y.Scheme) return false;
+            return x.Scheme == "redis"
+                ? x.Location == y.Location
+                : x.Endpoints.Intersect(y.Endpoints).Any();
+        }
+
+        /// <summary>
+        /// <paramref name="location"/> fit to print: a server URI as its <see cref="Location"/>, anything
+        /// else (a file, a value that does not parse) redacted.
+        /// </summary>
+        public static string PrintableLocation(string location) => location == null ? null : TryParse(location)?.Location ?? Redact(location);
+
+        static NbDatabaseUri TryParse(string text)
+        {
+            if (text == null || NbStoreFactory.IsFile(text)) return null;
+            try { return Parse(text); }
+            catch (NbDatabaseUriException) { return null; }
+        }
 
         public override string ToString() => Display;
 
         /// <summary>The same database with another user and password (from a credential rather than the URI).</summary>
         public NbDatabaseUri WithCredential(string user, string password) =>
             new NbDatabaseUri(Scheme, Endpoints, Path, string.IsNullOrEmpty(user) ? null : user, password, Display);
-
-        /// <summary>Whether <paramref name="text"/> starts as a URI does (<c>scheme:</c>, the scheme longer than a drive letter).</summary>
-        public static bool LooksLikeUri(string text)
-        {
-            int colon = SchemeEnd(text?.Trim() ?? "");
-            return colon > 1;
-        }
 
         /// <summary>
         /// <paramref name="text"/> with anything that may be a password masked: the user
@@ -89,7 +116,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             if (text == null) return null;
             text = text.Trim();
-            if (FileNbStore.IsFileStorePath(text) && !text.Contains("://")) return text;
+            if (NbStoreFactory.IsFile(text)) return text;
             int start = SchemeEnd(text) + 1;   // 0 when there is no scheme
             if (start > 0 && string.CompareOrdinal(text, start, "//", 0, 2) == 0) start += 2;
             var sb = new StringBuilder(text.Substring(0, start));
@@ -188,17 +215,16 @@ namespace DragonflowUpgrade.Engine.Store
         {
             if (s.IndexOf('%') < 0) return s;
             var bytes = new List<byte>(s.Length);
-            var utf8 = new UTF8Encoding(false, true);
             for (int i = 0; i < s.Length; i++)
             {
-                if (s[i] != '%') { bytes.AddRange(utf8.GetBytes(s[i].ToString())); continue; }
+                if (s[i] != '%') { bytes.AddRange(Encoding.UTF8.GetBytes(s[i].ToString())); continue; }
                 if (i + 2 >= s.Length || !IsHex(s[i + 1]) || !IsHex(s[i + 2]))
                     throw new NbDatabaseUriException(display, $"'{display}': {what} has a '%' that does not start a %XX escape (character {i + 1} of {what}).",
                         "Write a '%' in a user name or password as %25, or give the password with -Credential.");
                 bytes.Add(byte.Parse(s.Substring(i + 1, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
                 i += 2;
             }
-            try { return utf8.GetString(bytes.ToArray()); }
+            try { return NbJson.Utf8Text(bytes.ToArray()); }
             catch (DecoderFallbackException)
             {
                 throw new NbDatabaseUriException(display, $"'{display}': the %XX escapes in {what} do not decode to UTF-8 text.",
@@ -217,7 +243,7 @@ namespace DragonflowUpgrade.Engine.Store
                 int close = text.IndexOf(']');
                 if (close < 0 || (close + 1 < text.Length && text[close + 1] != ':'))
                     throw new NbDatabaseUriException(display, $"'{display}': '{text}' is not an IPv6 address in brackets followed by :port, as in {scheme}://[::1]:{defaultPort}.");
-                host = text.Substring(1, close - 1);
+                host = text.Substring(1, close - 1).ToLowerInvariant();
                 if (close + 1 < text.Length) port = text.Substring(close + 2);
                 if (!System.Net.IPAddress.TryParse(host, out var ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
                     throw new NbDatabaseUriException(display, $"'{display}': '[{host}]' is not an IPv6 address.");
@@ -229,6 +255,7 @@ namespace DragonflowUpgrade.Engine.Store
                 if (colon >= 0) port = text.Substring(colon + 1);
                 if (host.Length == 0)
                     throw new NbDatabaseUriException(display, $"'{display}': no host: write {scheme}://host:{defaultPort}.");
+                host = host.ToLowerInvariant();  // host names are case-blind: one spelling for Location
                 if (!host.All(c => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '-' || c == '_')))
                     throw new NbDatabaseUriException(display, $"'{display}': '{host}' is not a host name or an IP address (an IPv6 address goes in brackets: [::1]:{defaultPort}).");
             }
@@ -243,9 +270,19 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>A <c>-Database</c> value that is no NB database URI or path; the target and message carry only its redacted form.</summary>
     public sealed class NbDatabaseUriException : DfException
     {
-        public NbDatabaseUriException(string display, string message, string recommendedAction = null)
-            : base("NbDatabaseUriInvalid", DfErrorCategory.InvalidArgument, message, display,
-                   recommendedAction ?? "Give -Database as " + NbDatabaseUri.Forms + "; escape a '%' in a user name or password as %25, or pass the password with -Credential.")
+        public NbDatabaseUriException(string display, string message, string recommendedAction = null, Exception inner = null)
+            : this("NbDatabaseUriInvalid", display, message, recommendedAction, inner)
         { }
+
+        NbDatabaseUriException(string errorId, string display, string message, string recommendedAction, Exception inner)
+            : base(errorId, DfErrorCategory.InvalidArgument, message, display,
+                   recommendedAction ?? "Give -Database as " + NbDatabaseUri.Forms + "; escape a '%' in a user name or password as %25, or pass the password with -Credential.", inner)
+        { }
+
+        /// <summary>A URI whose password is the mask, given without a credential: its password was never typed here.</summary>
+        internal static NbDatabaseUriException CredentialMissing(string display) =>
+            new NbDatabaseUriException("NbDatabaseCredentialMissing", display,
+                $"'{display}' has its password masked, and this session has not been given that database with its password.",
+                "Give -Database with the password, or the password with -Credential.", null);
     }
 }

@@ -60,9 +60,6 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>Opens <c>redis://[[user]:password@]host:port[/db]</c>.</summary>
-        public static RedisNbStore Open(Uri uri) => Open(NbDatabaseUri.Parse(uri.OriginalString));
-
-        /// <inheritdoc cref="Open(Uri)"/>
         public static RedisNbStore Open(NbDatabaseUri uri)
         {
             if (uri.Scheme != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");

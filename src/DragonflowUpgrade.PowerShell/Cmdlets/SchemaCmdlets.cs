@@ -31,8 +31,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public string Release { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
-        public string Database { get => _database; set { _typed = value; _database = DatabaseSecrets.Remember(value); } }  // redacted: see DatabaseSecrets
-        string _database, _typed;
+        [ValidateNotNullOrEmpty]
+        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         [Parameter]
         public string[] Table { get; set; }
@@ -44,7 +44,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 string release = Release;
                 if (ParameterSetName == "Database")
                 {
-                    using (var store = OpenDatabase(_typed))
+                    using (var store = OpenDatabase())
                     {
                         var log = MigrationLog.Read(store);
                         release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release

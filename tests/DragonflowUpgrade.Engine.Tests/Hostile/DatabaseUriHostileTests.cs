@@ -76,10 +76,11 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
 
         [Theory]
         [InlineData("redis://:p#a/s?s@w:o@rd@h:7/3", null, "p#a/s?s@w:o@rd", "redis://:***@h:7/3", "redis://h:7/3")]
-        [InlineData("redis://op:%25%3A%40%20%C3%A9@h", "op", "%:@ é", "redis://op:***@h", "redis://h:6379")]
-        [InlineData("redis://secret@[::1]:6390/", null, "secret", "redis://***@[::1]:6390/", "redis://[::1]:6390")]
+        [InlineData("redis://op:%25%3A%40%20%C3%A9@h", "op", "%:@ é", "redis://op:***@h", "redis://h:6379/0")]
+        [InlineData("redis://secret@[::1]:6390/", null, "secret", "redis://***@[::1]:6390/", "redis://[::1]:6390/0")]
         [InlineData(" etcd://root:pa ss@a:1,b ", "root", "pa ss", "etcd://root:***@a:1,b", "etcd://a:1,b:2379")]
-        [InlineData("ETCD://h", null, null, "ETCD://h", "etcd://h:2379")]
+        [InlineData("ETCD://H", null, null, "ETCD://H", "etcd://h:2379")]
+        [InlineData("etcd://A:1,a:1,B", null, null, "etcd://A:1,a:1,B", "etcd://a:1,b:2379")]
         public void Parses_passwords_with_any_character_and_prints_only_the_redacted_form(string text, string user, string password, string display, string location)
         {
             var uri = NbDatabaseUri.Parse(text);
@@ -88,6 +89,25 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             Assert.Equal(display, uri.Display);
             Assert.Equal(display, uri.ToString());
             Assert.Equal(location, uri.Location);
+        }
+
+        [Theory]
+        [InlineData("redis://h:6379", "redis://h:6379/0", true)]
+        [InlineData("redis://H", "redis://h:6379/0", true)]
+        [InlineData("redis://:pw@h:6379/", "redis://h/0", true)]
+        [InlineData("redis://h:6379/0", "redis://h:6379/1", false)]
+        [InlineData("redis://h:6379/0", "redis://h:6380/0", false)]
+        [InlineData("etcd://a", "etcd://a,b", true)]
+        [InlineData("etcd://B:2379,c", "etcd://a:2379,b", true)]
+        [InlineData("etcd://a", "etcd://b", false)]
+        [InlineData("etcd://a:2379", "redis://a:2379", false)]
+        [InlineData("/nb/nb.jsonl", "/nb/nb.jsonl", true)]
+        [InlineData("/nb/nb.jsonl", "redis://h", false)]
+        [InlineData(null, "redis://h", false)]
+        public void A_database_is_the_same_however_its_location_is_spelled(string a, string b, bool same)
+        {
+            Assert.Equal(same, NbDatabaseUri.SameDatabase(a, b));
+            Assert.Equal(same, NbDatabaseUri.SameDatabase(b, a));
         }
 
         [Theory]
@@ -101,6 +121,14 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         public void Redacts_whatever_may_be_a_password_even_when_the_value_does_not_parse(string text, string redacted)
         {
             Assert.Equal(redacted, NbDatabaseUri.Redact(text));
+        }
+
+        [Fact]
+        public void A_masked_password_without_a_credential_is_refused_before_any_connection()
+        {
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open("redis://:***@127.0.0.1:1/0"));
+            Assert.Equal("NbDatabaseCredentialMissing", e.ErrorId);
+            Assert.Equal("redis://:***@127.0.0.1:1/0", e.Target);
         }
 
         [Fact]

@@ -329,6 +329,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new object[] { "a file database" },
             new object[] { "an edited source" },
             new object[] { "an edited source with a password" },
+            new object[] { "an edited source with # and / in its password" },
             new object[] { "no source" },
         };
 
@@ -351,6 +352,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                     "a file database" => Path.Combine(_dir, "nb.jsonl"),
                     "an edited source" => target.Replace("/", "/x"),
                     "an edited source with a password" => $"redis://admin:{Secret}@127.0.0.1:1/3",
+                    "an edited source with # and / in its password" => $"redis://admin:p#{Secret}/x@127.0.0.1:1/3",
                     _ => null,
                 };
                 // The header is outside the checksum: an edited one still loads.
@@ -366,7 +368,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 Assert.Equal("BackupFromOtherDatabase", e.ErrorId);
                 Assert.Contains(path, e.Message);
                 Assert.Contains(store.Location, e.Message);
-                Assert.Contains(source == null ? "an unnamed database" : source.Replace($"admin:{Secret}@", ""), e.Message);
+                Assert.Contains(source == null ? "an unnamed database" : kind.Contains("password") ? "redis://127.0.0.1:1/3" : source, e.Message);
                 NoSecretIn(e);
                 Assert.Equal(dump, Safe.Dump(target));
                 Assert.Equal(before, Hash(path));
@@ -374,6 +376,22 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 NbRestore.Apply(store, NbRestore.Plan(store, path, force: true));
             }
             Assert.Equal(3, Safe.Dump(target).Count);
+        }
+
+        [Fact]
+        public void A_backup_is_restored_onto_its_database_however_its_header_spells_it()
+        {
+            string target = Safe.NewRedis(Safe.Ports(30));
+            int slash = target.LastIndexOf('/');
+            string endpoint = target.Substring("redis://".Length, slash - "redis://".Length), db = target.Substring(slash + 1);
+            foreach (string source in new[] { $"REDIS://{endpoint}/{db}/", $"redis://:***@{endpoint}/{db}", $"redis://admin:p#/x@{endpoint}/{db}" })
+            {
+                string path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".jsonl.gz");
+                File.WriteAllBytes(path, Gzip(Utf8(BackupText(source))));
+                using (var store = NbStoreFactory.Open(target))
+                    NbRestore.Apply(store, NbRestore.Plan(store, path));
+                Assert.Equal(3, Safe.Dump(target).Count);
+            }
         }
 
         // Stored values a backup could not give back, on each store that holds raw values.

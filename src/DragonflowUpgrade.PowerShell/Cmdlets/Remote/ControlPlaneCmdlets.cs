@@ -14,8 +14,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The NB database (redis://host:port[/db] or a .jsonl path): given, its heartbeats are checked afterwards.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get => _database; set { _typed = value; _database = DatabaseSecrets.Remember(value); } }  // redacted: see DatabaseSecrets
-        string _database, _typed;
+        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         /// <summary>Seconds after its last heartbeat that a service counts as down (Dragonflow's service_down_time).</summary>
         [Parameter]
@@ -38,7 +37,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             }).ToList();
             if (targets.Count == 0) return;
 
-            using (var store = Database == null ? null : OpenDatabase(_typed))
+            using (var store = Database == null ? null : OpenDatabase())
             {
                 var check = store == null ? null : new HeartbeatCheck(store)
                 {
