@@ -17,9 +17,9 @@ namespace DragonflowUpgrade.Remote
     /// Nodes    = @( @{ Name; Address; Port; User; IdentityFile; Chassis; Roles = @('compute') } )
     /// </code>
     /// A command is taken from the service, else its role, else Defaults, else systemd. In a
-    /// command, {service}, {node} and {chassis} are replaced by those values, shell-quoted: each
-    /// must be a word of its own, unquoted (see <see cref="CommandTemplate"/>), and the names
-    /// themselves may hold only what a systemd unit name holds.
+    /// command, {service}, {node} and {chassis} are replaced by those names as they are, quoted
+    /// or not (see <see cref="CommandTemplate"/>): the names may hold only what a systemd unit
+    /// name holds, which is what makes that safe.
     /// </summary>
     public static class Inventory
     {
@@ -137,9 +137,9 @@ namespace DragonflowUpgrade.Remote
             return nodes;
         }
 
-        const string PlaceholderAction = "Make each placeholder a word of its own, unquoted, as in: systemctl stop {service}. The module shell-quotes the value itself.";
+        const string PlaceholderAction = "Use only {service}, {node} and {chassis}, as in: systemctl stop {service}.";
 
-        /// <summary>Replaces the placeholders of a command template by shell-quoted values; refuses a template where that would not be safe.</summary>
+        /// <summary>Replaces the placeholders of a command template; refuses a template with a placeholder it does not know.</summary>
         public static string Fill(string template, string service, string node, string chassis)
         {
             var t = new CommandTemplate(template, null, 0);
@@ -160,7 +160,9 @@ namespace DragonflowUpgrade.Remote
         /// <summary>
         /// Refuses a name that reaches a command unless it holds only what a systemd unit name
         /// holds (ASCII letters, digits, ':', '-', '_', '.', '@'; not the '\' of its escapes) and
-        /// starts with a letter or digit, so that no command reads it as an option.
+        /// starts with a letter or digit, so that no command reads it as an option. None of these
+        /// characters is special to a shell, in quotes or out of them: this is what makes putting
+        /// a name into a command as it is safe (<see cref="CommandTemplate"/>).
         /// </summary>
         static void CheckName(string name, string what, string file, int line, string field)
         {
