@@ -139,15 +139,6 @@ namespace DragonflowUpgrade.Remote
 
         const string PlaceholderAction = "Use only {service}, {node} and {chassis}, as in: systemctl stop {service}.";
 
-        /// <summary>Replaces the placeholders of a command template; refuses a template with a placeholder it does not know.</summary>
-        public static string Fill(string template, string service, string node, string chassis)
-        {
-            var t = new CommandTemplate(template, null, 0);
-            if (t.Problem != null)
-                throw new DfException(t.ProblemId, DfErrorCategory.InvalidData, $"The command {InventoryException.Show(template)}: {t.Problem}.", InventoryException.Show(template), PlaceholderAction);
-            return t.Fill(service, node, chassis);
-        }
-
         static string Fill(CommandTemplate template, string service, string node, string chassis, string file)
         {
             if (template.Problem != null)
