@@ -132,6 +132,9 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             new object[] { "service name in Services", "{ \"Services\": { \"df-x;id\": { \"Start\": \"touch %RAN%/s\" } }, \"Nodes\": [ %NODES% ] }", BadName, "'df-x;id'" },
             new object[] { "node name with $( )", "{ \"Nodes\": [ { \"Name\": \"n$(touch %RAN%/p)\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "the node name 'n$(touch" },
             new object[] { "node name with a newline", "{ \"Nodes\": [ { \"Name\": \"cmp1\\nFAKE LOG LINE\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "'cmp1\\nFAKE LOG LINE'" },
+            new object[] { "user with a newline", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"User\": \"stack\\nFAKE LOG LINE\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "Nodes[0].User: the user name 'stack\\nFAKE LOG LINE' holds U+000A" },
+            new object[] { "user with an escape sequence", "{ \"Defaults\": { \"User\": \"st\\u001b[2Jack\" }, \"Nodes\": [ %NODES% ] }", BadName, "Defaults.User: the user name 'st\\u001B[2Jack' holds U+001B" },
+            new object[] { "user as an option", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"User\": \"-oProxyCommand=touch %RAN%/u\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "starts with '-'" },
             new object[] { "chassis with a quote", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"Chassis\": \"a'b\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "the chassis name 'a'b'" },
         };
 
