@@ -5,9 +5,10 @@
 #
 # A service's commands come from Services below, else from its role under Roles, else from
 # Defaults, else systemd: 'systemctl start|stop|is-active {service}'. In a command, {service},
-# {node} and {chassis} are replaced by those values, shell-quoted: write each as a word of
-# its own, unquoted ('systemctl stop {service}', never "... '{service}'"). Service, node and
-# chassis names hold only ASCII letters, digits and : - _ . @ (as systemd unit names do). -WhatIf
+# {node} and {chassis} are replaced by those names as they are, so they may stand anywhere,
+# quoted or not ("logger 'started {service} on {node}'", "--unit={service}"). Service, node and
+# chassis names hold only ASCII letters, digits and : - _ . @ (as systemd unit names do), which
+# no shell treats specially. -WhatIf
 # on the node cmdlets shows the command lines each node would run. A status command answers
 # like 'systemctl is-active' (active, inactive, failed) or with an LSB exit code
 # (0 running, 1-2 dead, 3 not running).

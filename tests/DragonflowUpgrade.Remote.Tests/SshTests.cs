@@ -35,18 +35,30 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
-        public void Inventory_values_reach_the_remote_shell_as_single_words()
+        public void A_missing_identity_file_fails_its_node_alone_but_stops_a_control_plane_stop_before_anything_runs()
         {
-            string marker = Path.Combine(_cloud.Dir, "injected");
-            string hostile = $"it's \"x\" $(touch {marker}); `touch {marker}` & * ~ \\";
-            string command = Inventory.Fill("printf '%s\\n' {node}", "svc", hostile, hostile);
-            using (var c = TestCloud.Connector().Connect(Node(), _log))
-            {
-                var r = c.Run(command, _log);
-                Assert.Equal(0, r.ExitCode);
-                Assert.Equal(hostile, r.Output);
-            }
-            Assert.False(File.Exists(marker));
+            string missing = Path.Combine(_cloud.Dir, "no-such-key");
+            var nodes = new[] { Node(0), With(Node(1), identity: missing) };
+            var plane = new ControlPlane(TestCloud.Connector(), 2, _log);
+
+            var results = plane.Invoke(nodes, "echo ran").ToDictionary(r => r.Node.Name);
+            Assert.Equal(("ran", 0), (results[Node(0).Name].Output, results[Node(0).Name].ExitCode.Value));
+            var failed = results[Node(1).Name];
+            Assert.Null(failed.ExitCode);
+            Assert.IsType<NodeConnectionException>(failed.ConnectionError);
+            Assert.Contains($"{Node(1).Name}: the identity file {missing} does not exist", failed.Failure);
+
+            var status = plane.GetStatus(nodes).ToDictionary(s => s.Node.Name);
+            Assert.Null(status[Node(0).Name].Error);
+            Assert.IsType<NodeConnectionException>(status[Node(1).Name].Error);
+
+            string marker = Path.Combine(_cloud.Dir, "stopped");
+            var n = Node(0);
+            var stopping = new[] { new DfNode(n.Name, n.Address, n.Port, n.User, n.IdentityFile, n.Chassis, n.Roles,
+                new[] { new NodeService("df-x", "compute", ServiceKind.Dragonflow, false, "true", $"touch {marker}", "true") }), nodes[1] };
+            var e = Assert.ThrowsAny<DragonflowUpgrade.Engine.Errors.DfException>(() => plane.Stop(stopping, null, null));
+            Assert.Equal("IdentityFileNotFound", e.ErrorId);
+            Assert.False(File.Exists(marker), "a node was stopped although another's identity file is missing");
         }
 
         [Fact]

@@ -58,10 +58,10 @@ Describe 'Get-DfNode' {
         $nodes.Count | Should -Be 7
         $ctl = $nodes | Where-Object Name -EQ 'ctl1'
         $ctl.Services.Name | Should -Be 'neutron-server', 'df-publisher-service', 'df-local-controller'
-        $ctl.Services[0].StopCommand | Should -Be "sudo -n systemctl stop 'neutron-server'"
+        $ctl.Services[0].StopCommand | Should -Be "sudo -n systemctl stop neutron-server"
         $net = $nodes | Where-Object Name -EQ 'net1'
         $net.Services.Name | Should -Be 'df-l3-agent', 'df-bgp-service'
-        $net.Services[1].StartCommand | Should -Be "sudo -n rc-service 'df-bgp-service' start"
+        $net.Services[1].StartCommand | Should -Be "sudo -n rc-service df-bgp-service start"
         ($nodes | Where-Object Name -EQ 'cmp002').Chassis | Should -Be 'cmp002.example.org'
     }
 
@@ -117,13 +117,13 @@ Describe 'The node cmdlets under -WhatIf' {
 
     It 'Stop-DfControlPlane shows the exact command lines of each node, in the order they would run' {
         $text = Get-WhatIf { Get-DfNode $inventory | Stop-DfControlPlane -WhatIf }
-        $text | Should -BeLike "*What if: Stop neutron-server, df-publisher-service on ctl1 (10.0.0.11), running:`n    systemctl stop 'neutron-server'`n    systemctl stop 'df-publisher-service'`n*"
-        $text | Should -BeLike "*What if: Stop df-bgp-service, df-l3-agent on net1 (10.0.0.21), running:`n    sudo -n rc-service 'df-bgp-service' stop && logger stopped 'df-bgp-service' on 'net1'`n    sudo -n rc-service 'df-l3-agent' stop && logger stopped 'df-l3-agent' on 'net1'`n*"
+        $text | Should -BeLike "*What if: Stop neutron-server, df-publisher-service on ctl1 (10.0.0.11), running:`n    systemctl stop neutron-server`n    systemctl stop df-publisher-service`n*"
+        $text | Should -BeLike "*What if: Stop df-bgp-service, df-l3-agent on net1 (10.0.0.21), running:`n    sudo -n rc-service df-bgp-service stop && logger stopped df-bgp-service on net1`n    sudo -n rc-service df-l3-agent stop && logger stopped df-l3-agent on net1`n*"
     }
 
     It 'Start-DfControlPlane shows them too, Dragonflow services first' {
         $text = Get-WhatIf { Get-DfNode $inventory -Name ctl1 | Start-DfControlPlane -WhatIf }
-        $text | Should -BeLike "*What if: Start df-publisher-service, neutron-server on ctl1 (10.0.0.11), running:`n    systemctl start 'df-publisher-service'`n    systemctl start 'neutron-server'`n*"
+        $text | Should -BeLike "*What if: Start df-publisher-service, neutron-server on ctl1 (10.0.0.11), running:`n    systemctl start df-publisher-service`n    systemctl start neutron-server`n*"
     }
 
     It 'Invoke-DfNodeCommand shows the command as each node would get it' {

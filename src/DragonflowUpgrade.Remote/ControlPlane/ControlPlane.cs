@@ -29,11 +29,9 @@ namespace DragonflowUpgrade.Remote
             _log = log;
         }
 
-        /// <summary>Runs one command on every node; a result per node, as each finishes. Refuses before any runs if an identity file is missing.</summary>
-        public IEnumerable<NodeCommandResult> Invoke(IReadOnlyList<DfNode> nodes, string command, CancellationToken cancel = default)
-        {
-            SshConnector.CheckIdentityFiles(nodes);
-            return NodeFanOut.Run(nodes, _throttleLimit, _log,
+        /// <summary>Runs one command on every node; a result per node, as each finishes (a node whose identity file is missing among them).</summary>
+        public IEnumerable<NodeCommandResult> Invoke(IReadOnlyList<DfNode> nodes, string command, CancellationToken cancel = default) =>
+            NodeFanOut.Run(nodes, _throttleLimit, _log,
                 (node, log, c) =>
                 {
                     using (var connection = _ssh.Connect(node, log, c))
@@ -41,7 +39,6 @@ namespace DragonflowUpgrade.Remote
                 },
                 (node, e) => NodeCommandResult.Unreachable(node, command, e, TimeSpan.Zero),
                 cancel);
-        }
 
         /// <summary>Every service's state on every node, node by node as each answers.</summary>
         public IEnumerable<NodeStatus> GetStatus(IReadOnlyList<DfNode> nodes, CancellationToken cancel = default) =>
@@ -69,7 +66,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
-            SshConnector.CheckIdentityFiles(nodes);
+            _ssh.CheckIdentityFiles(nodes); // a partial stop or start is worse than none
             var run = new Run(this, nodes, ControlPlaneAction.Stop, progress, cancel);
             run.Phase("Stopping the Neutron servers", ServiceKind.Neutron);
             run.Phase("Stopping the Dragonflow services", ServiceKind.Dragonflow);
@@ -84,7 +81,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
-            SshConnector.CheckIdentityFiles(nodes);
+            _ssh.CheckIdentityFiles(nodes); // a partial stop or start is worse than none
             var run = new Run(this, nodes, ControlPlaneAction.Start, progress, cancel);
             Dictionary<(string, string), double> before = null;
             string failure = null;

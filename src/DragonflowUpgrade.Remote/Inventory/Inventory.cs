@@ -17,9 +17,9 @@ namespace DragonflowUpgrade.Remote
     /// Nodes    = @( @{ Name; Address; Port; User; IdentityFile; Chassis; Roles = @('compute') } )
     /// </code>
     /// A command is taken from the service, else its role, else Defaults, else systemd. In a
-    /// command, {service}, {node} and {chassis} are replaced by those values, shell-quoted: each
-    /// must be a word of its own, unquoted (see <see cref="CommandTemplate"/>), and the names
-    /// themselves may hold only what a systemd unit name holds.
+    /// command, {service}, {node} and {chassis} are replaced by those names as they are, quoted
+    /// or not (see <see cref="CommandTemplate"/>): the names may hold only what a systemd unit
+    /// name holds, which is what makes that safe.
     /// </summary>
     public static class Inventory
     {
@@ -101,7 +101,7 @@ namespace DragonflowUpgrade.Remote
                 string address = node.String("Address", required: true);
                 if (!IsHostName(address)) throw node.Error("Address", $"'{InventoryException.Show(address)}' is not a host name or IP address.");
                 int port = node.Port("Port") ?? defaults.Port("Port") ?? DefaultPort;
-                string user = node.String("User") ?? defaults.String("User") ?? Environment.UserName;
+                string user = node.UserName("User") ?? defaults.UserName("User") ?? Environment.UserName;
                 string identity = node.String("IdentityFile") ?? defaults.String("IdentityFile");
                 if (identity != null) identity = ResolvePath(identity, baseDir) ?? throw node.Error("IdentityFile", $"'{InventoryException.Show(identity)}' is not a valid path.");
                 string chassis = node.Name("Chassis", required: false, "chassis name") ?? name;
@@ -137,16 +137,7 @@ namespace DragonflowUpgrade.Remote
             return nodes;
         }
 
-        const string PlaceholderAction = "Make each placeholder a word of its own, unquoted, as in: systemctl stop {service}. The module shell-quotes the value itself.";
-
-        /// <summary>Replaces the placeholders of a command template by shell-quoted values; refuses a template where that would not be safe.</summary>
-        public static string Fill(string template, string service, string node, string chassis)
-        {
-            var t = new CommandTemplate(template, null, 0);
-            if (t.Problem != null)
-                throw new DfException(t.ProblemId, DfErrorCategory.InvalidData, $"The command {InventoryException.Show(template)}: {t.Problem}.", InventoryException.Show(template), PlaceholderAction);
-            return t.Fill(service, node, chassis);
-        }
+        const string PlaceholderAction = "Use only {service}, {node} and {chassis}, as in: systemctl stop {service}.";
 
         static string Fill(CommandTemplate template, string service, string node, string chassis, string file)
         {
@@ -160,23 +151,34 @@ namespace DragonflowUpgrade.Remote
         /// <summary>
         /// Refuses a name that reaches a command unless it holds only what a systemd unit name
         /// holds (ASCII letters, digits, ':', '-', '_', '.', '@'; not the '\' of its escapes) and
-        /// starts with a letter or digit, so that no command reads it as an option.
+        /// starts with a letter or digit, so that no command reads it as an option. None of these
+        /// characters is special to a shell, in quotes or out of them: this is what makes putting
+        /// a name into a command as it is safe (<see cref="CommandTemplate"/>).
         /// </summary>
-        static void CheckName(string name, string what, string file, int line, string field)
+        static void CheckName(string name, string what, string file, int line, string field) =>
+            CheckName(name, what, file, line, field, ":-_.@", "a name that reaches a command", "what a systemd unit name holds",
+                $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.");
+
+        /// <summary>A user name, which messages and logs show, may hold what a portable POSIX user name holds.</summary>
+        static void CheckUser(string name, string file, int line, string field) =>
+            CheckName(name, "user name", file, line, field, "-_.", "a user name", "what a portable POSIX user name holds",
+                "Give the user the node's sshd logs in, as in: stack.");
+
+        static void CheckName(string name, string what, string file, int line, string field, string others, string rule, string like, string action)
         {
             string problem = null;
             if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
             else if (!IsAsciiLetterOrDigit(name[0])) problem = $"starts with {Describe(name[0])}";
             else
             {
-                int bad = name.IndexOf(c => !IsAsciiLetterOrDigit(c) && ":-_.@".IndexOf(c) < 0);
+                int bad = name.IndexOf(c => !IsAsciiLetterOrDigit(c) && others.IndexOf(c) < 0);
                 if (bad >= 0) problem = $"holds {Describe(name[bad])} at position {bad + 1}";
             }
             if (problem != null)
                 throw new InventoryException(file, line, field,
-                    $"the {what} '{InventoryException.Show(name)}' {problem}: a name that reaches a command may hold only ASCII letters, digits and : - _ . @ " +
-                    $"(what a systemd unit name holds), must start with a letter or digit, and has at most {MaxNameLength} characters.",
-                    InventoryException.NameInvalidId, $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.");
+                    $"the {what} '{InventoryException.Show(name)}' {problem}: {rule} may hold only ASCII letters, digits and {string.Join(" ", others.ToCharArray())} " +
+                    $"({like}), must start with a letter or digit, and has at most {MaxNameLength} characters.",
+                    InventoryException.NameInvalidId, action);
         }
 
         static bool IsAsciiLetterOrDigit(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -275,6 +277,13 @@ namespace DragonflowUpgrade.Remote
             {
                 string name = String(field, required);
                 if (name != null) CheckName(name, what, _file, Get(field).Line, Name(field));
+                return name;
+            }
+
+            public string UserName(string field)
+            {
+                string name = String(field);
+                if (name != null) CheckUser(name, _file, Get(field).Line, Name(field));
                 return name;
             }
 

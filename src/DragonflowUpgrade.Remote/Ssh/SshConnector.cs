@@ -96,11 +96,12 @@ namespace DragonflowUpgrade.Remote
         }
 
         /// <summary>
-        /// Checks, before anything runs anywhere, that every node's identity file exists: a
-        /// typo in the inventory then stops the operation, rather than leaving some nodes
-        /// stopped and the others running.
+        /// Checks, before anything runs anywhere, that every node's identity file exists: for a
+        /// stop or start of the control plane, a typo in the inventory then stops the operation,
+        /// rather than leaving some nodes stopped and the others running. Elsewhere a missing
+        /// file fails its node alone, when <see cref="Connect"/> looks for it.
         /// </summary>
-        public static void CheckIdentityFiles(IEnumerable<DfNode> nodes)
+        public void CheckIdentityFiles(IEnumerable<DfNode> nodes)
         {
             foreach (var node in nodes)
                 if (node.IdentityFile != null && !File.Exists(node.IdentityFile))
@@ -133,7 +134,8 @@ namespace DragonflowUpgrade.Remote
             if (node.IdentityFile != null)
             {
                 if (!File.Exists(node.IdentityFile))
-                    throw new NodeConnectionException(node, $"{node.Name}: the identity file {node.IdentityFile} does not exist.");
+                    throw new NodeConnectionException(node, $"{node.Name}: the identity file {node.IdentityFile} does not exist" +
+                        (node.Inventory == null ? "." : $" (the node's IdentityFile in {node.Inventory}).") + " Correct it, or put the key there.");
                 return new[] { node.IdentityFile };
             }
             string dir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh");

@@ -111,23 +111,11 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             // Placeholders that the module does not know.
             new object[] { "misspelt placeholder", Start("systemctl start {servce}"), Unknown, "{servce}" },
             new object[] { "capitalised placeholder", Start("systemctl start {Service}"), Unknown, "{Service}" },
-            // Placeholders in every quoting style, or glued to other text.
-            new object[] { "{service} in single quotes", Start("echo '{service}'"), Unsafe, "stands inside single quotes" },
-            new object[] { "{service} in double quotes", Start("echo \"{service}\""), Unsafe, "stands inside double quotes" },
-            new object[] { "{node} in double quotes", Start("echo \"on {node}\""), Unsafe, "{node} stands inside double quotes" },
-            new object[] { "{chassis} in single quotes", Start("echo 'on {chassis}'"), Unsafe, "{chassis} stands inside single quotes" },
-            new object[] { "{service} in $'...'", Start("echo $'{service}'"), Unsafe, "stands inside $'...' quotes" },
-            new object[] { "{service} in backquotes", Start("echo `echo {service}`"), Unsafe, "stands inside backquotes" },
-            new object[] { "{service} in \"$( )\" in single quotes", Start("echo \"$(echo '{service}')\""), Unsafe, "stands inside single quotes" },
-            new object[] { "${service}", Start("echo ${service}"), Unsafe, "follows '$'" },
+            // A placeholder the shell would read as a variable.
+            new object[] { "${service}", Start("echo ${service}"), Unsafe, "{service} follows '$'" },
             new object[] { "\"${node}\"", Start("echo \"${node}\""), Unsafe, "{node} follows '$'" },
-            new object[] { "after a backslash", Start("echo \\{service}"), Unsafe, "follows a backslash" },
-            new object[] { "glued after an option", Start("systemctl start --unit={service}"), Unsafe, "runs into the text before it" },
-            new object[] { "glued before a quote", Start("systemctl start {service}'.service'"), Unsafe, "runs into the text after it" },
-            new object[] { "in a comment", Start("true # {service}"), Unsafe, "stands in a comment" },
-            new object[] { "in a here-document", Start("cat <<EOF\n{service}\nEOF"), Unsafe, "here-document" },
-            new object[] { "quoted in Defaults", "{ \"Defaults\": { %LOGIN%, \"Start\": \"touch %RAN%/d; systemctl start \\\"{service}\\\"\" }, \"Nodes\": [ %NODES% ] }", Unsafe, "Defaults.Start" },
-            new object[] { "quoted in a role", "{ \"Roles\": { \"compute\": { \"Stop\": \"touch %RAN%/r; systemctl stop '{service}'\" } }, \"Nodes\": [ %NODES% ] }", Unsafe, "Roles.compute.Stop" },
+            new object[] { "$ in Defaults", "{ \"Defaults\": { %LOGIN%, \"Start\": \"touch %RAN%/d; systemctl start ${service}\" }, \"Nodes\": [ %NODES% ] }", Unsafe, "Defaults.Start" },
+            new object[] { "$ in a role", "{ \"Roles\": { \"compute\": { \"Stop\": \"touch %RAN%/r; systemctl stop ${chassis}\" } }, \"Nodes\": [ %NODES% ] }", Unsafe, "Roles.compute.Stop" },
             // Names that would reach a command.
             new object[] { "service name with ;", Service("x; touch %RAN%/p"), BadName, "holds ';' at position 2" },
             new object[] { "service name with $( )", Service("y$(touch %RAN%/p)"), BadName, "holds '$' at position 2" },
@@ -144,6 +132,9 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             new object[] { "service name in Services", "{ \"Services\": { \"df-x;id\": { \"Start\": \"touch %RAN%/s\" } }, \"Nodes\": [ %NODES% ] }", BadName, "'df-x;id'" },
             new object[] { "node name with $( )", "{ \"Nodes\": [ { \"Name\": \"n$(touch %RAN%/p)\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "the node name 'n$(touch" },
             new object[] { "node name with a newline", "{ \"Nodes\": [ { \"Name\": \"cmp1\\nFAKE LOG LINE\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "'cmp1\\nFAKE LOG LINE'" },
+            new object[] { "user with a newline", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"User\": \"stack\\nFAKE LOG LINE\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "Nodes[0].User: the user name 'stack\\nFAKE LOG LINE' holds U+000A" },
+            new object[] { "user with an escape sequence", "{ \"Defaults\": { \"User\": \"st\\u001b[2Jack\" }, \"Nodes\": [ %NODES% ] }", BadName, "Defaults.User: the user name 'st\\u001B[2Jack' holds U+001B" },
+            new object[] { "user as an option", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"User\": \"-oProxyCommand=touch %RAN%/u\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "starts with '-'" },
             new object[] { "chassis with a quote", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"Chassis\": \"a'b\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", BadName, "the chassis name 'a'b'" },
         };
 
@@ -201,20 +192,67 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             Assert.Contains("Roles.odd.Services", e.Message);
         }
 
+        // A template in any quoting style, or with its placeholder glued to other text: %N% in
+        // the output stands for the node's name.
+        public static IEnumerable<object[]> Quoted() => new List<object[]>
+        {
+            new object[] { "echo '{service}'", "df-x" },
+            new object[] { "echo \"{service}\"", "df-x" },
+            new object[] { "echo \"on {node}\"", "on %N%" },
+            new object[] { "echo 'on {chassis}'", "on %N%" },
+            new object[] { "echo $'{service}'", "df-x" },
+            new object[] { "echo `echo {service}`", "df-x" },
+            new object[] { "echo \"$(echo '{service}')\"", "df-x" },
+            new object[] { "echo \\{service}", "df-x" },
+            new object[] { "printf '%s\\n' --unit={service}", "--unit=df-x" },
+            new object[] { "echo {service}'.service'", "df-x.service" },
+            new object[] { "echo {service} # {node}", "df-x" },
+            new object[] { "cat <<EOF\n{service} on {node}\nEOF", "df-x on %N%" },
+            new object[] { "cat <<EOF\nx\nEOF\necho {service}", "x\ndf-x" },
+        };
+
+        [Theory]
+        [MemberData(nameof(Quoted))]
+        public void A_placeholder_in_any_quoting_gets_the_name_on_the_node_and_no_name_can_break_out(string template, string output)
+        {
+            // A name that would close any quotes around it and run a command is refused...
+            string marker = Path.Combine(MarkerDir, "p");
+            string hostile = $"x'\"`touch {marker}`$(touch {marker});touch {marker};#";
+            string WriteWith(string service) => Write(@"{
+  ""Roles"": { ""compute"": { ""Services"": [" + Json(service) + @"], ""Start"": " + Json(template) + @" } },
+  ""Nodes"": [ %NODES% ]
+}");
+            IReadOnlyList<DfNode> nodes = null;
+            var thrown = Record.Exception(() => nodes = Inventory.LoadJson(WriteWith(hostile)));
+            if (nodes != null) StartAll(nodes);
+            Assert.False(File.Exists(marker), "the service name ran as a command on the node");
+            Assert.Equal(InventoryException.NameInvalidId, Assert.IsType<InventoryException>(thrown).ErrorId);
+
+            // ...and a valid one reaches the node as it is.
+            var node = Inventory.LoadJson(WriteWith("df-x"))[0];
+            using (var c = TestCloud.Connector().Connect(node, _log))
+            {
+                var r = c.Run(node.Services.Single(s => s.Name == "df-x").StartCommand, _log);
+                Assert.Equal(0, r.ExitCode);
+                Assert.Equal(output.Replace("%N%", node.Name), r.Output);
+            }
+            Assert.Empty(Directory.GetFileSystemEntries(MarkerDir));
+        }
+
         [Fact]
-        public void A_quoted_placeholder_is_refused_naming_file_field_node_and_template()
+        public void A_placeholder_read_as_a_variable_is_refused_naming_file_field_node_and_template()
         {
             string path = Write(@"{
   ""Defaults"": { %LOGIN% },
   ""Services"": {
-    ""df-metadata-service"": { ""Stop"": ""touch %RAN%/q; systemctl stop \""{service}\"""" }
+    ""df-metadata-service"": { ""Stop"": ""touch %RAN%/q; systemctl stop \""${service}\"""" }
   },
   ""Nodes"": [ %NODES% ]
 }");
             var e = Assert.Throws<InventoryException>(() => Inventory.LoadJson(path));
             Assert.Equal(CommandTemplate.UnsafeId, e.ErrorId);
-            Assert.StartsWith($"{path}, line 4, field Services.df-metadata-service.Stop: the placeholder {{service}} stands inside double quotes", e.Message);
-            Assert.Contains("systemctl stop \"{service}\"", e.Message);
+            Assert.StartsWith($"{path}, line 4, field Services.df-metadata-service.Stop: the placeholder {{service}} follows '$'", e.Message);
+            Assert.Contains("systemctl stop \"${service}\"", e.Message);
             Assert.Matches("Node '[^']+' would run it for df-metadata-service", e.Message);
             Assert.Contains("{service}", e.RecommendedAction);
         }
