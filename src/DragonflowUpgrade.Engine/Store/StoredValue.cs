@@ -7,8 +7,8 @@ namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
     /// Which stored values the module takes. Every read whose values are kept — a run's snapshot,
-    /// a backup — goes through <see cref="Checked"/>, whatever the store; the file store checks
-    /// each line's value the same way. So a value that a backup could not give back is refused
+    /// a backup, a restore, the heartbeat tables — goes through <see cref="Checked"/>, whatever the
+    /// store, and is checked there only. So a value that a backup could not give back is refused
     /// when it is read, naming its key, before anything is written.
     /// Carried byte-exact: any one JSON value (object, number, string, array, true, false, null)
     /// in UTF-8, with whatever spacing and escapes it was stored with.
