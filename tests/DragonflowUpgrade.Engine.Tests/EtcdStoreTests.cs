@@ -104,7 +104,8 @@ namespace DragonflowUpgrade.Engine.Tests
         public void Deletes_remove_keys_and_keys_outside_the_layout_are_neither_read_nor_touched()
         {
             string uri = TestEtcd.NewDatabase();
-            var others = new[] { "unrelated", "lport/x", "/lport", "/lport/" };
+            // ("/lport/" is an NB key with an empty id: read, and refused as on Redis.)
+            var others = new[] { "unrelated", "lport/x", "/lport" };
             foreach (var k in others) TestEtcd.Put(k, "x");
             using (var store = NbStoreFactory.Open(uri))
             {

@@ -387,7 +387,7 @@ namespace DragonflowUpgrade.Engine.Tests
 
         [Theory]
         [InlineData("{\"table\":\"lport\",\"topic\":null,\"id\":\"p1\"}", "'value' is missing")]
-        [InlineData("{\"table\":\"lport\",\"topic\":null,\"value\":{}}", "'id' must be a non-empty string")]
+        [InlineData("{\"table\":\"lport\",\"topic\":null,\"value\":{}}", "'id' must be a string")]
         [InlineData("{\"table\":\"lport\",\"topic\":3,\"id\":\"p\",\"value\":{}}", "'topic' must be a string or null")]
         [InlineData("{\"table\":\"lport\",", "not valid JSON")]
         [InlineData("[1,2]", "must be a JSON object")]

@@ -1,8 +1,10 @@
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Text;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -203,6 +205,35 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(1500000002, rows["publisher"].LastSeen);
             Assert.True(rows["listener"].IsAlive(1500000081.5, TimeSpan.FromSeconds(80)));
             Assert.False(rows["listener"].IsAlive(1500000081.6, TimeSpan.FromSeconds(80)));
+        }
+
+        [Fact]
+        public void A_heartbeat_row_the_control_plane_check_refuses_counts_as_alive_naming_what_is_wrong()
+        {
+            string dir = Path.Combine(Path.GetTempPath(), "df-beats-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                var store = new FileNbStore(Path.Combine(dir, "nb.jsonl"), create: true);
+                NbEntry Row(string table, string id, string json) => new NbEntry(new NbKey(table, null, id), Encoding.UTF8.GetBytes(json));
+                store.Write(new[]
+                {
+                    Row("service", "s1", "{\"binary\": \"df-local-controller\", \"chassis\": \"cmp1\", \"last_seen_up\": \"soon\"}"),
+                    Row("service", "s2", "{\"binary\": \"df-l3-agent\", \"chassis\": \"cmp2\", \"last_seen_up\": 1e300}"),
+                    Row("listener", "ctl1", "[1500000001]"),
+                    Row("publisher", "p1", "{\"id\": \"p1\", \"last_activity_timestamp\": \"1500000002\"}"),
+                });
+                var rows = Heartbeats.ReadAll(store).ToDictionary(r => r.Id);
+                double later = 1500000002 + 3600;
+                Assert.All(new[] { "s1", "s2", "ctl1" }, id => Assert.True(rows[id].IsAlive(later, TimeSpan.FromSeconds(80)), id));
+                Assert.Contains("df-local-controller on cmp1 (its service row has last_seen_up \"soon\", which is not a time in epoch seconds)", rows["s1"].Describe(later));
+                Assert.Contains("is not a JSON object", rows["ctl1"].Describe(later));
+                Assert.Null(rows["p1"].Problem);
+                Assert.Equal(1500000002, rows["p1"].LastSeen);
+                Assert.False(rows["p1"].IsAlive(later, TimeSpan.FromSeconds(80)));
+                var refused = Assert.Throws<HeartbeatInvalidException>(() => ControlPlaneCheck.FindLive(store, TimeSpan.FromSeconds(80)));
+                Assert.Equal("s1", refused.Key.Id);
+            }
+            finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
         }
 
         sealed class Sync<T> : IProgress<T>

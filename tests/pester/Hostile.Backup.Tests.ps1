@@ -4,6 +4,7 @@
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
+    . "$PSScriptRoot/SecretSupport.ps1"
 
     $script:Secret = "hostile-$([guid]::NewGuid().ToString('N'))"
     $script:User = "hostile-backup-$([guid]::NewGuid().ToString('N'))"
@@ -33,19 +34,9 @@ BeforeAll {
             [IO.File]::WriteAllText($Path, $text)
         }
     }
-    # Runs a cmdlet call; gives its error record and everything it wrote to any stream.
-    function Invoke-Captured([scriptblock] $Call) {
-        $seen = [Collections.Generic.List[object]]::new()
-        $err = $null
-        try { & $Call *>&1 | ForEach-Object { $seen.Add($_) } } catch { $err = $_ }
-        [pscustomobject]@{ Error = $err; Streams = $seen }
-    }
     # Neither the error nor any stream nor any file under $Folder but the test's own inputs shows the secret.
     function Assert-NoSecret($Captured, [string] $Folder, [string[]] $Inputs = @()) {
-        $e = $Captured.Error
-        $text = @($e.Exception.ToString(), "$($e.TargetObject)", "$($e.ErrorDetails.RecommendedAction)", "$($e.CategoryInfo)") +
-            @($Captured.Streams | ForEach-Object { "$_" })
-        ($text -join "`n") | Should -Not -BeLike "*$script:Secret*"
+        $Captured.Text | Should -Not -BeLike "*$script:Secret*"
         Get-ChildItem -LiteralPath $Folder -Recurse -File | Where-Object FullName -NotIn $Inputs | ForEach-Object {
             $s = [IO.File]::OpenRead($_.FullName)
             if ($_.Name -like '*.gz') { $s = [IO.Compression.GZipStream]::new($s, 'Decompress') }

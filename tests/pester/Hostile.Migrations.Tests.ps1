@@ -63,6 +63,7 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
+    . "$PSScriptRoot/SecretSupport.ps1"
     $script:Index = 41
     # A Redis user of the test's own, so that the database is reached with a password to look for.
     $script:Secret = 'Hostile-' + [guid]::NewGuid().ToString('N')
@@ -71,23 +72,20 @@ BeforeAll {
     $script:Uri = "redis://$($User):$Secret@$($script:Endpoint)/$Index"
 
     # Runs Invoke-DfMigration on the migrations of $Folder with every stream captured, and
-    # returns what came out; a terminating error is the last item.
+    # returns what came out (see Invoke-Captured).
     function Invoke-Hostile([string] $Folder, [string] $BackupDir, [string] $Cmdlet = 'Invoke-DfMigration', [hashtable] $Extra = @{}) {
         $parameters = @{ Database = $script:Uri; Confirm = $false; Verbose = $true } + $Extra
         if ($Cmdlet -eq 'Invoke-DfMigration') { $parameters.MigrationPath = $Folder; $parameters.BackupPath = Join-Path $BackupDir 'backup.jsonl.gz' }
-        @(& { try { & $Cmdlet @parameters *>&1 } catch { $_ } })
+        Invoke-Captured { & $Cmdlet @parameters }
     }
 
     # The error id, the culprit, and the password nowhere.
-    function Assert-Refusal([object[]] $Streams, [string] $ErrorId, [string[]] $Culprit, [string] $BackupDir) {
-        $err = $Streams | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Select-Object -Last 1
+    function Assert-Refusal($Run, [string] $ErrorId, [string[]] $Culprit, [string] $BackupDir) {
+        $err = $Run.Error
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -BeLike "$ErrorId,*"
         foreach ($c in $Culprit) { $err.Exception.Message | Should -BeLike "*$([WildcardPattern]::Escape($c))*" }
-        $seen = $Streams + @($Streams | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object {
-                $_.Exception.ToString(); $_.TargetObject; $_.CategoryInfo.TargetName
-                if ($_.ErrorDetails) { $_.ErrorDetails.Message; $_.ErrorDetails.RecommendedAction } })
-        ($seen | Out-String -Width 4096) | Should -Not -BeLike "*$Secret*"
+        $Run.Text | Should -Not -BeLike "*$Secret*"
         foreach ($file in Get-ChildItem $BackupDir -Recurse -File -ErrorAction SilentlyContinue) {
             $stream = [IO.File]::OpenRead($file.FullName)
             try {
@@ -120,8 +118,8 @@ Describe 'Hostile migrations' {
     It 'refuses <Case> with <ErrorId>, naming it, and writes nothing' -ForEach $Cases {
         foreach ($name in $Files.Keys) { Set-Content -Path (Join-Path $folder $name) -Value $Files[$name] }
         $before = Get-RedisDump $Index
-        $streams = Invoke-Hostile $folder $backups
-        Assert-Refusal $streams $ErrorId $Culprit $backups
+        $run = Invoke-Hostile $folder $backups
+        Assert-Refusal $run $ErrorId $Culprit $backups
         Get-RedisDump $Index | Should -BeExactly $before
     }
 
@@ -131,8 +129,8 @@ Describe 'Hostile migrations' {
         $held = [DragonflowUpgrade.Engine.Safety.UpgradeLock]::Acquire($store, 'Invoke-DfMigration', $null)
         try {
             $before = Get-RedisDump $Index
-            $streams = Invoke-Hostile $folder $backups
-            Assert-Refusal $streams 'DatabaseLocked' @('locked by', "process $PID") $backups
+            $run = Invoke-Hostile $folder $backups
+            Assert-Refusal $run 'DatabaseLocked' @('locked by', "process $PID") $backups
             Get-RedisDump $Index | Should -BeExactly $before
         }
         finally { $held.Dispose(); $store.Dispose() }
@@ -155,17 +153,17 @@ Describe 'Hostile migrations' {
         }
 
         It 'fails the commit with NbCommitConflict naming the object, writes none of its batch, and leaves the commit to resume or undo' {
-            $streams = Invoke-Hostile $folder $backups
-            Assert-Refusal $streams 'NbCommitConflict' @('lport/p1') $backups
-            ($streams[-1].ErrorDetails.RecommendedAction) | Should -BeLike '*Resume-DfMigration*Undo-DfMigration*'
+            $run = Invoke-Hostile $folder $backups
+            Assert-Refusal $run 'NbCommitConflict' @('lport/p1') $backups
+            $run.Error.ErrorDetails.RecommendedAction | Should -BeLike '*Resume-DfMigration*Undo-DfMigration*'
             Get-NbDump | Should -BeExactly $expected
         }
 
         It 'refuses to resume that commit with DatabaseChangedSinceRun until forced, writing nothing' {
             Invoke-Hostile $folder $backups | Out-Null
-            $streams = Invoke-Hostile $folder $backups -Cmdlet Resume-DfMigration
-            Assert-Refusal $streams 'DatabaseChangedSinceRun' @('lport/p1') $backups
-            $streams[-1].ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
+            $run = Invoke-Hostile $folder $backups -Cmdlet Resume-DfMigration
+            Assert-Refusal $run 'DatabaseChangedSinceRun' @('lport/p1') $backups
+            $run.Error.ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
             Get-NbDump | Should -BeExactly $expected
         }
 

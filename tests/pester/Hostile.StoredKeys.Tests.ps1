@@ -7,6 +7,7 @@ BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
     . "$PSScriptRoot/SafetySupport.ps1"
+    . "$PSScriptRoot/SecretSupport.ps1"
 
     $script:Index = 30
     $script:Secret = 'hostile-Pester-7c1d'
@@ -22,11 +23,9 @@ BeforeAll {
 
     # Runs a cmdlet; its terminating error, with every stream it wrote, checked for the secret.
     function Invoke-Hostile([scriptblock] $Command) {
-        $err = $null
-        $streams = try { & $Command *>&1 } catch { $err = $_ }
-        $text = (@($streams | Out-String) + @($err | Out-String) + "$($err.TargetObject)" + "$($err.ErrorDetails.RecommendedAction)" + "$($err.Exception)") -join "`n"
-        $text | Should -Not -Match ([regex]::Escape($Secret))
-        $err
+        $run = Invoke-Captured $Command
+        $run.Text | Should -Not -Match ([regex]::Escape($Secret))
+        $run.Error
     }
 
     function Assert-EveryReadRefuses([string] $ErrorId, [string] $ShownKey) {

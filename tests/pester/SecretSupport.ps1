@@ -1,4 +1,4 @@
-# Shared by the URI hostile and secrets tests: run a cmdlet with every stream captured, and
+# Shared by the tests that look for a password or secret: run a cmdlet with every stream captured, and
 # gather every text the module showed or wrote, to search it for a password.
 
 # Runs $Command with Verbose and Debug on; returns the error record it stopped with (or the

@@ -261,6 +261,18 @@ namespace DragonflowUpgrade.Engine.Json
             fixed (byte* p = &utf8[0]) return StrictUtf8.GetString(p, utf8.Length);
         }
 
+        /// <summary>Whether the bytes are UTF-8 text.</summary>
+        internal static unsafe bool IsUtf8(ReadOnlySpan<byte> utf8)
+        {
+            if (utf8.IsEmpty) return true;
+            try
+            {
+                fixed (byte* p = &utf8[0]) StrictUtf8.GetCharCount(p, utf8.Length);
+                return true;
+            }
+            catch (DecoderFallbackException) { return false; }
+        }
+
         static string ReadEscapedString(Reader r, ReadOnlySpan<byte> b, ref int at)
         {
             var text = new StringBuilder();

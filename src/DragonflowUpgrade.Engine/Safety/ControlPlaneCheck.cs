@@ -94,47 +94,51 @@ namespace DragonflowUpgrade.Engine.Safety
         static void Scan(INbStore store, string table, string field, TimeSpan limit, DateTimeOffset now, List<LiveComponent> live,
             List<HeartbeatInvalidException> invalid, Func<string, JsonElement, string> describe)
         {
-            foreach (var e in store.Read(table))
+            foreach (var e in StoredValue.Checked(store, table))
             {
-                JsonDocument doc;
-                try { doc = JsonDocument.Parse(e.Value); }
-                catch (JsonException)
+                var row = ReadRow(e, field);
+                if (row.Problem != null)
                 {
-                    invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, "is not a JSON object"));
+                    invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, row.Problem));
                     continue;
                 }
-                using (doc)
-                {
-                    var o = doc.RootElement;
-                    if (o.ValueKind != JsonValueKind.Object)
-                    {
-                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, "is not a JSON object"));
-                        continue;
-                    }
-                    if (!o.TryGetProperty(field, out var ts))
-                    {
-                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, $"has no {field}"));
-                        continue;
-                    }
-                    double seconds = double.NaN;
-                    if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
-                    else if (ts.ValueKind == JsonValueKind.String && !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) seconds = double.NaN;
-                    // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
-                    if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
-                    {
-                        string raw = ts.GetRawText();
-                        if (raw.Length > 40) raw = raw.Substring(0, 40) + "...";
-                        invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, $"has {field} {raw}, which is not a time in epoch seconds"));
-                        continue;
-                    }
-                    var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(seconds * 1000));
-                    var age = now - seen;
-                    if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, o), seen, age));
-                }
+                var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(row.Seconds.Value * 1000));
+                var age = now - seen;
+                if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, row.Object.Value), seen, age));
             }
         }
 
-        static string Field(JsonElement o, string name)
+        /// <summary>
+        /// A heartbeat row read by the rule of this check: its object (when it is one), and its
+        /// time in epoch seconds or, when that cannot be read, what is wrong with the row.
+        /// </summary>
+        public static HeartbeatRow ReadRow(NbEntry e, string field)
+        {
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(e.Value); }
+            catch (JsonException) { return new HeartbeatRow(null, null, "is not a JSON object"); }
+            using (doc)
+            {
+                var o = doc.RootElement;
+                if (o.ValueKind != JsonValueKind.Object) return new HeartbeatRow(null, null, "is not a JSON object");
+                o = o.Clone();
+                if (!o.TryGetProperty(field, out var ts)) return new HeartbeatRow(o, null, $"has no {field}");
+                double seconds = double.NaN;
+                if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
+                else if (ts.ValueKind == JsonValueKind.String && !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) seconds = double.NaN;
+                // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
+                if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
+                {
+                    string raw = ts.GetRawText();
+                    if (raw.Length > 40) raw = raw.Substring(0, 40) + "...";
+                    return new HeartbeatRow(o, null, $"has {field} {raw}, which is not a time in epoch seconds");
+                }
+                return new HeartbeatRow(o, seconds, null);
+            }
+        }
+
+        /// <summary>A string or number field of a heartbeat row's object, as text; null otherwise.</summary>
+        public static string Field(JsonElement o, string name)
         {
             if (!o.TryGetProperty(name, out var v)) return null;
             switch (v.ValueKind)
@@ -155,6 +159,24 @@ namespace DragonflowUpgrade.Engine.Safety
             if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
             return live;
         }
+    }
+
+    /// <summary>A heartbeat row as <see cref="ControlPlaneCheck.ReadRow"/> reads it.</summary>
+    public readonly struct HeartbeatRow
+    {
+        public HeartbeatRow(JsonElement? obj, double? seconds, string problem)
+        {
+            Object = obj;
+            Seconds = seconds;
+            Problem = problem;
+        }
+
+        /// <summary>The row's object; null when it is not one.</summary>
+        public JsonElement? Object { get; }
+        /// <summary>The last heartbeat, epoch seconds; null when <see cref="Problem"/> says why not.</summary>
+        public double? Seconds { get; }
+        /// <summary>What makes the row's time unreadable (to follow "the row"), or null.</summary>
+        public string Problem { get; }
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ namespace DragonflowUpgrade.Engine.Safety
     {
         public const string Format = "dragonflow-upgrade-backup";
 
-        /// <summary>Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz).</summary>
+        /// <summary>Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz), as <see cref="ResolvePath"/> gives it.</summary>
         public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null)
         {
             CheckPath(path);
@@ -61,8 +61,6 @@ namespace DragonflowUpgrade.Engine.Safety
         public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path)
         {
             CheckPath(path);
-            if (string.Equals(System.IO.Path.GetFullPath(path), source, StringComparison.OrdinalIgnoreCase))
-                throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
             var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
             entries.Sort(CompareKeys);
             var info = new BackupInfo
@@ -141,7 +139,7 @@ namespace DragonflowUpgrade.Engine.Safety
         public static BackupInfo ReadHeader(string path)
         {
             path = System.IO.Path.GetFullPath(path);
-            if (Directory.Exists(path)) throw new BackupInvalidException(path, "this is a folder, not a backup: name the backup's .jsonl.gz file in it.");
+            if (Directory.Exists(path)) throw FileNbStore.FolderGiven(path);
             if (!FileNbStore.IsFileStorePath(path)) throw new BackupInvalidException(path, "this is not a backup: a backup's name ends in .jsonl.gz (or .jsonl).");
             if (!File.Exists(path)) throw new BackupInvalidException(path, "there is no backup at this path.");
             JsonElement? header;
@@ -188,7 +186,7 @@ namespace DragonflowUpgrade.Engine.Safety
             var header = ReadHeader(info.Path);
             if (header.Objects != info.Objects || !string.Equals(header.Checksum, info.Checksum, StringComparison.OrdinalIgnoreCase))
                 throw new BackupInvalidException(info.Path, "its header is not the one written.");
-            try { foreach (var _ in new FileNbStore(info.Path).Read()) { } }
+            try { foreach (var _ in StoredValue.Checked(new FileNbStore(info.Path))) { } }
             catch (Exception e) when (e is NbStoreException || e is IOException)
             {
                 throw new BackupInvalidException(info.Path, $"the backup is damaged ({e.Message})", e);
@@ -199,7 +197,7 @@ namespace DragonflowUpgrade.Engine.Safety
         internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what)
         {
             var entries = new List<NbEntry>(Math.Max(0, count));
-            try { entries.AddRange(new FileNbStore(path).Read()); }
+            try { entries.AddRange(StoredValue.Checked(new FileNbStore(path))); }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
                 throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e);

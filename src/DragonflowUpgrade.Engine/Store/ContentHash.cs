@@ -11,6 +11,8 @@ namespace DragonflowUpgrade.Engine.Store
         public void Add(byte[] data, int count) => _hash.AppendData(data, 0, count);
         public void Add(byte[] data) => _hash.AppendData(data);
 
+        public void Add(byte[] data, int offset, int count) => _hash.AppendData(data, offset, count);
+
         public string Finish() => ToHex(_hash.GetHashAndReset());
 
         public static string Of(byte[] data)

@@ -106,9 +106,9 @@ namespace DragonflowUpgrade.Engine.Store
         public static bool TryParseKey(string text, byte[] value, out NbKey key, NameTable names = null)
         {
             key = default;
-            if (text == null || text.Length < 4 || text[0] != '/') return false;
+            if (text == null || text.Length < 3 || text[0] != '/') return false;
             int slash = text.IndexOf('/', 1);
-            if (slash <= 1 || slash == text.Length - 1) return false;
+            if (slash <= 1) return false;  // an empty id is read, for StoredValue to refuse as on any store
             string table = text.Substring(1, slash - 1);
             string topic = ModuleTables.IsModuleTable(table) ? null : NbJson.TopicOf(value);
             if (names != null)

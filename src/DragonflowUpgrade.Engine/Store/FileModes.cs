@@ -9,25 +9,43 @@ namespace DragonflowUpgrade.Engine.Store
         [DllImport("libc", SetLastError = true, EntryPoint = "chmod")]
         static extern int Chmod(string path, uint mode);
 
-        // The runtime's own stat (libSystem.Native ships with every .NET on Unix); its result
-        // starts with two ints, the flags and the mode, whose S_IFMT bits give the file's type.
-        [DllImport("libSystem.Native", EntryPoint = "SystemNative_Stat", SetLastError = true)]
+        // No public .NET API tells a pipe, socket or device from a regular file: FileAttributes and
+        // UnixFileMode carry no file type, and opening a pipe blocks. So this asks libc's stat,
+        // whose structure is the platform's ABI (unlike the runtime's private SystemNative_Stat):
+        // st_mode sits at a fixed offset for each OS and architecture. glibc before 2.33 exports
+        // stat only as __xstat.
+        [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
         static extern int Stat(string path, byte[] status);
+
+        [DllImport("libc", EntryPoint = "__xstat", SetLastError = true)]
+        static extern int XStat(int version, string path, byte[] status);
 
         /// <summary>
         /// Whether an existing path is a regular file, not a pipe, socket or device (opening a
-        /// pipe would wait for a writer). Where the runtime cannot say (Windows, .NET Framework), true.
+        /// pipe would wait for a writer). Where this cannot be told (Windows, another platform), true.
         /// </summary>
         public static bool IsRegularFile(string path)
         {
-            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return true;
-            var status = new byte[512];  // larger than the runtime's status structure
+            bool linux = RuntimeInformation.IsOSPlatform(OSPlatform.Linux), mac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
+            var arch = RuntimeInformation.ProcessArchitecture;
+            // Offset and size of st_mode in struct stat.
+            int at, size = 4;
+            if (linux && arch == Architecture.X64) at = 24;
+            else if (linux && arch == Architecture.Arm64) at = 16;
+            else if (mac && arch == Architecture.Arm64) { at = 4; size = 2; }
+            else if (mac && arch == Architecture.X64) { at = 8; size = 2; }  // stat without $INODE64: 32-bit inode numbers
+            else return true;
+            var status = new byte[256];  // larger than struct stat
             try
             {
-                if (Stat(path, status) != 0) return true;  // let opening it say what is wrong
+                int result;
+                try { result = Stat(path, status); }
+                catch (EntryPointNotFoundException) when (linux) { result = XStat(arch == Architecture.X64 ? 1 : 0, path, status); }
+                if (result != 0) return true;  // let opening it say what is wrong
             }
             catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException) { return true; }
-            return (BitConverter.ToInt32(status, 4) & 0xF000) == 0x8000;
+            int mode = size == 2 ? BitConverter.ToUInt16(status, at) : BitConverter.ToInt32(status, at);
+            return (mode & 0xF000) == 0x8000;  // S_IFMT, S_IFREG
         }
 
         public static void SetOwnerOnly(string path)

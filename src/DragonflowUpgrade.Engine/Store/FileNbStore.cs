@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
@@ -21,13 +22,16 @@ namespace DragonflowUpgrade.Engine.Store
             Path = System.IO.Path.GetFullPath(path);
             if (!IsFileStorePath(path))
                 throw new NbStoreException($"'{path}' is not an embedded NB database: its name must end in .jsonl or .jsonl.gz.");
-            if (Directory.Exists(Path))
-                throw new NbFileInvalidException(Path, 0, "is a folder, not an NB database file.", "Name the .jsonl or .jsonl.gz file itself.");
+            if (Directory.Exists(Path)) throw FolderGiven(Path);
             if (!create && !File.Exists(Path))
                 throw new NbStoreException($"No NB database file at '{Path}'.");
             if (File.Exists(Path) && !FileModes.IsRegularFile(Path))
                 throw new NbFileInvalidException(Path, 0, "is not a regular file (a pipe, socket or device): it cannot be read as an NB database.", "Copy the database into a regular file and name that.");
         }
+
+        /// <summary>A folder named where a database or backup file is read.</summary>
+        internal static NbFileInvalidException FolderGiven(string path) =>
+            new NbFileInvalidException(path, 0, "is a folder, not an NB database or backup file.", "Name the .jsonl or .jsonl.gz file in it.");
 
         public string Path { get; }
         public string Location => Path;
@@ -59,44 +63,39 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>
-        /// Reads the file strictly: every line UTF-8 JSON of the format, every value one
-        /// <see cref="StoredValue"/> takes, no key twice; a compressed file must be whole. When the
-        /// file has a header with an object count and a checksum, they are checked at the end of
-        /// the read. (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
+        /// Reads the file strictly: every line UTF-8 JSON of the format, no key twice; a compressed
+        /// file must be whole. When the file has a header with an object count and a checksum, they
+        /// are checked at the end of the read. Values are taken as the bytes they are in the line;
+        /// which values the module takes is <see cref="StoredValue.Checked"/>'s to say.
+        /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
         /// </summary>
         public IEnumerable<NbEntry> Read(string table = null)
         {
             if (!File.Exists(Path)) yield break;
             var seen = new Dictionary<NbKey, int>();
             var hash = new ContentHash();
-            var buffer = new MemoryStream();
             int count = 0;
             (int Objects, string Checksum)? expected = null;
             foreach (var line in Lines())
             {
-                NbEntry entry;
-                using (var doc = ParseLine(line.Bytes, line.Number))
+                var entry = ParseEntry(line.Bytes, line.Number);
+                if (entry == null)
                 {
-                    var root = doc.RootElement;
-                    if (root.ValueKind != JsonValueKind.Object) throw Malformed(line.Number, "a line must be a JSON object");
-                    if (line.Number == 1 && root.TryGetProperty("header", out var header))
-                    {
-                        expected = Expected(header);
-                        continue;
-                    }
-                    entry = ParseEntry(root, line.Number);
+                    using (var doc = ParseLine(line.Bytes, 1)) expected = Expected(doc.RootElement.GetProperty("header"));
+                    continue;
                 }
-                if (seen.TryGetValue(entry.Key, out int first))
-                    throw Malformed(line.Number, $"{entry.Key} is stored again, first on line {first}; a database holds one value per key");
-                seen.Add(entry.Key, line.Number);
+                var e = entry;
+                if (seen.TryGetValue(e.Key, out int first))
+                    throw Malformed(line.Number, $"{e.Key} is stored again, first on line {first}; a database holds one value per key");
+                seen.Add(e.Key, line.Number);
                 count++;
-                if (expected.HasValue)
+                // The header's checksum is of the lines as WriteLine writes them, which is how a file with one was written.
+                if (expected.HasValue && MemoryMarshal.TryGetArray(line.Bytes, out var bytes))
                 {
-                    buffer.SetLength(0);
-                    WriteLine(buffer, entry);
-                    hash.Add(buffer.GetBuffer(), (int)buffer.Length);
+                    hash.Add(bytes.Array, bytes.Offset, bytes.Count);
+                    hash.Add(NewLine);
                 }
-                if (table == null || entry.Key.Table == table) yield return entry;
+                if (table == null || e.Key.Table == table) yield return e;
             }
             if (expected.HasValue)
             {
@@ -108,6 +107,8 @@ namespace DragonflowUpgrade.Engine.Store
                         "Restore the file from a copy.");
             }
         }
+
+        static readonly byte[] NewLine = { (byte)'\n' };
 
         // The object count and checksum a header promises, when it has them.
         (int, string)? Expected(JsonElement header)
@@ -197,34 +198,71 @@ namespace DragonflowUpgrade.Engine.Store
 
         JsonDocument ParseLine(ReadOnlyMemory<byte> line, int number)
         {
-            if (!StoredValue.IsUtf8(line.Span)) throw Malformed(number, "not UTF-8 text");
+            if (!Json.NbJson.IsUtf8(line.Span)) throw Malformed(number, "not UTF-8 text");
             try { return JsonDocument.Parse(line, LineOptions); }
             catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
         }
 
-        NbEntry ParseEntry(JsonElement root, int number)
+        // A value may be nested StoredValue.MaxDepth deep (one more in the module's journal rows); a line holds it one level down.
+        static readonly JsonReaderOptions LineReaderOptions = new JsonReaderOptions { MaxDepth = StoredValue.MaxDepth + 2 };
+
+        // One pass over an object line: its key, and its value as the bytes it is in the line.
+        // Null for the file's header line.
+        NbEntry ParseEntry(ReadOnlyMemory<byte> line, int number)
         {
-            string table = RequiredString(root, "table", number);
-            string id = RequiredString(root, "id", number);
-            string topic = null;
-            if (root.TryGetProperty("topic", out var t) && t.ValueKind != JsonValueKind.Null)
+            var bytes = line.Span;
+            if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
+            string table = null, id = null, topic = null;
+            bool header = false, hasValue = false;
+            int valueStart = 0, valueEnd = 0;
+            var r = new Utf8JsonReader(bytes, LineReaderOptions);
+            try
             {
-                if (t.ValueKind != JsonValueKind.String) throw Malformed(number, "'topic' must be a string or null");
-                topic = t.GetString();
+                r.Read();
+                if (r.TokenType != JsonTokenType.StartObject) throw Malformed(number, "a line must be a JSON object");
+                while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (r.ValueTextEquals("table")) table = RequiredString(ref r, "table", number);
+                    else if (r.ValueTextEquals("id"))
+                    {
+                        r.Read();
+                        id = r.TokenType == JsonTokenType.String ? r.GetString() : throw Malformed(number, "'id' must be a string");
+                    }
+                    else if (r.ValueTextEquals("topic"))
+                    {
+                        r.Read();
+                        if (r.TokenType != JsonTokenType.Null && r.TokenType != JsonTokenType.String) throw Malformed(number, "'topic' must be a string or null");
+                        topic = r.TokenType == JsonTokenType.Null ? null : r.GetString();
+                    }
+                    else
+                    {
+                        bool isValue = r.ValueTextEquals("value");
+                        header |= number == 1 && r.ValueTextEquals("header");
+                        r.Read();
+                        if (isValue) { hasValue = true; valueStart = (int)r.TokenStartIndex; }
+                        r.Skip();
+                        if (isValue) valueEnd = (int)r.BytesConsumed;
+                    }
+                }
+                if (r.Read()) throw Malformed(number, "a line must hold one JSON object");
             }
-            if (!root.TryGetProperty("value", out var value)) throw Malformed(number, "'value' is missing");
+            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
+            catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
+            if (header) return null;
+            if (table == null) throw Malformed(number, "'table' must be a non-empty string");
+            if (id == null) throw Malformed(number, "'id' must be a string");
+            if (!hasValue) throw Malformed(number, "'value' is missing");
             var key = new NbKey(table, topic, id);
-            var bytes = Encoding.UTF8.GetBytes(value.GetRawText());
-            string problem = StoredValue.Problem(key, bytes);
-            if (problem != null) throw Malformed(number, $"the value of {key} {problem.TrimEnd('.')}");
-            return new NbEntry(key, bytes);
+            if (id.Length == 0) throw new NbValueInvalidException(Path, key, StoredValue.EmptyId);
+            return new NbEntry(key, line.Slice(valueStart, valueEnd - valueStart).ToArray());
         }
 
-        string RequiredString(JsonElement root, string name, int number)
+        string RequiredString(ref Utf8JsonReader r, string name, int number)
         {
-            if (!root.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String || v.GetString().Length == 0)
-                throw Malformed(number, $"'{name}' must be a non-empty string");
-            return v.GetString();
+            r.Read();
+            string s = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+            if (string.IsNullOrEmpty(s)) throw Malformed(number, $"'{name}' must be a non-empty string");
+            return s;
         }
 
         NbFileInvalidException Malformed(int line, string why) =>

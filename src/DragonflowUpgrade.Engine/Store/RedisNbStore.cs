@@ -149,6 +149,7 @@ namespace DragonflowUpgrade.Engine.Store
             public readonly RespArguments Arguments = new RespArguments();
             public bool ScanPending;
             public int MgetsPending;
+            public string NotStringsSha;  // a keys-only read's script, loaded once for its batches
             // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
             public readonly List<byte[]> Suspects = new List<byte[]>();
         }
@@ -167,6 +168,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 var keys = Guard("read", () =>
                 {
+                    if (!values) read.NotStringsSha = LoadScript(NotStringsScript);
                     SendScan("0", read);
                     return NextPage(read);
                 });
@@ -242,8 +244,8 @@ namespace DragonflowUpgrade.Engine.Store
                 if (read.Values) _connection.Bulk("MGET");
                 else
                 {
-                    _connection.Bulk("EVAL");
-                    _connection.Bulk(NotStringsScript);
+                    _connection.Bulk("EVALSHA");
+                    _connection.Bulk(read.NotStringsSha);
                     _connection.Bulk(batch.ToString(CultureInfo.InvariantCulture));
                 }
                 _connection.Bulks(arguments, at, batch);
@@ -288,6 +290,15 @@ namespace DragonflowUpgrade.Engine.Store
         const string NotStringsScript =
             "local r = {} for i, k in ipairs(KEYS) do local t = redis.call('TYPE', k)['ok'] " +
             "if t ~= 'string' then r[#r + 1] = i - 1 r[#r + 1] = t end end return r";
+
+        // Loads a script into Redis' script cache; gives its SHA-1, for EVALSHA.
+        string LoadScript(string script)
+        {
+            _connection.Command("SCRIPT", "LOAD", script);
+            _connection.Flush();
+            var reply = _connection.ReadReply();
+            return reply as string ?? Encoding.ASCII.GetString((byte[])reply);
+        }
 
         // The keys of a page without their values: those the script finds deleted since the SCAN are
         // dropped, one of another type is refused, as a read of the values refuses it.

@@ -1,14 +1,14 @@
 using System;
 using System.Collections.Generic;
-using System.Text;
+using DragonflowUpgrade.Engine.Json;
 using System.Text.Json;
 
 namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
     /// Which stored values the module takes. Every read whose values are kept — a run's snapshot,
-    /// a backup — goes through <see cref="Checked"/>, whatever the store; the file store checks
-    /// each line's value the same way. So a value that a backup could not give back is refused
+    /// a backup, a restore, the heartbeat tables — goes through <see cref="Checked"/>, whatever the
+    /// store, and is checked there only. So a value that a backup could not give back is refused
     /// when it is read, naming its key, before anything is written.
     /// Carried byte-exact: any one JSON value (object, number, string, array, true, false, null)
     /// in UTF-8, with whatever spacing and escapes it was stored with.
@@ -21,7 +21,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The deepest nesting of objects and arrays a value may have.</summary>
         public const int MaxDepth = 64;
 
-        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        internal const string EmptyId = "is stored under a key with an empty id, which Dragonflow cannot address.";
 
         /// <summary>The reads of <paramref name="store"/>, each value checked; see the class summary.</summary>
         /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
@@ -38,7 +38,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>What is wrong with a stored value (as "is empty", to follow "the value of key"), or null when it is taken.</summary>
         public static string Problem(NbKey key, ReadOnlySpan<byte> value)
         {
-            if (key.Id.Length == 0) return "is stored under a key with an empty id, which Dragonflow cannot address.";
+            if (key.Id.Length == 0) return EmptyId;
             // A row of the module's journal holds an NB value one level down.
             return Problem(value, ModuleTables.IsModuleTable(key.Table) ? MaxDepth + 1 : MaxDepth);
         }
@@ -49,7 +49,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (value.IsEmpty) return "is empty, not a JSON value.";
             if (value.Length >= 3 && value[0] == 0xEF && value[1] == 0xBB && value[2] == 0xBF)
                 return "starts with a byte order mark (EF BB BF), which is not part of a JSON value.";
-            if (!IsUtf8(value)) return "is not UTF-8 text.";
+            if (!NbJson.IsUtf8(value)) return "is not UTF-8 text.";
             var reader = new Utf8JsonReader(value, new JsonReaderOptions { MaxDepth = maxDepth });
             int deepest = 0;
             try
@@ -66,17 +66,6 @@ namespace DragonflowUpgrade.Engine.Store
                 return $"is not one valid JSON value (at byte {at}{(tooDeep ? $": objects and arrays may be nested {maxDepth} deep at most" : "")}).";
             }
             return null;
-        }
-
-        internal static unsafe bool IsUtf8(ReadOnlySpan<byte> value)
-        {
-            if (value.IsEmpty) return true;
-            try
-            {
-                fixed (byte* p = &value[0]) StrictUtf8.GetCharCount(p, value.Length);
-                return true;
-            }
-            catch (DecoderFallbackException) { return false; }
         }
     }
 }

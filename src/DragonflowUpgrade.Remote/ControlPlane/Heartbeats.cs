@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 
@@ -15,8 +14,9 @@ namespace DragonflowUpgrade.Remote
     /// </summary>
     public sealed class Heartbeat
     {
-        public Heartbeat(string table, string id, string chassis, string binary, double? lastSeen)
+        public Heartbeat(string table, string id, string chassis, string binary, double? lastSeen, string problem = null)
         {
+            Problem = problem;
             Table = table;
             Id = id;
             Chassis = chassis;
@@ -32,12 +32,16 @@ namespace DragonflowUpgrade.Remote
         public string Binary { get; }
         /// <summary>The last heartbeat, epoch seconds; null if the row has none.</summary>
         public double? LastSeen { get; }
+        /// <summary>Why the row's time cannot be read (to follow "its row"), or null.</summary>
+        public string Problem { get; }
 
-        public bool IsAlive(double now, TimeSpan downTime) => LastSeen.HasValue && now - LastSeen.Value <= downTime.TotalSeconds;
+        /// <summary>Whether the component beats; one whose row's time cannot be read may, so it counts as alive.</summary>
+        public bool IsAlive(double now, TimeSpan downTime) => Problem != null || (LastSeen.HasValue && now - LastSeen.Value <= downTime.TotalSeconds);
 
         public string Describe(double now)
         {
-            string who = Table == "publisher" ? $"publisher {Id}" : $"{Binary} on {Chassis}";
+            string who = Table == "publisher" ? $"publisher {Id}" : $"{Binary ?? Table + " " + Id} on {Chassis ?? "an unknown chassis"}";
+            if (Problem != null) return $"{who} (its {Table} row {Problem})";
             return LastSeen.HasValue ? $"{who} (last seen {Math.Max(0, now - LastSeen.Value):0} s ago)" : who;
         }
 
@@ -59,29 +63,17 @@ namespace DragonflowUpgrade.Remote
         public static IReadOnlyList<Heartbeat> ReadAll(INbStore store) =>
             ControlPlaneCheck.HeartbeatTables.SelectMany(h => Read(store, h.Table, h.TimeField)).ToList();
 
+        // Read by the control-plane check's rule, so a row it refuses counts as alive here too; a
+        // value that is not JSON is refused as in any other table (NbValueInvalidException).
         static IEnumerable<Heartbeat> Read(INbStore store, string table, string timeField)
         {
-            foreach (var entry in store.Read(table))
+            foreach (var entry in StoredValue.Checked(store, table))
             {
-                NbObject o;
-                try { o = NbJson.Parse(entry.Value.Span) as NbObject; }
-                catch (FormatException) { o = null; }
-                if (o == null) { yield return new Heartbeat(table, entry.Key.Id, null, null, null); continue; }
-                string chassis = table == "service" ? o["chassis"] as string : table == "listener" ? entry.Key.Id : null;
-                string binary = table == "service" ? o["binary"] as string : table == "listener" ? "neutron-server" : null;
-                yield return new Heartbeat(table, entry.Key.Id, chassis, binary, Number(o[timeField]));
-            }
-        }
-
-        static double? Number(object value)
-        {
-            switch (value)
-            {
-                case long l: return l;
-                case double d: return d;
-                case System.Numerics.BigInteger big: return (double)big;
-                case string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double parsed): return parsed;
-                default: return null;
+                var row = ControlPlaneCheck.ReadRow(entry, timeField);
+                string Field(string name) => row.Object.HasValue ? ControlPlaneCheck.Field(row.Object.Value, name) : null;
+                string chassis = table == "service" ? Field("chassis") : table == "listener" ? entry.Key.Id : null;
+                string binary = table == "service" ? Field("binary") : table == "listener" ? "neutron-server" : null;
+                yield return new Heartbeat(table, entry.Key.Id, chassis, binary, row.Seconds, row.Problem);
             }
         }
     }

@@ -100,15 +100,13 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["table missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"topic\":null,\"id\":\"x\",\"value\":{}}\n"), 4, "'table' must be a non-empty string"),
             ["table empty"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("", null, "x", "{}")), 4, "'table' must be a non-empty string"),
             ["table a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":7,\"topic\":null,\"id\":\"x\",\"value\":{}}\n"), 4, "'table' must be a non-empty string"),
-            ["id missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"value\":{}}\n"), 4, "'id' must be a non-empty string"),
-            ["id empty"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "", "{\"id\": \"\"}")), 4, "'id' must be a non-empty string"),
-            ["id a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":5,\"value\":{}}\n"), 4, "'id' must be a non-empty string"),
+            ["id missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"value\":{}}\n"), 4, "'id' must be a string"),
+            ["id a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":5,\"value\":{}}\n"), 4, "'id' must be a string"),
             ["topic a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":5,\"id\":\"x\",\"value\":{}}\n"), 4, "'topic' must be a string or null"),
             ["value missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":\"x\"}\n"), 4, "'value' is missing"),
             ["a line that is an array"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "[1, 2]\n"), 4, "must be a JSON object"),
             ["a line that is not JSON"] = new Damage("nb.jsonl", b => Utf8("port p1 is up\n" + PlainLines), 1, "not valid JSON"),
             ["text after a line's object"] = new Damage("nb.jsonl", b => Utf8(PlainLines.TrimEnd('\n') + " trailing\n"), 3, "not valid JSON"),
-            ["a value nested 65 deep"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "deep", Nested(65))), 4, "nested 64 deep at most"),
             ["a byte order mark inside the file"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(new byte[] { 0xEF, 0xBB, 0xBF }).Concat(Utf8(Line("lport", null, "x", "{}"))).ToArray(), 4, "not valid JSON"),
             ["a NUL byte in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", "{\"a\": 1}").Replace(" ", "\0")), 4, "not valid JSON"),
         };
@@ -295,7 +293,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
 
         public static IEnumerable<object[]> NotBackups => new[]
         {
-            new object[] { "a folder", "this is a folder, not a backup" },
+            new object[] { "a folder", "is a folder, not an NB database or backup file" },
             new object[] { "a .txt file", "this is not a backup: a backup's name ends in .jsonl.gz" },
             new object[] { "a pipe named .jsonl.gz", "not a regular file" },
         };
@@ -312,7 +310,10 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             var dump = Safe.Dump(uri);
             using (var store = NbStoreFactory.Open(uri))
             {
-                var plan = Task.Run(() => Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path)));
+                // A folder is refused as wherever a file is read; what is not a backup, as a backup.
+                var plan = Task.Run(() => kind == "a folder"
+                    ? (Exception)Assert.Throws<NbFileInvalidException>(() => NbRestore.Plan(store, path))
+                    : Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path)));
                 Assert.True(plan.Wait(TimeSpan.FromSeconds(20)), "reading it waited");
                 var e = plan.Result;
                 Assert.Contains(path, e.Message);
@@ -408,8 +409,50 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         };
 
         public static IEnumerable<object[]> BadStoredValues =>
-            BadValues.Keys.Select(k => new object[] { "redis", k })
-                .Concat(BadValues.Keys.Where(k => k != "an empty id").Select(k => new object[] { "etcd", k }));  // etcd's key /lport/ is not an NB key
+            BadValues.Keys.Select(k => new object[] { "redis", k }).Concat(BadValues.Keys.Select(k => new object[] { "etcd", k }));
+
+        // What a file line can hold of those: refused with the same id as on the other stores, and
+        // so is a backup holding it.
+        [Theory]
+        [InlineData("nesting one level too deep")]
+        [InlineData("an empty id")]
+        public void A_stored_value_in_a_file_is_refused_as_on_the_other_stores(string bad)
+        {
+            var (key, value, says) = BadValues[bad];
+            string db = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllBytes(db, Utf8(PlainLines + Line(key.Table, key.Topic, key.Id, System.Text.Encoding.UTF8.GetString(value))));
+            string before = Hash(db);
+            using (var store = NbStoreFactory.Open(db))
+            {
+                var errors = new[]
+                {
+                    Assert.Throws<NbValueInvalidException>(() => NbBackup.Write(store, Path.Combine(_dir, "b.jsonl.gz"))),
+                    Assert.Throws<NbValueInvalidException>(() => NbSnapshot.Load(store)),
+                };
+                foreach (var e in errors)
+                {
+                    Assert.Equal("NbValueInvalid", e.ErrorId);
+                    Assert.Equal(key, e.Key);
+                    Assert.Contains(says, e.Message);
+                    Assert.Contains(db, e.Message);
+                }
+            }
+            Assert.Equal(before, Hash(db));
+            Assert.False(File.Exists(Path.Combine(_dir, "b.jsonl.gz")));
+
+            // A backup holding it (its header's count and checksum made to match) is not restored.
+            string backup = Path.Combine(_dir, "backup.jsonl");
+            string line = Line(key.Table, key.Topic, key.Id, System.Text.Encoding.UTF8.GetString(value));
+            string header = BackupText().Split('\n')[0];
+            header = System.Text.RegularExpressions.Regex.Replace(header, "\"objects\":\\d+", "\"objects\":1");
+            header = System.Text.RegularExpressions.Regex.Replace(header, "\"checksum\":\"[0-9a-f]+\"", $"\"checksum\":\"{ContentHash.Of(Utf8(line))}\"");
+            File.WriteAllText(backup, header + "\n" + line);
+            using (var target = NbStoreFactory.Open(Safe.NewRedis(Safe.Ports(20))))
+            {
+                var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(target, backup, force: true));
+                Assert.Contains(says, e.Message);
+            }
+        }
 
         [Theory]
         [MemberData(nameof(BadStoredValues))]
