@@ -41,7 +41,8 @@ namespace DragonflowUpgrade.Engine.Safety
     /// (Dragonflow's publisher_timeout, 300 s, is how long an idle publisher stays listed, not
     /// a sign that it still runs.)
     /// <para>
-    /// A row whose time is missing or is not epoch seconds (not a number, not finite, beyond the
+    /// A row without a time (absent or null) never reported in, and does not run. A row whose
+    /// time is not epoch seconds (not a number, not finite, beyond the
     /// years 1 to 9999), or that is not a JSON object, tells nothing: it counts as alive, since the
     /// module cannot tell that its component stopped, and is refused as
     /// <see cref="HeartbeatInvalidException"/> naming the table, the object and the field, unless forced.
@@ -102,6 +103,7 @@ namespace DragonflowUpgrade.Engine.Safety
                     invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, row.Problem));
                     continue;
                 }
+                if (row.Seconds == null) continue;   // never reported in
                 var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(row.Seconds.Value * 1000));
                 var age = now - seen;
                 if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, row.Object.Value), seen, age));
@@ -122,7 +124,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 var o = doc.RootElement;
                 if (o.ValueKind != JsonValueKind.Object) return new HeartbeatRow(null, null, "is not a JSON object");
                 o = o.Clone();
-                if (!o.TryGetProperty(field, out var ts)) return new HeartbeatRow(o, null, $"has no {field}");
+                // No time at all: the component never reported in (the field is optional in
+                // Dragonflow's models, e.g. a service registered but never started): not running.
+                if (!o.TryGetProperty(field, out var ts) || ts.ValueKind == JsonValueKind.Null) return new HeartbeatRow(o, null, null);
                 double seconds = double.NaN;
                 if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
                 else if (ts.ValueKind == JsonValueKind.String && !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) seconds = double.NaN;
@@ -173,7 +177,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>The row's object; null when it is not one.</summary>
         public JsonElement? Object { get; }
-        /// <summary>The last heartbeat, epoch seconds; null when <see cref="Problem"/> says why not.</summary>
+        /// <summary>The last heartbeat, epoch seconds; null when the row has none (never reported in) or <see cref="Problem"/> says why not.</summary>
         public double? Seconds { get; }
         /// <summary>What makes the row's time unreadable (to follow "the row"), or null.</summary>
         public string Problem { get; }

@@ -195,9 +195,9 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new object[] { "service", "\"NaN\"", "invalid" },
             new object[] { "listener", "\"Infinity\"", "invalid" },
             new object[] { "publisher", "true", "invalid" },
-            new object[] { "service", "null", "invalid" },
+            new object[] { "service", "null", "down" },                // never reported in
             new object[] { "service", "{\"t\": 1}", "invalid" },
-            new object[] { "listener", null, "invalid" },
+            new object[] { "listener", null, "down" },
             new object[] { "service", "-5", "down" },                  // before 1970: long ago
             new object[] { "publisher", "0", "down" },
             new object[] { "service", "AGO(0.5)", "alive" },          // fractional seconds
