@@ -63,7 +63,7 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.All(beating, b => Assert.Contains(rows, r => (r.Chassis, r.Binary) == b));
             Assert.All(Status(cloud), s => Assert.Equal(ServiceState.Running, s.Value));
             Assert.All(outcome.Nodes, n => Assert.Equal(ControlPlaneAction.Start, n.Action));
-            Assert.Contains(_log.Lines, l => l.Message.Contains("start") && l.Message.Contains("'neutron-server'"));
+            Assert.Contains(_log.Lines, l => l.Message.Contains("start") && l.Message.Contains(" neutron-server"));
         }
 
         [Fact]
