@@ -594,7 +594,8 @@ namespace DragonflowUpgrade.Engine.Store
                             throw new NbStoreException($"Could not {what} the etcd NB database at {Location}: its gateway answered {path} with something that is not JSON ({e.Message}).", e);
                         }
                     }
-                    string message = GatewayMessage(content);
+                    // A gateway or proxy may echo the request, sign-in password and all.
+                    string message = NbDatabaseUri.Scrub(GatewayMessage(content), _password);
                     if (response.StatusCode == HttpStatusCode.Unauthorized && withToken && _user != null && message.Contains("token"))
                         throw new TokenExpiredException(message);
                     if (response.StatusCode == HttpStatusCode.NotFound && !IsJson(content))

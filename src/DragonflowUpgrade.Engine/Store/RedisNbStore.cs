@@ -52,7 +52,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (_multiplexer == null)
                     {
                         try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
-                        catch (RedisConnectionException e) { throw Unreachable(Location, e); }
+                        catch (RedisConnectionException e) { throw Unreachable(Location, e, _options.Password); }
                     }
                     return _multiplexer.GetDatabase();  // the options' DefaultDatabase
                 }
@@ -91,12 +91,18 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
-                throw Unreachable(location, e);
+                throw Unreachable(location, e, password);
             }
         }
 
-        static NbStoreException Unreachable(string location, Exception e) =>
-            new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
+        // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
+        // then the error carries the masked text only, not the exception that holds it.
+        static NbStoreException Unreachable(string location, Exception e, string password)
+        {
+            string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
+            return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any.",
+                NbDatabaseUri.Scrub(e.ToString(), password) == e.ToString() ? e : null);
+        }
 
         static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
