@@ -62,6 +62,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup)
         {
+            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key));
             var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             foreach (var e in store.Read())
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;

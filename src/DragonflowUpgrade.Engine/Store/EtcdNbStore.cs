@@ -101,6 +101,15 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Dragonflow's key for (table, topic, id): <c>/table/id</c>; the topic is not part of it.</summary>
         public static string FormatKey(NbKey key) => "/" + key.Table + "/" + key.Id;
 
+        /// <summary>Why (table, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would. The topic is not in the key.</summary>
+        public static string KeyProblem(NbKey key)
+        {
+            if (string.IsNullOrEmpty(key.Table)) return "has no table";
+            if (key.Table.IndexOf('/') >= 0) return "has '/' in its table";
+            if (string.IsNullOrEmpty(key.Id)) return "has no id";
+            return null;
+        }
+
         /// <summary>
         /// Parses a Dragonflow key and takes the topic from the value; false for keys that are
         /// not NB objects (not <c>/table/id</c> with a table and an id).

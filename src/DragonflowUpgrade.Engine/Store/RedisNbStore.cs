@@ -112,6 +112,18 @@ namespace DragonflowUpgrade.Engine.Store
         // What a key has before its id, "{table.topic}.".
         static string KeyPrefix(NbKey key) => "{" + key.Table + "." + key.Topic + "}.";
 
+        /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
+        public static string KeyProblem(NbKey key)
+        {
+            if (string.IsNullOrEmpty(key.Table)) return "has no table";
+            if (key.Table.IndexOfAny(TableStops) >= 0) return "has '.', '{' or '}' in its table";
+            if (key.Topic != null && key.Topic.IndexOf('}') >= 0) return "has '}' in its topic";
+            if (key.Id == null) return "has no id";
+            return null;
+        }
+
+        static readonly char[] TableStops = { '.', '{', '}' };
+
         /// <summary>Parses a Dragonflow key from its bytes; false for keys that are not NB objects.</summary>
         /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
         [MethodImpl(Hot.Optimize)]
