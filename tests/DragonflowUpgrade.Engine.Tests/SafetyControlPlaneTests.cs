@@ -69,10 +69,10 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = Safe.NewRedis(new[] { Service("compute-1", "df-l3-agent", 1) });
             using (var store = NbStoreFactory.Open(uri))
             {
-                var e = Assert.Throws<ControlPlaneAliveException>(() => ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: false));
+                var e = Assert.Throws<ControlPlaneAliveException>(() => ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: false, out _));
                 Assert.Contains("df-l3-agent on compute-1", e.Message);
                 Assert.Contains("-Force", e.Message);
-                Assert.Single(ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: true));
+                Assert.Single(ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: true, out _));
             }
         }
     }

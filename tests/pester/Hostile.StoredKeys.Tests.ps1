@@ -93,10 +93,12 @@ Describe 'A heartbeat row whose time is not a time' {
     It 'stops Invoke-DfMigration with HeartbeatInvalid naming table, object and field, and writes nothing: <Table> <Json>' -ForEach @(
         @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": 1e300' }
         @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": "yesterday"' }
-        @{ Table = 'service'; Topic = ''; Json = '"binary": "df-l3-agent"' }
         @{ Table = 'listener'; Topic = 'listener_row-1'; Json = '"timestamp": -1e20' }
         @{ Table = 'publisher'; Topic = ''; Json = '"last_activity_timestamp": "NaN"' }
         @{ Table = 'listener'; Topic = 'listener_row-1'; Json = '"timestamp": 99999999999999999999' }
+        @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": -1' }
+        @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": 1764000000000' }
+        @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": "1764000000"' }
     ) {
         Invoke-RedisCli $Index SET "{$Table.$Topic}.row-1" "{`"id`": `"row-1`", $Json}" | Out-Null
         $field = @{ service = 'last_seen_up'; listener = 'timestamp'; publisher = 'last_activity_timestamp' }[$Table]
@@ -108,6 +110,11 @@ Describe 'A heartbeat row whose time is not a time' {
         $err.ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
         Get-RawDump | Should -Be $before
         Get-DfUpgradeLock -Database "redis://$($script:Endpoint)/$Index" | Should -BeNullOrEmpty
+        # -WhatIf shows the plan and warns of what the real run refuses.
+        $plan = Invoke-DfMigration -Database $Db -MigrationPath $folder -WhatIf -WarningVariable warned 3>$null
+        "$($plan.Warnings)" | Should -BeLike "*HeartbeatInvalid*$Table row 'row-1'*"
+        "$warned" | Should -BeLike "*HeartbeatInvalid*$Table row 'row-1'*$field*"
+        Get-RawDump | Should -Be $before
         # Forced, the migration runs.
         (Invoke-DfMigration -Database $Db -MigrationPath $folder -BackupPath (Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz") -Force -Confirm:$false 3>$null).Id | Should -Contain 'bump'
     }

@@ -208,6 +208,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             var writes = snapshot.Diff(counts).ToList();
             _logger.LogDebug("Found {Count} changed objects in {Ms} ms.", writes.Count, diffClock.ElapsedMilliseconds);
             foreach (var row in applied) writes.Add(row.ToEntry());
+            StoredKeys.Require(_store, snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)));
             Add(counts, MigrationLog.Table).Creates += applied.Count;
 
             return new MigrationRunResult(applied,

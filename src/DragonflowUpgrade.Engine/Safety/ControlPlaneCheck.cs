@@ -89,8 +89,8 @@ namespace DragonflowUpgrade.Engine.Safety
             return live;
         }
 
-        // Epoch seconds that DateTimeOffset can hold (years 1 to 9999).
-        const double MinSeconds = -62135596800, MaxSeconds = 253402300799;
+        // Epoch seconds from 1970 (a negative one is no heartbeat Dragonflow wrote) to what DateTimeOffset can hold (year 9999).
+        const double MinSeconds = 0, MaxSeconds = 253402300799;
 
         static void Scan(INbStore store, string table, string field, TimeSpan limit, DateTimeOffset now, List<LiveComponent> live,
             List<HeartbeatInvalidException> invalid, Func<string, JsonElement, string> describe)
@@ -127,9 +127,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 // No time at all: the component never reported in (the field is optional in
                 // Dragonflow's models, e.g. a service registered but never started): not running.
                 if (!o.TryGetProperty(field, out var ts) || ts.ValueKind == JsonValueKind.Null) return new HeartbeatRow(o, null, null);
+                // A JSON number only: the manifests type these fields "timestamp", a number, as the schema validator takes it.
                 double seconds = double.NaN;
                 if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
-                else if (ts.ValueKind == JsonValueKind.String && !double.TryParse(ts.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out seconds)) seconds = double.NaN;
                 // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
                 if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
                 {
@@ -153,14 +153,16 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.</summary>
-        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force)
+        /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.
+        /// <paramref name="unreadable"/> is what a run not forced refuses for heartbeats it cannot read, null if none.</summary>
+        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException unreadable)
         {
             var invalid = new List<HeartbeatInvalidException>();
             var live = Find(store, serviceDownTime, invalid);
+            unreadable = invalid.Count > 0 ? invalid[0].WithOthers(invalid.Count - 1) : null;
             if (force) return live;
             if (live.Count > 0) throw new ControlPlaneAliveException(store.Location, live);
-            if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
+            if (unreadable != null) throw unreadable;
             return live;
         }
     }

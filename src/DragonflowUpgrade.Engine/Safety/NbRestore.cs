@@ -59,6 +59,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Compares the backup with <paramref name="now"/>, what was just read of the database.</summary>
         internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup, IEnumerable<NbEntry> now)
         {
+            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key));
             var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             foreach (var e in now)
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;

@@ -11,10 +11,11 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class UpgradeGuard : IDisposable
     {
-        UpgradeGuard(UpgradeLock upgradeLock, IReadOnlyList<LiveComponent> live)
+        UpgradeGuard(UpgradeLock upgradeLock, IReadOnlyList<LiveComponent> live, HeartbeatInvalidException unreadable)
         {
             Lock = upgradeLock;
             Live = live;
+            UnreadableHeartbeats = unreadable;
         }
 
         /// <summary>The lock held; null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
@@ -23,14 +24,17 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>What of the control plane is alive but was let through (forced, or no lock taken).</summary>
         public IReadOnlyList<LiveComponent> Live { get; }
 
+        /// <summary>Heartbeats that could not be read, let through (forced, or no lock taken): what a run not forced refuses. Null if none.</summary>
+        public HeartbeatInvalidException UnreadableHeartbeats { get; }
+
         public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool force, ILogger logger = null)
         {
             var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
             try
             {
                 CommitJournal.RequireNoneInProgress(store);
-                var live = ControlPlaneCheck.Require(store, serviceDownTime, force || !takeLock);
-                return new UpgradeGuard(held, live);
+                var live = ControlPlaneCheck.Require(store, serviceDownTime, force || !takeLock, out var unreadable);
+                return new UpgradeGuard(held, live, unreadable);
             }
             catch
             {

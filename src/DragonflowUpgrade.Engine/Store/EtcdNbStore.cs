@@ -99,6 +99,15 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Dragonflow's key for (table, topic, id): <c>/table/id</c>; the topic is not part of it.</summary>
         public static string FormatKey(NbKey key) => "/" + key.Table + "/" + key.Id;
 
+        /// <summary>Why (table, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would. The topic is not in the key.</summary>
+        public static string KeyProblem(NbKey key)
+        {
+            if (string.IsNullOrEmpty(key.Table)) return "has no table";
+            if (key.Table.IndexOf('/') >= 0) return "has '/' in its table";
+            if (string.IsNullOrEmpty(key.Id)) return "has no id";
+            return null;
+        }
+
         /// <summary>
         /// Parses a Dragonflow key and takes the topic from the value; false for keys that are
         /// not NB objects (not <c>/table/id</c> with a table and an id).
@@ -571,7 +580,8 @@ namespace DragonflowUpgrade.Engine.Store
                             throw new NbStoreException($"Could not {what} the etcd NB database at {Location}: its gateway answered {path} with something that is not JSON ({e.Message}).", e);
                         }
                     }
-                    string message = GatewayMessage(content);
+                    // A gateway or proxy may echo the request, sign-in password and all.
+                    string message = NbDatabaseUri.Scrub(GatewayMessage(content), _password);
                     if (response.StatusCode == HttpStatusCode.Unauthorized && withToken && _user != null && message.Contains("token"))
                         throw new TokenExpiredException(message);
                     if (response.StatusCode == HttpStatusCode.NotFound && !IsJson(content))

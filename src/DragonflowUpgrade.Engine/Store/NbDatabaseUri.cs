@@ -135,6 +135,18 @@ namespace DragonflowUpgrade.Engine.Store
             return sb.ToString();
         }
 
+        /// <summary>
+        /// A server's own text (an error it answered) with <paramref name="password"/> masked, as
+        /// typed and %-escaped: a server may echo the command or request that carried it.
+        /// </summary>
+        public static string Scrub(string serverText, string password)
+        {
+            if (string.IsNullOrEmpty(serverText) || string.IsNullOrEmpty(password)) return serverText;
+            foreach (string form in new[] { password, Uri.EscapeDataString(password), System.Text.Json.JsonEncodedText.Encode(password).ToString() })
+                if (form.Length > 0) serverText = serverText.Replace(form, Mask);
+            return serverText;
+        }
+
         /// <summary>Parses a server URI; a value that is not one throws <see cref="NbDatabaseUriException"/> naming its redacted form.</summary>
         public static NbDatabaseUri Parse(string text)
         {

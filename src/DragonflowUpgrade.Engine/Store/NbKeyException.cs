@@ -32,6 +32,13 @@ namespace DragonflowUpgrade.Engine.Store
                 Display(key),
                 "Rename or delete that key with redis-cli (it is not Dragonflow's), then run again.");
 
+        public static NbKeyException NotStorable(string location, System.Collections.Generic.IReadOnlyList<string> first, int count) =>
+            new NbKeyException("NbKeyNotStorable",
+                $"{count} object(s) cannot be stored in the NB database at {location} and read back as themselves: " +
+                $"{string.Join("; ", first)}{(count > first.Count ? $"; and {count - first.Count} more" : "")}. Nothing was written.",
+                first[0],
+                "Rename those objects' tables, topics or ids (in the backup, or in the migration that makes them), or use a database whose key layout holds them.");
+
         /// <summary>A key's bytes fit to print: printable ASCII as it is, '\' as '\\', any other byte as \xHH.</summary>
         public static string Display(ReadOnlySpan<byte> key)
         {

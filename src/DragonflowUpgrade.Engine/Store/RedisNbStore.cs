@@ -52,7 +52,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (_multiplexer == null)
                     {
                         try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
-                        catch (RedisConnectionException e) { throw Unreachable(Location, e); }
+                        catch (RedisConnectionException e) { throw Unreachable(Location, e, _options.Password); }
                     }
                     return _multiplexer.GetDatabase();  // the options' DefaultDatabase
                 }
@@ -88,12 +88,18 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
-                throw Unreachable(location, e);
+                throw Unreachable(location, e, password);
             }
         }
 
-        static NbStoreException Unreachable(string location, Exception e) =>
-            new NbStoreException($"Cannot reach the Redis NB database at {location}: {FirstLine(e.Message)} Check that redis-server runs there, the address is right and so is the password, if any.", e);
+        // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
+        // then the error carries the masked text only, not the exception that holds it.
+        static NbStoreException Unreachable(string location, Exception e, string password)
+        {
+            string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
+            return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any.",
+                NbDatabaseUri.Scrub(e.ToString(), password) == e.ToString() ? e : null);
+        }
 
         static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
@@ -102,6 +108,18 @@ namespace DragonflowUpgrade.Engine.Store
 
         // What a key has before its id, "{table.topic}.".
         static string KeyPrefix(NbKey key) => "{" + key.Table + "." + key.Topic + "}.";
+
+        /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
+        public static string KeyProblem(NbKey key)
+        {
+            if (string.IsNullOrEmpty(key.Table)) return "has no table";
+            if (key.Table.IndexOfAny(TableStops) >= 0) return "has '.', '{' or '}' in its table";
+            if (key.Topic != null && key.Topic.IndexOf('}') >= 0) return "has '}' in its topic";
+            if (key.Id == null) return "has no id";
+            return null;
+        }
+
+        static readonly char[] TableStops = { '.', '{', '}' };
 
         /// <summary>Parses a Dragonflow key from its bytes; false for keys that are not NB objects.</summary>
         /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>

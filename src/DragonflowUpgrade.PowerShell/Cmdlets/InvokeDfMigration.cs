@@ -85,8 +85,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             // Step 1: the lock (not under -WhatIf, which writes nothing), no interrupted commit, no live control plane.
             bool whatIf = Safety.SafetyErrors.IsWhatIf(this);
             using var guard = Engine.Safety.UpgradeGuard.Enter(store, "Invoke-DfMigration", !whatIf, TimeSpan.FromSeconds(ServiceDownTime), Force, Logger);
-            foreach (var live in guard.Live)
-                WriteWarning(whatIf ? $"The control plane still runs: {live}." : $"-Force: migrating while the control plane still runs: {live}.");
+            var guardWarnings = guard.Live.Select(live => whatIf ? $"The control plane still runs: {live}." : $"-Force: migrating while the control plane still runs: {live}.").ToList();
+            if (guard.UnreadableHeartbeats is Engine.Safety.HeartbeatInvalidException unreadable)
+                guardWarnings.Add(whatIf && !Force ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-Force: migrating although {unreadable.Message}");
+            foreach (var warning in guardWarnings) WriteWarning(warning);
             var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
             var plan = migrator.Plan();
             foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
@@ -111,7 +113,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (!ShouldProcess($"{store.Location}: {summary}", $"{store.Location}: {summary}. Continue?", "Migrate the NB database", out ShouldProcessReason reason))
             {
                 if (reason == ShouldProcessReason.WhatIf)
-                    WriteObject(new DfMigrationPlan(store.Location, selected, result));
+                    WriteObject(new DfMigrationPlan(store.Location, selected, result, guardWarnings));
                 return;
             }
             // Step 7: a backup before the first write, then the journaled commit.

@@ -92,13 +92,13 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>What Invoke-DfMigration -WhatIf would do.</summary>
     public sealed class DfMigrationPlan
     {
-        internal DfMigrationPlan(string database, IEnumerable<Migration> migrations, MigrationRunResult result)
+        internal DfMigrationPlan(string database, IEnumerable<Migration> migrations, MigrationRunResult result, IEnumerable<string> guardWarnings)
         {
             Database = database;
             Migrations = migrations.Select(m => m.Id).ToArray();
             Changes = result.Changes.Select(c => new DfTableChange(c)).ToArray();
             ObjectsRead = result.ObjectsRead;
-            Warnings = result.Warnings.ToArray();
+            Warnings = guardWarnings.Concat(result.Warnings).ToArray();
             FromRelease = result.Schema.From;
             ToRelease = result.Schema.To;
         }

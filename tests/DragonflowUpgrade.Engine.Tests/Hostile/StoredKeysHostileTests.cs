@@ -197,12 +197,16 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new object[] { "publisher", "true", "invalid" },
             new object[] { "service", "null", "down" },                // never reported in
             new object[] { "service", "{\"t\": 1}", "invalid" },
-            new object[] { "listener", null, "down" },
-            new object[] { "service", "-5", "down" },                  // before 1970: long ago
+            new object[] { "listener", null, "down" },                  // never reported in
+            new object[] { "service", "18446744073709551616", "invalid" },   // 2^64
+            new object[] { "service", "1764000000000", "invalid" },          // epoch milliseconds
+            new object[] { "service", "-1", "invalid" },                     // no heartbeat Dragonflow wrote, not "long ago"
+            new object[] { "listener", "-5", "invalid" },
             new object[] { "publisher", "0", "down" },
             new object[] { "service", "AGO(0.5)", "alive" },          // fractional seconds
-            new object[] { "listener", "\"AGO(3)\"", "alive" },        // a number in a string
-            new object[] { "service", "\"AGO(500)\"", "down" },
+            new object[] { "listener", "\"AGO(3)\"", "invalid" },      // a number in a string: the field is a number
+            new object[] { "service", "\"AGO(500)\"", "invalid" },
+            new object[] { "service", "\"1764000000\"", "invalid" },
         };
 
         [Theory]
@@ -223,7 +227,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 var before = Raw(db, mux);
                 using (var store = NbStoreFactory.Open(uri))
                 {
-                    var e = Record.Exception(() => ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: false));
+                    var e = Record.Exception(() => ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: false, out _));
                     switch (expected)
                     {
                         case "invalid":
@@ -244,8 +248,10 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                             Assert.Null(e);
                             break;
                     }
-                    // Forced, nothing is refused.
-                    ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: true);
+                    // Forced (or a -WhatIf run), nothing is refused, and what would be is reported.
+                    ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: true, out var unreadable);
+                    if (expected == "invalid") Assert.Equal($"{table}/row-1", unreadable.Target);
+                    else Assert.Null(unreadable);
                 }
                 Assert.Equal(before, Raw(db, mux));
             }
