@@ -204,13 +204,19 @@ namespace DragonflowUpgrade.Engine.Store
 
         NbEntry ParseEntry(JsonElement root, int number)
         {
+            // A member given twice would otherwise be read as its last copy.
+            int table0 = 0, topic0 = 0, id0 = 0, value0 = 0;
+            foreach (var p in root.EnumerateObject())
+                if ((p.NameEquals("table") && ++table0 > 1) || (p.NameEquals("topic") && ++topic0 > 1) ||
+                    (p.NameEquals("id") && ++id0 > 1) || (p.NameEquals("value") && ++value0 > 1))
+                    throw Malformed(number, $"'{p.Name}' appears twice in the line; a line names each of table, topic, id and value once");
             string table = RequiredString(root, "table", number);
             string id = RequiredString(root, "id", number);
             string topic = null;
             if (root.TryGetProperty("topic", out var t) && t.ValueKind != JsonValueKind.Null)
             {
                 if (t.ValueKind != JsonValueKind.String) throw Malformed(number, "'topic' must be a string or null");
-                topic = t.GetString();
+                topic = Text(t, number, "'topic'");
             }
             if (!root.TryGetProperty("value", out var value)) throw Malformed(number, "'value' is missing");
             var key = new NbKey(table, topic, id);
@@ -222,9 +228,16 @@ namespace DragonflowUpgrade.Engine.Store
 
         string RequiredString(JsonElement root, string name, int number)
         {
-            if (!root.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String || v.GetString().Length == 0)
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String || Text(v, number, $"'{name}'").Length == 0)
                 throw Malformed(number, $"'{name}' must be a non-empty string");
             return v.GetString();
+        }
+
+        // A JSON string's text; an escape of half a UTF-16 surrogate pair (\ud800) has none.
+        string Text(JsonElement s, int number, string what)
+        {
+            try { return s.GetString(); }
+            catch (InvalidOperationException) { throw Malformed(number, $"{what} is not text: it escapes half a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)"); }
         }
 
         NbFileInvalidException Malformed(int line, string why) =>
