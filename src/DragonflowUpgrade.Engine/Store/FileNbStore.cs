@@ -18,7 +18,9 @@ namespace DragonflowUpgrade.Engine.Store
     {
         public FileNbStore(string path, bool create = false)
         {
-            Path = System.IO.Path.GetFullPath(path);
+            // The real file, links resolved, so writes replace it rather than a link to it, and
+            // the lock and the path comparisons are the same however the file is named.
+            Path = RealPath(path);
             if (!IsFileStorePath(path))
                 throw new NbStoreException($"'{path}' is not an embedded NB database: its name must end in .jsonl or .jsonl.gz.");
             if (Directory.Exists(Path))
@@ -32,6 +34,9 @@ namespace DragonflowUpgrade.Engine.Store
         public string Path { get; }
         public string Location => Path;
         bool Compressed => Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The full path of a file with every symbolic link in it resolved.</summary>
+        public static string RealPath(string path) => FileModes.RealPath(System.IO.Path.GetFullPath(path));
 
         public static bool IsFileStorePath(string path) =>
             path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ||
@@ -323,11 +328,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>
         /// Writes a whole embedded database: to a temporary file beside <paramref name="path"/>,
-        /// flushed to disk, then renamed over it. Returns the SHA-256 of the object lines.
+        /// flushed to disk, then renamed over it (the file a link names, not the link). Unless
+        /// <paramref name="replace"/>, an existing file is never replaced: the write is refused.
+        /// Returns the SHA-256 of the object lines.
         /// </summary>
-        public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false)
+        public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false, bool replace = true)
         {
-            path = System.IO.Path.GetFullPath(path);
+            path = RealPath(path);
             string dir = System.IO.Path.GetDirectoryName(path);
             Directory.CreateDirectory(dir);
             string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
@@ -355,7 +362,8 @@ namespace DragonflowUpgrade.Engine.Store
                     if (s != file) s.Dispose();
                     file.Flush(true);
                 }
-                if (File.Exists(path)) File.Replace(temp, path, null);
+                // Move without overwrite fails when the file exists, even one created since it was checked.
+                if (replace && File.Exists(path)) File.Replace(temp, path, null);
                 else File.Move(temp, path);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
