@@ -118,11 +118,17 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         {
             string db = Path.Combine(_dir, "nb.jsonl");
             File.WriteAllText(db, Lines);
+            string folder = Path.Combine(_dir, "df-backups");
+            Directory.CreateDirectory(folder);
+            // Every timestamped name of the next three seconds is taken, as by runs in the same milliseconds.
+            var now = DateTimeOffset.UtcNow;
+            for (int ms = 0; ms < 3000; ms++)
+                File.WriteAllText(Path.Combine(folder, $"nb-{now.AddMilliseconds(ms):yyyyMMdd'T'HHmmss.fff'Z'}.jsonl.gz"), "taken");
             using var store = new FileNbStore(db);
             var taken = new HashSet<string>();
-            for (int i = 0; i < 5; i++)
+            for (int i = 0; i < 4; i++)
             {
-                string path = i % 2 == 0 ? NbBackup.ResolvePath(null, store) : NbBackup.ResolvePath(Path.Combine(_dir, "df-backups") + "/", store);
+                string path = i % 2 == 0 ? NbBackup.ResolvePath(null, store) : NbBackup.ResolvePath(folder + "/", store);
                 Assert.False(File.Exists(path), path);
                 Assert.True(taken.Add(path));
                 NbBackup.Write(store, path);
