@@ -36,8 +36,11 @@ namespace DragonflowUpgrade.Engine.Safety
     {
         public const string Format = "dragonflow-upgrade-backup";
 
-        /// <summary>Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz), as <see cref="ResolvePath"/> gives it.</summary>
-        public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null)
+        /// <summary>
+        /// Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz);
+        /// an existing file there is replaced only when <paramref name="overwrite"/>.
+        /// </summary>
+        public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null, bool overwrite = false)
         {
             CheckPath(path);
             var entries = new List<NbEntry>();
@@ -47,7 +50,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 entries.Add(e);
                 if (entries.Count % 10000 == 0) progress?.Report(entries.Count);
             }
-            var info = Write(entries, store.Location, path);
+            var info = Write(entries, store.Location, path, overwrite);
             progress?.Report(entries.Count);
             return info;
         }
@@ -58,9 +61,10 @@ namespace DragonflowUpgrade.Engine.Safety
         /// is then read back as a restore reads it; one that does not read back is removed and
         /// refused, so no backup exists that its restore would refuse.
         /// </summary>
-        public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path)
+        public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path, bool overwrite = false)
         {
             CheckPath(path);
+            if (!overwrite) CheckNew(path);
             var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
             entries.Sort(CompareKeys);
             var info = new BackupInfo
@@ -72,7 +76,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 Objects = entries.Count,
                 Checksum = Checksum(entries),
             };
-            string written = FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true);
+            string written = FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true, replace: overwrite);
             if (written != info.Checksum)
                 throw new IOException($"{info.Path}: the backup's content changed while it was written.");
             try { ReadsBack(info); }
@@ -95,26 +99,39 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Where a backup of <paramref name="store"/> goes, checked before anything is read:
         /// <paramref name="path"/> (a full path) names the file, or an existing folder (or one
         /// ending in a separator) that gets a timestamped file; null gives <see cref="DefaultPath"/>.
-        /// A path that is the database itself or a file the run writes beside it is refused.
+        /// A path that is the database itself or a file the run writes beside it is refused, and so
+        /// is an existing file (or its journal) unless <paramref name="overwrite"/>.
         /// </summary>
         /// <exception cref="BackupPathInvalidException">The path cannot hold the backup.</exception>
-        public static string ResolvePath(string path, INbStore store)
+        public static string ResolvePath(string path, INbStore store, bool overwrite = false)
         {
             if (path == null) return DefaultPath(store);
             path = System.IO.Path.GetFullPath(path);
             if (Directory.Exists(path) || path.EndsWith(System.IO.Path.DirectorySeparatorChar.ToString()) || path.EndsWith(System.IO.Path.AltDirectorySeparatorChar.ToString()))
-                path = System.IO.Path.Combine(path, FileName(store));
+                return Unused(path, store);
             else if (!FileNbStore.IsFileStorePath(path))
                 throw new BackupPathInvalidException(path, "is neither a folder nor a file whose name ends in .jsonl.gz (or .jsonl).");
             var comparison = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-            string database = store.Location;
-            if (string.Equals(path, database, comparison))
+            // Compared with links resolved, as the file store resolves the database's path.
+            string database = store.Location, real = FileNbStore.RealPath(path);
+            if (string.Equals(path, database, comparison) || string.Equals(real, database, comparison))
                 throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
-            if (string.Equals(path, database + ".lock", comparison) || string.Equals(CommitJournal.JournalPathFor(path), database, comparison))
+            if (string.Equals(real, database + ".lock", comparison) || string.Equals(CommitJournal.JournalPathFor(real), database, comparison) ||
+                string.Equals(FileNbStore.RealPath(CommitJournal.JournalPathFor(path)), database, comparison))
                 throw new BackupPathInvalidException(path, "is a file the run writes beside the database (its lock or journal).");
             if (File.Exists(path) && !FileModes.IsRegularFile(path))
                 throw new BackupPathInvalidException(path, "is not a regular file (a pipe, socket or device).");
+            if (!overwrite) CheckNew(path);
             return path;
+        }
+
+        // A backup never replaces a file unless told to: it could be another database or an older backup.
+        static void CheckNew(string path)
+        {
+            if (File.Exists(path))
+                throw new BackupPathInvalidException(path, "already exists: a backup does not replace a file. Name a new file or a folder (Backup-DfNbDatabase -Force replaces it).");
+            if (File.Exists(CommitJournal.JournalPathFor(path)))
+                throw new BackupPathInvalidException(path, $"has a journal beside it ({System.IO.Path.GetFileName(CommitJournal.JournalPathFor(path))}) from an earlier run: name a new file or a folder.");
         }
 
         /// <summary>A timestamped file in a <c>df-backups</c> folder: beside a file database, else in the user's home folder.</summary>
@@ -123,16 +140,26 @@ namespace DragonflowUpgrade.Engine.Safety
             string folder = store is FileNbStore file
                 ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file.Path), "df-backups")
                 : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
-            return System.IO.Path.Combine(folder, FileName(store));
+            return Unused(folder, store);
         }
 
-        // The timestamped name of a backup of a database.
+        // A timestamped backup file in a folder that neither exists nor has a journal: two runs in the same millisecond get two names.
+        static string Unused(string folder, INbStore store)
+        {
+            string name = FileName(store);
+            string path = System.IO.Path.Combine(folder, name + ".jsonl.gz");
+            for (int n = 2; File.Exists(path) || File.Exists(CommitJournal.JournalPathFor(path)) || Directory.Exists(path); n++)
+                path = System.IO.Path.Combine(folder, $"{name}-{n}.jsonl.gz");
+            return path;
+        }
+
+        // The timestamped name of a backup of a database, without its extension.
         static string FileName(INbStore store)
         {
             string name = store is FileNbStore f ? System.IO.Path.GetFileName(f.Path).Split('.')[0] : store.Location;
             name = new string(name.Select(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' ? c : '-').ToArray()).Trim('-');
             name = System.Text.RegularExpressions.Regex.Replace(name, "-+", "-");
-            return $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}.jsonl.gz";
+            return $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}";
         }
 
         /// <summary>The header of a backup, unverified; throws <see cref="BackupInvalidException"/> when it has none.</summary>

@@ -48,6 +48,45 @@ namespace DragonflowUpgrade.Engine.Store
             return (mode & 0xF000) == 0x8000;  // S_IFMT, S_IFREG
         }
 
+        [DllImport("libc", SetLastError = true, EntryPoint = "realpath")]
+        static extern IntPtr RealPathC(string path, IntPtr resolved);
+
+        [DllImport("libc", EntryPoint = "free")]
+        static extern void Free(IntPtr p);
+
+        /// <summary>
+        /// The path with every symbolic link in it resolved (realpath(3)); for a file that does not
+        /// exist yet, its folder's real path and its name. Where the OS cannot say (Windows), the path.
+        /// </summary>
+        public static string RealPath(string fullPath)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return fullPath;
+            try
+            {
+                string real = RealPathOrNull(fullPath);
+                if (real != null) return real;
+                string dir = System.IO.Path.GetDirectoryName(fullPath);
+                string realDir = dir == null ? null : RealPathOrNull(dir);
+                return realDir == null ? fullPath : System.IO.Path.Combine(realDir, System.IO.Path.GetFileName(fullPath));
+            }
+            catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException) { return fullPath; }
+        }
+
+        static string RealPathOrNull(string path)
+        {
+            IntPtr p = RealPathC(path, IntPtr.Zero);
+            if (p == IntPtr.Zero) return null;
+            try
+            {
+                int n = 0;
+                while (Marshal.ReadByte(p, n) != 0) n++;
+                var bytes = new byte[n];
+                Marshal.Copy(p, bytes, 0, n);
+                return System.Text.Encoding.UTF8.GetString(bytes);
+            }
+            finally { Free(p); }
+        }
+
         public static void SetOwnerOnly(string path)
         {
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;

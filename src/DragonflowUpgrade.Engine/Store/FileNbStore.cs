@@ -19,7 +19,9 @@ namespace DragonflowUpgrade.Engine.Store
     {
         public FileNbStore(string path, bool create = false)
         {
-            Path = System.IO.Path.GetFullPath(path);
+            // The real file, links resolved, so writes replace it rather than a link to it, and
+            // the lock and the path comparisons are the same however the file is named.
+            Path = RealPath(path);
             if (!IsFileStorePath(path))
                 throw new NbStoreException($"'{path}' is not an embedded NB database: its name must end in .jsonl or .jsonl.gz.");
             if (Directory.Exists(Path)) throw FolderGiven(Path);
@@ -36,6 +38,9 @@ namespace DragonflowUpgrade.Engine.Store
         public string Path { get; }
         public string Location => Path;
         bool Compressed => Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The full path of a file with every symbolic link in it resolved.</summary>
+        public static string RealPath(string path) => FileModes.RealPath(System.IO.Path.GetFullPath(path));
 
         public static bool IsFileStorePath(string path) =>
             path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ||
@@ -213,7 +218,7 @@ namespace DragonflowUpgrade.Engine.Store
             var bytes = line.Span;
             if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
             string table = null, id = null, topic = null;
-            bool header = false, hasValue = false;
+            bool header = false, hasValue = false, hasTopic = false;
             int valueStart = 0, valueEnd = 0;
             var r = new Utf8JsonReader(bytes, LineReaderOptions);
             try
@@ -222,17 +227,22 @@ namespace DragonflowUpgrade.Engine.Store
                 if (r.TokenType != JsonTokenType.StartObject) throw Malformed(number, "a line must be a JSON object");
                 while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
                 {
+                    // A member given twice would otherwise be read as its last copy.
+                    if ((r.ValueTextEquals("table") && table != null) || (r.ValueTextEquals("id") && id != null) ||
+                        (r.ValueTextEquals("topic") && hasTopic) || (r.ValueTextEquals("value") && hasValue))
+                        throw Malformed(number, $"'{r.GetString()}' appears twice in the line; a line names each of table, topic, id and value once");
                     if (r.ValueTextEquals("table")) table = RequiredString(ref r, "table", number);
                     else if (r.ValueTextEquals("id"))
                     {
                         r.Read();
-                        id = r.TokenType == JsonTokenType.String ? r.GetString() : throw Malformed(number, "'id' must be a string");
+                        id = r.TokenType == JsonTokenType.String ? Text(ref r, "id", number) : throw Malformed(number, "'id' must be a string");
                     }
                     else if (r.ValueTextEquals("topic"))
                     {
+                        hasTopic = true;
                         r.Read();
                         if (r.TokenType != JsonTokenType.Null && r.TokenType != JsonTokenType.String) throw Malformed(number, "'topic' must be a string or null");
-                        topic = r.TokenType == JsonTokenType.Null ? null : r.GetString();
+                        topic = r.TokenType == JsonTokenType.Null ? null : Text(ref r, "topic", number);
                     }
                     else
                     {
@@ -260,9 +270,16 @@ namespace DragonflowUpgrade.Engine.Store
         string RequiredString(ref Utf8JsonReader r, string name, int number)
         {
             r.Read();
-            string s = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+            string s = r.TokenType == JsonTokenType.String ? Text(ref r, name, number) : null;
             if (string.IsNullOrEmpty(s)) throw Malformed(number, $"'{name}' must be a non-empty string");
             return s;
+        }
+
+        // A JSON string's text; an escape of half a UTF-16 surrogate pair (\ud800) has none.
+        string Text(ref Utf8JsonReader r, string name, int number)
+        {
+            try { return r.GetString(); }
+            catch (InvalidOperationException) { throw Malformed(number, $"'{name}' is not text: it escapes half a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)"); }
         }
 
         NbFileInvalidException Malformed(int line, string why) =>
@@ -348,11 +365,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>
         /// Writes a whole embedded database: to a temporary file beside <paramref name="path"/>,
-        /// flushed to disk, then renamed over it. Returns the SHA-256 of the object lines.
+        /// flushed to disk, then renamed over it (the file a link names, not the link). Unless
+        /// <paramref name="replace"/>, an existing file is never replaced: the write is refused.
+        /// Returns the SHA-256 of the object lines.
         /// </summary>
-        public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false)
+        public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false, bool replace = true)
         {
-            path = System.IO.Path.GetFullPath(path);
+            path = RealPath(path);
             string dir = System.IO.Path.GetDirectoryName(path);
             Directory.CreateDirectory(dir);
             string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
@@ -380,7 +399,8 @@ namespace DragonflowUpgrade.Engine.Store
                     if (s != file) s.Dispose();
                     file.Flush(true);
                 }
-                if (File.Exists(path)) File.Replace(temp, path, null);
+                // Move without overwrite fails when the file exists, even one created since it was checked.
+                if (replace && File.Exists(path)) File.Replace(temp, path, null);
                 else File.Move(temp, path);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)

@@ -16,19 +16,23 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfBackup))]
     public sealed class BackupDfNbDatabase : DfSafetyCmdlet
     {
-        /// <summary>The backup file to write, ending in .jsonl.gz (or .jsonl), or a folder to write a timestamped file in. An existing file is replaced; the database itself is refused.</summary>
+        /// <summary>The backup file to write, ending in .jsonl.gz (or .jsonl), or a folder to write a timestamped file in. An existing file is refused unless -Force; the database itself always is.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
+        /// <summary>Replace the file -Path names when it exists (never the database itself).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         protected override void Process(INbStore store)
         {
-            string path = NbBackup.ResolvePath(SafetyErrors.ResolvePath(this, Path), store);
+            string path = NbBackup.ResolvePath(SafetyErrors.ResolvePath(this, Path), store, overwrite: Force);
             if (!ShouldProcess(path, $"Back up {store.Location}")) return;
             if (CommitJournal.ReadInProgress(store) != null)
                 WriteWarning($"{store.Location} holds an interrupted migration commit: this backup is of a half-migrated database. Resume-DfMigration or Undo-DfMigration first.");
             var info = NbBackup.Write(store, path, new SyncProgress<int>(n =>
-                WriteProgress(new ProgressRecord(1, "Backing up the NB database", $"{n} objects read"))));
+                WriteProgress(new ProgressRecord(1, "Backing up the NB database", $"{n} objects read"))), overwrite: Force);
             CompleteProgress(1, "Backing up the NB database");
             WriteObject(new DfBackup(info));
         }
