@@ -64,6 +64,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path, bool overwrite = false)
         {
             CheckPath(path);
+            if (IsDatabaseFile(path, source))
+                throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
             if (!overwrite) CheckNew(path);
             var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
             entries.Sort(CompareKeys);
@@ -111,10 +113,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 return Unused(path, store);
             else if (!FileNbStore.IsFileStorePath(path))
                 throw new BackupPathInvalidException(path, "is neither a folder nor a file whose name ends in .jsonl.gz (or .jsonl).");
-            var comparison = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-            // Compared with links resolved, as the file store resolves the database's path.
+            var comparison = PathComparison;
             string database = store.Location, real = FileNbStore.RealPath(path);
-            if (string.Equals(path, database, comparison) || string.Equals(real, database, comparison))
+            if (IsDatabaseFile(path, database))
                 throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
             if (string.Equals(real, database + ".lock", comparison) || string.Equals(CommitJournal.JournalPathFor(real), database, comparison) ||
                 string.Equals(FileNbStore.RealPath(CommitJournal.JournalPathFor(path)), database, comparison))
@@ -124,6 +125,13 @@ namespace DragonflowUpgrade.Engine.Safety
             if (!overwrite) CheckNew(path);
             return path;
         }
+
+        static StringComparison PathComparison =>
+            RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+        // Compared with links resolved, as the file store resolves the database's path.
+        static bool IsDatabaseFile(string path, string database) =>
+            string.Equals(path, database, PathComparison) || string.Equals(FileNbStore.RealPath(path), database, PathComparison);
 
         // A backup never replaces a file unless told to: it could be another database or an older backup.
         static void CheckNew(string path)
