@@ -220,7 +220,7 @@ namespace DragonflowUpgrade.Remote.Tests
                     Row("service", "s1", "{\"binary\": \"df-local-controller\", \"chassis\": \"cmp1\", \"last_seen_up\": \"soon\"}"),
                     Row("service", "s2", "{\"binary\": \"df-l3-agent\", \"chassis\": \"cmp2\", \"last_seen_up\": 1e300}"),
                     Row("listener", "ctl1", "[1500000001]"),
-                    Row("publisher", "p1", "{\"id\": \"p1\", \"last_activity_timestamp\": \"1500000002\"}"),
+                    Row("publisher", "p1", "{\"id\": \"p1\", \"last_activity_timestamp\": 1500000002}"),
                 });
                 var rows = Heartbeats.ReadAll(store).ToDictionary(r => r.Id);
                 double later = 1500000002 + 3600;
