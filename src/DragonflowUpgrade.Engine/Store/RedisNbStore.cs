@@ -109,6 +109,17 @@ namespace DragonflowUpgrade.Engine.Store
         // What a key has before its id, "{table.topic}.".
         static string KeyPrefix(NbKey key) => "{" + key.Table + "." + key.Topic + "}.";
 
+        // A table's keys share a few prefixes: a write makes each once rather than a key text per change.
+        static Func<NbKey, string> KeyPrefixes()
+        {
+            var prefixes = new Dictionary<(string, string), string>();
+            return key =>
+            {
+                if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = KeyPrefix(key));
+                return prefix;
+            };
+        }
+
         /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
         public static string KeyProblem(NbKey key)
         {
@@ -372,13 +383,7 @@ namespace DragonflowUpgrade.Engine.Store
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
             NotWhileReading();
-            // A table's keys share a few prefixes: made once each rather than a key text per change.
-            var prefixes = new Dictionary<(string, string), string>();
-            string Prefix(NbKey key)
-            {
-                if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = KeyPrefix(key));
-                return prefix;
-            }
+            var Prefix = KeyPrefixes();
             int written = 0;
             var inFlight = new Queue<int>();
             Guard("write", () =>
@@ -432,12 +437,7 @@ return bad";
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
             // the batches are pipelined as plain writes are.
             NotWhileReading();
-            var prefixes = new Dictionary<(string, string), string>();
-            string Prefix(NbKey key)
-            {
-                if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = KeyPrefix(key));
-                return prefix;
-            }
+            var Prefix = KeyPrefixes();
             int written = 0;
             var changed = new List<NbKey>();
             var inFlight = new Queue<List<NbEntry>>();
