@@ -71,7 +71,7 @@ function Stop-TestServers([string] $StateDir) {
 }
 
 function Invoke-XunitTests([string] $ResultsDir) {
-    $passed = 0; $failed = 0
+    $passed = 0; $failed = 0; $names = @()
     foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse) {
         $trx = "$($project.BaseName).trx"
         $filter = if ($XunitFilter) { @('--filter', $XunitFilter) } else { @() }
@@ -80,12 +80,14 @@ function Invoke-XunitTests([string] $ResultsDir) {
         $file = Join-Path $ResultsDir $trx
         if (-not (Test-Path $file) -and $XunitFilter) { continue }   # the filter selected nothing here
         if (-not (Test-Path $file)) { Write-Host "$($project.BaseName): no results (the run failed to start)"; $failed++; continue }
-        $counters = ([xml](Get-Content $file -Raw)).TestRun.ResultSummary.Counters
+        $run = ([xml](Get-Content $file -Raw)).TestRun
+        $counters = $run.ResultSummary.Counters
+        $names += @($run.SelectNodes("//*[local-name()='UnitTestResult'][@outcome!='Passed' and @outcome!='NotExecuted']") | ForEach-Object testName)
         $passed += [int]$counters.passed
         $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
         Write-Host "$($project.BaseName): $($counters.passed) passed, $($counters.failed) failed"
     }
-    @{ Passed = $passed; Failed = $failed }
+    @{ Passed = $passed; Failed = $failed; FailedNames = $names }
 }
 
 function Invoke-PesterTests {
@@ -100,6 +102,8 @@ function Invoke-PesterTests {
     @{
         Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
         HelpPassed = @($help | Where-Object Result -eq 'Passed').Count; HelpFailed = @($help | Where-Object Result -eq 'Failed').Count
+        FailedNames = @($result.Failed | ForEach-Object { "$($_.ExpandedPath) ($([IO.Path]::GetFileName($_.ScriptBlock.File)))" }) +
+            @($result.FailedBlocks + $result.FailedContainers | ForEach-Object { "$($_.Name): $($_.ErrorRecord | Select-Object -First 1)" })
     }
 }
 
@@ -118,17 +122,18 @@ switch ($Task) {
         & (Join-Path $Root 'module/examples/Demo.ps1') -Sample (Join-Path $Root 'tests/fixtures/pike-nb.jsonl') -WorkDir (Join-Path $Root 'out/demo')
     }
     'Test' {
-        $passed = 0; $failed = 0; $helpPassed = 0; $helpFailed = 0
+        $passed = 0; $failed = 0; $helpPassed = 0; $helpFailed = 0; $failedNames = @()
         $state = Join-Path $Root 'out/test-servers'
         try {
             Invoke-Build
             Start-TestServers $state
             $only = $XunitFilter -or $PesterPath
-            $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0 } }
-            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0 } }
+            $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0; FailedNames = @() } }
+            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @() } }
             $passed = $x.Passed + $p.Passed
             $failed = $x.Failed + $p.Failed
             $helpPassed = $p.HelpPassed; $helpFailed = $p.HelpFailed
+            $failedNames = @($x.FailedNames) + @($p.FailedNames) | Where-Object { $_ }
         }
         catch {
             Write-Host "The test run stopped: $_"
@@ -138,6 +143,8 @@ switch ($Task) {
         finally {
             Stop-TestServers $state
         }
+        # What failed is named again here, so that the end of a long log says it.
+        foreach ($name in $failedNames) { Write-Host "FAILED: $name" }
         # The last line counts everything; the one before it tells behaviour tests from help checks.
         Write-Host "Behaviour tests: $($passed - $helpPassed) passed, $($failed - $helpFailed) failed; help checks: $helpPassed passed, $helpFailed failed"
         Write-Host "$passed passed, $failed failed"
