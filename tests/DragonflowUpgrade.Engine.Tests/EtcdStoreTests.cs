@@ -375,8 +375,20 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri))
             using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(2), heartbeat: true))
             {
-                Thread.Sleep(5000);
-                Assert.Contains("beating", TestEtcd.Get(LockKey).Value);
+                // Each beat puts the lock under a new lease: seen three times, the key there at
+                // every look, and still there once the lease it was taken under has run out.
+                var (first, firstLease) = TestEtcd.Get(LockKey);
+                DateTimeOffset firstExpiry;
+                using (var doc = JsonDocument.Parse(first)) firstExpiry = doc.RootElement.GetProperty("expires_at").GetDateTimeOffset();
+                var leases = new HashSet<long> { firstLease };
+                Safe.WaitUntil(() =>
+                {
+                    var (value, lease) = TestEtcd.Get(LockKey);
+                    Assert.True(value != null, "the beating lock lapsed");
+                    Assert.Contains("beating", value);
+                    leases.Add(lease);
+                    return leases.Count >= 4 && DateTimeOffset.UtcNow > firstExpiry;
+                }, "three renewals of the lock, past its first lease");
             }
         }
 

@@ -129,6 +129,9 @@ Describe 'Backup-DfNbDatabase and Restore-DfNbDatabase' {
         $header.source | Should -Be $db
         $header.objects | Should -Be 3
         $header.checksum | Should -Be $backup.Checksum
+        # The checksum is the SHA-256 of the object lines after the header, newlines included.
+        $independent = (bash -c "gzip -dc '$path' | tail -n +2 | sha256sum").Split(' ')[0]
+        $backup.Checksum | Should -BeExactly $independent
         $header.created_at | Should -Not -BeNullOrEmpty
         (Get-DfNbTable -Database $path).Table | Should -Be @('lport', 'lswitch', 'unique_key')
     }
