@@ -21,7 +21,7 @@ namespace DragonflowUpgrade.Remote
     /// or not (see <see cref="CommandTemplate"/>): the names may hold only what a systemd unit
     /// name holds, which is what makes that safe.
     /// </summary>
-    public static class Inventory
+    public static partial class Inventory
     {
         public const int DefaultPort = 22;
 
@@ -43,7 +43,10 @@ namespace DragonflowUpgrade.Remote
         const int MaxNameLength = 255;
 
         /// <summary>Reads a .json inventory file (.psd1 files are read by the cmdlets, which have PowerShell's parser).</summary>
-        public static IReadOnlyList<DfNode> LoadJson(string path)
+        public static IReadOnlyList<DfNode> LoadJson(string path) => Parse(ReadJson(path), path);
+
+        /// <summary>Reads a .json inventory file into the form <see cref="Parse"/> takes.</summary>
+        public static InventoryValue ReadJson(string path)
         {
             byte[] bytes;
             try { bytes = File.ReadAllBytes(path); }
@@ -51,14 +54,14 @@ namespace DragonflowUpgrade.Remote
             {
                 throw new InventoryException(path, 0, null, "cannot be read: " + e.Message);
             }
-            return Parse(InventoryValue.ParseJson(bytes, path), path);
+            return InventoryValue.ParseJson(bytes, path);
         }
 
         /// <summary>Turns a parsed inventory into nodes; <paramref name="file"/> names it in errors and anchors relative identity files.</summary>
         public static IReadOnlyList<DfNode> Parse(InventoryValue root, string file)
         {
             string baseDir = Path.GetDirectoryName(Path.GetFullPath(file));
-            var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes");
+            var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
 
             var defaults = top.Map("Defaults", "User", "Port", "IdentityFile", "Start", "Stop", "Status");
             var defaultCommands = Commands.Read(defaults, new Commands(DefaultStart, DefaultStop, DefaultStatus));
@@ -266,10 +269,10 @@ namespace DragonflowUpgrade.Remote
                 return v.Text;
             }
 
-            public CommandTemplate Command(string field)
+            public CommandTemplate Command(string field, string[] placeholders = null)
             {
                 string text = String(field);
-                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line);
+                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line, placeholders);
             }
 
             /// <summary>A name that reaches commands: see <see cref="CheckName"/>.</summary>
