@@ -128,8 +128,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
         {
-            string from = plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
-                ?? plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+            string from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
