@@ -42,6 +42,27 @@ namespace DragonflowUpgrade.PowerShell
             return record;
         }
 
+        /// <summary>
+        /// The error record of an error the engine reports: a <see cref="DfException"/>, or one of the
+        /// library exceptions not yet of that type, each with its stable id. Null for any other
+        /// exception (a bug), which goes up as it is.
+        /// </summary>
+        protected static ErrorRecord Record(Exception e, object target)
+        {
+            if (Cmdlets.Safety.SafetyErrors.Handles(e) || e is ArgumentException || e is System.IO.IOException || e is UnauthorizedAccessException)
+                return Cmdlets.Safety.SafetyErrors.Record(e, target);
+            switch (e)
+            {
+                case MigrationFailedException f: return new ErrorRecord(e, "MigrationFailed", ErrorCategory.InvalidOperation, f.Migration.Id);
+                case MigrationDefinitionException d: return new ErrorRecord(e, "MigrationMalformed", ErrorCategory.InvalidData, d.MigrationSource);
+                case Engine.Schema.SchemaChangeUnhandledException _: return new ErrorRecord(e, "SchemaChangeUnhandled", ErrorCategory.InvalidData, target);
+                case Engine.Schema.SchemaValidationException _: return new ErrorRecord(e, "SchemaValidationFailed", ErrorCategory.InvalidData, target);
+                case Engine.Schema.SchemaException _: return new ErrorRecord(e, "SchemaMalformed", ErrorCategory.InvalidData, target);
+                case FormatException _: return new ErrorRecord(e, "NbObjectMalformed", ErrorCategory.InvalidData, target);
+                default: return null;
+            }
+        }
+
         protected void Progress(int activityId, ProgressReport p)
         {
             var record = new ProgressRecord(activityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status);

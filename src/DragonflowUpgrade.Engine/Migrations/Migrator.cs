@@ -128,8 +128,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
         {
-            string from = plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
-                ?? plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+            string from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
@@ -261,6 +260,14 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<MigrationLogEntry> Baseline(string release)
         {
+            var rows = PlanBaseline(release);
+            _store.Write(rows.Select(r => r.ToEntry()).ToList());
+            return rows;
+        }
+
+        /// <summary>The rows <see cref="Baseline"/> writes, read from the log. Writes nothing.</summary>
+        public IReadOnlyList<MigrationLogEntry> PlanBaseline(string release)
+        {
             int index = _catalog.RequireRelease(release);
             var plan = Plan();
             var now = DateTimeOffset.UtcNow;
@@ -274,7 +281,6 @@ namespace DragonflowUpgrade.Engine.Migrations
                 Description = $"Baseline: the database was at release {_catalog.Releases[index]}",
                 AppliedAt = now,
             });
-            _store.Write(rows.Select(r => r.ToEntry()).ToList());
             return rows;
         }
 

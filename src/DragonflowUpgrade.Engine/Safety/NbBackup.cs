@@ -257,16 +257,13 @@ namespace DragonflowUpgrade.Engine.Safety
             return c;
         }
 
-        static string SchemaReleaseOf(List<NbEntry> entries)
-        {
-            var log = entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
+        // A log row the backup cannot read does not stop the backup: it only goes unrecorded in the header.
+        static string SchemaReleaseOf(List<NbEntry> entries) =>
+            MigrationLog.RecordedRelease(entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
             {
                 try { return MigrationLogEntry.Parse(e); }
                 catch (NbStoreException) { return null; }
-            }).Where(r => r != null).OrderBy(r => r.AppliedAt ?? DateTimeOffset.MinValue).ToList();
-            return log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
-                ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
-        }
+            }).Where(r => r != null));
 
         static JsonElement Header(BackupInfo info)
         {

@@ -46,8 +46,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 {
                     using (var store = OpenDatabase())
                     {
-                        var log = MigrationLog.Read(store);
-                        release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release
+                        release = MigrationLog.RecordedRelease(MigrationLog.Read(store))
                             ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.");
                     }
                 }

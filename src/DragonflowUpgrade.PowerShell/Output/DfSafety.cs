@@ -37,8 +37,9 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>A backup file of an NB database (Backup-DfNbDatabase).</summary>
     public sealed class DfBackup
     {
-        internal DfBackup(BackupInfo b)
+        internal DfBackup(BackupInfo b, string database)
         {
+            Database = database;
             Path = b.Path;
             Source = b.Source;
             CreatedAt = b.CreatedAt.UtcDateTime;
@@ -48,6 +49,8 @@ namespace DragonflowUpgrade.PowerShell.Output
             Size = b.Size;
         }
 
+        /// <summary>The database backed up, as given to -Database (without secrets): Restore-DfNbDatabase takes it from the pipeline.</summary>
+        public string Database { get; }
         public string Path { get; }
         /// <summary>The database it was taken from, without secrets.</summary>
         public string Source { get; }
