@@ -1,5 +1,6 @@
 @{
-    RootModule           = 'bin/DragonflowUpgrade.PowerShell.dll'
+    # PowerShell 7 (Core) loads the net8.0 build, Windows PowerShell 5.1 (Desktop) the netstandard2.0 one.
+    RootModule           = if ($PSEdition -eq 'Core') { 'bin/net8.0/DragonflowUpgrade.PowerShell.dll' } else { 'bin/netstandard2.0/DragonflowUpgrade.PowerShell.dll' }
     ModuleVersion        = '0.1.0'
     GUID                 = '5d0c6f8e-6a59-4c36-9f0e-2b8e6c1d7a41'
     Author               = 'DragonflowUpgrade developers'

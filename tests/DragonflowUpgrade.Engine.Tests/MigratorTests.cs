@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -436,7 +437,7 @@ namespace DragonflowUpgrade.Engine.Tests
             var m = Assert.Single(AssemblyMigrations.Load(typeof(AttributeMigration).Assembly));
             Assert.Equal("attr-test", m.Id);
             Assert.Equal("from an attribute", m.Description);
-            Assert.Equal(new[] { "lswitch.subnets:FieldRemoved" }, m.Handles);
+            Assert.Equal(new[] { new SchemaChangeKey("lswitch", "subnets", SchemaChangeKind.FieldRemoved) }, m.Handles);
             Assert.Null(m.Checksum);
         }
 

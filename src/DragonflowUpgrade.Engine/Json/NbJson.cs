@@ -257,13 +257,20 @@ namespace DragonflowUpgrade.Engine.Json
         [MethodImpl(Hot.Optimize)]
         internal static unsafe string Utf8Text(ReadOnlySpan<byte> utf8)
         {
+#if NETCOREAPP2_1_OR_GREATER
+            return StrictUtf8.GetString(utf8);
+#else
             if (utf8.IsEmpty) return "";
             fixed (byte* p = &utf8[0]) return StrictUtf8.GetString(p, utf8.Length);
+#endif
         }
 
         /// <summary>Whether the bytes are UTF-8 text.</summary>
         internal static unsafe bool IsUtf8(ReadOnlySpan<byte> utf8)
         {
+#if NET8_0_OR_GREATER
+            return System.Text.Unicode.Utf8.IsValid(utf8);
+#else
             if (utf8.IsEmpty) return true;
             try
             {
@@ -271,6 +278,7 @@ namespace DragonflowUpgrade.Engine.Json
                 return true;
             }
             catch (DecoderFallbackException) { return false; }
+#endif
         }
 
         static string ReadEscapedString(Reader r, ReadOnlySpan<byte> b, ref int at)

@@ -36,11 +36,11 @@ namespace DragonflowUpgrade.Engine.Schema
         /// <summary>The database must change release even if no migration is pending.</summary>
         public bool ChangesRelease => To != null && !string.Equals(From, To, StringComparison.OrdinalIgnoreCase);
 
-        /// <summary>Whether a set of handled-change keys covers every non-automatic change.</summary>
-        public static IReadOnlyList<SchemaChange> FindUnhandled(IEnumerable<SchemaChange> changes, IEnumerable<string> handles)
+        /// <summary>The changes that need a migration and that none of <paramref name="handles"/> (the migrations' Handles) names.</summary>
+        public static IReadOnlyList<SchemaChange> FindUnhandled(IEnumerable<SchemaChange> changes, IEnumerable<SchemaChangeKey> handles)
         {
-            var handled = new HashSet<string>(handles, StringComparer.OrdinalIgnoreCase);
-            return changes.Where(c => !c.Automatic && !handled.Contains(c.Key)).ToList();
+            var handled = new HashSet<SchemaChangeKey>(handles);
+            return changes.Where(c => !c.Automatic && !handled.Contains(c.Id)).ToList();
         }
     }
 

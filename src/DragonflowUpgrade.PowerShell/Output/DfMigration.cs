@@ -18,7 +18,7 @@ namespace DragonflowUpgrade.PowerShell.Output
             Status = s.IsApplied ? "Applied" : "Pending";
             Baselined = s.Log?.Kind == MigrationLogKind.Baselined;
             ChecksumChanged = s.ChecksumChanged;
-            Handles = s.Migration.Handles.ToArray();
+            Handles = s.Migration.Handles.Select(h => h.ToString()).ToArray();
             Source = s.Migration.Source;
             Checksum = s.Migration.Checksum;
             Database = database;
