@@ -12,7 +12,8 @@
         'Get-DfMigration', 'Invoke-DfMigration', 'Get-DfMigrationLog', 'Set-DfMigrationBaseline', 'New-DfMigration',
         'Get-DfNbObject', 'Get-DfNbTable', 'Get-DfSchema', 'Compare-DfSchema', 'Test-DfSchemaChange',
         'Get-DfUpgradeLock', 'Lock-DfNbDatabase', 'Unlock-DfNbDatabase', 'Backup-DfNbDatabase', 'Restore-DfNbDatabase', 'Resume-DfMigration', 'Undo-DfMigration',
-        'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane'
+        'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane',
+        'Backup-DfNeutronDatabase', 'Restore-DfNeutronDatabase', 'Invoke-DfNeutronMigration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
