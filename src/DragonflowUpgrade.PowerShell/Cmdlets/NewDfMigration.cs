@@ -42,7 +42,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (!ShouldProcess(file, "Create migration skeleton")) return;
             if (Directory.Exists(dir) && Directory.GetFiles(dir, "*_" + Id + ".ps1").Any())
             {
-                WriteError(Error(new IOException($"A migration file for '{Id}' already exists in '{dir}'."), "MigrationExists", Id));
+                WriteError(Record(new Engine.Errors.DfException("MigrationExists", Engine.Errors.DfErrorCategory.ResourceExists,
+                    $"A migration file for '{Id}' already exists in '{dir}'.", Id, "Choose another -Id, or edit the file that exists.")));
                 return;
             }
             Directory.CreateDirectory(dir);
