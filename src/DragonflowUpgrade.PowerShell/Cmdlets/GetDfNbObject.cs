@@ -15,6 +15,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class GetDfNbObject : DfDatabaseCmdlet
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(TableCompleter))]
         public string Table { get; set; }
 
         [Parameter(Position = 1)]

@@ -24,6 +24,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(Mandatory = true)]

@@ -29,6 +29,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class GetDfSchema : DfCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Release")]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
@@ -36,6 +37,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         [Parameter]
+        [ArgumentCompleter(typeof(TableCompleter))]
         public string[] Table { get; set; }
 
         protected override void ProcessRecord()

@@ -20,10 +20,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         /// <summary>Only nodes with one of these roles (wildcards allowed).</summary>
         [Parameter]
+        [ArgumentCompleter(typeof(RoleCompleter))]
         public string[] Role { get; set; }
 
         /// <summary>Only nodes with one of these names (wildcards allowed).</summary>
         [Parameter(Position = 1)]
+        [ArgumentCompleter(typeof(NodeNameCompleter))]
         public string[] Name { get; set; }
 
         protected override void ProcessRecord()
