@@ -56,7 +56,7 @@ Describe 'Test-DfSchemaChange' {
 }
 
 Describe 'One error id per condition, whichever cmdlet meets it' {
-    It 'names a release without a schema SchemaNotFound, with what to do' {
+    It 'names a release without a schema SchemaNotFound, in Get-DfSchema as in Compare-DfSchema' {
         $e = { Get-DfSchema -Release nosuch } | Should -Throw -PassThru
         $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
         $e.CategoryInfo.Category | Should -Be 'ObjectNotFound'
