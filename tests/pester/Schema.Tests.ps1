@@ -56,11 +56,12 @@ Describe 'Test-DfSchemaChange' {
 }
 
 Describe 'One error id per condition, whichever cmdlet meets it' {
-    It 'names a release without a schema SchemaNotFound, in Get-DfSchema as in Compare-DfSchema' {
+    It 'names a release without a schema SchemaNotFound, with what to do, in Get-DfSchema as in Compare-DfSchema' {
         $e = { Get-DfSchema -Release nosuch } | Should -Throw -PassThru
         $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
         $e.CategoryInfo.Category | Should -Be 'ObjectNotFound'
         $e.TargetObject | Should -Be 'nosuch'
+        $e.ErrorDetails.RecommendedAction | Should -BeLike '*release the module has a schema for*'
         $e = { Compare-DfSchema -Reference pike -Difference nosuch } | Should -Throw -PassThru
         $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
     }

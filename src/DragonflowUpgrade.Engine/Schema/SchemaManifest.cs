@@ -183,7 +183,10 @@ namespace DragonflowUpgrade.Engine.Schema
     {
         public const string MalformedId = "SchemaMalformed", NotFoundId = "SchemaNotFound";
 
-        public SchemaException(string message, string errorId = MalformedId, string target = null)
-            : base(errorId, errorId == NotFoundId ? DfErrorCategory.ObjectNotFound : DfErrorCategory.InvalidData, message, target) { }
+        public SchemaException(string message, string errorId = MalformedId, string target = null, string recommendedAction = null)
+            : base(errorId, errorId == NotFoundId ? DfErrorCategory.ObjectNotFound : DfErrorCategory.InvalidData, message, target,
+                   recommendedAction ?? (errorId == NotFoundId
+                       ? "Name a release the module has a schema for (Get-DfSchema -Release <Tab> lists them), or give the path of a manifest."
+                       : "Fix the manifest at the place the message names, then run again.")) { }
     }
 }

@@ -52,7 +52,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         var log = MigrationLog.Read(store);
                         release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release
                             ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.",
-                                                         SchemaException.NotFoundId, store.Location);
+                                                         SchemaException.NotFoundId, store.Location,
+                                                         "Record the release the database is at with Set-DfMigrationBaseline, then run again.");
                     }
                 }
                 var schema = Schemas.Resolve(this, release);
