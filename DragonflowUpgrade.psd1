@@ -11,12 +11,12 @@
     CmdletsToExport      = @(
         'Get-DfMigration', 'Invoke-DfMigration', 'Get-DfMigrationLog', 'Set-DfMigrationBaseline', 'New-DfMigration',
         'Get-DfNbObject', 'Get-DfNbTable', 'Get-DfSchema', 'Compare-DfSchema', 'Test-DfSchemaChange',
-        'Get-DfUpgradeLock', 'Lock-DfNbDatabase', 'Unlock-DfNbDatabase', 'Backup-DfNbDatabase', 'Restore-DfNbDatabase', 'Resume-DfMigration', 'Undo-DfMigration',
+        'Get-DfNbDatabaseLock', 'Lock-DfNbDatabase', 'Unlock-DfNbDatabase', 'Backup-DfNbDatabase', 'Restore-DfNbDatabase', 'Resume-DfMigration', 'Undo-DfMigration',
         'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane',
         'Backup-DfNeutronDatabase', 'Restore-DfNeutronDatabase', 'Invoke-DfNeutronMigration'
     )
     FunctionsToExport    = @()
-    AliasesToExport      = @()
+    AliasesToExport      = @('Get-DfUpgradeLock')
     VariablesToExport    = @()
     PrivateData          = @{ PSData = @{ Tags = @('Dragonflow', 'OpenStack', 'Neutron', 'SDN', 'Upgrade', 'Migration') } }
 }

@@ -246,7 +246,8 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var migrator = new Migrator(store, catalog);
                 Assert.Equal(new[] { "p1" }, migrator.Select(migrator.Plan(), "pike").Select(m => m.Id));
-                Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), "stein"));
+                var unknown = Assert.Throws<Errors.DfException>(() => migrator.Select(migrator.Plan(), "stein"));
+                Assert.Equal("ReleaseUnknown", unknown.ErrorId);
             }
         }
 
@@ -261,7 +262,8 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
             {
                 var migrator = new Migrator(store, catalog);
-                var e = Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), null, new[] { "b" }));
+                var e = Assert.Throws<Errors.DfException>(() => migrator.Select(migrator.Plan(), null, new[] { "b" }));
+                Assert.Equal("MigrationSelectionInvalid", e.ErrorId);
                 Assert.Contains("'a'", e.Message);
                 Assert.Equal(new[] { "a" }, migrator.Select(migrator.Plan(), null, new[] { "a" }).Select(m => m.Id));
             }

@@ -44,6 +44,17 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void A_stop_takes_Neutron_down_first_and_a_start_brings_it_up_last()
+        {
+            var ctl = Inventory.LoadJson(Write(@"{ ""Nodes"": [ { ""Name"": ""ctl1"", ""Address"": ""10.0.0.11"", ""Roles"": [""controller"", ""compute""] } ] }"))[0];
+            Assert.Equal(new[] { "neutron-server", "df-publisher-service", "df-local-controller", "df-metadata-service" }, ctl.Services.Select(s => s.Name));
+            Assert.Equal(new[] { "neutron-server", "df-metadata-service", "df-local-controller", "df-publisher-service" },
+                         ControlPlane.InOrder(ctl, ControlPlaneAction.Stop).Select(s => s.Name));
+            Assert.Equal(new[] { "df-publisher-service", "df-local-controller", "df-metadata-service", "neutron-server" },
+                         ControlPlane.InOrder(ctl, ControlPlaneAction.Start).Select(s => s.Name));
+        }
+
+        [Fact]
         public void A_service_command_comes_from_the_service_else_its_role_else_the_defaults()
         {
             var nodes = Inventory.LoadJson(Write(@"{

@@ -58,6 +58,39 @@ Describe 'Test-DfSchemaChange' {
     }
 }
 
+Describe 'One error id per condition, whichever cmdlet meets it' {
+    It 'names a release without a schema SchemaNotFound, with what to do, in Get-DfSchema as in Compare-DfSchema' {
+        $e = { Get-DfSchema -Release nosuch } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
+        $e.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $e.TargetObject | Should -Be 'nosuch'
+        $e.ErrorDetails.RecommendedAction | Should -BeLike '*release the module has a schema for*'
+        $e = { Compare-DfSchema -Reference pike -Difference nosuch } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
+    }
+
+    It 'names a malformed manifest SchemaMalformed' {
+        $bad = Join-Path $TestDrive 'bad.json'
+        '{"release":"x"' | Set-Content $bad
+        $e = { Compare-DfSchema -Reference pike -Difference $bad } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaMalformed,*'
+    }
+
+    It 'names a malformed migration MigrationMalformed in Test-DfSchemaChange as in Get-DfMigration' {
+        $folder = Join-Path $TestDrive 'broken'
+        New-Item -ItemType Directory $folder | Out-Null
+        Set-Content (Join-Path $folder 'broken.ps1') '@{ Id = ''x'' }'
+        $e = { Test-DfSchemaChange -Baseline pike -Current queens -MigrationPath $folder } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'MigrationMalformed,*'
+        $e.TargetObject | Should -BeLike '*broken.ps1'
+        $e.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $db = Join-Path $TestDrive 'nb.jsonl'
+        Copy-Item $fixture $db
+        $e = { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'MigrationMalformed,*'
+    }
+}
+
 Describe 'The Pike to Queens upgrade through the cmdlets' {
     BeforeEach {
         $db = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl"

@@ -1,4 +1,5 @@
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -77,10 +78,11 @@ namespace DragonflowUpgrade.Engine.Migrations
     }
 
     /// <summary>A migration is malformed: the message names the file or type and what is wrong.</summary>
-    public sealed class MigrationDefinitionException : Exception
+    public sealed class MigrationDefinitionException : DfException
     {
         public MigrationDefinitionException(string source, string problem, Exception inner = null)
-            : base($"{source}: {problem}", inner)
+            : base("MigrationMalformed", DfErrorCategory.InvalidData, $"{source}: {problem}", source,
+                   "Fix the migration the message names (or remove it from -MigrationPath), then run again.", inner)
         {
             MigrationSource = source;
         }

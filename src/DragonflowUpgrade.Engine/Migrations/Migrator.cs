@@ -1,5 +1,6 @@
 using DragonflowUpgrade.Engine;
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
@@ -108,18 +109,22 @@ namespace DragonflowUpgrade.Engine.Migrations
             var applied = new HashSet<string>(plan.Migrations.Where(s => s.IsApplied).Select(s => s.Migration.Id), StringComparer.Ordinal);
             foreach (var id in ids)
             {
-                if (applied.Contains(id)) throw new ArgumentException($"Migration '{id}' is already applied.");
-                if (!plan.Pending.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' is not known: check -MigrationPath.");
-                if (!selected.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' belongs to a release after '{targetRelease}'.");
+                if (applied.Contains(id)) throw SelectionInvalid($"Migration '{id}' is already applied.");
+                if (!plan.Pending.Any(m => m.Id == id)) throw SelectionInvalid($"Migration '{id}' is not known: check -MigrationPath.");
+                if (!selected.Any(m => m.Id == id)) throw SelectionInvalid($"Migration '{id}' belongs to a release after '{targetRelease}'.");
             }
             var wanted = new HashSet<string>(ids, StringComparer.Ordinal);
             var prefix = selected.Take(wanted.Count).ToList();
             var skipped = prefix.Where(m => !wanted.Contains(m.Id)).ToList();
             if (skipped.Count > 0)
-                throw new ArgumentException(
+                throw SelectionInvalid(
                     $"The selection skips pending migration(s) {string.Join(", ", skipped.Select(m => "'" + m.Id + "'"))}, which must run first. Migrations run in order; select every pending migration up to the last one you want.");
             return prefix;
         }
+
+        static DfException SelectionInvalid(string message) =>
+            new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, message, null,
+                            "Select every pending migration up to the last one you want (Get-DfMigration -Pending lists them in order).");
 
         /// <summary>
         /// The schema side of a run. It applies only to a database whose release is recorded (by

@@ -236,7 +236,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (!force && !holder.IsExpired)
                     throw new UpgradeLockedException(store.Location, holder);
                 if (holder.OwnerAlive && holder.ProcessId != Process.GetCurrentProcess().Id)
-                    throw new InvalidOperationException($"The NB database {store.Location} is locked by {holder}, and that process still runs: stop it rather than break its lock.");
+                    throw new Errors.DfException(UpgradeLockedException.Id, Errors.DfErrorCategory.ResourceBusy,
+                        $"The NB database {store.Location} is locked by {holder}, and that process still runs: stop it rather than break its lock.",
+                        store.Location, "Wait for that run to end, or stop it; its lock goes with it.");
             }
             slot.Delete(held);
             HeldBySession.TryRemove(holder.Token, out _);

@@ -22,10 +22,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         /// <summary>Apply pending migrations up to and including this release; all releases by default.</summary>
         [Parameter]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string TargetRelease { get; set; }
 
         /// <summary>Apply exactly these pending migrations; they must be the first pending ones, in order.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(MigrationIdCompleter))]
         public string[] Id { get; set; }
 
         /// <summary>Where the backup taken before the first write goes (a .jsonl.gz file, or a folder for a timestamped one; never the database itself); by default a timestamped file in a df-backups folder (see Backup-DfNbDatabase).</summary>

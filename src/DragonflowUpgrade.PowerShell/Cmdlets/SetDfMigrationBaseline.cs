@@ -16,6 +16,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]

@@ -4,7 +4,7 @@ using DragonflowUpgrade.Engine.Safety;
 
 namespace DragonflowUpgrade.PowerShell.Output
 {
-    /// <summary>Who holds a database's upgrade lock (Get-DfUpgradeLock, Lock-DfNbDatabase, Unlock-DfNbDatabase -PassThru).</summary>
+    /// <summary>Who holds a database's upgrade lock (Get-DfNbDatabaseLock, Lock-DfNbDatabase, Unlock-DfNbDatabase -PassThru).</summary>
     public sealed class DfUpgradeLock
     {
         internal DfUpgradeLock(UpgradeLockInfo l, string database)
