@@ -80,8 +80,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 Ids = _ids.Count > 0 ? _ids : null,
                 BackupPath = BackupPath == null ? null : Safety.SafetyErrors.ResolvePath(this, BackupPath),
             };
-            var guard = new GuardOptions(MyInvocation.MyCommand.Name, Safety.SafetyErrors.IsWhatIf(this), Force, TimeSpan.FromSeconds(ServiceDownTime));
-            using (var plan = NbRun.PlanMigration(store, migrator, request, guard, progress, Logger))
+            using (var plan = NbRun.PlanMigration(store, migrator, request, WriteGuard(Force, ServiceDownTime), progress, Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (plan.IsEmpty)

@@ -38,8 +38,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 try
                 {
                     var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
-                    var guard = new GuardOptions(MyInvocation.MyCommand.Name, Safety.SafetyErrors.IsWhatIf(this), Force, TimeSpan.FromSeconds(ServiceDownTime));
-                    using (var plan = NbRun.PlanBaseline(store, migrator, Release, guard, Logger))
+                    using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(Force, ServiceDownTime), Logger))
                     {
                         foreach (var warning in plan.Warnings) WriteWarning(warning);
                         if (!ShouldProcess(store.Location, plan.Summary)) return;

@@ -76,7 +76,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 WriteVerbose($"{store.Location}: {path} was restored already in this pipeline.");
                 return;
             }
-            using (var plan = NbRun.PlanRestore(store, path, ResumeDfMigration.Guard(this, Force, ServiceDownTime), Logger))
+            using (var plan = NbRun.PlanRestore(store, path, WriteGuard(Force, ServiceDownTime), Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Restore the NB database", out ShouldProcessReason reason))

@@ -1,4 +1,3 @@
-using System;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
@@ -28,7 +27,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         protected override void Process(INbStore store)
         {
             ResumePlan plan;
-            try { plan = NbRun.PlanResume(store, Guard(this, Force, ServiceDownTime), Logger); }
+            try { plan = NbRun.PlanResume(store, WriteGuard(Force, ServiceDownTime), Logger); }
             catch (NoUpgradeRunException e)
             {
                 // Nothing to resume is not a failure that should stop a runbook.
@@ -44,10 +43,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 WriteObject(new DfCommit(report));
             }
         }
-
-        /// <summary>The guard of a writing cmdlet of this file: its name as the lock's purpose, and its -WhatIf.</summary>
-        internal static GuardOptions Guard(DfSafetyCmdlet cmdlet, bool force, int serviceDownTime) =>
-            new GuardOptions(cmdlet.MyInvocation.MyCommand.Name, SafetyErrors.IsWhatIf(cmdlet), force, TimeSpan.FromSeconds(serviceDownTime));
     }
 
     /// <summary>
@@ -70,7 +65,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
 
         protected override void Process(INbStore store)
         {
-            using (var plan = NbRun.PlanUndo(store, ResumeDfMigration.Guard(this, Force, ServiceDownTime), Logger))
+            using (var plan = NbRun.PlanUndo(store, WriteGuard(Force, ServiceDownTime), Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Undo a migration run", out ShouldProcessReason reason))
