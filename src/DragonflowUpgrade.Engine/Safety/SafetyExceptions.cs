@@ -33,7 +33,7 @@ namespace DragonflowUpgrade.Engine.Safety
             : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,
                    $"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
                    (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
-                   ". Stop it first (Stop-DfControlPlane), or pass -Force to migrate anyway.",
+                   ". Stop it first (Stop-DfControlPlane), or pass -Force to write anyway.",
                    database, "Stop the control plane first (Stop-DfControlPlane), or pass -Force to go on anyway.")
         {
             Live = live;
