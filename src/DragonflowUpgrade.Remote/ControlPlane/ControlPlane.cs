@@ -61,7 +61,8 @@ namespace DragonflowUpgrade.Remote
                         var statuses = node.Services.Select(s =>
                         {
                             var r = connection.Run(s.StatusCommand, log, c);
-                            string detail = r.Output.Length > 0 ? r.Output : r.Error;
+                            // A command that did not finish (timed out, cancelled) says why.
+                            string detail = r.ExitCode == null && r.Failure != null ? r.Failure : r.Output.Length > 0 ? r.Output : r.Error;
                             return new ServiceStatusResult(node, s, ServiceStatusResult.Classify(r), r.ExitCode, detail);
                         }).ToList();
                         return new NodeStatus(node, statuses, null);
