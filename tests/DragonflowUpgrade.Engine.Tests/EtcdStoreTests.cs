@@ -278,10 +278,10 @@ namespace DragonflowUpgrade.Engine.Tests
         public void An_interrupted_commit_is_resumed_from_the_journal_kept_in_etcd()
         {
             var s = Prepare();
+            using (var stepped = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 3)) // the journal, the marker, one batch
+                Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, s.Result.Writes, s.Backup, new[] { "move" }, s.Result.Expected));
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "move" }, null);
-                CommitJournal.Apply(store, record, changes, s.Result.Expected, null, stopAfterBatches: 1);
                 Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
                 File.Delete(CommitJournal.JournalPathFor(s.Backup.Path)); // only etcd's copy is left
                 CommitJournal.Resume(store);

@@ -1,11 +1,12 @@
 # A migration process killed with SIGKILL part way through its commit, a Redis restarted under
-# it, and two runs at once. The migrating process is a child pwsh; the engine's test hook
-# (DF_UPGRADE_TEST_COMMIT_PAUSE_MS) makes it pause after each write step so that the kills land
-# at known stages of the commit.
+# it, and two runs at once. The migrating process is a child pwsh; its store, wrapped in the
+# tests' SteppedStore, pauses after each write step so that the kills land at known stages of
+# the commit.
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
     . "$PSScriptRoot/SafetySupport.ps1"
+    Get-SteppedStoreAssembly | Out-Null   # compiled before any child needs it
 
     $folder = Join-Path $TestDrive 'migrations'
     New-MigrationFile $folder 'bump.ps1' 'bump-every-object' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null

@@ -64,10 +64,10 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A commit stopped part way: the database holds its journal, so it can be resumed or undone.</summary>
     public sealed class CommitInterruptedException : NbStoreException
     {
-        public CommitInterruptedException(string database, CommitRecord record, int written, Exception inner)
+        public CommitInterruptedException(string database, CommitRecord record, int written, Exception inner, bool journalInDatabase = true)
             : base("CommitInterrupted", DfErrorCategory.ConnectionError,
                    $"The commit of migration run {record.RunId} to {database} was interrupted after {written} of {record.Changes} changes. " +
-                   $"Its journal is in the database and beside the backup: once the database is reachable, run Resume-DfMigration -Database {database} to finish the commit, " +
+                   $"Its journal is {(journalInDatabase ? "in the database and " : "")}beside the backup: once the database is reachable, run Resume-DfMigration -Database {database} to finish the commit, " +
                    $"or Undo-DfMigration -Database {database} to restore the backup {record.BackupPath}. The cause: {inner.Message}",
                    database, $"Once the database is reachable, run Resume-DfMigration -Database {database}, or Undo-DfMigration -Database {database}.", inner)
         {
