@@ -43,7 +43,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 done++;
                 if (file.Error is DfException df) WriteError(Record(df, file.Node));
-                else if (file.Error != null) WriteError(NodeError(file.Error, file.Node, "ConfigFileUnreadable"));
+                else if (file.Error != null) WriteError(new ErrorRecord(file.Error, "ConfigFileUnreadable", ErrorCategory.InvalidResult, file.Node));
                 else files.Add(file);
                 Progress(1, new ProgressReport(activity, $"{file.Node.Name}: {file.Path}", 100 * done / Math.Max(1, Nodes.Sum(n => n.ConfigFiles.Count))));
             }
@@ -121,7 +121,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         ErrorDetails = new ErrorDetails($"{result.File.Node.Name}: {result.File.Path} was left as it is: its backup could not be written in {folder}: {result.Error.Message}")
                         { RecommendedAction = "Give -BackupPath a folder you can write to." },
                     });
-                else WriteError(NodeError(result.Error, result.File.Node, "ConfigFileWriteFailed"));
+                else WriteError(new ErrorRecord(result.Error, "ConfigFileWriteFailed", ErrorCategory.InvalidResult, result.File.Node));
             }
         }
     }
@@ -160,7 +160,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 if (result.Error == null) WriteObject(result.Change);
                 else if (result.Error is DfException df) WriteError(Record(df, result.Change.Node));
-                else WriteError(NodeError(result.Error, result.Change.Node, "ConfigFileWriteFailed"));
+                else WriteError(new ErrorRecord(result.Error, "ConfigFileWriteFailed", ErrorCategory.InvalidResult, result.Change.Node));
             }
         }
     }
