@@ -96,15 +96,32 @@ namespace DragonflowUpgrade.PowerShell
         /// </summary>
         protected INbStore OpenDatabase(PSCredential credential = null)
         {
+            try { return TryOpenDatabase(credential); }
+            catch (DfException e) { ThrowTerminatingError(Record(e, _database)); return null; }
+        }
+
+        /// <summary><see cref="OpenDatabase"/>, throwing the engine's error instead of stopping the cmdlet.</summary>
+        protected INbStore TryOpenDatabase(PSCredential credential = null)
+        {
             string typed = DatabaseSecrets.Recall(_typed);
             // The bound value is what $Error[0].InvocationInfo shows: keep the redacted form there too.
             if (MyInvocation.BoundParameters.ContainsKey("Database")) MyInvocation.BoundParameters["Database"] = _database;
+            return NbStoreFactory.Open(typed, credential?.UserName, credential?.GetNetworkCredential().Password,
+                                       SessionState.Path.GetUnresolvedProviderPathFromPSPath);
+        }
+
+        /// <summary>
+        /// Opens the database of this pipeline record and runs <paramref name="work"/> on it. A
+        /// failure of this database (it cannot be opened, read or written) is one non-terminating
+        /// error whose target is its redacted form, and the cmdlet goes on with the next record.
+        /// </summary>
+        protected void OnDatabase(Action<INbStore> work, PSCredential credential = null)
+        {
             try
             {
-                return NbStoreFactory.Open(typed, credential?.UserName, credential?.GetNetworkCredential().Password,
-                                           SessionState.Path.GetUnresolvedProviderPathFromPSPath);
+                using (var store = TryOpenDatabase(credential)) work(store);
             }
-            catch (DfException e) { ThrowTerminatingError(Record(e, _database)); return null; }
+            catch (Exception e) when (IsReported(e)) { WriteError(ErrorFor(e, _database)); }
         }
 
         /// <summary>Reports progress synchronously, on the pipeline thread that called the library.</summary>
@@ -121,6 +138,10 @@ namespace DragonflowUpgrade.PowerShell
     {
         /// <summary>The NB database: <c>redis://host:port[/db]</c>, <c>etcd://host:port</c>, or a path ending in .jsonl or .jsonl.gz.</summary>
         /// <remarks>Kept in its redacted form: a password typed in it is never printed or output.</remarks>
+        // -Database is declared here (required), in DfControlPlaneCmdlet (optional) and in Get-DfSchema
+        // (required in one parameter set only), all on DatabaseValue: a [Parameter]'s Mandatory and
+        // ParameterSetName are fixed per declaration, and the three classes share no base but DfCmdlet,
+        // where a declaration would give every cmdlet a -Database.
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }
@@ -132,5 +153,8 @@ namespace DragonflowUpgrade.PowerShell
 
         /// <summary>Opens <see cref="Database"/> as given; see <see cref="DfCmdlet.OpenDatabase"/>.</summary>
         protected INbStore OpenStore() => OpenDatabase(Credential);
+
+        /// <summary>Runs <paramref name="work"/> on <see cref="Database"/>; its failure is one non-terminating error (see <see cref="DfCmdlet.OnDatabase"/>).</summary>
+        protected void OnStore(Action<INbStore> work) => OnDatabase(work, Credential);
     }
 }

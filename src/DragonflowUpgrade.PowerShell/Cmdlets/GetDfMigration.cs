@@ -21,16 +21,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         protected override void ProcessRecord()
         {
-            MigrationPlan plan;
-            using (var store = OpenStore())
-            {
-                try { plan = MigrationSources.Migrator(this, store, MigrationPath, Logger).Plan(); }
-                catch (Exception e) when (IsReported(e))
-                {
-                    ThrowTerminatingError(ErrorFor(e, Database));
-                    return;
-                }
-            }
+            MigrationPlan plan = null;
+            OnStore(store => plan = MigrationSources.Migrator(this, store, MigrationPath, Logger).Plan());
+            if (plan == null) return;
             foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
                 WriteWarning($"Migration '{s.Migration.Id}' was applied with checksum {s.Log.Checksum}, but {s.Migration.Source} now has {s.Migration.Checksum}: the script changed after it ran. Restore the applied version; put new changes in a new migration.");
             foreach (var row in plan.UnknownApplied)

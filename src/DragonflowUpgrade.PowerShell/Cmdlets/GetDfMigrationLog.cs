@@ -13,14 +13,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         protected override void ProcessRecord()
         {
-            using (var store = OpenStore())
+            OnStore(store =>
             {
-                try
-                {
-                    foreach (var row in MigrationLog.Read(store)) WriteObject(new DfMigrationLogEntry(row, Database));
-                }
-                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Database)); }
-            }
+                foreach (var row in MigrationLog.Read(store)) WriteObject(new DfMigrationLogEntry(row, Database));
+            });
         }
     }
 }

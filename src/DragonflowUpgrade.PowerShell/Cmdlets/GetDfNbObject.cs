@@ -27,22 +27,18 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 ThrowTerminatingError(Record(new DfException("TableMissing", DfErrorCategory.InvalidArgument,
                     "-Id needs -Table: ids are unique within a table only.", string.Join(", ", Id), "Name the table with -Table.")));
             var wanted = Id == null ? null : new System.Collections.Generic.HashSet<string>(Id, StringComparer.Ordinal);
-            using (var store = OpenStore())
+            OnStore(store =>
             {
-                try
+                foreach (var e in store.Read(Table))
                 {
-                    foreach (var e in store.Read(Table))
-                    {
-                        if (wanted != null && !wanted.Remove(e.Key.Id)) continue;
-                        WriteObject(ToObject(e));
-                    }
+                    if (wanted != null && !wanted.Remove(e.Key.Id)) continue;
+                    WriteObject(ToObject(e));
                 }
-                catch (Exception ex) when (IsReported(ex)) { ThrowTerminatingError(ErrorFor(ex, Database)); }
-            }
-            if (wanted != null)
-                foreach (var missing in wanted)
-                    WriteError(Record(new DfException("NbObjectNotFound", DfErrorCategory.ObjectNotFound,
-                        $"{Table}/{missing} is not in the NB database.", missing, "Check the id (Get-DfNbObject -Table lists the table's objects).")));
+                if (wanted != null)
+                    foreach (var missing in wanted)
+                        WriteError(Record(new DfException("NbObjectNotFound", DfErrorCategory.ObjectNotFound,
+                            $"{Table}/{missing} is not in the NB database.", missing, "Check the id (Get-DfNbObject -Table lists the table's objects).")));
+            });
         }
 
         static PSObject ToObject(NbEntry e)
@@ -65,15 +61,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         protected override void ProcessRecord()
         {
-            using (var store = OpenStore())
+            OnStore(store =>
             {
-                try
-                {
-                    foreach (var t in store.ReadKeys().GroupBy(k => k.Table).OrderBy(g => g.Key, StringComparer.Ordinal))
-                        WriteObject(new DfNbTable(t.Key, t.Count(), Database));
-                }
-                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Database)); }
-            }
+                foreach (var t in store.ReadKeys().GroupBy(k => k.Table).OrderBy(g => g.Key, StringComparer.Ordinal))
+                    WriteObject(new DfNbTable(t.Key, t.Count(), Database));
+            });
         }
     }
 }

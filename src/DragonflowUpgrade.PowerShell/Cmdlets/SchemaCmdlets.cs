@@ -32,6 +32,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
+        // Declared apart from DfDatabaseCmdlet's -Database: here it is required in one parameter set only.
         [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }
@@ -42,27 +43,26 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         protected override void ProcessRecord()
         {
-            try
+            if (ParameterSetName == "Database")
             {
-                string release = Release;
-                if (ParameterSetName == "Database")
-                {
-                    using (var store = OpenDatabase())
-                    {
-                        release = MigrationLog.RecordedRelease(MigrationLog.Read(store))
-                            ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.",
-                                                         SchemaException.NotFoundId, store.Location,
-                                                         "Record the release the database is at with Set-DfMigrationBaseline, then run again.");
-                    }
-                }
-                var schema = Schemas.Resolve(this, release);
-                foreach (var t in schema.Tables.Values.Where(t => Table == null || Table.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
-                {
-                    if (t.Value != null) { WriteObject(new DfSchemaField(schema.Release, t.Name, null, t.Value)); continue; }
-                    foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
-                }
+                // Each piped database's failure is its own error; the next database is still read.
+                OnDatabase(store => WriteFields(Schemas.Resolve(this, MigrationLog.RecordedRelease(MigrationLog.Read(store))
+                    ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.",
+                                                 SchemaException.NotFoundId, store.Location,
+                                                 "Record the release the database is at with Set-DfMigrationBaseline, then run again."))));
+                return;
             }
-            catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Release ?? Database)); }
+            try { WriteFields(Schemas.Resolve(this, Release)); }
+            catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Release)); }
+        }
+
+        void WriteFields(SchemaManifest schema)
+        {
+            foreach (var t in schema.Tables.Values.Where(t => Table == null || Table.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
+            {
+                if (t.Value != null) { WriteObject(new DfSchemaField(schema.Release, t.Name, null, t.Value)); continue; }
+                foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
+            }
         }
     }
 

@@ -33,20 +33,16 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         protected override void ProcessRecord()
         {
-            using (var store = OpenStore())
+            OnStore(store =>
             {
-                try
+                var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
+                using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(Force, ServiceDownTime), Logger))
                 {
-                    var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
-                    using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(Force, ServiceDownTime), Logger))
-                    {
-                        foreach (var warning in plan.Warnings) WriteWarning(warning);
-                        if (!ShouldProcess(store.Location, plan.Summary)) return;
-                        foreach (var row in plan.Execute()) WriteObject(new DfMigrationLogEntry(row, Database));
-                    }
+                    foreach (var warning in plan.Warnings) WriteWarning(warning);
+                    if (!ShouldProcess(store.Location, plan.Summary)) return;
+                    foreach (var row in plan.Execute()) WriteObject(new DfMigrationLogEntry(row, Database));
                 }
-                catch (Exception e) when (Record(e, store.Location) is ErrorRecord record) { ThrowTerminatingError(record); }
-            }
+            });
         }
     }
 }

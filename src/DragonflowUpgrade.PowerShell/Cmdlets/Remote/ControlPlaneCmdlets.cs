@@ -12,6 +12,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public abstract class DfControlPlaneCmdlet : DfNodeCmdlet
     {
         /// <summary>The NB database: given, its heartbeats are checked afterwards.</summary>
+        // Declared apart from DfDatabaseCmdlet's -Database (this class derives from DfNodeCmdlet): optional here.
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }

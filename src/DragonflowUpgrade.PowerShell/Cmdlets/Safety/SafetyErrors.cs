@@ -23,17 +23,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
             cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
     }
 
-    /// <summary>A cmdlet of the safety layer: its failures become terminating errors (see <see cref="DfCmdlet.ErrorFor"/>).</summary>
+    /// <summary>A cmdlet of the safety layer: a failed database is one non-terminating error, and the next piped one is processed (see <see cref="DfCmdlet.OnDatabase"/>).</summary>
     public abstract class DfSafetyCmdlet : DfDatabaseCmdlet
     {
-        protected override void ProcessRecord()
-        {
-            using (var store = OpenStore())
-            {
-                try { Process(store); }
-                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Database)); }
-            }
-        }
+        protected override void ProcessRecord() => OnStore(Process);
 
         protected abstract void Process(INbStore store);
 

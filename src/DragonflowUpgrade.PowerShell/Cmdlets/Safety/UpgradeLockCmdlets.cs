@@ -40,11 +40,16 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         [Parameter]
         public TimeSpan Expiry { get; set; } = TimeSpan.FromHours(1);
 
-        protected override void Process(INbStore store)
+        // A bad -Expiry applies to every database: it stops the cmdlet before any is locked.
+        protected override void BeginProcessing()
         {
             if (Expiry <= TimeSpan.Zero)
-                throw new Engine.Errors.DfException("LockExpiryInvalid", Engine.Errors.DfErrorCategory.InvalidArgument,
-                    $"-Expiry is {Expiry}: a lock must last a while.", Expiry.ToString(), "Give -Expiry a positive time span, e.g. 02:00:00 for two hours.");
+                ThrowTerminatingError(Record(new Engine.Errors.DfException("LockExpiryInvalid", Engine.Errors.DfErrorCategory.InvalidArgument,
+                    $"-Expiry is {Expiry}: a lock must last a while.", Expiry.ToString(), "Give -Expiry a positive time span, e.g. 02:00:00 for two hours.")));
+        }
+
+        protected override void Process(INbStore store)
+        {
             if (!ShouldProcess(store.Location, $"Take the upgrade lock until {DateTime.UtcNow.Add(Expiry):u}")) return;
             WriteObject(new DfUpgradeLock(UpgradeLock.Hold(store, Purpose, Expiry, Logger), Database));
         }
