@@ -36,11 +36,14 @@ function Invoke-Native([string] $What, [scriptblock] $Command) {
 function Invoke-Build {
     Invoke-Native 'dotnet build' { dotnet build (Join-Path $Root 'DragonflowUpgrade.sln') -c $Configuration --nologo -v quiet -clp:ErrorsOnly }
     Invoke-Native 'restoring Pester' { dotnet restore (Join-Path $Root 'tools/tools.proj') --nologo -v quiet }
-    # The module's binaries: the cmdlets and their dependencies, not PowerShell itself.
+    # The module's binaries: the cmdlets and their dependencies, not PowerShell itself, one
+    # folder per target; the manifest picks the one for the PowerShell edition that imports it.
     $out = Join-Path $Root 'bin'
     if (Test-Path $out) { Remove-Item $out -Recurse -Force }
-    New-Item -ItemType Directory $out | Out-Null
-    Copy-Item (Join-Path $Root "src/DragonflowUpgrade.PowerShell/bin/$Configuration/netstandard2.0/*") $out -Recurse
+    foreach ($framework in 'net8.0', 'netstandard2.0') {
+        New-Item -ItemType Directory (Join-Path $out $framework) | Out-Null
+        Copy-Item (Join-Path $Root "src/DragonflowUpgrade.PowerShell/bin/$Configuration/$framework/*") (Join-Path $out $framework) -Recurse
+    }
     # Help (the cmdlets' MAML and the about topic): PowerShell looks in <ModuleBase>/en-US, the manifest's folder, not beside the dll.
     New-Item -ItemType Directory (Join-Path $Root 'en-US') -Force | Out-Null
     Copy-Item (Join-Path $Root 'module/en-US/*') (Join-Path $Root 'en-US') -Force

@@ -17,7 +17,7 @@ function Measure-ControlPlane([int] $Throttle) {
     $nodes | Start-DfControlPlane @ssh -ThrottleLimit $Throttle | Out-Null
     $start.Stop()
     $stop = [Diagnostics.Stopwatch]::StartNew()
-    $nodes | Stop-DfControlPlane @ssh -ThrottleLimit $Throttle | Out-Null
+    $nodes | Stop-DfControlPlane @ssh -ThrottleLimit $Throttle -Confirm:$false | Out-Null
     $stop.Stop()
     [pscustomobject]@{ Start = $start.Elapsed.TotalSeconds; Stop = $stop.Elapsed.TotalSeconds; Total = $start.Elapsed.TotalSeconds + $stop.Elapsed.TotalSeconds }
 }
@@ -28,7 +28,7 @@ try {
     $sequential = Measure-ControlPlane 1
 }
 finally {
-    $nodes | Stop-DfControlPlane @ssh -ThrottleLimit 16 -ErrorAction SilentlyContinue | Out-Null
+    $nodes | Stop-DfControlPlane @ssh -ThrottleLimit 16 -Confirm:$false -ErrorAction SilentlyContinue | Out-Null
 }
 Write-Host ("{0} nodes, {1} services: start then stop" -f $nodes.Count, $services)
 Write-Host ("  -ThrottleLimit 16: {0,6:0.00} s  (start {1:0.00} s, stop {2:0.00} s)" -f $parallel.Total, $parallel.Start, $parallel.Stop)

@@ -10,6 +10,7 @@ using DragonflowUpgrade.Engine.Store;
 //   generate <dir> <count>    write the data set as redis-cli --pipe input (set.resp: SETs; get.resp: MGETs of 1000 keys); prints its size
 //   migrate <redis-uri>       apply a C# migration touching every port; prints seconds and peak memory
 //   plan <redis-uri>          the same with nothing pending; prints seconds
+//   json, resp                the engine's own readers against the general ones (ReaderBench.cs)
 static class Program
 {
     static int Main(string[] args)
@@ -19,7 +20,9 @@ static class Program
             case "generate": return Generate(args[1], int.Parse(args[2]));
             case "migrate": return Migrate(args[1]);
             case "plan": return Migrate(args[1]);
-            default: Console.Error.WriteLine("usage: generate <dir> <count> | migrate <uri> | plan <uri>"); return 2;
+            case "json": return ReaderBench.Json(args[1], int.Parse(args[2]));
+            case "resp": return ReaderBench.Resp(args[1], int.Parse(args[2]), int.Parse(args[3]));
+            default: Console.Error.WriteLine("usage: generate <dir> <count> | migrate <uri> | plan <uri> | json <fixture.jsonl> <count> | resp <host:port> <db> <count>"); return 2;
         }
     }
 

@@ -14,33 +14,54 @@ namespace DragonflowUpgrade.PowerShell
         protected CmdletLogger Logger => _logger ?? (_logger = new CmdletLogger(this));
 
         /// <summary>
-        /// An error record for a library exception, with a category that fits it. An engine
-        /// <see cref="DfException"/> brings its own id, category, (redacted) target and recommended action.
+        /// Whether <paramref name="e"/> is a failure the module reports as an error record (see
+        /// <see cref="ErrorFor"/>): the engine's own errors, and a file that cannot be read or written.
+        /// Anything else is a defect, left to PowerShell to show with its stack.
         /// </summary>
-        protected static ErrorRecord Error(Exception e, string errorId, object target)
+        public static bool IsReported(Exception e) =>
+            e is DfException || e is FormatException || e is System.IO.IOException || e is UnauthorizedAccessException;
+
+        /// <summary>
+        /// The one mapping from an exception to its error record. An engine <see cref="DfException"/>
+        /// brings its own id, category, (redacted) target and recommended action, the same in every
+        /// cmdlet; a file that cannot be read or written is <c>FileAccessFailed</c>.
+        /// </summary>
+        public static ErrorRecord ErrorFor(Exception e, object target = null)
         {
-            if (e is DfException df) return Record(df, target);
-            ErrorCategory category;
             switch (e)
             {
-                case NbStoreException _: category = ErrorCategory.ResourceUnavailable; break;
-                case MigrationDefinitionException _: category = ErrorCategory.InvalidData; break;
-                case MigrationFailedException _: category = ErrorCategory.InvalidOperation; break;
-                case ArgumentException _: category = ErrorCategory.InvalidArgument; break;
-                case System.IO.IOException _: category = ErrorCategory.WriteError; break;
-                default: category = ErrorCategory.NotSpecified; break;
+                case DfException df: return Record(df, target);
+                // A stored value that does not parse (the snapshot's parse errors are not DfExceptions yet).
+                case FormatException _: return new ErrorRecord(e, "NbObjectMalformed", ErrorCategory.InvalidData, target);
+                case System.IO.IOException _:
+                case UnauthorizedAccessException _: return new ErrorRecord(e, "FileAccessFailed", ErrorCategory.WriteError, target);
+                default: return new ErrorRecord(e, "UnexpectedError", ErrorCategory.NotSpecified, target);
             }
-            return new ErrorRecord(e, errorId, category, target);
         }
+
+        /// <summary>
+        /// <see cref="ErrorFor"/>, with <paramref name="errorId"/> for an exception that is not the
+        /// engine's. Kept for the cmdlets that still name an id per catch; new code calls <see cref="ErrorFor"/>.
+        /// </summary>
+        protected static ErrorRecord Error(Exception e, string errorId, object target) =>
+            e is DfException df ? Record(df, target)
+            : new ErrorRecord(e, errorId, e is ArgumentException ? ErrorCategory.InvalidArgument : ErrorFor(e).CategoryInfo.Category, target);
 
         /// <summary>The error record for an engine error: its id, category, target (else <paramref name="target"/>) and recommended action.</summary>
         public static ErrorRecord Record(DfException e, object target = null)
         {
             if (!Enum.TryParse(e.Category.ToString(), out ErrorCategory category)) category = ErrorCategory.NotSpecified;
-            var record = new ErrorRecord(e, e.ErrorId, category, e.Target ?? target);
+            var record = new ErrorRecord(e, e.ErrorId, category, e.TargetObject ?? target);
             if (e.RecommendedAction != null) record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };
             return record;
         }
+
+        /// <summary>The error record of an error the module reports (<see cref="ErrorFor"/>); null for any other exception (a bug), which goes up as it is.</summary>
+        protected static ErrorRecord Record(Exception e, object target) => IsReported(e) ? ErrorFor(e, target) : null;
+
+        /// <summary>How a writing cmdlet passes the guard: its name as the lock's purpose, its -WhatIf (no lock, nothing written), -Force and -ServiceDownTime.</summary>
+        protected Engine.Run.GuardOptions WriteGuard(bool force, int serviceDownTimeSeconds) =>
+            new Engine.Run.GuardOptions(MyInvocation.MyCommand.Name, Cmdlets.Safety.SafetyErrors.IsWhatIf(this), force, TimeSpan.FromSeconds(serviceDownTimeSeconds));
 
         protected void Progress(int activityId, ProgressReport p)
         {

@@ -278,10 +278,10 @@ namespace DragonflowUpgrade.Engine.Tests
         public void An_interrupted_commit_is_resumed_from_the_journal_kept_in_etcd()
         {
             var s = Prepare();
+            using (var stepped = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 3)) // the journal, the marker, one batch
+                Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, s.Result.Writes, s.Backup, new[] { "move" }, s.Result.Expected));
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "move" }, null);
-                CommitJournal.Apply(store, record, changes, s.Result.Expected, null, stopAfterBatches: 1);
                 Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
                 File.Delete(CommitJournal.JournalPathFor(s.Backup.Path)); // only etcd's copy is left
                 CommitJournal.Resume(store);
@@ -375,8 +375,20 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri))
             using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(2), heartbeat: true))
             {
-                Thread.Sleep(5000);
-                Assert.Contains("beating", TestEtcd.Get(LockKey).Value);
+                // Each beat puts the lock under a new lease: seen three times, the key there at
+                // every look, and still there once the lease it was taken under has run out.
+                var (first, firstLease) = TestEtcd.Get(LockKey);
+                DateTimeOffset firstExpiry;
+                using (var doc = JsonDocument.Parse(first)) firstExpiry = doc.RootElement.GetProperty("expires_at").GetDateTimeOffset();
+                var leases = new HashSet<long> { firstLease };
+                Safe.WaitUntil(() =>
+                {
+                    var (value, lease) = TestEtcd.Get(LockKey);
+                    Assert.True(value != null, "the beating lock lapsed");
+                    Assert.Contains("beating", value);
+                    leases.Add(lease);
+                    return leases.Count >= 4 && DateTimeOffset.UtcNow > firstExpiry;
+                }, "three renewals of the lock, past its first lease");
             }
         }
 

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Schema;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -245,7 +246,8 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var migrator = new Migrator(store, catalog);
                 Assert.Equal(new[] { "p1" }, migrator.Select(migrator.Plan(), "pike").Select(m => m.Id));
-                Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), "stein"));
+                var unknown = Assert.Throws<Errors.DfException>(() => migrator.Select(migrator.Plan(), "stein"));
+                Assert.Equal("ReleaseUnknown", unknown.ErrorId);
             }
         }
 
@@ -260,7 +262,8 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
             {
                 var migrator = new Migrator(store, catalog);
-                var e = Assert.Throws<ArgumentException>(() => migrator.Select(migrator.Plan(), null, new[] { "b" }));
+                var e = Assert.Throws<Errors.DfException>(() => migrator.Select(migrator.Plan(), null, new[] { "b" }));
+                Assert.Equal("MigrationSelectionInvalid", e.ErrorId);
                 Assert.Contains("'a'", e.Message);
                 Assert.Equal(new[] { "a" }, migrator.Select(migrator.Plan(), null, new[] { "a" }).Select(m => m.Id));
             }
@@ -436,7 +439,7 @@ namespace DragonflowUpgrade.Engine.Tests
             var m = Assert.Single(AssemblyMigrations.Load(typeof(AttributeMigration).Assembly));
             Assert.Equal("attr-test", m.Id);
             Assert.Equal("from an attribute", m.Description);
-            Assert.Equal(new[] { "lswitch.subnets:FieldRemoved" }, m.Handles);
+            Assert.Equal(new[] { new SchemaChangeKey("lswitch", "subnets", SchemaChangeKind.FieldRemoved) }, m.Handles);
             Assert.Null(m.Checksum);
         }
 

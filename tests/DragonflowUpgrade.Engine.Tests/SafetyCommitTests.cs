@@ -64,14 +64,11 @@ namespace DragonflowUpgrade.Engine.Tests
             return s;
         }
 
-        /// <summary>Stores the journal and applies the first <paramref name="batches"/> batches, then stops as a killed process would.</summary>
+        /// <summary>Commits with the server failing after the journal, the marker and the first <paramref name="batches"/> batches, as a killed process stops.</summary>
         static void Interrupt(Scenario s, int batches)
         {
-            using (var store = NbStoreFactory.Open(s.Uri))
-            {
-                var (record, changes) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
-                CommitJournal.Apply(store, record, changes, s.Result.Expected, null, stopAfterBatches: batches);
-            }
+            using (var store = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 2 + batches))
+                Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
         }
 
         [Fact]

@@ -103,6 +103,9 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(stubborn, failed.Node.Name);
             Assert.Contains("exit code 2", failed.Error);
             Assert.Contains("still running 2 s after SIGTERM", failed.Error);
+            var error = failed.ToException();
+            Assert.Equal("NodeStopFailed", error.ErrorId);
+            Assert.Same(failed.Node, error.TargetObject);
             Assert.All(outcome.Nodes.Where(n => n != failed), n => Assert.True(n.Succeeded));
             var status = Status(cloud);
             Assert.Equal(ServiceState.Running, status[(stubborn, "df-local-controller")]);
@@ -120,6 +123,9 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal("down1", down.Node.Name);
             Assert.Single(down.Failures);
             Assert.Contains("connection refused", down.Error);
+            var error = down.ToException();
+            Assert.Equal("NodeUnreachable", error.ErrorId); // the same id as for any other command, not NodeStartFailed
+            Assert.Same(down.Node, error.TargetObject);
             Assert.Empty(down.Services);
             Assert.Equal(3, outcome.Nodes.Count(n => n.Succeeded));
         }

@@ -44,6 +44,47 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void A_stop_takes_Neutron_down_first_and_a_start_brings_it_up_last()
+        {
+            var ctl = Inventory.LoadJson(Write(@"{ ""Nodes"": [ { ""Name"": ""ctl1"", ""Address"": ""10.0.0.11"", ""Roles"": [""controller"", ""compute""] } ] }"))[0];
+            Assert.Equal(new[] { "neutron-server", "df-publisher-service", "df-local-controller", "df-metadata-service" }, ctl.Services.Select(s => s.Name));
+            Assert.Equal(new[] { "neutron-server", "df-metadata-service", "df-local-controller", "df-publisher-service" },
+                         ControlPlane.InOrder(ctl, ControlPlaneAction.Stop).Select(s => s.Name));
+            Assert.Equal(new[] { "df-publisher-service", "df-local-controller", "df-metadata-service", "neutron-server" },
+                         ControlPlane.InOrder(ctl, ControlPlaneAction.Start).Select(s => s.Name));
+        }
+
+        [Fact]
+        public void A_node_s_dragonflow_ini_comes_from_the_node_else_each_of_its_roles_else_the_defaults()
+        {
+            var nodes = Inventory.LoadJson(Write(@"{
+  ""Roles"": { ""network"": { ""DragonflowConfig"": ""/etc/dragonflow/dragonflow.ini"" } },
+  ""Nodes"": [
+    { ""Name"": ""cmp1"", ""Address"": ""10.0.0.21"", ""Roles"": ""compute"" },
+    { ""Name"": ""net1"", ""Address"": ""10.0.0.31"", ""Roles"": [""compute"", ""network""] },
+    { ""Name"": ""odd1"", ""Address"": ""10.0.0.41"", ""Roles"": [""compute"", ""network""], ""DragonflowConfig"": ""/opt/df/df.ini"" }
+  ]
+}"));
+            Assert.Equal(new[] { "/etc/neutron/dragonflow.ini" }, nodes[0].ConfigFiles);
+            Assert.Equal(new[] { "/etc/neutron/dragonflow.ini", "/etc/dragonflow/dragonflow.ini" }, nodes[1].ConfigFiles);
+            Assert.Equal(new[] { "/opt/df/df.ini" }, nodes[2].ConfigFiles);
+
+            var moved = Inventory.LoadJson(Write(@"{ ""Defaults"": { ""DragonflowConfig"": ""/etc/df.ini"" }, ""Nodes"": [ { ""Name"": ""a"", ""Address"": ""b"", ""Roles"": ""compute"" } ] }"));
+            Assert.Equal(new[] { "/etc/df.ini" }, moved[0].ConfigFiles);
+        }
+
+        [Theory]
+        [InlineData("etc/dragonflow.ini")]
+        [InlineData("/etc/dragonflow.ini\\nrm")] // a newline, escaped in the JSON
+        public void A_dragonflow_ini_path_that_is_not_absolute_and_printable_is_refused_naming_the_field(string path)
+        {
+            var e = Assert.Throws<InventoryException>(() => Inventory.LoadJson(Write(
+                @"{ ""Nodes"": [ { ""Name"": ""a"", ""Address"": ""b"", ""Roles"": ""compute"", ""DragonflowConfig"": """ + path + @""" } ] }")));
+            Assert.Contains("Nodes[0].DragonflowConfig", e.Message);
+            Assert.Contains("is not an absolute path on the nodes", e.Message);
+        }
+
+        [Fact]
         public void A_service_command_comes_from_the_service_else_its_role_else_the_defaults()
         {
             var nodes = Inventory.LoadJson(Write(@"{

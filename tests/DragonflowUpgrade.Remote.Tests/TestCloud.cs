@@ -39,7 +39,7 @@ namespace DragonflowUpgrade.Remote.Tests
             Dir = Directory.CreateDirectory(Path.Combine(SshDir, "runs", "xunit-" + Guid.NewGuid().ToString("N").Substring(0, 8))).FullName;
             ServiceDir = Path.Combine(Dir, "services");
             Store = NbStoreFactory.Open($"redis://{Redis}/{db}");
-            ((RedisNbStore)Store).Database.Execute("FLUSHDB");
+            FlushDatabase();
 
             var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(SshDir, "nodes.json")));
             string script = ShellQuote.Quote(Path.Combine(RepoRoot, "tests", "fixtures", "remote", "df-test-service.sh"));
@@ -122,13 +122,20 @@ namespace DragonflowUpgrade.Remote.Tests
             }
         }
 
+        // Empties the test's Redis database, through a connection of its own.
+        void FlushDatabase()
+        {
+            using (var redis = StackExchange.Redis.ConnectionMultiplexer.Connect(Redis))
+                redis.GetDatabase(_db).Execute("FLUSHDB");
+        }
+
         public void Dispose()
         {
             if (Directory.Exists(ServiceDir))
                 foreach (string pidFile in Directory.GetFiles(ServiceDir, "*.pid", SearchOption.AllDirectories))
                     if (int.TryParse(File.ReadAllText(pidFile).Trim(), out int pid))
                         try { using (var p = Process.GetProcessById(pid)) p.Kill(); } catch (Exception) { }
-            try { ((RedisNbStore)Store).Database.Execute("FLUSHDB"); } catch (Exception) { }
+            try { FlushDatabase(); } catch (Exception) { }
             Store.Dispose();
             try { Directory.Delete(Dir, true); } catch (Exception) { }
         }

@@ -23,7 +23,7 @@ Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
         # The services write their first heartbeats only once the test opens the gate.
         $cloud = New-TestCloud -RedisDb 53 -NodeCount 3 -FirstBeatGate
         $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
-        $common = @{ KnownHostsPath = $cloud.KnownHosts; Database = $cloud.Database; ServiceDownTime = 2; HeartbeatTimeout = 20 }
+        $common = @{ KnownHostsPath = $cloud.KnownHosts; Database = $cloud.Database; HeartbeatTimeout = 20 }
         $nodes = Get-DfNode $cloud.Inventory
     }
     AfterAll { Remove-TestCloud $cloud }
@@ -61,13 +61,13 @@ Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
     }
 
     It 'changes nothing with -WhatIf' {
-        $results = $nodes | Stop-DfControlPlane @common -WhatIf
+        $results = $nodes | Stop-DfControlPlane @common -ServiceDownTime 2 -WhatIf
         $results | Should -BeNullOrEmpty
         (Get-StatusTable $nodes $ssh).Status | Sort-Object -Unique | Should -Be 'Running'
     }
 
     It 'stops Neutron first, then every Dragonflow service, and waits until no NB heartbeat is alive' {
-        $results = $nodes | Stop-DfControlPlane @common -Verbose 4>&1
+        $results = $nodes | Stop-DfControlPlane @common -ServiceDownTime 2 -Confirm:$false -Verbose 4>&1
         $verbose = $results | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         $results = $results | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $results.Count | Should -Be 3
@@ -85,7 +85,7 @@ Describe 'Start-DfControlPlane and Stop-DfControlPlane with an NB database' {
     }
 
     It 'shows per-node results as a table' {
-        $table = $nodes[1] | Stop-DfControlPlane -KnownHostsPath $cloud.KnownHosts | Out-String
+        $table = $nodes[1] | Stop-DfControlPlane -KnownHostsPath $cloud.KnownHosts -Confirm:$false | Out-String
         $table | Should -Match 'Node\s+Action\s+Succeeded\s+Duration\s+Services\s+Error'
         $table | Should -Match "$($nodes[1].Name)\s+Stop\s+True\s+[\d.]+ s\s+df-metadata-service, df-local-controller"
     }
@@ -101,20 +101,52 @@ Describe 'Stop-DfControlPlane on a cloud with a bad node' {
     }
     AfterAll { Remove-TestCloud $cloud }
 
-    It 'fails naming the node that did not stop, after stopping every other node' {
+    It 'writes one error per node that did not stop, naming it, after stopping every other node' {
         $stubborn = $up[2].Name
         New-Item -ItemType File (Join-Path $cloud.ServiceDir "$stubborn/df-local-controller.refuse-stop") | Out-Null
 
-        $run = Invoke-Capturing { $nodes | Stop-DfControlPlane @ssh -Database $cloud.Database -ServiceDownTime 2 }
+        $run = Invoke-Capturing { $nodes | Stop-DfControlPlane @ssh -Database $cloud.Database -ServiceDownTime 2 -Confirm:$false }
 
-        $run.Thrown.FullyQualifiedErrorId | Should -BeLike 'ControlPlaneStopFailed,*'
-        $run.Thrown.Exception.Message | Should -BeLike "Stopping the control plane failed on 2 of 4 node(s): $stubborn, down1. *"
+        $run.Thrown | Should -BeNullOrEmpty
         $run.Output.Count | Should -Be 4
         ($run.Output | Where-Object { -not $_.Succeeded }).Node.Name | Sort-Object | Should -Be (@($stubborn, 'down1') | Sort-Object)
-        ($run.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'NodeStopFailed,*' }).TargetObject.Name | Sort-Object | Should -Be (@($stubborn, 'down1') | Sort-Object)
+        $run.Errors.Count | Should -Be 2
+        $refused = $run.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'NodeStopFailed,*' }
+        $refused.TargetObject.Name | Should -Be $stubborn
+        $refused.Exception.Message | Should -BeLike "${stubborn}: *df-local-controller*"
+        $refused.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $down = $run.Errors | Where-Object { $_.FullyQualifiedErrorId -like 'NodeUnreachable,*' }
+        $down.TargetObject.Name | Should -Be 'down1'
+        $down.CategoryInfo.Category | Should -Be 'ConnectionError'
         $status = Get-StatusTable $up $ssh
         ($status | Where-Object { $_.Node -eq $stubborn -and $_.Service -eq 'df-local-controller' }).Status | Should -Be 'Running'
         ($status | Where-Object { -not ($_.Node -eq $stubborn -and $_.Service -eq 'df-local-controller') }).Status | Sort-Object -Unique | Should -Be 'Stopped'
+    }
+}
+
+Describe 'Start-DfControlPlane with a node that cannot be reached' {
+    BeforeAll {
+        $cloud = New-TestCloud -RedisDb 56 -NodeCount 1 -WithDownNode
+        $ssh = @{ KnownHostsPath = $cloud.KnownHosts }
+        $nodes = Get-DfNode $cloud.Inventory
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'writes one error for the unreachable node and still starts and reports the other' {
+        $run = Invoke-Capturing { $nodes | Start-DfControlPlane @ssh }
+
+        $run.Thrown | Should -BeNullOrEmpty
+        $run.Errors.Count | Should -Be 1
+        $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'NodeUnreachable,*'
+        $run.Errors[0].TargetObject.Name | Should -Be 'down1'
+        $reached = $run.Output | Where-Object { $_.Node.Name -ne 'down1' }
+        $reached.Succeeded | Should -BeTrue
+        (Get-StatusTable $reached.Node $ssh).Status | Sort-Object -Unique | Should -Be 'Running'
+    }
+
+    It 'has no -ServiceDownTime: a start waits for heartbeats newer than the ones before it' {
+        (Get-Command Start-DfControlPlane).Parameters.Keys | Should -Not -Contain 'ServiceDownTime'
+        (Get-Command Stop-DfControlPlane).Parameters.Keys | Should -Contain 'ServiceDownTime'
     }
 }
 

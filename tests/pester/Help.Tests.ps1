@@ -129,3 +129,18 @@ Describe 'about_DragonflowUpgrade' {
         Get-Content $AboutFile | Where-Object Length -GT 80 | Should -BeNullOrEmpty
     }
 }
+
+Describe 'The lock cmdlets' {
+    It 'share one noun, and the former Get-DfUpgradeLock still runs Get-DfNbDatabaseLock' {
+        @(Get-Command -Module DragonflowUpgrade -CommandType Cmdlet | Where-Object Name -Like '*Lock*').Name | Sort-Object |
+            Should -Be 'Get-DfNbDatabaseLock', 'Lock-DfNbDatabase', 'Unlock-DfNbDatabase'
+        (Get-Command Get-DfUpgradeLock).ResolvedCommand.Name | Should -Be 'Get-DfNbDatabaseLock'
+    }
+
+    It 'ask before what stops a cloud or overwrites a database' {
+        foreach ($name in 'Stop-DfControlPlane', 'Restore-DfNbDatabase', 'Undo-DfMigration') {
+            $type = (Get-Command $name).ImplementingType
+            $type.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0].ConfirmImpact | Should -Be 'High' -Because $name
+        }
+    }
+}

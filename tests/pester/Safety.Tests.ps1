@@ -129,6 +129,9 @@ Describe 'Backup-DfNbDatabase and Restore-DfNbDatabase' {
         $header.source | Should -Be $db
         $header.objects | Should -Be 3
         $header.checksum | Should -Be $backup.Checksum
+        # The checksum is the SHA-256 of the object lines after the header, newlines included.
+        $independent = (bash -c "gzip -dc '$path' | tail -n +2 | sha256sum").Split(' ')[0]
+        $backup.Checksum | Should -BeExactly $independent
         $header.created_at | Should -Not -BeNullOrEmpty
         (Get-DfNbTable -Database $path).Table | Should -Be @('lport', 'lswitch', 'unique_key')
     }
@@ -243,5 +246,110 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
         (Get-DfNbObject -Database $path -Table lport -Id p1).version | Should -Be 2
         Undo-DfMigration -Database $path -Confirm:$false | Out-Null
         (Get-DfNbObject -Database $path -Table lport -Id p1).version | Should -Be 1
+    }
+}
+
+Describe 'Every cmdlet that writes the NB database and a live control plane' {
+    BeforeAll {
+        function Add-LiveService { Add-RedisObjects 40 @(@{ table = 'service'; topic = ''; id = 'svc1'; value = @{ id = 'svc1'; chassis = 'compute-1'; binary = 'df-local-controller'; last_seen_up = (Get-EpochSeconds 5) } }) }
+        function Assert-Refused([scriptblock] $Run) {
+            $before = Get-RedisDump 40
+            $err = $null
+            try { & $Run } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'ControlPlaneAlive,*'
+            $err.Exception.Message | Should -BeLike '*df-local-controller on compute-1*'
+            Get-RedisDump 40 | Should -BeExactly $before
+            Get-DfUpgradeLock -Database $db | Should -BeNullOrEmpty
+        }
+    }
+    BeforeEach {
+        $db = New-TestRedis 40
+        Add-Ports 40
+        $folder = Join-Path $TestDrive ([guid]::NewGuid())
+        New-Bump $folder
+        $backup = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz"
+    }
+
+    It 'Set-DfMigrationBaseline refuses, naming it, and writes nothing; -Force writes with a warning' {
+        Add-LiveService
+        Assert-Refused { Set-DfMigrationBaseline -Database $db -Release pike -MigrationPath $folder -Confirm:$false }
+        $rows = Set-DfMigrationBaseline -Database $db -Release queens -MigrationPath $folder -Force -Confirm:$false -WarningVariable warnings 3>$null
+        $rows.Id | Should -Contain 'bump'
+        $warnings | Should -Match '-Force: baselining while the control plane still runs: service df-local-controller on compute-1'
+    }
+
+    It 'Restore-DfNbDatabase refuses, naming it, and writes nothing; -Force restores' {
+        Backup-DfNbDatabase -Database $db -Path $backup | Out-Null
+        Add-RedisObjects 40 @(New-Port 'p9' 't1')
+        Add-LiveService
+        Assert-Refused { Restore-DfNbDatabase -Database $db -Path $backup -Confirm:$false }
+        (Restore-DfNbDatabase -Database $db -Path $backup -Force -Confirm:$false 3>$null).Deleted | Should -Be 2
+    }
+
+    It 'Undo-DfMigration refuses, naming it, and writes nothing' {
+        Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -Confirm:$false | Out-Null
+        Add-LiveService
+        Assert-Refused { Undo-DfMigration -Database $db -Confirm:$false }
+        (Undo-DfMigration -Database $db -Force -Confirm:$false 3>$null).Applied | Should -BeTrue
+    }
+
+    It 'under -WhatIf only warns, and writes nothing' {
+        Backup-DfNbDatabase -Database $db -Path $backup | Out-Null
+        Add-LiveService
+        $before = Get-RedisDump 40
+        $r = Restore-DfNbDatabase -Database $db -Path $backup -WhatIf -WarningVariable warnings 3>$null
+        $r.Applied | Should -BeFalse
+        $warnings | Should -Match 'The control plane still runs: service df-local-controller on compute-1'
+        Set-DfMigrationBaseline -Database $db -Release pike -WhatIf 3>$null
+        Get-RedisDump 40 | Should -BeExactly $before
+    }
+}
+
+Describe 'Set-DfMigrationBaseline and the upgrade lock' {
+    It 'is refused while another host holds the lock, naming the holder, and writes nothing' {
+        $db = New-TestRedis 41
+        Add-Ports 41
+        Set-LockHeldElsewhere 41
+        $before = Get-RedisDump 41
+        $err = $null
+        try { Set-DfMigrationBaseline -Database $db -Release pike -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked,*'
+        $err.Exception.Message | Should -BeLike '*controller-2*'
+        Get-RedisDump 41 | Should -BeExactly $before
+        Unlock-DfNbDatabase -Database $db -Force -Confirm:$false | Out-Null
+    }
+}
+
+Describe 'Restore-DfNbDatabase in a pipeline' {
+    BeforeEach {
+        $db = New-TestRedis 42
+        Add-Ports 42
+        $folder = Join-Path $TestDrive ([guid]::NewGuid())
+        New-Bump $folder
+        New-MigrationFile $folder 'bump2.ps1' 'bump-again' '2018-07-01T00:00:00Z' $BumpEveryObject | Out-Null
+        $backup = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz"
+    }
+
+    It 'takes back what Invoke-DfMigration piped to it, restoring its backup once' {
+        $before = Get-NbDump 42
+        $run = Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -Confirm:$false
+        @($run).Count | Should -BeGreaterThan 1
+        $restored = @($run | Restore-DfNbDatabase -Confirm:$false)
+        $restored.Count | Should -Be 1
+        $restored[0].Path | Should -Be $backup
+        $restored[0].Applied | Should -BeTrue
+        # The module's own record of the run stays; every NB object is as before the run.
+        Compare-NbDump (Get-NbDump 42) $before | Should -BeNullOrEmpty
+    }
+
+    It 'puts what Backup-DfNbDatabase piped to it back into the database it came from' {
+        $backupObject = Backup-DfNbDatabase -Database $db -Path $backup
+        $backupObject.Database | Should -Be $db
+        $before = Get-RedisDump 42
+        Invoke-RedisCli 42 SET '{lport.t9}.extra' '{"id": "extra"}' | Out-Null
+        $r = $backupObject | Restore-DfNbDatabase -Confirm:$false
+        $r.Database | Should -Be $db
+        $r.Deleted | Should -Be 1
+        Get-RedisDump 42 | Should -BeExactly $before
     }
 }

@@ -48,25 +48,68 @@ foreach ($table in 'lswitch', 'lport') {
         }
 '@
 
+# The test-side store wrapper (tests/DragonflowUpgrade.Engine.Tests/SteppedStore.cs), compiled
+# once per test file into an assembly that child processes load.
+function Get-SteppedStoreAssembly {
+    $dll = Join-Path $TestDrive 'SteppedStore.dll'
+    if (-not (Test-Path $dll)) {
+        $references = @([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location, 'netstandard', 'System.Collections', 'System.Runtime', 'System.Memory', 'System.Threading', 'System.Threading.Thread')
+        Add-Type -Path "$PSScriptRoot/../DragonflowUpgrade.Engine.Tests/SteppedStore.cs" -ReferencedAssemblies $references -OutputAssembly $dll -OutputType Library
+    }
+    $dll
+}
+
 # Starts a child pwsh (the same executable as this one) that imports the module and runs
-# Invoke-DfMigration; with -PauseMs, every write step of its commit pauses that long (the
-# engine's test hook), so that a test can kill it or stop its server part way.
+# Invoke-DfMigration. With -PauseMs, it runs the same migration (the guard, the run, the backup,
+# the journaled commit) through the engine over the real store wrapped in a SteppedStore, which
+# pauses that long after each write, so that a test can kill it or stop its server part way.
 function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0) {
     $dir = Join-Path $TestDrive "child-$([guid]::NewGuid())"
     New-Item -ItemType Directory $dir | Out-Null
     $script = Join-Path $dir 'migrate.ps1'
+    $migrate = if ($PauseMs -le 0) {
+        "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
+    }
+    else {
+        "Add-Type -Path '$(Get-SteppedStoreAssembly)'; Invoke-SteppedMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -PauseMs $PauseMs"
+    }
     @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
-try { Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null }
-catch { "`$(`$_.FullyQualifiedErrorId): `$(`$_.Exception.Message)"; exit 3 }
+function Invoke-SteppedMigration {
+    [CmdletBinding()]
+    param([string] `$Database, [string] `$MigrationPath, [string] `$BackupPath, [int] `$PauseMs)
+    # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
+    Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
+    `$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open(`$Database), -1, [TimeSpan]::FromMilliseconds(`$PauseMs))
+    `$guard = [DragonflowUpgrade.Engine.Safety.UpgradeGuard]::Enter(`$store, 'Invoke-DfMigration', `$true, [TimeSpan]::FromSeconds(80), `$false, `$null)
+    try {
+        `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
+        `$migrations.AddRange([DragonflowUpgrade.PowerShell.Scripting.ScriptMigrations]::LoadFolders(`$PSCmdlet, [string[]]@(`$MigrationPath)))
+        `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
+        `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
+        `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
+        `$plan = `$migrator.Plan()
+        `$selected = `$migrator.Select(`$plan, [NullString]::Value, `$null)   # every release
+        `$result = `$migrator.Run(`$selected, `$migrator.PlanSchema(`$plan, [NullString]::Value, `$selected), `$null)
+        `$backup = [DragonflowUpgrade.Engine.Safety.NbBackup]::Write(`$result.Before, `$store.Location, `$BackupPath, `$false)
+        `$migrator.Commit(`$result, `$backup, `$null) | Out-Null
+    }
+    finally { `$guard.Dispose(); `$store.Dispose() }
+}
+try { $migrate }
+catch {
+    `$e = `$_.Exception
+    while (`$e -is [Management.Automation.MethodInvocationException] -and `$e.InnerException) { `$e = `$e.InnerException }
+    # The engine exception's name, as the cmdlet's error id names it (CommitInterrupted).
+    `$id = if (`$e -is [DragonflowUpgrade.Engine.Errors.DfException]) { "`$(`$e.GetType().Name -replace 'Exception$'),Invoke-SteppedMigration" } else { `$_.FullyQualifiedErrorId }
+    "`${id}: `$(`$e.Message)"; exit 3
+}
 "@ | Set-Content $script
     $exe = (Get-Process -Id $PID).Path
     $arguments = @('-NoProfile', '-NonInteractive', '-File', $script)
     if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
-    $env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS = "$PauseMs"
-    try { $p = Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$dir/out.txt" -RedirectStandardError "$dir/err.txt" }
-    finally { Remove-Item Env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS }
+    $p = Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$dir/out.txt" -RedirectStandardError "$dir/err.txt"
     $p | Add-Member -NotePropertyName OutputFile -NotePropertyValue "$dir/out.txt" -PassThru
 }
 

@@ -1,7 +1,10 @@
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
+    . "$PSScriptRoot/FixtureSupport.ps1"
     $fixture = "$PSScriptRoot/../fixtures/pike-nb.jsonl"
+    # What Dragonflow 5.0.0 itself stores for the sample's resources, written apart from the module.
+    $queensExpected = Read-NbFile "$PSScriptRoot/../fixtures/queens-expected.jsonl"
 }
 
 Describe 'Get-DfSchema' {
@@ -55,6 +58,39 @@ Describe 'Test-DfSchemaChange' {
     }
 }
 
+Describe 'One error id per condition, whichever cmdlet meets it' {
+    It 'names a release without a schema SchemaNotFound, with what to do, in Get-DfSchema as in Compare-DfSchema' {
+        $e = { Get-DfSchema -Release nosuch } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
+        $e.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $e.TargetObject | Should -Be 'nosuch'
+        $e.ErrorDetails.RecommendedAction | Should -BeLike '*release the module has a schema for*'
+        $e = { Compare-DfSchema -Reference pike -Difference nosuch } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaNotFound,*'
+    }
+
+    It 'names a malformed manifest SchemaMalformed' {
+        $bad = Join-Path $TestDrive 'bad.json'
+        '{"release":"x"' | Set-Content $bad
+        $e = { Compare-DfSchema -Reference pike -Difference $bad } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'SchemaMalformed,*'
+    }
+
+    It 'names a malformed migration MigrationMalformed in Test-DfSchemaChange as in Get-DfMigration' {
+        $folder = Join-Path $TestDrive 'broken'
+        New-Item -ItemType Directory $folder | Out-Null
+        Set-Content (Join-Path $folder 'broken.ps1') '@{ Id = ''x'' }'
+        $e = { Test-DfSchemaChange -Baseline pike -Current queens -MigrationPath $folder } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'MigrationMalformed,*'
+        $e.TargetObject | Should -BeLike '*broken.ps1'
+        $e.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $db = Join-Path $TestDrive 'nb.jsonl'
+        Copy-Item $fixture $db
+        $e = { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'MigrationMalformed,*'
+    }
+}
+
 Describe 'The Pike to Queens upgrade through the cmdlets' {
     BeforeEach {
         $db = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl"
@@ -72,13 +108,19 @@ Describe 'The Pike to Queens upgrade through the cmdlets' {
         (Get-FileHash $db).Hash | Should -Be $before
     }
 
-    It 'applies a piped selection of the first pending migration without upgrading the schema' {
+    It 'applies a piped selection of the first pending migration without upgrading the schema, and the rest to exactly the Queens database' {
         $out = Get-DfMigration -Database $db -Pending | Select-Object -First 1 | Invoke-DfMigration -Confirm:$false 3>$null
         $out.Id | Should -Be 'queens-lport-switch-topic'
         (Get-DfMigrationLog -Database $db | Where-Object Kind -eq Schema) | Should -BeNullOrEmpty
         $rest = Invoke-DfMigration -Database $db -Confirm:$false 3>$null
         $rest.Kind | Should -Be @('Migration', 'Migration', 'Migration', 'Schema')
         ($rest | Where-Object Kind -eq Schema).Release | Should -Be 'queens'
+        Compare-NbObjects (Read-NbFile $db -Exclude $ModuleTables) $queensExpected | Should -BeNullOrEmpty
+    }
+
+    It 'upgrades the sample in one run to exactly what Dragonflow 5.0.0 stores' {
+        Invoke-DfMigration -Database $db -TargetRelease queens -Confirm:$false 3>$null | Out-Null
+        Compare-NbObjects (Read-NbFile $db -Exclude $ModuleTables) $queensExpected | Should -BeNullOrEmpty
     }
 
     It 'refuses an object that does not fit Queens, naming it, and writes nothing' {
@@ -98,5 +140,6 @@ Describe 'The demo' {
         & "$PSScriptRoot/../../module/examples/Demo.ps1" -Sample $fixture -WorkDir $work 6>$null 3>$null | Out-Null
         (Get-DfSchema -Database "$work/nb.jsonl" -Table lsubnet).Release | Select-Object -Unique | Should -Be 'queens'
         (Get-DfNbTable -Database "$work/nb.jsonl" | Where-Object Table -eq lsubnet).Count | Should -Be 10
+        Compare-NbObjects (Read-NbFile "$work/nb.jsonl" -Exclude $ModuleTables) $queensExpected | Should -BeNullOrEmpty
     }
 }

@@ -193,7 +193,8 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
 
         $again = Invoke-Capturing { Invoke-DfUpgrade @parameters }
         $again.Thrown.FullyQualifiedErrorId | Should -BeLike 'UpgradeInterrupted*'
-        $again.Thrown.Exception.Message | Should -Match "Resume"
+        $again.Thrown.Exception.Message | Should -Match "stopped at step $Gate"
+        $again.Thrown.ErrorDetails.RecommendedAction | Should -Match "-Resume.*Undo-DfUpgrade"
 
         $resumed = Invoke-DfUpgrade @parameters -Resume
         $resumed.Status | Should -Not -Contain 'Failed'

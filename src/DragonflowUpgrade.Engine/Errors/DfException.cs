@@ -16,6 +16,8 @@ namespace DragonflowUpgrade.Engine.Errors
         ReadError,
         WriteError,
         SecurityError,
+        InvalidResult,
+        ResourceExists,
     }
 
     /// <summary>
@@ -43,6 +45,9 @@ namespace DragonflowUpgrade.Engine.Errors
 
         /// <summary>The database, file, key, node or migration concerned, fit to print: never a password.</summary>
         public string Target { get; }
+
+        /// <summary>What an error record names as its target: <see cref="Target"/>, or an object fit to pipe on (a node).</summary>
+        public virtual object TargetObject => Target;
 
         /// <summary>What to do about it, or null.</summary>
         public string RecommendedAction { get; }

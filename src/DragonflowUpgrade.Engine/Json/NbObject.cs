@@ -3,6 +3,8 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 
+#nullable enable
+
 namespace DragonflowUpgrade.Engine.Json
 {
     /// <summary>
@@ -13,14 +15,15 @@ namespace DragonflowUpgrade.Engine.Json
     /// enumerable of those values. Reading a missing member gives null, as Python's
     /// <c>dict.get</c> does.
     /// </summary>
-    public sealed class NbObject : IEnumerable<KeyValuePair<string, object>>
+    public sealed class NbObject : IEnumerable<KeyValuePair<string, object?>>
     {
         // Members in order; looked up by a scan, which for the few dozen members an NB object has
         // costs less than a hash table and keeps reading one cheap.
-        string[] _names;
-        object[] _values;
+        string?[] _names;   // null past Count
+        object?[] _values;
         int _count;
 
+        /// <summary>An object without members.</summary>
         public NbObject() : this(8) { }
 
         internal NbObject(int capacity)
@@ -30,16 +33,18 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         // The members read by the parser, with room for a couple more (a migration often adds one).
-        internal NbObject(string[] names, object[] values, int start, int count) : this(count + 2)
+        internal NbObject(string[] names, object?[] values, int start, int count) : this(count + 2)
         {
             Array.Copy(names, start, _names, 0, count);
             Array.Copy(values, start, _values, 0, count);
             _count = count;
         }
 
+        /// <summary>How many members the object has.</summary>
         public int Count => _count;
 
-        public object this[string name]
+        /// <summary>A member's value; null when the object has no such member. Setting one that is missing adds it at the end.</summary>
+        public object? this[string name]
         {
             get
             {
@@ -55,15 +60,17 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         /// <summary>Adds a member that must not exist yet.</summary>
-        public void Add(string name, object value)
+        public void Add(string name, object? value)
         {
             if (IndexOf(name) >= 0) throw new ArgumentException($"The object already has a member '{name}'.", nameof(name));
             Append(name, value);
         }
 
+        /// <summary>Whether the object has a member of that name (whose value may be null).</summary>
         public bool ContainsKey(string name) => IndexOf(name) >= 0;
 
-        public bool TryGetValue(string name, out object value)
+        /// <summary>A member's value (which may be null); false when the object has no such member.</summary>
+        public bool TryGetValue(string name, out object? value)
         {
             int i = IndexOf(name);
             value = i < 0 ? null : _values[i];
@@ -83,26 +90,27 @@ namespace DragonflowUpgrade.Engine.Json
             return true;
         }
 
+        /// <summary>The members' names, in order.</summary>
         public IEnumerable<string> Keys
         {
-            get { for (int i = 0; i < _count; i++) yield return _names[i]; }
+            get { for (int i = 0; i < _count; i++) yield return _names[i]!; }
         }
 
         /// <summary>A copy whose nested objects and arrays are copies too.</summary>
         public NbObject Clone()
         {
             var copy = new NbObject(_count);
-            for (int i = 0; i < _count; i++) copy.Append(_names[i], CloneValue(_values[i]));
+            for (int i = 0; i < _count; i++) copy.Append(_names[i]!, CloneValue(_values[i]));
             return copy;
         }
 
-        static object CloneValue(object value)
+        static object? CloneValue(object? value)
         {
             switch (value)
             {
                 case NbObject o: return o.Clone();
                 case List<object> list:
-                    var copy = new List<object>(list.Count);
+                    var copy = new List<object?>(list.Count);
                     foreach (var item in list) copy.Add(CloneValue(item));
                     return copy;
                 default: return value;
@@ -118,7 +126,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        internal void Append(string name, object value)
+        internal void Append(string name, object? value)
         {
             if (_count == _names.Length)
             {
@@ -129,13 +137,14 @@ namespace DragonflowUpgrade.Engine.Json
             _values[_count++] = value;
         }
 
-        internal string NameAt(int i) => _names[i];
+        internal string NameAt(int i) => _names[i]!;
 
-        internal object ValueAt(int i) => _values[i];
+        internal object? ValueAt(int i) => _values[i];
 
-        public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
+        /// <summary>The members, in order.</summary>
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
         {
-            for (int i = 0; i < _count; i++) yield return new KeyValuePair<string, object>(_names[i], _values[i]);
+            for (int i = 0; i < _count; i++) yield return new KeyValuePair<string, object?>(_names[i]!, _values[i]);
         }
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

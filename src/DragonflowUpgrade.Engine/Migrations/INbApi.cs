@@ -1,6 +1,8 @@
 using System.Collections.Generic;
 using DragonflowUpgrade.Engine.Json;
 
+#nullable enable
+
 namespace DragonflowUpgrade.Engine.Migrations
 {
     /// <summary>
@@ -18,7 +20,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         IEnumerable<NbObject> GetAll(string table);
 
         /// <summary>One object, or null when the table has no object with that id.</summary>
-        NbObject Get(string table, string id);
+        NbObject? Get(string table, string id);
 
         /// <summary>Adds an object; its <c>id</c> must be new to the table. Its <c>topic</c>, if any, is its key's topic.</summary>
         void Create(string table, NbObject obj);

@@ -1,20 +1,26 @@
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
+using DragonflowUpgrade.Engine.Schema;
 
 namespace DragonflowUpgrade.Engine.Migrations
 {
     /// <summary>A known migration, compiled or script: its metadata and what it does.</summary>
     public sealed class Migration
     {
+        /// <param name="handles">The schema changes it takes care of, as authors write them (<c>lswitch.subnets:FieldRemoved</c>).</param>
+        /// <exception cref="MigrationDefinitionException">One of <paramref name="handles"/> names no schema change; the message names <paramref name="source"/>.</exception>
         public Migration(string id, string release, string description, DateTimeOffset proposedAt,
-            IReadOnlyList<string> handles, string checksum, string source, Action<INbApi> apply)
+            IEnumerable<string> handles, string checksum, string source, Action<INbApi> apply)
         {
             Id = id;
             Release = release;
             Description = description ?? "";
             ProposedAt = proposedAt.ToUniversalTime();
-            Handles = handles ?? Array.Empty<string>();
+            Handles = (handles ?? Array.Empty<string>()).Select(h => SchemaChangeKey.TryParse(h, out string problem)
+                ?? throw new MigrationDefinitionException(source, $"migration '{id}' has '{h}' in Handles, which {problem}.")).ToList();
             Checksum = checksum;
             Source = source;
             Apply = apply;
@@ -24,7 +30,8 @@ namespace DragonflowUpgrade.Engine.Migrations
         public string Release { get; }
         public string Description { get; }
         public DateTimeOffset ProposedAt { get; }
-        public IReadOnlyList<string> Handles { get; }
+        /// <summary>The schema changes it takes care of: a release upgrade needing one of them is not refused.</summary>
+        public IReadOnlyList<SchemaChangeKey> Handles { get; }
 
         /// <summary>SHA-256 of a script's text; null for compiled migrations, whose code is versioned with the module.</summary>
         public string Checksum { get; }
@@ -71,10 +78,11 @@ namespace DragonflowUpgrade.Engine.Migrations
     }
 
     /// <summary>A migration is malformed: the message names the file or type and what is wrong.</summary>
-    public sealed class MigrationDefinitionException : Exception
+    public sealed class MigrationDefinitionException : DfException
     {
         public MigrationDefinitionException(string source, string problem, Exception inner = null)
-            : base($"{source}: {problem}", inner)
+            : base("MigrationMalformed", DfErrorCategory.InvalidData, $"{source}: {problem}", source,
+                   "Fix the migration the message names (or remove it from -MigrationPath), then run again.", inner)
         {
             MigrationSource = source;
         }

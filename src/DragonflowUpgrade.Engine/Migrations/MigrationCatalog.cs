@@ -43,7 +43,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             int i = ReleaseIndex(release);
             if (i < 0)
-                throw new ArgumentException($"Unknown release '{release}'. Known releases: {(_releases.Count == 0 ? "none" : string.Join(", ", _releases))}.");
+                throw new Errors.DfException("ReleaseUnknown", Errors.DfErrorCategory.InvalidArgument,
+                    $"Unknown release '{release}'. Known releases: {(_releases.Count == 0 ? "none" : string.Join(", ", _releases))}.", release,
+                    "Name one of the known releases, or give -MigrationPath the folder of the migrations that define it.");
             return i;
         }
     }

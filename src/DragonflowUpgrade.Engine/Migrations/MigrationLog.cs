@@ -103,11 +103,24 @@ namespace DragonflowUpgrade.Engine.Migrations
         public const string SchemaId = "schema-release";
 
         /// <summary>Reads the log's rows, in the order they were applied.</summary>
-        public static IReadOnlyList<MigrationLogEntry> Read(INbStore store) =>
-            store.Read(Table).Select(MigrationLogEntry.Parse)
-                .OrderBy(e => e.AppliedAt ?? DateTimeOffset.MinValue)
+        public static IReadOnlyList<MigrationLogEntry> Read(INbStore store) => InOrder(store.Read(Table).Select(MigrationLogEntry.Parse));
+
+        /// <summary>Log rows in the order they were applied.</summary>
+        public static IReadOnlyList<MigrationLogEntry> InOrder(IEnumerable<MigrationLogEntry> rows) =>
+            rows.OrderBy(e => e.AppliedAt ?? DateTimeOffset.MinValue)
                 .ThenBy(e => e.ProposedAt ?? DateTimeOffset.MinValue)
                 .ThenBy(e => e.Id, StringComparer.Ordinal)
                 .ToList();
+
+        /// <summary>
+        /// The schema release a database is recorded at, from its log rows (in any order): the
+        /// last schema row a run wrote, else the last baseline; null when neither was ever recorded.
+        /// </summary>
+        public static string RecordedRelease(IEnumerable<MigrationLogEntry> rows)
+        {
+            var log = InOrder(rows);
+            return log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
+                ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+        }
     }
 }

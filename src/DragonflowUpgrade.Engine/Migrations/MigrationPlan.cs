@@ -1,4 +1,5 @@
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 
 namespace DragonflowUpgrade.Engine.Migrations
@@ -60,10 +61,12 @@ namespace DragonflowUpgrade.Engine.Migrations
     }
 
     /// <summary>A migration threw: which one, on which object. Nothing was written.</summary>
-    public sealed class MigrationFailedException : Exception
+    public sealed class MigrationFailedException : DfException
     {
         public MigrationFailedException(Migration migration, string lastObject, Exception inner)
-            : base($"Migration '{migration.Id}' ({migration.Source}) failed{(lastObject == null ? "" : " on " + lastObject)}: {inner.Message} Nothing was written to the database.", inner)
+            : base("MigrationFailed", DfErrorCategory.InvalidOperation,
+                   $"Migration '{migration.Id}' ({migration.Source}) failed{(lastObject == null ? "" : " on " + lastObject)}: {inner.Message} Nothing was written to the database.",
+                   migration.Id, "Fix the migration or the object it failed on, then run again.", inner)
         {
             Migration = migration;
             LastObject = lastObject;

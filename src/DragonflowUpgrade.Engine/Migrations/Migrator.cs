@@ -1,5 +1,6 @@
 using DragonflowUpgrade.Engine;
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
@@ -108,18 +109,22 @@ namespace DragonflowUpgrade.Engine.Migrations
             var applied = new HashSet<string>(plan.Migrations.Where(s => s.IsApplied).Select(s => s.Migration.Id), StringComparer.Ordinal);
             foreach (var id in ids)
             {
-                if (applied.Contains(id)) throw new ArgumentException($"Migration '{id}' is already applied.");
-                if (!plan.Pending.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' is not known: check -MigrationPath.");
-                if (!selected.Any(m => m.Id == id)) throw new ArgumentException($"Migration '{id}' belongs to a release after '{targetRelease}'.");
+                if (applied.Contains(id)) throw SelectionInvalid($"Migration '{id}' is already applied.");
+                if (!plan.Pending.Any(m => m.Id == id)) throw SelectionInvalid($"Migration '{id}' is not known: check -MigrationPath.");
+                if (!selected.Any(m => m.Id == id)) throw SelectionInvalid($"Migration '{id}' belongs to a release after '{targetRelease}'.");
             }
             var wanted = new HashSet<string>(ids, StringComparer.Ordinal);
             var prefix = selected.Take(wanted.Count).ToList();
             var skipped = prefix.Where(m => !wanted.Contains(m.Id)).ToList();
             if (skipped.Count > 0)
-                throw new ArgumentException(
+                throw SelectionInvalid(
                     $"The selection skips pending migration(s) {string.Join(", ", skipped.Select(m => "'" + m.Id + "'"))}, which must run first. Migrations run in order; select every pending migration up to the last one you want.");
             return prefix;
         }
+
+        static DfException SelectionInvalid(string message) =>
+            new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, message, null,
+                            "Select every pending migration up to the last one you want (Get-DfMigration -Pending lists them in order).");
 
         /// <summary>
         /// The schema side of a run. It applies only to a database whose release is recorded (by
@@ -128,8 +133,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
         {
-            string from = plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
-                ?? plan.Log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
+            string from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
@@ -261,6 +265,14 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<MigrationLogEntry> Baseline(string release)
         {
+            var rows = PlanBaseline(release);
+            _store.Write(rows.Select(r => r.ToEntry()).ToList());
+            return rows;
+        }
+
+        /// <summary>The rows <see cref="Baseline"/> writes, read from the log. Writes nothing.</summary>
+        public IReadOnlyList<MigrationLogEntry> PlanBaseline(string release)
+        {
             int index = _catalog.RequireRelease(release);
             var plan = Plan();
             var now = DateTimeOffset.UtcNow;
@@ -274,7 +286,6 @@ namespace DragonflowUpgrade.Engine.Migrations
                 Description = $"Baseline: the database was at release {_catalog.Releases[index]}",
                 AppliedAt = now,
             });
-            _store.Write(rows.Select(r => r.ToEntry()).ToList());
             return rows;
         }
 

@@ -2,8 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text.Json;
+using System.Numerics;
+using System.Text;
 using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Engine.Safety
@@ -93,7 +95,7 @@ namespace DragonflowUpgrade.Engine.Safety
         const double MinSeconds = 0, MaxSeconds = 253402300799;
 
         static void Scan(INbStore store, string table, string field, TimeSpan limit, DateTimeOffset now, List<LiveComponent> live,
-            List<HeartbeatInvalidException> invalid, Func<string, JsonElement, string> describe)
+            List<HeartbeatInvalidException> invalid, Func<string, NbObject, string> describe)
         {
             foreach (var e in StoredValue.Checked(store, table))
             {
@@ -106,7 +108,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (row.Seconds == null) continue;   // never reported in
                 var seen = DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(row.Seconds.Value * 1000));
                 var age = now - seen;
-                if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, row.Object.Value), seen, age));
+                if (age <= limit) live.Add(new LiveComponent(table, e.Key.Id, describe(e.Key.Id, row.Object), seen, age));
             }
         }
 
@@ -116,39 +118,36 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static HeartbeatRow ReadRow(NbEntry e, string field)
         {
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(e.Value); }
-            catch (JsonException) { return new HeartbeatRow(null, null, "is not a JSON object"); }
-            using (doc)
+            // The one NB JSON reader, as for every other value the module reads.
+            NbObject o;
+            try { o = NbJson.Parse(e.Value.Span) as NbObject; }
+            catch (FormatException) { o = null; }
+            if (o == null) return new HeartbeatRow(null, null, "is not a JSON object");
+            // No time at all: the component never reported in (the field is optional in
+            // Dragonflow's models, e.g. a service registered but never started): not running.
+            if (!o.TryGetValue(field, out object ts) || ts == null) return new HeartbeatRow(o, null, null);
+            // A JSON number only: the manifests type these fields "timestamp", a number, as the schema validator takes it.
+            double seconds = ts is long l ? l : ts is double d ? d : ts is BigInteger big ? (double)big : double.NaN;
+            // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
+            if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
             {
-                var o = doc.RootElement;
-                if (o.ValueKind != JsonValueKind.Object) return new HeartbeatRow(null, null, "is not a JSON object");
-                o = o.Clone();
-                // No time at all: the component never reported in (the field is optional in
-                // Dragonflow's models, e.g. a service registered but never started): not running.
-                if (!o.TryGetProperty(field, out var ts) || ts.ValueKind == JsonValueKind.Null) return new HeartbeatRow(o, null, null);
-                // A JSON number only: the manifests type these fields "timestamp", a number, as the schema validator takes it.
-                double seconds = double.NaN;
-                if (ts.ValueKind == JsonValueKind.Number) ts.TryGetDouble(out seconds);
-                // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
-                if (!(seconds >= MinSeconds && seconds <= MaxSeconds))
-                {
-                    string raw = ts.GetRawText();
-                    if (raw.Length > 40) raw = raw.Substring(0, 40) + "...";
-                    return new HeartbeatRow(o, null, $"has {field} {raw}, which is not a time in epoch seconds");
-                }
-                return new HeartbeatRow(o, seconds, null);
+                string raw = Encoding.UTF8.GetString(NbJson.Serialize(ts));
+                if (raw.Length > 40) raw = raw.Substring(0, 40) + "...";
+                return new HeartbeatRow(o, null, $"has {field} {raw}, which is not a time in epoch seconds");
             }
+            return new HeartbeatRow(o, seconds, null);
         }
 
         /// <summary>A string or number field of a heartbeat row's object, as text; null otherwise.</summary>
-        public static string Field(JsonElement o, string name)
+        public static string Field(NbObject o, string name)
         {
-            if (!o.TryGetProperty(name, out var v)) return null;
-            switch (v.ValueKind)
+            if (o == null || !o.TryGetValue(name, out object v)) return null;
+            switch (v)
             {
-                case JsonValueKind.String: return v.GetString();
-                case JsonValueKind.Number: return v.GetRawText();
+                case string s: return s;
+                case long _:
+                case double _:
+                case BigInteger _: return Encoding.UTF8.GetString(NbJson.Serialize(v));
                 default: return null;
             }
         }
@@ -170,7 +169,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A heartbeat row as <see cref="ControlPlaneCheck.ReadRow"/> reads it.</summary>
     public readonly struct HeartbeatRow
     {
-        public HeartbeatRow(JsonElement? obj, double? seconds, string problem)
+        public HeartbeatRow(NbObject obj, double? seconds, string problem)
         {
             Object = obj;
             Seconds = seconds;
@@ -178,7 +177,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>The row's object; null when it is not one.</summary>
-        public JsonElement? Object { get; }
+        public NbObject Object { get; }
         /// <summary>The last heartbeat, epoch seconds; null when the row has none (never reported in) or <see cref="Problem"/> says why not.</summary>
         public double? Seconds { get; }
         /// <summary>What makes the row's time unreadable (to follow "the row"), or null.</summary>

@@ -117,7 +117,7 @@ namespace DragonflowUpgrade.Engine.Safety
             string database = store.Location, real = FileNbStore.RealPath(path);
             if (IsDatabaseFile(path, database))
                 throw new BackupPathInvalidException(path, "is the database file itself: the commit would overwrite the backup.");
-            if (string.Equals(real, database + ".lock", comparison) || string.Equals(CommitJournal.JournalPathFor(real), database, comparison) ||
+            if (string.Equals(real, UpgradeLock.Where(store), comparison) || string.Equals(CommitJournal.JournalPathFor(real), database, comparison) ||
                 string.Equals(FileNbStore.RealPath(CommitJournal.JournalPathFor(path)), database, comparison))
                 throw new BackupPathInvalidException(path, "is a file the run writes beside the database (its lock or journal).");
             if (File.Exists(path) && !FileModes.IsRegularFile(path))
@@ -142,13 +142,10 @@ namespace DragonflowUpgrade.Engine.Safety
                 throw new BackupPathInvalidException(path, $"has a journal beside it ({System.IO.Path.GetFileName(CommitJournal.JournalPathFor(path))}) from an earlier run: name a new file or a folder.");
         }
 
-        /// <summary>A timestamped file in a <c>df-backups</c> folder: beside a file database, else in the user's home folder.</summary>
+        /// <summary>A timestamped file in the store's default backup folder: a <c>df-backups</c> folder beside a file database, else in the user's home folder.</summary>
         public static string DefaultPath(INbStore store)
         {
-            string folder = store is FileNbStore file
-                ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file.Path), "df-backups")
-                : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
-            return Unused(folder, store);
+            return Unused(store.Parts.DefaultBackupFolder, store);
         }
 
         // A timestamped backup file in a folder that neither exists nor has a journal: two runs in the same millisecond get two names.
@@ -164,8 +161,7 @@ namespace DragonflowUpgrade.Engine.Safety
         // The timestamped name of a backup of a database, without its extension.
         static string FileName(INbStore store)
         {
-            string name = store is FileNbStore f ? System.IO.Path.GetFileName(f.Path).Split('.')[0] : store.Location;
-            name = new string(name.Select(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' ? c : '-').ToArray()).Trim('-');
+            string name = new string(store.Parts.BackupName.Select(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' ? c : '-').ToArray()).Trim('-');
             name = System.Text.RegularExpressions.Regex.Replace(name, "-+", "-");
             return $"{name}-{DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}";
         }
@@ -257,16 +253,13 @@ namespace DragonflowUpgrade.Engine.Safety
             return c;
         }
 
-        static string SchemaReleaseOf(List<NbEntry> entries)
-        {
-            var log = entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
+        // A log row the backup cannot read does not stop the backup: it only goes unrecorded in the header.
+        static string SchemaReleaseOf(List<NbEntry> entries) =>
+            MigrationLog.RecordedRelease(entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
             {
                 try { return MigrationLogEntry.Parse(e); }
                 catch (NbStoreException) { return null; }
-            }).Where(r => r != null).OrderBy(r => r.AppliedAt ?? DateTimeOffset.MinValue).ToList();
-            return log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release
-                ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release;
-        }
+            }).Where(r => r != null));
 
         static JsonElement Header(BackupInfo info)
         {

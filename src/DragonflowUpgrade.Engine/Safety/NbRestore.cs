@@ -91,8 +91,29 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport> progress = null)
         {
-            CommitJournal.WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
+            WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
         }
 
+        /// <summary>Writes in batches of the store's size, each conditional on <paramref name="expected"/>.</summary>
+        static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> expected, string activity, IProgress<ProgressReport> progress)
+        {
+            int written = 0;
+            try
+            {
+                foreach (var chunk in Batches.Chunk(writes, store.Parts.CommitBatchSize(writes.Count)))
+                {
+                    store.WriteIf(chunk, expected);
+                    written += chunk.Count;
+                    progress?.Report(new ProgressReport(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
+                }
+            }
+            catch (NbConflictException e)
+            {
+                written += e.Written;
+                throw new NbConflictException(store.Location, e.Keys, written,
+                    $"{activity} stopped after {written} of {writes.Count} writes.",
+                    $"Find what wrote those objects and stop it, then run the same command again: it reads the database afresh.", e);
+            }
+        }
     }
 }

@@ -1,18 +1,24 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Engine.Safety
 {
     /// <summary>Another run holds the database's upgrade lock; the message names it.</summary>
-    public sealed class UpgradeLockedException : Exception
+    public sealed class UpgradeLockedException : DfException
     {
+        public const string Id = "DatabaseLocked";
+
         public UpgradeLockedException(string database, UpgradeLockInfo holder)
-            : base($"The NB database {database} is locked by {holder}. " +
+            : base(Id, DfErrorCategory.ResourceBusy,
+                   $"The NB database {database} is locked by {holder}. " +
                    (holder.IsLocal
                        ? "Wait for that run to end."
-                       : $"Wait for that run to end; if its owner is gone, the lock expires at {UpgradeLockInfo.Format(holder.ExpiresAt)} or Unlock-DfNbDatabase -Force breaks it."))
+                       : $"Wait for that run to end; if its owner is gone, the lock expires at {UpgradeLockInfo.Format(holder.ExpiresAt)} or Unlock-DfNbDatabase -Force breaks it."),
+                   database,
+                   holder.IsLocal ? "Wait for that run to end." : "Wait for that run to end; if its owner is gone, break the lock with Unlock-DfNbDatabase -Force.")
         {
             Holder = holder;
         }
@@ -21,12 +27,14 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>Dragonflow services or Neutron servers still report in; migrating now would race them.</summary>
-    public sealed class ControlPlaneAliveException : Exception
+    public sealed class ControlPlaneAliveException : DfException
     {
         public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live)
-            : base($"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
+            : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,
+                   $"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
                    (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
-                   ". Stop it first (Stop-DfControlPlane), or pass -Force to migrate anyway.")
+                   ". Stop it first (Stop-DfControlPlane), or pass -Force to write anyway.",
+                   database, "Stop the control plane first (Stop-DfControlPlane), or pass -Force to go on anyway.")
         {
             Live = live;
         }
@@ -35,13 +43,17 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>The database holds the marker of an interrupted commit (or undo); nothing new may start.</summary>
-    public sealed class CommitInProgressException : Exception
+    public sealed class CommitInProgressException : DfException
     {
         public CommitInProgressException(string database, CommitRecord record)
-            : base(record.State == CommitState.Undoing
+            : base("CommitInProgress", DfErrorCategory.InvalidOperation, record.State == CommitState.Undoing
                 ? $"An undo of migration run {record.RunId} on {database} was interrupted. Run Undo-DfMigration -Database {database} again to finish it."
                 : $"The commit of migration run {record.RunId} on {database} (started {UpgradeLockInfo.Format(record.StartedAt)} by process {record.ProcessId} on {record.Host}) did not finish. " +
-                  $"Run Resume-DfMigration -Database {database} to finish it, or Undo-DfMigration -Database {database} to restore the backup it made ({record.BackupPath}).")
+                  $"Run Resume-DfMigration -Database {database} to finish it, or Undo-DfMigration -Database {database} to restore the backup it made ({record.BackupPath}).",
+                   database,
+                   record.State == CommitState.Undoing
+                       ? $"Run Undo-DfMigration -Database {database} again."
+                       : $"Run Resume-DfMigration -Database {database} to finish the commit, or Undo-DfMigration -Database {database} to restore its backup.")
         {
             Record = record;
         }
@@ -52,10 +64,12 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A commit stopped part way: the database holds its journal, so it can be resumed or undone.</summary>
     public sealed class CommitInterruptedException : NbStoreException
     {
-        public CommitInterruptedException(string database, CommitRecord record, int written, Exception inner)
-            : base($"The commit of migration run {record.RunId} to {database} was interrupted after {written} of {record.Changes} changes. " +
-                   $"Its journal is in the database and beside the backup: once the database is reachable, run Resume-DfMigration -Database {database} to finish the commit, " +
-                   $"or Undo-DfMigration -Database {database} to restore the backup {record.BackupPath}. The cause: {inner.Message}", inner)
+        public CommitInterruptedException(string database, CommitRecord record, int written, Exception inner, bool journalInDatabase = true)
+            : base("CommitInterrupted", DfErrorCategory.ConnectionError,
+                   $"The commit of migration run {record.RunId} to {database} was interrupted after {written} of {record.Changes} changes. " +
+                   $"Its journal is {(journalInDatabase ? "in the database and " : "")}beside the backup: once the database is reachable, run Resume-DfMigration -Database {database} to finish the commit, " +
+                   $"or Undo-DfMigration -Database {database} to restore the backup {record.BackupPath}. The cause: {inner.Message}",
+                   database, $"Once the database is reachable, run Resume-DfMigration -Database {database}, or Undo-DfMigration -Database {database}.", inner)
         {
             Record = record;
         }
@@ -64,10 +78,11 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>A backup or journal file is missing, truncated or was edited; nothing was written.</summary>
-    public sealed class BackupInvalidException : Exception
+    public sealed class BackupInvalidException : DfException
     {
         public BackupInvalidException(string path, string problem, Exception inner = null)
-            : base($"{path}: {problem} Nothing was written to the database.", inner)
+            : base("BackupInvalid", DfErrorCategory.InvalidData, $"{path}: {problem} Nothing was written to the database.", path,
+                   "Give a backup this module wrote and that was not changed since.", inner)
         {
             Path = path;
         }
@@ -76,10 +91,10 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>A backup path that cannot hold a backup: the wrong kind of name, or a file the run writes. Nothing was read.</summary>
-    public sealed class BackupPathInvalidException : Errors.DfException
+    public sealed class BackupPathInvalidException : DfException
     {
         public BackupPathInvalidException(string path, string problem)
-            : base("BackupPathInvalid", Errors.DfErrorCategory.InvalidArgument, $"The backup path '{path}' {problem} Nothing was read or written.", path,
+            : base("BackupPathInvalid", DfErrorCategory.InvalidArgument, $"The backup path '{path}' {problem} Nothing was read or written.", path,
                    "Give -BackupPath (or -Path) a file ending in .jsonl.gz, or a folder, that is not the database or a file beside it that the run writes.")
         {
             Path = path;
@@ -89,10 +104,10 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>A backup taken from another database than the one to restore; refused unless forced.</summary>
-    public sealed class BackupFromOtherDatabaseException : Errors.DfException
+    public sealed class BackupFromOtherDatabaseException : DfException
     {
         public BackupFromOtherDatabaseException(string backupPath, string source, string database)
-            : base("BackupFromOtherDatabase", Errors.DfErrorCategory.InvalidOperation,
+            : base("BackupFromOtherDatabase", DfErrorCategory.InvalidOperation,
                    $"The backup {backupPath} was taken from {source ?? "an unnamed database"}, not from {database}. Nothing was written.", backupPath,
                    "Check that this is the backup you mean; to restore it onto this database anyway, pass -Force.")
         {
@@ -100,17 +115,18 @@ namespace DragonflowUpgrade.Engine.Safety
     }
 
     /// <summary>A resume or an undo refused: an object it would write changed since the run, so writing over it would lose that change.</summary>
-    public sealed class DatabaseChangedException : Errors.DfException
+    public sealed class DatabaseChangedException : DfException
     {
         public const string Id = "DatabaseChangedSinceRun";
 
         public DatabaseChangedException(string database, string message, string action)
-            : base(Id, Errors.DfErrorCategory.InvalidOperation, message, database, action) { }
+            : base(Id, DfErrorCategory.InvalidOperation, message, database, action) { }
     }
 
     /// <summary>There is no interrupted commit to resume, or no run to undo.</summary>
-    public sealed class NoUpgradeRunException : InvalidOperationException
+    public sealed class NoUpgradeRunException : DfException
     {
-        public NoUpgradeRunException(string message) : base(message) { }
+        public NoUpgradeRunException(string message, string database = null)
+            : base("NoUpgradeRun", DfErrorCategory.ObjectNotFound, message, database) { }
     }
 }

@@ -27,12 +27,14 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Heartbeats that could not be read, let through (forced, or no lock taken): what a run not forced refuses. Null if none.</summary>
         public HeartbeatInvalidException UnreadableHeartbeats { get; }
 
-        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool force, ILogger logger = null)
+        /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
+        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool force, ILogger logger = null,
+            bool allowInterruptedCommit = false)
         {
             var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
             try
             {
-                CommitJournal.RequireNoneInProgress(store);
+                if (!allowInterruptedCommit) CommitJournal.RequireNoneInProgress(store);
                 var live = ControlPlaneCheck.Require(store, serviceDownTime, force || !takeLock, out var unreadable);
                 return new UpgradeGuard(held, live, unreadable);
             }

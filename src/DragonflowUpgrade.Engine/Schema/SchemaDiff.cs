@@ -17,29 +17,82 @@ namespace DragonflowUpgrade.Engine.Schema
     }
 
     /// <summary>
-    /// One difference between two releases' schemas. <see cref="Key"/> is how migrations name
-    /// the changes they handle: <c>lswitch.subnets:FieldRemoved</c>, <c>lsubnet:TableAdded</c>.
+    /// Which schema change: a table, a field of it or none, and the kind of change. A migration's
+    /// <c>Handles</c> names the changes it takes care of by these, written
+    /// <c>table.field:Kind</c> or <c>table:Kind</c> (<c>lswitch.subnets:FieldRemoved</c>,
+    /// <c>lsubnet:TableAdded</c>); they are compared with <see cref="SchemaChange.Id"/>. Table
+    /// and field names compare ignoring case.
     /// </summary>
-    public sealed class SchemaChange
+    public sealed class SchemaChangeKey : IEquatable<SchemaChangeKey>
     {
-        public SchemaChange(string table, string field, SchemaChangeKind kind, bool automatic, string detail)
+        public SchemaChangeKey(string table, string field, SchemaChangeKind kind)
         {
-            Table = table;
+            Table = table ?? throw new ArgumentNullException(nameof(table));
             Field = field;
             Kind = kind;
-            Automatic = automatic;
-            Detail = detail;
         }
 
         public string Table { get; }
         /// <summary>The field, dotted for fields of embedded models (<c>binding.type</c>); null for table changes.</summary>
         public string Field { get; }
         public SchemaChangeKind Kind { get; }
+
+        /// <summary>
+        /// Reads <c>table.field:Kind</c> or <c>table:Kind</c>; null, with <paramref name="problem"/>
+        /// saying what is wrong (to follow the quoted text), when the text is not one.
+        /// </summary>
+        public static SchemaChangeKey TryParse(string text, out string problem)
+        {
+            problem = null;
+            int colon = text?.LastIndexOf(':') ?? -1;
+            string name = colon < 0 ? text : text.Substring(0, colon), kind = colon < 0 ? null : text.Substring(colon + 1);
+            int dot = name?.IndexOf('.') ?? -1;
+            string table = dot < 0 ? name : name.Substring(0, dot), field = dot < 0 ? null : name.Substring(dot + 1);
+            if (string.IsNullOrEmpty(text) || text.Any(char.IsWhiteSpace) || colon < 0 || table.Length == 0 || field?.Length == 0 ||
+                field != null && field.Split('.').Any(part => part.Length == 0) || name.IndexOf(':') >= 0)
+                problem = "is not a schema change: write table.field:Kind or table:Kind, as Compare-DfSchema's Key shows it";
+            // Enum.TryParse also takes numbers and comma lists: only a kind's own name will do.
+            else if (!Enum.GetNames(typeof(SchemaChangeKind)).Any(k => string.Equals(k, kind, StringComparison.OrdinalIgnoreCase)))
+                problem = $"names no kind of schema change: '{kind}' is none of {string.Join(", ", Enum.GetNames(typeof(SchemaChangeKind)))}";
+            else return new SchemaChangeKey(table, field, (SchemaChangeKind)Enum.Parse(typeof(SchemaChangeKind), kind, ignoreCase: true));
+            return null;
+        }
+
+        public bool Equals(SchemaChangeKey other) =>
+            other != null && Kind == other.Kind && string.Equals(Table, other.Table, StringComparison.OrdinalIgnoreCase) &&
+            string.Equals(Field, other.Field, StringComparison.OrdinalIgnoreCase);
+
+        public override bool Equals(object obj) => Equals(obj as SchemaChangeKey);
+
+        public override int GetHashCode() =>
+            (StringComparer.OrdinalIgnoreCase.GetHashCode(Table) * 31 + (Field == null ? 0 : StringComparer.OrdinalIgnoreCase.GetHashCode(Field))) * 31 + (int)Kind;
+
+        /// <summary>As <c>Handles</c> writes it: <c>table.field:Kind</c> or <c>table:Kind</c>.</summary>
+        public override string ToString() => (Field == null ? Table : Table + "." + Field) + ":" + Kind;
+    }
+
+    /// <summary>One difference between two releases' schemas: which (<see cref="Id"/>), and whether it needs a migration.</summary>
+    public sealed class SchemaChange
+    {
+        public SchemaChange(string table, string field, SchemaChangeKind kind, bool automatic, string detail)
+        {
+            Id = new SchemaChangeKey(table, field, kind);
+            Automatic = automatic;
+            Detail = detail;
+        }
+
+        /// <summary>Which change this is, as a migration's Handles names it.</summary>
+        public SchemaChangeKey Id { get; }
+        public string Table => Id.Table;
+        /// <summary>The field, dotted for fields of embedded models (<c>binding.type</c>); null for table changes.</summary>
+        public string Field => Id.Field;
+        public SchemaChangeKind Kind => Id.Kind;
         /// <summary>Needs no migration: the module upgrades the data itself, or existing data stays valid.</summary>
         public bool Automatic { get; }
         public string Detail { get; }
 
-        public string Key => (Field == null ? Table : Table + "." + Field) + ":" + Kind;
+        /// <summary><see cref="Id"/> as text: <c>lswitch.subnets:FieldRemoved</c>.</summary>
+        public string Key => Id.ToString();
 
         public override string ToString() => $"{Key} ({Detail})";
     }

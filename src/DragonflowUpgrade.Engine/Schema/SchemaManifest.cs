@@ -1,4 +1,5 @@
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -177,9 +178,15 @@ namespace DragonflowUpgrade.Engine.Schema
         }
     }
 
-    /// <summary>A schema manifest is malformed, or a release has none.</summary>
-    public sealed class SchemaException : Exception
+    /// <summary>A schema manifest is malformed (<c>SchemaMalformed</c>), or a release has none (<c>SchemaNotFound</c>).</summary>
+    public sealed class SchemaException : DfException
     {
-        public SchemaException(string message) : base(message) { }
+        public const string MalformedId = "SchemaMalformed", NotFoundId = "SchemaNotFound";
+
+        public SchemaException(string message, string errorId = MalformedId, string target = null, string recommendedAction = null)
+            : base(errorId, errorId == NotFoundId ? DfErrorCategory.ObjectNotFound : DfErrorCategory.InvalidData, message, target,
+                   recommendedAction ?? (errorId == NotFoundId
+                       ? "Name a release the module has a schema for (Get-DfSchema -Release <Tab> lists them), or give the path of a manifest."
+                       : "Fix the manifest at the place the message names, then run again.")) { }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
 using System.Linq;
 
@@ -36,21 +37,22 @@ namespace DragonflowUpgrade.Engine.Schema
         /// <summary>The database must change release even if no migration is pending.</summary>
         public bool ChangesRelease => To != null && !string.Equals(From, To, StringComparison.OrdinalIgnoreCase);
 
-        /// <summary>Whether a set of handled-change keys covers every non-automatic change.</summary>
-        public static IReadOnlyList<SchemaChange> FindUnhandled(IEnumerable<SchemaChange> changes, IEnumerable<string> handles)
+        /// <summary>The changes that need a migration and that none of <paramref name="handles"/> (the migrations' Handles) names.</summary>
+        public static IReadOnlyList<SchemaChange> FindUnhandled(IEnumerable<SchemaChange> changes, IEnumerable<SchemaChangeKey> handles)
         {
-            var handled = new HashSet<string>(handles, StringComparer.OrdinalIgnoreCase);
-            return changes.Where(c => !c.Automatic && !handled.Contains(c.Key)).ToList();
+            var handled = new HashSet<SchemaChangeKey>(handles);
+            return changes.Where(c => !c.Automatic && !handled.Contains(c.Id)).ToList();
         }
     }
 
     /// <summary>The run stops before reading anything: a schema change needs a migration that no known migration is.</summary>
-    public sealed class SchemaChangeUnhandledException : Exception
+    public sealed class SchemaChangeUnhandledException : DfException
     {
         public SchemaChangeUnhandledException(string from, string to, IReadOnlyList<SchemaChange> unhandled)
-            : base($"Upgrading the schema from {from} to {to} needs a migration for {unhandled.Count} change(s) that no known migration handles: " +
+            : base("SchemaChangeUnhandled", DfErrorCategory.InvalidData, $"Upgrading the schema from {from} to {to} needs a migration for {unhandled.Count} change(s) that no known migration handles: " +
                    string.Join("; ", unhandled.Select(c => c.ToString())) +
-                   ". Write a migration that takes care of each and lists it in Handles (e.g. Handles = @('" + unhandled[0].Key + "')). Nothing was written.")
+                   ". Write a migration that takes care of each and lists it in Handles (e.g. Handles = @('" + unhandled[0].Key + "')). Nothing was written.",
+                   null, "Write a migration that takes care of each change and lists it in Handles.")
         {
             Unhandled = unhandled;
         }
@@ -59,12 +61,13 @@ namespace DragonflowUpgrade.Engine.Schema
     }
 
     /// <summary>After the migrations, some objects do not fit the target schema. Nothing was written.</summary>
-    public sealed class SchemaValidationException : Exception
+    public sealed class SchemaValidationException : DfException
     {
         public SchemaValidationException(string release, IReadOnlyList<ValidationError> errors)
-            : base($"{errors.Count} object(s) do not fit release {release}'s schema, so nothing was written: " +
+            : base("SchemaValidationFailed", DfErrorCategory.InvalidData, $"{errors.Count} object(s) do not fit release {release}'s schema, so nothing was written: " +
                    string.Join("; ", errors.Take(20).Select(e => e.ToString())) + (errors.Count > 20 ? $"; and {errors.Count - 20} more" : "") +
-                   ". Fix the data or the migration, then run again.")
+                   ". Fix the data or the migration, then run again.",
+                   null, "Fix the data or the migration, then run again.")
         {
             Errors = errors;
         }

@@ -1,5 +1,4 @@
 using System;
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using DragonflowUpgrade.Engine.Json;
 
@@ -14,13 +13,6 @@ namespace DragonflowUpgrade.Engine.Store
     {
         const int ChunkSize = 1 << 20;
         const int OwnArrayFrom = ChunkSize / 8;  // a larger value gets an array of its own: a chunk never wastes more than this
-
-        // On .NET 5 and later, GC.AllocateUninitializedArray(n, pinned: true): the pinned object
-        // heap is never compacted, so a chunk is never copied, and it need not be zeroed, as
-        // every byte handed out is written first. netstandard2.0 cannot name it.
-        static readonly Func<int, bool, byte[]> AllocatePinned = typeof(GC)
-            .GetMethod("AllocateUninitializedArray", BindingFlags.Public | BindingFlags.Static)?
-            .MakeGenericMethod(typeof(byte)).CreateDelegate(typeof(Func<int, bool, byte[]>)) as Func<int, bool, byte[]>;
 
         byte[] _chunk;
         int _used;
@@ -47,6 +39,13 @@ namespace DragonflowUpgrade.Engine.Store
             return room;
         }
 
-        static byte[] Allocate(int length) => AllocatePinned != null ? AllocatePinned(length, true) : new byte[length];
+#if NET5_0_OR_GREATER
+        // The pinned object heap is never compacted, so a chunk is never copied; and it need not
+        // be zeroed, as every byte handed out is written first.
+        static byte[] Allocate(int length) => GC.AllocateUninitializedArray<byte>(length, pinned: true);
+#else
+        // .NET Framework (Windows PowerShell 5.1) has no pinned object heap.
+        static byte[] Allocate(int length) => new byte[length];
+#endif
     }
 }

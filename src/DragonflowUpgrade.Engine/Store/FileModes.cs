@@ -6,8 +6,10 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>Owner-only file permissions (0600) where the OS has them; what kind of file a path is.</summary>
     static class FileModes
     {
+#if !NET7_0_OR_GREATER
         [DllImport("libc", SetLastError = true, EntryPoint = "chmod")]
         static extern int Chmod(string path, uint mode);
+#endif
 
         // No public .NET API tells a pipe, socket or device from a regular file: FileAttributes and
         // UnixFileMode carry no file type, and opening a pipe blocks. So this asks libc's stat,
@@ -90,8 +92,14 @@ namespace DragonflowUpgrade.Engine.Store
         public static void SetOwnerOnly(string path)
         {
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;
+#if NET7_0_OR_GREATER
+            try { System.IO.File.SetUnixFileMode(path, System.IO.UnixFileMode.UserRead | System.IO.UnixFileMode.UserWrite); }
+            catch (UnauthorizedAccessException e)
+            { throw new System.IO.IOException($"Cannot make '{path}' readable by its owner only ({e.Message}).", e); }
+#else
             if (Chmod(path, Convert.ToUInt32("600", 8)) != 0)
                 throw new System.IO.IOException($"Cannot make '{path}' readable by its owner only (errno {Marshal.GetLastWin32Error()}).");
+#endif
         }
     }
 }

@@ -29,5 +29,8 @@ namespace DragonflowUpgrade.Engine.Store
         /// <see cref="NbConflictException"/> names the keys that changed.
         /// </summary>
         void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null);
+
+        /// <summary>What is particular to this kind of store: its upgrade lock, batch size, journal, key layout and default backups.</summary>
+        NbStoreParts Parts { get; }
     }
 }

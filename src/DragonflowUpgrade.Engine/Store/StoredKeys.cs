@@ -13,22 +13,17 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         public static void Require(INbStore store, IEnumerable<NbKey> keys)
         {
-            Func<NbKey, string> problem, format;
-            switch (store)
-            {
-                case RedisNbStore _: problem = RedisNbStore.KeyProblem; format = RedisNbStore.FormatKey; break;
-                case EtcdNbStore _: problem = EtcdNbStore.KeyProblem; format = EtcdNbStore.FormatKey; break;
-                default: return;   // a file keeps table, topic and id as they are
-            }
+            var layout = store.Parts.KeyLayout;
+            if (layout == null) return;   // the store keeps table, topic and id as they are
             var seen = new Dictionary<string, NbKey>(StringComparer.Ordinal);
             var named = new List<string>();
             int count = 0;
             foreach (var key in keys)
             {
-                string why = problem(key);
+                string why = layout.KeyProblem(key);
                 if (why == null)
                 {
-                    string stored = format(key);
+                    string stored = layout.FormatKey(key);
                     if (!seen.TryGetValue(stored, out var other)) seen.Add(stored, key);
                     else if (!other.Equals(key)) why = $"has the stored key '{stored}' of {Describe(other)} too";
                 }

@@ -25,9 +25,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             using (var store = OpenStore())
             {
                 try { plan = MigrationSources.Migrator(this, store, MigrationPath, Logger).Plan(); }
-                catch (Exception e) when (e is MigrationDefinitionException || e is Engine.Store.NbStoreException)
+                catch (Exception e) when (IsReported(e))
                 {
-                    ThrowTerminatingError(Error(e, e is MigrationDefinitionException ? "MigrationMalformed" : "NbDatabaseUnavailable", Database));
+                    ThrowTerminatingError(ErrorFor(e, Database));
                     return;
                 }
             }

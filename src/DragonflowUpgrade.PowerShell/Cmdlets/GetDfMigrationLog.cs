@@ -1,3 +1,4 @@
+using System;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
@@ -18,7 +19,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 {
                     foreach (var row in MigrationLog.Read(store)) WriteObject(new DfMigrationLogEntry(row, Database));
                 }
-                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
+                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Database)); }
             }
         }
     }

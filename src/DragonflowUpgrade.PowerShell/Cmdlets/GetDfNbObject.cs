@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.PowerShell.Output;
@@ -14,6 +15,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class GetDfNbObject : DfDatabaseCmdlet
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(TableCompleter))]
         public string Table { get; set; }
 
         [Parameter(Position = 1)]
@@ -22,7 +24,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         protected override void ProcessRecord()
         {
             if (Id != null && Table == null)
-                ThrowTerminatingError(Error(new ArgumentException("-Id needs -Table: ids are unique within a table only."), "TableMissing", Id));
+                ThrowTerminatingError(Record(new DfException("TableMissing", DfErrorCategory.InvalidArgument,
+                    "-Id needs -Table: ids are unique within a table only.", string.Join(", ", Id), "Name the table with -Table.")));
             var wanted = Id == null ? null : new System.Collections.Generic.HashSet<string>(Id, StringComparer.Ordinal);
             using (var store = OpenStore())
             {
@@ -34,12 +37,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         WriteObject(ToObject(e));
                     }
                 }
-                catch (NbStoreException ex) { ThrowTerminatingError(Error(ex, "NbDatabaseUnavailable", Database)); }
-                catch (Engine.Errors.DfException ex) { ThrowTerminatingError(Record(ex)); } // a stored key it refuses, named
+                catch (Exception ex) when (IsReported(ex)) { ThrowTerminatingError(ErrorFor(ex, Database)); }
             }
             if (wanted != null)
                 foreach (var missing in wanted)
-                    WriteError(Error(new ItemNotFoundException($"{Table}/{missing} is not in the NB database."), "NbObjectNotFound", missing));
+                    WriteError(Record(new DfException("NbObjectNotFound", DfErrorCategory.ObjectNotFound,
+                        $"{Table}/{missing} is not in the NB database.", missing, "Check the id (Get-DfNbObject -Table lists the table's objects).")));
         }
 
         static PSObject ToObject(NbEntry e)
@@ -69,8 +72,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     foreach (var t in store.ReadKeys().GroupBy(k => k.Table).OrderBy(g => g.Key, StringComparer.Ordinal))
                         WriteObject(new DfNbTable(t.Key, t.Count(), Database));
                 }
-                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
-                catch (Engine.Errors.DfException e) { ThrowTerminatingError(Record(e)); }
+                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Database)); }
             }
         }
     }

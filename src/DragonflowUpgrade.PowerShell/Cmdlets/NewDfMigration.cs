@@ -24,6 +24,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(Mandatory = true)]
@@ -42,7 +43,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (!ShouldProcess(file, "Create migration skeleton")) return;
             if (Directory.Exists(dir) && Directory.GetFiles(dir, "*_" + Id + ".ps1").Any())
             {
-                WriteError(Error(new IOException($"A migration file for '{Id}' already exists in '{dir}'."), "MigrationExists", Id));
+                WriteError(Record(new Engine.Errors.DfException("MigrationExists", Engine.Errors.DfErrorCategory.ResourceExists,
+                    $"A migration file for '{Id}' already exists in '{dir}'.", Id, "Choose another -Id, or edit the file that exists.")));
                 return;
             }
             Directory.CreateDirectory(dir);

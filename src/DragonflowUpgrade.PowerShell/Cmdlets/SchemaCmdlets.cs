@@ -18,7 +18,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (releaseOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 return SchemaManifest.Load(cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(releaseOrPath));
             return DragonflowReleases.Schema(releaseOrPath)
-                ?? throw new SchemaException($"No schema for release '{releaseOrPath}': the module has {string.Join(", ", DragonflowReleases.All)}; or give a manifest's path (*.json).");
+                ?? throw new SchemaException($"No schema for release '{releaseOrPath}': the module has {string.Join(", ", DragonflowReleases.All)}; or give a manifest's path (*.json).",
+                                             SchemaException.NotFoundId, releaseOrPath);
         }
     }
 
@@ -28,6 +29,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class GetDfSchema : DfCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Release")]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
@@ -35,6 +37,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         [Parameter]
+        [ArgumentCompleter(typeof(TableCompleter))]
         public string[] Table { get; set; }
 
         protected override void ProcessRecord()
@@ -46,9 +49,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 {
                     using (var store = OpenDatabase())
                     {
-                        var log = MigrationLog.Read(store);
-                        release = log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release ?? log.LastOrDefault(r => r.Kind == MigrationLogKind.Baseline)?.Release
-                            ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.");
+                        release = MigrationLog.RecordedRelease(MigrationLog.Read(store))
+                            ?? throw new SchemaException($"{store.Location} has no recorded schema release: run Set-DfMigrationBaseline first.",
+                                                         SchemaException.NotFoundId, store.Location,
+                                                         "Record the release the database is at with Set-DfMigrationBaseline, then run again.");
                     }
                 }
                 var schema = Schemas.Resolve(this, release);
@@ -58,10 +62,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
                 }
             }
-            catch (Exception e) when (e is SchemaException || e is NbStoreException || e is IOException)
-            {
-                ThrowTerminatingError(Error(e, "SchemaUnavailable", Release ?? Database));
-            }
+            catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Release ?? Database)); }
         }
     }
 
@@ -85,10 +86,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 foreach (var c in SchemaDiff.Compare(Schemas.Resolve(this, Reference), Schemas.Resolve(this, Difference)))
                     WriteObject(new DfSchemaChange(c));
             }
-            catch (Exception e) when (e is SchemaException || e is IOException)
-            {
-                ThrowTerminatingError(Error(e, "SchemaUnavailable", Reference));
-            }
+            catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Reference)); }
         }
     }
 
@@ -118,14 +116,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 var handles = MigrationSources.Catalog(this, MigrationPath).Migrations.SelectMany(m => m.Handles);
                 var unhandled = SchemaUpgrade.FindUnhandled(changes, handles);
                 foreach (var c in unhandled)
-                    WriteError(new ErrorRecord(new SchemaException($"{c.Key}: {c.Detail}. No migration handles it: write one with Handles = @('{c.Key}')."),
-                        "SchemaChangeUnhandled", ErrorCategory.InvalidData, c.Key));
+                    WriteError(Record(new Engine.Errors.DfException("SchemaChangeUnhandled", Engine.Errors.DfErrorCategory.InvalidData,
+                        $"{c.Key}: {c.Detail}. No migration handles it.", c.Key, $"Write a migration that takes care of it, with Handles = @('{c.Key}').")));
                 WriteObject(unhandled.Count == 0);
             }
-            catch (Exception e) when (e is SchemaException || e is MigrationDefinitionException || e is IOException)
-            {
-                ThrowTerminatingError(Error(e, "SchemaUnavailable", Current));
-            }
+            catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Current)); }
         }
     }
 }

@@ -1,15 +1,14 @@
 using System;
-using System.Linq;
 using System.Management.Automation;
-using DragonflowUpgrade.Engine.Migrations;
-using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.PowerShell.Output;
 
 namespace DragonflowUpgrade.PowerShell.Cmdlets
 {
     /// <summary>
     /// Declares the database to be at a release: every migration of that release and the ones
-    /// before is marked applied without running (Flyway's baseline, Alembic's stamp).
+    /// before is marked applied without running (Flyway's baseline, Alembic's stamp). It takes
+    /// the upgrade lock and refuses while a commit is interrupted or the control plane runs.
     /// </summary>
     [Cmdlet(VerbsCommon.Set, "DfMigrationBaseline", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(DfMigrationLogEntry))]
@@ -17,10 +16,20 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
         public string Release { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string[] MigrationPath { get; set; }
+
+        /// <summary>Write the baseline even though Dragonflow services, Neutron servers or publishers still report in (with a warning).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ServiceDownTime { get; set; } = 80;
 
         protected override void ProcessRecord()
         {
@@ -29,15 +38,14 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 try
                 {
                     var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
-                    migrator.Catalog.RequireRelease(Release);
-                    var pending = migrator.Plan().Pending.Where(m => migrator.Catalog.ReleaseIndex(m.Release) <= migrator.Catalog.ReleaseIndex(Release)).ToList();
-                    if (!ShouldProcess(store.Location, $"mark {pending.Count} migration(s) up to release {Release} as applied without running them"))
-                        return;
-                    foreach (var row in migrator.Baseline(Release)) WriteObject(new DfMigrationLogEntry(row, Database));
+                    using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(Force, ServiceDownTime), Logger))
+                    {
+                        foreach (var warning in plan.Warnings) WriteWarning(warning);
+                        if (!ShouldProcess(store.Location, plan.Summary)) return;
+                        foreach (var row in plan.Execute()) WriteObject(new DfMigrationLogEntry(row, Database));
+                    }
                 }
-                catch (ArgumentException e) { ThrowTerminatingError(Error(e, "ReleaseUnknown", Release)); }
-                catch (MigrationDefinitionException e) { ThrowTerminatingError(Error(e, "MigrationMalformed", e.MigrationSource)); }
-                catch (NbStoreException e) { ThrowTerminatingError(Error(e, "NbDatabaseUnavailable", Database)); }
+                catch (Exception e) when (Record(e, store.Location) is ErrorRecord record) { ThrowTerminatingError(record); }
             }
         }
     }

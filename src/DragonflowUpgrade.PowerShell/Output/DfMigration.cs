@@ -18,7 +18,7 @@ namespace DragonflowUpgrade.PowerShell.Output
             Status = s.IsApplied ? "Applied" : "Pending";
             Baselined = s.Log?.Kind == MigrationLogKind.Baselined;
             ChecksumChanged = s.ChecksumChanged;
-            Handles = s.Migration.Handles.ToArray();
+            Handles = s.Migration.Handles.Select(h => h.ToString()).ToArray();
             Source = s.Migration.Source;
             Checksum = s.Migration.Checksum;
             Database = database;
@@ -92,15 +92,15 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>What Invoke-DfMigration -WhatIf would do.</summary>
     public sealed class DfMigrationPlan
     {
-        internal DfMigrationPlan(string database, IEnumerable<Migration> migrations, MigrationRunResult result, IEnumerable<string> guardWarnings)
+        internal DfMigrationPlan(Engine.Run.MigrationRunPlan plan)
         {
-            Database = database;
-            Migrations = migrations.Select(m => m.Id).ToArray();
-            Changes = result.Changes.Select(c => new DfTableChange(c)).ToArray();
-            ObjectsRead = result.ObjectsRead;
-            Warnings = guardWarnings.Concat(result.Warnings).ToArray();
-            FromRelease = result.Schema.From;
-            ToRelease = result.Schema.To;
+            Database = plan.Database;
+            Migrations = plan.Migrations.Select(m => m.Id).ToArray();
+            Changes = plan.Changes.Select(c => new DfTableChange(c)).ToArray();
+            ObjectsRead = plan.Result?.ObjectsRead ?? 0;
+            Warnings = plan.Warnings.ToArray();
+            FromRelease = plan.Schema.From;
+            ToRelease = plan.Schema.To;
         }
 
         /// <summary>The schema release the database is at, and the one the run brings it to (null when no schema applies).</summary>

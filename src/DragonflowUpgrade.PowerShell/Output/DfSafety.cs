@@ -4,7 +4,7 @@ using DragonflowUpgrade.Engine.Safety;
 
 namespace DragonflowUpgrade.PowerShell.Output
 {
-    /// <summary>Who holds a database's upgrade lock (Get-DfUpgradeLock, Lock-DfNbDatabase, Unlock-DfNbDatabase -PassThru).</summary>
+    /// <summary>Who holds a database's upgrade lock (Get-DfNbDatabaseLock, Lock-DfNbDatabase, Unlock-DfNbDatabase -PassThru).</summary>
     public sealed class DfUpgradeLock
     {
         internal DfUpgradeLock(UpgradeLockInfo l, string database)
@@ -37,8 +37,9 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>A backup file of an NB database (Backup-DfNbDatabase).</summary>
     public sealed class DfBackup
     {
-        internal DfBackup(BackupInfo b)
+        internal DfBackup(BackupInfo b, string database)
         {
+            Database = database;
             Path = b.Path;
             Source = b.Source;
             CreatedAt = b.CreatedAt.UtcDateTime;
@@ -48,6 +49,8 @@ namespace DragonflowUpgrade.PowerShell.Output
             Size = b.Size;
         }
 
+        /// <summary>The database backed up, as given to -Database (without secrets): Restore-DfNbDatabase takes it from the pipeline.</summary>
+        public string Database { get; }
         public string Path { get; }
         /// <summary>The database it was taken from, without secrets.</summary>
         public string Source { get; }

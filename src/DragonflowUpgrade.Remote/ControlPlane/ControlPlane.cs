@@ -29,6 +29,17 @@ namespace DragonflowUpgrade.Remote
             _log = log;
         }
 
+        /// <summary>
+        /// A node's services in the order <paramref name="action"/> takes them: a stop takes the
+        /// Neutron servers down first, then the Dragonflow services, each kind in the reverse of
+        /// the inventory's order; a start brings the Dragonflow services up first, in the
+        /// inventory's order, then the Neutron servers.
+        /// </summary>
+        public static IEnumerable<NodeService> InOrder(DfNode node, ControlPlaneAction action) =>
+            action == ControlPlaneAction.Stop
+                ? node.ServicesOf(ServiceKind.Neutron).Reverse().Concat(node.ServicesOf(ServiceKind.Dragonflow).Reverse())
+                : node.ServicesOf(ServiceKind.Dragonflow).Concat(node.ServicesOf(ServiceKind.Neutron));
+
         /// <summary>Runs one command on every node; a result per node, as each finishes (a node whose identity file is missing among them).</summary>
         public IEnumerable<NodeCommandResult> Invoke(IReadOnlyList<DfNode> nodes, string command, CancellationToken cancel = default) =>
             NodeFanOut.Run(nodes, _throttleLimit, _log,
@@ -50,7 +61,8 @@ namespace DragonflowUpgrade.Remote
                         var statuses = node.Services.Select(s =>
                         {
                             var r = connection.Run(s.StatusCommand, log, c);
-                            string detail = r.Output.Length > 0 ? r.Output : r.Error;
+                            // A command that did not finish (timed out, cancelled) says why.
+                            string detail = r.ExitCode == null && r.Failure != null ? r.Failure : r.Output.Length > 0 ? r.Output : r.Error;
                             return new ServiceStatusResult(node, s, ServiceStatusResult.Classify(r), r.ExitCode, detail);
                         }).ToList();
                         return new NodeStatus(node, statuses, null);
@@ -189,7 +201,7 @@ namespace DragonflowUpgrade.Remote
             readonly Dictionary<DfNode, List<ServiceActionResult>> _services = new Dictionary<DfNode, List<ServiceActionResult>>();
             readonly Dictionary<DfNode, List<string>> _failures = new Dictionary<DfNode, List<string>>();
             readonly Dictionary<DfNode, TimeSpan> _durations = new Dictionary<DfNode, TimeSpan>();
-            readonly HashSet<DfNode> _unreachable = new HashSet<DfNode>();
+            readonly Dictionary<DfNode, Exception> _unreachable = new Dictionary<DfNode, Exception>();
 
             public Run(ControlPlane owner, IReadOnlyList<DfNode> nodes, ControlPlaneAction action, IProgress<ProgressReport> progress, CancellationToken cancel)
             {
@@ -214,7 +226,7 @@ namespace DragonflowUpgrade.Remote
             /// <summary>Acts on one kind of service on every node that has one (and was reachable so far).</summary>
             public void Phase(string activity, ServiceKind kind)
             {
-                var targets = _nodes.Where(n => !_unreachable.Contains(n) && n.Services.Any(s => s.Kind == kind)).ToList();
+                var targets = _nodes.Where(n => !_unreachable.ContainsKey(n) && n.Services.Any(s => s.Kind == kind)).ToList();
                 if (targets.Count == 0) return;
                 _owner._log.LogInformation("{Activity} on {Count} node(s).", activity, targets.Count);
                 _progress?.Report(new ProgressReport(activity, $"0 of {targets.Count} nodes", 0));
@@ -229,7 +241,7 @@ namespace DragonflowUpgrade.Remote
                     if (error != null)
                     {
                         _failures[node].Add(error.Message);
-                        if (error is NodeConnectionException) _unreachable.Add(node);
+                        if (error is NodeConnectionException) _unreachable[node] = error;
                     }
                     else
                     {
@@ -244,8 +256,7 @@ namespace DragonflowUpgrade.Remote
             (DfNode, List<ServiceActionResult>, Exception, TimeSpan) Act(DfNode node, ServiceKind kind, ILogger log, CancellationToken cancel)
             {
                 var sw = Stopwatch.StartNew();
-                var services = node.ServicesOf(kind).ToList();
-                if (_action == ControlPlaneAction.Stop) services.Reverse();
+                var services = InOrder(node, _action).Where(s => s.Kind == kind).ToList();
                 using (var connection = _owner._ssh.Connect(node, log, cancel))
                 {
                     var results = new List<ServiceActionResult>();
@@ -260,7 +271,8 @@ namespace DragonflowUpgrade.Remote
 
             public ControlPlaneOutcome Outcome(IReadOnlyList<Heartbeat> atFault, string heartbeatFailure) =>
                 new ControlPlaneOutcome(_action,
-                    _nodes.Select(n => new ControlPlaneNodeResult(n, _action, _services[n], _failures[n], _durations[n])).ToList(),
+                    _nodes.Select(n => new ControlPlaneNodeResult(n, _action, _services[n], _failures[n], _durations[n],
+                                                                  _unreachable.TryGetValue(n, out var e) ? e : null)).ToList(),
                     atFault ?? new Heartbeat[0], heartbeatFailure);
         }
     }

@@ -24,8 +24,10 @@ namespace DragonflowUpgrade.Remote
     /// <summary>What stopping or starting the control plane did on one node.</summary>
     public sealed class ControlPlaneNodeResult
     {
-        public ControlPlaneNodeResult(DfNode node, ControlPlaneAction action, IReadOnlyList<ServiceActionResult> services, IReadOnlyList<string> failures, TimeSpan duration)
+        public ControlPlaneNodeResult(DfNode node, ControlPlaneAction action, IReadOnlyList<ServiceActionResult> services, IReadOnlyList<string> failures, TimeSpan duration,
+                                      Exception connectionError = null)
         {
+            _connectionError = connectionError;
             Node = node;
             Action = action;
             Services = services;
@@ -42,6 +44,19 @@ namespace DragonflowUpgrade.Remote
         public TimeSpan Duration { get; }
         public bool Succeeded => Failures.Count == 0;
         public string Error => Failures.Count == 0 ? null : string.Join("; ", Failures);
+
+        readonly Exception _connectionError;
+
+        /// <summary>
+        /// Why the node failed, as the error to report for it: unreachable (or its host key
+        /// refused), else a failed stop or start naming each service; null when it succeeded.
+        /// </summary>
+        public Engine.Errors.DfException ToException() =>
+            Succeeded ? null
+            : _connectionError != null ? RemoteCommandException.For(Node, _connectionError, FailedId)
+            : new RemoteCommandException(FailedId, Node, Error); // each failure names the node already
+
+        string FailedId => Action == ControlPlaneAction.Stop ? RemoteCommandException.StopFailedId : RemoteCommandException.StartFailedId;
     }
 
     /// <summary>The nodes' results, and what the NB heartbeats showed afterwards.</summary>

@@ -20,12 +20,16 @@ namespace DragonflowUpgrade.Remote
         // Any {identifier}: every one must be known (but for a shell ${VAR}), and every known one is replaced.
         static readonly Regex Placeholder = new Regex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant);
 
-        public CommandTemplate(string text, string field, int line)
+        readonly string[] _placeholders;
+
+        /// <param name="placeholders">The placeholders the command may hold; by default a service command's.</param>
+        public CommandTemplate(string text, string field, int line, string[] placeholders = null)
         {
             Text = text;
             Field = field;
             Line = line;
-            (ProblemId, Problem) = Check(text);
+            _placeholders = placeholders ?? Placeholders;
+            (ProblemId, Problem) = Check(text, _placeholders);
         }
 
         public string Text { get; }
@@ -49,15 +53,19 @@ namespace DragonflowUpgrade.Remote
                 }
             });
 
-        static (string Id, string Problem) Check(string s)
+        /// <summary>The command with each placeholder given replaced by its value, as it is (see the class summary).</summary>
+        public string Fill(System.Collections.Generic.IReadOnlyDictionary<string, string> values) =>
+            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string v) ? v : m.Value);
+
+        static (string Id, string Problem) Check(string s, string[] placeholders)
         {
             foreach (Match m in Placeholder.Matches(s))
             {
                 bool shellParameter = m.Index > 0 && s[m.Index - 1] == '$';
-                if (!Placeholders.Contains(m.Groups[1].Value))
+                if (!placeholders.Contains(m.Groups[1].Value))
                 {
                     if (shellParameter) continue;
-                    return (UnknownId, $"{m.Value} is not a placeholder: use {string.Join(", ", Placeholders.Select(p => "{" + p + "}"))} (a literal brace pair needs a space inside, as in '{{ print }}')");
+                    return (UnknownId, $"{m.Value} is not a placeholder: use {string.Join(", ", placeholders.Select(p => "{" + p + "}"))} (a literal brace pair needs a space inside, as in '{{ print }}')");
                 }
                 if (shellParameter)
                     return (UnsafeId, $"the placeholder {m.Value} follows '$', so the shell would read it as a variable: write {m.Value} for the name, or a variable under another name");

@@ -7,8 +7,9 @@ namespace DragonflowUpgrade.Remote
     public sealed class DfNode
     {
         public DfNode(string name, string address, int port, string user, string identityFile, string chassis,
-            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services, string inventory = null)
+            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services, string inventory = null, IReadOnlyList<string> configFiles = null)
         {
+            ConfigFiles = configFiles ?? new[] { Remote.Inventory.DefaultDragonflowConfig };
             Inventory = inventory;
             Name = name;
             Address = address;
@@ -31,6 +32,8 @@ namespace DragonflowUpgrade.Remote
         public IReadOnlyList<string> Roles { get; }
         /// <summary>The services the node's roles run, in start order.</summary>
         public IReadOnlyList<NodeService> Services { get; }
+        /// <summary>The paths of the node's dragonflow.ini (one per distinct path its roles give).</summary>
+        public IReadOnlyList<string> ConfigFiles { get; }
         /// <summary>The inventory file the node comes from, to name it in errors; null when made otherwise.</summary>
         public string Inventory { get; }
 

@@ -11,19 +11,24 @@ namespace DragonflowUpgrade.Remote
     /// Reads an inventory: the nodes of the cloud, their roles, and the commands that start, stop
     /// and query each service. Shape (JSON, or the same as a .psd1 hashtable):
     /// <code>
-    /// Defaults = @{ User; Port; IdentityFile; Start; Stop; Status }
-    /// Roles    = @{ compute = @{ Services = @('df-local-controller'); Start; Stop; Status } }
+    /// Defaults = @{ User; Port; IdentityFile; Start; Stop; Status; DragonflowConfig }
+    /// Roles    = @{ compute = @{ Services = @('df-local-controller'); Start; Stop; Status; DragonflowConfig } }
     /// Services = @{ 'df-local-controller' = @{ Start; Stop; Status; Kind = 'dragonflow'; Heartbeat = $true } }
-    /// Nodes    = @( @{ Name; Address; Port; User; IdentityFile; Chassis; Roles = @('compute') } )
+    /// Nodes    = @( @{ Name; Address; Port; User; IdentityFile; Chassis; Roles = @('compute'); DragonflowConfig } )
     /// </code>
+    /// DragonflowConfig is the path of the node's dragonflow.ini: the node's, else its roles'
+    /// (a node whose roles name several has several), else Defaults', else <see cref="DefaultDragonflowConfig"/>.
     /// A command is taken from the service, else its role, else Defaults, else systemd. In a
     /// command, {service}, {node} and {chassis} are replaced by those names as they are, quoted
     /// or not (see <see cref="CommandTemplate"/>): the names may hold only what a systemd unit
     /// name holds, which is what makes that safe.
     /// </summary>
-    public static class Inventory
+    public static partial class Inventory
     {
         public const int DefaultPort = 22;
+
+        /// <summary>Where Dragonflow's devstack plugin writes dragonflow.ini (DRAGONFLOW_CONF), at 4.0.0 and 5.0.0.</summary>
+        public const string DefaultDragonflowConfig = "/etc/neutron/dragonflow.ini";
 
         /// <summary>The roles every inventory knows, and the services they run, in start order.</summary>
         public static readonly IReadOnlyDictionary<string, string[]> DefaultRoles = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
@@ -43,7 +48,10 @@ namespace DragonflowUpgrade.Remote
         const int MaxNameLength = 255;
 
         /// <summary>Reads a .json inventory file (.psd1 files are read by the cmdlets, which have PowerShell's parser).</summary>
-        public static IReadOnlyList<DfNode> LoadJson(string path)
+        public static IReadOnlyList<DfNode> LoadJson(string path) => Parse(ReadJson(path), path);
+
+        /// <summary>Reads a .json inventory file into the form <see cref="Parse"/> takes.</summary>
+        public static InventoryValue ReadJson(string path)
         {
             byte[] bytes;
             try { bytes = File.ReadAllBytes(path); }
@@ -51,23 +59,26 @@ namespace DragonflowUpgrade.Remote
             {
                 throw new InventoryException(path, 0, null, "cannot be read: " + e.Message);
             }
-            return Parse(InventoryValue.ParseJson(bytes, path), path);
+            return InventoryValue.ParseJson(bytes, path);
         }
 
         /// <summary>Turns a parsed inventory into nodes; <paramref name="file"/> names it in errors and anchors relative identity files.</summary>
         public static IReadOnlyList<DfNode> Parse(InventoryValue root, string file)
         {
             string baseDir = Path.GetDirectoryName(Path.GetFullPath(file));
-            var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes");
+            var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
 
-            var defaults = top.Map("Defaults", "User", "Port", "IdentityFile", "Start", "Stop", "Status");
+            var defaults = top.Map("Defaults", "User", "Port", "IdentityFile", "Start", "Stop", "Status", "DragonflowConfig");
+            string defaultConfig = defaults.RemotePath("DragonflowConfig") ?? DefaultDragonflowConfig;
+            var roleConfigs = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             var defaultCommands = Commands.Read(defaults, new Commands(DefaultStart, DefaultStop, DefaultStatus));
 
             var roles = new Dictionary<string, (string[] Services, Commands Commands)>(StringComparer.OrdinalIgnoreCase);
             foreach (var r in DefaultRoles) roles[r.Key] = (r.Value, defaultCommands);
             foreach (var role in top.Entries("Roles"))
             {
-                var fields = new Fields(role.Value, "Roles." + role.Key, file, "Services", "Start", "Stop", "Status");
+                var fields = new Fields(role.Value, "Roles." + role.Key, file, "Services", "Start", "Stop", "Status", "DragonflowConfig");
+                if (fields.RemotePath("DragonflowConfig") is string roleConfig) roleConfigs[role.Key] = roleConfig;
                 string[] roleServices = fields.StringList("Services", required: !DefaultRoles.ContainsKey(role.Key), names: "service name")
                     ?? DefaultRoles[role.Key];
                 roles[role.Key] = (roleServices, Commands.Read(fields, defaultCommands));
@@ -95,7 +106,7 @@ namespace DragonflowUpgrade.Remote
             if (nodeList.Count == 0) throw top.Error("Nodes", "lists no node.");
             for (int i = 0; i < nodeList.Count; i++)
             {
-                var node = new Fields(nodeList[i], $"Nodes[{i}]", file, "Name", "Address", "Port", "User", "IdentityFile", "Chassis", "Roles");
+                var node = new Fields(nodeList[i], $"Nodes[{i}]", file, "Name", "Address", "Port", "User", "IdentityFile", "Chassis", "Roles", "DragonflowConfig");
                 string name = node.Name("Name", required: true, "node name");
                 if (!names.Add(name)) throw node.Error("Name", $"'{name}' names two nodes.");
                 string address = node.String("Address", required: true);
@@ -132,7 +143,10 @@ namespace DragonflowUpgrade.Remote
                             Fill(commands.Status, serviceName, name, chassis, file)));
                     }
                 }
-                nodes.Add(new DfNode(name, address, port, user, identity, chassis, nodeRoles, nodeServices, file));
+                string nodeConfig = node.RemotePath("DragonflowConfig");
+                var configFiles = nodeConfig != null ? new[] { nodeConfig }
+                    : nodeRoles.Select(r => roleConfigs.TryGetValue(r, out var c) ? c : defaultConfig).Distinct(StringComparer.Ordinal).ToArray();
+                nodes.Add(new DfNode(name, address, port, user, identity, chassis, nodeRoles, nodeServices, file, configFiles));
             }
             return nodes;
         }
@@ -266,10 +280,10 @@ namespace DragonflowUpgrade.Remote
                 return v.Text;
             }
 
-            public CommandTemplate Command(string field)
+            public CommandTemplate Command(string field, string[] placeholders = null)
             {
                 string text = String(field);
-                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line);
+                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line, placeholders);
             }
 
             /// <summary>A name that reaches commands: see <see cref="CheckName"/>.</summary>
@@ -285,6 +299,16 @@ namespace DragonflowUpgrade.Remote
                 string name = String(field);
                 if (name != null) CheckUser(name, _file, Get(field).Line, Name(field));
                 return name;
+            }
+
+            /// <summary>An absolute path on the nodes, of printable characters (it reaches commands quoted).</summary>
+            public string RemotePath(string field)
+            {
+                string path = String(field);
+                if (path == null) return null;
+                if (path[0] != '/' || path.Any(char.IsControl))
+                    throw Error(field, $"'{InventoryException.Show(path)}' is not an absolute path on the nodes: give one such as {DefaultDragonflowConfig}.");
+                return path;
             }
 
             public int? Port(string field)

@@ -29,6 +29,12 @@ namespace DragonflowUpgrade.Remote
         /// <summary>Why the node could not be reached (a <see cref="NodeConnectionException"/>, mostly); null when it was.</summary>
         public Exception ConnectionError { get; private set; }
 
+        /// <summary>Why the command failed, as the error to report for this node; null when it succeeded.</summary>
+        public Engine.Errors.DfException ToException() =>
+            Succeeded ? null
+            : ConnectionError != null ? RemoteCommandException.For(Node, ConnectionError, RemoteCommandException.CommandFailedId)
+            : new RemoteCommandException(RemoteCommandException.CommandFailedId, Node, Failure);
+
         internal static NodeCommandResult Unreachable(DfNode node, string command, Exception e, TimeSpan duration) =>
             new NodeCommandResult(node, command, null, "", e.Message, duration, e.Message) { ConnectionError = e };
     }

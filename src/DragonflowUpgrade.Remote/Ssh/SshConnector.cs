@@ -197,7 +197,7 @@ namespace DragonflowUpgrade.Remote
     }
 
     /// <summary>A logged-in SSH connection to one node, running one command at a time.</summary>
-    public sealed class NodeConnection : IDisposable
+    public sealed partial class NodeConnection : IDisposable
     {
         readonly SshClient _client;
         readonly TimeSpan _commandTimeout;

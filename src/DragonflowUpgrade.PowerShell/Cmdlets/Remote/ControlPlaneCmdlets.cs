@@ -11,27 +11,30 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// <summary>What Stop- and Start-DfControlPlane share: the optional NB database whose heartbeats confirm the work.</summary>
     public abstract class DfControlPlaneCmdlet : DfNodeCmdlet
     {
-        /// <summary>The NB database (redis://host:port[/db] or a .jsonl path): given, its heartbeats are checked afterwards.</summary>
+        /// <summary>The NB database: given, its heartbeats are checked afterwards.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Database { get => DatabaseValue; set => DatabaseValue = value; }
-
-        /// <summary>Seconds after its last heartbeat that a service counts as down (Dragonflow's service_down_time).</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int ServiceDownTime { get; set; } = (int)Heartbeats.DefaultDownTime.TotalSeconds;
 
         /// <summary>Seconds to wait for the heartbeats to stop (Stop) or come (Start).</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
         public int HeartbeatTimeout { get; set; } = 120;
 
+        /// <summary>Seconds after its last heartbeat that a row counts as down; only a stop has to tell.</summary>
+        protected virtual TimeSpan DownTime => Heartbeats.DefaultDownTime;
+
+        /// <summary>
+        /// Stops or starts every node given: one result per node, one non-terminating error per
+        /// node that failed, and one for the heartbeat check. Terminates only when nothing can
+        /// begin (the database cannot be opened, an identity file is missing): then no node was touched.
+        /// </summary>
         protected void Run(ControlPlaneAction action)
         {
             string verb = action == ControlPlaneAction.Stop ? "Stop" : "Start";
             var targets = Nodes.Where(n =>
             {
-                var services = Ordered(n, action).ToList();
+                var services = ControlPlane.InOrder(n, action).ToList();
                 return ShouldRun(n, $"{verb} {string.Join(", ", services.Select(s => s.Name))}",
                     services.Select(s => action == ControlPlaneAction.Stop ? s.StopCommand : s.StartCommand));
             }).ToList();
@@ -41,7 +44,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 var check = store == null ? null : new HeartbeatCheck(store)
                 {
-                    DownTime = TimeSpan.FromSeconds(ServiceDownTime),
+                    DownTime = DownTime,
                     Timeout = TimeSpan.FromSeconds(HeartbeatTimeout),
                 };
                 var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
@@ -53,49 +56,44 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         ? plane.Stop(targets, check, progress, Cancellation)
                         : plane.Start(targets, check, progress, Cancellation);
                 }
-                catch (DfException e) { ThrowTerminatingError(Record(e)); }
+                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e)); }
                 CompleteProgress(1, verb + " the control plane");
 
                 foreach (var node in outcome.Nodes)
                 {
                     WriteObject(node);
-                    if (!node.Succeeded)
-                        WriteError(new ErrorRecord(new RemoteCommandException(node.Error), $"Node{verb}Failed", ErrorCategory.InvalidResult, node.Node));
-                }
-                var failed = outcome.FailedNodes;
-                if (failed.Count > 0)
-                {
-                    string message = $"{(action == ControlPlaneAction.Stop ? "Stopping" : "Starting")} the control plane failed on {failed.Count} of {outcome.Nodes.Count} node(s): " +
-                        string.Join(", ", failed.Select(n => n.Node.Name)) + ". " + string.Join(" ", failed.Select(n => n.Error));
-                    ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(message), $"ControlPlane{verb}Failed", ErrorCategory.InvalidResult, failed.Select(n => n.Node).ToArray()));
+                    if (!node.Succeeded) WriteError(Record(node.ToException()));
                 }
                 if (outcome.HeartbeatFailure != null)
-                    ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(outcome.HeartbeatFailure), "HeartbeatCheckFailed", ErrorCategory.InvalidResult, Database));
+                    WriteError(Record(new DfException("HeartbeatCheckFailed", DfErrorCategory.InvalidResult, outcome.HeartbeatFailure, Database,
+                        "Find what still runs (or did not start) on the nodes the message names, then run the command again.")));
             }
         }
-
-        static System.Collections.Generic.IEnumerable<NodeService> Ordered(DfNode node, ControlPlaneAction action) =>
-            action == ControlPlaneAction.Stop
-                ? node.ServicesOf(ServiceKind.Neutron).Reverse().Concat(node.ServicesOf(ServiceKind.Dragonflow).Reverse())
-                : node.ServicesOf(ServiceKind.Dragonflow).Concat(node.ServicesOf(ServiceKind.Neutron));
     }
 
     /// <summary>
     /// Stops the control plane: the Neutron servers on every node first, then every Dragonflow
     /// service; with -Database, then waits until no NB service, listener or publisher row has a
-    /// live heartbeat. Fails, after every node is done, if any node did not stop.
+    /// live heartbeat. A node that does not stop gets an error of its own; the others are stopped all the same.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Stop, "DfControlPlane", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Stop, "DfControlPlane", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(ControlPlaneNodeResult))]
     public sealed class StopDfControlPlane : DfControlPlaneCmdlet
     {
+        /// <summary>Seconds after its last heartbeat that a row counts as down (Dragonflow's service_down_time).</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int ServiceDownTime { get; set; } = (int)Heartbeats.DefaultDownTime.TotalSeconds;
+
+        protected override TimeSpan DownTime => TimeSpan.FromSeconds(ServiceDownTime);
+
         protected override void EndProcessing() => Run(ControlPlaneAction.Stop);
     }
 
     /// <summary>
     /// Starts the control plane: the Dragonflow services on every node first; with -Database,
     /// waits until each has written a fresh heartbeat in the NB service table; then the Neutron
-    /// servers. Fails, after every node is done, if any node did not start.
+    /// servers. A node that does not start gets an error of its own; the others are started all the same.
     /// </summary>
     [Cmdlet(VerbsLifecycle.Start, "DfControlPlane", SupportsShouldProcess = true)]
     [OutputType(typeof(ControlPlaneNodeResult))]

@@ -90,16 +90,5 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             string description = $"{action} on {Target(node)}, running:{lines}";
             return ShouldProcess(description, description + Environment.NewLine + "Run these commands?", action);
         }
-
-        /// <summary>An error record for a node that could not be reached or refused its host key.</summary>
-        protected static ErrorRecord NodeError(Exception e, DfNode node, string failedId)
-        {
-            switch (e)
-            {
-                case HostKeyRejectedException _: return new ErrorRecord(e, "HostKeyRejected", ErrorCategory.SecurityError, node);
-                case NodeConnectionException _: return new ErrorRecord(e, "NodeUnreachable", ErrorCategory.ConnectionError, node);
-                default: return new ErrorRecord(e, failedId, ErrorCategory.InvalidResult, node);
-            }
-        }
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Remote;
 
 namespace DragonflowUpgrade.PowerShell.Cmdlets
@@ -19,28 +20,28 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         /// <summary>Only nodes with one of these roles (wildcards allowed).</summary>
         [Parameter]
+        [ArgumentCompleter(typeof(RoleCompleter))]
         public string[] Role { get; set; }
 
         /// <summary>Only nodes with one of these names (wildcards allowed).</summary>
         [Parameter(Position = 1)]
+        [ArgumentCompleter(typeof(NodeNameCompleter))]
         public string[] Name { get; set; }
 
         protected override void ProcessRecord()
         {
             string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory);
             if (!File.Exists(path))
-                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, Inventory));
+                ThrowTerminatingError(Record(new DfException("InventoryNotFound", DfErrorCategory.ObjectNotFound,
+                    $"The inventory {path} does not exist.", path, "Give -Inventory the path of an inventory file (.psd1 or .json).")));
             IReadOnlyList<DfNode> nodes = null;
             try
             {
-                string extension = Path.GetExtension(path).ToLowerInvariant();
-                if (extension == ".psd1") nodes = Remote.Inventory.Parse(PsdInventory.Read(path), path);
-                else if (extension == ".json") nodes = Remote.Inventory.LoadJson(path);
-                else throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
+                nodes = PsdInventory.Load(path);
             }
-            catch (InventoryException e)
+            catch (Exception e) when (IsReported(e))
             {
-                ThrowTerminatingError(Record(e)); // its id says what is wrong: InventoryInvalid, InventoryNameInvalid, ...
+                ThrowTerminatingError(ErrorFor(e, Inventory)); // its id says what is wrong: InventoryInvalid, InventoryNameInvalid, ...
             }
 
             var roles = Patterns(Role);
@@ -54,7 +55,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 WriteObject(node);
             }
             foreach (string missing in unmatched)
-                WriteError(new ErrorRecord(new ItemNotFoundException($"{path} has no node named '{missing}'."), "NodeNotFound", ErrorCategory.ObjectNotFound, missing));
+                WriteError(Record(new DfException("NodeNotFound", DfErrorCategory.ObjectNotFound,
+                    $"{path} has no node named '{missing}'.", missing, "Check the name; Get-DfNode without -Name lists the inventory's nodes.")));
         }
 
         static List<WildcardPattern> Patterns(string[] values) =>

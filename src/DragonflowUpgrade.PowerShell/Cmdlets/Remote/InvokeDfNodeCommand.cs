@@ -31,8 +31,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 done++;
                 WriteObject(result);
-                if (!result.Succeeded)
-                    WriteError(NodeError(result.ConnectionError ?? new RemoteCommandException(result.Failure), result.Node, "NodeCommandFailed"));
+                if (!result.Succeeded) WriteError(Record(result.ToException()));
                 Progress(1, new ProgressReport(activity, $"{done} of {targets.Count} nodes; last: {result.Node.Name}", 100 * done / targets.Count));
             }
             CompleteProgress(1, activity);
@@ -53,7 +52,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             {
                 done++;
                 WriteObject(node.Services, true);
-                if (node.Error != null) WriteError(NodeError(node.Error, node.Node, "NodeStatusFailed"));
+                if (node.Error != null) WriteError(Record(RemoteCommandException.For(node.Node, node.Error, RemoteCommandException.StatusFailedId)));
                 Progress(1, new ProgressReport(activity, $"{done} of {Nodes.Count} nodes; last: {node.Node.Name}", 100 * done / Nodes.Count));
             }
             CompleteProgress(1, activity);

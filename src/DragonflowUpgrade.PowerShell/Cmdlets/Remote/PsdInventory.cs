@@ -13,6 +13,15 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// </summary>
     static class PsdInventory
     {
+        /// <summary>The nodes of an inventory file, .psd1 or .json.</summary>
+        public static IReadOnlyList<DfNode> Load(string path)
+        {
+            string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
+            if (extension == ".psd1") return Inventory.Parse(Read(path), path);
+            if (extension == ".json") return Inventory.LoadJson(path);
+            throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
+        }
+
         public static InventoryValue Read(string path)
         {
             var ast = Parser.ParseFile(path, out Token[] _, out ParseError[] errors);

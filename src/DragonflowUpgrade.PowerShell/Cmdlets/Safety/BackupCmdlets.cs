@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.PowerShell.Output;
@@ -34,7 +35,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
             var info = NbBackup.Write(store, path, new SyncProgress<int>(n =>
                 WriteProgress(new ProgressRecord(1, "Backing up the NB database", $"{n} objects read"))), overwrite: Force);
             CompleteProgress(1, "Backing up the NB database");
-            WriteObject(new DfBackup(info));
+            WriteObject(new DfBackup(info, Database));
         }
     }
 
@@ -49,39 +50,45 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfRestore))]
     public sealed class RestoreDfNbDatabase : DfSafetyCmdlet
     {
-        /// <summary>The backup file, as Backup-DfNbDatabase or Invoke-DfMigration wrote it.</summary>
+        /// <summary>The backup file, as Backup-DfNbDatabase or Invoke-DfMigration wrote it (their output binds by its Path or BackupPath).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("BackupPath")]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
-        /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), or the backup was taken from another database.</summary>
+        /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), the backup was taken from another database, or the control plane still reports in.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ServiceDownTime { get; set; } = 80;
+
+        string _restored;
+
         protected override void Process(INbStore store)
         {
+            // Invoke-DfMigration writes one row per migration, all naming the same backup: restore it once.
             string path = SafetyErrors.ResolvePath(this, Path);
-            bool whatIf = SafetyErrors.IsWhatIf(this);
-            using (whatIf ? null : UpgradeLock.Acquire(store, "Restore-DfNbDatabase", Logger))
+            if (_restored == store.Location + "\n" + path)
             {
-                var marker = CommitJournal.ReadInProgress(store);
-                if (marker != null && !Force) throw new CommitInProgressException(store.Location, marker);
-                var plan = NbRestore.Plan(store, path, force: Force);
-                string summary = $"restore {plan.Backup.Objects} objects from {plan.Backup.Path} (taken {plan.Backup.CreatedAt:u} from {plan.Backup.Source}): " +
-                                 $"{plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted, {plan.Unchanged} unchanged";
-                if (!ShouldProcess($"{store.Location}: {summary}", $"{store.Location}: {summary}. Continue?", "Restore the NB database", out ShouldProcessReason reason))
+                WriteVerbose($"{store.Location}: {path} was restored already in this pipeline.");
+                return;
+            }
+            using (var plan = NbRun.PlanRestore(store, path, WriteGuard(Force, ServiceDownTime), Logger))
+            {
+                foreach (var warning in plan.Warnings) WriteWarning(warning);
+                if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Restore the NB database", out ShouldProcessReason reason))
                 {
-                    if (reason == ShouldProcessReason.WhatIf) WriteObject(new DfRestore(plan, applied: false));
+                    if (reason == ShouldProcessReason.WhatIf) WriteObject(new DfRestore(plan.Restore, applied: false));
                     return;
                 }
-                NbRestore.Apply(store, plan, ProgressTo(1));
-                if (marker != null)
-                {
-                    CommitJournal.Discard(store, Logger);
-                    WriteWarning($"Discarded the journal of the interrupted migration run {marker.RunId}.");
-                }
+                plan.Execute(ProgressTo(1));
+                _restored = store.Location + "\n" + path;
+                if (plan.Interrupted != null) WriteWarning($"Discarded the journal of the interrupted migration run {plan.Interrupted.RunId}.");
                 CompleteProgress(1, "Restoring the NB database");
-                WriteObject(new DfRestore(plan, applied: true));
+                WriteObject(new DfRestore(plan.Restore, applied: true));
             }
         }
     }

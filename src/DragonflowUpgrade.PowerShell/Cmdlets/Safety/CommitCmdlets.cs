@@ -1,5 +1,5 @@
-using System.Linq;
 using System.Management.Automation;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.PowerShell.Output;
@@ -15,24 +15,30 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfCommit))]
     public sealed class ResumeDfMigration : DfSafetyCmdlet
     {
-        /// <summary>Finish the commit even over objects that something else wrote since the run read them; those writes are lost.</summary>
+        /// <summary>Finish the commit even over objects that something else wrote since the run read them (those writes are lost), or while the control plane still reports in.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ServiceDownTime { get; set; } = 80;
+
         protected override void Process(INbStore store)
         {
-            // The lock first: it also takes over the lock of a run that died after its commit finished.
-            using (SafetyErrors.IsWhatIf(this) ? null : UpgradeLock.Acquire(store, "Resume-DfMigration", Logger))
+            ResumePlan plan;
+            try { plan = NbRun.PlanResume(store, WriteGuard(Force, ServiceDownTime), Logger); }
+            catch (NoUpgradeRunException e)
             {
-                var marker = CommitJournal.ReadInProgress(store);
-                if (marker == null)
-                {
-                    WriteError(SafetyErrors.Record(new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume."), Database));
-                    return;
-                }
-                if (!ShouldProcess(store.Location, $"Finish the commit of migration run {marker.RunId} ({string.Join(", ", marker.Migrations)}): {marker.Puts} puts, {marker.Deletes} deletes"))
-                    return;
-                var report = CommitJournal.Resume(store, ProgressTo(1), Logger, Force);
+                // Nothing to resume is not a failure that should stop a runbook.
+                WriteError(SafetyErrors.Record(e, Database));
+                return;
+            }
+            using (plan)
+            {
+                foreach (var warning in plan.Warnings) WriteWarning(warning);
+                if (!ShouldProcess(store.Location, plan.Summary)) return;
+                var report = plan.Execute(ProgressTo(1));
                 CompleteProgress(1, "Writing the NB database");
                 WriteObject(new DfCommit(report));
             }
@@ -48,27 +54,28 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfRestore))]
     public sealed class UndoDfMigration : DfSafetyCmdlet
     {
-        /// <summary>Undo a finished run even though the database changed since; those changes are lost.</summary>
+        /// <summary>Undo a finished run even though the database changed since (those changes are lost), or while the control plane still reports in.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ServiceDownTime { get; set; } = 80;
+
         protected override void Process(INbStore store)
         {
-            bool whatIf = SafetyErrors.IsWhatIf(this);
-            using (whatIf ? null : UpgradeLock.Acquire(store, "Undo-DfMigration", Logger))
+            using (var plan = NbRun.PlanUndo(store, WriteGuard(Force, ServiceDownTime), Logger))
             {
-                var plan = CommitJournal.PlanUndo(store, Force);
-                var r = plan.Restore;
-                string summary = $"take back migration run {plan.Run.RunId} ({string.Join(", ", plan.Run.Migrations)}){(plan.Interrupted ? ", whose commit was interrupted," : "")} " +
-                                 $"by restoring {r.Backup.Path}: {r.Created} created, {r.Updated} updated, {r.Deleted} deleted, {r.Unchanged} unchanged";
-                if (!ShouldProcess($"{store.Location}: {summary}", $"{store.Location}: {summary}. Continue?", "Undo a migration run", out ShouldProcessReason reason))
+                foreach (var warning in plan.Warnings) WriteWarning(warning);
+                if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Undo a migration run", out ShouldProcessReason reason))
                 {
-                    if (reason == ShouldProcessReason.WhatIf) WriteObject(new DfRestore(r, applied: false, plan.Run.RunId));
+                    if (reason == ShouldProcessReason.WhatIf) WriteObject(new DfRestore(plan.Undo.Restore, applied: false, plan.Undo.Run.RunId));
                     return;
                 }
-                CommitJournal.Undo(store, plan, ProgressTo(1), Logger);
+                plan.Execute(ProgressTo(1));
                 CompleteProgress(1, "Restoring the NB database");
-                WriteObject(new DfRestore(r, applied: true, plan.Run.RunId));
+                WriteObject(new DfRestore(plan.Undo.Restore, applied: true, plan.Undo.Run.RunId));
             }
         }
     }

@@ -6,10 +6,14 @@ using DragonflowUpgrade.PowerShell.Output;
 
 namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
 {
-    /// <summary>Who holds the database's upgrade lock; nothing when it is free.</summary>
-    [Cmdlet(VerbsCommon.Get, "DfUpgradeLock")]
+    /// <summary>
+    /// Who holds the database's upgrade lock; nothing when it is free. The noun is the one of
+    /// Lock- and Unlock-DfNbDatabase; the cmdlet's former name stays an alias for runbooks.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Get, "DfNbDatabaseLock")]
+    [Alias("Get-DfUpgradeLock")]
     [OutputType(typeof(DfUpgradeLock))]
-    public sealed class GetDfUpgradeLock : DfSafetyCmdlet
+    public sealed class GetDfNbDatabaseLock : DfSafetyCmdlet
     {
         protected override void Process(INbStore store)
         {
@@ -39,7 +43,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         protected override void Process(INbStore store)
         {
             if (Expiry <= TimeSpan.Zero)
-                throw new ArgumentException("-Expiry must be positive.");
+                throw new Engine.Errors.DfException("LockExpiryInvalid", Engine.Errors.DfErrorCategory.InvalidArgument,
+                    $"-Expiry is {Expiry}: a lock must last a while.", Expiry.ToString(), "Give -Expiry a positive time span, e.g. 02:00:00 for two hours.");
             if (!ShouldProcess(store.Location, $"Take the upgrade lock until {DateTime.UtcNow.Add(Expiry):u}")) return;
             WriteObject(new DfUpgradeLock(UpgradeLock.Hold(store, Purpose, Expiry, Logger), Database));
         }

@@ -29,6 +29,29 @@ namespace DragonflowUpgrade.Engine.Store
                 throw new NbStoreException($"No NB database file at '{Path}'.");
             if (File.Exists(Path) && !FileModes.IsRegularFile(Path))
                 throw new NbFileInvalidException(Path, 0, "is not a regular file (a pipe, socket or device): it cannot be read as an NB database.", "Copy the database into a regular file and name that.");
+            Parts = new FileParts(Path);
+        }
+
+        public NbStoreParts Parts { get; }
+
+        sealed class FileParts : NbStoreParts
+        {
+            readonly string _path;
+            public FileParts(string path) { _path = path; }
+
+            /// <summary>The file <c>&lt;database&gt;.lock</c> beside the database.</summary>
+            public override ILockSlot LockSlot(NbKey key) => new FileLockSlot(_path + ".lock");
+
+            // The file is rewritten whole on every write, atomically: one batch is both cheaper and safer.
+            public override int CommitBatchSize(int changes) => Math.Max(1, changes);
+
+            // A write replaces the whole file at once, so the journal's file beside the backup is
+            // enough: a copy in the database would cost two more rewrites of it.
+            public override bool KeepsJournal => false;
+
+            public override string DefaultBackupFolder => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_path), "df-backups");
+
+            public override string BackupName => System.IO.Path.GetFileName(_path).Split('.')[0];
         }
 
         /// <summary>A folder named where a database or backup file is read.</summary>

@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using System.Threading.Tasks;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Json;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Engine.Migrations
+{
+    // The difference between the stored database and the snapshot, and what the database held.
+    public sealed partial class NbSnapshot
+    {
+        /// <summary>
+        /// The puts and deletes that turn the stored database into this snapshot, by table and
+        /// id. An object rewritten with the same data is not a change.
+        /// </summary>
+        public IReadOnlyList<NbEntry> Diff() => Diff(new Dictionary<string, TableChanges>());
+
+        /// <summary><see cref="Diff()"/>, counting each table's creates, updates and deletes into <paramref name="counts"/>; an object moved to another topic is an update.</summary>
+        public IReadOnlyList<NbEntry> Diff(Dictionary<string, TableChanges> counts)
+        {
+            var changes = new List<NbEntry>();
+            foreach (var table in _tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
+            {
+                var c = new TableChanges(table.Name);
+                foreach (int i in table.InIdOrder())
+                {
+                    var s = At(i);
+                    if (!s.CurrentKey.HasValue)
+                    {
+                        if (!s.OriginalKey.HasValue) continue;
+                        changes.Add(NbEntry.Delete(s.OriginalKey.Value));
+                        c.Deletes++;
+                    }
+                    else if (!s.OriginalKey.HasValue)
+                    {
+                        changes.Add(CurrentEntry(s));
+                        c.Creates++;
+                    }
+                    else if (!s.OriginalKey.Value.Equals(s.CurrentKey.Value))
+                    {
+                        changes.Add(NbEntry.Delete(s.OriginalKey.Value));
+                        changes.Add(CurrentEntry(s));
+                        c.Updates++;
+                    }
+                    else if (s.Changed)
+                    {
+                        changes.Add(CurrentEntry(s));
+                        c.Updates++;
+                    }
+                }
+                if (c.Creates + c.Updates + c.Deletes > 0) counts[table.Name] = c;
+            }
+            return changes;
+        }
+
+        /// <summary>What the database held at <paramref name="key"/> when it was read; null when the key was absent.</summary>
+        public ReadOnlyMemory<byte>? OriginalAt(NbKey key)
+        {
+            var t = TableOf(key.Table, create: false);
+            if (t != null && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey is NbKey read && read.Equals(key)) return At(i).Original;
+            return null;
+        }
+
+        /// <summary>Every object as it was read, before any migration.</summary>
+        public IEnumerable<NbEntry> Originals()
+        {
+            for (int i = 0; i < _slotCount; i++)
+                if (At(i).OriginalKey.HasValue) yield return new NbEntry(At(i).OriginalKey.Value, At(i).Original);
+        }
+    }
+}

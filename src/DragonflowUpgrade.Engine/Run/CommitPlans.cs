@@ -1,0 +1,135 @@
+using System;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+
+namespace DragonflowUpgrade.Engine.Run
+{
+    /// <summary>A restore planned: the backup, checked, against the database as read under the lock.</summary>
+    public sealed class RestoreRunPlan : WritePlan
+    {
+        RestoreRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options) : base(store, guard, options, "restoring") { }
+
+        public RestorePlan Restore { get; private set; }
+
+        /// <summary>The interrupted commit that a forced restore discards; null when there is none.</summary>
+        public CommitRecord Interrupted { get; private set; }
+
+        public override string Summary =>
+            $"restore {Restore.Backup.Objects} objects from {Restore.Backup.Path} (taken {Restore.Backup.CreatedAt:u} from {Restore.Backup.Source}): " +
+            $"{Restore.Created} created, {Restore.Updated} updated, {Restore.Deleted} deleted, {Restore.Unchanged} unchanged" +
+            (Interrupted == null ? "" : $"; the journal of the interrupted migration run {Interrupted.RunId} is discarded");
+
+        /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored.</summary>
+        internal static RestoreRunPlan Make(INbStore store, string backupPath, GuardOptions options, ILogger logger)
+        {
+            var plan = new RestoreRunPlan(store, Enter(store, options, allowInterruptedCommit: options.Force, logger), options);
+            try
+            {
+                plan.Interrupted = CommitJournal.ReadInProgress(store);
+                plan.Restore = NbRestore.Plan(store, backupPath, force: options.Force);
+                return plan;
+            }
+            catch
+            {
+                plan.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Writes the difference in conditional batches, then discards an interrupted commit's journal.</summary>
+        public void Execute(IProgress<ProgressReport> progress = null)
+        {
+            BeginExecute();
+            NbRestore.Apply(Store, Restore, progress);
+            if (Interrupted != null) CommitJournal.Discard(Store);
+        }
+    }
+
+    /// <summary>Finishing an interrupted commit, planned: its marker, read under the lock.</summary>
+    public sealed class ResumePlan : WritePlan
+    {
+        readonly ILogger _logger;
+
+        ResumePlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger logger) : base(store, guard, options, "resuming")
+        {
+            _logger = logger;
+        }
+
+        public CommitRecord Run { get; private set; }
+
+        public override string Summary =>
+            $"Finish the commit of migration run {Run.RunId} ({string.Join(", ", Run.Migrations)}): {Run.Puts} puts, {Run.Deletes} deletes";
+
+        /// <summary>Refuses with <see cref="NoUpgradeRunException"/> when no commit waits, and while an undo waits.
+        /// Forced: over objects written since the run too.</summary>
+        internal static ResumePlan Make(INbStore store, GuardOptions options, ILogger logger)
+        {
+            // The lock first: it also takes over the lock of a run that died after its commit finished.
+            var plan = new ResumePlan(store, Enter(store, options, allowInterruptedCommit: true, logger), options, logger);
+            try
+            {
+                plan.Run = CommitJournal.ReadInProgress(store)
+                    ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
+                if (plan.Run.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, plan.Run);
+                return plan;
+            }
+            catch
+            {
+                plan.Dispose();
+                throw;
+            }
+        }
+
+        public CommitReport Execute(IProgress<ProgressReport> progress = null)
+        {
+            BeginExecute();
+            return CommitJournal.Resume(Store, progress, _logger, Options.Force);
+        }
+    }
+
+    /// <summary>Taking a migration run back, planned: the run, and the restore of its backup, checked.</summary>
+    public sealed class UndoRunPlan : WritePlan
+    {
+        readonly ILogger _logger;
+
+        UndoRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger logger) : base(store, guard, options, "undoing")
+        {
+            _logger = logger;
+        }
+
+        public UndoPlan Undo { get; private set; }
+
+        public override string Summary
+        {
+            get
+            {
+                var r = Undo.Restore;
+                return $"take back migration run {Undo.Run.RunId} ({string.Join(", ", Undo.Run.Migrations)}){(Undo.Interrupted ? ", whose commit was interrupted," : "")} " +
+                       $"by restoring {r.Backup.Path}: {r.Created} created, {r.Updated} updated, {r.Deleted} deleted, {r.Unchanged} unchanged";
+            }
+        }
+
+        /// <summary>Forced: even though the database changed since the run (those changes are lost).</summary>
+        internal static UndoRunPlan Make(INbStore store, GuardOptions options, ILogger logger)
+        {
+            var plan = new UndoRunPlan(store, Enter(store, options, allowInterruptedCommit: true, logger), options, logger);
+            try
+            {
+                plan.Undo = CommitJournal.PlanUndo(store, options.Force, logger);
+                return plan;
+            }
+            catch
+            {
+                plan.Dispose();
+                throw;
+            }
+        }
+
+        public void Execute(IProgress<ProgressReport> progress = null)
+        {
+            BeginExecute();
+            CommitJournal.Undo(Store, Undo, progress, _logger);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Schema;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+
+namespace DragonflowUpgrade.Engine.Run
+{
+    /// <summary>Which migrations a run applies, and where its backup goes.</summary>
+    public sealed class MigrationRunRequest
+    {
+        /// <summary>Apply the pending migrations up to and including this release; all releases when null.</summary>
+        public string TargetRelease { get; set; }
+
+        /// <summary>Apply exactly these pending migrations (the first pending ones, in order); null for all.</summary>
+        public IReadOnlyCollection<string> Ids { get; set; }
+
+        /// <summary>The backup file, or a folder for a timestamped one (a full path); null for the default place.</summary>
+        public string BackupPath { get; set; }
+    }
+
+    /// <summary>What a migration run did: the log rows written, the backup taken before, the commit.</summary>
+    public sealed class MigrationRunOutcome
+    {
+        internal MigrationRunOutcome(IReadOnlyList<MigrationLogEntry> applied, BackupInfo backup, CommitReport commit)
+        {
+            Applied = applied;
+            Backup = backup;
+            Commit = commit;
+        }
+
+        public IReadOnlyList<MigrationLogEntry> Applied { get; }
+        public BackupInfo Backup { get; }
+        public CommitReport Commit { get; }
+    }
+
+    /// <summary>
+    /// A migration run planned: the migrations selected, the schema upgrade, and (applied to an
+    /// in-memory snapshot and validated) the writes per table. Executing it backs up what was
+    /// read and commits the difference through the journal.
+    /// </summary>
+    public sealed class MigrationRunPlan : WritePlan
+    {
+        readonly Migrator _migrator;
+
+        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath)
+            : base(store, guard, options, "migrating")
+        {
+            _migrator = migrator;
+            BackupPath = backupPath;
+        }
+
+        /// <summary>The migrations the run applies, in order.</summary>
+        public IReadOnlyList<Migration> Migrations { get; private set; } = Array.Empty<Migration>();
+
+        public SchemaUpgrade Schema { get; private set; } = SchemaUpgrade.None;
+
+        /// <summary>The snapshot's writes; null when nothing is pending.</summary>
+        public MigrationRunResult Result { get; private set; }
+
+        /// <summary>Creates, updates and deletes per table, the log's rows included.</summary>
+        public IReadOnlyList<TableChanges> Changes => Result?.Changes ?? Array.Empty<TableChanges>();
+
+        /// <summary>Where the backup taken before the first write goes.</summary>
+        public string BackupPath { get; }
+
+        /// <summary>No migration pending and no schema upgrade: executing writes nothing.</summary>
+        public bool IsEmpty => Result == null;
+
+        public override string Summary =>
+            $"apply {Migrations.Count} migration(s) ({string.Join(", ", Migrations.Select(m => m.Id))})" +
+            (Schema.ChangesRelease ? $" and upgrade the schema from {Schema.From} to {Schema.To}: " : ": ") +
+            string.Join("; ", Changes.Select(c => $"{c.Table} +{c.Creates} ~{c.Updates} -{c.Deletes}"));
+
+        internal static MigrationRunPlan Make(INbStore store, Migrator migrator, MigrationRunRequest request, GuardOptions options,
+            IProgress<ProgressReport> progress, ILogger logger)
+        {
+            // A backup path the run would refuse is refused before anything is read.
+            string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
+            var guard = Enter(store, options, allowInterruptedCommit: false, logger);
+            var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath);
+            try
+            {
+                var log = migrator.Plan();
+                foreach (var s in log.Migrations.Where(s => s.ChecksumChanged))
+                    plan.Warn($"Migration '{s.Migration.Id}' changed after it was applied ({s.Migration.Source}); it does not run again.");
+                try
+                {
+                    plan.Migrations = migrator.Select(log, request.TargetRelease, request.Ids);
+                    plan.Schema = migrator.PlanSchema(log, request.TargetRelease, plan.Migrations);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, e.Message, store.Location,
+                        $"Get-DfMigration -Database {store.Location} -Pending lists the pending migrations in the order they run.", e);
+                }
+                if (plan.Migrations.Count == 0 && !plan.Schema.ChangesRelease) return plan;
+                plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress);
+                foreach (var w in plan.Result.Warnings) plan.Warn(w);
+                return plan;
+            }
+            catch
+            {
+                plan.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Backs up what the plan read, verified, then commits its writes through the journal. Writes nothing for an empty plan.</summary>
+        public MigrationRunOutcome Execute(IProgress<ProgressReport> progress = null)
+        {
+            BeginExecute();
+            if (IsEmpty) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
+            var backup = NbBackup.Write(Result.Before, Store.Location, BackupPath);
+            var commit = _migrator.Commit(Result, backup, progress);
+            return new MigrationRunOutcome(Result.Applied, backup, commit);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System;
+using System.Collections.Generic;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+
+namespace DragonflowUpgrade.Engine.Run
+{
+    /// <summary>How a writing operation passes the guard.</summary>
+    public sealed class GuardOptions
+    {
+        /// <param name="purpose">What takes the lock (the cmdlet), as the lock names its holder.</param>
+        /// <param name="planOnly">Only plan (-WhatIf): no lock is taken, a live control plane is a warning, and the plan cannot be executed.</param>
+        /// <param name="force">Go ahead while the control plane still reports in (with a warning).</param>
+        /// <param name="serviceDownTime">How long after its last heartbeat a component counts as down; Dragonflow's 80 s when null.</param>
+        public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null)
+        {
+            Purpose = purpose ?? throw new ArgumentNullException(nameof(purpose));
+            PlanOnly = planOnly;
+            Force = force;
+            ServiceDownTime = serviceDownTime ?? ControlPlaneCheck.DefaultServiceDownTime;
+        }
+
+        public string Purpose { get; }
+        public bool PlanOnly { get; }
+        public bool Force { get; }
+        public TimeSpan ServiceDownTime { get; }
+    }
+
+    /// <summary>
+    /// What a writing operation would write to an NB database, made behind the guard (the
+    /// upgrade lock, no interrupted commit, no live control plane) from what it read under the
+    /// lock; <c>Execute</c> carries out exactly this plan. Dispose releases the lock.
+    /// </summary>
+    public abstract class WritePlan : IDisposable
+    {
+        readonly UpgradeGuard _guard;
+        readonly List<string> _warnings = new List<string>();
+        bool _executed;
+
+        private protected WritePlan(INbStore store, UpgradeGuard guard, GuardOptions options, string doing)
+        {
+            Store = store;
+            _guard = guard;
+            Options = options;
+            foreach (var live in guard.Live)
+                Warn(options.PlanOnly ? $"The control plane still runs: {live}." : $"-Force: {doing} while the control plane still runs: {live}.");
+            if (guard.UnreadableHeartbeats is HeartbeatInvalidException unreadable)
+                Warn(options.PlanOnly && !options.Force ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-Force: {doing} although {unreadable.Message}");
+        }
+
+        /// <summary>The database, as the store names it (no password).</summary>
+        public string Database => Store.Location;
+
+        /// <summary>What the operator must know: what the guard let through, what migrations said.</summary>
+        public IReadOnlyList<string> Warnings => _warnings;
+
+        /// <summary>What executing the plan writes, in a sentence (what ShouldProcess shows).</summary>
+        public abstract string Summary { get; }
+
+        /// <summary>Made under -WhatIf: without the lock, and not to be executed.</summary>
+        public bool PlanOnly => Options.PlanOnly;
+
+        private protected INbStore Store { get; }
+        private protected GuardOptions Options { get; }
+
+        private protected void Warn(string warning) => _warnings.Add(warning);
+
+        /// <summary>Refuses a second execution, and one of a plan made without the lock.</summary>
+        private protected void BeginExecute()
+        {
+            if (Options.PlanOnly) throw new InvalidOperationException("A plan made with planOnly holds no lock: it cannot be executed.");
+            if (_executed) throw new InvalidOperationException("The plan was executed already; make a new one.");
+            _executed = true;
+        }
+
+        /// <summary>
+        /// Step 1 of every writing operation: the lock (not when only planning), no interrupted
+        /// commit (unless <paramref name="allowInterruptedCommit"/>: what resume, undo and a forced restore
+        /// deal with), and no live control plane unless forced.
+        /// </summary>
+        private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger logger) =>
+            UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.Force, logger, allowInterruptedCommit);
+
+        public void Dispose() => _guard.Dispose();
+    }
+}

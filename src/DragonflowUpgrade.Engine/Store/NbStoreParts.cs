@@ -1,0 +1,61 @@
+using System;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// What is particular to one kind of NB store, supplied by the store itself (as an EF Core
+    /// provider supplies its migrations lock): the slot of its upgrade lock, its batch size, where
+    /// a commit's journal lives, its key layout, and where its backups go by default. The lock, the
+    /// commit journal, the backups and the run above the stores know no store type. The defaults
+    /// are a database server's (Redis, etcd).
+    /// </summary>
+    public abstract class NbStoreParts
+    {
+        /// <summary>The slot holding the database's upgrade lock; <paramref name="key"/> is its key where the store keeps the lock in the database.</summary>
+        public abstract ILockSlot LockSlot(NbKey key);
+
+        /// <summary>
+        /// How many of a commit's or a restore's <paramref name="changes"/> go in one conditional
+        /// batch: a step the journal can be resumed from.
+        /// </summary>
+        public virtual int CommitBatchSize(int changes) => 1000;
+
+        /// <summary>Whether a commit's journal is kept in the database as well as in its file beside the run's backup.</summary>
+        public virtual bool KeepsJournal => true;
+
+        /// <summary>How the store turns (table, topic, id) into its keys; null when it keeps the three as they are, so any of them reads back.</summary>
+        public virtual NbKeyLayout KeyLayout => null;
+
+        /// <summary>The folder a backup goes to when none is named: a <c>df-backups</c> folder in the user's home folder.</summary>
+        public virtual string DefaultBackupFolder =>
+            System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
+
+        /// <summary>What the name of a backup made by default starts with (before its time); characters unfit for a file name are replaced.</summary>
+        public abstract string BackupName { get; }
+    }
+
+    /// <summary>A store's keys: how (table, topic, id) is stored, and which of them would not read back as themselves.</summary>
+    public abstract class NbKeyLayout
+    {
+        /// <summary>The stored key of (table, topic, id).</summary>
+        public abstract string FormatKey(NbKey key);
+
+        /// <summary>Why <paramref name="key"/> would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
+        public abstract string KeyProblem(NbKey key);
+    }
+
+    /// <summary>
+    /// Where a database's upgrade lock lives: created only if absent, replaced and deleted only
+    /// if it still holds what the caller read. Used from the lock's heartbeat thread too.
+    /// </summary>
+    public interface ILockSlot
+    {
+        /// <summary>Where the lock is, fit to print.</summary>
+        string Where { get; }
+        bool TryCreate(string value, TimeSpan ttl);
+        /// <summary>The lock's text; null when there is none.</summary>
+        string Read();
+        bool Replace(string expected, string value, TimeSpan ttl);
+        bool Delete(string expected);
+    }
+}

@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Text;
+using DragonflowUpgrade.Engine.Json;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    // The reads: SCAN pages, and the values of each page's keys by batched MGET.
+    public sealed partial class RedisNbStore
+    {
+        public IEnumerable<NbKey> ReadKeys(string table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
+
+        public IEnumerable<NbEntry> Read(string table = null) => Pages(table, values: true).SelectMany(page => page.Entries);
+
+        // What one read has asked Redis for and not yet read back.
+        sealed class ScanRead
+        {
+            public ScanRead(string table, bool values) { Table = table; Values = values; Pattern = RedisKeys.Pattern(table); }
+            public readonly string Table, Pattern;
+            public readonly bool Values;
+            public readonly NameTable Names = new NameTable();
+            public readonly ByteArena Arena = new ByteArena();
+            public readonly RespArguments Arguments = new RespArguments();
+            public bool ScanPending;
+            public int MgetsPending;
+            public string NotStringsSha;  // a keys-only read's script, loaded once for its batches
+            // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
+            public readonly List<byte[]> Suspects = new List<byte[]>();
+        }
+
+        // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
+        // it is read, and a page's MGETs as soon as its keys are, so Redis scans and looks up
+        // values while the client parses replies and the caller takes the page before. Replies
+        // are still in flight while the caller has a page: until the read ends, the store
+        // refuses another read or a write rather than mix their replies.
+        IEnumerable<(List<NbKey> Keys, List<NbEntry> Entries)> Pages(string table, bool values)
+        {
+            NotWhileReading();
+            _reading = true;
+            var read = new ScanRead(table, values);
+            try
+            {
+                var keys = Guard("read", () =>
+                {
+                    if (!values) read.NotStringsSha = LoadScript(NotStringsScript);
+                    SendScan("0", read);
+                    return NextPage(read);
+                });
+                while (true)
+                {
+                    var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
+                    var entries = Guard("read", () => values ? ReadValues(keys, read) : ReadTypes(keys, read));
+                    if (next == null && read.Suspects.Count > 0) Guard("read", () => CheckSuspects(read));
+                    yield return (keys, entries);
+                    if (next == null) yield break;
+                    keys = next;
+                }
+            }
+            finally
+            {
+                Drain(read);
+                _reading = false;
+            }
+        }
+
+        // A read under way has replies in flight, which another command would take for its own.
+        void NotWhileReading()
+        {
+            if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish that read before another read or a write.");
+        }
+
+        void SendScan(string cursor, ScanRead read)
+        {
+            _connection.Command("SCAN", cursor, "MATCH", read.Pattern, "COUNT", ScanPageSize.ToString(CultureInfo.InvariantCulture));
+            _connection.Flush();
+            read.ScanPending = true;
+        }
+
+        // Reads a SCAN reply, sending the next SCAN first, then the MGETs of the page's NB keys
+        // (other keys are skipped). The keys go back to Redis as the bytes they came as.
+        [MethodImpl(Hot.Optimize)]
+        List<NbKey> NextPage(ScanRead read)
+        {
+            if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
+            string cursor = NbJson.Utf8Text(_connection.ReadBulkBytes());
+            read.ScanPending = false;
+            if (cursor != "0") SendScan(cursor, read);
+            long count = _connection.ReadArrayLength();
+            var keys = new List<NbKey>((int)Math.Max(0, count));
+            var arguments = read.Arguments;
+            arguments.Clear();
+            byte[] notUtf8 = null;
+            for (long i = 0; i < count; i++)
+            {
+                var text = _connection.ReadBulkBytes();
+                NbKey key;
+                try
+                {
+                    if (!RedisKeys.TryParse(text, out key, read.Names) || (read.Table != null && key.Table != read.Table)) continue;
+                }
+                catch (DecoderFallbackException)
+                {
+                    // Such a key could not be written back as it is: stop rather than lose the object
+                    // (after the rest of the page, so that the connection stays in step).
+                    notUtf8 = notUtf8 ?? text.ToArray();
+                    continue;
+                }
+                keys.Add(key);
+                arguments.Add(text);
+            }
+            if (notUtf8 != null) throw NbKeyException.NotUtf8(Location, notUtf8);
+            // Values: MGET, which answers nil for a key of another type. Keys alone: the script
+            // below, which answers with the keys that are not strings (a batch each, like MGET).
+            for (int at = 0; at < keys.Count; at += BatchSize)
+            {
+                int batch = Math.Min(BatchSize, keys.Count - at);
+                _connection.Array(batch + (read.Values ? 1 : 3));
+                if (read.Values) _connection.Bulk("MGET");
+                else
+                {
+                    _connection.Bulk("EVALSHA");
+                    _connection.Bulk(read.NotStringsSha);
+                    _connection.Bulk(batch.ToString(CultureInfo.InvariantCulture));
+                }
+                _connection.Bulks(arguments, at, batch);
+                read.MgetsPending++;
+            }
+            _connection.Flush();
+            return keys;
+        }
+
+        // Reads the replies a read left in flight when it ended early, so that the connection can be used again.
+        void Drain(ScanRead read)
+        {
+            try
+            {
+                for (int n = (read.ScanPending ? 1 : 0) + read.MgetsPending; n > 0; n--) _connection.ReadReply();
+            }
+            catch (Exception e) when (e is IOException || e is TimeoutException || e is RespErrorException)
+            {
+                _connection.Dispose();
+            }
+        }
+
+        [MethodImpl(Hot.Optimize)]
+        List<NbEntry> ReadValues(List<NbKey> keys, ScanRead read)
+        {
+            var entries = new List<NbEntry>(keys.Count);
+            for (int at = 0; at < keys.Count; at += BatchSize)
+            {
+                long count = _connection.ReadArrayLength();
+                read.MgetsPending--;
+                if (count != Math.Min(BatchSize, keys.Count - at)) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
+                for (int i = 0; i < count; i++)
+                {
+                    if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value));
+                    else read.Suspects.Add(Encoding.UTF8.GetBytes(RedisKeys.Format(keys[at + i]))); // deleted since the SCAN, or not a string
+                }
+            }
+            return entries;
+        }
+
+        // Each key a string holds, or none: its positions (from 0) and types otherwise.
+        const string NotStringsScript =
+            "local r = {} for i, k in ipairs(KEYS) do local t = redis.call('TYPE', k)['ok'] " +
+            "if t ~= 'string' then r[#r + 1] = i - 1 r[#r + 1] = t end end return r";
+
+        // Loads a script into Redis' script cache; gives its SHA-1, for EVALSHA.
+        string LoadScript(string script)
+        {
+            _connection.Command("SCRIPT", "LOAD", script);
+            _connection.Flush();
+            var reply = _connection.ReadReply();
+            return reply as string ?? Encoding.ASCII.GetString((byte[])reply);
+        }
+
+        // The keys of a page without their values: those the script finds deleted since the SCAN are
+        // dropped, one of another type is refused, as a read of the values refuses it.
+        List<NbEntry> ReadTypes(List<NbKey> keys, ScanRead read)
+        {
+            var gone = new HashSet<int>();
+            NbKeyException wrong = null;
+            for (int at = 0; at < keys.Count; at += BatchSize)
+            {
+                var reply = (object[])_connection.ReadReply();
+                read.MgetsPending--;
+                for (int i = 0; i + 1 < reply.Length; i += 2)
+                {
+                    int index = at + (int)(long)reply[i];
+                    string type = Encoding.UTF8.GetString((byte[])reply[i + 1]);
+                    if (type == "none") gone.Add(index);
+                    else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(RedisKeys.Format(keys[index])), type);
+                }
+            }
+            if (wrong != null) throw wrong;
+            if (gone.Count > 0)
+            {
+                var left = keys.Where((k, i) => !gone.Contains(i)).ToList();
+                keys.Clear();
+                keys.AddRange(left);
+            }
+            return null;
+        }
+
+        // At the end of a read, when no reply is in flight any more: the type of each key MGET answered
+        // nil for, in one pipeline. Deleted since the SCAN is fine; another type is refused.
+        int CheckSuspects(ScanRead read)
+        {
+            foreach (var key in read.Suspects)
+            {
+                _connection.Array(2);
+                _connection.Bulk("TYPE");
+                _connection.Bulk(key);
+            }
+            _connection.Flush();
+            NbKeyException wrong = null;
+            foreach (var key in read.Suspects)
+            {
+                string type = (string)_connection.ReadReply();
+                if (type != "none") wrong = wrong ?? NbKeyException.WrongType(Location, key, type);
+            }
+            if (wrong != null) throw wrong;
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net.Sockets;
+using System.Text;
+using StackExchange.Redis;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// A Dragonflow NB database in Redis, in the layout of Dragonflow's redis driver:
+    /// key <c>{table.topic}.id</c> (topic empty when none, see <see cref="RedisKeys"/>), value the
+    /// object's JSON text. Reads are SCAN plus batched MGET, writes pipelined batches of MSET/DEL,
+    /// both over a <see cref="RespConnection"/> of the store's own; the upgrade lock's single-key
+    /// atomic commands go through StackExchange.Redis (<see cref="RedisLockSlot"/>), connected when
+    /// first used. Reads and writes are for one thread at a time, and one at a time: while a read
+    /// is being enumerated, another read or a write is refused.
+    /// </summary>
+    public sealed partial class RedisNbStore : INbStore
+    {
+        internal const int BatchSize = 1000;
+        const int BatchesInFlight = 8;
+        const int ScanPageSize = 5000;
+        static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+        readonly RespConnection _connection;
+        readonly ConfigurationOptions _options;
+        readonly object _gate = new object();
+        ConnectionMultiplexer _multiplexer;
+        bool _reading;
+
+        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
+        {
+            _connection = connection;
+            _options = options;
+            Location = location;
+            Parts = new RedisParts(this);
+        }
+
+        public string Location { get; }
+
+        public NbStoreParts Parts { get; }
+
+        sealed class RedisParts : NbStoreParts
+        {
+            readonly RedisNbStore _store;
+            public RedisParts(RedisNbStore store) { _store = store; }
+            public override ILockSlot LockSlot(NbKey key) => new RedisLockSlot(_store.LockDatabase, key, _store.Location);
+            public override NbKeyLayout KeyLayout => RedisKeys.Layout;
+            public override string BackupName => _store.Location;
+        }
+
+        // The database through StackExchange.Redis, for the lock's atomic single-key commands; it may be used from any thread.
+        IDatabase LockDatabase()
+        {
+            lock (_gate)
+            {
+                if (_multiplexer == null)
+                {
+                    try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
+                    catch (RedisConnectionException e) { throw Unreachable(Location, e, _options.Password); }
+                }
+                return _multiplexer.GetDatabase();  // the options' DefaultDatabase
+            }
+        }
+
+        /// <summary>Opens <c>redis://[[user]:password@]host:port[/db]</c>.</summary>
+        public static RedisNbStore Open(NbDatabaseUri uri)
+        {
+            if (uri.Scheme != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
+            var endpoint = uri.Endpoints[0];
+            int database = uri.RedisDatabase;
+            // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
+            string user = uri.User == "default" ? null : uri.User, password = uri.Password;
+            var options = new ConfigurationOptions
+            {
+                EndPoints = { { endpoint.Host, endpoint.Port } },
+                DefaultDatabase = database,
+                User = user,
+                Password = password,
+                AbortOnConnectFail = true,
+                ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds,
+                SyncTimeout = 30000,
+                AsyncTimeout = 30000,
+                ConnectRetry = 1,
+                // A lost connection fails the commands at once rather than queueing them for a reconnect.
+                BacklogPolicy = BacklogPolicy.FailFast,
+            };
+            string location = uri.Location;
+            try
+            {
+                return new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, database, ConnectTimeout), options, location);
+            }
+            catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
+            {
+                throw Unreachable(location, e, password);
+            }
+        }
+
+        // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
+        // then the error carries the masked text only, not the exception that holds it.
+        static NbStoreException Unreachable(string location, Exception e, string password)
+        {
+            string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
+            return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any.",
+                NbDatabaseUri.Scrub(e.ToString(), password) == e.ToString() ? e : null);
+        }
+
+        static string FirstLine(string s) => s.Split('\n')[0].Trim();
+
+        /// <summary>Dragonflow's key for (table, topic, id).</summary>
+        public static string FormatKey(NbKey key) => RedisKeys.Format(key);
+
+        /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
+        public static string KeyProblem(NbKey key) => RedisKeys.Problem(key);
+
+        /// <summary>Parses a Dragonflow key from its bytes; false for keys that are not NB objects.</summary>
+        /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
+        public static bool TryParseKey(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names) => RedisKeys.TryParse(utf8, out key, names);
+
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        {
+            // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
+            // connection's commands in the order sent, so a delete and a put of one key keep theirs.
+            var Prefix = RedisKeys.Prefixes();
+            int written = 0;
+            Pipeline(Runs(changes), run =>
+            {
+                bool delete = run[0].IsDelete;
+                _connection.Array(1 + (delete ? run.Count : 2 * run.Count));
+                _connection.Bulk(delete ? "DEL" : "MSET");
+                foreach (var e in run)
+                {
+                    _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                    if (!delete) _connection.Bulk(e.Value.Span);
+                }
+            }, run =>
+            {
+                _connection.ReadReply();
+                written += run.Count;
+                progress?.Report(written);
+            });
+        }
+
+        // One conditional batch: every key is checked first (flag '1': holds this value, else
+        // absent; a value of another type differs from any), then, if none differs, each put
+        // ('p') is a SET and each delete a DEL. Returns the 1-based positions that differ.
+        const string CheckAndSetScript = @"
+local f, n, bad = ARGV[1], #KEYS, {}
+for i = 1, n do
+  local v = redis.pcall('GET', KEYS[i])
+  if string.byte(f, i) == 49 then
+    if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
+  elseif v ~= false then bad[#bad + 1] = i end
+end
+if #bad > 0 then return bad end
+for i = 1, n do
+  if string.byte(f, n + i) == 112 then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
+end
+return bad";
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        {
+            // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
+            // the batches are pipelined as plain writes are.
+            var Prefix = RedisKeys.Prefixes();
+            int written = 0;
+            var changed = new List<NbKey>();
+            var flags = new StringBuilder(2 * BatchSize);
+            var olds = new List<ReadOnlyMemory<byte>?>(BatchSize);
+            Pipeline(Batches.Chunk(changes, BatchSize), batch =>
+            {
+                int n = batch.Count;
+                flags.Clear();
+                olds.Clear();
+                foreach (var e in batch)
+                {
+                    var old = expected(e.Key);
+                    olds.Add(old);
+                    flags.Append(old.HasValue ? '1' : '0');
+                }
+                foreach (var e in batch) flags.Append(e.IsDelete ? 'd' : 'p');
+                _connection.Array(4 + 3 * n);
+                _connection.Bulk("EVAL");
+                _connection.Bulk(CheckAndSetScript);
+                _connection.Bulk(n.ToString(CultureInfo.InvariantCulture));
+                foreach (var e in batch) _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                _connection.Bulk(flags.ToString());
+                foreach (var old in olds) _connection.Bulk(old.HasValue ? old.Value.Span : default);
+                foreach (var e in batch) _connection.Bulk(e.IsDelete ? default : e.Value.Span);
+            }, batch =>
+            {
+                var bad = (object[])_connection.ReadReply();
+                if (bad.Length == 0) written += batch.Count;
+                foreach (long i in bad) changed.Add(batch[(int)i - 1].Key);
+                progress?.Report(written);
+            });
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+        }
+
+        // Sends each batch as one command, pipelined: at most BatchesInFlight unanswered at a
+        // time. <paramref name="complete"/> reads the reply of each batch, in the order sent.
+        void Pipeline(IEnumerable<List<NbEntry>> batches, Action<List<NbEntry>> send, Action<List<NbEntry>> complete)
+        {
+            NotWhileReading();
+            var inFlight = new Queue<List<NbEntry>>();
+            Guard("write", () =>
+            {
+                foreach (var batch in batches)
+                {
+                    send(batch);
+                    inFlight.Enqueue(batch);
+                    if (inFlight.Count >= BatchesInFlight) Complete();
+                }
+                _connection.Flush();
+                while (inFlight.Count > 0) Complete();
+                return 0;
+            });
+
+            void Complete()
+            {
+                _connection.Flush();
+                complete(inFlight.Dequeue());
+            }
+        }
+
+        T Guard<T>(string what, Func<T> operation)
+        {
+            try { return operation(); }
+            catch (Exception e) when (e is IOException || e is InvalidDataException || e is TimeoutException || e is RespErrorException)
+            {
+                _connection.Dispose();  // replies may be left unread: the connection is out of step
+                throw new NbStoreException($"Could not {what} the Redis NB database at {Location}: {FirstLine(e.Message)}", e);
+            }
+        }
+
+        // Consecutive changes of one kind, at most a batch at a time.
+        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes)
+        {
+            var run = new List<NbEntry>(BatchSize);
+            foreach (var e in changes)
+            {
+                if (run.Count == BatchSize || (run.Count > 0 && run[0].IsDelete != e.IsDelete))
+                {
+                    yield return run;
+                    run = new List<NbEntry>(BatchSize);
+                }
+                run.Add(e);
+            }
+            if (run.Count > 0) yield return run;
+        }
+
+        public void Dispose()
+        {
+            _connection.Dispose();
+            lock (_gate) _multiplexer?.Dispose();
+        }
+    }
+}

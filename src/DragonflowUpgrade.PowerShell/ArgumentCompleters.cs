@@ -1,0 +1,118 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using DragonflowUpgrade.Dragonflow;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.PowerShell.Cmdlets;
+
+namespace DragonflowUpgrade.PowerShell
+{
+    /// <summary>
+    /// Tab completion of a parameter whose values the module can list. It never fails: what it
+    /// cannot read (a database that is down, a malformed inventory) it leaves out.
+    /// </summary>
+    public abstract class DfCompleter : IArgumentCompleter
+    {
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+                                                              CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            var typed = new WildcardPattern(WildcardPattern.Escape((wordToComplete ?? "").Trim('\'', '"')) + "*", WildcardOptions.IgnoreCase);
+            List<string> values;
+            try { values = Values(fakeBoundParameters ?? new Hashtable()).ToList(); }
+            catch (Exception e) when (!(e is OutOfMemoryException)) { values = new List<string>(); }
+            return values.Where(v => !string.IsNullOrEmpty(v) && typed.IsMatch(v))
+                .Distinct(StringComparer.OrdinalIgnoreCase).OrderBy(v => v, StringComparer.OrdinalIgnoreCase)
+                .Select(v => new CompletionResult(Quote(v), v, CompletionResultType.ParameterValue, v));
+        }
+
+        /// <summary>Every value the parameter may take, given the parameters bound so far.</summary>
+        protected abstract IEnumerable<string> Values(IDictionary bound);
+
+        /// <summary>The values bound to a parameter, as text; empty when it is not bound.</summary>
+        protected static string[] Bound(IDictionary bound, string name)
+        {
+            object value = bound.Contains(name) ? bound[name] : null;
+            if (value is PSObject o) value = o.BaseObject;
+            if (value is string s) return new[] { s };
+            if (value is IEnumerable list) return list.Cast<object>().Select(v => v?.ToString()).Where(v => v != null).ToArray();
+            return value == null ? new string[0] : new[] { value.ToString() };
+        }
+
+        /// <summary>Runs a script in the session that asked for completion (its location, its variables).</summary>
+        protected static IEnumerable<string> RunScript(string script, params object[] args) =>
+            ScriptBlock.Create(script).Invoke(args).Where(o => o != null).Select(o => o.BaseObject.ToString());
+
+        static string Quote(string v) =>
+            v.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.') ? v : "'" + v.Replace("'", "''") + "'";
+
+        // Each .ps1 migration of the -MigrationPath folders, run as Get-DfMigration runs it, gives its Id and Release.
+        const string ScriptMigrations = @"param($Folders, $Key)
+foreach ($folder in $Folders) {
+    $dir = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($folder)
+    foreach ($file in Get-ChildItem -LiteralPath $dir -Filter *.ps1 -File -ErrorAction Ignore | Sort-Object Name) {
+        try { $m = & $file.FullName; if ($m -is [hashtable]) { $m[$Key] } } catch { }
+    }
+}";
+
+        /// <summary>The Id or Release of every migration the module ships and of the -MigrationPath folders bound.</summary>
+        protected static IEnumerable<string> Migrations(IDictionary bound, Func<Engine.Migrations.Migration, string> shipped, string key) =>
+            DragonflowReleases.Migrations.Select(shipped).Concat(RunScript(ScriptMigrations, Bound(bound, "MigrationPath"), key));
+    }
+
+    /// <summary>Releases: Dragonflow's, and those of the migrations in -MigrationPath.</summary>
+    public sealed class ReleaseCompleter : DfCompleter
+    {
+        protected override IEnumerable<string> Values(IDictionary bound) =>
+            DragonflowReleases.All.Concat(Migrations(bound, m => m.Release, "Release"));
+    }
+
+    /// <summary>Migration ids: the shipped ones, and those in -MigrationPath.</summary>
+    public sealed class MigrationIdCompleter : DfCompleter
+    {
+        protected override IEnumerable<string> Values(IDictionary bound) => Migrations(bound, m => m.Id, "Id");
+    }
+
+    /// <summary>
+    /// NB tables: those of -Database when it is given (a scan of its keys, in batches), else those
+    /// of the schema of -Release, else of the newest release the module knows.
+    /// </summary>
+    public sealed class TableCompleter : DfCompleter
+    {
+        protected override IEnumerable<string> Values(IDictionary bound)
+        {
+            string database = Bound(bound, "Database").FirstOrDefault();
+            if (database != null)
+            {
+                using (var store = NbStoreFactory.Open(DatabaseSecrets.Recall(database), null, null,
+                                                       p => RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", p).First()))
+                    return store.ReadKeys().Select(k => k.Table).Distinct().ToList();
+            }
+            string release = Bound(bound, "Release").FirstOrDefault() ?? DragonflowReleases.All.Last();
+            return DragonflowReleases.Schema(release)?.Tables.Keys ?? Enumerable.Empty<string>();
+        }
+    }
+
+    /// <summary>Node names of the -Inventory file bound.</summary>
+    public sealed class NodeNameCompleter : DfCompleter
+    {
+        protected override IEnumerable<string> Values(IDictionary bound) => Nodes(bound).Select(n => n.Name);
+
+        internal static IEnumerable<Remote.DfNode> Nodes(IDictionary bound)
+        {
+            string inventory = Bound(bound, "Inventory").FirstOrDefault();
+            if (inventory == null) return Enumerable.Empty<Remote.DfNode>();
+            string path = RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", inventory).First();
+            return File.Exists(path) ? PsdInventory.Load(path) : Enumerable.Empty<Remote.DfNode>();
+        }
+    }
+
+    /// <summary>Roles of the nodes of the -Inventory file bound.</summary>
+    public sealed class RoleCompleter : DfCompleter
+    {
+        protected override IEnumerable<string> Values(IDictionary bound) => NodeNameCompleter.Nodes(bound).SelectMany(n => n.Roles);
+    }
+}

@@ -1,0 +1,214 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using DragonflowUpgrade.Engine.Json;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Run;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    /// <summary>Every operation that writes the NB database passes one guard: the lock, no interrupted commit, no live control plane.</summary>
+    [Collection(SafetyCollection.Name)]
+    public class SafetyRunGuardTests
+    {
+        static Migration Bump(string id, string release, string proposedAt) =>
+            new Migration(id, release, "test " + id, Migration.ParseUtc(proposedAt).Value, null, null, "test:" + id, nb =>
+            {
+                foreach (var port in nb.GetAll("lport").ToList())
+                {
+                    port["version"] = (long)port["version"] + 1;
+                    nb.Update("lport", port);
+                }
+            });
+
+        static Migrator MigratorOf(INbStore store) => new Migrator(store, new MigrationCatalog(new[]
+        {
+            Bump("pike-bump", "pike", "2017-03-01T00:00:00Z"),
+            Bump("queens-bump", "queens", "2017-09-01T00:00:00Z"),
+        }));
+
+        static GuardOptions Guard(bool force = false, bool planOnly = false) => new GuardOptions("test", planOnly, force);
+
+        static NbEntry LiveService() =>
+            new NbEntry(new NbKey("service", null, "compute-1df-local-controller"), Safe.Json(
+                "{\"id\": \"compute-1df-local-controller\", \"chassis\": \"compute-1\", \"binary\": \"df-local-controller\", \"last_seen_up\": " +
+                (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - 5).ToString("R", CultureInfo.InvariantCulture) + "}"));
+
+        /// <summary>A database in the state the operation works on, with a live Dragonflow service in it.</summary>
+        static string Database(string operation, out string backupPath)
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            backupPath = Safe.TempFile("backup.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                if (operation == "restore") NbBackup.Write(store, backupPath);
+                if (operation == "undo")
+                    using (var run = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = backupPath }, Guard()))
+                        run.Execute();
+                if (operation == "resume")
+                {
+                    // A commit stopped before its first batch, as a killed process leaves it.
+                    var result = MigratorOf(store).Run(MigratorOf(store).Plan().Pending);
+                    var backup = NbBackup.Write(result.Before, store.Location, backupPath);
+                    // The journal and the marker go through; the first batch of data fails.
+                    using (var stepped = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 2))
+                        Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, result.Writes, backup, new[] { "pike-bump", "queens-bump" }, result.Expected));
+                }
+                store.Write(new[] { LiveService() });
+            }
+            return uri;
+        }
+
+        static WritePlan Plan(string operation, INbStore store, string backupPath, GuardOptions guard)
+        {
+            switch (operation)
+            {
+                case "migrate": return NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = backupPath }, guard);
+                case "baseline": return NbRun.PlanBaseline(store, MigratorOf(store), "pike", guard);
+                case "restore": return NbRun.PlanRestore(store, backupPath, guard);
+                case "resume": return NbRun.PlanResume(store, guard);
+                case "undo": return NbRun.PlanUndo(store, guard);
+                default: throw new ArgumentOutOfRangeException(nameof(operation));
+            }
+        }
+
+        static void Execute(WritePlan plan)
+        {
+            switch (plan)
+            {
+                case MigrationRunPlan p: p.Execute(); break;
+                case BaselinePlan p: p.Execute(); break;
+                case RestoreRunPlan p: p.Execute(); break;
+                case ResumePlan p: p.Execute(); break;
+                case UndoRunPlan p: p.Execute(); break;
+            }
+        }
+
+        public static TheoryData<string> Operations => new TheoryData<string> { "migrate", "baseline", "restore", "resume", "undo" };
+
+        [Theory]
+        [MemberData(nameof(Operations))]
+        public void Every_writing_operation_refuses_a_live_control_plane_naming_it_and_writes_nothing(string operation)
+        {
+            string uri = Database(operation, out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<ControlPlaneAliveException>(() => Plan(operation, store, backupPath, Guard()));
+                Assert.Contains("df-local-controller on compute-1", e.Message);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Theory]
+        [MemberData(nameof(Operations))]
+        public void Every_writing_operation_goes_ahead_when_forced_warning_of_what_runs(string operation)
+        {
+            string uri = Database(operation, out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                using (var plan = Plan(operation, store, backupPath, Guard(force: true)))
+                {
+                    Assert.Contains(plan.Warnings, w => w.StartsWith("-Force: ") && w.Contains("df-local-controller on compute-1"));
+                    Assert.NotNull(UpgradeLock.Read(store));
+                    Execute(plan);
+                }
+                Assert.Null(UpgradeLock.Read(store));
+            }
+            Assert.NotEqual(before, Safe.Dump(uri));
+        }
+
+        [Theory]
+        [MemberData(nameof(Operations))]
+        public void A_plan_holds_the_lock_until_disposed_and_a_second_operation_is_refused_meanwhile(string operation)
+        {
+            string uri = Database(operation, out string backupPath);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                using (Plan(operation, store, backupPath, Guard(force: true)))
+                {
+                    var e = Assert.Throws<UpgradeLockedException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(force: true)));
+                    Assert.Contains("test", e.Message);
+                }
+                Assert.Null(UpgradeLock.Read(store));
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(Operations))]
+        public void A_plan_only_takes_no_lock_warns_of_a_live_control_plane_and_cannot_be_executed(string operation)
+        {
+            string uri = Database(operation, out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            using (var plan = Plan(operation, store, backupPath, Guard(planOnly: true)))
+            {
+                Assert.Null(UpgradeLock.Read(store));
+                Assert.Contains(plan.Warnings, w => w.StartsWith("The control plane still runs: ") && w.Contains("df-local-controller on compute-1"));
+                Assert.False(string.IsNullOrEmpty(plan.Summary));
+                Assert.Throws<InvalidOperationException>(() => Execute(plan));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_baseline_is_refused_while_a_commit_is_interrupted()
+        {
+            string uri = Database("resume", out _);
+            using (var store = NbStoreFactory.Open(uri))
+                Assert.Throws<CommitInProgressException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(force: true)));
+        }
+
+        [Fact]
+        public void A_migration_plan_counts_the_writes_per_table_and_executes_exactly_them_with_a_backup_first()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            string backupPath = Safe.TempFile("run.jsonl.gz");
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            using (var plan = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { TargetRelease = "pike", BackupPath = backupPath }, Guard()))
+            {
+                Assert.Equal(new[] { "pike-bump" }, plan.Migrations.Select(m => m.Id));
+                Assert.Equal(30, plan.Changes.Single(c => c.Table == "lport").Updates);
+                Assert.Contains("lport +0 ~30 -0", plan.Summary);
+                var outcome = plan.Execute();
+                Assert.Equal(backupPath, outcome.Backup.Path);
+                Assert.Equal(30 + 1, outcome.Commit.Puts);
+            }
+            // The backup holds the database as the plan read it.
+            using (var backup = NbStoreFactory.Open(backupPath)) Assert.Equal(before, Safe.Dump(backup));
+        }
+
+        [Fact]
+        public void An_unknown_target_release_is_refused_as_a_selection_error_naming_it()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(3));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<Errors.DfException>(() =>
+                    NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { TargetRelease = "rocky" }, Guard(planOnly: true)));
+                Assert.Equal("MigrationSelectionInvalid", e.ErrorId);
+                Assert.Contains("rocky", e.Message);
+            }
+        }
+
+        [Fact]
+        public void The_recorded_release_is_the_schema_row_else_the_baseline_and_a_backup_header_says_the_same()
+        {
+            var schema = new MigrationLogEntry { Id = MigrationLog.SchemaId, Kind = MigrationLogKind.Schema, Release = "queens", AppliedAt = DateTimeOffset.Parse("2018-01-01T00:00:00Z") };
+            var baseline = new MigrationLogEntry { Id = MigrationLog.BaselineId, Kind = MigrationLogKind.Baseline, Release = "pike", AppliedAt = DateTimeOffset.Parse("2019-01-01T00:00:00Z") };
+            Assert.Null(MigrationLog.RecordedRelease(Array.Empty<MigrationLogEntry>()));
+            Assert.Equal("pike", MigrationLog.RecordedRelease(new[] { baseline }));
+            Assert.Equal("queens", MigrationLog.RecordedRelease(new[] { baseline, schema }));
+
+            string uri = Safe.NewRedis(Safe.Ports(3).Concat(new[] { schema.ToEntry(), baseline.ToEntry() }).ToList());
+            using (var store = NbStoreFactory.Open(uri))
+                Assert.Equal(MigrationLog.RecordedRelease(MigrationLog.Read(store)), NbBackup.Write(store, Safe.TempFile("b.jsonl.gz")).SchemaRelease);
+        }
+    }
+}

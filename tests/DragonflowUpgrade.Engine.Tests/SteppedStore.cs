@@ -1,0 +1,61 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    /// <summary>
+    /// A real store (a test server's, or a file), wrapped so that a test reaches a point part way
+    /// through a commit: after each write it pauses (so that a test can kill the process or stop
+    /// the server there), and after a number of writes it fails the next one as a crash or a lost
+    /// server would, writing nothing. Reads, the lock and the store's parts are the real store's.
+    /// Also compiled by the Pester tests (SafetySupport.ps1) into the processes they kill.
+    /// </summary>
+    public sealed class SteppedStore : INbStore
+    {
+        readonly INbStore _store;
+        readonly int _writesBeforeFailure;
+        readonly TimeSpan _pause;
+
+        /// <param name="writesBeforeFailure">How many writes (plain or conditional) go through before every further one fails; -1: none fails.</param>
+        /// <param name="pause">How long each write that went through is followed by a pause.</param>
+        public SteppedStore(INbStore store, int writesBeforeFailure = -1, TimeSpan pause = default)
+        {
+            _store = store;
+            _writesBeforeFailure = writesBeforeFailure;
+            _pause = pause;
+        }
+
+        /// <summary>How many writes went through.</summary>
+        public int Writes { get; private set; }
+
+        /// <summary>The tables each write that went through touched, in order.</summary>
+        public List<HashSet<string>> TablesWritten { get; } = new List<HashSet<string>>();
+
+        public string Location => _store.Location;
+        public NbStoreParts Parts => _store.Parts;
+        public IEnumerable<NbEntry> Read(string table = null) => _store.Read(table);
+        public IEnumerable<NbKey> ReadKeys(string table = null) => _store.ReadKeys(table);
+
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) =>
+            Step(changes, () => _store.Write(changes, progress));
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null) =>
+            Step(changes, () => _store.WriteIf(changes, expected, progress));
+
+        void Step(IReadOnlyCollection<NbEntry> changes, Action write)
+        {
+            if (_writesBeforeFailure >= 0 && Writes >= _writesBeforeFailure)
+                throw new NbStoreException($"Could not write {Location}: the test stopped its writes after {Writes}.");
+            write();
+            Writes++;
+            var tables = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var c in changes) tables.Add(c.Key.Table);
+            TablesWritten.Add(tables);
+            if (_pause > TimeSpan.Zero) Thread.Sleep(_pause);
+        }
+
+        public void Dispose() => _store.Dispose();
+    }
+}

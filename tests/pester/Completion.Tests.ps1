@@ -1,0 +1,84 @@
+# Tab completion, as an operator gets it: through TabExpansion2 on a command line.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
+
+    # The completions PowerShell offers at the end of a command line.
+    function Get-Completion([string] $Line) {
+        @((TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches | ForEach-Object CompletionText)
+    }
+
+    $folder = Join-Path $TestDrive 'migrations'
+    New-Item -ItemType Directory $folder | Out-Null
+    Set-Content (Join-Path $folder 'a.ps1') "@{ Id = 'ours-add-flag'; Release = 'rocky'; ProposedAt = '2018-09-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
+    $db = Join-Path $TestDrive 'nb.jsonl'
+    Copy-Item (Join-Path $PSScriptRoot '../fixtures/pike-nb.jsonl') $db
+}
+
+Describe 'Completing -Release and -TargetRelease' {
+    It 'offers the releases the module knows' {
+        $offered = Get-Completion "Invoke-DfMigration -Database '$db' -TargetRelease "
+        $offered | Should -Contain 'pike'
+        $offered | Should -Contain 'queens'
+    }
+
+    It 'offers only the releases that start with what is typed' {
+        Get-Completion "Get-DfSchema -Release qu" | Should -Be 'queens'
+    }
+
+    It 'adds the releases of the migrations in -MigrationPath' {
+        Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$folder' -Release r" | Should -Be 'rocky'
+        Get-Completion "Set-DfMigrationBaseline -Database '$db' -Release r" | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Completing -Id of Invoke-DfMigration' {
+    It 'offers the shipped migrations and those in -MigrationPath' {
+        $offered = Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$folder' -Id "
+        $offered | Should -Contain 'ours-add-flag'
+        $offered | Should -Contain 'queens-lport-switch-topic'
+        Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$folder' -Id our" | Should -Be 'ours-add-flag'
+    }
+}
+
+Describe 'Completing -Table' {
+    It 'offers the tables of the database given' {
+        $offered = Get-Completion "Get-DfNbObject -Database '$db' -Table "
+        $offered | Should -Be @((Get-DfNbTable -Database $db).Table | Sort-Object)
+        Get-Completion "Get-DfNbObject -Database '$db' -Table pub" | Should -Be 'publisher'
+    }
+
+    It 'offers the tables of the release''s schema without a database' {
+        $offered = Get-Completion "Get-DfSchema -Release queens -Table "
+        $offered | Should -Contain 'lsubnet'
+        Get-Completion "Get-DfSchema -Release pike -Table lsub" | Should -BeNullOrEmpty
+    }
+
+    It 'offers nothing, and no error, for a database that cannot be read' {
+        $missing = Join-Path $TestDrive 'missing.jsonl'
+        Get-Completion "Get-DfNbObject -Database '$missing' -Table " | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Completing -Name and -Role of Get-DfNode' {
+    BeforeAll {
+        $inventory = Join-Path $TestDrive 'cloud.psd1'
+        Set-Content $inventory @'
+@{
+    Nodes = @(
+        @{ Name = 'ctl1'; Address = '10.0.0.11'; Roles = 'controller', 'compute' }
+        @{ Name = 'cmp1'; Address = '10.0.0.21'; Roles = @('compute') }
+        @{ Name = 'net1'; Address = '10.0.0.31'; Roles = @('network') }
+    )
+}
+'@
+    }
+
+    It 'offers the node names of the inventory' {
+        Get-Completion "Get-DfNode -Inventory '$inventory' -Name " | Should -Be 'cmp1', 'ctl1', 'net1'
+        Get-Completion "Get-DfNode '$inventory' -Name c" | Should -Be 'cmp1', 'ctl1'
+    }
+
+    It 'offers the roles of the inventory''s nodes' {
+        Get-Completion "Get-DfNode -Inventory '$inventory' -Role " | Should -Be 'compute', 'controller', 'network'
+    }
+}

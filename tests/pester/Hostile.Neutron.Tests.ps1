@@ -1,0 +1,107 @@
+# Hostile input to Neutron's database cmdlets: a controller that does not answer, commands the
+# inventory must refuse, a dump path already taken, a command that fails half-way, and a
+# password that must show nowhere.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
+    . (Join-Path $PSScriptRoot 'NeutronSupport.ps1')
+    . (Join-Path $PSScriptRoot 'SecretSupport.ps1')
+    $script:ssh = @{ KnownHostsPath = Join-Path $env:DF_TEST_SSH_DIR 'known_hosts'; DatabaseCredential = Get-TestNeutronCredential }
+}
+
+Describe 'Neutron''s database cmdlets given hostile input' {
+    BeforeEach {
+        $dir = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+    }
+
+    It 'reports a controller that does not answer as NodeUnreachable, and leaves no file' {
+        $down = @{ Name = 'down1'; Address = '127.0.0.254'; Roles = @('controller') }
+        $inventory = New-TestNeutronInventory $dir @{ Node = 'down1' } -ExtraNode $down
+        $path = Join-Path $dir 'neutron.sql.gz'
+        Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -ConnectTimeout 2 -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NodeUnreachable,*'
+        $failed[0].Exception.Message | Should -BeLike 'down1 (*127.0.0.254*): cannot connect: *Nothing was run.'
+        @(Get-ChildItem $dir -Force -Recurse -Filter 'neutron.sql.gz*').Count + @(Get-ChildItem $dir -Force -Filter '.neutron*').Count | Should -Be 0
+    }
+
+    It 'refuses a command with <Case> before anything runs, naming the file and field' -ForEach @(
+        @{ Case = 'an unknown placeholder'; Field = 'Backup'; Command = 'mysqldump --databases {service}'; Id = 'InventoryPlaceholderUnknown'; Says = '{service} is not a placeholder: use {node}, {chassis}, {password}*' }
+        @{ Case = '{password} inside quotes'; Field = 'Migrate'; Command = "sh -c 'MYSQL_PWD={password} neutron-db-manage upgrade heads'"; Id = 'InventoryPlaceholderUnsafe'; Says = '{password} is inside quotes*' }
+        @{ Case = 'a placeholder after $'; Field = 'Restore'; Command = 'mysql ${node}'; Id = 'InventoryPlaceholderUnsafe'; Says = '*follows ''$''*' }
+    ) {
+        $inventory = New-TestNeutronInventory $dir @{ $Field = $Command }
+        Invoke-DfNeutronMigration -Inventory $inventory @ssh -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -BeLike "$Id,*"
+        $failed[0].Exception.Message | Should -BeLike "$inventory, line *, field NeutronDatabase.$Field`: $Says"
+    }
+
+    It 'names an inventory that does not exist' {
+        $missing = Join-Path $dir 'no-such-cloud.psd1'
+        Invoke-DfNeutronMigration -Inventory $missing @ssh -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'InventoryNotFound,*'
+        $failed[0].Exception.Message | Should -Be "The inventory $missing does not exist."
+    }
+
+    It 'refuses a NeutronDatabase.Node that is no node of the inventory' {
+        $inventory = New-TestNeutronInventory $dir @{ Node = 'ctl9' }
+        Invoke-DfNeutronMigration -Inventory $inventory @ssh -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'InventoryInvalid,*'
+        $failed[0].Exception.Message | Should -BeLike "*field NeutronDatabase.Node: 'ctl9' is not a node of the inventory*"
+    }
+
+    It 'refuses a dump path that exists (or whose checksum file does) and leaves the file as it was' -ForEach @(
+        @{ Taken = 'neutron.sql.gz' }, @{ Taken = 'neutron.sql.gz.sha256' }
+    ) {
+        $inventory = New-TestNeutronInventory $dir
+        $path = Join-Path $dir 'neutron.sql.gz'
+        Set-Content (Join-Path $dir $Taken) 'an operator''s file'
+        Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NeutronDumpExists,*'
+        $failed[0].Exception.Message | Should -Be "$(Join-Path $dir $Taken) already exists; a dump never replaces a file."
+        Get-Content (Join-Path $dir $Taken) | Should -Be 'an operator''s file'
+        @(Get-ChildItem $dir -File -Force).Name | Sort-Object | Should -Be (@('inventory.json', $Taken) | Sort-Object)
+    }
+
+    It 'leaves no file that looks like a dump when the command fails after writing part of it' {
+        $inventory = New-TestNeutronInventory $dir @{ Backup = 'seq 1 100000; echo "mysqldump: Error 2013: Lost connection" >&2; exit 2' }
+        $path = Join-Path $dir 'neutron.sql.gz'
+        Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NeutronCommandFailed,*'
+        $failed[0].Exception.Message | Should -BeLike '*exit code 2*Lost connection'
+        @(Get-ChildItem $dir -File -Force).Name | Should -Be 'inventory.json'
+    }
+
+    It 'refuses a backup command that writes nothing: that is no dump' {
+        $inventory = New-TestNeutronInventory $dir @{ Backup = 'true' }
+        Backup-DfNeutronDatabase -Inventory $inventory -Path (Join-Path $dir 'neutron.sql.gz') @ssh -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NeutronDumpEmpty,*'
+        @(Get-ChildItem $dir -File -Force).Name | Should -Be 'inventory.json'
+    }
+
+    It 'asks for -DatabaseCredential when a command holds {password}, and runs nothing' {
+        $inventory = New-TestNeutronInventory $dir
+        $path = Join-Path $dir 'neutron.sql.gz'
+        Backup-DfNeutronDatabase -Inventory $inventory -Path $path -KnownHostsPath $ssh.KnownHostsPath -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NeutronPasswordMissing,*'
+        $failed[0].ErrorDetails.RecommendedAction | Should -BeLike '*-DatabaseCredential*'
+        @(Get-ChildItem $dir -File -Force).Name | Should -Be 'inventory.json'
+    }
+
+    It 'shows the database password nowhere: not in -WhatIf, output, verbose lines, errors or files, even when a command echoes it' {
+        Reset-TestNeutronDatabase
+        $password = Get-TestNeutronPassword
+        $inventory = New-TestNeutronInventory $dir @{ Migrate = 'P={password}; echo connecting with password $P; echo denied for $P >&2; exit 1' }
+        $path = Join-Path $dir 'neutron.sql.gz'
+        $since = [datetime]::UtcNow
+        $texts = @(
+            Get-WhatIf { Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -WhatIf }
+            (Invoke-Captured { Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh }).Text
+            (Invoke-Captured { Get-Item $path | Restore-DfNeutronDatabase -Inventory $inventory @ssh -Confirm:$false }).Text
+            ($migration = Invoke-Captured { Invoke-DfNeutronMigration -Inventory $inventory @ssh }).Text
+            Get-WrittenText $dir $since
+        )
+        $migration.Error.FullyQualifiedErrorId | Should -BeLike 'NeutronCommandFailed,*'
+        $migration.Error.Exception.Message | Should -BeLike '*denied for `*`*`*'
+        ($texts -join "`n") | Should -BeLike '*connecting with password `*`*`**'
+        ($texts -join "`n") | Should -Not -BeLike "*$password*"
+    }
+}
