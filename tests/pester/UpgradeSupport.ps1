@@ -15,7 +15,7 @@ function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownN
     Add-RedisObjects $RedisDb @(Get-DfNode $cloud.Inventory | ForEach-Object {
         @{ table = 'chassis'; topic = ''; id = $_.Name; value = [ordered]@{ id = $_.Name; ip = $_.Address; tunnel_types = @('geneve') } } })
     $up = Get-DfNode $cloud.Inventory | Where-Object Name -NE 'down1'
-    $up | Start-DfControlPlane -Database $cloud.Database -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 | Out-Null
+    $up | Start-DfControlPlane -Database $cloud.Database -KnownHostsPath $cloud.KnownHosts -HeartbeatTimeout 60 | Out-Null
     $cloud | Add-Member -NotePropertyName Backups -NotePropertyValue (Join-Path $cloud.Dir 'backups') -PassThru
 }
 
