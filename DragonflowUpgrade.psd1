@@ -7,14 +7,15 @@
     Description          = 'Upgrades a deployed Dragonflow cloud: migrates its north-bound database between releases and stops and starts its control plane, without losing a deployed resource.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
-    FormatsToProcess     = @('module/DragonflowUpgrade.Format.ps1xml', 'module/DragonflowUpgrade.Remote.Format.ps1xml', 'module/DragonflowUpgrade.Safety.Format.ps1xml', 'module/DragonflowUpgrade.Configuration.Format.ps1xml')
+    FormatsToProcess     = @('module/DragonflowUpgrade.Format.ps1xml', 'module/DragonflowUpgrade.Remote.Format.ps1xml', 'module/DragonflowUpgrade.Safety.Format.ps1xml', 'module/DragonflowUpgrade.Configuration.Format.ps1xml', 'module/DragonflowUpgrade.Upgrade.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-DfMigration', 'Invoke-DfMigration', 'Get-DfMigrationLog', 'Set-DfMigrationBaseline', 'New-DfMigration',
         'Get-DfNbObject', 'Get-DfNbTable', 'Get-DfSchema', 'Compare-DfSchema', 'Test-DfSchemaChange',
         'Get-DfNbDatabaseLock', 'Lock-DfNbDatabase', 'Unlock-DfNbDatabase', 'Backup-DfNbDatabase', 'Restore-DfNbDatabase', 'Resume-DfMigration', 'Undo-DfMigration',
         'Get-DfNode', 'Invoke-DfNodeCommand', 'Get-DfServiceStatus', 'Stop-DfControlPlane', 'Start-DfControlPlane',
         'Backup-DfNeutronDatabase', 'Restore-DfNeutronDatabase', 'Invoke-DfNeutronMigration',
-        'Test-DfConfiguration', 'Update-DfConfiguration', 'Restore-DfConfiguration'
+        'Test-DfConfiguration', 'Update-DfConfiguration', 'Restore-DfConfiguration',
+        'Test-DfUpgradeReadiness', 'Invoke-DfUpgrade', 'Undo-DfUpgrade'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @('Get-DfUpgradeLock')

@@ -1,0 +1,66 @@
+<#
+.SYNOPSIS
+    The offline upgrade of a Dragonflow cloud done with the module's smaller cmdlets in a
+    pipeline: what Invoke-DfUpgrade does in one command, written out so that a runbook can add
+    its own steps between them.
+.DESCRIPTION
+    Readiness → stop → update the code on every node → back up and migrate the NB database →
+    start → verify. Any failure after the stop puts the cloud back: the new control plane
+    stopped, the NB database restored from the backup, -RevertCommand on every node, the old
+    control plane started. Open vSwitch is never touched: the data plane keeps forwarding with
+    the flows it has while the control plane is down.
+
+    Unlike Invoke-DfUpgrade, this script keeps no state file: if the machine running it dies,
+    recover by hand (Restore-DfNbDatabase with the backup it named, -RevertCommand, Start-DfControlPlane).
+.EXAMPLE
+    ./Upgrade-Runbook.ps1 -Inventory ./cloud.psd1 -Database redis://10.0.0.5:6379/0 -TargetRelease queens `
+        -UpdateCommand 'apt-get install -y python-dragonflow=5.0.0-1' `
+        -RevertCommand 'apt-get install -y --allow-downgrades python-dragonflow=4.0.0-1' -BackupFolder /srv/df-upgrade
+#>
+param(
+    [Parameter(Mandatory)][string] $Inventory,
+    [Parameter(Mandatory)][string] $Database,
+    [Parameter(Mandatory)][string] $TargetRelease,
+    [Parameter(Mandatory)][string] $UpdateCommand,
+    [Parameter(Mandatory)][string] $RevertCommand,
+    [Parameter(Mandatory)][string] $BackupFolder,
+    [string] $KnownHostsPath,
+    [int] $ServiceDownTime = 80
+)
+$ErrorActionPreference = 'Stop'
+if (-not (Get-Module DragonflowUpgrade)) { Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') }
+
+$ssh = @{}
+if ($KnownHostsPath) { $ssh.KnownHostsPath = $KnownHostsPath }
+$plane = $ssh + @{ Database = $Database; ServiceDownTime = $ServiceDownTime }
+$nodes = Get-DfNode -Inventory $Inventory
+
+# 1. Readiness: nothing is stopped unless every check passes.
+$checks = $nodes | Test-DfUpgradeReadiness @ssh -Database $Database -TargetRelease $TargetRelease -BackupPath $BackupFolder -ServiceDownTime $ServiceDownTime
+$checks | Format-Table | Out-Host
+if ($checks | Where-Object Status -EQ 'Failed') { throw 'The cloud is not ready for the upgrade; nothing was stopped.' }
+
+# 2. Stop: Neutron servers first, then every Dragonflow service; waits for the heartbeats to stop.
+$nodes | Stop-DfControlPlane @plane -Confirm:$false | Out-Host
+$backup = $null
+try {
+    # 3. The new code on every node.
+    $nodes | Invoke-DfNodeCommand @ssh -Command $UpdateCommand | Out-Host
+    # 4. The NB database: backed up, then migrated (the migration's own backup goes beside it).
+    New-Item -ItemType Directory $BackupFolder -Force | Out-Null
+    $backup = Backup-DfNbDatabase -Database $Database -Path $BackupFolder
+    Invoke-DfMigration -Database $Database -TargetRelease $TargetRelease -BackupPath $BackupFolder -ServiceDownTime $ServiceDownTime -Confirm:$false | Out-Host
+    # 5. Start: Dragonflow services, their fresh heartbeats, then Neutron servers.
+    $nodes | Start-DfControlPlane @plane -Confirm:$false | Out-Host
+    # 6. Verify: every service runs.
+    $down = $nodes | Get-DfServiceStatus @ssh | Where-Object Status -NE 'Running'
+    if ($down) { throw "Not running after the upgrade: $(($down | ForEach-Object { "$($_.Node.Name)/$($_.Service.Name)" }) -join ', ')" }
+}
+catch {
+    Write-Warning "The upgrade failed: $_. Putting the cloud back."
+    $nodes | Stop-DfControlPlane @plane -Confirm:$false -ErrorAction Continue | Out-Null
+    if ($backup) { Restore-DfNbDatabase -Database $Database -Path $backup.Path -Confirm:$false | Out-Host }
+    $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand | Out-Host
+    $nodes | Start-DfControlPlane @plane -Confirm:$false | Out-Host
+    throw
+}

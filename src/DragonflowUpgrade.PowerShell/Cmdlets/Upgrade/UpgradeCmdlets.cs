@@ -1,0 +1,258 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Remote;
+using DragonflowUpgrade.Remote.Upgrade;
+
+namespace DragonflowUpgrade.PowerShell.Cmdlets
+{
+    /// <summary>
+    /// What the whole-upgrade cmdlets share: the nodes (-Inventory, or -Node from Get-DfNode), the
+    /// NB database, the backup folder that holds the state file, and the SSH options.
+    /// </summary>
+    public abstract class DfUpgradeCmdlet : DfCmdlet
+    {
+        readonly List<DfNode> _nodes = new List<DfNode>();
+        readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        /// <summary>The inventory of the cloud's nodes (.psd1 or .json).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = "Inventory")]
+        [ValidateNotNullOrEmpty]
+        public string Inventory { get; set; }
+
+        /// <summary>The nodes, from Get-DfNode.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = "Node", ValueFromPipeline = true)]
+        [ValidateNotNullOrEmpty]
+        public DfNode[] Node { get; set; }
+
+        /// <summary>The NB database (redis://, etcd://, or a .jsonl path).</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
+
+        /// <summary>Folders of the operator's own migrations, as for Invoke-DfMigration.</summary>
+        [Parameter]
+        public string[] MigrationPath { get; set; }
+
+        /// <summary>The folder of the upgrade's backups, its state file and its report; by default the df-backups folder of Backup-DfNbDatabase.</summary>
+        [Parameter]
+        public string BackupPath { get; set; }
+
+        /// <summary>Seconds after its last heartbeat that a service counts as down (Dragonflow's service_down_time).</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int ServiceDownTime { get; set; } = (int)Heartbeats.DefaultDownTime.TotalSeconds;
+
+        /// <summary>Seconds to wait for the heartbeats to stop or come.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int HeartbeatTimeout { get; set; } = 120;
+
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = 32;
+
+        /// <summary>The passphrase of the identity files, as the credential's password.</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential Credential { get; set; }
+
+        [Parameter]
+        public string KnownHostsPath { get; set; }
+
+        [Parameter]
+        public SwitchParameter AcceptNewHostKey { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int ConnectTimeout { get; set; } = 10;
+
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int CommandTimeout { get; set; } = 600;
+
+        protected CancellationToken Cancellation => _cancel.Token;
+
+        protected override void ProcessRecord()
+        {
+            if (Node != null)
+                foreach (var n in Node)
+                    if (n != null && _nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
+        }
+
+        protected override void StopProcessing() => _cancel.Cancel();
+
+        /// <summary>The settings of the upgrade; null after a terminating error.</summary>
+        protected UpgradeSettings Settings(string targetRelease)
+        {
+            var nodes = Inventory != null ? LoadInventory() : _nodes;
+            string backup;
+            using (var store = OpenDatabase())
+                backup = BackupPath != null
+                    ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath)
+                    : Path.GetDirectoryName(NbBackup.DefaultPath(store));
+            var options = new SshOptions
+            {
+                AcceptNewHostKey = AcceptNewHostKey,
+                Passphrase = Credential?.GetNetworkCredential().Password,
+                ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
+                CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
+            };
+            if (!string.IsNullOrEmpty(KnownHostsPath)) options.KnownHostsPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath);
+            return new UpgradeSettings
+            {
+                Nodes = nodes,
+                Inventory = Inventory == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory),
+                OpenDatabase = () => OpenDatabase(),
+                CreateMigrator = store => MigrationSources.Migrator(this, store, MigrationPath, Logger),
+                TargetRelease = targetRelease,
+                BackupFolder = backup,
+                Ssh = new SshConnector(options),
+                ThrottleLimit = ThrottleLimit,
+                ServiceDownTime = TimeSpan.FromSeconds(ServiceDownTime),
+                HeartbeatTimeout = TimeSpan.FromSeconds(HeartbeatTimeout),
+                Logger = Logger,
+            };
+        }
+
+        IReadOnlyList<DfNode> LoadInventory()
+        {
+            string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory);
+            if (!File.Exists(path))
+                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, Inventory));
+            try
+            {
+                string extension = Path.GetExtension(path).ToLowerInvariant();
+                if (extension == ".psd1") return Remote.Inventory.Parse(PsdInventory.Read(path), path);
+                if (extension == ".json") return Remote.Inventory.LoadJson(path);
+                throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
+            }
+            catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null; }
+        }
+
+        protected IProgress<ProgressReport> ProgressTo(int id) => new SyncProgress<ProgressReport>(p => Progress(id, p));
+
+        /// <summary>Runs the library call; an engine error or a store failure ends the cmdlet with its record.</summary>
+        protected void Guarded(Action action)
+        {
+            try { action(); }
+            catch (DfException e) { ThrowTerminatingError(Record(e)); }
+            catch (IOException e) { ThrowTerminatingError(Error(e, "UpgradeStateUnwritable", BackupPath)); }
+            finally { CompleteProgress(1, "Upgrading the cloud"); }
+        }
+    }
+
+    /// <summary>
+    /// Checks, writing nothing, what an upgrade needs: every node reachable and its service
+    /// commands answering, the NB database reachable, unlocked and without an interrupted commit,
+    /// the migrations planned and validated against the target release, the backup folder
+    /// writable with room, the control plane's state. One object per check.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "DfUpgradeReadiness", DefaultParameterSetName = "Inventory")]
+    [OutputType(typeof(ReadinessResult))]
+    public sealed class TestDfUpgradeReadiness : DfUpgradeCmdlet
+    {
+        /// <summary>The release to upgrade to (e.g. queens).</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string TargetRelease { get; set; }
+
+        protected override void EndProcessing()
+        {
+            var settings = Settings(TargetRelease);
+            Guarded(() => { foreach (var r in UpgradeReadiness.Check(settings, Cancellation)) WriteObject(r); });
+        }
+    }
+
+    /// <summary>
+    /// The whole offline upgrade: readiness, stop, update the code, back up and migrate the NB
+    /// database, start, verify. A failure after the stop rolls every step back. Open vSwitch is
+    /// never touched.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "DfUpgrade", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Inventory")]
+    [OutputType(typeof(UpgradeStepResult))]
+    public sealed class InvokeDfUpgrade : DfUpgradeCmdlet
+    {
+        /// <summary>The release to upgrade to (e.g. queens); with -Resume, the one recorded.</summary>
+        [Parameter]
+        public string TargetRelease { get; set; }
+
+        /// <summary>The command that installs the new release on a node ({node} is its name).</summary>
+        [Parameter]
+        public string UpdateCommand { get; set; }
+
+        /// <summary>The command that puts the old release back on a node, run on rollback on every node the update reached.</summary>
+        [Parameter]
+        public string RevertCommand { get; set; }
+
+        /// <summary>Carry on the interrupted upgrade recorded in the backup folder from the step it reached.</summary>
+        [Parameter]
+        public SwitchParameter Resume { get; set; }
+
+        /// <summary>On failure, roll nothing back: leave the cloud as the failed step left it (stopped) for a human.</summary>
+        [Parameter]
+        public SwitchParameter NoRollback { get; set; }
+
+        protected override void EndProcessing()
+        {
+            if (!Resume && string.IsNullOrEmpty(TargetRelease))
+                ThrowTerminatingError(Record(new DfException("UpgradeTargetMissing", DfErrorCategory.InvalidArgument,
+                    "Invoke-DfUpgrade needs -TargetRelease (or -Resume to carry on a recorded upgrade).", null, "Give -TargetRelease, e.g. queens.")));
+            var settings = Settings(TargetRelease);
+            settings.UpdateCommand = UpdateCommand;
+            settings.RevertCommand = RevertCommand;
+            settings.NoRollback = NoRollback;
+            var run = new UpgradeRun(settings);
+            Guarded(() =>
+            {
+                if (Resume)
+                {
+                    var state = run.FindInterrupted() ?? throw UpgradeErrors.NothingToResume(settings.BackupFolder);
+                    if (!ShouldProcess($"upgrade {state.Id} of {state.Database} to {state.TargetRelease}", "Resume from step " + state.StepReached)) return;
+                    run.Resume(WriteObject, ProgressTo(1), Cancellation);
+                    return;
+                }
+                var interrupted = run.FindInterrupted();
+                if (interrupted != null) throw UpgradeErrors.Interrupted(interrupted);
+                var steps = run.Describe();
+                string summary = $"upgrade {settings.Nodes.Count} node(s) and {Database} to {TargetRelease}: " +
+                    string.Join(" → ", steps.Select(s => s.Step).Distinct());
+                if (!ShouldProcess(summary, "Upgrade the cloud"))
+                {
+                    if (MyInvocation.BoundParameters.ContainsKey("WhatIf")) foreach (var s in steps) WriteObject(s);
+                    return;
+                }
+                run.Run(WriteObject, ProgressTo(1), Cancellation, () => UpgradeReadiness.Check(settings, Cancellation).ToList());
+            });
+        }
+    }
+
+    /// <summary>Rolls back the interrupted upgrade recorded in the backup folder: every step begun, last first.</summary>
+    [Cmdlet(VerbsCommon.Undo, "DfUpgrade", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Inventory")]
+    [OutputType(typeof(UpgradeStepResult))]
+    public sealed class UndoDfUpgrade : DfUpgradeCmdlet
+    {
+        /// <summary>The command that puts the old release back on a node; by default the one the upgrade was started with.</summary>
+        [Parameter]
+        public string RevertCommand { get; set; }
+
+        protected override void EndProcessing()
+        {
+            var settings = Settings(null);
+            settings.RevertCommand = RevertCommand;
+            var run = new UpgradeRun(settings);
+            Guarded(() =>
+            {
+                var state = run.FindInterrupted() ?? throw UpgradeErrors.NothingToResume(settings.BackupFolder);
+                if (!ShouldProcess($"upgrade {state.Id} of {state.Database} to {state.TargetRelease}", "Roll back from step " + state.StepReached)) return;
+                run.Undo(WriteObject, ProgressTo(1), Cancellation);
+            });
+        }
+    }
+}

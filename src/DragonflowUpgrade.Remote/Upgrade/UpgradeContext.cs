@@ -1,0 +1,67 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
+
+namespace DragonflowUpgrade.Remote.Upgrade
+{
+    /// <summary>What an upgrade works on and with: the nodes, the NB database, the commands, the state.</summary>
+    public sealed class UpgradeSettings
+    {
+        public IReadOnlyList<DfNode> Nodes { get; set; }
+        public string Inventory { get; set; }
+        /// <summary>Opens the NB database (the cmdlet knows the password; the upgrade never sees it in text).</summary>
+        public Func<INbStore> OpenDatabase { get; set; }
+        /// <summary>A migrator over a store with every migration the operator's -MigrationPath adds.</summary>
+        public Func<INbStore, Migrator> CreateMigrator { get; set; }
+        public string TargetRelease { get; set; }
+        public string UpdateCommand { get; set; }
+        public string RevertCommand { get; set; }
+        /// <summary>The folder of the backups, the state file and the report.</summary>
+        public string BackupFolder { get; set; }
+        public SshConnector Ssh { get; set; }
+        public int ThrottleLimit { get; set; } = 32;
+        public TimeSpan ServiceDownTime { get; set; } = Heartbeats.DefaultDownTime;
+        public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(120);
+        public bool NoRollback { get; set; }
+        public ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    }
+
+    /// <summary>What the steps share while an upgrade runs.</summary>
+    public sealed class UpgradeContext : IDisposable
+    {
+        INbStore _store;
+
+        public UpgradeContext(UpgradeSettings settings, UpgradeState state, Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
+        {
+            Settings = settings;
+            State = state;
+            Emit = emit;
+            Progress = progress;
+            Cancel = cancel;
+            Plane = new ControlPlane(settings.Ssh, settings.ThrottleLimit, settings.Logger);
+        }
+
+        public UpgradeSettings Settings { get; }
+        public UpgradeState State { get; }
+        public ControlPlane Plane { get; }
+        public Action<UpgradeStepResult> Emit { get; }
+        public IProgress<ProgressReport> Progress { get; }
+        public CancellationToken Cancel { get; }
+        public INbStore Store => _store ?? (_store = Settings.OpenDatabase());
+
+        public HeartbeatCheck HeartbeatCheck() => new HeartbeatCheck(Store)
+        {
+            DownTime = Settings.ServiceDownTime,
+            Timeout = Settings.HeartbeatTimeout,
+        };
+
+        /// <summary>Writes the state file (a -WhatIf run has none).</summary>
+        public void Save() { if (State.Path != null) State.Save(); }
+
+        public void Dispose() => _store?.Dispose();
+    }
+}

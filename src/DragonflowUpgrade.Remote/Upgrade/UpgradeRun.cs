@@ -1,0 +1,251 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Store;
+
+namespace DragonflowUpgrade.Remote.Upgrade
+{
+    /// <summary>
+    /// The whole offline upgrade: readiness, then each step in order, its progress in the state
+    /// file after every step; a failure after the stop undoes every step begun, in reverse order
+    /// (unless NoRollback). An interrupted upgrade is carried on (<see cref="Resume"/>) or rolled
+    /// back (<see cref="Undo"/>) from its state file.
+    /// </summary>
+    public sealed class UpgradeRun
+    {
+        readonly UpgradeSettings _settings;
+        readonly IReadOnlyList<IUpgradeStep> _steps;
+
+        public UpgradeRun(UpgradeSettings settings, IReadOnlyList<IUpgradeStep> steps = null)
+        {
+            _settings = settings;
+            _steps = steps ?? UpgradeSteps.Default();
+        }
+
+        public IReadOnlyList<IUpgradeStep> Steps => _steps;
+
+        /// <summary>Every step the upgrade would take, node by node, without doing any.</summary>
+        public IReadOnlyList<UpgradeStepResult> Describe()
+        {
+            var state = NewState(null);
+            using (var c = new UpgradeContext(_settings, state, _ => { }, null, CancellationToken.None))
+                return _steps.SelectMany(s => s.Describe(c).Select(d => new UpgradeStepResult(null, s.Name, d.Node, UpgradeStepStatus.WouldRun, TimeSpan.Zero, d.Detail))).ToList();
+        }
+
+        /// <summary>An upgrade recorded in the backup folder that neither finished nor was rolled back; null if none.</summary>
+        public UpgradeState FindInterrupted()
+        {
+            var state = UpgradeState.Load(_settings.BackupFolder);
+            return state != null && state.Interrupted ? state : null;
+        }
+
+        /// <summary>Runs a new upgrade. Refuses when another is recorded as unfinished in the folder, and when readiness fails (then nothing was changed).</summary>
+        public UpgradeState Run(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel,
+            Func<IReadOnlyList<ReadinessResult>> readiness = null)
+        {
+            if (_settings.UpdateCommand != null && _settings.RevertCommand == null && !_settings.NoRollback) throw UpgradeErrors.RevertCommandMissing();
+            foreach (var node in _settings.Nodes.Take(1)) // a bad placeholder is refused before anything runs
+            {
+                if (_settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
+                if (_settings.RevertCommand != null) UpdateStep.Fill(_settings.RevertCommand, "-RevertCommand", node);
+            }
+            var earlier = FindInterrupted();
+            if (earlier != null) throw UpgradeErrors.Interrupted(earlier);
+            if (readiness != null)
+            {
+                var sw = Stopwatch.StartNew();
+                var checks = readiness();
+                foreach (var r in checks)
+                    emit(new UpgradeStepResult(null, "Readiness", r.Node, r.Status == ReadinessStatus.Failed ? UpgradeStepStatus.Failed
+                        : r.Status == ReadinessStatus.Warning ? UpgradeStepStatus.Warning : UpgradeStepStatus.Passed, sw.Elapsed, $"{r.Check}: {r.Message}"));
+                var failed = checks.Where(r => r.Status == ReadinessStatus.Failed).ToList();
+                if (failed.Count > 0)
+                    throw UpgradeErrors.NotReady(failed.Count, string.Join("; ", failed.Select(f => (f.Node == null ? "" : f.Node + ": ") + f.Check + ": " + f.Message)));
+            }
+            var state = NewState(UpgradeState.PathIn(_settings.BackupFolder));
+            using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            {
+                state.Database = c.Store.Location;
+                state.Save();
+                return Continue(c);
+            }
+        }
+
+        /// <summary>Carries on the upgrade recorded in the backup folder from the step it reached.</summary>
+        public UpgradeState Resume(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
+        {
+            var state = Recorded();
+            using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            {
+                state.Status = UpgradeStatus.Running;
+                state.Failure = null;
+                c.Save();
+                return Continue(c);
+            }
+        }
+
+        /// <summary>Rolls back the upgrade recorded in the backup folder: every step begun, in reverse order.</summary>
+        public UpgradeState Undo(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
+        {
+            var state = Recorded();
+            using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            {
+                string restored = Rollback(c);
+                WriteReport(c);
+                if (state.Status == UpgradeStatus.RollbackFailed)
+                    throw new UpgradeFailedException("Undo", null, "the rollback did not finish.", restored, false, null);
+                return state;
+            }
+        }
+
+        UpgradeState Recorded()
+        {
+            var state = UpgradeState.Load(_settings.BackupFolder);
+            if (state == null || !state.Interrupted) throw UpgradeErrors.NothingToResume(_settings.BackupFolder);
+            using (var store = _settings.OpenDatabase())
+                state.RequireSameCloud(store.Location, _settings.Nodes.Select(n => n.Name));
+            var known = new HashSet<string>(_steps.Select(s => s.Name));
+            var unknown = state.Steps.FirstOrDefault(s => !known.Contains(s.Name));
+            if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
+            foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
+                throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
+            if (!string.Equals(state.TargetRelease, _settings.TargetRelease ?? state.TargetRelease, StringComparison.OrdinalIgnoreCase))
+                throw UpgradeErrors.StateOtherCloud(state.Path, $"records an upgrade to {state.TargetRelease}, not {_settings.TargetRelease}");
+            _settings.TargetRelease = state.TargetRelease;
+            _settings.UpdateCommand = _settings.UpdateCommand ?? state.UpdateCommand;
+            _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
+            return state;
+        }
+
+        UpgradeState NewState(string path) => new UpgradeState
+        {
+            Id = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'") + "-" + Guid.NewGuid().ToString("N").Substring(0, 6),
+            Inventory = _settings.Inventory,
+            Nodes = _settings.Nodes.Select(n => n.Name).ToList(),
+            TargetRelease = _settings.TargetRelease,
+            UpdateCommand = _settings.UpdateCommand,
+            RevertCommand = _settings.RevertCommand,
+            Status = UpgradeStatus.Running,
+            StartedAt = DateTimeOffset.UtcNow,
+            Steps = _steps.Select(s => new StepRecord { Name = s.Name, State = StepState.Pending }).ToList(),
+            Path = path,
+        };
+
+        UpgradeState Continue(UpgradeContext c)
+        {
+            var state = c.State;
+            for (int i = 0; i < _steps.Count; i++)
+            {
+                var step = _steps[i];
+                var record = state.Step(step.Name);
+                if (record.State == StepState.Done) continue;
+                c.Progress?.Report(new ProgressReport("Upgrading the cloud to " + state.TargetRelease, $"Step {i + 1} of {_steps.Count}: {step.Name}", 100 * i / _steps.Count));
+                record.State = StepState.Running;
+                record.StartedAt = DateTimeOffset.UtcNow;
+                c.Save();
+                try { step.Do(c); }
+                catch (Exception e)
+                {
+                    string node = (e as StepFailedException)?.Node;
+                    // Ctrl+C: the commands of a rollback would be cancelled too; the state says where it stopped.
+                    bool interrupted = e is OperationCanceledException && c.Cancel.IsCancellationRequested;
+                    record.State = StepState.Failed;
+                    record.FinishedAt = DateTimeOffset.UtcNow;
+                    record.Detail = e.Message;
+                    state.Failure = $"step {step.Name}{(node == null ? "" : " on " + node)}: {e.Message}";
+                    state.Status = UpgradeStatus.Failed;
+                    c.Save();
+                    // A step's per-node failures are rows already; a failure of the whole step gets its row here.
+                    if (!(e is StepFailedException failed) || failed.Node == null)
+                        c.Emit(new UpgradeStepResult(state.Id, step.Name, null, UpgradeStepStatus.Failed, (record.FinishedAt - record.StartedAt) ?? TimeSpan.Zero, e.Message));
+                    if (_settings.NoRollback || interrupted || !step.RollsBack)
+                    {
+                        WriteReport(c);
+                        throw new UpgradeFailedException(step.Name, node, e.Message,
+                            (interrupted ? "Interrupted" : "-NoRollback") + ": nothing was rolled back; the control plane stays as the step left it.", false, e);
+                    }
+                    string restored = Rollback(c);
+                    WriteReport(c);
+                    throw new UpgradeFailedException(step.Name, node, e.Message, restored, state.Status == UpgradeStatus.RolledBack, e);
+                }
+                record.State = StepState.Done;
+                record.FinishedAt = DateTimeOffset.UtcNow;
+                c.Save();
+            }
+            state.Status = UpgradeStatus.Completed;
+            c.Save();
+            WriteReport(c);
+            return state;
+        }
+
+        /// <summary>Undoes every step begun, last first; says what was put back. A step whose undo fails is recorded and the others still run.</summary>
+        string Rollback(UpgradeContext c)
+        {
+            var state = c.State;
+            var done = new List<string>();
+            var failed = new List<string>();
+            for (int i = _steps.Count - 1; i >= 0; i--)
+            {
+                var step = _steps[i];
+                var record = state.Step(step.Name);
+                if (record.State == StepState.Pending || record.State == StepState.Undone) continue;
+                c.Progress?.Report(new ProgressReport("Rolling the cloud back", "Undoing " + step.Name, 100 * (_steps.Count - 1 - i) / _steps.Count));
+                try
+                {
+                    step.Undo(c);
+                    record.State = StepState.Undone;
+                    done.Add(step.Name);
+                }
+                catch (Exception e)
+                {
+                    record.State = StepState.UndoFailed;
+                    record.Detail = e.Message;
+                    failed.Add($"{step.Name} ({e.Message})");
+                    c.Emit(new UpgradeStepResult(state.Id, step.Name, (e as StepFailedException)?.Node, UpgradeStepStatus.RollbackFailed, TimeSpan.Zero, e.Message));
+                }
+                c.Save();
+            }
+            state.Status = failed.Count == 0 ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
+            c.Save();
+            return failed.Count == 0
+                ? $"Rolled back: {string.Join(", ", done.Select(Said))}."
+                : $"The rollback failed at {string.Join("; ", failed)}; undone: {string.Join(", ", done.Select(Said))}.";
+
+            string Said(string name)
+            {
+                switch (name)
+                {
+                    case UpgradeSteps.Stop: return "the old control plane started and heartbeating";
+                    case UpgradeSteps.Update: return "the old code back on every node updated (-RevertCommand)";
+                    case UpgradeSteps.NbMigration: return "the NB database restored from " + state.NbBackupPath;
+                    case UpgradeSteps.Start: return "the new control plane stopped";
+                    default: return name;
+                }
+            }
+        }
+
+        /// <summary>Writes the upgrade's report beside its backups: the state as JSON and a Markdown summary.</summary>
+        static void WriteReport(UpgradeContext c)
+        {
+            var s = c.State;
+            if (s.Path == null) return;
+            string folder = Path.GetDirectoryName(s.Path);
+            File.Copy(s.Path, Path.Combine(folder, $"df-upgrade-{s.Id}.json"), true);
+            var md = new System.Text.StringBuilder();
+            md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()
+              .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes)}")
+              .AppendLine($"- Target release: {s.TargetRelease}").AppendLine($"- Status: {s.Status}")
+              .AppendLine($"- NB backup: {s.NbBackupPath}");
+            if (s.Failure != null) md.AppendLine($"- Failure: {s.Failure}");
+            md.AppendLine().AppendLine("| Step | State | Started | Finished | Detail |").AppendLine("|---|---|---|---|---|");
+            foreach (var r in s.Steps)
+                md.AppendLine($"| {r.Name} | {r.State} | {r.StartedAt:u} | {r.FinishedAt:u} | {(r.Detail ?? "").Replace("|", "\\|").Replace("\n", " ")} |");
+            File.WriteAllText(Path.Combine(folder, $"df-upgrade-{s.Id}.md"), md.ToString());
+        }
+    }
+}

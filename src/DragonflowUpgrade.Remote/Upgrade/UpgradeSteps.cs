@@ -1,0 +1,261 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using DragonflowUpgrade.Engine.Safety;
+
+namespace DragonflowUpgrade.Remote.Upgrade
+{
+    /// <summary>The steps of the offline upgrade that exist today, in the order the spec gives them.</summary>
+    public static class UpgradeSteps
+    {
+        public const string Stop = "Stop", Update = "Update", NbBackup = "BackupNb", NbMigration = "MigrateNb", Start = "Start", Verify = "Verify";
+
+        /// <summary>
+        /// Stop → update → back up NB → migrate NB → start → verify. Configuration and Neutron's
+        /// database steps slot in after Update and after BackupNb (they are further
+        /// <see cref="IUpgradeStep"/>s).
+        /// </summary>
+        public static List<IUpgradeStep> Default() => new List<IUpgradeStep>
+        {
+            new StopStep(), new UpdateStep(), new NbBackupStep(), new NbMigrationStep(), new StartStep(), new VerifyStep(),
+        };
+
+        internal static void Report(UpgradeContext c, string step, ControlPlaneOutcome outcome)
+        {
+            foreach (var n in outcome.Nodes)
+                c.Emit(new UpgradeStepResult(c.State.Id, step, n.Node.Name, n.Succeeded ? UpgradeStepStatus.Succeeded : UpgradeStepStatus.Failed, n.Duration,
+                    n.Succeeded ? string.Join(", ", n.Services.Select(s => s.Service.Name)) : n.Error));
+            var failed = outcome.FailedNodes.FirstOrDefault();
+            if (failed != null)
+                throw new StepFailedException(failed.Node.Name, $"{outcome.FailedNodes.Count} node(s) failed: " + string.Join("; ", outcome.FailedNodes.Select(n => n.Node.Name + ": " + n.Error)));
+            if (outcome.HeartbeatFailure != null) throw new StepFailedException(null, outcome.HeartbeatFailure);
+        }
+
+        internal static IEnumerable<(string, string)> ServicesOf(UpgradeContext c, bool stop) =>
+            c.Settings.Nodes.Select(n => (n.Name, string.Join(", ", (stop
+                ? n.ServicesOf(ServiceKind.Neutron).Reverse().Concat(n.ServicesOf(ServiceKind.Dragonflow).Reverse())
+                : n.ServicesOf(ServiceKind.Dragonflow).Concat(n.ServicesOf(ServiceKind.Neutron))).Select(s => s.Name))));
+    }
+
+    /// <summary>Stops Neutron servers, then every Dragonflow service, and waits for the heartbeats to stop. Undo starts the old control plane and waits for its heartbeats.</summary>
+    sealed class StopStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.Stop;
+        public bool RollsBack => true;
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: true).Select(x => (x.Item1, "stop " + x.Item2));
+        public void Do(UpgradeContext c) =>
+            UpgradeSteps.Report(c, Name, c.Plane.Stop(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
+        public void Undo(UpgradeContext c) =>
+            UpgradeSteps.Report(c, Name, c.Plane.Start(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
+    }
+
+    /// <summary>
+    /// Runs -UpdateCommand on every node not updated yet (a node is recorded before its command
+    /// starts, so an interrupted update is reverted there too). Undo runs -RevertCommand on each.
+    /// </summary>
+    sealed class UpdateStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.Update;
+        public bool RollsBack => true;
+
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) =>
+            c.Settings.UpdateCommand == null
+                ? new[] { ((string)null, "no -UpdateCommand: the code is left as it is") }
+                : c.Settings.Nodes.Select(n => (n.Name, "run " + Fill(c.Settings.UpdateCommand, "-UpdateCommand", n)));
+
+        public void Do(UpgradeContext c)
+        {
+            if (c.Settings.UpdateCommand == null)
+            {
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, TimeSpan.Zero, "no -UpdateCommand: the code is left as it is"));
+                return;
+            }
+            var left = c.Settings.Nodes.Where(n => !c.State.Updated.Contains(n.Name)).ToList();
+            foreach (var n in left) if (!c.State.UpdateAttempted.Contains(n.Name)) c.State.UpdateAttempted.Add(n.Name);
+            c.Save();
+            var failed = new List<string>();
+            foreach (var r in RunOn(c, left, c.Settings.UpdateCommand, "-UpdateCommand"))
+            {
+                if (r.Succeeded) c.State.Updated.Add(r.Node.Name);
+                else failed.Add($"{r.Node.Name}: {r.Failure}");
+                c.Save();
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, r.Node.Name, r.Succeeded ? UpgradeStepStatus.Succeeded : UpgradeStepStatus.Failed, r.Duration,
+                    r.Succeeded ? "updated" : r.Failure));
+            }
+            if (failed.Count > 0)
+                throw new StepFailedException(failed[0].Split(':')[0], $"the update command failed on {failed.Count} node(s): {string.Join("; ", failed)}");
+        }
+
+        public void Undo(UpgradeContext c)
+        {
+            if (c.Settings.RevertCommand == null || c.State.UpdateAttempted.Count == 0) return;
+            var nodes = c.Settings.Nodes.Where(n => c.State.UpdateAttempted.Contains(n.Name)).ToList();
+            var failed = new List<string>();
+            foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand, "-RevertCommand"))
+            {
+                if (!r.Succeeded) failed.Add($"{r.Node.Name}: {r.Failure}");
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, r.Node.Name, r.Succeeded ? UpgradeStepStatus.RolledBack : UpgradeStepStatus.RollbackFailed, r.Duration,
+                    r.Succeeded ? "reverted" : r.Failure));
+            }
+            if (failed.Count > 0) throw new StepFailedException(failed[0].Split(':')[0], $"the revert command failed on {string.Join("; ", failed)}");
+            c.State.Updated.Clear();
+            c.State.UpdateAttempted.Clear();
+            c.Save();
+        }
+
+        static IEnumerable<NodeCommandResult> RunOn(UpgradeContext c, IReadOnlyList<DfNode> nodes, string template, string parameter) =>
+            NodeFanOut.Run(nodes, c.Settings.ThrottleLimit, c.Settings.Logger,
+                (node, log, cancel) =>
+                {
+                    using (var connection = c.Settings.Ssh.Connect(node, log, cancel))
+                        return connection.Run(Fill(template, parameter, node), log, cancel);
+                },
+                (node, e) => NodeCommandResult.Unreachable(node, template, e, TimeSpan.Zero), c.Cancel);
+
+        /// <summary>The command for one node: {node} and {chassis} replaced by its names.</summary>
+        public static string Fill(string template, string parameter, DfNode node)
+        {
+            var t = new CommandTemplate(template, parameter, 0);
+            if (t.Problem != null) throw UpgradeErrors.CommandInvalid(parameter, t.Problem);
+            return t.Fill("", node.Name, node.Chassis);
+        }
+    }
+
+    /// <summary>Backs up the NB database beside the state file, once: a resumed upgrade keeps the backup it made.</summary>
+    sealed class NbBackupStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.NbBackup;
+        public bool RollsBack => true;
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "back up the NB database into " + c.Settings.BackupFolder) };
+
+        public void Do(UpgradeContext c)
+        {
+            var sw = Stopwatch.StartNew();
+            if (c.State.NbBackupPath != null && File.Exists(c.State.NbBackupPath))
+            {
+                var kept = NbBackup.ReadHeader(c.State.NbBackupPath);
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"kept the backup made before: {kept.Path} ({kept.Objects} objects)"));
+                return;
+            }
+            var info = NbBackup.Write(c.Store, NbBackup.ResolvePath(c.Settings.BackupFolder, c.Store));
+            c.State.NbBackupPath = info.Path;
+            c.State.NbBackupChecksum = info.Checksum;
+            c.Save();
+            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed, $"{info.Objects} objects backed up to {info.Path}"));
+        }
+
+        public void Undo(UpgradeContext c) { } // the backup stays: it is what the rollback restores
+    }
+
+    /// <summary>
+    /// Migrates the NB database to the target release through the engine's guarded, journaled run;
+    /// a commit the upgrade was killed in is finished. Undo restores the upgrade's NB backup exactly.
+    /// </summary>
+    sealed class NbMigrationStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.NbMigration;
+        public bool RollsBack => true;
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, $"migrate the NB database {c.Store.Location} to {c.Settings.TargetRelease}") };
+
+        public void Do(UpgradeContext c)
+        {
+            var sw = Stopwatch.StartNew();
+            var store = c.Store;
+            if (CommitJournal.ReadInProgress(store) != null)
+            {
+                CommitReport resumed;
+                using (UpgradeLock.Acquire(store, "Invoke-DfUpgrade -Resume", c.Settings.Logger))
+                    resumed = CommitJournal.Resume(store, c.Progress, c.Settings.Logger);
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
+                    $"finished the interrupted commit of {string.Join(", ", resumed.Migrations)}: {resumed.Puts} put, {resumed.Deletes} deleted"));
+                return;
+            }
+            using (UpgradeGuard.Enter(store, "Invoke-DfUpgrade", true, c.Settings.ServiceDownTime, false, c.Settings.Logger))
+            {
+                var migrator = c.Settings.CreateMigrator(store);
+                var plan = migrator.Plan();
+                var selected = migrator.Select(plan, c.Settings.TargetRelease);
+                var schema = migrator.PlanSchema(plan, c.Settings.TargetRelease, selected);
+                if (selected.Count == 0 && !schema.ChangesRelease)
+                {
+                    c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
+                    return;
+                }
+                var result = migrator.Run(selected, schema, c.Progress);
+                migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath), c.Progress);
+                foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
+                    $"applied {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
+                    string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
+            }
+        }
+
+        public void Undo(UpgradeContext c)
+        {
+            if (c.State.NbBackupPath == null) return;
+            var sw = Stopwatch.StartNew();
+            var store = c.Store;
+            using (UpgradeLock.Acquire(store, "Undo-DfUpgrade", c.Settings.Logger))
+            {
+                var plan = NbRestore.Plan(store, c.State.NbBackupPath, c.State.NbBackupChecksum);
+                NbRestore.Apply(store, plan, c.Progress);
+                if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
+                    $"restored {c.State.NbBackupPath}: {plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted"));
+            }
+        }
+    }
+
+    /// <summary>Starts the Dragonflow services, waits for their heartbeats, then the Neutron servers. Undo stops them all.</summary>
+    sealed class StartStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.Start;
+        public bool RollsBack => true;
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: false).Select(x => (x.Item1, "start " + x.Item2));
+        public void Do(UpgradeContext c) =>
+            UpgradeSteps.Report(c, Name, c.Plane.Start(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
+        public void Undo(UpgradeContext c) =>
+            UpgradeSteps.Report(c, Name, c.Plane.Stop(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
+    }
+
+    /// <summary>Every service's status command says it runs, and every Dragonflow service that heartbeats has a fresh row.</summary>
+    sealed class VerifyStep : IUpgradeStep
+    {
+        public string Name => UpgradeSteps.Verify;
+        public bool RollsBack => true;
+        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "check that every service runs and heartbeats") };
+        public void Do(UpgradeContext c) => UpgradeVerification.Require(c, Name);
+        public void Undo(UpgradeContext c) { }
+    }
+
+    static class UpgradeVerification
+    {
+        /// <summary>Emits a row per node; fails naming the first node with a service not running or not heartbeating.</summary>
+        public static void Require(UpgradeContext c, string step)
+        {
+            var sw = Stopwatch.StartNew();
+            double now = Heartbeats.Now();
+            var beats = Heartbeats.ReadServices(c.Store);
+            var problems = new List<(string Node, string Why)>();
+            foreach (var status in c.Plane.GetStatus(c.Settings.Nodes, c.Cancel).OrderBy(s => s.Node.Name, StringComparer.Ordinal))
+            {
+                var why = new List<string>();
+                if (status.Error != null) why.Add(status.Error.Message);
+                else
+                {
+                    why.AddRange(status.Services.Where(s => s.Status != ServiceState.Running).Select(s => $"{s.Service.Name} is {s.Status}"));
+                    why.AddRange(status.Node.ServicesOf(ServiceKind.Dragonflow).Where(s => s.Heartbeat)
+                        .Where(s => !beats.Any(b => b.Chassis == status.Node.Chassis && b.Binary == s.Name && b.IsAlive(now, c.Settings.ServiceDownTime)))
+                        .Select(s => $"{s.Name} has no fresh heartbeat"));
+                }
+                c.Emit(new UpgradeStepResult(c.State.Id, step, status.Node.Name, why.Count == 0 ? UpgradeStepStatus.Succeeded : UpgradeStepStatus.Failed, sw.Elapsed,
+                    why.Count == 0 ? "every service runs and heartbeats" : string.Join("; ", why)));
+                if (why.Count > 0) problems.Add((status.Node.Name, string.Join("; ", why)));
+            }
+            if (problems.Count > 0)
+                throw new StepFailedException(problems[0].Node, string.Join("; ", problems.Select(p => p.Node + ": " + p.Why)));
+        }
+    }
+}

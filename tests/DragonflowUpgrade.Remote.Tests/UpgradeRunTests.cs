@@ -1,0 +1,180 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Store;
+using DragonflowUpgrade.Remote.Upgrade;
+using Xunit;
+
+namespace DragonflowUpgrade.Remote.Tests
+{
+    /// <summary>
+    /// The whole upgrade's sequencing, rollback and resume, with steps that record what they do, a
+    /// real file NB database (the state names it) and the real test nodes.
+    /// </summary>
+    public sealed class UpgradeRunTests : IDisposable
+    {
+        readonly TestCloud _cloud = new TestCloud(db: 46, nodes: 2);
+        readonly List<string> _log = new List<string>();
+        readonly string _folder;
+        readonly string _database;
+
+        public UpgradeRunTests()
+        {
+            _folder = Path.Combine(_cloud.Dir, "backups");
+            _database = Path.Combine(_cloud.Dir, "nb.jsonl");
+            File.Copy(Path.Combine(TestCloud.RepoRoot, "tests", "fixtures", "pike-nb.jsonl"), _database);
+        }
+
+        public void Dispose() => _cloud.Dispose();
+
+        /// <summary>A step that writes "do X" / "undo X" to the test's log; it fails (or is "killed") when told.</summary>
+        sealed class Recording : IUpgradeStep
+        {
+            readonly List<string> _log;
+            public Recording(string name, List<string> log) { Name = name; _log = log; }
+            public string Name { get; }
+            public bool RollsBack => true;
+            public Exception FailWith { get; set; }
+            public Action OnDo { get; set; }
+            public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "would " + Name) };
+            public void Do(UpgradeContext c)
+            {
+                _log.Add("do " + Name);
+                OnDo?.Invoke();
+                if (FailWith != null) throw FailWith;
+            }
+            public void Undo(UpgradeContext c) => _log.Add("undo " + Name);
+        }
+
+        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null)
+        {
+            var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
+            var settings = new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes,
+                OpenDatabase = () => NbStoreFactory.Open(database ?? _database),
+                TargetRelease = "queens",
+                BackupFolder = _folder,
+                Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+                NoRollback = noRollback,
+            };
+            return (new UpgradeRun(settings, steps), steps);
+        }
+
+        UpgradeState Run(UpgradeRun run) => run.Run(_ => { }, null, CancellationToken.None);
+
+        [Fact]
+        public void Runs_every_step_in_order_and_records_each_done()
+        {
+            var (run, _) = NewRun();
+            var state = Run(run);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.Completed, saved.Status);
+            Assert.All(saved.Steps, s => Assert.Equal(StepState.Done, s.State));
+            Assert.Equal(state.Id, saved.Id);
+            Assert.True(File.Exists(Path.Combine(_folder, $"df-upgrade-{state.Id}.md")));
+        }
+
+        [Fact]
+        public void A_failed_step_undoes_it_and_every_step_before_it_last_first()
+        {
+            var (run, steps) = NewRun();
+            steps[2].FailWith = new StepFailedException("node2", "C broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeRolledBack", e.ErrorId);
+            Assert.Contains("at step C on node2: C broke", e.Message);
+            Assert.Equal(new[] { "do A", "do B", "do C", "undo C", "undo B", "undo A" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RolledBack, saved.Status);
+            Assert.Equal(StepState.Pending, saved.Step("D").State);
+        }
+
+        [Fact]
+        public void NoRollback_leaves_the_failure_and_Resume_carries_on_from_the_failed_step()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Equal(new[] { "do A", "do B" }, _log);
+
+            var (again, _) = NewRun();
+            var refused = Assert.Throws<DfException>(() => Run(again));
+            Assert.Equal("UpgradeInterrupted", refused.ErrorId);
+            Assert.Contains("step B", refused.Message);
+
+            _log.Clear();
+            var (resumed, _) = NewRun();
+            Assert.Equal(UpgradeStatus.Completed, resumed.Resume(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "do B", "do C", "do D" }, _log);
+        }
+
+        [Fact]
+        public void An_upgrade_that_died_mid_step_is_undone_from_that_step()
+        {
+            // What a process killed in step C leaves: the state file as it was while C ran.
+            var (run, steps) = NewRun();
+            string statePath = UpgradeState.PathIn(_folder), killed = statePath + ".killed";
+            steps[2].FailWith = new InvalidOperationException("the process dies here");
+            steps[2].OnDo = () => File.Copy(statePath, killed);
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            File.Copy(killed, statePath, true);
+            Assert.Equal(StepState.Running, UpgradeState.Load(_folder).Step("C").State);
+
+            _log.Clear();
+            var (undo, _) = NewRun();
+            Assert.Equal(UpgradeStatus.RolledBack, undo.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo C", "undo B", "undo A" }, _log);
+            Assert.Null(NewRun().Run.FindInterrupted());
+        }
+
+        [Fact]
+        public void A_state_file_of_another_database_or_a_damaged_one_is_refused_and_changes_nothing()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[0].FailWith = new InvalidOperationException("A broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            string statePath = UpgradeState.PathIn(_folder);
+            string before = File.ReadAllText(statePath);
+
+            string other = Path.Combine(_cloud.Dir, "other.jsonl");
+            File.Copy(_database, other);
+            var e = Assert.Throws<DfException>(() => NewRun(database: other).Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+
+            File.WriteAllText(statePath, before.Substring(0, before.Length / 2));
+            e = Assert.Throws<DfException>(() => NewRun().Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+            Assert.Contains(statePath, e.Message);
+            Assert.Equal(new[] { "do A" }, _log);
+        }
+
+        [Fact]
+        public void The_update_step_reverts_every_node_its_command_started_on_the_failed_one_included()
+        {
+            string releases = Path.Combine(_cloud.Dir, "releases");
+            Directory.CreateDirectory(releases);
+            var settings = new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes,
+                OpenDatabase = () => NbStoreFactory.Open(_database),
+                TargetRelease = "queens",
+                BackupFolder = _folder,
+                Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+                UpdateCommand = $"echo queens > {ShellQuote.Quote(releases)}/{{node}}; test {{node}} != {_cloud.Nodes[1].Name}",
+                RevertCommand = $"echo pike > {ShellQuote.Quote(releases)}/{{node}}",
+            };
+            var results = new List<UpgradeStepResult>();
+            var run = new UpgradeRun(settings, UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.Update).ToList());
+            var e = Assert.Throws<UpgradeFailedException>(() => run.Run(results.Add, null, CancellationToken.None));
+            Assert.Equal(_cloud.Nodes[1].Name, e.Node);
+            foreach (var node in _cloud.Nodes)
+                Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+            Assert.Equal(2, results.Count(r => r.Step == UpgradeSteps.Update && r.Status == UpgradeStepStatus.RolledBack));
+        }
+    }
+}

@@ -1,0 +1,128 @@
+# Bad input to the whole-upgrade cmdlets: inventories, commands, and state files that are
+# damaged or belong to another cloud. Each is refused with an error naming what and where,
+# and nothing is stopped or written. No service runs here: the nodes are the test sshd nodes,
+# the database a file copy of the Pike sample.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
+    . "$PSScriptRoot/../fixtures/remote/TestCloud.ps1"
+
+    function New-Case {
+        $dir = Join-Path $TestDrive ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        New-Item -ItemType Directory $dir | Out-Null
+        $inventory = Join-Path $dir 'inventory.psd1'
+        & "$PSScriptRoot/../fixtures/remote/New-TestInventory.ps1" -Path $inventory -RedisDb 58 -ServiceDir (Join-Path $dir 'services') -NodeCount 2
+        $db = Join-Path $dir 'nb.jsonl'
+        Copy-Item "$PSScriptRoot/../fixtures/pike-nb.jsonl" $db
+        [pscustomobject]@{
+            Dir = $dir; Db = $db; Backups = Join-Path $dir 'backups'
+            Parameters = @{ Inventory = $inventory; Database = $db; TargetRelease = 'queens'; BackupPath = (Join-Path $dir 'backups')
+                            KnownHostsPath = (Join-Path $env:DF_TEST_SSH_DIR 'known_hosts'); Confirm = $false }
+        }
+    }
+
+    # A state file as an interrupted upgrade of this case's cloud leaves it.
+    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02')) {
+        New-Item -ItemType Directory $Case.Backups -Force | Out-Null
+        [ordered]@{
+            format = 'dragonflow-upgrade-state/1'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = $Nodes
+            targetRelease = 'queens'; status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
+            steps = @('Stop', 'Update', 'BackupNb', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
+            updateAttempted = @(); updated = @()
+        } | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
+    }
+}
+
+Describe 'Invoke-DfUpgrade refuses bad input before it changes anything' {
+    It 'refuses an inventory that does not exist, naming it' {
+        $case = New-Case
+        $p = $case.Parameters; $p.Inventory = Join-Path $case.Dir 'missing.psd1'
+        { Invoke-DfUpgrade @p } | Should -Throw -ErrorId 'InventoryNotFound*'
+    }
+
+    It 'refuses an inventory that is not one (<Why>)' -ForEach @(
+        @{ Why = 'not a .psd1 or .json file'; Name = 'inventory.txt'; Text = 'nodes' }
+        @{ Why = 'a node without an address'; Name = 'inventory.psd1'; Text = "@{ Nodes = @(@{ Name = 'n1'; Roles = @('compute') }) }" }
+    ) {
+        $case = New-Case
+        $path = Join-Path $case.Dir "bad-$Name"; Set-Content $path $Text
+        $p = $case.Parameters; $p.Inventory = $path
+        $e = { Invoke-DfUpgrade @p } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike 'Inventory*'
+        $e.Exception.Message | Should -Match ([regex]::Escape($path))
+        Test-Path $case.Backups | Should -BeFalse
+    }
+
+    It 'refuses -UpdateCommand without -RevertCommand' {
+        $case = New-Case
+        $p = $case.Parameters
+        { Invoke-DfUpgrade @p -UpdateCommand 'true' } | Should -Throw -ErrorId 'UpgradeRevertCommandMissing*'
+        Test-Path $case.Backups | Should -BeFalse
+    }
+
+    It 'refuses a command with an unknown placeholder before running anything' {
+        $case = New-Case
+        $p = $case.Parameters
+        $e = { Invoke-DfUpgrade @p -UpdateCommand 'install {nod}' -RevertCommand 'true' } | Should -Throw -ErrorId 'UpgradeCommandInvalid*' -PassThru
+        $e.Exception.Message | Should -Match '-UpdateCommand'
+        Test-Path $case.Backups | Should -BeFalse
+    }
+
+    It 'stops nothing when a node is unreachable, and names it' {
+        $case = New-Case
+        $inventory = Join-Path $case.Dir 'down.psd1'
+        & "$PSScriptRoot/../fixtures/remote/New-TestInventory.ps1" -Path $inventory -RedisDb 58 -ServiceDir (Join-Path $case.Dir 'services') -NodeCount 1 `
+            -ExtraNode @{ Name = 'down1'; Address = '127.0.0.254'; Roles = @('compute') }
+        $p = $case.Parameters; $p.Inventory = $inventory
+        $e = { Invoke-DfUpgrade @p -ConnectTimeout 2 } | Should -Throw -ErrorId 'UpgradeNotReady*' -PassThru
+        $e.Exception.Message | Should -Match 'down1'
+        Test-Path (Join-Path $case.Backups 'df-upgrade-state.json') | Should -BeFalse
+    }
+}
+
+Describe 'A state file that is damaged or from another cloud' {
+    It 'is refused as invalid, naming the file, by <Command>' -ForEach @(
+        @{ Command = 'Invoke-DfUpgrade' }, @{ Command = 'Invoke-DfUpgrade -Resume' }, @{ Command = 'Undo-DfUpgrade' }
+    ) {
+        $case = New-Case
+        New-Item -ItemType Directory $case.Backups | Out-Null
+        $state = Join-Path $case.Backups 'df-upgrade-state.json'
+        Set-Content $state '{"format": "dragonflow-upgrade-state/1", "id": '
+        $p = $case.Parameters
+        if ($Command -eq 'Undo-DfUpgrade') { $p.Remove('TargetRelease'); $e = { Undo-DfUpgrade @p } | Should -Throw -PassThru }
+        elseif ($Command -like '*Resume') { $e = { Invoke-DfUpgrade @p -Resume } | Should -Throw -PassThru }
+        else { $e = { Invoke-DfUpgrade @p } | Should -Throw -PassThru }
+        $e.FullyQualifiedErrorId | Should -BeLike 'UpgradeStateInvalid*'
+        $e.Exception.Message | Should -Match ([regex]::Escape($state))
+        Get-Content $state -Raw | Should -Be "{`"format`": `"dragonflow-upgrade-state/1`", `"id`": `n"
+    }
+
+    It 'is refused when it names <Case>' -ForEach @(
+        @{ Case = 'another database'; Other = 'db' }
+        @{ Case = 'other nodes'; Other = 'nodes' }
+    ) {
+        $case = New-Case
+        if ($Other -eq 'db') { Write-InterruptedState $case -Database (Join-Path $case.Dir 'other.jsonl') }
+        else { Write-InterruptedState $case -Nodes @('node01', 'node09') }
+        $before = Get-Content (Join-Path $case.Backups 'df-upgrade-state.json') -Raw
+        $p = $case.Parameters
+        { Invoke-DfUpgrade @p -Resume } | Should -Throw -ErrorId 'UpgradeStateOtherCloud*'
+        $p.Remove('TargetRelease')
+        { Undo-DfUpgrade @p } | Should -Throw -ErrorId 'UpgradeStateOtherCloud*'
+        Get-Content (Join-Path $case.Backups 'df-upgrade-state.json') -Raw | Should -Be $before
+    }
+
+    It 'makes a new upgrade refuse and say how to go on when it records an unfinished one' {
+        $case = New-Case
+        Write-InterruptedState $case
+        $p = $case.Parameters
+        $e = { Invoke-DfUpgrade @p } | Should -Throw -ErrorId 'UpgradeInterrupted*' -PassThru
+        $e.Exception.Message | Should -Match 'step Stop'
+        $e.ErrorDetails.RecommendedAction | Should -Match 'Resume.*Undo-DfUpgrade'
+    }
+
+    It 'is not needed to say there is nothing to resume' {
+        $case = New-Case
+        $p = $case.Parameters
+        { Invoke-DfUpgrade @p -Resume } | Should -Throw -ErrorId 'UpgradeNotFound*'
+    }
+}

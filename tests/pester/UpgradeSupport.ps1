@@ -1,0 +1,96 @@
+# Helpers of the Upgrade*.Tests.ps1 files: a test cloud whose NB database holds the Pike
+# sample with its control plane running the pike release, and what to compare before and after
+# an upgrade. Dot-source after TestSupport.ps1, SafetySupport.ps1 and TestCloud.ps1.
+
+# A test cloud of $NodeCount nodes: the Pike sample (baselined at pike) and a chassis per node in its Redis database,
+# every service started at release pike and heartbeating.
+function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownNode) {
+    $cloud = New-TestCloud -RedisDb $RedisDb -NodeCount $NodeCount -WithDownNode:$WithDownNode
+    $file = Join-Path $cloud.Dir 'pike.jsonl'
+    Copy-Item "$PSScriptRoot/../fixtures/pike-nb.jsonl" $file
+    Set-DfMigrationBaseline -Database $file -Release pike -Confirm:$false | Out-Null
+    Backup-DfNbDatabase -Database $file -Path (Join-Path $cloud.Dir 'pike.jsonl.gz') | Out-Null
+    Restore-DfNbDatabase -Database $cloud.Database -Path (Join-Path $cloud.Dir 'pike.jsonl.gz') -Force -Confirm:$false | Out-Null
+    # The chassis the test nodes' services report from (their service rows refer to them).
+    Add-RedisObjects $RedisDb @(Get-DfNode $cloud.Inventory | ForEach-Object {
+        @{ table = 'chassis'; topic = ''; id = $_.Name; value = [ordered]@{ id = $_.Name; ip = $_.Address; tunnel_types = @('geneve') } } })
+    $up = Get-DfNode $cloud.Inventory | Where-Object Name -NE 'down1'
+    $up | Start-DfControlPlane -Database $cloud.Database -KnownHostsPath $cloud.KnownHosts -HeartbeatTimeout 60 | Out-Null
+    $cloud | Add-Member -NotePropertyName Backups -NotePropertyValue (Join-Path $cloud.Dir 'backups') -PassThru
+}
+
+# The parameters of Invoke-DfUpgrade for a cloud: pike → queens, the release file switched by the update and revert commands.
+function Get-UpgradeParameters($Cloud) {
+    @{
+        Inventory       = $Cloud.Inventory
+        Database        = $Cloud.Database
+        TargetRelease   = 'queens'
+        BackupPath      = $Cloud.Backups
+        KnownHostsPath  = $Cloud.KnownHosts
+        ServiceDownTime = 2
+        HeartbeatTimeout = 60
+        UpdateCommand   = Get-TestReleaseCommand $Cloud queens
+        RevertCommand   = Get-TestReleaseCommand $Cloud pike
+        Confirm         = $false
+    }
+}
+
+# The NB content that an upgrade must keep or change: every object but the heartbeat rows,
+# which a running control plane rewrites every half second.
+function Get-CloudNbDump($Cloud) {
+    $dump = Get-NbDump $Cloud.RedisDb # one array: enumerate its lines
+    $dump | Where-Object { $_ -notmatch '^\{(service|listener|publisher)\.' }
+}
+
+# The test nodes' service rows whose heartbeat is younger than $Seconds: Chassis, Binary.
+function Get-FreshServiceRow($Cloud, [double] $Seconds = 5) {
+    $now = Get-EpochNow
+    foreach ($key in Invoke-RedisCli $Cloud.RedisDb --scan --pattern '{service.}.*') {
+        $row = Invoke-RedisCli $Cloud.RedisDb GET $key | ConvertFrom-Json
+        if ($row.chassis -like 'node*' -and $row.last_seen_up -and $now - $row.last_seen_up -lt $Seconds) {
+            [pscustomobject]@{ Chassis = $row.chassis; Binary = $row.binary }
+        }
+    }
+}
+
+# What the cloud looks like from outside: NB content, the release each live service runs, the nodes' release files.
+function Get-CloudPicture($Cloud) {
+    [pscustomobject]@{
+        Nb       = @(Get-CloudNbDump $Cloud)
+        Services = @(Get-TestRelease $Cloud | Sort-Object Node, Service | ForEach-Object { "$($_.Node)/$($_.Service)=$($_.Release)" })
+    }
+}
+
+# Runs a command that may end in a terminating error; keeps the objects it wrote before.
+function Invoke-Capturing([scriptblock] $Command) {
+    $output = [System.Collections.Generic.List[object]]::new()
+    $thrown = $null
+    try { & $Command 2>$null | ForEach-Object { $output.Add($_) } }
+    catch { $thrown = $_ }
+    [pscustomobject]@{ Output = $output; Thrown = $thrown }
+}
+
+# Runs Invoke-DfUpgrade in a child pwsh with $Parameters (a hashtable of strings and numbers), to be killed.
+function Start-UpgradeProcess([hashtable] $Parameters, [string] $Dir) {
+    $script = Join-Path $Dir "upgrade-$([guid]::NewGuid().ToString('N').Substring(0, 6)).ps1"
+    $splat = ($Parameters.GetEnumerator() | Where-Object Key -NE 'Confirm' | ForEach-Object { "$($_.Key) = '$("$($_.Value)".Replace("'", "''"))'" }) -join "; "
+    @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
+`$p = @{ $splat }
+Invoke-DfUpgrade @p -Confirm:`$false | Out-Null
+"@ | Set-Content $script
+    $exe = (Get-Process -Id $PID).Path
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', $script)
+    if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
+    Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$script.out" -RedirectStandardError "$script.err"
+}
+
+function Wait-Path([string] $Path, [double] $Seconds = 120, $Process) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while (-not (Test-Path $Path)) {
+        if ($Process -and $Process.HasExited) { throw "The upgrade process ended before $Path appeared." }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "$Path did not appear within $Seconds s." }
+        Start-Sleep -Milliseconds 100
+    }
+}
