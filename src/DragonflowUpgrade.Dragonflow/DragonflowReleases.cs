@@ -12,13 +12,13 @@ namespace DragonflowUpgrade.Dragonflow
         /// <summary>The releases whose NB schema the module knows: tag 4.0.0 is pike, 5.0.0 queens (Dragonflow's final master stores the same data as queens).</summary>
         public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens" };
 
-        static readonly ConcurrentDictionary<string, SchemaManifest> Loaded = new ConcurrentDictionary<string, SchemaManifest>(StringComparer.OrdinalIgnoreCase);
+        static readonly ConcurrentDictionary<string, SchemaManifest?> Loaded = new ConcurrentDictionary<string, SchemaManifest?>(StringComparer.OrdinalIgnoreCase);
 
         /// <summary>The compiled migrations between Dragonflow releases.</summary>
         public static IEnumerable<Migration> Migrations => AssemblyMigrations.Load(typeof(DragonflowReleases).Assembly);
 
         /// <summary>A Dragonflow release's schema manifest, or null for a release the module has none for.</summary>
-        public static SchemaManifest Schema(string release) =>
+        public static SchemaManifest? Schema(string? release) =>
             release == null ? null : Loaded.GetOrAdd(release, r =>
             {
                 using (var s = typeof(DragonflowReleases).Assembly.GetManifestResourceStream("Schemas." + r.ToLowerInvariant() + ".json"))

@@ -45,6 +45,23 @@ namespace DragonflowUpgrade.Dragonflow.Tests
             Assert.Equal("ReleaseUnknown", e.ErrorId);
             Assert.Contains("pike, queens", e.RecommendedAction);
         }
+
+        [Theory]
+        [InlineData(@"{ ""release"": null, ""groups"": {} }", "'release' is null")]
+        [InlineData(@"{ ""release"": ""x"", ""groups"": { ""df"": { ""o"": { ""type"": null } } } }", "'type' is null")]
+        [InlineData(@"{ ""release"": ""x"", ""groups"": { ""df"": { ""o"": { ""type"": ""string"", ""deprecatedNames"": [ { ""group"": null, ""name"": ""old"" } ] } } } }", "'group' is null")]
+        public void A_manifest_file_with_a_null_where_a_name_belongs_is_refused_naming_it(string json, string problem)
+        {
+            string path = Path.GetTempFileName() + ".json";
+            try
+            {
+                File.WriteAllText(path, json);
+                var e = Assert.ThrowsAny<Engine.Errors.DfException>(() => OptionManifest.Resolve(path, p => p));
+                Assert.Equal("OptionManifestInvalid", e.ErrorId);
+                Assert.Contains(problem, e.Message);
+            }
+            finally { File.Delete(path); }
+        }
     }
 
     public class IniFileTests

@@ -22,7 +22,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
     public sealed class ConfigurationFinding
     {
         public ConfigurationFinding(FindingKind kind, string node, string path, string group, string option, int? line, string message,
-            string newGroup = null, string newOption = null)
+            string? newGroup = null, string? newOption = null)
         {
             Kind = kind;
             Node = node;
@@ -45,8 +45,8 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
         /// <summary>What it means and what to do.</summary>
         public string Message { get; }
         /// <summary>For a rename: the group and name the target release reads.</summary>
-        public string NewGroup { get; }
-        public string NewOption { get; }
+        public string? NewGroup { get; }
+        public string? NewOption { get; }
 
         public override string ToString() => $"{Node}: {Path}{(Line == null ? "" : " line " + Line)}: [{Group}] {Option}: {Kind}";
     }
@@ -67,7 +67,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
             foreach (var o in file.Options)
             {
                 set.Add((o.Group.ToLowerInvariant(), o.Name));
-                ConfigurationFinding Finding(FindingKind kind, string message, OptionSpec now = null) =>
+                ConfigurationFinding Finding(FindingKind kind, string message, OptionSpec? now = null) =>
                     new ConfigurationFinding(kind, node, path, o.Group, o.Name, o.Line, message, now?.Group, now?.Name);
 
                 var inTarget = target.Find(o.Group, o.Name);
@@ -124,6 +124,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
             var applied = new List<ConfigurationFinding>();
             foreach (var f in findings.Where(f => f.Kind == FindingKind.Renamed))
             {
+                if (f.NewGroup == null || f.NewOption == null) continue; // Compare names both in every rename
                 var options = file.Options;
                 if (options.Any(x => string.Equals(x.Group, f.NewGroup, StringComparison.OrdinalIgnoreCase) && x.Name == f.NewOption)) continue;
                 // Found again by name: a line moved into an earlier group shifts the lines after it.

@@ -41,7 +41,8 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
                     var value = new StringBuilder(_lines[i].Value);
                     for (int j = i + 1; j < _lines.Count && _lines[j].Kind == IniLineKind.Continuation; j++)
                         value.Append('\n').Append(_lines[j].Text.TrimStart(' ', '\t').TrimEnd());
-                    result.Add(new IniOption(_lines[i].Group, _lines[i].Name, value.ToString(), i + 1));
+                    // Parse gives every option line a group (it refuses one before any [group]) and a name.
+                    result.Add(new IniOption(_lines[i].Group!, _lines[i].Name!, value.ToString(), i + 1));
                 }
                 return result;
             }
@@ -63,7 +64,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
             }
 
             var lines = new List<IniLine>();
-            string group = null;
+            string? group = null;
             bool inValue = false; // an option's value may go on, on indented lines
             int start = 0, number = 0;
             while (start < text.Length)
@@ -164,7 +165,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
     /// <summary>One line of an INI file as it was read: its text without the line ending, and the ending.</summary>
     public sealed class IniLine
     {
-        internal IniLine(IniLineKind kind, string text, string ending, string group, string name = null, string value = null)
+        internal IniLine(IniLineKind kind, string text, string ending, string? group, string? name = null, string? value = null)
         {
             Kind = kind;
             Text = text;
@@ -179,14 +180,15 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
         /// <summary>"\n", "\r\n", or "" for a last line without one.</summary>
         public string Ending { get; }
         /// <summary>The group the line is in; null before the first [group].</summary>
-        public string Group { get; }
-        /// <summary>For an option line, the option's name and value.</summary>
-        public string Name { get; }
-        public string Value { get; }
+        public string? Group { get; }
+        /// <summary>For an option line, the option's name and value; null on other lines.</summary>
+        public string? Name { get; }
+        public string? Value { get; }
 
         // The name is the text up to its last character: what follows (spacing, '=', value) stays.
+        // Only option lines are renamed, and those have a name.
         internal IniLine Renamed(string group, string name) =>
-            new IniLine(Kind, name + Text.Substring(Text.IndexOf(Name, StringComparison.Ordinal) + Name.Length), Ending, group, name, Value);
+            new IniLine(Kind, name + Text.Substring(Text.IndexOf(Name!, StringComparison.Ordinal) + Name!.Length), Ending, group, name, Value);
 
         internal IniLine InGroup(string group) => new IniLine(Kind, Text, Ending, group, Name, Value);
 

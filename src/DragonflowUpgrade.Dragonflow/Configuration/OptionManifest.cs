@@ -16,7 +16,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
     /// </summary>
     public sealed class OptionManifest
     {
-        static readonly ConcurrentDictionary<string, OptionManifest> Loaded = new ConcurrentDictionary<string, OptionManifest>(StringComparer.OrdinalIgnoreCase);
+        static readonly ConcurrentDictionary<string, OptionManifest?> Loaded = new ConcurrentDictionary<string, OptionManifest?>(StringComparer.OrdinalIgnoreCase);
 
         readonly Dictionary<string, Dictionary<string, OptionSpec>> _groups;
         // (old group, old name) -> the option that took it over.
@@ -43,15 +43,15 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
         public bool HasGroup(string group) => _groups.ContainsKey(group);
 
         /// <summary>The option of that group and name; null when the release has none (group names ignore case, as oslo.config's do).</summary>
-        public OptionSpec Find(string group, string name) =>
+        public OptionSpec? Find(string group, string name) =>
             _groups.TryGetValue(group, out var g) && g.TryGetValue(name, out var o) ? o : null;
 
         /// <summary>The option that a deprecated group and name now stand for; null when none.</summary>
-        public OptionSpec FindDeprecated(string group, string name) =>
+        public OptionSpec? FindDeprecated(string group, string name) =>
             _deprecated.TryGetValue((group.ToLowerInvariant(), name), out var o) ? o : null;
 
         /// <summary>The shipped manifest of a Dragonflow release (pike, queens).</summary>
-        public static OptionManifest Of(string release)
+        public static OptionManifest Of(string? release)
         {
             var m = release == null ? null : Loaded.GetOrAdd(release, r =>
             {
@@ -99,19 +99,23 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
                     {
                         var v = o.Value;
                         var deprecated = v.TryGetProperty("deprecatedNames", out var d)
-                            ? d.EnumerateArray().Select(x => new OptionName(x.GetProperty("group").GetString(), x.GetProperty("name").GetString())).ToList()
+                            ? d.EnumerateArray().Select(x => new OptionName(Text(x, "group"), Text(x, "name"))).ToList()
                             : new List<OptionName>();
-                        options.Add(new OptionSpec(group.Name, o.Name, v.GetProperty("type").GetString(),
+                        options.Add(new OptionSpec(group.Name, o.Name, Text(v, "type"),
                             v.TryGetProperty("default", out var def) ? DefaultText(def) : null, deprecated,
                             v.TryGetProperty("deprecatedForRemoval", out var r) && r.GetBoolean(),
                             v.TryGetProperty("deprecatedReason", out var reason) ? reason.GetString() : null));
                     }
-                return new OptionManifest(root.GetProperty("release").GetString(), options);
+                return new OptionManifest(Text(root, "release"), options);
             }
         }
 
+        // A property that must hold a string: a missing one throws KeyNotFoundException, a null or other value InvalidOperationException.
+        static string Text(JsonElement e, string name) =>
+            e.GetProperty(name).GetString() ?? throw new InvalidOperationException($"'{name}' is null; it must be a string.");
+
         // A default as the option would be written in a file: lists comma-separated, booleans as oslo.config prints them.
-        static string DefaultText(JsonElement e)
+        static string? DefaultText(JsonElement e)
         {
             switch (e.ValueKind)
             {
@@ -138,8 +142,8 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
     /// <summary>One option of a release.</summary>
     public sealed class OptionSpec
     {
-        public OptionSpec(string group, string name, string type, string defaultValue, IReadOnlyList<OptionName> deprecatedNames,
-            bool deprecatedForRemoval, string deprecatedReason = null)
+        public OptionSpec(string group, string name, string type, string? defaultValue, IReadOnlyList<OptionName>? deprecatedNames,
+            bool deprecatedForRemoval, string? deprecatedReason = null)
         {
             Group = group;
             Name = name;
@@ -155,11 +159,11 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
         /// <summary>string, int, bool, list, float, port, ipaddress, ...</summary>
         public string Type { get; }
         /// <summary>The default as a file would spell it (lists comma-separated); null when the option has none.</summary>
-        public string Default { get; }
+        public string? Default { get; }
         /// <summary>The names the option was read under before (oslo.config's deprecated_name, deprecated_group, deprecated_opts).</summary>
         public IReadOnlyList<OptionName> DeprecatedNames { get; }
         public bool DeprecatedForRemoval { get; }
-        public string DeprecatedReason { get; }
+        public string? DeprecatedReason { get; }
 
         public override string ToString() => $"[{Group}] {Name}";
     }

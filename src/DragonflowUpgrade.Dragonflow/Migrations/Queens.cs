@@ -20,8 +20,8 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
             foreach (var port in nb.GetAll("lport"))
             {
                 if (!string.IsNullOrEmpty(port["topic"] as string)) continue;
-                var sw = nb.Get("lswitch", port["lswitch"] as string);
-                string topic = sw?["topic"] as string;
+                if (!(port["lswitch"] is string swId)) continue;
+                string? topic = nb.Get("lswitch", swId)?["topic"] as string;
                 if (string.IsNullOrEmpty(topic)) continue;
                 port["topic"] = topic;
                 nb.Update("lport", port);
@@ -42,12 +42,12 @@ namespace DragonflowUpgrade.Dragonflow.Migrations
         {
             var byNetwork = nb.GetAll("lport")
                 .Where(p => p["device_owner"] as string == "network:dhcp" && p["lswitch"] is string)
-                .GroupBy(p => (string)p["lswitch"])
+                .GroupBy(p => (string)p["lswitch"]!) // the Where above keeps only ports whose lswitch is a string
                 .Where(g => g.Count() > 1);
             foreach (var network in byNetwork)
             {
                 var sw = nb.Get("lswitch", network.Key);
-                string name = sw?["name"] as string;
+                string? name = sw?["name"] as string;
                 nb.Warn($"Network {network.Key}{(string.IsNullOrEmpty(name) ? "" : " (" + name + ")")} has {network.Count()} DHCP ports " +
                         $"({string.Join(", ", network.Select(p => p["id"] as string))}); Queens serves DHCP from one port per network and fails on this one. " +
                         "After the upgrade, keep one port, delete the others with 'neutron port-delete', and give the kept port one fixed IP on every DHCP-enabled subnet " +

@@ -1,3 +1,4 @@
+#nullable disable // not yet annotated
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;

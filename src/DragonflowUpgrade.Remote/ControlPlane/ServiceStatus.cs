@@ -55,7 +55,7 @@ namespace DragonflowUpgrade.Remote
     /// <summary>The statuses of one node's services, and why they are Unknown if the node could not be asked.</summary>
     public sealed class NodeStatus
     {
-        public NodeStatus(DfNode node, IReadOnlyList<ServiceStatusResult> services, System.Exception error)
+        public NodeStatus(DfNode node, IReadOnlyList<ServiceStatusResult> services, System.Exception? error)
         {
             Node = node;
             Services = services;
@@ -65,6 +65,6 @@ namespace DragonflowUpgrade.Remote
         public DfNode Node { get; }
         public IReadOnlyList<ServiceStatusResult> Services { get; }
         /// <summary>Why the node could not be asked; null when it answered.</summary>
-        public System.Exception Error { get; }
+        public System.Exception? Error { get; }
     }
 }

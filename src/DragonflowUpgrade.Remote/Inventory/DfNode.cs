@@ -6,8 +6,8 @@ namespace DragonflowUpgrade.Remote
     /// <summary>A node of the cloud, as the inventory describes it.</summary>
     public sealed class DfNode
     {
-        public DfNode(string name, string address, int port, string user, string identityFile, string chassis,
-            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services, string inventory = null, IReadOnlyList<string> configFiles = null)
+        public DfNode(string name, string address, int port, string user, string? identityFile, string chassis,
+            IReadOnlyList<string> roles, IReadOnlyList<NodeService> services, string? inventory = null, IReadOnlyList<string>? configFiles = null)
         {
             ConfigFiles = configFiles ?? new[] { Remote.Inventory.DefaultDragonflowConfig };
             Inventory = inventory;
@@ -26,7 +26,7 @@ namespace DragonflowUpgrade.Remote
         public int Port { get; }
         public string User { get; }
         /// <summary>The private key to log in with; null to use the user's default keys.</summary>
-        public string IdentityFile { get; }
+        public string? IdentityFile { get; }
         /// <summary>The node's host name in Dragonflow (the chassis of its service rows); the Name unless the inventory says otherwise.</summary>
         public string Chassis { get; }
         public IReadOnlyList<string> Roles { get; }
@@ -35,7 +35,7 @@ namespace DragonflowUpgrade.Remote
         /// <summary>The paths of the node's dragonflow.ini (one per distinct path its roles give).</summary>
         public IReadOnlyList<string> ConfigFiles { get; }
         /// <summary>The inventory file the node comes from, to name it in errors; null when made otherwise.</summary>
-        public string Inventory { get; }
+        public string? Inventory { get; }
 
         /// <summary>The node's services of one kind, in start order.</summary>
         public IReadOnlyList<NodeService> ServicesOf(ServiceKind kind) => Services.Where(s => s.Kind == kind).ToList();

@@ -10,7 +10,7 @@ namespace DragonflowUpgrade.Remote
         /// <summary>A service, node or chassis name that may not reach a command.</summary>
         public const string NameInvalidId = "InventoryNameInvalid";
 
-        public InventoryException(string file, int line, string field, string problem, string errorId = InvalidId, string recommendedAction = null)
+        public InventoryException(string file, int line, string? field, string problem, string errorId = InvalidId, string? recommendedAction = null)
             : base(errorId, DfErrorCategory.InvalidData,
                    field == null ? $"{file}, line {line}: {problem}" : $"{file}, line {line}, field {Show(field, 200)}: {problem}",
                    file, recommendedAction ?? "Correct the inventory file at that line, then run the command again.")
@@ -22,13 +22,13 @@ namespace DragonflowUpgrade.Remote
 
         public string File { get; }
         public int Line { get; }
-        public string Field { get; }
+        public string? Field { get; }
 
         /// <summary>
         /// A value read from an inventory, fit for a message: control and format characters
         /// (a newline, NUL, a bidirectional override) escaped, and a long one cut short.
         /// </summary>
-        public static string Show(string value, int max = 80)
+        public static string Show(string? value, int max = 80)
         {
             if (value == null) return "null";
             var b = new StringBuilder();

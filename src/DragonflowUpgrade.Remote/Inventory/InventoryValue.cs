@@ -1,3 +1,4 @@
+#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Linq;

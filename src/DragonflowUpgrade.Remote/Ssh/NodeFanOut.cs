@@ -82,11 +82,11 @@ namespace DragonflowUpgrade.Remote
                 _target = target;
             }
 
-            public IDisposable BeginScope<TState>(TState state) => null;
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
             public bool IsEnabled(LogLevel logLevel) => _target.IsEnabled(logLevel);
 
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception exception, Func<TState, Exception, string> formatter)
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
                 if (!_target.IsEnabled(logLevel)) return;
                 string message = formatter(state, exception);

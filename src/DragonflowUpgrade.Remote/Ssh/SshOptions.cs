@@ -16,7 +16,7 @@ namespace DragonflowUpgrade.Remote
         public bool AcceptNewHostKey { get; set; }
 
         /// <summary>The passphrase of the identity files; null for unencrypted keys.</summary>
-        public string Passphrase { get; set; }
+        public string? Passphrase { get; set; }
 
         /// <summary>How long connecting, key exchange and authentication may take.</summary>
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
