@@ -100,7 +100,7 @@ Describe 'A compiled migration in a -MigrationPath folder' {
         New-Item -ItemType Directory $folder | Out-Null
         $engine = [DragonflowUpgrade.Engine.Migrations.IMigration].Assembly.Location
         $name = "CompiledFlag$([guid]::NewGuid().ToString('N'))"
-        Add-Type -OutputAssembly (Join-Path $folder "$name.dll") -OutputType Library -ReferencedAssemblies $engine, 'netstandard' -TypeDefinition @"
+        Add-Type -IgnoreWarnings -OutputAssembly (Join-Path $folder "$name.dll") -OutputType Library -ReferencedAssemblies $engine, 'netstandard' -TypeDefinition @"
 using DragonflowUpgrade.Engine.Migrations;
 namespace $name
 {

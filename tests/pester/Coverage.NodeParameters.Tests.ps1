@@ -39,6 +39,7 @@ BeforeAll {
     function Invoke-NodeCmdlet([string] $Cmdlet, $Nodes, [string] $Command, [hashtable] $Parameters = @{}) {
         $Parameters = $Parameters + @{ KnownHostsPath = $known; ErrorVariable = 'written'; ErrorAction = 'SilentlyContinue' }
         if ($Cmdlet -eq 'Invoke-DfNodeCommand') { $Parameters.Command = $Command }
+        if ($Cmdlet -eq 'Stop-DfControlPlane') { $Parameters.Confirm = $false }   # ConfirmImpact High
         $written = @(); $thrown = @()
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $output = try { $Nodes | & $Cmdlet @Parameters } catch { $thrown = @($_) }
