@@ -45,7 +45,9 @@ namespace DragonflowUpgrade.Remote.Tests
             var db = Parse(@"{ ""Node"": ""cmp1"", ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage --host {node} --chassis \""{chassis}\"" upgrade heads"" }");
             Assert.Equal("cmp1", db.Node.Name);
             Assert.Equal("MYSQL_PWD=*** neutron-db-manage --host cmp1 --chassis \"cmp1\" upgrade heads", db.Migrate.Shown);
-            Assert.Equal("MYSQL_PWD='it'\\''s; rm -rf /' neutron-db-manage --host cmp1 --chassis \"cmp1\" upgrade heads", db.Migrate.For("it's; rm -rf /"));
+            Assert.Equal("IFS= read -r MYSQL_PWD || exit 1; export MYSQL_PWD\nMYSQL_PWD=\"$MYSQL_PWD\" neutron-db-manage --host cmp1 --chassis \"cmp1\" upgrade heads",
+                db.Migrate.For("it's; rm -rf /"));
+            Assert.DoesNotContain("rm -rf", db.Migrate.For("it's; rm -rf /"));
             var e = Assert.Throws<NeutronDatabaseException>(() => db.Migrate.For(null));
             Assert.Equal("NeutronPasswordMissing", e.ErrorId);
         }
@@ -176,6 +178,65 @@ namespace DragonflowUpgrade.Remote.Tests
                 Assert.Contains("done", lines);
                 Assert.Contains("err1 ***", lines);
                 Assert.DoesNotContain(lines.Concat(_log.Lines.Select(l => l.Message)), l => l.Contains("s3cret"));
+            }
+        }
+
+        [Fact]
+        public void The_password_reaches_the_commands_on_their_standard_input_and_no_process_line_on_the_node_holds_it()
+        {
+            using (var cloud = new TestCloud(db: 41, nodes: 1))
+            {
+                string password = "pw-" + Guid.NewGuid().ToString("N");
+                string marker = "df-marker-" + Guid.NewGuid().ToString("N");
+                string received = Path.Combine(_dir, "received"), seen = Path.Combine(_dir, "seen");
+                // A slow backup: its process lines are scanned while it runs; it prints the password it was given.
+                var db = OnTestNode(cloud, backup: $"P={{password}}; : {marker}; sleep 3; printf '%s' \"$P\"",
+                    restore: $"printf '%s' \"$MYSQL_PWD\" > {ShellQuote.Quote(seen)}; cat > {ShellQuote.Quote(received)}");
+                var client = new NeutronDatabaseClient(TestCloud.Connector(), _log);
+                string path = Path.Combine(_dir, "slow.sql.gz");
+
+                var backup = System.Threading.Tasks.Task.Run(() => client.Backup(db, path, password, null));
+                bool markerSeen = false, passwordSeen = false;
+                while (!backup.IsCompleted)
+                {
+                    foreach (string dir in Directory.GetDirectories("/proc"))
+                    {
+                        string cmdline;
+                        try { cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")); }
+                        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { continue; }
+                        markerSeen |= cmdline.Contains(marker);
+                        passwordSeen |= cmdline.Contains(password);
+                    }
+                    System.Threading.Thread.Sleep(50);
+                }
+                backup.GetAwaiter().GetResult();
+                Assert.True(markerSeen, "the scan saw the command running");
+                Assert.False(passwordSeen, "a process line held the password");
+                using (var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress))
+                using (var reader = new StreamReader(gz))
+                    Assert.Equal(password, reader.ReadToEnd());
+
+                client.Restore(db, path, password, null);
+                Assert.Equal(password, File.ReadAllText(seen));
+                Assert.Equal(password, File.ReadAllText(received)); // the dump, without the password line in front
+            }
+        }
+
+        [Fact]
+        public void A_controller_that_does_not_answer_gives_the_connection_error_every_node_cmdlet_gives()
+        {
+            using (var cloud = new TestCloud(db: 41, nodes: 1))
+            {
+                var n = cloud.Nodes[0];
+                var down = new DfNode("down1", TestCloud.DownAddress, n.Port, n.User, n.IdentityFile, n.Chassis, n.Roles, n.Services);
+                var db = new NeutronDatabase(down, new NeutronCommand("true"), new NeutronCommand("true"), new NeutronCommand("true"), cloud.InventoryPath);
+                var expected = Assert.Throws<NodeConnectionException>(() => TestCloud.Connector().Connect(down, _log));
+                var e = Assert.Throws<NodeConnectionException>(() => new NeutronDatabaseClient(TestCloud.Connector(), _log).Migrate(db, null, null));
+                Assert.Equal("NodeUnreachable", e.ErrorId);
+                Assert.Equal("down1", e.Target);
+                Assert.Equal(expected.RecommendedAction, e.RecommendedAction);
+                Assert.Throws<NodeConnectionException>(() => new NeutronDatabaseClient(TestCloud.Connector(), _log).Backup(db, Path.Combine(_dir, "d.sql.gz"), null, null));
+                Assert.Empty(Directory.GetFileSystemEntries(_dir));
             }
         }
     }

@@ -19,7 +19,9 @@ Describe 'Neutron''s database cmdlets given hostile input' {
         $path = Join-Path $dir 'neutron.sql.gz'
         Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -ConnectTimeout 2 -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $failed[0].FullyQualifiedErrorId | Should -BeLike 'NodeUnreachable,*'
-        $failed[0].Exception.Message | Should -BeLike 'down1 (*127.0.0.254*): cannot connect: *Nothing was run.'
+        $failed[0].Exception.Message | Should -BeLike 'down1 (*127.0.0.254*): cannot connect: *'
+        $failed[0].TargetObject | Should -Be 'down1'
+        $failed[0].ErrorDetails.RecommendedAction | Should -BeLike 'Check that the node is up and its SSH port reachable*'
         @(Get-ChildItem $dir -Force -Recurse -Filter 'neutron.sql.gz*').Count + @(Get-ChildItem $dir -Force -Filter '.neutron*').Count | Should -Be 0
     }
 

@@ -1,5 +1,6 @@
 #nullable disable // not yet annotated
 using System;
+using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Threading;
@@ -10,8 +11,9 @@ namespace DragonflowUpgrade.Remote
 {
     /// <summary>
     /// Reads and replaces whole files on a node over its SSH connection, with nothing on the node
-    /// but a POSIX shell and coreutils (base64, sha256sum): no SFTP subsystem needed. The bytes
-    /// travel base64-encoded, so they come back exactly as they are.
+    /// but a POSIX shell and coreutils (base64, sha256sum): no SFTP subsystem needed. A file read
+    /// travels base64-encoded, so it comes back exactly as it is; a file written travels on the
+    /// command's standard input, never in its command line.
     /// </summary>
     public static class NodeFiles
     {
@@ -41,18 +43,19 @@ namespace DragonflowUpgrade.Remote
         public static void Replace(NodeConnection connection, string path, byte[] content, string expectedSha256, string backupPath,
             ILogger log, CancellationToken cancel = default)
         {
-            string data = Convert.ToBase64String(content, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n");
+            // The bytes go on the command's standard input: the command line (and so every
+            // message that quotes it) holds no part of the file, and no argument limit applies.
             string script = string.Join("\n",
                 $"f={ShellQuote.Quote(path)}; b={ShellQuote.Quote(backupPath ?? "")}",
                 $"[ -f \"$f\" ] || exit {NotFound}",
                 expectedSha256 == null ? "" : $"[ \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" = {expectedSha256} ] || exit {Changed}",
                 $"if [ -n \"$b\" ]; then [ ! -e \"$b\" ] || exit {BackupExists}; cp -p -- \"$f\" \"$b\" || exit 1; fi",
                 "t=$(mktemp \"$f.df-new.XXXXXX\") || exit 1",
-                "base64 -d > \"$t\" <<'DF_FILE_END' || { rm -f \"$t\"; exit 1; }",
-                data,
-                "DF_FILE_END",
+                "cat > \"$t\" || { rm -f \"$t\"; exit 1; }",
                 "chmod --reference=\"$f\" \"$t\" && { chown --reference=\"$f\" \"$t\" 2>/dev/null || true; } && mv -f -- \"$t\" \"$f\" || { rm -f \"$t\"; exit 1; }");
-            var result = connection.Run(script, NoCommandLog(log), cancel);
+            NodeCommandResult result;
+            using (var input = new MemoryStream(content, false))
+                result = connection.RunStreaming(script, $"replace {path}", input, null, null, log, null, cancel);
             if (!result.Succeeded) throw Failure(connection.Node, path, result, backupPath);
         }
 
@@ -86,23 +89,6 @@ namespace DragonflowUpgrade.Remote
                     return new ConfigurationFileException("ConfigFileWriteFailed", DfErrorCategory.WriteError, node, path,
                         "could not be read or written: " + (result.Error.Length > 0 ? result.Error.Trim() : result.Failure),
                         "Check the node's disk and permissions, then run the command again.");
-            }
-        }
-
-        // The script holds the file's content: log that a file is written, not the script.
-        static ILogger NoCommandLog(ILogger log) => new FilteredLogger(log);
-
-        sealed class FilteredLogger : ILogger
-        {
-            readonly ILogger _inner;
-            public FilteredLogger(ILogger inner) { _inner = inner; }
-            public IDisposable BeginScope<TState>(TState state) => _inner.BeginScope(state);
-            public bool IsEnabled(LogLevel logLevel) => _inner.IsEnabled(logLevel);
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception exception, Func<TState, Exception, string> formatter)
-            {
-                string message = formatter(state, exception);
-                int cut = message.IndexOf("\n", StringComparison.Ordinal);
-                _inner.Log(logLevel, eventId, cut < 0 ? message : message.Substring(0, cut) + " (writes the file)", exception, (m, _) => m);
             }
         }
     }

@@ -1,6 +1,7 @@
 #nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Text;
 
@@ -39,12 +40,16 @@ namespace DragonflowUpgrade.Remote
     }
 
     /// <summary>
-    /// A command for the controller, its {node} and {chassis} filled in. It may hold {password},
-    /// filled only when it runs (<see cref="For"/>); everything shown or logged shows *** there.
+    /// A command for the controller, its {node} and {chassis} filled in. Given a password, the
+    /// command runs with it exported as MYSQL_PWD (which mysql and mysqldump read), and {password}
+    /// stands for that variable. The password travels as the first line of the command's standard
+    /// input (<see cref="Input"/>), never in a command line, where any user of the node could read it.
     /// </summary>
     public sealed class NeutronCommand
     {
         const string PasswordPlaceholder = "{password}";
+        // Reads the password line before the command's own input, so no process's arguments hold it.
+        const string ReadPassword = "IFS= read -r MYSQL_PWD || exit 1; export MYSQL_PWD\n";
 
         internal NeutronCommand(string text) { Text = text; }
 
@@ -57,21 +62,70 @@ namespace DragonflowUpgrade.Remote
         public string Shown => Text.Replace(PasswordPlaceholder, "***");
 
         /// <summary>
-        /// The command line to run: {password} becomes the password as one shell word (the
-        /// inventory admits {password} only outside quotes). Throws when the command needs a
-        /// password and none is given.
+        /// The command line to run. With a password, it first reads that from its standard input
+        /// into MYSQL_PWD, and {password} becomes "$MYSQL_PWD". Throws when the command needs a
+        /// password and none is given, or the password has a line break.
         /// </summary>
         public string For(string password)
         {
-            if (!NeedsPassword) return Text;
             if (password == null)
+            {
+                if (!NeedsPassword) return Text;
                 throw new NeutronDatabaseException(NeutronDatabaseException.PasswordMissingId, Engine.Errors.DfErrorCategory.InvalidArgument,
                     $"The command holds {{password}} and no password was given: {Shown}", null,
                     "Give the database password with -DatabaseCredential.");
-            return Text.Replace(PasswordPlaceholder, ShellQuote.Quote(password));
+            }
+            if (password.IndexOf('\n') >= 0 || password.IndexOf('\r') >= 0)
+                throw new NeutronDatabaseException(NeutronDatabaseException.PasswordInvalidId, Engine.Errors.DfErrorCategory.InvalidArgument,
+                    $"The database password holds a line break, which cannot be passed to: {Shown}", null,
+                    "Give the database password with -DatabaseCredential, without line breaks.");
+            return ReadPassword + Text.Replace(PasswordPlaceholder, "\"$MYSQL_PWD\"");
+        }
+
+        /// <summary>
+        /// The standard input for the line <see cref="For"/> returns: the password line (when a
+        /// password is given), then <paramref name="rest"/> (null: nothing more).
+        /// </summary>
+        public static Stream Input(string password, Stream rest)
+        {
+            if (password == null) return rest;
+            var line = new MemoryStream(new UTF8Encoding(false).GetBytes(password + "\n"), false);
+            return rest == null ? (Stream)line : new ConcatStream(line, rest);
         }
 
         public override string ToString() => Shown;
+
+        /// <summary>Reads one stream to its end, then the other; disposes both.</summary>
+        sealed class ConcatStream : Stream
+        {
+            readonly Stream _first, _second;
+            bool _firstDone;
+            public ConcatStream(Stream first, Stream second) { _first = first; _second = second; }
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                if (!_firstDone)
+                {
+                    int n = _first.Read(buffer, offset, count);
+                    if (n > 0) return n;
+                    _firstDone = true;
+                }
+                return _second.Read(buffer, offset, count);
+            }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing) { _first.Dispose(); _second.Dispose(); }
+                base.Dispose(disposing);
+            }
+        }
     }
 
     public static partial class Inventory

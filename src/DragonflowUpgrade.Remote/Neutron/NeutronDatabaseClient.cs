@@ -49,7 +49,7 @@ namespace DragonflowUpgrade.Remote
                     var hashed = new CountingStream(file, sha);
                     using (var dump = new CountingStream(new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true)))
                     {
-                        var result = connection.RunStreaming(command, db.Backup.Shown, null, dump, line, _log, password, cancel);
+                        var result = connection.RunStreaming(command, db.Backup.Shown, NeutronCommand.Input(password, null), dump, line, _log, password, cancel);
                         Fail(db, db.Backup, result);
                         bytes = dump.Count;
                     }
@@ -85,7 +85,7 @@ namespace DragonflowUpgrade.Remote
             using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
             using (var dump = new CountingStream(new GZipStream(file, CompressionMode.Decompress)))
             {
-                var result = connection.RunStreaming(command, db.Restore.Shown, dump, null, line, _log, password, cancel);
+                var result = connection.RunStreaming(command, db.Restore.Shown, NeutronCommand.Input(password, dump), null, line, _log, password, cancel);
                 Fail(db, db.Restore, result);
                 return new NeutronDatabaseRestore(path, db.Node.Name, dump.Count, checksum, DateTime.UtcNow - started);
             }
@@ -97,25 +97,14 @@ namespace DragonflowUpgrade.Remote
             string command = db.Migrate.For(password);
             using (var connection = Connect(db.Node, cancel))
             {
-                var result = connection.RunStreaming(command, db.Migrate.Shown, null, null, line, _log, password, cancel);
+                var result = connection.RunStreaming(command, db.Migrate.Shown, NeutronCommand.Input(password, null), null, line, _log, password, cancel);
                 Fail(db, db.Migrate, result);
                 return result;
             }
         }
 
-        NodeConnection Connect(DfNode node, CancellationToken cancel)
-        {
-            try { return _connector.Connect(node, _log, cancel); }
-            catch (HostKeyRejectedException e)
-            {
-                throw new NeutronDatabaseException(NeutronDatabaseException.HostKeyRejectedId, DfErrorCategory.SecurityError, e.Message, node.Name, null, e);
-            }
-            catch (NodeConnectionException e)
-            {
-                throw new NeutronDatabaseException(NeutronDatabaseException.NodeUnreachableId, DfErrorCategory.ConnectionError, e.Message + " Nothing was run.", node.Name,
-                    "Check that the controller named by the inventory's NeutronDatabase.Node is up and reachable over SSH, then run the command again.", e);
-            }
-        }
+        // A connection error passes through as is: the same id, target and advice as every other node cmdlet gives.
+        NodeConnection Connect(DfNode node, CancellationToken cancel) => _connector.Connect(node, _log, cancel);
 
         static void Fail(NeutronDatabase db, NeutronCommand command, NodeCommandResult result)
         {

@@ -128,13 +128,12 @@ namespace DragonflowUpgrade.Remote
     {
         public const string CommandFailedId = "NeutronCommandFailed";
         public const string PasswordMissingId = "NeutronPasswordMissing";
+        public const string PasswordInvalidId = "NeutronPasswordInvalid";
         public const string DumpExistsId = "NeutronDumpExists";
         public const string DumpNotFoundId = "NeutronDumpNotFound";
         public const string DumpUnverifiedId = "NeutronDumpUnverified";
         public const string DumpDamagedId = "NeutronDumpDamaged";
         public const string DumpEmptyId = "NeutronDumpEmpty";
-        public const string NodeUnreachableId = "NodeUnreachable";
-        public const string HostKeyRejectedId = "HostKeyRejected";
 
         public NeutronDatabaseException(string errorId, DfErrorCategory category, string message, string target, string recommendedAction, Exception inner = null)
             : base(errorId, category, message, target, recommendedAction, inner) { }

@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Inventory { get; set; }
 
-        /// <summary>The database password that replaces {password} in the commands (its user name is not used).</summary>
+        /// <summary>The database password: the commands get it as MYSQL_PWD, sent on their standard input (its user name is not used).</summary>
         [Parameter]
         [Credential]
         public PSCredential DatabaseCredential { get; set; }
