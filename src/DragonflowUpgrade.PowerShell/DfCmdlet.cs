@@ -59,9 +59,9 @@ namespace DragonflowUpgrade.PowerShell
         /// <summary>The error record of an error the module reports (<see cref="ErrorFor"/>); null for any other exception (a bug), which goes up as it is.</summary>
         protected static ErrorRecord Record(Exception e, object target) => IsReported(e) ? ErrorFor(e, target) : null;
 
-        /// <summary>How a writing cmdlet passes the guard: its name as the lock's purpose, its -WhatIf (no lock, nothing written), -Force and -ServiceDownTime.</summary>
-        protected Engine.Run.GuardOptions WriteGuard(bool force, int serviceDownTimeSeconds) =>
-            new Engine.Run.GuardOptions(MyInvocation.MyCommand.Name, Cmdlets.Safety.SafetyErrors.IsWhatIf(this), force, TimeSpan.FromSeconds(serviceDownTimeSeconds));
+        /// <summary>How a writing cmdlet passes the guard: its name as the lock's purpose, its -WhatIf (no lock, nothing written), its own -Force, -ServiceDownTime and -IgnoreLiveControlPlane.</summary>
+        protected Engine.Run.GuardOptions WriteGuard(bool force, int serviceDownTimeSeconds, bool ignoreLiveControlPlane) =>
+            new Engine.Run.GuardOptions(MyInvocation.MyCommand.Name, Cmdlets.Safety.SafetyErrors.IsWhatIf(this), force, TimeSpan.FromSeconds(serviceDownTimeSeconds), ignoreLiveControlPlane);
 
         protected void Progress(int activityId, ProgressReport p)
         {

@@ -220,6 +220,18 @@ namespace DragonflowUpgrade.Dragonflow.Tests
         }
 
         [Fact]
+        public void An_option_set_twice_is_renamed_on_the_last_line_which_oslo_config_reads_and_the_earlier_line_is_reported_and_left()
+        {
+            var file = IniFile.Parse(Encoding.UTF8.GetBytes("[df]\nold_name = 5\nold_name = 7\n"), "n: f");
+            var findings = ConfigurationCheck.Compare(file, Before, After, "n", "f");
+            Assert.Contains("set again on line 3, which is the one read: this line has no effect, and Update-DfConfiguration leaves it as it is. Remove line 2",
+                findings.Single(f => f.Line == 2).Message);
+            Assert.Contains("Update-DfConfiguration renames it", findings.Single(f => f.Line == 3).Message);
+            Assert.Equal(new int?[] { 3 }, ConfigurationCheck.ApplyRenames(file, findings).Select(f => f.Line));
+            Assert.Equal("[df]\nold_name = 5\nnew_name = 7\n", Encoding.UTF8.GetString(file.ToBytes()));
+        }
+
+        [Fact]
         public void A_rename_whose_new_name_the_file_already_sets_is_left_to_the_operator()
         {
             var file = IniFile.Parse(Encoding.UTF8.GetBytes("[df]\nold_name = 5\nnew_name = 6\n"), "n: f");

@@ -30,7 +30,8 @@ namespace DragonflowUpgrade.Engine.Tests
             Bump("queens-bump", "queens", "2017-09-01T00:00:00Z"),
         }));
 
-        static GuardOptions Guard(bool force = false, bool planOnly = false) => new GuardOptions("test", planOnly, force);
+        static GuardOptions Guard(bool ignoreLiveControlPlane = false, bool planOnly = false, bool force = false) =>
+            new GuardOptions("test", planOnly, force, ignoreLiveControlPlane: ignoreLiveControlPlane);
 
         static NbEntry LiveService() =>
             new NbEntry(new NbKey("service", null, "compute-1df-local-controller"), Safe.Json(
@@ -99,9 +100,51 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var e = Assert.Throws<ControlPlaneAliveException>(() => Plan(operation, store, backupPath, Guard()));
                 Assert.Contains("df-local-controller on compute-1", e.Message);
+                Assert.Contains("run test with -IgnoreLiveControlPlane", e.Message);
                 Assert.Null(UpgradeLock.Read(store));
             }
             Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Theory]
+        [MemberData(nameof(Operations))]
+        public void An_operations_own_force_does_not_get_past_a_live_control_plane(string operation)
+        {
+            string uri = Database(operation, out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<ControlPlaneAliveException>(() => Plan(operation, store, backupPath, Guard(force: true)));
+                Assert.Contains("-IgnoreLiveControlPlane", e.Message);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_migration_run_with_nothing_pending_has_nothing_to_do_even_while_another_host_holds_the_lock_and_the_control_plane_runs()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                using (var run = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = Safe.TempFile("backup.jsonl.gz") }, Guard()))
+                    run.Execute();
+                var otherRun = "{\"host\": \"controller-2\", \"pid\": 4242, \"user\": \"someone\", \"purpose\": \"Invoke-DfMigration\", " +
+                    $"\"started_at\": \"{DateTimeOffset.UtcNow.AddMinutes(-1):o}\", \"expires_at\": \"{DateTimeOffset.UtcNow.AddHours(1):o}\", \"token\": \"{Guid.NewGuid():N}\"}}";
+                store.Write(new[] { LiveService(), new NbEntry(new NbKey("df_upgrade_lock", null, "lock"), Safe.Json(otherRun)) });
+                Assert.Equal("controller-2", UpgradeLock.Read(store).Host);
+                var before = Safe.Dump(uri);
+
+                using (var plan = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest(), Guard()))
+                {
+                    Assert.True(plan.IsEmpty);
+                    Assert.Empty(plan.Migrations);
+                    Assert.Empty(plan.Warnings);
+                    Assert.Empty(plan.Execute().Applied);
+                }
+                Assert.Equal("controller-2", UpgradeLock.Read(store).Host);
+                Assert.Equal(before, Safe.Dump(uri));
+            }
         }
 
         [Theory]
@@ -112,9 +155,9 @@ namespace DragonflowUpgrade.Engine.Tests
             var before = Safe.Dump(uri);
             using (var store = NbStoreFactory.Open(uri))
             {
-                using (var plan = Plan(operation, store, backupPath, Guard(force: true)))
+                using (var plan = Plan(operation, store, backupPath, Guard(ignoreLiveControlPlane: true)))
                 {
-                    Assert.Contains(plan.Warnings, w => w.StartsWith("-Force: ") && w.Contains("df-local-controller on compute-1"));
+                    Assert.Contains(plan.Warnings, w => w.StartsWith("-IgnoreLiveControlPlane: ") && w.Contains("df-local-controller on compute-1"));
                     Assert.NotNull(UpgradeLock.Read(store));
                     Execute(plan);
                 }
@@ -130,9 +173,9 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = Database(operation, out string backupPath);
             using (var store = NbStoreFactory.Open(uri))
             {
-                using (Plan(operation, store, backupPath, Guard(force: true)))
+                using (Plan(operation, store, backupPath, Guard(ignoreLiveControlPlane: true)))
                 {
-                    var e = Assert.Throws<UpgradeLockedException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(force: true)));
+                    var e = Assert.Throws<UpgradeLockedException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(ignoreLiveControlPlane: true)));
                     Assert.Contains("test", e.Message);
                 }
                 Assert.Null(UpgradeLock.Read(store));
@@ -161,7 +204,7 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             string uri = Database("resume", out _);
             using (var store = NbStoreFactory.Open(uri))
-                Assert.Throws<CommitInProgressException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(force: true)));
+                Assert.Throws<CommitInProgressException>(() => NbRun.PlanBaseline(store, MigratorOf(store), "pike", Guard(ignoreLiveControlPlane: true)));
         }
 
         [Fact]
@@ -185,14 +228,14 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
-        public void An_unknown_target_release_is_refused_as_a_selection_error_naming_it()
+        public void An_unknown_target_release_is_refused_as_an_unknown_release_naming_it()
         {
             string uri = Safe.NewRedis(Safe.Ports(3));
             using (var store = NbStoreFactory.Open(uri))
             {
                 var e = Assert.Throws<Errors.DfException>(() =>
                     NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { TargetRelease = "rocky" }, Guard(planOnly: true)));
-                Assert.Equal("MigrationSelectionInvalid", e.ErrorId);
+                Assert.Equal("ReleaseUnknown", e.ErrorId);
                 Assert.Contains("rocky", e.Message);
             }
         }

@@ -72,7 +72,7 @@ Describe 'Invoke-DfMigration and a live control plane' {
         $err = $null
         try { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -BeLike 'ControlPlaneAlive*'
-        $err.Exception.Message | Should -BeLike '*service df-local-controller on compute-1, last seen*-Force*'
+        $err.Exception.Message | Should -BeLike '*service df-local-controller on compute-1, last seen*run Invoke-DfMigration with -IgnoreLiveControlPlane*'
         Compare-NbDump (Get-NbDump 36) $before | Should -BeNullOrEmpty
         Get-DfUpgradeLock -Database $db | Should -BeNullOrEmpty
     }
@@ -270,27 +270,32 @@ Describe 'Every cmdlet that writes the NB database and a live control plane' {
         $backup = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz"
     }
 
-    It 'Set-DfMigrationBaseline refuses, naming it, and writes nothing; -Force writes with a warning' {
+    It 'Set-DfMigrationBaseline refuses, naming it, and writes nothing; -IgnoreLiveControlPlane (its -Force) writes with a warning' {
         Add-LiveService
         Assert-Refused { Set-DfMigrationBaseline -Database $db -Release pike -MigrationPath $folder -Confirm:$false }
-        $rows = Set-DfMigrationBaseline -Database $db -Release queens -MigrationPath $folder -Force -Confirm:$false -WarningVariable warnings 3>$null
+        $rows = Set-DfMigrationBaseline -Database $db -Release queens -MigrationPath $folder -IgnoreLiveControlPlane -Confirm:$false -WarningVariable warnings 3>$null
         $rows.Id | Should -Contain 'bump'
-        $warnings | Should -Match '-Force: baselining while the control plane still runs: service df-local-controller on compute-1'
+        $warnings | Should -Match '-IgnoreLiveControlPlane: baselining while the control plane still runs: service df-local-controller on compute-1'
     }
 
-    It 'Restore-DfNbDatabase refuses, naming it, and writes nothing; -Force restores' {
+    It 'Restore-DfNbDatabase refuses, naming it, and writes nothing, even with -Force; -IgnoreLiveControlPlane restores' {
         Backup-DfNbDatabase -Database $db -Path $backup | Out-Null
         Add-RedisObjects 40 @(New-Port 'p9' 't1')
         Add-LiveService
         Assert-Refused { Restore-DfNbDatabase -Database $db -Path $backup -Confirm:$false }
-        (Restore-DfNbDatabase -Database $db -Path $backup -Force -Confirm:$false 3>$null).Deleted | Should -Be 2
+        Assert-Refused { Restore-DfNbDatabase -Database $db -Path $backup -Force -Confirm:$false }
+        $err = $null
+        try { Restore-DfNbDatabase -Database $db -Path $backup -Confirm:$false } catch { $err = $_ }
+        $err.Exception.Message | Should -BeLike '*run Restore-DfNbDatabase with -IgnoreLiveControlPlane*'
+        (Restore-DfNbDatabase -Database $db -Path $backup -IgnoreLiveControlPlane -Confirm:$false 3>$null).Deleted | Should -Be 2
     }
 
-    It 'Undo-DfMigration refuses, naming it, and writes nothing' {
+    It 'Undo-DfMigration refuses, naming it, and writes nothing, even with -Force; -IgnoreLiveControlPlane undoes' {
         Invoke-DfMigration -Database $db -MigrationPath $folder -BackupPath $backup -Confirm:$false | Out-Null
         Add-LiveService
         Assert-Refused { Undo-DfMigration -Database $db -Confirm:$false }
-        (Undo-DfMigration -Database $db -Force -Confirm:$false 3>$null).Applied | Should -BeTrue
+        Assert-Refused { Undo-DfMigration -Database $db -Force -Confirm:$false }
+        (Undo-DfMigration -Database $db -IgnoreLiveControlPlane -Confirm:$false 3>$null).Applied | Should -BeTrue
     }
 
     It 'under -WhatIf only warns, and writes nothing' {

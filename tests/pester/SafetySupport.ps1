@@ -82,20 +82,19 @@ function Invoke-SteppedMigration {
     # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
     Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
     `$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open(`$Database), -1, [TimeSpan]::FromMilliseconds(`$PauseMs))
-    `$guard = [DragonflowUpgrade.Engine.Safety.UpgradeGuard]::Enter(`$store, 'Invoke-DfMigration', `$true, [TimeSpan]::FromSeconds(80), `$false, `$null)
+    `$plan = `$null
     try {
         `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
         `$migrations.AddRange([DragonflowUpgrade.PowerShell.Scripting.ScriptMigrations]::LoadFolders(`$PSCmdlet, [string[]]@(`$MigrationPath)))
         `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
         `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
         `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
-        `$plan = `$migrator.Plan()
-        `$selected = `$migrator.Select(`$plan, [NullString]::Value, `$null)   # every release
-        `$result = `$migrator.Run(`$selected, `$migrator.PlanSchema(`$plan, [NullString]::Value, `$selected), `$null)
-        `$backup = [DragonflowUpgrade.Engine.Safety.NbBackup]::Write(`$result.Before, `$store.Location, `$BackupPath, `$false)
-        `$migrator.Commit(`$result, `$backup, `$null) | Out-Null
+        `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = `$BackupPath }   # every release
+        `$options = [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Invoke-DfMigration', `$false)
+        `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanMigration(`$store, `$migrator, `$request, `$options, `$null, `$null)
+        `$plan.Execute(`$null) | Out-Null
     }
-    finally { `$guard.Dispose(); `$store.Dispose() }
+    finally { if (`$plan) { `$plan.Dispose() }; `$store.Dispose() }
 }
 try { $migrate }
 catch {

@@ -84,8 +84,11 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
                 if (renamed != null)
                 {
                     bool both = file.Options.Any(x => string.Equals(x.Group, renamed.Group, StringComparison.OrdinalIgnoreCase) && x.Name == renamed.Name);
+                    int? later = LastLineSetting(file, o.Group, o.Name);
                     findings.Add(Finding(FindingKind.Renamed, both
                         ? $"{to} reads [{o.Group}] {o.Name} as [{renamed.Group}] {renamed.Name}, which the file also sets: that one wins. Remove line {o.Line}."
+                        : later != o.Line
+                        ? $"[{o.Group}] {o.Name} is set again on line {later}, which is the one read: this line has no effect, and Update-DfConfiguration leaves it as it is. Remove line {o.Line}."
                         : $"{to} reads [{o.Group}] {o.Name} as [{renamed.Group}] {renamed.Name}. Update-DfConfiguration renames it.", renamed));
                     continue;
                 }
@@ -117,23 +120,29 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
 
         /// <summary>
         /// Applies the renames among <paramref name="findings"/> to <paramref name="file"/>: only
-        /// Renamed findings, and not where the file already sets the new name. Returns those applied.
+        /// Renamed findings, and not where the file already sets the new name. An option set on several
+        /// lines is read (as oslo.config reads it) from the last: that line is renamed, the earlier ones
+        /// are left as they are (their findings say so). Returns those applied.
         /// </summary>
         public static IReadOnlyList<ConfigurationFinding> ApplyRenames(IniFile file, IEnumerable<ConfigurationFinding> findings)
         {
             var applied = new List<ConfigurationFinding>();
-            foreach (var f in findings.Where(f => f.Kind == FindingKind.Renamed))
+            var renames = findings.Where(f => f.Kind == FindingKind.Renamed && f.Line == LastLineSetting(file, f.Group, f.Option)).ToList();
+            foreach (var f in renames)
             {
                 if (f.NewGroup == null || f.NewOption == null) continue; // Compare names both in every rename
                 var options = file.Options;
                 if (options.Any(x => string.Equals(x.Group, f.NewGroup, StringComparison.OrdinalIgnoreCase) && x.Name == f.NewOption)) continue;
                 // Found again by name: a line moved into an earlier group shifts the lines after it.
-                var old = options.FirstOrDefault(x => string.Equals(x.Group, f.Group, StringComparison.OrdinalIgnoreCase) && x.Name == f.Option);
+                var old = options.LastOrDefault(x => string.Equals(x.Group, f.Group, StringComparison.OrdinalIgnoreCase) && x.Name == f.Option);
                 if (old == null) continue;
                 file.Rename(old.Line, f.NewGroup, f.NewOption);
                 applied.Add(f);
             }
             return applied;
         }
+
+        static int? LastLineSetting(IniFile file, string group, string option) =>
+            file.Options.LastOrDefault(x => string.Equals(x.Group, group, StringComparison.OrdinalIgnoreCase) && x.Name == option)?.Line;
     }
 }

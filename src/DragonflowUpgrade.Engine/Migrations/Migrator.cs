@@ -224,7 +224,8 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Writes what <see cref="Run"/> worked out: the changed objects and the log rows, each
         /// batch only if its keys still hold what the run read (else <see cref="NbConflictException"/>).
         /// </summary>
-        public void Commit(MigrationRunResult result, IProgress<ProgressReport> progress = null)
+        /// <remarks>No lock, journal or backup: for tests and benchmarks; operations go through <see cref="Run.NbRun"/>.</remarks>
+        internal void Commit(MigrationRunResult result, IProgress<ProgressReport> progress = null)
         {
             var writes = result.Writes;
             if (writes.Count == 0) return;
@@ -238,7 +239,8 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Writes what <see cref="Run"/> worked out through the crash-safe commit journal (see
         /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
         /// </summary>
-        public Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
+        /// <remarks>No lock: <see cref="Run.MigrationRunPlan"/> calls it behind the guard.</remarks>
+        internal Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
             Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), result.Expected, progress, _logger);
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
@@ -263,7 +265,8 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Marks every migration of <paramref name="release"/> and the releases before it as
         /// applied without running them, and records the baseline. Returns the rows written.
         /// </summary>
-        public IReadOnlyList<MigrationLogEntry> Baseline(string release)
+        /// <remarks>No lock: for tests; operations go through <see cref="Run.NbRun.PlanBaseline"/>.</remarks>
+        internal IReadOnlyList<MigrationLogEntry> Baseline(string release)
         {
             var rows = PlanBaseline(release);
             _store.Write(rows.Select(r => r.ToEntry()).ToList());

@@ -30,12 +30,7 @@ namespace DragonflowUpgrade.Engine.Run
 
         internal static BaselinePlan Make(INbStore store, Migrator migrator, string release, GuardOptions options, ILogger logger)
         {
-            try { migrator.Catalog.RequireRelease(release); }
-            catch (ArgumentException e)
-            {
-                throw new DfException("ReleaseUnknown", DfErrorCategory.InvalidArgument, e.Message, release,
-                    "Name a release the module knows (Get-DfMigration lists each migration's release), or add the migrations of yours with -MigrationPath.", e);
-            }
+            migrator.Catalog.RequireRelease(release);
             var plan = new BaselinePlan(store, Enter(store, options, allowInterruptedCommit: false, logger), options, release);
             try
             {

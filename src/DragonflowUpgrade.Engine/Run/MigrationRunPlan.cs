@@ -81,24 +81,19 @@ namespace DragonflowUpgrade.Engine.Run
         {
             // A backup path the run would refuse is refused before anything is read.
             string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
+            // The log first (the module's own records): with nothing pending, nothing is written,
+            // so there is nothing to guard: no lock is taken and no heartbeat read.
+            var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath);
+            unguarded.Select(request);
+            if (unguarded.IsNothingToDo) return unguarded;
+
             var guard = Enter(store, options, allowInterruptedCommit: false, logger);
             var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath);
             try
             {
-                var log = migrator.Plan();
-                foreach (var s in log.Migrations.Where(s => s.ChecksumChanged))
-                    plan.Warn($"Migration '{s.Migration.Id}' changed after it was applied ({s.Migration.Source}); it does not run again.");
-                try
-                {
-                    plan.Migrations = migrator.Select(log, request.TargetRelease, request.Ids);
-                    plan.Schema = migrator.PlanSchema(log, request.TargetRelease, plan.Migrations);
-                }
-                catch (ArgumentException e)
-                {
-                    throw new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, e.Message, store.Location,
-                        $"Get-DfMigration -Database {store.Location} -Pending lists the pending migrations in the order they run.", e);
-                }
-                if (plan.Migrations.Count == 0 && !plan.Schema.ChangesRelease) return plan;
+                // Read again under the lock: another run may have applied them meanwhile.
+                plan.Select(request);
+                if (plan.IsNothingToDo) return plan;
                 plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress);
                 foreach (var w in plan.Result.Warnings) plan.Warn(w);
                 return plan;
@@ -108,6 +103,17 @@ namespace DragonflowUpgrade.Engine.Run
                 plan.Dispose();
                 throw;
             }
+        }
+
+        bool IsNothingToDo => Migrations.Count == 0 && !Schema.ChangesRelease;
+
+        void Select(MigrationRunRequest request)
+        {
+            var log = _migrator.Plan();
+            foreach (var s in log.Migrations.Where(s => s.ChecksumChanged))
+                Warn($"Migration '{s.Migration.Id}' changed after it was applied ({s.Migration.Source}); it does not run again.");
+            Migrations = _migrator.Select(log, request.TargetRelease, request.Ids);
+            Schema = _migrator.PlanSchema(log, request.TargetRelease, Migrations);
         }
 
         /// <summary>Backs up what the plan read, verified, then commits its writes through the journal. Writes nothing for an empty plan.</summary>

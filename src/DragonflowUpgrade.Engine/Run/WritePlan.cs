@@ -11,19 +11,24 @@ namespace DragonflowUpgrade.Engine.Run
     {
         /// <param name="purpose">What takes the lock (the cmdlet), as the lock names its holder.</param>
         /// <param name="planOnly">Only plan (-WhatIf): no lock is taken, a live control plane is a warning, and the plan cannot be executed.</param>
-        /// <param name="force">Go ahead while the control plane still reports in (with a warning).</param>
+        /// <param name="force">The operation's own override of its data checks, and only that: a resume writes over objects
+        /// changed since the run, an undo loses changes made since, a restore discards an interrupted commit and accepts a
+        /// backup of another database. Migrating and baselining have none.</param>
         /// <param name="serviceDownTime">How long after its last heartbeat a component counts as down; Dragonflow's 80 s when null.</param>
-        public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null)
+        /// <param name="ignoreLiveControlPlane">Go ahead while the control plane still reports in (with a warning).</param>
+        public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null, bool ignoreLiveControlPlane = false)
         {
             Purpose = purpose ?? throw new ArgumentNullException(nameof(purpose));
             PlanOnly = planOnly;
             Force = force;
             ServiceDownTime = serviceDownTime ?? ControlPlaneCheck.DefaultServiceDownTime;
+            IgnoreLiveControlPlane = ignoreLiveControlPlane;
         }
 
         public string Purpose { get; }
         public bool PlanOnly { get; }
         public bool Force { get; }
+        public bool IgnoreLiveControlPlane { get; }
         public TimeSpan ServiceDownTime { get; }
     }
 
@@ -44,9 +49,9 @@ namespace DragonflowUpgrade.Engine.Run
             _guard = guard;
             Options = options;
             foreach (var live in guard.Live)
-                Warn(options.PlanOnly ? $"The control plane still runs: {live}." : $"-Force: {doing} while the control plane still runs: {live}.");
+                Warn(options.PlanOnly ? $"The control plane still runs: {live}." : $"-IgnoreLiveControlPlane: {doing} while the control plane still runs: {live}.");
             if (guard.UnreadableHeartbeats is HeartbeatInvalidException unreadable)
-                Warn(options.PlanOnly && !options.Force ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-Force: {doing} although {unreadable.Message}");
+                Warn(options.PlanOnly && !options.IgnoreLiveControlPlane ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-IgnoreLiveControlPlane: {doing} although {unreadable.Message}");
         }
 
         /// <summary>The database, as the store names it (no password).</summary>
@@ -80,7 +85,7 @@ namespace DragonflowUpgrade.Engine.Run
         /// deal with), and no live control plane unless forced.
         /// </summary>
         private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger logger) =>
-            UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.Force, logger, allowInterruptedCommit);
+            UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit);
 
         public void Dispose() => _guard.Dispose();
     }

@@ -154,13 +154,15 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.
         /// <paramref name="unreadable"/> is what a run not forced refuses for heartbeats it cannot read, null if none.</summary>
-        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException unreadable)
+        /// <param name="command">The command refused, named in the refusal with the switch that overrides it; null names none.</param>
+        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException unreadable,
+            string command = null)
         {
             var invalid = new List<HeartbeatInvalidException>();
             var live = Find(store, serviceDownTime, invalid);
             unreadable = invalid.Count > 0 ? invalid[0].WithOthers(invalid.Count - 1) : null;
             if (force) return live;
-            if (live.Count > 0) throw new ControlPlaneAliveException(store.Location, live);
+            if (live.Count > 0) throw new ControlPlaneAliveException(store.Location, live, command);
             if (unreadable != null) throw unreadable;
             return live;
         }
@@ -196,7 +198,7 @@ namespace DragonflowUpgrade.Engine.Safety
                    $"has stopped; it counts as running{(others > 0 ? $" (so do {others} more heartbeat row(s) like it)" : "")}. Nothing was written.",
                    key.Table + "/" + key.Id,
                    $"Check that the component is stopped, then delete the row or set its {field} to the epoch seconds of its last heartbeat " +
-                   "(Dragonflow writes it again when the component starts); or run again with -Force.")
+                   "(Dragonflow writes it again when the component starts); or run again with -IgnoreLiveControlPlane.")
         {
             Location = location;
             Key = key;

@@ -29,17 +29,22 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>Dragonflow services or Neutron servers still report in; migrating now would race them.</summary>
     public sealed class ControlPlaneAliveException : DfException
     {
-        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live)
+        /// <param name="command">The command refused, named with the switch that overrides the refusal; null when not a command.</param>
+        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string command = null)
             : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,
                    $"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
                    (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
-                   ". Stop it first (Stop-DfControlPlane), or pass -Force to write anyway.",
-                   database, "Stop the control plane first (Stop-DfControlPlane), or pass -Force to go on anyway.")
+                   $". Stop it first (Stop-DfControlPlane), or {Override(command)} to write anyway.",
+                   database, $"Stop the control plane first (Stop-DfControlPlane), or {Override(command)} to go on anyway.")
         {
             Live = live;
         }
 
         public IReadOnlyList<LiveComponent> Live { get; }
+
+        // Every writing cmdlet has the switch (Invoke-DfMigration as an alias of its -Force).
+        static string Override(string command) =>
+            string.IsNullOrEmpty(command) ? "pass -IgnoreLiveControlPlane" : $"run {command} with -IgnoreLiveControlPlane";
     }
 
     /// <summary>The database holds the marker of an interrupted commit (or undo); nothing new may start.</summary>

@@ -27,15 +27,21 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Heartbeats that could not be read, let through (forced, or no lock taken): what a run not forced refuses. Null if none.</summary>
         public HeartbeatInvalidException UnreadableHeartbeats { get; }
 
+        /// <summary>No lock and nothing checked: for a plan that writes nothing (a migration run with nothing pending).</summary>
+        internal static UpgradeGuard None { get; } = new UpgradeGuard(null, Array.Empty<LiveComponent>(), null);
+
+        /// <param name="purpose">The command entering (the cmdlet's name): the lock names it as its holder, and a refusal
+        /// for a live control plane names it with the switch that overrides the refusal.</param>
+        /// <param name="ignoreLiveControlPlane">Let a live control plane through (the cmdlet's -IgnoreLiveControlPlane).</param>
         /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
-        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool force, ILogger logger = null,
+        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger logger = null,
             bool allowInterruptedCommit = false)
         {
             var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
             try
             {
                 if (!allowInterruptedCommit) CommitJournal.RequireNoneInProgress(store);
-                var live = ControlPlaneCheck.Require(store, serviceDownTime, force || !takeLock, out var unreadable);
+                var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !takeLock, out var unreadable, purpose);
                 return new UpgradeGuard(held, live, unreadable);
             }
             catch

@@ -34,8 +34,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter]
         public string BackupPath { get; set; }
 
-        /// <summary>Migrate even though Dragonflow services, Neutron servers or publishers still report in (with a warning).</summary>
+        /// <summary>Migrate even though Dragonflow services, Neutron servers or publishers still report in (with a warning). -IgnoreLiveControlPlane, as on every writing cmdlet, is the same switch.</summary>
         [Parameter]
+        [Alias("IgnoreLiveControlPlane")]
         public SwitchParameter Force { get; set; }
 
         /// <summary>Seconds after which a Dragonflow service or Neutron server that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
@@ -80,7 +81,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 Ids = _ids.Count > 0 ? _ids : null,
                 BackupPath = BackupPath == null ? null : Safety.SafetyErrors.ResolvePath(this, BackupPath),
             };
-            using (var plan = NbRun.PlanMigration(store, migrator, request, WriteGuard(Force, ServiceDownTime), progress, Logger))
+            using (var plan = NbRun.PlanMigration(store, migrator, request, WriteGuard(false, ServiceDownTime, Force), progress, Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (plan.IsEmpty)

@@ -22,8 +22,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public string[] MigrationPath { get; set; }
 
-        /// <summary>Write the baseline even though Dragonflow services, Neutron servers or publishers still report in (with a warning).</summary>
+        /// <summary>Write the baseline even though Dragonflow services, Neutron servers or publishers still report in (with a warning). -IgnoreLiveControlPlane, as on every writing cmdlet, is the same switch.</summary>
         [Parameter]
+        [Alias("IgnoreLiveControlPlane")]
         public SwitchParameter Force { get; set; }
 
         /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
@@ -36,7 +37,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             OnStore(store =>
             {
                 var migrator = MigrationSources.Migrator(this, store, MigrationPath, Logger);
-                using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(Force, ServiceDownTime), Logger))
+                using (var plan = NbRun.PlanBaseline(store, migrator, Release, WriteGuard(false, ServiceDownTime, Force), Logger))
                 {
                     foreach (var warning in plan.Warnings) WriteWarning(warning);
                     if (!ShouldProcess(store.Location, plan.Summary)) return;

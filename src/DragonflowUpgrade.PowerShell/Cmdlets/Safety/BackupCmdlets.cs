@@ -56,9 +56,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
-        /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), the backup was taken from another database, or the control plane still reports in.</summary>
+        /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), or the backup was taken from another database.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
+
+        /// <summary>Go ahead while Dragonflow services, Neutron servers or publishers still report in (with a warning naming each).</summary>
+        [Parameter]
+        public SwitchParameter IgnoreLiveControlPlane { get; set; }
 
         /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
         [Parameter]
@@ -76,7 +80,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 WriteVerbose($"{store.Location}: {path} was restored already in this pipeline.");
                 return;
             }
-            using (var plan = NbRun.PlanRestore(store, path, WriteGuard(Force, ServiceDownTime), Logger))
+            using (var plan = NbRun.PlanRestore(store, path, WriteGuard(Force, ServiceDownTime, IgnoreLiveControlPlane), Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Restore the NB database", out ShouldProcessReason reason))

@@ -15,9 +15,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfCommit))]
     public sealed class ResumeDfMigration : DfSafetyCmdlet
     {
-        /// <summary>Finish the commit even over objects that something else wrote since the run read them (those writes are lost), or while the control plane still reports in.</summary>
+        /// <summary>Finish the commit even over objects that something else wrote since the run read them (those writes are lost).</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
+
+        /// <summary>Go ahead while Dragonflow services, Neutron servers or publishers still report in (with a warning naming each).</summary>
+        [Parameter]
+        public SwitchParameter IgnoreLiveControlPlane { get; set; }
 
         /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
         [Parameter]
@@ -27,7 +31,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         protected override void Process(INbStore store)
         {
             ResumePlan plan;
-            try { plan = NbRun.PlanResume(store, WriteGuard(Force, ServiceDownTime), Logger); }
+            try { plan = NbRun.PlanResume(store, WriteGuard(Force, ServiceDownTime, IgnoreLiveControlPlane), Logger); }
             catch (NoUpgradeRunException e)
             {
                 // Nothing to resume is not a failure that should stop a runbook.
@@ -54,9 +58,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
     [OutputType(typeof(DfRestore))]
     public sealed class UndoDfMigration : DfSafetyCmdlet
     {
-        /// <summary>Undo a finished run even though the database changed since (those changes are lost), or while the control plane still reports in.</summary>
+        /// <summary>Undo a finished run even though the database changed since (those changes are lost).</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
+
+        /// <summary>Go ahead while Dragonflow services, Neutron servers or publishers still report in (with a warning naming each).</summary>
+        [Parameter]
+        public SwitchParameter IgnoreLiveControlPlane { get; set; }
 
         /// <summary>Seconds after which a component that has not reported in counts as down: Dragonflow's service_down_time, 80 by default.</summary>
         [Parameter]
@@ -65,7 +73,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
 
         protected override void Process(INbStore store)
         {
-            using (var plan = NbRun.PlanUndo(store, WriteGuard(Force, ServiceDownTime), Logger))
+            using (var plan = NbRun.PlanUndo(store, WriteGuard(Force, ServiceDownTime, IgnoreLiveControlPlane), Logger))
             {
                 foreach (var warning in plan.Warnings) WriteWarning(warning);
                 if (!ShouldProcess($"{store.Location}: {plan.Summary}", $"{store.Location}: {plan.Summary}. Continue?", "Undo a migration run", out ShouldProcessReason reason))
