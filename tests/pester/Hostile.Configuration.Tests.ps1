@@ -68,4 +68,25 @@ Describe 'Hostile configuration arguments' {
         { $cloud.Nodes | Test-DfConfiguration -TargetRelease $broken -SourceRelease queens @ssh } |
             Should -Throw -ErrorId 'OptionManifestInvalid,*' -ExpectedMessage "The option manifest $broken cannot be read:*"
     }
+
+    It 'renames in the file a symbolic link points to, and leaves the link a link (<Command>)' -ForEach @(
+        @{ Command = 'Update-DfConfiguration' }, @{ Command = 'Restore-DfConfiguration' }
+    ) {
+        Set-NodeConfiguration $cloud
+        $link = $cloud.Files[0]
+        $real = Join-Path (Split-Path $link) 'managed.ini'
+        Remove-Item $real -ErrorAction SilentlyContinue
+        Move-Item $link $real
+        New-Item -ItemType SymbolicLink -Path $link -Target $real | Out-Null
+        $original = [IO.File]::ReadAllText($real)
+        $changes = $cloud.Nodes[0] | Update-DfConfiguration -TargetRelease $next -SourceRelease queens -BackupPath (Join-Path $TestDrive 'b') @ssh -Confirm:$false
+        $changes.Node.Name | Should -Be $cloud.Nodes[0].Name
+        if ($Command -eq 'Restore-DfConfiguration') {
+            $changes | Restore-DfConfiguration @ssh -Confirm:$false
+            [IO.File]::ReadAllText($real) | Should -Be $original
+        }
+        else { [IO.File]::ReadAllText($real) | Should -BeLike '*nb_db_driver*' }
+        (Get-Item $link).LinkTarget | Should -Be $real
+        @(Get-ChildItem (Split-Path $link) -Filter '*.df-new*').Count | Should -Be 0
+    }
 }

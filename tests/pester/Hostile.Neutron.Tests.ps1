@@ -106,4 +106,27 @@ Describe 'Neutron''s database cmdlets given hostile input' {
         ($texts -join "`n") | Should -BeLike '*connecting with password `*`*`**'
         ($texts -join "`n") | Should -Not -BeLike "*$password*"
     }
+
+    It 'passes a password holding <Case> to the command as it is, runs nothing it holds, and shows no line of it' -ForEach @(
+        @{ Case = 'quotes'; Password = 'it''s "quoted" pass' }
+        @{ Case = 'command substitutions'; Password = 'a$(touch %DIR%/ran)b`touch %DIR%/ran2`c' }
+        @{ Case = 'a newline'; Password = "first-secret-line`nsecond-secret-line" }
+        @{ Case = 'a carriage return and newline'; Password = "first-secret-line`r`nsecond-secret-line" }
+    ) {
+        New-Item -ItemType Directory $dir -Force | Out-Null
+        $password = $Password.Replace('%DIR%', $dir)
+        $hash = (Get-FileHash -InputStream ([IO.MemoryStream]::new([Text.Encoding]::UTF8.GetBytes($password))) -Algorithm SHA256).Hash.ToLowerInvariant()
+        # Exit 3: the command got another password; exit 1 after printing it on both streams.
+        $migrate = 'P={password}; [ "$(printf %s "$P" | sha256sum | cut -c1-64)" = ' + $hash + ' ] || exit 3; printf ''%s\n'' "$P"; printf ''%s\n'' "$P" >&2; exit 1'
+        $inventory = New-TestNeutronInventory $dir @{ Migrate = $migrate }
+        $credential = [pscredential]::new('neutron', (ConvertTo-SecureString $password -AsPlainText -Force))
+        $since = [datetime]::UtcNow
+        $run = Invoke-Captured { Invoke-DfNeutronMigration -Inventory $inventory -DatabaseCredential $credential -KnownHostsPath $ssh.KnownHostsPath }
+        $run.Error.FullyQualifiedErrorId | Should -BeLike 'NeutronCommandFailed,*'
+        $run.Error.Exception.Message | Should -BeLike '*exit code 1 *'
+        Join-Path $dir 'ran' | Should -Not -Exist
+        Join-Path $dir 'ran2' | Should -Not -Exist
+        $texts = (@($run.Text) + @(Get-WrittenText $dir $since)) -join "`n"
+        foreach ($part in @($password) + ($password -split '\r?\n')) { $texts | Should -Not -BeLike "*$([WildcardPattern]::Escape($part))*" }
+    }
 }

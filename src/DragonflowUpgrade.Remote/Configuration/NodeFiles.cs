@@ -47,7 +47,8 @@ namespace DragonflowUpgrade.Remote
             // message that quotes it) holds no part of the file, and no argument limit applies.
             string script = string.Join("\n",
                 $"f={ShellQuote.Quote(path)}; b={ShellQuote.Quote(backupPath ?? "")}",
-                $"[ -f \"$f\" ] || exit {NotFound}",
+                // A link (config management often makes one) stays a link: the file it points to is replaced.
+                $"[ -f \"$f\" ] || exit {NotFound}; f=$(readlink -f -- \"$f\") || exit 1",
                 expectedSha256 == null ? "" : $"[ \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" = {expectedSha256} ] || exit {Changed}",
                 $"if [ -n \"$b\" ]; then [ ! -e \"$b\" ] || exit {BackupExists}; cp -p -- \"$f\" \"$b\" || exit 1; fi",
                 "t=$(mktemp \"$f.df-new.XXXXXX\") || exit 1",

@@ -3,6 +3,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading;
@@ -31,7 +32,14 @@ namespace DragonflowUpgrade.Remote
             ILogger log, string secret = null, CancellationToken cancel = default)
         {
             log.LogInformation("{Node}: {Command}", Node.Name, shown);
-            string Scrub(string s) => string.IsNullOrEmpty(secret) ? s : s.Replace(secret, "***");
+            // A secret of several lines reaches the output one line at a time: each of its lines is hidden too.
+            string[] hidden = string.IsNullOrEmpty(secret) ? new string[0]
+                : new[] { secret }.Concat(secret.Split('\r', '\n')).Where(part => part.Length > 0).Distinct().OrderByDescending(part => part.Length).ToArray();
+            string Scrub(string s)
+            {
+                foreach (string h in hidden) s = s.Replace(h, "***");
+                return s;
+            }
             var lastErrors = new Queue<string>();
             var sw = Stopwatch.StartNew();
             string failure = null;
