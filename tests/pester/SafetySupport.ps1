@@ -54,7 +54,7 @@ function Get-SteppedStoreAssembly {
     $dll = Join-Path $TestDrive 'SteppedStore.dll'
     if (-not (Test-Path $dll)) {
         $references = @([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location, 'netstandard', 'System.Collections', 'System.Runtime', 'System.Memory', 'System.Threading', 'System.Threading.Thread')
-        Add-Type -Path "$PSScriptRoot/../DragonflowUpgrade.Engine.Tests/SteppedStore.cs" -ReferencedAssemblies $references -OutputAssembly $dll -OutputType Library
+        Add-Type -Path "$PSScriptRoot/../DragonflowUpgrade.Engine.Tests/SteppedStore.cs" -ReferencedAssemblies $references -OutputAssembly $dll -OutputType Library -IgnoreWarnings
     }
     $dll
 }
