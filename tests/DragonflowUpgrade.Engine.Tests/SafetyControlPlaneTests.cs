@@ -71,7 +71,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var e = Assert.Throws<ControlPlaneAliveException>(() => ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: false, out _));
                 Assert.Contains("df-l3-agent on compute-1", e.Message);
-                Assert.Contains("-Force", e.Message);
+                Assert.Contains("-IgnoreLiveControlPlane", e.Message);
                 Assert.Single(ControlPlaneCheck.Require(store, ControlPlaneCheck.DefaultServiceDownTime, force: true, out _));
             }
         }

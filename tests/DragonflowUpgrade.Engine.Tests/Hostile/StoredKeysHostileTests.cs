@@ -236,7 +236,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                             Assert.Equal($"{table}/row-1", invalid.Target);
                             Assert.Contains($"{table} row 'row-1'", invalid.Message);
                             Assert.Contains(field, invalid.Message);
-                            Assert.Contains("-Force", invalid.RecommendedAction);
+                            Assert.Contains("-IgnoreLiveControlPlane", invalid.RecommendedAction);
                             Assert.IsType<HeartbeatInvalidException>(Record.Exception(() => ControlPlaneCheck.FindLive(store, ControlPlaneCheck.DefaultServiceDownTime)));
                             NoSecret(invalid);
                             break;
