@@ -107,7 +107,7 @@ Describe 'A heartbeat row whose time is not a time' {
         $err.FullyQualifiedErrorId | Should -BeLike 'HeartbeatInvalid,*'
         $err.TargetObject | Should -Be "$Table/row-1"
         $err.Exception.Message | Should -BeLike "*$Table row 'row-1'*$field*"
-        $err.ErrorDetails.RecommendedAction | Should -BeLike '*-Force*'
+        $err.ErrorDetails.RecommendedAction | Should -BeLike '*-IgnoreLiveControlPlane*'
         Get-RawDump | Should -Be $before
         Get-DfUpgradeLock -Database "redis://$($script:Endpoint)/$Index" | Should -BeNullOrEmpty
         # -WhatIf shows the plan and warns of what the real run refuses.
