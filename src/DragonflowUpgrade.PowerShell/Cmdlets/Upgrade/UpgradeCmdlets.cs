@@ -126,13 +126,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory);
             if (!File.Exists(path))
                 ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, Inventory));
-            try
-            {
-                string extension = Path.GetExtension(path).ToLowerInvariant();
-                if (extension == ".psd1") return Remote.Inventory.Parse(PsdInventory.Read(path), path);
-                if (extension == ".json") return Remote.Inventory.LoadJson(path);
-                throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
-            }
+            try { return PsdInventory.Load(path); }
             catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null; }
         }
 
