@@ -82,7 +82,9 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
 
     It 'shows every step it would take and changes nothing anywhere' {
         $before = Get-CloudPicture $cloud
-        $eventsBefore = @(Get-TestServiceEvent $cloud).Count
+        # Only starts and stops: a daemon started by New-PikeCloud may still be logging its first heartbeat.
+        $startsAndStops = { @(Get-TestServiceEvent $cloud | Where-Object What -Match '^(start|stop)-').Count }
+        $eventsBefore = & $startsAndStops
         $parameters = Get-UpgradeParameters $cloud
         $plan = Invoke-DfUpgrade @parameters -WhatIf
         $plan.Status | Sort-Object -Unique | Should -Be 'WouldRun'
@@ -93,7 +95,7 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
         Compare-NbDump $after.Nb $before.Nb | Should -BeNullOrEmpty
         $after.Services | Should -Be $before.Services
         @(Get-TestServiceEvent $cloud | Where-Object What -Like 'stop*').Count | Should -Be 0
-        @(Get-TestServiceEvent $cloud).Count | Should -Be $eventsBefore
+        & $startsAndStops | Should -Be $eventsBefore
         Test-Path $cloud.Backups | Should -BeFalse
     }
 }
