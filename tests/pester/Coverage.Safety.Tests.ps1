@@ -12,21 +12,6 @@ BeforeAll {
     $folder = Join-Path $TestDrive 'migrations'
     New-MigrationFile $folder 'bump.ps1' 'bump' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null
 
-    # A child pwsh that imports the module and runs $Command; every write step of a commit or
-    # an undo pauses -PauseMs (the engine's test hook), for the test to kill it there.
-    function Start-ModuleProcess([string] $Command, [int] $PauseMs) {
-        $dir = Join-Path $TestDrive "child-$([guid]::NewGuid())"
-        New-Item -ItemType Directory $dir | Out-Null
-        "`$ErrorActionPreference = 'Stop'`nImport-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'`n$Command" | Set-Content "$dir/run.ps1"
-        $exe = (Get-Process -Id $PID).Path
-        $arguments = @('-NoProfile', '-NonInteractive', '-File', "$dir/run.ps1")
-        if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
-        $env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS = "$PauseMs"
-        try { $p = Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$dir/out.txt" -RedirectStandardError "$dir/err.txt" }
-        finally { Remove-Item Env:DF_UPGRADE_TEST_COMMIT_PAUSE_MS }
-        $p | Add-Member -NotePropertyName OutputFile -NotePropertyValue "$dir/out.txt" -PassThru
-    }
-
     # Kills a migration of database $Index once its commit has stored its journal and marker,
     # before any object is written.
     function New-InterruptedCommit([int] $Index, [string] $Backup) {
@@ -77,28 +62,62 @@ Describe 'Restore-DfNbDatabase and Backup-DfNbDatabase on a database whose commi
 }
 
 Describe 'An interrupted Undo-DfMigration' {
-    # Skipped: it paused the undo through a test hook that production code no longer has; the
-    # child must run the undo over the test-side stepped store instead (as the commit kills do).
-    It 'is refused by every other writer until Undo-DfMigration runs again and finishes it' -Skip {
-        $db = New-TestRedis 81
-        Add-Ports 81
-        $original = Get-NbDump 81
+    # The undo runs in a child process over the stepped store, which pauses after each write
+    # (the "undoing" marker, then each batch of 1,000 restored objects) for the kill to land there.
+    It 'is refused by every other writer until Undo-DfMigration runs again and finishes it, killed with <Stage>' -ForEach @(
+        @{ Stage = 'the undoing marker stored, no object restored yet'; Index = 81; PauseMs = 4000; RestoredAtLeast = 0; RestoredBelow = 1 }
+        @{ Stage = 'some objects restored, not all'; Index = 85; PauseMs = 1500; RestoredAtLeast = 1; RestoredBelow = 3000 }
+    ) {
+        # 2,970 ports and 30 switches: the undo restores them in 3 batches.
+        $db = New-TestRedis $Index
+        New-SeedCommands 2970 | redis-cli -h $RedisHost -p $RedisPort -n $Index | Out-Null
+        $original = Get-NbDump $Index
+        $saved = Join-Path $TestDrive "saved-$Index.jsonl.gz"
+        Backup-DfNbDatabase -Database $db -Path $saved | Out-Null
         Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false | Out-Null
-        $child = Start-ModuleProcess "Undo-DfMigration -Database '$db' -Confirm:`$false" -PauseMs 4000
-        try { Wait-RedisKey 81 $CommitMarker -Process $child }
+        Get-RewrittenCount $Index | Should -Be 3000
+
+        $child = Start-UndoProcess $db -PauseMs $PauseMs
+        try {
+            Wait-RedisKey $Index $CommitMarker -Process $child
+            if ($RestoredAtLeast -gt 0) { Wait-Restored $Index (3000 - $RestoredAtLeast) -Process $child }
+        }
         finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }
-        Invoke-RedisCli 81 GET $CommitMarker | Should -Match '"state":\s*"undoing"' -Because 'the kill should land after the undo stored its marker'
-        Get-RewrittenCount 81 | Should -Be 3 -Because 'the kill should land before the undo wrote any object back'
+        # Where the kill landed.
+        $child.ExitCode | Should -Be 137 -Because 'the undo should still have been running when it was killed'
+        Invoke-RedisCli $Index GET $CommitMarker | Should -Match '"state":\s*"undoing"' -Because 'the kill should land after the undo stored its marker'
+        $restored = 3000 - (Get-RewrittenCount $Index)
+        $restored | Should -BeGreaterOrEqual $RestoredAtLeast
+        $restored | Should -BeLessThan $RestoredBelow -Because "the kill should land in the stage '$Stage'"
+        $interrupted = Get-NbDump $Index
 
-        $err = $null
-        try { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } catch { $err = $_ }
-        $err.FullyQualifiedErrorId | Should -BeLike 'CommitInProgress*'
-        $err.Exception.Message | Should -BeLike '*undo of migration run * was interrupted. Run Undo-DfMigration -Database * again to finish it.'
-        { Resume-DfMigration -Database $db -Confirm:$false } | Should -Throw '*undo of migration run * was interrupted*'
+        # Every other writer: refused, naming Undo-DfMigration, and the data left as the kill left it.
+        # (A migration run is given one that is pending whatever the undo restored: with nothing
+        # pending, Invoke-DfMigration writes nothing and checks nothing.)
+        $later = Join-Path $TestDrive "later-$Index"
+        New-MigrationFile $later 'later.ps1' 'later' '2018-07-01T00:00:00Z' $FlagComputePorts | Out-Null
+        $refusals = @(
+            { Invoke-DfMigration -Database $db -MigrationPath $folder, $later -Confirm:$false }
+            { Resume-DfMigration -Database $db -Confirm:$false }
+            { Restore-DfNbDatabase -Database $db -Path $saved -Confirm:$false }
+            { Set-DfMigrationBaseline -Database $db -Release queens -Confirm:$false }
+        )
+        foreach ($writer in $refusals) {
+            $err = $null
+            try { & $writer | Out-Null } catch { $err = $_ }
+            $err | Should -Not -BeNullOrEmpty -Because "$writer should be refused"
+            $err.FullyQualifiedErrorId | Should -BeLike 'CommitInProgress*' -Because "$writer should be refused"
+            $err.Exception.Message | Should -BeLike "An undo of migration run * on $db was interrupted. Run Undo-DfMigration -Database $db again to finish it."
+            Compare-NbDump (Get-NbDump $Index) $interrupted | Should -BeNullOrEmpty -Because "$writer should write nothing"
+        }
+        Invoke-RedisCli $Index GET $CommitMarker | Should -Match '"state":\s*"undoing"'
 
-        Undo-DfMigration -Database $db -Confirm:$false | Out-Null
-        Compare-NbDump (Get-NbDump 81) $original | Should -BeNullOrEmpty
-        Invoke-RedisCli 81 EXISTS $CommitMarker | Should -Be '0'
+        $undone = Undo-DfMigration -Database $db -Confirm:$false
+        $undone.Applied | Should -BeTrue
+        Compare-NbDump (Get-NbDump $Index) $original | Should -BeNullOrEmpty
+        Invoke-RedisCli $Index EXISTS $CommitMarker | Should -Be '0'
+        @(Invoke-RedisCli $Index --scan --pattern '{df_upgrade_journal.*').Count | Should -Be 0
+        Get-DfUpgradeLock -Database $db | Should -BeNullOrEmpty
         (Get-DfMigration -Database $db -MigrationPath $folder -Pending).Id | Should -Contain 'bump'
     }
 }

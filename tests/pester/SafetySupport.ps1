@@ -64,44 +64,67 @@ function Get-SteppedStoreAssembly {
 # the journaled commit) through the engine over the real store wrapped in a SteppedStore, which
 # pauses that long after each write, so that a test can kill it or stop its server part way.
 function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0) {
+    if ($PauseMs -le 0) {
+        return Start-ModuleProcess "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
+    }
+    Start-ModuleProcess @"
+# The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
+Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
+`$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open('$Database'), -1, [TimeSpan]::FromMilliseconds($PauseMs))
+`$plan = `$null
+try {
+    `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
+    `$migrations.AddRange([DragonflowUpgrade.PowerShell.Scripting.ScriptMigrations]::LoadFolders(`$PSCmdlet, [string[]]@('$MigrationPath')))
+    `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
+    `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
+    `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
+    `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = '$BackupPath' }   # every release
+    `$options = [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Invoke-DfMigration', `$false)
+    `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanMigration(`$store, `$migrator, `$request, `$options, `$null, `$null)
+    `$plan.Execute(`$null) | Out-Null
+}
+finally { if (`$plan) { `$plan.Dispose() }; `$store.Dispose() }
+"@ -Stepped
+}
+
+# Starts a child pwsh that runs what Undo-DfMigration runs (the guard, the plan, the restore under
+# the "undoing" marker) through the engine over the real store wrapped in a SteppedStore, which
+# pauses -PauseMs after each write, so that a test can kill the undo part way.
+function Start-UndoProcess([string] $Database, [int] $PauseMs) {
+    Start-ModuleProcess @"
+`$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open('$Database'), -1, [TimeSpan]::FromMilliseconds($PauseMs))
+`$plan = `$null
+try {
+    `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanUndo(`$store, [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Undo-DfMigration', `$false), `$null)
+    `$plan.Execute(`$null)
+}
+finally { if (`$plan) { `$plan.Dispose() }; `$store.Dispose() }
+"@ -Stepped
+}
+
+# Starts a child pwsh (the same executable as this one) that imports the module (and, -Stepped,
+# the SteppedStore assembly) and runs $Body. An error ends it with exit code 3 and its error id
+# and message on its output (OutputFile): for an engine exception, its name as the cmdlet's error
+# id names it (CommitInterrupted).
+function Start-ModuleProcess([string] $Body, [switch] $Stepped) {
     $dir = Join-Path $TestDrive "child-$([guid]::NewGuid())"
     New-Item -ItemType Directory $dir | Out-Null
-    $script = Join-Path $dir 'migrate.ps1'
-    $migrate = if ($PauseMs -le 0) {
-        "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
-    }
-    else {
-        "Add-Type -Path '$(Get-SteppedStoreAssembly)'; Invoke-SteppedMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -PauseMs $PauseMs"
-    }
+    $script = Join-Path $dir 'run.ps1'
+    $load = if ($Stepped) { "Add-Type -Path '$(Get-SteppedStoreAssembly)'" } else { '' }
     @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
-function Invoke-SteppedMigration {
+$load
+function Invoke-Child {
     [CmdletBinding()]
-    param([string] `$Database, [string] `$MigrationPath, [string] `$BackupPath, [int] `$PauseMs)
-    # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
-    Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
-    `$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open(`$Database), -1, [TimeSpan]::FromMilliseconds(`$PauseMs))
-    `$plan = `$null
-    try {
-        `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
-        `$migrations.AddRange([DragonflowUpgrade.PowerShell.Scripting.ScriptMigrations]::LoadFolders(`$PSCmdlet, [string[]]@(`$MigrationPath)))
-        `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
-        `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
-        `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
-        `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = `$BackupPath }   # every release
-        `$options = [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Invoke-DfMigration', `$false)
-        `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanMigration(`$store, `$migrator, `$request, `$options, `$null, `$null)
-        `$plan.Execute(`$null) | Out-Null
-    }
-    finally { if (`$plan) { `$plan.Dispose() }; `$store.Dispose() }
+    param()
+$Body
 }
-try { $migrate }
+try { Invoke-Child }
 catch {
     `$e = `$_.Exception
     while (`$e -is [Management.Automation.MethodInvocationException] -and `$e.InnerException) { `$e = `$e.InnerException }
-    # The engine exception's name, as the cmdlet's error id names it (CommitInterrupted).
-    `$id = if (`$e -is [DragonflowUpgrade.Engine.Errors.DfException]) { "`$(`$e.GetType().Name -replace 'Exception$'),Invoke-SteppedMigration" } else { `$_.FullyQualifiedErrorId }
+    `$id = if (`$e -is [DragonflowUpgrade.Engine.Errors.DfException]) { "`$(`$e.GetType().Name -replace 'Exception$'),Invoke-Child" } else { `$_.FullyQualifiedErrorId }
     "`${id}: `$(`$e.Message)"; exit 3
 }
 "@ | Set-Content $script
@@ -117,7 +140,7 @@ function Wait-RedisKey([int] $Index, [string] $Key, [string] $Endpoint = $script
     $h, $p = $Endpoint.Split(':')
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
     while ((redis-cli -h $h -p $p -n $Index EXISTS $Key) -ne '1') {
-        if ($Process -and $Process.HasExited) { throw "The migrating process ended (exit code $($Process.ExitCode)) before $Key appeared: $(Get-Content $Process.OutputFile -Raw)" }
+        if ($Process -and $Process.HasExited) { throw "The child process ended (exit code $($Process.ExitCode)) before $Key appeared: $(Get-Content $Process.OutputFile -Raw)" }
         if ([DateTime]::UtcNow -gt $deadline) { throw "$Key did not appear in database $Index within $Seconds s." }
         Start-Sleep -Milliseconds 25
     }
@@ -134,8 +157,18 @@ function Get-RewrittenCount([int] $Index) {
 function Wait-Rewritten([int] $Index, [int] $Count, [double] $Seconds = 120, $Process) {
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
     while ((Get-RewrittenCount $Index) -lt $Count) {
-        if ($Process -and $Process.HasExited) { throw "The migrating process ended (exit code $($Process.ExitCode)) before $Count objects were rewritten: $(Get-Content $Process.OutputFile -Raw)" }
+        if ($Process -and $Process.HasExited) { throw "The child process ended (exit code $($Process.ExitCode)) before $Count objects were rewritten: $(Get-Content $Process.OutputFile -Raw)" }
         if ([DateTime]::UtcNow -gt $deadline) { throw "$Count objects were not rewritten in database $Index within $Seconds s." }
+        Start-Sleep -Milliseconds 10
+    }
+}
+
+# Waits until at most $Count objects are still rewritten (an undo has written the others back), or fails after $Seconds.
+function Wait-Restored([int] $Index, [int] $Count, [double] $Seconds = 120, $Process) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ((Get-RewrittenCount $Index) -gt $Count) {
+        if ($Process -and $Process.HasExited) { throw "The child process ended (exit code $($Process.ExitCode)) before the undo wrote objects back: $(Get-Content $Process.OutputFile -Raw)" }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Objects were not written back in database $Index within $Seconds s." }
         Start-Sleep -Milliseconds 10
     }
 }
