@@ -85,8 +85,14 @@ Describe 'Get-DfServiceStatus' {
         $second = $up[1].Name
         Invoke-TestService $cloud start $second df-local-controller | Should -Be 0
         Invoke-TestService $cloud start $second df-metadata-service | Should -Be 0
-        Stop-Process -Id (Get-Content (Join-Path $cloud.ServiceDir "$second/df-metadata-service.pid")) -Force
-        Start-Sleep -Milliseconds 200
+        # Killed: dead, its pid file left. Dead means gone, or a zombie that no parent has reaped.
+        $killed = [int](Get-Content (Join-Path $cloud.ServiceDir "$second/df-metadata-service.pid"))
+        Stop-Process -Id $killed -Force
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (($stat = Get-Content "/proc/$killed/stat" -Raw -ErrorAction SilentlyContinue) -and ($stat -split ' ')[2] -ne 'Z') {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "Process $killed still runs 30 s after it was killed." }
+            Start-Sleep -Milliseconds 20
+        }
 
         $status = $nodes | Get-DfServiceStatus @ssh -ErrorVariable errors -ErrorAction SilentlyContinue
         $of = { param($n, $s) ($status | Where-Object { $_.Node.Name -eq $n -and $_.Service.Name -eq $s }).Status }
