@@ -9,8 +9,11 @@ namespace DragonflowUpgrade.Dragonflow
     /// <summary>Dragonflow's releases, oldest first, their schemas, and the migrations shipped for them.</summary>
     public static class DragonflowReleases
     {
-        /// <summary>The releases whose NB schema the module knows: tag 4.0.0 is pike, 5.0.0 queens (Dragonflow's final master stores the same data as queens).</summary>
-        public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens" };
+        /// <summary>
+        /// The releases whose NB schema the module knows: tag 4.0.0 is pike, 5.0.0 queens, and master
+        /// Dragonflow's final code (2019-08-13), which stores the same data as queens under other Redis keys.
+        /// </summary>
+        public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens", "master" };
 
         static readonly ConcurrentDictionary<string, SchemaManifest?> Loaded = new ConcurrentDictionary<string, SchemaManifest?>(StringComparer.OrdinalIgnoreCase);
 

@@ -22,8 +22,18 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Theory]
+        [InlineData("lport", "tenant1", "p1", "{lport.tenant1}p1")]
+        [InlineData("chassis", null, "host-1", "{chassis.}host-1")]
+        [InlineData("unique_key", null, "lport", "{unique_key.}lport")]
+        public void Keys_in_the_layout_of_dragonflows_master_read_as_the_same_objects(string table, string topic, string id, string stored)
+        {
+            Assert.True(RedisNbStore.TryParseKey(Encoding.UTF8.GetBytes(stored), out var parsed, new NameTable()));
+            Assert.Equal(new NbKey(table, topic, id), parsed);
+        }
+
+        [Theory]
         [InlineData("plain")]
-        [InlineData("{lport.t}p1")]
+        [InlineData("{lport.t}")]
         [InlineData("{.t}.p1")]
         [InlineData("{lport}.p1")]
         public void Keys_of_other_shapes_are_not_nb_objects(string text)

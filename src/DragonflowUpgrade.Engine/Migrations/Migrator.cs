@@ -16,8 +16,10 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
             IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null,
-            IEnumerable<NbEntry> before = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null)
+            IEnumerable<NbEntry> before = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null, NbKeyLayout keyLayout = null, int rekeyed = 0)
         {
+            KeyLayout = keyLayout;
+            Rekeyed = rekeyed;
             Expected = expected ?? (_ => null);
             Applied = applied;
             Changes = changes;
@@ -49,6 +51,12 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>What a key held when the run read it (null: absent): what the commit requires it still to hold.</summary>
         public Func<NbKey, ReadOnlyMemory<byte>?> Expected { get; }
+
+        /// <summary>The key layout the commit moves the database to (the target release's, on a store where it differs); null when the keys stay as they are.</summary>
+        public NbKeyLayout KeyLayout { get; }
+
+        /// <summary>Objects the run writes unchanged, only to move them into <see cref="KeyLayout"/> (the log's rows included).</summary>
+        public int Rekeyed { get; }
     }
 
     /// <summary>
@@ -212,12 +220,21 @@ namespace DragonflowUpgrade.Engine.Migrations
             var writes = snapshot.Diff(counts).ToList();
             _logger.LogDebug("Found {Count} changed objects in {Ms} ms.", writes.Count, diffClock.ElapsedMilliseconds);
             foreach (var row in applied) writes.Add(row.ToEntry());
-            StoredKeys.Require(_store, snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)));
+            var layout = KeyLayoutChange(schema);
+            StoredKeys.Require(_store, snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)), layout ?? _store.Parts.KeyLayout);
             Add(counts, MigrationLog.Table).Creates += applied.Count;
+            int rekeyed = 0;
+            if (layout != null)
+            {
+                // Every object not written anyway is put again as it is: the store writes it under its key in the new layout.
+                var written = new HashSet<NbKey>(writes.Select(w => w.Key));
+                foreach (var e in snapshot.AllEntries())
+                    if (!written.Contains(e.Key)) { writes.Add(e); rekeyed++; }
+            }
 
             return new MigrationRunResult(applied,
                 counts.Values.OrderBy(c => c.Table, StringComparer.Ordinal).ToList(), writes, snapshot.Count, snapshot.Warnings, schema, snapshot.Originals(),
-                snapshot.OriginalAt);
+                snapshot.OriginalAt, layout, rekeyed);
         }
 
         /// <summary>
@@ -230,6 +247,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             var writes = result.Writes;
             if (writes.Count == 0) return;
             progress?.Report(new ProgressReport("Writing the NB database", $"{writes.Count} changes", 0));
+            if (result.KeyLayout != null) _store.Parts.UseKeyLayout(result.KeyLayout);
             _store.WriteIf(writes, result.Expected, new Progress(n =>
                 progress?.Report(new ProgressReport("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
@@ -241,7 +259,17 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         /// <remarks>No lock: <see cref="Run.MigrationRunPlan"/> calls it behind the guard.</remarks>
         internal Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
-            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), result.Expected, progress, _logger);
+            Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), result.Expected, progress, _logger,
+                result.KeyLayout == null ? null : result.Schema.To);
+
+        // The key layout of the target release when the store's differs from the source release's; else null.
+        NbKeyLayout KeyLayoutChange(SchemaUpgrade schema)
+        {
+            if (!schema.ChangesRelease || schema.From == null) return null;
+            var from = _store.Parts.KeyLayoutAt(schema.From);
+            var to = _store.Parts.KeyLayoutAt(schema.To);
+            return from != null && to != null && from != to ? to : null;
+        }
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 

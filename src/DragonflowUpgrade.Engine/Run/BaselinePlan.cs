@@ -34,6 +34,7 @@ namespace DragonflowUpgrade.Engine.Run
             var plan = new BaselinePlan(store, Enter(store, options, allowInterruptedCommit: false, logger), options, release);
             try
             {
+                StoredKeys.RequireLayoutOf(store, release);
                 plan.Rows = migrator.PlanBaseline(release);
                 return plan;
             }

@@ -17,8 +17,11 @@ namespace DragonflowUpgrade.Engine.Run
 
         public override string Summary =>
             $"restore {Restore.Backup.Objects} objects from {Restore.Backup.Path} (taken {Restore.Backup.CreatedAt:u} from {Restore.Backup.Source}): " +
-            $"{Restore.Created} created, {Restore.Updated} updated, {Restore.Deleted} deleted, {Restore.Unchanged} unchanged" +
+            $"{Restore.Created} created, {Restore.Updated} updated, {Restore.Deleted} deleted, {Restore.Unchanged} unchanged" + Rekeying(Restore) +
             (Interrupted == null ? "" : $"; the journal of the interrupted migration run {Interrupted.RunId} is discarded");
+
+        internal static string Rekeying(RestorePlan r) =>
+            r.KeyLayout == null ? "" : $" ({r.Rekeyed} of them written again, to move them back under {r.KeyLayout.Name} keys)";
 
         /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored.</summary>
         internal static RestoreRunPlan Make(INbStore store, string backupPath, GuardOptions options, ILogger logger)
@@ -106,7 +109,7 @@ namespace DragonflowUpgrade.Engine.Run
             {
                 var r = Undo.Restore;
                 return $"take back migration run {Undo.Run.RunId} ({string.Join(", ", Undo.Run.Migrations)}){(Undo.Interrupted ? ", whose commit was interrupted," : "")} " +
-                       $"by restoring {r.Backup.Path}: {r.Created} created, {r.Updated} updated, {r.Deleted} deleted, {r.Unchanged} unchanged";
+                       $"by restoring {r.Backup.Path}: {r.Created} created, {r.Updated} updated, {r.Deleted} deleted, {r.Unchanged} unchanged" + RestoreRunPlan.Rekeying(r);
             }
         }
 

@@ -74,7 +74,8 @@ namespace DragonflowUpgrade.Engine.Run
         public override string Summary =>
             $"apply {Migrations.Count} migration(s) ({string.Join(", ", Migrations.Select(m => m.Id))})" +
             (Schema.ChangesRelease ? $" and upgrade the schema from {Schema.From} to {Schema.To}: " : ": ") +
-            string.Join("; ", Changes.Select(c => $"{c.Table} +{c.Creates} ~{c.Updates} -{c.Deletes}"));
+            string.Join("; ", Changes.Select(c => $"{c.Table} +{c.Creates} ~{c.Updates} -{c.Deletes}")) +
+            (Result?.KeyLayout == null ? "" : $"; and write the {Result.Rekeyed} other object(s) again, unchanged, under {Schema.To}'s keys ({Result.KeyLayout.Name})");
 
         internal static MigrationRunPlan Make(INbStore store, Migrator migrator, MigrationRunRequest request, GuardOptions options,
             IProgress<ProgressReport> progress, ILogger logger)

@@ -59,9 +59,9 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <paramref name="expected"/>, what the run read: each batch is written only if its keys still hold it.
         /// </summary>
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
-            Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport> progress = null, ILogger logger = null)
+            Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport> progress = null, ILogger logger = null, string keyLayoutOf = null)
         {
-            var (record, changes) = Prepare(store, writes, backup, migrations, progress);
+            var (record, changes) = Prepare(store, writes, backup, migrations, progress, keyLayoutOf);
             Apply(store, record, changes, expected, progress);
             Finish(store, record, logger);
             return new CommitReport(record);
@@ -69,7 +69,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>Stores the journal (file, then database) and then the marker. Returns the changes in the order they are applied.</summary>
         internal static (CommitRecord Record, IReadOnlyList<NbEntry> Changes) Prepare(INbStore store, IReadOnlyList<NbEntry> writes,
-            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport> progress)
+            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport> progress, string keyLayoutOf = null)
         {
             if (writes.Any(w => ModuleTables.IsModuleTable(w.Key.Table)))
                 throw new ArgumentException("A migration run cannot write the module's own tables.");
@@ -79,7 +79,7 @@ namespace DragonflowUpgrade.Engine.Safety
             string run = CommitRecord.NewRunId();
             var journal = new List<NbEntry>(changes.Count);
             for (int i = 0; i < changes.Count; i++) journal.Add(ToJournalEntry(run, i, changes[i]));
-            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(journal), changes, migrations);
+            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(journal), changes, migrations, keyLayoutOf);
 
             progress?.Report(new ProgressReport("Storing the commit journal", journalPath, -1));
             FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), journal, ownerOnly: true);
@@ -114,6 +114,9 @@ namespace DragonflowUpgrade.Engine.Safety
             IProgress<ProgressReport> progress)
         {
             int written = 0;
+            // A commit to a release of another key layout writes in that one (and so moves every object there).
+            var layout = record.KeyLayoutOf == null ? null : store.Parts.KeyLayoutAt(record.KeyLayoutOf);
+            if (layout != null) store.Parts.UseKeyLayout(layout);
             var data = changes.Where(c => c.Key.Table != MigrationLog.Table).ToList();
             var log = changes.Where(c => c.Key.Table == MigrationLog.Table).ToList();
             int size = store.Parts.CommitBatchSize(changes.Count);

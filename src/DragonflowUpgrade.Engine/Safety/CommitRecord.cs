@@ -43,12 +43,14 @@ namespace DragonflowUpgrade.Engine.Safety
         public IReadOnlyList<string> Migrations { get; private set; } = Array.Empty<string>();
         /// <summary>For an undo: whether the run it takes back had been interrupted.</summary>
         public bool UndoesInterrupted { get; private set; }
+        /// <summary>The release whose key layout the commit writes in, moving every object there; null when it keeps the database's.</summary>
+        public string KeyLayoutOf { get; private set; }
 
         internal static string NewRunId() =>
             DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8);
 
         internal static CommitRecord Begin(string runId, string database, BackupInfo backup, string journalPath, string journalChecksum,
-            IReadOnlyList<NbEntry> changes, IReadOnlyList<string> migrations)
+            IReadOnlyList<NbEntry> changes, IReadOnlyList<string> migrations, string keyLayoutOf = null)
         {
             var now = DateTimeOffset.UtcNow;
             return new CommitRecord
@@ -67,6 +69,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 Puts = changes.Count(c => !c.IsDelete),
                 Deletes = changes.Count(c => c.IsDelete),
                 Migrations = migrations.ToList(),
+                KeyLayoutOf = keyLayoutOf,
             };
         }
 
@@ -104,6 +107,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 foreach (var m in Migrations) w.WriteStringValue(m);
                 w.WriteEndArray();
                 if (UndoesInterrupted) w.WriteBoolean("undoes_interrupted", true);
+                if (KeyLayoutOf != null) w.WriteString("key_layout_of", KeyLayoutOf);
                 w.WriteEndObject();
             }
             return buffer.ToArray();
@@ -141,6 +145,7 @@ namespace DragonflowUpgrade.Engine.Safety
                             ? m.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()).ToList()
                             : new List<string>(),
                         UndoesInterrupted = r.TryGetProperty("undoes_interrupted", out var u) && u.ValueKind == JsonValueKind.True,
+                        KeyLayoutOf = Text(r, "key_layout_of"),
                     };
                     return record;
                 }

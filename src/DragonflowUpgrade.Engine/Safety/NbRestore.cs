@@ -11,8 +11,10 @@ namespace DragonflowUpgrade.Engine.Safety
     public sealed class RestorePlan
     {
         internal RestorePlan(BackupInfo backup, string database, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> read,
-            int created, int updated, int deleted, int unchanged)
+            int created, int updated, int deleted, int unchanged, NbKeyLayout keyLayout = null, int rekeyed = 0)
         {
+            KeyLayout = keyLayout;
+            Rekeyed = rekeyed;
             Read = read;
             Backup = backup;
             Database = database;
@@ -32,6 +34,10 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Objects of the database that the backup does not have.</summary>
         public int Deleted { get; }
         public int Unchanged { get; }
+        /// <summary>Of the unchanged objects, those written again only to move them into <see cref="KeyLayout"/>.</summary>
+        public int Rekeyed { get; }
+        /// <summary>The key layout the restore writes in: that of the backup's release; null when the keys stay as they are.</summary>
+        public NbKeyLayout KeyLayout { get; }
         internal IReadOnlyList<NbEntry> Writes { get; }
         /// <summary>What the plan read of the keys it writes: the writes are conditional on it.</summary>
         internal Func<NbKey, ReadOnlyMemory<byte>?> Read { get; }
@@ -59,13 +65,17 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Compares the backup with <paramref name="now"/>, what was just read of the database.</summary>
         internal static RestorePlan Plan(INbStore store, BackupInfo info, IReadOnlyList<NbEntry> backup, IEnumerable<NbEntry> now)
         {
-            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key));
+            // The database goes back to the key layout of the backup's release too: when any of its
+            // keys is in another (a run to master, finished or not), every object is written again.
+            var layout = LayoutOf(store, backup);
+            bool rekey = layout != null && store.Parts.FindKeyLayouts().Keys.Any(l => l != layout);
+            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key), layout ?? store.Parts.KeyLayout);
             var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
             foreach (var e in now)
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
             var read = new Dictionary<NbKey, ReadOnlyMemory<byte>>(current);
             var puts = new List<NbEntry>();
-            int created = 0, updated = 0, unchanged = 0;
+            int created = 0, updated = 0, unchanged = 0, rekeyed = 0;
             foreach (var b in backup)
             {
                 // The module's own tables (a lock, a journal) are never restored: only Dragonflow's data and its log.
@@ -73,8 +83,13 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (current.TryGetValue(b.Key, out var value))
                 {
                     current.Remove(b.Key);
-                    if (value.Span.SequenceEqual(b.Value.Span)) { unchanged++; continue; }
-                    updated++;
+                    if (value.Span.SequenceEqual(b.Value.Span))
+                    {
+                        unchanged++;
+                        if (!rekey) continue;
+                        rekeyed++;
+                    }
+                    else updated++;
                 }
                 else created++;
                 puts.Add(b);
@@ -82,7 +97,15 @@ namespace DragonflowUpgrade.Engine.Safety
             // The deletes first: where the key has no topic (etcd), an object that changed topic
             // since the backup is one key, deleted under its new topic and put back under its old one.
             var writes = current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)).Select(NbEntry.Delete).Concat(puts).ToList();
-            return new RestorePlan(info, store.Location, writes, k => read.TryGetValue(k, out var v) ? v : (ReadOnlyMemory<byte>?)null, created, updated, current.Count, unchanged);
+            return new RestorePlan(info, store.Location, writes, k => read.TryGetValue(k, out var v) ? v : (ReadOnlyMemory<byte>?)null, created, updated, current.Count, unchanged,
+                rekey ? layout : null, rekeyed);
+        }
+
+        // The key layout of the release the backup's log records; null when it records none or the store does not know that release's layout.
+        static NbKeyLayout LayoutOf(INbStore store, IReadOnlyList<NbEntry> backup)
+        {
+            string release = MigrationLog.RecordedRelease(backup.Where(b => b.Key.Table == MigrationLog.Table).Select(MigrationLogEntry.Parse));
+            return release == null ? null : store.Parts.KeyLayoutAt(release);
         }
 
         /// <summary>
@@ -91,6 +114,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport> progress = null)
         {
+            if (plan.KeyLayout != null) store.Parts.UseKeyLayout(plan.KeyLayout);
             WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
         }
 

@@ -1,13 +1,15 @@
 using System;
 using System.Collections.Generic;
+using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 using Microsoft.Extensions.Logging;
 
 namespace DragonflowUpgrade.Engine.Safety
 {
     /// <summary>
-    /// Step 1 of a run: take the upgrade lock, refuse while an interrupted commit waits, and
-    /// refuse while the control plane is alive (unless forced). Dispose releases the lock.
+    /// Step 1 of a run: take the upgrade lock, refuse while an interrupted commit waits, set the
+    /// store to the key layout of the database's release, and refuse while the control plane is
+    /// alive (unless forced). Dispose releases the lock.
     /// </summary>
     public sealed class UpgradeGuard : IDisposable
     {
@@ -41,6 +43,8 @@ namespace DragonflowUpgrade.Engine.Safety
             try
             {
                 if (!allowInterruptedCommit) CommitJournal.RequireNoneInProgress(store);
+                // Writes go to the key layout of the release the database is at (on Redis, master's differs).
+                StoredKeys.FollowRelease(store, MigrationLog.RecordedRelease(MigrationLog.Read(store)));
                 var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !takeLock, out var unreadable, purpose);
                 return new UpgradeGuard(held, live, unreadable);
             }

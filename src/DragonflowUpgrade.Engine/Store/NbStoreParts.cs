@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace DragonflowUpgrade.Engine.Store
 {
@@ -26,6 +27,23 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>How the store turns (table, topic, id) into its keys; null when it keeps the three as they are, so any of them reads back.</summary>
         public virtual NbKeyLayout KeyLayout => null;
 
+        /// <summary>
+        /// The key layout of a database at <paramref name="release"/>; null when the store does not
+        /// know it for that release (then the keys themselves tell). By default the one layout the store has.
+        /// </summary>
+        public virtual NbKeyLayout KeyLayoutAt(string release) => KeyLayout;
+
+        /// <summary>
+        /// The layouts the database's keys are in (the module's own tables left out), each with one
+        /// of its stored keys as an example; empty when it holds no object, or the store has one layout only.
+        /// </summary>
+        public virtual IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts() => NoLayouts;
+
+        /// <summary>Reads and writes keys in <paramref name="layout"/>, one of this store's, from now on.</summary>
+        public virtual void UseKeyLayout(NbKeyLayout layout) { }
+
+        static readonly IReadOnlyDictionary<NbKeyLayout, string> NoLayouts = new Dictionary<NbKeyLayout, string>();
+
         /// <summary>The folder a backup goes to when none is named: a <c>df-backups</c> folder in the user's home folder.</summary>
         public virtual string DefaultBackupFolder =>
             System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "df-backups");
@@ -37,6 +55,11 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>A store's keys: how (table, topic, id) is stored, and which of them would not read back as themselves.</summary>
     public abstract class NbKeyLayout
     {
+        /// <summary>The layout's shape, e.g. <c>{table.topic}.id</c>.</summary>
+        public abstract string Name { get; }
+
+        public override string ToString() => Name;
+
         /// <summary>The stored key of (table, topic, id).</summary>
         public abstract string FormatKey(NbKey key);
 

@@ -145,7 +145,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new object[] { "{lport.t}.ünïcödé", "lport", 1 },
             new object[] { "{lport.t}. spaced ", "lport", 1 },
             new object[] { "{.t}.x", null, 0 },                         // no table: not an NB key
-            new object[] { "{lport.t}x", null, 0 },                     // the post-5.0 layout: not read
+            new object[] { "{lport.t}x", "lport", 1 },                  // master's layout, read as the same object
             new object[] { "lport.t.x", null, 0 },
             new object[] { "{lport}.x", null, 0 },                      // no topic separator
         };
@@ -171,8 +171,8 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                         Assert.Equal(count + 1, keys.Count);
                         Assert.Equal(keys.OrderBy(k => k.ToString()), objects.Select(o => o.Key).OrderBy(k => k.ToString()));
                         Assert.Equal(count + 1, info.Objects);
-                        if (table != null)
-                            Assert.Equal(key, RedisNbStore.FormatKey(Assert.Single(objects, o => o.Key.Table == table).Key));
+                        if (table != null)   // FormatKey gives queens' layout, which the master-layout key "{lport.t}x" reads as too
+                            Assert.Equal(key.Replace("}x", "}.x"), RedisNbStore.FormatKey(Assert.Single(objects, o => o.Key.Table == table).Key));
                         Assert.DoesNotContain(Secret, File.ReadAllText(backup));
                     }
                 }

@@ -14,6 +14,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         EtcdKeys() { }
 
+        public override string Name => "/table/id";
+
         public override string FormatKey(NbKey key) => Format(key);
 
         public override string KeyProblem(NbKey key) => Problem(key);

@@ -30,6 +30,8 @@ namespace DragonflowUpgrade.Engine.Store
             public string NotStringsSha;  // a keys-only read's script, loaded once for its batches
             // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
             public readonly List<byte[]> Suspects = new List<byte[]>();
+            // The layout of each key of the page NextPage parsed last.
+            public List<RedisKeys> Layouts;
         }
 
         // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
@@ -50,14 +52,17 @@ namespace DragonflowUpgrade.Engine.Store
                     SendScan("0", read);
                     return NextPage(read);
                 });
+                var layouts = read.Layouts;
                 while (true)
                 {
                     var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
-                    var entries = Guard("read", () => values ? ReadValues(keys, read) : ReadTypes(keys, read));
+                    var nextLayouts = read.Layouts;
+                    var entries = Guard("read", () => values ? ReadValues(keys, layouts, read) : ReadTypes(keys, layouts, read));
                     if (next == null && read.Suspects.Count > 0) Guard("read", () => CheckSuspects(read));
                     yield return (keys, entries);
                     if (next == null) yield break;
                     keys = next;
+                    layouts = nextLayouts;
                 }
             }
             finally
@@ -91,6 +96,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (cursor != "0") SendScan(cursor, read);
             long count = _connection.ReadArrayLength();
             var keys = new List<NbKey>((int)Math.Max(0, count));
+            var layouts = read.Layouts = new List<RedisKeys>(keys.Capacity);
             var arguments = read.Arguments;
             arguments.Clear();
             byte[] notUtf8 = null;
@@ -98,9 +104,10 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 var text = _connection.ReadBulkBytes();
                 NbKey key;
+                RedisKeys layout;
                 try
                 {
-                    if (!RedisKeys.TryParse(text, out key, read.Names) || (read.Table != null && key.Table != read.Table)) continue;
+                    if (!RedisKeys.TryParse(text, out key, read.Names, out layout) || (read.Table != null && key.Table != read.Table)) continue;
                 }
                 catch (DecoderFallbackException)
                 {
@@ -110,6 +117,7 @@ namespace DragonflowUpgrade.Engine.Store
                     continue;
                 }
                 keys.Add(key);
+                layouts.Add(layout);
                 arguments.Add(text);
             }
             if (notUtf8 != null) throw NbKeyException.NotUtf8(Location, notUtf8);
@@ -147,7 +155,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         [MethodImpl(Hot.Optimize)]
-        List<NbEntry> ReadValues(List<NbKey> keys, ScanRead read)
+        List<NbEntry> ReadValues(List<NbKey> keys, List<RedisKeys> layouts, ScanRead read)
         {
             var entries = new List<NbEntry>(keys.Count);
             for (int at = 0; at < keys.Count; at += BatchSize)
@@ -158,7 +166,7 @@ namespace DragonflowUpgrade.Engine.Store
                 for (int i = 0; i < count; i++)
                 {
                     if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value));
-                    else read.Suspects.Add(Encoding.UTF8.GetBytes(RedisKeys.Format(keys[at + i]))); // deleted since the SCAN, or not a string
+                    else read.Suspects.Add(Encoding.UTF8.GetBytes(layouts[at + i].FormatKey(keys[at + i]))); // deleted since the SCAN, or not a string
                 }
             }
             return entries;
@@ -180,7 +188,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         // The keys of a page without their values: those the script finds deleted since the SCAN are
         // dropped, one of another type is refused, as a read of the values refuses it.
-        List<NbEntry> ReadTypes(List<NbKey> keys, ScanRead read)
+        List<NbEntry> ReadTypes(List<NbKey> keys, List<RedisKeys> layouts, ScanRead read)
         {
             var gone = new HashSet<int>();
             NbKeyException wrong = null;
@@ -193,7 +201,7 @@ namespace DragonflowUpgrade.Engine.Store
                     int index = at + (int)(long)reply[i];
                     string type = Encoding.UTF8.GetString((byte[])reply[i + 1]);
                     if (type == "none") gone.Add(index);
-                    else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(RedisKeys.Format(keys[index])), type);
+                    else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(layouts[index].FormatKey(keys[index])), type);
                 }
             }
             if (wrong != null) throw wrong;
@@ -202,8 +210,51 @@ namespace DragonflowUpgrade.Engine.Store
                 var left = keys.Where((k, i) => !gone.Contains(i)).ToList();
                 keys.Clear();
                 keys.AddRange(left);
+                var leftLayouts = layouts.Where((k, i) => !gone.Contains(i)).ToList();
+                layouts.Clear();
+                layouts.AddRange(leftLayouts);
             }
             return null;
+        }
+
+        // The layouts of the NB keys, the module's own left out, each with its first key found.
+        IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts()
+        {
+            var found = new Dictionary<NbKeyLayout, string>();
+            NotWhileReading();
+            _reading = true;
+            var read = new ScanRead(null, values: false);
+            try
+            {
+                Guard("read", () =>
+                {
+                    string cursor = "0";
+                    do
+                    {
+                        SendScan(cursor, read);
+                        if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
+                        cursor = NbJson.Utf8Text(_connection.ReadBulkBytes());
+                        read.ScanPending = false;
+                        for (long i = _connection.ReadArrayLength(); i > 0; i--)
+                        {
+                            var text = _connection.ReadBulkBytes();
+                            try
+                            {
+                                if (RedisKeys.TryParse(text, out var key, read.Names, out var layout) && !ModuleTables.IsModuleTable(key.Table) && !found.ContainsKey(layout))
+                                    found.Add(layout, NbKeyException.Display(text));
+                            }
+                            catch (DecoderFallbackException) { }  // a read refuses it; its layout is told by others
+                        }
+                    } while (cursor != "0" && found.Count < 2);
+                    return 0;
+                });
+            }
+            finally
+            {
+                Drain(read);
+                _reading = false;
+            }
+            return found;
         }
 
         // At the end of a read, when no reply is in flight any more: the type of each key MGET answered

@@ -9,9 +9,11 @@ using StackExchange.Redis;
 namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
-    /// A Dragonflow NB database in Redis, in the layout of Dragonflow's redis driver:
-    /// key <c>{table.topic}.id</c> (topic empty when none, see <see cref="RedisKeys"/>), value the
-    /// object's JSON text. Reads are SCAN plus batched MGET, writes pipelined batches of MSET/DEL,
+    /// A Dragonflow NB database in Redis, in the layouts of Dragonflow's redis driver:
+    /// key <c>{table.topic}.id</c> up to queens, <c>{table.topic}id</c> on master (topic empty when
+    /// none, see <see cref="RedisKeys"/>), value the object's JSON text. Reads take keys of either
+    /// layout; writes use the layout in use (<see cref="NbStoreParts.UseKeyLayout"/>), and a
+    /// conditional write moves an object out of the other layout. Reads are SCAN plus batched MGET, writes pipelined batches of MSET/DEL,
     /// both over a <see cref="RespConnection"/> of the store's own; the upgrade lock's single-key
     /// atomic commands go through StackExchange.Redis (<see cref="RedisLockSlot"/>), connected when
     /// first used. Reads and writes are for one thread at a time, and one at a time: while a read
@@ -29,6 +31,7 @@ namespace DragonflowUpgrade.Engine.Store
         readonly object _gate = new object();
         ConnectionMultiplexer _multiplexer;
         bool _reading;
+        RedisKeys _layout = RedisKeys.Queens;
 
         RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
         {
@@ -47,7 +50,11 @@ namespace DragonflowUpgrade.Engine.Store
             readonly RedisNbStore _store;
             public RedisParts(RedisNbStore store) { _store = store; }
             public override ILockSlot LockSlot(NbKey key) => new RedisLockSlot(_store.LockDatabase, key, _store.Location);
-            public override NbKeyLayout KeyLayout => RedisKeys.Layout;
+            public override NbKeyLayout KeyLayout => _store._layout;
+            public override NbKeyLayout KeyLayoutAt(string release) => RedisKeys.At(release);
+            public override IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts() => _store.FindKeyLayouts();
+            public override void UseKeyLayout(NbKeyLayout layout) =>
+                _store._layout = layout as RedisKeys ?? throw new ArgumentException($"'{layout}' is not a key layout of Redis.", nameof(layout));
             public override string BackupName => _store.Location;
         }
 
@@ -109,13 +116,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
-        /// <summary>Dragonflow's key for (table, topic, id).</summary>
+        /// <summary>Dragonflow's key for (table, topic, id) up to queens, <c>{table.topic}.id</c>.</summary>
         public static string FormatKey(NbKey key) => RedisKeys.Format(key);
 
         /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
         public static string KeyProblem(NbKey key) => RedisKeys.Problem(key);
 
-        /// <summary>Parses a Dragonflow key from its bytes; false for keys that are not NB objects.</summary>
+        /// <summary>Parses a Dragonflow key of either layout from its bytes; false for keys that are not NB objects.</summary>
         /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
         public static bool TryParseKey(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names) => RedisKeys.TryParse(utf8, out key, names);
 
@@ -123,7 +130,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
-            var Prefix = RedisKeys.Prefixes();
+            var Prefix = _layout.Prefixes();
             int written = 0;
             Pipeline(Runs(changes), run =>
             {
@@ -143,13 +150,17 @@ namespace DragonflowUpgrade.Engine.Store
             });
         }
 
-        // One conditional batch: every key is checked first (flag '1': holds this value, else
+        // One conditional batch of n objects: KEYS holds each object's key in the layout in use,
+        // then its key in the other layout (the same key again when it has none). Every object
+        // is checked first, where it is stored in either layout (flag '1': holds this value, else
         // absent; a value of another type differs from any), then, if none differs, each put
-        // ('p') is a SET and each delete a DEL. Returns the 1-based positions that differ.
+        // ('p') is a SET and each delete a DEL, and the key in the other layout is deleted.
+        // Returns the 1-based positions that differ.
         const string CheckAndSetScript = @"
-local f, n, bad = ARGV[1], #KEYS, {}
+local f, n, bad = ARGV[1], #KEYS / 2, {}
 for i = 1, n do
   local v = redis.pcall('GET', KEYS[i])
+  if v == false and KEYS[n + i] ~= KEYS[i] then v = redis.pcall('GET', KEYS[n + i]) end
   if string.byte(f, i) == 49 then
     if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
   elseif v ~= false then bad[#bad + 1] = i end
@@ -157,6 +168,7 @@ end
 if #bad > 0 then return bad end
 for i = 1, n do
   if string.byte(f, n + i) == 112 then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
+  if KEYS[n + i] ~= KEYS[i] then redis.call('DEL', KEYS[n + i]) end
 end
 return bad";
 
@@ -164,7 +176,8 @@ return bad";
         {
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
             // the batches are pipelined as plain writes are.
-            var Prefix = RedisKeys.Prefixes();
+            var layout = _layout;
+            var Prefix = layout.Prefixes();
             int written = 0;
             var changed = new List<NbKey>();
             var flags = new StringBuilder(2 * BatchSize);
@@ -181,11 +194,17 @@ return bad";
                     flags.Append(old.HasValue ? '1' : '0');
                 }
                 foreach (var e in batch) flags.Append(e.IsDelete ? 'd' : 'p');
-                _connection.Array(4 + 3 * n);
+                _connection.Array(4 + 4 * n);
                 _connection.Bulk("EVAL");
                 _connection.Bulk(CheckAndSetScript);
-                _connection.Bulk(n.ToString(CultureInfo.InvariantCulture));
+                _connection.Bulk((2 * n).ToString(CultureInfo.InvariantCulture));
                 foreach (var e in batch) _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                foreach (var e in batch)
+                {
+                    string other = layout.OtherFormOf(e.Key);
+                    if (other == null) _connection.Bulk(Prefix(e.Key), e.Key.Id);
+                    else _connection.Bulk(other);
+                }
                 _connection.Bulk(flags.ToString());
                 foreach (var old in olds) _connection.Bulk(old.HasValue ? old.Value.Span : default);
                 foreach (var e in batch) _connection.Bulk(e.IsDelete ? default : e.Value.Span);

@@ -1,0 +1,119 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Run;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    /// <summary>The Redis store's two key layouts, queens' <c>{table.topic}.id</c> and master's <c>{table.topic}id</c>, as stored.</summary>
+    public class RedisKeyLayoutTests
+    {
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        // Writes keys as Dragonflow's drivers would, behind the module's back.
+        static void Set(string uri, params (string Key, string Value)[] keys)
+        {
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                foreach (var (key, value) in keys) db.StringSet(key, value);
+            }
+        }
+
+        static bool Exists(string uri, string key)
+        {
+            using (var mux = TestRedis.Connect()) return mux.GetDatabase(TestRedis.DbOf(uri)).KeyExists(key);
+        }
+
+        static GuardOptions Guard() => new GuardOptions("test", planOnly: false, ignoreLiveControlPlane: true);
+
+        static Migrator NewMigrator(INbStore store) => new Migrator(store, new MigrationCatalog(Array.Empty<Migration>(), new[] { "pike", "queens", "master" }));
+
+        [Fact]
+        public void A_database_of_both_layouts_and_no_recorded_release_is_refused_naming_a_key_of_each()
+        {
+            string uri = TestRedis.NewDatabase();
+            Set(uri, ("{lport.t1}.p1", "{\"id\": \"p1\"}"), ("{lport.t1}p2", "{\"id\": \"p2\"}"));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<NbKeyException>(() => NbRun.PlanBaseline(store, NewMigrator(store), "queens", Guard()));
+                Assert.Equal("NbKeyLayoutMixed", e.ErrorId);
+                Assert.Contains("{table.topic}.id (e.g. '{lport.t1}.p1')", e.Message);
+                Assert.Contains("{table.topic}id (e.g. '{lport.t1}p2')", e.Message);
+                Assert.Contains("Nothing was written", e.Message);
+                Assert.Empty(store.Read(MigrationLog.Table));
+            }
+        }
+
+        [Fact]
+        public void A_master_layout_database_is_baselined_at_master_in_its_own_layout_and_refused_at_queens()
+        {
+            string uri = TestRedis.NewDatabase();
+            Set(uri, ("{lport.t1}p1", "{\"id\": \"p1\"}"), ("{unique_key.}lport", "1"));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var e = Assert.Throws<NbKeyException>(() => NbRun.PlanBaseline(store, NewMigrator(store), "queens", Guard()));
+                Assert.Equal("NbKeyLayoutNotRelease", e.ErrorId);
+                Assert.Contains("{table.topic}id", e.Message);
+                using (var plan = NbRun.PlanBaseline(store, NewMigrator(store), "master", Guard())) plan.Execute();
+                Assert.Equal("master", MigrationLog.RecordedRelease(MigrationLog.Read(store)));
+            }
+            Assert.True(Exists(uri, "{schema_migration_log.}baseline"));
+            Assert.False(Exists(uri, "{schema_migration_log.}.baseline"));
+        }
+
+        [Fact]
+        public void A_conditional_write_in_master_layout_moves_the_object_out_of_queens_layout_and_checks_it_there()
+        {
+            string uri = TestRedis.NewDatabase();
+            Set(uri, ("{lport.t1}.p1", "{\"id\": \"p1\"}"), ("{lport.t1}.p2", "{\"id\": \"p2\"}"));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Parts.UseKeyLayout(store.Parts.KeyLayoutAt("master"));
+                var p1 = new NbKey("lport", "t1", "p1");
+                // Another value than the one stored in queens' layout is a conflict, wherever the object is.
+                Assert.Throws<NbConflictException>(() => store.WriteIf(new[] { new NbEntry(p1, Json("{\"id\": \"p1\"}")) }, k => Json("{\"id\": \"other\"}")));
+                store.WriteIf(new[] { new NbEntry(p1, Json("{\"id\": \"p1\"}")), NbEntry.Delete(new NbKey("lport", "t1", "p2")) }, k => Json("{\"id\": \"" + k.Id + "\"}"));
+            }
+            Assert.True(Exists(uri, "{lport.t1}p1"));
+            Assert.False(Exists(uri, "{lport.t1}.p1"));
+            Assert.False(Exists(uri, "{lport.t1}.p2"));
+        }
+
+        [Fact]
+        public void Ids_that_master_layout_cannot_tell_from_queens_are_refused_before_anything_is_written()
+        {
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                var master = store.Parts.KeyLayoutAt("master");
+                Assert.NotNull(master.KeyProblem(new NbKey("lport", "t", ".p1")));
+                Assert.Null(store.Parts.KeyLayoutAt("queens").KeyProblem(new NbKey("lport", "t", ".p1")));
+                Assert.Null(store.Parts.KeyLayoutAt("my-own-release"));
+            }
+        }
+
+        [Fact]
+        public void Etcd_and_file_stores_keep_one_layout_for_every_release()
+        {
+            string path = Path.Combine(Path.GetTempPath(), Guid.NewGuid() + ".jsonl");
+            try
+            {
+                using (var file = new FileNbStore(path, create: true))
+                {
+                    Assert.Null(file.Parts.KeyLayoutAt("master"));
+                    Assert.Empty(file.Parts.FindKeyLayouts());
+                }
+                using (var etcd = NbStoreFactory.Open("etcd://" + TestEtcd.Endpoint))
+                {
+                    Assert.Same(etcd.Parts.KeyLayoutAt("queens"), etcd.Parts.KeyLayoutAt("master"));
+                    Assert.Empty(etcd.Parts.FindKeyLayouts());
+                }
+            }
+            finally { File.Delete(path); }
+        }
+    }
+}
