@@ -1,7 +1,9 @@
 <#
 .SYNOPSIS
     Starts (or stops) the tests' redis-server on 127.0.0.1, on a port of its own, with no persistence.
-    Sets DF_TEST_REDIS (host:port) and DF_TEST_REDIS_SERVER (the redis-server binary).
+    Sets DF_TEST_REDIS (host:port) and DF_TEST_REDIS_SERVER (the redis-server binary), and
+    DF_TEST_REDIS_MODULE_USER (user:password@host:port): an ACL user allowed only the commands
+    the module sends, with a random password.
 #>
 param(
     [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
@@ -38,4 +40,11 @@ while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
 $answering = (redis-cli -h 127.0.0.1 -p $port INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
 if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${port}: set DF_TEST_REDIS_PORT to a free port." }
 $env:DF_TEST_REDIS = "127.0.0.1:$port"
+# What the module sends: its data path (SELECT, SCAN, TYPE, MGET, MSET, DEL, EVAL, EVALSHA,
+# SCRIPT LOAD) and the lock's (GET, SET, EVAL), plus what StackExchange.Redis asks on connecting.
+$modulePassword = [guid]::NewGuid().ToString('N')
+$allowed = 'select', 'scan', 'type', 'mget', 'mset', 'del', 'eval', 'evalsha', 'script|load', 'get', 'set', 'ping', 'echo' | ForEach-Object { "+$_" }
+$answer = redis-cli -h 127.0.0.1 -p $port ACL SETUSER df-module reset on ">$modulePassword" '~*' resetchannels -@all @allowed
+if ($answer -ne 'OK') { throw "Could not add the Redis ACL user df-module: $answer" }
+$env:DF_TEST_REDIS_MODULE_USER = "df-module:$modulePassword@127.0.0.1:$port"
 $env:DF_TEST_REDIS_SERVER = $server
