@@ -39,3 +39,50 @@ Describe 'A Redis ACL user' {
         $run.Text | Should -Not -Match $script:ModulePassword
     }
 }
+
+Describe 'Redis over TLS' {
+    BeforeAll {
+        if (-not $env:DF_TEST_REDIS_TLS) { throw 'DF_TEST_REDIS_TLS is not set: run the tests through build.ps1 Test, which starts the TLS Redis.' }
+        $tls = $env:DF_TEST_TLS
+        $script:TlsCli = @('-h', ($env:DF_TEST_REDIS_TLS -split ':')[0], '-p', ($env:DF_TEST_REDIS_TLS -split ':')[1], '--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
+        $script:TlsToken = [guid]::NewGuid().ToString('N').Substring(0, 12)
+        $script:TlsUser = "df-tls-$($script:TlsToken.Substring(0, 6))"
+        redis-cli @script:TlsCli ACL SETUSER $script:TlsUser on ">$($script:TlsToken)#x" '~*' '&*' '+@all' | Out-Null
+        $query = "?ca=$tls/ca.pem&cert=$tls/client.pem&key=$tls/client.key"
+        $script:TlsDb = "rediss://$($script:TlsUser):$($script:TlsToken)%23x@$($env:DF_TEST_REDIS_TLS)/$($script:Index)$query"
+        $script:TlsDisplay = "rediss://$($script:TlsUser):***@$($env:DF_TEST_REDIS_TLS)/$($script:Index)$query"
+        # A line of the client key: it must appear nowhere.
+        $script:KeyLine = (Get-Content "$tls/client.key")[1]
+    }
+    AfterAll { redis-cli @script:TlsCli ACL DELUSER $script:TlsUser | Out-Null }
+
+    It 'runs a migration with a client certificate, and shows the files'' paths but never the password or the key' {
+        redis-cli @script:TlsCli -n $script:Index FLUSHDB | Out-Null
+        $folder = Join-Path $TestDrive ([guid]::NewGuid())
+        New-MigrationFile $folder '1.ps1' 'create' '2017-09-01T00:00:00Z' "`$NbApi.Create('lport', @{ id = 'p1'; topic = 't1'; flag = `$true })" | Out-Null
+        $since = [datetime]::UtcNow.AddSeconds(-1)
+        $backup = Join-Path $TestDrive "tls-$([guid]::NewGuid()).jsonl.gz"
+        # Shipped migrations applied, the schema release unrecorded (as Set-ShippedMigrationsApplied does): the object is no release's.
+        Set-DfMigrationBaseline -Database $script:TlsDb -Release queens -Confirm:$false | Out-Null
+        redis-cli @script:TlsCli -n $script:Index DEL '{schema_migration_log.}.baseline' | Out-Null
+        $run = Invoke-Captured {
+            Invoke-DfMigration -Database $script:TlsDb -MigrationPath $folder -BackupPath $backup -Confirm:$false
+            Get-DfNbTable -Database $script:TlsDb
+        }
+        $run.Error | Should -BeNullOrEmpty
+        (redis-cli @script:TlsCli -n $script:Index GET '{lport.t1}.p1' | ConvertFrom-Json).flag | Should -BeTrue
+        $objects = @($run.Records | Where-Object { $_.PSObject.Properties['Database'] })
+        $objects.Database | Select-Object -Unique | Should -Be $script:TlsDisplay
+        $run.Text | Should -Not -Match $script:TlsToken
+        $run.Text | Should -Not -Match ([regex]::Escape($script:KeyLine))
+        (Get-WrittenText (Get-WriteFolders) $since) -join "`n" | Should -Not -Match $script:TlsToken
+    }
+
+    It 'refuses a server certificate another CA signed, with NbDatabaseCertificateRejected naming the CA file, not the password' {
+        $other = $script:TlsDb -replace 'ca=[^&]*ca\.pem', "ca=$env:DF_TEST_TLS/other-ca.pem"
+        $run = Invoke-Captured { Get-DfNbTable -Database $other }
+        $run.Error.FullyQualifiedErrorId | Should -BeLike 'NbDatabaseCertificateRejected,*'
+        $run.Error.Exception.Message | Should -BeLike "*$($env:DF_TEST_REDIS_TLS)*is not signed by the CA in $env:DF_TEST_TLS/other-ca.pem*"
+        $run.Text | Should -Not -Match $script:TlsToken
+    }
+}
