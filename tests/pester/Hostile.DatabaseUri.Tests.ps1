@@ -64,7 +64,7 @@ Describe 'A hostile -Database value' {
         @{ Name = 'an unclosed IPv6 bracket'; Db = 'redis://:{pw}@[::1:6379'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'[::1:6379'"; Cmd = 'Table' }
         @{ Name = 'brackets that hold no IPv6 address'; Db = 'redis://:{pw}@[zz]:6379'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'[zz]'"; Cmd = 'Lock' }
         @{ Name = 'two Redis hosts'; Db = 'redis://:{pw}@a:1,b:2/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'one host:port'; Cmd = 'Table' }
-        @{ Name = 'rediss is not supported'; Db = 'rediss://:{pw}@{redis}/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'rediss'"; Cmd = 'Table' }
+        @{ Name = 'rediss to a Redis without TLS'; Db = 'rediss://:{pw}@{redis}/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss://{redis}/0'; Cmd = 'Table' }
         @{ Name = 'redis-cluster is not supported'; Db = 'redis-cluster://:{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'redis-cluster'"; Cmd = 'Migration' }
         @{ Name = 'an http URI'; Db = 'http://user:{pw}@{etcd}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'http'"; Cmd = 'Table' }
         @{ Name = 'no scheme, a password'; Db = ':{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'neither an NB database URI'; Cmd = 'Table' }

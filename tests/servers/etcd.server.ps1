@@ -1,13 +1,15 @@
 <#
 .SYNOPSIS
     Starts (or stops) the tests' etcd servers on 127.0.0.1: one open, one with authentication
-    enabled (user root, a random password; tokens live 2 idle seconds). Data in the state folder,
+    enabled (user root, a random password; tokens live 2 idle seconds), one serving HTTPS to
+    clients with a certificate (certificates from TestCertificates.ps1). Data in the state folder,
     no fsync, fresh each start.
 .DESCRIPTION
     The client port is $env:DF_TEST_ETCD_PORT, else 23790; the peer port is 10 above it. The
-    server with authentication listens one above each. Needs etcd 3.4 or newer (Debian package
+    server with authentication listens one above each, the HTTPS one two above. Needs etcd 3.4 or newer (Debian package
     etcd-server, 3.4.23 on Debian 12; .ci/run installs it), whose JSON gateway serves /v3/....
-    Sets DF_TEST_ETCD (host:port) and DF_TEST_ETCD_AUTH (root:password@host:port).
+    Sets DF_TEST_ETCD (host:port), DF_TEST_ETCD_AUTH (root:password@host:port) and
+    DF_TEST_ETCD_TLS (host:port).
     Stop stops the etcd processes this script started, by the ids it wrote down.
 #>
 param(
@@ -41,9 +43,12 @@ if (Test-Path $dir) {
 }
 New-Item -ItemType Directory $dir | Out-Null
 
-function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[]] $Extra = @()) {
+function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[]] $Extra = @(), [switch] $Tls) {
     $data = Join-Path $dir $Name
-    $client = "http://127.0.0.1:$ClientPort"
+    $client = "$(if ($Tls) { 'https' } else { 'http' })://127.0.0.1:$ClientPort"
+    # Over HTTPS the check below shows this client certificate and does not check the server's:
+    # what it checks is the member's name.
+    $check = if ($Tls) { @{ SkipCertificateCheck = $true; Certificate = [Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPemFile("$env:DF_TEST_TLS/client.pem", "$env:DF_TEST_TLS/client.key") } } else { @{} }
     $peer = "http://127.0.0.1:$PeerPort"
     # A member name of this start only: an etcd that answers on the port under another name is
     # not ours (another run's), and the tests, which empty it, must not use it.
@@ -61,7 +66,7 @@ function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[
     $proc.Id | Set-Content (Join-Path $dir "$Name.pid")
     $deadline = [DateTime]::UtcNow.AddSeconds(20)
     while ($true) {
-        $names = try { @((Invoke-RestMethod -NoProxy -TimeoutSec 2 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
+        $names = try { @((Invoke-RestMethod @check -NoProxy -TimeoutSec 2 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
         if ($names -contains $member) { break }
         if ($names -and $proc.HasExited) { throw "Another etcd (member $($names -join ', ')) answers on ${client}: set DF_TEST_ETCD_PORT to a free port." }
         if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "etcd did not start on ${client} (is the port taken?); see $data.log" }
@@ -82,5 +87,10 @@ Invoke-Gateway "$secured/v3/auth/user/add" @{ name = 'root'; password = $passwor
 Invoke-Gateway "$secured/v3/auth/user/grant" @{ user = 'root'; role = 'root' }
 Invoke-Gateway "$secured/v3/auth/enable" @{}
 
+& (Join-Path $PSScriptRoot 'TestCertificates.ps1') -StateDir $StateDir
+$tls = $env:DF_TEST_TLS
+$https = Start-Etcd 'etcd-tls' ($port + 2) ($port + 12) -Tls '--cert-file', "$tls/server.pem", '--key-file', "$tls/server.key", '--trusted-ca-file', "$tls/ca.pem", '--client-cert-auth'
+
 $env:DF_TEST_ETCD = $open -replace '^http://', ''
+$env:DF_TEST_ETCD_TLS = $https -replace '^https://', ''
 $env:DF_TEST_ETCD_AUTH = "root:$password@$($secured -replace '^http://', '')"

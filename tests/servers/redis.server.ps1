@@ -1,7 +1,11 @@
 <#
 .SYNOPSIS
     Starts (or stops) the tests' redis-server on 127.0.0.1, on a port of its own, with no persistence.
-    Sets DF_TEST_REDIS (host:port) and DF_TEST_REDIS_SERVER (the redis-server binary).
+    Sets DF_TEST_REDIS (host:port) and DF_TEST_REDIS_SERVER (the redis-server binary), and
+    DF_TEST_REDIS_MODULE_USER (user:password@host:port): an ACL user allowed only the commands
+    the module sends, with a random password. A second redis-server, one port above, serves TLS
+    only and asks for a client certificate (certificates from TestCertificates.ps1); it sets
+    DF_TEST_REDIS_TLS (host:port).
 #>
 param(
     [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
@@ -10,11 +14,15 @@ param(
 $ErrorActionPreference = 'Stop'
 $pidFile = Join-Path $StateDir 'redis.pid'
 
+$tlsPidFile = Join-Path $StateDir 'redis-tls.pid'
+
 if ($Action -eq 'Stop') {
-    if (Test-Path $pidFile) {
-        $p = Get-Process -Id (Get-Content $pidFile) -ErrorAction SilentlyContinue
-        if ($p) { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
-        Remove-Item $pidFile
+    foreach ($file in $pidFile, $tlsPidFile) {
+        if (Test-Path $file) {
+            $p = Get-Process -Id (Get-Content $file) -ErrorAction SilentlyContinue
+            if ($p) { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
+            Remove-Item $file
+        }
     }
     return
 }
@@ -38,4 +46,30 @@ while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
 $answering = (redis-cli -h 127.0.0.1 -p $port INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
 if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${port}: set DF_TEST_REDIS_PORT to a free port." }
 $env:DF_TEST_REDIS = "127.0.0.1:$port"
+# What the module sends: its data path (SELECT, SCAN, TYPE, MGET, MSET, DEL, EVAL, EVALSHA,
+# SCRIPT LOAD) and the lock's (GET, SET, EVAL), plus what StackExchange.Redis asks on connecting.
+$modulePassword = [guid]::NewGuid().ToString('N')
+$allowed = 'select', 'scan', 'type', 'mget', 'mset', 'del', 'eval', 'evalsha', 'script|load', 'get', 'set', 'ping', 'echo' | ForEach-Object { "+$_" }
+$answer = redis-cli -h 127.0.0.1 -p $port ACL SETUSER df-module reset on ">$modulePassword" '~*' resetchannels -@all @allowed
+if ($answer -ne 'OK') { throw "Could not add the Redis ACL user df-module: $answer" }
+$env:DF_TEST_REDIS_MODULE_USER = "df-module:$modulePassword@127.0.0.1:$port"
 $env:DF_TEST_REDIS_SERVER = $server
+
+& (Join-Path $PSScriptRoot 'TestCertificates.ps1') -StateDir $StateDir
+$tls = $env:DF_TEST_TLS
+$tlsPort = $port + 1
+$tlsDir = Join-Path $StateDir 'redis-tls'
+New-Item -ItemType Directory $tlsDir -Force | Out-Null
+$proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $tlsDir 'redis.log') -RedirectStandardError (Join-Path $tlsDir 'redis.err') -ArgumentList @(
+    '--port', '0', '--tls-port', $tlsPort, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--databases', '1024', '--dir', $tlsDir, '--daemonize', 'no',
+    '--tls-cert-file', "$tls/server.pem", '--tls-key-file', "$tls/server.key", '--tls-ca-cert-file', "$tls/ca.pem", '--tls-auth-clients', 'yes')
+$proc.Id | Set-Content $tlsPidFile
+$tlsCli = @('-h', '127.0.0.1', '-p', $tlsPort, '--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
+$deadline = [DateTime]::UtcNow.AddSeconds(10)
+while ((redis-cli @tlsCli ping 2>$null) -ne 'PONG') {
+    if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start TLS on 127.0.0.1:$tlsPort (is the port taken? is it built with TLS?); see $tlsDir/redis.log" }
+    Start-Sleep -Milliseconds 100
+}
+$answering = (redis-cli @tlsCli INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
+if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${tlsPort}: set DF_TEST_REDIS_PORT to a free port." }
+$env:DF_TEST_REDIS_TLS = "127.0.0.1:$tlsPort"

@@ -23,10 +23,12 @@ namespace DragonflowUpgrade.Engine.Store
 
     /// <summary>
     /// A <c>-Database</c> value that names a server: <c>redis://[user:password@]host:port[/db]</c> or
-    /// <c>etcd://[user:password@]host:port[,host:port…]</c>. Parsed by hand rather than by
+    /// <c>etcd://[user:password@]host:port[,host:port…]</c>; over TLS <c>rediss://</c> and
+    /// <c>etcds://</c>, whose query may name the TLS files (<c>?ca=FILE&amp;cert=FILE&amp;key=FILE</c>,
+    /// see <see cref="NbTlsFiles"/>). Parsed by hand rather than by
     /// <see cref="Uri"/>, so that a password may hold any character (<c>#</c>, <c>/</c>, <c>?</c>,
-    /// <c>@</c>, spaces): the user information runs to the last <c>@</c>, since neither scheme
-    /// has an <c>@</c> after it. <see cref="Display"/> is the value as typed with the password
+    /// <c>@</c>, spaces): the user information runs to the last <c>@</c>, so an <c>@</c> in a
+    /// file's path after it is written <c>%40</c>. <see cref="Display"/> is the value as typed with the password
     /// masked; only that form, or <see cref="Location"/>, may be printed anywhere.
     /// </summary>
     public sealed class NbDatabaseUri
@@ -34,11 +36,15 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>What stands for a password in <see cref="Display"/>.</summary>
         public const string Mask = "***";
 
-        internal const string Forms = "redis://[user:password@]host:port[/db], etcd://[user:password@]host:port[,host:port…] or a path ending in .jsonl or .jsonl.gz";
+        internal const string Forms = "redis://[user:password@]host:port[/db], etcd://[user:password@]host:port[,host:port…] (over TLS rediss:// and etcds://, with ?ca=FILE&cert=FILE&key=FILE) or a path ending in .jsonl or .jsonl.gz";
 
-        NbDatabaseUri(string scheme, IReadOnlyList<NbEndpoint> endpoints, string path, string user, string password, string display)
+        /// <summary>The names a TLS URI's query may give: the CA's certificates, the client certificate and its key.</summary>
+        static readonly string[] TlsNames = { "ca", "cert", "key" };
+
+        NbDatabaseUri(string scheme, IReadOnlyList<NbEndpoint> endpoints, string path, string user, string password, string display, NbTlsFiles tlsFiles)
         {
             Scheme = scheme;
+            TlsFiles = tlsFiles;
             Endpoints = endpoints;
             Path = path;
             User = user;
@@ -46,8 +52,17 @@ namespace DragonflowUpgrade.Engine.Store
             Display = display;
         }
 
-        /// <summary><c>redis</c> or <c>etcd</c>.</summary>
+        /// <summary><c>redis</c>, <c>rediss</c>, <c>etcd</c> or <c>etcds</c>.</summary>
         public string Scheme { get; }
+
+        /// <summary>The kind of server, whatever the transport: <c>redis</c> or <c>etcd</c>.</summary>
+        public string Kind => UsesTls ? Scheme.Substring(0, Scheme.Length - 1) : Scheme;
+
+        /// <summary>Whether the connections use TLS (<c>rediss://</c>, <c>etcds://</c>).</summary>
+        public bool UsesTls => Scheme == "rediss" || Scheme == "etcds";
+
+        /// <summary>The TLS files the query names (each null when not given); null without TLS.</summary>
+        public NbTlsFiles TlsFiles { get; }
 
         public IReadOnlyList<NbEndpoint> Endpoints { get; }
 
@@ -69,7 +84,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// Where the database is, without user or password, in one form whatever the spelling:
         /// <c>redis://host:port/db</c> (the db always), <c>etcd://host:port[,…]</c>; host names lower-case.
         /// </summary>
-        public string Location => Scheme + "://" + string.Join(",", Endpoints.Distinct()) + (Scheme == "redis" ? "/" + RedisDatabase.ToString(CultureInfo.InvariantCulture) : "");
+        public string Location => Scheme + "://" + string.Join(",", Endpoints.Distinct()) + (Kind == "redis" ? "/" + RedisDatabase.ToString(CultureInfo.InvariantCulture) : "");
 
         /// <summary>
         /// Whether two locations (of stores, or of backup headers) are one database: the same Redis
@@ -83,7 +98,7 @@ namespace DragonflowUpgrade.Engine.Store
             var x = TryParse(a);
             var y = TryParse(b);
             if (x == null || y == null || x.Scheme != y.Scheme) return false;
-            return x.Scheme == "redis"
+            return x.Kind == "redis"
                 ? x.Location == y.Location
                 : x.Endpoints.Intersect(y.Endpoints).Any();
         }
@@ -105,12 +120,17 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>The same database with another user and password (from a credential rather than the URI).</summary>
         public NbDatabaseUri WithCredential(string user, string password) =>
-            new NbDatabaseUri(Scheme, Endpoints, Path, string.IsNullOrEmpty(user) ? null : user, password, Display);
+            new NbDatabaseUri(Scheme, Endpoints, Path, string.IsNullOrEmpty(user) ? null : user, password, Display, TlsFiles);
+
+        /// <summary>The same database with its TLS files' paths passed through <paramref name="resolve"/>.</summary>
+        public NbDatabaseUri WithTlsFilesResolved(Func<string, string> resolve) =>
+            TlsFiles == null || resolve == null ? this : new NbDatabaseUri(Scheme, Endpoints, Path, User, Password, Display, TlsFiles.Resolved(resolve));
 
         /// <summary>
         /// <paramref name="text"/> with anything that may be a password masked: the user
-        /// information (up to the last <c>@</c>) keeps its user name only, and a query or
-        /// fragment is dropped. Never throws; a file path comes back as it is.
+        /// information (up to the last <c>@</c>) keeps its user name only, a query keeps the
+        /// TLS files' paths (<c>ca</c>, <c>cert</c>, <c>key</c>) and masks any other value, and a
+        /// fragment is masked. Never throws; a file path comes back as it is.
         /// </summary>
         public static string Redact(string text)
         {
@@ -130,8 +150,18 @@ namespace DragonflowUpgrade.Engine.Store
                 hostStart = at + 1;
             }
             string rest = text.Substring(hostStart);
-            int cut = rest.IndexOfAny(new[] { '?', '#' });
-            sb.Append(cut >= 0 ? rest.Substring(0, cut + 1) + Mask : rest);
+            int hash = rest.IndexOf('#');
+            if (hash >= 0) rest = rest.Substring(0, hash + 1) + Mask;
+            int question = rest.IndexOf('?');
+            if (question < 0 || question > (hash < 0 ? rest.Length : hash)) return sb.Append(rest).ToString();
+            sb.Append(rest, 0, question + 1);
+            string query = hash >= 0 && hash > question ? rest.Substring(question + 1, hash - question - 1) : rest.Substring(question + 1);
+            sb.Append(string.Join("&", query.Split('&').Select(p =>
+            {
+                int eq = p.IndexOf('=');
+                return eq >= 0 && TlsNames.Contains(p.Substring(0, eq).ToLowerInvariant()) ? p : (eq >= 0 ? p.Substring(0, eq + 1) : "") + Mask;
+            })));
+            if (hash >= 0 && hash > question) sb.Append(rest.Substring(hash));
             return sb.ToString();
         }
 
@@ -158,8 +188,10 @@ namespace DragonflowUpgrade.Engine.Store
             if (colon <= 1)
                 throw new NbDatabaseUriException(display, $"'{display}' is neither an NB database URI nor a path ending in .jsonl or .jsonl.gz.");
             string scheme = text.Substring(0, colon).ToLowerInvariant();
-            if (scheme != "redis" && scheme != "etcd")
-                throw new NbDatabaseUriException(display, $"'{display}': '{scheme}' databases are not supported; the module opens Redis (redis://), etcd (etcd://) and .jsonl files.");
+            if (scheme != "redis" && scheme != "etcd" && scheme != "rediss" && scheme != "etcds")
+                throw new NbDatabaseUriException(display, $"'{display}': '{scheme}' databases are not supported; the module opens Redis (redis://, rediss:// over TLS), etcd (etcd://, etcds:// over TLS) and .jsonl files.");
+            bool tls = scheme == "rediss" || scheme == "etcds";
+            string kind = tls ? scheme.Substring(0, scheme.Length - 1) : scheme;
             if (string.CompareOrdinal(text, colon + 1, "//", 0, 2) != 0)
                 throw new NbDatabaseUriException(display, $"'{display}': a {scheme} URI has two slashes after '{scheme}:', as in {scheme}://host:port.");
             int start = colon + 3;
@@ -172,15 +204,23 @@ namespace DragonflowUpgrade.Engine.Store
                 hostStart = at + 1;
             }
             string rest = text.Substring(hostStart);
-            int cut = rest.IndexOfAny(new[] { '?', '#' });
+            NbTlsFiles tlsFiles = tls ? new NbTlsFiles(null, null, null) : null;
+            int cut = tls ? rest.IndexOf('#') : rest.IndexOfAny(new[] { '?', '#' });
             if (cut >= 0)
-                throw new NbDatabaseUriException(display, $"'{display}': an NB database URI has no query or fragment (the '{rest[cut]}' and what follows it). " +
-                    $"Give a password before the host ({scheme}://user:password@host:port) or with -Credential.");
+                throw new NbDatabaseUriException(display, $"'{display}': an NB database URI has no {(tls ? "fragment" : "query or fragment")} (the '{rest[cut]}' and what follows it). " +
+                    $"Give a password before the host ({scheme}://user:password@host:port) or with -Credential" +
+                    (tls ? "." : $"; TLS files go in the query of a TLS URI ({kind}s://host:port?ca=FILE)."));
+            int query = tls ? rest.IndexOf('?') : -1;
+            if (query >= 0)
+            {
+                tlsFiles = TlsQuery(rest.Substring(query + 1), display);
+                rest = rest.Substring(0, query);
+            }
             int slash = rest.IndexOf('/');
             string hosts = slash < 0 ? rest : rest.Substring(0, slash);
             string path = slash < 0 ? "" : rest.Substring(slash + 1).TrimEnd('/');
-            var endpoints = hosts.Split(',').Select(h => Endpoint(h, scheme, display)).ToList();
-            if (scheme == "redis")
+            var endpoints = hosts.Split(',').Select(h => Endpoint(h, kind, display)).ToList();
+            if (kind == "redis")
             {
                 if (endpoints.Count > 1)
                     throw new NbDatabaseUriException(display, $"'{display}': a Redis NB database is one host:port; give one of {string.Join(", ", endpoints)}.");
@@ -189,9 +229,35 @@ namespace DragonflowUpgrade.Engine.Store
             }
             else if (path.Length > 0)
                 throw new NbDatabaseUriException(display, $"'{display}': an etcd NB database is etcd://host:port, with no path ('/{path}'); Dragonflow keeps its tables at the root of the key space.");
-            if (scheme == "etcd" && (user != null || password != null) && (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(password)))
+            if (kind == "etcd" && (user != null || password != null) && (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(password)))
                 throw new NbDatabaseUriException(display, $"'{display}': etcd needs both a user name and a password: etcd://user:password@host:port.");
-            return new NbDatabaseUri(scheme, endpoints, path, user, password, display);
+            return new NbDatabaseUri(scheme, endpoints, path, user, password, display, tlsFiles);
+        }
+
+        // ca=FILE&cert=FILE&key=FILE, each at most once, %-escaped; cert and key go together.
+        static NbTlsFiles TlsQuery(string query, string display)
+        {
+            var given = new Dictionary<string, string>();
+            foreach (string pair in query.Split('&'))
+            {
+                if (pair.Length == 0) continue;
+                int eq = pair.IndexOf('=');
+                string name = (eq < 0 ? pair : pair.Substring(0, eq)).ToLowerInvariant();
+                if (!TlsNames.Contains(name))
+                    throw new NbDatabaseUriException(display, $"'{display}': the query takes only ca=FILE, cert=FILE and key=FILE.");
+                string value = eq < 0 ? "" : Unescape(pair.Substring(eq + 1), $"the {name} file's path", display);
+                if (value.Length == 0)
+                    throw new NbDatabaseUriException(display, $"'{display}': {name}= names no file.");
+                if (given.ContainsKey(name))
+                    throw new NbDatabaseUriException(display, $"'{display}': {name}= is given twice.");
+                given.Add(name, value);
+            }
+            given.TryGetValue("ca", out string ca);
+            given.TryGetValue("cert", out string cert);
+            given.TryGetValue("key", out string key);
+            if ((cert == null) != (key == null))
+                throw new NbDatabaseUriException(display, $"'{display}': a client certificate needs both cert=FILE and key=FILE (its private key); {(cert == null ? "cert" : "key")}= is missing.");
+            return new NbTlsFiles(ca, cert, key);
         }
 
         // The index of the ':' that ends a URI's scheme, or -1.
@@ -248,7 +314,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         static NbEndpoint Endpoint(string text, string scheme, string display)
         {
-            int defaultPort = scheme == "redis" ? 6379 : 2379;
+            int defaultPort = scheme == "redis" ? 6379 : 2379;  // the same over TLS
             string host, port = null;
             if (text.StartsWith("[", StringComparison.Ordinal))
             {

@@ -27,10 +27,10 @@ namespace DragonflowUpgrade.Engine.Store
                     throw new NbDatabaseUriException(database, $"'{database}' is a file: it takes no credential.", "Leave out -Credential for a .jsonl database.");
                 return new FileNbStore(Resolve(database, resolvePath));
             }
-            var uri = NbDatabaseUri.Parse(database);
+            var uri = NbDatabaseUri.Parse(database).WithTlsFilesResolved(path => Resolve(path, resolvePath));
             if (password != null) uri = uri.WithCredential(user, password);
             else if (uri.Password == NbDatabaseUri.Mask) throw NbDatabaseUriException.CredentialMissing(uri.Display);
-            switch (uri.Scheme)
+            switch (uri.Kind)
             {
                 case "redis": return RedisNbStore.Open(uri);
                 case "etcd": return EtcdNbStore.Open(uri);

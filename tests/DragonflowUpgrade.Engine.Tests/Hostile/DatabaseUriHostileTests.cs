@@ -115,7 +115,8 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         [InlineData("redis:/user:pw@host", "redis:/user:***@host")]
         [InlineData("user:pw@host", "user:***@host")]
         [InlineData("not a uri: pw@host", "not a uri:***@host")]
-        [InlineData("redis://h/0?password=pw", "redis://h/0?***")]
+        [InlineData("redis://h/0?password=pw", "redis://h/0?password=***")]
+        [InlineData("rediss://h/0?ca=/a.pem&pw&x=pw#pw", "rediss://h/0?ca=/a.pem&***&x=***#***")]
         [InlineData("redis://h/0#pw", "redis://h/0#***")]
         [InlineData("./nb@pw.jsonl", "./nb@pw.jsonl")]
         public void Redacts_whatever_may_be_a_password_even_when_the_value_does_not_parse(string text, string redacted)

@@ -10,7 +10,7 @@ using System.Threading.Tasks;
 namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
-    /// etcd's JSON gateway at one endpoint, over plain HTTP: a request is a JSON body posted to a
+    /// etcd's JSON gateway at one endpoint, over HTTP or HTTPS (<see cref="NbTls"/>): a request is a JSON body posted to a
     /// <c>/v3/...</c> path, its answer a JSON document. With a user, it signs in
     /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires. Its errors
     /// name the database by <see cref="Location"/> and never hold the password.
@@ -23,13 +23,24 @@ namespace DragonflowUpgrade.Engine.Store
         readonly HttpClient _http;
         readonly string _user, _password;
         volatile string _token;
+        volatile string _tlsProblem;  // why the server's certificate was refused
 
-        public EtcdGateway(NbEndpoint endpoint, string location, string user, string password)
+        public EtcdGateway(NbEndpoint endpoint, string location, string user, string password, NbTls tls = null)
         {
             var handler = new HttpClientHandler { UseProxy = false, AutomaticDecompression = DecompressionMethods.None };
             try { handler.MaxConnectionsPerServer = RequestsInFlight + 4; }
             catch (PlatformNotSupportedException) { }
-            _http = new HttpClient(handler) { BaseAddress = new Uri($"http://{endpoint}/"), Timeout = RequestTimeout };
+            if (tls != null)
+            {
+                handler.ClientCertificates.AddRange(tls.ClientCertificates);
+                handler.ServerCertificateCustomValidationCallback = (_, certificate, __, errors) =>
+                {
+                    string problem = tls.Problem(endpoint.Host, certificate, errors);
+                    if (problem != null) _tlsProblem = problem;
+                    return problem == null;
+                };
+            }
+            _http = new HttpClient(handler) { BaseAddress = new Uri($"{(tls != null ? "https" : "http")}://{endpoint}/"), Timeout = RequestTimeout };
             Location = location;
             _user = user;
             _password = password;
@@ -89,6 +100,10 @@ namespace DragonflowUpgrade.Engine.Store
                 if (withToken && token != null) request.Headers.TryAddWithoutValidation("Authorization", token);
                 HttpResponseMessage response;
                 try { response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false); }
+                catch (HttpRequestException e) when (_tlsProblem != null)
+                {
+                    throw new NbCertificateException(Location, _tlsProblem, e);
+                }
                 catch (HttpRequestException e)
                 {
                     throw new NbStoreException($"Cannot reach the etcd NB database at {Location}: {Innermost(e)} Check that etcd runs there and the address is right.", e);

@@ -57,25 +57,27 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>
-        /// Opens <c>etcd://[user:password@]host:port[,host:port…]</c> (port 2379 when none is given):
+        /// Opens <c>etcd://[user:password@]host:port[,host:port…]</c> (port 2379 when none is given),
+        /// or <c>etcds://</c> over HTTPS (see <see cref="NbTlsFiles"/>):
         /// the first endpoint that answers. With a user, it signs in through the gateway
         /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires.
         /// </summary>
         public static EtcdNbStore Open(NbDatabaseUri uri)
         {
-            if (uri.Scheme != "etcd") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not an etcd URI (etcd://host:port).");
+            if (uri.Kind != "etcd") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not an etcd URI (etcd://host:port).");
             NbStoreException failure = null;
+            var tls = NbTls.Load(uri);
             foreach (var endpoint in uri.Endpoints)
             {
-                try { return Open(endpoint, uri.Location, uri.User, uri.Password); }
+                try { return Open(endpoint, uri.Location, uri.User, uri.Password, tls); }
                 catch (NbStoreException e) { failure = e; }
             }
             throw failure;
         }
 
-        static EtcdNbStore Open(NbEndpoint endpoint, string location, string user, string password)
+        static EtcdNbStore Open(NbEndpoint endpoint, string location, string user, string password, NbTls tls)
         {
-            var gateway = new EtcdGateway(endpoint, location, user, password);
+            var gateway = new EtcdGateway(endpoint, location, user, password, tls);
             try
             {
                 if (gateway.HasUser) gateway.Authenticate();

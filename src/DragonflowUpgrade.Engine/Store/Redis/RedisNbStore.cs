@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using StackExchange.Redis;
 
@@ -32,6 +33,7 @@ namespace DragonflowUpgrade.Engine.Store
         ConnectionMultiplexer _multiplexer;
         bool _reading;
         RedisKeys _layout = RedisKeys.Queens;
+        volatile string _tlsProblem;  // why StackExchange.Redis's TLS connection refused the server's certificate
 
         RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
         {
@@ -66,16 +68,17 @@ namespace DragonflowUpgrade.Engine.Store
                 if (_multiplexer == null)
                 {
                     try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
+                    catch (RedisConnectionException e) when (_tlsProblem != null) { throw new NbCertificateException(Location, _tlsProblem, e); }
                     catch (RedisConnectionException e) { throw Unreachable(Location, e, _options.Password); }
                 }
                 return _multiplexer.GetDatabase();  // the options' DefaultDatabase
             }
         }
 
-        /// <summary>Opens <c>redis://[[user]:password@]host:port[/db]</c>.</summary>
+        /// <summary>Opens <c>redis://[[user]:password@]host:port[/db]</c>, or <c>rediss://</c> over TLS (see <see cref="NbTlsFiles"/>).</summary>
         public static RedisNbStore Open(NbDatabaseUri uri)
         {
-            if (uri.Scheme != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
+            if (uri.Kind != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
             var endpoint = uri.Endpoints[0];
             int database = uri.RedisDatabase;
             // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
@@ -95,22 +98,39 @@ namespace DragonflowUpgrade.Engine.Store
                 BacklogPolicy = BacklogPolicy.FailFast,
             };
             string location = uri.Location;
+            var tls = NbTls.Load(uri);
+            RedisNbStore store = null;
+            if (tls != null)
+            {
+                options.Ssl = true;
+                options.SslHost = endpoint.Host;
+                options.CertificateValidation += (_, certificate, __, errors) =>
+                {
+                    string problem = tls.Problem(endpoint.Host, certificate, errors);
+                    if (problem != null && store != null) store._tlsProblem = problem;
+                    return problem == null;
+                };
+                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null; };
+            }
             try
             {
-                return new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, database, ConnectTimeout), options, location);
+                store = new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, database, ConnectTimeout, tls), options, location);
+                return store;
             }
+            catch (AuthenticationException e) { throw new NbCertificateException(location, e.Message, e); }
             catch (Exception e) when (e is SocketException || e is IOException || e is TimeoutException || e is RespErrorException)
             {
-                throw Unreachable(location, e, password);
+                throw Unreachable(location, e, password, tls != null);
             }
         }
 
         // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
         // then the error carries the masked text only, not the exception that holds it.
-        static NbStoreException Unreachable(string location, Exception e, string password)
+        static NbStoreException Unreachable(string location, Exception e, string password, bool tls = false)
         {
             string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
-            return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any.",
+            return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any" +
+                (tls ? "; that it serves TLS on that port, and whether it asks for a client certificate (cert= and key=)." : "."),
                 NbDatabaseUri.Scrub(e.ToString(), password) == e.ToString() ? e : null);
         }
 

@@ -3,7 +3,9 @@ using System.Buffers.Text;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
@@ -18,7 +20,8 @@ namespace DragonflowUpgrade.Engine.Store
     /// else; a general client's per-reply objects cost more than the I/O at 100,000 keys
     /// (bench/readers.bench.ps1: pipelined MGETs of 100,000 keys take StackExchange.Redis 2.3
     /// times as long, allocating 1.8 times as much).
-    /// Not for use by two threads at once. After any failure the connection is closed: a
+    /// With TLS, the bytes go through an <see cref="SslStream"/> over the socket; without, straight
+    /// through the socket. Not for use by two threads at once. After any failure the connection is closed: a
     /// half-read reply cannot be resynchronised.
     /// </summary>
     sealed class RespConnection : IDisposable
@@ -26,6 +29,7 @@ namespace DragonflowUpgrade.Engine.Store
         const long MaxBulk = 512L << 20;  // Redis's own limit on a value (proto-max-bulk-len)
 
         readonly Socket _socket;
+        SslStream _tls;   // null without TLS
         readonly byte[] _in = new byte[256 * 1024];
         int _inStart, _inEnd;
         byte[] _out = new byte[256 * 1024];
@@ -34,8 +38,12 @@ namespace DragonflowUpgrade.Engine.Store
 
         RespConnection(Socket socket) { _socket = socket; }
 
-        /// <summary>Connects, authenticates when a password is given and selects <paramref name="database"/>.</summary>
-        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout)
+        /// <summary>
+        /// Connects (over TLS when <paramref name="tls"/> is given), authenticates when a password is
+        /// given and selects <paramref name="database"/>. A server certificate that does not verify
+        /// throws an <see cref="AuthenticationException"/> saying why.
+        /// </summary>
+        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout, NbTls tls = null)
         {
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
@@ -51,6 +59,13 @@ namespace DragonflowUpgrade.Engine.Store
             var c = new RespConnection(socket);
             try
             {
+                if (tls != null)
+                {
+                    // A server that does not speak TLS may never answer the handshake: give it the connect timeout.
+                    socket.ReceiveTimeout = socket.SendTimeout = (int)timeout.TotalMilliseconds;
+                    c.StartTls(host, tls);
+                    socket.ReceiveTimeout = socket.SendTimeout = 30000;
+                }
                 if (!string.IsNullOrEmpty(password))
                 {
                     if (string.IsNullOrEmpty(user)) c.Command("AUTH", password); else c.Command("AUTH", user, password);
@@ -73,6 +88,18 @@ namespace DragonflowUpgrade.Engine.Store
                 c.Dispose();
                 throw;
             }
+        }
+
+        void StartTls(string host, NbTls tls)
+        {
+            string problem = null;
+            _tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), false, (_, certificate, __, errors) =>
+            {
+                problem = tls.Problem(host, certificate, errors);
+                return problem == null;
+            });
+            try { _tls.AuthenticateAsClient(host, tls.ClientCertificates, SslProtocols.None, checkCertificateRevocation: false); }
+            catch (AuthenticationException e) { throw new AuthenticationException(problem ?? e.Message, e); }
         }
 
         // A blocking connect, given up after the timeout. Not ConnectAsync: on Linux a socket once
@@ -196,9 +223,10 @@ namespace DragonflowUpgrade.Engine.Store
             Usable();
             try
             {
-                for (int sent = 0; sent < length;) sent += _socket.Send(bytes, sent, length - sent, SocketFlags.None);
+                if (_tls != null) _tls.Write(bytes, 0, length);
+                else for (int sent = 0; sent < length;) sent += _socket.Send(bytes, sent, length - sent, SocketFlags.None);
             }
-            catch (Exception e) when (e is SocketException || e is ObjectDisposedException) { throw Lost(e); }
+            catch (Exception e) when (e is SocketException || e is ObjectDisposedException || (_tls != null && e is IOException)) { throw Lost(e); }
         }
 
         // ---- Reading replies ----
@@ -345,15 +373,20 @@ namespace DragonflowUpgrade.Engine.Store
                 _inStart = 0;
             }
             int n;
-            try { n = _socket.Receive(_in, _inEnd, _in.Length - _inEnd, SocketFlags.None); }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
+            try { n = _tls != null ? _tls.Read(_in, _inEnd, _in.Length - _inEnd) : _socket.Receive(_in, _inEnd, _in.Length - _inEnd, SocketFlags.None); }
+            catch (Exception e) when (TimedOut(e))
             {
                 throw Error(new TimeoutException("Redis did not answer within 30 s."));
             }
-            catch (Exception e) when (e is SocketException || e is ObjectDisposedException) { throw Lost(e); }
+            catch (Exception e) when (e is SocketException || e is ObjectDisposedException || (_tls != null && e is IOException)) { throw Lost(e); }
             if (n == 0) throw Error(new IOException("the server closed the connection."));
             _inEnd += n;
         }
+
+        // A receive timeout: the socket's own, or the same wrapped by the TLS stream.
+        static bool TimedOut(Exception e) =>
+            (e as SocketException ?? e.InnerException as SocketException) is SocketException s &&
+            (s.SocketErrorCode == SocketError.TimedOut || s.SocketErrorCode == SocketError.WouldBlock);
 
         Exception Unexpected(byte kind, string what)
         {
@@ -365,8 +398,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         Exception Error(Exception e)
         {
-            _broken = true;
-            _socket.Dispose();
+            Dispose();
             return e;
         }
 
@@ -378,6 +410,7 @@ namespace DragonflowUpgrade.Engine.Store
         public void Dispose()
         {
             _broken = true;
+            _tls?.Dispose();
             _socket.Dispose();
         }
     }

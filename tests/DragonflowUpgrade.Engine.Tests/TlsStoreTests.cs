@@ -1,0 +1,164 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using DragonflowUpgrade.Engine.Safety;
+using DragonflowUpgrade.Engine.Store;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    /// <summary>
+    /// The TLS test servers build.ps1 starts: a Redis (DF_TEST_REDIS_TLS) and an etcd
+    /// (DF_TEST_ETCD_TLS), both asking for a client certificate, with certificates made at test
+    /// time in DF_TEST_TLS (a CA, a server certificate for 127.0.0.1 only, a client certificate,
+    /// and another CA that signed neither).
+    /// </summary>
+    static class TestTls
+    {
+        static int _nextDb = 10;
+
+        static string Env(string name) => Environment.GetEnvironmentVariable(name)
+            ?? throw new InvalidOperationException($"{name} is not set: run the tests through 'build.ps1 Test', which starts the TLS test servers.");
+
+        public static string File(string name) => Path.Combine(Env("DF_TEST_TLS"), name);
+
+        public static string Redis => Env("DF_TEST_REDIS_TLS");
+        public static string Etcd => Env("DF_TEST_ETCD_TLS");
+
+        /// <summary>The query that gives the CA (<paramref name="ca"/>) and the client certificate.</summary>
+        public static string Query(string ca = "ca.pem", bool client = true) =>
+            $"?ca={Uri.EscapeDataString(File(ca))}" + (client ? $"&cert={Uri.EscapeDataString(File("client.pem"))}&key={Uri.EscapeDataString(File("client.key"))}" : "");
+
+        /// <summary>A database of the TLS Redis no other test uses (the server starts empty each run).</summary>
+        public static string NewRedisDatabase(string host = null) =>
+            $"rediss://{host ?? Redis}/{Interlocked.Increment(ref _nextDb)}";
+    }
+
+    public class TlsStoreTests
+    {
+        static readonly NbKey Port = new NbKey("lport", "t", "p1");
+        static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
+
+        static void WritesReadsAndLocks(string uri)
+        {
+#if ENGINE_NETSTANDARD
+            // Windows PowerShell's build cannot read a PEM key: it says so, naming what to do.
+            var refused = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open(uri));
+            Assert.Contains("a client certificate (cert= and key=) needs PowerShell 7", refused.Message);
+            return;
+#endif
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[] { new NbEntry(Port, Json("{\"id\": \"p1\"}")) });
+                Assert.Equal("{\"id\": \"p1\"}", Encoding.UTF8.GetString(store.Read("lport").Single().Value.ToArray()));
+                using (UpgradeLock.Acquire(store, "tls test"))
+                    Assert.Equal("tls test", UpgradeLock.Read(store).Purpose);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+        }
+
+        [Fact]
+        public void Redis_over_tls_with_the_ca_and_a_client_certificate_reads_writes_and_locks() =>
+            WritesReadsAndLocks(TestTls.NewRedisDatabase() + TestTls.Query());
+
+        [Fact]
+        public void Etcd_over_https_with_the_ca_and_a_client_certificate_reads_writes_and_locks()
+        {
+            string uri = $"etcds://{TestTls.Etcd}{TestTls.Query()}";
+#if !ENGINE_NETSTANDARD
+            using (var store = NbStoreFactory.Open(uri))
+                store.Write(store.Read().Select(e => NbEntry.Delete(e.Key)).ToList());
+#endif
+            WritesReadsAndLocks(uri);
+        }
+
+        [Theory]
+        [InlineData("rediss")]
+        [InlineData("etcds")]
+        public void A_server_certificate_from_another_ca_is_refused_saying_so(string scheme)
+        {
+            string uri = scheme == "rediss" ? TestTls.NewRedisDatabase() : $"etcds://{TestTls.Etcd}";
+            // The server's certificate is checked before the client's is asked for.
+            var e = Assert.Throws<NbCertificateException>(() => NbStoreFactory.Open(uri + TestTls.Query("other-ca.pem", client: false)).Dispose());
+            Assert.Equal("NbDatabaseCertificateRejected", e.ErrorId);
+            Assert.Contains("is not signed by the CA in " + TestTls.File("other-ca.pem"), e.Message);
+            Assert.Contains(scheme == "rediss" ? TestTls.Redis : TestTls.Etcd, e.Message);
+        }
+
+        [Theory]
+        [InlineData("rediss")]
+        [InlineData("etcds")]
+        public void A_host_name_the_certificate_does_not_list_is_refused_saying_so(string scheme)
+        {
+            // The server's certificate names 127.0.0.1 only.
+            string port = (scheme == "rediss" ? TestTls.Redis : TestTls.Etcd).Split(':')[1];
+            string uri = scheme == "rediss" ? TestTls.NewRedisDatabase("localhost:" + port) : $"etcds://localhost:{port}";
+            var e = Assert.Throws<NbCertificateException>(() => NbStoreFactory.Open(uri + TestTls.Query(client: false)).Dispose());
+            Assert.Contains("does not name the host 'localhost'", e.Message);
+        }
+
+        [Fact]
+        public void Redis_asking_for_a_client_certificate_that_is_not_given_is_a_clear_error()
+        {
+            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open(TestTls.NewRedisDatabase() + TestTls.Query(client: false)).Dispose());
+            Assert.Equal("NbDatabaseUnavailable", e.ErrorId);
+            Assert.Contains(TestTls.Redis, e.Message);
+            Assert.Contains("client certificate (cert= and key=)", e.Message);
+        }
+
+        [Fact]
+        public void A_tls_file_that_is_missing_or_not_pem_is_named_before_anything_is_sent()
+        {
+            string missing = Path.Combine(Path.GetTempPath(), "df-no-such-" + Guid.NewGuid().ToString("N") + ".pem");
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open($"rediss://127.0.0.1:1/0?ca={missing}"));
+            Assert.Equal("NbDatabaseUriInvalid", e.ErrorId);
+            Assert.Contains($"the file {missing} (ca=) is unusable", e.Message);
+
+            // A key given as the CA: named by its path, its contents never shown.
+            e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open($"rediss://127.0.0.1:1/0?ca={TestTls.File("client.key")}"));
+            Assert.Contains("holds no PEM certificate", e.Message);
+            string key = System.IO.File.ReadAllText(TestTls.File("client.key"));
+            string body = key.Split('\n')[1];
+            Assert.DoesNotContain(body, e.ToString());
+        }
+    }
+
+    public class TlsUriTests
+    {
+        [Fact]
+        public void A_tls_uri_names_its_files_in_the_query_and_shows_their_paths_but_not_the_password()
+        {
+            var uri = NbDatabaseUri.Parse("rediss://op:p%40ss@h:7/2?ca=/etc/df/ca.pem&CERT=/etc/df/my%20client.pem&key=/etc/df/client.key");
+            Assert.True(uri.UsesTls);
+            Assert.Equal("redis", uri.Kind);
+            Assert.Equal("p@ss", uri.Password);
+            Assert.Equal(("/etc/df/ca.pem", "/etc/df/my client.pem", "/etc/df/client.key"), (uri.TlsFiles.CaFile, uri.TlsFiles.CertFile, uri.TlsFiles.KeyFile));
+            Assert.Equal("rediss://op:***@h:7/2?ca=/etc/df/ca.pem&CERT=/etc/df/my%20client.pem&key=/etc/df/client.key", uri.Display);
+            Assert.Equal("rediss://h:7/2", uri.Location);
+
+            var etcd = NbDatabaseUri.Parse("etcds://a,b:2380");
+            Assert.Equal(("etcd", true, null), (etcd.Kind, etcd.UsesTls, etcd.TlsFiles.CaFile));
+            Assert.Equal("etcds://a:2379,b:2380", etcd.Location);
+            Assert.False(NbDatabaseUri.SameDatabase("etcds://a", "etcd://a"));
+        }
+
+        [Theory]
+        [InlineData("redis://h/0?ca=/ca.pem", "no query or fragment", "rediss://host:port?ca=FILE")]
+        [InlineData("rediss://h/0?ca=/ca.pem&password=s3cret", "takes only ca=FILE, cert=FILE and key=FILE", null)]
+        [InlineData("rediss://h/0?s3cret", "takes only ca=FILE, cert=FILE and key=FILE", null)]
+        [InlineData("etcds://h?ca=", "ca= names no file", null)]
+        [InlineData("etcds://h?ca=/a&ca=/b", "ca= is given twice", null)]
+        [InlineData("etcds://h?cert=/c.pem", "key= is missing", null)]
+        [InlineData("rediss://h/0?ca=/ca.pem#s3cret", "no fragment", null)]
+        public void A_query_that_is_not_tls_files_is_refused_saying_what_it_takes(string text, string problem, string hint)
+        {
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbDatabaseUri.Parse(text));
+            Assert.Equal("NbDatabaseUriInvalid", e.ErrorId);
+            Assert.Contains(problem, e.Message);
+            if (hint != null) Assert.Contains(hint, e.Message);
+            Assert.DoesNotContain("s3cret", e.ToString());
+        }
+    }
+}
