@@ -13,6 +13,10 @@
     Test only: run just the xunit tests this filter selects (dotnet test --filter syntax).
 .PARAMETER PesterPath
     Test only: run just these Pester files. When either this or -XunitFilter is given, only the named tests run.
+.PARAMETER BenchName
+    Bench only: run just these benchmarks (bench/<name>.bench.ps1: upgrade, controlplane, readers); all by default.
+.PARAMETER BenchSize
+    Bench only: the sizes (objects) of the upgrade benchmark's Redis database; 100,000 and 1,000,000 by default.
 #>
 [CmdletBinding()]
 param(
@@ -20,7 +24,9 @@ param(
     [string] $Task = 'Build',
     [string] $Configuration = 'Release',
     [string] $XunitFilter,
-    [string[]] $PesterPath
+    [string[]] $PesterPath,
+    [string[]] $BenchName,
+    [int[]] $BenchSize = @(100000, 1000000)
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -155,13 +161,17 @@ switch ($Task) {
     }
     'Bench' {
         $state = Join-Path $Root 'out/test-servers'
-        $env:DF_BENCH = '1'   # the sshd server script starts the benchmark's 50 nodes
+        $benches = Get-ChildItem (Join-Path $Root 'bench') -Filter '*.bench.ps1' | Sort-Object Name |
+            Where-Object { -not $BenchName -or ($_.BaseName -replace '\.bench$') -in $BenchName }
+        # The sshd server script starts the control-plane benchmark's 50 nodes.
+        if ($benches.BaseName -contains 'controlplane.bench') { $env:DF_BENCH = '1' }
         try {
             Invoke-Build
             Start-TestServers $state
-            foreach ($bench in Get-ChildItem (Join-Path $Root 'bench') -Filter '*.bench.ps1' | Sort-Object Name) {
-                Write-Host "== $($bench.BaseName -replace '\.bench$')"
-                & $bench.FullName
+            foreach ($bench in $benches) {
+                $name = $bench.BaseName -replace '\.bench$'
+                Write-Host "== $name"
+                if ($name -eq 'upgrade') { & $bench.FullName -Size $BenchSize } else { & $bench.FullName }
             }
         }
         finally { Stop-TestServers $state }
