@@ -4,10 +4,13 @@
     pipeline: what Invoke-DfUpgrade does in one command, written out so that a runbook can add
     its own steps between them.
 .DESCRIPTION
-    Readiness → stop → update the code on every node → back up and migrate the NB database →
-    start → verify. Any failure after the stop puts the cloud back: the new control plane
-    stopped, the NB database restored from the backup, -RevertCommand on every node, the old
-    control plane started. Open vSwitch is never touched: the data plane keeps forwarding with
+    Readiness → stop → update the code on every node → rename the configuration options the
+    target release reads under new names → back up Neutron's database and the NB database →
+    Neutron's migration → the NB migration → start → verify. Any failure after the stop puts
+    the cloud back: the new control plane stopped, the NB database and Neutron's database
+    restored from their backups, the changed dragonflow.ini files restored, -RevertCommand on
+    every node, the old control plane started. Neutron's database is reached through the
+    inventory's NeutronDatabase table (-NeutronCredential for a {password} in its commands). Open vSwitch is never touched: the data plane keeps forwarding with
     the flows it has while the control plane is down.
 
     Unlike Invoke-DfUpgrade, this script keeps no state file: if the machine running it dies,
@@ -15,7 +18,8 @@
 .EXAMPLE
     ./Upgrade-Runbook.ps1 -Inventory ./cloud.psd1 -Database redis://10.0.0.5:6379/0 -TargetRelease queens `
         -UpdateCommand 'apt-get install -y python-dragonflow=5.0.0-1' `
-        -RevertCommand 'apt-get install -y --allow-downgrades python-dragonflow=4.0.0-1' -BackupFolder /srv/df-upgrade
+        -RevertCommand 'apt-get install -y --allow-downgrades python-dragonflow=4.0.0-1' -BackupFolder /srv/df-upgrade `
+        -NeutronCredential (Get-Credential neutron)
 #>
 param(
     [Parameter(Mandatory)][string] $Inventory,
@@ -25,6 +29,7 @@ param(
     [Parameter(Mandatory)][string] $RevertCommand,
     [Parameter(Mandatory)][string] $BackupFolder,
     [string] $KnownHostsPath,
+    [pscredential] $NeutronCredential,
     [int] $ServiceDownTime = 80
 )
 $ErrorActionPreference = 'Stop'
@@ -34,25 +39,38 @@ $ssh = @{}
 if ($KnownHostsPath) { $ssh.KnownHostsPath = $KnownHostsPath }
 $plane = $ssh + @{ Database = $Database; ServiceDownTime = $ServiceDownTime }
 $nodes = Get-DfNode -Inventory $Inventory
+$neutron = $ssh + @{ Inventory = $Inventory }
+if ($NeutronCredential) { $neutron.DatabaseCredential = $NeutronCredential }
 
 # 1. Readiness: nothing is stopped unless every check passes.
-$checks = $nodes | Test-DfUpgradeReadiness @ssh -Database $Database -TargetRelease $TargetRelease -BackupPath $BackupFolder -ServiceDownTime $ServiceDownTime
+$readiness = $ssh + @{}
+if ($NeutronCredential) { $readiness.NeutronCredential = $NeutronCredential }
+$checks = Test-DfUpgradeReadiness @readiness -Inventory $Inventory -Database $Database -TargetRelease $TargetRelease -BackupPath $BackupFolder -ServiceDownTime $ServiceDownTime
 $checks | Format-Table | Out-Host
 if ($checks | Where-Object Status -EQ 'Failed') { throw 'The cloud is not ready for the upgrade; nothing was stopped.' }
 
 # 2. Stop: Neutron servers first, then every Dragonflow service; waits for the heartbeats to stop.
 $nodes | Stop-DfControlPlane @plane -Confirm:$false | Out-Host
-$backup = $null
+$backup = $null; $neutronDump = $null; $neutronMigrated = $false; $configuration = @()
 try {
     # 3. The new code on every node.
     $nodes | Invoke-DfNodeCommand @ssh -Command $UpdateCommand | Out-Host
-    # 4. The NB database: backed up, then migrated (the migration's own backup goes beside it).
+    # 4. The configuration: the options the new release reads under another name are renamed in
+    #    every node's dragonflow.ini (the originals kept under the backup folder and on the node).
+    $configuration = @($nodes | Update-DfConfiguration @ssh -TargetRelease $TargetRelease -BackupPath (Join-Path $BackupFolder 'configuration') -Confirm:$false)
+    $configuration | Out-Host
+    # 5. The backups: Neutron's database (a dump with its checksum), then the NB database.
     New-Item -ItemType Directory $BackupFolder -Force | Out-Null
+    $neutronDump = Backup-DfNeutronDatabase @neutron -Path (Join-Path $BackupFolder "neutron-$(Get-Date -Format 'yyyyMMddTHHmmss').sql.gz")
     $backup = Backup-DfNbDatabase -Database $Database -Path $BackupFolder
+    # 6. Neutron's migration (neutron-db-manage upgrade heads on the controller), then the NB
+    #    migration (the migration's own backup goes beside the first).
+    $neutronMigrated = $true
+    Invoke-DfNeutronMigration @neutron -Confirm:$false | Out-Host
     Invoke-DfMigration -Database $Database -TargetRelease $TargetRelease -BackupPath $BackupFolder -ServiceDownTime $ServiceDownTime -Confirm:$false | Out-Host
-    # 5. Start: Dragonflow services, their fresh heartbeats, then Neutron servers.
+    # 7. Start: Dragonflow services, their fresh heartbeats, then Neutron servers.
     $nodes | Start-DfControlPlane @plane -Confirm:$false | Out-Host
-    # 6. Verify: every service runs.
+    # 8. Verify: every service runs.
     $down = $nodes | Get-DfServiceStatus @ssh | Where-Object Status -NE 'Running'
     if ($down) { throw "Not running after the upgrade: $(($down | ForEach-Object { "$($_.Node.Name)/$($_.Service.Name)" }) -join ', ')" }
 }
@@ -60,6 +78,8 @@ catch {
     Write-Warning "The upgrade failed: $_. Putting the cloud back."
     $nodes | Stop-DfControlPlane @plane -Confirm:$false -ErrorAction Continue | Out-Null
     if ($backup) { Restore-DfNbDatabase -Database $Database -Path $backup.Path -Confirm:$false | Out-Host }
+    if ($neutronMigrated) { Restore-DfNeutronDatabase @neutron -Path $neutronDump.Path -Confirm:$false | Out-Host }
+    if ($configuration) { $configuration | Restore-DfConfiguration @ssh -Confirm:$false | Out-Host }
     $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand | Out-Host
     $nodes | Start-DfControlPlane @plane -Confirm:$false | Out-Host
     throw

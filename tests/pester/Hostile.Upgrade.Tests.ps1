@@ -26,7 +26,7 @@ BeforeAll {
         [ordered]@{
             format = 'dragonflow-upgrade-state/1'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = $Nodes
             targetRelease = 'queens'; status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
-            steps = @('Stop', 'Update', 'BackupNb', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
+            steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
             updateAttempted = @(); updated = @()
         } | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
     }

@@ -18,19 +18,26 @@ function New-TestNeutronInventory([string] $Dir, [hashtable] $NeutronDatabase = 
     $path = Join-Path $Dir 'inventory.json'
     & (Join-Path $PSScriptRoot '../fixtures/remote/New-TestInventory.ps1') -Path $path -RedisDb 0 -ServiceDir (Join-Path $Dir 'services') -NodeCount 2 -ExtraNode $ExtraNode
     $inventory = Get-Content $path -Raw | ConvertFrom-Json -AsHashtable
-    $mariadbHost, $port = $env:DF_TEST_MARIADB -split ':'
-    $connect = "--no-defaults -h $mariadbHost -P $port -u neutron"
-    $script = Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage'
-    $commands = [ordered]@{
-        Node    = 'node01'
-        Backup  = "MYSQL_PWD={password} mysqldump $connect --single-transaction --add-drop-database --databases neutron"
-        Restore = "MYSQL_PWD={password} mariadb $connect neutron"
-        Migrate = "DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$(Join-Path $Dir 'fail-migration')' MYSQL_PWD={password} bash '$script' upgrade heads"
-    }
+    $commands = Get-TestNeutronCommands (Join-Path $Dir 'fail-migration')
     foreach ($k in $NeutronDatabase.Keys) { $commands[$k] = $NeutronDatabase[$k] }
     $inventory['NeutronDatabase'] = $commands
     $inventory | ConvertTo-Json -Depth 6 | Set-Content $path -Encoding utf8NoBOM
     $path
+}
+
+# The NeutronDatabase table of a test inventory: node01 reaches the test MariaDB as user neutron,
+# the password through {password}; the migration fails while the file $FailFile exists.
+function Get-TestNeutronCommands([string] $FailFile) {
+    $mariadbHost, $port = $env:DF_TEST_MARIADB -split ':'
+    $connect = "--no-defaults -h $mariadbHost -P $port -u neutron"
+    $script = Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage'
+    [ordered]@{
+        Node    = 'node01'
+        Backup  = "MYSQL_PWD={password} mysqldump $connect --single-transaction --add-drop-database --databases neutron"
+        Restore = "MYSQL_PWD={password} mariadb $connect neutron"
+        Check   = "MYSQL_PWD={password} mariadb $connect -e 'SELECT 1' neutron"
+        Migrate = "DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' MYSQL_PWD={password} bash '$script' upgrade heads"
+    }
 }
 
 # Runs SQL (or a mariadb client option list) as root through the server's socket.

@@ -1,11 +1,14 @@
 # Scripted upgrades of the test cloud, Pike to Queens: the whole upgrade, -WhatIf, and one
 # upgrade per failure point, each of which must leave the cloud exactly as it was (the same NB
-# content byte for byte but for the heartbeat rows, the old release running on every node).
+# content byte for byte but for the heartbeat rows, the same Neutron database and dragonflow.ini
+# files, the old release running on every node).
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
     . "$PSScriptRoot/TestSupport.ps1"
     . "$PSScriptRoot/SafetySupport.ps1"
     . "$PSScriptRoot/../fixtures/remote/TestCloud.ps1"
+    . "$PSScriptRoot/NeutronSupport.ps1"
+    . "$PSScriptRoot/ConfigurationSupport.ps1"
     . "$PSScriptRoot/UpgradeSupport.ps1"
     . "$PSScriptRoot/FixtureSupport.ps1"
 }
@@ -22,10 +25,12 @@ Describe 'Invoke-DfUpgrade from Pike to Queens' {
     It 'reports every step on every node as succeeded' {
         $results.Status | Should -Not -Contain 'Failed'
         ($results | Where-Object Step -EQ 'Readiness').Status | Should -Not -Contain 'Failed'
-        foreach ($step in 'Stop', 'Update', 'Start', 'Verify') {
+        foreach ($step in 'Stop', 'Update', 'Configure', 'Start', 'Verify') {
             @($results | Where-Object { $_.Step -eq $step -and $_.Status -eq 'Succeeded' }).Count | Should -Be 2 -Because "step $step runs on both nodes"
         }
         ($results | Where-Object { $_.Step -eq 'MigrateNb' -and $_.Status -eq 'Succeeded' }).Detail | Should -BeLike 'applied *'
+        ($results | Where-Object { $_.Step -eq 'BackupNeutron' -and $_.Node -eq 'node01' }).Status | Should -Be 'Succeeded'
+        ($results | Where-Object { $_.Step -eq 'MigrateNeutron' -and $_.Node -eq 'node01' }).Status | Should -Be 'Succeeded'
         # The plan's warnings (the sample has a network with two DHCP ports) are rows of their own.
         ($results | Where-Object { $_.Step -eq 'MigrateNb' -and $_.Status -eq 'Warning' }).Detail | Should -BeLike '*DHCP ports*'
     }
@@ -50,6 +55,25 @@ Describe 'Invoke-DfUpgrade from Pike to Queens' {
         Compare-NbDump @($actual | ForEach-Object $canonical) @($expected | ForEach-Object $canonical) | Should -BeNullOrEmpty
         $actual.Count | Should -Be $expected.Count
         Get-DfMigration -Database $cloud.Database -Pending | Should -BeNullOrEmpty
+    }
+
+    It 'ends with Neutron''s database migrated, its dump beside the NB backup' {
+        Invoke-TestNeutronSql 'SELECT version_num FROM neutron.alembic_version ORDER BY 1' | Should -Be '594422d373ee', '5c85685d616d'
+        Invoke-TestNeutronSql 'SELECT network_type, segmentation_id FROM neutron.network_segments ORDER BY 1' | Should -Be "flat`tNULL", "vxlan`t1077"
+        $state = Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json
+        Split-Path $state.neutronBackupPath | Should -Be $cloud.Backups
+        Test-Path "$($state.neutronBackupPath).sha256" | Should -BeTrue
+    }
+
+    It 'renames in every node''s dragonflow.ini what the target options rename, keeping the original' {
+        foreach ($node in Get-DfNode $cloud.Inventory) {
+            $text = Get-Content $node.ConfigFiles[0] -Raw
+            $text | Should -Match '(?m)^nb_db_driver = etcd_nb_db_driver$'
+            $text | Should -Not -Match '(?m)^nb_db_class'
+        }
+        $originals = @(Get-ChildItem (Join-Path $cloud.Backups 'configuration') -Recurse -File)
+        $originals.Count | Should -Be 2
+        foreach ($o in $originals) { Get-Content $o.FullName -Raw | Should -Be (Get-Content $PikeIni -Raw) }
     }
 
     It 'leaves every service running the new release and heartbeating' {
@@ -88,7 +112,9 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
         $parameters = Get-UpgradeParameters $cloud
         $plan = Invoke-DfUpgrade @parameters -WhatIf
         $plan.Status | Sort-Object -Unique | Should -Be 'WouldRun'
-        $plan.Step | Select-Object -Unique | Should -Be @('Stop', 'Update', 'BackupNb', 'MigrateNb', 'Start', 'Verify')
+        $plan.Step | Select-Object -Unique | Should -Be @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify')
+        ($plan | Where-Object Step -EQ 'MigrateNeutron').Detail | Should -BeLike '*neutron-db-manage'' upgrade heads'
+        ($plan | Where-Object Step -EQ 'MigrateNeutron').Node | Should -Be 'node01' 
         ($plan | Where-Object Step -EQ 'Update').Detail | Should -Contain "run echo queens > '$($cloud.ServiceDir)/node01/release'"
         ($plan | Where-Object { $_.Step -eq 'Stop' -and $_.Node -eq 'node01' }).Detail | Should -BeLike 'stop neutron-server, *'
         $after = Get-CloudPicture $cloud
@@ -97,6 +123,109 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
         @(Get-TestServiceEvent $cloud | Where-Object What -Like 'stop*').Count | Should -Be 0
         & $startsAndStops | Should -Be $eventsBefore
         Test-Path $cloud.Backups | Should -BeFalse
+        Compare-CloudPicture $before $after | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Invoke-DfUpgrade on a cloud whose inventory has no NeutronDatabase' {
+    BeforeAll { $cloud = New-PikeCloud -RedisDb 61 -WithoutNeutron }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'says in the plan that Neutron''s database is left as it is' {
+        $parameters = Get-UpgradeParameters $cloud
+        $plan = Invoke-DfUpgrade @parameters -WhatIf
+        foreach ($step in 'BackupNeutron', 'MigrateNeutron') {
+            ($plan | Where-Object Step -EQ $step).Detail | Should -Be 'the inventory has no NeutronDatabase table: Neutron''s database is left as it is'
+        }
+    }
+}
+
+Describe 'Test-DfUpgradeReadiness' {
+    BeforeAll {
+        $cloud = New-PikeCloud -RedisDb 61
+        $parameters = Get-UpgradeParameters $cloud
+        foreach ($key in 'UpdateCommand', 'RevertCommand', 'OptionManifest', 'Confirm') { $parameters.Remove($key) }
+        $failed = { param($results, $check) @($results | Where-Object { $_.Check -eq $check -and $_.Status -eq 'Failed' }) }
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'passes the test cloud, one result per check, and warns of the configuration findings per node' {
+        $results = Test-DfUpgradeReadiness @parameters
+        $results.Status | Should -Not -Contain 'Failed'
+        foreach ($check in 'NeutronDatabase', 'NbDatabase', 'NbCommit', 'NbMigrations', 'BackupFolder', 'ControlPlane') {
+            @($results | Where-Object Check -EQ $check).Count | Should -BeGreaterOrEqual 1 -Because "the $check check runs"
+        }
+        ($results | Where-Object Check -EQ 'NeutronDatabase').Node | Should -Be 'node01'
+        $config = @($results | Where-Object Check -EQ 'Configuration')
+        $config.Node | Should -Be @('node01', 'node02')
+        # The Pike file sets the DNAT options Queens deprecates for removal: they still work.
+        $config.Status | Sort-Object -Unique | Should -Be 'Warning'
+        $config[0].Message | Should -BeLike '*line 27: `[df_dnat_app`] external_network_bridge is deprecated for removal in queens*'
+    }
+
+    It 'fails NeutronDatabase when Neutron''s database does not answer from the controller' {
+        $wrong = [pscredential]::new('neutron', (ConvertTo-SecureString 'not-the-password' -AsPlainText -Force))
+        $result = & $failed (Test-DfUpgradeReadiness @parameters -NeutronCredential $wrong) 'NeutronDatabase'
+        $result.Count | Should -Be 1
+        $result.Node | Should -Be 'node01'
+        $result.Message | Should -BeLike '*Access denied*-NeutronCredential*'
+        $result.Message | Should -Not -BeLike '*not-the-password*'
+    }
+
+    It 'fails Configuration on a node whose dragonflow.ini cannot be read, naming node and file' {
+        $file = (Get-DfNode $cloud.Inventory | Where-Object Name -EQ 'node02').ConfigFiles[0]
+        Move-Item $file "$file.away"
+        try { $result = & $failed (Test-DfUpgradeReadiness @parameters) 'Configuration' }
+        finally { Move-Item "$file.away" $file }
+        $result.Node | Should -Be 'node02'
+        $result.Message | Should -BeLike "node02: $file does not exist.*DragonflowConfig*"
+    }
+
+    It 'fails Configuration when a file sets an option the target options removed, and warns of one the update renames' {
+        $options = Get-Content (Join-Path $PSScriptRoot '../../src/DragonflowUpgrade.Dragonflow/Options/queens.json') -Raw | ConvertFrom-Json -AsHashtable
+        $options.groups.df_l2_app.Remove('l2_responder')
+        $options | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $cloud.Dir 'removing.json')
+        $result = & $failed (Test-DfUpgradeReadiness @parameters -OptionManifest (Join-Path $cloud.Dir 'removing.json')) 'Configuration'
+        $result.Node | Should -Be 'node01', 'node02'
+        $result[0].Message | Should -BeLike '*line 24: `[df_l2_app`] l2_responder is an option of pike that queens no longer has*Fix the file*'
+
+        $renaming = Test-DfUpgradeReadiness @parameters -OptionManifest (New-RenamingManifest (Join-Path $cloud.Dir 'renaming.json')) | Where-Object Check -EQ 'Configuration'
+        $renaming.Status | Sort-Object -Unique | Should -Be 'Warning'
+        $renaming[0].Message | Should -BeLike '*line 9: next reads `[df`] nb_db_class as `[df`] nb_db_driver. Update-DfConfiguration renames it.*'
+    }
+
+    It 'fails BackupFolder when the backup folder cannot be made' {
+        $file = Join-Path $cloud.Dir 'a-file'
+        Set-Content $file 'x'
+        $result = & $failed (Test-DfUpgradeReadiness @parameters -BackupPath (Join-Path $file 'backups')) 'BackupFolder'
+        $result.Count | Should -Be 1
+        $result.Message | Should -BeLike "$file is a file, so the backup folder * cannot be made; give -BackupPath a folder"
+    }
+
+    It 'fails NbDatabase while another process holds the lock, and warns once that process is gone' {
+        $script = Join-Path $cloud.Dir 'hold-lock.ps1'
+        $ready = Join-Path $cloud.Dir 'lock-held'
+        @"
+Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
+Lock-DfNbDatabase -Database '$($cloud.Database)' -Purpose 'maintenance' -Confirm:`$false | Out-Null
+New-Item '$ready' | Out-Null
+Start-Sleep -Seconds 600
+"@ | Set-Content $script
+        $exe = (Get-Process -Id $PID).Path
+        $arguments = @('-NoProfile', '-NonInteractive', '-File', $script)
+        if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
+        $child = Start-Process $exe -ArgumentList $arguments -PassThru
+        try {
+            Wait-Path $ready -Process $child
+            $result = & $failed (Test-DfUpgradeReadiness @parameters) 'NbDatabase'
+            $result.Count | Should -Be 1
+            $result.Message | Should -BeLike "*is locked by*maintenance*wait for that run to end*"
+        }
+        finally { Stop-ProcessHard $child }
+        $gone = Test-DfUpgradeReadiness @parameters | Where-Object Check -EQ 'NbDatabase'
+        $gone.Status | Should -Be 'Warning'
+        $gone.Message | Should -BeLike '*which is gone: the upgrade takes the lock over'
+        Unlock-DfNbDatabase -Database $cloud.Database -Force -Confirm:$false | Out-Null
     }
 }
 
@@ -106,7 +235,7 @@ Describe 'A failed upgrade puts the cloud back as it was' {
         $before = Get-CloudPicture $cloud
         $parameters = Get-UpgradeParameters $cloud
     }
-    AfterEach { Remove-TestCloud $cloud }
+    AfterEach { Remove-Item $cloud.NeutronFail -ErrorAction SilentlyContinue; Remove-TestCloud $cloud }
 
     It 'stops nothing when a node is unreachable at readiness' {
         Remove-TestCloud $cloud
@@ -118,14 +247,13 @@ Describe 'A failed upgrade puts the cloud back as it was' {
         $run.Thrown.Exception.Message | Should -Match 'down1'
         ($run.Output | Where-Object { $_.Node -eq 'down1' }).Status | Should -Contain 'Failed'
         @(Get-TestServiceEvent $cloud | Where-Object What -Like 'stop*').Count | Should -Be 0
-        $after = Get-CloudPicture $cloud
-        Compare-NbDump $after.Nb $before.Nb | Should -BeNullOrEmpty
-        $after.Services | Should -Be $before.Services
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
     }
 
     It 'rolls back when <Case>' -ForEach @(
         @{ Case = 'a service will not stop'; Step = 'Stop'; Node = 'node02'; Arrange = { param($c) New-Item "$($c.ServiceDir)/node02/df-local-controller.refuse-stop" | Out-Null } }
         @{ Case = 'the update command fails on one node'; Step = 'Update'; Node = 'node02'; Arrange = { param($c, $p) $p.UpdateCommand = "test {node} != node02 && $($p.UpdateCommand)" } }
+        @{ Case = 'the Neutron migration fails'; Step = 'MigrateNeutron'; Node = 'node01'; Arrange = { param($c) New-Item $c.NeutronFail | Out-Null } }
         @{ Case = 'an NB migration fails'; Step = 'MigrateNb'; Node = $null; Arrange = {
                 param($c, $p)
                 $p.MigrationPath = Join-Path $c.Dir 'migrations'
@@ -141,10 +269,7 @@ Describe 'A failed upgrade puts the cloud back as it was' {
         ($run.Output | Where-Object Step -EQ $Step).Status | Should -Contain 'Failed'
         Remove-Item "$($cloud.ServiceDir)/*/*.refuse-*" -ErrorAction SilentlyContinue
 
-        $after = Get-CloudPicture $cloud
-        Compare-NbDump $after.Nb $before.Nb | Should -BeNullOrEmpty
-        $after.Nb.Count | Should -Be $before.Nb.Count
-        $after.Services | Should -Be $before.Services
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
     }
 
@@ -155,11 +280,9 @@ Describe 'A failed upgrade puts the cloud back as it was' {
         @(Get-TestRelease $cloud).Count | Should -Be 0
         { Invoke-DfUpgrade @parameters } | Should -Throw -ErrorId 'UpgradeInterrupted*'
 
-        $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -Confirm:$false
+        $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -NeutronCredential (Get-TestNeutronCredential) -Confirm:$false
         $undo.Status | Should -Not -Contain 'RollbackFailed'
-        $after = Get-CloudPicture $cloud
-        Compare-NbDump $after.Nb $before.Nb | Should -BeNullOrEmpty
-        $after.Services | Should -Be $before.Services
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
     }
 }
 
@@ -171,6 +294,24 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         $hold = Join-Path $cloud.Dir 'hold'
     }
     AfterEach { Remove-TestCloud $cloud }
+
+    It 'holds the NB database''s lock from before the stop until it ends: another writer is refused meanwhile' {
+        $parameters.UpdateCommand = "touch '$hold.reached'; while [ -e '$hold' ]; do sleep 0.1; done; $($parameters.UpdateCommand)"
+        New-Item $hold | Out-Null
+        $child = Start-UpgradeProcess $parameters $cloud.Dir
+        try {
+            Wait-Path "$hold.reached" -Process $child
+            (Get-DfNbDatabaseLock -Database $cloud.Database).Purpose | Should -BeLike 'Invoke-DfUpgrade (upgrade *-* to queens)'
+            $refused = Invoke-Capturing { Invoke-DfMigration -Database $cloud.Database -TargetRelease queens -Confirm:$false }
+            $refused.Thrown.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked*'
+            Remove-Item $hold
+            $child.WaitForExit(300000) | Should -BeTrue
+        }
+        finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }
+        $child.ExitCode | Should -Be 0
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Completed'
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
+    }
 
     It 'is found by the next run, and -Resume finishes it, killed during <Stage>' -ForEach @(
         @{ Stage = 'the update'; Gate = 'Update' }
@@ -201,11 +342,15 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         $again.Thrown.Exception.Message | Should -Match "stopped at step $Gate"
         $again.Thrown.ErrorDetails.RecommendedAction | Should -Match "-Resume.*Undo-DfUpgrade"
 
+        # The killed process's lock is left behind; the resume takes it over, as its holder is gone.
+        (Get-DfNbDatabaseLock -Database $cloud.Database).Purpose | Should -BeLike 'Invoke-DfUpgrade (upgrade *'
         $resumed = Invoke-DfUpgrade @parameters -Resume
         $resumed.Status | Should -Not -Contain 'Failed'
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Completed'
         (Get-TestRelease $cloud).Release | Sort-Object -Unique | Should -Be 'queens'
         Get-DfMigration -Database $cloud.Database -Pending | Should -BeNullOrEmpty
+        Invoke-TestNeutronSql 'SELECT version_num FROM neutron.alembic_version ORDER BY 1' | Should -Be '594422d373ee', '5c85685d616d'
         # The NB backup is taken once, whatever the number of runs.
         @(Get-ChildItem $cloud.Backups -Filter '*.jsonl.gz' | Where-Object Name -NotLike '*.journal.*').Count | Should -Be 1
     }
@@ -219,11 +364,10 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         Remove-Item $hold
         Start-Sleep -Seconds 1 # a command the killed process left on a node finishes
 
-        $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -Confirm:$false
+        $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -NeutronCredential (Get-TestNeutronCredential) -Confirm:$false
         ($undo | Where-Object Step -EQ 'Update').Status | Sort-Object -Unique | Should -Be 'RolledBack'
-        $after = Get-CloudPicture $cloud
-        Compare-NbDump $after.Nb $before.Nb | Should -BeNullOrEmpty
-        $after.Services | Should -Be $before.Services
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
     }
 }

@@ -1,11 +1,25 @@
 # Helpers of the Upgrade*.Tests.ps1 files: a test cloud whose NB database holds the Pike
 # sample with its control plane running the pike release, and what to compare before and after
-# an upgrade. Dot-source after TestSupport.ps1, SafetySupport.ps1 and TestCloud.ps1.
+# an upgrade. Dot-source after TestSupport.ps1, SafetySupport.ps1, TestCloud.ps1, NeutronSupport.ps1
+# and ConfigurationSupport.ps1.
 
 # A test cloud of $NodeCount nodes: the Pike sample (baselined at pike) and a chassis per node in its Redis database,
-# every service started at release pike and heartbeating.
-function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownNode) {
-    $cloud = New-TestCloud -RedisDb $RedisDb -NodeCount $NodeCount -WithDownNode:$WithDownNode
+# every service started at release pike and heartbeating, each node's dragonflow.ini the Pike fixture, and
+# (unless -WithoutNeutron) Neutron's database the Pike fixture in the test MariaDB, its migration failing
+# while the file <cloud>/fail-migration exists.
+function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownNode, [switch] $WithoutNeutron) {
+    $neutron = $null
+    $failFile = Join-Path $env:DF_TEST_SSH_DIR "runs/neutron-fail-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    if (-not $WithoutNeutron) {
+        Reset-TestNeutronDatabase
+        $neutron = Get-TestNeutronCommands $failFile
+    }
+    $cloud = New-TestCloud -RedisDb $RedisDb -NodeCount $NodeCount -WithDownNode:$WithDownNode -ConfigFiles -NeutronDatabase $neutron
+    foreach ($node in Get-DfNode $cloud.Inventory | Where-Object Name -NE 'down1') {
+        New-Item -ItemType Directory (Split-Path $node.ConfigFiles[0]) -Force | Out-Null
+        Copy-Item $script:PikeIni $node.ConfigFiles[0]
+    }
+    $cloud | Add-Member -NotePropertyName NeutronFail -NotePropertyValue $(if ($neutron) { $failFile })
     $file = Join-Path $cloud.Dir 'pike.jsonl'
     Copy-Item "$PSScriptRoot/../fixtures/pike-nb.jsonl" $file
     Set-DfMigrationBaseline -Database $file -Release pike -Confirm:$false | Out-Null
@@ -31,6 +45,9 @@ function Get-UpgradeParameters($Cloud) {
         HeartbeatTimeout = 60
         UpdateCommand   = Get-TestReleaseCommand $Cloud queens
         RevertCommand   = Get-TestReleaseCommand $Cloud pike
+        # A release after Queens that renames [df] nb_db_class, which the Pike file sets: the upgrade changes every node's file.
+        OptionManifest  = New-RenamingManifest (Join-Path $Cloud.Dir 'next-options.json')
+        NeutronCredential = Get-TestNeutronCredential
         Confirm         = $false
     }
 }
@@ -53,12 +70,25 @@ function Get-FreshServiceRow($Cloud, [double] $Seconds = 5) {
     }
 }
 
-# What the cloud looks like from outside: NB content, the release each live service runs, the nodes' release files.
+# What the cloud looks like from outside: NB content, the release each live service runs, each node's
+# dragonflow.ini (as base64), Neutron's database (mysqldump --skip-dump-date).
 function Get-CloudPicture($Cloud) {
     [pscustomobject]@{
         Nb       = @(Get-CloudNbDump $Cloud)
         Services = @(Get-TestRelease $Cloud | Sort-Object Node, Service | ForEach-Object { "$($_.Node)/$($_.Service)=$($_.Release)" })
+        Config   = @(Get-ChildItem $Cloud.ServiceDir -Recurse -Filter 'dragonflow.ini' | Sort-Object FullName |
+            ForEach-Object { "$($_.Directory.Name) $([Convert]::ToBase64String([IO.File]::ReadAllBytes($_.FullName)))" })
+        Neutron  = if ($Cloud.NeutronFail) { Get-TestNeutronDump }
     }
+}
+
+# Says how the cloud differs from a picture taken before; nothing when it is the same.
+function Compare-CloudPicture($Before, $After) {
+    if ($d = Compare-NbDump $After.Nb $Before.Nb) { "NB content: $d" }
+    if ($After.Nb.Count -ne $Before.Nb.Count) { "NB objects: $($After.Nb.Count), before $($Before.Nb.Count)" }
+    if ("$($After.Services)" -ne "$($Before.Services)") { "services: $($After.Services), before $($Before.Services)" }
+    if ("$($After.Config)" -cne "$($Before.Config)") { 'a dragonflow.ini differs' }
+    if ($After.Neutron -cne $Before.Neutron) { "Neutron's database differs" }
 }
 
 # Runs a command that may end in a terminating error; keeps the objects it wrote before.
@@ -73,11 +103,12 @@ function Invoke-Capturing([scriptblock] $Command) {
 # Runs Invoke-DfUpgrade in a child pwsh with $Parameters (a hashtable of strings and numbers), to be killed.
 function Start-UpgradeProcess([hashtable] $Parameters, [string] $Dir) {
     $script = Join-Path $Dir "upgrade-$([guid]::NewGuid().ToString('N').Substring(0, 6)).ps1"
-    $splat = ($Parameters.GetEnumerator() | Where-Object Key -NE 'Confirm' | ForEach-Object { "$($_.Key) = '$("$($_.Value)".Replace("'", "''"))'" }) -join "; "
+    $splat = ($Parameters.GetEnumerator() | Where-Object Key -NotIn 'Confirm', 'NeutronCredential' | ForEach-Object { "$($_.Key) = '$("$($_.Value)".Replace("'", "''"))'" }) -join "; "
     @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
 `$p = @{ $splat }
+if (`$$($Parameters.ContainsKey('NeutronCredential'))) { . '$PSScriptRoot/NeutronSupport.ps1'; `$p.NeutronCredential = Get-TestNeutronCredential }
 Invoke-DfUpgrade @p -Confirm:`$false | Out-Null
 "@ | Set-Content $script
     $exe = (Get-Process -Id $PID).Path

@@ -50,6 +50,10 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
         public OptionSpec? FindDeprecated(string group, string name) =>
             _deprecated.TryGetValue((group.ToLowerInvariant(), name), out var o) ? o : null;
 
+        /// <summary>Whether the module ships the manifest of <paramref name="release"/>.</summary>
+        public static bool Known(string? release) =>
+            release != null && typeof(OptionManifest).Assembly.GetManifestResourceInfo("Options." + release.ToLowerInvariant() + ".json") != null;
+
         /// <summary>The shipped manifest of a Dragonflow release (pike, queens).</summary>
         public static OptionManifest Of(string? release)
         {

@@ -18,9 +18,12 @@ namespace DragonflowUpgrade.Remote
         public const string DefaultBackup = "mysqldump --single-transaction --add-drop-database --databases neutron";
         public const string DefaultRestore = "mysql neutron";
         public const string DefaultMigrate = "neutron-db-manage upgrade heads";
+        /// <summary>What the upgrade's readiness runs to see that the database answers: it reads nothing and writes nothing.</summary>
+        public const string DefaultCheck = "mysql -e 'SELECT 1' neutron";
 
-        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory)
+        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory, NeutronCommand check = null)
         {
+            Check = check ?? new NeutronCommand(DefaultCheck);
             Node = node;
             Backup = backup;
             Restore = restore;
@@ -36,6 +39,8 @@ namespace DragonflowUpgrade.Remote
         public NeutronCommand Restore { get; }
         /// <summary>Migrates Neutron's database (and its subprojects', Dragonflow's among them) to the installed code.</summary>
         public NeutronCommand Migrate { get; }
+        /// <summary>Exits 0 when the database answers; changes nothing.</summary>
+        public NeutronCommand Check { get; }
         public string Inventory { get; }
     }
 
@@ -73,7 +78,7 @@ namespace DragonflowUpgrade.Remote
                 if (!NeedsPassword) return Text;
                 throw new NeutronDatabaseException(NeutronDatabaseException.PasswordMissingId, Engine.Errors.DfErrorCategory.InvalidArgument,
                     $"The command holds {{password}} and no password was given: {Shown}", null,
-                    "Give the database password with -DatabaseCredential.");
+                    "Give the database password with -DatabaseCredential (-NeutronCredential for the whole-upgrade cmdlets).");
             }
             if (password.IndexOf('\n') >= 0 || password.IndexOf('\r') >= 0)
                 throw new NeutronDatabaseException(NeutronDatabaseException.PasswordInvalidId, Engine.Errors.DfErrorCategory.InvalidArgument,
@@ -137,13 +142,14 @@ namespace DragonflowUpgrade.Remote
         /// Reads the inventory's NeutronDatabase table: Node (the controller that runs the
         /// commands; by default the first node with the controller role), Backup, Restore and
         /// Migrate (the defaults are <see cref="NeutronDatabase.DefaultBackup"/> and its
-        /// siblings). A command may hold {node}, {chassis} and {password}.
+        /// siblings), and Check (what the upgrade's readiness runs to see that the database answers).
+        /// A command may hold {node}, {chassis} and {password}.
         /// </summary>
         public static NeutronDatabase ParseNeutronDatabase(InventoryValue root, string file)
         {
             var nodes = Parse(root, file);
             var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
-            var fields = top.Map(NeutronDatabaseField, "Node", "Backup", "Restore", "Migrate");
+            var fields = top.Map(NeutronDatabaseField, "Node", "Backup", "Restore", "Migrate", "Check");
             string name = fields.String("Node");
             DfNode node;
             if (name != null)
@@ -169,8 +175,13 @@ namespace DragonflowUpgrade.Remote
                 return new NeutronCommand(template.Fill(new Dictionary<string, string> { ["node"] = node.Name, ["chassis"] = node.Chassis }));
             }
             return new NeutronDatabase(node, Read("Backup", NeutronDatabase.DefaultBackup), Read("Restore", NeutronDatabase.DefaultRestore),
-                Read("Migrate", NeutronDatabase.DefaultMigrate), file);
+                Read("Migrate", NeutronDatabase.DefaultMigrate), file, Read("Check", NeutronDatabase.DefaultCheck));
         }
+
+        /// <summary>The inventory's NeutronDatabase table as <see cref="ParseNeutronDatabase"/> reads it, or null when the inventory has none (its cloud's upgrade then leaves Neutron's database alone).</summary>
+        public static NeutronDatabase FindNeutronDatabase(InventoryValue root, string file) =>
+            root.Kind == InventoryValueKind.Map && root.Map.Any(e => string.Equals(e.Key, NeutronDatabaseField, StringComparison.OrdinalIgnoreCase) && e.Value.Kind != InventoryValueKind.Null)
+                ? ParseNeutronDatabase(root, file) : null;
 
         /// <summary>Whether a {password} of the command sits inside single or double quotes (as a POSIX shell reads them).</summary>
         static bool PasswordInQuotes(string text)

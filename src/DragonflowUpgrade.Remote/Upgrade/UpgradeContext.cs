@@ -18,6 +18,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>A migrator over a store with every migration the operator's -MigrationPath adds.</summary>
         public Func<INbStore, Migrator> CreateMigrator { get; set; }
         public string TargetRelease { get; set; }
+        /// <summary>An option manifest (.json) the nodes' configuration is updated to instead of the target release's shipped one.</summary>
+        public string OptionManifest { get; set; }
+        /// <summary>Neutron's database (the inventory's NeutronDatabase table); null when the inventory has none.</summary>
+        public NeutronDatabase Neutron { get; set; }
+        /// <summary>The password the Neutron commands get for {password}.</summary>
+        public string NeutronPassword { get; set; }
         public string UpdateCommand { get; set; }
         public string RevertCommand { get; set; }
         /// <summary>The folder of the backups, the state file and the report.</summary>
@@ -52,6 +58,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public IProgress<ProgressReport> Progress { get; }
         public CancellationToken Cancel { get; }
         public INbStore Store => _store ?? (_store = Settings.OpenDatabase());
+        /// <summary>The NB database's lock, held from before the stop until the upgrade ends; null for -WhatIf.</summary>
+        public DragonflowUpgrade.Engine.Safety.UpgradeLock Lock { get; set; }
 
         public HeartbeatCheck HeartbeatCheck() => new HeartbeatCheck(Store)
         {

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using DragonflowUpgrade.Dragonflow.Configuration;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 
@@ -33,8 +35,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public static IEnumerable<ReadinessResult> Check(UpgradeSettings settings, System.Threading.CancellationToken cancel = default)
         {
             var plane = new ControlPlane(settings.Ssh, settings.ThrottleLimit, settings.Logger);
+            var reachable = new List<DfNode>();
             foreach (var status in plane.GetStatus(settings.Nodes, cancel).OrderBy(s => s.Node.Name, StringComparer.Ordinal))
             {
+                if (status.Error == null) reachable.Add(status.Node);
                 if (status.Error != null)
                 {
                     yield return new ReadinessResult("NodeReachable", status.Node.Name, ReadinessStatus.Failed,
@@ -48,6 +52,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     : new ReadinessResult("ServiceCommands", status.Node.Name, ReadinessStatus.Failed,
                         "the status command of " + string.Join(", ", silent.Select(s => $"{s.Service.Name} did not answer ({s.Detail})")) + ". Fix the service commands in the inventory.");
             }
+
+            foreach (var r in CheckConfiguration(settings, reachable, cancel)) yield return r;
+            if (settings.Neutron != null) yield return CheckNeutron(settings, cancel);
 
             INbStore store = null;
             ReadinessResult openFailure = null;
@@ -66,7 +73,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 var holder = UpgradeLock.Read(store);
                 results.Add(holder == null
                     ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Passed, $"{store.Location} answers and is not locked")
-                    : new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{store.Location} is locked by {holder}; wait for it, or Unlock-DfNbDatabase if its holder is gone"));
+                    : UpgradeLock.IsHeldBySession(holder)
+                    ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Passed, $"{store.Location} answers; this session holds its lock (Lock-DfNbDatabase), which the upgrade shares")
+                    : holder.OwnerGone
+                    ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Warning, $"{store.Location} is locked by {holder}, which is gone: the upgrade takes the lock over")
+                    : new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{store.Location} is locked by {holder}; wait for that run to end, or Unlock-DfNbDatabase -Force if its holder is gone"));
                 var marker = CommitJournal.ReadInProgress(store);
                 results.Add(marker == null
                     ? new ReadinessResult("NbCommit", null, ReadinessStatus.Passed, "no interrupted commit")
@@ -78,7 +89,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 var schema = migrator.PlanSchema(plan, settings.TargetRelease, selected);
                 long bytes = 0;
                 if (selected.Count == 0 && !schema.ChangesRelease)
+                {
                     results.Add(new ReadinessResult("NbMigrations", null, ReadinessStatus.Passed, $"no migration pending up to {settings.TargetRelease}"));
+                    bytes = store.Read().Sum(e => (long)e.Value.Length + 64); // the upgrade backs it up all the same
+                }
                 else
                 {
                     // On the in-memory snapshot only: validated against the target schema, nothing written.
@@ -107,11 +121,68 @@ namespace DragonflowUpgrade.Remote.Upgrade
             return results;
         }
 
+        /// <summary>One result per node: the worst of its files' findings (Failed for one the upgrade would lose, Warning for one it fixes or that only warns).</summary>
+        static IEnumerable<ReadinessResult> CheckConfiguration(UpgradeSettings settings, IReadOnlyList<DfNode> nodes, System.Threading.CancellationToken cancel)
+        {
+            OptionManifest source, target;
+            try { (source, target) = ConfigurationStep.Manifests(settings); }
+            catch (DfException e) { return new[] { new ReadinessResult("Configuration", null, ReadinessStatus.Failed, e.Message + " " + e.RecommendedAction) }; }
+            if (target == null) return new[] { new ReadinessResult("Configuration", null, ReadinessStatus.Warning, ConfigurationStep.NoManifest(settings)) };
+            var configuration = new NodeConfiguration(settings.Ssh, settings.ThrottleLimit, settings.Logger);
+            return configuration.Check(nodes, source, target, cancel).GroupBy(f => f.Node.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(files =>
+            {
+                var failed = new List<string>();
+                var warned = new List<string>();
+                foreach (var file in files)
+                {
+                    if (file.Error != null) { failed.Add(file.Error.Message + (file.Error is DfException df ? " " + df.RecommendedAction : "")); continue; }
+                    foreach (var f in file.Findings)
+                    {
+                        string said = $"{file.Path}{(f.Line == null ? "" : " line " + f.Line)}: {f.Message}";
+                        // Removed: the file sets an option the new release ignores, and no update can carry it over.
+                        if (f.Kind == FindingKind.Removed) failed.Add(said); else warned.Add(said);
+                    }
+                }
+                var status = failed.Count > 0 ? ReadinessStatus.Failed : warned.Count > 0 ? ReadinessStatus.Warning : ReadinessStatus.Passed;
+                string message = status == ReadinessStatus.Passed
+                    ? $"{string.Join(", ", files.Select(f => f.Path))}: nothing to change for {target.Release}"
+                    : string.Join("; ", failed.Concat(warned)) + (failed.Count > 0 ? " Fix the file(s) before the upgrade (Test-DfConfiguration lists every finding)." : "");
+                return new ReadinessResult("Configuration", files.Key, status, message);
+            }).ToList();
+        }
+
+        /// <summary>Runs the inventory's NeutronDatabase.Check command (it reads, writes nothing) on the controller.</summary>
+        static ReadinessResult CheckNeutron(UpgradeSettings settings, System.Threading.CancellationToken cancel)
+        {
+            var db = settings.Neutron;
+            try
+            {
+                using (var connection = settings.Ssh.Connect(db.Node, settings.Logger, cancel))
+                {
+                    var result = connection.RunStreaming(db.Check.For(settings.NeutronPassword), db.Check.Shown, NeutronCommand.Input(settings.NeutronPassword, null), null, _ => { },
+                        settings.Logger, settings.NeutronPassword, cancel);
+                    if (result.Succeeded)
+                        return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Passed, $"Neutron's database answers {db.Check.Shown}");
+                    return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed,
+                        $"{result.Failure} Check the NeutronDatabase commands of the inventory ({db.Inventory}) and the password (-NeutronCredential).");
+                }
+            }
+            catch (DfException e)
+            {
+                return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed, e.Message + " " + e.RecommendedAction);
+            }
+        }
+
         /// <summary>The folder (or the nearest existing parent) takes a file, and its disk has room for <paramref name="bytes"/>.</summary>
         static ReadinessResult CheckFolder(string folder, long bytes)
         {
             string existing = folder;
-            while (existing != null && !Directory.Exists(existing)) existing = Path.GetDirectoryName(existing);
+            while (existing != null && !Directory.Exists(existing))
+            {
+                if (File.Exists(existing))
+                    return new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} is a file, so the backup folder {folder} cannot be made; give -BackupPath a folder");
+                existing = Path.GetDirectoryName(existing);
+            }
             if (existing == null) return new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{folder}: no part of the path exists");
             string probe = Path.Combine(existing, ".df-upgrade-probe-" + Guid.NewGuid().ToString("N"));
             try { File.WriteAllBytes(probe, new byte[0]); File.Delete(probe); }
@@ -121,8 +192,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             long free = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(existing))).AvailableFreeSpace;
             return free < bytes
-                ? new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} has {free} bytes free; the NB backup takes up to {bytes}")
-                : new ReadinessResult("BackupFolder", null, ReadinessStatus.Passed, $"{folder} is writable with {free / (1024 * 1024)} MiB free (the NB backup takes up to {Math.Max(1, bytes / (1024 * 1024))} MiB)");
+                ? new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} has {free} bytes free; the NB backup takes up to {bytes}: free some room, or give -BackupPath a folder on a larger disk")
+                : new ReadinessResult("BackupFolder", null, ReadinessStatus.Passed, $"{folder} is writable with {free / (1024 * 1024)} MiB free (the NB backup takes up to {Math.Max(1, bytes / (1024 * 1024))} MiB, before compression; Neutron's dump comes on top)");
         }
     }
 }

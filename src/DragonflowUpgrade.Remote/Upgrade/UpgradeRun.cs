@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using DragonflowUpgrade.Engine;
 using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Remote.Upgrade
@@ -69,6 +70,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             var state = NewState(UpgradeState.PathIn(_settings.BackupFolder));
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            using (Lock(c)) // before the state file exists: a refused upgrade leaves nothing to resume
             {
                 state.Database = c.Store.Location;
                 state.Save();
@@ -81,6 +83,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var state = Recorded();
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            using (Lock(c))
             {
                 state.Status = UpgradeStatus.Running;
                 state.Failure = null;
@@ -94,6 +97,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var state = Recorded();
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
+            using (Lock(c))
             {
                 string restored = Rollback(c);
                 WriteReport(c);
@@ -102,6 +106,15 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 return state;
             }
         }
+
+        /// <summary>
+        /// Takes the NB database's lock for the whole upgrade, before anything is stopped, until it
+        /// ends (done, rolled back, or failed): every other writer is refused meanwhile, and the NB
+        /// steps write under this lock. A resume or an undo takes over the lock of the run it
+        /// carries on when that run's process is gone (or its lock expired); a live holder is refused.
+        /// </summary>
+        static UpgradeLock Lock(UpgradeContext c) =>
+            c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease})", c.Settings.Logger);
 
         UpgradeState Recorded()
         {
@@ -119,6 +132,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             _settings.TargetRelease = state.TargetRelease;
             _settings.UpdateCommand = _settings.UpdateCommand ?? state.UpdateCommand;
             _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
+            _settings.OptionManifest = _settings.OptionManifest ?? state.OptionManifest;
             return state;
         }
 
@@ -130,6 +144,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             TargetRelease = _settings.TargetRelease,
             UpdateCommand = _settings.UpdateCommand,
             RevertCommand = _settings.RevertCommand,
+            OptionManifest = _settings.OptionManifest,
             Status = UpgradeStatus.Running,
             StartedAt = DateTimeOffset.UtcNow,
             Steps = _steps.Select(s => new StepRecord { Name = s.Name, State = StepState.Pending }).ToList(),
@@ -222,6 +237,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 {
                     case UpgradeSteps.Stop: return "the old control plane started and heartbeating";
                     case UpgradeSteps.Update: return "the old code back on every node updated (-RevertCommand)";
+                    case UpgradeSteps.Configuration: return "the configuration files changed put back";
+                    case UpgradeSteps.NeutronMigration: return "Neutron's database restored from " + state.NeutronBackupPath;
                     case UpgradeSteps.NbMigration: return "the NB database restored from " + state.NbBackupPath;
                     case UpgradeSteps.Start: return "the new control plane stopped";
                     default: return name;
@@ -240,7 +257,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()
               .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes)}")
               .AppendLine($"- Target release: {s.TargetRelease}").AppendLine($"- Status: {s.Status}")
-              .AppendLine($"- NB backup: {s.NbBackupPath}");
+              .AppendLine($"- NB backup: {s.NbBackupPath}")
+              .AppendLine($"- Neutron's database: {(c.Settings.Neutron == null ? NeutronCommands.NotInInventory : "dump " + s.NeutronBackupPath)}");
             if (s.Failure != null) md.AppendLine($"- Failure: {s.Failure}");
             md.AppendLine().AppendLine("| Step | State | Started | Finished | Detail |").AppendLine("|---|---|---|---|---|");
             foreach (var r in s.Steps)

@@ -21,6 +21,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Detail { get; set; }
     }
 
+    /// <summary>A configuration file the upgrade changed: where the original is, and what was written (a restore checks the file still holds it).</summary>
+    public sealed class ConfigurationChangeRecord
+    {
+        public string Node { get; set; }
+        public string Path { get; set; }
+        public string Backup { get; set; }
+        public string NodeBackup { get; set; }
+        public string WrittenSha256 { get; set; }
+    }
+
     /// <summary>
     /// An upgrade's progress, kept in a JSON file beside its backups and replaced atomically
     /// after each step, so that a dead operator machine leaves enough to resume or undo it.
@@ -47,6 +57,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Nodes on which the update command was started (each is reverted on rollback), and those where it finished.</summary>
         public List<string> UpdateAttempted { get; set; } = new List<string>();
         public List<string> Updated { get; set; } = new List<string>();
+        /// <summary>The option manifest given instead of the target release's (null: the shipped one).</summary>
+        public string OptionManifest { get; set; }
+        /// <summary>The configuration files changed and not yet put back: what a rollback restores.</summary>
+        public List<ConfigurationChangeRecord> ConfigurationChanges { get; set; } = new List<ConfigurationChangeRecord>();
+        /// <summary>The dump of Neutron's database (its .sha256 file beside it).</summary>
+        public string NeutronBackupPath { get; set; }
+        /// <summary>Neutron's migration was started and the dump not restored since: the database may differ from the dump.</summary>
+        public bool NeutronMigrationStarted { get; set; }
         public string NbBackupPath { get; set; }
         public string NbBackupChecksum { get; set; }
         /// <summary>The step that failed, the node, and why; null while none has.</summary>

@@ -10,16 +10,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>The steps of the offline upgrade that exist today, in the order the spec gives them.</summary>
     public static class UpgradeSteps
     {
-        public const string Stop = "Stop", Update = "Update", NbBackup = "BackupNb", NbMigration = "MigrateNb", Start = "Start", Verify = "Verify";
+        public const string Stop = "Stop", Update = "Update", Configuration = "Configure", NeutronBackup = "BackupNeutron", NbBackup = "BackupNb",
+            NeutronMigration = "MigrateNeutron", NbMigration = "MigrateNb", Start = "Start", Verify = "Verify";
 
         /// <summary>
-        /// Stop → update → back up NB → migrate NB → start → verify. Configuration and Neutron's
-        /// database steps slot in after Update and after BackupNb (they are further
-        /// <see cref="IUpgradeStep"/>s).
+        /// Stop → update the code → configuration → back up Neutron's database, then the NB
+        /// database → Neutron's migration → the NB migration → start → verify.
         /// </summary>
         public static List<IUpgradeStep> Default() => new List<IUpgradeStep>
         {
-            new StopStep(), new UpdateStep(), new NbBackupStep(), new NbMigrationStep(), new StartStep(), new VerifyStep(),
+            new StopStep(), new UpdateStep(), new ConfigurationStep(), new NeutronBackupStep(), new NbBackupStep(),
+            new NeutronMigrationStep(), new NbMigrationStep(), new StartStep(), new VerifyStep(),
         };
 
         internal static void Report(UpgradeContext c, string step, ControlPlaneOutcome outcome)
@@ -163,33 +164,40 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var sw = Stopwatch.StartNew();
             var store = c.Store;
+            RequireLock(c);
             if (CommitJournal.ReadInProgress(store) != null)
             {
-                CommitReport resumed;
-                using (UpgradeLock.Acquire(store, "Invoke-DfUpgrade -Resume", c.Settings.Logger))
-                    resumed = CommitJournal.Resume(store, c.Progress, c.Settings.Logger);
+                var resumed = CommitJournal.Resume(store, c.Progress, c.Settings.Logger);
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
                     $"finished the interrupted commit of {string.Join(", ", resumed.Migrations)}: {resumed.Puts} put, {resumed.Deletes} deleted"));
                 return;
             }
-            using (UpgradeGuard.Enter(store, "Invoke-DfUpgrade", true, c.Settings.ServiceDownTime, false, c.Settings.Logger))
+            // Under the upgrade's lock (UpgradeRun holds it): the guard's other checks, not a second lock.
+            CommitJournal.RequireNoneInProgress(store);
+            ControlPlaneCheck.Require(store, c.Settings.ServiceDownTime, false, out _, "Invoke-DfUpgrade");
+            var migrator = c.Settings.CreateMigrator(store);
+            var plan = migrator.Plan();
+            var selected = migrator.Select(plan, c.Settings.TargetRelease);
+            var schema = migrator.PlanSchema(plan, c.Settings.TargetRelease, selected);
+            if (selected.Count == 0 && !schema.ChangesRelease)
             {
-                var migrator = c.Settings.CreateMigrator(store);
-                var plan = migrator.Plan();
-                var selected = migrator.Select(plan, c.Settings.TargetRelease);
-                var schema = migrator.PlanSchema(plan, c.Settings.TargetRelease, selected);
-                if (selected.Count == 0 && !schema.ChangesRelease)
-                {
-                    c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
-                    return;
-                }
-                var result = migrator.Run(selected, schema, c.Progress);
-                migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath), c.Progress);
-                foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
-                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
-                    $"applied {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
-                    string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
+                return;
             }
+            var result = migrator.Run(selected, schema, c.Progress);
+            RequireLock(c);
+            migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath), c.Progress);
+            foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
+            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
+                $"applied {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
+                string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
+        }
+
+        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force).</summary>
+        static void RequireLock(UpgradeContext c)
+        {
+            if (c.Lock != null && c.Lock.Lost)
+                throw new UpgradeLockedException(c.Store.Location, UpgradeLock.Read(c.Store) ?? c.Lock.Info);
         }
 
         public void Undo(UpgradeContext c)
@@ -197,14 +205,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (c.State.NbBackupPath == null) return;
             var sw = Stopwatch.StartNew();
             var store = c.Store;
-            using (UpgradeLock.Acquire(store, "Undo-DfUpgrade", c.Settings.Logger))
-            {
-                var plan = NbRestore.Plan(store, c.State.NbBackupPath, c.State.NbBackupChecksum);
-                NbRestore.Apply(store, plan, c.Progress);
-                if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
-                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
-                    $"restored {c.State.NbBackupPath}: {plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted"));
-            }
+            RequireLock(c);
+            var plan = NbRestore.Plan(store, c.State.NbBackupPath, c.State.NbBackupChecksum);
+            NbRestore.Apply(store, plan, c.Progress);
+            if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
+            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
+                $"restored {c.State.NbBackupPath}: {plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted"));
         }
     }
 

@@ -22,6 +22,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
         }
 
+        /// <summary>The NeutronDatabase table of an inventory file, or null when it has none.</summary>
+        public static NeutronDatabase FindNeutronDatabase(string path)
+        {
+            string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
+            return Inventory.FindNeutronDatabase(extension == ".psd1" ? Read(path) : Inventory.ReadJson(path), path);
+        }
+
         public static InventoryValue Read(string path)
         {
             var ast = Parser.ParseFile(path, out Token[] _, out ParseError[] errors);

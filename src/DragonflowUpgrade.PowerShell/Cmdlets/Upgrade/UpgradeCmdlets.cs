@@ -63,6 +63,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Credential]
         public PSCredential Credential { get; set; }
 
+        /// <summary>The password of Neutron's database, for a {password} in the inventory's NeutronDatabase commands (its user name is not used).</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential NeutronCredential { get; set; }
+
         [Parameter]
         public string KnownHostsPath { get; set; }
 
@@ -92,6 +97,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         protected UpgradeSettings Settings(string targetRelease)
         {
             var nodes = Inventory != null ? LoadInventory() : _nodes;
+            NeutronDatabase neutron = null;
+            if (Inventory != null)
+            {
+                try { neutron = PsdInventory.FindNeutronDatabase(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory)); }
+                catch (InventoryException e) { ThrowTerminatingError(Record(e)); }
+            }
             string backup;
             using (var store = OpenDatabase())
                 backup = BackupPath != null
@@ -112,6 +123,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 OpenDatabase = () => OpenDatabase(),
                 CreateMigrator = store => MigrationSources.Migrator(this, store, MigrationPath, Logger),
                 TargetRelease = targetRelease,
+                Neutron = neutron,
+                NeutronPassword = NeutronCredential?.GetNetworkCredential().Password,
                 BackupFolder = backup,
                 Ssh = new SshConnector(options),
                 ThrottleLimit = ThrottleLimit,
@@ -129,6 +142,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             try { return PsdInventory.Load(path); }
             catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null; }
         }
+
+        protected string FullPath(string path) => path == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
         protected IProgress<ProgressReport> ProgressTo(int id) => new SyncProgress<ProgressReport>(p => Progress(id, p));
 
@@ -157,9 +172,15 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [ValidateNotNullOrEmpty]
         public string TargetRelease { get; set; }
 
+        /// <summary>An option manifest (.json) to check the nodes' configuration against instead of the target release's shipped one.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string OptionManifest { get; set; }
+
         protected override void EndProcessing()
         {
             var settings = Settings(TargetRelease);
+            settings.OptionManifest = FullPath(OptionManifest);
             Guarded(() => { foreach (var r in UpgradeReadiness.Check(settings, Cancellation)) WriteObject(r); });
         }
     }
@@ -189,6 +210,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter]
         public SwitchParameter Resume { get; set; }
 
+        /// <summary>An option manifest (.json) to update the nodes' configuration to instead of the target release's shipped one.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string OptionManifest { get; set; }
+
         /// <summary>On failure, roll nothing back: leave the cloud as the failed step left it (stopped) for a human.</summary>
         [Parameter]
         public SwitchParameter NoRollback { get; set; }
@@ -202,6 +228,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             settings.UpdateCommand = UpdateCommand;
             settings.RevertCommand = RevertCommand;
             settings.NoRollback = NoRollback;
+            settings.OptionManifest = FullPath(OptionManifest);
             var run = new UpgradeRun(settings);
             Guarded(() =>
             {
