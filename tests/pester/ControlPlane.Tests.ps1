@@ -164,6 +164,9 @@ Describe 'Start-DfControlPlane -ThrottleLimit' {
             [pscustomobject]@{ Begin = ($_.Group.Time | Measure-Object -Minimum).Minimum; End = ($_.Group.Time | Measure-Object -Maximum).Maximum }
         }
         $perNode.Count | Should -Be 5
-        Get-MaxOverlap $perNode | Should -Be 2
+        # At most the limit: how many run at once below it depends on how fast SSH connects on a
+        # loaded machine. (FanOutTests.No_more_nodes_than_the_throttle_limit_run_at_once shows
+        # the limit reached, with commands that wait for one another.)
+        Get-MaxOverlap $perNode | Should -BeLessOrEqual 2
     }
 }

@@ -158,17 +158,20 @@ Describe 'A Redis restarted in the middle of a commit' {
     }
 
     It 'stops the run with a clear error, and Resume-DfMigration then finishes the commit' {
-        # Long pauses between the commit's steps keep the shutdown inside the commit even on a
-        # loaded machine (with short ones the commit could finish its data before the shutdown).
+        # The shutdown follows the commit's first step (its journal and marker) at once, and long
+        # pauses between the steps keep it inside the commit even on a loaded machine.
         $child = Start-MigrationProcess "redis://$own/0" $folder "$TestDrive/restart.jsonl.gz" -PauseMs 1000
         Wait-RedisKey 0 $CommitMarker -Endpoint $own -Process $child
-        Start-Sleep -Milliseconds 300
         redis-cli -p $port SHUTDOWN | Out-Null
         $state.Server.WaitForExit(10000) | Out-Null
         $child.WaitForExit(60000) | Should -BeTrue
         $child.ExitCode | Should -Be 3
         $message = Get-Content $child.OutputFile -Raw
         $message | Should -BeLike "*CommitInterrupted,*redis://$own/0 was interrupted after*Resume-DfMigration*The cause: Could not write*"
+        # Where the shutdown landed: inside the commit, before its last change.
+        $m = [regex]::Match($message, 'interrupted after (\d+) of (\d+) changes')
+        $m.Success | Should -BeTrue
+        [int]$m.Groups[1].Value | Should -BeLessThan ([int]$m.Groups[2].Value) -Because 'the shutdown should land before the commit wrote its last change'
 
         $state.Server = Start-OwnRedis $port
         if (-not $state.Server) { throw "Port $port was taken while this test's redis-server was down; run the test again." }
