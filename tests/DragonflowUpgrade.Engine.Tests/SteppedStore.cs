@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Threading;
 using DragonflowUpgrade.Engine.Store;
 
@@ -8,8 +9,9 @@ namespace DragonflowUpgrade.Engine.Tests
     /// <summary>
     /// A real store (a test server's, or a file), wrapped so that a test reaches a point part way
     /// through a commit: after each write it pauses (so that a test can kill the process or stop
-    /// the server there), and after a number of writes it fails the next one as a crash or a lost
-    /// server would, writing nothing. Reads, the lock and the store's parts are the real store's.
+    /// the server there), or holds until the test lets it go on (so that a kill lands at a known
+    /// write however loaded the machine is), and after a number of writes it fails the next one as
+    /// a crash or a lost server would, writing nothing. Reads, the lock and the store's parts are the real store's.
     /// Also compiled by the Pester tests (SafetySupport.ps1) into the processes they kill.
     /// </summary>
     public sealed class SteppedStore : INbStore
@@ -17,14 +19,18 @@ namespace DragonflowUpgrade.Engine.Tests
         readonly INbStore _store;
         readonly int _writesBeforeFailure;
         readonly TimeSpan _pause;
+        readonly string _holdFolder;
 
         /// <param name="writesBeforeFailure">How many writes (plain or conditional) go through before every further one fails; -1: none fails.</param>
         /// <param name="pause">How long each write that went through is followed by a pause.</param>
-        public SteppedStore(INbStore store, int writesBeforeFailure = -1, TimeSpan pause = default)
+        /// <param name="holdFolder">When given, after write N went through the store creates the file held-N
+        /// in this folder and waits until the file go-N appears there.</param>
+        public SteppedStore(INbStore store, int writesBeforeFailure = -1, TimeSpan pause = default, string holdFolder = null)
         {
             _store = store;
             _writesBeforeFailure = writesBeforeFailure;
             _pause = pause;
+            _holdFolder = holdFolder;
         }
 
         /// <summary>How many writes went through.</summary>
@@ -54,6 +60,12 @@ namespace DragonflowUpgrade.Engine.Tests
             foreach (var c in changes) tables.Add(c.Key.Table);
             TablesWritten.Add(tables);
             if (_pause > TimeSpan.Zero) Thread.Sleep(_pause);
+            if (_holdFolder != null)
+            {
+                File.WriteAllText(Path.Combine(_holdFolder, $"held-{Writes}"), "");
+                var go = Path.Combine(_holdFolder, $"go-{Writes}");
+                while (!File.Exists(go)) Thread.Sleep(5);
+            }
         }
 
         public void Dispose() => _store.Dispose();

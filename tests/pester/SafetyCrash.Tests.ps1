@@ -1,7 +1,7 @@
 # A migration process killed with SIGKILL part way through its commit, a Redis restarted under
 # it, and two runs at once. The migrating process is a child pwsh; its store, wrapped in the
-# tests' SteppedStore, pauses after each write step so that the kills land at known stages of
-# the commit.
+# tests' SteppedStore, holds after each write step until the test lets it go on, so that the
+# kills land at known stages of the commit however loaded the machine is.
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
     . "$PSScriptRoot/TestSupport.ps1"
@@ -30,23 +30,23 @@ BeforeAll {
 }
 
 Describe 'A migration killed part way through its commit' {
-    # Each kill waits for its stage of the commit to be reached (objects already rewritten, seen
-    # from outside), and then checks where it landed: the commit's steps pause PauseMs each,
-    # long enough for the kill to land before the next step even on a loaded machine.
+    # The child holds after each write of its commit; the test lets it go on one write at a time
+    # and kills it, held, after the first write at which its stage is reached (seen from outside).
     It 'leaves a database that Resume brings to exactly the migrated content and Undo to exactly the original, killed with <Stage>' -ForEach @(
-        @{ Stage = 'the journal and marker stored, no data yet'; AtLeast = 0; Below = 1; PauseMs = 1500 }
-        @{ Stage = 'some of the data'; AtLeast = 1; Below = 9999; PauseMs = 500 }
-        @{ Stage = 'about half the data'; AtLeast = 9999; Below = 19998; PauseMs = 500 }
-        @{ Stage = 'most of the data, not the last batches'; AtLeast = 15000; Below = 19998; PauseMs = 500 }
-        @{ Stage = 'all the data written, the commit finishing or finished'; AtLeast = 19998; Below = 19999; PauseMs = 500 }
+        @{ Stage = 'the journal and marker stored, no data yet'; AtLeast = 0; Below = 1 }
+        @{ Stage = 'some of the data'; AtLeast = 1; Below = 9999 }
+        @{ Stage = 'about half the data'; AtLeast = 9999; Below = 19998 }
+        @{ Stage = 'most of the data, not the last batches'; AtLeast = 15000; Below = 19998 }
+        @{ Stage = 'all the data written, the commit finishing or finished'; AtLeast = 19998; Below = 19999 }
     ) {
         $db = 30; $twin = 31
         Copy-RedisDatabase $seedDb $db
         $backup = "$TestDrive/kill-$AtLeast.jsonl.gz"
-        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder $backup -PauseMs $PauseMs
+        $hold = New-Item -ItemType Directory "$TestDrive/hold-$AtLeast" -Force
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $folder $backup -HoldFolder $hold.FullName
         try {
-            Wait-RedisKey $db $CommitMarker -Process $child -Seconds 180
-            Wait-Rewritten $db $AtLeast -Process $child
+            $reached = { (Invoke-RedisCli $db EXISTS $CommitMarker) -eq '1' -and (Get-RewrittenCount $db) -ge $AtLeast }
+            Stop-AtWrite $child $hold.FullName $reached | Out-Null
         }
         finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }   # a failed wait leaves no run behind
         $rewritten = Get-RewrittenCount $db

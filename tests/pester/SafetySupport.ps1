@@ -63,14 +63,14 @@ function Get-SteppedStoreAssembly {
 # Invoke-DfMigration. With -PauseMs, it runs the same migration (the guard, the run, the backup,
 # the journaled commit) through the engine over the real store wrapped in a SteppedStore, which
 # pauses that long after each write, so that a test can kill it or stop its server part way.
-function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0) {
-    if ($PauseMs -le 0) {
+function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0, [string] $HoldFolder) {
+    if ($PauseMs -le 0 -and -not $HoldFolder) {
         return Start-ModuleProcess "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
     }
     Start-ModuleProcess @"
 # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
 Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
-`$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open('$Database'), -1, [TimeSpan]::FromMilliseconds($PauseMs))
+`$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open('$Database'), -1, [TimeSpan]::FromMilliseconds($PauseMs), $(if ($HoldFolder) { "'$HoldFolder'" } else { '$null' }))
 `$plan = `$null
 try {
     `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
@@ -170,6 +170,21 @@ function Wait-Restored([int] $Index, [int] $Count, [double] $Seconds = 120, $Pro
         if ($Process -and $Process.HasExited) { throw "The child process ended (exit code $($Process.ExitCode)) before the undo wrote objects back: $(Get-Content $Process.OutputFile -Raw)" }
         if ([DateTime]::UtcNow -gt $deadline) { throw "Objects were not written back in database $Index within $Seconds s." }
         Start-Sleep -Milliseconds 10
+    }
+}
+
+# Lets a child started with -HoldFolder go on one write at a time, and kills it, held, after the
+# first write at which $Reached is true. Returns how many writes went through.
+function Stop-AtWrite($Process, [string] $HoldFolder, [scriptblock] $Reached, [double] $Seconds = 300) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    for ($n = 1; ; $n++) {
+        while (-not (Test-Path (Join-Path $HoldFolder "held-$n"))) {
+            if ($Process.HasExited) { throw "The child process ended (exit code $($Process.ExitCode)) after $($n - 1) writes, before its stage was reached: $(Get-Content $Process.OutputFile -Raw)" }
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The child process did not reach its stage within $Seconds s ($($n - 1) writes)." }
+            Start-Sleep -Milliseconds 10
+        }
+        if (& $Reached) { Stop-ProcessHard $Process; return $n }
+        New-Item -ItemType File (Join-Path $HoldFolder "go-$n") | Out-Null
     }
 }
 
