@@ -36,6 +36,37 @@ Describe 'Neutron''s database cmdlets given hostile input' {
         $failed[0].Exception.Message | Should -BeLike "$inventory, line *, field NeutronDatabase.$Field`: $Says"
     }
 
+    It 'refuses a <Case> given as the dump to restore as not a regular file, without waiting on it' -ForEach @(
+        @{ Case = 'FIFO'; Make = { param($p) mkfifo $p } }
+        @{ Case = 'folder'; Make = { param($p) New-Item -ItemType Directory $p | Out-Null } }
+    ) {
+        $inventory = New-TestNeutronInventory $dir
+        $path = Join-Path $dir 'neutron.sql.gz'
+        & $Make $path
+        Set-Content "$path.sha256" "$('0' * 64)  neutron.sql.gz"
+        # In a job: a restore that reads a FIFO no one writes would wait forever.
+        $job = Start-Job {
+            Import-Module $using:PSScriptRoot/../../DragonflowUpgrade.psd1
+            $credential = [pscredential]::new('neutron', (ConvertTo-SecureString 'unused' -AsPlainText -Force))
+            Restore-DfNeutronDatabase -Inventory $using:inventory -Path $using:path -KnownHostsPath $using:ssh.KnownHostsPath -DatabaseCredential $credential -Confirm:$false -ErrorVariable failed -ErrorAction SilentlyContinue
+            [pscustomobject]@{ Id = $failed[0].FullyQualifiedErrorId; Message = $failed[0].Exception.Message }
+        }
+        try { $job | Wait-Job -Timeout 120 | Should -Not -BeNullOrEmpty -Because 'the restore should refuse at once' ; $result = $job | Receive-Job }
+        finally { $job | Remove-Job -Force }
+        $result.Id | Should -BeLike 'NeutronDumpNotRegular,*'
+        $result.Message | Should -Be "The dump $path is not a regular file (a folder, a pipe or a device); nothing was restored."
+    }
+
+    It 'refuses a dangling symbolic link as the dump to write, and leaves no checksum file' {
+        $inventory = New-TestNeutronInventory $dir
+        $path = Join-Path $dir 'neutron.sql.gz'
+        New-Item -ItemType SymbolicLink -Path $path -Target (Join-Path $dir 'nowhere/neutron.sql.gz') | Out-Null
+        Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh -ErrorVariable failed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'NeutronDumpExists,*'
+        Test-Path "$path.sha256" | Should -BeFalse
+        @(Get-ChildItem $dir -Force -Filter '.neutron*').Count | Should -Be 0
+    }
+
     It 'names an inventory that does not exist' {
         $missing = Join-Path $dir 'no-such-cloud.psd1'
         Invoke-DfNeutronMigration -Inventory $missing @ssh -ErrorVariable failed -ErrorAction SilentlyContinue

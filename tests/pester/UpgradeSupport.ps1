@@ -117,7 +117,7 @@ Invoke-DfUpgrade @p -Confirm:`$false | Out-Null
     Start-Process $exe -ArgumentList $arguments -PassThru -RedirectStandardOutput "$script.out" -RedirectStandardError "$script.err"
 }
 
-function Wait-Path([string] $Path, [double] $Seconds = 120, $Process) {
+function Wait-Path([string] $Path, [double] $Seconds = 300, $Process) {
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
     while (-not (Test-Path $Path)) {
         if ($Process -and $Process.HasExited) { throw "The upgrade process ended before $Path appeared." }

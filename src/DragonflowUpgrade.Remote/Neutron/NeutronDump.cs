@@ -55,6 +55,22 @@ namespace DragonflowUpgrade.Remote
             return new FileStream(new SafeFileHandle((IntPtr)fd, true), FileAccess.Write, 1 << 16);
         }
 
+        /// <summary>
+        /// Whether <paramref name="path"/> is a file that can be read through (not a FIFO, socket or
+        /// character device, which could block a reader forever or never end): opened without
+        /// blocking, it must be seekable.
+        /// </summary>
+        static bool IsRegularFile(string path)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return true;
+            bool mac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
+            // O_RDONLY | O_NONBLOCK | O_CLOEXEC: opening a FIFO that no one writes returns at once.
+            int fd = Open(path, mac ? 0x4 | 0x1000000 : 0x800 | 0x80000, 0);
+            if (fd < 0) return true; // unreadable: the read that follows says why
+            using (var stream = new FileStream(new SafeFileHandle((IntPtr)fd, true), FileAccess.Read, 1))
+                return stream.CanSeek;
+        }
+
         [DllImport("libc", EntryPoint = "open", SetLastError = true)]
         static extern int Open(string path, int flags, uint mode);
 
@@ -98,6 +114,10 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public static string Verify(string path)
         {
+            if (Directory.Exists(path) || (File.Exists(path) && !IsRegularFile(path)))
+                throw new NeutronDatabaseException(NeutronDatabaseException.DumpNotRegularId, DfErrorCategory.InvalidArgument,
+                    $"The dump {path} is not a regular file (a folder, a pipe or a device); nothing was restored.", path,
+                    "Give the path of a dump file that Backup-DfNeutronDatabase wrote.");
             if (!File.Exists(path))
                 throw new NeutronDatabaseException(NeutronDatabaseException.DumpNotFoundId, DfErrorCategory.ObjectNotFound,
                     $"The dump {path} does not exist.", path, "Give the path of a dump that Backup-DfNeutronDatabase wrote.");
@@ -131,6 +151,7 @@ namespace DragonflowUpgrade.Remote
         public const string PasswordInvalidId = "NeutronPasswordInvalid";
         public const string DumpExistsId = "NeutronDumpExists";
         public const string DumpNotFoundId = "NeutronDumpNotFound";
+        public const string DumpNotRegularId = "NeutronDumpNotRegular";
         public const string DumpUnverifiedId = "NeutronDumpUnverified";
         public const string DumpDamagedId = "NeutronDumpDamaged";
         public const string DumpEmptyId = "NeutronDumpEmpty";
