@@ -89,6 +89,18 @@ Describe 'Passwords in -Database' {
         $run.Text | Should -Not -Match $script:Token
     }
 
+    It 'keeps a wrong password out of the error of an etcd cluster whose first member is down, and out of a TLS URI''s query' {
+        $etcdAuth = $env:DF_TEST_ETCD_AUTH -replace '^.*@', ''
+        $run = Invoke-Captured { Get-DfNbTable -Database "etcd://root:$($script:Token)%23x@127.0.0.1:1,$etcdAuth" }
+        $run.Error.FullyQualifiedErrorId | Should -BeLike 'NbDatabaseUnavailable,*'
+        $run.Error.Exception.Message | Should -BeLike "*etcd://127.0.0.1:1,$etcdAuth*"
+        $run.Text | Should -Not -Match $script:Token
+        $run = Invoke-Captured { Get-DfNbTable -Database "rediss://u:$($script:Token)@127.0.0.1:1/0?ca=/nonexistent/ca.pem&password=$($script:Token)" }
+        $run.Error.FullyQualifiedErrorId | Should -BeLike 'NbDatabaseUriInvalid,*'
+        $run.Error.TargetObject | Should -Be 'rediss://u:***@127.0.0.1:1/0?ca=/nonexistent/ca.pem&password=***'
+        $run.Text | Should -Not -Match $script:Token
+    }
+
     It 'asks for the password when it meets a redacted form it was never given' {
         $ps = [powershell]::Create()
         try {

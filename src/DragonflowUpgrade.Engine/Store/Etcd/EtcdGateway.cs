@@ -5,15 +5,22 @@ using System.Net;
 using System.Net.Http;
 using System.Text;
 using System.Text.Json;
+using System.Threading;
 using System.Threading.Tasks;
 
 namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
-    /// etcd's JSON gateway at one endpoint, over HTTP or HTTPS (<see cref="NbTls"/>): a request is a JSON body posted to a
-    /// <c>/v3/...</c> path, its answer a JSON document. With a user, it signs in
+    /// etcd's JSON gateway, over HTTP or HTTPS (<see cref="NbTls"/>): a request is a JSON body
+    /// posted to a <c>/v3/...</c> path, its answer a JSON document. With a user, it signs in
     /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires. Its errors
     /// name the database by <see cref="Location"/> and never hold the password.
+    /// <para>
+    /// Requests go to one endpoint (of a cluster's members) until it fails to answer; then to the
+    /// next. A request that only reads (or whose repetition is harmless) is sent again there; a
+    /// write is not: its outcome is unknown (<see cref="EtcdOutcomeUnknownException"/>) and the
+    /// caller reads back whether it was applied before it sends it again (<see cref="Checked"/>).
+    /// </para>
     /// </summary>
     sealed class EtcdGateway : IDisposable
     {
@@ -21,26 +28,31 @@ namespace DragonflowUpgrade.Engine.Store
         static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
 
         readonly HttpClient _http;
+        readonly NbEndpoint[] _endpoints;
+        readonly string _scheme;
+        int _current;  // the endpoint in use
         readonly string _user, _password;
         volatile string _token;
         volatile string _tlsProblem;  // why the server's certificate was refused
 
-        public EtcdGateway(NbEndpoint endpoint, string location, string user, string password, NbTls tls = null)
+        public EtcdGateway(IReadOnlyList<NbEndpoint> endpoints, string location, string user, string password, NbTls tls = null)
         {
+            _endpoints = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Distinct(endpoints));
+            _scheme = tls != null ? "https" : "http";
             var handler = new HttpClientHandler { UseProxy = false, AutomaticDecompression = DecompressionMethods.None };
             try { handler.MaxConnectionsPerServer = RequestsInFlight + 4; }
             catch (PlatformNotSupportedException) { }
             if (tls != null)
             {
                 handler.ClientCertificates.AddRange(tls.ClientCertificates);
-                handler.ServerCertificateCustomValidationCallback = (_, certificate, __, errors) =>
+                handler.ServerCertificateCustomValidationCallback = (request, certificate, __, errors) =>
                 {
-                    string problem = tls.Problem(endpoint.Host, certificate, errors);
+                    string problem = tls.Problem(request.RequestUri.Host, certificate, errors);
                     if (problem != null) _tlsProblem = problem;
                     return problem == null;
                 };
             }
-            _http = new HttpClient(handler) { BaseAddress = new Uri($"{(tls != null ? "https" : "http")}://{endpoint}/"), Timeout = RequestTimeout };
+            _http = new HttpClient(handler) { Timeout = RequestTimeout };
             Location = location;
             _user = user;
             _password = password;
@@ -51,13 +63,31 @@ namespace DragonflowUpgrade.Engine.Store
 
         public bool HasUser => _user != null;
 
+        /// <summary>
+        /// Sends a write with <paramref name="send"/>; when its outcome is unknown, asks
+        /// <paramref name="applied"/> (a read, at the next endpoint) whether it was applied, and
+        /// sends it again only if it was not, at most once per endpoint. Returns what
+        /// <paramref name="send"/> returned, or <paramref name="whenApplied"/>.
+        /// </summary>
+        public async Task<T> Checked<T>(Func<Task<T>> send, Func<Task<bool>> applied, T whenApplied)
+        {
+            for (int tries = 1; ; tries++)
+            {
+                try { return await send().ConfigureAwait(false); }
+                catch (EtcdOutcomeUnknownException) when (tries <= _endpoints.Length)
+                {
+                    if (await applied().ConfigureAwait(false)) return whenApplied;
+                }
+            }
+        }
+
         public void Authenticate()
         {
             using (var doc = Send("/v3/auth/authenticate", w =>
             {
                 w.WriteString("name", _user);
                 w.WriteString("password", _password);
-            }, "sign in to", withToken: false).GetAwaiter().GetResult())
+            }, "sign in to", withToken: false, resendable: true).GetAwaiter().GetResult())
             {
                 if (!doc.RootElement.TryGetProperty("token", out var token) || token.GetString().Length == 0)
                     throw new NbStoreException($"Could not sign in to the etcd NB database at {Location}: etcd gave no token (is authentication enabled there?).");
@@ -65,16 +95,18 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        public JsonDocument Call(string path, Action<Utf8JsonWriter> body, string what) => Await(CallAsync(path, body, what), what);
+        /// <summary>A request; <paramref name="resendable"/> false for a write, whose outcome is unknown when its answer is lost.</summary>
+        public JsonDocument Call(string path, Action<Utf8JsonWriter> body, string what, bool resendable = true) => Await(CallAsync(path, body, what, resendable), what);
 
-        public async Task<JsonDocument> CallAsync(string path, Action<Utf8JsonWriter> body, string what)
+        public async Task<JsonDocument> CallAsync(string path, Action<Utf8JsonWriter> body, string what, bool resendable = true)
         {
-            try { return await Send(path, body, what, withToken: true).ConfigureAwait(false); }
+            try { return await Send(path, body, what, withToken: true, resendable).ConfigureAwait(false); }
             catch (TokenExpiredException) when (_user != null)
             {
                 // Tokens expire (simple tokens after --auth-token-ttl idle seconds): sign in again, once.
+                // A request refused for its token was not applied.
                 Authenticate();
-                return await Send(path, body, what, withToken: true).ConfigureAwait(false);
+                return await Send(path, body, what, withToken: true, resendable).ConfigureAwait(false);
             }
         }
 
@@ -83,7 +115,7 @@ namespace DragonflowUpgrade.Engine.Store
             public TokenExpiredException(string message) : base(message) { }
         }
 
-        async Task<JsonDocument> Send(string path, Action<Utf8JsonWriter> body, string what, bool withToken)
+        async Task<JsonDocument> Send(string path, Action<Utf8JsonWriter> body, string what, bool withToken, bool resendable)
         {
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
@@ -92,7 +124,29 @@ namespace DragonflowUpgrade.Engine.Store
                 body(w);
                 w.WriteEndObject();
             }
-            using (var request = new HttpRequestMessage(HttpMethod.Post, path.TrimStart('/')))
+            int first = Volatile.Read(ref _current);
+            for (int attempt = 0; ; attempt++)
+            {
+                int at = (first + attempt) % _endpoints.Length;
+                var (doc, failure) = await SendTo(at, path, buffer, what, withToken).ConfigureAwait(false);
+                if (doc != null) return doc;
+                // The endpoint did not answer: the next one is used from now on.
+                Interlocked.CompareExchange(ref _current, (at + 1) % _endpoints.Length, at);
+                if (!resendable)
+                    throw new EtcdOutcomeUnknownException(Location, _endpoints[at], path, Innermost(failure), failure);
+                if (attempt + 1 >= _endpoints.Length)
+                {
+                    if (failure is TaskCanceledException)
+                        throw new NbStoreException($"The etcd NB database at {Location} did not answer within {RequestTimeout.TotalSeconds:0} s ({path}).", failure);
+                    throw new NbStoreException($"Cannot reach the etcd NB database at {Location}: {Innermost(failure)} Check that etcd runs there and the address is right.", failure);
+                }
+            }
+        }
+
+        // One request to one endpoint: its answer, or why the endpoint gave none (an answer that is an error throws).
+        async Task<(JsonDocument, Exception)> SendTo(int at, string path, MemoryStream buffer, string what, bool withToken)
+        {
+            using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"{_scheme}://{_endpoints[at]}/{path.TrimStart('/')}")))
             {
                 request.Content = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
                 request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -104,20 +158,16 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     throw new NbCertificateException(Location, _tlsProblem, e);
                 }
-                catch (HttpRequestException e)
+                catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException)
                 {
-                    throw new NbStoreException($"Cannot reach the etcd NB database at {Location}: {Innermost(e)} Check that etcd runs there and the address is right.", e);
-                }
-                catch (TaskCanceledException e)
-                {
-                    throw new NbStoreException($"The etcd NB database at {Location} did not answer within {RequestTimeout.TotalSeconds:0} s ({path}).", e);
+                    return (null, e);
                 }
                 using (response)
                 {
                     byte[] content = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
-                        try { return JsonDocument.Parse(content); }
+                        try { return (JsonDocument.Parse(content), null); }
                         catch (JsonException e)
                         {
                             throw new NbStoreException($"Could not {what} the etcd NB database at {Location}: its gateway answered {path} with something that is not JSON ({e.Message}).", e);
@@ -184,5 +234,16 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         public void Dispose() => _http.Dispose();
+    }
+
+    /// <summary>
+    /// A write was sent to an etcd endpoint that gave no answer: whether etcd applied it is not
+    /// known. <see cref="EtcdGateway.Checked"/> reads back whether it was before sending it again.
+    /// </summary>
+    sealed class EtcdOutcomeUnknownException : NbStoreException
+    {
+        public EtcdOutcomeUnknownException(string location, NbEndpoint endpoint, string path, string why, Exception inner)
+            : base($"The etcd NB database at {location} gave no answer at {endpoint} to a write ({path}): {why} Whether it was applied is not known.", inner)
+        { }
     }
 }

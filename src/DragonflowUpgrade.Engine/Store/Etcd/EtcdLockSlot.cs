@@ -53,7 +53,7 @@ namespace DragonflowUpgrade.Engine.Store
             bool done = false;
             try
             {
-                long previous = Swap(key, expected, w =>
+                long previous = Swap(key, expected, value, w =>
                 {
                     w.WriteStartObject("request_put");
                     w.WriteBase64String("key", EtcdKeys.Utf8(key));
@@ -73,7 +73,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Deletes <paramref name="key"/> only if it holds <paramref name="expected"/>, and revokes its lease.</summary>
         bool DeleteIf(string key, string expected)
         {
-            long previous = Swap(key, expected, w =>
+            long previous = Swap(key, expected, null, w =>
             {
                 w.WriteStartObject("request_delete_range");
                 w.WriteBase64String("key", EtcdKeys.Utf8(key));
@@ -83,8 +83,28 @@ namespace DragonflowUpgrade.Engine.Store
             return done;
         }
 
-        /// <summary>A transaction: if the key is absent (or holds <paramref name="expected"/>), read its lease, then <paramref name="op"/>. Returns that lease.</summary>
-        long Swap(string key, string expected, Action<Utf8JsonWriter> op, out bool succeeded)
+        /// <summary>
+        /// A transaction: if the key is absent (or holds <paramref name="expected"/>), read its lease,
+        /// then <paramref name="op"/>, which puts <paramref name="putValue"/> (null: deletes the key).
+        /// Returns that lease. When its answer is lost, the key is read back: holding what the
+        /// transaction writes, it was applied (its old lease unknown, 0, left to expire); holding
+        /// what was expected, the transaction is sent again; anything else, someone else changed it.
+        /// </summary>
+        long Swap(string key, string expected, string putValue, Action<Utf8JsonWriter> op, out bool succeeded)
+        {
+            for (int tries = 1; ; tries++)
+            {
+                try { return SwapOnce(key, expected, op, out succeeded); }
+                catch (EtcdOutcomeUnknownException) when (tries <= 3)
+                {
+                    string now = ReadValue(key);
+                    succeeded = now == putValue;
+                    if (succeeded || now != expected) return 0;
+                }
+            }
+        }
+
+        long SwapOnce(string key, string expected, Action<Utf8JsonWriter> op, out bool succeeded)
         {
             using (var doc = _gateway.Call("/v3/kv/txn", w =>
             {
@@ -115,7 +135,7 @@ namespace DragonflowUpgrade.Engine.Store
                 op(w);
                 w.WriteEndObject();
                 w.WriteEndArray();
-            }, "use the upgrade lock of"))
+            }, "use the upgrade lock of", resendable: false))
             {
                 var root = doc.RootElement;
                 succeeded = root.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True;

@@ -86,11 +86,51 @@ namespace DragonflowUpgrade.Engine.Store
             if (txn.Count > 0) yield return txn;
         }
 
-        async Task<List<NbKey>> TxnAsync(List<(string Key, NbEntry Change)> txn)
+        Task<List<NbKey>> TxnAsync(List<(string Key, NbEntry Change)> txn)
         {
             string what = txn.Count == 1 ? $"write {txn[0].Key} to" : "write";
-            using (await _gateway.CallAsync("/v3/kv/txn", w => WriteOps(w, "success", txn), what).ConfigureAwait(false)) { }
-            return new List<NbKey>();
+            return _gateway.Checked(async () =>
+            {
+                using (await _gateway.CallAsync("/v3/kv/txn", w => WriteOps(w, "success", txn), what, resendable: false).ConfigureAwait(false)) { }
+                return new List<NbKey>();
+            }, () => AppliedAsync(txn), new List<NbKey>());
+        }
+
+        /// <summary>Whether every key of <paramref name="txn"/> holds what it writes (a delete: the key is absent), read in one transaction.</summary>
+        async Task<bool> AppliedAsync(List<(string Key, NbEntry Change)> txn)
+        {
+            using (var doc = await _gateway.CallAsync("/v3/kv/txn", w =>
+            {
+                w.WriteStartArray("success");
+                foreach (var (key, _) in txn)
+                {
+                    w.WriteStartObject();
+                    w.WriteStartObject("request_range");
+                    w.WriteBase64String("key", EtcdKeys.Utf8(key));
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }, "read back a write to").ConfigureAwait(false))
+                return HoldsTargets(doc.RootElement, txn);
+        }
+
+        // The values of the keys read by a transaction's range requests, in the order of txn.
+        static byte[] RangeValue(JsonElement response) =>
+            response.TryGetProperty("response_range", out var range) && range.TryGetProperty("kvs", out var kvs) && kvs.GetArrayLength() > 0
+                ? (kvs[0].TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>()) : null;
+
+        // Whether the range responses of root show every key of txn holding what txn writes.
+        static bool HoldsTargets(JsonElement root, List<(string Key, NbEntry Change)> txn)
+        {
+            int i = 0;
+            foreach (var r in root.GetProperty("responses").EnumerateArray())
+            {
+                var change = txn[i++].Change;
+                byte[] now = RangeValue(r);
+                if (change.IsDelete ? now != null : now == null || !change.Value.Span.SequenceEqual(now)) return false;
+            }
+            return i == txn.Count;
         }
 
         static void WriteOps(Utf8JsonWriter w, string branch, List<(string Key, NbEntry Change)> txn)
@@ -135,7 +175,11 @@ namespace DragonflowUpgrade.Engine.Store
         // A transaction comparing each key's value (or, for a key expected absent, that it was
         // never created) before the writes; when a comparison fails it reads the keys instead,
         // to name those that differ.
-        async Task<List<NbKey>> TxnIfAsync(List<(string Key, NbEntry Change)> txn, Dictionary<string, ReadOnlyMemory<byte>?> olds)
+        // An answer lost is read back before the transaction is sent again (which its comparisons still guard).
+        Task<List<NbKey>> TxnIfAsync(List<(string Key, NbEntry Change)> txn, Dictionary<string, ReadOnlyMemory<byte>?> olds) =>
+            _gateway.Checked(() => TxnIfOnceAsync(txn, olds), () => AppliedAsync(txn), new List<NbKey>());
+
+        async Task<List<NbKey>> TxnIfOnceAsync(List<(string Key, NbEntry Change)> txn, Dictionary<string, ReadOnlyMemory<byte>?> olds)
         {
             using (var doc = await _gateway.CallAsync("/v3/kv/txn", w =>
             {
@@ -170,18 +214,20 @@ namespace DragonflowUpgrade.Engine.Store
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
-            }, "write").ConfigureAwait(false))
+            }, "write", resendable: false).ConfigureAwait(false))
             {
                 var root = doc.RootElement;
                 var differ = new List<NbKey>();
                 if (root.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True) return differ;
+                // Every key already holding what this writes: the transaction was applied once before,
+                // its first answer lost (a connection that HTTP sent it on again died after sending it).
+                if (HoldsTargets(root, txn)) return differ;
                 var responses = root.GetProperty("responses");
                 int i = 0;
                 foreach (var r in responses.EnumerateArray())
                 {
                     var (key, change) = txn[i++];
-                    byte[] now = r.TryGetProperty("response_range", out var range) && range.TryGetProperty("kvs", out var kvs) && kvs.GetArrayLength() > 0
-                        ? (kvs[0].TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>()) : null;
+                    byte[] now = RangeValue(r);
                     var old = olds[key];
                     if (now == null ? old.HasValue : !old.HasValue || !old.Value.Span.SequenceEqual(now)) differ.Add(change.Key);
                 }

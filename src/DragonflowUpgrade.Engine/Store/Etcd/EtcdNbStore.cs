@@ -59,25 +59,14 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>
         /// Opens <c>etcd://[user:password@]host:port[,host:port…]</c> (port 2379 when none is given),
         /// or <c>etcds://</c> over HTTPS (see <see cref="NbTlsFiles"/>):
-        /// the first endpoint that answers. With a user, it signs in through the gateway
+        /// the first endpoint that answers, and the next one whenever that one stops answering
+        /// (see <see cref="EtcdGateway"/>). With a user, it signs in through the gateway
         /// (<c>/v3/auth/authenticate</c>) and signs in again when the token expires.
         /// </summary>
         public static EtcdNbStore Open(NbDatabaseUri uri)
         {
             if (uri.Kind != "etcd") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not an etcd URI (etcd://host:port).");
-            NbStoreException failure = null;
-            var tls = NbTls.Load(uri);
-            foreach (var endpoint in uri.Endpoints)
-            {
-                try { return Open(endpoint, uri.Location, uri.User, uri.Password, tls); }
-                catch (NbStoreException e) { failure = e; }
-            }
-            throw failure;
-        }
-
-        static EtcdNbStore Open(NbEndpoint endpoint, string location, string user, string password, NbTls tls)
-        {
-            var gateway = new EtcdGateway(endpoint, location, user, password, tls);
+            var gateway = new EtcdGateway(uri.Endpoints, uri.Location, uri.User, uri.Password, NbTls.Load(uri));
             try
             {
                 if (gateway.HasUser) gateway.Authenticate();
