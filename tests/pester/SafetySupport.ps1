@@ -63,7 +63,7 @@ function Get-SteppedStoreAssembly {
 # Invoke-DfMigration. With -PauseMs, it runs the same migration (the guard, the run, the backup,
 # the journaled commit) through the engine over the real store wrapped in a SteppedStore, which
 # pauses that long after each write, so that a test can kill it or stop its server part way.
-function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0) {
+function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0, [string] $TargetRelease = '') {
     $dir = Join-Path $TestDrive "child-$([guid]::NewGuid())"
     New-Item -ItemType Directory $dir | Out-Null
     $script = Join-Path $dir 'migrate.ps1'
@@ -71,14 +71,14 @@ function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [st
         "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
     }
     else {
-        "Add-Type -Path '$(Get-SteppedStoreAssembly)'; Invoke-SteppedMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -PauseMs $PauseMs"
+        "Add-Type -Path '$(Get-SteppedStoreAssembly)'; Invoke-SteppedMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -PauseMs $PauseMs -TargetRelease '$TargetRelease'"
     }
     @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$PSScriptRoot/../../DragonflowUpgrade.psd1'
 function Invoke-SteppedMigration {
     [CmdletBinding()]
-    param([string] `$Database, [string] `$MigrationPath, [string] `$BackupPath, [int] `$PauseMs)
+    param([string] `$Database, [string] `$MigrationPath, [string] `$BackupPath, [int] `$PauseMs, [string] `$TargetRelease)
     # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
     Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore].Assembly.Location)) 'DragonflowUpgrade.Dragonflow.dll')
     `$store = [DragonflowUpgrade.Engine.Tests.SteppedStore]::new([DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open(`$Database), -1, [TimeSpan]::FromMilliseconds(`$PauseMs))
@@ -89,7 +89,8 @@ function Invoke-SteppedMigration {
         `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
         `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
         `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
-        `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = `$BackupPath }   # every release
+        `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = `$BackupPath }   # every release, unless a target is given
+        if (`$TargetRelease) { `$request.TargetRelease = `$TargetRelease }
         `$options = [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Invoke-DfMigration', `$false)
         `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanMigration(`$store, `$migrator, `$request, `$options, `$null, `$null)
         `$plan.Execute(`$null) | Out-Null
