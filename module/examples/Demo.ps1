@@ -49,4 +49,4 @@ $after | ConvertTo-Json -Depth 5 | Out-Host
 Get-DfNbObject -Database $db -Table lsubnet | Where-Object lswitch -eq $switch.id | Select-Object id, name, cidr, topic, version, lswitch | Format-Table | Out-Host
 
 Step 'Nothing is pending any more; a second run writes nothing'
-Invoke-DfMigration -Database $db -Confirm:$false -Verbose 4>&1 | Out-Host
+Invoke-DfMigration -Database $db -TargetRelease queens -Confirm:$false -Verbose 4>&1 | Out-Host

@@ -66,7 +66,7 @@ Describe 'Odd but valid Dragonflow keys' {
     It 'count the same in Get-DfNbTable, Get-DfNbObject and a backup: <Key>' -ForEach @(
         @{ Key = '{lport.a.b}.x'; Count = 2 }
         @{ Key = '{lport.t1}.id.with.dots'; Count = 2 }
-        @{ Key = '{lport.t1}x'; Count = 1 }      # the post-5.0 layout, not read as an object
+        @{ Key = '{lport.t1}x'; Count = 2 }      # master's layout, read as an object
         @{ Key = '{.t1}.x'; Count = 1 }          # no table
     ) {
         New-TestRedis $Index | Out-Null

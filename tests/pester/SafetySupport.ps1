@@ -63,9 +63,10 @@ function Get-SteppedStoreAssembly {
 # Invoke-DfMigration. With -PauseMs, it runs the same migration (the guard, the run, the backup,
 # the journaled commit) through the engine over the real store wrapped in a SteppedStore, which
 # pauses that long after each write, so that a test can kill it or stop its server part way.
-function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0, [string] $HoldFolder) {
+function Start-MigrationProcess([string] $Database, [string] $MigrationPath, [string] $BackupPath, [int] $PauseMs = 0, [string] $HoldFolder, [string] $TargetRelease) {
+    $target = if ($TargetRelease) { "-TargetRelease '$TargetRelease'" } else { '' }
     if ($PauseMs -le 0 -and -not $HoldFolder) {
-        return Start-ModuleProcess "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' -Confirm:`$false | Out-Null"
+        return Start-ModuleProcess "Invoke-DfMigration -Database '$Database' -MigrationPath '$MigrationPath' -BackupPath '$BackupPath' $target -Confirm:`$false | Out-Null"
     }
     Start-ModuleProcess @"
 # The shipped migrations' assembly, which the module loads only when a cmdlet first needs it.
@@ -78,7 +79,8 @@ try {
     `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
     `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
     `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
-    `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = '$BackupPath' }   # every release
+    `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = '$BackupPath' }   # every release, unless a target is given
+    if ('$TargetRelease') { `$request.TargetRelease = '$TargetRelease' }
     `$options = [DragonflowUpgrade.Engine.Run.GuardOptions]::new('Invoke-DfMigration', `$false)
     `$plan = [DragonflowUpgrade.Engine.Run.NbRun]::PlanMigration(`$store, `$migrator, `$request, `$options, `$null, `$null)
     `$plan.Execute(`$null) | Out-Null

@@ -174,13 +174,16 @@ namespace DragonflowUpgrade.Engine.Store
         // then its key in the other layout (the same key again when it has none). Every object
         // is checked first, where it is stored in either layout (flag '1': holds this value, else
         // absent; a value of another type differs from any), then, if none differs, each put
-        // ('p') is a SET and each delete a DEL, and the key in the other layout is deleted.
-        // Returns the 1-based positions that differ.
+        // ('p') is a SET and each delete a DEL, and an object found in the other layout is
+        // deleted there. Returns the 1-based positions that differ.
         const string CheckAndSetScript = @"
-local f, n, bad = ARGV[1], #KEYS / 2, {}
+local f, n, bad, other = ARGV[1], #KEYS / 2, {}, {}
 for i = 1, n do
   local v = redis.pcall('GET', KEYS[i])
-  if v == false and KEYS[n + i] ~= KEYS[i] then v = redis.pcall('GET', KEYS[n + i]) end
+  if v == false and KEYS[n + i] ~= KEYS[i] then
+    v = redis.pcall('GET', KEYS[n + i])
+    other[i] = v ~= false
+  end
   if string.byte(f, i) == 49 then
     if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
   elseif v ~= false then bad[#bad + 1] = i end
@@ -188,7 +191,7 @@ end
 if #bad > 0 then return bad end
 for i = 1, n do
   if string.byte(f, n + i) == 112 then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
-  if KEYS[n + i] ~= KEYS[i] then redis.call('DEL', KEYS[n + i]) end
+  if other[i] then redis.call('DEL', KEYS[n + i]) end
 end
 return bad";
 
