@@ -15,6 +15,12 @@ namespace DragonflowUpgrade.Dragonflow
         /// </summary>
         public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens", "master" };
 
+        /// <summary>
+        /// Where a run without -TargetRelease goes: queens, the last tagged release. Master rewrites
+        /// every Redis key into a layout that queens' code cannot read, so it is never a default.
+        /// </summary>
+        public const string DefaultTarget = "queens";
+
         static readonly ConcurrentDictionary<string, SchemaManifest?> Loaded = new ConcurrentDictionary<string, SchemaManifest?>(StringComparer.OrdinalIgnoreCase);
 
         /// <summary>The compiled migrations between Dragonflow releases.</summary>

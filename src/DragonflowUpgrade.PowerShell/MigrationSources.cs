@@ -17,6 +17,6 @@ namespace DragonflowUpgrade.PowerShell
 
         public static MigrationCatalog Catalog(PSCmdlet cmdlet, IEnumerable<string> migrationPath) =>
             new MigrationCatalog(DragonflowReleases.Migrations.Concat(ScriptMigrations.LoadFolders(cmdlet, migrationPath)).ToList(),
-                DragonflowReleases.All);
+                DragonflowReleases.All, DragonflowReleases.DefaultTarget);
     }
 }

@@ -76,7 +76,7 @@ Add-Type -Path (Join-Path (Split-Path ([DragonflowUpgrade.Engine.Store.INbStore]
 try {
     `$migrations = [System.Collections.Generic.List[DragonflowUpgrade.Engine.Migrations.Migration]]::new([DragonflowUpgrade.Dragonflow.DragonflowReleases]::Migrations)
     `$migrations.AddRange([DragonflowUpgrade.PowerShell.Scripting.ScriptMigrations]::LoadFolders(`$PSCmdlet, [string[]]@('$MigrationPath')))
-    `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All)
+    `$catalog = [DragonflowUpgrade.Engine.Migrations.MigrationCatalog]::new(`$migrations, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::All, [DragonflowUpgrade.Dragonflow.DragonflowReleases]::DefaultTarget)
     `$schemas = [Func[string, DragonflowUpgrade.Engine.Schema.SchemaManifest]] { param(`$release) [DragonflowUpgrade.Dragonflow.DragonflowReleases]::Schema(`$release) }
     `$migrator = [DragonflowUpgrade.Engine.Migrations.Migrator]::new(`$store, `$catalog, `$null, `$schemas)
     `$request = [DragonflowUpgrade.Engine.Run.MigrationRunRequest]@{ BackupPath = '$BackupPath' }   # every release, unless a target is given

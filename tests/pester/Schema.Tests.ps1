@@ -114,7 +114,7 @@ Describe 'The Pike to Queens upgrade through the cmdlets' {
         (Get-DfMigrationLog -Database $db | Where-Object Kind -eq Schema) | Should -BeNullOrEmpty
         $rest = Invoke-DfMigration -Database $db -Confirm:$false 3>$null
         $rest.Kind | Should -Be @('Migration', 'Migration', 'Migration', 'Schema')
-        ($rest | Where-Object Kind -eq Schema).Release | Should -Be 'master'   # no -TargetRelease: the newest release, whose data is queens'
+        ($rest | Where-Object Kind -eq Schema).Release | Should -Be 'queens'   # no -TargetRelease: queens, the last tagged release, never master
         Compare-NbObjects (Read-NbFile $db -Exclude $ModuleTables) $queensExpected | Should -BeNullOrEmpty
     }
 

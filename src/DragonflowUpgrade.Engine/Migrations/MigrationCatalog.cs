@@ -12,7 +12,9 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         readonly List<string> _releases;
 
-        public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string> knownReleases = null)
+        /// <param name="defaultTarget">The release a run without a target goes to (unless the database is
+        /// already past it); null: the newest release.</param>
+        public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string> knownReleases = null, string defaultTarget = null)
         {
             var byId = new Dictionary<string, Migration>(StringComparer.Ordinal);
             foreach (var m in migrations)
@@ -28,7 +30,13 @@ namespace DragonflowUpgrade.Engine.Migrations
             _releases = (knownReleases ?? Enumerable.Empty<string>()).ToList();
             foreach (var m in Migrations)
                 if (!_releases.Contains(m.Release, StringComparer.OrdinalIgnoreCase)) _releases.Add(m.Release);
+            if (defaultTarget != null && ReleaseIndex(defaultTarget) < 0)
+                throw new ArgumentException($"The default target '{defaultTarget}' is not a known release.", nameof(defaultTarget));
+            DefaultTarget = defaultTarget;
         }
+
+        /// <summary>The release a run without a target goes to; null: the newest.</summary>
+        public string DefaultTarget { get; }
 
         public IReadOnlyList<Migration> Migrations { get; }
 

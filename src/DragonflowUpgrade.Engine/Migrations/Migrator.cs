@@ -105,6 +105,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<Migration> Select(MigrationPlan plan, string targetRelease = null, IReadOnlyCollection<string> ids = null)
         {
+            targetRelease = Target(plan, targetRelease);
             IEnumerable<Migration> pending = plan.Pending;
             if (targetRelease != null)
             {
@@ -130,6 +131,15 @@ namespace DragonflowUpgrade.Engine.Migrations
             return prefix;
         }
 
+        // No target given: the catalog's default target, or the database's own release when it is
+        // already past it (a run never goes back); with no default target, every release.
+        string Target(MigrationPlan plan, string targetRelease)
+        {
+            if (targetRelease != null || _catalog.DefaultTarget == null) return targetRelease;
+            string recorded = MigrationLog.RecordedRelease(plan.Log);
+            return recorded != null && _catalog.ReleaseIndex(recorded) > _catalog.ReleaseIndex(_catalog.DefaultTarget) ? recorded : _catalog.DefaultTarget;
+        }
+
         static DfException SelectionInvalid(string message) =>
             new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, message, null,
                             "Select every pending migration up to the last one you want (Get-DfMigration -Pending lists them in order).");
@@ -143,6 +153,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             string from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
+            targetRelease = Target(plan, targetRelease);
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
             if (selected.Count < Select(plan, targetRelease).Count) return SchemaUpgrade.None;
