@@ -79,15 +79,12 @@ Describe 'Invoke-DfMigration -TargetRelease master on Redis' {
         Copy-RedisDatabase $seed $db
 
         $none = New-Item -ItemType Directory (Join-Path $TestDrive 'no-migrations') -Force
-        $child = Start-MigrationProcess "redis://$Endpoint/$db" $none.FullName "$TestDrive/master.jsonl.gz" -PauseMs 700 -TargetRelease master
+        $hold = New-Item -ItemType Directory (Join-Path $TestDrive 'hold-master') -Force
+        $child = Start-MigrationProcess "redis://$Endpoint/$db" $none.FullName "$TestDrive/master.jsonl.gz" -HoldFolder $hold.FullName -TargetRelease master
         try {
-            Wait-RedisKey $db $CommitMarker -Process $child -Seconds 180
-            $deadline = [DateTime]::UtcNow.AddSeconds(120)
-            while ((Get-LayoutCount $db).Master -lt 1000) {
-                if ($child.HasExited) { throw "The migrating process ended before the rewrite: $(Get-Content $child.OutputFile -Raw)" }
-                if ([DateTime]::UtcNow -gt $deadline) { throw 'The rewrite did not start within 120 s.' }
-                Start-Sleep -Milliseconds 20
-            }
+            # Killed, held, after the first write that moved at least 1,000 keys.
+            $reached = { (Invoke-RedisCli $db EXISTS $CommitMarker) -eq '1' -and (Get-LayoutCount $db).Master -ge 1000 }
+            Stop-AtWrite $child $hold.FullName $reached | Out-Null
         }
         finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }
         $layouts = Get-LayoutCount $db
