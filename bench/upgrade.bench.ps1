@@ -12,10 +12,10 @@
     memory (VmHWM) against the data's size, and the phases of the upgrade, from the times at
     which its verbose messages arrive.
 #>
-param([int[]] $Size = @(100000), [int] $Runs = 3, [int] $Db = 39, [switch] $RedisOnly)
+param([int[]] $Size = @(100000), [int] $Runs = 3, [int] $Db = 39, [switch] $RedisOnly, [string] $Work)
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot
-$work = Join-Path $root 'out/bench'
+$work = if ($Work) { $Work } else { Join-Path $root 'out/bench' }
 $redis = "redis://$($env:DF_TEST_REDIS)/$Db"
 $redisHost, $redisPort = $env:DF_TEST_REDIS.Split(':')
 New-Item -ItemType Directory $work -Force | Out-Null

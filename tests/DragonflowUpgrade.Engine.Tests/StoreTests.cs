@@ -64,6 +64,54 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        static NbEntry LogRow(string id) => new NbEntry(new NbKey("schema_migration_log", null, id), Json($"{{\"id\": \"{id}\", \"kind\": \"migration\"}}"));
+
+        [Fact]
+        public void The_migration_log_is_read_from_its_own_keys_without_scanning_the_keyspace()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+                store.Write(new[] { LogRow("m1"), LogRow("m2"), new NbEntry(new NbKey("lport", "t", "p1"), Json("{\"id\": \"p1\"}")) });
+            using (var mux = TestRedis.Connect())
+            {
+                // A key that any scan of the keyspace stops at: a log read that scanned would fail on it.
+                mux.GetDatabase(TestRedis.DbOf(uri)).StringSet(Encoding.ASCII.GetBytes("{lport.t}.bad").Concat(new byte[] { 0xc3, 0x28 }).ToArray(), "{}");
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    Assert.Equal(new[] { "m1", "m2" }, Migrations.MigrationLog.Read(store).Select(r => r.Id).OrderBy(id => id));
+                    Assert.Throws<NbKeyException>(() => store.Read("lport").ToList());
+                }
+            }
+        }
+
+        [Fact]
+        public void Log_rows_written_before_the_log_kept_its_set_of_keys_are_still_read_after_the_next_write()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                // As an earlier version of the module left them: the rows alone.
+                db.StringSet("{schema_migration_log.}.old1", "{\"id\": \"old1\"}");
+                db.StringSet("{schema_migration_log.}.old2", "{\"id\": \"old2\"}");
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    Assert.Equal(new[] { "old1", "old2" }, store.Read("schema_migration_log").Select(e => e.Key.Id).OrderBy(id => id));
+                    store.Write(new[] { LogRow("new") });
+                }
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    Assert.Equal(new[] { "new", "old1", "old2" }, store.Read("schema_migration_log").Select(e => e.Key.Id).OrderBy(id => id));
+                    // A conditional delete takes the row out of the set too; a row deleted by hand is skipped.
+                    store.WriteIf(new[] { NbEntry.Delete(new NbKey("schema_migration_log", null, "old1")) }, k => Json("{\"id\": \"old1\"}"));
+                    db.KeyDelete("{schema_migration_log.}.old2");
+                    Assert.Equal(new[] { "new" }, store.Read("schema_migration_log").Select(e => e.Key.Id));
+                    Assert.Equal(new[] { "", "{schema_migration_log.}.new" },
+                        db.SetMembers("{df_upgrade_log_index}").Select(m => (string)m).Where(m => m != "{schema_migration_log.}.old2").OrderBy(m => m, StringComparer.Ordinal));
+                }
+            }
+        }
+
         [Fact]
         public void A_table_read_does_not_include_tables_whose_name_starts_the_same()
         {

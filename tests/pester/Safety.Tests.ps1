@@ -223,7 +223,7 @@ Describe 'Invoke-DfMigration''s backup and Undo-DfMigration' {
         $plan.Migrations | Should -Contain 'bump'
         # Every command the run sent, seen while it ran: a lock taken and released again, or a
         # script that writes, shows here even though nothing is left afterwards.
-        $reads = 'GET', 'MGET', 'SCAN', 'EXISTS', 'TYPE', 'PTTL', 'TTL', 'STRLEN', 'DBSIZE', 'PING', 'ECHO', 'SELECT', 'CLIENT', 'HELLO', 'INFO'
+        $reads = 'GET', 'MGET', 'SMEMBERS', 'SCAN', 'EXISTS', 'TYPE', 'PTTL', 'TTL', 'STRLEN', 'DBSIZE', 'PING', 'ECHO', 'SELECT', 'CLIENT', 'HELLO', 'INFO'
         @(Get-RedisCommands 39 | Where-Object { $_[0].ToUpperInvariant() -notin $reads } | ForEach-Object { $_ -join ' ' }) | Should -BeNullOrEmpty
         Invoke-RedisCli 39 --scan --pattern '{df_upgrade_*' | Should -BeNullOrEmpty
         Test-Path $backup | Should -BeFalse

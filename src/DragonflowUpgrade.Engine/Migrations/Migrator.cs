@@ -211,10 +211,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             if (schema.Target != null)
             {
                 progress?.Report(new ProgressReport("Validating", $"every object against release {schema.To}", 100));
+                var validation = Stopwatch.StartNew();
                 foreach (var change in schema.Changes.Where(c => c.Kind == SchemaChangeKind.FieldAdded && c.Automatic && c.Field.IndexOf('.') < 0))
                     AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
                 var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation);
                 if (errors.Count > 0) throw new SchemaValidationException(schema.To, errors);
+                _logger.LogDebug("Validated {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
                 if (schema.ChangesRelease)
                     applied.Add(new MigrationLogEntry
                     {

@@ -46,12 +46,14 @@ namespace DragonflowUpgrade.Engine.Run
     public sealed class MigrationRunPlan : WritePlan
     {
         readonly Migrator _migrator;
+        readonly ILogger _logger;
 
-        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath)
+        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath, ILogger logger)
             : base(store, guard, options, "migrating")
         {
             _migrator = migrator;
             BackupPath = backupPath;
+            _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         }
 
         /// <summary>The migrations the run applies, in order.</summary>
@@ -84,12 +86,14 @@ namespace DragonflowUpgrade.Engine.Run
             string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
             // The log first (the module's own records): with nothing pending, nothing is written,
             // so there is nothing to guard: no lock is taken and no heartbeat read.
-            var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath);
+            var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath, logger);
             unguarded.Select(request);
             if (unguarded.IsNothingToDo) return unguarded;
 
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var guard = Enter(store, options, allowInterruptedCommit: false, logger);
-            var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath);
+            logger?.LogDebug("Checked the upgrade lock, interrupted commits and the control plane in {Ms} ms.", clock.ElapsedMilliseconds);
+            var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath, logger);
             try
             {
                 // Read again under the lock: another run may have applied them meanwhile.
@@ -122,8 +126,12 @@ namespace DragonflowUpgrade.Engine.Run
         {
             BeginExecute();
             if (IsEmpty) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var backup = NbBackup.Write(Result.Before, Store.Location, BackupPath);
+            _logger.LogDebug("Wrote and read back the backup of {Count} objects in {Ms} ms.", backup.Objects, clock.ElapsedMilliseconds);
+            clock.Restart();
             var commit = _migrator.Commit(Result, backup, progress);
+            _logger.LogDebug("Committed {Count} changes through the journal in {Ms} ms.", Result.Writes.Count, clock.ElapsedMilliseconds);
             return new MigrationRunOutcome(Result.Applied, backup, commit);
         }
     }

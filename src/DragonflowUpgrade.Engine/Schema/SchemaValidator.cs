@@ -49,31 +49,28 @@ namespace DragonflowUpgrade.Engine.Schema
         public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IReadOnlyCollection<NbEntry> entries, Func<string, bool> ignoredTable)
         {
             var v = new SchemaValidator(schema);
-            var docs = new List<(NbEntry Entry, JsonDocument Doc)>();
-            try
+            var checkedEntries = entries.Where(e => !ignoredTable(e.Key.Table)).ToList();
+            foreach (var e in checkedEntries)
             {
-                foreach (var e in entries)
-                {
-                    if (ignoredTable(e.Key.Table)) continue;
-                    if (!v._ids.TryGetValue(e.Key.Table, out var ids)) v._ids[e.Key.Table] = ids = new HashSet<string>(StringComparer.Ordinal);
-                    ids.Add(e.Key.Id);
-                    JsonDocument doc;
-                    try { doc = JsonDocument.Parse(e.Value); }
-                    catch (JsonException ex) { v.Fail(e.Key, null, "not valid JSON: " + ex.Message); continue; }
-                    docs.Add((e, doc));
-                }
-                v.IndexEmbedded(docs);
-                foreach (var (e, doc) in docs) v.CheckObject(e.Key, doc.RootElement);
+                if (!v._ids.TryGetValue(e.Key.Table, out var ids)) v._ids[e.Key.Table] = ids = new HashSet<string>(StringComparer.Ordinal);
+                ids.Add(e.Key.Id);
             }
-            finally
+            v.IndexEmbedded(checkedEntries);
+            // One object parsed at a time: a million parsed documents held together would take
+            // several times the data's size.
+            foreach (var e in checkedEntries)
             {
-                foreach (var d in docs) d.Doc.Dispose();
+                JsonDocument doc;
+                try { doc = JsonDocument.Parse(e.Value); }
+                catch (JsonException ex) { v.Fail(e.Key, null, "not valid JSON: " + ex.Message); continue; }
+                using (doc) v.CheckObject(e.Key, doc.RootElement);
             }
             return v._errors;
         }
 
-        // References into embedded lists ("lswitch.subnets") need the ids those lists hold.
-        void IndexEmbedded(List<(NbEntry Entry, JsonDocument Doc)> docs)
+        // References into embedded lists ("lswitch.subnets") need the ids those lists hold: the
+        // objects of the tables holding such lists are parsed for them first.
+        void IndexEmbedded(List<NbEntry> entries)
         {
             var wanted = _schema.Tables.Values.Where(t => t.Model != null)
                 .SelectMany(t => t.Model.Fields.Values).Select(Innermost)
@@ -82,13 +79,20 @@ namespace DragonflowUpgrade.Engine.Schema
             {
                 var parts = path.Split('.');
                 var set = _embeddedIds[path] = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var (e, doc) in docs)
+                foreach (var e in entries)
                 {
-                    if (e.Key.Table != parts[0] || doc.RootElement.ValueKind != JsonValueKind.Object) continue;
-                    if (!doc.RootElement.TryGetProperty(parts[1], out var list) || list.ValueKind != JsonValueKind.Array) continue;
-                    foreach (var item in list.EnumerateArray())
-                        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-                            set.Add(id.GetString());
+                    if (e.Key.Table != parts[0]) continue;
+                    JsonDocument doc;
+                    try { doc = JsonDocument.Parse(e.Value); }
+                    catch (JsonException) { continue; }   // reported when the object is checked
+                    using (doc)
+                    {
+                        if (doc.RootElement.ValueKind != JsonValueKind.Object) continue;
+                        if (!doc.RootElement.TryGetProperty(parts[1], out var list) || list.ValueKind != JsonValueKind.Array) continue;
+                        foreach (var item in list.EnumerateArray())
+                            if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                                set.Add(id.GetString());
+                    }
                 }
             }
         }

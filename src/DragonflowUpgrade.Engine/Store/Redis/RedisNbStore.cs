@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
@@ -150,6 +151,8 @@ namespace DragonflowUpgrade.Engine.Store
         {
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
+            // Log rows also go in (or out of) the log's set of keys, in the same pipeline.
+            CompleteLogIndex(changes);
             var Prefix = _layout.Prefixes();
             int written = 0;
             Pipeline(Runs(changes), run =>
@@ -162,9 +165,26 @@ namespace DragonflowUpgrade.Engine.Store
                     _connection.Bulk(Prefix(e.Key), e.Key.Id);
                     if (!delete) _connection.Bulk(e.Value.Span);
                 }
+                var logRows = run.Where(IsLogRow).ToList();
+                if (logRows.Count == 0) return;
+                if (delete)
+                {
+                    _connection.Array(3 + logRows.Count);
+                    _connection.Bulk("EVAL");
+                    _connection.Bulk(LogIndexRemoveScript);
+                    _connection.Bulk(logRows.Count.ToString(CultureInfo.InvariantCulture));
+                }
+                else
+                {
+                    _connection.Array(2 + logRows.Count);
+                    _connection.Bulk("SADD");
+                    _connection.Bulk(LogIndexKey);
+                }
+                foreach (var e in logRows) _connection.Bulk(RedisKeys.Format(e.Key));   // the set holds the queens form
             }, run =>
             {
                 _connection.ReadReply();
+                if (run.Any(IsLogRow)) _connection.ReadReply();
                 written += run.Count;
                 progress?.Report(written);
             });
@@ -175,9 +195,11 @@ namespace DragonflowUpgrade.Engine.Store
         // is checked first, where it is stored in either layout (flag '1': holds this value, else
         // absent; a value of another type differs from any), then, if none differs, each put
         // ('p') is a SET and each delete a DEL, and an object found in the other layout is
-        // deleted there. Returns the 1-based positions that differ.
+        // deleted there; a log row's key, in the queens form whatever the layout, goes in or out
+        // of the log's set. Returns the 1-based positions that differ.
         const string CheckAndSetScript = @"
 local f, n, bad, other = ARGV[1], #KEYS / 2, {}, {}
+local log, index = '" + LogKeyStart + "', '" + LogIndexKey + @"'
 for i = 1, n do
   local v = redis.pcall('GET', KEYS[i])
   if v == false and KEYS[n + i] ~= KEYS[i] then
@@ -190,15 +212,21 @@ for i = 1, n do
 end
 if #bad > 0 then return bad end
 for i = 1, n do
-  if string.byte(f, n + i) == 112 then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
+  local put = string.byte(f, n + i) == 112
+  if put then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
   if other[i] then redis.call('DEL', KEYS[n + i]) end
+  if string.sub(KEYS[i], 1, #log) == log then
+    redis.call(put and 'SADD' or 'SREM', index, (string.gsub(KEYS[i], '^(%b{})%.?', '%1.', 1)))
+  end
 end
+if redis.call('SCARD', index) == 1 then redis.call('DEL', index) end
 return bad";
 
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
         {
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
             // the batches are pipelined as plain writes are.
+            CompleteLogIndex(changes);
             var layout = _layout;
             var Prefix = layout.Prefixes();
             int written = 0;
