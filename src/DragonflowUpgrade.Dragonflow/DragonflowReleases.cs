@@ -16,8 +16,8 @@ namespace DragonflowUpgrade.Dragonflow
         public static IReadOnlyList<string> All { get; } = new[] { "pike", "queens", "master" };
 
         /// <summary>
-        /// Where a run without -TargetRelease goes: queens, the last tagged release. Master rewrites
-        /// every Redis key into a layout that queens' code cannot read, so it is never a default.
+        /// The schema a run without -TargetRelease goes to: queens, the last tagged release. Master
+        /// rewrites every Redis key into a layout that queens' code cannot read, so it is never a default.
         /// </summary>
         public const string DefaultTarget = "queens";
 

@@ -30,7 +30,7 @@ namespace DragonflowUpgrade.Engine.Tests
             _store = store;
             _writesBeforeFailure = writesBeforeFailure;
             _pause = pause;
-            _holdFolder = holdFolder;
+            _holdFolder = string.IsNullOrEmpty(holdFolder) ? null : holdFolder;   // PowerShell passes $null to a string as ''
         }
 
         /// <summary>How many writes went through.</summary>

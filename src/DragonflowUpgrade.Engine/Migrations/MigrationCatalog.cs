@@ -12,8 +12,8 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         readonly List<string> _releases;
 
-        /// <param name="defaultTarget">The release a run without a target goes to (unless the database is
-        /// already past it); null: the newest release.</param>
+        /// <param name="defaultTarget">The newest release whose schema a run without a target goes to (a
+        /// database already past it stays at its own); null: the newest release with a schema.</param>
         public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string> knownReleases = null, string defaultTarget = null)
         {
             var byId = new Dictionary<string, Migration>(StringComparer.Ordinal);
@@ -35,7 +35,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             DefaultTarget = defaultTarget;
         }
 
-        /// <summary>The release a run without a target goes to; null: the newest.</summary>
+        /// <summary>The newest release whose schema a run without a target goes to; null: the newest with a schema.</summary>
         public string DefaultTarget { get; }
 
         public IReadOnlyList<Migration> Migrations { get; }

@@ -105,7 +105,6 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// </summary>
         public IReadOnlyList<Migration> Select(MigrationPlan plan, string targetRelease = null, IReadOnlyCollection<string> ids = null)
         {
-            targetRelease = Target(plan, targetRelease);
             IEnumerable<Migration> pending = plan.Pending;
             if (targetRelease != null)
             {
@@ -131,14 +130,9 @@ namespace DragonflowUpgrade.Engine.Migrations
             return prefix;
         }
 
-        // No target given: the catalog's default target, or the database's own release when it is
-        // already past it (a run never goes back); with no default target, every release.
-        string Target(MigrationPlan plan, string targetRelease)
-        {
-            if (targetRelease != null || _catalog.DefaultTarget == null) return targetRelease;
-            string recorded = MigrationLog.RecordedRelease(plan.Log);
-            return recorded != null && _catalog.ReleaseIndex(recorded) > _catalog.ReleaseIndex(_catalog.DefaultTarget) ? recorded : _catalog.DefaultTarget;
-        }
+        // The last release a schema goes to with no target: the catalog's default target (a database
+        // already past it stays at its own release), else any.
+        int DefaultLast => _catalog.DefaultTarget == null ? int.MaxValue : _catalog.ReleaseIndex(_catalog.DefaultTarget);
 
         static DfException SelectionInvalid(string message) =>
             new DfException("MigrationSelectionInvalid", DfErrorCategory.InvalidArgument, message, null,
@@ -147,20 +141,20 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <summary>
         /// The schema side of a run. It applies only to a database whose release is recorded (by
         /// a baseline or an earlier run) and a target release that has a schema: the target is
-        /// <paramref name="targetRelease"/>, else the newest release with a schema.
+        /// <paramref name="targetRelease"/>, else the newest release with a schema up to the
+        /// catalog's default target.
         /// </summary>
         public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
         {
             string from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
-            targetRelease = Target(plan, targetRelease);
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
             if (selected.Count < Select(plan, targetRelease).Count) return SchemaUpgrade.None;
             int fromIndex = _catalog.ReleaseIndex(from);
             string to = targetRelease != null
                 ? (_schemas(targetRelease) != null ? _catalog.Releases[_catalog.RequireRelease(targetRelease)] : null)
-                : _catalog.Releases.Where((r, i) => i >= fromIndex && _schemas(r) != null).LastOrDefault();
+                : _catalog.Releases.Where((r, i) => i >= fromIndex && i <= Math.Max(fromIndex, DefaultLast) && _schemas(r) != null).LastOrDefault();
             if (to == null) return SchemaUpgrade.None;
             var target = _schemas(to);
             var source = _schemas(from);
