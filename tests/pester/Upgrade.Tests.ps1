@@ -145,7 +145,8 @@ Describe 'Test-DfUpgradeReadiness' {
         $cloud = New-PikeCloud -RedisDb 61
         $parameters = Get-UpgradeParameters $cloud
         foreach ($key in 'UpdateCommand', 'RevertCommand', 'OptionManifest', 'Confirm') { $parameters.Remove($key) }
-        $failed = { param($results, $check) @($results | Where-Object { $_.Check -eq $check -and $_.Status -eq 'Failed' }) }
+        # The Failed rows of one check (wrap the call in @(): one row comes back as itself, not an array).
+        $failed = { param($results, $check) $results | Where-Object { $_.Check -eq $check -and $_.Status -eq 'Failed' } }
     }
     AfterAll { Remove-TestCloud $cloud }
 
@@ -165,7 +166,7 @@ Describe 'Test-DfUpgradeReadiness' {
 
     It 'fails NeutronDatabase when Neutron''s database does not answer from the controller' {
         $wrong = [pscredential]::new('neutron', (ConvertTo-SecureString 'not-the-password' -AsPlainText -Force))
-        $result = & $failed (Test-DfUpgradeReadiness @parameters -NeutronCredential $wrong) 'NeutronDatabase'
+        $result = @(& $failed (Test-DfUpgradeReadiness @parameters -NeutronCredential $wrong) 'NeutronDatabase')
         $result.Count | Should -Be 1
         $result.Node | Should -Be 'node01'
         $result.Message | Should -BeLike '*Access denied*-NeutronCredential*'
@@ -175,7 +176,7 @@ Describe 'Test-DfUpgradeReadiness' {
     It 'fails Configuration on a node whose dragonflow.ini cannot be read, naming node and file' {
         $file = (Get-DfNode $cloud.Inventory | Where-Object Name -EQ 'node02').ConfigFiles[0]
         Move-Item $file "$file.away"
-        try { $result = & $failed (Test-DfUpgradeReadiness @parameters) 'Configuration' }
+        try { $result = @(& $failed (Test-DfUpgradeReadiness @parameters) 'Configuration') }
         finally { Move-Item "$file.away" $file }
         $result.Node | Should -Be 'node02'
         $result.Message | Should -BeLike "node02: $file does not exist.*DragonflowConfig*"
@@ -185,7 +186,7 @@ Describe 'Test-DfUpgradeReadiness' {
         $options = Get-Content (Join-Path $PSScriptRoot '../../src/DragonflowUpgrade.Dragonflow/Options/queens.json') -Raw | ConvertFrom-Json -AsHashtable
         $options.groups.df_l2_app.Remove('l2_responder')
         $options | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $cloud.Dir 'removing.json')
-        $result = & $failed (Test-DfUpgradeReadiness @parameters -OptionManifest (Join-Path $cloud.Dir 'removing.json')) 'Configuration'
+        $result = @(& $failed (Test-DfUpgradeReadiness @parameters -OptionManifest (Join-Path $cloud.Dir 'removing.json')) 'Configuration')
         $result.Node | Should -Be 'node01', 'node02'
         $result[0].Message | Should -BeLike '*line 24: `[df_l2_app`] l2_responder is an option of pike that queens no longer has*Fix the file*'
 
@@ -197,7 +198,7 @@ Describe 'Test-DfUpgradeReadiness' {
     It 'fails BackupFolder when the backup folder cannot be made' {
         $file = Join-Path $cloud.Dir 'a-file'
         Set-Content $file 'x'
-        $result = & $failed (Test-DfUpgradeReadiness @parameters -BackupPath (Join-Path $file 'backups')) 'BackupFolder'
+        $result = @(& $failed (Test-DfUpgradeReadiness @parameters -BackupPath (Join-Path $file 'backups')) 'BackupFolder')
         $result.Count | Should -Be 1
         $result.Message | Should -BeLike "$file is a file, so the backup folder * cannot be made; give -BackupPath a folder"
     }
@@ -217,7 +218,7 @@ Start-Sleep -Seconds 600
         $child = Start-Process $exe -ArgumentList $arguments -PassThru
         try {
             Wait-Path $ready -Process $child
-            $result = & $failed (Test-DfUpgradeReadiness @parameters) 'NbDatabase'
+            $result = @(& $failed (Test-DfUpgradeReadiness @parameters) 'NbDatabase')
             $result.Count | Should -Be 1
             $result.Message | Should -BeLike "*is locked by*maintenance*wait for that run to end*"
         }

@@ -99,19 +99,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Whether every key of <paramref name="txn"/> holds what it writes (a delete: the key is absent), read in one transaction.</summary>
         async Task<bool> AppliedAsync(List<(string Key, NbEntry Change)> txn)
         {
-            using (var doc = await _gateway.CallAsync("/v3/kv/txn", w =>
-            {
-                w.WriteStartArray("success");
-                foreach (var (key, _) in txn)
-                {
-                    w.WriteStartObject();
-                    w.WriteStartObject("request_range");
-                    w.WriteBase64String("key", EtcdKeys.Utf8(key));
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-            }, "read back a write to").ConfigureAwait(false))
+            using (var doc = await _gateway.CallAsync("/v3/kv/txn", w => WriteReads(w, "success", txn), "read back a write to").ConfigureAwait(false))
                 return HoldsTargets(doc.RootElement, txn);
         }
 
@@ -131,6 +119,21 @@ namespace DragonflowUpgrade.Engine.Store
                 if (change.IsDelete ? now != null : now == null || !change.Value.Span.SequenceEqual(now)) return false;
             }
             return i == txn.Count;
+        }
+
+        // A branch of a transaction that reads every key of it.
+        static void WriteReads(Utf8JsonWriter w, string branch, List<(string Key, NbEntry Change)> txn)
+        {
+            w.WriteStartArray(branch);
+            foreach (var (key, _) in txn)
+            {
+                w.WriteStartObject();
+                w.WriteStartObject("request_range");
+                w.WriteBase64String("key", EtcdKeys.Utf8(key));
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
         }
 
         static void WriteOps(Utf8JsonWriter w, string branch, List<(string Key, NbEntry Change)> txn)
@@ -204,16 +207,7 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 w.WriteEndArray();
                 WriteOps(w, "success", txn);
-                w.WriteStartArray("failure");
-                foreach (var (key, _) in txn)
-                {
-                    w.WriteStartObject();
-                    w.WriteStartObject("request_range");
-                    w.WriteBase64String("key", EtcdKeys.Utf8(key));
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
+                WriteReads(w, "failure", txn);
             }, "write", resendable: false).ConfigureAwait(false))
             {
                 var root = doc.RootElement;
