@@ -127,6 +127,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
+            if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))
+                throw UpgradeErrors.StateInvalid(state.Path, $"lists its steps twice or out of order ({string.Join(", ", state.Steps.Select(s => s.Name))})");
+            // A run marks steps done only in order and starts them only in order: done steps lead, pending ones trail.
+            int firstNotDone = state.Steps.FindIndex(s => s.State != StepState.Done);
+            int lastNotPending = state.Steps.FindLastIndex(s => s.State != StepState.Pending);
+            var skipped = firstNotDone < 0 ? null : state.Steps.Skip(firstNotDone + 1).FirstOrDefault(s => s.State == StepState.Done);
+            if (skipped != null)
+                throw UpgradeErrors.StateInvalid(state.Path, $"records the step {skipped.Name} as done but the step {state.Steps[firstNotDone].Name} before it as {state.Steps[firstNotDone].State}: no upgrade leaves that");
+            int firstPending = state.Steps.FindIndex(s => s.State == StepState.Pending);
+            if (firstPending >= 0 && firstPending < lastNotPending)
+                throw UpgradeErrors.StateInvalid(state.Path, $"records the step {state.Steps[lastNotPending].Name} as {state.Steps[lastNotPending].State} but the step {state.Steps[firstPending].Name} before it as never started: no upgrade leaves that");
             if (!string.Equals(state.TargetRelease, _settings.TargetRelease ?? state.TargetRelease, StringComparison.OrdinalIgnoreCase))
                 throw UpgradeErrors.StateOtherCloud(state.Path, $"records an upgrade to {state.TargetRelease}, not {_settings.TargetRelease}");
             _settings.TargetRelease = state.TargetRelease;
