@@ -184,6 +184,27 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void Resume_with_another_update_command_or_option_manifest_is_refused_and_the_recorded_ones_are_kept()
+        {
+            string manifest = Path.Combine(_cloud.Dir, "manifest.json");
+            var (run, steps) = NewRun(noRollback: true, updateCommand: "true", optionManifest: manifest);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            _log.Clear();
+
+            var e = Assert.Throws<DfException>(() => NewRun(updateCommand: "false").Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains("-UpdateCommand", e.Message);
+            e = Assert.Throws<DfException>(() => NewRun(optionManifest: manifest + ".other").Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains(manifest, e.Message);
+            Assert.Empty(_log);
+
+            Assert.Equal(UpgradeStatus.Completed, NewRun(updateCommand: "true", optionManifest: manifest).Run.Resume(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "do B", "do C", "do D" }, _log);
+        }
+
+        [Fact]
         public void The_update_step_reverts_every_node_its_command_started_on_the_failed_one_included()
         {
             string releases = Path.Combine(_cloud.Dir, "releases");

@@ -140,10 +140,15 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 throw UpgradeErrors.StateInvalid(state.Path, $"records the step {state.Steps[lastNotPending].Name} as {state.Steps[lastNotPending].State} but the step {state.Steps[firstPending].Name} before it as never started: no upgrade leaves that");
             if (!string.Equals(state.TargetRelease, _settings.TargetRelease ?? state.TargetRelease, StringComparison.OrdinalIgnoreCase))
                 throw UpgradeErrors.StateOtherCloud(state.Path, $"records an upgrade to {state.TargetRelease}, not {_settings.TargetRelease}");
+            // Steps done with the recorded command and manifest are not redone: the rest must use the same ones.
+            if (_settings.UpdateCommand != null && _settings.UpdateCommand != state.UpdateCommand)
+                throw UpgradeErrors.StateOtherCloud(state.Path, "records the upgrade with another -UpdateCommand (a resume runs the recorded one again; leave -UpdateCommand out)");
+            if (_settings.OptionManifest != null && _settings.OptionManifest != state.OptionManifest)
+                throw UpgradeErrors.StateOtherCloud(state.Path, $"records the upgrade with the option manifest {state.OptionManifest ?? "of " + state.TargetRelease}, not {_settings.OptionManifest} (a resume uses the recorded one; leave -OptionManifest out)");
             _settings.TargetRelease = state.TargetRelease;
-            _settings.UpdateCommand = _settings.UpdateCommand ?? state.UpdateCommand;
+            _settings.UpdateCommand = state.UpdateCommand;
             _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
-            _settings.OptionManifest = _settings.OptionManifest ?? state.OptionManifest;
+            _settings.OptionManifest = state.OptionManifest;
             return state;
         }
 
