@@ -49,7 +49,7 @@ namespace DragonflowUpgrade.Remote.Tests
             public void Undo(UpgradeContext c) => _log.Add("undo " + Name);
         }
 
-        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null)
+        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
@@ -60,6 +60,9 @@ namespace DragonflowUpgrade.Remote.Tests
                 BackupFolder = _folder,
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
                 NoRollback = noRollback,
+                UpdateCommand = updateCommand,
+                RevertCommand = updateCommand == null ? null : "true",
+                OptionManifest = optionManifest,
             };
             return (new UpgradeRun(settings, steps), steps);
         }
@@ -151,6 +154,54 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal("UpgradeStateInvalid", e.ErrorId);
             Assert.Contains(statePath, e.Message);
             Assert.Equal(new[] { "do A" }, _log);
+        }
+
+        [Theory]
+        [InlineData("a later step marked done", "C=Done")]
+        [InlineData("a step started after one never started", "D=Running")]
+        [InlineData("the steps out of order", "swap")]
+        [InlineData("a step twice", "twice")]
+        public void A_state_file_edited_by_hand_to_skip_steps_is_refused_and_changes_nothing(string why, string edit)
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            var state = UpgradeState.Load(_folder);
+            if (edit == "swap") state.Steps.Reverse(2, 2);
+            else if (edit == "twice") state.Steps[3] = new StepRecord { Name = "C", State = StepState.Pending };
+            else state.Step(edit.Split('=')[0]).State = Enum.Parse<StepState>(edit.Split('=')[1]);
+            state.Save();
+            string before = File.ReadAllText(state.Path);
+            _log.Clear();
+
+            var e = Assert.Throws<DfException>(() => NewRun().Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+            Assert.Contains(state.Path, e.Message);
+            e = Assert.Throws<DfException>(() => NewRun().Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+            Assert.True(_log.Count == 0, why + ": " + string.Join(", ", _log));
+            Assert.Equal(before, File.ReadAllText(state.Path));
+        }
+
+        [Fact]
+        public void Resume_with_another_update_command_or_option_manifest_is_refused_and_the_recorded_ones_are_kept()
+        {
+            string manifest = Path.Combine(_cloud.Dir, "manifest.json");
+            var (run, steps) = NewRun(noRollback: true, updateCommand: "true", optionManifest: manifest);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            _log.Clear();
+
+            var e = Assert.Throws<DfException>(() => NewRun(updateCommand: "false").Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains("-UpdateCommand", e.Message);
+            e = Assert.Throws<DfException>(() => NewRun(optionManifest: manifest + ".other").Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains(manifest, e.Message);
+            Assert.Empty(_log);
+
+            Assert.Equal(UpgradeStatus.Completed, NewRun(updateCommand: "true", optionManifest: manifest).Run.Resume(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "do B", "do C", "do D" }, _log);
         }
 
         [Fact]

@@ -126,3 +126,22 @@ Describe 'A state file that is damaged or from another cloud' {
         { Invoke-DfUpgrade @p -Resume } | Should -Throw -ErrorId 'UpgradeNotFound*'
     }
 }
+
+Describe 'A target release older than the database' {
+    It 'fails readiness naming the release the database is at, and Invoke-DfUpgrade stops nothing' {
+        $case = New-Case
+        # Migrated to queens without a baseline: only the applied migrations say where it is.
+        Invoke-DfMigration -Database $case.Db -TargetRelease queens -BackupPath (New-Item -ItemType Directory (Join-Path $case.Dir 'mb')).FullName -Confirm:$false 3>$null | Out-Null
+        $before = Get-Content $case.Db -Raw
+        $p = $case.Parameters
+        $p.TargetRelease = 'pike'; $p.Remove('Confirm')
+        $check = Test-DfUpgradeReadiness @p | Where-Object Check -eq 'NbMigrations'
+        $check.Status | Should -Be 'Failed'
+        $check.Message | Should -BeLike '*already at queens, after pike*'
+        $p.Confirm = $false
+        $e = { Invoke-DfUpgrade @p } | Should -Throw -ErrorId 'UpgradeNotReady*' -PassThru
+        $e.Exception.Message | Should -BeLike '*already at queens*'
+        Get-Content $case.Db -Raw | Should -Be $before
+        Test-Path (Join-Path $case.Backups 'df-upgrade-state.json') | Should -BeFalse
+    }
+}

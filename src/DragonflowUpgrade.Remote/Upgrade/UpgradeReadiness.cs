@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using DragonflowUpgrade.Dragonflow.Configuration;
 using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 
@@ -85,10 +86,22 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
                 var migrator = settings.CreateMigrator(store);
                 var plan = migrator.Plan();
-                var selected = migrator.Select(plan, settings.TargetRelease);
-                var schema = migrator.PlanSchema(plan, settings.TargetRelease, selected);
+                // An upgrade never goes back: a database past the target would get older code started on it.
+                var catalog = migrator.Catalog;
+                int target = catalog.RequireRelease(settings.TargetRelease);
+                string reached = plan.Migrations.Where(m => m.IsApplied).Select(m => m.Migration.Release)
+                    .Append(MigrationLog.RecordedRelease(plan.Log)).Where(r => r != null).OrderBy(catalog.ReleaseIndex).LastOrDefault();
+                bool past = reached != null && catalog.ReleaseIndex(reached) > target;
+                var selected = past ? null : migrator.Select(plan, settings.TargetRelease);
+                var schema = past ? null : migrator.PlanSchema(plan, settings.TargetRelease, selected);
                 long bytes = 0;
-                if (selected.Count == 0 && !schema.ChangesRelease)
+                if (past)
+                {
+                    results.Add(new ReadinessResult("NbMigrations", null, ReadinessStatus.Failed,
+                        $"{store.Location} is already at {reached}, after {settings.TargetRelease}: an upgrade does not go back. Give a later -TargetRelease, or restore an older backup with Restore-DfNbDatabase"));
+                    bytes = store.Read().Sum(e => (long)e.Value.Length + 64);
+                }
+                else if (selected.Count == 0 && !schema.ChangesRelease)
                 {
                     results.Add(new ReadinessResult("NbMigrations", null, ReadinessStatus.Passed, $"no migration pending up to {settings.TargetRelease}"));
                     bytes = store.Read().Sum(e => (long)e.Value.Length + 64); // the upgrade backs it up all the same

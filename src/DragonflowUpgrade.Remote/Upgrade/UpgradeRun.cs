@@ -127,12 +127,28 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
+            if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))
+                throw UpgradeErrors.StateInvalid(state.Path, $"lists its steps twice or out of order ({string.Join(", ", state.Steps.Select(s => s.Name))})");
+            // A run marks steps done only in order and starts them only in order: done steps lead, pending ones trail.
+            int firstNotDone = state.Steps.FindIndex(s => s.State != StepState.Done);
+            int lastNotPending = state.Steps.FindLastIndex(s => s.State != StepState.Pending);
+            var skipped = firstNotDone < 0 ? null : state.Steps.Skip(firstNotDone + 1).FirstOrDefault(s => s.State == StepState.Done);
+            if (skipped != null)
+                throw UpgradeErrors.StateInvalid(state.Path, $"records the step {skipped.Name} as done but the step {state.Steps[firstNotDone].Name} before it as {state.Steps[firstNotDone].State}: no upgrade leaves that");
+            int firstPending = state.Steps.FindIndex(s => s.State == StepState.Pending);
+            if (firstPending >= 0 && firstPending < lastNotPending)
+                throw UpgradeErrors.StateInvalid(state.Path, $"records the step {state.Steps[lastNotPending].Name} as {state.Steps[lastNotPending].State} but the step {state.Steps[firstPending].Name} before it as never started: no upgrade leaves that");
             if (!string.Equals(state.TargetRelease, _settings.TargetRelease ?? state.TargetRelease, StringComparison.OrdinalIgnoreCase))
                 throw UpgradeErrors.StateOtherCloud(state.Path, $"records an upgrade to {state.TargetRelease}, not {_settings.TargetRelease}");
+            // Steps done with the recorded command and manifest are not redone: the rest must use the same ones.
+            if (_settings.UpdateCommand != null && _settings.UpdateCommand != state.UpdateCommand)
+                throw UpgradeErrors.StateOtherCloud(state.Path, "records the upgrade with another -UpdateCommand (a resume runs the recorded one again; leave -UpdateCommand out)");
+            if (_settings.OptionManifest != null && _settings.OptionManifest != state.OptionManifest)
+                throw UpgradeErrors.StateOtherCloud(state.Path, $"records the upgrade with the option manifest {state.OptionManifest ?? "of " + state.TargetRelease}, not {_settings.OptionManifest} (a resume uses the recorded one; leave -OptionManifest out)");
             _settings.TargetRelease = state.TargetRelease;
-            _settings.UpdateCommand = _settings.UpdateCommand ?? state.UpdateCommand;
+            _settings.UpdateCommand = state.UpdateCommand;
             _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
-            _settings.OptionManifest = _settings.OptionManifest ?? state.OptionManifest;
+            _settings.OptionManifest = state.OptionManifest;
             return state;
         }
 
