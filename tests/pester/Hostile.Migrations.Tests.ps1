@@ -147,9 +147,10 @@ Describe 'Hostile migrations' {
     foreach (`$p in `$NbApi.GetAll('lport')) { `$p['flag'] = 1; `$NbApi.Update('lport', `$p) }
 } }
 "@
-            $original = Get-RedisDump $Index
-            $expected = ($original -split "`n" | ForEach-Object { if ($_ -like '{lport.t1}.p1 = *') { "{lport.t1}.p1 = $theirs" } else { $_ } }) -join "`n"
+            # The NB objects and the log, without the module's own records (lock, journal, the log's set of keys).
             function Get-NbDump { (Get-RedisDump $Index) -split "`n" | Where-Object { $_ -notlike '{df_upgrade_*' } | Join-String -Separator "`n" }
+            $original = Get-NbDump
+            $expected = ($original -split "`n" | ForEach-Object { if ($_ -like '{lport.t1}.p1 = *') { "{lport.t1}.p1 = $theirs" } else { $_ } }) -join "`n"
         }
 
         It 'fails the commit with NbCommitConflict naming the object, writes none of its batch, and leaves the commit to resume or undo' {

@@ -47,9 +47,10 @@ $answering = (redis-cli -h 127.0.0.1 -p $port INFO server | Select-String '^proc
 if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${port}: set DF_TEST_REDIS_PORT to a free port." }
 $env:DF_TEST_REDIS = "127.0.0.1:$port"
 # What the module sends: its data path (SELECT, SCAN, TYPE, MGET, MSET, DEL, EVAL, EVALSHA,
-# SCRIPT LOAD) and the lock's (GET, SET, EVAL), plus what StackExchange.Redis asks on connecting.
+# SCRIPT LOAD), the migration log's set of keys (SMEMBERS, SISMEMBER, SADD, and SREM and SCARD
+# in its scripts) and the lock's (GET, SET, EVAL), plus what StackExchange.Redis asks on connecting.
 $modulePassword = [guid]::NewGuid().ToString('N')
-$allowed = 'select', 'scan', 'type', 'mget', 'mset', 'del', 'eval', 'evalsha', 'script|load', 'get', 'set', 'ping', 'echo' | ForEach-Object { "+$_" }
+$allowed = 'select', 'scan', 'type', 'mget', 'mset', 'del', 'eval', 'evalsha', 'script|load', 'smembers', 'sismember', 'sadd', 'srem', 'scard', 'get', 'set', 'ping', 'echo' | ForEach-Object { "+$_" }
 $answer = redis-cli -h 127.0.0.1 -p $port ACL SETUSER df-module reset on ">$modulePassword" '~*' resetchannels -@all @allowed
 if ($answer -ne 'OK') { throw "Could not add the Redis ACL user df-module: $answer" }
 $env:DF_TEST_REDIS_MODULE_USER = "df-module:$modulePassword@127.0.0.1:$port"
