@@ -16,7 +16,8 @@ function New-TestRedis([int] $Index) {
 
 # Every key and value of a Redis database, sorted: to compare a database before and after.
 function Get-RedisDump([int] $Index) {
-    $keys = @(Invoke-RedisCli $Index --scan | Sort-Object)
+    # The migration log's set of keys is not a string (GET fails on it, which would shift every value after it).
+    $keys = @(Invoke-RedisCli $Index --scan | Where-Object { $_ -ne '{df_upgrade_log_index}' } | Sort-Object)
     if ($keys.Count -eq 0) { return '' }
     $values = $keys | ForEach-Object { "GET `"$($_ -replace '"', '\"')`"" } | redis-cli -h $script:RedisHost -p $script:RedisPort -n $Index
     ($keys | ForEach-Object -Begin { $i = 0 } -Process { "$_ = $($values[$i++])" }) -join "`n"
