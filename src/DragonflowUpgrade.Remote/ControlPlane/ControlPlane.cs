@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
@@ -77,7 +76,7 @@ namespace DragonflowUpgrade.Remote
         /// Stops the Neutron servers, then every Dragonflow service; then, given a database,
         /// waits until no service, listener or publisher row is alive.
         /// </summary>
-        public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
+        public ControlPlaneOutcome Stop(IReadOnlyList<DfNode> nodes, HeartbeatCheck? check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
             _ssh.CheckIdentityFiles(nodes); // a partial stop or start is worse than none
             var run = new Run(this, nodes, ControlPlaneAction.Stop, progress, cancel);
@@ -92,20 +91,20 @@ namespace DragonflowUpgrade.Remote
         /// Starts the Dragonflow services; given a database, waits until each one started has
         /// written a new heartbeat; then starts the Neutron servers.
         /// </summary>
-        public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
+        public ControlPlaneOutcome Start(IReadOnlyList<DfNode> nodes, HeartbeatCheck? check, IProgress<ProgressReport> progress, CancellationToken cancel = default)
         {
             _ssh.CheckIdentityFiles(nodes); // a partial stop or start is worse than none
             var run = new Run(this, nodes, ControlPlaneAction.Start, progress, cancel);
-            Dictionary<(string, string), double> before = null;
-            string failure = null;
+            Dictionary<(string, string), double>? before = null;
+            string? failure = null;
             if (check != null)
             {
                 try { before = LatestBeats(Heartbeats.ReadServices(check.Store)); }
                 catch (NbStoreException e) { failure = "Cannot read the NB service table: " + e.Message; }
             }
             run.Phase("Starting the Dragonflow services", ServiceKind.Dragonflow);
-            IReadOnlyList<Heartbeat> missing = null;
-            if (before != null) (missing, failure) = WaitUntilFresh(run, check, before, progress, cancel);
+            IReadOnlyList<Heartbeat>? missing = null;
+            if (before != null) (missing, failure) = WaitUntilFresh(run, check!, before, progress, cancel);
             run.Phase("Starting the Neutron servers", ServiceKind.Neutron);
             return run.Outcome(missing, failure);
         }
@@ -138,7 +137,7 @@ namespace DragonflowUpgrade.Remote
             }
         }
 
-        (IReadOnlyList<Heartbeat>, string) WaitUntilFresh(Run run, HeartbeatCheck check, Dictionary<(string, string), double> before, IProgress<ProgressReport> progress, CancellationToken cancel)
+        (IReadOnlyList<Heartbeat>?, string?) WaitUntilFresh(Run run, HeartbeatCheck check, Dictionary<(string, string), double> before, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
             const string activity = "Waiting for the Dragonflow services' first heartbeats";
             var expected = run.Started(ServiceKind.Dragonflow).Where(s => s.Service.Heartbeat)
@@ -234,7 +233,7 @@ namespace DragonflowUpgrade.Remote
                 int done = 0;
                 var results = NodeFanOut.Run(targets, _owner._throttleLimit, _owner._log,
                     (node, log, c) => Act(node, kind, log, c),
-                    (node, e) => (node, (List<ServiceActionResult>)null, e, TimeSpan.Zero),
+                    (node, e) => (node, (List<ServiceActionResult>?)null, (Exception?)e, TimeSpan.Zero),
                     _cancel);
                 foreach (var (node, services, error, elapsed) in results)
                 {
@@ -246,15 +245,15 @@ namespace DragonflowUpgrade.Remote
                     }
                     else
                     {
-                        _services[node].AddRange(services);
-                        _failures[node].AddRange(services.Where(s => !s.Succeeded).Select(s => s.Result.Failure));
+                        _services[node].AddRange(services!);
+                        _failures[node].AddRange(services!.Where(s => !s.Succeeded).Select(s => s.Result.Failure!));
                         _durations[node] += elapsed;
                     }
                     _progress?.Report(new ProgressReport(activity, $"{done} of {targets.Count} nodes; last: {node.Name}", 100 * done / targets.Count));
                 }
             }
 
-            (DfNode, List<ServiceActionResult>, Exception, TimeSpan) Act(DfNode node, ServiceKind kind, ILogger log, CancellationToken cancel)
+            (DfNode, List<ServiceActionResult>?, Exception?, TimeSpan) Act(DfNode node, ServiceKind kind, ILogger log, CancellationToken cancel)
             {
                 var sw = Stopwatch.StartNew();
                 var services = InOrder(node, _action).Where(s => s.Kind == kind).ToList();
@@ -270,7 +269,7 @@ namespace DragonflowUpgrade.Remote
                 }
             }
 
-            public ControlPlaneOutcome Outcome(IReadOnlyList<Heartbeat> atFault, string heartbeatFailure) =>
+            public ControlPlaneOutcome Outcome(IReadOnlyList<Heartbeat>? atFault, string? heartbeatFailure) =>
                 new ControlPlaneOutcome(_action,
                     _nodes.Select(n => new ControlPlaneNodeResult(n, _action, _services[n], _failures[n], _durations[n],
                                                                   _unreachable.TryGetValue(n, out var e) ? e : null)).ToList(),

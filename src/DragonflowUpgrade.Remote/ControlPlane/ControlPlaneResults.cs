@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -26,7 +25,7 @@ namespace DragonflowUpgrade.Remote
     public sealed class ControlPlaneNodeResult
     {
         public ControlPlaneNodeResult(DfNode node, ControlPlaneAction action, IReadOnlyList<ServiceActionResult> services, IReadOnlyList<string> failures, TimeSpan duration,
-                                      Exception connectionError = null)
+                                      Exception? connectionError = null)
         {
             _connectionError = connectionError;
             Node = node;
@@ -44,18 +43,18 @@ namespace DragonflowUpgrade.Remote
         public IReadOnlyList<string> Failures { get; }
         public TimeSpan Duration { get; }
         public bool Succeeded => Failures.Count == 0;
-        public string Error => Failures.Count == 0 ? null : string.Join("; ", Failures);
+        public string? Error => Failures.Count == 0 ? null : string.Join("; ", Failures);
 
-        readonly Exception _connectionError;
+        readonly Exception? _connectionError;
 
         /// <summary>
         /// Why the node failed, as the error to report for it: unreachable (or its host key
         /// refused), else a failed stop or start naming each service; null when it succeeded.
         /// </summary>
-        public Engine.Errors.DfException ToException() =>
+        public Engine.Errors.DfException? ToException() =>
             Succeeded ? null
             : _connectionError != null ? RemoteCommandException.For(Node, _connectionError, FailedId)
-            : new RemoteCommandException(FailedId, Node, Error); // each failure names the node already
+            : new RemoteCommandException(FailedId, Node, Error!); // each failure names the node already
 
         string FailedId => Action == ControlPlaneAction.Stop ? RemoteCommandException.StopFailedId : RemoteCommandException.StartFailedId;
     }
@@ -63,7 +62,7 @@ namespace DragonflowUpgrade.Remote
     /// <summary>The nodes' results, and what the NB heartbeats showed afterwards.</summary>
     public sealed class ControlPlaneOutcome
     {
-        public ControlPlaneOutcome(ControlPlaneAction action, IReadOnlyList<ControlPlaneNodeResult> nodes, IReadOnlyList<Heartbeat> heartbeatsAtFault, string heartbeatFailure)
+        public ControlPlaneOutcome(ControlPlaneAction action, IReadOnlyList<ControlPlaneNodeResult> nodes, IReadOnlyList<Heartbeat> heartbeatsAtFault, string? heartbeatFailure)
         {
             Action = action;
             Nodes = nodes;
@@ -76,7 +75,7 @@ namespace DragonflowUpgrade.Remote
         /// <summary>After a stop, the rows still alive; after a start, the services without a fresh heartbeat.</summary>
         public IReadOnlyList<Heartbeat> HeartbeatsAtFault { get; }
         /// <summary>Why the heartbeat check failed; null when it passed or was not asked for.</summary>
-        public string HeartbeatFailure { get; }
+        public string? HeartbeatFailure { get; }
         public IReadOnlyList<ControlPlaneNodeResult> FailedNodes => Nodes.Where(n => !n.Succeeded).ToList();
         public bool Succeeded => HeartbeatFailure == null && Nodes.All(n => n.Succeeded);
     }

@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -15,7 +14,7 @@ namespace DragonflowUpgrade.Remote
     /// </summary>
     public sealed class Heartbeat
     {
-        public Heartbeat(string table, string id, string chassis, string binary, double? lastSeen, string problem = null)
+        public Heartbeat(string table, string? id, string? chassis, string? binary, double? lastSeen, string? problem = null)
         {
             Problem = problem;
             Table = table;
@@ -26,15 +25,15 @@ namespace DragonflowUpgrade.Remote
         }
 
         public string Table { get; }
-        public string Id { get; }
+        public string? Id { get; }
         /// <summary>The host: the service's chassis, the listener's id; null for a publisher.</summary>
-        public string Chassis { get; }
+        public string? Chassis { get; }
         /// <summary>The service's binary ("df-local-controller"); "neutron-server" for a listener; null for a publisher.</summary>
-        public string Binary { get; }
+        public string? Binary { get; }
         /// <summary>The last heartbeat, epoch seconds; null if the row has none.</summary>
         public double? LastSeen { get; }
         /// <summary>Why the row's time cannot be read (to follow "its row"), or null.</summary>
-        public string Problem { get; }
+        public string? Problem { get; }
 
         /// <summary>Whether the component beats; one whose row's time cannot be read may, so it counts as alive.</summary>
         public bool IsAlive(double now, TimeSpan downTime) => Problem != null || (LastSeen.HasValue && now - LastSeen.Value <= downTime.TotalSeconds);
@@ -72,8 +71,8 @@ namespace DragonflowUpgrade.Remote
             {
                 var row = ControlPlaneCheck.ReadRow(entry, timeField);
                 string Field(string name) => ControlPlaneCheck.Field(row.Object, name);
-                string chassis = table == "service" ? Field("chassis") : table == "listener" ? entry.Key.Id : null;
-                string binary = table == "service" ? Field("binary") : table == "listener" ? "neutron-server" : null;
+                string? chassis = table == "service" ? Field("chassis") : table == "listener" ? entry.Key.Id : null;
+                string? binary = table == "service" ? Field("binary") : table == "listener" ? "neutron-server" : null;
                 yield return new Heartbeat(table, entry.Key.Id, chassis, binary, row.Seconds, row.Problem);
             }
         }

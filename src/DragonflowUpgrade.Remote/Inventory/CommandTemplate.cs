@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System.Linq;
 using System.Text.RegularExpressions;
 
@@ -58,7 +57,7 @@ namespace DragonflowUpgrade.Remote
         public string Fill(System.Collections.Generic.IReadOnlyDictionary<string, string> values) =>
             Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string v) ? v : m.Value);
 
-        static (string Id, string Problem) Check(string s, string[] placeholders)
+        static (string? Id, string? Problem) Check(string s, string[] placeholders)
         {
             foreach (Match m in Placeholder.Matches(s))
             {

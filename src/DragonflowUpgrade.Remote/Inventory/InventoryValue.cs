@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -77,7 +76,7 @@ namespace DragonflowUpgrade.Remote
                     var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                     {
-                        string name = reader.GetString();
+                        string name = reader.GetString()!; // a property name is never null
                         int nameLine = lines.LineOf(reader.TokenStartIndex);
                         if (!seen.Add(name)) throw new InventoryException(file, nameLine, name, "appears twice in the same object.");
                         reader.Read();
@@ -92,7 +91,7 @@ namespace DragonflowUpgrade.Remote
                         items.Add(ReadValue(ref reader, lines, file));
                     return FromList(items, line);
                 }
-                case JsonTokenType.String: return String(reader.GetString(), line);
+                case JsonTokenType.String: return String(reader.GetString()!, line);
                 case JsonTokenType.Number: return Number(System.Text.Encoding.UTF8.GetString(reader.ValueSpan.ToArray()), line);
                 case JsonTokenType.True: return Boolean(true, line);
                 case JsonTokenType.False: return Boolean(false, line);

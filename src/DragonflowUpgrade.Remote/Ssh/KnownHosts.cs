@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -101,11 +100,11 @@ namespace DragonflowUpgrade.Remote
             {
                 if (_entries.Any(e => e.Marker == null && e.Matches(host) && e.Key.SequenceEqual(key))) return;
                 string text = $"{host} {KeyType(key)} {Convert.ToBase64String(key)}";
-                string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
+                string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path))!; // a full file path has a folder
                 Directory.CreateDirectory(dir);
                 bool needsNewline = File.Exists(_path) && new FileInfo(_path).Length > 0 && !EndsWithNewline(_path);
                 File.AppendAllText(_path, (needsNewline ? "\n" : "") + text + "\n");
-                _entries.Add(Entry.Parse(text, _entries.Count == 0 ? 1 : _entries.Max(e => e.Line) + 1));
+                _entries.Add(Entry.Parse(text, _entries.Count == 0 ? 1 : _entries.Max(e => e.Line) + 1)!); // the line just written parses
             }
         }
 
@@ -120,19 +119,19 @@ namespace DragonflowUpgrade.Remote
 
         sealed class Entry
         {
-            public string Marker;
-            public string[] Patterns;
-            public string KeyType;
-            public byte[] Key;
+            public string? Marker;
+            public string[] Patterns = new string[0];
+            public string KeyType = "";
+            public byte[] Key = new byte[0];
             public int Line;
 
-            public static Entry Parse(string text, int line)
+            public static Entry? Parse(string text, int line)
             {
                 text = text.Trim();
                 if (text.Length == 0 || text[0] == '#') return null;
                 var parts = text.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries);
                 int i = 0;
-                string marker = null;
+                string? marker = null;
                 if (parts[0].StartsWith("@", StringComparison.Ordinal)) { marker = parts[0].ToLowerInvariant(); i = 1; }
                 if (parts.Length < i + 3) return null;
                 byte[] key;

@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -29,11 +28,11 @@ namespace DragonflowUpgrade.Remote
         /// <paramref name="line"/> is called from other threads. Never throws for the command's own failure.
         /// </summary>
         public NodeCommandResult RunStreaming(string command, string shown, Stream input, Stream output, Action<string> line,
-            ILogger log, string secret = null, CancellationToken cancel = default)
+            ILogger log, string? secret = null, CancellationToken cancel = default)
         {
             log.LogInformation("{Node}: {Command}", Node.Name, shown);
             // A secret of several lines reaches the output one line at a time: each of its lines is hidden too.
-            string[] hidden = string.IsNullOrEmpty(secret) ? new string[0]
+            string[] hidden = secret == null || secret.Length == 0 ? new string[0]
                 : new[] { secret }.Concat(secret.Split('\r', '\n')).Where(part => part.Length > 0).Distinct().OrderByDescending(part => part.Length).ToArray();
             string Scrub(string s)
             {
@@ -42,7 +41,7 @@ namespace DragonflowUpgrade.Remote
             }
             var lastErrors = new Queue<string>();
             var sw = Stopwatch.StartNew();
-            string failure = null;
+            string? failure = null;
             using (var cmd = _client.CreateCommand(command))
             {
                 cmd.CommandTimeout = _commandTimeout;
@@ -105,7 +104,7 @@ namespace DragonflowUpgrade.Remote
         {
             using (var reader = new StreamReader(stream, new UTF8Encoding(false), false, 1 << 14, leaveOpen: true))
             {
-                string l;
+                string? l;
                 while ((l = reader.ReadLine()) != null) line(l);
             }
         }

@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -48,7 +47,7 @@ namespace DragonflowUpgrade.Remote
             PreferKnownKeyTypes(info, _knownHosts.KeyTypes(node.Address, node.Port));
             DeferSlowKeyExchange(info);
 
-            string rejected = null;
+            string? rejected = null;
             var client = new SshClient(info);
             client.HostKeyReceived += (sender, e) =>
             {
@@ -220,7 +219,7 @@ namespace DragonflowUpgrade.Remote
             using (var cmd = _client.CreateCommand(command))
             {
                 cmd.CommandTimeout = _commandTimeout;
-                string failure = null;
+                string? failure = null;
                 try
                 {
                     using (cancel.Register(() => { try { cmd.CancelAsync(); } catch (Exception) { } }))
