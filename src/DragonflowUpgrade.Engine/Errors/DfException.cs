@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 
 namespace DragonflowUpgrade.Engine.Errors
@@ -28,8 +29,8 @@ namespace DragonflowUpgrade.Engine.Errors
     /// </summary>
     public class DfException : Exception
     {
-        public DfException(string errorId, DfErrorCategory category, string message, string target = null,
-                           string recommendedAction = null, Exception inner = null)
+        public DfException(string errorId, DfErrorCategory category, string message, string? target = null,
+                           string? recommendedAction = null, Exception? inner = null)
             : base(message, inner)
         {
             ErrorId = errorId ?? throw new ArgumentNullException(nameof(errorId));
@@ -44,12 +45,12 @@ namespace DragonflowUpgrade.Engine.Errors
         public DfErrorCategory Category { get; }
 
         /// <summary>The database, file, key, node or migration concerned, fit to print: never a password.</summary>
-        public string Target { get; }
+        public string? Target { get; }
 
         /// <summary>What an error record names as its target: <see cref="Target"/>, or an object fit to pipe on (a node).</summary>
-        public virtual object TargetObject => Target;
+        public virtual object? TargetObject => Target;
 
         /// <summary>What to do about it, or null.</summary>
-        public string RecommendedAction { get; }
+        public string? RecommendedAction { get; }
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections;
 using System.Collections.Generic;
@@ -34,7 +35,7 @@ namespace DragonflowUpgrade.Engine.Json
         /// a long (a BigInteger beyond its range), a double, a bool or null.
         /// </summary>
         /// <exception cref="FormatException">The text is not one valid JSON value; the message says where.</exception>
-        public static object Parse(ReadOnlySpan<byte> utf8) => Parse(utf8, out _);
+        public static object? Parse(ReadOnlySpan<byte> utf8) => Parse(utf8, out _);
 
         /// <summary>
         /// <see cref="Parse(ReadOnlySpan{byte})"/>, also telling whether the text is exactly what
@@ -42,7 +43,7 @@ namespace DragonflowUpgrade.Engine.Json
         /// stores: then any other text holds other data.
         /// </summary>
         [MethodImpl(Hot.Optimize)]
-        internal static object Parse(ReadOnlySpan<byte> utf8, out bool asWritten)
+        internal static object? Parse(ReadOnlySpan<byte> utf8, out bool asWritten)
         {
             var r = Reader.OfThread;
             r.NotAsWritten = false;
@@ -58,14 +59,14 @@ namespace DragonflowUpgrade.Engine.Json
 
         // The reader's state, one per thread, passed along rather than kept in thread-static
         // fields: reading one of those costs a call into the runtime on every use.
-        [ThreadStatic] static Reader _reader;
+        [ThreadStatic] static Reader? _reader;
 
         sealed class Reader
         {
             public bool NotAsWritten;  // set on anything Serialize would have written otherwise
             // The members of the objects being read, innermost last: each object is made at its size once read.
             public string[] MemberNames = new string[64];
-            public object[] MemberValues = new object[64];
+            public object?[] MemberValues = new object?[64];
             public int Members;
             // Member names repeat in every object of a table: the last ones seen, by a hash of their
             // bytes, and those bytes.
@@ -91,7 +92,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static object ReadValue(Reader r, ReadOnlySpan<byte> b, ref int at, int depth, int space)
+        static object? ReadValue(Reader r, ReadOnlySpan<byte> b, ref int at, int depth, int space)
         {
             Space(r, b, ref at, space);
             if (at >= b.Length) throw Invalid("the text ends where a value should be", at);
@@ -154,9 +155,9 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static List<object> ReadArray(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
+        static List<object?> ReadArray(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
         {
-            var list = new List<object>();
+            var list = new List<object?>();
             at++;
             Space(r, b, ref at, 0);
             if (at < b.Length && b[at] == ']') { at++; return list; }
@@ -371,7 +372,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         // One reusable output buffer per thread: serializing thousands of objects allocates only their results.
-        [ThreadStatic] static ByteWriter Buffer;
+        [ThreadStatic] static ByteWriter? Buffer;
 
         sealed class ByteWriter
         {
@@ -408,7 +409,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static void Write(ByteWriter w, object value, int depth)
+        static void Write(ByteWriter w, object? value, int depth)
         {
             if (depth > MaxDepth) throw new FormatException($"An NB object cannot nest objects and arrays deeper than {MaxDepth} (is one inside itself?).");
             switch (value)
@@ -552,7 +553,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         /// <summary>The top-level <c>"topic"</c> string of a JSON object value; null for anything else.</summary>
-        public static string TopicOf(ReadOnlySpan<byte> value)
+        public static string? TopicOf(ReadOnlySpan<byte> value)
         {
             if (value.IsEmpty) return null;
             try

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             string file = Path.GetFileName(assembly.Location);
             Type[] types;
             try { types = assembly.GetTypes(); }
-            catch (ReflectionTypeLoadException e) { types = e.Types.Where(t => t != null).ToArray(); }
+            catch (ReflectionTypeLoadException e) { types = e.Types.OfType<Type>().ToArray(); }
             foreach (var type in types.Where(t => typeof(IMigration).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).OrderBy(t => t.FullName))
             {
                 string source = $"{file}: {type.FullName}";
@@ -25,7 +26,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                 var proposed = Migration.ValidateMetadata(source, meta.Id, meta.Release, meta.ProposedAt);
                 var t = type;
                 yield return new Migration(meta.Id, meta.Release, meta.Description, proposed, meta.Handles, null, source,
-                    nb => ((IMigration)Activator.CreateInstance(t)).Apply(nb));
+                    nb => ((IMigration)Activator.CreateInstance(t)!).Apply(nb)); // a public constructor without parameters: checked above
             }
         }
 

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
@@ -12,14 +13,14 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         /// <param name="handles">The schema changes it takes care of, as authors write them (<c>lswitch.subnets:FieldRemoved</c>).</param>
         /// <exception cref="MigrationDefinitionException">One of <paramref name="handles"/> names no schema change; the message names <paramref name="source"/>.</exception>
-        public Migration(string id, string release, string description, DateTimeOffset proposedAt,
-            IEnumerable<string> handles, string checksum, string source, Action<INbApi> apply)
+        public Migration(string id, string release, string? description, DateTimeOffset proposedAt,
+            IEnumerable<string>? handles, string? checksum, string source, Action<INbApi> apply)
         {
             Id = id;
             Release = release;
             Description = description ?? "";
             ProposedAt = proposedAt.ToUniversalTime();
-            Handles = (handles ?? Array.Empty<string>()).Select(h => SchemaChangeKey.TryParse(h, out string problem)
+            Handles = (handles ?? Array.Empty<string>()).Select(h => SchemaChangeKey.TryParse(h, out string? problem)
                 ?? throw new MigrationDefinitionException(source, $"migration '{id}' has '{h}' in Handles, which {problem}.")).ToList();
             Checksum = checksum;
             Source = source;
@@ -34,7 +35,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public IReadOnlyList<SchemaChangeKey> Handles { get; }
 
         /// <summary>SHA-256 of a script's text; null for compiled migrations, whose code is versioned with the module.</summary>
-        public string Checksum { get; }
+        public string? Checksum { get; }
 
         /// <summary>Where the migration was found: a file path, or assembly and type.</summary>
         public string Source { get; }
@@ -64,7 +65,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public static bool IsValidId(string id) => id != null && System.Text.RegularExpressions.Regex.IsMatch(id, IdPattern);
 
         /// <summary>Parses an ISO 8601 time with a zone (Z or an offset); null when it is not one.</summary>
-        public static DateTimeOffset? ParseUtc(string text)
+        public static DateTimeOffset? ParseUtc(string? text)
         {
             if (text == null) return null;
             string[] formats = { "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK" };
@@ -80,7 +81,7 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// <summary>A migration is malformed: the message names the file or type and what is wrong.</summary>
     public sealed class MigrationDefinitionException : DfException
     {
-        public MigrationDefinitionException(string source, string problem, Exception inner = null)
+        public MigrationDefinitionException(string source, string problem, Exception? inner = null)
             : base("MigrationMalformed", DfErrorCategory.InvalidData, $"{source}: {problem}", source,
                    "Fix the migration the message names (or remove it from -MigrationPath), then run again.", inner)
         {

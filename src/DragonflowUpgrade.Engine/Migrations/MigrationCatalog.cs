@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <param name="defaultTarget">The newest release whose schema a run without a target goes to (a
         /// database already past it stays at its own); null: the newest release with a schema.</param>
-        public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string> knownReleases = null, string defaultTarget = null)
+        public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string>? knownReleases = null, string? defaultTarget = null)
         {
             var byId = new Dictionary<string, Migration>(StringComparer.Ordinal);
             foreach (var m in migrations)
@@ -36,7 +37,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         }
 
         /// <summary>The newest release whose schema a run without a target goes to; null: the newest with a schema.</summary>
-        public string DefaultTarget { get; }
+        public string? DefaultTarget { get; }
 
         public IReadOnlyList<Migration> Migrations { get; }
 

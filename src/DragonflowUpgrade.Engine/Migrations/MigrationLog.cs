@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -22,13 +23,14 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// <summary>One row of the NB table <c>schema_migration_log</c>.</summary>
     public sealed class MigrationLogEntry
     {
-        public string Id { get; set; }
+        public string Id { get; set; } = "";
         public MigrationLogKind Kind { get; set; }
-        public string Release { get; set; }
-        public string Description { get; set; }
+        /// <summary>Null in a row written without one (kept as read).</summary>
+        public string? Release { get; set; }
+        public string? Description { get; set; }
         public DateTimeOffset? ProposedAt { get; set; }
         public DateTimeOffset? AppliedAt { get; set; }
-        public string Checksum { get; set; }
+        public string? Checksum { get; set; }
 
         /// <summary>True for rows that mark a migration as done (ran or baselined).</summary>
         public bool MarksMigration => Kind == MigrationLogKind.Migration || Kind == MigrationLogKind.Baselined;
@@ -74,7 +76,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         internal static MigrationLogEntry Parse(NbEntry e)
         {
-            NbObject o;
+            NbObject? o;
             try { o = NbJson.Parse(e.Value.Span) as NbObject; }
             catch (FormatException ex) { throw new NbStoreException($"The migration log row {e.Key} is {ex.Message}"); }
             if (o == null) throw new NbStoreException($"The migration log row {e.Key} is not a JSON object.");
@@ -116,7 +118,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// The schema release a database is recorded at, from its log rows (in any order): the
         /// last schema row a run wrote, else the last baseline; null when neither was ever recorded.
         /// </summary>
-        public static string RecordedRelease(IEnumerable<MigrationLogEntry> rows)
+        public static string? RecordedRelease(IEnumerable<MigrationLogEntry> rows)
         {
             var log = InOrder(rows);
             return log.LastOrDefault(r => r.Kind == MigrationLogKind.Schema)?.Release

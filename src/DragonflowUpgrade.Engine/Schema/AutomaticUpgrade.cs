@@ -1,3 +1,4 @@
+#nullable enable
 using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -25,7 +26,7 @@ namespace DragonflowUpgrade.Engine.Schema
     /// </summary>
     public sealed class SchemaChangeKey : IEquatable<SchemaChangeKey>
     {
-        public SchemaChangeKey(string table, string field, SchemaChangeKind kind)
+        public SchemaChangeKey(string table, string? field, SchemaChangeKind kind)
         {
             Table = table ?? throw new ArgumentNullException(nameof(table));
             Field = field;
@@ -34,21 +35,23 @@ namespace DragonflowUpgrade.Engine.Schema
 
         public string Table { get; }
         /// <summary>The field, dotted for fields of embedded models (<c>binding.type</c>); null for table changes.</summary>
-        public string Field { get; }
+        public string? Field { get; }
         public SchemaChangeKind Kind { get; }
 
         /// <summary>
         /// Reads <c>table.field:Kind</c> or <c>table:Kind</c>; null, with <paramref name="problem"/>
         /// saying what is wrong (to follow the quoted text), when the text is not one.
         /// </summary>
-        public static SchemaChangeKey TryParse(string text, out string problem)
+        public static SchemaChangeKey? TryParse(string? text, out string? problem)
         {
             problem = null;
             int colon = text?.LastIndexOf(':') ?? -1;
-            string name = colon < 0 ? text : text.Substring(0, colon), kind = colon < 0 ? null : text.Substring(colon + 1);
-            int dot = name?.IndexOf('.') ?? -1;
-            string table = dot < 0 ? name : name.Substring(0, dot), field = dot < 0 ? null : name.Substring(dot + 1);
-            if (string.IsNullOrEmpty(text) || text.Any(char.IsWhiteSpace) || colon < 0 || table.Length == 0 || field?.Length == 0 ||
+            string name = text == null ? "" : colon < 0 ? text : text.Substring(0, colon);
+            string kind = colon < 0 ? "" : text!.Substring(colon + 1);
+            int dot = name.IndexOf('.');
+            string table = dot < 0 ? name : name.Substring(0, dot);
+            string? field = dot < 0 ? null : name.Substring(dot + 1);
+            if (text == null || text.Length == 0 || text.Any(char.IsWhiteSpace) || colon < 0 || table.Length == 0 || field?.Length == 0 ||
                 field != null && field.Split('.').Any(part => part.Length == 0) || name.IndexOf(':') >= 0)
                 problem = "is not a schema change: write table.field:Kind or table:Kind, as Compare-DfSchema's Key shows it";
             // Enum.TryParse also takes numbers and comma lists: only a kind's own name will do.
@@ -58,11 +61,11 @@ namespace DragonflowUpgrade.Engine.Schema
             return null;
         }
 
-        public bool Equals(SchemaChangeKey other) =>
+        public bool Equals(SchemaChangeKey? other) =>
             other != null && Kind == other.Kind && string.Equals(Table, other.Table, StringComparison.OrdinalIgnoreCase) &&
             string.Equals(Field, other.Field, StringComparison.OrdinalIgnoreCase);
 
-        public override bool Equals(object obj) => Equals(obj as SchemaChangeKey);
+        public override bool Equals(object? obj) => Equals(obj as SchemaChangeKey);
 
         public override int GetHashCode() =>
             (StringComparer.OrdinalIgnoreCase.GetHashCode(Table) * 31 + (Field == null ? 0 : StringComparer.OrdinalIgnoreCase.GetHashCode(Field))) * 31 + (int)Kind;
@@ -74,7 +77,7 @@ namespace DragonflowUpgrade.Engine.Schema
     /// <summary>One difference between two releases' schemas: which (<see cref="Id"/>), and whether it needs a migration.</summary>
     public sealed class SchemaChange
     {
-        public SchemaChange(string table, string field, SchemaChangeKind kind, bool automatic, string detail)
+        public SchemaChange(string table, string? field, SchemaChangeKind kind, bool automatic, string detail)
         {
             Id = new SchemaChangeKey(table, field, kind);
             Automatic = automatic;
@@ -85,7 +88,7 @@ namespace DragonflowUpgrade.Engine.Schema
         public SchemaChangeKey Id { get; }
         public string Table => Id.Table;
         /// <summary>The field, dotted for fields of embedded models (<c>binding.type</c>); null for table changes.</summary>
-        public string Field => Id.Field;
+        public string? Field => Id.Field;
         public SchemaChangeKind Kind => Id.Kind;
         /// <summary>Needs no migration: the module upgrades the data itself, or existing data stays valid.</summary>
         public bool Automatic { get; }
@@ -119,12 +122,12 @@ namespace DragonflowUpgrade.Engine.Schema
                     if (a.Value == null || b.Value == null || a.Value.Describe() != b.Value.Describe())
                         changes.Add(new SchemaChange(name, null, SchemaChangeKind.TypeChanged, false, "the table's values change type"));
                 }
-                else CompareModels(name, null, a.Model, b.Model, reference, difference, changes, new HashSet<string>());
+                else CompareModels(name, null, a.Model!, b.Model!, reference, difference, changes, new HashSet<string>()); // not a table of bare values: both have a model
             }
             return changes;
         }
 
-        static void CompareModels(string table, string prefix, ModelSchema a, ModelSchema b, SchemaManifest ra, SchemaManifest rb,
+        static void CompareModels(string table, string? prefix, ModelSchema a, ModelSchema b, SchemaManifest ra, SchemaManifest rb,
             List<SchemaChange> changes, HashSet<string> seen)
         {
             if (!seen.Add(a.Name + "|" + b.Name)) return; // recursive models
@@ -135,10 +138,11 @@ namespace DragonflowUpgrade.Engine.Schema
                 b.Fields.TryGetValue(name, out var fb);
                 if (fa == null)
                 {
-                    bool automatic = !fb.Required || fb.Default != null;
+                    var added = fb!; // the name is a field of a or b
+                    bool automatic = !added.Required || added.Default != null;
                     changes.Add(new SchemaChange(table, field, SchemaChangeKind.FieldAdded, automatic,
-                        fb.Default != null ? $"new field, default {fb.Default} written into existing objects"
-                        : fb.Required ? "new required field without a default: existing objects need a value" : "new optional field"));
+                        added.Default != null ? $"new field, default {added.Default} written into existing objects"
+                        : added.Required ? "new required field without a default: existing objects need a value" : "new optional field"));
                     continue;
                 }
                 if (fb == null)
@@ -167,14 +171,14 @@ namespace DragonflowUpgrade.Engine.Schema
             var eb = Innermost(fb);
             if (ea.Type == "enum")
             {
-                var removed = ea.Values.Except(eb.Values).ToList();
-                var added = eb.Values.Except(ea.Values).ToList();
+                var removed = ea.Values!.Except(eb.Values!).ToList(); // an enum has values
+                var added = eb.Values!.Except(ea.Values!).ToList();
                 if (removed.Count > 0 || added.Count > 0)
                     changes.Add(new SchemaChange(table, field, SchemaChangeKind.EnumValuesChanged, removed.Count == 0,
                         (added.Count > 0 ? "adds " + string.Join(", ", added) : "") + (added.Count > 0 && removed.Count > 0 ? "; " : "") +
                         (removed.Count > 0 ? "removes " + string.Join(", ", removed) + ": objects holding them need a new value" : "")));
             }
-            if (ea.Type == "embedded" && ra.Models.TryGetValue(ea.Model, out var ma) && rb.Models.TryGetValue(eb.Model, out var mb))
+            if (ea.Type == "embedded" && ra.Models.TryGetValue(ea.Model!, out var ma) && rb.Models.TryGetValue(eb.Model!, out var mb))
                 CompareModels(table, field, ma, mb, ra, rb, changes, seen);
         }
 

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
@@ -10,20 +11,20 @@ namespace DragonflowUpgrade.Engine.Schema
     /// <summary>One field of a model: its type and rules, as a release's model definitions declare them.</summary>
     public sealed class FieldSchema
     {
-        public string Type { get; set; }
+        public string Type { get; set; } = "";
         public bool Required { get; set; }
         /// <summary>The default's JSON text, or null when the field has none.</summary>
-        public string Default { get; set; }
+        public string? Default { get; set; }
         /// <summary>Enum values.</summary>
-        public IReadOnlyList<string> Values { get; set; }
+        public IReadOnlyList<string>? Values { get; set; }
         /// <summary>Item type of a list; value type of a dict.</summary>
-        public FieldSchema Items { get; set; }
+        public FieldSchema? Items { get; set; }
         /// <summary>Referenced table.</summary>
-        public string Table { get; set; }
+        public string? Table { get; set; }
         /// <summary>Embedded model, or the model a reference points into.</summary>
-        public string Model { get; set; }
+        public string? Model { get; set; }
         /// <summary>For references to embedded objects: the "table.field" list that holds them.</summary>
-        public string EmbeddedIn { get; set; }
+        public string? EmbeddedIn { get; set; }
 
         /// <summary>The type in words, e.g. "list of reference to lsubnet".</summary>
         public string Describe()
@@ -43,18 +44,19 @@ namespace DragonflowUpgrade.Engine.Schema
     /// <summary>A model: its fields in declaration order.</summary>
     public sealed class ModelSchema
     {
-        public string Name { get; set; }
-        public IReadOnlyDictionary<string, FieldSchema> Fields { get; set; }
-        public IReadOnlyList<string> FieldOrder { get; set; }
+        public string Name { get; set; } = "";
+        public IReadOnlyDictionary<string, FieldSchema> Fields { get; set; } = new Dictionary<string, FieldSchema>();
+        public IReadOnlyList<string> FieldOrder { get; set; } = new string[0];
     }
 
     /// <summary>A table: the model its objects follow, or, for counters, the type of its bare values.</summary>
     public sealed class TableSchema
     {
-        public string Name { get; set; }
-        public ModelSchema Model { get; set; }
+        public string Name { get; set; } = "";
+        /// <summary>The model its objects follow; null for a table of bare values.</summary>
+        public ModelSchema? Model { get; set; }
         /// <summary>Set when objects of the table are bare values (unique_key's integers), not JSON objects.</summary>
-        public FieldSchema Value { get; set; }
+        public FieldSchema? Value { get; set; }
     }
 
     /// <summary>
@@ -63,10 +65,10 @@ namespace DragonflowUpgrade.Engine.Schema
     /// </summary>
     public sealed class SchemaManifest
     {
-        public string Release { get; private set; }
-        public string Source { get; private set; }
-        public IReadOnlyDictionary<string, TableSchema> Tables { get; private set; }
-        public IReadOnlyDictionary<string, ModelSchema> Models { get; private set; }
+        public string Release { get; private set; } = "";
+        public string Source { get; private set; } = "";
+        public IReadOnlyDictionary<string, TableSchema> Tables { get; private set; } = new Dictionary<string, TableSchema>();
+        public IReadOnlyDictionary<string, ModelSchema> Models { get; private set; } = new Dictionary<string, ModelSchema>();
 
         static readonly HashSet<string> Types = new HashSet<string>
         {
@@ -100,12 +102,12 @@ namespace DragonflowUpgrade.Engine.Schema
                     string where = "tables." + p.Name;
                     var t = new TableSchema { Name = p.Name };
                     if (p.Value.TryGetProperty("value", out var v)) t.Value = ReadField(v, source, where + ".value");
-                    else t.Model = ReadModel(p.Value.TryGetProperty("model", out var mn) ? mn.GetString() : p.Name, p.Value, source, where);
+                    else t.Model = ReadModel(p.Value.TryGetProperty("model", out var mn) ? mn.GetString()! : p.Name, p.Value, source, where);
                     tables[p.Name] = t;
                 }
                 m.Tables = tables;
                 m.Models = models;
-                foreach (var t in tables.Values.Where(t => t.Model != null)) CheckModels(t.Model, m, source, "tables." + t.Name);
+                foreach (var t in tables.Values) if (t.Model != null) CheckModels(t.Model, m, source, "tables." + t.Name);
                 foreach (var model in models.Values) CheckModels(model, m, source, "models." + model.Name);
                 return m;
             }
@@ -157,7 +159,7 @@ namespace DragonflowUpgrade.Engine.Schema
             {
                 if (!e.TryGetProperty("values", out var vs) || vs.ValueKind != JsonValueKind.Array)
                     throw new SchemaException($"{source}: {where} is an enum without 'values'.");
-                f.Values = vs.EnumerateArray().Select(x => x.GetString()).ToList();
+                f.Values = vs.EnumerateArray().Select(x => x.GetString()!).ToList();
             }
             if (type == "list") f.Items = ReadField(Prop(e, "items", source, where), source, where + ".items");
             if (type == "dict") f.Items = ReadField(Prop(e, "values", source, where), source, where + ".values");
@@ -174,7 +176,7 @@ namespace DragonflowUpgrade.Engine.Schema
         {
             if (!e.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String)
                 throw new SchemaException($"{source}: {(where.Length == 0 ? "" : where + ".")}{name} must be a string.");
-            return v.GetString();
+            return v.GetString()!; // a string element
         }
     }
 
@@ -183,7 +185,7 @@ namespace DragonflowUpgrade.Engine.Schema
     {
         public const string MalformedId = "SchemaMalformed", NotFoundId = "SchemaNotFound";
 
-        public SchemaException(string message, string errorId = MalformedId, string target = null, string recommendedAction = null)
+        public SchemaException(string message, string errorId = MalformedId, string? target = null, string? recommendedAction = null)
             : base(errorId, errorId == NotFoundId ? DfErrorCategory.ObjectNotFound : DfErrorCategory.InvalidData, message, target,
                    recommendedAction ?? (errorId == NotFoundId
                        ? "Name a release the module has a schema for (Get-DfSchema -Release <Tab> lists them), or give the path of a manifest."

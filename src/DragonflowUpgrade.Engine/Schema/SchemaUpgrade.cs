@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
@@ -13,7 +14,7 @@ namespace DragonflowUpgrade.Engine.Schema
     {
         public static readonly SchemaUpgrade None = new SchemaUpgrade(null, null, null, Array.Empty<SchemaChange>(), Array.Empty<SchemaChange>());
 
-        public SchemaUpgrade(string from, string to, SchemaManifest target, IReadOnlyList<SchemaChange> changes, IReadOnlyList<SchemaChange> unhandled)
+        public SchemaUpgrade(string? from, string? to, SchemaManifest? target, IReadOnlyList<SchemaChange> changes, IReadOnlyList<SchemaChange> unhandled)
         {
             From = from;
             To = to;
@@ -23,13 +24,13 @@ namespace DragonflowUpgrade.Engine.Schema
         }
 
         /// <summary>The schema release the database is recorded at; null when unknown.</summary>
-        public string From { get; }
+        public string? From { get; }
 
         /// <summary>The release the run brings it to; null when no schema applies.</summary>
-        public string To { get; }
+        public string? To { get; }
 
         /// <summary>The target release's schema, which every object is validated against.</summary>
-        public SchemaManifest Target { get; }
+        public SchemaManifest? Target { get; }
 
         public IReadOnlyList<SchemaChange> Changes { get; }
         public IReadOnlyList<SchemaChange> Unhandled { get; }
