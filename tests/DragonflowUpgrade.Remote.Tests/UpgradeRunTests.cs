@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text.Json.Nodes;
 using System.Threading;
 using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Store;
@@ -49,13 +50,16 @@ namespace DragonflowUpgrade.Remote.Tests
             public void Undo(UpgradeContext c) => _log.Add("undo " + Name);
         }
 
-        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null)
+        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
             {
-                Nodes = _cloud.Nodes,
+                Nodes = nodes ?? _cloud.Nodes,
                 OpenDatabase = () => NbStoreFactory.Open(database ?? _database),
+                Neutron = neutron,
+                NeutronPassword = neutron == null ? null : "s3cret-neutron",
                 TargetRelease = "queens",
                 BackupFolder = _folder,
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
@@ -68,6 +72,64 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         UpgradeState Run(UpgradeRun run) => run.Run(_ => { }, null, CancellationToken.None);
+
+        /// <summary>Neutron's database as the test cloud's inventory with <paramref name="table"/> as its NeutronDatabase table gives it.</summary>
+        NeutronDatabase NeutronOf(string table)
+        {
+            var json = JsonNode.Parse(File.ReadAllText(_cloud.InventoryPath)).AsObject();
+            json["NeutronDatabase"] = JsonNode.Parse(table);
+            string path = Path.Combine(_cloud.Dir, "inventory-" + Guid.NewGuid().ToString("N").Substring(0, 6) + ".json");
+            File.WriteAllText(path, json.ToJsonString());
+            return Inventory.ParseNeutronDatabase(Inventory.ReadJson(path), path);
+        }
+
+        [Fact]
+        public void Resume_or_undo_with_another_Neutron_setup_or_other_nodes_of_the_same_names_is_refused_and_changes_nothing()
+        {
+            var neutron = NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }");
+            var (run, steps) = NewRun(noRollback: true, neutron: neutron);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            string statePath = UpgradeState.PathIn(_folder), before = File.ReadAllText(statePath);
+            Assert.DoesNotContain("s3cret-neutron", before);
+            Assert.Contains("{password} neutron-db-manage", before);
+            _log.Clear();
+
+            void Refused(string expected, NeutronDatabase given, IReadOnlyList<DfNode> nodes = null)
+            {
+                foreach (var undo in new[] { false, true })
+                {
+                    var (again, _) = NewRun(neutron: given, nodes: nodes);
+                    var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                    Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+                    Assert.Contains(expected, e.Message);
+                }
+            }
+            Refused($"migrates Neutron's database on {_cloud.Nodes[0].Name}, and the inventory given has no NeutronDatabase", null);
+            Refused("its Migrate command was 'MYSQL_PWD=*** neutron-db-manage upgrade heads', now 'neutron-db-manage upgrade heads'", NeutronOf("{}"));
+            var n = _cloud.Nodes[1];
+            var moved = new[] { _cloud.Nodes[0], new DfNode(n.Name, n.Address, n.Port + 1, n.User, n.IdentityFile, n.Chassis, n.Roles, n.Services) };
+            Refused($"records the node {n.Name} as {n.User}@{n.Address}:{n.Port} (compute), and the inventory given says {n.User}@{n.Address}:{n.Port + 1} (compute)", neutron, moved);
+            var promoted = new[] { _cloud.Nodes[0], new DfNode(n.Name, n.Address, n.Port, n.User, n.IdentityFile, n.Chassis, new[] { "compute", "network" }, n.Services) };
+            Refused("(compute, network)", neutron, promoted);
+            Assert.Empty(_log);
+            Assert.Equal(before, File.ReadAllText(statePath));
+
+            Assert.Equal(UpgradeStatus.Completed, NewRun(neutron: NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }")).Run.Resume(_ => { }, null, CancellationToken.None).Status);
+        }
+
+        [Fact]
+        public void A_state_file_of_an_upgrade_without_Neutron_refuses_an_inventory_that_has_it()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            _log.Clear();
+            var e = Assert.Throws<DfException>(() => NewRun(neutron: NeutronOf("{}")).Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains($"leaves Neutron's database alone (its inventory had no NeutronDatabase), and the inventory given has one on {_cloud.Nodes[0].Name}", e.Message);
+            Assert.Empty(_log);
+        }
 
         [Fact]
         public void Runs_every_step_in_order_and_records_each_done()

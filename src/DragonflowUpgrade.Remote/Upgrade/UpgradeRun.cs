@@ -121,7 +121,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var state = UpgradeState.Load(_settings.BackupFolder);
             if (state == null || !state.Interrupted) throw UpgradeErrors.NothingToResume(_settings.BackupFolder);
             using (var store = _settings.OpenDatabase())
-                state.RequireSameCloud(store.Location, _settings.Nodes.Select(n => n.Name));
+                state.RequireSameCloud(store.Location, _settings.Nodes, _settings.Neutron);
             var known = new HashSet<string>(_steps.Select(s => s.Name));
             var unknown = state.Steps.FirstOrDefault(s => !known.Contains(s.Name));
             if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
@@ -156,7 +156,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             Id = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'") + "-" + Guid.NewGuid().ToString("N").Substring(0, 6),
             Inventory = _settings.Inventory,
-            Nodes = _settings.Nodes.Select(n => n.Name).ToList(),
+            Nodes = _settings.Nodes.Select(NodeRecord.Of).ToList(),
+            Neutron = NeutronRecord.Of(_settings.Neutron),
             TargetRelease = _settings.TargetRelease,
             UpdateCommand = _settings.UpdateCommand,
             RevertCommand = _settings.RevertCommand,
@@ -271,7 +272,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             File.Copy(s.Path, Path.Combine(folder, $"df-upgrade-{s.Id}.json"), true);
             var md = new System.Text.StringBuilder();
             md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()
-              .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes)}")
+              .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes.Select(n => n.Name))}")
               .AppendLine($"- Target release: {s.TargetRelease}").AppendLine($"- Status: {s.Status}")
               .AppendLine($"- NB backup: {s.NbBackupPath}")
               .AppendLine($"- Neutron's database: {(c.Settings.Neutron == null ? NeutronCommands.NotInInventory : "dump " + s.NeutronBackupPath)}");
