@@ -29,6 +29,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Backup { get; set; }
         public string NodeBackup { get; set; }
         public string WrittenSha256 { get; set; }
+        /// <summary>What the file held before: a file holding it was never written, or is put back already.</summary>
+        public string OriginalSha256 { get; set; }
     }
 
     /// <summary>What identifies a node of the upgraded cloud: a resume or an undo reaches the same machines as the same user.</summary>
