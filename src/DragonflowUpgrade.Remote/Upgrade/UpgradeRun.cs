@@ -111,10 +111,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// Takes the NB database's lock for the whole upgrade, before anything is stopped, until it
         /// ends (done, rolled back, or failed): every other writer is refused meanwhile, and the NB
         /// steps write under this lock. A resume or an undo takes over the lock of the run it
-        /// carries on when that run's process is gone (or its lock expired); a live holder is refused.
+        /// carries on when that run's process is gone (or its lock expired); a live holder is refused,
+        /// and so is a dead upgrade's lock by any other run, a new upgrade included. The lock names
+        /// the upgrade and its state file's folder, so whoever finds it knows what to resume.
         /// </summary>
         static UpgradeLock Lock(UpgradeContext c) =>
-            c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease})", c.Settings.Logger);
+            c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease}, its state in {c.Settings.BackupFolder})",
+                c.Settings.Logger, c.State.Id);
 
         UpgradeState Recorded()
         {

@@ -193,12 +193,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
         }
 
-        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force).</summary>
-        static void RequireLock(UpgradeContext c)
-        {
-            if (c.Lock != null && c.Lock.Lost)
-                throw new UpgradeLockedException(c.Store.Location, UpgradeLock.Read(c.Store) ?? c.Lock.Info);
-        }
+        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force) or lost.</summary>
+        static void RequireLock(UpgradeContext c) => c.Lock?.RequireHeld(c.Store);
 
         public void Undo(UpgradeContext c)
         {
