@@ -39,6 +39,8 @@ namespace DragonflowUpgrade.Remote.Tests
             public string Name { get; }
             public bool RollsBack => true;
             public Exception FailWith { get; set; }
+            public Exception UndoFailsWith { get; set; }
+            public Exception UndoLacks { get; set; }
             public Action OnDo { get; set; }
             public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "would " + Name) };
             public void Do(UpgradeContext c)
@@ -47,7 +49,12 @@ namespace DragonflowUpgrade.Remote.Tests
                 OnDo?.Invoke();
                 if (FailWith != null) throw FailWith;
             }
-            public void Undo(UpgradeContext c) => _log.Add("undo " + Name);
+            public void Undo(UpgradeContext c)
+            {
+                _log.Add("undo " + Name);
+                if (UndoFailsWith != null) throw UndoFailsWith;
+            }
+            public void RequireUndoable(UpgradeContext c) { if (UndoLacks != null) throw UndoLacks; }
         }
 
         (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
@@ -156,6 +163,68 @@ namespace DragonflowUpgrade.Remote.Tests
             var saved = UpgradeState.Load(_folder);
             Assert.Equal(UpgradeStatus.RolledBack, saved.Status);
             Assert.Equal(StepState.Pending, saved.Step("D").State);
+        }
+
+        [Fact]
+        public void A_rollback_that_would_lack_what_an_undo_needs_undoes_nothing_and_says_what_is_missing()
+        {
+            var (run, steps) = NewRun();
+            steps[1].UndoLacks = new DfException("NeutronPasswordMissing", DfErrorCategory.InvalidArgument, "give -NeutronCredential", null, null);
+            steps[2].FailWith = new StepFailedException(null, "C broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("The rollback did not start, so nothing was undone: it would fail at B (give -NeutronCredential)", e.Message);
+            Assert.Equal(new[] { "do A", "do B", "do C" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RollbackFailed, saved.Status);
+            Assert.Equal(StepState.Done, saved.Step("B").State);
+
+            _log.Clear();
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo C", "undo B", "undo A" }, _log);
+        }
+
+        [Fact]
+        public void A_rollback_stops_at_an_undo_that_fails_starting_nothing_over_it_and_a_later_Undo_finishes_it()
+        {
+            var (run, steps) = NewRun();
+            steps[2].UndoFailsWith = new StepFailedException("node1", "the restore failed");
+            steps[3].FailWith = new StepFailedException(null, "D broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("The rollback failed at C (the restore failed) and stopped there", e.Message);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D", "undo D", "undo C" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RollbackFailed, saved.Status);
+            Assert.Equal(StepState.UndoFailed, saved.Step("C").State);
+            Assert.Equal(StepState.Done, saved.Step("A").State);
+
+            _log.Clear();
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo C", "undo B", "undo A" }, _log);
+        }
+
+        [Theory]
+        [InlineData("neutronBackupPath")]
+        [InlineData("nbBackupPath")]
+        public void A_state_file_naming_a_backup_outside_the_upgrades_folder_is_refused(string field)
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            var state = UpgradeState.Load(_folder);
+            string elsewhere = Path.Combine(_cloud.Dir, "elsewhere", "neutron-node1.sql.gz");
+            if (field == "neutronBackupPath") state.NeutronBackupPath = elsewhere; else state.NbBackupPath = elsewhere;
+            state.Save();
+            _log.Clear();
+            foreach (var undo in new[] { false, true })
+            {
+                var (again, _) = NewRun();
+                var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+                Assert.Contains(elsewhere + ", which is not in the upgrade's backup folder", e.Message);
+            }
+            Assert.Empty(_log);
         }
 
         [Fact]

@@ -71,6 +71,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 throw new StepFailedException(failed[0].Node, $"{failed.Count} configuration file(s) failed: " + string.Join("; ", failed.Select(f => f.Why)));
         }
 
+        public void RequireUndoable(UpgradeContext c)
+        {
+            var gone = (c.State.ConfigurationChanges ?? new List<ConfigurationChangeRecord>()).FirstOrDefault(r => !File.Exists(r.Backup));
+            if (gone != null)
+                throw new StepFailedException(gone.Node, $"{gone.Node}: {gone.Path} cannot be restored: its backup {gone.Backup} is gone (the node keeps a copy, {gone.NodeBackup}; put it back there first)");
+        }
+
         public void Undo(UpgradeContext c)
         {
             var records = c.State.ConfigurationChanges ?? new List<ConfigurationChangeRecord>();

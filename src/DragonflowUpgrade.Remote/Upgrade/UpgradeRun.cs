@@ -128,6 +128,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var known = new HashSet<string>(_steps.Select(s => s.Name));
             var unknown = state.Steps.FirstOrDefault(s => !known.Contains(s.Name));
             if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
+            // The backups a rollback restores are the upgrade's own, in its folder: a state file pointing elsewhere was not written by it.
+            string folder = Path.GetFullPath(_settings.BackupFolder).TrimEnd(Path.DirectorySeparatorChar);
+            foreach (var (what, path) in new[] { ("Neutron's dump", state.NeutronBackupPath), ("the NB backup", state.NbBackupPath) })
+                if (path != null && Path.GetDirectoryName(Path.GetFullPath(path)) != folder)
+                    throw UpgradeErrors.StateInvalid(state.Path, $"names as {what} {path}, which is not in the upgrade's backup folder {folder}");
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
             if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))
@@ -218,17 +223,39 @@ namespace DragonflowUpgrade.Remote.Upgrade
             return state;
         }
 
-        /// <summary>Undoes every step begun, last first; says what was put back. A step whose undo fails is recorded and the others still run.</summary>
+        /// <summary>
+        /// Undoes every step begun, last first; says what was put back. What the undos need (a
+        /// password, backups present and intact) is checked first: if anything lacks, nothing is
+        /// undone. A step whose undo fails stops the rollback there, so nothing is started over a
+        /// restore that failed; the state file keeps the rest for a later Undo-DfUpgrade.
+        /// </summary>
         string Rollback(UpgradeContext c)
         {
             var state = c.State;
+            var begun = Enumerable.Range(0, _steps.Count).Reverse()
+                .Where(i => state.Step(_steps[i].Name).State != StepState.Pending && state.Step(_steps[i].Name).State != StepState.Undone).ToList();
+            var lacking = new List<string>();
+            foreach (int i in begun)
+            {
+                try { _steps[i].RequireUndoable(c); }
+                catch (Exception e) when (!(e is OutOfMemoryException))
+                {
+                    lacking.Add($"{_steps[i].Name} ({e.Message}{(e is DfException df && df.RecommendedAction != null ? " " + df.RecommendedAction : "")})");
+                    c.Emit(new UpgradeStepResult(state.Id, _steps[i].Name, (e as StepFailedException)?.Node, UpgradeStepStatus.RollbackFailed, TimeSpan.Zero, e.Message));
+                }
+            }
+            if (lacking.Count > 0)
+            {
+                state.Status = UpgradeStatus.RollbackFailed;
+                c.Save();
+                return $"The rollback did not start, so nothing was undone: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
+            }
             var done = new List<string>();
-            var failed = new List<string>();
-            for (int i = _steps.Count - 1; i >= 0; i--)
+            string failed = null;
+            foreach (int i in begun)
             {
                 var step = _steps[i];
                 var record = state.Step(step.Name);
-                if (record.State == StepState.Pending || record.State == StepState.Undone) continue;
                 c.Progress?.Report(new ProgressReport("Rolling the cloud back", "Undoing " + step.Name, 100 * (_steps.Count - 1 - i) / _steps.Count));
                 try
                 {
@@ -240,16 +267,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 {
                     record.State = StepState.UndoFailed;
                     record.Detail = e.Message;
-                    failed.Add($"{step.Name} ({e.Message})");
+                    failed = $"{step.Name} ({e.Message})";
                     c.Emit(new UpgradeStepResult(state.Id, step.Name, (e as StepFailedException)?.Node, UpgradeStepStatus.RollbackFailed, TimeSpan.Zero, e.Message));
                 }
                 c.Save();
+                if (failed != null) break;
             }
-            state.Status = failed.Count == 0 ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
+            state.Status = failed == null ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
             c.Save();
-            return failed.Count == 0
+            return failed == null
                 ? $"Rolled back: {string.Join(", ", done.Select(Said))}."
-                : $"The rollback failed at {string.Join("; ", failed)}; undone: {string.Join(", ", done.Select(Said))}.";
+                : $"The rollback failed at {failed} and stopped there: the steps before it were left as they are (nothing was started over it); undone: {(done.Count == 0 ? "nothing" : string.Join(", ", done.Select(Said)))}. Fix the cause, then run Undo-DfUpgrade to finish it.";
 
             string Said(string name)
             {
