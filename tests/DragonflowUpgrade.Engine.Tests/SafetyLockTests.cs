@@ -174,6 +174,86 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_run_renews_the_session_lock_it_uses_so_that_it_outlives_its_own_expiry()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(2));
+                using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(2), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
+                {
+                    Assert.False(run.Owned);
+                    Thread.Sleep(3500);
+                    var now = UpgradeLock.Read(store);
+                    Assert.NotNull(now);
+                    Assert.Equal(held.Token, now.Token);
+                    Assert.Equal("20260101T000000Z-abcdef", now.Upgrade);
+                    run.RequireHeld(store);
+                }
+                // Handed back as the session took it: no upgrade named in it.
+                Assert.Null(UpgradeLock.Read(store).Upgrade);
+                Assert.Equal("maintenance", UpgradeLock.Unlock(store, force: false).Purpose);
+            }
+        }
+
+        [Fact]
+        public void A_run_whose_lock_expired_is_refused_before_it_writes()
+        {
+            string uri = TestRedis.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            using (var run = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
+            {
+                run.RequireHeld(store);
+                Thread.Sleep(1500);
+                var e = Assert.Throws<Errors.DfException>(() => run.RequireHeld(store));
+                Assert.Equal(UpgradeLockedException.Id, e.ErrorId);
+                Assert.Contains("was lost", e.Message);
+            }
+        }
+
+        [Fact]
+        public void A_dead_upgrades_lock_is_taken_over_only_by_a_run_of_that_upgrade()
+        {
+            string uri = TestRedis.NewDatabase();
+            int deadPid;
+            using (var p = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false }))
+            {
+                p.WaitForExit();
+                deadPid = p.Id;
+            }
+            using (var mux = TestRedis.Connect())
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                string json = JsonSerializer.Serialize(new
+                {
+                    host = Environment.MachineName, pid = deadPid, user = "someone",
+                    purpose = "Invoke-DfUpgrade (upgrade U-1 to queens, its state in /srv/df-backups)",
+                    started_at = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("o"), expires_at = DateTimeOffset.UtcNow.AddHours(1).ToString("o"),
+                    token = Guid.NewGuid().ToString("N"), upgrade = "U-1",
+                });
+                Db(mux, uri).StringSet(LockKey, json);
+                foreach (var other in new[] { null, "U-2" })
+                {
+                    var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfUpgrade", upgrade: other));
+                    Assert.Equal(UpgradeLockedException.InterruptedUpgradeId, e.ErrorId);
+                    Assert.Contains("upgrade U-1", e.Message);
+                    Assert.Contains("/srv/df-backups", e.Message);
+                    Assert.Contains("Invoke-DfUpgrade -Resume", e.RecommendedAction);
+                    Assert.Contains("Undo-DfUpgrade", e.RecommendedAction);
+                    Assert.Contains("Unlock-DfNbDatabase -Force", e.RecommendedAction);
+                    Assert.Equal(json, (string)Db(mux, uri).StringGet(LockKey));
+                }
+                using (var resumed = UpgradeLock.Acquire(store, "Invoke-DfUpgrade -Resume", upgrade: "U-1"))
+                {
+                    Assert.True(resumed.Owned);
+                    Assert.Equal(Process.GetCurrentProcess().Id, UpgradeLock.Read(store).ProcessId);
+                    Assert.Equal("U-1", UpgradeLock.Read(store).Upgrade);
+                }
+                Assert.Null(UpgradeLock.Read(store));
+            }
+        }
+
+        [Fact]
         public void An_embedded_database_is_locked_by_a_file_beside_it()
         {
             string path = Safe.TempFile("nb.jsonl");

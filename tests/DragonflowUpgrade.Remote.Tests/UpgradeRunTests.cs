@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text.Json.Nodes;
 using System.Threading;
 using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Store;
@@ -38,6 +39,8 @@ namespace DragonflowUpgrade.Remote.Tests
             public string Name { get; }
             public bool RollsBack => true;
             public Exception FailWith { get; set; }
+            public Exception UndoFailsWith { get; set; }
+            public Exception UndoLacks { get; set; }
             public Action OnDo { get; set; }
             public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "would " + Name) };
             public void Do(UpgradeContext c)
@@ -46,16 +49,24 @@ namespace DragonflowUpgrade.Remote.Tests
                 OnDo?.Invoke();
                 if (FailWith != null) throw FailWith;
             }
-            public void Undo(UpgradeContext c) => _log.Add("undo " + Name);
+            public void Undo(UpgradeContext c)
+            {
+                _log.Add("undo " + Name);
+                if (UndoFailsWith != null) throw UndoFailsWith;
+            }
+            public void RequireUndoable(UpgradeContext c) { if (UndoLacks != null) throw UndoLacks; }
         }
 
-        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null)
+        (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
             {
-                Nodes = _cloud.Nodes,
+                Nodes = nodes ?? _cloud.Nodes,
                 OpenDatabase = () => NbStoreFactory.Open(database ?? _database),
+                Neutron = neutron,
+                NeutronPassword = neutron == null ? null : "s3cret-neutron",
                 TargetRelease = "queens",
                 BackupFolder = _folder,
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
@@ -68,6 +79,64 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         UpgradeState Run(UpgradeRun run) => run.Run(_ => { }, null, CancellationToken.None);
+
+        /// <summary>Neutron's database as the test cloud's inventory with <paramref name="table"/> as its NeutronDatabase table gives it.</summary>
+        NeutronDatabase NeutronOf(string table)
+        {
+            var json = JsonNode.Parse(File.ReadAllText(_cloud.InventoryPath)).AsObject();
+            json["NeutronDatabase"] = JsonNode.Parse(table);
+            string path = Path.Combine(_cloud.Dir, "inventory-" + Guid.NewGuid().ToString("N").Substring(0, 6) + ".json");
+            File.WriteAllText(path, json.ToJsonString());
+            return Inventory.ParseNeutronDatabase(Inventory.ReadJson(path), path);
+        }
+
+        [Fact]
+        public void Resume_or_undo_with_another_Neutron_setup_or_other_nodes_of_the_same_names_is_refused_and_changes_nothing()
+        {
+            var neutron = NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }");
+            var (run, steps) = NewRun(noRollback: true, neutron: neutron);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            string statePath = UpgradeState.PathIn(_folder), before = File.ReadAllText(statePath);
+            Assert.DoesNotContain("s3cret-neutron", before);
+            Assert.Contains("{password} neutron-db-manage", before);
+            _log.Clear();
+
+            void Refused(string expected, NeutronDatabase given, IReadOnlyList<DfNode> nodes = null)
+            {
+                foreach (var undo in new[] { false, true })
+                {
+                    var (again, _) = NewRun(neutron: given, nodes: nodes);
+                    var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                    Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+                    Assert.Contains(expected, e.Message);
+                }
+            }
+            Refused($"migrates Neutron's database on {_cloud.Nodes[0].Name}, and the inventory given has no NeutronDatabase", null);
+            Refused("its Migrate command was 'MYSQL_PWD=*** neutron-db-manage upgrade heads', now 'neutron-db-manage upgrade heads'", NeutronOf("{}"));
+            var n = _cloud.Nodes[1];
+            var moved = new[] { _cloud.Nodes[0], new DfNode(n.Name, n.Address, n.Port + 1, n.User, n.IdentityFile, n.Chassis, n.Roles, n.Services) };
+            Refused($"records the node {n.Name} as {n.User}@{n.Address}:{n.Port} (compute), and the inventory given says {n.User}@{n.Address}:{n.Port + 1} (compute)", neutron, moved);
+            var promoted = new[] { _cloud.Nodes[0], new DfNode(n.Name, n.Address, n.Port, n.User, n.IdentityFile, n.Chassis, new[] { "compute", "network" }, n.Services) };
+            Refused("(compute, network)", neutron, promoted);
+            Assert.Empty(_log);
+            Assert.Equal(before, File.ReadAllText(statePath));
+
+            Assert.Equal(UpgradeStatus.Completed, NewRun(neutron: NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }")).Run.Resume(_ => { }, null, CancellationToken.None).Status);
+        }
+
+        [Fact]
+        public void A_state_file_of_an_upgrade_without_Neutron_refuses_an_inventory_that_has_it()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            _log.Clear();
+            var e = Assert.Throws<DfException>(() => NewRun(neutron: NeutronOf("{}")).Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeStateOtherCloud", e.ErrorId);
+            Assert.Contains($"leaves Neutron's database alone (its inventory had no NeutronDatabase), and the inventory given has one on {_cloud.Nodes[0].Name}", e.Message);
+            Assert.Empty(_log);
+        }
 
         [Fact]
         public void Runs_every_step_in_order_and_records_each_done()
@@ -94,6 +163,68 @@ namespace DragonflowUpgrade.Remote.Tests
             var saved = UpgradeState.Load(_folder);
             Assert.Equal(UpgradeStatus.RolledBack, saved.Status);
             Assert.Equal(StepState.Pending, saved.Step("D").State);
+        }
+
+        [Fact]
+        public void A_rollback_that_would_lack_what_an_undo_needs_undoes_nothing_and_says_what_is_missing()
+        {
+            var (run, steps) = NewRun();
+            steps[1].UndoLacks = new DfException("NeutronPasswordMissing", DfErrorCategory.InvalidArgument, "give -NeutronCredential", null, null);
+            steps[2].FailWith = new StepFailedException(null, "C broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("The rollback did not start, so nothing was undone: it would fail at B (give -NeutronCredential)", e.Message);
+            Assert.Equal(new[] { "do A", "do B", "do C" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RollbackFailed, saved.Status);
+            Assert.Equal(StepState.Done, saved.Step("B").State);
+
+            _log.Clear();
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo C", "undo B", "undo A" }, _log);
+        }
+
+        [Fact]
+        public void A_rollback_stops_at_an_undo_that_fails_starting_nothing_over_it_and_a_later_Undo_finishes_it()
+        {
+            var (run, steps) = NewRun();
+            steps[2].UndoFailsWith = new StepFailedException("node1", "the restore failed");
+            steps[3].FailWith = new StepFailedException(null, "D broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("The rollback failed at C (the restore failed) and stopped there", e.Message);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D", "undo D", "undo C" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RollbackFailed, saved.Status);
+            Assert.Equal(StepState.UndoFailed, saved.Step("C").State);
+            Assert.Equal(StepState.Done, saved.Step("A").State);
+
+            _log.Clear();
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo C", "undo B", "undo A" }, _log);
+        }
+
+        [Theory]
+        [InlineData("neutronBackupPath")]
+        [InlineData("nbBackupPath")]
+        public void A_state_file_naming_a_backup_outside_the_upgrades_folder_is_refused(string field)
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            var state = UpgradeState.Load(_folder);
+            string elsewhere = Path.Combine(_cloud.Dir, "elsewhere", "neutron-node1.sql.gz");
+            if (field == "neutronBackupPath") state.NeutronBackupPath = elsewhere; else state.NbBackupPath = elsewhere;
+            state.Save();
+            _log.Clear();
+            foreach (var undo in new[] { false, true })
+            {
+                var (again, _) = NewRun();
+                var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+                Assert.Contains(elsewhere + ", which is not in the upgrade's backup folder", e.Message);
+            }
+            Assert.Empty(_log);
         }
 
         [Fact]

@@ -21,10 +21,17 @@ BeforeAll {
     }
 
     # A state file as an interrupted upgrade of this case's cloud leaves it.
-    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02')) {
+    # -Nodes: the nodes' names (each as the inventory has it, or on port 22 when it has none); -Port: another port for every node.
+    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02'), [int] $Port) {
         New-Item -ItemType Directory $Case.Backups -Force | Out-Null
+        $known = Get-DfNode $Case.Parameters.Inventory
+        $records = foreach ($name in $Nodes) {
+            $n = $known | Where-Object Name -EQ $name
+            @{ name = $name; address = if ($n) { $n.Address } else { '127.0.0.9' }; port = if ($Port) { $Port } elseif ($n) { $n.Port } else { 22 }
+               user = if ($n) { $n.User } else { 'root' }; roles = @(if ($n) { $n.Roles } else { 'compute' }) }
+        }
         [ordered]@{
-            format = 'dragonflow-upgrade-state/1'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = $Nodes
+            format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = @($records)
             targetRelease = 'queens'; status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
             steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
             updateAttempted = @(); updated = @()
@@ -86,22 +93,24 @@ Describe 'A state file that is damaged or from another cloud' {
         $case = New-Case
         New-Item -ItemType Directory $case.Backups | Out-Null
         $state = Join-Path $case.Backups 'df-upgrade-state.json'
-        Set-Content $state '{"format": "dragonflow-upgrade-state/1", "id": '
+        Set-Content $state '{"format": "dragonflow-upgrade-state/2", "id": '
         $p = $case.Parameters
         if ($Command -eq 'Undo-DfUpgrade') { $p.Remove('TargetRelease'); $e = { Undo-DfUpgrade @p } | Should -Throw -PassThru }
         elseif ($Command -like '*Resume') { $e = { Invoke-DfUpgrade @p -Resume } | Should -Throw -PassThru }
         else { $e = { Invoke-DfUpgrade @p } | Should -Throw -PassThru }
         $e.FullyQualifiedErrorId | Should -BeLike 'UpgradeStateInvalid*'
         $e.Exception.Message | Should -Match ([regex]::Escape($state))
-        Get-Content $state -Raw | Should -Be "{`"format`": `"dragonflow-upgrade-state/1`", `"id`": `n"
+        Get-Content $state -Raw | Should -Be "{`"format`": `"dragonflow-upgrade-state/2`", `"id`": `n"
     }
 
     It 'is refused when it names <Case>' -ForEach @(
         @{ Case = 'another database'; Other = 'db' }
         @{ Case = 'other nodes'; Other = 'nodes' }
+        @{ Case = 'nodes of the same names at another port'; Other = 'port' }
     ) {
         $case = New-Case
         if ($Other -eq 'db') { Write-InterruptedState $case -Database (Join-Path $case.Dir 'other.jsonl') }
+        elseif ($Other -eq 'port') { Write-InterruptedState $case -Port 2 }
         else { Write-InterruptedState $case -Nodes @('node01', 'node09') }
         $before = Get-Content (Join-Path $case.Backups 'df-upgrade-state.json') -Raw
         $p = $case.Parameters

@@ -302,7 +302,7 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         $child = Start-UpgradeProcess $parameters $cloud.Dir
         try {
             Wait-Path "$hold.reached" -Process $child
-            (Get-DfNbDatabaseLock -Database $cloud.Database).Purpose | Should -BeLike 'Invoke-DfUpgrade (upgrade *-* to queens)'
+            (Get-DfNbDatabaseLock -Database $cloud.Database).Purpose | Should -BeLike "Invoke-DfUpgrade (upgrade *-* to queens, its state in $($cloud.Backups))"
             $refused = Invoke-Capturing { Invoke-DfMigration -Database $cloud.Database -TargetRelease queens -Confirm:$false }
             $refused.Thrown.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked*'
             Remove-Item $hold

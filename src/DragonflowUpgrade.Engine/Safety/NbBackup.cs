@@ -210,6 +210,21 @@ namespace DragonflowUpgrade.Engine.Safety
             return (info, entries);
         }
 
+        /// <summary>
+        /// Checks a backup before it is relied on, without holding it in memory: its header, the
+        /// checksum expected (null: any), and every object against the header's count and checksum.
+        /// </summary>
+        public static BackupInfo Verify(string path, string expectedChecksum)
+        {
+            var info = ReadHeader(path);
+            if (info.Objects < 0 || info.Checksum == null)
+                throw new BackupInvalidException(info.Path, "its header has no object count or checksum.");
+            if (expectedChecksum != null && !string.Equals(info.Checksum, expectedChecksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
+            ReadsBack(info);
+            return info;
+        }
+
         // Reads a backup just written as Load does (its header, every line, the count and checksum
         // the file store checks against the header), one object at a time rather than all at once.
         static void ReadsBack(BackupInfo info)

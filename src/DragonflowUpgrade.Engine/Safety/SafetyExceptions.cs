@@ -11,14 +11,21 @@ namespace DragonflowUpgrade.Engine.Safety
     {
         public const string Id = "DatabaseLocked";
 
+        /// <summary>The error id when the holder is a whole upgrade whose process is gone: it waits for its resume or undo.</summary>
+        public const string InterruptedUpgradeId = "DatabaseLockedByUpgrade";
+
         public UpgradeLockedException(string database, UpgradeLockInfo holder)
-            : base(Id, DfErrorCategory.ResourceBusy,
-                   $"The NB database {database} is locked by {holder}. " +
+            : base(holder.Upgrade != null && holder.OwnerGone ? InterruptedUpgradeId : Id, DfErrorCategory.ResourceBusy,
+                   holder.Upgrade != null && holder.OwnerGone
+                   ? $"The NB database {database} is locked by upgrade {holder.Upgrade}, {holder}, whose process is gone: that upgrade stopped part-way, and only its resume or undo takes the lock over."
+                   : $"The NB database {database} is locked by {holder}. " +
                    (holder.IsLocal
                        ? "Wait for that run to end."
                        : $"Wait for that run to end; if its owner is gone, the lock expires at {UpgradeLockInfo.Format(holder.ExpiresAt)} or Unlock-DfNbDatabase -Force breaks it."),
                    database,
-                   holder.IsLocal ? "Wait for that run to end." : "Wait for that run to end; if its owner is gone, break the lock with Unlock-DfNbDatabase -Force.")
+                   holder.Upgrade != null && holder.OwnerGone
+                   ? $"Run Invoke-DfUpgrade -Resume to carry upgrade {holder.Upgrade} on, or Undo-DfUpgrade to roll it back, with the -BackupPath of that upgrade (its state file's folder, named above); if you know it is over, Unlock-DfNbDatabase -Force breaks the lock."
+                   : holder.IsLocal ? "Wait for that run to end." : "Wait for that run to end; if its owner is gone, break the lock with Unlock-DfNbDatabase -Force.")
         {
             Holder = holder;
         }

@@ -26,9 +26,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (_released || Lost) return;
                 try
                 {
-                    var next = Info.Extended(_ttl);
+                    var next = Info.ExtendedAtLeast(_ttl);
                     string json = next.ToJson();
-                    if (_slot.Replace(_current, json, _ttl)) { _current = json; Info = next; }
+                    if (_slot.Replace(_current, json, next.ExpiresAt - DateTimeOffset.UtcNow)) { _current = json; Info = next; }
                     else Lost = true;
                 }
                 catch (Exception) { } // the next beat tries again; the lock outlives a few misses

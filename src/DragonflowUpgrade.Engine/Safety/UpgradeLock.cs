@@ -33,15 +33,18 @@ namespace DragonflowUpgrade.Engine.Safety
         readonly bool _owned;
         readonly ILogger _logger;
         readonly object _gate = new object();
+        // The session's lock as it was before this run named its upgrade in it; put back when the run ends.
+        readonly UpgradeLockInfo _session;
         ManualResetEventSlim _stopBeating;
         string _current;
         bool _released;
 
-        UpgradeLock(ILockSlot slot, UpgradeLockInfo info, TimeSpan ttl, bool owned, ILogger logger)
+        UpgradeLock(ILockSlot slot, UpgradeLockInfo info, TimeSpan ttl, bool owned, ILogger logger, string current = null, UpgradeLockInfo session = null)
         {
             _slot = slot;
             Info = info;
-            _current = info.ToJson();
+            _current = current ?? info.ToJson();
+            _session = session;
             _ttl = ttl;
             _owned = owned;
             _logger = logger ?? NullLogger.Instance;
@@ -70,10 +73,12 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// Takes the lock for a run, with a heartbeat; refuses with <see cref="UpgradeLockedException"/>
-        /// naming the holder. Dispose releases it.
+        /// naming the holder. Dispose releases it. <paramref name="upgrade"/>: the id of the whole
+        /// upgrade the run is, recorded in the lock; a dead holder's lock that names an upgrade is
+        /// taken over only by a run of that same upgrade (its resume or undo).
         /// </summary>
-        public static UpgradeLock Acquire(INbStore store, string purpose, ILogger logger = null) =>
-            Take(store, purpose, RunTtl, heartbeat: true, logger: logger);
+        public static UpgradeLock Acquire(INbStore store, string purpose, ILogger logger = null, string upgrade = null) =>
+            Take(store, purpose, RunTtl, heartbeat: true, logger: logger, upgrade: upgrade);
 
         /// <summary>Takes the lock for this session until <see cref="Unlock"/> or <paramref name="ttl"/> passes, without a heartbeat.</summary>
         public static UpgradeLockInfo Hold(INbStore store, string purpose, TimeSpan ttl, ILogger logger = null)
@@ -125,10 +130,10 @@ namespace DragonflowUpgrade.Engine.Safety
             return holder;
         }
 
-        internal static UpgradeLock Take(INbStore store, string purpose, TimeSpan ttl, bool heartbeat, ILogger logger = null)
+        internal static UpgradeLock Take(INbStore store, string purpose, TimeSpan ttl, bool heartbeat, ILogger logger = null, string upgrade = null)
         {
             var slot = SlotOf(store);
-            var info = UpgradeLockInfo.New(purpose, ttl);
+            var info = UpgradeLockInfo.New(purpose, ttl, upgrade);
             for (int attempt = 0; attempt < 5; attempt++)
             {
                 if (slot.TryCreate(info.ToJson(), ttl))
@@ -137,8 +142,15 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (held == null) continue; // released in between
                 var holder = UpgradeLockInfo.Parse(held, slot.Where);
                 if (IsHeldBySession(holder) && !holder.IsExpired)
-                    return new UpgradeLock(slot, holder, ttl, false, logger);
-                if (!holder.OwnerGone)
+                {
+                    if (!heartbeat) return new UpgradeLock(slot, holder, ttl, false, logger, held);
+                    // The session's lock is renewed while the run uses it (it could expire mid-run), and names the run's upgrade.
+                    var used = holder.ForUpgrade(upgrade ?? holder.Upgrade).ExtendedAtLeast(ttl);
+                    string json = used.ToJson();
+                    if (!slot.Replace(held, json, used.ExpiresAt - DateTimeOffset.UtcNow)) continue;
+                    return Started(new UpgradeLock(slot, used, ttl, false, logger, json, holder), heartbeat);
+                }
+                if (!holder.OwnerGone || (holder.Upgrade != null && holder.Upgrade != upgrade))
                     throw new UpgradeLockedException(store.Location, holder);
                 if (slot.Replace(held, info.ToJson(), ttl))
                 {
@@ -160,7 +172,23 @@ namespace DragonflowUpgrade.Engine.Safety
                 _released = true;
             }
             _stopBeating?.Set();
-            if (!_owned) return;
+            if (!_owned)
+            {
+                if (_session == null || Lost) return;
+                try
+                {
+                    lock (_gate)
+                    {
+                        var back = Info.ForUpgrade(_session.Upgrade);
+                        _slot.Replace(_current, back.ToJson(), back.ExpiresAt - DateTimeOffset.UtcNow);
+                    }
+                }
+                catch (Exception e) when (e is NbStoreException || e is IOException || e is UnauthorizedAccessException)
+                {
+                    _logger.LogWarning("Could not hand the session's upgrade lock back: {Error}.", e.Message);
+                }
+                return;
+            }
             if (Lost)
             {
                 _logger.LogWarning("The upgrade lock was taken from this run while it ran (broken with Unlock-DfNbDatabase -Force?).");
@@ -176,6 +204,25 @@ namespace DragonflowUpgrade.Engine.Safety
             {
                 _logger.LogWarning("Could not release the upgrade lock: {Error}. It expires by itself within {Ttl}.", e.Message, _ttl);
             }
+        }
+
+        /// <summary>
+        /// Refuses to go on writing unless this run still holds the lock: not taken from it (broken
+        /// with -Force), not expired nor removed (its renewal could not reach the database in time).
+        /// </summary>
+        public void RequireHeld(INbStore store)
+        {
+            string now;
+            lock (_gate)
+            {
+                now = Lost ? null : _slot.Read();
+                if (now == _current && !Info.IsExpired) return;
+                if (now != null) Lost = true;
+            }
+            if (now != null) throw new UpgradeLockedException(store.Location, UpgradeLockInfo.Parse(now, _slot.Where));
+            throw new Errors.DfException(UpgradeLockedException.Id, Errors.DfErrorCategory.ResourceBusy,
+                $"This run's lock of the NB database {store.Location} was lost (it expired at {UpgradeLockInfo.Format(Info.ExpiresAt)}, or was broken): another writer may take it, so nothing more is written.",
+                store.Location, "Run the operation again once the database answers; for a whole upgrade, Invoke-DfUpgrade -Resume.");
         }
 
         /// <summary>Where the lock of <paramref name="store"/> is, fit to print (for a file database, the lock file's path).</summary>

@@ -19,6 +19,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public DateTimeOffset ExpiresAt { get; private set; }
         /// <summary>Random; tells this holder from a later one of the same process.</summary>
         public string Token { get; private set; }
+        /// <summary>The id of the whole upgrade that holds the lock, null for any other holder: once its process is gone, only a resume or an undo of that upgrade takes the lock over.</summary>
+        public string Upgrade { get; private set; }
 
         public bool IsLocal => string.Equals(Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase);
         public bool IsExpired => DateTimeOffset.UtcNow >= ExpiresAt;
@@ -29,7 +31,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>The owner is a process of this host that still runs.</summary>
         public bool OwnerAlive => IsLocal && !IsExpired && LocalProcess.Runs(ProcessId, StartedAt);
 
-        internal static UpgradeLockInfo New(string purpose, TimeSpan ttl)
+        internal static UpgradeLockInfo New(string purpose, TimeSpan ttl, string upgrade = null)
         {
             var now = DateTimeOffset.UtcNow;
             return new UpgradeLockInfo
@@ -41,7 +43,24 @@ namespace DragonflowUpgrade.Engine.Safety
                 StartedAt = now,
                 ExpiresAt = now + ttl,
                 Token = Guid.NewGuid().ToString("N"),
+                Upgrade = upgrade,
             };
+        }
+
+        /// <summary>This holder, expiring no earlier than <paramref name="ttl"/> from now (a later expiry is kept).</summary>
+        internal UpgradeLockInfo ExtendedAtLeast(TimeSpan ttl)
+        {
+            var copy = (UpgradeLockInfo)MemberwiseClone();
+            var until = DateTimeOffset.UtcNow + ttl;
+            if (until > copy.ExpiresAt) copy.ExpiresAt = until;
+            return copy;
+        }
+
+        internal UpgradeLockInfo ForUpgrade(string upgrade)
+        {
+            var copy = (UpgradeLockInfo)MemberwiseClone();
+            copy.Upgrade = upgrade;
+            return copy;
         }
 
         internal UpgradeLockInfo Extended(TimeSpan ttl)
@@ -64,6 +83,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 w.WriteString("started_at", Format(StartedAt));
                 w.WriteString("expires_at", Format(ExpiresAt));
                 w.WriteString("token", Token);
+                if (Upgrade != null) w.WriteString("upgrade", Upgrade);
                 w.WriteEndObject();
             }
             return Encoding.UTF8.GetString(buffer.ToArray());
@@ -85,6 +105,7 @@ namespace DragonflowUpgrade.Engine.Safety
                         StartedAt = ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
                         ExpiresAt = ParseTime(Text(r, "expires_at")) ?? DateTimeOffset.MaxValue,
                         Token = Text(r, "token") ?? json,
+                        Upgrade = Text(r, "upgrade"),
                     };
                 }
             }

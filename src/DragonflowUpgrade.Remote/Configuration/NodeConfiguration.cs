@@ -59,20 +59,24 @@ namespace DragonflowUpgrade.Remote
         /// Renames in each checked file what its findings say to rename: first a copy of the file
         /// on the node (<c>&lt;file&gt;.df-backup-&lt;time&gt;</c>) and one in <paramref name="backupFolder"/>
         /// (owner-only), then the file, only if it still holds what was read. One result per file.
+        /// <paramref name="beforeWrite"/> gets each change before its file is written (on the fan-out's
+        /// threads), so that a record of it outlives a process killed in between.
         /// </summary>
-        public IEnumerable<ConfigurationChangeResult> Apply(IReadOnlyList<ConfigurationFileCheck> files, string backupFolder, CancellationToken cancel = default)
+        public IEnumerable<ConfigurationChangeResult> Apply(IReadOnlyList<ConfigurationFileCheck> files, string backupFolder, CancellationToken cancel = default,
+            Action<ConfigurationChange> beforeWrite = null)
         {
             string stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture);
             var byNode = files.Where(f => f.Renames.Count > 0).GroupBy(f => f.Node).ToDictionary(g => g.Key, g => g.ToList());
             return NodeFanOut.Run(byNode.Keys.ToList(), _throttleLimit, _log, (node, log, token) =>
             {
                 using (var connection = _connector.Connect(node, log, token))
-                    return byNode[node].Select(f => ApplyFile(connection, f, backupFolder, stamp, log, token)).ToList();
+                    return byNode[node].Select(f => ApplyFile(connection, f, backupFolder, stamp, beforeWrite, log, token)).ToList();
             }, (node, e) => byNode[node].Select(f => new ConfigurationChangeResult(null, f, e)).ToList(), cancel)
             .SelectMany(results => results);
         }
 
-        static ConfigurationChangeResult ApplyFile(NodeConnection connection, ConfigurationFileCheck file, string backupFolder, string stamp, ILogger log, CancellationToken cancel)
+        static ConfigurationChangeResult ApplyFile(NodeConnection connection, ConfigurationFileCheck file, string backupFolder, string stamp,
+            Action<ConfigurationChange> beforeWrite, ILogger log, CancellationToken cancel)
         {
             try
             {
@@ -81,9 +85,11 @@ namespace DragonflowUpgrade.Remote
                 byte[] updated = ini.ToBytes();
                 string local = WriteLocalBackup(backupFolder, file.Node, file.Path, stamp, file.Content);
                 string remote = $"{file.Path}.df-backup-{stamp}";
-                NodeFiles.Replace(connection, file.Path, updated, NodeFiles.Sha256(file.Content), remote, log, cancel);
+                var change = new ConfigurationChange(file.Node, file.Path, applied.Select(Describe).ToList(), local, remote, NodeFiles.Sha256(updated), NodeFiles.Sha256(file.Content));
+                beforeWrite?.Invoke(change);
+                NodeFiles.Replace(connection, file.Path, updated, change.OriginalSha256, remote, log, cancel);
                 log.LogInformation("{Node}: {Path}: {Count} option(s) renamed; the original is {Backup} there and {Local} here.", file.Node.Name, file.Path, applied.Count, remote, local);
-                return new ConfigurationChangeResult(new ConfigurationChange(file.Node, file.Path, applied.Select(Describe).ToList(), local, remote, NodeFiles.Sha256(updated)), file, null);
+                return new ConfigurationChangeResult(change, file, null);
             }
             catch (Exception e) when (e is DfException || e is IOException || e is UnauthorizedAccessException)
             {
@@ -108,8 +114,9 @@ namespace DragonflowUpgrade.Remote
         }
 
         /// <summary>
-        /// Puts each change's backed-up file back on its node: only if the file still holds what
-        /// the change wrote, unless <paramref name="force"/>. One result per change.
+        /// Puts each change's backed-up file back on its node: only if the file holds what the change
+        /// wrote or (when the change knows it) the original - put back already, or never written -
+        /// unless <paramref name="force"/>. One result per change.
         /// </summary>
         public IEnumerable<ConfigurationRestoreResult> Restore(IReadOnlyList<ConfigurationChange> changes, bool force, CancellationToken cancel = default)
         {
@@ -134,7 +141,11 @@ namespace DragonflowUpgrade.Remote
                         $"was not restored: its backup {change.Backup} cannot be read ({e.Message})",
                         $"Restore it from the copy on the node, {change.NodeBackup}.");
                 }
-                NodeFiles.Replace(connection, change.Path, original, force ? null : change.WrittenSha256, null, log, cancel);
+                if (change.OriginalSha256 != null && NodeFiles.Sha256(original) != change.OriginalSha256)
+                    throw new ConfigurationFileException("ConfigBackupDamaged", DfErrorCategory.InvalidData, change.Node, change.Path,
+                        $"was not restored: its backup {change.Backup} is not the file that was read (its SHA-256 differs)",
+                        $"Restore it from the copy on the node, {change.NodeBackup}.");
+                NodeFiles.Replace(connection, change.Path, original, force ? null : change.WrittenSha256, null, log, cancel, force ? null : change.OriginalSha256);
                 log.LogInformation("{Node}: {Path} restored from {Backup}.", change.Node.Name, change.Path, change.Backup);
                 return new ConfigurationRestoreResult(change, null);
             }
@@ -169,8 +180,9 @@ namespace DragonflowUpgrade.Remote
     /// <summary>What Update-DfConfiguration changed in one file, and where the original is kept.</summary>
     public sealed class ConfigurationChange
     {
-        public ConfigurationChange(DfNode node, string path, IReadOnlyList<string> renamed, string backup, string nodeBackup, string writtenSha256)
+        public ConfigurationChange(DfNode node, string path, IReadOnlyList<string> renamed, string backup, string nodeBackup, string writtenSha256, string originalSha256 = null)
         {
+            OriginalSha256 = originalSha256;
             Node = node;
             Path = path;
             Renamed = renamed;
@@ -189,6 +201,8 @@ namespace DragonflowUpgrade.Remote
         public string NodeBackup { get; }
         /// <summary>The SHA-256 of what was written: a restore checks the file still holds it.</summary>
         public string WrittenSha256 { get; }
+        /// <summary>The SHA-256 of the file as it was read (null when not known): a restore finds it there if the file was never written or is put back already.</summary>
+        public string OriginalSha256 { get; }
     }
 
     public sealed class ConfigurationChangeResult

@@ -37,19 +37,20 @@ namespace DragonflowUpgrade.Remote
         /// <summary>
         /// Replaces the file with <paramref name="content"/>, keeping its mode and owner, in one
         /// rename (no reader sees half a file) - only if it still holds what hashes to
-        /// <paramref name="expectedSha256"/> (null: whatever it holds). With <paramref name="backupPath"/>,
+        /// <paramref name="expectedSha256"/> or <paramref name="orSha256"/> (null: whatever it holds). With <paramref name="backupPath"/>,
         /// first copies the file there (mode, owner and times kept), refusing if that exists.
         /// </summary>
         public static void Replace(NodeConnection connection, string path, byte[] content, string expectedSha256, string backupPath,
-            ILogger log, CancellationToken cancel = default)
+            ILogger log, CancellationToken cancel = default, string orSha256 = null)
         {
+            string accepted = orSha256 == null ? expectedSha256 : expectedSha256 + "|" + orSha256;
             // The bytes go on the command's standard input: the command line (and so every
             // message that quotes it) holds no part of the file, and no argument limit applies.
             string script = string.Join("\n",
                 $"f={ShellQuote.Quote(path)}; b={ShellQuote.Quote(backupPath ?? "")}",
                 // A link (config management often makes one) stays a link: the file it points to is replaced.
                 $"[ -f \"$f\" ] || exit {NotFound}; f=$(readlink -f -- \"$f\") || exit 1",
-                expectedSha256 == null ? "" : $"[ \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" = {expectedSha256} ] || exit {Changed}",
+                expectedSha256 == null ? "" : $"case \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" in {accepted}) ;; *) exit {Changed} ;; esac",
                 $"if [ -n \"$b\" ]; then [ ! -e \"$b\" ] || exit {BackupExists}; cp -p -- \"$f\" \"$b\" || exit 1; fi",
                 "t=$(mktemp \"$f.df-new.XXXXXX\") || exit 1",
                 "cat > \"$t\" || { rm -f \"$t\"; exit 1; }",

@@ -11,7 +11,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>
     /// Applies to every node's dragonflow.ini the renames the target release needs (what
     /// Update-DfConfiguration does), each original kept under the backup folder and on the node.
-    /// Each change is recorded as it is made; Undo puts back every file recorded.
+    /// Each change is recorded before its file is written; Undo puts back every file recorded.
     /// </summary>
     sealed class ConfigurationStep : IUpgradeStep
     {
@@ -45,22 +45,37 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 else c.Emit(new UpgradeStepResult(c.State.Id, Name, file.Node.Name, UpgradeStepStatus.Succeeded, sw.Elapsed, $"{file.Path}: nothing to rename for {target.Release}"));
             }
             // A file that cannot be read stops the step before any is changed.
+            // A change is recorded before its file is written: a process killed in between leaves it to the rollback.
+            void Record(ConfigurationChange change)
+            {
+                lock (c.State)
+                {
+                    c.State.ConfigurationChanges.Add(new ConfigurationChangeRecord
+                    {
+                        Node = change.Node.Name, Path = change.Path, Backup = change.Backup, NodeBackup = change.NodeBackup,
+                        WrittenSha256 = change.WrittenSha256, OriginalSha256 = change.OriginalSha256,
+                    });
+                    c.Save();
+                }
+            }
             if (failed.Count == 0)
-                foreach (var result in configuration.Apply(files, ChangesFolder(c), c.Cancel))
+                foreach (var result in configuration.Apply(files, ChangesFolder(c), c.Cancel, Record))
                 {
                     var change = result.Change;
                     if (change == null) { failed.Add((result.File.Node.Name, result.Error.Message)); continue; }
-                    c.State.ConfigurationChanges.Add(new ConfigurationChangeRecord
-                    {
-                        Node = change.Node.Name, Path = change.Path, Backup = change.Backup, NodeBackup = change.NodeBackup, WrittenSha256 = change.WrittenSha256,
-                    });
-                    c.Save();
                     c.Emit(new UpgradeStepResult(c.State.Id, Name, change.Node.Name, UpgradeStepStatus.Succeeded, sw.Elapsed,
                         $"{change.Path}: renamed {string.Join("; ", change.Renamed)} (the original is {change.Backup})"));
                 }
             foreach (var f in failed) c.Emit(new UpgradeStepResult(c.State.Id, Name, f.Node, UpgradeStepStatus.Failed, sw.Elapsed, f.Why));
             if (failed.Count > 0)
                 throw new StepFailedException(failed[0].Node, $"{failed.Count} configuration file(s) failed: " + string.Join("; ", failed.Select(f => f.Why)));
+        }
+
+        public void RequireUndoable(UpgradeContext c)
+        {
+            var gone = (c.State.ConfigurationChanges ?? new List<ConfigurationChangeRecord>()).FirstOrDefault(r => !File.Exists(r.Backup));
+            if (gone != null)
+                throw new StepFailedException(gone.Node, $"{gone.Node}: {gone.Path} cannot be restored: its backup {gone.Backup} is gone (the node keeps a copy, {gone.NodeBackup}; put it back there first)");
         }
 
         public void Undo(UpgradeContext c)
@@ -73,7 +88,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             {
                 var node = c.Settings.Nodes.FirstOrDefault(n => string.Equals(n.Name, r.Node, StringComparison.OrdinalIgnoreCase))
                     ?? throw new StepFailedException(r.Node, $"{r.Node} is not a node of the inventory: restore {r.Path} there from {r.Backup} by hand");
-                changes.Add(new ConfigurationChange(node, r.Path, new string[0], r.Backup, r.NodeBackup, r.WrittenSha256));
+                changes.Add(new ConfigurationChange(node, r.Path, new string[0], r.Backup, r.NodeBackup, r.WrittenSha256, r.OriginalSha256));
             }
             var failed = new List<(string Node, string Why)>();
             foreach (var result in new NodeConfiguration(c.Settings.Ssh, c.Settings.ThrottleLimit, c.Settings.Logger).Restore(changes, false, c.Cancel))

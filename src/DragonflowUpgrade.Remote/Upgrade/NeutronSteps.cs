@@ -37,6 +37,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.NeutronBackup;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
 
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => c.Settings.Neutron == null
             ? new[] { ((string)null, NeutronCommands.NotInInventory) }
@@ -81,11 +82,20 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (c.Settings.Neutron == null) { NeutronCommands.Skipped(c, Name); return; }
             var sw = Stopwatch.StartNew();
             string node = c.Settings.Neutron.Node.Name;
+            // The dump is what a rollback restores: checked before the migration may change the database.
+            NeutronDump.Verify(c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, $"records no dump of Neutron's database, which the step {UpgradeSteps.NeutronBackup} makes"));
             if (c.State.NeutronMigrationStarted) Restore(c, UpgradeStepStatus.Succeeded, "restored before the migration runs again");
             c.State.NeutronMigrationStarted = true;
             c.Save();
             NeutronCommands.Run(c, Name, (client, line, cancel) => client.Migrate(c.Settings.Neutron, c.Settings.NeutronPassword, line, cancel));
             c.Emit(new UpgradeStepResult(c.State.Id, Name, node, UpgradeStepStatus.Succeeded, sw.Elapsed, "migrated: " + c.Settings.Neutron.Migrate.Shown));
+        }
+
+        public void RequireUndoable(UpgradeContext c)
+        {
+            if (c.Settings.Neutron == null || !c.State.NeutronMigrationStarted) return;
+            c.Settings.Neutron.Restore.For(c.Settings.NeutronPassword); // a {password} and none given: says to give -NeutronCredential
+            NeutronDump.Verify(c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records a Neutron migration started but no dump to restore"));
         }
 
         public void Undo(UpgradeContext c)

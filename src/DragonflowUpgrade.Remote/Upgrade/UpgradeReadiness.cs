@@ -76,6 +76,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Passed, $"{store.Location} answers and is not locked")
                     : UpgradeLock.IsHeldBySession(holder)
                     ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Passed, $"{store.Location} answers; this session holds its lock (Lock-DfNbDatabase), which the upgrade shares")
+                    : holder.OwnerGone && holder.Upgrade != null
+                    ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{new UpgradeLockedException(store.Location, holder).Message} {new UpgradeLockedException(store.Location, holder).RecommendedAction}")
                     : holder.OwnerGone
                     ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Warning, $"{store.Location} is locked by {holder}, which is gone: the upgrade takes the lock over")
                     : new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{store.Location} is locked by {holder}; wait for that run to end, or Unlock-DfNbDatabase -Force if its holder is gone"));

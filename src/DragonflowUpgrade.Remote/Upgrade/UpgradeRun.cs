@@ -111,20 +111,28 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// Takes the NB database's lock for the whole upgrade, before anything is stopped, until it
         /// ends (done, rolled back, or failed): every other writer is refused meanwhile, and the NB
         /// steps write under this lock. A resume or an undo takes over the lock of the run it
-        /// carries on when that run's process is gone (or its lock expired); a live holder is refused.
+        /// carries on when that run's process is gone (or its lock expired); a live holder is refused,
+        /// and so is a dead upgrade's lock by any other run, a new upgrade included. The lock names
+        /// the upgrade and its state file's folder, so whoever finds it knows what to resume.
         /// </summary>
         static UpgradeLock Lock(UpgradeContext c) =>
-            c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease})", c.Settings.Logger);
+            c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease}, its state in {c.Settings.BackupFolder})",
+                c.Settings.Logger, c.State.Id);
 
         UpgradeState Recorded()
         {
             var state = UpgradeState.Load(_settings.BackupFolder);
             if (state == null || !state.Interrupted) throw UpgradeErrors.NothingToResume(_settings.BackupFolder);
             using (var store = _settings.OpenDatabase())
-                state.RequireSameCloud(store.Location, _settings.Nodes.Select(n => n.Name));
+                state.RequireSameCloud(store.Location, _settings.Nodes, _settings.Neutron);
             var known = new HashSet<string>(_steps.Select(s => s.Name));
             var unknown = state.Steps.FirstOrDefault(s => !known.Contains(s.Name));
             if (unknown != null) throw UpgradeErrors.StateInvalid(state.Path, $"names a step this module does not have ({unknown.Name})");
+            // The backups a rollback restores are the upgrade's own, in its folder: a state file pointing elsewhere was not written by it.
+            string folder = Path.GetFullPath(_settings.BackupFolder).TrimEnd(Path.DirectorySeparatorChar);
+            foreach (var (what, path) in new[] { ("Neutron's dump", state.NeutronBackupPath), ("the NB backup", state.NbBackupPath) })
+                if (path != null && Path.GetDirectoryName(Path.GetFullPath(path)) != folder)
+                    throw UpgradeErrors.StateInvalid(state.Path, $"names as {what} {path}, which is not in the upgrade's backup folder {folder}");
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
             if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))
@@ -156,7 +164,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             Id = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'") + "-" + Guid.NewGuid().ToString("N").Substring(0, 6),
             Inventory = _settings.Inventory,
-            Nodes = _settings.Nodes.Select(n => n.Name).ToList(),
+            Nodes = _settings.Nodes.Select(NodeRecord.Of).ToList(),
+            Neutron = NeutronRecord.Of(_settings.Neutron),
             TargetRelease = _settings.TargetRelease,
             UpdateCommand = _settings.UpdateCommand,
             RevertCommand = _settings.RevertCommand,
@@ -214,17 +223,39 @@ namespace DragonflowUpgrade.Remote.Upgrade
             return state;
         }
 
-        /// <summary>Undoes every step begun, last first; says what was put back. A step whose undo fails is recorded and the others still run.</summary>
+        /// <summary>
+        /// Undoes every step begun, last first; says what was put back. What the undos need (a
+        /// password, backups present and intact) is checked first: if anything lacks, nothing is
+        /// undone. A step whose undo fails stops the rollback there, so nothing is started over a
+        /// restore that failed; the state file keeps the rest for a later Undo-DfUpgrade.
+        /// </summary>
         string Rollback(UpgradeContext c)
         {
             var state = c.State;
+            var begun = Enumerable.Range(0, _steps.Count).Reverse()
+                .Where(i => state.Step(_steps[i].Name).State != StepState.Pending && state.Step(_steps[i].Name).State != StepState.Undone).ToList();
+            var lacking = new List<string>();
+            foreach (int i in begun)
+            {
+                try { _steps[i].RequireUndoable(c); }
+                catch (Exception e) when (!(e is OutOfMemoryException))
+                {
+                    lacking.Add($"{_steps[i].Name} ({e.Message}{(e is DfException df && df.RecommendedAction != null ? " " + df.RecommendedAction : "")})");
+                    c.Emit(new UpgradeStepResult(state.Id, _steps[i].Name, (e as StepFailedException)?.Node, UpgradeStepStatus.RollbackFailed, TimeSpan.Zero, e.Message));
+                }
+            }
+            if (lacking.Count > 0)
+            {
+                state.Status = UpgradeStatus.RollbackFailed;
+                c.Save();
+                return $"The rollback did not start, so nothing was undone: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
+            }
             var done = new List<string>();
-            var failed = new List<string>();
-            for (int i = _steps.Count - 1; i >= 0; i--)
+            string failed = null;
+            foreach (int i in begun)
             {
                 var step = _steps[i];
                 var record = state.Step(step.Name);
-                if (record.State == StepState.Pending || record.State == StepState.Undone) continue;
                 c.Progress?.Report(new ProgressReport("Rolling the cloud back", "Undoing " + step.Name, 100 * (_steps.Count - 1 - i) / _steps.Count));
                 try
                 {
@@ -236,16 +267,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 {
                     record.State = StepState.UndoFailed;
                     record.Detail = e.Message;
-                    failed.Add($"{step.Name} ({e.Message})");
+                    failed = $"{step.Name} ({e.Message})";
                     c.Emit(new UpgradeStepResult(state.Id, step.Name, (e as StepFailedException)?.Node, UpgradeStepStatus.RollbackFailed, TimeSpan.Zero, e.Message));
                 }
                 c.Save();
+                if (failed != null) break;
             }
-            state.Status = failed.Count == 0 ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
+            state.Status = failed == null ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
             c.Save();
-            return failed.Count == 0
+            return failed == null
                 ? $"Rolled back: {string.Join(", ", done.Select(Said))}."
-                : $"The rollback failed at {string.Join("; ", failed)}; undone: {string.Join(", ", done.Select(Said))}.";
+                : $"The rollback failed at {failed} and stopped there: the steps before it were left as they are (nothing was started over it); undone: {(done.Count == 0 ? "nothing" : string.Join(", ", done.Select(Said)))}. Fix the cause, then run Undo-DfUpgrade to finish it.";
 
             string Said(string name)
             {
@@ -271,7 +303,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             File.Copy(s.Path, Path.Combine(folder, $"df-upgrade-{s.Id}.json"), true);
             var md = new System.Text.StringBuilder();
             md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()
-              .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes)}")
+              .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes.Select(n => n.Name))}")
               .AppendLine($"- Target release: {s.TargetRelease}").AppendLine($"- Status: {s.Status}")
               .AppendLine($"- NB backup: {s.NbBackupPath}")
               .AppendLine($"- Neutron's database: {(c.Settings.Neutron == null ? NeutronCommands.NotInInventory : "dump " + s.NeutronBackupPath)}");

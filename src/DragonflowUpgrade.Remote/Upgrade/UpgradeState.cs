@@ -29,6 +29,45 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Backup { get; set; }
         public string NodeBackup { get; set; }
         public string WrittenSha256 { get; set; }
+        /// <summary>What the file held before: a file holding it was never written, or is put back already.</summary>
+        public string OriginalSha256 { get; set; }
+    }
+
+    /// <summary>What identifies a node of the upgraded cloud: a resume or an undo reaches the same machines as the same user.</summary>
+    public sealed class NodeRecord
+    {
+        public string Name { get; set; }
+        public string Address { get; set; }
+        public int Port { get; set; }
+        public string User { get; set; }
+        public List<string> Roles { get; set; } = new List<string>();
+
+        public static NodeRecord Of(DfNode n) => new NodeRecord { Name = n.Name, Address = n.Address, Port = n.Port, User = n.User, Roles = n.Roles.ToList() };
+
+        public override string ToString() => $"{User}@{Address}:{Port} ({string.Join(", ", Roles ?? new List<string>())})";
+    }
+
+    /// <summary>Neutron's database as the upgrade was started with it: the controller and its commands as the inventory gives them ({password} unfilled).</summary>
+    public sealed class NeutronRecord
+    {
+        public string Node { get; set; }
+        public string Backup { get; set; }
+        public string Restore { get; set; }
+        public string Migrate { get; set; }
+        public string Check { get; set; }
+
+        public static NeutronRecord Of(NeutronDatabase db) => db == null ? null
+            : new NeutronRecord { Node = db.Node.Name, Backup = db.Backup.Text, Restore = db.Restore.Text, Migrate = db.Migrate.Text, Check = db.Check.Text };
+
+        /// <summary>What differs from <paramref name="other"/>, one phrase per field; empty when nothing does.</summary>
+        public IEnumerable<string> Differences(NeutronRecord other)
+        {
+            if (!string.Equals(Node, other.Node, StringComparison.OrdinalIgnoreCase)) yield return $"its node was {Node}, now {other.Node}";
+            foreach (var (field, was, now) in new[] { ("Backup", Backup, other.Backup), ("Restore", Restore, other.Restore), ("Migrate", Migrate, other.Migrate), ("Check", Check, other.Check) })
+                if (was != now) yield return $"its {field} command was '{Shown(was)}', now '{Shown(now)}'";
+        }
+
+        static string Shown(string command) => (command ?? "").Replace("{password}", "***");
     }
 
     /// <summary>
@@ -39,13 +78,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
     public sealed class UpgradeState
     {
         public const string FileName = "df-upgrade-state.json";
-        public const string CurrentFormat = "dragonflow-upgrade-state/1";
+        public const string CurrentFormat = "dragonflow-upgrade-state/2";
 
         public string Format { get; set; } = CurrentFormat;
         public string Id { get; set; }
         public string Database { get; set; }
         public string Inventory { get; set; }
-        public List<string> Nodes { get; set; } = new List<string>();
+        /// <summary>The inventory's nodes: a resume or an undo must be given the same ones (names, addresses, ports, users, roles).</summary>
+        public List<NodeRecord> Nodes { get; set; } = new List<NodeRecord>();
+        /// <summary>Neutron's database, when the upgrade migrates it (null: the inventory had none, and the upgrade leaves it alone).</summary>
+        public NeutronRecord Neutron { get; set; }
         public string TargetRelease { get; set; }
         /// <summary>The commands the upgrade was given, so that a resume or an undo runs the same ones.</summary>
         public string UpdateCommand { get; set; }
@@ -118,21 +160,35 @@ namespace DragonflowUpgrade.Remote.Upgrade
             catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + e.Message + ")"); }
             if (state == null || state.Format != CurrentFormat)
                 throw UpgradeErrors.StateInvalid(path, $"is not an upgrade state file of this module (its format is '{state?.Format}', expected '{CurrentFormat}')");
-            if (string.IsNullOrEmpty(state.Id) || string.IsNullOrEmpty(state.Database) || state.Nodes == null || state.Steps == null || state.Steps.Count == 0
+            if (string.IsNullOrEmpty(state.Id) || string.IsNullOrEmpty(state.Database) || state.Nodes == null || state.Nodes.Any(n => n == null || string.IsNullOrEmpty(n.Name)) || state.Steps == null || state.Steps.Count == 0
                 || state.Steps.Any(s => s == null || string.IsNullOrEmpty(s.Name)) || state.Updated == null || state.UpdateAttempted == null)
                 throw UpgradeErrors.StateInvalid(path, "lacks the upgrade's id, database, nodes or steps");
             state.Path = path;
             return state;
         }
 
-        /// <summary>Refuses a state file written for another database or other nodes.</summary>
-        public void RequireSameCloud(string database, IEnumerable<string> nodes)
+        /// <summary>Refuses a state file written for another database, other nodes (by name, address, port, user or roles), or another setup of Neutron's database.</summary>
+        public void RequireSameCloud(string database, IReadOnlyList<DfNode> nodes, NeutronDatabase neutron)
         {
             if (!NbDatabaseUri.SameDatabase(Database, database))
                 throw UpgradeErrors.StateOtherCloud(Path, $"was written for the NB database {Database}, not {NbDatabaseUri.PrintableLocation(database)}");
-            var given = new HashSet<string>(nodes, StringComparer.OrdinalIgnoreCase);
-            if (!given.SetEquals(Nodes))
-                throw UpgradeErrors.StateOtherCloud(Path, $"was written for the nodes {string.Join(", ", Nodes)}, not {string.Join(", ", given.OrderBy(n => n))}");
+            var given = new HashSet<string>(nodes.Select(n => n.Name), StringComparer.OrdinalIgnoreCase);
+            if (!given.SetEquals(Nodes.Select(n => n.Name)))
+                throw UpgradeErrors.StateOtherCloud(Path, $"was written for the nodes {string.Join(", ", Nodes.Select(n => n.Name))}, not {string.Join(", ", given.OrderBy(n => n))}");
+            foreach (var recorded in Nodes)
+            {
+                var now = NodeRecord.Of(nodes.First(n => string.Equals(n.Name, recorded.Name, StringComparison.OrdinalIgnoreCase)));
+                if (now.ToString() != recorded.ToString())
+                    throw UpgradeErrors.StateOtherCloud(Path, $"records the node {recorded.Name} as {recorded}, and the inventory given says {now}");
+            }
+            var neutronNow = NeutronRecord.Of(neutron);
+            if (Neutron == null && neutronNow != null)
+                throw UpgradeErrors.StateOtherCloud(Path, $"records an upgrade that leaves Neutron's database alone (its inventory had no NeutronDatabase), and the inventory given has one on {neutronNow.Node}");
+            if (Neutron != null && neutronNow == null)
+                throw UpgradeErrors.StateOtherCloud(Path, $"records an upgrade that migrates Neutron's database on {Neutron.Node}, and the inventory given has no NeutronDatabase (give -Inventory, the one the upgrade started with)");
+            var differences = Neutron == null ? new List<string>() : Neutron.Differences(neutronNow).ToList();
+            if (differences.Count > 0)
+                throw UpgradeErrors.StateOtherCloud(Path, $"records another setup of Neutron's database than the inventory given: {string.Join("; ", differences)}");
         }
     }
 }

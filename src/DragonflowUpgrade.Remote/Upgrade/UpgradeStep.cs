@@ -41,6 +41,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         void Do(UpgradeContext context);
         /// <summary>Puts back what <see cref="Do"/> did, also when it did only part of it; null when there is nothing to put back.</summary>
         void Undo(UpgradeContext context);
+        /// <summary>Throws what <see cref="Undo"/> would need and lack (a password, a backup gone or damaged); changes nothing. Checked for every step begun before a rollback undoes any.</summary>
+        void RequireUndoable(UpgradeContext context);
     }
 
     /// <summary>A step failed on a node (or the whole cloud when <see cref="Node"/> is null).</summary>

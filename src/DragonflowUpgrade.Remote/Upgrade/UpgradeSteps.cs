@@ -45,6 +45,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Stop;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: true).Select(x => (x.Item1, "stop " + x.Item2));
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Stop(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
@@ -60,6 +61,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Update;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
 
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) =>
             c.Settings.UpdateCommand == null
@@ -129,6 +131,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.NbBackup;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "back up the NB database into " + c.Settings.BackupFolder) };
 
         public void Do(UpgradeContext c)
@@ -177,6 +180,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             ControlPlaneCheck.Require(store, c.Settings.ServiceDownTime, false, out _, "Invoke-DfUpgrade");
             var migrator = c.Settings.CreateMigrator(store);
             var plan = migrator.Plan();
+            // The backup a rollback would restore is checked before anything is written.
+            if (c.State.NbBackupPath != null) NbBackup.Verify(c.State.NbBackupPath, c.State.NbBackupChecksum);
             var selected = migrator.Select(plan, c.Settings.TargetRelease);
             var schema = migrator.PlanSchema(plan, c.Settings.TargetRelease, selected);
             if (selected.Count == 0 && !schema.ChangesRelease)
@@ -193,11 +198,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
         }
 
-        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force).</summary>
-        static void RequireLock(UpgradeContext c)
+        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force) or lost.</summary>
+        static void RequireLock(UpgradeContext c) => c.Lock?.RequireHeld(c.Store);
+
+        public void RequireUndoable(UpgradeContext c)
         {
-            if (c.Lock != null && c.Lock.Lost)
-                throw new UpgradeLockedException(c.Store.Location, UpgradeLock.Read(c.Store) ?? c.Lock.Info);
+            if (c.State.NbBackupPath != null) NbBackup.Verify(c.State.NbBackupPath, c.State.NbBackupChecksum);
         }
 
         public void Undo(UpgradeContext c)
@@ -219,6 +225,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Start;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: false).Select(x => (x.Item1, "start " + x.Item2));
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Start(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
@@ -231,6 +238,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Verify;
         public bool RollsBack => true;
+        public void RequireUndoable(UpgradeContext c) { }
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "check that every service runs and heartbeats") };
         public void Do(UpgradeContext c) => UpgradeVerification.Require(c, Name);
         public void Undo(UpgradeContext c) { }
