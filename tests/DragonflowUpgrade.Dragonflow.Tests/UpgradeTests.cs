@@ -88,32 +88,50 @@ namespace DragonflowUpgrade.Dragonflow.Tests
             return result;
         }
 
-        static void AssertSameDatabase(IEnumerable<NbEntry> expected, IEnumerable<NbEntry> actual)
+        // withTopics false: objects compared by table and id alone (etcd keeps no topic in its keys).
+        static void AssertSameDatabase(IEnumerable<NbEntry> expected, IEnumerable<NbEntry> actual, bool withTopics = true)
         {
-            var want = expected.ToDictionary(e => e.Key);
-            var got = actual.Where(e => e.Key.Table != MigrationLog.Table).ToDictionary(e => e.Key);
+            NbKey Key(NbEntry e) => withTopics ? e.Key : new NbKey(e.Key.Table, null, e.Key.Id);
+            var want = expected.ToDictionary(Key);
+            var got = actual.Where(e => e.Key.Table != MigrationLog.Table).ToDictionary(Key);
             Assert.Equal(want.Keys.Select(k => k.ToString()).OrderBy(k => k), got.Keys.Select(k => k.ToString()).OrderBy(k => k));
             foreach (var key in want.Keys)
                 Assert.True(JsonNode.DeepEquals(JsonNode.Parse(want[key].Value.Span), JsonNode.Parse(got[key].Value.Span)),
                     $"{key}:\nexpected {Encoding.UTF8.GetString(want[key].Value.Span)}\nactual   {Encoding.UTF8.GetString(got[key].Value.Span)}");
         }
 
-        [Fact]
-        public void A_pike_file_database_becomes_exactly_what_queens_would_have_written()
+        // The database of each store's test server (a file here), emptied, holding the pike fixture.
+        string PikeDatabase(string kind)
         {
             string path = Path.Combine(_dir, "nb.jsonl");
-            File.Copy(FixturePath("pike-nb.jsonl"), path);
-            using (var store = new FileNbStore(path))
+            if (kind == "file")
+            {
+                File.Copy(FixturePath("pike-nb.jsonl"), path);
+                return path;
+            }
+            string uri = kind == "redis" ? TestRedis.NewDatabase() : kind == "etcd" ? TestEtcd.NewDatabase() : TestEtcdCluster.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri)) store.Write(new FileNbStore(FixturePath("pike-nb.jsonl")).Read().ToList());
+            return uri;
+        }
+
+        [Theory]
+        [InlineData("file")]
+        [InlineData("redis")]
+        [InlineData("etcd")]
+        [InlineData("etcd-cluster")]
+        public void A_pike_database_becomes_exactly_what_queens_would_have_written(string kind)
+        {
+            using (var store = NbStoreFactory.Open(PikeDatabase(kind)))
             {
                 var result = Upgrade(store);
                 Assert.Equal(new[] { "Migration", "Migration", "Migration", "Migration", "Schema" }, result.Applied.Select(r => r.Kind.ToString()));
-                AssertSameDatabase(new FileNbStore(FixturePath("queens-expected.jsonl")).Read(), store.Read());
+                AssertSameDatabase(new FileNbStore(FixturePath("queens-expected.jsonl")).Read(), store.Read(), withTopics: !kind.StartsWith("etcd"));
                 Assert.Equal("queens", MigrationLog.Read(store).Single(r => r.Kind == MigrationLogKind.Schema).Release);
             }
         }
 
         [Fact]
-        public void A_pike_redis_database_becomes_exactly_what_queens_would_have_written()
+        public void The_objects_a_pike_to_queens_upgrade_moves_on_redis_land_under_dragonflows_keys()
         {
             string uri = TestRedis.NewDatabase();
             using (var store = NbStoreFactory.Open(uri))

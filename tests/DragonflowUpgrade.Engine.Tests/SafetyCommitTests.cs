@@ -44,9 +44,9 @@ namespace DragonflowUpgrade.Engine.Tests
             public SortedDictionary<string, string> Before, After;
         }
 
-        static Scenario Prepare()
+        static Scenario Prepare(string kind = "redis")
         {
-            var s = new Scenario { Uri = Safe.NewRedis(Original) };
+            var s = new Scenario { Uri = Safe.NewDatabase(kind, Original) };
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
@@ -87,14 +87,23 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
         }
 
-        [Theory]
-        [InlineData(0)]
-        [InlineData(1)]
-        [InlineData(3)] // all the data, none of the log rows
-        [InlineData(4)] // everything, but not finished
-        public void A_commit_interrupted_after_any_batch_is_resumed_to_exactly_the_migrated_content(int batches)
+        // On Redis: 0, 1; 3 all the data, none of the log rows; 4 everything, but not finished. Other stores batch otherwise.
+        public static TheoryData<string, int> ResumeCases => Cases(0, 1, 3, 4);
+        public static TheoryData<string, int> UndoCases => Cases(0, 2, 4);
+
+        static TheoryData<string, int> Cases(params int[] batches)
         {
-            var s = Prepare();
+            var cases = new TheoryData<string, int>();
+            foreach (string store in Safe.Stores)
+                foreach (int b in batches) cases.Add(store, b);
+            return cases;
+        }
+
+        [Theory]
+        [MemberData(nameof(ResumeCases))]
+        public void A_commit_interrupted_after_any_batch_is_resumed_to_exactly_the_migrated_content(string kind, int batches)
+        {
+            var s = Prepare(kind);
             Interrupt(s, batches);
             using (var store = NbStoreFactory.Open(s.Uri))
             {
@@ -110,12 +119,10 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Theory]
-        [InlineData(0)]
-        [InlineData(2)]
-        [InlineData(4)]
-        public void A_commit_interrupted_after_any_batch_is_undone_to_exactly_the_original_content(int batches)
+        [MemberData(nameof(UndoCases))]
+        public void A_commit_interrupted_after_any_batch_is_undone_to_exactly_the_original_content(string kind, int batches)
         {
-            var s = Prepare();
+            var s = Prepare(kind);
             Interrupt(s, batches);
             using (var store = NbStoreFactory.Open(s.Uri))
             {

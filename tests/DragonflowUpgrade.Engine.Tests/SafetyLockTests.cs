@@ -51,8 +51,9 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Fact]
-        public void A_second_run_is_refused_and_told_who_holds_the_lock() => Safe.SecondRunIsRefused(TestRedis.NewDatabase());
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_second_run_is_refused_and_told_who_holds_the_lock(string store) => Safe.SecondRunIsRefused(Safe.NewDatabase(store, Safe.Ports(1)));
 
         [Fact]
         public void Releasing_the_lock_lets_the_next_run_take_it()

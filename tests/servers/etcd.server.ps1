@@ -10,6 +10,10 @@
     etcd-server, 3.4.23 on Debian 12; .ci/run installs it), whose JSON gateway serves /v3/....
     Sets DF_TEST_ETCD (host:port), DF_TEST_ETCD_AUTH (root:password@host:port) and
     DF_TEST_ETCD_TLS (host:port).
+    Also starts a three-member cluster: member i serves clients on $env:DF_TEST_ETCD_CLUSTER_PORT
+    (else 23820) + 2i, its peers one above. Sets DF_TEST_ETCD_CLUSTER (etcd://h:p,h:p,h:p) and
+    DF_TEST_ETCD_CLUSTER_STATE, the folder holding member<i>.pid (its process id) and member<i>.sh
+    (what starts it again, on its data).
     Stop stops the etcd processes this script started, by the ids it wrote down.
 #>
 param(
@@ -43,6 +47,19 @@ if (Test-Path $dir) {
 }
 New-Item -ItemType Directory $dir | Out-Null
 
+# Starts etcd with these arguments from the script <name>.sh (which a test runs again to restart
+# a member it killed), its process id in <name>.pid.
+function Start-EtcdProcess([string] $Name, [string[]] $Arguments) {
+    # etcd writes its log straight to a file: through a pipe to this shell, it would die of
+    # SIGPIPE at its first line of log once this shell has exited.
+    $command = (@($etcd) + $Arguments | ForEach-Object { "'$_'" }) -join ' '
+    $script = Join-Path $dir "$Name.sh"
+    "exec $command >>'$(Join-Path $dir $Name).log' 2>&1" | Set-Content $script
+    $proc = Start-Process /bin/sh -PassThru -ArgumentList "`"$script`""
+    $proc.Id | Set-Content (Join-Path $dir "$Name.pid")
+    $proc
+}
+
 function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[]] $Extra = @(), [switch] $Tls) {
     $data = Join-Path $dir $Name
     $client = "$(if ($Tls) { 'https' } else { 'http' })://127.0.0.1:$ClientPort"
@@ -59,11 +76,7 @@ function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[
         '--listen-peer-urls', $peer, '--initial-advertise-peer-urls', $peer,
         '--initial-cluster', "$member=$peer", '--initial-cluster-state', 'new',
         '--unsafe-no-fsync') + $Extra
-    # etcd writes its log straight to a file: through a pipe to this shell, it would die of
-    # SIGPIPE at its first line of log once this shell has exited.
-    $command = (@($etcd) + $arguments | ForEach-Object { "'$_'" }) -join ' '
-    $proc = Start-Process /bin/sh -PassThru -ArgumentList "-c `"exec $command >'$data.log' 2>&1`""
-    $proc.Id | Set-Content (Join-Path $dir "$Name.pid")
+    $proc = Start-EtcdProcess $Name $arguments
     $deadline = [DateTime]::UtcNow.AddSeconds(20)
     while ($true) {
         $names = try { @((Invoke-RestMethod @check -NoProxy -TimeoutSec 2 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
@@ -90,6 +103,36 @@ Invoke-Gateway "$secured/v3/auth/enable" @{}
 & (Join-Path $PSScriptRoot 'TestCertificates.ps1') -StateDir $StateDir
 $tls = $env:DF_TEST_TLS
 $https = Start-Etcd 'etcd-tls' ($port + 2) ($port + 12) -Tls '--cert-file', "$tls/server.pem", '--key-file', "$tls/server.key", '--trusted-ca-file', "$tls/ca.pem", '--client-cert-auth'
+
+# The cluster: three members, member i serving clients on base+2i, its peers on base+2i+1.
+$base = if ($env:DF_TEST_ETCD_CLUSTER_PORT) { [int]$env:DF_TEST_ETCD_CLUSTER_PORT } else { 23820 }
+$suffix = [guid]::NewGuid().ToString('N').Substring(0, 12)
+$members = 0..2 | ForEach-Object { [pscustomobject]@{
+    Name = "member$_"; Member = "member$_-$suffix"; Client = "http://127.0.0.1:$($base + 2 * $_)"; Peer = "http://127.0.0.1:$($base + 2 * $_ + 1)" } }
+$initial = ($members | ForEach-Object { "$($_.Member)=$($_.Peer)" }) -join ','
+$procs = foreach ($m in $members) {
+    Start-EtcdProcess $m.Name @('--name', $m.Member, '--data-dir', (Join-Path $dir $m.Name),
+        '--listen-client-urls', $m.Client, '--advertise-client-urls', $m.Client,
+        '--listen-peer-urls', $m.Peer, '--initial-advertise-peer-urls', $m.Peer,
+        '--initial-cluster', $initial, '--initial-cluster-state', 'new', '--initial-cluster-token', "df-test-$suffix",
+        '--unsafe-no-fsync')
+}
+# Healthy: every member answers under its own name and has a leader.
+$deadline = [DateTime]::UtcNow.AddSeconds(30)
+foreach ($i in 0..2) {
+    $m = $members[$i]
+    while ($true) {
+        $names = try { @((Invoke-RestMethod -NoProxy -TimeoutSec 2 -Method Post -Uri "$($m.Client)/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
+        $healthy = try { (Invoke-RestMethod -NoProxy -TimeoutSec 2 -Uri "$($m.Client)/health").health -eq 'true' } catch { $false }
+        if ($healthy -and $names -contains $m.Member) { break }
+        if ($names -and $procs[$i].HasExited) { throw "Another etcd (member $($names -join ', ')) answers on $($m.Client): set DF_TEST_ETCD_CLUSTER_PORT to a free port (it uses 6 ports from there)." }
+        if ($procs[$i].HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "The etcd cluster's $($m.Name) did not start on $($m.Client) (is the port taken?); see $(Join-Path $dir $m.Name).log" }
+        Start-Sleep -Milliseconds 100
+    }
+}
+$env:DF_TEST_ETCD_CLUSTER = 'etcd://' + (($members | ForEach-Object { $_.Client -replace '^http://', '' }) -join ',')
+# The tests kill members (by the id in member<i>.pid) and start them again (sh member<i>.sh).
+$env:DF_TEST_ETCD_CLUSTER_STATE = $dir
 
 $env:DF_TEST_ETCD = $open -replace '^http://', ''
 $env:DF_TEST_ETCD_TLS = $https -replace '^https://', ''

@@ -20,12 +20,18 @@ namespace DragonflowUpgrade.Engine.Store
     /// next. A request that only reads (or whose repetition is harmless) is sent again there; a
     /// write is not: its outcome is unknown (<see cref="EtcdOutcomeUnknownException"/>) and the
     /// caller reads back whether it was applied before it sends it again (<see cref="Checked"/>).
+    /// An answer saying the member cannot serve for now (HTTP 503, gRPC Unavailable: no leader
+    /// while a new one is elected, the leader changed, a proposal timed out) counts as no answer;
+    /// while some member gives such answers, the endpoints are tried in turn again for up to
+    /// <see cref="FailoverTimeout"/>, the time a cluster takes to elect a leader many times over.
     /// </para>
     /// </summary>
     sealed class EtcdGateway : IDisposable
     {
         internal const int RequestsInFlight = 4;
         static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
+        internal static readonly TimeSpan FailoverTimeout = TimeSpan.FromSeconds(30);
+        static readonly TimeSpan RoundPause = TimeSpan.FromMilliseconds(100);
 
         readonly HttpClient _http;
         readonly NbEndpoint[] _endpoints;
@@ -63,6 +69,9 @@ namespace DragonflowUpgrade.Engine.Store
 
         public bool HasUser => _user != null;
 
+        /// <summary>The endpoint requests go to now.</summary>
+        internal NbEndpoint Serving => _endpoints[Volatile.Read(ref _current)];
+
         /// <summary>
         /// Sends a write with <paramref name="send"/>; when its outcome is unknown, asks
         /// <paramref name="applied"/> (a read, at the next endpoint) whether it was applied, and
@@ -71,10 +80,11 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         public async Task<T> Checked<T>(Func<Task<T>> send, Func<Task<bool>> applied, T whenApplied)
         {
+            var deadline = DateTime.UtcNow + FailoverTimeout;
             for (int tries = 1; ; tries++)
             {
                 try { return await send().ConfigureAwait(false); }
-                catch (EtcdOutcomeUnknownException) when (tries <= _endpoints.Length)
+                catch (EtcdOutcomeUnknownException) when (tries <= _endpoints.Length || DateTime.UtcNow < deadline)
                 {
                     if (await applied().ConfigureAwait(false)) return whenApplied;
                 }
@@ -125,22 +135,38 @@ namespace DragonflowUpgrade.Engine.Store
                 w.WriteEndObject();
             }
             int first = Volatile.Read(ref _current);
+            var deadline = DateTime.UtcNow + FailoverTimeout;
+            UnavailableAnswer unavailable = null;  // the last such answer of this round of the endpoints
             for (int attempt = 0; ; attempt++)
             {
                 int at = (first + attempt) % _endpoints.Length;
                 var (doc, failure) = await SendTo(at, path, buffer, what, withToken).ConfigureAwait(false);
                 if (doc != null) return doc;
-                // The endpoint did not answer: the next one is used from now on.
+                // The endpoint did not answer, or cannot serve: the next one is used from now on.
                 Interlocked.CompareExchange(ref _current, (at + 1) % _endpoints.Length, at);
                 if (!resendable)
                     throw new EtcdOutcomeUnknownException(Location, _endpoints[at], path, Innermost(failure), failure);
-                if (attempt + 1 >= _endpoints.Length)
+                unavailable = failure as UnavailableAnswer ?? unavailable;
+                if ((attempt + 1) % _endpoints.Length != 0) continue;
+                // Every endpoint tried. A member that answers it cannot serve yet (an election) is waited for.
+                if (unavailable != null && DateTime.UtcNow < deadline)
                 {
-                    if (failure is TaskCanceledException)
-                        throw new NbStoreException($"The etcd NB database at {Location} did not answer within {RequestTimeout.TotalSeconds:0} s ({path}).", failure);
-                    throw new NbStoreException($"Cannot reach the etcd NB database at {Location}: {Innermost(failure)} Check that etcd runs there and the address is right.", failure);
+                    unavailable = null;
+                    await Task.Delay(RoundPause).ConfigureAwait(false);
+                    continue;
                 }
+                if (unavailable != null)
+                    throw new NbStoreException($"No member of the etcd NB database at {Location} could serve {path} for {FailoverTimeout.TotalSeconds:0} s: {Innermost(unavailable)} Check that most of its members run and reach each other (etcdctl endpoint status).", unavailable);
+                if (failure is TaskCanceledException)
+                    throw new NbStoreException($"The etcd NB database at {Location} did not answer within {RequestTimeout.TotalSeconds:0} s ({path}).", failure);
+                throw new NbStoreException($"Cannot reach the etcd NB database at {Location}: {Innermost(failure)} Check that etcd runs there and the address is right.", failure);
             }
+        }
+
+        /// <summary>A member's answer that it cannot serve for now (no leader, an election, a proposal timed out).</summary>
+        sealed class UnavailableAnswer : Exception
+        {
+            public UnavailableAnswer(NbEndpoint endpoint, string message) : base($"{endpoint} answered: {message}.") { }
         }
 
         // One request to one endpoint: its answer, or why the endpoint gave none (an answer that is an error throws).
@@ -175,6 +201,8 @@ namespace DragonflowUpgrade.Engine.Store
                     }
                     // A gateway or proxy may echo the request, sign-in password and all.
                     string message = NbDatabaseUri.Scrub(GatewayMessage(content), _password);
+                    if (response.StatusCode == HttpStatusCode.ServiceUnavailable || GatewayCode(content) == GrpcUnavailable)
+                        return (null, new UnavailableAnswer(_endpoints[at], message));
                     if (response.StatusCode == HttpStatusCode.Unauthorized && withToken && _user != null && message.Contains("token"))
                         throw new TokenExpiredException(message);
                     if (response.StatusCode == HttpStatusCode.NotFound && !IsJson(content))
@@ -202,6 +230,20 @@ namespace DragonflowUpgrade.Engine.Store
             catch (JsonException) { }
             string text = Encoding.UTF8.GetString(content, 0, Math.Min(content.Length, 200)).Trim();
             return text.Split('\n')[0].Trim();
+        }
+
+        const int GrpcUnavailable = 14;
+
+        /// <summary>The gRPC status code of the gateway's error answer, or -1.</summary>
+        static int GatewayCode(byte[] content)
+        {
+            try
+            {
+                using (var doc = JsonDocument.Parse(content))
+                    return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("code", out var c) &&
+                        c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out int code) ? code : -1;
+            }
+            catch (JsonException) { return -1; }
         }
 
         static bool IsJson(byte[] content)
@@ -243,7 +285,7 @@ namespace DragonflowUpgrade.Engine.Store
     sealed class EtcdOutcomeUnknownException : NbStoreException
     {
         public EtcdOutcomeUnknownException(string location, NbEndpoint endpoint, string path, string why, Exception inner)
-            : base($"The etcd NB database at {location} gave no answer at {endpoint} to a write ({path}): {why} Whether it was applied is not known.", inner)
+            : base($"The etcd NB database at {location} did not confirm a write ({path}) at {endpoint}: {why} Whether it was applied is not known.", inner)
         { }
     }
 }

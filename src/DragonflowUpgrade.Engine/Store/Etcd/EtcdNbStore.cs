@@ -47,6 +47,9 @@ namespace DragonflowUpgrade.Engine.Store
 
         public NbStoreParts Parts { get; }
 
+        /// <summary>The member (host:port) requests go to now.</summary>
+        internal string Serving => _gateway.Serving.ToString();
+
         sealed class EtcdParts : NbStoreParts
         {
             readonly EtcdGateway _gateway;
