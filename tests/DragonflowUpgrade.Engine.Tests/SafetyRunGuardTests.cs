@@ -122,6 +122,55 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_migration_run_reads_the_database_once_checking_the_heartbeats_in_its_snapshot_and_reading_only_the_modules_records_besides()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri)))
+            {
+                using (var run = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = Safe.TempFile("backup.jsonl.gz") }, Guard()))
+                    run.Execute();
+                Assert.Equal(1, store.TablesRead.Count(t => t == null));
+                Assert.All(store.TablesRead.Where(t => t != null), t => Assert.True(t == MigrationLog.Table || ModuleTables.IsModuleTable(t), $"read table {t}"));
+            }
+        }
+
+        [Fact]
+        public void On_Redis_the_interrupted_commit_check_and_the_log_read_send_no_scan()
+        {
+            string uri = Database("undo", out _);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                CommitRecord lastRun = null;
+                var sent = TestRedis.CommandsSent(uri, () => { lastRun = CommitJournal.ReadLastRun(store); CommitJournal.RequireNoneInProgress(store); MigrationLog.Read(store); });
+                Assert.NotNull(lastRun);
+                Assert.DoesNotContain("SCAN", sent);
+                Assert.Contains("MGET", sent);
+            }
+        }
+
+        [Fact]
+        public void A_live_service_in_the_snapshot_refuses_the_run_before_any_migration_and_a_forced_run_warns_of_it()
+        {
+            string uri = Database("migrate", out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                bool migrated = false;
+                var migrator = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("touch", "pike", "test touch", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:touch", nb => migrated = true),
+                }));
+                var e = Assert.Throws<ControlPlaneAliveException>(() => NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard()));
+                Assert.Contains("df-local-controller on compute-1", e.Message);
+                Assert.False(migrated);
+                Assert.Null(UpgradeLock.Read(store));
+                using (var plan = NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard(ignoreLiveControlPlane: true)))
+                    Assert.Contains(plan.Warnings, w => w.StartsWith("-IgnoreLiveControlPlane: migrating while the control plane still runs: service df-local-controller on compute-1"));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
         public void A_migration_run_with_nothing_pending_has_nothing_to_do_even_while_another_host_holds_the_lock_and_the_control_plane_runs()
         {
             string uri = Safe.NewRedis(Safe.Ports(30));

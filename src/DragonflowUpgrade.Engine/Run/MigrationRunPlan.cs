@@ -91,15 +91,17 @@ namespace DragonflowUpgrade.Engine.Run
             if (unguarded.IsNothingToDo) return unguarded;
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var guard = Enter(store, options, allowInterruptedCommit: false, logger);
-            logger?.LogDebug("Checked the upgrade lock, interrupted commits and the control plane in {Ms} ms.", clock.ElapsedMilliseconds);
+            // The control plane is checked on the heartbeat rows of the snapshot, read under the lock
+            // before anything is written: one read of the database serves both.
+            var guard = Enter(store, options, allowInterruptedCommit: false, logger, controlPlaneLater: true);
+            logger?.LogDebug("Took the upgrade lock and checked for an interrupted commit in {Ms} ms.", clock.ElapsedMilliseconds);
             var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath, logger);
             try
             {
                 // Read again under the lock: another run may have applied them meanwhile.
                 plan.Select(request);
                 if (plan.IsNothingToDo) return plan;
-                plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress);
+                plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress, snapshot => plan.CheckControlPlane(snapshot.Entries));
                 foreach (var w in plan.Result.Warnings) plan.Warn(w);
                 return plan;
             }
@@ -126,6 +128,7 @@ namespace DragonflowUpgrade.Engine.Run
         {
             BeginExecute();
             if (IsEmpty) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
+            RequireControlPlaneChecked();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var backup = NbBackup.Write(Result.Before, Store.Location, BackupPath);
             _logger.LogDebug("Wrote and read back the backup of {Count} objects in {Ms} ms.", backup.Objects, clock.ElapsedMilliseconds);

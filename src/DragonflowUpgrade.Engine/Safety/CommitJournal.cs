@@ -24,10 +24,10 @@ namespace DragonflowUpgrade.Engine.Safety
     public static partial class CommitJournal
     {
         public const string Table = "df_upgrade_journal";
-        public const string RecordTable = "df_upgrade_commit";
+        public const string RecordTable = ModuleTables.CommitRecords;
         public const string JournalFormat = "dragonflow-upgrade-journal";
-        static readonly NbKey MarkerKey = new NbKey(RecordTable, null, "in-progress");
-        static readonly NbKey LastRunKey = new NbKey(RecordTable, null, "last-run");
+        static readonly NbKey MarkerKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[0]);
+        static readonly NbKey LastRunKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[1]);
 
         /// <summary>The marker of an interrupted commit or undo; null when there is none.</summary>
         public static CommitRecord ReadInProgress(INbStore store) => ReadRecords(store).Marker;
