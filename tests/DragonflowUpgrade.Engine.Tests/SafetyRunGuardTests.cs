@@ -1,6 +1,8 @@
 using System;
 using System.Globalization;
+using System.IO;
 using System.Linq;
+using System.Threading;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
@@ -168,6 +170,53 @@ namespace DragonflowUpgrade.Engine.Tests
                     Assert.Contains(plan.Warnings, w => w.StartsWith("-IgnoreLiveControlPlane: migrating while the control plane still runs: service df-local-controller on compute-1"));
             }
             Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_runs_backup_is_written_while_its_migrations_run_and_is_complete_before_the_first_write()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            string backupPath = Safe.TempFile("backup.jsonl.gz");
+            bool backupDuringMigration = false;
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var before = Safe.Dump(store);
+                var migrator = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("wait-for-backup", "pike", "test wait-for-backup", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:wait-for-backup",
+                        nb => backupDuringMigration = SpinWait.SpinUntil(() => File.Exists(backupPath), TimeSpan.FromSeconds(60))),
+                }));
+                using (var run = NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard()))
+                    Assert.Equal(backupPath, run.Execute().Backup.Path);
+                Assert.True(backupDuringMigration, "the backup file appeared while the migration ran");
+                using (var backup = NbStoreFactory.Open(backupPath)) Assert.Equal(before, Safe.Dump(backup));
+            }
+        }
+
+        [Fact]
+        public void A_run_that_fails_or_is_never_executed_leaves_no_backup_behind()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            string folder = Path.GetDirectoryName(Safe.TempFile("backup.jsonl.gz"));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var before = Safe.Dump(store);
+                string failing = Path.Combine(folder, "failing.jsonl.gz");
+                var broken = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("broken", "pike", "test broken", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:broken",
+                        nb => throw new InvalidOperationException("broken on purpose")),
+                }));
+                Assert.Throws<MigrationFailedException>(() => NbRun.PlanMigration(store, broken, new MigrationRunRequest { BackupPath = failing }, Guard()));
+                Assert.False(File.Exists(failing), "a failed run's backup is removed");
+
+                string declined = Path.Combine(folder, "declined.jsonl.gz");
+                using (var plan = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = declined }, Guard()))
+                    Assert.False(plan.IsEmpty);
+                Assert.False(File.Exists(declined), "the backup of a plan never executed is removed");
+                Assert.Equal(before, Safe.Dump(store));
+                Assert.Empty(Directory.GetFiles(folder));
+            }
         }
 
         [Fact]

@@ -111,6 +111,13 @@ namespace DragonflowUpgrade.Engine.Run
             WarnLiveControlPlane();
         }
 
-        public void Dispose() => _guard.Dispose();
+        /// <summary>What a plan releases besides the lock, before it.</summary>
+        private protected virtual void OnDispose() { }
+
+        public void Dispose()
+        {
+            try { OnDispose(); }
+            finally { _guard.Dispose(); }
+        }
     }
 }
