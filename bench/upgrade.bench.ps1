@@ -6,7 +6,9 @@
     GET, pipelined over one socket):
       Redis at each size: Invoke-DfMigration -TargetRelease queens (lock, checks, backup, journal)
       in this session and as a new pwsh process, a run with nothing pending, -WhatIf,
-      Get-DfMigration, Get-DfNbTable, Backup-DfNbDatabase and Restore-DfNbDatabase;
+      Get-DfMigration, Get-DfNbTable, Backup-DfNbDatabase and Restore-DfNbDatabase; and
+      Invoke-DfMigration -TargetRelease master on the database upgraded to queens (untimed), where
+      every key is written again under master's key layout: the worst case for the commit;
       etcd, the three-member etcd cluster and the file store (at the smallest size, at most
       100,000): the upgrade in this session, against the store's own floor (its batched write of
       every object, the load).
@@ -50,11 +52,11 @@ function Fresh-Folder([string] $Name) {
 }
 
 # The upgrade in this session; each verbose message's arrival time marks the end of a phase.
-function Upgrade([string] $Database, [string] $Backups) {
+function Upgrade([string] $Database, [string] $Backups, [string] $Target = 'queens') {
     $clock = [Diagnostics.Stopwatch]::StartNew()
     $last = 0.0
     $phases = [ordered]@{}
-    Invoke-DfMigration -Database $Database -TargetRelease queens -BackupPath $Backups -Verbose @quiet 4>&1 | ForEach-Object {
+    Invoke-DfMigration -Database $Database -TargetRelease $Target -BackupPath $Backups -Verbose @quiet 4>&1 | ForEach-Object {
         if ($_ -is [System.Management.Automation.VerboseRecord]) {
             $now = $clock.Elapsed.TotalSeconds
             $phase = ($_.Message -replace '\d+', 'N' -replace ' in N ms', '')
@@ -93,8 +95,8 @@ foreach ($n in $Size) {
     $objects, $bytes = (Bench generate (Join-Path $root 'tests/fixtures/pike-nb.jsonl') $n $work).Split(' ')
     $bytes = [long]$bytes
     $t = @{}
-    foreach ($k in 'write', 'read', 'floor', 'warm', 'new', 'none', 'whatif', 'get', 'tables', 'backup', 'restore') { $t[$k] = [System.Collections.Generic.List[double]]::new() }
-    $peaks = @(); $phaseRuns = @()
+    foreach ($k in 'write', 'read', 'floor', 'warm', 'new', 'none', 'whatif', 'get', 'tables', 'backup', 'restore', 'master') { $t[$k] = [System.Collections.Generic.List[double]]::new() }
+    $peaks = @(); $phaseRuns = @(); $masterRuns = @()
     foreach ($run in 1..$Runs) {
         $write = Load-Pike
         $read = [double](Bench floor $env:DF_TEST_REDIS $Db (Join-Path $work 'get.resp'))
@@ -114,6 +116,12 @@ foreach ($n in $Size) {
         Baseline $redis
         $new = Upgrade-NewProcess $redis (Fresh-Folder 'backups')
         $t.new.Add($new.Seconds); $peaks += $new.PeakBytes
+        # queens -> master: the database upgraded to queens first (untimed); every key changes.
+        Load-Pike | Out-Null
+        Baseline $redis
+        Invoke-DfMigration -Database $redis -TargetRelease queens -BackupPath (Fresh-Folder 'backups') @quiet | Out-Null
+        $master = Upgrade $redis (Fresh-Folder 'backups') master
+        $t.master.Add($master.Seconds); $masterRuns += $master
     }
     $floor = Median $t.floor
     $rows.Clear()
@@ -128,14 +136,17 @@ foreach ($n in $Size) {
     Row 'Get-DfNbTable' $t.tables $floor
     Row 'Backup-DfNbDatabase' $t.backup $floor
     Row 'Restore-DfNbDatabase' $t.restore $floor
+    Row 'Invoke-DfMigration -TargetRelease master after queens, warm' $t.master $floor 'every key rewritten'
     Write-Host ("Redis, {0:N0} objects, {1:N1} MB of values" -f [long]$objects, ($bytes / 1MB))
     $rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
     $peak = ($peaks | Measure-Object -Maximum).Maximum
     Write-Host ("peak memory of the new process (VmHWM, largest of {0}): {1:N0} MB = {2:N2} x the data (target <= 2)" -f $Runs, ($peak / 1MB), ($peak / $bytes))
-    Write-Host 'phases of the warm upgrade (median seconds; each ends with the message named):'
-    foreach ($phase in $phaseRuns[0].Phases.Keys) {
-        $times = @($phaseRuns | ForEach-Object { $_.Phases[$phase] } | Where-Object { $_ -ne $null })
-        Write-Host ("  {0,8:N3} s  {1}" -f (Median $times), $phase)
+    foreach ($upgrade in @(@{ Name = 'the warm upgrade'; Runs = $phaseRuns }, @{ Name = 'queens -> master'; Runs = $masterRuns })) {
+        Write-Host "phases of $($upgrade.Name) (median seconds; each ends with the message named):"
+        foreach ($phase in $upgrade.Runs[0].Phases.Keys) {
+            $times = @($upgrade.Runs | ForEach-Object { $_.Phases[$phase] } | Where-Object { $_ -ne $null })
+            Write-Host ("  {0,8:N3} s  {1}" -f (Median $times), $phase)
+        }
     }
     Write-Host ''
 }

@@ -1,6 +1,8 @@
 using System;
 using System.Globalization;
+using System.IO;
 using System.Linq;
+using System.Threading;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
@@ -119,6 +121,102 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Null(UpgradeLock.Read(store));
             }
             Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_migration_run_reads_the_database_once_checking_the_heartbeats_in_its_snapshot_and_reading_only_the_modules_records_besides()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri)))
+            {
+                using (var run = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = Safe.TempFile("backup.jsonl.gz") }, Guard()))
+                    run.Execute();
+                Assert.Equal(1, store.TablesRead.Count(t => t == null));
+                Assert.All(store.TablesRead.Where(t => t != null), t => Assert.True(t == MigrationLog.Table || ModuleTables.IsModuleTable(t), $"read table {t}"));
+            }
+        }
+
+        [Fact]
+        public void On_Redis_the_interrupted_commit_check_and_the_log_read_send_no_scan()
+        {
+            string uri = Database("undo", out _);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                CommitRecord lastRun = null;
+                var sent = TestRedis.CommandsSent(uri, () => { lastRun = CommitJournal.ReadLastRun(store); CommitJournal.RequireNoneInProgress(store); MigrationLog.Read(store); });
+                Assert.NotNull(lastRun);
+                Assert.DoesNotContain("SCAN", sent);
+                Assert.Contains("MGET", sent);
+            }
+        }
+
+        [Fact]
+        public void A_live_service_in_the_snapshot_refuses_the_run_before_any_migration_and_a_forced_run_warns_of_it()
+        {
+            string uri = Database("migrate", out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                bool migrated = false;
+                var migrator = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("touch", "pike", "test touch", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:touch", nb => migrated = true),
+                }));
+                var e = Assert.Throws<ControlPlaneAliveException>(() => NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard()));
+                Assert.Contains("df-local-controller on compute-1", e.Message);
+                Assert.False(migrated);
+                Assert.Null(UpgradeLock.Read(store));
+                using (var plan = NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard(ignoreLiveControlPlane: true)))
+                    Assert.Contains(plan.Warnings, w => w.StartsWith("-IgnoreLiveControlPlane: migrating while the control plane still runs: service df-local-controller on compute-1"));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_runs_backup_is_written_while_its_migrations_run_and_is_complete_before_the_first_write()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            string backupPath = Safe.TempFile("backup.jsonl.gz");
+            bool backupDuringMigration = false;
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var before = Safe.Dump(store);
+                var migrator = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("wait-for-backup", "pike", "test wait-for-backup", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:wait-for-backup",
+                        nb => backupDuringMigration = SpinWait.SpinUntil(() => File.Exists(backupPath), TimeSpan.FromSeconds(60))),
+                }));
+                using (var run = NbRun.PlanMigration(store, migrator, new MigrationRunRequest { BackupPath = backupPath }, Guard()))
+                    Assert.Equal(backupPath, run.Execute().Backup.Path);
+                Assert.True(backupDuringMigration, "the backup file appeared while the migration ran");
+                using (var backup = NbStoreFactory.Open(backupPath)) Assert.Equal(before, Safe.Dump(backup));
+            }
+        }
+
+        [Fact]
+        public void A_run_that_fails_or_is_never_executed_leaves_no_backup_behind()
+        {
+            string uri = Safe.NewRedis(Safe.Ports(30));
+            string folder = Path.GetDirectoryName(Safe.TempFile("backup.jsonl.gz"));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var before = Safe.Dump(store);
+                string failing = Path.Combine(folder, "failing.jsonl.gz");
+                var broken = new Migrator(store, new MigrationCatalog(new[]
+                {
+                    new Migration("broken", "pike", "test broken", Migration.ParseUtc("2017-03-01T00:00:00Z").Value, null, null, "test:broken",
+                        nb => throw new InvalidOperationException("broken on purpose")),
+                }));
+                Assert.Throws<MigrationFailedException>(() => NbRun.PlanMigration(store, broken, new MigrationRunRequest { BackupPath = failing }, Guard()));
+                Assert.False(File.Exists(failing), "a failed run's backup is removed");
+
+                string declined = Path.Combine(folder, "declined.jsonl.gz");
+                using (var plan = NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest { BackupPath = declined }, Guard()))
+                    Assert.False(plan.IsEmpty);
+                Assert.False(File.Exists(declined), "the backup of a plan never executed is removed");
+                Assert.Equal(before, Safe.Dump(store));
+                Assert.Empty(Directory.GetFiles(folder));
+            }
         }
 
         [Fact]

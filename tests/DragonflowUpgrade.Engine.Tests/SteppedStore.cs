@@ -41,8 +41,20 @@ namespace DragonflowUpgrade.Engine.Tests
 
         public string Location => _store.Location;
         public NbStoreParts Parts => _store.Parts;
-        public IEnumerable<NbEntry> Read(string table = null) => _store.Read(table);
-        public IEnumerable<NbKey> ReadKeys(string table = null) => _store.ReadKeys(table);
+        /// <summary>The table of each read asked for (null: every table), in order.</summary>
+        public List<string> TablesRead { get; } = new List<string>();
+
+        public IEnumerable<NbEntry> Read(string table = null)
+        {
+            TablesRead.Add(table);
+            return _store.Read(table);
+        }
+
+        public IEnumerable<NbKey> ReadKeys(string table = null)
+        {
+            TablesRead.Add(table);
+            return _store.ReadKeys(table);
+        }
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) =>
             Step(changes, () => _store.Write(changes, progress));

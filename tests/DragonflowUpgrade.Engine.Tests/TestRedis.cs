@@ -1,4 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net.Sockets;
+using System.Text;
 using System.Threading;
 using DragonflowUpgrade.Engine.Store;
 using StackExchange.Redis;
@@ -33,6 +37,39 @@ namespace DragonflowUpgrade.Engine.Tests
         public static ConnectionMultiplexer Connect() => ConnectionMultiplexer.Connect(Endpoint + ",allowAdmin=true");
 
         public static int DbOf(string uri) => int.Parse(uri.Substring(uri.LastIndexOf('/') + 1));
+
+        /// <summary>
+        /// The names of the commands (upper case) that <paramref name="act"/> sends to the database at
+        /// <paramref name="uri"/>, as Redis's MONITOR reports them; commands of other databases are left out.
+        /// </summary>
+        public static List<string> CommandsSent(string uri, Action act)
+        {
+            int db = DbOf(uri);
+            var hostPort = Endpoint.Split(':');
+            using (var client = new TcpClient(hostPort[0], int.Parse(hostPort[1])))
+            using (var stream = client.GetStream())
+            using (var reader = new StreamReader(stream, new UTF8Encoding(false)))
+            {
+                var monitor = Encoding.ASCII.GetBytes("MONITOR\r\n");
+                stream.Write(monitor, 0, monitor.Length);
+                if (reader.ReadLine() != "+OK") throw new InvalidOperationException("Redis refused MONITOR.");
+                act();
+                // MONITOR reports commands in the order the server ran them: a last one of our own ends the list.
+                string end = "commands-seen-" + Guid.NewGuid().ToString("N");
+                using (var mux = Connect()) mux.GetDatabase(db).StringGet(end);
+                var names = new List<string>();
+                string tag = $"[{db} ";
+                while (true)
+                {
+                    string line = reader.ReadLine() ?? throw new InvalidOperationException("Redis closed the MONITOR connection.");
+                    int at = line.IndexOf(tag, StringComparison.Ordinal);
+                    if (at < 0) continue;
+                    if (line.Contains(end)) return names;
+                    int name = line.IndexOf("] \"", at, StringComparison.Ordinal) + 3;
+                    names.Add(line.Substring(name, line.IndexOf('"', name) - name).ToUpperInvariant());
+                }
+            }
+        }
 
         /// <summary>
         /// How many keys of the database at <paramref name="uri"/> <paramref name="write"/> sets or

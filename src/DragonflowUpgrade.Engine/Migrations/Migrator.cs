@@ -169,7 +169,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// Applies <paramref name="migrations"/> to a snapshot of the database and works out the
         /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
         /// </summary>
-        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<ProgressReport> progress = null)
+        /// <param name="afterRead">Given the snapshot once it is read, before any migration runs (the guard checks the heartbeats in it).</param>
+        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<ProgressReport> progress = null,
+            Action<NbSnapshot> afterRead = null)
         {
             schema = schema ?? SchemaUpgrade.None;
             if (schema.Unhandled.Count > 0) throw new SchemaChangeUnhandledException(schema.From, schema.To, schema.Unhandled);
@@ -181,6 +183,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             var snapshot = NbSnapshot.Load(_store, new Progress(n =>
                 progress?.Report(new ProgressReport("Reading the NB database", $"{n} objects read", -1))));
             _logger.LogDebug("Read {Count} objects from {Database} in {Ms} ms.", snapshot.Count, _store.Location, clock.ElapsedMilliseconds);
+            afterRead?.Invoke(snapshot);
 
             var applied = new List<MigrationLogEntry>();
             for (int i = 0; i < migrations.Count; i++)

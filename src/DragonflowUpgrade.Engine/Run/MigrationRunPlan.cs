@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
+using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
@@ -91,15 +93,21 @@ namespace DragonflowUpgrade.Engine.Run
             if (unguarded.IsNothingToDo) return unguarded;
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var guard = Enter(store, options, allowInterruptedCommit: false, logger);
-            logger?.LogDebug("Checked the upgrade lock, interrupted commits and the control plane in {Ms} ms.", clock.ElapsedMilliseconds);
+            // The control plane is checked on the heartbeat rows of the snapshot, read under the lock
+            // before anything is written: one read of the database serves both.
+            var guard = Enter(store, options, allowInterruptedCommit: false, logger, controlPlaneLater: true);
+            logger?.LogDebug("Took the upgrade lock and checked for an interrupted commit in {Ms} ms.", clock.ElapsedMilliseconds);
             var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath, logger);
             try
             {
                 // Read again under the lock: another run may have applied them meanwhile.
                 plan.Select(request);
                 if (plan.IsNothingToDo) return plan;
-                plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress);
+                plan.Result = migrator.Run(plan.Migrations, plan.Schema, progress, snapshot =>
+                {
+                    plan.CheckControlPlane(snapshot.Entries);
+                    if (!options.PlanOnly) plan.StartBackup(snapshot);
+                });
                 foreach (var w in plan.Result.Warnings) plan.Warn(w);
                 return plan;
             }
@@ -111,6 +119,36 @@ namespace DragonflowUpgrade.Engine.Run
         }
 
         bool IsNothingToDo => Migrations.Count == 0 && !Schema.ChangesRelease;
+
+        // The backup of what the run read, written from the snapshot on another thread while the
+        // migrations and the validation run; Execute waits for it (written and read back) before
+        // the first write. A plan never executed removes it.
+        Task<BackupInfo> _backup;
+        bool _backupKept;
+
+        void StartBackup(NbSnapshot snapshot)
+        {
+            // The originals are never changed, but the snapshot's slots are: take the list of them now.
+            var objects = snapshot.Originals().ToList();
+            string source = Store.Location, path = BackupPath;
+            _backup = Task.Run(() => NbBackup.Write(objects, source, path));
+        }
+
+        private protected override void OnDispose()
+        {
+            if (_backup == null || _backupKept) return;
+            try
+            {
+                var info = _backup.GetAwaiter().GetResult();
+                File.Delete(info.Path);
+            }
+            catch (Exception e)
+            {
+                // The backup failed (a failed backup leaves no file) or cannot be removed: a run that
+                // wrote nothing has nothing more to do, and its own error, if any, is the one to report.
+                _logger.LogDebug("The backup of a run that was not executed: {Error}", e.Message);
+            }
+        }
 
         void Select(MigrationRunRequest request)
         {
@@ -126,9 +164,12 @@ namespace DragonflowUpgrade.Engine.Run
         {
             BeginExecute();
             if (IsEmpty) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
+            RequireControlPlaneChecked();
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var backup = NbBackup.Write(Result.Before, Store.Location, BackupPath);
-            _logger.LogDebug("Wrote and read back the backup of {Count} objects in {Ms} ms.", backup.Objects, clock.ElapsedMilliseconds);
+            // Kept from here on, even when the wait throws: a backup that a commit could refer to is never removed.
+            _backupKept = true;
+            var backup = _backup.GetAwaiter().GetResult();
+            _logger.LogDebug("Wrote and read back the backup of {Count} objects (waited {Ms} ms for it).", backup.Objects, clock.ElapsedMilliseconds);
             clock.Restart();
             var commit = _migrator.Commit(Result, backup, progress);
             _logger.LogDebug("Committed {Count} changes through the journal in {Ms} ms.", Result.Writes.Count, clock.ElapsedMilliseconds);

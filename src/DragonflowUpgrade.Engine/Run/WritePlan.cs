@@ -48,10 +48,19 @@ namespace DragonflowUpgrade.Engine.Run
             Store = store;
             _guard = guard;
             Options = options;
-            foreach (var live in guard.Live)
-                Warn(options.PlanOnly ? $"The control plane still runs: {live}." : $"-IgnoreLiveControlPlane: {doing} while the control plane still runs: {live}.");
-            if (guard.UnreadableHeartbeats is HeartbeatInvalidException unreadable)
-                Warn(options.PlanOnly && !options.IgnoreLiveControlPlane ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-IgnoreLiveControlPlane: {doing} although {unreadable.Message}");
+            _doing = doing;
+            WarnLiveControlPlane();
+        }
+
+        readonly string _doing;
+
+        /// <summary>Warns of what of the control plane the guard let through (once it has checked it).</summary>
+        void WarnLiveControlPlane()
+        {
+            foreach (var live in _guard.Live)
+                Warn(Options.PlanOnly ? $"The control plane still runs: {live}." : $"-IgnoreLiveControlPlane: {_doing} while the control plane still runs: {live}.");
+            if (_guard.UnreadableHeartbeats is HeartbeatInvalidException unreadable)
+                Warn(Options.PlanOnly && !Options.IgnoreLiveControlPlane ? $"The run would be refused (HeartbeatInvalid): {unreadable.Message}" : $"-IgnoreLiveControlPlane: {_doing} although {unreadable.Message}");
         }
 
         /// <summary>The database, as the store names it (no password).</summary>
@@ -84,9 +93,31 @@ namespace DragonflowUpgrade.Engine.Run
         /// commit (unless <paramref name="allowInterruptedCommit"/>: what resume, undo and a forced restore
         /// deal with), and no live control plane unless forced.
         /// </summary>
-        private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger logger) =>
-            UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit);
+        private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger logger,
+            bool controlPlaneLater = false) =>
+            UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit,
+                controlPlaneLater);
 
-        public void Dispose() => _guard.Dispose();
+        /// <summary>Refuses to write before the guard's check of the control plane, when it was entered with controlPlaneLater.</summary>
+        private protected void RequireControlPlaneChecked()
+        {
+            if (_guard.ControlPlanePending) throw new InvalidOperationException("The guard has not checked the control plane yet: the plan cannot be executed.");
+        }
+
+        /// <summary>The guard's check of the control plane, when it was entered with controlPlaneLater: see <see cref="UpgradeGuard.CheckControlPlane"/>.</summary>
+        private protected void CheckControlPlane(Func<string, IEnumerable<NbEntry>> rows)
+        {
+            _guard.CheckControlPlane(rows);
+            WarnLiveControlPlane();
+        }
+
+        /// <summary>What a plan releases besides the lock, before it.</summary>
+        private protected virtual void OnDispose() { }
+
+        public void Dispose()
+        {
+            try { OnDispose(); }
+            finally { _guard.Dispose(); }
+        }
     }
 }

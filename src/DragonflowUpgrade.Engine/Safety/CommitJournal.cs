@@ -24,10 +24,12 @@ namespace DragonflowUpgrade.Engine.Safety
     public static partial class CommitJournal
     {
         public const string Table = "df_upgrade_journal";
-        public const string RecordTable = "df_upgrade_commit";
+        public const string RecordTable = ModuleTables.CommitRecords;
         public const string JournalFormat = "dragonflow-upgrade-journal";
-        static readonly NbKey MarkerKey = new NbKey(RecordTable, null, "in-progress");
-        static readonly NbKey LastRunKey = new NbKey(RecordTable, null, "last-run");
+        static readonly NbKey MarkerKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[0]);
+        // How many journal entries are made and written at a time.
+        const int JournalChunk = 10000;
+        static readonly NbKey LastRunKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[1]);
 
         /// <summary>The marker of an interrupted commit or undo; null when there is none.</summary>
         public static CommitRecord ReadInProgress(INbStore store) => ReadRecords(store).Marker;
@@ -77,18 +79,24 @@ namespace DragonflowUpgrade.Engine.Safety
             var changes = writes.Where(w => w.Key.Table != MigrationLog.Table).Concat(writes.Where(w => w.Key.Table == MigrationLog.Table)).ToList();
             string journalPath = JournalPathFor(backup.Path);
             string run = CommitRecord.NewRunId();
-            var journal = new List<NbEntry>(changes.Count);
-            for (int i = 0; i < changes.Count; i++) journal.Add(ToJournalEntry(run, i, changes[i]));
-            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(journal), changes, migrations, keyLayoutOf);
+            // The journal's entries are made as they are used, each time: held all at once they
+            // would be one more copy of every changed value.
+            IEnumerable<NbEntry> Journal()
+            {
+                for (int i = 0; i < changes.Count; i++) yield return ToJournalEntry(run, i, changes[i]);
+            }
+            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(Journal()), changes, migrations, keyLayoutOf);
 
             progress?.Report(new ProgressReport("Storing the commit journal", journalPath, -1));
-            FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), journal, ownerOnly: true);
+            if (FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true) != record.JournalChecksum)
+                throw new IOException($"{journalPath}: the commit journal's content changed while it was written. Nothing of the migration was written; the database is as it was.");
             if (store.Parts.KeepsJournal)
             {
                 try
                 {
                     var stale = store.ReadKeys(Table).Select(NbEntry.Delete).ToList();
-                    store.Write(stale.Concat(journal).ToList());
+                    if (stale.Count > 0) store.Write(stale);
+                    foreach (var chunk in Batches.Chunk(Journal(), JournalChunk)) store.Write(chunk);
                 }
                 catch (NbStoreException e)
                 {

@@ -73,20 +73,21 @@ namespace DragonflowUpgrade.Engine.Safety
         public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
         {
             var invalid = new List<HeartbeatInvalidException>();
-            var live = Find(store, serviceDownTime, invalid);
+            var live = Find(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, invalid);
             if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
             return live;
         }
 
-        static List<LiveComponent> Find(INbStore store, TimeSpan serviceDownTime, List<HeartbeatInvalidException> invalid)
+        // rows: the stored rows of a heartbeat table, each value checked as StoredValue.Checked checks it.
+        static List<LiveComponent> Find(string location, Func<string, IEnumerable<NbEntry>> rows, TimeSpan serviceDownTime, List<HeartbeatInvalidException> invalid)
         {
             var now = DateTimeOffset.UtcNow;
             var live = new List<LiveComponent>();
-            Scan(store, "service", TimeFieldOf("service"), serviceDownTime, now, live, invalid,
+            Scan(location, rows, "service", TimeFieldOf("service"), serviceDownTime, now, live, invalid,
                 (id, o) => $"service {Field(o, "binary") ?? id} on {Field(o, "chassis") ?? "an unknown chassis"}");
-            Scan(store, "listener", TimeFieldOf("listener"), serviceDownTime, now, live, invalid,
+            Scan(location, rows, "listener", TimeFieldOf("listener"), serviceDownTime, now, live, invalid,
                 (id, o) => $"Neutron server {id}" + (Field(o, "ppid") is string ppid ? $" (process {ppid})" : ""));
-            Scan(store, "publisher", TimeFieldOf("publisher"), serviceDownTime, now, live, invalid,
+            Scan(location, rows, "publisher", TimeFieldOf("publisher"), serviceDownTime, now, live, invalid,
                 (id, o) => $"publisher {id}" + (Field(o, "uri") is string uri ? $" ({uri})" : ""));
             return live;
         }
@@ -94,15 +95,15 @@ namespace DragonflowUpgrade.Engine.Safety
         // Epoch seconds from 1970 (a negative one is no heartbeat Dragonflow wrote) to what DateTimeOffset can hold (year 9999).
         const double MinSeconds = 0, MaxSeconds = 253402300799;
 
-        static void Scan(INbStore store, string table, string field, TimeSpan limit, DateTimeOffset now, List<LiveComponent> live,
-            List<HeartbeatInvalidException> invalid, Func<string, NbObject, string> describe)
+        static void Scan(string location, Func<string, IEnumerable<NbEntry>> rows, string table, string field, TimeSpan limit, DateTimeOffset now,
+            List<LiveComponent> live, List<HeartbeatInvalidException> invalid, Func<string, NbObject, string> describe)
         {
-            foreach (var e in StoredValue.Checked(store, table))
+            foreach (var e in rows(table))
             {
                 var row = ReadRow(e, field);
                 if (row.Problem != null)
                 {
-                    invalid.Add(new HeartbeatInvalidException(store.Location, e.Key, field, row.Problem));
+                    invalid.Add(new HeartbeatInvalidException(location, e.Key, field, row.Problem));
                     continue;
                 }
                 if (row.Seconds == null) continue;   // never reported in
@@ -156,13 +157,21 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <paramref name="unreadable"/> is what a run not forced refuses for heartbeats it cannot read, null if none.</summary>
         /// <param name="command">The command refused, named in the refusal with the switch that overrides it; null names none.</param>
         public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException unreadable,
-            string command = null)
+            string command = null) =>
+            Require(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, force, out unreadable, command);
+
+        /// <summary>
+        /// <see cref="Require(INbStore, TimeSpan, bool, out HeartbeatInvalidException, string)"/> on heartbeat rows read already
+        /// (a run's snapshot): <paramref name="rows"/> gives a table's stored rows, their values checked as <see cref="StoredValue.Checked"/> checks them.
+        /// </summary>
+        public static IReadOnlyList<LiveComponent> Require(string location, Func<string, IEnumerable<NbEntry>> rows, TimeSpan serviceDownTime, bool force,
+            out HeartbeatInvalidException unreadable, string command = null)
         {
             var invalid = new List<HeartbeatInvalidException>();
-            var live = Find(store, serviceDownTime, invalid);
+            var live = Find(location, rows, serviceDownTime, invalid);
             unreadable = invalid.Count > 0 ? invalid[0].WithOthers(invalid.Count - 1) : null;
             if (force) return live;
-            if (live.Count > 0) throw new ControlPlaneAliveException(store.Location, live, command);
+            if (live.Count > 0) throw new ControlPlaneAliveException(location, live, command);
             if (unreadable != null) throw unreadable;
             return live;
         }

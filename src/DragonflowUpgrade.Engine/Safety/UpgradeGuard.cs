@@ -9,7 +9,8 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>
     /// Step 1 of a run: take the upgrade lock, refuse while an interrupted commit waits, set the
     /// store to the key layout of the database's release, and refuse while the control plane is
-    /// alive (unless forced). Dispose releases the lock.
+    /// alive (unless forced), there or, for a run that reads the whole database anyway, on the
+    /// heartbeat rows it read, before it writes anything. Dispose releases the lock.
     /// </summary>
     public sealed class UpgradeGuard : IDisposable
     {
@@ -20,14 +21,22 @@ namespace DragonflowUpgrade.Engine.Safety
             UnreadableHeartbeats = unreadable;
         }
 
+        // What a check of the control plane left for later (controlPlaneLater) needs.
+        string _location, _purpose;
+        TimeSpan _serviceDownTime;
+        bool _letLiveThrough;
+
+        /// <summary>Whether the control plane is still to be checked, by <see cref="CheckControlPlane"/>.</summary>
+        public bool ControlPlanePending { get; private set; }
+
         /// <summary>The lock held; null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
         public UpgradeLock Lock { get; }
 
         /// <summary>What of the control plane is alive but was let through (forced, or no lock taken).</summary>
-        public IReadOnlyList<LiveComponent> Live { get; }
+        public IReadOnlyList<LiveComponent> Live { get; private set; }
 
         /// <summary>Heartbeats that could not be read, let through (forced, or no lock taken): what a run not forced refuses. Null if none.</summary>
-        public HeartbeatInvalidException UnreadableHeartbeats { get; }
+        public HeartbeatInvalidException UnreadableHeartbeats { get; private set; }
 
         /// <summary>No lock and nothing checked: for a plan that writes nothing (a migration run with nothing pending).</summary>
         internal static UpgradeGuard None { get; } = new UpgradeGuard(null, Array.Empty<LiveComponent>(), null);
@@ -36,8 +45,10 @@ namespace DragonflowUpgrade.Engine.Safety
         /// for a live control plane names it with the switch that overrides the refusal.</param>
         /// <param name="ignoreLiveControlPlane">Let a live control plane through (the cmdlet's -IgnoreLiveControlPlane).</param>
         /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
+        /// <param name="controlPlaneLater">Check the control plane later, on heartbeat rows the caller reads anyway under the lock
+        /// and before it writes anything (a migration run's snapshot): <see cref="CheckControlPlane"/>. Saves a read of the heartbeat tables.</param>
         public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger logger = null,
-            bool allowInterruptedCommit = false)
+            bool allowInterruptedCommit = false, bool controlPlaneLater = false)
         {
             var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
             try
@@ -45,6 +56,15 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (!allowInterruptedCommit) CommitJournal.RequireNoneInProgress(store);
                 // Writes go to the key layout of the release the database is at (on Redis, master's differs).
                 StoredKeys.FollowRelease(store, MigrationLog.RecordedRelease(MigrationLog.Read(store)));
+                if (controlPlaneLater)
+                    return new UpgradeGuard(held, Array.Empty<LiveComponent>(), null)
+                    {
+                        ControlPlanePending = true,
+                        _location = store.Location,
+                        _purpose = purpose,
+                        _serviceDownTime = serviceDownTime,
+                        _letLiveThrough = ignoreLiveControlPlane || !takeLock,
+                    };
                 var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !takeLock, out var unreadable, purpose);
                 return new UpgradeGuard(held, live, unreadable);
             }
@@ -53,6 +73,19 @@ namespace DragonflowUpgrade.Engine.Safety
                 held?.Dispose();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// The check <see cref="Enter"/> left for later, on the heartbeat tables' rows as read under the lock
+        /// (<paramref name="rows"/> gives a table's, values checked as <see cref="StoredValue.Checked"/> checks them):
+        /// refuses a live control plane as Enter would have. Call it before anything is written.
+        /// </summary>
+        public void CheckControlPlane(Func<string, IEnumerable<NbEntry>> rows)
+        {
+            if (!ControlPlanePending) throw new InvalidOperationException("The guard checked the control plane when it was entered.");
+            Live = ControlPlaneCheck.Require(_location, rows, _serviceDownTime, _letLiveThrough, out var unreadable, _purpose);
+            UnreadableHeartbeats = unreadable;
+            ControlPlanePending = false;
         }
 
         public void Dispose() => Lock?.Dispose();

@@ -10,6 +10,12 @@ namespace DragonflowUpgrade.Engine.Store
     {
         public const string Prefix = "df_upgrade_";
 
+        /// <summary>The table of the commit's records: the marker of a commit under way and the record of the last run, nothing else.</summary>
+        public const string CommitRecords = Prefix + "commit";
+
+        /// <summary>The ids <see cref="CommitRecords"/> can hold: a store may read that table by these keys, without a scan.</summary>
+        public static readonly string[] CommitRecordIds = { "in-progress", "last-run" };
+
         public static bool IsModuleTable(string table) => table.StartsWith(Prefix, StringComparison.Ordinal);
     }
 }

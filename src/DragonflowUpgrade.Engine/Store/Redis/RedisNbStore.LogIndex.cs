@@ -42,31 +42,46 @@ namespace DragonflowUpgrade.Engine.Store
                 _connection.Flush();
                 var members = ((object[])_connection.ReadReply()).Cast<byte[]>().ToList();
                 if (members.RemoveAll(m => m.Length == 0) == 0) return null;
-                var entries = new List<NbEntry>(members.Count);
                 var names = new NameTable();
                 var keys = new List<NbKey>(members.Count);
                 foreach (var m in members)
                     if (RedisKeys.TryParse(m, out var key, names) && key.Table == MigrationLog.Table) keys.Add(key);
-                if (keys.Count == 0) return entries;
-                _connection.Array(1 + 2 * keys.Count);
-                _connection.Bulk("MGET");
-                foreach (var key in keys)
-                {
-                    _connection.Bulk(_layout.FormatKey(key));
-                    _connection.Bulk(_layout.Other.FormatKey(key));
-                }
-                _connection.Flush();
-                if (_connection.ReadArrayLength() != 2 * keys.Count) throw new System.IO.IOException("Redis answered MGET with another number of values than keys asked for.");
-                var arena = new ByteArena();
-                foreach (var key in keys)
-                {
-                    bool here = _connection.TryReadBulk(arena, out var value);
-                    bool there = _connection.TryReadBulk(arena, out var otherValue);
-                    if (here) entries.Add(new NbEntry(key, value));
-                    else if (there) entries.Add(new NbEntry(key, otherValue));
-                }
-                return entries;
+                return ReadInBothLayouts(keys);
             });
+        }
+
+        // The commit's records by their keys: the table holds no others (ModuleTables.CommitRecordIds).
+        List<NbEntry> ReadCommitRecords()
+        {
+            NotWhileReading();
+            var keys = ModuleTables.CommitRecordIds.Select(id => new NbKey(ModuleTables.CommitRecords, null, id)).ToList();
+            return Guard("read", () => ReadInBothLayouts(keys));
+        }
+
+        // The objects of keys, by one MGET of each key in both layouts; the one in the layout in use
+        // when both are there. A key in neither is left out.
+        List<NbEntry> ReadInBothLayouts(List<NbKey> keys)
+        {
+            var entries = new List<NbEntry>(keys.Count);
+            if (keys.Count == 0) return entries;
+            _connection.Array(1 + 2 * keys.Count);
+            _connection.Bulk("MGET");
+            foreach (var key in keys)
+            {
+                _connection.Bulk(_layout.FormatKey(key));
+                _connection.Bulk(_layout.Other.FormatKey(key));
+            }
+            _connection.Flush();
+            if (_connection.ReadArrayLength() != 2 * keys.Count) throw new System.IO.IOException("Redis answered MGET with another number of values than keys asked for.");
+            var arena = new ByteArena();
+            foreach (var key in keys)
+            {
+                bool here = _connection.TryReadBulk(arena, out var value);
+                bool there = _connection.TryReadBulk(arena, out var otherValue);
+                if (here) entries.Add(new NbEntry(key, value));
+                else if (there) entries.Add(new NbEntry(key, otherValue));
+            }
+            return entries;
         }
 
         // Before a write of log rows: makes the set complete if it is not, from a SCAN of the log.

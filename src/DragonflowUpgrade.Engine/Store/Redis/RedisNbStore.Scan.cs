@@ -15,7 +15,8 @@ namespace DragonflowUpgrade.Engine.Store
         public IEnumerable<NbKey> ReadKeys(string table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
 
         public IEnumerable<NbEntry> Read(string table = null) =>
-            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : null) ?? Pages(table, values: true).SelectMany(page => page.Entries);
+            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table == ModuleTables.CommitRecords ? ReadCommitRecords() : null)
+            ?? Pages(table, values: true).SelectMany(page => page.Entries);
 
         // What one read has asked Redis for and not yet read back.
         sealed class ScanRead
