@@ -8,7 +8,7 @@
     DF_TEST_REDIS_TLS (host:port). A Redis Cluster of three masters and three replicas listens on
     DF_TEST_REDIS_CLUSTER_PORT to its port + 5 (cluster bus at + 10000); it sets
     DF_TEST_REDIS_CLUSTER (redis-cluster://host:port,… every node as a seed) and
-    DF_TEST_REDIS_CLUSTER_DIR (each node's folder, nodes.conf and pid file).
+    DF_TEST_REDIS_CLUSTER_DIR (a folder per node, named by its port: redis.conf, nodes.conf, node.pid).
 #>
 param(
     [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
@@ -88,9 +88,10 @@ foreach ($p in $clusterPort..($clusterPort + 5)) {
     $nodeDir = Join-Path $clusterDir $p
     New-Item -ItemType Directory $nodeDir -Force | Out-Null
     Remove-Item (Join-Path $nodeDir 'nodes.conf') -ErrorAction SilentlyContinue
-    $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $nodeDir 'redis.log') -RedirectStandardError (Join-Path $nodeDir 'redis.err') -ArgumentList @(
-        '--port', $p, '--bind', '127.0.0.1', '--save', '""', '--appendonly', 'no', '--dir', $nodeDir, '--daemonize', 'no',
-        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000')
+    # A configuration file, so that a test that kills a node can start it again as it was.
+    @("port $p", 'bind 127.0.0.1', 'save ""', 'appendonly no', "dir $nodeDir", 'daemonize no',
+        'cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000') | Set-Content (Join-Path $nodeDir 'redis.conf')
+    $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $nodeDir 'redis.log') -RedirectStandardError (Join-Path $nodeDir 'redis.err') -ArgumentList (Join-Path $nodeDir 'redis.conf')
     $proc.Id | Set-Content (Join-Path $nodeDir 'node.pid')
     $nodes += "127.0.0.1:$p"
 }
