@@ -5,7 +5,10 @@
     DF_TEST_REDIS_MODULE_USER (user:password@host:port): an ACL user allowed only the commands
     the module sends, with a random password. A second redis-server, one port above, serves TLS
     only and asks for a client certificate (certificates from TestCertificates.ps1); it sets
-    DF_TEST_REDIS_TLS (host:port).
+    DF_TEST_REDIS_TLS (host:port). A Redis Cluster of three masters and three replicas listens on
+    DF_TEST_REDIS_CLUSTER_PORT to its port + 5 (cluster bus at + 10000); it sets
+    DF_TEST_REDIS_CLUSTER (redis-cluster://host:port,… every node as a seed) and
+    DF_TEST_REDIS_CLUSTER_DIR (a folder per node, named by its port: redis.conf, nodes.conf, node.pid).
 #>
 param(
     [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
@@ -15,9 +18,11 @@ $ErrorActionPreference = 'Stop'
 $pidFile = Join-Path $StateDir 'redis.pid'
 
 $tlsPidFile = Join-Path $StateDir 'redis-tls.pid'
+$clusterDir = Join-Path $StateDir 'redis-cluster'
 
 if ($Action -eq 'Stop') {
-    foreach ($file in $pidFile, $tlsPidFile) {
+    $clusterPids = @(Get-ChildItem $clusterDir -Filter 'node.pid' -Recurse -ErrorAction SilentlyContinue | ForEach-Object FullName)
+    foreach ($file in @($pidFile, $tlsPidFile) + $clusterPids) {
         if (Test-Path $file) {
             $p = Get-Process -Id (Get-Content $file) -ErrorAction SilentlyContinue
             if ($p) { $p.Kill(); $p.WaitForExit(5000) | Out-Null }
@@ -74,3 +79,45 @@ while ((redis-cli @tlsCli ping 2>$null) -ne 'PONG') {
 $answering = (redis-cli @tlsCli INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
 if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answering) answers on 127.0.0.1:${tlsPort}: set DF_TEST_REDIS_PORT to a free port." }
 $env:DF_TEST_REDIS_TLS = "127.0.0.1:$tlsPort"
+
+
+# The cluster: six nodes on consecutive ports, joined by redis-cli, three masters with a replica each.
+$clusterPort = if ($env:DF_TEST_REDIS_CLUSTER_PORT) { [int]$env:DF_TEST_REDIS_CLUSTER_PORT } else { 7380 }
+$nodes = @()
+foreach ($p in $clusterPort..($clusterPort + 5)) {
+    $nodeDir = Join-Path $clusterDir $p
+    New-Item -ItemType Directory $nodeDir -Force | Out-Null
+    Remove-Item (Join-Path $nodeDir 'nodes.conf') -ErrorAction SilentlyContinue
+    # A configuration file, so that a test that kills a node can start it again as it was.
+    @("port $p", 'bind 127.0.0.1', 'save ""', 'appendonly no', "dir $nodeDir", 'daemonize no',
+        'cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000') | Set-Content (Join-Path $nodeDir 'redis.conf')
+    $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $nodeDir 'redis.log') -RedirectStandardError (Join-Path $nodeDir 'redis.err') -ArgumentList (Join-Path $nodeDir 'redis.conf')
+    $proc.Id | Set-Content (Join-Path $nodeDir 'node.pid')
+    $nodes += "127.0.0.1:$p"
+}
+foreach ($p in $clusterPort..($clusterPort + 5)) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    while ((redis-cli -h 127.0.0.1 -p $p ping 2>$null) -ne 'PONG') {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "The cluster's redis-server did not start on 127.0.0.1:$p (is the port taken? set DF_TEST_REDIS_CLUSTER_PORT); see $clusterDir/$p/redis.log" }
+        Start-Sleep -Milliseconds 100
+    }
+    $answering = (redis-cli -h 127.0.0.1 -p $p INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
+    if ($answering -ne (Get-Content (Join-Path $clusterDir "$p/node.pid"))) { throw "Another redis-server (process $answering) answers on 127.0.0.1:${p}: set DF_TEST_REDIS_CLUSTER_PORT to free ports." }
+}
+$created = redis-cli --cluster create @nodes --cluster-replicas 1 --cluster-yes 2>&1
+if ($LASTEXITCODE -ne 0) { throw "redis-cli --cluster create failed: $($created -join "`n")" }
+function Wait-ClusterOk([int] $Port) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while (-not ((redis-cli -h 127.0.0.1 -p $Port CLUSTER INFO) -match '^cluster_state:ok')) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$Port did not reach cluster_state:ok within 30 s; see $clusterDir." }
+        Start-Sleep -Milliseconds 200
+    }
+    # Each master's replica too: the fault tests fail a master over to it.
+    while (@(redis-cli -h 127.0.0.1 -p $Port CLUSTER NODES | Where-Object { $_ -match '[ ,]slave ' }).Count -lt 3) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$Port did not see its three replicas within 30 s; see $clusterDir." }
+        Start-Sleep -Milliseconds 200
+    }
+}
+foreach ($p in $clusterPort..($clusterPort + 5)) { Wait-ClusterOk $p }
+$env:DF_TEST_REDIS_CLUSTER = "redis-cluster://$($nodes -join ',')"
+$env:DF_TEST_REDIS_CLUSTER_DIR = $clusterDir

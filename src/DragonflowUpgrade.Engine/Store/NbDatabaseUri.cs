@@ -22,9 +22,10 @@ namespace DragonflowUpgrade.Engine.Store
     }
 
     /// <summary>
-    /// A <c>-Database</c> value that names a server: <c>redis://[user:password@]host:port[/db]</c> or
-    /// <c>etcd://[user:password@]host:port[,host:port…]</c>; over TLS <c>rediss://</c> and
-    /// <c>etcds://</c>, whose query may name the TLS files (<c>?ca=FILE&amp;cert=FILE&amp;key=FILE</c>,
+    /// A <c>-Database</c> value that names a server: <c>redis://[user:password@]host:port[/db]</c>,
+    /// <c>redis-cluster://[user:password@]host:port[,host:port…]</c> (seeds of a Redis Cluster) or
+    /// <c>etcd://[user:password@]host:port[,host:port…]</c>; over TLS <c>rediss://</c>,
+    /// <c>rediss-cluster://</c> and <c>etcds://</c>, whose query may name the TLS files (<c>?ca=FILE&amp;cert=FILE&amp;key=FILE</c>,
     /// see <see cref="NbTlsFiles"/>). Parsed by hand rather than by
     /// <see cref="Uri"/>, so that a password may hold any character (<c>#</c>, <c>/</c>, <c>?</c>,
     /// <c>@</c>, spaces): the user information runs to the last <c>@</c>, so an <c>@</c> in a
@@ -36,7 +37,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>What stands for a password in <see cref="Display"/>.</summary>
         public const string Mask = "***";
 
-        internal const string Forms = "redis://[user:password@]host:port[/db], etcd://[user:password@]host:port[,host:port…] (over TLS rediss:// and etcds://, with ?ca=FILE&cert=FILE&key=FILE) or a path ending in .jsonl or .jsonl.gz";
+        internal const string Forms = "redis://[user:password@]host:port[/db], redis-cluster://[user:password@]host:port[,host:port…], etcd://[user:password@]host:port[,host:port…] (over TLS rediss://, rediss-cluster:// and etcds://, with ?ca=FILE&cert=FILE&key=FILE) or a path ending in .jsonl or .jsonl.gz";
 
         /// <summary>The names a TLS URI's query may give: the CA's certificates, the client certificate and its key.</summary>
         static readonly string[] TlsNames = { "ca", "cert", "key" };
@@ -52,14 +53,18 @@ namespace DragonflowUpgrade.Engine.Store
             Display = display;
         }
 
-        /// <summary><c>redis</c>, <c>rediss</c>, <c>etcd</c> or <c>etcds</c>.</summary>
+        /// <summary><c>redis</c>, <c>rediss</c>, <c>redis-cluster</c>, <c>rediss-cluster</c>, <c>etcd</c> or <c>etcds</c>.</summary>
         public string Scheme { get; }
 
-        /// <summary>The kind of server, whatever the transport: <c>redis</c> or <c>etcd</c>.</summary>
-        public string Kind => UsesTls ? Scheme.Substring(0, Scheme.Length - 1) : Scheme;
+        /// <summary>The kind of server, whatever the transport: <c>redis</c>, <c>redis-cluster</c> or <c>etcd</c>.</summary>
+        public string Kind => KindOf(Scheme);
+
+        static string KindOf(string scheme) => scheme == "rediss" || scheme == "etcds" ? scheme.Substring(0, scheme.Length - 1) : scheme == "rediss-cluster" ? "redis-cluster" : scheme;
+
+        static readonly string[] Schemes = { "redis", "rediss", "redis-cluster", "rediss-cluster", "etcd", "etcds" };
 
         /// <summary>Whether the connections use TLS (<c>rediss://</c>, <c>etcds://</c>).</summary>
-        public bool UsesTls => Scheme == "rediss" || Scheme == "etcds";
+        public bool UsesTls => Scheme == "rediss" || Scheme == "etcds" || Scheme == "rediss-cluster";
 
         /// <summary>The TLS files the query names (each null when not given); null without TLS.</summary>
         public NbTlsFiles TlsFiles { get; }
@@ -82,13 +87,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>
         /// Where the database is, without user or password, in one form whatever the spelling:
-        /// <c>redis://host:port/db</c> (the db always), <c>etcd://host:port[,…]</c>; host names lower-case.
+        /// <c>redis://host:port/db</c> (the db always), <c>redis-cluster://host:port[,…]</c>, <c>etcd://host:port[,…]</c>; host names lower-case.
         /// </summary>
         public string Location => Scheme + "://" + string.Join(",", Endpoints.Distinct()) + (Kind == "redis" ? "/" + RedisDatabase.ToString(CultureInfo.InvariantCulture) : "");
 
         /// <summary>
         /// Whether two locations (of stores, or of backup headers) are one database: the same Redis
-        /// host, port and database number; for etcd, a shared endpoint, since a cluster may be listed
+        /// host, port and database number; for etcd and Redis Cluster, a shared endpoint, since a cluster may be listed
         /// by any of its members and etcd's answers name no cluster that a backup header keeps.
         /// A value that is no server URI (a file) is compared as it is.
         /// </summary>
@@ -188,10 +193,10 @@ namespace DragonflowUpgrade.Engine.Store
             if (colon <= 1)
                 throw new NbDatabaseUriException(display, $"'{display}' is neither an NB database URI nor a path ending in .jsonl or .jsonl.gz.");
             string scheme = text.Substring(0, colon).ToLowerInvariant();
-            if (scheme != "redis" && scheme != "etcd" && scheme != "rediss" && scheme != "etcds")
-                throw new NbDatabaseUriException(display, $"'{display}': '{scheme}' databases are not supported; the module opens Redis (redis://, rediss:// over TLS), etcd (etcd://, etcds:// over TLS) and .jsonl files.");
-            bool tls = scheme == "rediss" || scheme == "etcds";
-            string kind = tls ? scheme.Substring(0, scheme.Length - 1) : scheme;
+            if (!Schemes.Contains(scheme))
+                throw new NbDatabaseUriException(display, $"'{display}': '{scheme}' databases are not supported; the module opens Redis (redis://, rediss:// over TLS), Redis Cluster (redis-cluster://, rediss-cluster:// over TLS), etcd (etcd://, etcds:// over TLS) and .jsonl files.");
+            bool tls = scheme == "rediss" || scheme == "etcds" || scheme == "rediss-cluster";
+            string kind = KindOf(scheme);
             if (string.CompareOrdinal(text, colon + 1, "//", 0, 2) != 0)
                 throw new NbDatabaseUriException(display, $"'{display}': a {scheme} URI has two slashes after '{scheme}:', as in {scheme}://host:port.");
             int start = colon + 3;
@@ -209,7 +214,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (cut >= 0)
                 throw new NbDatabaseUriException(display, $"'{display}': an NB database URI has no {(tls ? "fragment" : "query or fragment")} (the '{rest[cut]}' and what follows it). " +
                     $"Give a password before the host ({scheme}://user:password@host:port) or with -Credential" +
-                    (tls ? "." : $"; TLS files go in the query of a TLS URI ({kind}s://host:port?ca=FILE)."));
+                    (tls ? "." : $"; TLS files go in the query of a TLS URI ({kind.Replace("redis", "rediss").Replace("etcd", "etcds")}://host:port?ca=FILE)."));
             int query = tls ? rest.IndexOf('?') : -1;
             if (query >= 0)
             {
@@ -227,6 +232,8 @@ namespace DragonflowUpgrade.Engine.Store
                 if (path.Length > 0 && (!path.All(c => c >= '0' && c <= '9') || path.Length > 9))
                     throw new NbDatabaseUriException(display, $"'{display}': the path after host:port must be a Redis database number, not '{path}'.");
             }
+            else if (kind == "redis-cluster" && path.Length > 0)
+                throw new NbDatabaseUriException(display, $"'{display}': a Redis Cluster has one database only, so its URI has no path ('/{path}'): {scheme}://host:port[,host:port…].");
             else if (path.Length > 0)
                 throw new NbDatabaseUriException(display, $"'{display}': an etcd NB database is etcd://host:port, with no path ('/{path}'); Dragonflow keeps its tables at the root of the key space.");
             if (kind == "etcd" && (user != null || password != null) && (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(password)))
@@ -280,8 +287,9 @@ namespace DragonflowUpgrade.Engine.Store
             if (colon < 0)
             {
                 // redis://password@host is Redis's password-only form; for etcd it is a user without a password.
-                string only = Unescape(info, scheme == "redis" ? "the password" : "the user name", display);
-                return scheme == "redis" ? (null, only) : (only, null);
+                bool redis = scheme == "redis" || scheme == "redis-cluster";
+                string only = Unescape(info, redis ? "the password" : "the user name", display);
+                return redis ? (null, only) : (only, null);
             }
             string user = Unescape(info.Substring(0, colon), "the user name", display);
             string password = Unescape(info.Substring(colon + 1), "the password", display);
@@ -314,7 +322,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         static NbEndpoint Endpoint(string text, string scheme, string display)
         {
-            int defaultPort = scheme == "redis" ? 6379 : 2379;  // the same over TLS
+            int defaultPort = scheme.StartsWith("redis", StringComparison.Ordinal) ? 6379 : 2379;  // the same over TLS
             string host, port = null;
             if (text.StartsWith("[", StringComparison.Ordinal))
             {

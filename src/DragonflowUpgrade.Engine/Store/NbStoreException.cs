@@ -49,3 +49,39 @@ namespace DragonflowUpgrade.Engine.Store
         public NbKey Key { get; }
     }
 }
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// A Redis Cluster changed under an operation: a master answered MOVED, ASK, TRYAGAIN or
+    /// CLUSTERDOWN, was lost, or the cluster does not cover every slot. The message names the
+    /// slot and nodes concerned. A write stopped here went no further than its journal says.
+    /// </summary>
+    public sealed class NbClusterChangedException : NbStoreException
+    {
+        NbClusterChangedException(string location, string message, Exception inner = null)
+            : base("NbClusterChanged", DfErrorCategory.ResourceUnavailable, message, location,
+                   $"Wait until the cluster is stable (redis-cli CLUSTER INFO says cluster_state:ok on every node), then run again; an interrupted commit is finished by Resume-DfMigration -Database {location}.", inner)
+        { }
+
+        /// <summary>Whether a Redis error reply says that a key is served elsewhere, or the cluster cannot serve it now.</summary>
+        internal static bool IsRedirect(string message)
+        {
+            int start = message.IndexOf(": ", StringComparison.Ordinal);
+            string said = start < 0 ? message : message.Substring(start + 2);
+            return said.StartsWith("MOVED ", StringComparison.Ordinal) || said.StartsWith("ASK ", StringComparison.Ordinal) ||
+                   said.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || said.StartsWith("TRYAGAIN", StringComparison.Ordinal);
+        }
+
+        internal static NbClusterChangedException Redirected(string location, string master, string what, string said) =>
+            new NbClusterChangedException(location,
+                $"The Redis Cluster at {location} changed under the {what}: {master} {said.Replace("Redis answered: ", "answered ")} (MOVED slot node: the slot is served by that node now). Nothing was {what} on that slot by this command.");
+
+        internal static NbClusterChangedException Lost(string location, string master, string what, string said, Exception inner) =>
+            new NbClusterChangedException(location,
+                $"The Redis Cluster at {location} changed under the {what}: the connection to {master} was lost ({said.TrimEnd('.')}); a replica may be taking over its slots.", inner);
+
+        internal static NbClusterChangedException NotWhole(string location, string problem) =>
+            new NbClusterChangedException(location, $"The Redis Cluster at {location} is not whole: {problem}");
+    }
+}

@@ -33,6 +33,7 @@ namespace DragonflowUpgrade.Engine.Store
             switch (uri.Kind)
             {
                 case "redis": return RedisNbStore.Open(uri);
+                case "redis-cluster": return RedisClusterNbStore.Open(uri);
                 case "etcd": return EtcdNbStore.Open(uri);
                 default: throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}': '{uri.Scheme}' databases are not supported.");
             }

@@ -13,6 +13,12 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The set of the log rows' keys. Not the shape of an NB key, so reads of NB objects skip it; in the module's df_upgrade_ namespace.</summary>
         internal const string LogIndexKey = "{df_upgrade_log_index}";
 
+        /// <summary>
+        /// The set in a Redis Cluster: the log rows' hash tag and nothing after it, so that it shares
+        /// their slot (a script that writes rows updates it) and is no NB key (no id follows the tag).
+        /// </summary>
+        internal const string ClusterLogIndexKey = "{" + MigrationLog.Table + ".}";
+
         // The member that says the set holds every row: added, with the rows a SCAN finds, by the
         // first write of a log row to a database whose set lacks it (one written before the set was
         // kept, or whose log was emptied: the set goes with its last row).
@@ -38,7 +44,7 @@ namespace DragonflowUpgrade.Engine.Store
             NotWhileReading();
             return Guard("read", () =>
             {
-                _connection.Command("SMEMBERS", LogIndexKey);
+                _connection.Command("SMEMBERS", _logIndexKey);
                 _connection.Flush();
                 var members = ((object[])_connection.ReadReply()).Cast<byte[]>().ToList();
                 if (members.RemoveAll(m => m.Length == 0) == 0) return null;
@@ -91,7 +97,7 @@ namespace DragonflowUpgrade.Engine.Store
             NotWhileReading();
             bool complete = Guard("read", () =>
             {
-                _connection.Command("SISMEMBER", LogIndexKey, LogIndexComplete);
+                _connection.Command("SISMEMBER", _logIndexKey, LogIndexComplete);
                 _connection.Flush();
                 return (long)_connection.ReadReply() == 1;
             });
@@ -100,7 +106,7 @@ namespace DragonflowUpgrade.Engine.Store
                 var keys = ReadKeys(MigrationLog.Table).Select(RedisKeys.Format).ToList();
                 Guard("write", () =>
                 {
-                    _connection.Command(new[] { "SADD", LogIndexKey, LogIndexComplete }.Concat(keys).ToArray());
+                    _connection.Command(new[] { "SADD", _logIndexKey, LogIndexComplete }.Concat(keys).ToArray());
                     _connection.Flush();
                     return _connection.ReadReply();
                 });

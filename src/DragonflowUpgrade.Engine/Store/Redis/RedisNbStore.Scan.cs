@@ -32,8 +32,9 @@ namespace DragonflowUpgrade.Engine.Store
             public string NotStringsSha;  // a keys-only read's script, loaded once for its batches
             // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
             public readonly List<byte[]> Suspects = new List<byte[]>();
-            // The layout of each key of the page NextPage parsed last.
+            // The layout of each key of the page NextPage parsed last, and the lengths of its MGET batches.
             public List<RedisKeys> Layouts;
+            public List<int> Lengths;
         }
 
         // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
@@ -55,16 +56,19 @@ namespace DragonflowUpgrade.Engine.Store
                     return NextPage(read);
                 });
                 var layouts = read.Layouts;
+                var lengths = read.Lengths;
                 while (true)
                 {
                     var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
                     var nextLayouts = read.Layouts;
-                    var entries = Guard("read", () => values ? ReadValues(keys, layouts, read) : ReadTypes(keys, layouts, read));
+                    var nextLengths = read.Lengths;
+                    var entries = Guard("read", () => values ? ReadValues(keys, layouts, lengths, read) : ReadTypes(keys, layouts, lengths, read));
                     if (next == null && read.Suspects.Count > 0) Guard("read", () => CheckSuspects(read));
                     yield return (keys, entries);
                     if (next == null) yield break;
                     keys = next;
                     layouts = nextLayouts;
+                    lengths = nextLengths;
                 }
             }
             finally
@@ -123,11 +127,12 @@ namespace DragonflowUpgrade.Engine.Store
                 arguments.Add(text);
             }
             if (notUtf8 != null) throw NbKeyException.NotUtf8(Location, notUtf8);
+            var lengths = read.Lengths = BatchLengths(keys, layouts, arguments);
             // Values: MGET, which answers nil for a key of another type. Keys alone: the script
             // below, which answers with the keys that are not strings (a batch each, like MGET).
-            for (int at = 0; at < keys.Count; at += BatchSize)
+            int at = 0;
+            foreach (int batch in lengths)
             {
-                int batch = Math.Min(BatchSize, keys.Count - at);
                 _connection.Array(batch + (read.Values ? 1 : 3));
                 if (read.Values) _connection.Bulk("MGET");
                 else
@@ -138,9 +143,39 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 _connection.Bulks(arguments, at, batch);
                 read.MgetsPending++;
+                at += batch;
             }
             _connection.Flush();
             return keys;
+        }
+
+        // The lengths of a page's MGET batches: BatchSize at a time; on a cluster's master, the page
+        // is first put in slot order (a stable sort) and a batch holds keys of one slot only.
+        List<int> BatchLengths(List<NbKey> keys, List<RedisKeys> layouts, RespArguments arguments)
+        {
+            var lengths = new List<int>(keys.Count / BatchSize + 1);
+            if (_slotOf == null)
+            {
+                for (int at = 0; at < keys.Count; at += BatchSize) lengths.Add(Math.Min(BatchSize, keys.Count - at));
+                return lengths;
+            }
+            var slots = keys.Select(_slotOf).ToList();
+            var order = Enumerable.Range(0, keys.Count).OrderBy(i => slots[i]).ToList();
+            var sortedKeys = order.Select(i => keys[i]).ToList();
+            var sortedLayouts = order.Select(i => layouts[i]).ToList();
+            arguments.Reorder(order);
+            keys.Clear();
+            keys.AddRange(sortedKeys);
+            layouts.Clear();
+            layouts.AddRange(sortedLayouts);
+            for (int at = 0; at < keys.Count;)
+            {
+                int n = 1;
+                while (n < BatchSize && at + n < keys.Count && slots[order[at + n]] == slots[order[at]]) n++;
+                lengths.Add(n);
+                at += n;
+            }
+            return lengths;
         }
 
         // Reads the replies a read left in flight when it ended early, so that the connection can be used again.
@@ -157,19 +192,21 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         [MethodImpl(Hot.Optimize)]
-        List<NbEntry> ReadValues(List<NbKey> keys, List<RedisKeys> layouts, ScanRead read)
+        List<NbEntry> ReadValues(List<NbKey> keys, List<RedisKeys> layouts, List<int> lengths, ScanRead read)
         {
             var entries = new List<NbEntry>(keys.Count);
-            for (int at = 0; at < keys.Count; at += BatchSize)
+            int at = 0;
+            foreach (int length in lengths)
             {
                 long count = _connection.ReadArrayLength();
                 read.MgetsPending--;
-                if (count != Math.Min(BatchSize, keys.Count - at)) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
+                if (count != length) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
                 for (int i = 0; i < count; i++)
                 {
                     if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value));
                     else read.Suspects.Add(Encoding.UTF8.GetBytes(layouts[at + i].FormatKey(keys[at + i]))); // deleted since the SCAN, or not a string
                 }
+                at += length;
             }
             return entries;
         }
@@ -190,11 +227,12 @@ namespace DragonflowUpgrade.Engine.Store
 
         // The keys of a page without their values: those the script finds deleted since the SCAN are
         // dropped, one of another type is refused, as a read of the values refuses it.
-        List<NbEntry> ReadTypes(List<NbKey> keys, List<RedisKeys> layouts, ScanRead read)
+        List<NbEntry> ReadTypes(List<NbKey> keys, List<RedisKeys> layouts, List<int> lengths, ScanRead read)
         {
             var gone = new HashSet<int>();
             NbKeyException wrong = null;
-            for (int at = 0; at < keys.Count; at += BatchSize)
+            int at = 0;
+            foreach (int length in lengths)
             {
                 var reply = (object[])_connection.ReadReply();
                 read.MgetsPending--;
@@ -205,6 +243,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (type == "none") gone.Add(index);
                     else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(layouts[index].FormatKey(keys[index])), type);
                 }
+                at += length;
             }
             if (wrong != null) throw wrong;
             if (gone.Count > 0)

@@ -36,13 +36,29 @@ namespace DragonflowUpgrade.Engine.Store
         RedisKeys _layout = RedisKeys.Queens;
         volatile string _tlsProblem;  // why StackExchange.Redis's TLS connection refused the server's certificate
 
-        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location)
+        // A master of a Redis Cluster (RedisClusterNbStore): the slot of each key, and the master
+        // and its slots for errors; null for a single server. A cluster's multi-key commands and
+        // scripts take keys of one slot only, so its batches are cut where the slot changes.
+        readonly Func<NbKey, int> _slotOf;
+        readonly string _master;
+        readonly string _logIndexKey, _checkAndSetScript, _logIndexRemoveScript;
+
+        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location, Func<NbKey, int> slotOf = null, string master = null)
         {
             _connection = connection;
             _options = options;
             Location = location;
             Parts = new RedisParts(this);
+            _slotOf = slotOf;
+            _master = master;
+            _logIndexKey = slotOf == null ? LogIndexKey : ClusterLogIndexKey;
+            _checkAndSetScript = CheckAndSetScript.Replace(LogIndexKey, _logIndexKey);
+            _logIndexRemoveScript = LogIndexRemoveScript.Replace(LogIndexKey, _logIndexKey);
         }
+
+        /// <summary>A connection to one master of a Redis Cluster, whose keys go to it by <paramref name="slotOf"/>.</summary>
+        internal static RedisNbStore OpenClusterMaster(NbEndpoint endpoint, string user, string password, NbTls tls, string location, Func<NbKey, int> slotOf, string master) =>
+            new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, 0, ConnectTimeout, tls), null, location, slotOf, master);
 
         public string Location { get; }
 
@@ -82,37 +98,12 @@ namespace DragonflowUpgrade.Engine.Store
             if (uri.Kind != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
             var endpoint = uri.Endpoints[0];
             int database = uri.RedisDatabase;
-            // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
-            string user = uri.User == "default" ? null : uri.User, password = uri.Password;
-            var options = new ConfigurationOptions
-            {
-                EndPoints = { { endpoint.Host, endpoint.Port } },
-                DefaultDatabase = database,
-                User = user,
-                Password = password,
-                AbortOnConnectFail = true,
-                ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds,
-                SyncTimeout = 30000,
-                AsyncTimeout = 30000,
-                ConnectRetry = 1,
-                // A lost connection fails the commands at once rather than queueing them for a reconnect.
-                BacklogPolicy = BacklogPolicy.FailFast,
-            };
+            string user = UserOf(uri), password = uri.Password;
             string location = uri.Location;
             var tls = NbTls.Load(uri);
             RedisNbStore store = null;
-            if (tls != null)
-            {
-                options.Ssl = true;
-                options.SslHost = endpoint.Host;
-                options.CertificateValidation += (_, certificate, __, errors) =>
-                {
-                    string problem = tls.Problem(endpoint.Host, certificate, errors);
-                    if (problem != null && store != null) store._tlsProblem = problem;
-                    return problem == null;
-                };
-                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null; };
-            }
+            var options = Options(uri, tls, endpoint.Host, problem => { if (store != null) store._tlsProblem = problem; });
+            options.DefaultDatabase = database;
             try
             {
                 store = new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, database, ConnectTimeout, tls), options, location);
@@ -125,9 +116,46 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
+        // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
+        internal static string UserOf(NbDatabaseUri uri) => uri.User == "default" ? null : uri.User;
+
+        /// <summary>
+        /// StackExchange.Redis's options for <paramref name="uri"/>'s endpoints, its user and password and
+        /// TLS; a server certificate refused is told to <paramref name="refused"/> (why).
+        /// </summary>
+        internal static ConfigurationOptions Options(NbDatabaseUri uri, NbTls tls, string tlsHost, Action<string> refused)
+        {
+            var options = new ConfigurationOptions
+            {
+                User = UserOf(uri),
+                Password = uri.Password,
+                AbortOnConnectFail = true,
+                ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds,
+                SyncTimeout = 30000,
+                AsyncTimeout = 30000,
+                ConnectRetry = 1,
+                // A lost connection fails the commands at once rather than queueing them for a reconnect.
+                BacklogPolicy = BacklogPolicy.FailFast,
+            };
+            foreach (var e in uri.Endpoints) options.EndPoints.Add(e.Host, e.Port);
+            if (tls != null)
+            {
+                options.Ssl = true;
+                options.SslHost = tlsHost;
+                options.CertificateValidation += (_, certificate, __, errors) =>
+                {
+                    string problem = tls.Problem(tlsHost, certificate, errors);
+                    if (problem != null) refused(problem);
+                    return problem == null;
+                };
+                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null; };
+            }
+            return options;
+        }
+
         // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
         // then the error carries the masked text only, not the exception that holds it.
-        static NbStoreException Unreachable(string location, Exception e, string password, bool tls = false)
+        internal static NbStoreException Unreachable(string location, Exception e, string password, bool tls = false)
         {
             string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
             return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any" +
@@ -155,7 +183,7 @@ namespace DragonflowUpgrade.Engine.Store
             CompleteLogIndex(changes);
             var Prefix = _layout.Prefixes();
             int written = 0;
-            Pipeline(Runs(changes), run =>
+            Pipeline(Runs(changes, _slotOf), run =>
             {
                 bool delete = run[0].IsDelete;
                 _connection.Array(1 + (delete ? run.Count : 2 * run.Count));
@@ -171,14 +199,14 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     _connection.Array(3 + logRows.Count);
                     _connection.Bulk("EVAL");
-                    _connection.Bulk(LogIndexRemoveScript);
+                    _connection.Bulk(_logIndexRemoveScript);
                     _connection.Bulk(logRows.Count.ToString(CultureInfo.InvariantCulture));
                 }
                 else
                 {
                     _connection.Array(2 + logRows.Count);
                     _connection.Bulk("SADD");
-                    _connection.Bulk(LogIndexKey);
+                    _connection.Bulk(_logIndexKey);
                 }
                 foreach (var e in logRows) _connection.Bulk(RedisKeys.Format(e.Key));   // the set holds the queens form
             }, run =>
@@ -196,9 +224,10 @@ namespace DragonflowUpgrade.Engine.Store
         // absent; a value of another type differs from any), then, if none differs, each put
         // ('p') is a SET and each delete a DEL, and an object found in the other layout is
         // deleted there; a log row's key, in the queens form whatever the layout, goes in or out
-        // of the log's set. Returns the 1-based positions that differ.
+        // of the log's set. Returns the 1-based positions that differ. A 'c' after the flags only
+        // checks: nothing is written.
         const string CheckAndSetScript = @"
-local f, n, bad, other = ARGV[1], #KEYS / 2, {}, {}
+local f, n, bad, other, touched = ARGV[1], #KEYS / 2, {}, {}, false
 local log, index = '" + LogKeyStart + "', '" + LogIndexKey + @"'
 for i = 1, n do
   local v = redis.pcall('GET', KEYS[i])
@@ -210,30 +239,41 @@ for i = 1, n do
     if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
   elseif v ~= false then bad[#bad + 1] = i end
 end
-if #bad > 0 then return bad end
+if #bad > 0 or string.byte(f, 2 * n + 1) == 99 then return bad end
 for i = 1, n do
   local put = string.byte(f, n + i) == 112
   if put then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
   if other[i] then redis.call('DEL', KEYS[n + i]) end
   if string.sub(KEYS[i], 1, #log) == log then
+    touched = true
     redis.call(put and 'SADD' or 'SREM', index, (string.gsub(KEYS[i], '^(%b{})%.?', '%1.', 1)))
   end
 end
-if redis.call('SCARD', index) == 1 then redis.call('DEL', index) end
+if touched and redis.call('SCARD', index) == 1 then redis.call('DEL', index) end
 return bad";
 
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
         {
+            var changed = CheckAndSet(changes, expected, progress, checkOnly: false, out int written);
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+        }
+
+        /// <summary>The keys of <paramref name="changes"/> that do not hold what <paramref name="expected"/> gives, checked as <see cref="WriteIf"/> checks them; nothing is written.</summary>
+        internal List<NbKey> Changed(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected) =>
+            CheckAndSet(changes, expected, null, checkOnly: true, out _);
+
+        List<NbKey> CheckAndSet(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress, bool checkOnly, out int written)
+        {
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
             // the batches are pipelined as plain writes are.
-            CompleteLogIndex(changes);
+            if (!checkOnly) CompleteLogIndex(changes);
             var layout = _layout;
             var Prefix = layout.Prefixes();
-            int written = 0;
+            int done = 0;
             var changed = new List<NbKey>();
             var flags = new StringBuilder(2 * BatchSize);
             var olds = new List<ReadOnlyMemory<byte>?>(BatchSize);
-            Pipeline(Batches.Chunk(changes, BatchSize), batch =>
+            Pipeline(_slotOf == null ? Batches.Chunk(changes, BatchSize) : Runs(changes, _slotOf, byKind: false), batch =>
             {
                 int n = batch.Count;
                 flags.Clear();
@@ -245,9 +285,10 @@ return bad";
                     flags.Append(old.HasValue ? '1' : '0');
                 }
                 foreach (var e in batch) flags.Append(e.IsDelete ? 'd' : 'p');
+                if (checkOnly) flags.Append('c');
                 _connection.Array(4 + 4 * n);
                 _connection.Bulk("EVAL");
-                _connection.Bulk(CheckAndSetScript);
+                _connection.Bulk(_checkAndSetScript);
                 _connection.Bulk((2 * n).ToString(CultureInfo.InvariantCulture));
                 foreach (var e in batch) _connection.Bulk(Prefix(e.Key), e.Key.Id);
                 foreach (var e in batch)
@@ -258,15 +299,16 @@ return bad";
                 }
                 _connection.Bulk(flags.ToString());
                 foreach (var old in olds) _connection.Bulk(old.HasValue ? old.Value.Span : default);
-                foreach (var e in batch) _connection.Bulk(e.IsDelete ? default : e.Value.Span);
+                foreach (var e in batch) _connection.Bulk(e.IsDelete || checkOnly ? default : e.Value.Span);
             }, batch =>
             {
                 var bad = (object[])_connection.ReadReply();
-                if (bad.Length == 0) written += batch.Count;
+                if (bad.Length == 0 && !checkOnly) done += batch.Count;
                 foreach (long i in bad) changed.Add(batch[(int)i - 1].Key);
-                progress?.Report(written);
+                progress?.Report(done);
             });
-            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+            written = done;
+            return changed;
         }
 
         // Sends each batch as one command, pipelined: at most BatchesInFlight unanswered at a
@@ -298,6 +340,16 @@ return bad";
         T Guard<T>(string what, Func<T> operation)
         {
             try { return operation(); }
+            catch (RespErrorException e) when (_slotOf != null && NbClusterChangedException.IsRedirect(e.Message))
+            {
+                _connection.Dispose();
+                throw NbClusterChangedException.Redirected(Location, _master, what, FirstLine(e.Message));
+            }
+            catch (IOException e) when (_slotOf != null)
+            {
+                _connection.Dispose();
+                throw NbClusterChangedException.Lost(Location, _master, what, FirstLine(e.Message), e);
+            }
             catch (Exception e) when (e is IOException || e is InvalidDataException || e is TimeoutException || e is RespErrorException)
             {
                 _connection.Dispose();  // replies may be left unread: the connection is out of step
@@ -305,13 +357,13 @@ return bad";
             }
         }
 
-        // Consecutive changes of one kind, at most a batch at a time.
-        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes)
+        // Consecutive changes of one kind (any kind unless byKind), and of one slot when slotOf is given, at most a batch at a time.
+        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes, Func<NbKey, int> slotOf, bool byKind = true)
         {
             var run = new List<NbEntry>(BatchSize);
             foreach (var e in changes)
             {
-                if (run.Count == BatchSize || (run.Count > 0 && run[0].IsDelete != e.IsDelete))
+                if (run.Count == BatchSize || (run.Count > 0 && ((byKind && run[0].IsDelete != e.IsDelete) || (slotOf != null && slotOf(run[0].Key) != slotOf(e.Key)))))
                 {
                     yield return run;
                     run = new List<NbEntry>(BatchSize);

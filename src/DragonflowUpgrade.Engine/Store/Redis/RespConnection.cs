@@ -451,6 +451,24 @@ namespace DragonflowUpgrade.Engine.Store
             _ends.Add(_length);
         }
 
+        /// <summary>Puts the arguments in the order <paramref name="order"/> gives (the old position of each new one).</summary>
+        public void Reorder(IReadOnlyList<int> order)
+        {
+            var bytes = new byte[_bytes.Length];
+            var ends = new List<int>(_ends.Count);
+            int length = 0;
+            foreach (int i in order)
+            {
+                var range = Range(i, 1);
+                range.CopyTo(new Span<byte>(bytes, length, range.Length));
+                length += range.Length;
+                ends.Add(length);
+            }
+            _bytes = bytes;
+            _ends.Clear();
+            _ends.AddRange(ends);
+        }
+
         public ReadOnlySpan<byte> Range(int from, int count)
         {
             int start = from == 0 ? 0 : _ends[from - 1];

@@ -1,0 +1,224 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Security.Authentication;
+using StackExchange.Redis;
+
+namespace DragonflowUpgrade.Engine.Store
+{
+    /// <summary>
+    /// A Dragonflow NB database in a Redis Cluster, in the key layouts of <see cref="RedisKeys"/>:
+    /// Dragonflow's <c>{table.topic}</c> hash tag puts each table's topic on one slot.
+    /// StackExchange.Redis finds the cluster from any reachable seed (its <c>CLUSTER NODES</c>),
+    /// computes slots and holds the upgrade lock, whose single-key commands it routes. The bulk
+    /// reads and writes go to each master over a <see cref="RedisNbStore"/> of its own (the
+    /// store's RESP connection, whose batches there are cut at slot changes): reads SCAN every
+    /// master, writes are grouped by master, in slot order, and pipelined.
+    /// <para>
+    /// A conditional batch is one script per slot: atomic on its slot, not across slots. That is
+    /// safe because every conditional write the engine makes is repeatable: a commit's changes are
+    /// in its journal before the first batch, and Resume-DfMigration accepts a key that already
+    /// holds what the journal puts there, so a commit stopped between two slots' scripts is finished
+    /// by a resume as one stopped between two batches is.
+    /// </para>
+    /// <para>
+    /// The masters are fixed when the store opens. A master that answers MOVED or ASK (its slot went
+    /// elsewhere), CLUSTERDOWN or TRYAGAIN, or whose connection is lost (a failover), fails the
+    /// operation with <see cref="NbClusterChangedException"/> rather than be followed: a batch is
+    /// never written by halves on a guess of where its keys went.
+    /// </para>
+    /// </summary>
+    public sealed class RedisClusterNbStore : INbStore
+    {
+        const int Slots = 16384;
+
+        readonly ConnectionMultiplexer _multiplexer;
+        readonly List<RedisNbStore> _masters = new List<RedisNbStore>();
+        readonly int[] _owner = new int[Slots];   // the index in _masters of each slot's master
+        readonly Dictionary<(string, string), int> _slots = new Dictionary<(string, string), int>();
+
+        RedisClusterNbStore(ConnectionMultiplexer multiplexer, string location)
+        {
+            _multiplexer = multiplexer;
+            Location = location;
+            Parts = new ClusterParts(this);
+        }
+
+        public string Location { get; }
+
+        public NbStoreParts Parts { get; }
+
+        /// <summary>Opens <c>redis-cluster://[[user]:password@]host:port[,host:port…]</c>, or <c>rediss-cluster://</c> over TLS.</summary>
+        public static RedisClusterNbStore Open(NbDatabaseUri uri)
+        {
+            if (uri.Kind != "redis-cluster") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis Cluster URI (redis-cluster://host:port[,host:port…]).");
+            string location = uri.Location;
+            var tls = NbTls.Load(uri);
+            string refused = null;
+            var options = RedisNbStore.Options(uri, tls, uri.Endpoints[0].Host, problem => refused = problem);
+            // Any seed that answers will do: the others may be down.
+            options.AbortOnConnectFail = false;
+            ConnectionMultiplexer multiplexer;
+            try { multiplexer = ConnectionMultiplexer.Connect(options); }
+            catch (RedisConnectionException e) when (refused != null) { throw new NbCertificateException(location, refused, e); }
+            catch (RedisConnectionException e) { throw RedisNbStore.Unreachable(location, e, uri.Password, tls != null); }
+            var store = new RedisClusterNbStore(multiplexer, location);
+            try
+            {
+                if (!multiplexer.IsConnected)
+                {
+                    if (refused != null) throw new NbCertificateException(location, refused);
+                    throw RedisNbStore.Unreachable(location, new RedisConnectionException(ConnectionFailureType.UnableToConnect,
+                        "no seed answered."), uri.Password, tls != null);
+                }
+                store.FindMasters(uri, tls);
+                return store;
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+        }
+
+        // The masters and their slots, as a connected node sees them; every slot must have a master that is not failing.
+        void FindMasters(NbDatabaseUri uri, NbTls tls)
+        {
+            var seed = _multiplexer.GetEndPoints().Select(e => _multiplexer.GetServer(e)).FirstOrDefault(s => s.IsConnected)
+                ?? throw RedisNbStore.Unreachable(Location, new RedisConnectionException(ConnectionFailureType.UnableToConnect, "no seed answered."), uri.Password, tls != null);
+            // What the seed said on connecting (CLUSTER NODES), or null from a server that is no cluster's node.
+            var nodes = seed.ServerType == ServerType.Cluster ? seed.ClusterConfiguration : null;
+            if (nodes == null) throw new NbStoreException($"{Location} is not a Redis Cluster (cluster support is disabled there). Give a single Redis server as redis://host:port.");
+            for (int i = 0; i < Slots; i++) _owner[i] = -1;
+            foreach (var node in nodes.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0).OrderBy(n => n.EndPoint.ToString(), StringComparer.Ordinal))
+            {
+                var endpoint = EndpointOf(node.EndPoint);
+                string ranges = string.Join(",", node.Slots.Select(r => r.From == r.To ? r.From.ToString(CultureInfo.InvariantCulture) : $"{r.From}-{r.To}"));
+                string master = $"master {endpoint} (slots {ranges})";
+                if (node.IsFail || node.IsPossiblyFail)
+                    throw NbClusterChangedException.NotWhole(Location, $"{master} is failing. Wait for a replica to take over.");
+                foreach (var range in node.Slots)
+                    for (int slot = range.From; slot <= range.To; slot++) _owner[slot] = _masters.Count;
+                try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master)); }
+                catch (AuthenticationException e) { throw new NbCertificateException(Location, e.Message, e); }
+                catch (Exception e) when (e is System.Net.Sockets.SocketException || e is System.IO.IOException || e is TimeoutException || e is RespErrorException)
+                {
+                    throw NbClusterChangedException.Lost(Location, master, "open", e.Message, e);
+                }
+            }
+            int uncovered = Array.IndexOf(_owner, -1);
+            if (uncovered >= 0)
+                throw NbClusterChangedException.NotWhole(Location, $"slot {uncovered} has no master. Wait for cluster_state:ok, or assign the slot (redis-cli --cluster fix).");
+        }
+
+        static NbEndpoint EndpointOf(EndPoint endpoint)
+        {
+            switch (endpoint)
+            {
+                case IPEndPoint ip: return new NbEndpoint(ip.Address.ToString(), ip.Port);
+                case DnsEndPoint dns: return new NbEndpoint(dns.Host, dns.Port);
+                default: throw new NbStoreException($"A node of the Redis Cluster has an address the module cannot use: {endpoint}.");
+            }
+        }
+
+        // The slot of a key is its hash tag's, {table.topic}, whatever the layout; a table's topics are few.
+        int SlotOf(NbKey key)
+        {
+            lock (_slots)
+            {
+                if (!_slots.TryGetValue((key.Table, key.Topic), out int slot))
+                    _slots.Add((key.Table, key.Topic), slot = _multiplexer.HashSlot("{" + key.Table + "." + key.Topic + "}"));
+                return slot;
+            }
+        }
+
+        RedisNbStore MasterOf(NbKey key) => _masters[_owner[SlotOf(key)]];
+
+        public IEnumerable<NbEntry> Read(string table = null) =>
+            // The log's rows and its set of keys share one slot: its master reads them by the set.
+            table == Migrations.MigrationLog.Table ? MasterOf(new NbKey(table, null, "")).Read(table) : _masters.SelectMany(m => m.Read(table));
+
+        public IEnumerable<NbKey> ReadKeys(string table = null) => _masters.SelectMany(m => m.ReadKeys(table));
+
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        {
+            int done = 0;
+            foreach (var (master, part) in PerMaster(changes))
+            {
+                int before = done;
+                master.Write(part, progress == null ? null : new Progress(n => progress.Report(before + n)));
+                done += part.Count;
+            }
+        }
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        {
+            // The whole batch is checked on every slot first, so that one finding another value writes
+            // nothing, as on one server. A write landing between the check and a slot's script is
+            // still caught by that script, which then writes nothing of its slot: the others are written.
+            var perMaster = PerMaster(changes).ToList();
+            var changed = perMaster.SelectMany(p => p.Item1.Changed(p.Item2, expected)).ToList();
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, 0);
+            int done = 0, written = 0;
+            foreach (var (master, part) in perMaster)
+            {
+                int before = done;
+                try
+                {
+                    master.WriteIf(part, expected, progress == null ? null : new Progress(n => progress.Report(before + n)));
+                    written += part.Count;
+                }
+                catch (NbConflictException e)
+                {
+                    changed.AddRange(e.Keys);
+                    written += e.Written;
+                }
+                done += part.Count;
+            }
+            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+        }
+
+        // Each master's changes in slot order; changes of one key keep their order (the sort is stable).
+        IEnumerable<(RedisNbStore, List<NbEntry>)> PerMaster(IReadOnlyCollection<NbEntry> changes) =>
+            changes.GroupBy(c => _owner[SlotOf(c.Key)]).OrderBy(g => g.Key)
+                .Select(g => (_masters[g.Key], g.OrderBy(c => SlotOf(c.Key)).ToList()));
+
+        sealed class Progress : IProgress<int>
+        {
+            readonly Action<int> _report;
+            public Progress(Action<int> report) { _report = report; }
+            public void Report(int value) => _report(value);
+        }
+
+        sealed class ClusterParts : NbStoreParts
+        {
+            readonly RedisClusterNbStore _store;
+            public ClusterParts(RedisClusterNbStore store) { _store = store; }
+            // StackExchange.Redis sends the lock's commands to the master of its key's slot.
+            public override ILockSlot LockSlot(NbKey key) => new RedisLockSlot(() => _store._multiplexer.GetDatabase(), key, _store.Location);
+            public override NbKeyLayout KeyLayout => _store._masters[0].Parts.KeyLayout;
+            public override NbKeyLayout KeyLayoutAt(string release) => RedisKeys.At(release);
+            public override IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts()
+            {
+                var found = new Dictionary<NbKeyLayout, string>();
+                foreach (var master in _store._masters)
+                    foreach (var layout in master.Parts.FindKeyLayouts())
+                        if (!found.ContainsKey(layout.Key)) found.Add(layout.Key, layout.Value);
+                return found;
+            }
+            public override void UseKeyLayout(NbKeyLayout layout)
+            {
+                foreach (var master in _store._masters) master.Parts.UseKeyLayout(layout);
+            }
+            public override string BackupName => _store.Location;
+        }
+
+        public void Dispose()
+        {
+            foreach (var master in _masters) master.Dispose();
+            _multiplexer.Dispose();
+        }
+    }
+}

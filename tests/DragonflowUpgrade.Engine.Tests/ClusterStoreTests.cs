@@ -1,0 +1,98 @@
+using System.Collections.Generic;
+using System.Linq;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Store;
+using StackExchange.Redis;
+using Xunit;
+
+namespace DragonflowUpgrade.Engine.Tests
+{
+    [Collection(RedisClusterCollection.Name)]
+    public class RedisClusterStoreTests
+    {
+        [Fact]
+        public void Writes_reach_every_master_and_a_read_from_one_seed_finds_them_all()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            var entries = Safe.Ports(3000);
+            using (var store = NbStoreFactory.Open(uri)) store.Write(entries);
+            using (var store = NbStoreFactory.Open("redis-cluster://" + uri.Split(',').Last()))
+            {
+                var read = store.Read().ToDictionary(e => e.Key);
+                Assert.Equal(entries.Count, read.Count);
+                Assert.All(entries, e => Assert.Equal(e.Value.ToArray(), read[e.Key].Value.ToArray()));
+                Assert.Equal(3000, store.ReadKeys("lport").Count());
+            }
+            // Dragonflow's keys, each on its hash tag's master: 7 topics of lport and one of lswitch over the three masters.
+            using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+            {
+                Assert.Equal("{\"id\": \"p00003\", \"topic\": \"t3\", \"lswitch\": \"s0\", \"version\": 1}", (string)mux.GetDatabase().StringGet("{lport.t3}.p00003"));
+                var masters = mux.GetServers().Where(s => s.IsConnected && !s.IsReplica).ToList();
+                Assert.Equal(3, masters.Count);
+                Assert.Equal(entries.Count, masters.Sum(m => m.DatabaseSize()));
+                Assert.True(masters.Count(m => m.DatabaseSize() > 0) >= 2);
+            }
+        }
+
+        [Fact]
+        public void The_migration_log_is_read_by_its_set_of_keys_on_the_master_of_its_slot()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var rows = Enumerable.Range(0, 5).Select(i => new NbEntry(new NbKey(MigrationLog.Table, null, "m" + i), Safe.Json($"{{\"id\": \"m{i}\"}}"))).ToList();
+                store.WriteIf(rows, _ => null);
+                using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+                {
+                    var db = mux.GetDatabase();
+                    Assert.Equal(mux.HashSlot("{schema_migration_log.}.m0"), mux.HashSlot("{schema_migration_log.}"));
+                    Assert.Equal(6, db.SetLength("{schema_migration_log.}"));   // the rows and the member that says the set is whole
+                    Assert.False(db.KeyExists("{df_upgrade_log_index}"));
+                }
+                Assert.Equal(rows.Select(r => r.Key.Id).OrderBy(x => x), store.Read(MigrationLog.Table).Select(e => e.Key.Id).OrderBy(x => x));
+                store.Write(rows.Select(r => NbEntry.Delete(r.Key)).ToList());
+                Assert.Empty(store.Read(MigrationLog.Table));
+            }
+        }
+
+        [Fact]
+        public void A_conditional_write_spanning_slots_and_masters_writes_nothing_when_one_key_holds_another_value()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            var entries = Safe.Ports(100);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(entries);
+                var before = Safe.Dump(store);
+                var changed = entries.Take(14).Select(e => new NbEntry(e.Key, Safe.Json("{\"v\": 2}"))).ToList();
+                var stale = changed[3].Key;   // topic t3: one slot of the seven the batch touches
+                var e = Assert.Throws<NbConflictException>(() => store.WriteIf(changed, k => k.Equals(stale) ? Safe.Json("{\"v\": 0}") : entries.First(x => x.Key.Equals(k)).Value));
+                Assert.Equal(stale, Assert.Single(e.Keys));
+                Assert.Equal(0, e.Written);
+                Assert.Equal(before, Safe.Dump(store));
+                store.WriteIf(changed, k => entries.First(x => x.Key.Equals(k)).Value);
+                Assert.All(store.Read("lport").Where(x => changed.Any(c => c.Key.Equals(x.Key))), x => Assert.Equal("{\"v\": 2}", System.Text.Encoding.UTF8.GetString(x.Value.Span)));
+            }
+        }
+
+        [Fact]
+        public void A_uri_with_a_path_or_a_single_redis_server_is_refused_saying_why()
+        {
+            var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open("redis-cluster://127.0.0.1:7000/3"));
+            Assert.Contains("one database only", e.Message);
+            var single = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis-cluster://" + TestRedis.Endpoint));
+            Assert.Contains("is not a Redis Cluster", single.Message);
+        }
+    }
+
+    [Collection(RedisClusterCollection.Name)]
+    public sealed class RedisClusterCommitConflictTests : CommitConflictTests
+    {
+        protected override string NewDatabase(IReadOnlyCollection<NbEntry> content)
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            using (var store = NbStoreFactory.Open(uri)) store.Write(content);
+            return uri;
+        }
+    }
+}
