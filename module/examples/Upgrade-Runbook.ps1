@@ -9,7 +9,9 @@
     Neutron's migration → the NB migration → start → verify. Any failure after the stop puts
     the cloud back: the new control plane stopped, the NB database and Neutron's database
     restored from their backups, the changed dragonflow.ini files restored, -RevertCommand on
-    every node, the old control plane started. Neutron's database is reached through the
+    every node, the old control plane started. Every restore runs even when another fails; if
+    any fails, the old control plane is not started over it and the script stops, saying which
+    (the backups stay for a restore by hand). Neutron's database is reached through the
     inventory's NeutronDatabase table (-NeutronCredential for a {password} in its commands). Open vSwitch is never touched: the data plane keeps forwarding with
     the flows it has while the control plane is down.
 
@@ -51,14 +53,14 @@ if ($checks | Where-Object Status -EQ 'Failed') { throw 'The cloud is not ready 
 
 # 2. Stop: Neutron servers first, then every Dragonflow service; waits for the heartbeats to stop.
 $nodes | Stop-DfControlPlane @plane -Confirm:$false | Out-Host
-$backup = $null; $neutronDump = $null; $neutronMigrated = $false; $configuration = @()
+$backup = $null; $neutronDump = $null; $neutronMigrated = $false; $configuration = $null
 try {
     # 3. The new code on every node.
     $nodes | Invoke-DfNodeCommand @ssh -Command $UpdateCommand | Out-Host
     # 4. The configuration: the options the new release reads under another name are renamed in
     #    every node's dragonflow.ini (the originals kept under the backup folder and on the node).
-    $configuration = @($nodes | Update-DfConfiguration @ssh -TargetRelease $TargetRelease -BackupPath (Join-Path $BackupFolder 'configuration') -Confirm:$false)
-    $configuration | Out-Host
+    #    -OutVariable keeps the files changed before a failure on another node, so that they are restored too.
+    $nodes | Update-DfConfiguration @ssh -TargetRelease $TargetRelease -BackupPath (Join-Path $BackupFolder 'configuration') -Confirm:$false -OutVariable configuration | Out-Host
     # 5. The backups: Neutron's database (a dump with its checksum), then the NB database.
     New-Item -ItemType Directory $BackupFolder -Force | Out-Null
     $neutronDump = Backup-DfNeutronDatabase @neutron -Path (Join-Path $BackupFolder "neutron-$(Get-Date -Format 'yyyyMMddTHHmmss').sql.gz")
@@ -75,12 +77,25 @@ try {
     if ($down) { throw "Not running after the upgrade: $(($down | ForEach-Object { "$($_.Node.Name)/$($_.Service.Name)" }) -join ', ')" }
 }
 catch {
-    Write-Warning "The upgrade failed: $_. Putting the cloud back."
-    $nodes | Stop-DfControlPlane @plane -Confirm:$false -ErrorAction Continue | Out-Null
-    if ($backup) { Restore-DfNbDatabase -Database $Database -Path $backup.Path -Confirm:$false | Out-Host }
-    if ($neutronMigrated) { Restore-DfNeutronDatabase @neutron -Path $neutronDump.Path -Confirm:$false | Out-Host }
-    if ($configuration) { $configuration | Restore-DfConfiguration @ssh -Confirm:$false | Out-Host }
-    $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand | Out-Host
+    $failure = $_
+    Write-Warning "The upgrade failed: $failure. Putting the cloud back."
+    # Every restore runs, whatever the others do: -ErrorAction Continue for a failed node or file,
+    # try/catch for a failure of the whole command; both are collected in $rollbackErrors.
+    $rollbackErrors = [System.Collections.Generic.List[object]]::new()
+    $restores = @(
+        { $nodes | Stop-DfControlPlane @plane -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Null }
+        { if ($backup) { Restore-DfNbDatabase -Database $Database -Path $backup.Path -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
+        { if ($neutronMigrated) { Restore-DfNeutronDatabase @neutron -Path $neutronDump.Path -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
+        { if ($configuration) { $configuration | Restore-DfConfiguration @ssh -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
+        { $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host }
+    )
+    foreach ($restore in $restores) {
+        try { . $restore } catch { $rollbackErrors.Add($_) }
+    }
+    if ($rollbackErrors.Count -gt 0) {
+        # The old control plane is not started over a database or a file that was not put back.
+        throw "The upgrade failed ($failure), and $($rollbackErrors.Count) restore(s) failed: $($rollbackErrors -join '; '). The control plane stays stopped; the backups are in $BackupFolder."
+    }
     $nodes | Start-DfControlPlane @plane -Confirm:$false | Out-Host
-    throw
+    throw $failure
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Schema;
 
@@ -20,6 +21,13 @@ namespace DragonflowUpgrade.Dragonflow
         /// rewrites every Redis key into a layout that queens' code cannot read, so it is never a default.
         /// </summary>
         public const string DefaultTarget = "queens";
+
+        /// <summary>The release before <paramref name="release"/>; null for the oldest one, or one the module does not know.</summary>
+        public static string? Before(string? release)
+        {
+            int i = All.ToList().FindIndex(r => string.Equals(r, release, StringComparison.OrdinalIgnoreCase));
+            return i > 0 ? All[i - 1] : null;
+        }
 
         static readonly ConcurrentDictionary<string, SchemaManifest?> Loaded = new ConcurrentDictionary<string, SchemaManifest?>(StringComparer.OrdinalIgnoreCase);
 

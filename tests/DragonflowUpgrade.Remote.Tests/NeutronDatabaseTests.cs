@@ -37,6 +37,14 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal("mysqldump --single-transaction --add-drop-database --databases neutron", db.Backup.For(null));
             Assert.Equal("mysql neutron", db.Restore.For(null));
             Assert.Equal("neutron-db-manage upgrade heads", db.Migrate.For(null));
+            Assert.Equal("mysql -N -e \"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'\"", db.Size.For(null));
+        }
+
+        [Fact]
+        public void The_size_command_the_readiness_sizes_the_dump_with_comes_from_the_inventory()
+        {
+            var db = Parse(@"{ ""Size"": ""MYSQL_PWD={password} mysql -N -e 'SELECT 42' neutron"" }");
+            Assert.Equal("MYSQL_PWD=*** mysql -N -e 'SELECT 42' neutron", db.Size.Shown);
         }
 
         [Fact]

@@ -36,6 +36,7 @@ function Get-TestNeutronCommands([string] $FailFile) {
         Backup  = "MYSQL_PWD={password} mysqldump $connect --single-transaction --add-drop-database --databases neutron"
         Restore = "MYSQL_PWD={password} mariadb $connect neutron"
         Check   = "MYSQL_PWD={password} mariadb $connect -e 'SELECT 1' neutron"
+        Size    = "MYSQL_PWD={password} mariadb $connect -N -e `"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'`""
         Migrate = "DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' MYSQL_PWD={password} bash '$script' upgrade heads"
     }
 }

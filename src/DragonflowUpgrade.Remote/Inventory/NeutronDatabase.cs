@@ -20,9 +20,12 @@ namespace DragonflowUpgrade.Remote
         public const string DefaultMigrate = "neutron-db-manage upgrade heads";
         /// <summary>What the upgrade's readiness runs to see that the database answers: it reads nothing and writes nothing.</summary>
         public const string DefaultCheck = "mysql -e 'SELECT 1' neutron";
+        /// <summary>What the upgrade's readiness runs to size Neutron's dump: the database's data and indexes, in bytes.</summary>
+        public const string DefaultSize = "mysql -N -e \"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'\"";
 
-        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory, NeutronCommand check = null)
+        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory, NeutronCommand check = null, NeutronCommand size = null)
         {
+            Size = size ?? new NeutronCommand(DefaultSize);
             Check = check ?? new NeutronCommand(DefaultCheck);
             Node = node;
             Backup = backup;
@@ -41,6 +44,8 @@ namespace DragonflowUpgrade.Remote
         public NeutronCommand Migrate { get; }
         /// <summary>Exits 0 when the database answers; changes nothing.</summary>
         public NeutronCommand Check { get; }
+        /// <summary>Prints the database's size in bytes (one number); changes nothing.</summary>
+        public NeutronCommand Size { get; }
         public string Inventory { get; }
     }
 
@@ -142,14 +147,15 @@ namespace DragonflowUpgrade.Remote
         /// Reads the inventory's NeutronDatabase table: Node (the controller that runs the
         /// commands; by default the first node with the controller role), Backup, Restore and
         /// Migrate (the defaults are <see cref="NeutronDatabase.DefaultBackup"/> and its
-        /// siblings), and Check (what the upgrade's readiness runs to see that the database answers).
+        /// siblings), Check (what the upgrade's readiness runs to see that the database answers) and
+        /// Size (what it runs to size the dump: it prints the database's size in bytes).
         /// A command may hold {node}, {chassis} and {password}.
         /// </summary>
         public static NeutronDatabase ParseNeutronDatabase(InventoryValue root, string file)
         {
             var nodes = Parse(root, file);
             var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
-            var fields = top.Map(NeutronDatabaseField, "Node", "Backup", "Restore", "Migrate", "Check");
+            var fields = top.Map(NeutronDatabaseField, "Node", "Backup", "Restore", "Migrate", "Check", "Size");
             string name = fields.String("Node");
             DfNode node;
             if (name != null)
@@ -175,7 +181,7 @@ namespace DragonflowUpgrade.Remote
                 return new NeutronCommand(template.Fill(new Dictionary<string, string> { ["node"] = node.Name, ["chassis"] = node.Chassis }));
             }
             return new NeutronDatabase(node, Read("Backup", NeutronDatabase.DefaultBackup), Read("Restore", NeutronDatabase.DefaultRestore),
-                Read("Migrate", NeutronDatabase.DefaultMigrate), file, Read("Check", NeutronDatabase.DefaultCheck));
+                Read("Migrate", NeutronDatabase.DefaultMigrate), file, Read("Check", NeutronDatabase.DefaultCheck), Read("Size", NeutronDatabase.DefaultSize));
         }
 
         /// <summary>The inventory's NeutronDatabase table as <see cref="ParseNeutronDatabase"/> reads it, or null when the inventory has none (its cloud's upgrade then leaves Neutron's database alone).</summary>

@@ -117,9 +117,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             if (s.OptionManifest == null && !OptionManifest.Known(s.TargetRelease)) return (null, null);
             var target = OptionManifest.Resolve(s.OptionManifest ?? s.TargetRelease, Path.GetFullPath);
-            int i = DragonflowReleases.All.ToList().FindIndex(r => string.Equals(r, s.TargetRelease, StringComparison.OrdinalIgnoreCase));
+            string before = DragonflowReleases.Before(s.TargetRelease);
             // The oldest release known, or one the module has no options for: the nodes are read against the target alone.
-            var source = i > 0 ? OptionManifest.Of(DragonflowReleases.All[i - 1]) : target;
+            var source = before != null ? OptionManifest.Of(before) : target;
             return (source, target);
         }
     }

@@ -55,7 +55,15 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
 
             foreach (var r in CheckConfiguration(settings, reachable, cancel)) yield return r;
-            if (settings.Neutron != null) yield return CheckNeutron(settings, cancel);
+            // Neutron's dump is sized from its database; without a size, the folder check says it sized the NB backup alone.
+            long? neutronBytes = null;
+            string unsized = NeutronCommands.NotInInventory;
+            if (settings.Neutron != null)
+            {
+                var (neutron, bytes, why) = CheckNeutron(settings, cancel);
+                yield return neutron;
+                (neutronBytes, unsized) = (bytes, why);
+            }
 
             INbStore store = null;
             ReadinessResult openFailure = null;
@@ -63,10 +71,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
             catch (Exception e) { openFailure = new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, e.Message); }
             if (openFailure != null) { yield return openFailure; yield break; }
             using (store)
-                foreach (var r in CheckDatabase(settings, store)) yield return r;
+                foreach (var r in CheckDatabase(settings, store, neutronBytes, unsized)) yield return r;
         }
 
-        static IEnumerable<ReadinessResult> CheckDatabase(UpgradeSettings settings, INbStore store)
+        static IEnumerable<ReadinessResult> CheckDatabase(UpgradeSettings settings, INbStore store, long? neutronBytes, string unsized)
         {
             var results = new List<ReadinessResult>();
             try
@@ -118,7 +126,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                         string.Join("; ", run.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
                     results.AddRange(run.Warnings.Select(w => new ReadinessResult("NbMigrations", null, ReadinessStatus.Warning, w)));
                 }
-                results.Add(CheckFolder(settings.BackupFolder, bytes));
+                results.Add(CheckFolder(settings.BackupFolder, bytes, neutronBytes, unsized));
 
                 double now = Heartbeats.Now();
                 var alive = Heartbeats.ReadAll(store).Where(h => h.IsAlive(now, settings.ServiceDownTime)).ToList();
@@ -166,30 +174,47 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }).ToList();
         }
 
-        /// <summary>Runs the inventory's NeutronDatabase.Check command (it reads, writes nothing) on the controller.</summary>
-        static ReadinessResult CheckNeutron(UpgradeSettings settings, System.Threading.CancellationToken cancel)
+        /// <summary>
+        /// Runs the inventory's NeutronDatabase.Check command (it reads, writes nothing) on the
+        /// controller, then its Size command: the database's size in bytes, or why it is unknown.
+        /// </summary>
+        static (ReadinessResult Result, long? Bytes, string Unsized) CheckNeutron(UpgradeSettings settings, System.Threading.CancellationToken cancel)
         {
             var db = settings.Neutron;
+            string password = settings.NeutronPassword;
             try
             {
                 using (var connection = settings.Ssh.Connect(db.Node, settings.Logger, cancel))
                 {
-                    var result = connection.RunStreaming(db.Check.For(settings.NeutronPassword), db.Check.Shown, NeutronCommand.Input(settings.NeutronPassword, null), null, _ => { },
-                        settings.Logger, settings.NeutronPassword, cancel);
-                    if (result.Succeeded)
-                        return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Passed, $"Neutron's database answers {db.Check.Shown}");
-                    return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed,
-                        $"{result.Failure} Check the NeutronDatabase commands of the inventory ({db.Inventory}) and the password (-NeutronCredential).");
+                    var result = connection.RunStreaming(db.Check.For(password), db.Check.Shown, NeutronCommand.Input(password, null), null, _ => { },
+                        settings.Logger, password, cancel);
+                    if (!result.Succeeded)
+                        return (new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed,
+                            $"{result.Failure} Check the NeutronDatabase commands of the inventory ({db.Inventory}) and the password (-NeutronCredential)."), null, "Neutron's database does not answer");
+                    var printed = new MemoryStream();
+                    var size = connection.RunStreaming(db.Size.For(password), db.Size.Shown, NeutronCommand.Input(password, null), printed, _ => { },
+                        settings.Logger, password, cancel);
+                    string text = System.Text.Encoding.UTF8.GetString(printed.ToArray()).Trim();
+                    long bytes = 0;
+                    bool sized = size.Succeeded && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out bytes);
+                    string unsized = sized ? null : $"its Size command ({db.Size.Shown}) {(size.Succeeded ? "printed no number of bytes" : "failed: " + size.Failure)}";
+                    return (new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Passed,
+                        $"Neutron's database answers {db.Check.Shown}" + (sized ? $"; it holds {Math.Max(1, bytes / (1024 * 1024))} MiB" : $"; its size is unknown: {unsized}")),
+                        sized ? bytes : (long?)null, unsized);
                 }
             }
             catch (DfException e)
             {
-                return new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed, e.Message + " " + e.RecommendedAction);
+                return (new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Failed, e.Message + " " + e.RecommendedAction), null, "Neutron's database does not answer");
             }
         }
 
-        /// <summary>The folder (or the nearest existing parent) takes a file, and its disk has room for <paramref name="bytes"/>.</summary>
-        static ReadinessResult CheckFolder(string folder, long bytes)
+        /// <summary>
+        /// The folder (or the nearest existing parent) takes a file, and its disk has room for the
+        /// NB backup (<paramref name="bytes"/>) and Neutron's dump (<paramref name="neutronBytes"/>;
+        /// null: not sized, because of <paramref name="unsized"/>, which the message then says).
+        /// </summary>
+        static ReadinessResult CheckFolder(string folder, long bytes, long? neutronBytes, string unsized)
         {
             string existing = folder;
             while (existing != null && !Directory.Exists(existing))
@@ -206,9 +231,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 return new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} is not writable ({e.Message}); give -BackupPath a folder you can write");
             }
             long free = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(existing))).AvailableFreeSpace;
-            return free < bytes
-                ? new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} has {free} bytes free; the NB backup takes up to {bytes}: free some room, or give -BackupPath a folder on a larger disk")
-                : new ReadinessResult("BackupFolder", null, ReadinessStatus.Passed, $"{folder} is writable with {free / (1024 * 1024)} MiB free (the NB backup takes up to {Math.Max(1, bytes / (1024 * 1024))} MiB, before compression; Neutron's dump comes on top)");
+            long needed = bytes + (neutronBytes ?? 0);
+            // A dump is about the size of the data and indexes it holds, before compression.
+            string sized = neutronBytes == null
+                ? $"only the NB backup is sized, up to {MiB(bytes)} MiB before compression; Neutron's dump comes on top, unsized ({unsized})"
+                : $"the NB backup takes up to {MiB(bytes)} MiB and Neutron's dump about {MiB(neutronBytes.Value)} MiB, before compression";
+            return free < needed
+                ? new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} has {free} bytes free, and {sized}: free some room, or give -BackupPath a folder on a larger disk")
+                : new ReadinessResult("BackupFolder", null, ReadinessStatus.Passed, $"{folder} is writable with {free / (1024 * 1024)} MiB free ({sized})");
         }
+
+        static long MiB(long bytes) => Math.Max(1, bytes / (1024 * 1024));
     }
 }

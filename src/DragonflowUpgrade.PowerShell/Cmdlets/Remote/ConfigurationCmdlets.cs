@@ -53,10 +53,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         static string ReleaseBefore(string target)
         {
-            int i = DragonflowReleases.All.ToList().FindIndex(r => string.Equals(r, target, StringComparison.OrdinalIgnoreCase));
-            if (i > 0) return DragonflowReleases.All[i - 1];
+            string before = DragonflowReleases.Before(target);
+            if (before != null) return before;
             throw new DfException("ReleaseUnknown", DfErrorCategory.InvalidArgument,
-                i == 0 ? $"{target} is the oldest release the module knows: nothing comes before it."
+                string.Equals(DragonflowReleases.All[0], target, StringComparison.OrdinalIgnoreCase) ? $"{target} is the oldest release the module knows: nothing comes before it."
                 : target.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? $"-TargetRelease is a manifest file, {target}: the release it follows is not known."
                        : $"'{target}' is not a Dragonflow release whose configuration options the module knows.",
                 target, $"Give -TargetRelease and -SourceRelease among: {string.Join(", ", DragonflowReleases.All)}.");

@@ -68,11 +68,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                         "Give the path of the cloud's inventory file (.psd1 or .json).")));
                     return;
                 }
-                string extension = Path.GetExtension(path).ToLowerInvariant();
-                var root = extension == ".psd1" ? PsdInventory.Read(path)
-                    : extension == ".json" ? Remote.Inventory.ReadJson(path)
-                    : throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
-                db = Remote.Inventory.ParseNeutronDatabase(root, path);
+                db = Remote.Inventory.ParseNeutronDatabase(PsdInventory.ReadAny(path), path);
             }
             catch (InventoryException e) { WriteError(Record(e)); return; }
 

@@ -14,19 +14,18 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     static class PsdInventory
     {
         /// <summary>The nodes of an inventory file, .psd1 or .json.</summary>
-        public static IReadOnlyList<DfNode> Load(string path)
-        {
-            string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
-            if (extension == ".psd1") return Inventory.Parse(Read(path), path);
-            if (extension == ".json") return Inventory.LoadJson(path);
-            throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
-        }
+        public static IReadOnlyList<DfNode> Load(string path) => Inventory.Parse(ReadAny(path), path);
 
         /// <summary>The NeutronDatabase table of an inventory file, or null when it has none.</summary>
-        public static NeutronDatabase FindNeutronDatabase(string path)
+        public static NeutronDatabase FindNeutronDatabase(string path) => Inventory.FindNeutronDatabase(ReadAny(path), path);
+
+        /// <summary>An inventory file, .psd1 or .json, as values; any other file is refused.</summary>
+        public static InventoryValue ReadAny(string path)
         {
             string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
-            return Inventory.FindNeutronDatabase(extension == ".psd1" ? Read(path) : Inventory.ReadJson(path), path);
+            if (extension == ".psd1") return Read(path);
+            if (extension == ".json") return Inventory.ReadJson(path);
+            throw new InventoryException(path, 0, null, "an inventory is a .psd1 or a .json file.");
         }
 
         public static InventoryValue Read(string path)

@@ -19,8 +19,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 ? ((SwitchParameter)w).IsPresent
                 : LanguagePrimitives.IsTrue(cmdlet.GetVariableValue("WhatIfPreference"));
 
+        /// <summary>The file system path of a path the user gave (relative to the current location); null for null.</summary>
         public static string ResolvePath(PSCmdlet cmdlet, string path) =>
-            cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            path == null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
     }
 
     /// <summary>A cmdlet of the safety layer: a failed database is one non-terminating error, and the next piped one is processed (see <see cref="DfCmdlet.OnDatabase"/>).</summary>

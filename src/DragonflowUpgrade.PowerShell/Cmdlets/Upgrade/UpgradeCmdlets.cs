@@ -8,6 +8,7 @@ using DragonflowUpgrade.Engine;
 using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Remote;
+using DragonflowUpgrade.PowerShell.Cmdlets.Safety;
 using DragonflowUpgrade.Remote.Upgrade;
 
 namespace DragonflowUpgrade.PowerShell.Cmdlets
@@ -100,13 +101,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             NeutronDatabase neutron = null;
             if (Inventory != null)
             {
-                try { neutron = PsdInventory.FindNeutronDatabase(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory)); }
+                try { neutron = PsdInventory.FindNeutronDatabase(SafetyErrors.ResolvePath(this, Inventory)); }
                 catch (InventoryException e) { ThrowTerminatingError(Record(e)); }
             }
             string backup;
             using (var store = OpenDatabase())
                 backup = BackupPath != null
-                    ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath)
+                    ? SafetyErrors.ResolvePath(this, BackupPath)
                     : Path.GetDirectoryName(NbBackup.DefaultPath(store));
             var options = new SshOptions
             {
@@ -115,11 +116,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
                 CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
             };
-            if (!string.IsNullOrEmpty(KnownHostsPath)) options.KnownHostsPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath);
+            if (!string.IsNullOrEmpty(KnownHostsPath)) options.KnownHostsPath = SafetyErrors.ResolvePath(this, KnownHostsPath);
             return new UpgradeSettings
             {
                 Nodes = nodes,
-                Inventory = Inventory == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory),
+                Inventory = SafetyErrors.ResolvePath(this, Inventory),
                 OpenDatabase = () => OpenDatabase(),
                 CreateMigrator = store => MigrationSources.Migrator(this, store, MigrationPath, Logger),
                 TargetRelease = targetRelease,
@@ -136,14 +137,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         IReadOnlyList<DfNode> LoadInventory()
         {
-            string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory);
+            string path = SafetyErrors.ResolvePath(this, Inventory);
             if (!File.Exists(path))
                 ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, Inventory));
             try { return PsdInventory.Load(path); }
             catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null; }
         }
-
-        protected string FullPath(string path) => path == null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
         protected IProgress<ProgressReport> ProgressTo(int id) => new SyncProgress<ProgressReport>(p => Progress(id, p));
 
@@ -180,7 +179,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         protected override void EndProcessing()
         {
             var settings = Settings(TargetRelease);
-            settings.OptionManifest = FullPath(OptionManifest);
+            settings.OptionManifest = SafetyErrors.ResolvePath(this, OptionManifest);
             Guarded(() => { foreach (var r in UpgradeReadiness.Check(settings, Cancellation)) WriteObject(r); });
         }
     }
@@ -228,7 +227,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             settings.UpdateCommand = UpdateCommand;
             settings.RevertCommand = RevertCommand;
             settings.NoRollback = NoRollback;
-            settings.OptionManifest = FullPath(OptionManifest);
+            settings.OptionManifest = SafetyErrors.ResolvePath(this, OptionManifest);
             var run = new UpgradeRun(settings);
             Guarded(() =>
             {
