@@ -65,7 +65,9 @@ Describe 'A hostile -Database value' {
         @{ Name = 'brackets that hold no IPv6 address'; Db = 'redis://:{pw}@[zz]:6379'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'[zz]'"; Cmd = 'Lock' }
         @{ Name = 'two Redis hosts'; Db = 'redis://:{pw}@a:1,b:2/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'one host:port'; Cmd = 'Table' }
         @{ Name = 'rediss to a Redis without TLS'; Db = 'rediss://:{pw}@{redis}/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss://{redis}/0'; Cmd = 'Table' }
-        @{ Name = 'redis-cluster is not supported'; Db = 'redis-cluster://:{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'redis-cluster'"; Cmd = 'Migration' }
+        @{ Name = 'redis-cluster to a single Redis'; Db = 'redis-cluster://:{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'redis-cluster://{redis}'; Cmd = 'Migration' }
+        @{ Name = 'redis-cluster: a database number'; Db = 'redis-cluster://:{pw}@{redis}/3'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'one database only'; Cmd = 'Table' }
+        @{ Name = 'redis-cluster: no seed listens'; Db = 'redis-cluster://:{pw}@127.0.0.1:1,127.0.0.1:2'; Pw = '{a}@{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'redis-cluster://127.0.0.1:1,127.0.0.1:2'; Cmd = 'Lock' }
         @{ Name = 'an http URI'; Db = 'http://user:{pw}@{etcd}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'http'"; Cmd = 'Table' }
         @{ Name = 'no scheme, a password'; Db = ':{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'neither an NB database URI'; Cmd = 'Table' }
         @{ Name = 'user:password@host with no scheme'; Db = 'admin:{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'admin'"; Cmd = 'Table' }

@@ -70,15 +70,15 @@ Describe 'The Pike to Queens upgrade on a <Store> NB database' -ForEach @(
     }
 
     It 'is refused while another run holds the lock, naming the holder, and writes nothing' {
-        $store = [DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open($db)
-        $lock = [DragonflowUpgrade.Engine.Safety.UpgradeLock]::Acquire($store, 'Restore-DfNbDatabase')
+        $opened = [DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open($db)
+        $lock = [DragonflowUpgrade.Engine.Safety.UpgradeLock]::Acquire($opened, 'Restore-DfNbDatabase')
         try {
             $err = $null
             try { Invoke-DfMigration -Database $db -TargetRelease queens -Confirm:$false 3>$null } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked*'
             $err.Exception.Message | Should -BeLike "*Restore-DfNbDatabase (process $PID *"
         }
-        finally { $lock.Dispose(); $store.Dispose() }
+        finally { $lock.Dispose(); $opened.Dispose() }
         Compare-NbObjects (Select-Held (Read-StoreObjects $db) $Store) (Select-Held $pikeObjects $Store) | Should -BeNullOrEmpty
     }
 

@@ -87,7 +87,8 @@ $nodes = @()
 foreach ($p in $clusterPort..($clusterPort + 5)) {
     $nodeDir = Join-Path $clusterDir $p
     New-Item -ItemType Directory $nodeDir -Force | Out-Null
-    Remove-Item (Join-Path $nodeDir 'nodes.conf') -ErrorAction SilentlyContinue
+    # A node starts empty and alone: a replica's copy of its master's data (dump.rdb) from a run before would be loaded.
+    Remove-Item (Join-Path $nodeDir 'nodes.conf'), (Join-Path $nodeDir 'dump.rdb') -ErrorAction SilentlyContinue
     # A configuration file, so that a test that kills a node can start it again as it was.
     @("port $p", 'bind 127.0.0.1', 'save ""', 'appendonly no', "dir $nodeDir", 'daemonize no',
         'cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000') | Set-Content (Join-Path $nodeDir 'redis.conf')
