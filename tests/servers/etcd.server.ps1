@@ -11,7 +11,7 @@
     Sets DF_TEST_ETCD (host:port), DF_TEST_ETCD_AUTH (root:password@host:port) and
     DF_TEST_ETCD_TLS (host:port).
     Also starts a three-member cluster: member i serves clients on $env:DF_TEST_ETCD_CLUSTER_PORT
-    (else 23820) + 2i, its peers one above. Sets DF_TEST_ETCD_CLUSTER (etcd://h:p,h:p,h:p) and
+    (else the client port above + 13) + 2i, its peers one above. Sets DF_TEST_ETCD_CLUSTER (etcd://h:p,h:p,h:p) and
     DF_TEST_ETCD_CLUSTER_STATE, the folder holding member<i>.pid (its process id) and member<i>.sh
     (what starts it again, on its data).
     Stop stops the etcd processes this script started, by the ids it wrote down.
@@ -105,7 +105,9 @@ $tls = $env:DF_TEST_TLS
 $https = Start-Etcd 'etcd-tls' ($port + 2) ($port + 12) -Tls '--cert-file', "$tls/server.pem", '--key-file', "$tls/server.key", '--trusted-ca-file', "$tls/ca.pem", '--client-cert-auth'
 
 # The cluster: three members, member i serving clients on base+2i, its peers on base+2i+1.
-$base = if ($env:DF_TEST_ETCD_CLUSTER_PORT) { [int]$env:DF_TEST_ETCD_CLUSTER_PORT } else { 23820 }
+# Unset, it follows DF_TEST_ETCD_PORT into the gap above the single servers' ports (+13 to +18),
+# so that a run that moved etcd elsewhere moves the cluster too.
+$base = if ($env:DF_TEST_ETCD_CLUSTER_PORT) { [int]$env:DF_TEST_ETCD_CLUSTER_PORT } else { $port + 13 }
 $suffix = [guid]::NewGuid().ToString('N').Substring(0, 12)
 $members = 0..2 | ForEach-Object { [pscustomobject]@{
     Name = "member$_"; Member = "member$_-$suffix"; Client = "http://127.0.0.1:$($base + 2 * $_)"; Peer = "http://127.0.0.1:$($base + 2 * $_ + 1)" } }
