@@ -154,7 +154,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public static UpgradeState Load(string folder)
         {
             string path = PathIn(folder);
+            if (Directory.Exists(path)) throw UpgradeErrors.StateInvalid(path, "is a folder, not a file");
             if (!File.Exists(path)) return null;
+            // A FIFO or socket has no length either: reading one would wait for a writer forever.
+            if (new FileInfo(path).Length == 0) throw UpgradeErrors.StateInvalid(path, "is empty or not a regular file");
             UpgradeState state;
             try { state = JsonSerializer.Deserialize<UpgradeState>(File.ReadAllText(path), Options); }
             catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + e.Message + ")"); }
