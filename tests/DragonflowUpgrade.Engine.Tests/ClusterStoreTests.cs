@@ -76,6 +76,20 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_cluster_uri_gives_its_seeds_user_and_tls_files_and_prints_without_the_password()
+        {
+            var uri = NbDatabaseUri.Parse("rediss-cluster://ops:s3cret@H1:7000,h2:7001?ca=/etc/df/ca.pem");
+            Assert.Equal("redis-cluster", uri.Kind);
+            Assert.True(uri.UsesTls);
+            Assert.Equal("rediss-cluster://h1:7000,h2:7001", uri.Location);
+            Assert.Equal("/etc/df/ca.pem", uri.TlsFiles.CaFile);
+            Assert.Equal("ops", uri.User);
+            Assert.DoesNotContain("s3cret", uri.Display);
+            Assert.Equal(6379, NbDatabaseUri.Parse("redis-cluster://h").Endpoints[0].Port);
+            Assert.True(NbDatabaseUri.SameDatabase("redis-cluster://h1:7000,h2:7001", "redis-cluster://h2:7001"));
+        }
+
+        [Fact]
         public void A_uri_with_a_path_or_a_single_redis_server_is_refused_saying_why()
         {
             var e = Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open("redis-cluster://127.0.0.1:7000/3"));
