@@ -9,7 +9,7 @@
       Get-DfMigration, Get-DfNbTable, Backup-DfNbDatabase and Restore-DfNbDatabase; and
       Invoke-DfMigration -TargetRelease master on the database upgraded to queens (untimed), where
       every key is written again under master's key layout: the worst case for the commit;
-      etcd, the three-member etcd cluster and the file store (at the smallest size, at most
+      the Redis Cluster, etcd, the three-member etcd cluster and the file store (at the smallest size, at most
       100,000): the upgrade in this session, against the store's own floor (its batched write of
       every object, the load).
     Each time is the median of -Runs runs. Prints the ratios to the floor, the new process's peak
@@ -153,19 +153,21 @@ foreach ($n in $Size) {
 Flush
 
 if ($RedisOnly) { return }
-# etcd and the file store: the same data (the smallest size, at most 100,000), copied from Redis by the stores' own writes.
+# The other stores: the same data (the smallest size, at most 100,000), copied from Redis by the stores' own writes.
 $n = [math]::Min(100000, ($Size | Measure-Object -Minimum).Minimum)
 Bench generate (Join-Path $root 'tests/fixtures/pike-nb.jsonl') $n $work | Out-Null
 $etcd = "etcd://$($env:DF_TEST_ETCD)"
 $file = Join-Path $work 'nb.jsonl'
 $rows.Clear()
-# The etcd cluster (three members, DF_TEST_ETCD_CLUSTER) beside the single etcd.
-$stores = @(@{ Name = 'etcd'; Database = $etcd }) + @(if ($env:DF_TEST_ETCD_CLUSTER) { @{ Name = 'etcd cluster'; Database = $env:DF_TEST_ETCD_CLUSTER } }) + @(@{ Name = 'file store'; Database = $file })
+# The Redis Cluster (three masters, DF_TEST_REDIS_CLUSTER) and the etcd cluster (three members,
+# DF_TEST_ETCD_CLUSTER) beside the single etcd.
+$stores = @(if ($env:DF_TEST_REDIS_CLUSTER) { @{ Name = 'Redis Cluster'; Database = $env:DF_TEST_REDIS_CLUSTER } }) + @(@{ Name = 'etcd'; Database = $etcd }) +
+    @(if ($env:DF_TEST_ETCD_CLUSTER) { @{ Name = 'etcd cluster'; Database = $env:DF_TEST_ETCD_CLUSTER } }) + @(@{ Name = 'file store'; Database = $file })
 foreach ($store in $stores) {
     $loads = @(); $ups = @(); $nones = @()
     foreach ($run in 1..$Runs) {
         Load-Pike | Out-Null
-        if ($store.Name -like 'etcd*') { Bench clear $store.Database | Out-Null }
+        if ($store.Database -ne $file) { Bench clear $store.Database | Out-Null }
         elseif (Test-Path $file) { Remove-Item $file }
         $loads += Seconds { Bench copy $redis $store.Database | Out-Null }
         Baseline $store.Database
@@ -179,5 +181,5 @@ foreach ($store in $stores) {
     Row "$($store.Name): nothing pending, warm" $nones $storeFloor
 }
 Flush
-Write-Host "etcd, the etcd cluster and the file store, $n objects (x floor: to the store's own load)"
+Write-Host "The Redis Cluster, etcd, the etcd cluster and the file store, $n objects (x floor: to the store's own load)"
 $rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host

@@ -35,7 +35,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public static string NewRedis(IReadOnlyCollection<NbEntry> content) => NewDatabase("redis", content);
 
         /// <summary>The store servers the safety cases run on, one case per store (a file's lock, journal and writes are its own and tested apart).</summary>
-        public static TheoryData<string> Stores => new TheoryData<string> { "redis", "etcd", "etcd-cluster" };
+        public static TheoryData<string> Stores => new TheoryData<string> { "redis", "redis-cluster", "etcd", "etcd-cluster" };
 
         /// <summary>An emptied database of the test server of <paramref name="kind"/> (one of <see cref="Stores"/>) holding <paramref name="content"/>.</summary>
         public static string NewDatabase(string kind, IReadOnlyCollection<NbEntry> content)
@@ -45,6 +45,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 case "file": uri = TempFile("nb.jsonl"); break;
                 case "redis": uri = TestRedis.NewDatabase(); break;
+                case "redis-cluster": uri = TestRedisCluster.NewDatabase(); break;
                 case "etcd": uri = TestEtcd.NewDatabase(); break;
                 case "etcd-cluster": uri = TestEtcdCluster.NewDatabase(); break;
                 default: throw new ArgumentException($"No test store '{kind}'.", nameof(kind));

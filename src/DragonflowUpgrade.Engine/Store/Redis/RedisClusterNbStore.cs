@@ -137,8 +137,8 @@ namespace DragonflowUpgrade.Engine.Store
         RedisNbStore MasterOf(NbKey key) => _masters[_owner[SlotOf(key)]];
 
         public IEnumerable<NbEntry> Read(string table = null) =>
-            // The log's rows and its set of keys share one slot: its master reads them by the set.
-            table == Migrations.MigrationLog.Table ? MasterOf(new NbKey(table, null, "")).Read(table) : _masters.SelectMany(m => m.Read(table));
+            // The log's rows and its set of keys, and the commit's records, each share one slot: its master reads them by key.
+            RedisNbStore.ReadByKey(table) ? MasterOf(new NbKey(table, null, "")).Read(table) : _masters.SelectMany(m => m.Read(table));
 
         public IEnumerable<NbKey> ReadKeys(string table = null) => _masters.SelectMany(m => m.ReadKeys(table));
 

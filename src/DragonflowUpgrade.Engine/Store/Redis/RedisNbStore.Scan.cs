@@ -18,6 +18,9 @@ namespace DragonflowUpgrade.Engine.Store
             (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table == ModuleTables.CommitRecords ? ReadCommitRecords() : null)
             ?? Pages(table, values: true).SelectMany(page => page.Entries);
 
+        /// <summary>The tables read by their keys, not by a SCAN: their rows and index share one slot (hash tag <c>{table.}</c>).</summary>
+        internal static bool ReadByKey(string table) => table == Migrations.MigrationLog.Table || table == ModuleTables.CommitRecords;
+
         // What one read has asked Redis for and not yet read back.
         sealed class ScanRead
         {
