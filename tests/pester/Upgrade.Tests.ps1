@@ -157,6 +157,8 @@ Describe 'Test-DfUpgradeReadiness' {
             @($results | Where-Object Check -EQ $check).Count | Should -BeGreaterOrEqual 1 -Because "the $check check runs"
         }
         ($results | Where-Object Check -EQ 'NeutronDatabase').Node | Should -Be 'node01'
+        ($results | Where-Object Check -EQ 'NeutronDatabase').Message | Should -BeLike '*; it holds * MiB'
+        ($results | Where-Object Check -EQ 'BackupFolder').Message | Should -BeLike '*the NB backup takes up to * MiB and Neutron''s dump about * MiB, before compression)'
         $config = @($results | Where-Object Check -EQ 'Configuration')
         $config.Node | Should -Be @('node01', 'node02')
         # The Pike file sets the DNAT options Queens deprecates for removal: they still work.
@@ -171,6 +173,8 @@ Describe 'Test-DfUpgradeReadiness' {
         $result.Node | Should -Be 'node01'
         $result.Message | Should -BeLike '*Access denied*-NeutronCredential*'
         $result.Message | Should -Not -BeLike '*not-the-password*'
+        (Test-DfUpgradeReadiness @parameters -NeutronCredential $wrong | Where-Object Check -EQ 'BackupFolder').Message |
+            Should -BeLike "*only the NB backup is sized, up to * MiB before compression; Neutron's dump comes on top, unsized (Neutron's database does not answer))"
     }
 
     It 'fails Configuration on a node whose dragonflow.ini cannot be read, naming node and file' {
@@ -354,6 +358,45 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         Invoke-TestNeutronSql 'SELECT version_num FROM neutron.alembic_version ORDER BY 1' | Should -Be '594422d373ee', '5c85685d616d'
         # The NB backup is taken once, whatever the number of runs.
         @(Get-ChildItem $cloud.Backups -Filter '*.jsonl.gz' | Where-Object Name -NotLike '*.journal.*').Count | Should -Be 1
+    }
+
+    It 'is finished by -Resume with exactly the Queens content, killed inside <Step>' -ForEach @(
+        @{ Step = 'Configure' }, @{ Step = 'MigrateNeutron' }, @{ Step = 'MigrateNb' }
+    ) {
+        Stop-UpgradeInside $cloud $parameters $Step
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Running'
+
+        $resumed = Invoke-DfUpgrade @parameters -Resume
+        $resumed.Status | Should -Not -Contain 'Failed'
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Completed'
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
+        Compare-QueensNb $cloud | Should -BeNullOrEmpty
+        Get-DfMigration -Database $cloud.Database -Pending | Should -BeNullOrEmpty
+        Invoke-TestNeutronSql 'SELECT version_num FROM neutron.alembic_version ORDER BY 1' | Should -Be '594422d373ee', '5c85685d616d'
+        Invoke-TestNeutronSql 'SELECT network_type, segmentation_id FROM neutron.network_segments ORDER BY 1' | Should -Be "flat`tNULL", "vxlan`t1077"
+        foreach ($node in Get-DfNode $cloud.Inventory) {
+            $text = Get-Content $node.ConfigFiles[0] -Raw
+            $text | Should -Match '(?m)^nb_db_driver = etcd_nb_db_driver$'
+            $text | Should -Not -Match '(?m)^nb_db_class'
+        }
+        (Get-TestRelease $cloud).Release | Sort-Object -Unique | Should -Be 'queens'
+    }
+
+    It 'is rolled back exactly by Undo-DfUpgrade, killed inside the Neutron migration; without -NeutronCredential the Undo first undoes nothing' {
+        Stop-UpgradeInside $cloud $parameters 'MigrateNeutron'
+        $undo = @{ Inventory = $cloud.Inventory; Database = $cloud.Database; BackupPath = $cloud.Backups; KnownHostsPath = $cloud.KnownHosts
+                   ServiceDownTime = 2; HeartbeatTimeout = 60; Confirm = $false }
+
+        $refused = Invoke-Capturing { Undo-DfUpgrade @undo }
+        $refused.Thrown.Exception.Message | Should -BeLike '*The rollback did not start, so nothing was undone*MigrateNeutron*-NeutronCredential*'
+        @(Get-TestRelease $cloud).Count | Should -Be 0 -Because 'no service is started over a database not restored'
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RollbackFailed'
+
+        $done = Undo-DfUpgrade @undo -NeutronCredential (Get-TestNeutronCredential)
+        $done.Status | Should -Not -Contain 'RollbackFailed'
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
     }
 
     It 'is rolled back by Undo-DfUpgrade, killed during the update' {

@@ -82,6 +82,63 @@ function Get-CloudPicture($Cloud) {
     }
 }
 
+# Says how the cloud's NB content differs from the Queens fixture (heartbeat rows, the migration
+# log and the test nodes' own chassis aside; values compared as JSON, not by their spacing);
+# nothing when it is the same. Uses Redis database $ScratchDb to read the fixture.
+function Compare-QueensNb($Cloud, [int] $ScratchDb = 59) {
+    $file = Join-Path $Cloud.Dir 'queens.jsonl'
+    $gz = Join-Path $Cloud.Dir 'queens.jsonl.gz'
+    Copy-Item "$PSScriptRoot/../fixtures/queens-expected.jsonl" $file -Force
+    Remove-Item $gz -ErrorAction SilentlyContinue
+    Backup-DfNbDatabase -Database $file -Path $gz | Out-Null
+    Invoke-RedisCli $ScratchDb FLUSHDB | Out-Null
+    Restore-DfNbDatabase -Database "redis://$Endpoint/$ScratchDb" -Path $gz -Force -Confirm:$false | Out-Null
+    $notLog = { $_ -notmatch '^\{(service|listener|publisher|schema_migration_log)\.' -and $_ -notmatch '^\{chassis\.\}\.node\d' }
+    $dump = Get-NbDump $ScratchDb # one array: enumerate its lines
+    $expected = @($dump | Where-Object $notLog)
+    Invoke-RedisCli $ScratchDb FLUSHDB | Out-Null
+    $dump = Get-NbDump $Cloud.RedisDb
+    $actual = @($dump | Where-Object $notLog)
+    $canonical = { $key, $value = $_ -split ' = ', 2; "$key = $(ConvertTo-CanonicalJson ($value | ConvertFrom-Json -AsHashtable))" }
+    Compare-NbDump @($actual | ForEach-Object $canonical) @($expected | ForEach-Object $canonical)
+    if ($actual.Count -ne $expected.Count -or $actual.Count -lt 50) { "NB objects: $($actual.Count), expected $($expected.Count)" }
+}
+
+# Kills the upgrade process started with $Parameters once it is inside $Step: MigrateNeutron and
+# MigrateNb hold at a gate (set up here) until killed; Configure is killed as soon as the state file
+# says it runs. Returns once the process is dead and the gate open.
+function Stop-UpgradeInside($Cloud, [hashtable] $Parameters, [string] $Step) {
+    $gate = $null
+    switch ($Step) {
+        'MigrateNeutron' { $gate = "$($Cloud.NeutronFail).hold" }
+        'MigrateNb' {
+            $gate = Join-Path $Cloud.Dir 'nb.hold'
+            # A migration that holds while the gate is there, once the update command armed it (readiness runs it on the snapshot before).
+            $Parameters.MigrationPath = Join-Path $Cloud.Dir 'migrations'
+            New-MigrationFile $Parameters.MigrationPath 'gate.ps1' 'gate' '2017-12-01T00:00:00Z' `
+                "if (Test-Path '$($Cloud.Dir)/armed') { New-Item '$gate.reached' -Force | Out-Null; while (Test-Path '$gate') { Start-Sleep -Milliseconds 100 } }" | Out-Null
+            $Parameters.UpdateCommand = "touch '$($Cloud.Dir)/armed'; $($Parameters.UpdateCommand)"
+        }
+    }
+    if ($gate) { New-Item $gate | Out-Null }
+    $child = Start-UpgradeProcess $Parameters $Cloud.Dir
+    try {
+        if ($gate) { Wait-Path "$gate.reached" -Process $child }
+        else {
+            $state = Join-Path $Cloud.Backups 'df-upgrade-state.json'
+            $deadline = [DateTime]::UtcNow.AddSeconds(300)
+            while (-not ((Test-Path $state) -and ((Get-Content $state -Raw -ErrorAction SilentlyContinue | ConvertFrom-Json -ErrorAction SilentlyContinue).steps | Where-Object { $_.name -eq $Step -and $_.state -eq 'Running' }))) {
+                if ($child.HasExited) { throw "The upgrade process ended before step $Step ran." }
+                if ([DateTime]::UtcNow -gt $deadline) { throw "Step $Step did not start within 300 s." }
+                Start-Sleep -Milliseconds 20
+            }
+        }
+    }
+    finally { Stop-ProcessHard $child }
+    if ($gate) { Remove-Item $gate }
+    Start-Sleep -Seconds 2 # a command the killed process left on a node finishes
+}
+
 # Says how the cloud differs from a picture taken before; nothing when it is the same.
 function Compare-CloudPicture($Before, $After) {
     if ($d = Compare-NbDump $After.Nb $Before.Nb) { "NB content: $d" }
