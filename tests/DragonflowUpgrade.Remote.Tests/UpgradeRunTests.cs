@@ -358,5 +358,41 @@ namespace DragonflowUpgrade.Remote.Tests
                 Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
             Assert.Equal(2, results.Count(r => r.Step == UpgradeSteps.Update && r.Status == UpgradeStepStatus.RolledBack));
         }
+
+        [Fact]
+        public void Undo_of_an_update_attempted_without_a_revert_command_undoes_nothing_and_asks_for_one()
+        {
+            string releases = Path.Combine(_cloud.Dir, "releases");
+            Directory.CreateDirectory(releases);
+            UpgradeSettings Settings(string revert) => new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes,
+                OpenDatabase = () => NbStoreFactory.Open(_database),
+                TargetRelease = "queens",
+                BackupFolder = _folder,
+                Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+                UpdateCommand = $"echo queens > {ShellQuote.Quote(releases)}/{{node}}; test {{node}} != {_cloud.Nodes[1].Name}",
+                RevertCommand = revert,
+                NoRollback = revert == null,
+            };
+            List<IUpgradeStep> Steps() => new List<IUpgradeStep> { new Recording("A", _log), UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update) };
+            Assert.Throws<UpgradeFailedException>(() => new UpgradeRun(Settings(null), Steps()).Run(_ => { }, null, CancellationToken.None));
+            _log.Clear();
+
+            var settings = Settings(null);
+            settings.UpdateCommand = null; // an undo is given no -UpdateCommand: the recorded one is used
+            var e = Assert.Throws<UpgradeFailedException>(() => new UpgradeRun(settings, Steps()).Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("-RevertCommand", e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log); // the old control plane would have been started over the new code
+            Assert.Equal(StepState.Done, UpgradeState.Load(_folder).Step("A").State);
+            foreach (var node in _cloud.Nodes) Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+
+            settings = Settings($"echo pike > {ShellQuote.Quote(releases)}/{{node}}");
+            settings.UpdateCommand = null;
+            Assert.Equal(UpgradeStatus.RolledBack, new UpgradeRun(settings, Steps()).Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo A" }, _log);
+            foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+        }
     }
 }

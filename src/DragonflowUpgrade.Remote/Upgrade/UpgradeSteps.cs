@@ -61,7 +61,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Update;
         public bool RollsBack => true;
-        public void RequireUndoable(UpgradeContext c) { }
+
+        /// <summary>An update attempted and no command to revert it: undoing the rest would start the new code on the old databases.</summary>
+        public void RequireUndoable(UpgradeContext c)
+        {
+            if (c.State.UpdateAttempted.Count > 0 && c.Settings.RevertCommand == null)
+                throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted);
+        }
 
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) =>
             c.Settings.UpdateCommand == null
@@ -93,7 +99,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public void Undo(UpgradeContext c)
         {
-            if (c.Settings.RevertCommand == null || c.State.UpdateAttempted.Count == 0) return;
+            if (c.State.UpdateAttempted.Count == 0) return;
+            RequireUndoable(c);
             var nodes = c.Settings.Nodes.Where(n => c.State.UpdateAttempted.Contains(n.Name)).ToList();
             var failed = new List<string>();
             foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand, "-RevertCommand"))
