@@ -248,6 +248,39 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void An_unfinished_upgrade_whose_lock_is_gone_still_refuses_another_upgrade_until_it_is_undone()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Null(Engine.Safety.UpgradeLock.Read(store)); // the run's lock went with it
+            string id = UpgradeState.Load(_folder).Id;
+            _log.Clear();
+
+            // Another -BackupPath has no state file: only the database knows an upgrade is under way.
+            var settings = new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes, OpenDatabase = () => NbStoreFactory.Open(_database), TargetRelease = "queens",
+                BackupFolder = Path.Combine(_cloud.Dir, "other-backups"), Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+            };
+            var e = Assert.Throws<Engine.Safety.UpgradeUnderWayException>(() => new UpgradeRun(settings, steps).Run(_ => { }, null, CancellationToken.None));
+            Assert.Equal("DatabaseLockedByUpgrade", e.ErrorId);
+            Assert.Contains(id, e.Message);
+            Assert.Contains(Path.GetFullPath(_folder), e.RecommendedAction);
+            Assert.Empty(_log);
+            Assert.False(File.Exists(UpgradeState.PathIn(settings.BackupFolder)));
+
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            _log.Clear();
+            steps[1].FailWith = null;
+            Assert.Equal(UpgradeStatus.Completed, new UpgradeRun(settings, steps).Run(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store)); // a completed upgrade leaves no record
+        }
+
+        [Fact]
         public void An_upgrade_that_died_mid_step_is_undone_from_that_step()
         {
             // What a process killed in step C leaves: the state file as it was while C ran.
