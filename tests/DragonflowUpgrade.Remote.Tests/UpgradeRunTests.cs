@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading;
 using DragonflowUpgrade.Engine.Errors;
@@ -58,7 +59,7 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
-            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null)
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
@@ -75,7 +76,7 @@ namespace DragonflowUpgrade.Remote.Tests
                 RevertCommand = updateCommand == null ? null : "true",
                 OptionManifest = optionManifest,
             };
-            return (new UpgradeRun(settings, steps), steps);
+            return (new UpgradeRun(settings, realSteps ?? steps), steps);
         }
 
         UpgradeState Run(UpgradeRun run) => run.Run(_ => { }, null, CancellationToken.None);
@@ -426,6 +427,82 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(UpgradeStatus.RolledBack, new UpgradeRun(settings, Steps()).Undo(_ => { }, null, CancellationToken.None).Status);
             Assert.Equal(new[] { "undo A" }, _log);
             foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+        }
+    
+        /// <summary>
+        /// An upgrade stopped (-NoRollback) at B, whose state file then records the module's step
+        /// <paramref name="real"/> between A and B as <paramref name="state"/>, as an upgrade with that
+        /// step leaves it; returns the steps of such an upgrade (A, that step, B, C, D).
+        /// </summary>
+        IReadOnlyList<IUpgradeStep> StoppedWith(string real, StepState state, Action<UpgradeState> edit, NeutronDatabase neutron = null)
+        {
+            var (run, steps) = NewRun(noRollback: true, neutron: neutron);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            var recorded = UpgradeState.Load(_folder);
+            recorded.Steps.Insert(1, new StepRecord { Name = real, State = state });
+            if (state != StepState.Done) recorded.Step("B").State = StepState.Pending;
+            edit(recorded);
+            recorded.Save();
+            _log.Clear();
+            var (_, fresh) = NewRun();
+            return new IUpgradeStep[] { fresh[0], UpgradeSteps.Default().Single(s => s.Name == real), fresh[1], fresh[2], fresh[3] };
+        }
+
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void A_rollback_needs_the_NB_backup_only_once_the_NB_commit_started(bool started)
+        {
+            // The NB migration refused before writing (its backup is gone): nothing of the NB database to undo.
+            var steps = StoppedWith(UpgradeSteps.NbMigration, StepState.Failed, s =>
+            {
+                s.NbBackupPath = Path.Combine(Path.GetFullPath(_folder), "nb-backup.jsonl.gz");
+                s.NbBackupChecksum = new string('0', 64);
+                s.NbMigrationStarted = started;
+            });
+            string before = NbContent();
+            var undo = NewRun(realSteps: steps).Run;
+            if (started)
+            {
+                var e = Assert.Throws<UpgradeFailedException>(() => undo.Undo(_ => { }, null, CancellationToken.None));
+                Assert.Contains("nothing was undone", e.Message);
+                Assert.Empty(_log);
+            }
+            else
+            {
+                Assert.Equal(UpgradeStatus.RolledBack, undo.Undo(_ => { }, null, CancellationToken.None).Status);
+                Assert.Equal(new[] { "undo A" }, _log);
+            }
+            Assert.Equal(before, NbContent());
+        }
+
+        /// <summary>The NB objects of the test database, without the module's own records (the upgrade's record comes and goes).</summary>
+        string NbContent()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+                return string.Join("\n", store.Read().Where(e => !ModuleTables.IsModuleTable(e.Key.Table))
+                    .Select(e => e.Key + " " + Encoding.UTF8.GetString(e.Value.Span)).OrderBy(x => x, StringComparer.Ordinal));
+        }
+
+        [Fact]
+        public void A_dump_replaced_together_with_its_checksum_file_is_refused_by_the_checksum_the_state_recorded_before_anything_is_undone()
+        {
+            var neutron = NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }");
+            string dump = Path.Combine(Path.GetFullPath(_folder), "neutron-node1.sql.gz");
+            string made = NodeFiles.Sha256(Encoding.UTF8.GetBytes("the dump the upgrade made"));
+            var steps = StoppedWith(UpgradeSteps.NeutronMigration, StepState.Done, s =>
+            {
+                s.NeutronBackupPath = dump;
+                s.NeutronBackupChecksum = made;
+                s.NeutronMigrationStarted = true;
+            }, neutron);
+            File.WriteAllText(dump, "another dump");
+            File.WriteAllText(dump + ".sha256", NodeFiles.Sha256(Encoding.UTF8.GetBytes("another dump")) + "  neutron-node1.sql.gz\n");
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun(neutron: neutron, realSteps: steps).Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("recorded " + made, e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log);
         }
     }
 }
