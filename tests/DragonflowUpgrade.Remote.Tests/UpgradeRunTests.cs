@@ -504,5 +504,54 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Contains("nothing was undone", e.Message);
             Assert.Empty(_log);
         }
+
+        [Theory]
+        [InlineData("a backup outside the upgrade's folder")]
+        [InlineData("a backup escaping the folder with ..")]
+        [InlineData("a path that is not a configuration file of the node")]
+        [InlineData("a node not in the inventory")]
+        public void A_state_file_whose_configuration_change_points_elsewhere_is_refused_and_changes_nothing(string what)
+        {
+            var node = _cloud.Nodes[0];
+            var record = new ConfigurationChangeRecord
+            {
+                Node = node.Name, Path = node.ConfigFiles[0],
+                Backup = Path.Combine(Path.GetFullPath(_folder), "configuration", node.Name, "dragonflow.ini"),
+                OriginalSha256 = new string('0', 64), WrittenSha256 = new string('1', 64),
+            };
+            if (what.Contains("outside")) record.Backup = Path.Combine(_cloud.Dir, "dragonflow.ini");
+            else if (what.Contains("escaping")) record.Backup = Path.Combine(Path.GetFullPath(_folder), "configuration", "..", "..", "dragonflow.ini");
+            else if (what.Contains("path")) record.Path = "/root/.ssh/authorized_keys";
+            else record.Node = "node-elsewhere";
+            var steps = StoppedWith(UpgradeSteps.Configuration, StepState.Done, s => s.ConfigurationChanges.Add(record));
+            string before = File.ReadAllText(UpgradeState.PathIn(_folder));
+            foreach (var undo in new[] { false, true })
+            {
+                var again = NewRun(realSteps: steps).Run;
+                var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+                Assert.Contains(what.Contains("backup") ? "not under the upgrade's" : "not a configuration file of that node", e.Message);
+            }
+            Assert.True(_log.Count == 0, what + ": " + string.Join(", ", _log));
+            Assert.Equal(before, File.ReadAllText(UpgradeState.PathIn(_folder)));
+        }
+
+        [Fact]
+        public void A_damaged_configuration_backup_stops_the_rollback_before_anything_is_undone()
+        {
+            var node = _cloud.Nodes[0];
+            string backup = Path.Combine(Path.GetFullPath(_folder), "configuration", node.Name, "dragonflow.ini");
+            var steps = StoppedWith(UpgradeSteps.Configuration, StepState.Done, s => s.ConfigurationChanges.Add(new ConfigurationChangeRecord
+            {
+                Node = node.Name, Path = node.ConfigFiles[0], Backup = backup, NodeBackup = node.ConfigFiles[0] + ".df-upgrade",
+                OriginalSha256 = NodeFiles.Sha256(Encoding.UTF8.GetBytes("[df]\nenable_df_pub_sub = True\n")), WrittenSha256 = new string('1', 64),
+            }));
+            Directory.CreateDirectory(Path.GetDirectoryName(backup));
+            File.WriteAllText(backup, "[df]\nenable_df_pub_sub = False\n");
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun(realSteps: steps).Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("is not the file that was read", e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log);
+        }
     }
 }

@@ -158,6 +158,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
             foreach (var (what, path) in new[] { ("Neutron's dump", state.NeutronBackupPath), ("the NB backup", state.NbBackupPath) })
                 if (path != null && Path.GetDirectoryName(Path.GetFullPath(path)) != folder)
                     throw UpgradeErrors.StateInvalid(state.Path, $"names as {what} {path}, which is not in the upgrade's backup folder {folder}");
+            // A configuration restore pushes a local file to a node: only the upgrade's own backups, only to that node's configuration files.
+            string changes = Path.Combine(folder, "configuration") + Path.DirectorySeparatorChar;
+            foreach (var r in state.ConfigurationChanges ?? new List<ConfigurationChangeRecord>())
+            {
+                if (r?.Backup == null || !Path.GetFullPath(r.Backup).StartsWith(changes, StringComparison.Ordinal))
+                    throw UpgradeErrors.StateInvalid(state.Path, $"names as the backup of {r?.Path} on {r?.Node} {r?.Backup ?? "nothing"}, which is not under the upgrade's {changes}");
+                var node = _settings.Nodes.FirstOrDefault(n => string.Equals(n.Name, r.Node, StringComparison.OrdinalIgnoreCase));
+                if (node == null || !node.ConfigFiles.Contains(r.Path, StringComparer.Ordinal))
+                    throw UpgradeErrors.StateInvalid(state.Path, $"records a change to {r.Path} on {r.Node}, which is not a configuration file of that node in the inventory ({(node == null ? "no such node" : string.Join(", ", node.ConfigFiles))})");
+            }
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
             if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))
