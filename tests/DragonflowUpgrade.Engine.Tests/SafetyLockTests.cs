@@ -197,6 +197,50 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        [Theory]
+        [InlineData("redis")]
+        [InlineData("etcd")]
+        public void An_upgrade_under_way_outlives_its_expired_lock_and_refuses_every_other_writer_until_it_ends(string kind)
+        {
+            string uri = kind == "redis" ? TestRedis.NewDatabase() : TestEtcd.NewDatabase();
+            string folder = Path.Combine(Path.GetTempPath(), "df-backups-" + Guid.NewGuid().ToString("N").Substring(0, 6));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                // An upgrade takes its lock and records itself, then its process dies: nothing renews the lock.
+                var killed = UpgradeLock.Take(store, "Invoke-DfUpgrade (upgrade U-1 to queens)", TimeSpan.FromSeconds(1), heartbeat: false, upgrade: "U-1");
+                UpgradeUnderWay.Begin(store, "U-1", "queens", folder);
+                Safe.WaitUntil(() => UpgradeLock.Read(store) == null, "the dead upgrade's lock to expire");
+
+                foreach (var purpose in new[] { "Invoke-DfMigration", "Restore-DfNbDatabase", "Set-DfMigrationBaseline" })
+                {
+                    var e = Assert.Throws<UpgradeUnderWayException>(() => UpgradeGuard.Enter(store, purpose, true, TimeSpan.FromMinutes(1), true).Dispose());
+                    Assert.Equal(UpgradeLockedException.InterruptedUpgradeId, e.ErrorId);
+                    Assert.Contains("upgrade U-1 to queens", e.Message);
+                    Assert.Contains(folder, e.Message);
+                    Assert.Contains($"Invoke-DfUpgrade -Resume -BackupPath '{folder}'", e.RecommendedAction);
+                    Assert.Contains($"Undo-DfUpgrade -BackupPath '{folder}'", e.RecommendedAction);
+                }
+                Assert.Throws<UpgradeUnderWayException>(() => UpgradeLock.Acquire(store, "Invoke-DfUpgrade (another)", upgrade: "U-2").Dispose());
+                Assert.Throws<UpgradeUnderWayException>(() => UpgradeLock.Hold(store, "maintenance", TimeSpan.FromMinutes(1)));
+                Assert.Null(UpgradeLock.Read(store));
+
+                // Its resume or undo takes the lock; once it ends, the record goes and others may write.
+                using (UpgradeLock.Acquire(store, "Invoke-DfUpgrade (upgrade U-1, resumed)", upgrade: "U-1"))
+                {
+                    UpgradeUnderWay.Begin(store, "U-1", "queens", folder);
+                    UpgradeUnderWay.End(store);
+                }
+                Assert.Null(UpgradeUnderWay.Read(store));
+                UpgradeGuard.Enter(store, "Invoke-DfMigration", true, TimeSpan.FromMinutes(1), true).Dispose();
+
+                // Unlock-DfNbDatabase -Force discards the record of an upgrade known to be over.
+                UpgradeUnderWay.Begin(store, "U-3", "queens", folder);
+                UpgradeLock.Unlock(store, force: true);
+                Assert.Null(UpgradeUnderWay.Read(store));
+                killed.Dispose();
+            }
+        }
+
         [Fact]
         public void A_run_whose_lock_expired_is_refused_before_it_writes()
         {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading;
 using DragonflowUpgrade.Engine.Errors;
@@ -58,7 +59,7 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
-            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null)
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
@@ -75,7 +76,7 @@ namespace DragonflowUpgrade.Remote.Tests
                 RevertCommand = updateCommand == null ? null : "true",
                 OptionManifest = optionManifest,
             };
-            return (new UpgradeRun(settings, steps), steps);
+            return (new UpgradeRun(settings, realSteps ?? steps), steps);
         }
 
         UpgradeState Run(UpgradeRun run) => run.Run(_ => { }, null, CancellationToken.None);
@@ -248,6 +249,39 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void An_unfinished_upgrade_whose_lock_is_gone_still_refuses_another_upgrade_until_it_is_undone()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Null(Engine.Safety.UpgradeLock.Read(store)); // the run's lock went with it
+            string id = UpgradeState.Load(_folder).Id;
+            _log.Clear();
+
+            // Another -BackupPath has no state file: only the database knows an upgrade is under way.
+            var settings = new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes, OpenDatabase = () => NbStoreFactory.Open(_database), TargetRelease = "queens",
+                BackupFolder = Path.Combine(_cloud.Dir, "other-backups"), Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+            };
+            var e = Assert.Throws<Engine.Safety.UpgradeUnderWayException>(() => new UpgradeRun(settings, steps).Run(_ => { }, null, CancellationToken.None));
+            Assert.Equal("DatabaseLockedByUpgrade", e.ErrorId);
+            Assert.Contains(id, e.Message);
+            Assert.Contains(Path.GetFullPath(_folder), e.RecommendedAction);
+            Assert.Empty(_log);
+            Assert.False(File.Exists(UpgradeState.PathIn(settings.BackupFolder)));
+
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            _log.Clear();
+            steps[1].FailWith = null;
+            Assert.Equal(UpgradeStatus.Completed, new UpgradeRun(settings, steps).Run(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store)); // a completed upgrade leaves no record
+        }
+
+        [Fact]
         public void An_upgrade_that_died_mid_step_is_undone_from_that_step()
         {
             // What a process killed in step C leaves: the state file as it was while C ran.
@@ -357,6 +391,167 @@ namespace DragonflowUpgrade.Remote.Tests
             foreach (var node in _cloud.Nodes)
                 Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
             Assert.Equal(2, results.Count(r => r.Step == UpgradeSteps.Update && r.Status == UpgradeStepStatus.RolledBack));
+        }
+
+        [Fact]
+        public void Undo_of_an_update_attempted_without_a_revert_command_undoes_nothing_and_asks_for_one()
+        {
+            string releases = Path.Combine(_cloud.Dir, "releases");
+            Directory.CreateDirectory(releases);
+            UpgradeSettings Settings(string revert) => new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes,
+                OpenDatabase = () => NbStoreFactory.Open(_database),
+                TargetRelease = "queens",
+                BackupFolder = _folder,
+                Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+                UpdateCommand = $"echo queens > {ShellQuote.Quote(releases)}/{{node}}; test {{node}} != {_cloud.Nodes[1].Name}",
+                RevertCommand = revert,
+                NoRollback = revert == null,
+            };
+            List<IUpgradeStep> Steps() => new List<IUpgradeStep> { new Recording("A", _log), UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update) };
+            Assert.Throws<UpgradeFailedException>(() => new UpgradeRun(Settings(null), Steps()).Run(_ => { }, null, CancellationToken.None));
+            _log.Clear();
+
+            var settings = Settings(null);
+            settings.UpdateCommand = null; // an undo is given no -UpdateCommand: the recorded one is used
+            var e = Assert.Throws<UpgradeFailedException>(() => new UpgradeRun(settings, Steps()).Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("-RevertCommand", e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log); // the old control plane would have been started over the new code
+            Assert.Equal(StepState.Done, UpgradeState.Load(_folder).Step("A").State);
+            foreach (var node in _cloud.Nodes) Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+
+            settings = Settings($"echo pike > {ShellQuote.Quote(releases)}/{{node}}");
+            settings.UpdateCommand = null;
+            Assert.Equal(UpgradeStatus.RolledBack, new UpgradeRun(settings, Steps()).Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo A" }, _log);
+            foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+        }
+    
+        /// <summary>
+        /// An upgrade stopped (-NoRollback) at B, whose state file then records the module's step
+        /// <paramref name="real"/> between A and B as <paramref name="state"/>, as an upgrade with that
+        /// step leaves it; returns the steps of such an upgrade (A, that step, B, C, D).
+        /// </summary>
+        IReadOnlyList<IUpgradeStep> StoppedWith(string real, StepState state, Action<UpgradeState> edit, NeutronDatabase neutron = null)
+        {
+            var (run, steps) = NewRun(noRollback: true, neutron: neutron);
+            steps[1].FailWith = new InvalidOperationException("B broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            var recorded = UpgradeState.Load(_folder);
+            recorded.Steps.Insert(1, new StepRecord { Name = real, State = state });
+            if (state != StepState.Done) recorded.Step("B").State = StepState.Pending;
+            edit(recorded);
+            recorded.Save();
+            _log.Clear();
+            var (_, fresh) = NewRun();
+            return new IUpgradeStep[] { fresh[0], UpgradeSteps.Default().Single(s => s.Name == real), fresh[1], fresh[2], fresh[3] };
+        }
+
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void A_rollback_needs_the_NB_backup_only_once_the_NB_commit_started(bool started)
+        {
+            // The NB migration refused before writing (its backup is gone): nothing of the NB database to undo.
+            var steps = StoppedWith(UpgradeSteps.NbMigration, StepState.Failed, s =>
+            {
+                s.NbBackupPath = Path.Combine(Path.GetFullPath(_folder), "nb-backup.jsonl.gz");
+                s.NbBackupChecksum = new string('0', 64);
+                s.NbMigrationStarted = started;
+            });
+            string before = NbContent();
+            var undo = NewRun(realSteps: steps).Run;
+            if (started)
+            {
+                var e = Assert.Throws<UpgradeFailedException>(() => undo.Undo(_ => { }, null, CancellationToken.None));
+                Assert.Contains("nothing was undone", e.Message);
+                Assert.Empty(_log);
+            }
+            else
+            {
+                Assert.Equal(UpgradeStatus.RolledBack, undo.Undo(_ => { }, null, CancellationToken.None).Status);
+                Assert.Equal(new[] { "undo A" }, _log);
+            }
+            Assert.Equal(before, NbContent());
+        }
+
+        /// <summary>The NB objects of the test database, without the module's own records (the upgrade's record comes and goes).</summary>
+        string NbContent()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+                return string.Join("\n", store.Read().Where(e => !ModuleTables.IsModuleTable(e.Key.Table))
+                    .Select(e => e.Key + " " + Encoding.UTF8.GetString(e.Value.Span)).OrderBy(x => x, StringComparer.Ordinal));
+        }
+
+        [Fact]
+        public void A_dump_replaced_together_with_its_checksum_file_is_refused_by_the_checksum_the_state_recorded_before_anything_is_undone()
+        {
+            var neutron = NeutronOf(@"{ ""Migrate"": ""MYSQL_PWD={password} neutron-db-manage upgrade heads"" }");
+            string dump = Path.Combine(Path.GetFullPath(_folder), "neutron-node1.sql.gz");
+            string made = NodeFiles.Sha256(Encoding.UTF8.GetBytes("the dump the upgrade made"));
+            var steps = StoppedWith(UpgradeSteps.NeutronMigration, StepState.Done, s =>
+            {
+                s.NeutronBackupPath = dump;
+                s.NeutronBackupChecksum = made;
+                s.NeutronMigrationStarted = true;
+            }, neutron);
+            File.WriteAllText(dump, "another dump");
+            File.WriteAllText(dump + ".sha256", NodeFiles.Sha256(Encoding.UTF8.GetBytes("another dump")) + "  neutron-node1.sql.gz\n");
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun(neutron: neutron, realSteps: steps).Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("recorded " + made, e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log);
+        }
+
+        [Theory]
+        [InlineData("a backup outside the upgrade's folder")]
+        [InlineData("a backup escaping the folder with ..")]
+        [InlineData("a path that is not a configuration file of the node")]
+        [InlineData("a node not in the inventory")]
+        public void A_state_file_whose_configuration_change_points_elsewhere_is_refused_and_changes_nothing(string what)
+        {
+            var node = _cloud.Nodes[0];
+            var record = new ConfigurationChangeRecord
+            {
+                Node = node.Name, Path = node.ConfigFiles[0],
+                Backup = Path.Combine(Path.GetFullPath(_folder), "configuration", node.Name, "dragonflow.ini"),
+                OriginalSha256 = new string('0', 64), WrittenSha256 = new string('1', 64),
+            };
+            if (what.Contains("outside")) record.Backup = Path.Combine(_cloud.Dir, "dragonflow.ini");
+            else if (what.Contains("escaping")) record.Backup = Path.Combine(Path.GetFullPath(_folder), "configuration", "..", "..", "dragonflow.ini");
+            else if (what.Contains("path")) record.Path = "/root/.ssh/authorized_keys";
+            else record.Node = "node-elsewhere";
+            var steps = StoppedWith(UpgradeSteps.Configuration, StepState.Done, s => s.ConfigurationChanges.Add(record));
+            string before = File.ReadAllText(UpgradeState.PathIn(_folder));
+            foreach (var undo in new[] { false, true })
+            {
+                var again = NewRun(realSteps: steps).Run;
+                var e = Assert.Throws<DfException>(() => { if (undo) again.Undo(_ => { }, null, CancellationToken.None); else again.Resume(_ => { }, null, CancellationToken.None); });
+                Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+                Assert.Contains(what.Contains("backup") ? "not under the upgrade's" : "not a configuration file of that node", e.Message);
+            }
+            Assert.True(_log.Count == 0, what + ": " + string.Join(", ", _log));
+            Assert.Equal(before, File.ReadAllText(UpgradeState.PathIn(_folder)));
+        }
+
+        [Fact]
+        public void A_damaged_configuration_backup_stops_the_rollback_before_anything_is_undone()
+        {
+            var node = _cloud.Nodes[0];
+            string backup = Path.Combine(Path.GetFullPath(_folder), "configuration", node.Name, "dragonflow.ini");
+            var steps = StoppedWith(UpgradeSteps.Configuration, StepState.Done, s => s.ConfigurationChanges.Add(new ConfigurationChangeRecord
+            {
+                Node = node.Name, Path = node.ConfigFiles[0], Backup = backup, NodeBackup = node.ConfigFiles[0] + ".df-upgrade",
+                OriginalSha256 = NodeFiles.Sha256(Encoding.UTF8.GetBytes("[df]\nenable_df_pub_sub = True\n")), WrittenSha256 = new string('1', 64),
+            }));
+            Directory.CreateDirectory(Path.GetDirectoryName(backup));
+            File.WriteAllText(backup, "[df]\nenable_df_pub_sub = False\n");
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun(realSteps: steps).Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains("is not the file that was read", e.Message);
+            Assert.Contains("nothing was undone", e.Message);
+            Assert.Empty(_log);
         }
     }
 }

@@ -108,13 +108,18 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>
         /// Releases the lock. Without <paramref name="force"/>, only a lock this session holds;
         /// with it, any lock whose owner is not a running process of this host. Returns the
-        /// lock released, or null when there was none.
+        /// lock released, or null when there was none. <paramref name="force"/> also discards the
+        /// record of an upgrade under way (<see cref="UpgradeUnderWay"/>).
         /// </summary>
         public static UpgradeLockInfo Unlock(INbStore store, bool force)
         {
             var slot = SlotOf(store);
             string held = slot.Read();
-            if (held == null) return null;
+            if (held == null)
+            {
+                if (force) UpgradeUnderWay.End(store);
+                return null;
+            }
             var holder = UpgradeLockInfo.Parse(held, slot.Where);
             if (!IsHeldBySession(holder))
             {
@@ -127,11 +132,14 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             slot.Delete(held);
             HeldBySession.TryRemove(holder.Token, out _);
+            if (force) UpgradeUnderWay.End(store);
             return holder;
         }
 
         internal static UpgradeLock Take(INbStore store, string purpose, TimeSpan ttl, bool heartbeat, ILogger logger = null, string upgrade = null)
         {
+            // An upgrade that did not finish outlives its lock: only that upgrade's own runs may take it.
+            UpgradeUnderWay.RequireNoOther(store, upgrade);
             var slot = SlotOf(store);
             var info = UpgradeLockInfo.New(purpose, ttl, upgrade);
             for (int attempt = 0; attempt < 5; attempt++)

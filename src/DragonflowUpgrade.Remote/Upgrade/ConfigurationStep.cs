@@ -73,9 +73,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public void RequireUndoable(UpgradeContext c)
         {
-            var gone = (c.State.ConfigurationChanges ?? new List<ConfigurationChangeRecord>()).FirstOrDefault(r => !File.Exists(r.Backup));
-            if (gone != null)
-                throw new StepFailedException(gone.Node, $"{gone.Node}: {gone.Path} cannot be restored: its backup {gone.Backup} is gone (the node keeps a copy, {gone.NodeBackup}; put it back there first)");
+            foreach (var r in c.State.ConfigurationChanges ?? new List<ConfigurationChangeRecord>())
+            {
+                if (!File.Exists(r.Backup))
+                    throw new StepFailedException(r.Node, $"{r.Node}: {r.Path} cannot be restored: its backup {r.Backup} is gone (the node keeps a copy, {r.NodeBackup}; put it back there first)");
+                // A damaged backup is found before anything is undone, not when its turn comes.
+                if (r.OriginalSha256 == null || NodeFiles.Sha256(File.ReadAllBytes(r.Backup)) != r.OriginalSha256)
+                    throw new StepFailedException(r.Node, $"{r.Node}: {r.Path} cannot be restored: its backup {r.Backup} is not the file that was read (its SHA-256 is not the one recorded; the node keeps a copy, {r.NodeBackup}; put it back there first)");
+            }
         }
 
         public void Undo(UpgradeContext c)

@@ -56,6 +56,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             string path = NeutronDump.DefaultPath(c.Settings.BackupFolder, node, DateTime.UtcNow);
             var backup = NeutronCommands.Run(c, Name, (client, line, cancel) => client.Backup(c.Settings.Neutron, path, c.Settings.NeutronPassword, line, cancel));
             c.State.NeutronBackupPath = backup.Path;
+            c.State.NeutronBackupChecksum = backup.Checksum;
             c.Save();
             c.Emit(new UpgradeStepResult(c.State.Id, Name, node, UpgradeStepStatus.Succeeded, sw.Elapsed, $"{backup.Bytes} bytes dumped to {backup.Path}"));
         }
@@ -83,7 +84,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var sw = Stopwatch.StartNew();
             string node = c.Settings.Neutron.Node.Name;
             // The dump is what a rollback restores: checked before the migration may change the database.
-            NeutronDump.Verify(c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, $"records no dump of Neutron's database, which the step {UpgradeSteps.NeutronBackup} makes"));
+            VerifyDump(c, $"records no dump of Neutron's database, which the step {UpgradeSteps.NeutronBackup} makes");
             if (c.State.NeutronMigrationStarted) Restore(c, UpgradeStepStatus.Succeeded, "restored before the migration runs again");
             c.State.NeutronMigrationStarted = true;
             c.Save();
@@ -95,7 +96,19 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             if (c.Settings.Neutron == null || !c.State.NeutronMigrationStarted) return;
             c.Settings.Neutron.Restore.For(c.Settings.NeutronPassword); // a {password} and none given: says to give -NeutronCredential
-            NeutronDump.Verify(c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records a Neutron migration started but no dump to restore"));
+            VerifyDump(c, "records a Neutron migration started but no dump to restore");
+        }
+
+        /// <summary>The dump matches its .sha256 file and the checksum the state file recorded when it was written.</summary>
+        static void VerifyDump(UpgradeContext c, string noDump)
+        {
+            string path = c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, noDump);
+            string recorded = c.State.NeutronBackupChecksum ?? throw UpgradeErrors.StateInvalid(c.State.Path, $"records the dump {path} without its checksum");
+            string actual = NeutronDump.Verify(path);
+            if (!string.Equals(actual, recorded, StringComparison.OrdinalIgnoreCase))
+                throw new NeutronDatabaseException(NeutronDatabaseException.DumpDamagedId, DragonflowUpgrade.Engine.Errors.DfErrorCategory.InvalidData,
+                    $"The dump {path} is not the one the upgrade made: its SHA-256 is {actual}, and the state file {c.State.Path} recorded {recorded}; nothing was restored.",
+                    path, "Put back the dump the upgrade wrote (with its .sha256 file), then run the command again.");
         }
 
         public void Undo(UpgradeContext c)

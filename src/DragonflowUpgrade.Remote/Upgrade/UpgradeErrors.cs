@@ -32,6 +32,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 "-UpdateCommand was given without -RevertCommand: a failed upgrade could not put the old code back.", null,
                 "Give -RevertCommand (the command that brings back the old release on a node), or -NoRollback to leave a failed upgrade for a human.");
 
+        public static DfException RevertCommandNeeded(System.Collections.Generic.IEnumerable<string> nodes) =>
+            new DfException("UpgradeRevertCommandMissing", DfErrorCategory.InvalidArgument,
+                $"The update command was started on {string.Join(", ", nodes)} and the upgrade has no -RevertCommand: a rollback would start the new code over the restored databases, so nothing was undone.", null,
+                "Run Undo-DfUpgrade -RevertCommand '<the command that brings back the old release on a node>'.");
+
         public static DfException CommandInvalid(string parameter, string why) =>
             new DfException("UpgradeCommandInvalid", DfErrorCategory.InvalidArgument, $"{parameter}: {why}.", parameter,
                 "Use {node} for the node's name; nothing was changed.");

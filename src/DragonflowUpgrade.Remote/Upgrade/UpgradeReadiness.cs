@@ -89,6 +89,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     : holder.OwnerGone
                     ? new ReadinessResult("NbDatabase", null, ReadinessStatus.Warning, $"{store.Location} is locked by {holder}, which is gone: the upgrade takes the lock over")
                     : new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{store.Location} is locked by {holder}; wait for that run to end, or Unlock-DfNbDatabase -Force if its holder is gone"));
+                var underWay = UpgradeUnderWay.Read(store);
+                if (underWay != null)
+                {
+                    var refused = new UpgradeUnderWayException(store.Location, underWay);
+                    results.Add(new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, $"{refused.Message} {refused.RecommendedAction}"));
+                }
                 var marker = CommitJournal.ReadInProgress(store);
                 results.Add(marker == null
                     ? new ReadinessResult("NbCommit", null, ReadinessStatus.Passed, "no interrupted commit")

@@ -8,6 +8,7 @@ using DragonflowUpgrade.Engine;
 using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
+using Microsoft.Extensions.Logging;
 
 namespace DragonflowUpgrade.Remote.Upgrade
 {
@@ -74,7 +75,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             {
                 state.Database = c.Store.Location;
                 state.Save();
-                return Continue(c);
+                return Ended(c, () => Continue(c));
             }
         }
 
@@ -88,7 +89,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 state.Status = UpgradeStatus.Running;
                 state.Failure = null;
                 c.Save();
-                return Continue(c);
+                return Ended(c, () => Continue(c));
             }
         }
 
@@ -98,13 +99,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var state = Recorded();
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             using (Lock(c))
-            {
-                string restored = Rollback(c);
-                WriteReport(c);
-                if (state.Status == UpgradeStatus.RollbackFailed)
-                    throw new UpgradeFailedException("Undo", null, "the rollback did not finish.", restored, false, null);
-                return state;
-            }
+                return Ended(c, () =>
+                {
+                    string restored = Rollback(c);
+                    WriteReport(c);
+                    if (state.Status == UpgradeStatus.RollbackFailed)
+                        throw new UpgradeFailedException("Undo", null, "the rollback did not finish.", restored, false, null);
+                    return state;
+                });
         }
 
         /// <summary>
@@ -115,9 +117,32 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// and so is a dead upgrade's lock by any other run, a new upgrade included. The lock names
         /// the upgrade and its state file's folder, so whoever finds it knows what to resume.
         /// </summary>
-        static UpgradeLock Lock(UpgradeContext c) =>
+        static UpgradeLock Lock(UpgradeContext c)
+        {
             c.Lock = UpgradeLock.Acquire(c.Store, $"Invoke-DfUpgrade (upgrade {c.State.Id} to {c.State.TargetRelease}, its state in {c.Settings.BackupFolder})",
                 c.Settings.Logger, c.State.Id);
+            try { UpgradeUnderWay.Begin(c.Store, c.State.Id, c.State.TargetRelease, Path.GetFullPath(c.Settings.BackupFolder)); }
+            catch { c.Lock.Dispose(); throw; }
+            return c.Lock;
+        }
+
+        /// <summary>
+        /// Runs <paramref name="work"/>; once the upgrade completed or was rolled back (not when it
+        /// stopped part-way), removes the database's record that it is under way, which outlives the lock.
+        /// </summary>
+        static UpgradeState Ended(UpgradeContext c, Func<UpgradeState> work)
+        {
+            try { return work(); }
+            finally
+            {
+                // A failure to remove it never hides the run's own outcome; the record then refuses writers until Unlock-DfNbDatabase -Force.
+                try { if (!c.State.Interrupted) UpgradeUnderWay.End(c.Store); }
+                catch (Exception e) when (e is NbStoreException || e is IOException)
+                {
+                    c.Settings.Logger.LogWarning("Could not remove the record of upgrade {Upgrade} from the NB database: {Error}. Unlock-DfNbDatabase -Force removes it.", c.State.Id, e.Message);
+                }
+            }
+        }
 
         UpgradeState Recorded()
         {
@@ -133,6 +158,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
             foreach (var (what, path) in new[] { ("Neutron's dump", state.NeutronBackupPath), ("the NB backup", state.NbBackupPath) })
                 if (path != null && Path.GetDirectoryName(Path.GetFullPath(path)) != folder)
                     throw UpgradeErrors.StateInvalid(state.Path, $"names as {what} {path}, which is not in the upgrade's backup folder {folder}");
+            // A configuration restore pushes a local file to a node: only the upgrade's own backups, only to that node's configuration files.
+            string changes = Path.Combine(folder, "configuration") + Path.DirectorySeparatorChar;
+            foreach (var r in state.ConfigurationChanges ?? new List<ConfigurationChangeRecord>())
+            {
+                if (r?.Backup == null || !Path.GetFullPath(r.Backup).StartsWith(changes, StringComparison.Ordinal))
+                    throw UpgradeErrors.StateInvalid(state.Path, $"names as the backup of {r?.Path} on {r?.Node} {r?.Backup ?? "nothing"}, which is not under the upgrade's {changes}");
+                var node = _settings.Nodes.FirstOrDefault(n => string.Equals(n.Name, r.Node, StringComparison.OrdinalIgnoreCase));
+                if (node == null || !node.ConfigFiles.Contains(r.Path, StringComparer.Ordinal))
+                    throw UpgradeErrors.StateInvalid(state.Path, $"records a change to {r.Path} on {r.Node}, which is not a configuration file of that node in the inventory ({(node == null ? "no such node" : string.Join(", ", node.ConfigFiles))})");
+            }
             foreach (var s in _steps.Where(s => state.Steps.All(r => r.Name != s.Name)))
                 throw UpgradeErrors.StateInvalid(state.Path, $"lacks the step {s.Name}");
             if (!state.Steps.Select(s => s.Name).SequenceEqual(_steps.Select(s => s.Name)))

@@ -105,10 +105,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public List<ConfigurationChangeRecord> ConfigurationChanges { get; set; } = new List<ConfigurationChangeRecord>();
         /// <summary>The dump of Neutron's database (its .sha256 file beside it).</summary>
         public string NeutronBackupPath { get; set; }
+        /// <summary>The dump's SHA-256 as it was written: a dump is restored only if it still has it, whatever its .sha256 file says.</summary>
+        public string NeutronBackupChecksum { get; set; }
         /// <summary>Neutron's migration was started and the dump not restored since: the database may differ from the dump.</summary>
         public bool NeutronMigrationStarted { get; set; }
         public string NbBackupPath { get; set; }
         public string NbBackupChecksum { get; set; }
+        /// <summary>The NB commit (or the resume of an interrupted one) was started and the backup not restored since: only then does a rollback need and restore the NB backup.</summary>
+        public bool NbMigrationStarted { get; set; }
         /// <summary>The step that failed, the node, and why; null while none has.</summary>
         public string Failure { get; set; }
 

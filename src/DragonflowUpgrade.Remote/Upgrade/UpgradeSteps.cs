@@ -61,7 +61,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.Update;
         public bool RollsBack => true;
-        public void RequireUndoable(UpgradeContext c) { }
+
+        /// <summary>An update attempted and no command to revert it: undoing the rest would start the new code on the old databases.</summary>
+        public void RequireUndoable(UpgradeContext c)
+        {
+            if (c.State.UpdateAttempted.Count > 0 && c.Settings.RevertCommand == null)
+                throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted);
+        }
 
         public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) =>
             c.Settings.UpdateCommand == null
@@ -93,7 +99,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public void Undo(UpgradeContext c)
         {
-            if (c.Settings.RevertCommand == null || c.State.UpdateAttempted.Count == 0) return;
+            if (c.State.UpdateAttempted.Count == 0) return;
+            RequireUndoable(c);
             var nodes = c.Settings.Nodes.Where(n => c.State.UpdateAttempted.Contains(n.Name)).ToList();
             var failed = new List<string>();
             foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand, "-RevertCommand"))
@@ -170,6 +177,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             RequireLock(c);
             if (CommitJournal.ReadInProgress(store) != null)
             {
+                MarkStarted(c);
                 var resumed = CommitJournal.Resume(store, c.Progress, c.Settings.Logger);
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
                     $"finished the interrupted commit of {string.Join(", ", resumed.Migrations)}: {resumed.Puts} put, {resumed.Deletes} deleted"));
@@ -191,6 +199,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             var result = migrator.Run(selected, schema, c.Progress);
             RequireLock(c);
+            MarkStarted(c);
             migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath), c.Progress);
             foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
             c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
@@ -201,20 +210,30 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force) or lost.</summary>
         static void RequireLock(UpgradeContext c) => c.Lock?.RequireHeld(c.Store);
 
+        /// <summary>Recorded before the first write: a migration that wrote nothing needs no backup to be undone.</summary>
+        static void MarkStarted(UpgradeContext c)
+        {
+            c.State.NbMigrationStarted = true;
+            c.Save();
+        }
+
         public void RequireUndoable(UpgradeContext c)
         {
-            if (c.State.NbBackupPath != null) NbBackup.Verify(c.State.NbBackupPath, c.State.NbBackupChecksum);
+            if (!c.State.NbMigrationStarted) return;
+            NbBackup.Verify(c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore"), c.State.NbBackupChecksum);
         }
 
         public void Undo(UpgradeContext c)
         {
-            if (c.State.NbBackupPath == null) return;
+            if (!c.State.NbMigrationStarted) return;
             var sw = Stopwatch.StartNew();
             var store = c.Store;
             RequireLock(c);
             var plan = NbRestore.Plan(store, c.State.NbBackupPath, c.State.NbBackupChecksum);
             NbRestore.Apply(store, plan, c.Progress);
             if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
+            c.State.NbMigrationStarted = false;
+            c.Save();
             c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
                 $"restored {c.State.NbBackupPath}: {plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted"));
         }
