@@ -137,13 +137,13 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
-        public void On_Redis_the_interrupted_commit_check_and_the_log_read_send_no_scan()
+        public void On_Redis_the_interrupted_commit_check_the_upgrade_under_way_check_and_the_log_read_send_no_scan()
         {
             string uri = Database("undo", out _);
             using (var store = NbStoreFactory.Open(uri))
             {
                 CommitRecord lastRun = null;
-                var sent = TestRedis.CommandsSent(uri, () => { lastRun = CommitJournal.ReadLastRun(store); CommitJournal.RequireNoneInProgress(store); MigrationLog.Read(store); });
+                var sent = TestRedis.CommandsSent(uri, () => { lastRun = CommitJournal.ReadLastRun(store); CommitJournal.RequireNoneInProgress(store); UpgradeUnderWay.Read(store); MigrationLog.Read(store); });
                 Assert.NotNull(lastRun);
                 Assert.DoesNotContain("SCAN", sent);
                 Assert.Contains("MGET", sent);

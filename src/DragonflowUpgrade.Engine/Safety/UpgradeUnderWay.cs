@@ -16,8 +16,8 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class UpgradeUnderWay
     {
-        public const string Table = ModuleTables.Prefix + "run";
-        static readonly NbKey Key = new NbKey(Table, null, "under-way");
+        public const string Table = ModuleTables.UpgradeRun;
+        static readonly NbKey Key = new NbKey(Table, null, ModuleTables.UpgradeRunId);
 
         public string Upgrade { get; private set; }
         public string TargetRelease { get; private set; }

@@ -16,6 +16,17 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The ids <see cref="CommitRecords"/> can hold: a store may read that table by these keys, without a scan.</summary>
         public static readonly string[] CommitRecordIds = { "in-progress", "last-run" };
 
+        /// <summary>The table of the record that a whole upgrade is under way: one row, <see cref="UpgradeRunId"/>.</summary>
+        public const string UpgradeRun = Prefix + "run";
+        public const string UpgradeRunId = "under-way";
+
+        /// <summary>
+        /// The ids a module table of fixed rows can hold (the commit's records, the upgrade under
+        /// way); null for any other table. A store may read such a table by these keys, without a scan.
+        /// </summary>
+        public static string[] FixedIds(string table) =>
+            table == CommitRecords ? CommitRecordIds : table == UpgradeRun ? new[] { UpgradeRunId } : null;
+
         public static bool IsModuleTable(string table) => table.StartsWith(Prefix, StringComparison.Ordinal);
     }
 }

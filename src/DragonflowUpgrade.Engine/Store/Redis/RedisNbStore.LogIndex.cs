@@ -56,11 +56,11 @@ namespace DragonflowUpgrade.Engine.Store
             });
         }
 
-        // The commit's records by their keys: the table holds no others (ModuleTables.CommitRecordIds).
-        List<NbEntry> ReadCommitRecords()
+        // The rows of a module table of fixed rows by their keys: the table holds no others (ModuleTables.FixedIds).
+        List<NbEntry> ReadFixedRows(string table, string[] ids)
         {
             NotWhileReading();
-            var keys = ModuleTables.CommitRecordIds.Select(id => new NbKey(ModuleTables.CommitRecords, null, id)).ToList();
+            var keys = ids.Select(id => new NbKey(table, null, id)).ToList();
             return Guard("read", () => ReadInBothLayouts(keys));
         }
 

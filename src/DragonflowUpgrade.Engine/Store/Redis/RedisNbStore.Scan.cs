@@ -15,11 +15,11 @@ namespace DragonflowUpgrade.Engine.Store
         public IEnumerable<NbKey> ReadKeys(string table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
 
         public IEnumerable<NbEntry> Read(string table = null) =>
-            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table == ModuleTables.CommitRecords ? ReadCommitRecords() : null)
+            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : ModuleTables.FixedIds(table) is string[] ids ? ReadFixedRows(table, ids) : null)
             ?? Pages(table, values: true).SelectMany(page => page.Entries);
 
         /// <summary>The tables read by their keys, not by a SCAN: their rows and index share one slot (hash tag <c>{table.}</c>).</summary>
-        internal static bool ReadByKey(string table) => table == Migrations.MigrationLog.Table || table == ModuleTables.CommitRecords;
+        internal static bool ReadByKey(string table) => table == Migrations.MigrationLog.Table || ModuleTables.FixedIds(table) != null;
 
         // What one read has asked Redis for and not yet read back.
         sealed class ScanRead
