@@ -4,8 +4,9 @@
 .PARAMETER Task
     Build (default): compile and lay out the module in ./bin, importable with ./DragonflowUpgrade.psd1.
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
-          prints "N passed, N failed" last (preceded by the behaviour tests and the help checks
-          counted apart) and exits non-zero on any failure.
+          prints the seconds each part took (build, servers, each xunit project, Pester and its
+          slowest files), then "N passed, N failed" last (preceded by the behaviour tests and the
+          help checks counted apart), and exits non-zero on any failure.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -84,6 +85,7 @@ function Invoke-XunitTests([string] $ResultsDir) {
     foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse) {
         $trx = "$($project.BaseName).trx"
         $filter = if ($XunitFilter) { @('--filter', $XunitFilter) } else { @() }
+        $clock = [Diagnostics.Stopwatch]::StartNew()
         dotnet test $project.FullName -c $Configuration --no-build --nologo @filter --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $ResultsDir |
             Where-Object { $_ -match '^\s*(Failed|Passed|Skipped) |Error Message|Stack Trace|^\s+at |Total tests|error' } | Out-Host
         $file = Join-Path $ResultsDir $trx
@@ -95,6 +97,7 @@ function Invoke-XunitTests([string] $ResultsDir) {
         $passed += [int]$counters.passed
         $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
         Write-Host "$($project.BaseName): $($counters.passed) passed, $($counters.failed) failed"
+        $script:Timings["xunit $($project.BaseName -replace '^DragonflowUpgrade\.')"] = $clock.Elapsed.TotalSeconds
     }
     @{ Passed = $passed; Failed = $failed; FailedNames = $names }
 }
@@ -106,6 +109,11 @@ function Invoke-PesterTests {
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $result = Invoke-Pester -Configuration $config
+    $script:Timings['Pester'] = $result.Duration.TotalSeconds
+    # The slowest files, where a shorter run would start.
+    foreach ($c in $result.Containers | Sort-Object Duration -Descending | Select-Object -First 6) {
+        $script:Timings["  $([IO.Path]::GetFileName($c.Item))"] = $c.Duration.TotalSeconds
+    }
     # Help.Tests.ps1 checks that the help agrees with the cmdlets: counted apart from the behaviour tests.
     $help = @($result.Tests | Where-Object { $_.ScriptBlock.File -like '*Help.Tests.ps1' })
     @{
@@ -133,9 +141,14 @@ switch ($Task) {
     'Test' {
         $passed = 0; $failed = 0; $helpPassed = 0; $helpFailed = 0; $failedNames = @()
         $state = Join-Path $Root 'out/test-servers'
+        # Where the run's time goes, printed before the counts.
+        $script:Timings = [ordered]@{}
+        $total = [Diagnostics.Stopwatch]::StartNew()
         try {
             Invoke-Build
+            $script:Timings['build'] = $total.Elapsed.TotalSeconds
             Start-TestServers $state
+            $script:Timings['test servers started'] = $total.Elapsed.TotalSeconds - $script:Timings['build']
             $only = $XunitFilter -or $PesterPath
             $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0; FailedNames = @() } }
             $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @() } }
@@ -152,6 +165,9 @@ switch ($Task) {
         finally {
             Stop-TestServers $state
         }
+        $script:Timings['whole run'] = $total.Elapsed.TotalSeconds
+        Write-Host 'Time (seconds):'
+        foreach ($t in $script:Timings.GetEnumerator()) { Write-Host ('  {0,-48} {1,7:N1}' -f $t.Key, $t.Value) }
         # What failed is named again here, so that the end of a long log says it.
         foreach ($name in $failedNames) { Write-Host "FAILED: $name" }
         # The last line counts everything; the one before it tells behaviour tests from help checks.

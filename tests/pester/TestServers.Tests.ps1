@@ -32,3 +32,15 @@ Describe 'Starting the test servers on a machine without them' {
         }
     }
 }
+
+Describe 'The test nodes' {
+    It 'run each command without the login user''s ~/.bashrc, which bash skips in a nested shell' {
+        # Bash reads ~/.bashrc for a command sshd starts unless SHLVL says it is nested (2 or more):
+        # a slow rc file would otherwise cost every command of every test its time.
+        $nodes = Get-Content (Join-Path $env:DF_TEST_SSH_DIR 'nodes.json') -Raw | ConvertFrom-Json
+        $out = ssh -i (Join-Path $env:DF_TEST_SSH_DIR 'id_ed25519') -p $nodes.Port -o BatchMode=yes -o LogLevel=ERROR `
+            -o "UserKnownHostsFile=$(Join-Path $env:DF_TEST_SSH_DIR 'known_hosts')" "$($nodes.User)@$($nodes.Nodes[0].Address)" 'echo $SHLVL'
+        $LASTEXITCODE | Should -Be 0
+        [int]$out | Should -BeGreaterOrEqual 2
+    }
+}

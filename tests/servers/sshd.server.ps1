@@ -53,6 +53,9 @@ $authorized = Join-Path $dir 'authorized_keys'
 Get-Content (Join-Path $dir 'id_ed25519.pub'), (Join-Path $dir 'id_ed25519_pass.pub') | Set-Content $authorized
 
 $config = Join-Path $dir 'sshd_config'
+# SHLVL=1: the nodes run each command without the login user's ~/.bashrc, as bash does in a nested
+# shell. Bash reads that file for a command sshd starts, and a user's own can be slow (it
+# costs seconds of CPU per command when it sets up language tools) or print text into the output.
 @"
 AuthorizedKeysFile $authorized
 PubkeyAuthentication yes
@@ -67,6 +70,7 @@ MaxSessions 50
 UseDNS no
 PrintMotd no
 LogLevel ERROR
+SetEnv SHLVL=1
 "@ | Set-Content $config
 
 $nodes = @()
