@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Runtime.CompilerServices;
 using DragonflowUpgrade.Engine.Json;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Store
         const int ChunkSize = 1 << 20;
         const int OwnArrayFrom = ChunkSize / 8;  // a larger value gets an array of its own: a chunk never wastes more than this
 
-        byte[] _chunk;
+        byte[]? _chunk;
         int _used;
 
         /// <summary>A place for <paramref name="length"/> bytes, to fill before the next call.</summary>

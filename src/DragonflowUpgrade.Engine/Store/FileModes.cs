@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Runtime.InteropServices;
 
@@ -65,16 +66,16 @@ namespace DragonflowUpgrade.Engine.Store
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return fullPath;
             try
             {
-                string real = RealPathOrNull(fullPath);
+                string? real = RealPathOrNull(fullPath);
                 if (real != null) return real;
-                string dir = System.IO.Path.GetDirectoryName(fullPath);
-                string realDir = dir == null ? null : RealPathOrNull(dir);
+                string? dir = System.IO.Path.GetDirectoryName(fullPath);
+                string? realDir = dir == null ? null : RealPathOrNull(dir);
                 return realDir == null ? fullPath : System.IO.Path.Combine(realDir, System.IO.Path.GetFileName(fullPath));
             }
             catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException) { return fullPath; }
         }
 
-        static string RealPathOrNull(string path)
+        static string? RealPathOrNull(string path)
         {
             IntPtr p = RealPathC(path, IntPtr.Zero);
             if (p == IntPtr.Zero) return null;

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 
@@ -13,13 +14,13 @@ namespace DragonflowUpgrade.Engine.Store
         string Location { get; }
 
         /// <summary>Every object of one table, or of all tables when <paramref name="table"/> is null.</summary>
-        IEnumerable<NbEntry> Read(string table = null);
+        IEnumerable<NbEntry> Read(string? table = null);
 
         /// <summary>Every key of one table, or of all tables, without the values.</summary>
-        IEnumerable<NbKey> ReadKeys(string table = null);
+        IEnumerable<NbKey> ReadKeys(string? table = null);
 
         /// <summary>Applies the puts and deletes in batches; <paramref name="progress"/> gets the count written so far.</summary>
-        void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null);
+        void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null);
 
         /// <summary>
         /// <see cref="Write"/>, each batch conditional: it is written only if every key it touches
@@ -28,7 +29,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// batch that finds another value writes nothing; once the batches under way are done,
         /// <see cref="NbConflictException"/> names the keys that changed.
         /// </summary>
-        void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null);
+        void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null);
 
         /// <summary>What is particular to this kind of store: its upgrade lock, batch size, journal, key layout and default backups.</summary>
         NbStoreParts Parts { get; }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
@@ -18,7 +19,6 @@ namespace DragonflowUpgrade.Engine.Store
 
         public string Share(string name)
         {
-            if (name == null) return null;
             if (_names.TryGetValue(name, out var kept)) return kept;
             _names.Add(name, name);
             return name;

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Store
         public const string Id = "NbCommitConflict";
         const int Named = 5;
 
-        public NbConflictException(string location, IReadOnlyCollection<NbKey> changed, int written, string what = null, string action = null, Exception inner = null)
+        public NbConflictException(string location, IReadOnlyCollection<NbKey> changed, int written, string? what = null, string? action = null, Exception? inner = null)
             : base(Id, DfErrorCategory.WriteError,
                    $"{changed.Count} object(s) of {location} changed since the run read them: {Describe(changed)}. " +
                    "Something else wrote the NB database meanwhile (a service still running, another operator); the batches holding those objects wrote nothing." +

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -42,7 +43,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The names a TLS URI's query may give: the CA's certificates, the client certificate and its key.</summary>
         static readonly string[] TlsNames = { "ca", "cert", "key" };
 
-        NbDatabaseUri(string scheme, IReadOnlyList<NbEndpoint> endpoints, string path, string user, string password, string display, NbTlsFiles tlsFiles)
+        NbDatabaseUri(string scheme, IReadOnlyList<NbEndpoint> endpoints, string path, string? user, string? password, string display, NbTlsFiles? tlsFiles)
         {
             Scheme = scheme;
             TlsFiles = tlsFiles;
@@ -67,7 +68,7 @@ namespace DragonflowUpgrade.Engine.Store
         public bool UsesTls => Scheme == "rediss" || Scheme == "etcds" || Scheme == "rediss-cluster";
 
         /// <summary>The TLS files the query names (each null when not given); null without TLS.</summary>
-        public NbTlsFiles TlsFiles { get; }
+        public NbTlsFiles? TlsFiles { get; }
 
         public IReadOnlyList<NbEndpoint> Endpoints { get; }
 
@@ -77,10 +78,11 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The Redis database number (0 when none is given).</summary>
         public int RedisDatabase => Path.Length == 0 ? 0 : int.Parse(Path, CultureInfo.InvariantCulture);
 
-        public string User { get; }
+        /// <summary>The user name; null when none is given.</summary>
+        public string? User { get; }
 
-        /// <summary>The password, unescaped. Never print it.</summary>
-        public string Password { get; }
+        /// <summary>The password, unescaped; null when none is given. Never print it.</summary>
+        public string? Password { get; }
 
         /// <summary>The value as given, with its password masked: fit to print.</summary>
         public string Display { get; }
@@ -97,7 +99,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// by any of its members and etcd's answers name no cluster that a backup header keeps.
         /// A value that is no server URI (a file) is compared as it is.
         /// </summary>
-        public static bool SameDatabase(string a, string b)
+        public static bool SameDatabase(string? a, string? b)
         {
             if (string.Equals(a, b, StringComparison.Ordinal)) return true;
             var x = TryParse(a);
@@ -112,9 +114,10 @@ namespace DragonflowUpgrade.Engine.Store
         /// <paramref name="location"/> fit to print: a server URI as its <see cref="Location"/>, anything
         /// else (a file, a value that does not parse) redacted.
         /// </summary>
-        public static string PrintableLocation(string location) => location == null ? null : TryParse(location)?.Location ?? Redact(location);
+        [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(location))]
+        public static string? PrintableLocation(string? location) => location == null ? null : TryParse(location)?.Location ?? Redact(location);
 
-        static NbDatabaseUri TryParse(string text)
+        static NbDatabaseUri? TryParse(string? text)
         {
             if (text == null || NbStoreFactory.IsFile(text)) return null;
             try { return Parse(text); }
@@ -124,11 +127,11 @@ namespace DragonflowUpgrade.Engine.Store
         public override string ToString() => Display;
 
         /// <summary>The same database with another user and password (from a credential rather than the URI).</summary>
-        public NbDatabaseUri WithCredential(string user, string password) =>
+        public NbDatabaseUri WithCredential(string? user, string password) =>
             new NbDatabaseUri(Scheme, Endpoints, Path, string.IsNullOrEmpty(user) ? null : user, password, Display, TlsFiles);
 
         /// <summary>The same database with its TLS files' paths passed through <paramref name="resolve"/>.</summary>
-        public NbDatabaseUri WithTlsFilesResolved(Func<string, string> resolve) =>
+        public NbDatabaseUri WithTlsFilesResolved(Func<string, string>? resolve) =>
             TlsFiles == null || resolve == null ? this : new NbDatabaseUri(Scheme, Endpoints, Path, User, Password, Display, TlsFiles.Resolved(resolve));
 
         /// <summary>
@@ -137,7 +140,8 @@ namespace DragonflowUpgrade.Engine.Store
         /// TLS files' paths (<c>ca</c>, <c>cert</c>, <c>key</c>) and masks any other value, and a
         /// fragment is masked. Never throws; a file path comes back as it is.
         /// </summary>
-        public static string Redact(string text)
+        [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
+        public static string? Redact(string? text)
         {
             if (text == null) return null;
             text = text.Trim();
@@ -174,9 +178,10 @@ namespace DragonflowUpgrade.Engine.Store
         /// A server's own text (an error it answered) with <paramref name="password"/> masked, as
         /// typed and %-escaped: a server may echo the command or request that carried it.
         /// </summary>
-        public static string Scrub(string serverText, string password)
+        [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(serverText))]
+        public static string? Scrub(string? serverText, string? password)
         {
-            if (string.IsNullOrEmpty(serverText) || string.IsNullOrEmpty(password)) return serverText;
+            if (serverText == null || serverText.Length == 0 || password == null || password.Length == 0) return serverText;
             foreach (string form in new[] { password, Uri.EscapeDataString(password), System.Text.Json.JsonEncodedText.Encode(password).ToString() })
                 if (form.Length > 0) serverText = serverText.Replace(form, Mask);
             return serverText;
@@ -201,7 +206,7 @@ namespace DragonflowUpgrade.Engine.Store
                 throw new NbDatabaseUriException(display, $"'{display}': a {scheme} URI has two slashes after '{scheme}:', as in {scheme}://host:port.");
             int start = colon + 3;
             int at = text.LastIndexOf('@');
-            string user = null, password = null;
+            string? user = null, password = null;
             int hostStart = start;
             if (at >= start)
             {
@@ -209,7 +214,7 @@ namespace DragonflowUpgrade.Engine.Store
                 hostStart = at + 1;
             }
             string rest = text.Substring(hostStart);
-            NbTlsFiles tlsFiles = tls ? new NbTlsFiles(null, null, null) : null;
+            NbTlsFiles? tlsFiles = tls ? new NbTlsFiles(null, null, null) : null;
             int cut = tls ? rest.IndexOf('#') : rest.IndexOfAny(new[] { '?', '#' });
             if (cut >= 0)
                 throw new NbDatabaseUriException(display, $"'{display}': an NB database URI has no {(tls ? "fragment" : "query or fragment")} (the '{rest[cut]}' and what follows it). " +
@@ -259,9 +264,9 @@ namespace DragonflowUpgrade.Engine.Store
                     throw new NbDatabaseUriException(display, $"'{display}': {name}= is given twice.");
                 given.Add(name, value);
             }
-            given.TryGetValue("ca", out string ca);
-            given.TryGetValue("cert", out string cert);
-            given.TryGetValue("key", out string key);
+            given.TryGetValue("ca", out string? ca);
+            given.TryGetValue("cert", out string? cert);
+            given.TryGetValue("key", out string? key);
             if ((cert == null) != (key == null))
                 throw new NbDatabaseUriException(display, $"'{display}': a client certificate needs both cert=FILE and key=FILE (its private key); {(cert == null ? "cert" : "key")}= is missing.");
             return new NbTlsFiles(ca, cert, key);
@@ -280,7 +285,7 @@ namespace DragonflowUpgrade.Engine.Store
             return -1;
         }
 
-        static (string User, string Password) UserInfo(string info, string scheme, string display)
+        static (string? User, string? Password) UserInfo(string info, string scheme, string display)
         {
             if (info.Length == 0) return (null, null);
             int colon = info.IndexOf(':');
@@ -323,7 +328,8 @@ namespace DragonflowUpgrade.Engine.Store
         static NbEndpoint Endpoint(string text, string scheme, string display)
         {
             int defaultPort = scheme.StartsWith("redis", StringComparison.Ordinal) ? 6379 : 2379;  // the same over TLS
-            string host, port = null;
+            string host;
+            string? port = null;
             if (text.StartsWith("[", StringComparison.Ordinal))
             {
                 int close = text.IndexOf(']');
@@ -356,11 +362,11 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>A <c>-Database</c> value that is no NB database URI or path; the target and message carry only its redacted form.</summary>
     public sealed class NbDatabaseUriException : DfException
     {
-        public NbDatabaseUriException(string display, string message, string recommendedAction = null, Exception inner = null)
+        public NbDatabaseUriException(string display, string message, string? recommendedAction = null, Exception? inner = null)
             : this("NbDatabaseUriInvalid", display, message, recommendedAction, inner)
         { }
 
-        NbDatabaseUriException(string errorId, string display, string message, string recommendedAction, Exception inner)
+        NbDatabaseUriException(string errorId, string display, string message, string? recommendedAction, Exception? inner)
             : base(errorId, DfErrorCategory.InvalidArgument, message, display,
                    recommendedAction ?? "Give -Database as " + NbDatabaseUri.Forms + "; escape a '%' in a user name or password as %25, or pass the password with -Credential.", inner)
         { }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 
 namespace DragonflowUpgrade.Engine.Store
@@ -5,7 +6,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>Where an NB object lives: its table, its topic (tenant; null when none) and its id.</summary>
     public readonly struct NbKey : IEquatable<NbKey>
     {
-        public NbKey(string table, string topic, string id)
+        public NbKey(string table, string? topic, string id)
         {
             if (string.IsNullOrEmpty(table)) throw new ArgumentException("An NB key needs a table.", nameof(table));
             if (id == null) throw new ArgumentException("An NB key needs an id.", nameof(id));
@@ -15,7 +16,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         public string Table { get; }
-        public string Topic { get; }
+        public string? Topic { get; }
         public string Id { get; }
 
         public bool Equals(NbKey other) =>
@@ -23,7 +24,7 @@ namespace DragonflowUpgrade.Engine.Store
             string.Equals(Topic, other.Topic, StringComparison.Ordinal) &&
             string.Equals(Id, other.Id, StringComparison.Ordinal);
 
-        public override bool Equals(object obj) => obj is NbKey k && Equals(k);
+        public override bool Equals(object? obj) => obj is NbKey k && Equals(k);
 
         public override int GetHashCode()
         {

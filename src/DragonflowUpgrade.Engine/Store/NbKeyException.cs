@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -15,10 +16,13 @@ namespace DragonflowUpgrade.Engine.Store
     public sealed class NbKeyException : DfException
     {
         NbKeyException(string errorId, string message, string key, string action)
-            : base(errorId, DfErrorCategory.InvalidData, message, key, action) { }
+            : base(errorId, DfErrorCategory.InvalidData, message, key, action)
+        {
+            Key = key;
+        }
 
         /// <summary>The printed key, as <see cref="Display"/> writes it.</summary>
-        public string Key => Target;
+        public string Key { get; }
 
         public static NbKeyException NotUtf8(string location, ReadOnlySpan<byte> key) =>
             new NbKeyException("NbKeyNotUtf8",

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 
@@ -6,10 +7,10 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>The NB database could not be opened, read or written; the message says which and where.</summary>
     public class NbStoreException : DfException
     {
-        public NbStoreException(string message, Exception inner = null)
+        public NbStoreException(string message, Exception? inner = null)
             : base("NbDatabaseUnavailable", DfErrorCategory.ResourceUnavailable, message, null, null, inner) { }
 
-        protected NbStoreException(string errorId, DfErrorCategory category, string message, string target, string recommendedAction, Exception inner = null)
+        protected NbStoreException(string errorId, DfErrorCategory category, string message, string? target, string? recommendedAction, Exception? inner = null)
             : base(errorId, category, message, target, recommendedAction, inner) { }
     }
 
@@ -19,7 +20,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     public sealed class NbFileInvalidException : NbStoreException
     {
-        public NbFileInvalidException(string path, int line, string problem, string recommendedAction = null, Exception inner = null)
+        public NbFileInvalidException(string path, int line, string problem, string? recommendedAction = null, Exception? inner = null)
             : base("NbFileInvalid", DfErrorCategory.InvalidData,
                    $"{path}{(line > 0 ? $", line {line}" : "")}: {problem} Nothing was written.",
                    line > 0 ? $"{path}:{line}" : path,
@@ -59,7 +60,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     public sealed class NbClusterChangedException : NbStoreException
     {
-        NbClusterChangedException(string location, string message, Exception inner = null)
+        NbClusterChangedException(string location, string message, Exception? inner = null)
             : base("NbClusterChanged", DfErrorCategory.ResourceUnavailable, message, location,
                    $"Wait until the cluster is stable (redis-cli CLUSTER INFO says cluster_state:ok on every node), then run again; an interrupted commit is finished by Resume-DfMigration -Database {location}.", inner)
         { }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 
@@ -7,7 +8,7 @@ namespace DragonflowUpgrade.Engine.Store
     public static class NbStoreFactory
     {
         /// <summary>Whether a <c>-Database</c> value names a file (a path ending in .jsonl or .jsonl.gz) rather than a server.</summary>
-        public static bool IsFile(string database) =>
+        public static bool IsFile(string? database) =>
             database != null && FileNbStore.IsFileStorePath(database) && !database.Contains("://");
 
         /// <summary>
@@ -17,7 +18,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// A value that is neither a server URI nor a .jsonl path, or a URI whose password is masked
         /// with no credential, throws <see cref="NbDatabaseUriException"/>; errors name only its redacted form.
         /// </summary>
-        public static INbStore Open(string database, string user = null, string password = null, Func<string, string> resolvePath = null)
+        public static INbStore Open(string database, string? user = null, string? password = null, Func<string, string>? resolvePath = null)
         {
             if (string.IsNullOrWhiteSpace(database))
                 throw new NbDatabaseUriException("", "No NB database given.");
@@ -39,7 +40,7 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        static string Resolve(string path, Func<string, string> resolvePath)
+        static string Resolve(string path, Func<string, string>? resolvePath)
         {
             if (resolvePath == null) return path;
             try { return resolvePath(path); }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 
@@ -25,13 +26,13 @@ namespace DragonflowUpgrade.Engine.Store
         public virtual bool KeepsJournal => true;
 
         /// <summary>How the store turns (table, topic, id) into its keys; null when it keeps the three as they are, so any of them reads back.</summary>
-        public virtual NbKeyLayout KeyLayout => null;
+        public virtual NbKeyLayout? KeyLayout => null;
 
         /// <summary>
         /// The key layout of a database at <paramref name="release"/>; null when the store does not
         /// know it for that release (then the keys themselves tell). By default the one layout the store has.
         /// </summary>
-        public virtual NbKeyLayout KeyLayoutAt(string release) => KeyLayout;
+        public virtual NbKeyLayout? KeyLayoutAt(string release) => KeyLayout;
 
         /// <summary>
         /// The layouts the database's keys are in (the module's own tables left out), each with one
@@ -64,7 +65,7 @@ namespace DragonflowUpgrade.Engine.Store
         public abstract string FormatKey(NbKey key);
 
         /// <summary>Why <paramref name="key"/> would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
-        public abstract string KeyProblem(NbKey key);
+        public abstract string? KeyProblem(NbKey key);
     }
 
     /// <summary>
@@ -77,7 +78,7 @@ namespace DragonflowUpgrade.Engine.Store
         string Where { get; }
         bool TryCreate(string value, TimeSpan ttl);
         /// <summary>The lock's text; null when there is none.</summary>
-        string Read();
+        string? Read();
         bool Replace(string expected, string value, TimeSpan ttl);
         bool Delete(string expected);
     }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -17,7 +18,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     public sealed class NbTlsFiles
     {
-        public NbTlsFiles(string caFile, string certFile, string keyFile)
+        public NbTlsFiles(string? caFile, string? certFile, string? keyFile)
         {
             CaFile = caFile;
             CertFile = certFile;
@@ -25,16 +26,16 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>The CA's certificates; null: the server's certificate must chain to a CA this machine trusts.</summary>
-        public string CaFile { get; }
+        public string? CaFile { get; }
 
         /// <summary>The client certificate, or null for none.</summary>
-        public string CertFile { get; }
+        public string? CertFile { get; }
 
-        /// <summary>The client certificate's private key (with <see cref="CertFile"/>).</summary>
-        public string KeyFile { get; }
+        /// <summary>The client certificate's private key (with <see cref="CertFile"/>); null when that is.</summary>
+        public string? KeyFile { get; }
 
         /// <summary>The same files with each path passed through <paramref name="resolve"/> (a relative path is the caller's to resolve).</summary>
-        public NbTlsFiles Resolved(Func<string, string> resolve) =>
+        public NbTlsFiles Resolved(Func<string, string>? resolve) =>
             resolve == null ? this : new NbTlsFiles(CaFile == null ? null : resolve(CaFile), CertFile == null ? null : resolve(CertFile), KeyFile == null ? null : resolve(KeyFile));
     }
 
@@ -45,10 +46,10 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     sealed class NbTls
     {
-        readonly X509Certificate2Collection _authorities;
-        readonly string _caFile;
+        readonly X509Certificate2Collection? _authorities;
+        readonly string? _caFile;
 
-        NbTls(X509Certificate2Collection authorities, string caFile, X509Certificate2Collection client)
+        NbTls(X509Certificate2Collection? authorities, string? caFile, X509Certificate2Collection client)
         {
             _authorities = authorities;
             _caFile = caFile;
@@ -59,18 +60,18 @@ namespace DragonflowUpgrade.Engine.Store
         public X509Certificate2Collection ClientCertificates { get; }
 
         /// <summary>Loads the files of <paramref name="uri"/>'s TLS settings; null for a URI without TLS.</summary>
-        public static NbTls Load(NbDatabaseUri uri)
+        public static NbTls? Load(NbDatabaseUri uri)
         {
-            if (!uri.UsesTls) return null;
             var files = uri.TlsFiles;
-            X509Certificate2Collection authorities = null;
+            if (files == null) return null;  // a URI has TLS files exactly when it uses TLS
+            X509Certificate2Collection? authorities = null;
             if (files.CaFile != null)
             {
                 authorities = new X509Certificate2Collection();
                 foreach (var der in PemCertificates(uri, files.CaFile, "ca")) authorities.Add(new X509Certificate2(der));
             }
             var client = new X509Certificate2Collection();
-            if (files.CertFile != null) client.Add(ClientCertificate(uri, files));
+            if (files.CertFile != null && files.KeyFile != null) client.Add(ClientCertificate(uri, files.CertFile, files.KeyFile));
             return new NbTls(authorities, files.CaFile, client);
         }
 
@@ -90,24 +91,24 @@ namespace DragonflowUpgrade.Engine.Store
             return found;
         }
 
-        static X509Certificate2 ClientCertificate(NbDatabaseUri uri, NbTlsFiles files)
+        static X509Certificate2 ClientCertificate(NbDatabaseUri uri, string certFile, string keyFile)
         {
-            Read(uri, files.CertFile, "cert");
-            Read(uri, files.KeyFile, "key");
+            Read(uri, certFile, "cert");
+            Read(uri, keyFile, "key");
 #if NETSTANDARD2_0
             throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}': a client certificate (cert= and key=) needs PowerShell 7; Windows PowerShell cannot read a PEM key.",
                 "Run the module in PowerShell 7 (pwsh), or leave out cert= and key= if the server does not ask for a client certificate.");
 #else
             try
             {
-                using (var pem = X509Certificate2.CreateFromPemFile(files.CertFile, files.KeyFile))
+                using (var pem = X509Certificate2.CreateFromPemFile(certFile, keyFile))
                     // A key read from PEM is ephemeral, and Windows' TLS cannot use such a key: keep it as PKCS#12.
                     return new X509Certificate2(pem.Export(X509ContentType.Pkcs12));
             }
             catch (CryptographicException e)
             {
                 // The message says what is wrong with the file, never what it holds.
-                throw FileInvalid(uri, files.CertFile, "cert", $"it and the key in {files.KeyFile} (key=) are not a PEM certificate and its private key ({e.Message.TrimEnd('.')})");
+                throw FileInvalid(uri, certFile, "cert", $"it and the key in {keyFile} (key=) are not a PEM certificate and its private key ({e.Message.TrimEnd('.')})");
             }
 #endif
         }
@@ -130,7 +131,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// refused, or null when it verifies: it chains to the CA given (or, with none, to one this
         /// machine trusts) and names the host.
         /// </summary>
-        public string Problem(string host, X509Certificate certificate, SslPolicyErrors errors)
+        public string? Problem(string host, X509Certificate? certificate, SslPolicyErrors errors)
         {
             if (certificate == null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0) return "the server sent no certificate";
             if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
@@ -159,7 +160,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>A server's TLS certificate did not verify; the message says why and names the database.</summary>
     public sealed class NbCertificateException : NbStoreException
     {
-        public NbCertificateException(string location, string problem, Exception inner = null)
+        public NbCertificateException(string location, string problem, Exception? inner = null)
             : base("NbDatabaseCertificateRejected", DfErrorCategory.SecurityError,
                    $"Refused the TLS connection to the NB database at {location}: {problem}.", location,
                    "Give ca= the CA that signed the server's certificate, and connect by a host name or address that the certificate lists.", inner)

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Store
         public static void Require(INbStore store, IEnumerable<NbKey> keys) => Require(store, keys, store.Parts.KeyLayout);
 
         /// <summary><see cref="Require(INbStore, IEnumerable{NbKey})"/> in <paramref name="layout"/>, the layout the keys are to be written in.</summary>
-        public static void Require(INbStore store, IEnumerable<NbKey> keys, NbKeyLayout layout)
+        public static void Require(INbStore store, IEnumerable<NbKey> keys, NbKeyLayout? layout)
         {
             if (layout == null) return;   // the store keeps table, topic and id as they are
             var seen = new Dictionary<string, NbKey>(StringComparer.Ordinal);
@@ -22,7 +23,7 @@ namespace DragonflowUpgrade.Engine.Store
             int count = 0;
             foreach (var key in keys)
             {
-                string why = layout.KeyProblem(key);
+                string? why = layout.KeyProblem(key);
                 if (why == null)
                 {
                     string stored = layout.FormatKey(key);
@@ -39,7 +40,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// the release the database is at; when none is recorded, or the store does not know the
         /// release's layout, the layout its keys are in (<see cref="FoundLayout"/>). Returns the layout in use.
         /// </summary>
-        public static NbKeyLayout FollowRelease(INbStore store, string release)
+        public static NbKeyLayout? FollowRelease(INbStore store, string? release)
         {
             var layout = (release == null ? null : store.Parts.KeyLayoutAt(release)) ?? FoundLayout(store);
             if (layout != null) store.Parts.UseKeyLayout(layout);
@@ -50,7 +51,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// The one layout the database's keys are in; null when they do not tell (no object, or the
         /// store has one layout). Refuses (<see cref="NbKeyException"/>, <c>NbKeyLayoutMixed</c>) keys of several layouts.
         /// </summary>
-        public static NbKeyLayout FoundLayout(INbStore store)
+        public static NbKeyLayout? FoundLayout(INbStore store)
         {
             var found = store.Parts.FindKeyLayouts();
             if (found.Count > 1) throw NbKeyException.LayoutsMixed(store.Location, found);

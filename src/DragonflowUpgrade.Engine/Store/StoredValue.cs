@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using DragonflowUpgrade.Engine.Json;
@@ -25,18 +26,18 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>The reads of <paramref name="store"/>, each value checked; see the class summary.</summary>
         /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
-        public static IEnumerable<NbEntry> Checked(INbStore store, string table = null)
+        public static IEnumerable<NbEntry> Checked(INbStore store, string? table = null)
         {
             foreach (var e in store.Read(table))
             {
-                string problem = Problem(e.Key, e.Value.Span);
+                string? problem = Problem(e.Key, e.Value.Span);
                 if (problem != null) throw new NbValueInvalidException(store.Location, e.Key, problem);
                 yield return e;
             }
         }
 
         /// <summary>What is wrong with a stored value (as "is empty", to follow "the value of key"), or null when it is taken.</summary>
-        public static string Problem(NbKey key, ReadOnlySpan<byte> value)
+        public static string? Problem(NbKey key, ReadOnlySpan<byte> value)
         {
             if (key.Id.Length == 0) return EmptyId;
             // A row of the module's journal holds an NB value one level down.
@@ -44,7 +45,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>What is wrong with a stored value, or null when it is taken.</summary>
-        public static string Problem(ReadOnlySpan<byte> value, int maxDepth = MaxDepth)
+        public static string? Problem(ReadOnlySpan<byte> value, int maxDepth = MaxDepth)
         {
             if (value.IsEmpty) return "is empty, not a JSON value.";
             if (value.Length >= 3 && value[0] == 0xEF && value[1] == 0xBB && value[2] == 0xBF)

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -37,11 +38,11 @@ namespace DragonflowUpgrade.Engine.Store
         readonly NbEndpoint[] _endpoints;
         readonly string _scheme;
         int _current;  // the endpoint in use
-        readonly string _user, _password;
-        volatile string _token;
-        volatile string _tlsProblem;  // why the server's certificate was refused
+        readonly string? _user, _password;
+        volatile string? _token;
+        volatile string? _tlsProblem;  // why the server's certificate was refused
 
-        public EtcdGateway(IReadOnlyList<NbEndpoint> endpoints, string location, string user, string password, NbTls tls = null)
+        public EtcdGateway(IReadOnlyList<NbEndpoint> endpoints, string location, string? user, string? password, NbTls? tls = null)
         {
             _endpoints = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Distinct(endpoints));
             _scheme = tls != null ? "https" : "http";
@@ -53,7 +54,8 @@ namespace DragonflowUpgrade.Engine.Store
                 handler.ClientCertificates.AddRange(tls.ClientCertificates);
                 handler.ServerCertificateCustomValidationCallback = (request, certificate, __, errors) =>
                 {
-                    string problem = tls.Problem(request.RequestUri.Host, certificate, errors);
+                    // Every request is made with its URI (SendTo).
+                    string? problem = tls.Problem(request.RequestUri!.Host, certificate, errors);
                     if (problem != null) _tlsProblem = problem;
                     return problem == null;
                 };
@@ -99,9 +101,10 @@ namespace DragonflowUpgrade.Engine.Store
                 w.WriteString("password", _password);
             }, "sign in to", withToken: false, resendable: true).GetAwaiter().GetResult())
             {
-                if (!doc.RootElement.TryGetProperty("token", out var token) || token.GetString().Length == 0)
+                string? token = doc.RootElement.TryGetProperty("token", out var t) ? t.GetString() : null;
+                if (token == null || token.Length == 0)
                     throw new NbStoreException($"Could not sign in to the etcd NB database at {Location}: etcd gave no token (is authentication enabled there?).");
-                _token = token.GetString();
+                _token = token;
             }
         }
 
@@ -136,12 +139,13 @@ namespace DragonflowUpgrade.Engine.Store
             }
             int first = Volatile.Read(ref _current);
             var deadline = DateTime.UtcNow + FailoverTimeout;
-            UnavailableAnswer unavailable = null;  // the last such answer of this round of the endpoints
+            UnavailableAnswer? unavailable = null;  // the last such answer of this round of the endpoints
             for (int attempt = 0; ; attempt++)
             {
                 int at = (first + attempt) % _endpoints.Length;
-                var (doc, failure) = await SendTo(at, path, buffer, what, withToken).ConfigureAwait(false);
+                var (doc, noAnswer) = await SendTo(at, path, buffer, what, withToken).ConfigureAwait(false);
                 if (doc != null) return doc;
+                var failure = noAnswer!;  // SendTo says why whenever it gives no answer
                 // The endpoint did not answer, or cannot serve: the next one is used from now on.
                 Interlocked.CompareExchange(ref _current, (at + 1) % _endpoints.Length, at);
                 if (!resendable)
@@ -170,19 +174,19 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // One request to one endpoint: its answer, or why the endpoint gave none (an answer that is an error throws).
-        async Task<(JsonDocument, Exception)> SendTo(int at, string path, MemoryStream buffer, string what, bool withToken)
+        async Task<(JsonDocument? Answer, Exception? Failure)> SendTo(int at, string path, MemoryStream buffer, string what, bool withToken)
         {
             using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"{_scheme}://{_endpoints[at]}/{path.TrimStart('/')}")))
             {
                 request.Content = new ByteArrayContent(buffer.GetBuffer(), 0, (int)buffer.Length);
                 request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-                string token = _token;
+                string? token = _token;
                 if (withToken && token != null) request.Headers.TryAddWithoutValidation("Authorization", token);
                 HttpResponseMessage response;
                 try { response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false); }
-                catch (HttpRequestException e) when (_tlsProblem != null)
+                catch (HttpRequestException e) when (_tlsProblem is string tlsProblem)
                 {
-                    throw new NbCertificateException(Location, _tlsProblem, e);
+                    throw new NbCertificateException(Location, tlsProblem, e);
                 }
                 catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException)
                 {
@@ -224,8 +228,8 @@ namespace DragonflowUpgrade.Engine.Store
                 using (var doc = JsonDocument.Parse(content))
                     if (doc.RootElement.ValueKind == JsonValueKind.Object)
                         foreach (var name in new[] { "message", "error" })
-                            if (doc.RootElement.TryGetProperty(name, out var m) && m.ValueKind == JsonValueKind.String && m.GetString().Length > 0)
-                                return m.GetString();
+                            if (doc.RootElement.TryGetProperty(name, out var m) && m.ValueKind == JsonValueKind.String && m.GetString() is { Length: > 0 } message)
+                                return message;
             }
             catch (JsonException) { }
             string text = Encoding.UTF8.GetString(content, 0, Math.Min(content.Length, 200)).Trim();

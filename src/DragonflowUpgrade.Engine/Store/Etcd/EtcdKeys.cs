@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
@@ -18,13 +19,13 @@ namespace DragonflowUpgrade.Engine.Store
 
         public override string FormatKey(NbKey key) => Format(key);
 
-        public override string KeyProblem(NbKey key) => Problem(key);
+        public override string? KeyProblem(NbKey key) => Problem(key);
 
         /// <summary>Dragonflow's key for (table, topic, id): <c>/table/id</c>; the topic is not part of it.</summary>
         public static string Format(NbKey key) => "/" + key.Table + "/" + key.Id;
 
         /// <summary>Why (table, id) would not read back from <see cref="Format"/>'s key as itself; null when it would. The topic is not in the key.</summary>
-        public static string Problem(NbKey key)
+        public static string? Problem(NbKey key)
         {
             if (string.IsNullOrEmpty(key.Table)) return "has no table";
             if (key.Table.IndexOf('/') >= 0) return "has '/' in its table";
@@ -36,18 +37,18 @@ namespace DragonflowUpgrade.Engine.Store
         /// Parses a Dragonflow key and takes the topic from the value; false for keys that are
         /// not NB objects (not <c>/table/id</c> with a table and an id).
         /// </summary>
-        public static bool TryParse(string text, byte[] value, out NbKey key, NameTable names = null)
+        public static bool TryParse(string? text, byte[] value, out NbKey key, NameTable? names = null)
         {
             key = default;
             if (text == null || text.Length < 3 || text[0] != '/') return false;
             int slash = text.IndexOf('/', 1);
             if (slash <= 1) return false;  // an empty id is read, for StoredValue to refuse as on any store
             string table = text.Substring(1, slash - 1);
-            string topic = ModuleTables.IsModuleTable(table) ? null : NbJson.TopicOf(value);
+            string? topic = ModuleTables.IsModuleTable(table) ? null : NbJson.TopicOf(value);
             if (names != null)
             {
                 table = names.Share(table);
-                topic = names.Share(topic);
+                if (topic != null) topic = names.Share(topic);
             }
             key = new NbKey(table, topic, text.Substring(slash + 1));
             return true;

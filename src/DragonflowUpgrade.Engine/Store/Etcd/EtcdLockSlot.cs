@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Text;
 using System.Text.Json;
@@ -26,12 +27,12 @@ namespace DragonflowUpgrade.Engine.Store
         string Location => _gateway.Location;
 
         public bool TryCreate(string value, TimeSpan ttl) => PutIf(_key, null, value, ttl);
-        public string Read() => ReadValue(_key);
+        public string? Read() => ReadValue(_key);
         public bool Replace(string expected, string value, TimeSpan ttl) => PutIf(_key, expected, value, ttl);
         public bool Delete(string expected) => DeleteIf(_key, expected);
 
         /// <summary>The text value of one key, or null when it is absent.</summary>
-        string ReadValue(string key)
+        string? ReadValue(string key)
         {
             using (var doc = _gateway.Call("/v3/kv/range", w => w.WriteBase64String("key", EtcdKeys.Utf8(key)), "read the upgrade lock of"))
             {
@@ -47,7 +48,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// (<paramref name="expected"/> null) or holds <paramref name="expected"/>. The lease the
         /// key had before is revoked; so is the new one when nothing was put.
         /// </summary>
-        bool PutIf(string key, string expected, string value, TimeSpan ttl)
+        bool PutIf(string key, string? expected, string value, TimeSpan ttl)
         {
             long lease = GrantLease(ttl);
             bool done = false;
@@ -90,21 +91,21 @@ namespace DragonflowUpgrade.Engine.Store
         /// transaction writes, it was applied (its old lease unknown, 0, left to expire); holding
         /// what was expected, the transaction is sent again; anything else, someone else changed it.
         /// </summary>
-        long Swap(string key, string expected, string putValue, Action<Utf8JsonWriter> op, out bool succeeded)
+        long Swap(string key, string? expected, string? putValue, Action<Utf8JsonWriter> op, out bool succeeded)
         {
             for (int tries = 1; ; tries++)
             {
                 try { return SwapOnce(key, expected, op, out succeeded); }
                 catch (EtcdOutcomeUnknownException) when (tries <= 3)
                 {
-                    string now = ReadValue(key);
+                    string? now = ReadValue(key);
                     succeeded = now == putValue;
                     if (succeeded || now != expected) return 0;
                 }
             }
         }
 
-        long SwapOnce(string key, string expected, Action<Utf8JsonWriter> op, out bool succeeded)
+        long SwapOnce(string key, string? expected, Action<Utf8JsonWriter> op, out bool succeeded)
         {
             using (var doc = _gateway.Call("/v3/kv/txn", w =>
             {

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Text.Json;
@@ -8,7 +9,7 @@ namespace DragonflowUpgrade.Engine.Store
     // The writes: transactions of puts and deletes, plain or comparing each key first, several in flight.
     public sealed partial class EtcdNbStore
     {
-        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null)
         {
             var (written, _) = Send(Transactions(Collapse(changes)), TxnAsync, changes.Count, progress);
             if (written < changes.Count) progress?.Report(changes.Count);
@@ -18,12 +19,12 @@ namespace DragonflowUpgrade.Engine.Store
         // from what it expected (then it wrote nothing). Every request sent finishes before this
         // returns or throws, so none is left running behind the caller.
         (int Written, List<NbKey> Changed) Send(IEnumerable<List<(string Key, NbEntry Change)>> transactions,
-            Func<List<(string Key, NbEntry Change)>, Task<List<NbKey>>> send, int total, IProgress<int> progress)
+            Func<List<(string Key, NbEntry Change)>, Task<List<NbKey>>> send, int total, IProgress<int>? progress)
         {
             int written = 0;
             var changed = new List<NbKey>();
             var pending = new Queue<(int Count, Task<List<NbKey>> Done)>();
-            Exception failure = null;
+            Exception? failure = null;
             try
             {
                 foreach (var txn in transactions)
@@ -67,7 +68,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         static IEnumerable<List<(string Key, NbEntry Change)>> Transactions(List<(string Key, NbEntry Change)> ops,
-            Dictionary<string, ReadOnlyMemory<byte>?> olds = null)
+            Dictionary<string, ReadOnlyMemory<byte>?>? olds = null)
         {
             var txn = new List<(string, NbEntry)>(MaxTxnOps);
             long bytes = 0;
@@ -104,7 +105,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // The values of the keys read by a transaction's range requests, in the order of txn.
-        static byte[] RangeValue(JsonElement response) =>
+        static byte[]? RangeValue(JsonElement response) =>
             response.TryGetProperty("response_range", out var range) && range.TryGetProperty("kvs", out var kvs) && kvs.GetArrayLength() > 0
                 ? (kvs[0].TryGetProperty("value", out var v) ? v.GetBytesFromBase64() : Array.Empty<byte>()) : null;
 
@@ -115,7 +116,7 @@ namespace DragonflowUpgrade.Engine.Store
             foreach (var r in root.GetProperty("responses").EnumerateArray())
             {
                 var change = txn[i++].Change;
-                byte[] now = RangeValue(r);
+                byte[]? now = RangeValue(r);
                 if (change.IsDelete ? now != null : now == null || !change.Value.Span.SequenceEqual(now)) return false;
             }
             return i == txn.Count;
@@ -159,7 +160,7 @@ namespace DragonflowUpgrade.Engine.Store
             w.WriteEndArray();
         }
 
-        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null)
         {
             var ops = Collapse(changes);
             // An etcd key is one object whatever its topic: it was expected to hold what any of the keys collapsed into it held.
@@ -221,7 +222,7 @@ namespace DragonflowUpgrade.Engine.Store
                 foreach (var r in responses.EnumerateArray())
                 {
                     var (key, change) = txn[i++];
-                    byte[] now = RangeValue(r);
+                    byte[]? now = RangeValue(r);
                     var old = olds[key];
                     if (now == null ? old.HasValue : !old.HasValue || !old.Value.Span.SequenceEqual(now)) differ.Add(change.Key);
                 }

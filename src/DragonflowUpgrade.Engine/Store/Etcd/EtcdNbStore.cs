@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Json;
 using System.Collections.Generic;
@@ -94,38 +95,39 @@ namespace DragonflowUpgrade.Engine.Store
         public static string FormatKey(NbKey key) => EtcdKeys.Format(key);
 
         /// <summary>Why (table, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would. The topic is not in the key.</summary>
-        public static string KeyProblem(NbKey key) => EtcdKeys.Problem(key);
+        public static string? KeyProblem(NbKey key) => EtcdKeys.Problem(key);
 
         /// <summary>
         /// Parses a Dragonflow key and takes the topic from the value; false for keys that are
         /// not NB objects (not <c>/table/id</c> with a table and an id).
         /// </summary>
-        public static bool TryParseKey(string text, byte[] value, out NbKey key, NameTable names = null) => EtcdKeys.TryParse(text, value, out key, names);
+        public static bool TryParseKey(string? text, byte[] value, out NbKey key, NameTable? names = null) => EtcdKeys.TryParse(text, value, out key, names);
 
-        public IEnumerable<NbKey> ReadKeys(string table = null)
+        public IEnumerable<NbKey> ReadKeys(string? table = null)
         {
             // The topic is in the value, so keys alone cannot be read.
             foreach (var e in Read(table)) yield return e.Key;
         }
 
-        public IEnumerable<NbEntry> Read(string table = null)
+        public IEnumerable<NbEntry> Read(string? table = null)
         {
             byte[] start = Utf8(table == null ? "/" : "/" + table + "/");
             byte[] end = EtcdKeys.PrefixEnd(start);
             long revision = 0;
             var names = new NameTable();
-            var page = RangeAsync(start, end, revision, names);
+            Task<(List<NbEntry> Entries, byte[]? Next, long Revision)>? page = RangeAsync(start, end, revision, names);
             while (page != null)
             {
-                var (entries, more, lastKey, rev) = _gateway.Await(page, "read");
+                var (entries, next, rev) = _gateway.Await(page, "read");
                 revision = rev;
                 // Ask for the next page before handing this one out.
-                page = more ? RangeAsync(EtcdKeys.After(lastKey), end, revision, names) : null;
+                page = next == null ? null : RangeAsync(next, end, revision, names);
                 foreach (var e in entries) yield return e;
             }
         }
 
-        async Task<(List<NbEntry> Entries, bool More, byte[] LastKey, long Revision)> RangeAsync(byte[] key, byte[] end, long revision, NameTable names)
+        // One page of a read, the key the next page starts at (null: this is the last), and the revision read.
+        async Task<(List<NbEntry> Entries, byte[]? Next, long Revision)> RangeAsync(byte[] key, byte[] end, long revision, NameTable names)
         {
             using (var doc = await _gateway.CallAsync("/v3/kv/range", w =>
             {
@@ -138,7 +140,7 @@ namespace DragonflowUpgrade.Engine.Store
                 var root = doc.RootElement;
                 long rev = revision > 0 ? revision : Revision(root);
                 var entries = new List<NbEntry>();
-                byte[] last = null;
+                byte[]? last = null;
                 if (root.TryGetProperty("kvs", out var kvs))
                 {
                     foreach (var kv in kvs.EnumerateArray())
@@ -149,14 +151,14 @@ namespace DragonflowUpgrade.Engine.Store
                             entries.Add(new NbEntry(nbKey, value));
                     }
                 }
-                bool more = last != null && root.TryGetProperty("more", out var m) && m.ValueKind == JsonValueKind.True;
-                return (entries, more, last, rev);
+                bool more = root.TryGetProperty("more", out var m) && m.ValueKind == JsonValueKind.True;
+                return (entries, more && last != null ? EtcdKeys.After(last) : null, rev);
             }
         }
 
         // The text of a key read back. A key of the shape /table/id that is not UTF-8 is refused:
         // read leniently, its object would be written back under another key, beside the original.
-        string KeyText(byte[] key)
+        string? KeyText(byte[] key)
         {
             try { return Json.NbJson.Utf8Text(key); }
             catch (DecoderFallbackException)

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.IO;
 using System.Text;
@@ -34,7 +35,7 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        public string Read()
+        public string? Read()
         {
             try { return File.ReadAllText(_path, Encoding.UTF8); }
             catch (FileNotFoundException) { return null; }

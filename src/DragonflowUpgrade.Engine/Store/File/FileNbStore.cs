@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -49,7 +50,8 @@ namespace DragonflowUpgrade.Engine.Store
             // enough: a copy in the database would cost two more rewrites of it.
             public override bool KeepsJournal => false;
 
-            public override string DefaultBackupFolder => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_path), "df-backups");
+            // A database file's full path always has a folder.
+            public override string DefaultBackupFolder => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(_path)!, "df-backups");
 
             public override string BackupName => System.IO.Path.GetFileName(_path).Split('.')[0];
         }
@@ -85,7 +87,7 @@ namespace DragonflowUpgrade.Engine.Store
             return null;
         }
 
-        public IEnumerable<NbKey> ReadKeys(string table = null)
+        public IEnumerable<NbKey> ReadKeys(string? table = null)
         {
             foreach (var e in Read(table)) yield return e.Key;
         }
@@ -97,7 +99,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// which values the module takes is <see cref="StoredValue.Checked"/>'s to say.
         /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
         /// </summary>
-        public IEnumerable<NbEntry> Read(string table = null)
+        public IEnumerable<NbEntry> Read(string? table = null)
         {
             if (!File.Exists(Path)) yield break;
             var seen = new Dictionary<NbKey, int>();
@@ -120,7 +122,7 @@ namespace DragonflowUpgrade.Engine.Store
                 // The header's checksum is of the lines as WriteLine writes them, which is how a file with one was written.
                 if (expected.HasValue && MemoryMarshal.TryGetArray(line.Bytes, out var bytes))
                 {
-                    hash.Add(bytes.Array, bytes.Offset, bytes.Count);
+                    hash.Add(bytes.Array!, bytes.Offset, bytes.Count);  // TryGetArray found the array
                     hash.Add(NewLine);
                 }
                 if (table == null || e.Key.Table == table) yield return e;
@@ -147,7 +149,7 @@ namespace DragonflowUpgrade.Engine.Store
             int objects = 0;
             if (!hasCount || n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out objects) || objects < 0 || !hasSum || sum.ValueKind != JsonValueKind.String)
                 throw Malformed(1, "the header's 'objects' must be a count and its 'checksum' a string, both or neither");
-            return (objects, sum.GetString());
+            return (objects, sum.GetString()!);  // a JSON string's text is never null
         }
 
         // The file's lines, as UTF-8 bytes without the line end; blank lines are left out. A
@@ -236,11 +238,11 @@ namespace DragonflowUpgrade.Engine.Store
 
         // One pass over an object line: its key, and its value as the bytes it is in the line.
         // Null for the file's header line.
-        NbEntry ParseEntry(ReadOnlyMemory<byte> line, int number)
+        NbEntry? ParseEntry(ReadOnlyMemory<byte> line, int number)
         {
             var bytes = line.Span;
             if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
-            string table = null, id = null, topic = null;
+            string? table = null, id = null, topic = null;
             bool header = false, hasValue = false, hasTopic = false;
             int valueStart = 0, valueEnd = 0;
             var r = new Utf8JsonReader(bytes, LineReaderOptions);
@@ -293,13 +295,13 @@ namespace DragonflowUpgrade.Engine.Store
         string RequiredString(ref Utf8JsonReader r, string name, int number)
         {
             r.Read();
-            string s = r.TokenType == JsonTokenType.String ? Text(ref r, name, number) : null;
-            if (string.IsNullOrEmpty(s)) throw Malformed(number, $"'{name}' must be a non-empty string");
+            string? s = r.TokenType == JsonTokenType.String ? Text(ref r, name, number) : null;
+            if (s == null || s.Length == 0) throw Malformed(number, $"'{name}' must be a non-empty string");
             return s;
         }
 
         // A JSON string's text; an escape of half a UTF-16 surrogate pair (\ud800) has none.
-        string Text(ref Utf8JsonReader r, string name, int number)
+        string? Text(ref Utf8JsonReader r, string name, int number)
         {
             try { return r.GetString(); }
             catch (InvalidOperationException) { throw Malformed(number, $"'{name}' is not text: it escapes half a UTF-16 surrogate pair (\\uD800-\\uDFFF alone)"); }
@@ -308,13 +310,13 @@ namespace DragonflowUpgrade.Engine.Store
         NbFileInvalidException Malformed(int line, string why) =>
             new NbFileInvalidException(Path, line, why + ".", "Fix or remove that line (or restore the file from a copy), then run again.");
 
-        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) => Write(changes, null, progress);
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null) => Write(changes, null, progress);
 
         // The file is read and rewritten whole in one write, so the check is of the whole batch against the file as it is then.
-        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null) =>
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null) =>
             Write(changes, expected ?? throw new ArgumentNullException(nameof(expected)), progress);
 
-        void Write(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress)
+        void Write(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?>? expected, IProgress<int>? progress)
         {
             // Keep the file's order; new objects go at the end.
             var content = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
@@ -331,7 +333,8 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     var old = expected(c.Key);
                     bool present = content.TryGetValue(c.Key, out var now);
-                    if (present != old.HasValue || (present && !now.Span.SequenceEqual(old.Value.Span))) changed.Add(c.Key);
+                    bool same = old is ReadOnlyMemory<byte> was ? present && now.Span.SequenceEqual(was.Span) : !present;
+                    if (!same) changed.Add(c.Key);
                 }
                 if (changed.Count > 0) throw new NbConflictException(Location, changed, 0);
             }
@@ -395,7 +398,7 @@ namespace DragonflowUpgrade.Engine.Store
         public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false, bool replace = true)
         {
             path = RealPath(path);
-            string dir = System.IO.Path.GetDirectoryName(path);
+            string dir = System.IO.Path.GetDirectoryName(path)!;  // a full file path always has a folder
             Directory.CreateDirectory(dir);
             string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
             var hash = new ContentHash();
