@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -11,7 +12,7 @@ namespace DragonflowUpgrade.Engine.Schema
     /// <summary>Why one object does not fit a release's schema.</summary>
     public sealed class ValidationError
     {
-        public ValidationError(string table, string id, string field, string reason)
+        public ValidationError(string table, string id, string? field, string reason)
         {
             Table = table;
             Id = id;
@@ -21,7 +22,8 @@ namespace DragonflowUpgrade.Engine.Schema
 
         public string Table { get; }
         public string Id { get; }
-        public string Field { get; }
+        /// <summary>The field concerned; null when it is the object as a whole.</summary>
+        public string? Field { get; }
         public string Reason { get; }
 
         public override string ToString() => $"{Table}/{Id}{(Field == null ? "" : " field " + Field)}: {Reason}";
@@ -72,9 +74,8 @@ namespace DragonflowUpgrade.Engine.Schema
         // objects of the tables holding such lists are parsed for them first.
         void IndexEmbedded(List<NbEntry> entries)
         {
-            var wanted = _schema.Tables.Values.Where(t => t.Model != null)
-                .SelectMany(t => t.Model.Fields.Values).Select(Innermost)
-                .Where(f => f.Type == "reference" && f.EmbeddedIn != null).Select(f => f.EmbeddedIn).Distinct().ToList();
+            var wanted = _schema.Tables.Values.SelectMany(t => t.Model == null ? Enumerable.Empty<FieldSchema>() : t.Model.Fields.Values).Select(Innermost)
+                .Where(f => f.Type == "reference").Select(f => f.EmbeddedIn).OfType<string>().Distinct().ToList();
             foreach (var path in wanted)
             {
                 var parts = path.Split('.');
@@ -91,7 +92,7 @@ namespace DragonflowUpgrade.Engine.Schema
                         if (!doc.RootElement.TryGetProperty(parts[1], out var list) || list.ValueKind != JsonValueKind.Array) continue;
                         foreach (var item in list.EnumerateArray())
                             if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-                                set.Add(id.GetString());
+                                set.Add(Text(id));
                     }
                 }
             }
@@ -99,7 +100,7 @@ namespace DragonflowUpgrade.Engine.Schema
 
         static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
 
-        void Fail(NbKey key, string field, string reason) => _errors.Add(new ValidationError(key.Table, key.Id, field, reason));
+        void Fail(NbKey key, string? field, string reason) => _errors.Add(new ValidationError(key.Table, key.Id, field, reason));
 
         void CheckObject(NbKey key, JsonElement value)
         {
@@ -118,12 +119,12 @@ namespace DragonflowUpgrade.Engine.Schema
                 Fail(key, null, $"must be a JSON object, not {Kind(value)}");
                 return;
             }
-            CheckModel(key, null, table.Model, value);
-            if (value.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() != key.Id)
+            CheckModel(key, null, table.Model!, value);  // a table of objects, not bare values, has a model (SchemaManifest's reader)
+            if (value.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && Text(id) != key.Id)
                 Fail(key, "id", $"is '{id.GetString()}' but the object is stored under id '{key.Id}'");
         }
 
-        void CheckModel(NbKey key, string prefix, ModelSchema model, JsonElement value)
+        void CheckModel(NbKey key, string? prefix, ModelSchema model, JsonElement value)
         {
             foreach (var p in value.EnumerateObject())
             {
@@ -145,7 +146,9 @@ namespace DragonflowUpgrade.Engine.Schema
                     Fail(key, prefix == null ? f.Key : prefix + "." + f.Key, "is required but missing");
         }
 
-        void CheckValue(NbKey key, string field, FieldSchema f, JsonElement v)
+        // The manifest's reader gives every enum its values, every list and dict its item type and
+        // every embedded field its model (SchemaManifest.ReadField); hence the '!'s below.
+        void CheckValue(NbKey key, string? field, FieldSchema f, JsonElement v)
         {
             switch (f.Type)
             {
@@ -164,19 +167,20 @@ namespace DragonflowUpgrade.Engine.Schema
                     break;
                 case "enum":
                     if (!Expect(key, field, v, JsonValueKind.String, "a string")) break;
-                    if (!f.Values.Contains(v.GetString()))
-                        Fail(key, field, $"'{v.GetString()}' is not one of {string.Join(", ", f.Values)}");
+                    var values = f.Values!;
+                    if (!values.Contains(Text(v)))
+                        Fail(key, field, $"'{v.GetString()}' is not one of {string.Join(", ", values)}");
                     break;
                 case "ipaddress":
-                    if (Expect(key, field, v, JsonValueKind.String, "an IP address") && !IsIp(v.GetString()))
+                    if (Expect(key, field, v, JsonValueKind.String, "an IP address") && !IsIp(Text(v)))
                         Fail(key, field, $"'{v.GetString()}' is not an IP address");
                     break;
                 case "ipnetwork":
-                    if (Expect(key, field, v, JsonValueKind.String, "an IP network") && !IsNetwork(v.GetString()))
+                    if (Expect(key, field, v, JsonValueKind.String, "an IP network") && !IsNetwork(Text(v)))
                         Fail(key, field, $"'{v.GetString()}' is not an IP network (address/prefix length)");
                     break;
                 case "macaddress":
-                    if (Expect(key, field, v, JsonValueKind.String, "a MAC address") && !Mac.IsMatch(v.GetString()))
+                    if (Expect(key, field, v, JsonValueKind.String, "a MAC address") && !Mac.IsMatch(Text(v)))
                         Fail(key, field, $"'{v.GetString()}' is not a MAC address");
                     break;
                 case "portrange":
@@ -186,31 +190,31 @@ namespace DragonflowUpgrade.Engine.Schema
                 case "list":
                     if (!Expect(key, field, v, JsonValueKind.Array, "a list")) break;
                     int i = 0;
-                    foreach (var item in v.EnumerateArray()) CheckValue(key, $"{field}[{i++}]", f.Items, item);
+                    foreach (var item in v.EnumerateArray()) CheckValue(key, $"{field}[{i++}]", f.Items!, item);
                     break;
                 case "dict":
                     if (!Expect(key, field, v, JsonValueKind.Object, "an object")) break;
-                    foreach (var p in v.EnumerateObject()) CheckValue(key, $"{field}.{p.Name}", f.Items, p.Value);
+                    foreach (var p in v.EnumerateObject()) CheckValue(key, $"{field}.{p.Name}", f.Items!, p.Value);
                     break;
                 case "embedded":
                     if (!Expect(key, field, v, JsonValueKind.Object, "an object")) break;
-                    CheckModel(key, field, _schema.Models[f.Model], v);
+                    CheckModel(key, field, _schema.Models[f.Model!], v);
                     break;
                 case "reference":
                     if (!Expect(key, field, v, JsonValueKind.String, "an id")) break;
-                    string target = v.GetString();
+                    string target = Text(v);
                     if (f.Table != null)
                     {
                         if (!(_ids.TryGetValue(f.Table, out var ids) && ids.Contains(target)))
                             Fail(key, field, $"refers to {f.Table}/{target}, which does not exist");
                     }
-                    else if (!(_embeddedIds.TryGetValue(f.EmbeddedIn, out var ids) && ids.Contains(target)))
+                    else if (!(_embeddedIds.TryGetValue(f.EmbeddedIn!, out var ids) && ids.Contains(target)))
                         Fail(key, field, $"refers to {f.Model} '{target}', which no {f.EmbeddedIn} holds");
                     break;
             }
         }
 
-        bool Expect(NbKey key, string field, JsonElement v, JsonValueKind kind, string what)
+        bool Expect(NbKey key, string? field, JsonElement v, JsonValueKind kind, string what)
         {
             if (v.ValueKind == kind) return true;
             Fail(key, field, $"must be {what}, not {Kind(v)} {Short(v)}");
@@ -230,6 +234,9 @@ namespace DragonflowUpgrade.Engine.Schema
                 default: return "null";
             }
         }
+
+        // The text of a JSON string (never null; GetString gives null for a JSON null only).
+        static string Text(JsonElement s) => s.GetString()!;
 
         static string Short(JsonElement v)
         {
