@@ -346,7 +346,7 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         /// <summary>What kind of JSON value a parsed value is, for messages: "object", "array", "string", "number", "boolean" or "null".</summary>
-        public static string KindOf(object value)
+        public static string KindOf(object? value)
         {
             switch (value)
             {

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Errors;
 using System.Collections.Generic;
@@ -7,7 +8,7 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// <summary>A known migration and whether the database has it.</summary>
     public sealed class MigrationStatus
     {
-        public MigrationStatus(Migration migration, MigrationLogEntry log)
+        public MigrationStatus(Migration migration, MigrationLogEntry? log)
         {
             Migration = migration;
             Log = log;
@@ -16,7 +17,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public Migration Migration { get; }
 
         /// <summary>The log row that marks it applied; null while pending.</summary>
-        public MigrationLogEntry Log { get; }
+        public MigrationLogEntry? Log { get; }
 
         public bool IsApplied => Log != null;
 
@@ -63,7 +64,7 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// <summary>A migration threw: which one, on which object. Nothing was written.</summary>
     public sealed class MigrationFailedException : DfException
     {
-        public MigrationFailedException(Migration migration, string lastObject, Exception inner)
+        public MigrationFailedException(Migration migration, string? lastObject, Exception inner)
             : base("MigrationFailed", DfErrorCategory.InvalidOperation,
                    $"Migration '{migration.Id}' ({migration.Source}) failed{(lastObject == null ? "" : " on " + lastObject)}: {inner.Message} Nothing was written to the database.",
                    migration.Id, "Fix the migration or the object it failed on, then run again.", inner)
@@ -75,6 +76,6 @@ namespace DragonflowUpgrade.Engine.Migrations
         public Migration Migration { get; }
 
         /// <summary>The object the migration was working on ("table/id"), when known.</summary>
-        public string LastObject { get; }
+        public string? LastObject { get; }
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using DragonflowUpgrade.Engine;
 using System;
 using DragonflowUpgrade.Engine.Errors;
@@ -15,8 +16,8 @@ namespace DragonflowUpgrade.Engine.Migrations
     public sealed class MigrationRunResult
     {
         internal MigrationRunResult(IReadOnlyList<MigrationLogEntry> applied, IReadOnlyList<TableChanges> changes,
-            IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string> warnings = null, SchemaUpgrade schema = null,
-            IEnumerable<NbEntry> before = null, Func<NbKey, ReadOnlyMemory<byte>?> expected = null, NbKeyLayout keyLayout = null, int rekeyed = 0)
+            IReadOnlyList<NbEntry> writes, int objectsRead, IReadOnlyList<string>? warnings = null, SchemaUpgrade? schema = null,
+            IEnumerable<NbEntry>? before = null, Func<NbKey, ReadOnlyMemory<byte>?>? expected = null, NbKeyLayout? keyLayout = null, int rekeyed = 0)
         {
             KeyLayout = keyLayout;
             Rekeyed = rekeyed;
@@ -53,7 +54,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public Func<NbKey, ReadOnlyMemory<byte>?> Expected { get; }
 
         /// <summary>The key layout the commit moves the database to (the target release's, on a store where it differs); null when the keys stay as they are.</summary>
-        public NbKeyLayout KeyLayout { get; }
+        public NbKeyLayout? KeyLayout { get; }
 
         /// <summary>Objects the run writes unchanged, only to move them into <see cref="KeyLayout"/> (the log's rows included).</summary>
         public int Rekeyed { get; }
@@ -69,10 +70,10 @@ namespace DragonflowUpgrade.Engine.Migrations
         readonly INbStore _store;
         readonly MigrationCatalog _catalog;
         readonly ILogger _logger;
-        readonly Func<string, SchemaManifest> _schemas;
+        readonly Func<string, SchemaManifest?> _schemas;
 
         /// <param name="schemas">The schema of a release, or null when there is none; null when no release has one.</param>
-        public Migrator(INbStore store, MigrationCatalog catalog, ILogger logger = null, Func<string, SchemaManifest> schemas = null)
+        public Migrator(INbStore store, MigrationCatalog catalog, ILogger? logger = null, Func<string, SchemaManifest?>? schemas = null)
         {
             _store = store;
             _catalog = catalog;
@@ -103,7 +104,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// The pending migrations to run: all of them up to <paramref name="targetRelease"/> (all
         /// releases when null), or exactly <paramref name="ids"/>, which must be the first pending ones in order.
         /// </summary>
-        public IReadOnlyList<Migration> Select(MigrationPlan plan, string targetRelease = null, IReadOnlyCollection<string> ids = null)
+        public IReadOnlyList<Migration> Select(MigrationPlan plan, string? targetRelease = null, IReadOnlyCollection<string>? ids = null)
         {
             IEnumerable<Migration> pending = plan.Pending;
             if (targetRelease != null)
@@ -144,19 +145,19 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <paramref name="targetRelease"/>, else the newest release with a schema up to the
         /// catalog's default target.
         /// </summary>
-        public SchemaUpgrade PlanSchema(MigrationPlan plan, string targetRelease, IReadOnlyList<Migration> selected)
+        public SchemaUpgrade PlanSchema(MigrationPlan plan, string? targetRelease, IReadOnlyList<Migration> selected)
         {
-            string from = MigrationLog.RecordedRelease(plan.Log);
+            string? from = MigrationLog.RecordedRelease(plan.Log);
             if (from == null) return SchemaUpgrade.None;
             // A selection of only some of the pending migrations leaves the database between
             // releases: no schema upgrade, and nothing to validate against.
             if (selected.Count < Select(plan, targetRelease).Count) return SchemaUpgrade.None;
             int fromIndex = _catalog.ReleaseIndex(from);
-            string to = targetRelease != null
+            string? to = targetRelease != null
                 ? (_schemas(targetRelease) != null ? _catalog.Releases[_catalog.RequireRelease(targetRelease)] : null)
                 : _catalog.Releases.Where((r, i) => i >= fromIndex && i <= Math.Max(fromIndex, DefaultLast) && _schemas(r) != null).LastOrDefault();
-            if (to == null) return SchemaUpgrade.None;
-            var target = _schemas(to);
+            var target = to == null ? null : _schemas(to);
+            if (to == null || target == null) return SchemaUpgrade.None;  // a release is chosen for having a schema
             var source = _schemas(from);
             if (source == null || string.Equals(from, to, StringComparison.OrdinalIgnoreCase))
                 return new SchemaUpgrade(from, to, target, Array.Empty<SchemaChange>(), Array.Empty<SchemaChange>());
@@ -170,11 +171,12 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
         /// </summary>
         /// <param name="afterRead">Given the snapshot once it is read, before any migration runs (the guard checks the heartbeats in it).</param>
-        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade schema = null, IProgress<ProgressReport> progress = null,
-            Action<NbSnapshot> afterRead = null)
+        public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade? schema = null, IProgress<ProgressReport>? progress = null,
+            Action<NbSnapshot>? afterRead = null)
         {
             schema = schema ?? SchemaUpgrade.None;
-            if (schema.Unhandled.Count > 0) throw new SchemaChangeUnhandledException(schema.From, schema.To, schema.Unhandled);
+            // Only a schema upgrade between two known releases has changes, handled or not (PlanSchema).
+            if (schema.Unhandled.Count > 0) throw new SchemaChangeUnhandledException(schema.From!, schema.To!, schema.Unhandled);
             if (migrations.Count == 0 && !schema.ChangesRelease)
                 return new MigrationRunResult(Array.Empty<MigrationLogEntry>(), Array.Empty<TableChanges>(), Array.Empty<NbEntry>(), 0);
 
@@ -209,10 +211,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             {
                 progress?.Report(new ProgressReport("Validating", $"every object against release {schema.To}", 100));
                 var validation = Stopwatch.StartNew();
-                foreach (var change in schema.Changes.Where(c => c.Kind == SchemaChangeKind.FieldAdded && c.Automatic && c.Field.IndexOf('.') < 0))
-                    AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
+                foreach (var change in schema.Changes)
+                    if (change.Kind == SchemaChangeKind.FieldAdded && change.Automatic && change.Field != null && change.Field.IndexOf('.') < 0)
+                        AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
                 var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation);
-                if (errors.Count > 0) throw new SchemaValidationException(schema.To, errors);
+                // A schema upgrade with a target names the target's release (PlanSchema).
+                if (errors.Count > 0) throw new SchemaValidationException(schema.To!, errors);
                 _logger.LogDebug("Validated {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
                 if (schema.ChangesRelease)
                     applied.Add(new MigrationLogEntry
@@ -252,7 +256,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// batch only if its keys still hold what the run read (else <see cref="NbConflictException"/>).
         /// </summary>
         /// <remarks>No lock, journal or backup: for tests and benchmarks; operations go through <see cref="Run.NbRun"/>.</remarks>
-        internal void Commit(MigrationRunResult result, IProgress<ProgressReport> progress = null)
+        internal void Commit(MigrationRunResult result, IProgress<ProgressReport>? progress = null)
         {
             var writes = result.Writes;
             if (writes.Count == 0) return;
@@ -268,14 +272,14 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <see cref="Safety.CommitJournal"/>); <paramref name="backup"/> is the backup made of the database just before.
         /// </summary>
         /// <remarks>No lock: <see cref="Run.MigrationRunPlan"/> calls it behind the guard.</remarks>
-        internal Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport> progress = null) =>
+        internal Safety.CommitReport Commit(MigrationRunResult result, Safety.BackupInfo backup, IProgress<ProgressReport>? progress = null) =>
             Safety.CommitJournal.Commit(_store, result.Writes, backup, result.Applied.Select(r => r.Id).ToList(), result.Expected, progress, _logger,
                 result.KeyLayout == null ? null : result.Schema.To);
 
         // The key layout of the target release when the store's differs from the source release's; else null.
-        NbKeyLayout KeyLayoutChange(SchemaUpgrade schema)
+        NbKeyLayout? KeyLayoutChange(SchemaUpgrade schema)
         {
-            if (!schema.ChangesRelease || schema.From == null) return null;
+            if (!schema.ChangesRelease || schema.From == null || schema.To == null) return null;
             var from = _store.Parts.KeyLayoutAt(schema.From);
             var to = _store.Parts.KeyLayoutAt(schema.To);
             return from != null && to != null && from != to ? to : null;
@@ -283,7 +287,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);
 
-        static Errors.DfException EngineError(Exception e)
+        static Errors.DfException? EngineError(Exception? e)
         {
             for (; e != null; e = e.InnerException)
                 if (e is Errors.DfException df) return df;

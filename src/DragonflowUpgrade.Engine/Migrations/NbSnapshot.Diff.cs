@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -30,26 +31,26 @@ namespace DragonflowUpgrade.Engine.Migrations
                 foreach (int i in table.InIdOrder())
                 {
                     var s = At(i);
-                    if (!s.CurrentKey.HasValue)
+                    if (!(s.CurrentKey is NbKey current))
                     {
-                        if (!s.OriginalKey.HasValue) continue;
-                        changes.Add(NbEntry.Delete(s.OriginalKey.Value));
+                        if (!(s.OriginalKey is NbKey gone)) continue;
+                        changes.Add(NbEntry.Delete(gone));
                         c.Deletes++;
                     }
-                    else if (!s.OriginalKey.HasValue)
+                    else if (!(s.OriginalKey is NbKey original))
                     {
-                        changes.Add(CurrentEntry(s));
+                        changes.Add(new NbEntry(current, s.Bytes));
                         c.Creates++;
                     }
-                    else if (!s.OriginalKey.Value.Equals(s.CurrentKey.Value))
+                    else if (!original.Equals(current))
                     {
-                        changes.Add(NbEntry.Delete(s.OriginalKey.Value));
-                        changes.Add(CurrentEntry(s));
+                        changes.Add(NbEntry.Delete(original));
+                        changes.Add(new NbEntry(current, s.Bytes));
                         c.Updates++;
                     }
                     else if (s.Changed)
                     {
-                        changes.Add(CurrentEntry(s));
+                        changes.Add(new NbEntry(current, s.Bytes));
                         c.Updates++;
                     }
                 }
@@ -61,7 +62,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <summary>What the database held at <paramref name="key"/> when it was read; null when the key was absent.</summary>
         public ReadOnlyMemory<byte>? OriginalAt(NbKey key)
         {
-            var t = TableOf(key.Table, create: false);
+            var t = ExistingTable(key.Table);
             if (t != null && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey is NbKey read && read.Equals(key)) return At(i).Original;
             return null;
         }
@@ -70,7 +71,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public IEnumerable<NbEntry> Originals()
         {
             for (int i = 0; i < _slotCount; i++)
-                if (At(i).OriginalKey.HasValue) yield return new NbEntry(At(i).OriginalKey.Value, At(i).Original);
+                if (At(i).OriginalKey is NbKey key) yield return new NbEntry(key, At(i).Original);
         }
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -24,9 +25,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         // What parsing an object's bytes gave: its value and whether the text is as written, or the error.
         struct Parsed
         {
-            public object Value;
+            public object? Value;
             public bool AsWritten;
-            public Exception Error;
+            public Exception? Error;
         }
 
         // Touches nothing of the snapshot's: it may run on another thread.

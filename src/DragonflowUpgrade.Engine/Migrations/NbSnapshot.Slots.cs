@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -49,7 +50,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                 return _inIdOrder = slots;
             }
 
-            int[] _inIdOrder;
+            int[]? _inIdOrder;
         }
 
         // The bytes of the objects the run changes, kept to its end like those it read.
@@ -59,12 +60,12 @@ namespace DragonflowUpgrade.Engine.Migrations
         const int ChunkBits = 10;
         readonly List<Slot[]> _chunks = new List<Slot[]>();
         int _slotCount;
-        string _lastTable, _lastId;
+        string? _lastTable, _lastId;
         int _lastRead = -1;  // the slot of the object handed out last
         [MethodImpl(Hot.Optimize)]
         public void AddOriginal(NbEntry e)
         {
-            var table = TableOf(e.Key.Table, create: true);
+            var table = TableOf(e.Key.Table);
             if (table.Slots.TryGetValue(e.Key.Id, out int existing))
             {
                 // The same key with the same bytes is one object read twice, as Redis's SCAN may
@@ -85,12 +86,19 @@ namespace DragonflowUpgrade.Engine.Migrations
             return _slotCount++;
         }
 
-        Table TableOf(string table, bool create)
+        // The table, added when it is new.
+        Table TableOf(string table)
+        {
+            var t = ExistingTable(table);
+            if (t == null) _tables.Add(table, t = new Table(table));
+            return t;
+        }
+
+        // The table, or null when it has never had an object.
+        Table? ExistingTable(string table)
         {
             if (string.IsNullOrEmpty(table)) throw new ArgumentException("A table name is needed.");
-            if (!_tables.TryGetValue(table, out var t) && create)
-                _tables.Add(table, t = new Table(table));
-            return t;
+            return _tables.TryGetValue(table, out var t) ? t : null;
         }
 
         /// <summary>The live object of <paramref name="table"/> with <paramref name="id"/>, or -1.</summary>
@@ -98,13 +106,13 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             // The object read last is the one most often written next, in a pass over a table: no lookup for it.
             if (_lastRead >= 0 && At(_lastRead).CurrentKey is NbKey last && last.Id == id && last.Table == table) return _lastRead;
-            var t = TableOf(table, create: false);
+            var t = ExistingTable(table);
             return t != null && id != null && t.Slots.TryGetValue(id, out int i) && At(i).CurrentKey.HasValue ? i : -1;
         }
         // The live objects of a table as they are now, in id order.
         (int Index, NbKey Key, ReadOnlyMemory<byte> Bytes, bool Changed)[] Live(string table)
         {
-            var t = TableOf(table, create: false);
+            var t = ExistingTable(table);
             if (t == null) return Array.Empty<(int, NbKey, ReadOnlyMemory<byte>, bool)>();
             var order = t.InIdOrder();
             var live = new List<(int, NbKey, ReadOnlyMemory<byte>, bool)>(order.Length);
@@ -116,7 +124,6 @@ namespace DragonflowUpgrade.Engine.Migrations
             return live.ToArray();
         }
 
-        static NbEntry CurrentEntry(Slot s) => new NbEntry(s.CurrentKey.Value, s.Bytes);
         // An object written back with the data it was read with keeps its stored bytes: it is no
         // change. (Against an original as NbJson writes it, other bytes are other data; that
         // counts a whole number turned into a float, 1 into 1.0, as a change, which it is to Dragonflow.)

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -19,12 +20,12 @@ namespace DragonflowUpgrade.Engine.Migrations
     public sealed partial class NbSnapshot : INbApi
     {
         /// <summary>The object a migration touched last, for error messages: "lport/1234".</summary>
-        public string LastObject => _lastTable == null ? null : _lastTable + "/" + _lastId;
+        public string? LastObject => _lastTable == null ? null : _lastTable + "/" + _lastId;
 
         public int Count { get; private set; }
 
         /// <summary>Reads the whole database, batch by batch.</summary>
-        public static NbSnapshot Load(INbStore store, IProgress<int> progress = null)
+        public static NbSnapshot Load(INbStore store, IProgress<int>? progress = null)
         {
             var snapshot = new NbSnapshot();
             int n = 0;
@@ -69,12 +70,13 @@ namespace DragonflowUpgrade.Engine.Migrations
                 }
         }
 
-        public NbObject Get(string table, string id)
+        public NbObject? Get(string table, string id)
         {
             _lastTable = table;
             _lastId = id;
             int i = Find(table, id);
-            return i < 0 ? null : Accept(i, At(i).CurrentKey.Value, At(i).Changed, Parse(At(i).CurrentKey.Value, At(i).Bytes));
+            if (i < 0 || At(i).CurrentKey is not NbKey key) return null;
+            return Accept(i, key, At(i).Changed, Parse(key, At(i).Bytes));
         }
         /// <summary>Error id: a migration wrote the migration log or one of the module's own tables.</summary>
         public const string ModuleTableWrittenId = "MigrationWritesModuleTable";
@@ -93,7 +95,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         static bool IsReadOnly(string table) => table == MigrationLog.Table || (table != null && ModuleTables.IsModuleTable(table));
 
-        static DfException ModuleTableWritten(string table, string id) =>
+        static DfException ModuleTableWritten(string table, string? id) =>
             new DfException(ModuleTableWrittenId, DfErrorCategory.InvalidOperation,
                 $"it writes {table}/{id}, but table '{table}' holds the module's own records, which migrations may read but never write.",
                 $"{table}/{id}", "Change the migration to leave that table alone: the module writes the migration log itself.");
@@ -104,7 +106,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             string id = IdOf(table, obj);
             _lastTable = table;
             _lastId = id;
-            var t = TableOf(table, create: true);
+            var t = TableOf(table);
             bool known = t.Slots.TryGetValue(id, out int i);
             if (known && At(i).CurrentKey.HasValue)
                 throw new InvalidOperationException($"Cannot create {table}/{id}: it already exists.");
@@ -120,11 +122,10 @@ namespace DragonflowUpgrade.Engine.Migrations
             _lastTable = table;
             _lastId = id;
             int i = Find(table, id);
-            if (i < 0) throw new InvalidOperationException($"Cannot update {table}/{id}: it does not exist.");
+            if (i < 0 || At(i).CurrentKey is not NbKey key) throw new InvalidOperationException($"Cannot update {table}/{id}: it does not exist.");
             ref Slot s = ref At(i);
-            var key = s.CurrentKey.Value;
             // Keep the key's strings when they are unchanged: the object's own copies would outlive it for nothing.
-            string topic = TopicOf(obj);
+            string? topic = TopicOf(obj);
             // The key moves only when the migration changed the object's topic: some objects (a
             // listener's) have a topic in their key and none in their value.
             if (topic != key.Topic && topic == StoredTopicOf(s.Bytes)) topic = key.Topic;
@@ -149,12 +150,12 @@ namespace DragonflowUpgrade.Engine.Migrations
             throw new InvalidOperationException($"An object for table '{table}' needs a non-empty string 'id'.");
         }
 
-        static string StoredTopicOf(ReadOnlyMemory<byte> bytes)
+        static string? StoredTopicOf(ReadOnlyMemory<byte> bytes)
         {
-            string topic = NbJson.TopicOf(bytes.Span);
+            string? topic = NbJson.TopicOf(bytes.Span);
             return string.IsNullOrEmpty(topic) ? null : topic;
         }
 
-        static string TopicOf(NbObject obj) => obj["topic"] is string topic && topic.Length > 0 ? topic : null;
+        static string? TopicOf(NbObject obj) => obj["topic"] is string topic && topic.Length > 0 ? topic : null;
     }
 }
