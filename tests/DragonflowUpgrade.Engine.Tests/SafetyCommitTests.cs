@@ -275,6 +275,28 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        [Theory]
+        [InlineData("backup")]
+        [InlineData("backup_checksum")]
+        [InlineData("journal")]
+        [InlineData("journal_checksum")]
+        public void A_commit_record_without_its_backup_or_journal_is_refused_as_damaged_naming_what_it_lacks(string name)
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
+                var marker = store.Read(CommitJournal.RecordTable).Single();
+                string json = System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(marker.Value.Span), $"\"{name}\":\"[^\"]*\",", "");
+                Assert.DoesNotContain($"\"{name}\":", json);
+                store.Write(new[] { new NbEntry(marker.Key, Encoding.UTF8.GetBytes(json)) });
+
+                var e = Assert.Throws<NbStoreException>(() => CommitJournal.Resume(store));
+                Assert.Contains($"The commit record {marker.Key} is damaged (it has no '{name}')", e.Message);
+                Assert.Equal(s.Before, Safe.Dump(store));
+            }
+        }
+
         [Fact]
         public void Twenty_thousand_changes_are_committed_exactly()
         {

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -41,7 +42,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         static bool Same(ReadOnlyMemory<byte>? a, ReadOnlyMemory<byte>? b) =>
-            a.HasValue == b.HasValue && (!a.HasValue || a.Value.Span.SequenceEqual(b.Value.Span));
+            a is ReadOnlyMemory<byte> x ? b is ReadOnlyMemory<byte> y && x.Span.SequenceEqual(y.Span) : !b.HasValue;
 
         internal static Func<NbKey, ReadOnlyMemory<byte>?> Lookup(IEnumerable<NbEntry> entries)
         {

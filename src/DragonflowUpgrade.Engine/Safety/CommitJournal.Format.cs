@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -45,13 +46,14 @@ namespace DragonflowUpgrade.Engine.Safety
 
         static NbKey JournalKey(string run, int index) => new NbKey(Table, null, $"{run}.{index:D8}");
 
+        // An entry of a journal checked against its checksum: as ToJournalEntry wrote it, table and id strings.
         static NbEntry FromJournalEntry(NbEntry e)
         {
             using (var doc = JsonDocument.Parse(e.Value))
             {
                 var r = doc.RootElement;
-                string topic = r.GetProperty("topic").ValueKind == JsonValueKind.String ? r.GetProperty("topic").GetString() : null;
-                var key = new NbKey(r.GetProperty("table").GetString(), topic, r.GetProperty("id").GetString());
+                string? topic = r.GetProperty("topic").ValueKind == JsonValueKind.String ? r.GetProperty("topic").GetString() : null;
+                var key = new NbKey(r.GetProperty("table").GetString()!, topic, r.GetProperty("id").GetString()!);
                 return r.GetProperty("op").GetString() == "delete"
                     ? NbEntry.Delete(key)
                     : new NbEntry(key, Encoding.UTF8.GetBytes(r.GetProperty("value").GetRawText()));

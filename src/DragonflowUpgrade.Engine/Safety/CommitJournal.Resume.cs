@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -20,7 +21,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// journal writes there, else the resume is refused with <see cref="DatabaseChangedException"/>
         /// unless <paramref name="force"/>. Either way the batches are conditional on the values this check read.
         /// </summary>
-        public static CommitReport Resume(INbStore store, IProgress<ProgressReport> progress = null, ILogger logger = null, bool force = false)
+        public static CommitReport Resume(INbStore store, IProgress<ProgressReport>? progress = null, ILogger? logger = null, bool force = false)
         {
             var marker = ReadInProgress(store)
                 ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
@@ -28,11 +29,12 @@ namespace DragonflowUpgrade.Engine.Safety
             var changes = LoadJournal(store, marker, logger);
             var tables = new HashSet<string>(changes.Select(c => c.Key.Table), StringComparer.Ordinal);
             var now = store.Read().Where(e => tables.Contains(e.Key.Table)).ToList();
-            IReadOnlyList<NbEntry> backup = null;
+            IReadOnlyList<NbEntry>? backup = null;
             try { backup = NbBackup.Load(marker.BackupPath, marker.BackupChecksum).Entries; }
             catch (BackupInvalidException) when (force) { }
             if (!force)
-                RequireUnchangedSince(store, marker, now, backup, changes, changes.Select(c => c.Key),
+                // Unforced, the backup was read: only a forced resume goes on without it.
+                RequireUnchangedSince(store, marker, now, backup!, changes, changes.Select(c => c.Key),
                     "Its commit was not resumed, and nothing was written.",
                     $"Find what wrote those objects and stop it. Resume-DfMigration -Database {store.Location} -Force finishes the commit over those changes, which are lost; " +
                     $"Undo-DfMigration -Database {store.Location} restores the backup {marker.BackupPath} (-Force to write over them too).");
@@ -41,7 +43,7 @@ namespace DragonflowUpgrade.Engine.Safety
             return new CommitReport(marker);
         }
 
-        static IReadOnlyList<NbEntry> LoadJournal(INbStore store, CommitRecord marker, ILogger logger)
+        static IReadOnlyList<NbEntry> LoadJournal(INbStore store, CommitRecord marker, ILogger? logger)
         {
             if (!store.Parts.KeepsJournal) return ReadJournalFile(marker);
             string prefix = marker.RunId + ".";

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -20,7 +21,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// holds neither what the run read nor what its journal writes: someone else wrote it since.
         /// The backup is read and verified. Writes nothing.
         /// </summary>
-        public static UndoPlan PlanUndo(INbStore store, bool force, ILogger logger = null)
+        public static UndoPlan PlanUndo(INbStore store, bool force, ILogger? logger = null)
         {
             var (marker, last) = ReadRecords(store);
             var run = marker ?? last
@@ -53,7 +54,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Restores the run's backup under an "undoing" marker, then removes the marker, the run's record and the journal.</summary>
-        public static void Undo(INbStore store, UndoPlan plan, IProgress<ProgressReport> progress = null, ILogger logger = null)
+        public static void Undo(INbStore store, UndoPlan plan, IProgress<ProgressReport>? progress = null, ILogger? logger = null)
         {
             var undoing = plan.Run.With(CommitState.Undoing, undoesInterrupted: plan.Interrupted);
             try

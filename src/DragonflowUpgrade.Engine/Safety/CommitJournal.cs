@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -32,10 +33,10 @@ namespace DragonflowUpgrade.Engine.Safety
         static readonly NbKey LastRunKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[1]);
 
         /// <summary>The marker of an interrupted commit or undo; null when there is none.</summary>
-        public static CommitRecord ReadInProgress(INbStore store) => ReadRecords(store).Marker;
+        public static CommitRecord? ReadInProgress(INbStore store) => ReadRecords(store).Marker;
 
         /// <summary>The record of the last finished run that can be undone; null when there is none.</summary>
-        public static CommitRecord ReadLastRun(INbStore store) => ReadRecords(store).LastRun;
+        public static CommitRecord? ReadLastRun(INbStore store) => ReadRecords(store).LastRun;
 
         /// <summary>Refuses with <see cref="CommitInProgressException"/> when an interrupted commit or undo waits.</summary>
         public static void RequireNoneInProgress(INbStore store)
@@ -44,9 +45,9 @@ namespace DragonflowUpgrade.Engine.Safety
             if (marker != null) throw new CommitInProgressException(store.Location, marker);
         }
 
-        static (CommitRecord Marker, CommitRecord LastRun) ReadRecords(INbStore store)
+        static (CommitRecord? Marker, CommitRecord? LastRun) ReadRecords(INbStore store)
         {
-            CommitRecord marker = null, last = null;
+            CommitRecord? marker = null, last = null;
             foreach (var e in store.Read(RecordTable))
             {
                 if (e.Key.Equals(MarkerKey)) marker = CommitRecord.Parse(e);
@@ -61,7 +62,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <paramref name="expected"/>, what the run read: each batch is written only if its keys still hold it.
         /// </summary>
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
-            Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport> progress = null, ILogger logger = null, string keyLayoutOf = null)
+            Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport>? progress = null, ILogger? logger = null, string? keyLayoutOf = null)
         {
             var (record, changes) = Prepare(store, writes, backup, migrations, progress, keyLayoutOf);
             Apply(store, record, changes, expected, progress);
@@ -71,7 +72,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>Stores the journal (file, then database) and then the marker. Returns the changes in the order they are applied.</summary>
         internal static (CommitRecord Record, IReadOnlyList<NbEntry> Changes) Prepare(INbStore store, IReadOnlyList<NbEntry> writes,
-            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport> progress, string keyLayoutOf = null)
+            BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport>? progress, string? keyLayoutOf = null)
         {
             if (writes.Any(w => ModuleTables.IsModuleTable(w.Key.Table)))
                 throw new ArgumentException("A migration run cannot write the module's own tables.");
@@ -119,7 +120,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// still hold what <paramref name="expected"/> gives.
         /// </summary>
         internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected,
-            IProgress<ProgressReport> progress)
+            IProgress<ProgressReport>? progress)
         {
             int written = 0;
             // A commit to a release of another key layout writes in that one (and so moves every object there).
@@ -152,7 +153,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Replaces the marker with the record of the finished run, then removes the journal from the database.</summary>
-        internal static void Finish(INbStore store, CommitRecord record, ILogger logger)
+        internal static void Finish(INbStore store, CommitRecord record, ILogger? logger)
         {
             try
             {
@@ -166,7 +167,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Removes the run's journal entries (all of them when <paramref name="run"/> is null).</summary>
-        static void RemoveJournal(INbStore store, CommitRecord run, ILogger logger)
+        static void RemoveJournal(INbStore store, CommitRecord? run, ILogger? logger)
         {
             if (!store.Parts.KeepsJournal) return;
             try
@@ -183,7 +184,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Removes an interrupted commit's marker and journal without applying them (after a forced restore).</summary>
-        public static void Discard(INbStore store, ILogger logger = null)
+        public static void Discard(INbStore store, ILogger? logger = null)
         {
             store.Write(new[] { NbEntry.Delete(MarkerKey) });
             RemoveJournal(store, null, logger);

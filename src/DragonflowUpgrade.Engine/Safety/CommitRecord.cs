@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -25,17 +26,18 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class CommitRecord
     {
-        public string RunId { get; private set; }
+        public string RunId { get; private set; } = "";
         public CommitState State { get; private set; }
-        public string Database { get; private set; }
-        public string Host { get; private set; }
+        /// <summary>Null in a record that does not say (as <see cref="Host"/>).</summary>
+        public string? Database { get; private set; }
+        public string? Host { get; private set; }
         public int ProcessId { get; private set; }
         public DateTimeOffset StartedAt { get; private set; }
         public DateTimeOffset? FinishedAt { get; private set; }
-        public string BackupPath { get; private set; }
-        public string BackupChecksum { get; private set; }
-        public string JournalPath { get; private set; }
-        public string JournalChecksum { get; private set; }
+        public string BackupPath { get; private set; } = "";
+        public string BackupChecksum { get; private set; } = "";
+        public string JournalPath { get; private set; } = "";
+        public string JournalChecksum { get; private set; } = "";
         /// <summary>Puts and deletes in the journal.</summary>
         public int Changes { get; private set; }
         public int Puts { get; private set; }
@@ -44,13 +46,13 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>For an undo: whether the run it takes back had been interrupted.</summary>
         public bool UndoesInterrupted { get; private set; }
         /// <summary>The release whose key layout the commit writes in, moving every object there; null when it keeps the database's.</summary>
-        public string KeyLayoutOf { get; private set; }
+        public string? KeyLayoutOf { get; private set; }
 
         internal static string NewRunId() =>
             DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8);
 
         internal static CommitRecord Begin(string runId, string database, BackupInfo backup, string journalPath, string journalChecksum,
-            IReadOnlyList<NbEntry> changes, IReadOnlyList<string> migrations, string keyLayoutOf = null)
+            IReadOnlyList<NbEntry> changes, IReadOnlyList<string> migrations, string? keyLayoutOf = null)
         {
             var now = DateTimeOffset.UtcNow;
             return new CommitRecord
@@ -62,7 +64,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 ProcessId = Process.GetCurrentProcess().Id,
                 StartedAt = now,
                 BackupPath = backup.Path,
-                BackupChecksum = backup.Checksum,
+                BackupChecksum = backup.Checksum!,  // a backup made for the run: NbBackup.Write gives its checksum
                 JournalPath = journalPath,
                 JournalChecksum = journalChecksum,
                 Changes = changes.Count,
@@ -82,7 +84,7 @@ namespace DragonflowUpgrade.Engine.Safety
             return copy;
         }
 
-        internal byte[] ToJson(string format = null)
+        internal byte[] ToJson(string? format = null)
         {
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
@@ -134,15 +136,16 @@ namespace DragonflowUpgrade.Engine.Safety
                         ProcessId = Int(r, "pid"),
                         StartedAt = UpgradeLockInfo.ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
                         FinishedAt = UpgradeLockInfo.ParseTime(Text(r, "finished_at")),
-                        BackupPath = Text(r, "backup"),
-                        BackupChecksum = Text(r, "backup_checksum"),
-                        JournalPath = Text(r, "journal"),
-                        JournalChecksum = Text(r, "journal_checksum"),
+                        // What a resume or an undo needs: a record without it is damaged.
+                        BackupPath = Required(r, "backup"),
+                        BackupChecksum = Required(r, "backup_checksum"),
+                        JournalPath = Required(r, "journal"),
+                        JournalChecksum = Required(r, "journal_checksum"),
                         Changes = Int(r, "changes"),
                         Puts = Int(r, "puts"),
                         Deletes = Int(r, "deletes"),
                         Migrations = r.TryGetProperty("migrations", out var m) && m.ValueKind == JsonValueKind.Array
-                            ? m.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()).ToList()
+                            ? m.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()  // strings' texts are never null
                             : new List<string>(),
                         UndoesInterrupted = r.TryGetProperty("undoes_interrupted", out var u) && u.ValueKind == JsonValueKind.True,
                         KeyLayoutOf = Text(r, "key_layout_of"),
@@ -156,7 +159,7 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        static CommitState ParseState(string s)
+        static CommitState ParseState(string? s)
         {
             switch (s)
             {
@@ -167,8 +170,10 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        static string Text(JsonElement r, string name) =>
+        static string? Text(JsonElement r, string name) =>
             r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+        static string Required(JsonElement r, string name) => Text(r, name) ?? throw new FormatException($"it has no '{name}'");
 
         // Absent: 0. Anything but a whole number is damage, named.
         static int Int(JsonElement r, string name)

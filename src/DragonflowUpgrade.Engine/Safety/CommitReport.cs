@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -26,7 +27,8 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         public string RunId { get; }
-        public string Database { get; }
+        /// <summary>Null when the run's record does not say.</summary>
+        public string? Database { get; }
         public IReadOnlyList<string> Migrations { get; }
         public int Puts { get; }
         public int Deletes { get; }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -96,7 +97,7 @@ namespace DragonflowUpgrade.Engine.Safety
         const double MinSeconds = 0, MaxSeconds = 253402300799;
 
         static void Scan(string location, Func<string, IEnumerable<NbEntry>> rows, string table, string field, TimeSpan limit, DateTimeOffset now,
-            List<LiveComponent> live, List<HeartbeatInvalidException> invalid, Func<string, NbObject, string> describe)
+            List<LiveComponent> live, List<HeartbeatInvalidException> invalid, Func<string, NbObject?, string> describe)
         {
             foreach (var e in rows(table))
             {
@@ -120,13 +121,13 @@ namespace DragonflowUpgrade.Engine.Safety
         public static HeartbeatRow ReadRow(NbEntry e, string field)
         {
             // The one NB JSON reader, as for every other value the module reads.
-            NbObject o;
+            NbObject? o;
             try { o = NbJson.Parse(e.Value.Span) as NbObject; }
             catch (FormatException) { o = null; }
             if (o == null) return new HeartbeatRow(null, null, "is not a JSON object");
             // No time at all: the component never reported in (the field is optional in
             // Dragonflow's models, e.g. a service registered but never started): not running.
-            if (!o.TryGetValue(field, out object ts) || ts == null) return new HeartbeatRow(o, null, null);
+            if (!o.TryGetValue(field, out object? ts) || ts == null) return new HeartbeatRow(o, null, null);
             // A JSON number only: the manifests type these fields "timestamp", a number, as the schema validator takes it.
             double seconds = ts is long l ? l : ts is double d ? d : ts is BigInteger big ? (double)big : double.NaN;
             // NaN fails both comparisons; so do infinities and times beyond what a date can hold.
@@ -140,9 +141,9 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>A string or number field of a heartbeat row's object, as text; null otherwise.</summary>
-        public static string Field(NbObject o, string name)
+        public static string? Field(NbObject? o, string name)
         {
-            if (o == null || !o.TryGetValue(name, out object v)) return null;
+            if (o == null || !o.TryGetValue(name, out object? v)) return null;
             switch (v)
             {
                 case string s: return s;
@@ -156,8 +157,8 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.
         /// <paramref name="unreadable"/> is what a run not forced refuses for heartbeats it cannot read, null if none.</summary>
         /// <param name="command">The command refused, named in the refusal with the switch that overrides it; null names none.</param>
-        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException unreadable,
-            string command = null) =>
+        public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException? unreadable,
+            string? command = null) =>
             Require(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, force, out unreadable, command);
 
         /// <summary>
@@ -165,7 +166,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// (a run's snapshot): <paramref name="rows"/> gives a table's stored rows, their values checked as <see cref="StoredValue.Checked"/> checks them.
         /// </summary>
         public static IReadOnlyList<LiveComponent> Require(string location, Func<string, IEnumerable<NbEntry>> rows, TimeSpan serviceDownTime, bool force,
-            out HeartbeatInvalidException unreadable, string command = null)
+            out HeartbeatInvalidException? unreadable, string? command = null)
         {
             var invalid = new List<HeartbeatInvalidException>();
             var live = Find(location, rows, serviceDownTime, invalid);
@@ -180,7 +181,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A heartbeat row as <see cref="ControlPlaneCheck.ReadRow"/> reads it.</summary>
     public readonly struct HeartbeatRow
     {
-        public HeartbeatRow(NbObject obj, double? seconds, string problem)
+        public HeartbeatRow(NbObject? obj, double? seconds, string? problem)
         {
             Object = obj;
             Seconds = seconds;
@@ -188,11 +189,11 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>The row's object; null when it is not one.</summary>
-        public NbObject Object { get; }
+        public NbObject? Object { get; }
         /// <summary>The last heartbeat, epoch seconds; null when the row has none (never reported in) or <see cref="Problem"/> says why not.</summary>
         public double? Seconds { get; }
         /// <summary>What makes the row's time unreadable (to follow "the row"), or null.</summary>
-        public string Problem { get; }
+        public string? Problem { get; }
     }
 
     /// <summary>

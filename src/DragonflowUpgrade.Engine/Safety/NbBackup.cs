@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -13,15 +14,15 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>What a backup's header says.</summary>
     public sealed class BackupInfo
     {
-        public string Path { get; internal set; }
+        public string Path { get; internal set; } = "";
         public DateTimeOffset CreatedAt { get; internal set; }
-        /// <summary>The database it was taken from, without secrets.</summary>
-        public string Source { get; internal set; }
+        /// <summary>The database it was taken from, without secrets; null when the header does not say.</summary>
+        public string? Source { get; internal set; }
         /// <summary>The schema release the database was at, when its migration log says.</summary>
-        public string SchemaRelease { get; internal set; }
+        public string? SchemaRelease { get; internal set; }
         public int Objects { get; internal set; }
-        /// <summary>SHA-256 of the object lines.</summary>
-        public string Checksum { get; internal set; }
+        /// <summary>SHA-256 of the object lines; null when the header does not say (<see cref="NbBackup.Load"/> and <see cref="NbBackup.Verify"/> refuse such a backup).</summary>
+        public string? Checksum { get; internal set; }
         public long Size { get; internal set; }
     }
 
@@ -40,7 +41,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Writes a backup of <paramref name="store"/> to <paramref name="path"/> (ending .jsonl or .jsonl.gz);
         /// an existing file there is replaced only when <paramref name="overwrite"/>.
         /// </summary>
-        public static BackupInfo Write(INbStore store, string path, IProgress<int> progress = null, bool overwrite = false)
+        public static BackupInfo Write(INbStore store, string path, IProgress<int>? progress = null, bool overwrite = false)
         {
             CheckPath(path);
             var entries = new List<NbEntry>();
@@ -105,7 +106,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// is an existing file (or its journal) unless <paramref name="overwrite"/>.
         /// </summary>
         /// <exception cref="BackupPathInvalidException">The path cannot hold the backup.</exception>
-        public static string ResolvePath(string path, INbStore store, bool overwrite = false)
+        public static string ResolvePath(string? path, INbStore store, bool overwrite = false)
         {
             if (path == null) return DefaultPath(store);
             path = System.IO.Path.GetFullPath(path);
@@ -199,7 +200,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Reads a whole backup and checks it against its header: the object count and the
         /// checksum. A truncated or edited backup is refused with <see cref="BackupInvalidException"/>.
         /// </summary>
-        public static (BackupInfo Info, IReadOnlyList<NbEntry> Entries) Load(string path, string expectedChecksum = null)
+        public static (BackupInfo Info, IReadOnlyList<NbEntry> Entries) Load(string path, string? expectedChecksum = null)
         {
             var info = ReadHeader(path);
             if (info.Objects < 0 || info.Checksum == null)
@@ -214,7 +215,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Checks a backup before it is relied on, without holding it in memory: its header, the
         /// checksum expected (null: any), and every object against the header's count and checksum.
         /// </summary>
-        public static BackupInfo Verify(string path, string expectedChecksum)
+        public static BackupInfo Verify(string path, string? expectedChecksum)
         {
             var info = ReadHeader(path);
             if (info.Objects < 0 || info.Checksum == null)
@@ -269,12 +270,12 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         // A log row the backup cannot read does not stop the backup: it only goes unrecorded in the header.
-        static string SchemaReleaseOf(List<NbEntry> entries) =>
+        static string? SchemaReleaseOf(List<NbEntry> entries) =>
             MigrationLog.RecordedRelease(entries.Where(e => e.Key.Table == MigrationLog.Table).Select(e =>
             {
                 try { return MigrationLogEntry.Parse(e); }
                 catch (NbStoreException) { return null; }
-            }).Where(r => r != null));
+            }).OfType<MigrationLogEntry>());
 
         static JsonElement Header(BackupInfo info)
         {
@@ -294,7 +295,7 @@ namespace DragonflowUpgrade.Engine.Safety
             using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
         }
 
-        static string Text(JsonElement r, string name) =>
+        static string? Text(JsonElement r, string name) =>
             r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
@@ -11,7 +12,7 @@ namespace DragonflowUpgrade.Engine.Safety
     public sealed class RestorePlan
     {
         internal RestorePlan(BackupInfo backup, string database, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> read,
-            int created, int updated, int deleted, int unchanged, NbKeyLayout keyLayout = null, int rekeyed = 0)
+            int created, int updated, int deleted, int unchanged, NbKeyLayout? keyLayout = null, int rekeyed = 0)
         {
             KeyLayout = keyLayout;
             Rekeyed = rekeyed;
@@ -37,7 +38,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Of the unchanged objects, those written again only to move them into <see cref="KeyLayout"/>.</summary>
         public int Rekeyed { get; }
         /// <summary>The key layout the restore writes in: that of the backup's release; null when the keys stay as they are.</summary>
-        public NbKeyLayout KeyLayout { get; }
+        public NbKeyLayout? KeyLayout { get; }
         internal IReadOnlyList<NbEntry> Writes { get; }
         /// <summary>What the plan read of the keys it writes: the writes are conditional on it.</summary>
         internal Func<NbKey, ReadOnlyMemory<byte>?> Read { get; }
@@ -54,7 +55,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Reads and verifies the backup, then compares it with the database. Writes nothing.
         /// A backup whose header names another database is refused unless <paramref name="force"/>.
         /// </summary>
-        public static RestorePlan Plan(INbStore store, string backupPath, string expectedChecksum = null, bool force = false)
+        public static RestorePlan Plan(INbStore store, string backupPath, string? expectedChecksum = null, bool force = false)
         {
             var (info, entries) = NbBackup.Load(backupPath, expectedChecksum);
             if (!force && !NbDatabaseUri.SameDatabase(info.Source, store.Location))
@@ -102,9 +103,9 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         // The key layout of the release the backup's log records; null when it records none or the store does not know that release's layout.
-        static NbKeyLayout LayoutOf(INbStore store, IReadOnlyList<NbEntry> backup)
+        static NbKeyLayout? LayoutOf(INbStore store, IReadOnlyList<NbEntry> backup)
         {
-            string release = MigrationLog.RecordedRelease(backup.Where(b => b.Key.Table == MigrationLog.Table).Select(MigrationLogEntry.Parse));
+            string? release = MigrationLog.RecordedRelease(backup.Where(b => b.Key.Table == MigrationLog.Table).Select(MigrationLogEntry.Parse));
             return release == null ? null : store.Parts.KeyLayoutAt(release);
         }
 
@@ -112,14 +113,14 @@ namespace DragonflowUpgrade.Engine.Safety
         /// Writes the plan's difference in batches, each only if its keys still hold what the plan
         /// read (else <see cref="NbConflictException"/>: something wrote them since the plan).
         /// </summary>
-        public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport> progress = null)
+        public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport>? progress = null)
         {
             if (plan.KeyLayout != null) store.Parts.UseKeyLayout(plan.KeyLayout);
             WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
         }
 
         /// <summary>Writes in batches of the store's size, each conditional on <paramref name="expected"/>.</summary>
-        static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> expected, string activity, IProgress<ProgressReport> progress)
+        static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> expected, string activity, IProgress<ProgressReport>? progress)
         {
             int written = 0;
             try

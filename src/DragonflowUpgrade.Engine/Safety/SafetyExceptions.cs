@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -37,7 +38,7 @@ namespace DragonflowUpgrade.Engine.Safety
     public sealed class ControlPlaneAliveException : DfException
     {
         /// <param name="command">The command refused, named with the switch that overrides the refusal; null when not a command.</param>
-        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string command = null)
+        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string? command = null)
             : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,
                    $"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
                    (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
@@ -50,7 +51,7 @@ namespace DragonflowUpgrade.Engine.Safety
         public IReadOnlyList<LiveComponent> Live { get; }
 
         // Every writing cmdlet has the switch (Invoke-DfMigration as an alias of its -Force).
-        static string Override(string command) =>
+        static string Override(string? command) =>
             string.IsNullOrEmpty(command) ? "pass -IgnoreLiveControlPlane" : $"run {command} with -IgnoreLiveControlPlane";
     }
 
@@ -92,7 +93,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A backup or journal file is missing, truncated or was edited; nothing was written.</summary>
     public sealed class BackupInvalidException : DfException
     {
-        public BackupInvalidException(string path, string problem, Exception inner = null)
+        public BackupInvalidException(string path, string problem, Exception? inner = null)
             : base("BackupInvalid", DfErrorCategory.InvalidData, $"{path}: {problem} Nothing was written to the database.", path,
                    "Give a backup this module wrote and that was not changed since.", inner)
         {
@@ -118,7 +119,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A backup taken from another database than the one to restore; refused unless forced.</summary>
     public sealed class BackupFromOtherDatabaseException : DfException
     {
-        public BackupFromOtherDatabaseException(string backupPath, string source, string database)
+        public BackupFromOtherDatabaseException(string backupPath, string? source, string database)
             : base("BackupFromOtherDatabase", DfErrorCategory.InvalidOperation,
                    $"The backup {backupPath} was taken from {source ?? "an unnamed database"}, not from {database}. Nothing was written.", backupPath,
                    "Check that this is the backup you mean; to restore it onto this database anyway, pass -Force.")
@@ -138,7 +139,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>There is no interrupted commit to resume, or no run to undo.</summary>
     public sealed class NoUpgradeRunException : DfException
     {
-        public NoUpgradeRunException(string message, string database = null)
+        public NoUpgradeRunException(string message, string? database = null)
             : base("NoUpgradeRun", DfErrorCategory.ObjectNotFound, message, database) { }
     }
 }

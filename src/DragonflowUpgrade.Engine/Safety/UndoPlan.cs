@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>What Undo-DfMigration would restore, checked; <see cref="CommitJournal.Undo"/> carries it out.</summary>
     public sealed class UndoPlan
     {
-        internal UndoPlan(CommitRecord run, bool interrupted, RestorePlan restore, CommitRecord marker, CommitRecord lastRun)
+        internal UndoPlan(CommitRecord run, bool interrupted, RestorePlan restore, CommitRecord? marker, CommitRecord? lastRun)
         {
             Run = run;
             Interrupted = interrupted;
@@ -27,7 +28,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>The run's commit did not finish (otherwise it is a finished run being taken back).</summary>
         public bool Interrupted { get; }
         public RestorePlan Restore { get; }
-        internal CommitRecord Marker { get; }
-        internal CommitRecord LastRun { get; }
+        internal CommitRecord? Marker { get; }
+        internal CommitRecord? LastRun { get; }
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using DragonflowUpgrade.Engine.Migrations;
@@ -14,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class UpgradeGuard : IDisposable
     {
-        UpgradeGuard(UpgradeLock upgradeLock, IReadOnlyList<LiveComponent> live, HeartbeatInvalidException unreadable)
+        UpgradeGuard(UpgradeLock? upgradeLock, IReadOnlyList<LiveComponent> live, HeartbeatInvalidException? unreadable)
         {
             Lock = upgradeLock;
             Live = live;
@@ -22,7 +23,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         // What a check of the control plane left for later (controlPlaneLater) needs.
-        string _location, _purpose;
+        string _location = "", _purpose = "";
         TimeSpan _serviceDownTime;
         bool _letLiveThrough;
 
@@ -30,13 +31,13 @@ namespace DragonflowUpgrade.Engine.Safety
         public bool ControlPlanePending { get; private set; }
 
         /// <summary>The lock held; null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
-        public UpgradeLock Lock { get; }
+        public UpgradeLock? Lock { get; }
 
         /// <summary>What of the control plane is alive but was let through (forced, or no lock taken).</summary>
         public IReadOnlyList<LiveComponent> Live { get; private set; }
 
         /// <summary>Heartbeats that could not be read, let through (forced, or no lock taken): what a run not forced refuses. Null if none.</summary>
-        public HeartbeatInvalidException UnreadableHeartbeats { get; private set; }
+        public HeartbeatInvalidException? UnreadableHeartbeats { get; private set; }
 
         /// <summary>No lock and nothing checked: for a plan that writes nothing (a migration run with nothing pending).</summary>
         internal static UpgradeGuard None { get; } = new UpgradeGuard(null, Array.Empty<LiveComponent>(), null);
@@ -47,7 +48,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
         /// <param name="controlPlaneLater">Check the control plane later, on heartbeat rows the caller reads anyway under the lock
         /// and before it writes anything (a migration run's snapshot): <see cref="CheckControlPlane"/>. Saves a read of the heartbeat tables.</param>
-        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger logger = null,
+        public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger? logger = null,
             bool allowInterruptedCommit = false, bool controlPlaneLater = false)
         {
             var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -34,12 +35,12 @@ namespace DragonflowUpgrade.Engine.Safety
         readonly ILogger _logger;
         readonly object _gate = new object();
         // The session's lock as it was before this run named its upgrade in it; put back when the run ends.
-        readonly UpgradeLockInfo _session;
-        ManualResetEventSlim _stopBeating;
+        readonly UpgradeLockInfo? _session;
+        ManualResetEventSlim? _stopBeating;
         string _current;
         bool _released;
 
-        UpgradeLock(ILockSlot slot, UpgradeLockInfo info, TimeSpan ttl, bool owned, ILogger logger, string current = null, UpgradeLockInfo session = null)
+        UpgradeLock(ILockSlot slot, UpgradeLockInfo info, TimeSpan ttl, bool owned, ILogger? logger, string? current = null, UpgradeLockInfo? session = null)
         {
             _slot = slot;
             Info = info;
@@ -59,17 +60,17 @@ namespace DragonflowUpgrade.Engine.Safety
         public bool Lost { get; private set; }
 
         /// <summary>Who holds the lock of <paramref name="store"/>; null when nobody (or the lock expired).</summary>
-        public static UpgradeLockInfo Read(INbStore store)
+        public static UpgradeLockInfo? Read(INbStore store)
         {
             var slot = SlotOf(store);
-            string held = slot.Read();
+            string? held = slot.Read();
             if (held == null) return null;
             var info = UpgradeLockInfo.Parse(held, slot.Where);
             return info.IsExpired ? null : info;
         }
 
         /// <summary>Whether this process took the lock with <see cref="Hold"/> and still holds it.</summary>
-        public static bool IsHeldBySession(UpgradeLockInfo info) => info != null && HeldBySession.ContainsKey(info.Token);
+        public static bool IsHeldBySession(UpgradeLockInfo? info) => info != null && HeldBySession.ContainsKey(info.Token);
 
         /// <summary>
         /// Takes the lock for a run, with a heartbeat; refuses with <see cref="UpgradeLockedException"/>
@@ -77,14 +78,14 @@ namespace DragonflowUpgrade.Engine.Safety
         /// upgrade the run is, recorded in the lock; a dead holder's lock that names an upgrade is
         /// taken over only by a run of that same upgrade (its resume or undo).
         /// </summary>
-        public static UpgradeLock Acquire(INbStore store, string purpose, ILogger logger = null, string upgrade = null) =>
+        public static UpgradeLock Acquire(INbStore store, string purpose, ILogger? logger = null, string? upgrade = null) =>
             Take(store, purpose, RunTtl, heartbeat: true, logger: logger, upgrade: upgrade);
 
         /// <summary>Takes the lock for this session until <see cref="Unlock"/> or <paramref name="ttl"/> passes, without a heartbeat.</summary>
-        public static UpgradeLockInfo Hold(INbStore store, string purpose, TimeSpan ttl, ILogger logger = null)
+        public static UpgradeLockInfo Hold(INbStore store, string purpose, TimeSpan ttl, ILogger? logger = null)
         {
             var slot = SlotOf(store);
-            string held = slot.Read();
+            string? held = slot.Read();
             if (held != null)
             {
                 var holder = UpgradeLockInfo.Parse(held, slot.Where);
@@ -111,10 +112,10 @@ namespace DragonflowUpgrade.Engine.Safety
         /// lock released, or null when there was none. <paramref name="force"/> also discards the
         /// record of an upgrade under way (<see cref="UpgradeUnderWay"/>).
         /// </summary>
-        public static UpgradeLockInfo Unlock(INbStore store, bool force)
+        public static UpgradeLockInfo? Unlock(INbStore store, bool force)
         {
             var slot = SlotOf(store);
-            string held = slot.Read();
+            string? held = slot.Read();
             if (held == null)
             {
                 if (force) UpgradeUnderWay.End(store);
@@ -136,7 +137,7 @@ namespace DragonflowUpgrade.Engine.Safety
             return holder;
         }
 
-        internal static UpgradeLock Take(INbStore store, string purpose, TimeSpan ttl, bool heartbeat, ILogger logger = null, string upgrade = null)
+        internal static UpgradeLock Take(INbStore store, string purpose, TimeSpan ttl, bool heartbeat, ILogger? logger = null, string? upgrade = null)
         {
             // An upgrade that did not finish outlives its lock: only that upgrade's own runs may take it.
             UpgradeUnderWay.RequireNoOther(store, upgrade);
@@ -146,7 +147,7 @@ namespace DragonflowUpgrade.Engine.Safety
             {
                 if (slot.TryCreate(info.ToJson(), ttl))
                     return Started(new UpgradeLock(slot, info, ttl, true, logger), heartbeat);
-                string held = slot.Read();
+                string? held = slot.Read();
                 if (held == null) continue; // released in between
                 var holder = UpgradeLockInfo.Parse(held, slot.Where);
                 if (IsHeldBySession(holder) && !holder.IsExpired)
@@ -220,7 +221,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public void RequireHeld(INbStore store)
         {
-            string now;
+            string? now;
             lock (_gate)
             {
                 now = Lost ? null : _slot.Read();

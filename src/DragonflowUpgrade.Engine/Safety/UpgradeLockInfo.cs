@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Diagnostics;
 using System.Globalization;
@@ -11,16 +12,17 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>Who holds an upgrade lock: host, process, user, what for, since when and until when.</summary>
     public sealed class UpgradeLockInfo
     {
-        public string Host { get; private set; }
+        public string Host { get; private set; } = "";
         public int ProcessId { get; private set; }
-        public string User { get; private set; }
-        public string Purpose { get; private set; }
+        /// <summary>Null when the lock does not say.</summary>
+        public string? User { get; private set; }
+        public string Purpose { get; private set; } = "";
         public DateTimeOffset StartedAt { get; private set; }
         public DateTimeOffset ExpiresAt { get; private set; }
         /// <summary>Random; tells this holder from a later one of the same process.</summary>
-        public string Token { get; private set; }
+        public string Token { get; private set; } = "";
         /// <summary>The id of the whole upgrade that holds the lock, null for any other holder: once its process is gone, only a resume or an undo of that upgrade takes the lock over.</summary>
-        public string Upgrade { get; private set; }
+        public string? Upgrade { get; private set; }
 
         public bool IsLocal => string.Equals(Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase);
         public bool IsExpired => DateTimeOffset.UtcNow >= ExpiresAt;
@@ -31,7 +33,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>The owner is a process of this host that still runs.</summary>
         public bool OwnerAlive => IsLocal && !IsExpired && LocalProcess.Runs(ProcessId, StartedAt);
 
-        internal static UpgradeLockInfo New(string purpose, TimeSpan ttl, string upgrade = null)
+        internal static UpgradeLockInfo New(string purpose, TimeSpan ttl, string? upgrade = null)
         {
             var now = DateTimeOffset.UtcNow;
             return new UpgradeLockInfo
@@ -56,7 +58,7 @@ namespace DragonflowUpgrade.Engine.Safety
             return copy;
         }
 
-        internal UpgradeLockInfo ForUpgrade(string upgrade)
+        internal UpgradeLockInfo ForUpgrade(string? upgrade)
         {
             var copy = (UpgradeLockInfo)MemberwiseClone();
             copy.Upgrade = upgrade;
@@ -115,13 +117,13 @@ namespace DragonflowUpgrade.Engine.Safety
             }
         }
 
-        static string Text(JsonElement r, string name) =>
+        static string? Text(JsonElement r, string name) =>
             r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
         internal static string Format(DateTimeOffset t) =>
             t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-        internal static DateTimeOffset? ParseTime(string s) =>
+        internal static DateTimeOffset? ParseTime(string? s) =>
             s != null && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : (DateTimeOffset?)null;
 
         public override string ToString() =>

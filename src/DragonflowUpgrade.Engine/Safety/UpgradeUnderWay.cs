@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Linq;
 using System.Text;
@@ -19,16 +20,17 @@ namespace DragonflowUpgrade.Engine.Safety
         public const string Table = ModuleTables.UpgradeRun;
         static readonly NbKey Key = new NbKey(Table, null, ModuleTables.UpgradeRunId);
 
-        public string Upgrade { get; private set; }
-        public string TargetRelease { get; private set; }
+        public string Upgrade { get; private set; } = "";
+        // The rest is null when the record does not say.
+        public string? TargetRelease { get; private set; }
         /// <summary>The folder of the upgrade's state file and backups: its -BackupPath.</summary>
-        public string Folder { get; private set; }
-        public string Host { get; private set; }
-        public string User { get; private set; }
+        public string? Folder { get; private set; }
+        public string? Host { get; private set; }
+        public string? User { get; private set; }
         public DateTimeOffset StartedAt { get; private set; }
 
         /// <summary>The upgrade under way on <paramref name="store"/>; null when none.</summary>
-        public static UpgradeUnderWay Read(INbStore store)
+        public static UpgradeUnderWay? Read(INbStore store)
         {
             var row = store.Read(Table).FirstOrDefault(e => e.Key.Equals(Key));
             if (row == null) return null;
@@ -37,7 +39,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 using (var doc = JsonDocument.Parse(row.Value))
                 {
                     var r = doc.RootElement;
-                    string Text(string name) => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+                    string? Text(string name) => r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
                     return new UpgradeUnderWay
                     {
                         Upgrade = Text("upgrade") ?? "(unnamed)",
@@ -56,7 +58,7 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Records <paramref name="upgrade"/> as under way (again, on a resume or an undo: the row is the same).</summary>
-        public static void Begin(INbStore store, string upgrade, string targetRelease, string folder)
+        public static void Begin(INbStore store, string upgrade, string? targetRelease, string folder)
         {
             var buffer = new System.IO.MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
@@ -79,7 +81,7 @@ namespace DragonflowUpgrade.Engine.Safety
         public static void End(INbStore store) => store.Write(new[] { NbEntry.Delete(Key) });
 
         /// <summary>Refuses with <see cref="UpgradeUnderWayException"/> when an upgrade other than <paramref name="upgrade"/> (null: any) is under way.</summary>
-        public static void RequireNoOther(INbStore store, string upgrade)
+        public static void RequireNoOther(INbStore store, string? upgrade)
         {
             var underWay = Read(store);
             if (underWay != null && underWay.Upgrade != upgrade) throw new UpgradeUnderWayException(store.Location, underWay);
