@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -8,12 +9,17 @@ namespace DragonflowUpgrade.Engine.Run
     /// <summary>A restore planned: the backup, checked, against the database as read under the lock.</summary>
     public sealed class RestoreRunPlan : WritePlan
     {
-        RestoreRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options) : base(store, guard, options, "restoring") { }
+        RestoreRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, RestorePlan restore, CommitRecord? interrupted)
+            : base(store, guard, options, "restoring")
+        {
+            Restore = restore;
+            Interrupted = interrupted;
+        }
 
-        public RestorePlan Restore { get; private set; }
+        public RestorePlan Restore { get; }
 
         /// <summary>The interrupted commit that a forced restore discards; null when there is none.</summary>
-        public CommitRecord Interrupted { get; private set; }
+        public CommitRecord? Interrupted { get; }
 
         public override string Summary =>
             $"restore {Restore.Backup.Objects} objects from {Restore.Backup.Path} (taken {Restore.Backup.CreatedAt:u} from {Restore.Backup.Source}): " +
@@ -24,24 +30,23 @@ namespace DragonflowUpgrade.Engine.Run
             r.KeyLayout == null ? "" : $" ({r.Rekeyed} of them written again, to move them back under {r.KeyLayout.Name} keys)";
 
         /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored.</summary>
-        internal static RestoreRunPlan Make(INbStore store, string backupPath, GuardOptions options, ILogger logger)
+        internal static RestoreRunPlan Make(INbStore store, string backupPath, GuardOptions options, ILogger? logger)
         {
-            var plan = new RestoreRunPlan(store, Enter(store, options, allowInterruptedCommit: options.Force, logger), options);
+            var guard = Enter(store, options, allowInterruptedCommit: options.Force, logger);
             try
             {
-                plan.Interrupted = CommitJournal.ReadInProgress(store);
-                plan.Restore = NbRestore.Plan(store, backupPath, force: options.Force);
-                return plan;
+                var interrupted = CommitJournal.ReadInProgress(store);
+                return new RestoreRunPlan(store, guard, options, NbRestore.Plan(store, backupPath, force: options.Force), interrupted);
             }
             catch
             {
-                plan.Dispose();
+                guard.Dispose();
                 throw;
             }
         }
 
         /// <summary>Writes the difference in conditional batches, then discards an interrupted commit's journal.</summary>
-        public void Execute(IProgress<ProgressReport> progress = null)
+        public void Execute(IProgress<ProgressReport>? progress = null)
         {
             BeginExecute();
             NbRestore.Apply(Store, Restore, progress);
@@ -52,39 +57,40 @@ namespace DragonflowUpgrade.Engine.Run
     /// <summary>Finishing an interrupted commit, planned: its marker, read under the lock.</summary>
     public sealed class ResumePlan : WritePlan
     {
-        readonly ILogger _logger;
+        readonly ILogger? _logger;
 
-        ResumePlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger logger) : base(store, guard, options, "resuming")
+        ResumePlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger? logger, CommitRecord run) : base(store, guard, options, "resuming")
         {
             _logger = logger;
+            Run = run;
         }
 
-        public CommitRecord Run { get; private set; }
+        public CommitRecord Run { get; }
 
         public override string Summary =>
             $"Finish the commit of migration run {Run.RunId} ({string.Join(", ", Run.Migrations)}): {Run.Puts} puts, {Run.Deletes} deletes";
 
         /// <summary>Refuses with <see cref="NoUpgradeRunException"/> when no commit waits, and while an undo waits.
         /// Forced: over objects written since the run too.</summary>
-        internal static ResumePlan Make(INbStore store, GuardOptions options, ILogger logger)
+        internal static ResumePlan Make(INbStore store, GuardOptions options, ILogger? logger)
         {
             // The lock first: it also takes over the lock of a run that died after its commit finished.
-            var plan = new ResumePlan(store, Enter(store, options, allowInterruptedCommit: true, logger), options, logger);
+            var guard = Enter(store, options, allowInterruptedCommit: true, logger);
             try
             {
-                plan.Run = CommitJournal.ReadInProgress(store)
+                var run = CommitJournal.ReadInProgress(store)
                     ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
-                if (plan.Run.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, plan.Run);
-                return plan;
+                if (run.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, run);
+                return new ResumePlan(store, guard, options, logger, run);
             }
             catch
             {
-                plan.Dispose();
+                guard.Dispose();
                 throw;
             }
         }
 
-        public CommitReport Execute(IProgress<ProgressReport> progress = null)
+        public CommitReport Execute(IProgress<ProgressReport>? progress = null)
         {
             BeginExecute();
             return CommitJournal.Resume(Store, progress, _logger, Options.Force);
@@ -94,14 +100,15 @@ namespace DragonflowUpgrade.Engine.Run
     /// <summary>Taking a migration run back, planned: the run, and the restore of its backup, checked.</summary>
     public sealed class UndoRunPlan : WritePlan
     {
-        readonly ILogger _logger;
+        readonly ILogger? _logger;
 
-        UndoRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger logger) : base(store, guard, options, "undoing")
+        UndoRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, ILogger? logger, UndoPlan undo) : base(store, guard, options, "undoing")
         {
             _logger = logger;
+            Undo = undo;
         }
 
-        public UndoPlan Undo { get; private set; }
+        public UndoPlan Undo { get; }
 
         public override string Summary
         {
@@ -114,22 +121,21 @@ namespace DragonflowUpgrade.Engine.Run
         }
 
         /// <summary>Forced: even though the database changed since the run (those changes are lost).</summary>
-        internal static UndoRunPlan Make(INbStore store, GuardOptions options, ILogger logger)
+        internal static UndoRunPlan Make(INbStore store, GuardOptions options, ILogger? logger)
         {
-            var plan = new UndoRunPlan(store, Enter(store, options, allowInterruptedCommit: true, logger), options, logger);
+            var guard = Enter(store, options, allowInterruptedCommit: true, logger);
             try
             {
-                plan.Undo = CommitJournal.PlanUndo(store, options.Force, logger);
-                return plan;
+                return new UndoRunPlan(store, guard, options, logger, CommitJournal.PlanUndo(store, options.Force, logger));
             }
             catch
             {
-                plan.Dispose();
+                guard.Dispose();
                 throw;
             }
         }
 
-        public void Execute(IProgress<ProgressReport> progress = null)
+        public void Execute(IProgress<ProgressReport>? progress = null)
         {
             BeginExecute();
             CommitJournal.Undo(Store, Undo, progress, _logger);

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -16,19 +17,19 @@ namespace DragonflowUpgrade.Engine.Run
     public sealed class MigrationRunRequest
     {
         /// <summary>Apply the pending migrations up to and including this release; all releases when null.</summary>
-        public string TargetRelease { get; set; }
+        public string? TargetRelease { get; set; }
 
         /// <summary>Apply exactly these pending migrations (the first pending ones, in order); null for all.</summary>
-        public IReadOnlyCollection<string> Ids { get; set; }
+        public IReadOnlyCollection<string>? Ids { get; set; }
 
         /// <summary>The backup file, or a folder for a timestamped one (a full path); null for the default place.</summary>
-        public string BackupPath { get; set; }
+        public string? BackupPath { get; set; }
     }
 
     /// <summary>What a migration run did: the log rows written, the backup taken before, the commit.</summary>
     public sealed class MigrationRunOutcome
     {
-        internal MigrationRunOutcome(IReadOnlyList<MigrationLogEntry> applied, BackupInfo backup, CommitReport commit)
+        internal MigrationRunOutcome(IReadOnlyList<MigrationLogEntry> applied, BackupInfo? backup, CommitReport? commit)
         {
             Applied = applied;
             Backup = backup;
@@ -36,8 +37,9 @@ namespace DragonflowUpgrade.Engine.Run
         }
 
         public IReadOnlyList<MigrationLogEntry> Applied { get; }
-        public BackupInfo Backup { get; }
-        public CommitReport Commit { get; }
+        /// <summary>The backup taken before the commit; null when nothing was pending (as <see cref="Commit"/>).</summary>
+        public BackupInfo? Backup { get; }
+        public CommitReport? Commit { get; }
     }
 
     /// <summary>
@@ -50,7 +52,7 @@ namespace DragonflowUpgrade.Engine.Run
         readonly Migrator _migrator;
         readonly ILogger _logger;
 
-        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath, ILogger logger)
+        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath, ILogger? logger)
             : base(store, guard, options, "migrating")
         {
             _migrator = migrator;
@@ -64,7 +66,7 @@ namespace DragonflowUpgrade.Engine.Run
         public SchemaUpgrade Schema { get; private set; } = SchemaUpgrade.None;
 
         /// <summary>The snapshot's writes; null when nothing is pending.</summary>
-        public MigrationRunResult Result { get; private set; }
+        public MigrationRunResult? Result { get; private set; }
 
         /// <summary>Creates, updates and deletes per table, the log's rows included.</summary>
         public IReadOnlyList<TableChanges> Changes => Result?.Changes ?? Array.Empty<TableChanges>();
@@ -82,7 +84,7 @@ namespace DragonflowUpgrade.Engine.Run
             (Result?.KeyLayout == null ? "" : $"; and write the {Result.Rekeyed} other object(s) again, unchanged, under {Schema.To}'s keys ({Result.KeyLayout.Name})");
 
         internal static MigrationRunPlan Make(INbStore store, Migrator migrator, MigrationRunRequest request, GuardOptions options,
-            IProgress<ProgressReport> progress, ILogger logger)
+            IProgress<ProgressReport>? progress, ILogger? logger)
         {
             // A backup path the run would refuse is refused before anything is read.
             string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
@@ -123,7 +125,7 @@ namespace DragonflowUpgrade.Engine.Run
         // The backup of what the run read, written from the snapshot on another thread while the
         // migrations and the validation run; Execute waits for it (written and read back) before
         // the first write. A plan never executed removes it.
-        Task<BackupInfo> _backup;
+        Task<BackupInfo>? _backup;
         bool _backupKept;
 
         void StartBackup(NbSnapshot snapshot)
@@ -160,20 +162,22 @@ namespace DragonflowUpgrade.Engine.Run
         }
 
         /// <summary>Backs up what the plan read, verified, then commits its writes through the journal. Writes nothing for an empty plan.</summary>
-        public MigrationRunOutcome Execute(IProgress<ProgressReport> progress = null)
+        public MigrationRunOutcome Execute(IProgress<ProgressReport>? progress = null)
         {
             BeginExecute();
-            if (IsEmpty) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
+            var result = Result;
+            if (result == null) return new MigrationRunOutcome(Array.Empty<MigrationLogEntry>(), null, null);
             RequireControlPlaneChecked();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // Kept from here on, even when the wait throws: a backup that a commit could refer to is never removed.
             _backupKept = true;
-            var backup = _backup.GetAwaiter().GetResult();
+            // Started once the snapshot was read, as it is for every plan with a result not made PlanOnly (which BeginExecute refuses).
+            var backup = _backup!.GetAwaiter().GetResult();
             _logger.LogDebug("Wrote and read back the backup of {Count} objects (waited {Ms} ms for it).", backup.Objects, clock.ElapsedMilliseconds);
             clock.Restart();
-            var commit = _migrator.Commit(Result, backup, progress);
-            _logger.LogDebug("Committed {Count} changes through the journal in {Ms} ms.", Result.Writes.Count, clock.ElapsedMilliseconds);
-            return new MigrationRunOutcome(Result.Applied, backup, commit);
+            var commit = _migrator.Commit(result, backup, progress);
+            _logger.LogDebug("Committed {Count} changes through the journal in {Ms} ms.", result.Writes.Count, clock.ElapsedMilliseconds);
+            return new MigrationRunOutcome(result.Applied, backup, commit);
         }
     }
 }

@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
@@ -15,24 +16,24 @@ namespace DragonflowUpgrade.Engine.Run
     public static class NbRun
     {
         /// <summary>The pending migrations applied to a snapshot, validated, and their writes counted.</summary>
-        public static MigrationRunPlan PlanMigration(INbStore store, Migrator migrator, MigrationRunRequest request, GuardOptions options,
-            IProgress<ProgressReport> progress = null, ILogger logger = null) =>
+        public static MigrationRunPlan PlanMigration(INbStore store, Migrator migrator, MigrationRunRequest? request, GuardOptions options,
+            IProgress<ProgressReport>? progress = null, ILogger? logger = null) =>
             MigrationRunPlan.Make(store, migrator, request ?? new MigrationRunRequest(), options, progress, logger);
 
         /// <summary>Marking <paramref name="release"/>'s migrations and those before it applied, without running them.</summary>
-        public static BaselinePlan PlanBaseline(INbStore store, Migrator migrator, string release, GuardOptions options, ILogger logger = null) =>
+        public static BaselinePlan PlanBaseline(INbStore store, Migrator migrator, string release, GuardOptions options, ILogger? logger = null) =>
             BaselinePlan.Make(store, migrator, release, options, logger);
 
         /// <summary>Making the database hold exactly the backup <paramref name="backupPath"/>.</summary>
-        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger logger = null) =>
+        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger? logger = null) =>
             RestoreRunPlan.Make(store, backupPath, options, logger);
 
         /// <summary>Finishing an interrupted commit.</summary>
-        public static ResumePlan PlanResume(INbStore store, GuardOptions options, ILogger logger = null) =>
+        public static ResumePlan PlanResume(INbStore store, GuardOptions options, ILogger? logger = null) =>
             ResumePlan.Make(store, options, logger);
 
         /// <summary>Taking back an interrupted run, or else the last finished one.</summary>
-        public static UndoRunPlan PlanUndo(INbStore store, GuardOptions options, ILogger logger = null) =>
+        public static UndoRunPlan PlanUndo(INbStore store, GuardOptions options, ILogger? logger = null) =>
             UndoRunPlan.Make(store, options, logger);
     }
 }

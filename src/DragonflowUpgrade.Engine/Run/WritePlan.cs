@@ -1,3 +1,4 @@
+#nullable enable
 using System;
 using System.Collections.Generic;
 using DragonflowUpgrade.Engine.Safety;
@@ -93,7 +94,7 @@ namespace DragonflowUpgrade.Engine.Run
         /// commit (unless <paramref name="allowInterruptedCommit"/>: what resume, undo and a forced restore
         /// deal with), and no live control plane unless forced.
         /// </summary>
-        private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger logger,
+        private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger? logger,
             bool controlPlaneLater = false) =>
             UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit,
                 controlPlaneLater);
