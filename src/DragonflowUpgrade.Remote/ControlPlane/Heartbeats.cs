@@ -70,7 +70,7 @@ namespace DragonflowUpgrade.Remote
             foreach (var entry in StoredValue.Checked(store, table))
             {
                 var row = ControlPlaneCheck.ReadRow(entry, timeField);
-                string Field(string name) => ControlPlaneCheck.Field(row.Object, name);
+                string? Field(string name) => ControlPlaneCheck.Field(row.Object, name);
                 string? chassis = table == "service" ? Field("chassis") : table == "listener" ? entry.Key.Id : null;
                 string? binary = table == "service" ? Field("binary") : table == "listener" ? "neutron-server" : null;
                 yield return new Heartbeat(table, entry.Key.Id, chassis, binary, row.Seconds, row.Problem);
