@@ -1,6 +1,8 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using StackExchange.Redis;
 using Xunit;
@@ -107,6 +109,29 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = TestRedisCluster.NewDatabase();
             using (var store = NbStoreFactory.Open(uri)) store.Write(content);
             return uri;
+        }
+    }
+
+    [Collection(RedisClusterCollection.Name)]
+    public class RedisClusterTlsTests
+    {
+        // A topic per port: hundreds of slots, so every master holds some.
+        static List<NbEntry> Spread(int count) =>
+            Enumerable.Range(0, count).Select(i => new NbEntry(new NbKey("lport", "t" + i, "p" + i), Safe.Json($"{{\"id\": \"p{i}\", \"topic\": \"t{i}\"}}"))).ToList();
+
+        [Fact]
+        public void A_tls_cluster_is_written_on_every_master_read_whole_and_locked()
+        {
+            string uri = TestRedisClusterTls.NewDatabase();
+            var entries = Spread(300);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(entries);
+                Assert.Equal(entries.Select(e => e.Key).OrderBy(k => k.Id), store.Read("lport").Select(e => e.Key).OrderBy(k => k.Id));
+                using (UpgradeLock.Acquire(store, "tls cluster test"))
+                    Assert.Equal("tls cluster test", UpgradeLock.Read(store).Purpose);
+            }
+            Assert.All(TestRedisClusterTls.Ports, p => Assert.NotEqual("0", TestRedisClusterTls.Cli(p, "DBSIZE")));
         }
     }
 }
