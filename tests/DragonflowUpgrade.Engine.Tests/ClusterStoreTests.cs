@@ -1,6 +1,8 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using StackExchange.Redis;
 using Xunit;
@@ -107,6 +109,55 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = TestRedisCluster.NewDatabase();
             using (var store = NbStoreFactory.Open(uri)) store.Write(content);
             return uri;
+        }
+    }
+
+    [Collection(RedisClusterCollection.Name)]
+    public class RedisClusterTlsTests
+    {
+        // A topic per port: hundreds of slots, so every master holds some.
+        static List<NbEntry> Spread(int count) =>
+            Enumerable.Range(0, count).Select(i => new NbEntry(new NbKey("lport", "t" + i, "p" + i), Safe.Json($"{{\"id\": \"p{i}\", \"topic\": \"t{i}\"}}"))).ToList();
+
+        [Fact]
+        public void A_tls_cluster_is_written_on_every_master_read_whole_and_locked()
+        {
+            string uri = TestRedisClusterTls.NewDatabase();
+            var entries = Spread(300);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(entries);
+                Assert.Equal(entries.Select(e => e.Key).OrderBy(k => k.Id), store.Read("lport").Select(e => e.Key).OrderBy(k => k.Id));
+                using (UpgradeLock.Acquire(store, "tls cluster test"))
+                    Assert.Equal("tls cluster test", UpgradeLock.Read(store).Purpose);
+            }
+            Assert.All(TestRedisClusterTls.Ports, p => Assert.NotEqual("0", TestRedisClusterTls.Cli(p, "DBSIZE")));
+        }
+
+        [Fact]
+        public void A_master_that_stops_answering_fails_the_write_naming_it_and_saying_what_to_do_and_the_others_are_written_meanwhile()
+        {
+            string uri = TestRedisClusterTls.NewDatabase();
+            // The first master in the store's order (by address): written before the others when masters were written one after another.
+            int silent = TestRedisClusterTls.Ports.OrderBy(p => "127.0.0.1:" + p, StringComparer.Ordinal).First();
+            var others = TestRedisClusterTls.Ports.Where(p => p != silent).ToList();
+            NbClusterTimeoutException e;
+            using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
+            {
+                TestRedisClusterTls.Signal(silent, "STOP");
+                try
+                {
+                    e = Assert.Throws<NbClusterTimeoutException>(() => store.Write(Spread(300)));
+                    Assert.All(others, p => Assert.NotEqual("0", TestRedisClusterTls.Cli(p, "DBSIZE")));
+                }
+                finally { TestRedisClusterTls.Signal(silent, "CONT"); }
+            }
+            TestRedisClusterTls.WaitUntilOk();
+            Assert.Equal("NbClusterMasterTimeout", e.ErrorId);
+            Assert.Contains($"The write of the Redis Cluster at {NbDatabaseUri.Parse(uri).Location} stopped at master 127.0.0.1:{silent} (slots ", e.Message);
+            Assert.Contains("did not answer within 3 s", e.Message);
+            Assert.Contains($"redis-cli -h 127.0.0.1 -p {silent} PING", e.RecommendedAction);
+            Assert.Contains("Resume-DfMigration -Database rediss-cluster://", e.RecommendedAction);
         }
     }
 }

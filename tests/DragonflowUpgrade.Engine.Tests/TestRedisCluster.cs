@@ -1,4 +1,7 @@
 using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
 using System.Linq;
 using StackExchange.Redis;
 using Xunit;
@@ -29,5 +32,59 @@ namespace DragonflowUpgrade.Engine.Tests
                 foreach (var server in mux.GetServers().Where(s => s.IsConnected && !s.IsReplica)) server.FlushAllDatabases();
             return Uri;
         }
+    }
+
+    /// <summary>
+    /// The test Redis Cluster over TLS started by build.ps1: three masters and no replica
+    /// (DF_TEST_REDIS_CLUSTER_TLS, its nodes' folders in DF_TEST_REDIS_CLUSTER_TLS_DIR), a client
+    /// certificate optional, so that the netstandard build, which cannot offer one, connects too.
+    /// </summary>
+    static class TestRedisClusterTls
+    {
+        static string Env(string name) => Environment.GetEnvironmentVariable(name)
+            ?? throw new InvalidOperationException($"{name} is not set: run the tests through 'build.ps1 Test', which starts the TLS Redis Cluster.");
+
+        /// <summary>Its URI, with the test CA.</summary>
+        public static string Uri => Env("DF_TEST_REDIS_CLUSTER_TLS") + TestTls.Query(client: false);
+
+        public static int[] Ports =>
+            Env("DF_TEST_REDIS_CLUSTER_TLS").Substring(Env("DF_TEST_REDIS_CLUSTER_TLS").IndexOf("//", StringComparison.Ordinal) + 2).Split(',')
+                .Select(n => int.Parse(n.Split(':')[1], CultureInfo.InvariantCulture)).ToArray();
+
+        /// <summary>Empties it (every node is a master) and returns its URI.</summary>
+        public static string NewDatabase()
+        {
+            foreach (int port in Ports) Assert.Equal("OK", Cli(port, "FLUSHALL"));
+            return Uri;
+        }
+
+        /// <summary>What redis-cli answers the node on <paramref name="port"/>, trimmed.</summary>
+        public static string Cli(int port, params string[] command)
+        {
+            var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "--tls", "--cacert", TestTls.File("ca.pem"), "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) }.Concat(command))
+                start.ArgumentList.Add(a);
+            using (var cli = Process.Start(start))
+            {
+                string answer = cli.StandardOutput.ReadToEnd();
+                cli.WaitForExit();
+                return answer.Trim();
+            }
+        }
+
+        /// <summary>Sends the node's redis-server a signal (STOP, CONT).</summary>
+        public static void Signal(int port, string signal)
+        {
+            string pid = File.ReadAllText(Path.Combine(Env("DF_TEST_REDIS_CLUSTER_TLS_DIR"), port.ToString(CultureInfo.InvariantCulture), "node.pid")).Trim();
+            using (var kill = Process.Start("kill", new[] { "-" + signal, pid }))
+            {
+                kill.WaitForExit();
+                Assert.Equal(0, kill.ExitCode);
+            }
+        }
+
+        /// <summary>Waits until every node says cluster_state:ok.</summary>
+        public static void WaitUntilOk() =>
+            Safe.WaitUntil(() => Ports.All(p => Cli(p, "CLUSTER", "INFO").Contains("cluster_state:ok")), "the TLS Redis Cluster's cluster_state:ok on every node", 60);
     }
 }

@@ -9,6 +9,21 @@ function Get-TestRedisClusterPorts {
 # The ports of the nodes that answer.
 function Get-LiveClusterPorts { Get-TestRedisClusterPorts | Where-Object { (redis-cli -p $_ ping 2>$null) -eq 'PONG' } }
 
+# The TLS cluster (DF_TEST_REDIS_CLUSTER_TLS: three masters, no replica): redis-cli's TLS options, and its URI with the CA and the client certificate.
+function Get-TestRedisClusterTlsCli { @('--tls', '--cacert', "$env:DF_TEST_TLS/ca.pem", '--cert', "$env:DF_TEST_TLS/client.pem", '--key', "$env:DF_TEST_TLS/client.key") }
+function Get-TestRedisClusterTlsUri { "$env:DF_TEST_REDIS_CLUSTER_TLS`?ca=$env:DF_TEST_TLS/ca.pem&cert=$env:DF_TEST_TLS/client.pem&key=$env:DF_TEST_TLS/client.key" }
+
+# Empties every node of the TLS cluster (each a master); returns its URI.
+function Clear-TestRedisClusterTls {
+    if (-not $env:DF_TEST_REDIS_CLUSTER_TLS) { throw 'DF_TEST_REDIS_CLUSTER_TLS is not set: run the tests through build.ps1 Test, which starts the TLS Redis Cluster.' }
+    $cli = Get-TestRedisClusterTlsCli
+    foreach ($node in $env:DF_TEST_REDIS_CLUSTER_TLS.Substring($env:DF_TEST_REDIS_CLUSTER_TLS.IndexOf('//') + 2).Split(',')) {
+        $answer = redis-cli @cli -h $node.Split(':')[0] -p $node.Split(':')[1] FLUSHALL
+        if ($answer -ne 'OK') { throw "Could not empty the TLS Redis Cluster's node $node`: $answer" }
+    }
+    Get-TestRedisClusterTlsUri
+}
+
 # Empties every master; returns the cluster's URI.
 function Clear-TestRedisCluster {
     foreach ($p in Get-LiveClusterPorts) { if ((redis-cli -p $p ROLE)[0] -eq 'master') { redis-cli -p $p FLUSHALL | Out-Null } }

@@ -4,7 +4,8 @@
 # the password shows nowhere: no stream, no property, no error view, no file written.
 #
 # In each row, {pw} stands for the password: {a} and {b} in it are random per run, so that a
-# password leaked in part is caught too. {redis}, {etcd} and {etcdauth} are the test servers.
+# password leaked in part is caught too. {redis}, {etcd} and {etcdauth} are the test servers,
+# {redisclustertls} the TLS Redis Cluster's nodes and {tls} the folder of the test certificates.
 
 BeforeAll {
     Import-Module "$PSScriptRoot/../../DragonflowUpgrade.psd1" -Force
@@ -67,6 +68,9 @@ Describe 'A hostile -Database value' {
         @{ Name = 'rediss to a Redis without TLS'; Db = 'rediss://:{pw}@{redis}/0'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss://{redis}/0'; Cmd = 'Table' }
         @{ Name = 'redis-cluster to a single Redis'; Db = 'redis-cluster://:{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'redis-cluster://{redis}'; Cmd = 'Migration' }
         @{ Name = 'redis-cluster: a database number'; Db = 'redis-cluster://:{pw}@{redis}/3'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'one database only'; Cmd = 'Table' }
+        @{ Name = 'rediss-cluster: a CA that signed no node'; Db = 'rediss-cluster://:{pw}@{redisclustertls}?ca={tls}/other-ca.pem'; Pw = '{a}{b}'; Id = 'NbDatabaseCertificateRejected'; Culprit = 'rediss-cluster://{redisclustertls}'; Cmd = 'Table' }
+        @{ Name = 'rediss-cluster: a CA file that does not exist'; Db = 'rediss-cluster://:{pw}@{redisclustertls}?ca={tls}/no-such-ca.pem'; Pw = '{a}@{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'no-such-ca.pem (ca=) is unusable'; Cmd = 'Migrate' }
+        @{ Name = 'rediss-cluster: a user and password the cluster does not have'; Db = 'rediss-cluster://ops:{pw}@{redisclustertls}?ca={tls}/ca.pem'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss-cluster://{redisclustertls}'; Cmd = 'Lock' }
         @{ Name = 'redis-cluster: no seed listens'; Db = 'redis-cluster://:{pw}@127.0.0.1:1,127.0.0.1:2'; Pw = '{a}@{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'redis-cluster://127.0.0.1:1,127.0.0.1:2'; Cmd = 'Lock' }
         @{ Name = 'an http URI'; Db = 'http://user:{pw}@{etcd}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'http'"; Cmd = 'Table' }
         @{ Name = 'no scheme, a password'; Db = ':{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'neither an NB database URI'; Cmd = 'Table' }
@@ -111,7 +115,7 @@ Describe 'A hostile -Database value' {
     ) {
         $a = [guid]::NewGuid().ToString('N').Substring(0, 10)
         $b = [guid]::NewGuid().ToString('N').Substring(0, 10)
-        $fill = { param($s) $s.Replace('{redis}', $env:DF_TEST_REDIS).Replace('{etcdauth}', $script:EtcdAuth).Replace('{etcd}', $env:DF_TEST_ETCD).Replace('{a}', $a).Replace('{b}', $b) }
+        $fill = { param($s) $s.Replace('{redisclustertls}', ($env:DF_TEST_REDIS_CLUSTER_TLS -replace '^.*//', '')).Replace('{tls}', $env:DF_TEST_TLS).Replace('{redis}', $env:DF_TEST_REDIS).Replace('{etcdauth}', $script:EtcdAuth).Replace('{etcd}', $env:DF_TEST_ETCD).Replace('{a}', $a).Replace('{b}', $b) }
         $password = & $fill $Pw
         $database = (& $fill $Db).Replace('{pw}', $password)
         $culprit = & $fill $Culprit

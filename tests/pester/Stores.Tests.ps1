@@ -1,5 +1,5 @@
 # One set of cases over every kind of NB database: the embedded file, a single Redis, a Redis
-# Cluster and etcd. Each case starts from the Pike sample (tests/fixtures), seeded through a
+# Cluster, a Redis Cluster over TLS (with a client certificate) and etcd. Each case starts from the Pike sample (tests/fixtures), seeded through a
 # backup of it, and reads the result back through a backup, so that the same expectation (what
 # Dragonflow 5.0.0 stores, written apart from the module) holds on every store.
 BeforeAll {
@@ -24,6 +24,7 @@ BeforeAll {
             'file' { $db = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl"; Copy-Item $fixture $db; return $db }
             'redis' { $db = New-TestRedis 60 }
             'redis-cluster' { $db = Clear-TestRedisCluster }
+            'rediss-cluster' { $db = Clear-TestRedisClusterTls }
             'etcd' { Invoke-EtcdGateway kv/deleterange @{ key = "`0"; range_end = "`0" } | Out-Null; $db = "etcd://$env:DF_TEST_ETCD" }
         }
         Restore-DfNbDatabase -Database $db -Path $sample -Force -Confirm:$false | Out-Null
@@ -50,6 +51,7 @@ Describe 'The Pike to Queens upgrade on a <Store> NB database' -ForEach @(
     @{ Store = 'file' }
     @{ Store = 'redis' }
     @{ Store = 'redis-cluster' }
+    @{ Store = 'rediss-cluster' }
     @{ Store = 'etcd' }
 ) {
     BeforeEach {

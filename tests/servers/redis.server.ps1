@@ -9,6 +9,10 @@
     DF_TEST_REDIS_CLUSTER_PORT to its port + 5 (cluster bus at + 10000); it sets
     DF_TEST_REDIS_CLUSTER (redis-cluster://host:port,… every node as a seed) and
     DF_TEST_REDIS_CLUSTER_DIR (a folder per node, named by its port: redis.conf, nodes.conf, node.pid).
+    A Redis Cluster of three masters and no replica serves TLS only (between its nodes too) on
+    DF_TEST_REDIS_CLUSTER_PORT + 6 to + 8 (bus at + 10000), the client's certificate optional; it sets
+    DF_TEST_REDIS_CLUSTER_TLS (rediss-cluster://host:port,… with no query: the files are in
+    DF_TEST_TLS) and DF_TEST_REDIS_CLUSTER_TLS_DIR (its nodes' folders, as above).
 #>
 param(
     [Parameter(Mandatory)][ValidateSet('Start', 'Stop')][string] $Action,
@@ -19,9 +23,10 @@ $pidFile = Join-Path $StateDir 'redis.pid'
 
 $tlsPidFile = Join-Path $StateDir 'redis-tls.pid'
 $clusterDir = Join-Path $StateDir 'redis-cluster'
+$tlsClusterDir = Join-Path $StateDir 'redis-cluster-tls'
 
 if ($Action -eq 'Stop') {
-    $clusterPids = @(Get-ChildItem $clusterDir -Filter 'node.pid' -Recurse -ErrorAction SilentlyContinue | ForEach-Object FullName)
+    $clusterPids = @(Get-ChildItem $clusterDir, $tlsClusterDir -Filter 'node.pid' -Recurse -ErrorAction SilentlyContinue | ForEach-Object FullName)
     foreach ($file in @($pidFile, $tlsPidFile) + $clusterPids) {
         if (Test-Path $file) {
             $p = Get-Process -Id (Get-Content $file) -ErrorAction SilentlyContinue
@@ -81,44 +86,75 @@ if ($answering -ne "$($proc.Id)") { throw "Another redis-server (process $answer
 $env:DF_TEST_REDIS_TLS = "127.0.0.1:$tlsPort"
 
 
-# The cluster: six nodes on consecutive ports, joined by redis-cli, three masters with a replica each.
-$clusterPort = if ($env:DF_TEST_REDIS_CLUSTER_PORT) { [int]$env:DF_TEST_REDIS_CLUSTER_PORT } else { 7380 }
-$nodes = @()
-foreach ($p in $clusterPort..($clusterPort + 5)) {
-    $nodeDir = Join-Path $clusterDir $p
+# The clusters: nodes on consecutive ports, each with a configuration file (so that a test that
+# kills a node can start it again as it was), all started at once, then joined by redis-cli.
+# A node starts empty and alone: a replica's copy of its master's data (dump.rdb) from a run before would be loaded.
+function Start-ClusterNode([string] $Dir, [int] $Port, [string[]] $Settings) {
+    $nodeDir = Join-Path $Dir $Port
     New-Item -ItemType Directory $nodeDir -Force | Out-Null
-    # A node starts empty and alone: a replica's copy of its master's data (dump.rdb) from a run before would be loaded.
     Remove-Item (Join-Path $nodeDir 'nodes.conf'), (Join-Path $nodeDir 'dump.rdb') -ErrorAction SilentlyContinue
-    # A configuration file, so that a test that kills a node can start it again as it was.
-    @("port $p", 'bind 127.0.0.1', 'save ""', 'appendonly no', "dir $nodeDir", 'daemonize no',
-        'cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000') | Set-Content (Join-Path $nodeDir 'redis.conf')
+    (@('bind 127.0.0.1', 'save ""', 'appendonly no', "dir $nodeDir", 'daemonize no',
+        'cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000') + $Settings) | Set-Content (Join-Path $nodeDir 'redis.conf')
     $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $nodeDir 'redis.log') -RedirectStandardError (Join-Path $nodeDir 'redis.err') -ArgumentList (Join-Path $nodeDir 'redis.conf')
     $proc.Id | Set-Content (Join-Path $nodeDir 'node.pid')
-    $nodes += "127.0.0.1:$p"
 }
-foreach ($p in $clusterPort..($clusterPort + 5)) {
+# Waits for a node to answer, and checks that the redis-server answering is the one started here.
+function Wait-ClusterNode([string] $Dir, [int] $Port, [string[]] $Cli) {
     $deadline = [DateTime]::UtcNow.AddSeconds(10)
-    while ((redis-cli -h 127.0.0.1 -p $p ping 2>$null) -ne 'PONG') {
-        if ([DateTime]::UtcNow -gt $deadline) { throw "The cluster's redis-server did not start on 127.0.0.1:$p (is the port taken? set DF_TEST_REDIS_CLUSTER_PORT); see $clusterDir/$p/redis.log" }
+    while ((redis-cli @Cli -h 127.0.0.1 -p $Port ping 2>$null) -ne 'PONG') {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "The cluster's redis-server did not start on 127.0.0.1:$Port (is the port taken? set DF_TEST_REDIS_CLUSTER_PORT); see $Dir/$Port/redis.log" }
         Start-Sleep -Milliseconds 100
     }
-    $answering = (redis-cli -h 127.0.0.1 -p $p INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
-    if ($answering -ne (Get-Content (Join-Path $clusterDir "$p/node.pid"))) { throw "Another redis-server (process $answering) answers on 127.0.0.1:${p}: set DF_TEST_REDIS_CLUSTER_PORT to free ports." }
+    $answering = (redis-cli @Cli -h 127.0.0.1 -p $Port INFO server | Select-String '^process_id:(\d+)').Matches.Groups[1].Value
+    if ($answering -ne (Get-Content (Join-Path $Dir "$Port/node.pid"))) { throw "Another redis-server (process $answering) answers on 127.0.0.1:${Port}: set DF_TEST_REDIS_CLUSTER_PORT to free ports." }
 }
+# Waits until a cluster says cluster_state:ok on every node and sees its replicas.
+function Wait-ClusterOk([string] $Dir, [int[]] $Ports, [int] $Replicas, [string[]] $Cli) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    foreach ($p in $Ports) {
+        while (-not ((redis-cli @Cli -h 127.0.0.1 -p $p CLUSTER INFO) -match '^cluster_state:ok')) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not reach cluster_state:ok within 30 s; see $Dir." }
+            Start-Sleep -Milliseconds 100
+        }
+        # Each master's replica too: the fault tests fail a master over to it.
+        while (@(redis-cli @Cli -h 127.0.0.1 -p $p CLUSTER NODES | Where-Object { $_ -match '[ ,]slave ' }).Count -lt $Replicas) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not see its $Replicas replicas within 30 s; see $Dir." }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+}
+
+# Six nodes in clear text, three masters with a replica each.
+$clusterPort = if ($env:DF_TEST_REDIS_CLUSTER_PORT) { [int]$env:DF_TEST_REDIS_CLUSTER_PORT } else { 7380 }
+$plainPorts = $clusterPort..($clusterPort + 5)
+foreach ($p in $plainPorts) { Start-ClusterNode $clusterDir $p "port $p" }
+# Three more over TLS, three masters and no replica: TLS between the nodes too, the client's
+# certificate optional (a build that cannot offer one, Windows PowerShell's, still connects).
+$tlsPorts = ($clusterPort + 6)..($clusterPort + 8)
+$tlsArgs = @('--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
+foreach ($p in $tlsPorts) {
+    Start-ClusterNode $tlsClusterDir $p 'port 0', "tls-port $p", "cluster-port $($p + 10000)", 'tls-cluster yes', 'tls-replication yes',
+        "tls-cert-file $tls/server.pem", "tls-key-file $tls/server.key", "tls-ca-cert-file $tls/ca.pem", 'tls-auth-clients optional'
+}
+foreach ($p in $plainPorts) { Wait-ClusterNode $clusterDir $p @() }
+foreach ($p in $tlsPorts) { Wait-ClusterNode $tlsClusterDir $p $tlsArgs }
+
+# Both clusters are joined at once: redis-cli waits a second or more for each to agree.
+$nodes = @($plainPorts | ForEach-Object { "127.0.0.1:$_" })
+$tlsNodes = @($tlsPorts | ForEach-Object { "127.0.0.1:$_" })
+$create = [Diagnostics.ProcessStartInfo]::new('redis-cli')
+foreach ($a in $tlsArgs + @('--cluster', 'create') + $tlsNodes + @('--cluster-replicas', '0', '--cluster-yes')) { $create.ArgumentList.Add($a) }
+$create.RedirectStandardOutput = $true
+$create.RedirectStandardError = $true
+$tlsCreate = [Diagnostics.Process]::Start($create)
 $created = redis-cli --cluster create @nodes --cluster-replicas 1 --cluster-yes 2>&1
 if ($LASTEXITCODE -ne 0) { throw "redis-cli --cluster create failed: $($created -join "`n")" }
-function Wait-ClusterOk([int] $Port) {
-    $deadline = [DateTime]::UtcNow.AddSeconds(30)
-    while (-not ((redis-cli -h 127.0.0.1 -p $Port CLUSTER INFO) -match '^cluster_state:ok')) {
-        if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$Port did not reach cluster_state:ok within 30 s; see $clusterDir." }
-        Start-Sleep -Milliseconds 200
-    }
-    # Each master's replica too: the fault tests fail a master over to it.
-    while (@(redis-cli -h 127.0.0.1 -p $Port CLUSTER NODES | Where-Object { $_ -match '[ ,]slave ' }).Count -lt 3) {
-        if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$Port did not see its three replicas within 30 s; see $clusterDir." }
-        Start-Sleep -Milliseconds 200
-    }
-}
-foreach ($p in $clusterPort..($clusterPort + 5)) { Wait-ClusterOk $p }
+$tlsCreated = $tlsCreate.StandardOutput.ReadToEnd() + $tlsCreate.StandardError.ReadToEnd()
+$tlsCreate.WaitForExit()
+if ($tlsCreate.ExitCode -ne 0) { throw "redis-cli --cluster create failed for the TLS cluster: $tlsCreated" }
+Wait-ClusterOk $clusterDir $plainPorts 3 @()
+Wait-ClusterOk $tlsClusterDir $tlsPorts 0 $tlsArgs
 $env:DF_TEST_REDIS_CLUSTER = "redis-cluster://$($nodes -join ',')"
 $env:DF_TEST_REDIS_CLUSTER_DIR = $clusterDir
+$env:DF_TEST_REDIS_CLUSTER_TLS = "rediss-cluster://$($tlsNodes -join ',')"
+$env:DF_TEST_REDIS_CLUSTER_TLS_DIR = $tlsClusterDir

@@ -70,11 +70,15 @@ namespace DragonflowUpgrade.Engine.Safety
             // keys is in another (a run to master, finished or not), every object is written again.
             var layout = LayoutOf(store, backup);
             bool rekey = layout != null && store.Parts.FindKeyLayouts().Keys.Any(l => l != layout);
-            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key), layout ?? store.Parts.KeyLayout);
-            var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
+            var keys = layout ?? store.Parts.KeyLayout;
+            StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key), keys);
+            // Objects are matched as the store keeps them: where its key holds no topic (etcd's
+            // /table/id), an object whose topic changed since the backup is one key, updated.
+            IEqualityComparer<NbKey> sameStoredKey = TopicBlind.Fits(keys) ? new TopicBlind() : EqualityComparer<NbKey>.Default;
+            var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>(sameStoredKey);
             foreach (var e in now)
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
-            var read = new Dictionary<NbKey, ReadOnlyMemory<byte>>(current);
+            var read = new Dictionary<NbKey, ReadOnlyMemory<byte>>(current, sameStoredKey);
             var puts = new List<NbEntry>();
             int created = 0, updated = 0, unchanged = 0, rekeyed = 0;
             foreach (var b in backup)
@@ -95,11 +99,19 @@ namespace DragonflowUpgrade.Engine.Safety
                 else created++;
                 puts.Add(b);
             }
-            // The deletes first: where the key has no topic (etcd), an object that changed topic
-            // since the backup is one key, deleted under its new topic and put back under its old one.
             var writes = current.Keys.OrderBy(k => k, Comparer<NbKey>.Create(NbBackup.CompareKeys)).Select(NbEntry.Delete).Concat(puts).ToList();
             return new RestorePlan(info, store.Location, writes, k => read.TryGetValue(k, out var v) ? v : (ReadOnlyMemory<byte>?)null, created, updated, current.Count, unchanged,
                 rekey ? layout : null, rekeyed);
+        }
+
+        // Keys equal when their table and id are: one stored key where the layout's key holds no topic.
+        sealed class TopicBlind : IEqualityComparer<NbKey>
+        {
+            /// <summary>Whether <paramref name="layout"/>'s key holds no topic.</summary>
+            public static bool Fits(NbKeyLayout layout) =>
+                layout != null && layout.FormatKey(new NbKey("t", "a", "i")) == layout.FormatKey(new NbKey("t", "b", "i"));
+            public bool Equals(NbKey a, NbKey b) => a.Table == b.Table && a.Id == b.Id;
+            public int GetHashCode(NbKey k) => (k.Table.GetHashCode() * 31) ^ k.Id.GetHashCode();
         }
 
         // The key layout of the release the backup's log records; null when it records none or the store does not know that release's layout.

@@ -1,9 +1,13 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Security.Authentication;
+using System.Threading;
+using System.Threading.Tasks;
 using StackExchange.Redis;
 
 namespace DragonflowUpgrade.Engine.Store
@@ -15,7 +19,8 @@ namespace DragonflowUpgrade.Engine.Store
     /// computes slots and holds the upgrade lock, whose single-key commands it routes. The bulk
     /// reads and writes go to each master over a <see cref="RedisNbStore"/> of its own (the
     /// store's RESP connection, whose batches there are cut at slot changes): reads SCAN every
-    /// master, writes are grouped by master, in slot order, and pipelined.
+    /// master, writes are grouped by master, in slot order, pipelined, and sent to every master at
+    /// once, a thread each.
     /// <para>
     /// A conditional batch is one script per slot: atomic on its slot, not across slots. That is
     /// safe because every conditional write the engine makes is repeatable: a commit's changes are
@@ -27,17 +32,19 @@ namespace DragonflowUpgrade.Engine.Store
     /// The masters are fixed when the store opens. A master that answers MOVED or ASK (its slot went
     /// elsewhere), CLUSTERDOWN or TRYAGAIN, or whose connection is lost (a failover), fails the
     /// operation with <see cref="NbClusterChangedException"/> rather than be followed: a batch is
-    /// never written by halves on a guess of where its keys went.
+    /// never written by halves on a guess of where its keys went. A master that does not answer
+    /// within 30 s fails it with <see cref="NbClusterTimeoutException"/>, naming the master.
     /// </para>
     /// </summary>
     public sealed class RedisClusterNbStore : INbStore
     {
         const int Slots = 16384;
+        static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
 
         readonly ConnectionMultiplexer _multiplexer;
         readonly List<RedisNbStore> _masters = new List<RedisNbStore>();
         readonly int[] _owner = new int[Slots];   // the index in _masters of each slot's master
-        readonly Dictionary<(string, string), int> _slots = new Dictionary<(string, string), int>();
+        readonly ConcurrentDictionary<(string, string), int> _slots = new ConcurrentDictionary<(string, string), int>();   // read by every master's thread
 
         RedisClusterNbStore(ConnectionMultiplexer multiplexer, string location)
         {
@@ -51,7 +58,10 @@ namespace DragonflowUpgrade.Engine.Store
         public NbStoreParts Parts { get; }
 
         /// <summary>Opens <c>redis-cluster://[[user]:password@]host:port[,host:port…]</c>, or <c>rediss-cluster://</c> over TLS.</summary>
-        public static RedisClusterNbStore Open(NbDatabaseUri uri)
+        public static RedisClusterNbStore Open(NbDatabaseUri uri) => Open(uri, ReplyTimeout);
+
+        /// <summary>As <see cref="Open(NbDatabaseUri)"/>, a master's reply given up after <paramref name="replyTimeout"/>.</summary>
+        internal static RedisClusterNbStore Open(NbDatabaseUri uri, TimeSpan replyTimeout)
         {
             if (uri.Kind != "redis-cluster") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis Cluster URI (redis-cluster://host:port[,host:port…]).");
             string location = uri.Location;
@@ -73,7 +83,7 @@ namespace DragonflowUpgrade.Engine.Store
                     throw RedisNbStore.Unreachable(location, new RedisConnectionException(ConnectionFailureType.UnableToConnect,
                         "no seed answered."), uri.Password, tls != null);
                 }
-                store.FindMasters(uri, tls);
+                store.FindMasters(uri, tls, replyTimeout);
                 return store;
             }
             catch
@@ -84,7 +94,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // The masters and their slots, as a connected node sees them; every slot must have a master that is not failing.
-        void FindMasters(NbDatabaseUri uri, NbTls tls)
+        void FindMasters(NbDatabaseUri uri, NbTls tls, TimeSpan replyTimeout)
         {
             var seed = _multiplexer.GetEndPoints().Select(e => _multiplexer.GetServer(e)).FirstOrDefault(s => s.IsConnected)
                 ?? throw RedisNbStore.Unreachable(Location, new RedisConnectionException(ConnectionFailureType.UnableToConnect, "no seed answered."), uri.Password, tls != null);
@@ -101,9 +111,12 @@ namespace DragonflowUpgrade.Engine.Store
                     throw NbClusterChangedException.NotWhole(Location, $"{master} is failing. Wait for a replica to take over.");
                 foreach (var range in node.Slots)
                     for (int slot = range.From; slot <= range.To; slot++) _owner[slot] = _masters.Count;
-                try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master)); }
+                try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master, replyTimeout)); }
                 catch (AuthenticationException e) { throw new NbCertificateException(Location, e.Message, e); }
-                catch (Exception e) when (e is System.Net.Sockets.SocketException || e is System.IO.IOException || e is TimeoutException || e is RespErrorException)
+                catch (TimeoutException e) { throw new NbClusterTimeoutException(Location, master, endpoint, "open", e.Message, e); }
+                // Refused by the master itself (a user or password it does not have): as a single server's refusal.
+                catch (RespErrorException e) when (!NbClusterChangedException.IsRedirect(e.Message)) { throw RedisNbStore.Unreachable(Location, e, uri.Password, tls != null); }
+                catch (Exception e) when (e is System.Net.Sockets.SocketException || e is System.IO.IOException || e is RespErrorException)
                 {
                     throw NbClusterChangedException.Lost(Location, master, "open", e.Message, e);
                 }
@@ -126,12 +139,9 @@ namespace DragonflowUpgrade.Engine.Store
         // The slot of a key is its hash tag's, {table.topic}, whatever the layout; a table's topics are few.
         int SlotOf(NbKey key)
         {
-            lock (_slots)
-            {
-                if (!_slots.TryGetValue((key.Table, key.Topic), out int slot))
-                    _slots.Add((key.Table, key.Topic), slot = _multiplexer.HashSlot("{" + key.Table + "." + key.Topic + "}"));
-                return slot;
-            }
+            if (!_slots.TryGetValue((key.Table, key.Topic), out int slot))
+                _slots.TryAdd((key.Table, key.Topic), slot = _multiplexer.HashSlot("{" + key.Table + "." + key.Topic + "}"));
+            return slot;
         }
 
         RedisNbStore MasterOf(NbKey key) => _masters[_owner[SlotOf(key)]];
@@ -144,46 +154,80 @@ namespace DragonflowUpgrade.Engine.Store
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
         {
-            int done = 0;
-            foreach (var (master, part) in PerMaster(changes))
-            {
-                int before = done;
-                master.Write(part, progress == null ? null : new Progress(n => progress.Report(before + n)));
-                done += part.Count;
-            }
+            var parts = PerMaster(changes);
+            OnEveryMaster(parts.Count, progress, (i, reported) => parts[i].Master.Write(parts[i].Changes, reported));
         }
 
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
         {
-            // The whole batch is checked on every slot first, so that one finding another value writes
-            // nothing, as on one server. A write landing between the check and a slot's script is
-            // still caught by that script, which then writes nothing of its slot: the others are written.
-            var perMaster = PerMaster(changes).ToList();
-            var changed = perMaster.SelectMany(p => p.Item1.Changed(p.Item2, expected)).ToList();
-            if (changed.Count > 0) throw new NbConflictException(Location, changed, 0);
-            int done = 0, written = 0;
-            foreach (var (master, part) in perMaster)
+            var parts = PerMaster(changes);
+            // The masters' threads look the expected values up here, not in the caller's function.
+            var olds = new Dictionary<NbKey, ReadOnlyMemory<byte>?>(changes.Count);
+            foreach (var c in changes) olds[c.Key] = expected(c.Key);
+            Func<NbKey, ReadOnlyMemory<byte>?> old = k => olds[k];
+            // The whole batch is checked on every slot before any master writes, so that one finding
+            // another value writes nothing, as on one server. A write landing between the check and a
+            // slot's script is still caught by that script, which then writes nothing of its slot: the others are written.
+            var changed = new List<NbKey>[parts.Count];
+            OnEveryMaster(parts.Count, null, (i, _) => changed[i] = parts[i].Master.Changed(parts[i].Changes, old));
+            var found = changed.SelectMany(c => c).ToList();
+            if (found.Count > 0) throw new NbConflictException(Location, found, 0);
+            var conflicts = new NbConflictException[parts.Count];
+            int written = 0;
+            OnEveryMaster(parts.Count, progress, (i, reported) =>
             {
-                int before = done;
                 try
                 {
-                    master.WriteIf(part, expected, progress == null ? null : new Progress(n => progress.Report(before + n)));
-                    written += part.Count;
+                    parts[i].Master.WriteIf(parts[i].Changes, old, reported);
+                    Interlocked.Add(ref written, parts[i].Changes.Count);
                 }
                 catch (NbConflictException e)
                 {
-                    changed.AddRange(e.Keys);
-                    written += e.Written;
+                    conflicts[i] = e;
+                    Interlocked.Add(ref written, e.Written);
                 }
-                done += part.Count;
-            }
-            if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
+            });
+            found = conflicts.Where(e => e != null).SelectMany(e => e.Keys).ToList();
+            if (found.Count > 0) throw new NbConflictException(Location, found, written);
         }
 
         // Each master's changes in slot order; changes of one key keep their order (the sort is stable).
-        IEnumerable<(RedisNbStore, List<NbEntry>)> PerMaster(IReadOnlyCollection<NbEntry> changes) =>
+        List<(RedisNbStore Master, List<NbEntry> Changes)> PerMaster(IReadOnlyCollection<NbEntry> changes) =>
             changes.GroupBy(c => _owner[SlotOf(c.Key)]).OrderBy(g => g.Key)
-                .Select(g => (_masters[g.Key], g.OrderBy(c => SlotOf(c.Key)).ToList()));
+                .Select(g => (_masters[g.Key], g.OrderBy(c => SlotOf(c.Key)).ToList())).ToList();
+
+        /// <summary>
+        /// Runs <paramref name="work"/> for parts 0 to <paramref name="count"/> - 1, each a master's, all at
+        /// once, a thread each (a master's connection is for one thread), and waits for all of them:
+        /// none is still writing when this returns or throws. Then throws the failure of the first
+        /// part that failed. <paramref name="progress"/> is told the sum of what the parts report,
+        /// on this thread (a cmdlet's progress is written on its pipeline's thread only).
+        /// </summary>
+        static void OnEveryMaster(int count, IProgress<int> progress, Action<int, IProgress<int>> work)
+        {
+            var done = new int[count];
+            var failures = new Exception[count];
+            void Run(int i)
+            {
+                try { work(i, progress == null ? null : new Progress(n => Volatile.Write(ref done[i], n))); }
+                catch (Exception e) { failures[i] = e; }
+            }
+            // Threads of their own: each blocks on its socket, and a small machine's thread pool would hold one back.
+            int first = progress == null ? 1 : 0;   // without progress to report, this thread writes part 0
+            var threads = Enumerable.Range(first, Math.Max(0, count - first))
+                .Select(i => Task.Factory.StartNew(() => Run(i), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            if (first == 1 && count > 0) Run(0);
+            for (int reported = 0; ;)
+            {
+                bool finished = Task.WaitAll(threads, progress == null ? Timeout.Infinite : 100);
+                int sum = 0;
+                for (int i = 0; i < count; i++) sum += Volatile.Read(ref done[i]);
+                if (sum != reported) progress.Report(reported = sum);
+                if (finished) break;
+            }
+            var failure = failures.FirstOrDefault(f => f != null);
+            if (failure != null) ExceptionDispatchInfo.Capture(failure).Throw();
+        }
 
         sealed class Progress : IProgress<int>
         {

@@ -41,9 +41,10 @@ namespace DragonflowUpgrade.Engine.Store
         // scripts take keys of one slot only, so its batches are cut where the slot changes.
         readonly Func<NbKey, int> _slotOf;
         readonly string _master;
+        readonly NbEndpoint _masterEndpoint;
         readonly string _logIndexKey, _checkAndSetScript, _logIndexRemoveScript;
 
-        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location, Func<NbKey, int> slotOf = null, string master = null)
+        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location, Func<NbKey, int> slotOf = null, string master = null, NbEndpoint masterEndpoint = default)
         {
             _connection = connection;
             _options = options;
@@ -51,14 +52,15 @@ namespace DragonflowUpgrade.Engine.Store
             Parts = new RedisParts(this);
             _slotOf = slotOf;
             _master = master;
+            _masterEndpoint = masterEndpoint;
             _logIndexKey = slotOf == null ? LogIndexKey : ClusterLogIndexKey;
             _checkAndSetScript = CheckAndSetScript.Replace(LogIndexKey, _logIndexKey);
             _logIndexRemoveScript = LogIndexRemoveScript.Replace(LogIndexKey, _logIndexKey);
         }
 
-        /// <summary>A connection to one master of a Redis Cluster, whose keys go to it by <paramref name="slotOf"/>.</summary>
-        internal static RedisNbStore OpenClusterMaster(NbEndpoint endpoint, string user, string password, NbTls tls, string location, Func<NbKey, int> slotOf, string master) =>
-            new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, 0, ConnectTimeout, tls), null, location, slotOf, master);
+        /// <summary>A connection to one master of a Redis Cluster, whose keys go to it by <paramref name="slotOf"/>; a reply slower than <paramref name="replyTimeout"/> fails the operation.</summary>
+        internal static RedisNbStore OpenClusterMaster(NbEndpoint endpoint, string user, string password, NbTls tls, string location, Func<NbKey, int> slotOf, string master, TimeSpan replyTimeout)
+            => new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, 0, ConnectTimeout, tls, replyTimeout), null, location, slotOf, master, endpoint);
 
         public string Location { get; }
 
@@ -350,10 +352,15 @@ return bad";
                 _connection.Dispose();
                 throw NbClusterChangedException.Lost(Location, _master, what, FirstLine(e.Message), e);
             }
+            catch (TimeoutException e) when (_slotOf != null)
+            {
+                _connection.Dispose();
+                throw new NbClusterTimeoutException(Location, _master, _masterEndpoint, what, FirstLine(e.Message), e);
+            }
             catch (Exception e) when (e is IOException || e is InvalidDataException || e is TimeoutException || e is RespErrorException)
             {
                 _connection.Dispose();  // replies may be left unread: the connection is out of step
-                throw new NbStoreException($"Could not {what} the Redis NB database at {Location}: {FirstLine(e.Message)}", e);
+                throw new NbStoreException($"Could not {what} the Redis NB database at {Location}{(_master == null ? "" : $", {_master}")}: {FirstLine(e.Message)}", e);
             }
         }
 

@@ -36,27 +36,36 @@ namespace DragonflowUpgrade.Engine.Store
         int _outLength;
         bool _broken;
 
-        RespConnection(Socket socket) { _socket = socket; }
+        static readonly TimeSpan DefaultReplyTimeout = TimeSpan.FromSeconds(30);
+        readonly TimeSpan _replyTimeout;
+
+        RespConnection(Socket socket, TimeSpan replyTimeout)
+        {
+            _socket = socket;
+            _replyTimeout = replyTimeout;
+        }
 
         /// <summary>
         /// Connects (over TLS when <paramref name="tls"/> is given), authenticates when a password is
         /// given and selects <paramref name="database"/>. A server certificate that does not verify
-        /// throws an <see cref="AuthenticationException"/> saying why.
+        /// throws an <see cref="AuthenticationException"/> saying why. A reply (or a send) that takes
+        /// longer than <paramref name="replyTimeout"/> (default 30 s) throws a <see cref="TimeoutException"/>.
         /// </summary>
-        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout, NbTls tls = null)
+        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout, NbTls tls = null, TimeSpan? replyTimeout = null)
         {
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var c = new RespConnection(socket, replyTimeout ?? DefaultReplyTimeout);
+            int replyMs = (int)c._replyTimeout.TotalMilliseconds;
             try
             {
                 Connect(socket, host, port, timeout);
-                socket.ReceiveTimeout = socket.SendTimeout = 30000;
+                socket.ReceiveTimeout = socket.SendTimeout = replyMs;
             }
             catch
             {
                 socket.Dispose();
                 throw;
             }
-            var c = new RespConnection(socket);
             try
             {
                 if (tls != null)
@@ -64,7 +73,7 @@ namespace DragonflowUpgrade.Engine.Store
                     // A server that does not speak TLS may never answer the handshake: give it the connect timeout.
                     socket.ReceiveTimeout = socket.SendTimeout = (int)timeout.TotalMilliseconds;
                     c.StartTls(host, tls);
-                    socket.ReceiveTimeout = socket.SendTimeout = 30000;
+                    socket.ReceiveTimeout = socket.SendTimeout = replyMs;
                 }
                 if (!string.IsNullOrEmpty(password))
                 {
@@ -226,6 +235,7 @@ namespace DragonflowUpgrade.Engine.Store
                 if (_tls != null) _tls.Write(bytes, 0, length);
                 else for (int sent = 0; sent < length;) sent += _socket.Send(bytes, sent, length - sent, SocketFlags.None);
             }
+            catch (Exception e) when (TimedOut(e)) { throw NoAnswer(); }
             catch (Exception e) when (e is SocketException || e is ObjectDisposedException || (_tls != null && e is IOException)) { throw Lost(e); }
         }
 
@@ -374,10 +384,7 @@ namespace DragonflowUpgrade.Engine.Store
             }
             int n;
             try { n = _tls != null ? _tls.Read(_in, _inEnd, _in.Length - _inEnd) : _socket.Receive(_in, _inEnd, _in.Length - _inEnd, SocketFlags.None); }
-            catch (Exception e) when (TimedOut(e))
-            {
-                throw Error(new TimeoutException("Redis did not answer within 30 s."));
-            }
+            catch (Exception e) when (TimedOut(e)) { throw NoAnswer(); }
             catch (Exception e) when (e is SocketException || e is ObjectDisposedException || (_tls != null && e is IOException)) { throw Lost(e); }
             if (n == 0) throw Error(new IOException("the server closed the connection."));
             _inEnd += n;
@@ -393,6 +400,8 @@ namespace DragonflowUpgrade.Engine.Store
             if (kind == '-') return Error(new RespErrorException(Line()));
             return Error(new IOException($"the server sent '{(char)kind}' where {what} should be."));
         }
+
+        Exception NoAnswer() => Error(new TimeoutException($"Redis did not answer within {_replyTimeout.TotalSeconds:0} s."));
 
         Exception Lost(Exception e) => Error(new IOException($"the connection to Redis was lost ({e.Message}).", e));
 
