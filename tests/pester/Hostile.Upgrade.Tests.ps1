@@ -154,3 +154,44 @@ Describe 'A target release older than the database' {
         Test-Path (Join-Path $case.Backups 'df-upgrade-state.json') | Should -BeFalse
     }
 }
+
+Describe 'Nodes made without an inventory and given to -Node' {
+    BeforeAll {
+        # A node as Get-DfNode gives it, but for the names given; its commands would leave $Marker.
+        function New-HostileNode($Case, [string] $Name, [string] $Chassis, [string] $Marker) {
+            $good = Get-DfNode $Case.Parameters.Inventory | Select-Object -First 1
+            $services = @($good.Services | ForEach-Object {
+                [DragonflowUpgrade.Remote.NodeService]::new($_.Name, $_.Role, $_.Kind, $_.Heartbeat, "touch '$Marker'", "touch '$Marker'", "touch '$Marker'") })
+            [DragonflowUpgrade.Remote.DfNode]::new($Name, $good.Address, $good.Port, $good.User, $good.IdentityFile, $Chassis,
+                [string[]]$good.Roles, [DragonflowUpgrade.Remote.NodeService[]]$services, $null, [string[]]$good.ConfigFiles)
+        }
+    }
+
+    It 'are refused by Invoke-DfUpgrade as the inventory refuses them (<Case>), before anything runs' -ForEach @(
+        @{ Case = 'a command in the name'; Name = 'node01;touch${IFS}ran'; Chassis = 'node01'; Culprit = "the node name 'node01;touch`${IFS}ran' holds ';'" }
+        @{ Case = 'a substitution in the chassis'; Name = 'node01'; Chassis = '$(touch ran)'; Culprit = "the chassis name '`$(touch ran)' starts with '`$'" }
+        @{ Case = 'a newline in the name'; Name = "node01`ntouch ran"; Chassis = 'node01'; Culprit = "the node name 'node01\ntouch ran' holds U+000A" }
+    ) {
+        $case = New-Case
+        $marker = Join-Path $case.Dir 'ran'
+        $node = New-HostileNode $case $Name $Chassis $marker
+        $p = $case.Parameters; $p.Remove('Inventory')
+        $e = { Invoke-DfUpgrade @p -Node $node -UpdateCommand "touch '$marker' {node} {chassis}" -RevertCommand "touch '$marker'" } |
+            Should -Throw -ErrorId 'InventoryNameInvalid*' -PassThru
+        $e.Exception.Message | Should -BeLike "The node '*' given to -Node: $Culprit*"
+        Test-Path $marker | Should -BeFalse
+        Test-Path $case.Backups | Should -BeFalse
+    }
+
+    It 'is refused by Stop-DfControlPlane with an error of its own, and nothing runs on it' {
+        $case = New-Case
+        $marker = Join-Path $case.Dir 'ran'
+        $node = New-HostileNode $case 'node01 x' 'node01' $marker
+        $results = $node | Stop-DfControlPlane -KnownHostsPath $case.Parameters.KnownHostsPath -Confirm:$false -ErrorVariable errors -ErrorAction SilentlyContinue
+        $results | Should -BeNullOrEmpty
+        @($errors).Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'InventoryNameInvalid*'
+        $errors[0].Exception.Message | Should -BeLike "*the node name 'node01 x' holds U+0020 at position 7*"
+        Test-Path $marker | Should -BeFalse
+    }
+}

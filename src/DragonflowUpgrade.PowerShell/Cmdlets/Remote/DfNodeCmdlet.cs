@@ -1,4 +1,5 @@
 using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Errors;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -59,7 +60,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         protected override void ProcessRecord()
         {
             foreach (var node in Node)
-                if (node != null && _names.Add(node.Name)) _nodes.Add(node);
+            {
+                if (node == null) continue;
+                // A node made directly has not been through the inventory's checks: one error per bad node, the rest go on.
+                try { Remote.Inventory.Check(node); }
+                catch (DfException e) { WriteError(Record(e)); continue; }
+                if (_names.Add(node.Name)) _nodes.Add(node);
+            }
         }
 
         protected override void StopProcessing() => _cancel.Cancel();

@@ -89,7 +89,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         {
             if (Node != null)
                 foreach (var n in Node)
-                    if (n != null && _nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
+                {
+                    if (n == null) continue;
+                    // The upgrade needs the whole cloud: a node made directly that the inventory would refuse stops it before anything runs.
+                    try { Remote.Inventory.Check(n); }
+                    catch (DfException e) { ThrowTerminatingError(Record(e)); }
+                    if (_nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
+                }
         }
 
         protected override void StopProcessing() => _cancel.Cancel();
