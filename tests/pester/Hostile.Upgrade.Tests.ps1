@@ -22,7 +22,8 @@ BeforeAll {
 
     # A state file as an interrupted upgrade of this case's cloud leaves it.
     # -Nodes: the nodes' names (each as the inventory has it, or on port 22 when it has none); -Port: another port for every node.
-    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02'), [int] $Port) {
+    # -Without: fields left out, as an earlier version of the module wrote the file.
+    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02'), [int] $Port, [string[]] $Without = @()) {
         New-Item -ItemType Directory $Case.Backups -Force | Out-Null
         $known = Get-DfNode $Case.Parameters.Inventory
         $records = foreach ($name in $Nodes) {
@@ -30,12 +31,17 @@ BeforeAll {
             @{ name = $name; address = if ($n) { $n.Address } else { '127.0.0.9' }; port = if ($Port) { $Port } elseif ($n) { $n.Port } else { 22 }
                user = if ($n) { $n.User } else { 'root' }; roles = @(if ($n) { $n.Roles } else { 'compute' }) }
         }
-        [ordered]@{
-            format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = @($records)
-            targetRelease = 'queens'; status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
+        $state = [ordered]@{
+            format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; inventory = $Case.Parameters.Inventory; nodes = @($records)
+            neutron = $null; targetRelease = 'queens'; updateCommand = $null; revertCommand = $null
+            status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
             steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
-            updateAttempted = @(); updated = @()
-        } | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
+            updateAttempted = @(); updated = @(); optionManifest = $null; configurationChanges = @()
+            neutronBackupPath = $null; neutronBackupChecksum = $null; neutronMigrationStarted = $false
+            nbBackupPath = $null; nbBackupChecksum = $null; nbMigrationStarted = $false; failure = $null
+        }
+        foreach ($field in $Without) { $state.Remove($field) }
+        $state | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
     }
 }
 
@@ -118,6 +124,24 @@ Describe 'A state file that is damaged or from another cloud' {
         $p.Remove('TargetRelease')
         { Undo-DfUpgrade @p } | Should -Throw -ErrorId 'UpgradeStateOtherCloud*'
         Get-Content (Join-Path $case.Backups 'df-upgrade-state.json') -Raw | Should -Be $before
+    }
+
+    It 'is refused as written by an earlier version, naming the fields it lacks, when it has no <Missing>' -ForEach @(
+        @{ Missing = 'nodes'; Without = @('nodes') }
+        @{ Missing = 'Neutron setup'; Without = @('neutron') }
+        @{ Missing = 'checksums'; Without = @('neutronBackupChecksum', 'nbBackupChecksum') }
+    ) {
+        $case = New-Case
+        Write-InterruptedState $case -Without $Without
+        $state = Join-Path $case.Backups 'df-upgrade-state.json'
+        $before = Get-Content $state -Raw
+        $p = $case.Parameters
+        foreach ($command in { Invoke-DfUpgrade @p -Resume }, { Invoke-DfUpgrade @p }, { $p.Remove('TargetRelease'); Undo-DfUpgrade @p }) {
+            $e = $command | Should -Throw -ErrorId 'UpgradeStateInvalid*' -PassThru
+            $e.Exception.Message | Should -BeLike "*$state lacks $($Without -join ', '): an earlier version of this module wrote it*"
+            $e.ErrorDetails.RecommendedAction | Should -BeLike '*module version that started it*move the file away*'
+        }
+        Get-Content $state -Raw | Should -Be $before
     }
 
     It 'makes a new upgrade refuse and say how to go on when it records an unfinished one' {

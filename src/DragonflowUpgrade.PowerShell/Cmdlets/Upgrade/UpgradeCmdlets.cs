@@ -244,8 +244,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     run.Resume(WriteObject, ProgressTo(1), Cancellation);
                     return;
                 }
-                var interrupted = run.FindInterrupted();
-                if (interrupted != null) throw UpgradeErrors.Interrupted(interrupted);
+                run.RequireNoneUnfinished();
                 var steps = run.Describe();
                 string summary = $"upgrade {settings.Nodes.Count} node(s) and {Database} to {TargetRelease}: " +
                     string.Join(" → ", steps.Select(s => s.Step).Distinct());
