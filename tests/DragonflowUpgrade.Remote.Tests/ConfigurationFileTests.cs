@@ -71,5 +71,22 @@ namespace DragonflowUpgrade.Remote.Tests
                 Assert.Empty(Directory.GetFiles(_dir, "*.df-new.*"));
             }
         }
+
+        [Fact]
+        public void A_local_backup_of_a_long_path_gets_a_name_a_file_system_takes_unique_to_that_path()
+        {
+            Assert.Equal("20260101T000000Z-etc_neutron_dragonflow.ini", NodeConfiguration.BackupName("20260101T000000Z", "/etc/neutron/dragonflow.ini"));
+            string deep = "/srv/" + string.Concat(Enumerable.Repeat("é", 200)) + "/conf/";
+            string a = NodeConfiguration.BackupName("20260101T000000Z", deep + "a/dragonflow.ini"), b = NodeConfiguration.BackupName("20260101T000000Z", deep + "b/dragonflow.ini");
+            foreach (string name in new[] { a, b })
+            {
+                Assert.InRange(Encoding.UTF8.GetByteCount(name), 1, 255);
+                Assert.StartsWith("20260101T000000Z-", name);
+                Assert.EndsWith("_dragonflow.ini", name);
+                // A file system takes it: the backup can be written.
+                File.WriteAllText(Path.Combine(_dir, name), "x");
+            }
+            Assert.NotEqual(a, b);
+        }
     }
 }

@@ -553,5 +553,40 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Contains("nothing was undone", e.Message);
             Assert.Empty(_log);
         }
+
+        [Fact]
+        public void A_state_file_that_cannot_be_written_at_the_start_stops_the_upgrade_before_any_step_and_leaves_the_database_unmarked()
+        {
+            File.WriteAllText(_folder, "a file where the backup folder goes");
+            var (run, _) = NewRun();
+            var e = Assert.Throws<DfException>(() => Run(run));
+            Assert.Equal("UpgradeStateUnwritable", e.ErrorId);
+            Assert.Contains("Nothing was stopped or changed", e.Message);
+            Assert.Empty(_log);
+            using (var store = NbStoreFactory.Open(_database))
+            {
+                Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store));
+                Assert.Null(Engine.Safety.UpgradeLock.Read(store));
+            }
+        }
+
+        [Fact]
+        public void A_state_file_that_cannot_be_written_mid_upgrade_stops_it_saying_where_and_how_to_go_on_and_Undo_then_rolls_it_back()
+        {
+            var (run, steps) = NewRun();
+            string temp = UpgradeState.PathIn(_folder) + ".tmp";
+            steps[1].OnDo = () => Directory.CreateDirectory(temp); // the next write of the state fails, as on a full or read-only disk
+            var e = Assert.Throws<DfException>(() => Run(run));
+            Assert.Equal("UpgradeStateUnwritable", e.ErrorId);
+            Assert.Contains("stopped at step B", e.Message);
+            Assert.Contains("Invoke-DfUpgrade -Resume", e.RecommendedAction);
+            Assert.Equal(new[] { "do A", "do B" }, _log);
+            Assert.Equal(StepState.Running, UpgradeState.Load(_folder).Step("B").State);
+
+            Directory.Delete(temp);
+            _log.Clear();
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo B", "undo A" }, _log);
+        }
     }
 }

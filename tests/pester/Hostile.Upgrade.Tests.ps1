@@ -22,7 +22,8 @@ BeforeAll {
 
     # A state file as an interrupted upgrade of this case's cloud leaves it.
     # -Nodes: the nodes' names (each as the inventory has it, or on port 22 when it has none); -Port: another port for every node.
-    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02'), [int] $Port) {
+    # -Without: fields left out, as an earlier version of the module wrote the file.
+    function Write-InterruptedState($Case, [string] $Database = $Case.Db, [string[]] $Nodes = @('node01', 'node02'), [int] $Port, [string[]] $Without = @()) {
         New-Item -ItemType Directory $Case.Backups -Force | Out-Null
         $known = Get-DfNode $Case.Parameters.Inventory
         $records = foreach ($name in $Nodes) {
@@ -30,12 +31,17 @@ BeforeAll {
             @{ name = $name; address = if ($n) { $n.Address } else { '127.0.0.9' }; port = if ($Port) { $Port } elseif ($n) { $n.Port } else { 22 }
                user = if ($n) { $n.User } else { 'root' }; roles = @(if ($n) { $n.Roles } else { 'compute' }) }
         }
-        [ordered]@{
-            format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; nodes = @($records)
-            targetRelease = 'queens'; status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
+        $state = [ordered]@{
+            format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; inventory = $Case.Parameters.Inventory; nodes = @($records)
+            neutron = $null; targetRelease = 'queens'; updateCommand = $null; revertCommand = $null
+            status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
             steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
-            updateAttempted = @(); updated = @()
-        } | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
+            updateAttempted = @(); updated = @(); optionManifest = $null; configurationChanges = @()
+            neutronBackupPath = $null; neutronBackupChecksum = $null; neutronMigrationStarted = $false
+            nbBackupPath = $null; nbBackupChecksum = $null; nbMigrationStarted = $false; failure = $null
+        }
+        foreach ($field in $Without) { $state.Remove($field) }
+        $state | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Case.Backups 'df-upgrade-state.json')
     }
 }
 
@@ -120,6 +126,24 @@ Describe 'A state file that is damaged or from another cloud' {
         Get-Content (Join-Path $case.Backups 'df-upgrade-state.json') -Raw | Should -Be $before
     }
 
+    It 'is refused as written by an earlier version, naming the fields it lacks, when it has no <Missing>' -ForEach @(
+        @{ Missing = 'nodes'; Without = @('nodes') }
+        @{ Missing = 'Neutron setup'; Without = @('neutron') }
+        @{ Missing = 'checksums'; Without = @('neutronBackupChecksum', 'nbBackupChecksum') }
+    ) {
+        $case = New-Case
+        Write-InterruptedState $case -Without $Without
+        $state = Join-Path $case.Backups 'df-upgrade-state.json'
+        $before = Get-Content $state -Raw
+        $p = $case.Parameters
+        foreach ($command in { Invoke-DfUpgrade @p -Resume }, { Invoke-DfUpgrade @p }, { $p.Remove('TargetRelease'); Undo-DfUpgrade @p }) {
+            $e = $command | Should -Throw -ErrorId 'UpgradeStateInvalid*' -PassThru
+            $e.Exception.Message | Should -BeLike "*$state lacks $($Without -join ', '): an earlier version of this module wrote it*"
+            $e.ErrorDetails.RecommendedAction | Should -BeLike '*module version that started it*move the file away*'
+        }
+        Get-Content $state -Raw | Should -Be $before
+    }
+
     It 'makes a new upgrade refuse and say how to go on when it records an unfinished one' {
         $case = New-Case
         Write-InterruptedState $case
@@ -152,5 +176,46 @@ Describe 'A target release older than the database' {
         $e.Exception.Message | Should -BeLike '*already at queens*'
         Get-Content $case.Db -Raw | Should -Be $before
         Test-Path (Join-Path $case.Backups 'df-upgrade-state.json') | Should -BeFalse
+    }
+}
+
+Describe 'Nodes made without an inventory and given to -Node' {
+    BeforeAll {
+        # A node as Get-DfNode gives it, but for the names given; its commands would leave $Marker.
+        function New-HostileNode($Case, [string] $Name, [string] $Chassis, [string] $Marker) {
+            $good = Get-DfNode $Case.Parameters.Inventory | Select-Object -First 1
+            $services = @($good.Services | ForEach-Object {
+                [DragonflowUpgrade.Remote.NodeService]::new($_.Name, $_.Role, $_.Kind, $_.Heartbeat, "touch '$Marker'", "touch '$Marker'", "touch '$Marker'") })
+            [DragonflowUpgrade.Remote.DfNode]::new($Name, $good.Address, $good.Port, $good.User, $good.IdentityFile, $Chassis,
+                [string[]]$good.Roles, [DragonflowUpgrade.Remote.NodeService[]]$services, $null, [string[]]$good.ConfigFiles)
+        }
+    }
+
+    It 'are refused by Invoke-DfUpgrade as the inventory refuses them (<Case>), before anything runs' -ForEach @(
+        @{ Case = 'a command in the name'; Name = 'node01;touch${IFS}ran'; Chassis = 'node01'; Culprit = "the node name 'node01;touch`${IFS}ran' holds ';'" }
+        @{ Case = 'a substitution in the chassis'; Name = 'node01'; Chassis = '$(touch ran)'; Culprit = "the chassis name '`$(touch ran)' starts with '`$'" }
+        @{ Case = 'a newline in the name'; Name = "node01`ntouch ran"; Chassis = 'node01'; Culprit = "the node name 'node01\ntouch ran' holds U+000A" }
+    ) {
+        $case = New-Case
+        $marker = Join-Path $case.Dir 'ran'
+        $node = New-HostileNode $case $Name $Chassis $marker
+        $p = $case.Parameters; $p.Remove('Inventory')
+        $e = { Invoke-DfUpgrade @p -Node $node -UpdateCommand "touch '$marker' {node} {chassis}" -RevertCommand "touch '$marker'" } |
+            Should -Throw -ErrorId 'InventoryNameInvalid*' -PassThru
+        $e.Exception.Message | Should -BeLike "The node '*' given to -Node: $Culprit*"
+        Test-Path $marker | Should -BeFalse
+        Test-Path $case.Backups | Should -BeFalse
+    }
+
+    It 'is refused by Stop-DfControlPlane with an error of its own, and nothing runs on it' {
+        $case = New-Case
+        $marker = Join-Path $case.Dir 'ran'
+        $node = New-HostileNode $case 'node01 x' 'node01' $marker
+        $results = $node | Stop-DfControlPlane -KnownHostsPath $case.Parameters.KnownHostsPath -Confirm:$false -ErrorVariable errors -ErrorAction SilentlyContinue
+        $results | Should -BeNullOrEmpty
+        @($errors).Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'InventoryNameInvalid*'
+        $errors[0].Exception.Message | Should -BeLike "*the node name 'node01 x' holds U+0020 at position 7*"
+        Test-Path $marker | Should -BeFalse
     }
 }

@@ -3,6 +3,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Text;
 using System.Linq;
 using System.Threading;
 using DragonflowUpgrade.Dragonflow.Configuration;
@@ -97,6 +98,25 @@ namespace DragonflowUpgrade.Remote
             }
         }
 
+        const int MaxFileName = 255; // bytes, on Linux's file systems
+
+        /// <summary>
+        /// <paramref name="stamp"/>-<paramref name="path"/> with '/' as '_'; when that is too long
+        /// for a file name, the stamp, a hash of the whole path (two paths never share a name) and
+        /// as much of the path's end as fits.
+        /// </summary>
+        internal static string BackupName(string stamp, string path)
+        {
+            string flat = path.Trim('/').Replace('/', '_');
+            string name = stamp + "-" + flat;
+            if (Encoding.UTF8.GetByteCount(name) <= MaxFileName) return name;
+            string head = stamp + "-" + NodeFiles.Sha256(Encoding.UTF8.GetBytes(path)).Substring(0, 16) + "-";
+            int start = 0;
+            while (Encoding.UTF8.GetByteCount(head) + Encoding.UTF8.GetByteCount(flat.Substring(start)) > MaxFileName
+                   || char.IsLowSurrogate(flat[start])) start++;
+            return head + flat.Substring(start);
+        }
+
         static string Describe(ConfigurationFinding f) => $"[{f.Group}] {f.Option} -> [{f.NewGroup}] {f.NewOption}";
 
         // <folder>/<node>/<time>-<path, '/' as '_'>, readable by its owner only.
@@ -104,7 +124,7 @@ namespace DragonflowUpgrade.Remote
         {
             string dir = Path.Combine(folder, node.Name);
             Directory.CreateDirectory(dir);
-            string file = Path.Combine(dir, stamp + "-" + path.Trim('/').Replace('/', '_'));
+            string file = Path.Combine(dir, BackupName(stamp, path));
             using (var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
             {
                 FileModes.SetOwnerOnly(file);

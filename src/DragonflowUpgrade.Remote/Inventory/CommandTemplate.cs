@@ -5,9 +5,10 @@ namespace DragonflowUpgrade.Remote
 {
     /// <summary>
     /// A command of an inventory, with placeholders ({service}, {node}, {chassis}) replaced by
-    /// those names as they are. That is safe anywhere in the command, quoted or not, because the
-    /// inventory admits only names that hold no character a shell treats specially (see
-    /// Inventory.CheckName). A placeholder the module does not know is refused (a typo would
+    /// those names. The inventory and Inventory.Check admit only names that hold no character a
+    /// shell treats specially, so a name goes in as it is, quoted or not; anything else would be
+    /// escaped for where the placeholder stands (<see cref="ForShell"/>), so that no value is ever
+    /// read as shell syntax. A placeholder the module does not know is refused (a typo would
     /// otherwise reach the node as literal text), and so is one right after '$', which the shell
     /// would read as a variable.
     /// </summary>
@@ -40,22 +41,37 @@ namespace DragonflowUpgrade.Remote
         public string Problem { get; }
         public string ProblemId { get; }
 
-        /// <summary>The command for names the inventory has checked.</summary>
+        /// <summary>The command with {service}, {node} and {chassis} replaced by those names.</summary>
         public string Fill(string service, string node, string chassis) =>
-            Placeholder.Replace(Text, m =>
-            {
-                switch (m.Groups[1].Value)
-                {
-                    case "service": return service;
-                    case "node": return node;
-                    case "chassis": return chassis;
-                    default: return m.Value; // a shell ${VAR}: Check allows nothing else
-                }
-            });
+            Fill(new System.Collections.Generic.Dictionary<string, string> { ["service"] = service, ["node"] = node, ["chassis"] = chassis });
 
-        /// <summary>The command with each placeholder given replaced by its value, as it is (see the class summary).</summary>
+        /// <summary>The command with each placeholder given replaced by its value (see the class summary); a shell ${VAR} is left alone.</summary>
         public string Fill(System.Collections.Generic.IReadOnlyDictionary<string, string> values) =>
-            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string v) ? v : m.Value);
+            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string v) && _placeholders.Contains(m.Groups[1].Value)
+                ? ForShell(Text, m.Index, v ?? "") : m.Value);
+
+        /// <summary>
+        /// <paramref name="value"/> escaped for a POSIX shell at <paramref name="index"/> of
+        /// <paramref name="command"/>: inside '…' or "…" escaped for those quotes, outside them
+        /// quoted unless it holds only characters no shell treats specially (a checked name does).
+        /// </summary>
+        internal static string ForShell(string command, int index, string value)
+        {
+            char quote = '\0';
+            for (int i = 0; i < index; i++)
+            {
+                char c = command[i];
+                if (quote == '\'') { if (c == '\'') quote = '\0'; }
+                else if (c == '\\') i++; // outside quotes or in "…", a backslash takes the next character as it is
+                else if (quote == '"') { if (c == '"') quote = '\0'; }
+                else if (c == '\'' || c == '"') quote = c;
+            }
+            if (quote == '\'') return value.Replace("'", "'\\''");
+            if (quote == '"') return Regex.Replace(value, "[\"\\\\$`]", "\\$0");
+            return value.All(IsPlain) ? value : ShellQuote.Quote(value);
+        }
+
+        static bool IsPlain(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.:@/+,=%".IndexOf(c) >= 0;
 
         static (string? Id, string? Problem) Check(string s, string[] placeholders)
         {

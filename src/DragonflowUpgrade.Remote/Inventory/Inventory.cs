@@ -170,30 +170,65 @@ namespace DragonflowUpgrade.Remote
         /// characters is special to a shell, in quotes or out of them: this is what makes putting
         /// a name into a command as it is safe (<see cref="CommandTemplate"/>).
         /// </summary>
-        static void CheckName(string name, string what, string file, int line, string field) =>
-            CheckName(name, what, file, line, field, ":-_.@", "a name that reaches a command", "what a systemd unit name holds",
-                $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.");
+        static void CheckName(string name, string what, string file, int line, string field)
+        {
+            if (NameProblem(name, what, CommandName) is string problem)
+                throw new InventoryException(file, line, field, problem, InventoryException.NameInvalidId, NameAction(what));
+        }
 
         /// <summary>A user name, which messages and logs show, may hold what a portable POSIX user name holds.</summary>
-        static void CheckUser(string name, string file, int line, string field) =>
-            CheckName(name, "user name", file, line, field, "-_.", "a user name", "what a portable POSIX user name holds",
-                "Give the user the node's sshd logs in, as in: stack.");
+        static void CheckUser(string name, string file, int line, string field)
+        {
+            if (NameProblem(name, "user name", UserName) is string problem)
+                throw new InventoryException(file, line, field, problem, InventoryException.NameInvalidId, UserAction);
+        }
 
-        static void CheckName(string name, string what, string file, int line, string field, string others, string rule, string like, string action)
+        static readonly (string Others, string Rule, string Like) CommandName = (":-_.@", "a name that reaches a command", "what a systemd unit name holds");
+        static readonly (string Others, string Rule, string Like) UserName = ("-_.", "a user name", "what a portable POSIX user name holds");
+        const string UserAction = "Give the user the node's sshd logs in, as in: stack.";
+
+        static string NameAction(string what) => $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.";
+
+        /// <summary>Why <paramref name="name"/> breaks the rule, as a sentence naming it; null when it keeps it.</summary>
+        static string NameProblem(string name, string what, (string Others, string Rule, string Like) rule)
         {
             string problem = null;
-            if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
+            if (string.IsNullOrEmpty(name)) problem = "is empty";
+            else if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
             else if (!IsAsciiLetterOrDigit(name[0])) problem = $"starts with {Describe(name[0])}";
             else
             {
-                int bad = name.IndexOf(c => !IsAsciiLetterOrDigit(c) && others.IndexOf(c) < 0);
+                int bad = name.IndexOf(c => !IsAsciiLetterOrDigit(c) && rule.Others.IndexOf(c) < 0);
                 if (bad >= 0) problem = $"holds {Describe(name[bad])} at position {bad + 1}";
             }
-            if (problem != null)
-                throw new InventoryException(file, line, field,
-                    $"the {what} '{InventoryException.Show(name)}' {problem}: {rule} may hold only ASCII letters, digits and {string.Join(" ", others.ToCharArray())} " +
-                    $"({like}), must start with a letter or digit, and has at most {MaxNameLength} characters.",
-                    InventoryException.NameInvalidId, action);
+            return problem == null ? null
+                : $"the {what} '{InventoryException.Show(name)}' {problem}: {rule.Rule} may hold only ASCII letters, digits and {string.Join(" ", rule.Others.ToCharArray())} " +
+                  $"({rule.Like}), must start with a letter or digit, and has at most {MaxNameLength} characters.";
+        }
+
+        /// <summary>
+        /// Checks a node that did not come from <see cref="Parse"/> (one made directly and given to
+        /// -Node) as Parse checks an inventory's: its names reach commands as they are, its address
+        /// and port the SSH connection, its configuration files commands (quoted).
+        /// </summary>
+        public static void Check(DfNode node)
+        {
+            DfException Invalid(string problem, string id = InventoryException.InvalidId, string action = null) =>
+                new DfException(id, DfErrorCategory.InvalidArgument, $"The node '{InventoryException.Show(node.Name)}' given to -Node: {problem}", node.Name,
+                    action ?? "Take the nodes from the inventory with Get-DfNode; nothing was run on any node.");
+
+            var names = new List<(string What, string Value)> { ("node name", node.Name), ("chassis name", node.Chassis) };
+            if (node.Services == null || node.Services.Any(s => s == null)) throw Invalid("its services are missing.");
+            names.AddRange(node.Services.Select(s => ("service name", s.Name)));
+            foreach (var (what, value) in names)
+                if (NameProblem(value, what, CommandName) is string problem) throw Invalid(problem, InventoryException.NameInvalidId, NameAction(what));
+            if (NameProblem(node.User, "user name", UserName) is string userProblem) throw Invalid(userProblem, InventoryException.NameInvalidId, UserAction);
+            if (node.Address == null || !IsHostName(node.Address)) throw Invalid($"'{InventoryException.Show(node.Address)}' is not a host name or IP address.");
+            if (node.Port < 1 || node.Port > 65535) throw Invalid($"{node.Port} is not a port number (1-65535).");
+            if (node.Roles == null || node.Roles.Count == 0 || node.Roles.Any(string.IsNullOrWhiteSpace)) throw Invalid("give the node at least one role, and no empty one.");
+            foreach (string path in node.ConfigFiles ?? new string[] { null })
+                if (string.IsNullOrEmpty(path) || path[0] != '/' || path.Any(char.IsControl))
+                    throw Invalid($"'{InventoryException.Show(path)}' is not an absolute path on the nodes: give one such as {DefaultDragonflowConfig}.");
         }
 
         static bool IsAsciiLetterOrDigit(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

@@ -9,6 +9,22 @@ namespace DragonflowUpgrade.Remote.Upgrade
             new DfException("UpgradeStateInvalid", DfErrorCategory.InvalidData, $"The upgrade state file {path} {why}.", path,
                 "Restore the file from the backup folder's copy you trust, or, if no upgrade is under way, move it away; nothing was changed.");
 
+        public static DfException StateOutdated(string path, System.Collections.Generic.IReadOnlyList<string> missing) =>
+            new DfException("UpgradeStateInvalid", DfErrorCategory.InvalidData,
+                $"The upgrade state file {path} lacks {string.Join(", ", missing)}: an earlier version of this module wrote it, before it recorded them, so this one cannot tell what that upgrade changed.", path,
+                "Resume or undo that upgrade with the module version that started it; if no upgrade is under way, move the file away. Nothing was changed.");
+
+        public static DfException StateUnwritable(UpgradeState s, System.Exception e)
+        {
+            bool begun = s.Steps.Exists(x => x.State != StepState.Pending);
+            return new DfException("UpgradeStateUnwritable", DfErrorCategory.WriteError,
+                $"Could not record the progress of upgrade {s.Id} in {s.Path}: {e.Message} " +
+                (begun ? $"The upgrade stopped at step {s.StepReached}{(s.Failure == null ? "" : " (" + s.Failure + ")")}; nothing was rolled back." : "Nothing was stopped or changed."),
+                s.Path, begun
+                    ? "Make room in the backup folder (or make it writable again), then run Invoke-DfUpgrade -Resume to carry the upgrade on, or Undo-DfUpgrade to put the cloud back."
+                    : "Make room in the backup folder (or make it writable again), then run the upgrade again.");
+        }
+
         public static DfException StateOtherCloud(string path, string why) =>
             new DfException("UpgradeStateOtherCloud", DfErrorCategory.InvalidArgument, $"The upgrade state file {path} {why}.", path,
                 "Give the -BackupPath folder of this cloud's upgrade, or the inventory and database that upgrade was started with; nothing was changed.");
@@ -17,6 +33,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
             new DfException("UpgradeInterrupted", DfErrorCategory.ResourceBusy,
                 $"Upgrade {s.Id} of {s.Database} to {s.TargetRelease} did not finish: it stopped at step {s.StepReached} ({s.Status}, last recorded {s.UpdatedAt:u}){(s.Failure == null ? "" : ": " + s.Failure)}.",
                 s.Path, "Run Invoke-DfUpgrade -Resume to carry it on from that step, or Undo-DfUpgrade to put the cloud back as it was.");
+
+        public static DfException Running(UpgradeState s, Engine.Safety.UpgradeLockInfo holder) =>
+            new DfException("UpgradeRunning", DfErrorCategory.ResourceBusy,
+                $"Upgrade {s.Id} of {s.Database} to {s.TargetRelease} is under way: {holder} holds the NB database's lock for it (its last recorded step {s.StepReached}, {s.UpdatedAt:u}).",
+                s.Path, "Wait for it to end; -Resume and Undo-DfUpgrade are for an upgrade whose process is gone. Nothing was changed.");
 
         public static DfException NothingToResume(string folder) =>
             new DfException("UpgradeNotFound", DfErrorCategory.ObjectNotFound, $"No unfinished upgrade is recorded in {folder}.", folder,

@@ -236,7 +236,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             {
                 return new ReadinessResult("BackupFolder", null, ReadinessStatus.Failed, $"{existing} is not writable ({e.Message}); give -BackupPath a folder you can write");
             }
-            long free = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(existing))).AvailableFreeSpace;
+            // The file system the folder is on, not the one of its root: on Linux a backup folder is often a mount of its own (statvfs of the path).
+            string full = Path.GetFullPath(existing);
+            long free = new DriveInfo(Path.DirectorySeparatorChar == '\\' ? Path.GetPathRoot(full) : full).AvailableFreeSpace;
             long needed = bytes + (neutronBytes ?? 0);
             // A dump is about the size of the data and indexes it holds, before compression.
             string sized = neutronBytes == null

@@ -46,6 +46,20 @@ namespace DragonflowUpgrade.Remote.Upgrade
             return state != null && state.Interrupted ? state : null;
         }
 
+        /// <summary>
+        /// Refuses a new upgrade while the folder records one unfinished: as under way while a live
+        /// process holds the NB database's lock for it (it is not to be resumed or undone), else as interrupted.
+        /// </summary>
+        public void RequireNoneUnfinished()
+        {
+            var earlier = FindInterrupted();
+            if (earlier == null) return;
+            UpgradeLockInfo holder;
+            using (var store = _settings.OpenDatabase()) holder = UpgradeLock.Read(store);
+            if (holder != null && holder.Upgrade == earlier.Id && !holder.OwnerGone) throw UpgradeErrors.Running(earlier, holder);
+            throw UpgradeErrors.Interrupted(earlier);
+        }
+
         /// <summary>Runs a new upgrade. Refuses when another is recorded as unfinished in the folder, and when readiness fails (then nothing was changed).</summary>
         public UpgradeState Run(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel,
             Func<IReadOnlyList<ReadinessResult>> readiness = null)
@@ -56,8 +70,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 if (_settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
                 if (_settings.RevertCommand != null) UpdateStep.Fill(_settings.RevertCommand, "-RevertCommand", node);
             }
-            var earlier = FindInterrupted();
-            if (earlier != null) throw UpgradeErrors.Interrupted(earlier);
+            RequireNoneUnfinished();
             if (readiness != null)
             {
                 var sw = Stopwatch.StartNew();
@@ -74,7 +87,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
             using (Lock(c)) // before the state file exists: a refused upgrade leaves nothing to resume
             {
                 state.Database = c.Store.Location;
-                state.Save();
+                try { state.Save(); }
+                catch (DfException)
+                {
+                    // Nothing began and no state file says so: the database is not left marked as under an upgrade no one can resume.
+                    UpgradeUnderWay.End(c.Store);
+                    throw;
+                }
                 return Ended(c, () => Continue(c));
             }
         }

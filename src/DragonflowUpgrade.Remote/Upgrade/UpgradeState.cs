@@ -139,19 +139,32 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public static string PathIn(string folder) => System.IO.Path.Combine(folder, FileName);
 
-        /// <summary>Writes the state to a temporary file beside it, then renames it over the old one.</summary>
+        /// <summary>
+        /// Writes the state to a temporary file beside it, then renames it over the old one. A
+        /// failure (a full or read-only file system) leaves the old file whole and is an
+        /// UpgradeStateUnwritable error saying where the upgrade stopped.
+        /// </summary>
         public void Save()
         {
             UpdatedAt = DateTimeOffset.UtcNow;
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path));
             string temp = Path + ".tmp";
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            try
             {
-                JsonSerializer.Serialize(stream, this, Options);
-                stream.Flush(true);
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path));
+                using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+                {
+                    JsonSerializer.Serialize(stream, this, Options);
+                    stream.Flush(true);
+                }
+                if (File.Exists(Path)) File.Replace(temp, Path, null);
+                else File.Move(temp, Path);
             }
-            if (File.Exists(Path)) File.Replace(temp, Path, null);
-            else File.Move(temp, Path);
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                try { File.Delete(temp); } // what a full disk let through is no use, and takes room
+                catch (Exception x) when (x is IOException || x is UnauthorizedAccessException) { }
+                throw UpgradeErrors.StateUnwritable(this, e);
+            }
         }
 
         /// <summary>The state file in <paramref name="folder"/>, or null when there is none.</summary>
@@ -163,15 +176,33 @@ namespace DragonflowUpgrade.Remote.Upgrade
             // A FIFO or socket has no length either: reading one would wait for a writer forever.
             if (new FileInfo(path).Length == 0) throw UpgradeErrors.StateInvalid(path, "is empty or not a regular file");
             UpgradeState state;
-            try { state = JsonSerializer.Deserialize<UpgradeState>(File.ReadAllText(path), Options); }
+            string text = File.ReadAllText(path);
+            try { state = JsonSerializer.Deserialize<UpgradeState>(text, Options); }
             catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + e.Message + ")"); }
             if (state == null || state.Format != CurrentFormat)
                 throw UpgradeErrors.StateInvalid(path, $"is not an upgrade state file of this module (its format is '{state?.Format}', expected '{CurrentFormat}')");
+            // Save writes every field, nulls included: a file lacking one was written before it existed, and would read as
+            // "no nodes", "no Neutron database" or "no checksum" rather than as what that upgrade had.
+            var missing = MissingFields(text);
+            if (missing.Count > 0) throw UpgradeErrors.StateOutdated(path, missing);
             if (string.IsNullOrEmpty(state.Id) || string.IsNullOrEmpty(state.Database) || state.Nodes == null || state.Nodes.Any(n => n == null || string.IsNullOrEmpty(n.Name)) || state.Steps == null || state.Steps.Count == 0
                 || state.Steps.Any(s => s == null || string.IsNullOrEmpty(s.Name)) || state.Updated == null || state.UpdateAttempted == null)
                 throw UpgradeErrors.StateInvalid(path, "lacks the upgrade's id, database, nodes or steps");
             state.Path = path;
             return state;
+        }
+
+        /// <summary>The fields this module writes that the JSON object <paramref name="text"/> lacks, by their JSON names.</summary>
+        static List<string> MissingFields(string text)
+        {
+            using (var doc = JsonDocument.Parse(text))
+            {
+                var present = new HashSet<string>(doc.RootElement.EnumerateObject().Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
+                return typeof(UpgradeState).GetProperties()
+                    .Where(p => p.CanWrite && !Attribute.IsDefined(p, typeof(JsonIgnoreAttribute)))
+                    .Select(p => Options.PropertyNamingPolicy.ConvertName(p.Name))
+                    .Where(name => !present.Contains(name)).ToList();
+            }
         }
 
         /// <summary>Refuses a state file written for another database, other nodes (by name, address, port, user or roles), or another setup of Neutron's database.</summary>

@@ -256,5 +256,44 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             Assert.Matches("Node '[^']+' would run it for df-metadata-service", e.Message);
             Assert.Contains("{service}", e.RecommendedAction);
         }
+
+        // Wherever a placeholder stands, a value that is no name still reaches the command as one word.
+        [Theory]
+        [InlineData("printf '%s\\n' {node}", "%V%")]
+        [InlineData("printf '%s\\n' '{node}'", "%V%")]
+        [InlineData("printf '%s\\n' \"{node}\"", "%V%")]
+        [InlineData("printf '%s\\n' \"on {node}\"'.'", "on %V%.")]
+        [InlineData("printf '%s\\n' x{node}'y'", "x%V%y")]
+        public void A_value_that_is_no_name_is_escaped_for_where_its_placeholder_stands(string template, string output)
+        {
+            string marker = Path.Combine(MarkerDir, "q");
+            string hostile = $"a'b\"c`touch {marker}`$(touch {marker});touch {marker} # $HOME \\ e";
+            string command = new CommandTemplate(template, "Test", 0).Fill("", hostile, hostile);
+            var node = Inventory.LoadJson(Write(@"{ ""Nodes"": [ %NODES% ] }"))[0];
+            using (var c = TestCloud.Connector().Connect(node, _log))
+            {
+                var r = c.Run(command, _log);
+                Assert.Equal(0, r.ExitCode);
+                Assert.Equal(output.Replace("%V%", hostile), r.Output);
+            }
+            Assert.Empty(Directory.GetFileSystemEntries(MarkerDir));
+        }
+
+        [Theory]
+        [InlineData("node01; touch x", "node01", "stack", "127.0.0.11", "InventoryNameInvalid", "the node name 'node01; touch x' holds ';' at position 7")]
+        [InlineData("node01", "$(reboot)", "stack", "127.0.0.11", "InventoryNameInvalid", "the chassis name '$(reboot)' starts with '$'")]
+        [InlineData("node01", "node01", "st'ack", "127.0.0.11", "InventoryNameInvalid", "the user name 'st'ack' holds ''' at position 3")]
+        [InlineData("node01", "node01", "stack", "127.0.0.11\n-oProxyCommand=x", "InventoryInvalid", "is not a host name or IP address")]
+        [InlineData("nœud", "node01", "stack", "127.0.0.11", "InventoryNameInvalid", "holds U+0153")]
+        public void A_node_made_without_an_inventory_is_checked_as_the_inventory_checks_its_nodes(string name, string chassis, string user, string address, string id, string problem)
+        {
+            var services = new[] { new NodeService("df-local-controller", "compute", ServiceKind.Dragonflow, true, "true", "true", "true") };
+            var e = Assert.IsAssignableFrom<Engine.Errors.DfException>(Record.Exception(() =>
+                Inventory.Check(new DfNode(name, address, 22, user, null, chassis, new[] { "compute" }, services))));
+            Assert.Equal(id, e.ErrorId);
+            Assert.Contains(problem, e.Message);
+            Assert.StartsWith("The node '", e.Message);
+            Inventory.Check(new DfNode("node01", "127.0.0.11", 22, "stack", null, "node01", new[] { "compute" }, services));
+        }
     }
 }

@@ -1,4 +1,5 @@
 using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Errors;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -12,11 +13,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// A cmdlet that works on nodes over SSH: takes them from the pipeline (Get-DfNode, or any
     /// object with a Node property), and then works on all of them at once, in EndProcessing.
     /// </summary>
-    public abstract class DfNodeCmdlet : DfCmdlet
+    public abstract class DfNodeCmdlet : DfSshCmdlet
     {
         readonly List<DfNode> _nodes = new List<DfNode>();
         readonly HashSet<string> _names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
         /// <summary>The nodes, from Get-DfNode.</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -28,55 +28,24 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [ValidateRange(1, 1024)]
         public int ThrottleLimit { get; set; } = 32;
 
-        /// <summary>The passphrase of the identity files, as the credential's password (its user name is not used).</summary>
-        [Parameter]
-        [Credential]
-        public PSCredential Credential { get; set; }
-
-        /// <summary>The known_hosts file; ~/.ssh/known_hosts by default.</summary>
-        [Parameter]
-        public string KnownHostsPath { get; set; }
-
-        /// <summary>Trust and record the host key of a node known_hosts does not list. A changed key is refused all the same.</summary>
-        [Parameter]
-        public SwitchParameter AcceptNewHostKey { get; set; }
-
-        /// <summary>Seconds that connecting and logging in may take.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int ConnectTimeout { get; set; } = 10;
-
-        /// <summary>Seconds that one remote command may take.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int CommandTimeout { get; set; } = 180;
-
         /// <summary>The nodes given, each once, in the order they came.</summary>
         protected IReadOnlyList<DfNode> Nodes => _nodes;
-
-        protected CancellationToken Cancellation => _cancel.Token;
 
         protected override void ProcessRecord()
         {
             foreach (var node in Node)
-                if (node != null && _names.Add(node.Name)) _nodes.Add(node);
-        }
-
-        protected override void StopProcessing() => _cancel.Cancel();
-
-        protected SshConnector CreateConnector()
-        {
-            var options = new SshOptions
             {
-                AcceptNewHostKey = AcceptNewHostKey,
-                Passphrase = Credential?.GetNetworkCredential().Password,
-                ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
-                CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
-            };
-            if (!string.IsNullOrEmpty(KnownHostsPath))
-                options.KnownHostsPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath);
-            return new SshConnector(options);
+                if (node == null) continue;
+                // A node made directly has not been through the inventory's checks: one error per bad node, the rest go on.
+                try { Remote.Inventory.Check(node); }
+                catch (DfException e) { WriteError(Record(e)); continue; }
+                if (_names.Add(node.Name)) _nodes.Add(node);
+            }
         }
+
+        protected DfNodeCmdlet() : base(commandTimeout: 180) { }
+
+        protected SshConnector CreateConnector() => new SshConnector(SshOptions());
 
         protected static string Target(DfNode node) => $"{node.Name} ({node.Address})";
 

@@ -15,10 +15,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// the inventory, SSH options, and the database password for a {password} in the commands.
     /// The command's output lines reach the verbose stream as they come.
     /// </summary>
-    public abstract class DfNeutronDatabaseCmdlet : DfCmdlet
+    public abstract class DfNeutronDatabaseCmdlet : DfSshCmdlet
     {
-        readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-
         /// <summary>The inventory (.psd1 or .json) whose NeutronDatabase table names the controller and the commands.</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -29,30 +27,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Credential]
         public PSCredential DatabaseCredential { get; set; }
 
-        /// <summary>The passphrase of the identity file, as the credential's password (its user name is not used).</summary>
-        [Parameter]
-        [Credential]
-        public PSCredential Credential { get; set; }
-
-        /// <summary>The known_hosts file; ~/.ssh/known_hosts by default.</summary>
-        [Parameter]
-        public string KnownHostsPath { get; set; }
-
-        /// <summary>Trust and record the controller's host key when known_hosts does not list it. A changed key is refused all the same.</summary>
-        [Parameter]
-        public SwitchParameter AcceptNewHostKey { get; set; }
-
-        /// <summary>Seconds that connecting and logging in may take.</summary>
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int ConnectTimeout { get; set; } = 10;
-
-        /// <summary>Seconds that the command may take.</summary>
-        [Parameter]
-        [ValidateRange(1, 604800)]
-        public int CommandTimeout { get; set; } = 3600;
-
-        protected override void StopProcessing() => _cancel.Cancel();
+        // A dump or a migration of a big database takes long.
+        protected DfNeutronDatabaseCmdlet() : base(commandTimeout: 3600) { }
 
         protected abstract void Process(NeutronDatabase db, string password);
 
@@ -72,15 +48,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             }
             catch (InventoryException e) { WriteError(Record(e)); return; }
 
-            var options = new SshOptions
-            {
-                AcceptNewHostKey = AcceptNewHostKey,
-                Passphrase = Credential?.GetNetworkCredential().Password,
-                ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
-                CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
-            };
-            if (!string.IsNullOrEmpty(KnownHostsPath)) options.KnownHostsPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath);
-            _options = options;
+            _options = SshOptions();
             try { Process(db, DatabaseCredential?.GetNetworkCredential().Password); }
             catch (DfException e) { WriteError(Record(e, db.Node.Name)); }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
@@ -121,8 +89,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 if (warning) WriteWarning(text); else WriteVerbose(text);
             return task.GetAwaiter().GetResult();
         }
-
-        protected CancellationToken Cancellation => _cancel.Token;
 
         sealed class QueueLogger : ILogger
         {

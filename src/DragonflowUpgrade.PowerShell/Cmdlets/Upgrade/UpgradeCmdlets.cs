@@ -17,10 +17,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// What the whole-upgrade cmdlets share: the nodes (-Inventory, or -Node from Get-DfNode), the
     /// NB database, the backup folder that holds the state file, and the SSH options.
     /// </summary>
-    public abstract class DfUpgradeCmdlet : DfCmdlet
+    public abstract class DfUpgradeCmdlet : DfSshCmdlet
     {
         readonly List<DfNode> _nodes = new List<DfNode>();
-        readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
         /// <summary>The inventory of the cloud's nodes (.psd1 or .json).</summary>
         [Parameter(Mandatory = true, ParameterSetName = "Inventory")]
@@ -59,40 +58,25 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [ValidateRange(1, 1024)]
         public int ThrottleLimit { get; set; } = 32;
 
-        /// <summary>The passphrase of the identity files, as the credential's password.</summary>
-        [Parameter]
-        [Credential]
-        public PSCredential Credential { get; set; }
-
         /// <summary>The password of Neutron's database, for a {password} in the inventory's NeutronDatabase commands (its user name is not used).</summary>
         [Parameter]
         [Credential]
         public PSCredential NeutronCredential { get; set; }
 
-        [Parameter]
-        public string KnownHostsPath { get; set; }
-
-        [Parameter]
-        public SwitchParameter AcceptNewHostKey { get; set; }
-
-        [Parameter]
-        [ValidateRange(1, 3600)]
-        public int ConnectTimeout { get; set; } = 10;
-
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int CommandTimeout { get; set; } = 600;
-
-        protected CancellationToken Cancellation => _cancel.Token;
+        protected DfUpgradeCmdlet() : base(commandTimeout: 600) { }
 
         protected override void ProcessRecord()
         {
             if (Node != null)
                 foreach (var n in Node)
-                    if (n != null && _nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
+                {
+                    if (n == null) continue;
+                    // The upgrade needs the whole cloud: a node made directly that the inventory would refuse stops it before anything runs.
+                    try { Remote.Inventory.Check(n); }
+                    catch (DfException e) { ThrowTerminatingError(Record(e)); }
+                    if (_nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
+                }
         }
-
-        protected override void StopProcessing() => _cancel.Cancel();
 
         /// <summary>The settings of the upgrade; null after a terminating error.</summary>
         protected UpgradeSettings Settings(string targetRelease)
@@ -109,14 +93,6 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 backup = BackupPath != null
                     ? SafetyErrors.ResolvePath(this, BackupPath)
                     : Path.GetDirectoryName(NbBackup.DefaultPath(store));
-            var options = new SshOptions
-            {
-                AcceptNewHostKey = AcceptNewHostKey,
-                Passphrase = Credential?.GetNetworkCredential().Password,
-                ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
-                CommandTimeout = TimeSpan.FromSeconds(CommandTimeout),
-            };
-            if (!string.IsNullOrEmpty(KnownHostsPath)) options.KnownHostsPath = SafetyErrors.ResolvePath(this, KnownHostsPath);
             return new UpgradeSettings
             {
                 Nodes = nodes,
@@ -127,7 +103,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 Neutron = neutron,
                 NeutronPassword = NeutronCredential?.GetNetworkCredential().Password,
                 BackupFolder = backup,
-                Ssh = new SshConnector(options),
+                Ssh = new SshConnector(SshOptions()),
                 ThrottleLimit = ThrottleLimit,
                 ServiceDownTime = TimeSpan.FromSeconds(ServiceDownTime),
                 HeartbeatTimeout = TimeSpan.FromSeconds(HeartbeatTimeout),
@@ -238,8 +214,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     run.Resume(WriteObject, ProgressTo(1), Cancellation);
                     return;
                 }
-                var interrupted = run.FindInterrupted();
-                if (interrupted != null) throw UpgradeErrors.Interrupted(interrupted);
+                run.RequireNoneUnfinished();
                 var steps = run.Describe();
                 string summary = $"upgrade {settings.Nodes.Count} node(s) and {Database} to {TargetRelease}: " +
                     string.Join(" → ", steps.Select(s => s.Step).Distinct());
