@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
@@ -293,6 +294,14 @@ namespace DragonflowUpgrade.Engine.Tests
 
                 var e = Assert.Throws<NbStoreException>(() => CommitJournal.Resume(store));
                 Assert.Contains($"The commit record {marker.Key} is damaged (it has no '{name}')", e.Message);
+                e = Assert.Throws<NbStoreException>(() => CommitJournal.PlanUndo(store, force: true));
+                Assert.Contains($"The commit record {marker.Key} is damaged (it has no '{name}')", e.Message);
+                Assert.Equal(s.Before, Safe.Dump(store));
+
+                // The way out the error names: a forced restore of the backup discards the damaged record.
+                using (var restore = NbRun.PlanRestore(store, s.Backup.Path, new GuardOptions("Restore-DfNbDatabase", planOnly: false, force: true)))
+                    restore.Execute();
+                Assert.Null(CommitJournal.ReadInProgress(store));
                 Assert.Equal(s.Before, Safe.Dump(store));
             }
         }

@@ -167,6 +167,24 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void A_report_that_cannot_be_written_leaves_the_runs_own_outcome_to_be_seen()
+        {
+            var (run, steps) = NewRun();
+            // Folders where the report's two files go: neither can be written.
+            steps[2].OnDo = () =>
+            {
+                string id = UpgradeState.Load(_folder).Id;
+                Directory.CreateDirectory(Path.Combine(_folder, $"df-upgrade-{id}.json"));
+                Directory.CreateDirectory(Path.Combine(_folder, $"df-upgrade-{id}.md"));
+            };
+            steps[2].FailWith = new StepFailedException("node2", "C broke");
+            var e = Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal("UpgradeRolledBack", e.ErrorId);
+            Assert.Equal(new[] { "do A", "do B", "do C", "undo C", "undo B", "undo A" }, _log);
+            Assert.Equal(UpgradeStatus.RolledBack, UpgradeState.Load(_folder).Status);
+        }
+
+        [Fact]
         public void A_rollback_that_would_lack_what_an_undo_needs_undoes_nothing_and_says_what_is_missing()
         {
             var (run, steps) = NewRun();

@@ -23,8 +23,8 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static CommitReport Resume(INbStore store, IProgress<ProgressReport>? progress = null, ILogger? logger = null, bool force = false)
         {
-            var marker = ReadInProgress(store)
-                ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.");
+            var marker = (ReadInProgress(store)
+                ?? throw new NoUpgradeRunException($"No interrupted commit on {store.Location}: there is nothing to resume.")).RequireRecoverable();
             if (marker.State == CommitState.Undoing) throw new CommitInProgressException(store.Location, marker);
             var changes = LoadJournal(store, marker, logger);
             var tables = new HashSet<string>(changes.Select(c => c.Key.Table), StringComparer.Ordinal);

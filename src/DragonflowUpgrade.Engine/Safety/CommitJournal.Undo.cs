@@ -24,8 +24,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public static UndoPlan PlanUndo(INbStore store, bool force, ILogger? logger = null)
         {
             var (marker, last) = ReadRecords(store);
-            var run = marker ?? last
-                ?? throw new NoUpgradeRunException($"There is no migration run to undo on {store.Location}: none was made by this module, or the last one was undone already.");
+            var run = (marker ?? last
+                ?? throw new NoUpgradeRunException($"There is no migration run to undo on {store.Location}: none was made by this module, or the last one was undone already.")).RequireRecoverable();
             bool interrupted = marker != null && (marker.State == CommitState.Committing || marker.UndoesInterrupted);
             var (info, backup) = NbBackup.Load(run.BackupPath, run.BackupChecksum);
             var now = store.Read().ToList();

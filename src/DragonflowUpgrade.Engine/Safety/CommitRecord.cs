@@ -34,6 +34,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public int ProcessId { get; private set; }
         public DateTimeOffset StartedAt { get; private set; }
         public DateTimeOffset? FinishedAt { get; private set; }
+        /// <summary>Where the record was read from; null for one this process made.</summary>
+        internal NbKey? Key { get; private set; }
         public string BackupPath { get; private set; } = "";
         public string BackupChecksum { get; private set; } = "";
         public string JournalPath { get; private set; } = "";
@@ -64,7 +66,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 ProcessId = Process.GetCurrentProcess().Id,
                 StartedAt = now,
                 BackupPath = backup.Path,
-                BackupChecksum = backup.Checksum!,  // a backup made for the run: NbBackup.Write gives its checksum
+                BackupChecksum = backup.Checksum ?? throw new ArgumentException($"The backup {backup.Path} has no checksum; a run's commit needs a verified backup.", nameof(backup)),
                 JournalPath = journalPath,
                 JournalChecksum = journalChecksum,
                 Changes = changes.Count,
@@ -136,11 +138,12 @@ namespace DragonflowUpgrade.Engine.Safety
                         ProcessId = Int(r, "pid"),
                         StartedAt = UpgradeLockInfo.ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
                         FinishedAt = UpgradeLockInfo.ParseTime(Text(r, "finished_at")),
-                        // What a resume or an undo needs: a record without it is damaged.
-                        BackupPath = Required(r, "backup"),
-                        BackupChecksum = Required(r, "backup_checksum"),
-                        JournalPath = Required(r, "journal"),
-                        JournalChecksum = Required(r, "journal_checksum"),
+                        // What a resume or an undo needs (RequireRecoverable). Read leniently: a record
+                        // without it must still be found, so that a forced restore can discard it.
+                        BackupPath = Text(r, "backup") ?? "",
+                        BackupChecksum = Text(r, "backup_checksum") ?? "",
+                        JournalPath = Text(r, "journal") ?? "",
+                        JournalChecksum = Text(r, "journal_checksum") ?? "",
                         Changes = Int(r, "changes"),
                         Puts = Int(r, "puts"),
                         Deletes = Int(r, "deletes"),
@@ -149,6 +152,7 @@ namespace DragonflowUpgrade.Engine.Safety
                             : new List<string>(),
                         UndoesInterrupted = r.TryGetProperty("undoes_interrupted", out var u) && u.ValueKind == JsonValueKind.True,
                         KeyLayoutOf = Text(r, "key_layout_of"),
+                        Key = e.Key,
                     };
                     return record;
                 }
@@ -173,7 +177,18 @@ namespace DragonflowUpgrade.Engine.Safety
         static string? Text(JsonElement r, string name) =>
             r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-        static string Required(JsonElement r, string name) => Text(r, name) ?? throw new FormatException($"it has no '{name}'");
+        /// <summary>
+        /// Refuses, as damaged and naming what it lacks, a record without the backup or the journal
+        /// that a resume and an undo need. Returns the record.
+        /// </summary>
+        internal CommitRecord RequireRecoverable()
+        {
+            var lacking = new[] { ("backup", BackupPath), ("backup_checksum", BackupChecksum), ("journal", JournalPath), ("journal_checksum", JournalChecksum) }
+                .Where(f => f.Item2.Length == 0).Select(f => f.Item1).FirstOrDefault();
+            if (lacking != null)
+                throw new NbStoreException($"The commit record {Key} is damaged (it has no '{lacking}'). Restore a backup with Restore-DfNbDatabase -Force, which discards it.");
+            return this;
+        }
 
         // Absent: 0. Anything but a whole number is damage, named.
         static int Int(JsonElement r, string name)

@@ -222,7 +222,10 @@ namespace DragonflowUpgrade.Remote
             names.AddRange(node.Services.Select(s => ("service name", s.Name)));
             foreach (var (what, value) in names)
                 if (NameProblem(value, what, CommandName) is string problem) throw Invalid(problem, InventoryException.NameInvalidId, NameAction(what));
-            if (NameProblem(node.User, "user name", UserName) is string userProblem) throw Invalid(userProblem, InventoryException.NameInvalidId, UserAction);
+            // The login name is what Parse falls back to unchecked when an inventory names no user
+            // (a directory user such as jdoe@corp): accepted here too.
+            if (node.User != Environment.UserName && NameProblem(node.User, "user name", UserName) is string userProblem)
+                throw Invalid(userProblem, InventoryException.NameInvalidId, UserAction);
             if (node.Address == null || !IsHostName(node.Address)) throw Invalid($"'{InventoryException.Show(node.Address)}' is not a host name or IP address.");
             if (node.Port < 1 || node.Port > 65535) throw Invalid($"{node.Port} is not a port number (1-65535).");
             if (node.Roles == null || node.Roles.Count == 0 || node.Roles.Any(string.IsNullOrWhiteSpace)) throw Invalid("give the node at least one role, and no empty one.");

@@ -348,8 +348,22 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
         }
 
-        /// <summary>Writes the upgrade's report beside its backups: the state as JSON and a Markdown summary.</summary>
+        /// <summary>
+        /// Writes the upgrade's report beside its backups: the state as JSON and a Markdown summary.
+        /// A report that cannot be written is a warning: the run's own outcome (completed, rolled back,
+        /// failed) is what the caller must see, and the state file records the same.
+        /// </summary>
         static void WriteReport(UpgradeContext c)
+        {
+            try { WriteReportFiles(c); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                c.Settings.Logger.LogWarning("Could not write the report of upgrade {Upgrade} beside its backups ({Error}); its state file {Path} records the same.",
+                    c.State.Id, e.Message, c.State.Path);
+            }
+        }
+
+        static void WriteReportFiles(UpgradeContext c)
         {
             var s = c.State;
             if (s.Path == null) return;

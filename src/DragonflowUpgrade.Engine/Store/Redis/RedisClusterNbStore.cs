@@ -217,13 +217,21 @@ namespace DragonflowUpgrade.Engine.Store
             var threads = Enumerable.Range(first, Math.Max(0, count - first))
                 .Select(i => Task.Factory.StartNew(() => Run(i), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
             if (first == 1 && count > 0) Run(0);
-            for (int reported = 0; ;)
+            try
             {
-                bool finished = Task.WaitAll(threads, progress == null ? Timeout.Infinite : 100);
-                int sum = 0;
-                for (int i = 0; i < count; i++) sum += Volatile.Read(ref done[i]);
-                if (sum != reported) progress.Report(reported = sum);
-                if (finished) break;
+                for (int reported = 0; ;)
+                {
+                    bool finished = Task.WaitAll(threads, progress == null ? Timeout.Infinite : 100);
+                    int sum = 0;
+                    for (int i = 0; i < count; i++) sum += Volatile.Read(ref done[i]);
+                    if (sum != reported) progress.Report(reported = sum);
+                    if (finished) break;
+                }
+            }
+            finally
+            {
+                // A progress report that throws still leaves no master writing.
+                Task.WaitAll(threads);
             }
             var failure = failures.FirstOrDefault(f => f != null);
             if (failure != null) ExceptionDispatchInfo.Capture(failure).Throw();
