@@ -140,9 +140,10 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.DoesNotContain("s3cret", e.ToString());
         }
 
-        /// <summary>The test servers that sign users in, each with a user of its own: its URI with a given password, the right password, and how to remove the user.</summary>
+        /// <summary>The test servers that sign users in (Redis's ACL users, the etcd with authentication).</summary>
         public static TheoryData<string> SigningIn => new TheoryData<string> { "redis", "redis-cluster", "etcd" };
 
+        /// <summary>A user of the <paramref name="kind"/> test server: its URI with a given password, the right password, and how to remove the user.</summary>
         static (Func<string, string> UriWith, string Right, Action Remove) User(string kind)
         {
             string user = "df-test-" + Guid.NewGuid().ToString("N").Substring(0, 8);
