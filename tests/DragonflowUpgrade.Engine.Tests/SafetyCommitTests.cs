@@ -65,11 +65,35 @@ namespace DragonflowUpgrade.Engine.Tests
             return s;
         }
 
-        /// <summary>Commits with the server failing after the journal, the marker and the first <paramref name="batches"/> batches, as a killed process stops.</summary>
-        static void Interrupt(Scenario s, int batches)
+        /// <summary>
+        /// Commits with the store failing after the journal, the marker and the first <paramref name="batches"/>
+        /// batches, as a killed process stops. How many writes that is, the store says: whether it keeps the
+        /// journal in the database (one write: fewer than 10,000 entries) and how many changes go in a batch.
+        /// </summary>
+        static void Interrupt(Scenario s, Point point)
         {
-            using (var store = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 2 + batches))
+            var real = NbStoreFactory.Open(s.Uri);
+            int journal = real.Parts.KeepsJournal ? 1 : 0;
+            using (var store = new SteppedStore(real, writesBeforeFailure: journal + 1 + Batches(s, real.Parts, point)))
                 Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
+        }
+
+        /// <summary>Where a commit is cut short, in the batches of the store's size: the data first, the migration log rows last.</summary>
+        public enum Point { NoBatch, OneBatch, HalfTheData, AllTheData, Everything }
+
+        static int Batches(Scenario s, NbStoreParts parts, Point point)
+        {
+            int size = parts.CommitBatchSize(s.Result.Writes.Count);
+            int log = s.Result.Writes.Count(w => w.Key.Table == MigrationLog.Table);
+            int data = (s.Result.Writes.Count - log + size - 1) / size;
+            switch (point)
+            {
+                case Point.NoBatch: return 0;
+                case Point.OneBatch: return 1;
+                case Point.HalfTheData: return (data + 1) / 2;
+                case Point.AllTheData: return data;
+                default: return data + (log + size - 1) / size;
+            }
         }
 
         [Fact]
@@ -88,24 +112,24 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
         }
 
-        // On Redis: 0, 1; 3 all the data, none of the log rows; 4 everything, but not finished. Other stores batch otherwise.
-        public static TheoryData<string, int> ResumeCases => Cases(0, 1, 3, 4);
-        public static TheoryData<string, int> UndoCases => Cases(0, 2, 4);
+        // Cut after no batch, one, the data but none of the log rows, everything but the finish (on Redis: 0, 1, 3, 4 batches of 1,000; on a file 0, 1, 1, 2).
+        public static TheoryData<string, Point> ResumeCases => Cases(Point.NoBatch, Point.OneBatch, Point.AllTheData, Point.Everything);
+        public static TheoryData<string, Point> UndoCases => Cases(Point.NoBatch, Point.HalfTheData, Point.Everything);
 
-        static TheoryData<string, int> Cases(params int[] batches)
+        static TheoryData<string, Point> Cases(params Point[] points)
         {
-            var cases = new TheoryData<string, int>();
+            var cases = new TheoryData<string, Point>();
             foreach (string store in Safe.Stores)
-                foreach (int b in batches) cases.Add(store, b);
+                foreach (var point in points) cases.Add(store, point);
             return cases;
         }
 
         [Theory]
         [MemberData(nameof(ResumeCases))]
-        public void A_commit_interrupted_after_any_batch_is_resumed_to_exactly_the_migrated_content(string kind, int batches)
+        public void A_commit_interrupted_after_any_batch_is_resumed_to_exactly_the_migrated_content(string kind, Point point)
         {
             var s = Prepare(kind);
-            Interrupt(s, batches);
+            Interrupt(s, point);
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 var e = Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
@@ -121,10 +145,10 @@ namespace DragonflowUpgrade.Engine.Tests
 
         [Theory]
         [MemberData(nameof(UndoCases))]
-        public void A_commit_interrupted_after_any_batch_is_undone_to_exactly_the_original_content(string kind, int batches)
+        public void A_commit_interrupted_after_any_batch_is_undone_to_exactly_the_original_content(string kind, Point point)
         {
             var s = Prepare(kind);
-            Interrupt(s, batches);
+            Interrupt(s, point);
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 var plan = CommitJournal.PlanUndo(store, force: false);
@@ -139,7 +163,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public void The_log_rows_are_written_after_all_the_data()
         {
             var s = Prepare();
-            Interrupt(s, 3);
+            Interrupt(s, Point.AllTheData);
             var dump = Safe.Dump(s.Uri);
             Assert.DoesNotContain(dump.Keys, k => k.StartsWith(MigrationLog.Table + "/"));
             Assert.Equal(s.After.Where(p => !p.Key.StartsWith(MigrationLog.Table + "/")), dump);
@@ -149,7 +173,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public void Resume_falls_back_on_the_journal_file_when_the_databases_copy_is_damaged()
         {
             var s = Prepare();
-            Interrupt(s, 1);
+            Interrupt(s, Point.OneBatch);
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 store.Write(store.ReadKeys(CommitJournal.Table).Take(10).Select(NbEntry.Delete).ToList());
@@ -162,7 +186,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public void Resume_refuses_when_both_copies_of_the_journal_are_damaged_and_Undo_still_works()
         {
             var s = Prepare();
-            Interrupt(s, 1);
+            Interrupt(s, Point.OneBatch);
             File.WriteAllText(CommitJournal.JournalPathFor(s.Backup.Path), "");
             using (var store = NbStoreFactory.Open(s.Uri))
             {

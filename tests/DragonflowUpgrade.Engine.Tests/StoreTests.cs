@@ -46,24 +46,6 @@ namespace DragonflowUpgrade.Engine.Tests
     {
         static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
 
-        [Fact]
-        public void Writes_and_reads_back_thousands_of_objects_in_batches()
-        {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
-            {
-                var entries = Enumerable.Range(0, 2500)
-                    .Select(i => new NbEntry(new NbKey(i % 2 == 0 ? "lport" : "lswitch", "t" + (i % 3), "id" + i), Json($"{{\"id\": \"id{i}\"}}")))
-                    .ToList();
-                store.Write(entries);
-                var read = store.Read().ToDictionary(e => e.Key);
-                Assert.Equal(2500, read.Count);
-                Assert.All(entries, e => Assert.Equal(e.Value.ToArray(), read[e.Key].Value.ToArray()));
-                Assert.Equal(1250, store.Read("lport").Count());
-                Assert.Equal(1250, store.ReadKeys("lswitch").Count());
-            }
-        }
-
         static NbEntry LogRow(string id) => new NbEntry(new NbKey("schema_migration_log", null, id), Json($"{{\"id\": \"{id}\", \"kind\": \"migration\"}}"));
 
         [Fact]
@@ -109,38 +91,6 @@ namespace DragonflowUpgrade.Engine.Tests
                     Assert.Equal(new[] { "", "{schema_migration_log.}.new" },
                         db.SetMembers("{df_upgrade_log_index}").Select(m => (string)m).Where(m => m != "{schema_migration_log.}.old2").OrderBy(m => m, StringComparer.Ordinal));
                 }
-            }
-        }
-
-        [Fact]
-        public void A_table_read_does_not_include_tables_whose_name_starts_the_same()
-        {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
-            {
-                store.Write(new[]
-                {
-                    new NbEntry(new NbKey("lport", null, "a"), Json("{}")),
-                    new NbEntry(new NbKey("lport_binding", null, "b"), Json("{}")),
-                });
-                Assert.Equal(new[] { "a" }, store.Read("lport").Select(e => e.Key.Id));
-            }
-        }
-
-        [Fact]
-        public void Deletes_remove_keys_and_keys_outside_the_layout_are_left_alone()
-        {
-            string uri = TestRedis.NewDatabase();
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
-            {
-                var db = mux.GetDatabase(TestRedis.DbOf(uri));
-                db.StringSet("unrelated", "x");
-                var key = new NbKey("lport", "t", "p");
-                store.Write(new[] { new NbEntry(key, Json("{}")) });
-                store.Write(new[] { NbEntry.Delete(key) });
-                Assert.Empty(store.Read());
-                Assert.Equal("x", (string)db.StringGet("unrelated"));
             }
         }
 
@@ -293,32 +243,24 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
-        public void A_password_is_sent_and_a_wrong_one_is_a_clear_error_that_does_not_show_it()
+        public void A_user_name_and_password_with_a_colon_are_escaped_in_the_uri_and_sent_whole()
         {
             string uri = TestRedis.NewDatabase();
-            string user = "df-test-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            string user = "df-test-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ":x";
             using (var mux = TestRedis.Connect())
             {
                 var server = mux.GetServer(TestRedis.Endpoint);
-                server.Execute("ACL", "SETUSER", user, "on", ">right-password", "~*", "+@all");
-                string colonUser = user + ":x";  // a ':' in a user name is escaped in the URI
-                server.Execute("ACL", "SETUSER", colonUser, "on", ">pass:word", "~*", "+@all");
+                server.Execute("ACL", "SETUSER", user, "on", ">pass:word", "~*", "+@all");
                 try
                 {
                     string db = uri.Substring(uri.LastIndexOf('/'));
-                    using (var store = NbStoreFactory.Open($"redis://{user}:right-password@{TestRedis.Endpoint}{db}"))
+                    using (var store = NbStoreFactory.Open($"redis://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString("pass:word")}@{TestRedis.Endpoint}{db}"))
                     {
                         store.Write(new[] { new NbEntry(new NbKey("lport", "t", "p1"), Json("{\"id\": \"p1\"}")) });
                         Assert.Single(store.Read());
                     }
-                    using (var store = NbStoreFactory.Open($"redis://{Uri.EscapeDataString(colonUser)}:{Uri.EscapeDataString("pass:word")}@{TestRedis.Endpoint}{db}"))
-                        Assert.Single(store.Read());
-                    var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://{user}:wrong-password@{TestRedis.Endpoint}{db}"));
-                    Assert.Contains("WRONGPASS", e.Message);
-                    Assert.Contains("password", e.Message);
-                    Assert.DoesNotContain("wrong-password", e.Message);
                 }
-                finally { server.Execute("ACL", "DELUSER", user, colonUser); }
+                finally { server.Execute("ACL", "DELUSER", user); }
             }
         }
 
@@ -329,13 +271,6 @@ namespace DragonflowUpgrade.Engine.Tests
             var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open($"redis://{TestEtcd.Endpoint}/0"));
             Assert.Contains(TestEtcd.Endpoint, e.Message);
             Assert.Contains("does not answer as Redis does", e.Message);
-        }
-
-        [Fact]
-        public void An_unreachable_server_is_a_clear_error_naming_it()
-        {
-            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://127.0.0.1:1/0"));
-            Assert.Contains("127.0.0.1:1", e.Message);
         }
 
         [Fact]
@@ -359,13 +294,6 @@ namespace DragonflowUpgrade.Engine.Tests
                 foreach (var s in queued) s.Dispose();
                 listener.Stop();
             }
-        }
-
-        [Fact]
-        public void The_location_never_shows_a_password()
-        {
-            var e = Assert.Throws<NbStoreException>(() => NbStoreFactory.Open("redis://:s3cret@127.0.0.1:1/0"));
-            Assert.DoesNotContain("s3cret", e.Message);
         }
     }
 
@@ -406,12 +334,11 @@ namespace DragonflowUpgrade.Engine.Tests
 
         static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
 
-        [Theory]
-        [InlineData("nb.jsonl")]
-        [InlineData("nb.jsonl.gz")]
-        public void Round_trips_values_byte_for_byte(string name)
+        // The plain file is one case of EveryStoreTests; compressed, it is the file store's own.
+        [Fact]
+        public void A_compressed_file_round_trips_values_byte_for_byte()
         {
-            string path = Path.Combine(_dir, name);
+            string path = Path.Combine(_dir, "nb.jsonl.gz");
             var entries = new[]
             {
                 new NbEntry(new NbKey("lport", "t1", "p1"), Json("{\"id\": \"p1\", \"ips\": [\"10.0.0.1\"], \"x\": 1.0}")),
