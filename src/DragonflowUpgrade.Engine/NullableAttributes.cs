@@ -1,4 +1,3 @@
-#nullable enable
 #if NETSTANDARD2_0
 // netstandard2.0 lacks the attributes that tell the compiler how nullness flows through a
 // method; the compiler recognizes them by name, so these internal copies serve that build.
@@ -10,6 +9,15 @@ namespace System.Diagnostics.CodeAnalysis
     {
         public NotNullWhenAttribute(bool returnValue) { ReturnValue = returnValue; }
         public bool ReturnValue { get; }
+    }
+
+    /// <summary>The members named are not null when the method or property returns <see cref="ReturnValue"/>.</summary>
+    [AttributeUsage(AttributeTargets.Method | AttributeTargets.Property, AllowMultiple = true)]
+    sealed class MemberNotNullWhenAttribute : Attribute
+    {
+        public MemberNotNullWhenAttribute(bool returnValue, params string[] members) { ReturnValue = returnValue; Members = members; }
+        public bool ReturnValue { get; }
+        public string[] Members { get; }
     }
 
     /// <summary>The return value is not null when the named parameter is not null.</summary>

@@ -1,4 +1,3 @@
-#nullable enable
 namespace DragonflowUpgrade.Engine
 {
     /// <summary>Where a long step is (reading, migrating, writing, working through nodes), for progress bars.</summary>

@@ -1,8 +1,6 @@
 using System.Collections.Generic;
 using DragonflowUpgrade.Engine.Json;
 
-#nullable enable
-
 namespace DragonflowUpgrade.Engine.Migrations
 {
     /// <summary>

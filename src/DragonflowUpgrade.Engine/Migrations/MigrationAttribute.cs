@@ -1,7 +1,5 @@
 using System;
 
-#nullable enable
-
 namespace DragonflowUpgrade.Engine.Migrations
 {
     /// <summary>The SchemaMigrationLog metadata of a compiled migration.</summary>

@@ -1,4 +1,3 @@
-#nullable enable
 using DragonflowUpgrade.Engine;
 using System;
 using DragonflowUpgrade.Engine.Errors;

@@ -1,4 +1,3 @@
-#nullable enable
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;

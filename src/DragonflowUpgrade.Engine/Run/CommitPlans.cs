@@ -1,4 +1,3 @@
-#nullable enable
 using System;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;

@@ -1,4 +1,3 @@
-#nullable enable
 using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
@@ -108,7 +107,7 @@ namespace DragonflowUpgrade.Engine.Safety
         sealed class TopicBlind : IEqualityComparer<NbKey>
         {
             /// <summary>Whether <paramref name="layout"/>'s key holds no topic.</summary>
-            public static bool Fits(NbKeyLayout layout) =>
+            public static bool Fits(NbKeyLayout? layout) =>
                 layout != null && layout.FormatKey(new NbKey("t", "a", "i")) == layout.FormatKey(new NbKey("t", "b", "i"));
             public bool Equals(NbKey a, NbKey b) => a.Table == b.Table && a.Id == b.Id;
             public int GetHashCode(NbKey k) => (k.Table.GetHashCode() * 31) ^ k.Id.GetHashCode();

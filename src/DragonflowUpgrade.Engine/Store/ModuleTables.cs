@@ -1,4 +1,3 @@
-#nullable enable
 using System;
 
 namespace DragonflowUpgrade.Engine.Store
@@ -25,7 +24,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// The ids a module table of fixed rows can hold (the commit's records, the upgrade under
         /// way); null for any other table. A store may read such a table by these keys, without a scan.
         /// </summary>
-        public static string[]? FixedIds(string table) =>
+        public static string[]? FixedIds(string? table) =>
             table == CommitRecords ? CommitRecordIds : table == UpgradeRun ? new[] { UpgradeRunId } : null;
 
         public static bool IsModuleTable(string table) => table.StartsWith(Prefix, StringComparison.Ordinal);

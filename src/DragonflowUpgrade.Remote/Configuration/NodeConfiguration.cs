@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -64,7 +63,7 @@ namespace DragonflowUpgrade.Remote
         /// threads), so that a record of it outlives a process killed in between.
         /// </summary>
         public IEnumerable<ConfigurationChangeResult> Apply(IReadOnlyList<ConfigurationFileCheck> files, string backupFolder, CancellationToken cancel = default,
-            Action<ConfigurationChange> beforeWrite = null)
+            Action<ConfigurationChange>? beforeWrite = null)
         {
             string stamp = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture);
             var byNode = files.Where(f => f.Renames.Count > 0).GroupBy(f => f.Node).ToDictionary(g => g.Key, g => g.ToList());
@@ -77,16 +76,18 @@ namespace DragonflowUpgrade.Remote
         }
 
         static ConfigurationChangeResult ApplyFile(NodeConnection connection, ConfigurationFileCheck file, string backupFolder, string stamp,
-            Action<ConfigurationChange> beforeWrite, ILogger log, CancellationToken cancel)
+            Action<ConfigurationChange>? beforeWrite, ILogger log, CancellationToken cancel)
         {
             try
             {
-                var ini = IniFile.Parse(file.Content, $"{file.Node.Name}: {file.Path}");
+                // A file with renames to apply was read.
+                byte[] content = file.Content ?? throw new InvalidOperationException($"{file.Node.Name}: {file.Path} was not read, so it has nothing to rename.");
+                var ini = IniFile.Parse(content, $"{file.Node.Name}: {file.Path}");
                 var applied = ConfigurationCheck.ApplyRenames(ini, file.Renames);
                 byte[] updated = ini.ToBytes();
-                string local = WriteLocalBackup(backupFolder, file.Node, file.Path, stamp, file.Content);
+                string local = WriteLocalBackup(backupFolder, file.Node, file.Path, stamp, content);
                 string remote = $"{file.Path}.df-backup-{stamp}";
-                var change = new ConfigurationChange(file.Node, file.Path, applied.Select(Describe).ToList(), local, remote, NodeFiles.Sha256(updated), NodeFiles.Sha256(file.Content));
+                var change = new ConfigurationChange(file.Node, file.Path, applied.Select(Describe).ToList(), local, remote, NodeFiles.Sha256(updated), NodeFiles.Sha256(content));
                 beforeWrite?.Invoke(change);
                 NodeFiles.Replace(connection, file.Path, updated, change.OriginalSha256, remote, log, cancel);
                 log.LogInformation("{Node}: {Path}: {Count} option(s) renamed; the original is {Backup} there and {Local} here.", file.Node.Name, file.Path, applied.Count, remote, local);
@@ -176,8 +177,8 @@ namespace DragonflowUpgrade.Remote
     /// <summary>One file of one node, read and compared, or the error that stopped it.</summary>
     public sealed class ConfigurationFileCheck
     {
-        internal ConfigurationFileCheck(DfNode node, string path, byte[] content, IReadOnlyList<ConfigurationFinding> findings,
-            IReadOnlyList<ConfigurationFinding> renames, Exception error)
+        internal ConfigurationFileCheck(DfNode node, string path, byte[]? content, IReadOnlyList<ConfigurationFinding>? findings,
+            IReadOnlyList<ConfigurationFinding>? renames, Exception? error)
         {
             Node = node;
             Path = path;
@@ -190,17 +191,18 @@ namespace DragonflowUpgrade.Remote
         public DfNode Node { get; }
         public string Path { get; }
         /// <summary>The file as read; null when it could not be.</summary>
-        internal byte[] Content { get; }
+        internal byte[]? Content { get; }
         public IReadOnlyList<ConfigurationFinding> Findings { get; }
         /// <summary>The renames an update applies: Renamed findings whose new name the file does not already set.</summary>
         public IReadOnlyList<ConfigurationFinding> Renames { get; }
-        public Exception Error { get; }
+        /// <summary>Why the file could not be read or compared; null when it was.</summary>
+        public Exception? Error { get; }
     }
 
     /// <summary>What Update-DfConfiguration changed in one file, and where the original is kept.</summary>
     public sealed class ConfigurationChange
     {
-        public ConfigurationChange(DfNode node, string path, IReadOnlyList<string> renamed, string backup, string nodeBackup, string writtenSha256, string originalSha256 = null)
+        public ConfigurationChange(DfNode node, string path, IReadOnlyList<string> renamed, string backup, string nodeBackup, string writtenSha256, string? originalSha256 = null)
         {
             OriginalSha256 = originalSha256;
             Node = node;
@@ -222,32 +224,34 @@ namespace DragonflowUpgrade.Remote
         /// <summary>The SHA-256 of what was written: a restore checks the file still holds it.</summary>
         public string WrittenSha256 { get; }
         /// <summary>The SHA-256 of the file as it was read (null when not known): a restore finds it there if the file was never written or is put back already.</summary>
-        public string OriginalSha256 { get; }
+        public string? OriginalSha256 { get; }
     }
 
     public sealed class ConfigurationChangeResult
     {
-        internal ConfigurationChangeResult(ConfigurationChange change, ConfigurationFileCheck file, Exception error)
+        internal ConfigurationChangeResult(ConfigurationChange? change, ConfigurationFileCheck file, Exception? error)
         {
             Change = change;
             File = file;
             Error = error;
         }
 
-        public ConfigurationChange Change { get; }
+        /// <summary>The change made; null when the file's node could not be reached or the change failed before it was made.</summary>
+        public ConfigurationChange? Change { get; }
         public ConfigurationFileCheck File { get; }
-        public Exception Error { get; }
+        public Exception? Error { get; }
     }
 
     public sealed class ConfigurationRestoreResult
     {
-        internal ConfigurationRestoreResult(ConfigurationChange change, Exception error)
+        internal ConfigurationRestoreResult(ConfigurationChange change, Exception? error)
         {
             Change = change;
             Error = error;
         }
 
         public ConfigurationChange Change { get; }
-        public Exception Error { get; }
+        /// <summary>Why the file was not restored; null when it was.</summary>
+        public Exception? Error { get; }
     }
 }

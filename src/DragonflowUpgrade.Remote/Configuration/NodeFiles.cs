@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.IO;
 using System.Linq;
@@ -40,10 +39,10 @@ namespace DragonflowUpgrade.Remote
         /// <paramref name="expectedSha256"/> or <paramref name="orSha256"/> (null: whatever it holds). With <paramref name="backupPath"/>,
         /// first copies the file there (mode, owner and times kept), refusing if that exists.
         /// </summary>
-        public static void Replace(NodeConnection connection, string path, byte[] content, string expectedSha256, string backupPath,
-            ILogger log, CancellationToken cancel = default, string orSha256 = null)
+        public static void Replace(NodeConnection connection, string path, byte[] content, string? expectedSha256, string? backupPath,
+            ILogger log, CancellationToken cancel = default, string? orSha256 = null)
         {
-            string accepted = orSha256 == null ? expectedSha256 : expectedSha256 + "|" + orSha256;
+            string? accepted = orSha256 == null ? expectedSha256 : expectedSha256 + "|" + orSha256;
             // The bytes go on the command's standard input: the command line (and so every
             // message that quotes it) holds no part of the file, and no argument limit applies.
             string script = string.Join("\n",
@@ -67,7 +66,7 @@ namespace DragonflowUpgrade.Remote
                 return string.Concat(sha.ComputeHash(content).Select(b => b.ToString("x2")));
         }
 
-        static ConfigurationFileException Failure(DfNode node, string path, NodeCommandResult result, string backupPath = null)
+        static ConfigurationFileException Failure(DfNode node, string path, NodeCommandResult result, string? backupPath = null)
         {
             if (result.ConnectionError != null) throw result.ConnectionError;
             switch (result.ExitCode)

@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.Remote
         readonly string[] _placeholders;
 
         /// <param name="placeholders">The placeholders the command may hold; by default a service command's.</param>
-        public CommandTemplate(string text, string field, int line, string[] placeholders = null)
+        public CommandTemplate(string text, string? field, int line, string[]? placeholders = null)
         {
             Text = text;
             Field = field;
@@ -35,11 +35,12 @@ namespace DragonflowUpgrade.Remote
 
         public string Text { get; }
         /// <summary>Where the inventory gave it (e.g. Services.x.Start), and its line; null for a built-in default.</summary>
-        public string Field { get; }
+        public string? Field { get; }
         public int Line { get; }
         /// <summary>Why the template cannot be used, or null.</summary>
-        public string Problem { get; }
-        public string ProblemId { get; }
+        public string? Problem { get; }
+        /// <summary>The error id of <see cref="Problem"/>, or null.</summary>
+        public string? ProblemId { get; }
 
         /// <summary>The command with {service}, {node} and {chassis} replaced by those names.</summary>
         public string Fill(string service, string node, string chassis) =>
@@ -47,7 +48,7 @@ namespace DragonflowUpgrade.Remote
 
         /// <summary>The command with each placeholder given replaced by its value (see the class summary); a shell ${VAR} is left alone.</summary>
         public string Fill(System.Collections.Generic.IReadOnlyDictionary<string, string> values) =>
-            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string v) && _placeholders.Contains(m.Groups[1].Value)
+            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string? v) && _placeholders.Contains(m.Groups[1].Value)
                 ? ForShell(Text, m.Index, v ?? "") : m.Value);
 
         /// <summary>

@@ -13,7 +13,7 @@ namespace DragonflowUpgrade.Remote
     /// </summary>
     public sealed class InventoryValue
     {
-        InventoryValue(InventoryValueKind kind, int line, string text, IReadOnlyList<KeyValuePair<string, InventoryValue>> map, IReadOnlyList<InventoryValue> list)
+        InventoryValue(InventoryValueKind kind, int line, string? text, IReadOnlyList<KeyValuePair<string, InventoryValue>>? map, IReadOnlyList<InventoryValue>? list)
         {
             Kind = kind;
             Line = line;
@@ -25,9 +25,11 @@ namespace DragonflowUpgrade.Remote
         public InventoryValueKind Kind { get; }
         public int Line { get; }
         /// <summary>A scalar's text: the string, the number as written, "true"/"false"; null otherwise.</summary>
-        public string Text { get; }
-        public IReadOnlyList<KeyValuePair<string, InventoryValue>> Map { get; }
-        public IReadOnlyList<InventoryValue> List { get; }
+        public string? Text { get; }
+        /// <summary>A table's entries; null otherwise.</summary>
+        public IReadOnlyList<KeyValuePair<string, InventoryValue>>? Map { get; }
+        /// <summary>A list's items; null otherwise.</summary>
+        public IReadOnlyList<InventoryValue>? List { get; }
 
         public static InventoryValue Null(int line) => new InventoryValue(InventoryValueKind.Null, line, null, null, null);
         public static InventoryValue String(string text, int line) => new InventoryValue(InventoryValueKind.String, line, text, null, null);

@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -23,7 +22,7 @@ namespace DragonflowUpgrade.Remote
         /// <summary>What the upgrade's readiness runs to size Neutron's dump: the database's data and indexes, in bytes.</summary>
         public const string DefaultSize = "mysql -N -e \"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'\"";
 
-        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory, NeutronCommand check = null, NeutronCommand size = null)
+        internal NeutronDatabase(DfNode node, NeutronCommand backup, NeutronCommand restore, NeutronCommand migrate, string inventory, NeutronCommand? check = null, NeutronCommand? size = null)
         {
             Size = size ?? new NeutronCommand(DefaultSize);
             Check = check ?? new NeutronCommand(DefaultCheck);
@@ -76,7 +75,7 @@ namespace DragonflowUpgrade.Remote
         /// into MYSQL_PWD, and {password} becomes "$MYSQL_PWD". Throws when the command needs a
         /// password and none is given, or the password has a line break.
         /// </summary>
-        public string For(string password)
+        public string For(string? password)
         {
             if (password == null)
             {
@@ -96,7 +95,7 @@ namespace DragonflowUpgrade.Remote
         /// The standard input for the line <see cref="For"/> returns: the password line (when a
         /// password is given), then <paramref name="rest"/> (null: nothing more).
         /// </summary>
-        public static Stream Input(string password, Stream rest)
+        public static Stream? Input(string? password, Stream? rest)
         {
             if (password == null) return rest;
             var line = new MemoryStream(new UTF8Encoding(false).GetBytes(password + "\n"), false);
@@ -171,13 +170,13 @@ namespace DragonflowUpgrade.Remote
             NeutronCommand Read(string field, string fallback)
             {
                 var template = fields.Command(field, NeutronPlaceholders) ?? new CommandTemplate(fallback, null, 0, NeutronPlaceholders);
-                string problem = template.Problem, id = template.ProblemId;
+                string? problem = template.Problem, id = template.ProblemId;
                 if (problem == null && PasswordInQuotes(template.Text))
                     (id, problem) = (CommandTemplate.UnsafeId, "{password} is inside quotes, where the quoted password would end them: write it outside quotes, as in MYSQL_PWD={password} mysqldump ...");
-                if (problem != null)
+                if (problem != null)   // and so is its id
                     throw new InventoryException(file, template.Line, template.Field,
                         $"{problem}. Node '{node.Name}' would run it: {InventoryException.Show(template.Text, 200)}",
-                        id, "Use only {node}, {chassis} and {password}, as in: MYSQL_PWD={password} mysqldump --single-transaction --databases neutron.");
+                        id!, "Use only {node}, {chassis} and {password}, as in: MYSQL_PWD={password} mysqldump --single-transaction --databases neutron.");
                 return new NeutronCommand(template.Fill(new Dictionary<string, string> { ["node"] = node.Name, ["chassis"] = node.Chassis }));
             }
             return new NeutronDatabase(node, Read("Backup", NeutronDatabase.DefaultBackup), Read("Restore", NeutronDatabase.DefaultRestore),
@@ -185,8 +184,8 @@ namespace DragonflowUpgrade.Remote
         }
 
         /// <summary>The inventory's NeutronDatabase table as <see cref="ParseNeutronDatabase"/> reads it, or null when the inventory has none (its cloud's upgrade then leaves Neutron's database alone).</summary>
-        public static NeutronDatabase FindNeutronDatabase(InventoryValue root, string file) =>
-            root.Kind == InventoryValueKind.Map && root.Map.Any(e => string.Equals(e.Key, NeutronDatabaseField, StringComparison.OrdinalIgnoreCase) && e.Value.Kind != InventoryValueKind.Null)
+        public static NeutronDatabase? FindNeutronDatabase(InventoryValue root, string file) =>
+            root.Kind == InventoryValueKind.Map && root.Map != null && root.Map.Any(e => string.Equals(e.Key, NeutronDatabaseField, StringComparison.OrdinalIgnoreCase) && e.Value.Kind != InventoryValueKind.Null)
                 ? ParseNeutronDatabase(root, file) : null;
 
         /// <summary>Whether a {password} of the command sits inside single or double quotes (as a POSIX shell reads them).</summary>

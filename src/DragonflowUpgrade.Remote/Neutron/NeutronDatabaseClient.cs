@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.IO;
 using System.IO.Compression;
@@ -29,13 +28,14 @@ namespace DragonflowUpgrade.Remote
         /// 0600) with its checksum file. A path already taken is refused before the node is
         /// contacted. A command that fails, or prints nothing, leaves no file under that name.
         /// </summary>
-        public NeutronDatabaseBackup Backup(NeutronDatabase db, string path, string password, Action<string> line, CancellationToken cancel = default)
+        public NeutronDatabaseBackup Backup(NeutronDatabase db, string path, string? password, Action<string> line, CancellationToken cancel = default)
         {
             path = Path.GetFullPath(path);
             NeutronDump.CheckFree(path);
             string command = db.Backup.For(password);
-            Directory.CreateDirectory(Path.GetDirectoryName(path));
-            string temp = Path.Combine(Path.GetDirectoryName(path), "." + Path.GetFileName(path) + ".partial-" + Guid.NewGuid().ToString("N"));
+            string folder = Path.GetDirectoryName(path)!;   // a full path: it has a folder
+            Directory.CreateDirectory(folder);
+            string temp = Path.Combine(folder, "." + Path.GetFileName(path) + ".partial-" + Guid.NewGuid().ToString("N"));
             var time = DateTime.UtcNow;
             try
             {
@@ -75,7 +75,7 @@ namespace DragonflowUpgrade.Remote
         /// Checks the dump against its checksum (refusing a damaged or unverifiable one before the
         /// node is contacted), then streams it, decompressed, into the restore command.
         /// </summary>
-        public NeutronDatabaseRestore Restore(NeutronDatabase db, string path, string password, Action<string> line, CancellationToken cancel = default)
+        public NeutronDatabaseRestore Restore(NeutronDatabase db, string path, string? password, Action<string> line, CancellationToken cancel = default)
         {
             path = Path.GetFullPath(path);
             string checksum = NeutronDump.Verify(path);
@@ -92,7 +92,7 @@ namespace DragonflowUpgrade.Remote
         }
 
         /// <summary>Runs the migration command, its output lines to <paramref name="line"/>; a non-zero exit throws NeutronCommandFailed.</summary>
-        public NodeCommandResult Migrate(NeutronDatabase db, string password, Action<string> line, CancellationToken cancel = default)
+        public NodeCommandResult Migrate(NeutronDatabase db, string? password, Action<string> line, CancellationToken cancel = default)
         {
             string command = db.Migrate.For(password);
             using (var connection = Connect(db.Node, cancel))
@@ -117,9 +117,9 @@ namespace DragonflowUpgrade.Remote
         sealed class CountingStream : Stream
         {
             readonly Stream _inner;
-            readonly IncrementalHash _hash;
+            readonly IncrementalHash? _hash;
             /// <param name="hash">Also hashes what is written; the inner stream is then left open.</param>
-            public CountingStream(Stream inner, IncrementalHash hash = null) { _inner = inner; _hash = hash; }
+            public CountingStream(Stream inner, IncrementalHash? hash = null) { _inner = inner; _hash = hash; }
             public long Count { get; private set; }
             public override bool CanRead => _inner.CanRead;
             public override bool CanSeek => false;

@@ -1,4 +1,3 @@
-#nullable disable // not yet annotated
 using System;
 using System.IO;
 using System.Runtime.InteropServices;
@@ -93,7 +92,8 @@ namespace DragonflowUpgrade.Remote
         internal static void WriteChecksum(string path, string checksum)
         {
             string target = ChecksumPath(path);
-            string temp = Path.Combine(Path.GetDirectoryName(target), "." + Path.GetFileName(target) + ".partial-" + Guid.NewGuid().ToString("N"));
+            string temp = Path.Combine(Path.GetDirectoryName(target)!,   // a full path: it has a folder
+                "." + Path.GetFileName(target) + ".partial-" + Guid.NewGuid().ToString("N"));
             try
             {
                 using (var file = CreateOwnerOnly(temp))
@@ -122,7 +122,7 @@ namespace DragonflowUpgrade.Remote
                 throw new NeutronDatabaseException(NeutronDatabaseException.DumpNotFoundId, DfErrorCategory.ObjectNotFound,
                     $"The dump {path} does not exist.", path, "Give the path of a dump that Backup-DfNeutronDatabase wrote.");
             string sidecar = ChecksumPath(path);
-            string expected = null;
+            string? expected = null;
             if (File.Exists(sidecar))
             {
                 string text = File.ReadAllText(sidecar, Encoding.ASCII).Trim();
@@ -156,7 +156,7 @@ namespace DragonflowUpgrade.Remote
         public const string DumpDamagedId = "NeutronDumpDamaged";
         public const string DumpEmptyId = "NeutronDumpEmpty";
 
-        public NeutronDatabaseException(string errorId, DfErrorCategory category, string message, string target, string recommendedAction, Exception inner = null)
+        public NeutronDatabaseException(string errorId, DfErrorCategory category, string message, string? target, string recommendedAction, Exception? inner = null)
             : base(errorId, category, message, target, recommendedAction, inner) { }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 
 namespace DragonflowUpgrade.Remote
 {
@@ -25,6 +26,7 @@ namespace DragonflowUpgrade.Remote
         public TimeSpan Duration { get; }
         /// <summary>Why the command failed, fit for an error message; null when it exited 0.</summary>
         public string? Failure { get; }
+        [MemberNotNullWhen(false, nameof(Failure))]
         public bool Succeeded => Failure == null;
         /// <summary>Why the node could not be reached (a <see cref="NodeConnectionException"/>, mostly); null when it was.</summary>
         public Exception? ConnectionError { get; private set; }

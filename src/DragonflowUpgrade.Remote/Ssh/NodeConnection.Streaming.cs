@@ -27,7 +27,7 @@ namespace DragonflowUpgrade.Remote
         /// <paramref name="secret"/> (when given) is replaced by *** in every line passed on.
         /// <paramref name="line"/> is called from other threads. Never throws for the command's own failure.
         /// </summary>
-        public NodeCommandResult RunStreaming(string command, string shown, Stream input, Stream output, Action<string> line,
+        public NodeCommandResult RunStreaming(string command, string shown, Stream? input, Stream? output, Action<string>? line,
             ILogger log, string? secret = null, CancellationToken cancel = default)
         {
             log.LogInformation("{Node}: {Command}", Node.Name, shown);

@@ -18,19 +18,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Configuration;
         public bool RollsBack => true;
 
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c)
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c)
         {
-            var (source, target) = Manifests(c.Settings);
-            if (target == null) return new[] { ((string)null, NoManifest(c.Settings)) };
-            return c.Settings.Nodes.Select(n => (n.Name,
+            if (!(Manifests(c.Settings) is (OptionManifest source, OptionManifest target))) return new[] { ((string?)null, NoManifest(c.Settings)) };
+            return c.Settings.Nodes.Select(n => ((string?)n.Name,
                 $"rename in {string.Join(", ", n.ConfigFiles)} the options {target.Release} reads under another name (from {source.Release}); the originals kept in {ChangesFolder(c)}"));
         }
 
         public void Do(UpgradeContext c)
         {
             var sw = Stopwatch.StartNew();
-            var (source, target) = Manifests(c.Settings);
-            if (target == null)
+            if (!(Manifests(c.Settings) is (OptionManifest source, OptionManifest target)))
             {
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, TimeSpan.Zero, NoManifest(c.Settings)));
                 return;
@@ -62,7 +60,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 foreach (var result in configuration.Apply(files, ChangesFolder(c), c.Cancel, Record))
                 {
                     var change = result.Change;
-                    if (change == null) { failed.Add((result.File.Node.Name, result.Error.Message)); continue; }
+                    if (change == null) { failed.Add((result.File.Node.Name, result.Error!.Message)); continue; }   // a result without a change has its error
                     c.Emit(new UpgradeStepResult(c.State.Id, Name, change.Node.Name, UpgradeStepStatus.Succeeded, sw.Elapsed,
                         $"{change.Path}: renamed {string.Join("; ", change.Renamed)} (the original is {change.Backup})"));
                 }
@@ -98,9 +96,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var failed = new List<(string Node, string Why)>();
             foreach (var result in new NodeConfiguration(c.Settings.Ssh, c.Settings.ThrottleLimit, c.Settings.Logger).Restore(changes, false, c.Cancel))
             {
-                var ch = result.Change;
+                ConfigurationChange ch = result.Change;
                 if (result.Error == null)
-                    c.State.ConfigurationChanges.RemoveAll(r => string.Equals(r.Node, ch.Node.Name, StringComparison.OrdinalIgnoreCase) && r.Path == ch.Path);
+                    records.RemoveAll(r => string.Equals(r.Node, ch.Node.Name, StringComparison.OrdinalIgnoreCase) && r.Path == ch.Path);
                 else failed.Add((ch.Node.Name, result.Error.Message));
                 c.Save();
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, ch.Node.Name, result.Error == null ? UpgradeStepStatus.RolledBack : UpgradeStepStatus.RollbackFailed, sw.Elapsed,
@@ -116,13 +114,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         /// <summary>
         /// The options of the release before the target (what the nodes run) and of the target, or
-        /// of the manifest given instead; a null target when the module has none for the release.
+        /// of the manifest given instead; null when the module has none for the release.
         /// </summary>
-        internal static (OptionManifest Source, OptionManifest Target) Manifests(UpgradeSettings s)
+        internal static (OptionManifest Source, OptionManifest Target)? Manifests(UpgradeSettings s)
         {
-            if (s.OptionManifest == null && !OptionManifest.Known(s.TargetRelease)) return (null, null);
+            if (s.OptionManifest == null && !OptionManifest.Known(s.TargetRelease)) return null;
             var target = OptionManifest.Resolve(s.OptionManifest ?? s.TargetRelease, Path.GetFullPath);
-            string before = DragonflowReleases.Before(s.TargetRelease);
+            string? before = DragonflowReleases.Before(s.TargetRelease);
             // The oldest release known, or one the module has no options for: the nodes are read against the target alone.
             var source = before != null ? OptionManifest.Of(before) : target;
             return (source, target);

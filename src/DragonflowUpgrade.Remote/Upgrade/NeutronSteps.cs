@@ -15,11 +15,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Runs <paramref name="work"/> on the controller; a failure is a Failed row of <paramref name="step"/> for the controller, then a <see cref="StepFailedException"/>.</summary>
         public static T Run<T>(UpgradeContext c, string step, Func<NeutronDatabaseClient, Action<string>, System.Threading.CancellationToken, T> work)
         {
-            var db = c.Settings.Neutron;
+            var db = Database(c);
             // One node through the fan-out: its logger hands the command's lines (read on other threads) to this one.
             var outcome = NodeFanOut.Run(new[] { db.Node }, 1, c.Settings.Logger,
-                (node, log, cancel) => (Result: work(new NeutronDatabaseClient(c.Settings.Ssh, log), line => log.LogInformation("{Node}: {Line}", node.Name, line), cancel), Error: (Exception)null),
-                (node, e) => (Result: default(T), Error: e), c.Cancel).Single();
+                (node, log, cancel) => (Result: work(new NeutronDatabaseClient(c.Settings.Ssh, log), line => log.LogInformation("{Node}: {Line}", node.Name, line), cancel), Error: (Exception?)null),
+                (node, e) => (Result: default(T)!, Error: e), c.Cancel).Single();   // a failure's Result is never read: it is thrown
             if (outcome.Error != null)
             {
                 c.Emit(new UpgradeStepResult(c.State.Id, step, db.Node.Name, UpgradeStepStatus.Failed, TimeSpan.Zero, outcome.Error.Message));
@@ -27,6 +27,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             return outcome.Result;
         }
+
+        /// <summary>Neutron's database; the steps that use it run only when the inventory has one.</summary>
+        public static NeutronDatabase Database(UpgradeContext c) =>
+            c.Settings.Neutron ?? throw new InvalidOperationException("The inventory has no NeutronDatabase table, so its steps do not run.");
 
         public static void Skipped(UpgradeContext c, string step) =>
             c.Emit(new UpgradeStepResult(c.State.Id, step, null, UpgradeStepStatus.Skipped, TimeSpan.Zero, NotInInventory));
@@ -39,9 +43,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
 
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => c.Settings.Neutron == null
-            ? new[] { ((string)null, NeutronCommands.NotInInventory) }
-            : new[] { (c.Settings.Neutron.Node.Name, $"back up Neutron's database into {c.Settings.BackupFolder}: {c.Settings.Neutron.Backup.Shown}") };
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => c.Settings.Neutron == null
+            ? new[] { ((string?)null, NeutronCommands.NotInInventory) }
+            : new[] { ((string?)c.Settings.Neutron.Node.Name, $"back up Neutron's database into {c.Settings.BackupFolder}: {c.Settings.Neutron.Backup.Shown}") };
 
         public void Do(UpgradeContext c)
         {
@@ -74,9 +78,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.NeutronMigration;
         public bool RollsBack => true;
 
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => c.Settings.Neutron == null
-            ? new[] { ((string)null, NeutronCommands.NotInInventory) }
-            : new[] { (c.Settings.Neutron.Node.Name, "migrate Neutron's database: " + c.Settings.Neutron.Migrate.Shown) };
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => c.Settings.Neutron == null
+            ? new[] { ((string?)null, NeutronCommands.NotInInventory) }
+            : new[] { ((string?)c.Settings.Neutron.Node.Name, "migrate Neutron's database: " + c.Settings.Neutron.Migrate.Shown) };
 
         public void Do(UpgradeContext c)
         {
@@ -122,8 +126,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         static void Restore(UpgradeContext c, UpgradeStepStatus status, string what)
         {
             var sw = Stopwatch.StartNew();
-            var restore = NeutronCommands.Run(c, UpgradeSteps.NeutronMigration, (client, line, cancel) => client.Restore(c.Settings.Neutron, c.State.NeutronBackupPath, c.Settings.NeutronPassword, line, cancel));
-            c.Emit(new UpgradeStepResult(c.State.Id, UpgradeSteps.NeutronMigration, c.Settings.Neutron.Node.Name, status, sw.Elapsed,
+            var db = NeutronCommands.Database(c);
+            var restore = NeutronCommands.Run(c, UpgradeSteps.NeutronMigration, (client, line, cancel) => client.Restore(db, c.State.NeutronBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records a Neutron migration started but no dump to restore"), c.Settings.NeutronPassword, line, cancel));
+            c.Emit(new UpgradeStepResult(c.State.Id, UpgradeSteps.NeutronMigration, db.Node.Name, status, sw.Elapsed,
                 $"Neutron's database {what} from {restore.Path} ({restore.Bytes} bytes)"));
         }
     }

@@ -8,27 +8,34 @@ using Microsoft.Extensions.Logging;
 
 namespace DragonflowUpgrade.Remote.Upgrade
 {
-    /// <summary>What an upgrade works on and with: the nodes, the NB database, the commands, the state.</summary>
+    /// <summary>
+    /// What an upgrade works on and with: the nodes, the NB database, the commands, the state.
+    /// Whoever makes the settings sets every property that is neither nullable nor has a default
+    /// (hence their null! initializers: the builds for Windows PowerShell have no required members).
+    /// </summary>
     public sealed class UpgradeSettings
     {
-        public IReadOnlyList<DfNode> Nodes { get; set; }
-        public string Inventory { get; set; }
+        public IReadOnlyList<DfNode> Nodes { get; set; } = null!;
+        /// <summary>The inventory file the nodes come from; null when they were given directly.</summary>
+        public string? Inventory { get; set; }
         /// <summary>Opens the NB database (the cmdlet knows the password; the upgrade never sees it in text).</summary>
-        public Func<INbStore> OpenDatabase { get; set; }
+        public Func<INbStore> OpenDatabase { get; set; } = null!;
         /// <summary>A migrator over a store with every migration the operator's -MigrationPath adds.</summary>
-        public Func<INbStore, Migrator> CreateMigrator { get; set; }
-        public string TargetRelease { get; set; }
-        /// <summary>An option manifest (.json) the nodes' configuration is updated to instead of the target release's shipped one.</summary>
-        public string OptionManifest { get; set; }
+        public Func<INbStore, Migrator> CreateMigrator { get; set; } = null!;
+        public string TargetRelease { get; set; } = null!;
+        /// <summary>An option manifest (.json) the nodes' configuration is updated to instead of the target release's shipped one; null for the shipped one.</summary>
+        public string? OptionManifest { get; set; }
         /// <summary>Neutron's database (the inventory's NeutronDatabase table); null when the inventory has none.</summary>
-        public NeutronDatabase Neutron { get; set; }
-        /// <summary>The password the Neutron commands get for {password}.</summary>
-        public string NeutronPassword { get; set; }
-        public string UpdateCommand { get; set; }
-        public string RevertCommand { get; set; }
+        public NeutronDatabase? Neutron { get; set; }
+        /// <summary>The password the Neutron commands get for {password}; null when none was given.</summary>
+        public string? NeutronPassword { get; set; }
+        /// <summary>The command that updates a node's code; null to leave the code as it is.</summary>
+        public string? UpdateCommand { get; set; }
+        /// <summary>The command that brings a node's old code back; null when none was given.</summary>
+        public string? RevertCommand { get; set; }
         /// <summary>The folder of the backups, the state file and the report.</summary>
-        public string BackupFolder { get; set; }
-        public SshConnector Ssh { get; set; }
+        public string BackupFolder { get; set; } = null!;
+        public SshConnector Ssh { get; set; } = null!;
         public int ThrottleLimit { get; set; } = 32;
         public TimeSpan ServiceDownTime { get; set; } = Heartbeats.DefaultDownTime;
         public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(120);
@@ -39,7 +46,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>What the steps share while an upgrade runs.</summary>
     public sealed class UpgradeContext : IDisposable
     {
-        INbStore _store;
+        INbStore? _store;
 
         public UpgradeContext(UpgradeSettings settings, UpgradeState state, Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
@@ -59,7 +66,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public CancellationToken Cancel { get; }
         public INbStore Store => _store ?? (_store = Settings.OpenDatabase());
         /// <summary>The NB database's lock, held from before the stop until the upgrade ends; null for -WhatIf.</summary>
-        public DragonflowUpgrade.Engine.Safety.UpgradeLock Lock { get; set; }
+        public DragonflowUpgrade.Engine.Safety.UpgradeLock? Lock { get; set; }
 
         public HeartbeatCheck HeartbeatCheck() => new HeartbeatCheck(Store)
         {

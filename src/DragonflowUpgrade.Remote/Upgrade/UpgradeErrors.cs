@@ -5,7 +5,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>The errors of a whole upgrade, each with a stable id and what to do.</summary>
     public static class UpgradeErrors
     {
-        public static DfException StateInvalid(string path, string why) =>
+        public static DfException StateInvalid(string? path, string why) =>
             new DfException("UpgradeStateInvalid", DfErrorCategory.InvalidData, $"The upgrade state file {path} {why}.", path,
                 "Restore the file from the backup folder's copy you trust, or, if no upgrade is under way, move it away; nothing was changed.");
 
@@ -25,7 +25,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     : "Make room in the backup folder (or make it writable again), then run the upgrade again.");
         }
 
-        public static DfException StateOtherCloud(string path, string why) =>
+        public static DfException StateOtherCloud(string? path, string why) =>
             new DfException("UpgradeStateOtherCloud", DfErrorCategory.InvalidArgument, $"The upgrade state file {path} {why}.", path,
                 "Give the -BackupPath folder of this cloud's upgrade, or the inventory and database that upgrade was started with; nothing was changed.");
 
@@ -66,7 +66,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>A step failed; says which, where, and what the rollback restored.</summary>
     public sealed class UpgradeFailedException : DfException
     {
-        public UpgradeFailedException(string step, string node, string why, string rollback, bool rolledBack, System.Exception inner)
+        public UpgradeFailedException(string step, string? node, string why, string rollback, bool rolledBack, System.Exception? inner)
             : base(rolledBack ? "UpgradeRolledBack" : "UpgradeFailed", DfErrorCategory.InvalidOperation,
                   $"The upgrade failed at step {step}{(node == null ? "" : " on " + node)}: {why} {rollback}", step,
                   rolledBack ? "The cloud runs its old release again; fix the cause and run the upgrade again."
@@ -77,6 +77,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         }
 
         public string Step { get; }
-        public string Node { get; }
+        /// <summary>The node the step failed on; null for a step on the whole cloud.</summary>
+        public string? Node { get; }
     }
 }

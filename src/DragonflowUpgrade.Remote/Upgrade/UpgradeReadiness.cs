@@ -15,7 +15,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>One readiness check: Passed, Warning or Failed, with what to fix.</summary>
     public sealed class ReadinessResult
     {
-        public ReadinessResult(string check, string node, ReadinessStatus status, string message)
+        public ReadinessResult(string check, string? node, ReadinessStatus status, string message)
         {
             Check = check;
             Node = node;
@@ -25,7 +25,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public string Check { get; }
         /// <summary>The node checked, or null for a check of the database or the backup folder.</summary>
-        public string Node { get; }
+        public string? Node { get; }
         public ReadinessStatus Status { get; }
         public string Message { get; }
     }
@@ -57,24 +57,24 @@ namespace DragonflowUpgrade.Remote.Upgrade
             foreach (var r in CheckConfiguration(settings, reachable, cancel)) yield return r;
             // Neutron's dump is sized from its database; without a size, the folder check says it sized the NB backup alone.
             long? neutronBytes = null;
-            string unsized = NeutronCommands.NotInInventory;
-            if (settings.Neutron != null)
+            string? unsized = NeutronCommands.NotInInventory;
+            if (settings.Neutron is NeutronDatabase db)
             {
-                var (neutron, bytes, why) = CheckNeutron(settings, cancel);
+                var (neutron, bytes, why) = CheckNeutron(settings, db, cancel);
                 yield return neutron;
                 (neutronBytes, unsized) = (bytes, why);
             }
 
-            INbStore store = null;
-            ReadinessResult openFailure = null;
+            INbStore? store = null;
+            ReadinessResult? openFailure = null;
             try { store = settings.OpenDatabase(); }
             catch (Exception e) { openFailure = new ReadinessResult("NbDatabase", null, ReadinessStatus.Failed, e.Message); }
-            if (openFailure != null) { yield return openFailure; yield break; }
+            if (store == null) { if (openFailure != null) yield return openFailure; yield break; }
             using (store)
                 foreach (var r in CheckDatabase(settings, store, neutronBytes, unsized)) yield return r;
         }
 
-        static IEnumerable<ReadinessResult> CheckDatabase(UpgradeSettings settings, INbStore store, long? neutronBytes, string unsized)
+        static IEnumerable<ReadinessResult> CheckDatabase(UpgradeSettings settings, INbStore store, long? neutronBytes, string? unsized)
         {
             var results = new List<ReadinessResult>();
             try
@@ -105,11 +105,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 // An upgrade never goes back: a database past the target would get older code started on it.
                 var catalog = migrator.Catalog;
                 int target = catalog.RequireRelease(settings.TargetRelease);
-                string reached = plan.Migrations.Where(m => m.IsApplied).Select(m => m.Migration.Release)
-                    .Append(MigrationLog.RecordedRelease(plan.Log)).Where(r => r != null).OrderBy(catalog.ReleaseIndex).LastOrDefault();
+                string? reached = plan.Migrations.Where(m => m.IsApplied).Select(m => m.Migration.Release)
+                    .Append(MigrationLog.RecordedRelease(plan.Log)).OfType<string>().OrderBy(catalog.ReleaseIndex).LastOrDefault();
                 bool past = reached != null && catalog.ReleaseIndex(reached) > target;
-                var selected = past ? null : migrator.Select(plan, settings.TargetRelease);
-                var schema = past ? null : migrator.PlanSchema(plan, settings.TargetRelease, selected);
                 long bytes = 0;
                 if (past)
                 {
@@ -117,7 +115,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                         $"{store.Location} is already at {reached}, after {settings.TargetRelease}: an upgrade does not go back. Give a later -TargetRelease, or restore an older backup with Restore-DfNbDatabase"));
                     bytes = store.Read().Sum(e => (long)e.Value.Length + 64);
                 }
-                else if (selected.Count == 0 && !schema.ChangesRelease)
+                else if (migrator.Select(plan, settings.TargetRelease) is var selected && migrator.PlanSchema(plan, settings.TargetRelease, selected) is var schema
+                         && selected.Count == 0 && !schema.ChangesRelease)
                 {
                     results.Add(new ReadinessResult("NbMigrations", null, ReadinessStatus.Passed, $"no migration pending up to {settings.TargetRelease}"));
                     bytes = store.Read().Sum(e => (long)e.Value.Length + 64); // the upgrade backs it up all the same
@@ -153,10 +152,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>One result per node: the worst of its files' findings (Failed for one the upgrade would lose, Warning for one it fixes or that only warns).</summary>
         static IEnumerable<ReadinessResult> CheckConfiguration(UpgradeSettings settings, IReadOnlyList<DfNode> nodes, System.Threading.CancellationToken cancel)
         {
-            OptionManifest source, target;
-            try { (source, target) = ConfigurationStep.Manifests(settings); }
+            (OptionManifest Source, OptionManifest Target)? manifests;
+            try { manifests = ConfigurationStep.Manifests(settings); }
             catch (DfException e) { return new[] { new ReadinessResult("Configuration", null, ReadinessStatus.Failed, e.Message + " " + e.RecommendedAction) }; }
-            if (target == null) return new[] { new ReadinessResult("Configuration", null, ReadinessStatus.Warning, ConfigurationStep.NoManifest(settings)) };
+            if (manifests == null) return new[] { new ReadinessResult("Configuration", null, ReadinessStatus.Warning, ConfigurationStep.NoManifest(settings)) };
+            var (source, target) = manifests.Value;
             var configuration = new NodeConfiguration(settings.Ssh, settings.ThrottleLimit, settings.Logger);
             return configuration.Check(nodes, source, target, cancel).GroupBy(f => f.Node.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(files =>
             {
@@ -184,10 +184,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// Runs the inventory's NeutronDatabase.Check command (it reads, writes nothing) on the
         /// controller, then its Size command: the database's size in bytes, or why it is unknown.
         /// </summary>
-        static (ReadinessResult Result, long? Bytes, string Unsized) CheckNeutron(UpgradeSettings settings, System.Threading.CancellationToken cancel)
+        static (ReadinessResult Result, long? Bytes, string? Unsized) CheckNeutron(UpgradeSettings settings, NeutronDatabase db, System.Threading.CancellationToken cancel)
         {
-            var db = settings.Neutron;
-            string password = settings.NeutronPassword;
+            string? password = settings.NeutronPassword;
             try
             {
                 using (var connection = settings.Ssh.Connect(db.Node, settings.Logger, cancel))
@@ -203,7 +202,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     string text = System.Text.Encoding.UTF8.GetString(printed.ToArray()).Trim();
                     long bytes = 0;
                     bool sized = size.Succeeded && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out bytes);
-                    string unsized = sized ? null : $"its Size command ({db.Size.Shown}) {(size.Succeeded ? "printed no number of bytes" : "failed: " + size.Failure)}";
+                    string? unsized = sized ? null : $"its Size command ({db.Size.Shown}) {(size.Succeeded ? "printed no number of bytes" : "failed: " + size.Failure)}";
                     return (new ReadinessResult("NeutronDatabase", db.Node.Name, ReadinessStatus.Passed,
                         $"Neutron's database answers {db.Check.Shown}" + (sized ? $"; it holds {Math.Max(1, bytes / (1024 * 1024))} MiB" : $"; its size is unknown: {unsized}")),
                         sized ? bytes : (long?)null, unsized);
@@ -220,9 +219,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// NB backup (<paramref name="bytes"/>) and Neutron's dump (<paramref name="neutronBytes"/>;
         /// null: not sized, because of <paramref name="unsized"/>, which the message then says).
         /// </summary>
-        static ReadinessResult CheckFolder(string folder, long bytes, long? neutronBytes, string unsized)
+        static ReadinessResult CheckFolder(string folder, long bytes, long? neutronBytes, string? unsized)
         {
-            string existing = folder;
+            string? existing = folder;
             while (existing != null && !Directory.Exists(existing))
             {
                 if (File.Exists(existing))
@@ -238,7 +237,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             // The file system the folder is on, not the one of its root: on Linux a backup folder is often a mount of its own (statvfs of the path).
             string full = Path.GetFullPath(existing);
-            long free = new DriveInfo(Path.DirectorySeparatorChar == '\\' ? Path.GetPathRoot(full) : full).AvailableFreeSpace;
+            long free = new DriveInfo(Path.DirectorySeparatorChar == '\\' ? Path.GetPathRoot(full) ?? full : full).AvailableFreeSpace;
             long needed = bytes + (neutronBytes ?? 0);
             // A dump is about the size of the data and indexes it holds, before compression.
             string sized = neutronBytes == null

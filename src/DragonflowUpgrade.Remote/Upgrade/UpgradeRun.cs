@@ -23,7 +23,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         readonly UpgradeSettings _settings;
         readonly IReadOnlyList<IUpgradeStep> _steps;
 
-        public UpgradeRun(UpgradeSettings settings, IReadOnlyList<IUpgradeStep> steps = null)
+        public UpgradeRun(UpgradeSettings settings, IReadOnlyList<IUpgradeStep>? steps = null)
         {
             _settings = settings;
             _steps = steps ?? UpgradeSteps.Default();
@@ -35,12 +35,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public IReadOnlyList<UpgradeStepResult> Describe()
         {
             var state = NewState(null);
-            using (var c = new UpgradeContext(_settings, state, _ => { }, null, CancellationToken.None))
+            // Steps describe themselves without reporting progress: this progress goes nowhere.
+            using (var c = new UpgradeContext(_settings, state, _ => { }, new Progress<ProgressReport>(), CancellationToken.None))
                 return _steps.SelectMany(s => s.Describe(c).Select(d => new UpgradeStepResult(null, s.Name, d.Node, UpgradeStepStatus.WouldRun, TimeSpan.Zero, d.Detail))).ToList();
         }
 
         /// <summary>An upgrade recorded in the backup folder that neither finished nor was rolled back; null if none.</summary>
-        public UpgradeState FindInterrupted()
+        public UpgradeState? FindInterrupted()
         {
             var state = UpgradeState.Load(_settings.BackupFolder);
             return state != null && state.Interrupted ? state : null;
@@ -54,7 +55,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var earlier = FindInterrupted();
             if (earlier == null) return;
-            UpgradeLockInfo holder;
+            UpgradeLockInfo? holder;
             using (var store = _settings.OpenDatabase()) holder = UpgradeLock.Read(store);
             if (holder != null && holder.Upgrade == earlier.Id && !holder.OwnerGone) throw UpgradeErrors.Running(earlier, holder);
             throw UpgradeErrors.Interrupted(earlier);
@@ -62,7 +63,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         /// <summary>Runs a new upgrade. Refuses when another is recorded as unfinished in the folder, and when readiness fails (then nothing was changed).</summary>
         public UpgradeState Run(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel,
-            Func<IReadOnlyList<ReadinessResult>> readiness = null)
+            Func<IReadOnlyList<ReadinessResult>>? readiness = null)
         {
             if (_settings.UpdateCommand != null && _settings.RevertCommand == null && !_settings.NoRollback) throw UpgradeErrors.RevertCommandMissing();
             foreach (var node in _settings.Nodes.Take(1)) // a bad placeholder is refused before anything runs
@@ -214,7 +215,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             return state;
         }
 
-        UpgradeState NewState(string path) => new UpgradeState
+        UpgradeState NewState(string? path) => new UpgradeState
         {
             Id = DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'") + "-" + Guid.NewGuid().ToString("N").Substring(0, 6),
             Inventory = _settings.Inventory,
@@ -245,7 +246,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 try { step.Do(c); }
                 catch (Exception e)
                 {
-                    string node = (e as StepFailedException)?.Node;
+                    string? node = (e as StepFailedException)?.Node;
                     // Ctrl+C: the commands of a rollback would be cancelled too; the state says where it stopped.
                     bool interrupted = e is OperationCanceledException && c.Cancel.IsCancellationRequested;
                     record.State = StepState.Failed;
@@ -305,7 +306,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 return $"The rollback did not start, so nothing was undone: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
             }
             var done = new List<string>();
-            string failed = null;
+            string? failed = null;
             foreach (int i in begun)
             {
                 var step = _steps[i];
@@ -367,7 +368,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var s = c.State;
             if (s.Path == null) return;
-            string folder = Path.GetDirectoryName(s.Path);
+            string folder = Path.GetDirectoryName(s.Path)!;   // a file's full path: it has a folder
             File.Copy(s.Path, Path.Combine(folder, $"df-upgrade-{s.Id}.json"), true);
             var md = new System.Text.StringBuilder();
             md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()

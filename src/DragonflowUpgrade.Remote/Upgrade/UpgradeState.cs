@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
@@ -14,32 +15,32 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>What one step of an upgrade did, as recorded in the state file.</summary>
     public sealed class StepRecord
     {
-        public string Name { get; set; }
+        public string Name { get; set; } = "";
         public StepState State { get; set; }
         public DateTimeOffset? StartedAt { get; set; }
         public DateTimeOffset? FinishedAt { get; set; }
-        public string Detail { get; set; }
+        public string? Detail { get; set; }
     }
 
     /// <summary>A configuration file the upgrade changed: where the original is, and what was written (a restore checks the file still holds it).</summary>
     public sealed class ConfigurationChangeRecord
     {
-        public string Node { get; set; }
-        public string Path { get; set; }
-        public string Backup { get; set; }
-        public string NodeBackup { get; set; }
-        public string WrittenSha256 { get; set; }
+        public string Node { get; set; } = "";
+        public string Path { get; set; } = "";
+        public string Backup { get; set; } = "";
+        public string NodeBackup { get; set; } = "";
+        public string WrittenSha256 { get; set; } = "";
         /// <summary>What the file held before: a file holding it was never written, or is put back already.</summary>
-        public string OriginalSha256 { get; set; }
+        public string? OriginalSha256 { get; set; }
     }
 
     /// <summary>What identifies a node of the upgraded cloud: a resume or an undo reaches the same machines as the same user.</summary>
     public sealed class NodeRecord
     {
-        public string Name { get; set; }
-        public string Address { get; set; }
+        public string Name { get; set; } = "";
+        public string Address { get; set; } = "";
         public int Port { get; set; }
-        public string User { get; set; }
+        public string User { get; set; } = "";
         public List<string> Roles { get; set; } = new List<string>();
 
         public static NodeRecord Of(DfNode n) => new NodeRecord { Name = n.Name, Address = n.Address, Port = n.Port, User = n.User, Roles = n.Roles.ToList() };
@@ -50,13 +51,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>Neutron's database as the upgrade was started with it: the controller and its commands as the inventory gives them ({password} unfilled).</summary>
     public sealed class NeutronRecord
     {
-        public string Node { get; set; }
-        public string Backup { get; set; }
-        public string Restore { get; set; }
-        public string Migrate { get; set; }
-        public string Check { get; set; }
+        public string Node { get; set; } = "";
+        public string Backup { get; set; } = "";
+        public string Restore { get; set; } = "";
+        public string Migrate { get; set; } = "";
+        public string Check { get; set; } = "";
 
-        public static NeutronRecord Of(NeutronDatabase db) => db == null ? null
+        [return: NotNullIfNotNull(nameof(db))]
+        public static NeutronRecord? Of(NeutronDatabase? db) => db == null ? null
             : new NeutronRecord { Node = db.Node.Name, Backup = db.Backup.Text, Restore = db.Restore.Text, Migrate = db.Migrate.Text, Check = db.Check.Text };
 
         /// <summary>What differs from <paramref name="other"/>, one phrase per field; empty when nothing does.</summary>
@@ -67,7 +69,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 if (was != now) yield return $"its {field} command was '{Shown(was)}', now '{Shown(now)}'";
         }
 
-        static string Shown(string command) => (command ?? "").Replace("{password}", "***");
+        static string Shown(string? command) => (command ?? "").Replace("{password}", "***");
     }
 
     /// <summary>
@@ -81,17 +83,18 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public const string CurrentFormat = "dragonflow-upgrade-state/2";
 
         public string Format { get; set; } = CurrentFormat;
-        public string Id { get; set; }
-        public string Database { get; set; }
-        public string Inventory { get; set; }
+        public string Id { get; set; } = "";
+        public string Database { get; set; } = "";
+        /// <summary>The inventory file; null when the nodes were given directly.</summary>
+        public string? Inventory { get; set; }
         /// <summary>The inventory's nodes: a resume or an undo must be given the same ones (names, addresses, ports, users, roles).</summary>
         public List<NodeRecord> Nodes { get; set; } = new List<NodeRecord>();
         /// <summary>Neutron's database, when the upgrade migrates it (null: the inventory had none, and the upgrade leaves it alone).</summary>
-        public NeutronRecord Neutron { get; set; }
-        public string TargetRelease { get; set; }
+        public NeutronRecord? Neutron { get; set; }
+        public string TargetRelease { get; set; } = "";
         /// <summary>The commands the upgrade was given, so that a resume or an undo runs the same ones.</summary>
-        public string UpdateCommand { get; set; }
-        public string RevertCommand { get; set; }
+        public string? UpdateCommand { get; set; }
+        public string? RevertCommand { get; set; }
         public UpgradeStatus Status { get; set; }
         public DateTimeOffset StartedAt { get; set; }
         public DateTimeOffset UpdatedAt { get; set; }
@@ -100,29 +103,30 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public List<string> UpdateAttempted { get; set; } = new List<string>();
         public List<string> Updated { get; set; } = new List<string>();
         /// <summary>The option manifest given instead of the target release's (null: the shipped one).</summary>
-        public string OptionManifest { get; set; }
+        public string? OptionManifest { get; set; }
         /// <summary>The configuration files changed and not yet put back: what a rollback restores.</summary>
         public List<ConfigurationChangeRecord> ConfigurationChanges { get; set; } = new List<ConfigurationChangeRecord>();
         /// <summary>The dump of Neutron's database (its .sha256 file beside it).</summary>
-        public string NeutronBackupPath { get; set; }
+        public string? NeutronBackupPath { get; set; }
         /// <summary>The dump's SHA-256 as it was written: a dump is restored only if it still has it, whatever its .sha256 file says.</summary>
-        public string NeutronBackupChecksum { get; set; }
+        public string? NeutronBackupChecksum { get; set; }
         /// <summary>Neutron's migration was started and the dump not restored since: the database may differ from the dump.</summary>
         public bool NeutronMigrationStarted { get; set; }
-        public string NbBackupPath { get; set; }
-        public string NbBackupChecksum { get; set; }
+        public string? NbBackupPath { get; set; }
+        public string? NbBackupChecksum { get; set; }
         /// <summary>The NB commit (or the resume of an interrupted one) was started and the backup not restored since: only then does a rollback need and restore the NB backup.</summary>
         public bool NbMigrationStarted { get; set; }
         /// <summary>The step that failed, the node, and why; null while none has.</summary>
-        public string Failure { get; set; }
+        public string? Failure { get; set; }
 
-        [JsonIgnore] public string Path { get; set; }
+        /// <summary>The state file; null for a -WhatIf run, which has none.</summary>
+        [JsonIgnore] public string? Path { get; set; }
 
         public StepRecord Step(string name) => Steps.First(s => s.Name == name);
 
         /// <summary>The step running or failed when the upgrade stopped, else the last one done.</summary>
         [JsonIgnore]
-        public string StepReached =>
+        public string? StepReached =>
             Steps.LastOrDefault(s => s.State == StepState.Running || s.State == StepState.Failed)?.Name
             ?? Steps.LastOrDefault(s => s.State == StepState.Done)?.Name;
 
@@ -147,17 +151,18 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public void Save()
         {
             UpdatedAt = DateTimeOffset.UtcNow;
-            string temp = Path + ".tmp";
+            string path = Path ?? throw new InvalidOperationException("A -WhatIf upgrade has no state file to write.");
+            string temp = path + ".tmp";
             try
             {
-                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path));
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);   // a file's full path: it has a folder
                 using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
                 {
                     JsonSerializer.Serialize(stream, this, Options);
                     stream.Flush(true);
                 }
-                if (File.Exists(Path)) File.Replace(temp, Path, null);
-                else File.Move(temp, Path);
+                if (File.Exists(path)) File.Replace(temp, path, null);
+                else File.Move(temp, path);
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
@@ -168,14 +173,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
         }
 
         /// <summary>The state file in <paramref name="folder"/>, or null when there is none.</summary>
-        public static UpgradeState Load(string folder)
+        public static UpgradeState? Load(string folder)
         {
             string path = PathIn(folder);
             if (Directory.Exists(path)) throw UpgradeErrors.StateInvalid(path, "is a folder, not a file");
             if (!File.Exists(path)) return null;
             // A FIFO or socket has no length either: reading one would wait for a writer forever.
             if (new FileInfo(path).Length == 0) throw UpgradeErrors.StateInvalid(path, "is empty or not a regular file");
-            UpgradeState state;
+            UpgradeState? state;
             string text = File.ReadAllText(path);
             try { state = JsonSerializer.Deserialize<UpgradeState>(text, Options); }
             catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + e.Message + ")"); }
@@ -200,13 +205,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 var present = new HashSet<string>(doc.RootElement.EnumerateObject().Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
                 return typeof(UpgradeState).GetProperties()
                     .Where(p => p.CanWrite && !Attribute.IsDefined(p, typeof(JsonIgnoreAttribute)))
-                    .Select(p => Options.PropertyNamingPolicy.ConvertName(p.Name))
+                    .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name))   // Options' naming policy
                     .Where(name => !present.Contains(name)).ToList();
             }
         }
 
         /// <summary>Refuses a state file written for another database, other nodes (by name, address, port, user or roles), or another setup of Neutron's database.</summary>
-        public void RequireSameCloud(string database, IReadOnlyList<DfNode> nodes, NeutronDatabase neutron)
+        public void RequireSameCloud(string database, IReadOnlyList<DfNode> nodes, NeutronDatabase? neutron)
         {
             if (!NbDatabaseUri.SameDatabase(Database, database))
                 throw UpgradeErrors.StateOtherCloud(Path, $"was written for the NB database {Database}, not {NbDatabaseUri.PrintableLocation(database)}");
@@ -224,7 +229,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 throw UpgradeErrors.StateOtherCloud(Path, $"records an upgrade that leaves Neutron's database alone (its inventory had no NeutronDatabase), and the inventory given has one on {neutronNow.Node}");
             if (Neutron != null && neutronNow == null)
                 throw UpgradeErrors.StateOtherCloud(Path, $"records an upgrade that migrates Neutron's database on {Neutron.Node}, and the inventory given has no NeutronDatabase (give -Inventory, the one the upgrade started with)");
-            var differences = Neutron == null ? new List<string>() : Neutron.Differences(neutronNow).ToList();
+            var differences = Neutron == null || neutronNow == null ? new List<string>() : Neutron.Differences(neutronNow).ToList();
             if (differences.Count > 0)
                 throw UpgradeErrors.StateOtherCloud(Path, $"records another setup of Neutron's database than the inventory given: {string.Join("; ", differences)}");
         }

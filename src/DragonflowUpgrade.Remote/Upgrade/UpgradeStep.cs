@@ -8,7 +8,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>One row of an upgrade's output: a step (or a check, or an undo) on a node or on the whole cloud.</summary>
     public sealed class UpgradeStepResult
     {
-        public UpgradeStepResult(string upgradeId, string step, string node, UpgradeStepStatus status, TimeSpan duration, string detail)
+        public UpgradeStepResult(string? upgradeId, string step, string? node, UpgradeStepStatus status, TimeSpan duration, string detail)
         {
             UpgradeId = upgradeId;
             Step = step;
@@ -18,10 +18,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
             Detail = detail;
         }
 
-        public string UpgradeId { get; }
+        /// <summary>The upgrade's id; null for a -WhatIf row, of no upgrade.</summary>
+        public string? UpgradeId { get; }
         public string Step { get; }
         /// <summary>The node, or null for a step on the whole cloud.</summary>
-        public string Node { get; }
+        public string? Node { get; }
         public UpgradeStepStatus Status { get; }
         public TimeSpan Duration { get; }
         public string Detail { get; }
@@ -37,7 +38,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Whether a failure from this step on rolls the cloud back (false before the control plane is stopped).</summary>
         bool RollsBack { get; }
         /// <summary>What the step would do, one line per node or for the whole cloud, for -WhatIf.</summary>
-        IEnumerable<(string Node, string Detail)> Describe(UpgradeContext context);
+        IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext context);
         void Do(UpgradeContext context);
         /// <summary>Puts back what <see cref="Do"/> did, also when it did only part of it; null when there is nothing to put back.</summary>
         void Undo(UpgradeContext context);
@@ -48,7 +49,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>A step failed on a node (or the whole cloud when <see cref="Node"/> is null).</summary>
     public sealed class StepFailedException : Exception
     {
-        public StepFailedException(string node, string message, Exception inner = null) : base(message, inner) { Node = node; }
-        public string Node { get; }
+        public StepFailedException(string? node, string message, Exception? inner = null) : base(message, inner) { Node = node; }
+        public string? Node { get; }
     }
 }

@@ -27,7 +27,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             foreach (var n in outcome.Nodes)
                 c.Emit(new UpgradeStepResult(c.State.Id, step, n.Node.Name, n.Succeeded ? UpgradeStepStatus.Succeeded : UpgradeStepStatus.Failed, n.Duration,
-                    n.Succeeded ? string.Join(", ", n.Services.Select(s => s.Service.Name)) : n.Error));
+                    n.Error ?? string.Join(", ", n.Services.Select(s => s.Service.Name))));   // Error is null when it succeeded
             var failed = outcome.FailedNodes.FirstOrDefault();
             if (failed != null)
                 throw new StepFailedException(failed.Node.Name, $"{outcome.FailedNodes.Count} node(s) failed: " + string.Join("; ", outcome.FailedNodes.Select(n => n.Node.Name + ": " + n.Error)));
@@ -46,7 +46,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Stop;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: true).Select(x => (x.Item1, "stop " + x.Item2));
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: true).Select(x => ((string?)x.Item1, "stop " + x.Item2));
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Stop(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
         public void Undo(UpgradeContext c) =>
@@ -69,10 +69,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted);
         }
 
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) =>
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) =>
             c.Settings.UpdateCommand == null
-                ? new[] { ((string)null, "no -UpdateCommand: the code is left as it is") }
-                : c.Settings.Nodes.Select(n => (n.Name, "run " + Fill(c.Settings.UpdateCommand, "-UpdateCommand", n)));
+                ? new[] { ((string?)null, "no -UpdateCommand: the code is left as it is") }
+                : c.Settings.Nodes.Select(n => ((string?)n.Name, "run " + Fill(c.Settings.UpdateCommand, "-UpdateCommand", n)));
 
         public void Do(UpgradeContext c)
         {
@@ -103,7 +103,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             RequireUndoable(c);
             var nodes = c.Settings.Nodes.Where(n => c.State.UpdateAttempted.Contains(n.Name)).ToList();
             var failed = new List<string>();
-            foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand, "-RevertCommand"))
+            foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand ?? throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted), "-RevertCommand"))
             {
                 if (!r.Succeeded) failed.Add($"{r.Node.Name}: {r.Failure}");
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, r.Node.Name, r.Succeeded ? UpgradeStepStatus.RolledBack : UpgradeStepStatus.RollbackFailed, r.Duration,
@@ -139,7 +139,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.NbBackup;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "back up the NB database into " + c.Settings.BackupFolder) };
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string?)null, "back up the NB database into " + c.Settings.BackupFolder) };
 
         public void Do(UpgradeContext c)
         {
@@ -168,7 +168,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public string Name => UpgradeSteps.NbMigration;
         public bool RollsBack => true;
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, $"migrate the NB database {c.Store.Location} to {c.Settings.TargetRelease}") };
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string?)null, $"migrate the NB database {c.Store.Location} to {c.Settings.TargetRelease}") };
 
         public void Do(UpgradeContext c)
         {
@@ -200,7 +200,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var result = migrator.Run(selected, schema, c.Progress);
             RequireLock(c);
             MarkStarted(c);
-            migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath), c.Progress);
+            // The NB backup step, before this one, recorded its backup.
+            migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath ?? throw new InvalidOperationException("The upgrade's state records no NB backup.")), c.Progress);
             foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
             c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
                 $"applied {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
@@ -229,7 +230,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var sw = Stopwatch.StartNew();
             var store = c.Store;
             RequireLock(c);
-            var plan = NbRestore.Plan(store, c.State.NbBackupPath, c.State.NbBackupChecksum);
+            var plan = NbRestore.Plan(store, c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore"), c.State.NbBackupChecksum);
             NbRestore.Apply(store, plan, c.Progress);
             if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
             c.State.NbMigrationStarted = false;
@@ -245,7 +246,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Start;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: false).Select(x => (x.Item1, "start " + x.Item2));
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: false).Select(x => ((string?)x.Item1, "start " + x.Item2));
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Start(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
         public void Undo(UpgradeContext c) =>
@@ -258,7 +259,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Verify;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "check that every service runs and heartbeats") };
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string?)null, "check that every service runs and heartbeats") };
         public void Do(UpgradeContext c) => UpgradeVerification.Require(c, Name);
         public void Undo(UpgradeContext c) { }
     }

@@ -1,4 +1,3 @@
-#nullable enable
 using System;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;

@@ -44,7 +44,7 @@ namespace DragonflowUpgrade.Engine.Store
         readonly ConnectionMultiplexer _multiplexer;
         readonly List<RedisNbStore> _masters = new List<RedisNbStore>();
         readonly int[] _owner = new int[Slots];   // the index in _masters of each slot's master
-        readonly ConcurrentDictionary<(string, string), int> _slots = new ConcurrentDictionary<(string, string), int>();   // read by every master's thread
+        readonly ConcurrentDictionary<(string, string?), int> _slots = new ConcurrentDictionary<(string, string?), int>();   // read by every master's thread
 
         RedisClusterNbStore(ConnectionMultiplexer multiplexer, string location)
         {
@@ -66,7 +66,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (uri.Kind != "redis-cluster") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis Cluster URI (redis-cluster://host:port[,host:port…]).");
             string location = uri.Location;
             var tls = NbTls.Load(uri);
-            string refused = null;
+            string? refused = null;
             var options = RedisNbStore.Options(uri, tls, uri.Endpoints[0].Host, problem => refused = problem);
             // Any seed that answers will do: the others may be down.
             options.AbortOnConnectFail = false;
@@ -94,7 +94,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // The masters and their slots, as a connected node sees them; every slot must have a master that is not failing.
-        void FindMasters(NbDatabaseUri uri, NbTls tls, TimeSpan replyTimeout)
+        void FindMasters(NbDatabaseUri uri, NbTls? tls, TimeSpan replyTimeout)
         {
             var seed = _multiplexer.GetEndPoints().Select(e => _multiplexer.GetServer(e)).FirstOrDefault(s => s.IsConnected)
                 ?? throw RedisNbStore.Unreachable(Location, new RedisConnectionException(ConnectionFailureType.UnableToConnect, "no seed answered."), uri.Password, tls != null);
@@ -102,7 +102,7 @@ namespace DragonflowUpgrade.Engine.Store
             var nodes = seed.ServerType == ServerType.Cluster ? seed.ClusterConfiguration : null;
             if (nodes == null) throw new NbStoreException($"{Location} is not a Redis Cluster (cluster support is disabled there). Give a single Redis server as redis://host:port.");
             for (int i = 0; i < Slots; i++) _owner[i] = -1;
-            foreach (var node in nodes.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0).OrderBy(n => n.EndPoint.ToString(), StringComparer.Ordinal))
+            foreach (var node in nodes.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0).OrderBy(n => n.EndPoint?.ToString(), StringComparer.Ordinal))
             {
                 var endpoint = EndpointOf(node.EndPoint);
                 string ranges = string.Join(",", node.Slots.Select(r => r.From == r.To ? r.From.ToString(CultureInfo.InvariantCulture) : $"{r.From}-{r.To}"));
@@ -126,7 +126,7 @@ namespace DragonflowUpgrade.Engine.Store
                 throw NbClusterChangedException.NotWhole(Location, $"slot {uncovered} has no master. Wait for cluster_state:ok, or assign the slot (redis-cli --cluster fix).");
         }
 
-        static NbEndpoint EndpointOf(EndPoint endpoint)
+        static NbEndpoint EndpointOf(EndPoint? endpoint)
         {
             switch (endpoint)
             {
@@ -146,19 +146,19 @@ namespace DragonflowUpgrade.Engine.Store
 
         RedisNbStore MasterOf(NbKey key) => _masters[_owner[SlotOf(key)]];
 
-        public IEnumerable<NbEntry> Read(string table = null) =>
+        public IEnumerable<NbEntry> Read(string? table = null) =>
             // The log's rows and its set of keys, and the commit's records, each share one slot: its master reads them by key.
             RedisNbStore.ReadByKey(table) ? MasterOf(new NbKey(table, null, "")).Read(table) : _masters.SelectMany(m => m.Read(table));
 
-        public IEnumerable<NbKey> ReadKeys(string table = null) => _masters.SelectMany(m => m.ReadKeys(table));
+        public IEnumerable<NbKey> ReadKeys(string? table = null) => _masters.SelectMany(m => m.ReadKeys(table));
 
-        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null)
         {
             var parts = PerMaster(changes);
             OnEveryMaster(parts.Count, progress, (i, reported) => parts[i].Master.Write(parts[i].Changes, reported));
         }
 
-        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null)
         {
             var parts = PerMaster(changes);
             // The masters' threads look the expected values up here, not in the caller's function.
@@ -203,7 +203,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// part that failed. <paramref name="progress"/> is told the sum of what the parts report,
         /// on this thread (a cmdlet's progress is written on its pipeline's thread only).
         /// </summary>
-        static void OnEveryMaster(int count, IProgress<int> progress, Action<int, IProgress<int>> work)
+        static void OnEveryMaster(int count, IProgress<int>? progress, Action<int, IProgress<int>?> work)
         {
             var done = new int[count];
             var failures = new Exception[count];
@@ -224,7 +224,7 @@ namespace DragonflowUpgrade.Engine.Store
                     bool finished = Task.WaitAll(threads, progress == null ? Timeout.Infinite : 100);
                     int sum = 0;
                     for (int i = 0; i < count; i++) sum += Volatile.Read(ref done[i]);
-                    if (sum != reported) progress.Report(reported = sum);
+                    if (sum != reported) progress?.Report(reported = sum);   // sums above 0 come from progress's parts only
                     if (finished) break;
                 }
             }
@@ -250,8 +250,8 @@ namespace DragonflowUpgrade.Engine.Store
             public ClusterParts(RedisClusterNbStore store) { _store = store; }
             // StackExchange.Redis sends the lock's commands to the master of its key's slot.
             public override ILockSlot LockSlot(NbKey key) => new RedisLockSlot(() => _store._multiplexer.GetDatabase(), key, _store.Location);
-            public override NbKeyLayout KeyLayout => _store._masters[0].Parts.KeyLayout;
-            public override NbKeyLayout KeyLayoutAt(string release) => RedisKeys.At(release);
+            public override NbKeyLayout? KeyLayout => _store._masters[0].Parts.KeyLayout;
+            public override NbKeyLayout? KeyLayoutAt(string release) => RedisKeys.At(release);
             public override IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts()
             {
                 var found = new Dictionary<NbKeyLayout, string>();

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
@@ -32,9 +33,9 @@ namespace DragonflowUpgrade.Engine.Store
 
         public override string FormatKey(NbKey key) => PrefixOf(key) + key.Id;
 
-        public override string KeyProblem(NbKey key)
+        public override string? KeyProblem(NbKey key)
         {
-            string why = Problem(key);
+            string? why = Problem(key);
             if (why != null || this == Queens || ModuleTables.IsModuleTable(key.Table)) return why;
             if (key.Id.Length == 0) return "has an empty id, which master's key layout cannot hold";
             if (key.Id[0] == '.') return "has an id starting with '.', which master's key layout cannot tell from queens'";
@@ -45,7 +46,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// The layout of a database at a Dragonflow release: master's at master, queens' at pike and
         /// queens; null for any other release (one of the operator's own), whose layout the keys tell.
         /// </summary>
-        public static RedisKeys At(string release)
+        public static RedisKeys? At(string release)
         {
             if (string.Equals(release, "master", StringComparison.OrdinalIgnoreCase)) return Master;
             if (string.Equals(release, "pike", StringComparison.OrdinalIgnoreCase) || string.Equals(release, "queens", StringComparison.OrdinalIgnoreCase)) return Queens;
@@ -63,13 +64,13 @@ namespace DragonflowUpgrade.Engine.Store
             "{" + key.Table + "." + key.Topic + "}" + (ModuleTables.IsModuleTable(key.Table) ? "." : _separator);
 
         /// <summary>This layout's key for (table, topic, id) in the other layout, or null when reading that key would give another object.</summary>
-        public string OtherFormOf(NbKey key) =>
+        public string? OtherFormOf(NbKey key) =>
             ModuleTables.IsModuleTable(key.Table) || key.Id.Length == 0 || key.Id[0] == '.' ? null : Other.FormatKey(key);
 
         /// <summary>A table's keys share a few prefixes: a write makes each once rather than a key text per change.</summary>
         public Func<NbKey, string> Prefixes()
         {
-            var prefixes = new Dictionary<(string, string), string>();
+            var prefixes = new Dictionary<(string, string?), string>();
             return key =>
             {
                 if (!prefixes.TryGetValue((key.Table, key.Topic), out var prefix)) prefixes.Add((key.Table, key.Topic), prefix = PrefixOf(key));
@@ -78,7 +79,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>Why (table, topic, id) would not read back from queens' key as itself; null when it would.</summary>
-        public static string Problem(NbKey key)
+        public static string? Problem(NbKey key)
         {
             if (string.IsNullOrEmpty(key.Table)) return "has no table";
             if (key.Table.IndexOfAny(TableStops) >= 0) return "has '.', '{' or '}' in its table";
@@ -95,7 +96,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
         [MethodImpl(Hot.Optimize)]
-        public static bool TryParse(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names, out RedisKeys layout)
+        public static bool TryParse(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names, [NotNullWhen(true)] out RedisKeys? layout)
         {
             key = default;
             layout = null;
@@ -117,7 +118,7 @@ namespace DragonflowUpgrade.Engine.Store
         public static bool TryParse(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names) => TryParse(utf8, out key, names, out _);
 
         /// <summary>The SCAN pattern of a table's keys, or of every NB key.</summary>
-        public static string Pattern(string table) => table == null ? "{*" : "{" + EscapeGlob(table) + ".*";
+        public static string Pattern(string? table) => table == null ? "{*" : "{" + EscapeGlob(table) + ".*";
 
         static string EscapeGlob(string s)
         {

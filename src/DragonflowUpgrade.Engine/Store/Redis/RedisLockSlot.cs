@@ -27,7 +27,7 @@ namespace DragonflowUpgrade.Engine.Store
         public string Where => $"{_location} key {_key}";
 
         public bool TryCreate(string value, TimeSpan ttl) => Do(db => db.StringSet(_key, value, ttl, When.NotExists));
-        public string Read() => Do(db => (string)db.StringGet(_key));
+        public string? Read() => Do(db => (string?)db.StringGet(_key));
         public bool Replace(string expected, string value, TimeSpan ttl) =>
             Do(db => (int)db.ScriptEvaluate(ReplaceScript, new[] { _key }, new RedisValue[] { expected, value, (long)ttl.TotalMilliseconds }) == 1);
         public bool Delete(string expected) =>

@@ -39,14 +39,14 @@ namespace DragonflowUpgrade.Engine.Store
 
         // The log's rows by the set; null when the set is not complete (then the caller scans).
         // A key in the set that is gone (deleted by hand) is skipped.
-        List<NbEntry> ReadLogByIndex()
+        List<NbEntry>? ReadLogByIndex()
         {
             NotWhileReading();
-            return Guard("read", () =>
+            return Guard<List<NbEntry>?>("read", () =>
             {
                 _connection.Command("SMEMBERS", _logIndexKey);
                 _connection.Flush();
-                var members = ((object[])_connection.ReadReply()).Cast<byte[]>().ToList();
+                var members = _connection.ReadArray().Cast<byte[]>().ToList();
                 if (members.RemoveAll(m => m.Length == 0) == 0) return null;
                 var names = new NameTable();
                 var keys = new List<NbKey>(members.Count);
@@ -99,7 +99,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 _connection.Command("SISMEMBER", _logIndexKey, LogIndexComplete);
                 _connection.Flush();
-                return (long)_connection.ReadReply() == 1;
+                return _connection.ReadReply() is long n && n == 1;
             });
             if (!complete)
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -12,32 +13,33 @@ namespace DragonflowUpgrade.Engine.Store
     // The reads: SCAN pages, and the values of each page's keys by batched MGET.
     public sealed partial class RedisNbStore
     {
-        public IEnumerable<NbKey> ReadKeys(string table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
+        public IEnumerable<NbKey> ReadKeys(string? table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
 
-        public IEnumerable<NbEntry> Read(string table = null) =>
-            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : ModuleTables.FixedIds(table) is string[] ids ? ReadFixedRows(table, ids) : null)
-            ?? Pages(table, values: true).SelectMany(page => page.Entries);
+        public IEnumerable<NbEntry> Read(string? table = null) =>
+            (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table != null && ModuleTables.FixedIds(table) is string[] ids ? ReadFixedRows(table, ids) : null)
+            ?? Pages(table, values: true).SelectMany(page => page.Entries!);   // a read of values has every page's
 
         /// <summary>The tables read by their keys, not by a SCAN: their rows and index share one slot (hash tag <c>{table.}</c>).</summary>
-        internal static bool ReadByKey(string table) => table == Migrations.MigrationLog.Table || ModuleTables.FixedIds(table) != null;
+        internal static bool ReadByKey([NotNullWhen(true)] string? table) => table == Migrations.MigrationLog.Table || ModuleTables.FixedIds(table) != null;
 
         // What one read has asked Redis for and not yet read back.
         sealed class ScanRead
         {
-            public ScanRead(string table, bool values) { Table = table; Values = values; Pattern = RedisKeys.Pattern(table); }
-            public readonly string Table, Pattern;
+            public ScanRead(string? table, bool values) { Table = table; Values = values; Pattern = RedisKeys.Pattern(table); }
+            public readonly string? Table;
+            public readonly string Pattern;
             public readonly bool Values;
             public readonly NameTable Names = new NameTable();
             public readonly ByteArena Arena = new ByteArena();
             public readonly RespArguments Arguments = new RespArguments();
             public bool ScanPending;
             public int MgetsPending;
-            public string NotStringsSha;  // a keys-only read's script, loaded once for its batches
+            public string? NotStringsSha;  // a keys-only read's script, loaded once for its batches
             // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
             public readonly List<byte[]> Suspects = new List<byte[]>();
             // The layout of each key of the page NextPage parsed last, and the lengths of its MGET batches.
-            public List<RedisKeys> Layouts;
-            public List<int> Lengths;
+            public List<RedisKeys> Layouts = new List<RedisKeys>();
+            public List<int> Lengths = new List<int>();
         }
 
         // The NB objects of a SCAN page at a time. Each SCAN goes out as soon as the cursor before
@@ -45,7 +47,7 @@ namespace DragonflowUpgrade.Engine.Store
         // values while the client parses replies and the caller takes the page before. Replies
         // are still in flight while the caller has a page: until the read ends, the store
         // refuses another read or a write rather than mix their replies.
-        IEnumerable<(List<NbKey> Keys, List<NbEntry> Entries)> Pages(string table, bool values)
+        IEnumerable<(List<NbKey> Keys, List<NbEntry>? Entries)> Pages(string? table, bool values)
         {
             NotWhileReading();
             _reading = true;
@@ -108,12 +110,12 @@ namespace DragonflowUpgrade.Engine.Store
             var layouts = read.Layouts = new List<RedisKeys>(keys.Capacity);
             var arguments = read.Arguments;
             arguments.Clear();
-            byte[] notUtf8 = null;
+            byte[]? notUtf8 = null;
             for (long i = 0; i < count; i++)
             {
                 var text = _connection.ReadBulkBytes();
                 NbKey key;
-                RedisKeys layout;
+                RedisKeys? layout;
                 try
                 {
                     if (!RedisKeys.TryParse(text, out key, read.Names, out layout) || (read.Table != null && key.Table != read.Table)) continue;
@@ -141,7 +143,7 @@ namespace DragonflowUpgrade.Engine.Store
                 else
                 {
                     _connection.Bulk("EVALSHA");
-                    _connection.Bulk(read.NotStringsSha);
+                    _connection.Bulk(read.NotStringsSha!);   // loaded before a keys-only read's first page
                     _connection.Bulk(batch.ToString(CultureInfo.InvariantCulture));
                 }
                 _connection.Bulks(arguments, at, batch);
@@ -225,19 +227,19 @@ namespace DragonflowUpgrade.Engine.Store
             _connection.Command("SCRIPT", "LOAD", script);
             _connection.Flush();
             var reply = _connection.ReadReply();
-            return reply as string ?? Encoding.ASCII.GetString((byte[])reply);
+            return reply as string ?? Encoding.ASCII.GetString(reply as byte[] ?? throw new IOException("Redis answered SCRIPT LOAD with something other than a script's SHA-1."));
         }
 
         // The keys of a page without their values: those the script finds deleted since the SCAN are
         // dropped, one of another type is refused, as a read of the values refuses it.
-        List<NbEntry> ReadTypes(List<NbKey> keys, List<RedisKeys> layouts, List<int> lengths, ScanRead read)
+        List<NbEntry>? ReadTypes(List<NbKey> keys, List<RedisKeys> layouts, List<int> lengths, ScanRead read)
         {
             var gone = new HashSet<int>();
-            NbKeyException wrong = null;
+            NbKeyException? wrong = null;
             int at = 0;
             foreach (int length in lengths)
             {
-                var reply = (object[])_connection.ReadReply();
+                var reply = _connection.ReadArray();
                 read.MgetsPending--;
                 for (int i = 0; i + 1 < reply.Length; i += 2)
                 {
@@ -312,10 +314,10 @@ namespace DragonflowUpgrade.Engine.Store
                 _connection.Bulk(key);
             }
             _connection.Flush();
-            NbKeyException wrong = null;
+            NbKeyException? wrong = null;
             foreach (var key in read.Suspects)
             {
-                string type = (string)_connection.ReadReply();
+                string type = _connection.ReadReply() as string ?? throw new IOException("Redis answered TYPE with something other than a type.");
                 if (type != "none") wrong = wrong ?? NbKeyException.WrongType(Location, key, type);
             }
             if (wrong != null) throw wrong;

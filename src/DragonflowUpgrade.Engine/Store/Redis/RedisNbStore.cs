@@ -29,22 +29,22 @@ namespace DragonflowUpgrade.Engine.Store
         static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
         readonly RespConnection _connection;
-        readonly ConfigurationOptions _options;
+        readonly ConfigurationOptions? _options;   // null for a cluster's master, whose cluster holds the lock
         readonly object _gate = new object();
-        ConnectionMultiplexer _multiplexer;
+        ConnectionMultiplexer? _multiplexer;
         bool _reading;
         RedisKeys _layout = RedisKeys.Queens;
-        volatile string _tlsProblem;  // why StackExchange.Redis's TLS connection refused the server's certificate
+        volatile string? _tlsProblem;  // why StackExchange.Redis's TLS connection refused the server's certificate
 
         // A master of a Redis Cluster (RedisClusterNbStore): the slot of each key, and the master
-        // and its slots for errors; null for a single server. A cluster's multi-key commands and
-        // scripts take keys of one slot only, so its batches are cut where the slot changes.
-        readonly Func<NbKey, int> _slotOf;
-        readonly string _master;
+        // and its slots for errors; both null for a single server, both set for a master. A cluster's
+        // multi-key commands and scripts take keys of one slot only, so its batches are cut where the slot changes.
+        readonly Func<NbKey, int>? _slotOf;
+        readonly string? _master;
         readonly NbEndpoint _masterEndpoint;
         readonly string _logIndexKey, _checkAndSetScript, _logIndexRemoveScript;
 
-        RedisNbStore(RespConnection connection, ConfigurationOptions options, string location, Func<NbKey, int> slotOf = null, string master = null, NbEndpoint masterEndpoint = default)
+        RedisNbStore(RespConnection connection, ConfigurationOptions? options, string location, Func<NbKey, int>? slotOf = null, string? master = null, NbEndpoint masterEndpoint = default)
         {
             _connection = connection;
             _options = options;
@@ -59,7 +59,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>A connection to one master of a Redis Cluster, whose keys go to it by <paramref name="slotOf"/>; a reply slower than <paramref name="replyTimeout"/> fails the operation.</summary>
-        internal static RedisNbStore OpenClusterMaster(NbEndpoint endpoint, string user, string password, NbTls tls, string location, Func<NbKey, int> slotOf, string master, TimeSpan replyTimeout)
+        internal static RedisNbStore OpenClusterMaster(NbEndpoint endpoint, string? user, string? password, NbTls? tls, string location, Func<NbKey, int> slotOf, string master, TimeSpan replyTimeout)
             => new RedisNbStore(RespConnection.Open(endpoint.Host, endpoint.Port, user, password, 0, ConnectTimeout, tls, replyTimeout), null, location, slotOf, master, endpoint);
 
         public string Location { get; }
@@ -72,7 +72,7 @@ namespace DragonflowUpgrade.Engine.Store
             public RedisParts(RedisNbStore store) { _store = store; }
             public override ILockSlot LockSlot(NbKey key) => new RedisLockSlot(_store.LockDatabase, key, _store.Location);
             public override NbKeyLayout KeyLayout => _store._layout;
-            public override NbKeyLayout KeyLayoutAt(string release) => RedisKeys.At(release);
+            public override NbKeyLayout? KeyLayoutAt(string release) => RedisKeys.At(release);
             public override IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts() => _store.FindKeyLayouts();
             public override void UseKeyLayout(NbKeyLayout layout) =>
                 _store._layout = layout as RedisKeys ?? throw new ArgumentException($"'{layout}' is not a key layout of Redis.", nameof(layout));
@@ -86,6 +86,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 if (_multiplexer == null)
                 {
+                    if (_options == null) throw new InvalidOperationException($"{_master} of the Redis Cluster at {Location} has no lock of its own: the cluster's store holds it.");
                     try { _multiplexer = ConnectionMultiplexer.Connect(_options); }
                     catch (RedisConnectionException e) when (_tlsProblem != null) { throw new NbCertificateException(Location, _tlsProblem, e); }
                     catch (RedisConnectionException e) { throw Unreachable(Location, e, _options.Password); }
@@ -100,10 +101,10 @@ namespace DragonflowUpgrade.Engine.Store
             if (uri.Kind != "redis") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis URI (redis://host:port/db).");
             var endpoint = uri.Endpoints[0];
             int database = uri.RedisDatabase;
-            string user = UserOf(uri), password = uri.Password;
+            string? user = UserOf(uri), password = uri.Password;
             string location = uri.Location;
             var tls = NbTls.Load(uri);
-            RedisNbStore store = null;
+            RedisNbStore? store = null;
             var options = Options(uri, tls, endpoint.Host, problem => { if (store != null) store._tlsProblem = problem; });
             options.DefaultDatabase = database;
             try
@@ -119,13 +120,13 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // Redis's own user, "default", is the one a password alone signs in as (and the only one before Redis 6).
-        internal static string UserOf(NbDatabaseUri uri) => uri.User == "default" ? null : uri.User;
+        internal static string? UserOf(NbDatabaseUri uri) => uri.User == "default" ? null : uri.User;
 
         /// <summary>
         /// StackExchange.Redis's options for <paramref name="uri"/>'s endpoints, its user and password and
         /// TLS; a server certificate refused is told to <paramref name="refused"/> (why).
         /// </summary>
-        internal static ConfigurationOptions Options(NbDatabaseUri uri, NbTls tls, string tlsHost, Action<string> refused)
+        internal static ConfigurationOptions Options(NbDatabaseUri uri, NbTls? tls, string tlsHost, Action<string> refused)
         {
             var options = new ConfigurationOptions
             {
@@ -146,18 +147,19 @@ namespace DragonflowUpgrade.Engine.Store
                 options.SslHost = tlsHost;
                 options.CertificateValidation += (_, certificate, __, errors) =>
                 {
-                    string problem = tls.Problem(tlsHost, certificate, errors);
+                    string? problem = tls.Problem(tlsHost, certificate, errors);
                     if (problem != null) refused(problem);
                     return problem == null;
                 };
-                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null; };
+                // null: no client certificate, which SslStream takes though the delegate's annotation says otherwise.
+                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null!; };
             }
             return options;
         }
 
         // Redis's error may quote the AUTH command, password and all (AUTH renamed away, a proxy):
         // then the error carries the masked text only, not the exception that holds it.
-        internal static NbStoreException Unreachable(string location, Exception e, string password, bool tls = false)
+        internal static NbStoreException Unreachable(string location, Exception e, string? password, bool tls = false)
         {
             string said = FirstLine(e.Message), scrubbed = NbDatabaseUri.Scrub(said, password);
             return new NbStoreException($"Cannot reach the Redis NB database at {location}: {scrubbed} Check that redis-server runs there, the address is right and so is the password, if any" +
@@ -171,13 +173,13 @@ namespace DragonflowUpgrade.Engine.Store
         public static string FormatKey(NbKey key) => RedisKeys.Format(key);
 
         /// <summary>Why (table, topic, id) would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
-        public static string KeyProblem(NbKey key) => RedisKeys.Problem(key);
+        public static string? KeyProblem(NbKey key) => RedisKeys.Problem(key);
 
         /// <summary>Parses a Dragonflow key of either layout from its bytes; false for keys that are not NB objects.</summary>
         /// <exception cref="DecoderFallbackException">The key has the shape of an NB key but is not UTF-8.</exception>
         public static bool TryParseKey(ReadOnlySpan<byte> utf8, out NbKey key, NameTable names) => RedisKeys.TryParse(utf8, out key, names);
 
-        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null)
+        public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null)
         {
             // A run of puts is one MSET per batch, a run of deletes one DEL; Redis runs a
             // connection's commands in the order sent, so a delete and a put of one key keep theirs.
@@ -254,7 +256,7 @@ end
 if touched and redis.call('SCARD', index) == 1 then redis.call('DEL', index) end
 return bad";
 
-        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null)
         {
             var changed = CheckAndSet(changes, expected, progress, checkOnly: false, out int written);
             if (changed.Count > 0) throw new NbConflictException(Location, changed, written);
@@ -264,7 +266,7 @@ return bad";
         internal List<NbKey> Changed(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected) =>
             CheckAndSet(changes, expected, null, checkOnly: true, out _);
 
-        List<NbKey> CheckAndSet(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress, bool checkOnly, out int written)
+        List<NbKey> CheckAndSet(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress, bool checkOnly, out int written)
         {
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
             // the batches are pipelined as plain writes are.
@@ -295,7 +297,7 @@ return bad";
                 foreach (var e in batch) _connection.Bulk(Prefix(e.Key), e.Key.Id);
                 foreach (var e in batch)
                 {
-                    string other = layout.OtherFormOf(e.Key);
+                    string? other = layout.OtherFormOf(e.Key);
                     if (other == null) _connection.Bulk(Prefix(e.Key), e.Key.Id);
                     else _connection.Bulk(other);
                 }
@@ -304,7 +306,7 @@ return bad";
                 foreach (var e in batch) _connection.Bulk(e.IsDelete || checkOnly ? default : e.Value.Span);
             }, batch =>
             {
-                var bad = (object[])_connection.ReadReply();
+                var bad = _connection.ReadArray();
                 if (bad.Length == 0 && !checkOnly) done += batch.Count;
                 foreach (long i in bad) changed.Add(batch[(int)i - 1].Key);
                 progress?.Report(done);
@@ -342,20 +344,21 @@ return bad";
         T Guard<T>(string what, Func<T> operation)
         {
             try { return operation(); }
-            catch (RespErrorException e) when (_slotOf != null && NbClusterChangedException.IsRedirect(e.Message))
+            // A cluster's master (_master set):
+            catch (RespErrorException e) when (_master is string master && NbClusterChangedException.IsRedirect(e.Message))
             {
                 _connection.Dispose();
-                throw NbClusterChangedException.Redirected(Location, _master, what, FirstLine(e.Message));
+                throw NbClusterChangedException.Redirected(Location, master, what, FirstLine(e.Message));
             }
-            catch (IOException e) when (_slotOf != null)
+            catch (IOException e) when (_master is string master)
             {
                 _connection.Dispose();
-                throw NbClusterChangedException.Lost(Location, _master, what, FirstLine(e.Message), e);
+                throw NbClusterChangedException.Lost(Location, master, what, FirstLine(e.Message), e);
             }
-            catch (TimeoutException e) when (_slotOf != null)
+            catch (TimeoutException e) when (_master is string master)
             {
                 _connection.Dispose();
-                throw new NbClusterTimeoutException(Location, _master, _masterEndpoint, what, FirstLine(e.Message), e);
+                throw new NbClusterTimeoutException(Location, master, _masterEndpoint, what, FirstLine(e.Message), e);
             }
             catch (Exception e) when (e is IOException || e is InvalidDataException || e is TimeoutException || e is RespErrorException)
             {
@@ -365,7 +368,7 @@ return bad";
         }
 
         // Consecutive changes of one kind (any kind unless byKind), and of one slot when slotOf is given, at most a batch at a time.
-        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes, Func<NbKey, int> slotOf, bool byKind = true)
+        static IEnumerable<List<NbEntry>> Runs(IEnumerable<NbEntry> changes, Func<NbKey, int>? slotOf, bool byKind = true)
         {
             var run = new List<NbEntry>(BatchSize);
             foreach (var e in changes)

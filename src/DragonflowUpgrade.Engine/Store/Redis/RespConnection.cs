@@ -29,7 +29,7 @@ namespace DragonflowUpgrade.Engine.Store
         const long MaxBulk = 512L << 20;  // Redis's own limit on a value (proto-max-bulk-len)
 
         readonly Socket _socket;
-        SslStream _tls;   // null without TLS
+        SslStream? _tls;   // null without TLS
         readonly byte[] _in = new byte[256 * 1024];
         int _inStart, _inEnd;
         byte[] _out = new byte[256 * 1024];
@@ -51,7 +51,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// throws an <see cref="AuthenticationException"/> saying why. A reply (or a send) that takes
         /// longer than <paramref name="replyTimeout"/> (default 30 s) throws a <see cref="TimeoutException"/>.
         /// </summary>
-        public static RespConnection Open(string host, int port, string user, string password, int database, TimeSpan timeout, NbTls tls = null, TimeSpan? replyTimeout = null)
+        public static RespConnection Open(string host, int port, string? user, string? password, int database, TimeSpan timeout, NbTls? tls = null, TimeSpan? replyTimeout = null)
         {
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             var c = new RespConnection(socket, replyTimeout ?? DefaultReplyTimeout);
@@ -75,9 +75,9 @@ namespace DragonflowUpgrade.Engine.Store
                     c.StartTls(host, tls);
                     socket.ReceiveTimeout = socket.SendTimeout = replyMs;
                 }
-                if (!string.IsNullOrEmpty(password))
+                if (password is { Length: > 0 })
                 {
-                    if (string.IsNullOrEmpty(user)) c.Command("AUTH", password); else c.Command("AUTH", user, password);
+                    if (user is { Length: > 0 }) c.Command("AUTH", user, password); else c.Command("AUTH", password);
                     c.Flush();
                     c.ReadReply();
                 }
@@ -101,7 +101,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         void StartTls(string host, NbTls tls)
         {
-            string problem = null;
+            string? problem = null;
             _tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), false, (_, certificate, __, errors) =>
             {
                 problem = tls.Problem(host, certificate, errors);
@@ -243,7 +243,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>Any reply: a string (status), a long, a byte[] (bulk; null for nil) or an object[] (array; null for nil).</summary>
         /// <exception cref="RespErrorException">The reply is an error.</exception>
-        public object ReadReply()
+        public object? ReadReply()
         {
             byte kind = Byte();
             switch (kind)
@@ -255,12 +255,19 @@ namespace DragonflowUpgrade.Engine.Store
                 case (byte)'*':
                     long n = Integer();
                     if (n < 0) return null;
-                    var items = new object[n];
+                    var items = new object?[n];
                     for (long i = 0; i < n; i++) items[i] = ReadReply();
                     return items;
                 default: throw Error(new IOException($"the server sent '{(char)kind}' where a reply should start."));
             }
         }
+
+        /// <summary>
+        /// An array reply of items that are never nil (integers, statuses, strings), read as <see cref="ReadReply"/>
+        /// reads it; anything else, nil included, is an error.
+        /// </summary>
+        public object[] ReadArray() =>
+            ReadReply() as object[] ?? throw Error(new IOException("the server sent something other than an array where one should be."));
 
         /// <summary>The length of an array reply (-1 for nil).</summary>
         public long ReadArrayLength()
@@ -301,7 +308,7 @@ namespace DragonflowUpgrade.Engine.Store
             return bytes;
         }
 
-        byte[] BulkBody()
+        byte[]? BulkBody()
         {
             long length = Integer();
             return length < 0 ? null : Payload(length);
