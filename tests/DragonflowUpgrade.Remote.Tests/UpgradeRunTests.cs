@@ -411,6 +411,55 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(2, results.Count(r => r.Step == UpgradeSteps.Update && r.Status == UpgradeStepStatus.RolledBack));
         }
 
+        [Theory]
+        [InlineData(true)]
+        [InlineData(false)]
+        public void A_revert_that_failed_on_one_node_then_resume_or_undo_leaves_every_node_on_one_release_reverting_none_twice(bool resume)
+        {
+            // Each node's release is a file the commands switch; a node's revert fails while a flag file names it.
+            string releases = Path.Combine(_cloud.Dir, "releases"), broken = Path.Combine(_cloud.Dir, "broken"), reverts = Path.Combine(_cloud.Dir, "reverts");
+            Directory.CreateDirectory(releases);
+            Directory.CreateDirectory(broken);
+            string failing = _cloud.Nodes[1].Name;
+            File.WriteAllText(Path.Combine(broken, failing), "");
+            UpgradeSettings Settings() => new UpgradeSettings
+            {
+                Nodes = _cloud.Nodes,
+                OpenDatabase = () => NbStoreFactory.Open(_database),
+                TargetRelease = "queens",
+                BackupFolder = _folder,
+                Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
+                UpdateCommand = $"echo queens > {ShellQuote.Quote(releases)}/{{node}}",
+                RevertCommand = $"test ! -e {ShellQuote.Quote(broken)}/{{node}} && echo pike > {ShellQuote.Quote(releases)}/{{node}} && echo {{node}} >> {ShellQuote.Quote(reverts)}",
+            };
+            var after = new Recording("B", _log) { FailWith = new StepFailedException(null, "B broke") };
+            var e = Assert.Throws<UpgradeFailedException>(() =>
+                new UpgradeRun(Settings(), new List<IUpgradeStep> { UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update), after }).Run(_ => { }, null, CancellationToken.None));
+            Assert.Contains("The rollback failed at Update", e.Message);
+            Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, _cloud.Nodes[0].Name)).Trim());
+            Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, failing)).Trim());
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(new[] { failing }, saved.Updated);   // the node reverted is no longer recorded as updated
+            Assert.Equal(new[] { failing }, saved.UpdateAttempted);
+
+            File.Delete(Path.Combine(broken, failing));   // the operator fixes the node
+            var steps = new List<IUpgradeStep> { UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update), new Recording("B", _log) };
+            var settings = Settings();
+            settings.UpdateCommand = null;   // Resume and Undo-DfUpgrade use the recorded one
+            if (resume)
+            {
+                Assert.Equal(UpgradeStatus.Completed, new UpgradeRun(settings, steps).Resume(_ => { }, null, CancellationToken.None).Status);
+                foreach (var node in _cloud.Nodes) Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+                Assert.Equal(new[] { _cloud.Nodes[0].Name }, File.ReadAllLines(reverts));
+            }
+            else
+            {
+                Assert.Equal(UpgradeStatus.RolledBack, new UpgradeRun(settings, steps).Undo(_ => { }, null, CancellationToken.None).Status);
+                foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+                Assert.Equal(_cloud.Nodes.Select(n => n.Name).OrderBy(n => n), File.ReadAllLines(reverts).OrderBy(n => n));
+            }
+        }
+
         [Fact]
         public void Undo_of_an_update_attempted_without_a_revert_command_undoes_nothing_and_asks_for_one()
         {

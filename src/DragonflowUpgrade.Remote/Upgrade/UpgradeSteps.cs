@@ -55,7 +55,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
     /// <summary>
     /// Runs -UpdateCommand on every node not updated yet (a node is recorded before its command
-    /// starts, so an interrupted update is reverted there too). Undo runs -RevertCommand on each.
+    /// starts, so an interrupted update is reverted there too). Undo runs -RevertCommand on each and forgets each node as its revert succeeds.
     /// </summary>
     sealed class UpdateStep : IUpgradeStep
     {
@@ -105,14 +105,19 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var failed = new List<string>();
             foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand ?? throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted), "-RevertCommand"))
             {
-                if (!r.Succeeded) failed.Add($"{r.Node.Name}: {r.Failure}");
+                // A node reverted is forgotten at once: after a revert that failed elsewhere, a resume
+                // updates it again and an undo does not revert it twice.
+                if (r.Succeeded)
+                {
+                    c.State.Updated.Remove(r.Node.Name);
+                    c.State.UpdateAttempted.Remove(r.Node.Name);
+                    c.Save();
+                }
+                else failed.Add($"{r.Node.Name}: {r.Failure}");
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, r.Node.Name, r.Succeeded ? UpgradeStepStatus.RolledBack : UpgradeStepStatus.RollbackFailed, r.Duration,
                     r.Succeeded ? "reverted" : r.Failure));
             }
             if (failed.Count > 0) throw new StepFailedException(failed[0].Split(':')[0], $"the revert command failed on {string.Join("; ", failed)}");
-            c.State.Updated.Clear();
-            c.State.UpdateAttempted.Clear();
-            c.Save();
         }
 
         static IEnumerable<NodeCommandResult> RunOn(UpgradeContext c, IReadOnlyList<DfNode> nodes, string template, string parameter) =>
