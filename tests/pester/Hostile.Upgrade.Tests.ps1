@@ -72,11 +72,15 @@ Describe 'Invoke-DfUpgrade refuses bad input before it changes anything' {
         Test-Path $case.Backups | Should -BeFalse
     }
 
-    It 'refuses a command with an unknown placeholder before running anything' {
+    It 'refuses a command with <Case> before running anything' -ForEach @(
+        @{ Case = 'an unknown placeholder'; Command = 'install {nod}' }
+        # -UpdateCommand runs once per node, not per service: a {service} would be filled with nothing.
+        @{ Case = '{service}, which a node command has no value for'; Command = 'apt-get install -y {service}' }
+    ) {
         $case = New-Case
         $p = $case.Parameters
-        $e = { Invoke-DfUpgrade @p -UpdateCommand 'install {nod}' -RevertCommand 'true' } | Should -Throw -ErrorId 'UpgradeCommandInvalid*' -PassThru
-        $e.Exception.Message | Should -Match '-UpdateCommand'
+        $e = { Invoke-DfUpgrade @p -UpdateCommand $Command -RevertCommand 'true' } | Should -Throw -ErrorId 'UpgradeCommandInvalid*' -PassThru
+        $e.Exception.Message | Should -BeLike '-UpdateCommand: {*} is not a placeholder: use {node}, {chassis}*'
         Test-Path $case.Backups | Should -BeFalse
     }
 

@@ -1,14 +1,19 @@
+using System.Collections.Generic;
 using System.Linq;
+using DragonflowUpgrade.Engine.Errors;
 using System.Text.RegularExpressions;
 
 namespace DragonflowUpgrade.Remote
 {
     /// <summary>
-    /// A command of an inventory, with placeholders ({service}, {node}, {chassis}) replaced by
-    /// those names. The inventory and Inventory.Check admit only names that hold no character a
-    /// shell treats specially, so a name goes in as it is, quoted or not; anything else would be
-    /// escaped for where the placeholder stands (<see cref="ForShell"/>), so that no value is ever
-    /// read as shell syntax. A placeholder the module does not know is refused (a typo would
+    /// A command of an inventory (or -UpdateCommand, -RevertCommand), with placeholders ({service},
+    /// {node}, {chassis}) replaced by those names. What is guaranteed: a value goes in only if it is
+    /// a name as the inventory checks names (ASCII letters, digits, ':', '-', '_', '.', '@',
+    /// starting with a letter or digit, not empty), which no POSIX shell reads as syntax, so it
+    /// stays one literal word (or part of one) wherever the operator's own quoting puts it; any other
+    /// value is refused (<see cref="ValueInvalidId"/>), never escaped. The template itself is not
+    /// parsed: what the operator wrote around a placeholder (a '#' comment, a nested sh -c '…') runs
+    /// as written. A placeholder the template's kind does not know is refused (a typo would
     /// otherwise reach the node as literal text), and so is one right after '$', which the shell
     /// would read as a variable.
     /// </summary>
@@ -17,6 +22,7 @@ namespace DragonflowUpgrade.Remote
         public static readonly string[] Placeholders = { "service", "node", "chassis" };
         public const string UnsafeId = "InventoryPlaceholderUnsafe";
         public const string UnknownId = "InventoryPlaceholderUnknown";
+        public const string ValueInvalidId = "InventoryPlaceholderValueInvalid";
 
         // Any {identifier}: every one must be known (but for a shell ${VAR}), and every known one is replaced.
         static readonly Regex Placeholder = new Regex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant);
@@ -42,37 +48,32 @@ namespace DragonflowUpgrade.Remote
         /// <summary>The error id of <see cref="Problem"/>, or null.</summary>
         public string? ProblemId { get; }
 
-        /// <summary>The command with {service}, {node} and {chassis} replaced by those names.</summary>
+        /// <summary>The command with {service}, {node} and {chassis} replaced by those names (see <see cref="Fill(IReadOnlyDictionary{string, string})"/>).</summary>
         public string Fill(string service, string node, string chassis) =>
-            Fill(new System.Collections.Generic.Dictionary<string, string> { ["service"] = service, ["node"] = node, ["chassis"] = chassis });
-
-        /// <summary>The command with each placeholder given replaced by its value (see the class summary); a shell ${VAR} is left alone.</summary>
-        public string Fill(System.Collections.Generic.IReadOnlyDictionary<string, string> values) =>
-            Placeholder.Replace(Text, m => values.TryGetValue(m.Groups[1].Value, out string? v) && _placeholders.Contains(m.Groups[1].Value)
-                ? ForShell(Text, m.Index, v ?? "") : m.Value);
+            Fill(new Dictionary<string, string> { ["service"] = service, ["node"] = node, ["chassis"] = chassis });
 
         /// <summary>
-        /// <paramref name="value"/> escaped for a POSIX shell at <paramref name="index"/> of
-        /// <paramref name="command"/>: inside '…' or "…" escaped for those quotes, outside them
-        /// quoted unless it holds only characters no shell treats specially (a checked name does).
+        /// The command with each placeholder given replaced by its value; a shell ${VAR} and a
+        /// placeholder not given (Neutron's {password}, filled where the command runs) are left alone.
+        /// Throws <see cref="ValueInvalidId"/> when a value the template uses is not a name (empty included).
         /// </summary>
-        internal static string ForShell(string command, int index, string value)
-        {
-            char quote = '\0';
-            for (int i = 0; i < index; i++)
+        public string Fill(IReadOnlyDictionary<string, string> values) =>
+            Placeholder.Replace(Text, m =>
             {
-                char c = command[i];
-                if (quote == '\'') { if (c == '\'') quote = '\0'; }
-                else if (c == '\\') i++; // outside quotes or in "…", a backslash takes the next character as it is
-                else if (quote == '"') { if (c == '"') quote = '\0'; }
-                else if (c == '\'' || c == '"') quote = c;
-            }
-            if (quote == '\'') return value.Replace("'", "'\\''");
-            if (quote == '"') return Regex.Replace(value, "[\"\\\\$`]", "\\$0");
-            return value.All(IsPlain) ? value : ShellQuote.Quote(value);
-        }
+                string name = m.Groups[1].Value;
+                if (!_placeholders.Contains(name) || !values.TryGetValue(name, out string? value)) return m.Value;
+                if (Inventory.CommandNameProblem(value, Sources.TryGetValue(name, out string? what) ? what : name + " value") is string problem)
+                    throw new DfException(ValueInvalidId, DfErrorCategory.InvalidArgument,
+                        $"{{{name}}} in {Field ?? "the built-in command"} cannot be filled: {problem}", Field,
+                        "Take the nodes from the inventory (Get-DfNode), whose names are checked; nothing was run.");
+                return value!;
+            });
 
-        static bool IsPlain(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.:@/+,=%".IndexOf(c) >= 0;
+        // Where each placeholder's value comes from, as the refusal names it.
+        static readonly Dictionary<string, string> Sources = new Dictionary<string, string>
+        {
+            ["service"] = "service name", ["node"] = "node name", ["chassis"] = "chassis name",
+        };
 
         static (string? Id, string? Problem) Check(string s, string[] placeholders)
         {

@@ -176,6 +176,9 @@ namespace DragonflowUpgrade.Remote
                 throw new InventoryException(file, line, field, problem, InventoryException.NameInvalidId, NameAction(what));
         }
 
+        /// <summary>Why a value cannot fill a command's placeholder (see <see cref="CheckName"/>), as a sentence naming it; null when it can.</summary>
+        internal static string CommandNameProblem(string name, string what) => NameProblem(name, what, CommandName);
+
         /// <summary>A user name, which messages and logs show, may hold what a portable POSIX user name holds.</summary>
         static void CheckUser(string name, string file, int line, string field)
         {

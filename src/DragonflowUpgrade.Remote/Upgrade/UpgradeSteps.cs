@@ -129,12 +129,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 },
                 (node, e) => NodeCommandResult.Unreachable(node, template, e, TimeSpan.Zero), c.Cancel);
 
-        /// <summary>The command for one node: {node} and {chassis} replaced by its names.</summary>
+        static readonly string[] Placeholders = { "node", "chassis" };
+
+        /// <summary>The command for one node: {node} and {chassis} replaced by its names ({service} is no placeholder here).</summary>
         public static string Fill(string template, string parameter, DfNode node)
         {
-            var t = new CommandTemplate(template, parameter, 0);
+            var t = new CommandTemplate(template, parameter, 0, Placeholders);
             if (t.Problem != null) throw UpgradeErrors.CommandInvalid(parameter, t.Problem);
-            return t.Fill("", node.Name, node.Chassis);
+            return t.Fill(new Dictionary<string, string> { ["node"] = node.Name, ["chassis"] = node.Chassis });
         }
     }
 

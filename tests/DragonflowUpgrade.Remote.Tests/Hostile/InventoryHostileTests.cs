@@ -257,26 +257,32 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             Assert.Contains("{service}", e.RecommendedAction);
         }
 
-        // Wherever a placeholder stands, a value that is no name still reaches the command as one word.
+        // Wherever a placeholder stands, a value that is no name (or none) is refused, never escaped: nothing could reach a node.
         [Theory]
-        [InlineData("printf '%s\\n' {node}", "%V%")]
-        [InlineData("printf '%s\\n' '{node}'", "%V%")]
-        [InlineData("printf '%s\\n' \"{node}\"", "%V%")]
-        [InlineData("printf '%s\\n' \"on {node}\"'.'", "on %V%.")]
-        [InlineData("printf '%s\\n' x{node}'y'", "x%V%y")]
-        public void A_value_that_is_no_name_is_escaped_for_where_its_placeholder_stands(string template, string output)
+        [InlineData("printf '%s\\n' {node}", "node")]
+        [InlineData("printf '%s\\n' '{chassis}'", "chassis")]
+        [InlineData("printf '%s\\n' \"on {node}\"'.'", "node")]
+        [InlineData("echo ok # {service}", "service")]
+        [InlineData("sh -c 'echo {node}'", "node")]
+        public void A_value_that_is_no_name_or_empty_is_refused_naming_the_placeholder_and_where_the_value_comes_from(string template, string placeholder)
         {
-            string marker = Path.Combine(MarkerDir, "q");
-            string hostile = $"a'b\"c`touch {marker}`$(touch {marker});touch {marker} # $HOME \\ e";
-            string command = new CommandTemplate(template, "Test", 0).Fill("", hostile, hostile);
-            var node = Inventory.LoadJson(Write(@"{ ""Nodes"": [ %NODES% ] }"))[0];
-            using (var c = TestCloud.Connector().Connect(node, _log))
+            foreach (string value in new[] { "a'b\"c`touch x`$(touch x);touch x # $HOME \\ e", "" })
             {
-                var r = c.Run(command, _log);
-                Assert.Equal(0, r.ExitCode);
-                Assert.Equal(output.Replace("%V%", hostile), r.Output);
+                var values = new Dictionary<string, string> { ["service"] = "df-x", ["node"] = "node01", ["chassis"] = "node01", [placeholder] = value };
+                var e = Assert.Throws<Engine.Errors.DfException>(() => new CommandTemplate(template, "Services.df-x.Stop", 0).Fill(values));
+                Assert.Equal(CommandTemplate.ValueInvalidId, e.ErrorId);
+                Assert.StartsWith($"{{{placeholder}}} in Services.df-x.Stop cannot be filled: the {placeholder} name '", e.Message);
+                Assert.Contains(value == "" ? "is empty" : "holds ''' at position 2", e.Message);
             }
-            Assert.Empty(Directory.GetFileSystemEntries(MarkerDir));
+        }
+
+        [Fact]
+        public void A_name_goes_in_as_it_is_wherever_its_placeholder_stands_and_a_placeholder_not_used_needs_no_value()
+        {
+            var t = new CommandTemplate("printf '%s\\n' {node} '{chassis}' \"{service}\"", "Test", 0);
+            Assert.Equal("printf '%s\\n' node-01.a '1:b@c' \"df_x\"", t.Fill("df_x", "node-01.a", "1:b@c"));
+            Assert.Equal("restart node01", new CommandTemplate("restart {node}", "-UpdateCommand", 0, new[] { "node", "chassis" })
+                .Fill(new Dictionary<string, string> { ["node"] = "node01", ["chassis"] = "" }));
         }
 
         [Theory]
