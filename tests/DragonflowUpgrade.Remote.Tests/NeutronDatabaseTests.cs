@@ -62,8 +62,12 @@ namespace DragonflowUpgrade.Remote.Tests
 
         [Theory]
         [InlineData(@"{ ""Backup"": ""mysqldump {service}"" }", "InventoryPlaceholderUnknown", "field NeutronDatabase.Backup: {service} is not a placeholder: use {node}, {chassis}, {password}")]
-        [InlineData(@"{ ""Restore"": ""sh -c 'mysql -p{password} neutron'"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Restore: {password} is inside quotes")]
-        [InlineData(@"{ ""Restore"": ""mysql -p\""{password}\"" neutron"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Restore: {password} is inside quotes")]
+        [InlineData(@"{ ""Restore"": ""sh -c 'mysql -p{password} neutron'"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Restore: {password} may stand only at the start")]
+        [InlineData(@"{ ""Restore"": ""mysql -p\""{password}\"" neutron"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Restore: {password} may stand only at the start")]
+        [InlineData(@"{ ""Backup"": ""mysqldump -p{password} neutron"" }", "InventoryPlaceholderUnsafe", "into a process's arguments, which any user of the node can read with ps")]
+        [InlineData(@"{ ""Backup"": ""MYSQL_PWD={password} mysqldump -p{password} neutron"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Backup: {password} may stand only at the start")]
+        [InlineData(@"{ ""Backup"": ""cd /; MYSQL_PWD={password} mysqldump neutron"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Backup: {password} may stand only at the start")]
+        [InlineData(@"{ ""Backup"": ""MYSQL_PWD={password}x mysqldump neutron"" }", "InventoryPlaceholderUnsafe", "leave {password} out, or write MYSQL_PWD={password} mysqldump")]
         [InlineData(@"{ ""Migrate"": ""echo ${password}"" }", "InventoryPlaceholderUnsafe", "field NeutronDatabase.Migrate: the placeholder {password} follows '$'")]
         [InlineData(@"{ ""Node"": ""ctl9"" }", "InventoryInvalid", "field NeutronDatabase.Node: 'ctl9' is not a node of the inventory")]
         [InlineData(@"{ ""Nodes"": ""ctl1"" }", "InventoryInvalid", "field NeutronDatabase.Nodes: is not a field here")]
@@ -174,13 +178,13 @@ namespace DragonflowUpgrade.Remote.Tests
         {
             using (var cloud = new TestCloud(db: 41, nodes: 1))
             {
-                var db = OnTestNode(cloud, migrate: "P={password}; echo start; for i in $(seq 1 15); do echo \"err$i $P\" >&2; done; echo done; exit 4");
+                var db = OnTestNode(cloud, migrate: "MYSQL_PWD={password} true; P=$MYSQL_PWD; echo start; for i in $(seq 1 15); do echo \"err$i $P\" >&2; done; echo done; exit 4");
                 var lines = new List<string>();
                 var e = Assert.Throws<NeutronDatabaseException>(() =>
                     new NeutronDatabaseClient(TestCloud.Connector(), _log).Migrate(db, "s3cret", l => { lock (lines) lines.Add(l); }));
                 Assert.Equal("NeutronCommandFailed", e.ErrorId);
                 Assert.Equal(cloud.Nodes[0].Name, e.Target);
-                Assert.StartsWith($"{cloud.Nodes[0].Name}: exit code 4 from P=***; echo start;", e.Message);
+                Assert.StartsWith($"{cloud.Nodes[0].Name}: exit code 4 from MYSQL_PWD=*** true; P=$MYSQL_PWD; echo start;", e.Message);
                 Assert.EndsWith("its last error output:\n" + string.Join("\n", Enumerable.Range(6, 10).Select(i => $"err{i} ***")), e.Message);
                 Assert.Contains("start", lines);
                 Assert.Contains("done", lines);
@@ -198,7 +202,7 @@ namespace DragonflowUpgrade.Remote.Tests
                 string marker = "df-marker-" + Guid.NewGuid().ToString("N");
                 string received = Path.Combine(_dir, "received"), seen = Path.Combine(_dir, "seen");
                 // A slow backup: its process lines are scanned while it runs; it prints the password it was given.
-                var db = OnTestNode(cloud, backup: $"P={{password}}; : {marker}; sleep 3; printf '%s' \"$P\"",
+                var db = OnTestNode(cloud, backup: $"MYSQL_PWD={{password}} true; : {marker}; sleep 3; printf '%s' \"$MYSQL_PWD\"",
                     restore: $"printf '%s' \"$MYSQL_PWD\" > {ShellQuote.Quote(seen)}; cat > {ShellQuote.Quote(received)}");
                 var client = new NeutronDatabaseClient(TestCloud.Connector(), _log);
                 string path = Path.Combine(_dir, "slow.sql.gz");

@@ -27,7 +27,9 @@ Describe 'Neutron''s database cmdlets given hostile input' {
 
     It 'refuses a command with <Case> before anything runs, naming the file and field' -ForEach @(
         @{ Case = 'an unknown placeholder'; Field = 'Backup'; Command = 'mysqldump --databases {service}'; Id = 'InventoryPlaceholderUnknown'; Says = '{service} is not a placeholder: use {node}, {chassis}, {password}*' }
-        @{ Case = '{password} inside quotes'; Field = 'Migrate'; Command = "sh -c 'MYSQL_PWD={password} neutron-db-manage upgrade heads'"; Id = 'InventoryPlaceholderUnsafe'; Says = '{password} is inside quotes*' }
+        @{ Case = '{password} inside quotes'; Field = 'Migrate'; Command = "sh -c 'MYSQL_PWD={password} neutron-db-manage upgrade heads'"; Id = 'InventoryPlaceholderUnsafe'; Says = '{password} may stand only at the start*' }
+        @{ Case = '{password} in an argument'; Field = 'Backup'; Command = 'mysqldump -u neutron -p{password} --databases neutron'; Id = 'InventoryPlaceholderUnsafe'; Says = '*read with ps*MYSQL_PWD={password} mysqldump*' }
+        @{ Case = '{password} after another command'; Field = 'Restore'; Command = 'cd / && MYSQL_PWD={password} mysql neutron'; Id = 'InventoryPlaceholderUnsafe'; Says = '{password} may stand only at the start*' }
         @{ Case = 'a placeholder after $'; Field = 'Restore'; Command = 'mysql ${node}'; Id = 'InventoryPlaceholderUnsafe'; Says = '*follows ''$''*' }
     ) {
         $inventory = New-TestNeutronInventory $dir @{ $Field = $Command }
@@ -122,7 +124,7 @@ Describe 'Neutron''s database cmdlets given hostile input' {
     It 'shows the database password nowhere: not in -WhatIf, output, verbose lines, errors or files, even when a command echoes it' {
         Reset-TestNeutronDatabase
         $password = Get-TestNeutronPassword
-        $inventory = New-TestNeutronInventory $dir @{ Migrate = 'P={password}; echo connecting with password $P; echo denied for $P >&2; exit 1' }
+        $inventory = New-TestNeutronInventory $dir @{ Migrate = 'MYSQL_PWD={password} true; P=$MYSQL_PWD; echo connecting with password $P; echo denied for $P >&2; exit 1' }
         $path = Join-Path $dir 'neutron.sql.gz'
         $since = [datetime]::UtcNow
         $texts = @(
@@ -149,7 +151,7 @@ Describe 'Neutron''s database cmdlets given hostile input' {
         $password = $Password.Replace('%DIR%', $dir)
         $hash = (Get-FileHash -InputStream ([IO.MemoryStream]::new([Text.Encoding]::UTF8.GetBytes($password))) -Algorithm SHA256).Hash.ToLowerInvariant()
         # Exit 3: the command got another password; exit 1 after printing it on both streams.
-        $migrate = 'P={password}; [ "$(printf %s "$P" | sha256sum | cut -c1-64)" = ' + $hash + ' ] || exit 3; printf ''%s\n'' "$P"; printf ''%s\n'' "$P" >&2; exit 1'
+        $migrate = 'MYSQL_PWD={password} true; P=$MYSQL_PWD; [ "$(printf %s "$P" | sha256sum | cut -c1-64)" = ' + $hash + ' ] || exit 3; printf ''%s\n'' "$P"; printf ''%s\n'' "$P" >&2; exit 1'
         $inventory = New-TestNeutronInventory $dir @{ Migrate = $migrate }
         $credential = [pscredential]::new('neutron', (ConvertTo-SecureString $password -AsPlainText -Force))
         $since = [datetime]::UtcNow

@@ -37,7 +37,7 @@ function Get-TestNeutronCommands([string] $FailFile) {
         Restore = "MYSQL_PWD={password} mariadb $connect neutron"
         Check   = "MYSQL_PWD={password} mariadb $connect -e 'SELECT 1' neutron"
         Size    = "MYSQL_PWD={password} mariadb $connect -N -e `"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'`""
-        Migrate = "DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' MYSQL_PWD={password} bash '$script' upgrade heads"
+        Migrate = "MYSQL_PWD={password} DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' bash '$script' upgrade heads"
     }
 }
 

@@ -51,7 +51,8 @@ namespace DragonflowUpgrade.Remote
     /// <summary>
     /// A command for the controller, its {node} and {chassis} filled in. Given a password, the
     /// command runs with it exported as MYSQL_PWD (which mysql and mysqldump read), and {password}
-    /// stands for that variable. The password travels as the first line of the command's standard
+    /// stands for that variable; it may stand only as the command's leading MYSQL_PWD={password}
+    /// (<see cref="PasswordProblem"/>). The password travels as the first line of the command's standard
     /// input (<see cref="Input"/>), never in a command line, where any user of the node could read it.
     /// </summary>
     public sealed class NeutronCommand
@@ -66,6 +67,27 @@ namespace DragonflowUpgrade.Remote
         public string Text { get; }
 
         public bool NeedsPassword => Text.Contains(PasswordPlaceholder);
+
+        // The one place {password} may stand: an assignment in front of the command, which puts it
+        // into that command's environment (as the export does already), never into its arguments.
+        const string PasswordAssignment = "MYSQL_PWD=" + PasswordPlaceholder;
+
+        /// <summary>
+        /// Why the command's {password} could reach a process's arguments (readable by any user of
+        /// the node with ps), as a sentence; null when the command holds none, or holds it only as its
+        /// leading MYSQL_PWD={password} assignment.
+        /// </summary>
+        internal static string? PasswordProblem(string text)
+        {
+            int first = text.IndexOf(PasswordPlaceholder, StringComparison.Ordinal);
+            if (first < 0) return null;
+            bool leading = text.StartsWith(PasswordAssignment, StringComparison.Ordinal)
+                && text.Length > PasswordAssignment.Length && (text[PasswordAssignment.Length] == ' ' || text[PasswordAssignment.Length] == '\t');
+            if (leading && text.IndexOf(PasswordPlaceholder, first + 1, StringComparison.Ordinal) < 0) return null;
+            return "{password} may stand only at the start, as MYSQL_PWD={password} followed by the command: anywhere else (as in mysqldump -p{password}) " +
+                "it could put the password into a process's arguments, which any user of the node can read with ps. Every command gets the password " +
+                "exported as MYSQL_PWD already, which mysql and mysqldump read: leave {password} out, or write MYSQL_PWD={password} mysqldump ...";
+        }
 
         /// <summary>What messages show: the command with *** for the password.</summary>
         public string Shown => Text.Replace(PasswordPlaceholder, "***");
@@ -148,7 +170,7 @@ namespace DragonflowUpgrade.Remote
         /// Migrate (the defaults are <see cref="NeutronDatabase.DefaultBackup"/> and its
         /// siblings), Check (what the upgrade's readiness runs to see that the database answers) and
         /// Size (what it runs to size the dump: it prints the database's size in bytes).
-        /// A command may hold {node}, {chassis} and {password}.
+        /// A command may hold {node}, {chassis}, and {password} only as its leading MYSQL_PWD={password}.
         /// </summary>
         public static NeutronDatabase ParseNeutronDatabase(InventoryValue root, string file)
         {
@@ -171,8 +193,8 @@ namespace DragonflowUpgrade.Remote
             {
                 var template = fields.Command(field, NeutronPlaceholders) ?? new CommandTemplate(fallback, null, 0, NeutronPlaceholders);
                 string? problem = template.Problem, id = template.ProblemId;
-                if (problem == null && PasswordInQuotes(template.Text))
-                    (id, problem) = (CommandTemplate.UnsafeId, "{password} is inside quotes, where the quoted password would end them: write it outside quotes, as in MYSQL_PWD={password} mysqldump ...");
+                if (problem == null && NeutronCommand.PasswordProblem(template.Text) is string passwordProblem)
+                    (id, problem) = (CommandTemplate.UnsafeId, passwordProblem);
                 if (problem != null)   // and so is its id
                     throw new InventoryException(file, template.Line, template.Field,
                         $"{problem}. Node '{node.Name}' would run it: {InventoryException.Show(template.Text, 200)}",
@@ -187,21 +209,5 @@ namespace DragonflowUpgrade.Remote
         public static NeutronDatabase? FindNeutronDatabase(InventoryValue root, string file) =>
             root.Kind == InventoryValueKind.Map && root.Map != null && root.Map.Any(e => string.Equals(e.Key, NeutronDatabaseField, StringComparison.OrdinalIgnoreCase) && e.Value.Kind != InventoryValueKind.Null)
                 ? ParseNeutronDatabase(root, file) : null;
-
-        /// <summary>Whether a {password} of the command sits inside single or double quotes (as a POSIX shell reads them).</summary>
-        static bool PasswordInQuotes(string text)
-        {
-            char quote = '\0';
-            for (int i = 0; i < text.Length; i++)
-            {
-                char c = text[i];
-                if (quote == '\0' && c == '\\') { i++; continue; }
-                if (quote == '"' && c == '\\') { i++; continue; }
-                if (quote == '\0' && (c == '\'' || c == '"')) { quote = c; continue; }
-                if (quote != '\0' && c == quote) { quote = '\0'; continue; }
-                if (quote != '\0' && string.CompareOrdinal(text, i, "{password}", 0, 10) == 0) return true;
-            }
-            return false;
-        }
     }
 }
