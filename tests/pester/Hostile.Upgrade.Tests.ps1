@@ -211,6 +211,23 @@ Describe 'Nodes made without an inventory and given to -Node' {
         Test-Path $case.Backups | Should -BeFalse
     }
 
+    It 'are refused by Invoke-DfUpgrade when two machines have one name, as an inventory refuses them; the same node twice is one node' {
+        $case = New-Case
+        $marker = Join-Path $case.Dir 'ran'
+        $nodes = @(Get-DfNode $case.Parameters.Inventory)
+        $other = $nodes[1]
+        $twin = [DragonflowUpgrade.Remote.DfNode]::new($nodes[0].Name, $other.Address, $other.Port, $other.User, $other.IdentityFile, $other.Chassis,
+            [string[]]$other.Roles, [DragonflowUpgrade.Remote.NodeService[]]@($other.Services), $null, [string[]]$other.ConfigFiles)
+        $p = $case.Parameters; $p.Remove('Inventory')
+        $e = { $nodes[0], $twin | Invoke-DfUpgrade @p -UpdateCommand "touch '$marker'" -RevertCommand "touch '$marker'" } | Should -Throw -ErrorId 'InventoryInvalid*' -PassThru
+        $e.Exception.Message | Should -BeLike "The nodes given to -Node: '$($nodes[0].Name)' names two nodes (*$($nodes[0].Address)*; *$($other.Address)*)*"
+        Test-Path $marker | Should -BeFalse
+        Test-Path $case.Backups | Should -BeFalse
+
+        $rows = Invoke-DfUpgrade @p -Node $nodes[0], $nodes[0] -WhatIf
+        @($rows | Where-Object Step -EQ 'Stop').Node | Should -Be @($nodes[0].Name)
+    }
+
     It 'is refused by Stop-DfControlPlane with an error of its own, and nothing runs on it' {
         $case = New-Case
         $marker = Join-Path $case.Dir 'ran'

@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using DragonflowUpgrade.Engine;
+using DragonflowUpgrade.Engine.Errors;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 using Microsoft.Extensions.Logging;
@@ -15,6 +17,23 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// </summary>
     public sealed class UpgradeSettings
     {
+        /// <summary>
+        /// Adds a node given to -Node to <paramref name="nodes"/>, checked as an inventory's node is
+        /// (<see cref="Remote.Inventory.Check"/>). The same machine given twice is kept once; two
+        /// machines under one name are refused as an inventory refuses them: the upgrade would leave one out.
+        /// </summary>
+        public static void AddNode(List<DfNode> nodes, DfNode node)
+        {
+            Remote.Inventory.Check(node);
+            var named = nodes.FirstOrDefault(n => string.Equals(n.Name, node.Name, StringComparison.OrdinalIgnoreCase));
+            if (named == null) { nodes.Add(node); return; }
+            string first = $"{NodeRecord.Of(named)}, chassis {named.Chassis}", second = $"{NodeRecord.Of(node)}, chassis {node.Chassis}";
+            if (first == second) return;
+            throw new DfException(InventoryException.InvalidId, DfErrorCategory.InvalidArgument,
+                $"The nodes given to -Node: '{node.Name}' names two nodes ({first}; {second}), so the upgrade would leave one of them out.", node.Name,
+                "Give each machine its own name, as an inventory must; nothing was run on any node.");
+        }
+
         public IReadOnlyList<DfNode> Nodes { get; set; } = null!;
         /// <summary>The inventory file the nodes come from; null when they were given directly.</summary>
         public string? Inventory { get; set; }

@@ -72,9 +72,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 {
                     if (n == null) continue;
                     // The upgrade needs the whole cloud: a node made directly that the inventory would refuse stops it before anything runs.
-                    try { Remote.Inventory.Check(n); }
+                    try { UpgradeSettings.AddNode(_nodes, n); }
                     catch (DfException e) { ThrowTerminatingError(Record(e)); }
-                    if (_nodes.All(x => !string.Equals(x.Name, n.Name, StringComparison.OrdinalIgnoreCase))) _nodes.Add(n);
                 }
         }
 
