@@ -59,7 +59,7 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
-            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null)
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null, string revertCommand = null, ListLogger logger = null)
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
@@ -73,9 +73,10 @@ namespace DragonflowUpgrade.Remote.Tests
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
                 NoRollback = noRollback,
                 UpdateCommand = updateCommand,
-                RevertCommand = updateCommand == null ? null : "true",
+                RevertCommand = revertCommand ?? (updateCommand == null ? null : "true"),
                 OptionManifest = optionManifest,
             };
+            if (logger != null) settings.Logger = logger;
             return (new UpgradeRun(settings, realSteps ?? steps), steps);
         }
 
@@ -297,6 +298,65 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
             using (var store = NbStoreFactory.Open(_database))
                 Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store)); // a completed upgrade leaves no record
+        }
+
+        [Fact]
+        public void A_bad_placeholder_in_the_revert_command_given_to_resume_or_undo_is_refused_before_anything_is_undone()
+        {
+            var (run, steps) = NewRun(noRollback: true);
+            steps[2].FailWith = new InvalidOperationException("C broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            string before = File.ReadAllText(UpgradeState.PathIn(_folder));
+            _log.Clear();
+            foreach (var resume in new[] { true, false })
+            {
+                var (again, _) = NewRun(revertCommand: "apt-get install -y python-dragonflow={nod}");
+                var e = Assert.Throws<DfException>(() => resume
+                    ? again.Resume(_ => { }, null, CancellationToken.None)
+                    : again.Undo(_ => { }, null, CancellationToken.None));
+                Assert.Equal("UpgradeCommandInvalid", e.ErrorId);
+                Assert.StartsWith("-RevertCommand: {nod} is not a placeholder", e.Message);
+            }
+            Assert.Empty(_log);   // nothing done, nothing undone
+            Assert.Equal(before, File.ReadAllText(UpgradeState.PathIn(_folder)));
+        }
+
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void The_record_of_an_upgrade_killed_before_its_first_save_is_cleared_by_the_next_run_with_a_warning(bool earlierStateFile)
+        {
+            if (earlierStateFile)
+            {
+                // The folder holds a finished upgrade's state file, which the killed one would have replaced.
+                Assert.Equal(UpgradeStatus.Completed, Run(NewRun().Run).Status);
+                _log.Clear();
+            }
+            // What a kill between recording the upgrade in the database and saving its state leaves: the record, no lock (it expired), no state file of its own.
+            using (var store = NbStoreFactory.Open(_database))
+                Engine.Safety.UpgradeUnderWay.Begin(store, "20260101T000000Z-killed", "queens", Path.GetFullPath(_folder));
+            var logger = new ListLogger();
+            var (run, _) = NewRun(logger: logger);
+            Assert.Equal(UpgradeStatus.Completed, Run(run).Status);
+            Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
+            Assert.Contains(logger.Lines, l => l.Message.Contains("20260101T000000Z-killed") && l.Message.Contains("nothing to resume or undo"));
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store));
+        }
+
+        [Fact]
+        public void The_record_of_an_upgrade_whose_lock_holder_lives_is_not_cleared_though_it_has_no_state_file_yet()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+            using (Engine.Safety.UpgradeLock.Acquire(store, "Invoke-DfUpgrade (a live one)", null, "20260101T000000Z-alive0"))
+            {
+                Engine.Safety.UpgradeUnderWay.Begin(store, "20260101T000000Z-alive0", "queens", Path.GetFullPath(_folder));
+                var e = Assert.IsAssignableFrom<DfException>(Record.Exception(() => Run(NewRun().Run)));
+                Assert.Equal("DatabaseLockedByUpgrade", e.ErrorId);
+                Assert.Empty(_log);
+                Assert.NotNull(Engine.Safety.UpgradeUnderWay.Read(store));
+                Engine.Safety.UpgradeUnderWay.End(store);
+            }
         }
 
         [Fact]

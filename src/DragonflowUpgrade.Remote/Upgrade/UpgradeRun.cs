@@ -66,11 +66,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             Func<IReadOnlyList<ReadinessResult>>? readiness = null)
         {
             if (_settings.UpdateCommand != null && _settings.RevertCommand == null && !_settings.NoRollback) throw UpgradeErrors.RevertCommandMissing();
-            foreach (var node in _settings.Nodes.Take(1)) // a bad placeholder is refused before anything runs
-            {
-                if (_settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
-                if (_settings.RevertCommand != null) UpdateStep.Fill(_settings.RevertCommand, "-RevertCommand", node);
-            }
+            RequireCommandsValid();
             RequireNoneUnfinished();
             if (readiness != null)
             {
@@ -85,18 +81,60 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             var state = NewState(UpgradeState.PathIn(_settings.BackupFolder));
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
-            using (Lock(c)) // before the state file exists: a refused upgrade leaves nothing to resume
             {
-                state.Database = c.Store.Location;
-                try { state.Save(); }
-                catch (DfException)
+                ClearNeverBegun(c.Store);
+                using (Lock(c)) // before the state file exists: a refused upgrade leaves nothing to resume
                 {
-                    // Nothing began and no state file says so: the database is not left marked as under an upgrade no one can resume.
-                    UpgradeUnderWay.End(c.Store);
-                    throw;
+                    state.Database = c.Store.Location;
+                    try { state.Save(); }
+                    catch (DfException)
+                    {
+                        // Nothing began and no state file says so: the database is not left marked as under an upgrade no one can resume.
+                        UpgradeUnderWay.End(c.Store);
+                        throw;
+                    }
+                    return Ended(c, () => Continue(c));
                 }
-                return Ended(c, () => Continue(c));
             }
+        }
+
+        /// <summary>A bad placeholder in -UpdateCommand or -RevertCommand is refused before anything runs or is undone.</summary>
+        void RequireCommandsValid()
+        {
+            foreach (var node in _settings.Nodes.Take(1))
+            {
+                if (_settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
+                if (_settings.RevertCommand != null) UpdateStep.Fill(_settings.RevertCommand, "-RevertCommand", node);
+            }
+        }
+
+        /// <summary>
+        /// Clears the database's record of an upgrade killed between taking its lock and first saving
+        /// its state file: started on this host, no state file in the folder it names, and its lock
+        /// gone or held by a process that is gone. Such an upgrade began no step (a step is saved as
+        /// begun before it acts), so there is nothing to resume or undo; a warning says so. Any
+        /// other record is left to refuse this run.
+        /// </summary>
+        void ClearNeverBegun(INbStore store)
+        {
+            var record = UpgradeUnderWay.Read(store);
+            if (record == null || record.Folder == null || record.Host != Environment.MachineName || Saved(record)) return;
+            var holder = UpgradeLock.Read(store);
+            if (holder != null && !(holder.Upgrade == record.Upgrade && holder.OwnerGone)) return;
+            UpgradeLock.Unlock(store, force: true);   // the dead holder's lock and the record
+            _settings.Logger.LogWarning("Cleared the record of {Upgrade} from {Database}: it was killed before it saved its state file, so it began no step and there is nothing to resume or undo.",
+                record, store.Location);
+        }
+
+        /// <summary>
+        /// Whether the upgrade's folder holds its state file (or one that cannot be read, which might be
+        /// it). A state file of an earlier upgrade there is not: the recorded one would have replaced it.
+        /// </summary>
+        static bool Saved(UpgradeUnderWay record)
+        {
+            if (!File.Exists(UpgradeState.PathIn(record.Folder!))) return false;
+            try { return UpgradeState.Load(record.Folder!)?.Id == record.Upgrade; }
+            catch (DfException) { return true; }
         }
 
         /// <summary>Carries on the upgrade recorded in the backup folder from the step it reached.</summary>
@@ -212,6 +250,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             _settings.UpdateCommand = state.UpdateCommand;
             _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
             _settings.OptionManifest = state.OptionManifest;
+            // Before anything is undone: a bad placeholder would otherwise stop the rollback after the restores, with the old control plane not started.
+            RequireCommandsValid();
             return state;
         }
 
