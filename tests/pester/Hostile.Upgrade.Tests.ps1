@@ -157,6 +157,21 @@ Describe 'A state file that is damaged or from another cloud' {
         $e.ErrorDetails.RecommendedAction | Should -Match 'Resume.*Undo-DfUpgrade'
     }
 
+    It 'is left as it is when <Command> is given a -RevertCommand with a bad placeholder, refused before anything is undone' -ForEach @(
+        @{ Command = 'Invoke-DfUpgrade -Resume' }, @{ Command = 'Undo-DfUpgrade' }
+    ) {
+        $case = New-Case
+        Write-InterruptedState $case
+        $state = Join-Path $case.Backups 'df-upgrade-state.json'
+        $before = Get-Content $state -Raw
+        $p = $case.Parameters
+        if ($Command -eq 'Undo-DfUpgrade') { $p.Remove('TargetRelease'); $e = { Undo-DfUpgrade @p -RevertCommand 'apt-get install -y {nod}' } | Should -Throw -PassThru }
+        else { $e = { Invoke-DfUpgrade @p -Resume -RevertCommand 'apt-get install -y {nod}' } | Should -Throw -PassThru }
+        $e.FullyQualifiedErrorId | Should -BeLike 'UpgradeCommandInvalid*'
+        $e.Exception.Message | Should -BeLike '-RevertCommand: {nod} is not a placeholder*'
+        Get-Content $state -Raw | Should -Be $before
+    }
+
     It 'is not needed to say there is nothing to resume' {
         $case = New-Case
         $p = $case.Parameters

@@ -399,6 +399,21 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
     }
 
+    It 'is rolled back exactly by Undo-DfUpgrade, killed inside the NB migration' {
+        Stop-UpgradeInside $cloud $parameters 'MigrateNb'
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Running'
+
+        $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -NeutronCredential (Get-TestNeutronCredential) -Confirm:$false
+        $undo.Status | Should -Not -Contain 'RollbackFailed'
+        ($undo | Where-Object Step -EQ 'Update').Status | Sort-Object -Unique | Should -Be 'RolledBack'
+        Get-DfNbDatabaseLock -Database $cloud.Database | Should -BeNullOrEmpty
+        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
+        (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
+        # Nothing is left marked as under way: another upgrade may start.
+        $again = Invoke-DfUpgrade @parameters -WhatIf
+        $again | Should -Not -BeNullOrEmpty
+    }
+
     It 'is rolled back by Undo-DfUpgrade, killed during the update' {
         $parameters.UpdateCommand = "touch '$hold.reached'; while [ -e '$hold' ]; do sleep 0.1; done; $($parameters.UpdateCommand)"
         New-Item $hold | Out-Null
