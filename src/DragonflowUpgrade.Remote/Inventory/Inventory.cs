@@ -195,7 +195,7 @@ namespace DragonflowUpgrade.Remote
         static string? NameProblem(string? name, string what, (string Others, string Rule, string Like) rule)
         {
             string? problem = null;
-            if (string.IsNullOrEmpty(name)) problem = "is empty";
+            if (name == null || name.Length == 0) problem = "is empty";
             else if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
             else if (!IsAsciiLetterOrDigit(name[0])) problem = $"starts with {Describe(name[0])}";
             else
