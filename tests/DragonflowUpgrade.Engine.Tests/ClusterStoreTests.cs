@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using StackExchange.Redis;
@@ -158,6 +159,71 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Contains("did not answer within 3 s", e.Message);
             Assert.Contains($"redis-cli -h 127.0.0.1 -p {silent} PING", e.RecommendedAction);
             Assert.Contains("Resume-DfMigration -Database rediss-cluster://", e.RecommendedAction);
+        }
+
+        // Whether the node on the port is the master of the slot.
+        static bool Owns(int port, int slot) =>
+            TestRedisClusterTls.Cli(port, "CLUSTER", "NODES").Split('\n').Single(l => l.Contains("myself")).Trim().Split(' ').Skip(8)
+                .Select(range => range.Split('-').Select(int.Parse).ToArray()).Any(r => r[0] <= slot && slot <= r[r.Length - 1]);
+
+        [Fact]
+        public void A_commit_stopped_by_a_master_that_stops_answering_is_finished_by_Resume_once_it_answers()
+        {
+            string uri = Safe.NewDatabase("rediss-cluster", Spread(300));
+            var rename = new Migration("rename", "queens", "test rename", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:rename", nb =>
+            {
+                foreach (var port in nb.GetAll("lport").ToList()) { port["name"] = "renamed"; nb.Update("lport", port); }
+            });
+            MigrationRunResult result;
+            BackupInfo backup;
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { rename }));
+                result = migrator.Run(migrator.Plan().Pending);
+                backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
+            }
+            // A master holding ports but neither the journal nor the commit's marker: those are written, its ports are not
+            // (the migration log's rows are written after every port, wherever they are).
+            var moduleSlots = new[] { CommitJournal.Table, CommitJournal.RecordTable }
+                .Select(table => int.Parse(TestRedisClusterTls.Cli(TestRedisClusterTls.Ports[0], "CLUSTER", "KEYSLOT", RedisKeys.Format(new NbKey(table, null, "x"))))).ToList();
+            int silent = TestRedisClusterTls.Ports.First(p => !moduleSlots.Any(slot => Owns(p, slot)));
+            CommitInterruptedException e;
+            using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
+            {
+                TestRedisClusterTls.Signal(silent, "STOP");
+                try { e = Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, result.Writes, backup, new[] { "rename" }, result.Expected)); }
+                finally { TestRedisClusterTls.Signal(silent, "CONT"); }
+            }
+            Assert.Equal("NbClusterMasterTimeout", Assert.IsType<NbClusterTimeoutException>(e.InnerException).ErrorId);
+            TestRedisClusterTls.WaitUntilOk();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
+                CommitJournal.Resume(store);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+                var ports = store.Read("lport").ToList();
+                Assert.Equal(300, ports.Count);
+                Assert.All(ports, p => Assert.Contains("renamed", System.Text.Encoding.UTF8.GetString(p.Value.Span)));
+            }
+        }
+
+        [Fact]
+        public void Masters_that_stop_answering_in_one_write_are_all_named()
+        {
+            string uri = TestRedisClusterTls.NewDatabase();
+            var silent = TestRedisClusterTls.Ports.Take(2).ToList();
+            NbClusterTimeoutException e;
+            using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
+            {
+                foreach (int p in silent) TestRedisClusterTls.Signal(p, "STOP");
+                try { e = Assert.Throws<NbClusterTimeoutException>(() => store.Write(Spread(300))); }
+                finally { foreach (int p in silent) TestRedisClusterTls.Signal(p, "CONT"); }
+            }
+            TestRedisClusterTls.WaitUntilOk();
+            Assert.Equal(silent.Select(p => "master 127.0.0.1:" + p).OrderBy(m => m, StringComparer.Ordinal),
+                e.Masters.Select(m => m.Substring(0, m.IndexOf(" (", StringComparison.Ordinal))).OrderBy(m => m, StringComparer.Ordinal));
+            Assert.Contains("stopped at 2 masters: master 127.0.0.1:", e.Message);
+            Assert.All(silent, p => Assert.Contains($"redis-cli -h 127.0.0.1 -p {p} PING", e.RecommendedAction));
         }
     }
 }

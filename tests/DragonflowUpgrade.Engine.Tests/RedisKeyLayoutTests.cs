@@ -14,6 +14,17 @@ namespace DragonflowUpgrade.Engine.Tests
     {
         static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
 
+        [Fact]
+        public void A_layout_says_whether_its_key_holds_the_topic_as_its_keys_do()
+        {
+            foreach (NbKeyLayout layout in new NbKeyLayout[] { RedisKeys.Queens, RedisKeys.Master, EtcdKeys.Layout })
+            {
+                bool apart = layout.FormatKey(new NbKey("lport", "t1", "p1")) != layout.FormatKey(new NbKey("lport", "t2", "p1"));
+                Assert.True(apart == layout.KeyHoldsTopic, $"{layout}: two topics are {(apart ? "" : "not ")}stored apart");
+            }
+            Assert.False(EtcdKeys.Layout.KeyHoldsTopic);
+        }
+
         // Writes keys as Dragonflow's drivers would, behind the module's back.
         static void Set(string uri, params (string Key, string Value)[] keys)
         {

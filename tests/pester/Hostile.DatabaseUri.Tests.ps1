@@ -70,7 +70,8 @@ Describe 'A hostile -Database value' {
         @{ Name = 'redis-cluster: a database number'; Db = 'redis-cluster://:{pw}@{redis}/3'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'one database only'; Cmd = 'Table' }
         @{ Name = 'rediss-cluster: a CA that signed no node'; Db = 'rediss-cluster://:{pw}@{redisclustertls}?ca={tls}/other-ca.pem'; Pw = '{a}{b}'; Id = 'NbDatabaseCertificateRejected'; Culprit = 'rediss-cluster://{redisclustertls}'; Cmd = 'Table' }
         @{ Name = 'rediss-cluster: a CA file that does not exist'; Db = 'rediss-cluster://:{pw}@{redisclustertls}?ca={tls}/no-such-ca.pem'; Pw = '{a}@{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'no-such-ca.pem (ca=) is unusable'; Cmd = 'Migrate' }
-        @{ Name = 'rediss-cluster: a user and password the cluster does not have'; Db = 'rediss-cluster://ops:{pw}@{redisclustertls}?ca={tls}/ca.pem'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss-cluster://{redisclustertls}'; Cmd = 'Lock' }
+        # Refused by the masters' own connections: the message gives Redis's refusal, not only where.
+        @{ Name = 'rediss-cluster: a user and password the cluster does not have'; Db = 'rediss-cluster://ops:{pw}@{redisclustertls}?ca={tls}/ca.pem'; Pw = '{a}{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'rediss-cluster://{redisclustertls}: Redis answered: WRONGPASS invalid username-password pair'; Cmd = 'Lock' }
         @{ Name = 'redis-cluster: no seed listens'; Db = 'redis-cluster://:{pw}@127.0.0.1:1,127.0.0.1:2'; Pw = '{a}@{b}'; Id = 'NbDatabaseUnavailable'; Culprit = 'redis-cluster://127.0.0.1:1,127.0.0.1:2'; Cmd = 'Lock' }
         @{ Name = 'an http URI'; Db = 'http://user:{pw}@{etcd}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = "'http'"; Cmd = 'Table' }
         @{ Name = 'no scheme, a password'; Db = ':{pw}@{redis}'; Pw = '{a}{b}'; Id = 'NbDatabaseUriInvalid'; Culprit = 'neither an NB database URI'; Cmd = 'Table' }

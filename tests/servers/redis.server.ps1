@@ -130,11 +130,14 @@ $plainPorts = $clusterPort..($clusterPort + 5)
 foreach ($p in $plainPorts) { Start-ClusterNode $clusterDir $p "port $p" }
 # Three more over TLS, three masters and no replica: TLS between the nodes too, the client's
 # certificate optional (a build that cannot offer one, Windows PowerShell's, still connects).
+# A node timeout of 20 s (the last setting wins): a test stops a master for its 3 s reply timeout,
+# and with no replica to fail over to, the others must not mark it failed meanwhile (which stops
+# their writes with CLUSTERDOWN).
 $tlsPorts = ($clusterPort + 6)..($clusterPort + 8)
 $tlsArgs = @('--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
 foreach ($p in $tlsPorts) {
     Start-ClusterNode $tlsClusterDir $p 'port 0', "tls-port $p", "cluster-port $($p + 10000)", 'tls-cluster yes', 'tls-replication yes',
-        "tls-cert-file $tls/server.pem", "tls-key-file $tls/server.key", "tls-ca-cert-file $tls/ca.pem", 'tls-auth-clients optional'
+        "tls-cert-file $tls/server.pem", "tls-key-file $tls/server.key", "tls-ca-cert-file $tls/ca.pem", 'tls-auth-clients optional', 'cluster-node-timeout 20000'
 }
 foreach ($p in $plainPorts) { Wait-ClusterNode $clusterDir $p @() }
 foreach ($p in $tlsPorts) { Wait-ClusterNode $tlsClusterDir $p $tlsArgs }

@@ -10,8 +10,15 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// <summary>A known migration, compiled or script: its metadata and what it does.</summary>
     public sealed class Migration
     {
+        /// <param name="id">The migration's id, unique in its catalog (what the migration log records).</param>
+        /// <param name="release">The release whose schema it brings the database to.</param>
+        /// <param name="description">What it does, in a sentence; null for none.</param>
+        /// <param name="proposedAt">When it was proposed: migrations run in this order, then by id.</param>
         /// <param name="handles">The schema changes it takes care of, as authors write them (<c>lswitch.subnets:FieldRemoved</c>).</param>
         /// <exception cref="MigrationDefinitionException">One of <paramref name="handles"/> names no schema change; the message names <paramref name="source"/>.</exception>
+        /// <param name="checksum">The checksum of its source, recorded in the migration log; null for none.</param>
+        /// <param name="source">Where it comes from (its file, or the assembly and type), named in errors.</param>
+        /// <param name="apply">What it does to the database, given the snapshot's API.</param>
         public Migration(string id, string release, string? description, DateTimeOffset proposedAt,
             IEnumerable<string>? handles, string? checksum, string source, Action<INbApi> apply)
         {

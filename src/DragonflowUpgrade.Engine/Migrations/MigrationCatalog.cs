@@ -12,6 +12,8 @@ namespace DragonflowUpgrade.Engine.Migrations
     {
         readonly List<string> _releases;
 
+        /// <param name="migrations">The known migrations, in any order; the catalog orders them.</param>
+        /// <param name="knownReleases">The releases in their order (Dragonflow's); null: only the releases the migrations name, ordered by their first migration.</param>
         /// <param name="defaultTarget">The newest release whose schema a run without a target goes to (a
         /// database already past it stays at its own); null: the newest release with a schema.</param>
         public MigrationCatalog(IEnumerable<Migration> migrations, IEnumerable<string>? knownReleases = null, string? defaultTarget = null)

@@ -71,6 +71,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         readonly ILogger _logger;
         readonly Func<string, SchemaManifest?> _schemas;
 
+        /// <param name="store">The NB database the migrations run on.</param>
+        /// <param name="catalog">The known migrations.</param>
+        /// <param name="logger">Where the run's steps are logged; null for nowhere.</param>
         /// <param name="schemas">The schema of a release, or null when there is none; null when no release has one.</param>
         public Migrator(INbStore store, MigrationCatalog catalog, ILogger? logger = null, Func<string, SchemaManifest?>? schemas = null)
         {
@@ -167,8 +170,11 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>
         /// Applies <paramref name="migrations"/> to a snapshot of the database and works out the
-        /// writes (the difference and the log rows). Writes nothing: <see cref="Commit"/> does.
+        /// writes (the difference and the log rows). Writes nothing: <see cref="Commit(MigrationRunResult, IProgress{ProgressReport})"/> does.
         /// </summary>
+        /// <param name="migrations">The migrations to apply, in run order.</param>
+        /// <param name="schema">The schema the result is validated against, and the release change it records; null for none.</param>
+        /// <param name="progress">Told how far the read, the migrations and the validation are; null for no reports.</param>
         /// <param name="afterRead">Given the snapshot once it is read, before any migration runs (the guard checks the heartbeats in it).</param>
         public MigrationRunResult Run(IReadOnlyList<Migration> migrations, SchemaUpgrade? schema = null, IProgress<ProgressReport>? progress = null,
             Action<NbSnapshot>? afterRead = null)

@@ -13,7 +13,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 {
     /// <summary>
     /// The in-memory copy of an NB database that migrations act on. It keeps each object's
-    /// stored bytes and, once changed, its new bytes; <see cref="Diff"/> gives only the
+    /// stored bytes and, once changed, its new bytes; <see cref="Diff()"/> gives only the
     /// objects whose data really changed.
     /// </summary>
     public sealed partial class NbSnapshot : INbApi

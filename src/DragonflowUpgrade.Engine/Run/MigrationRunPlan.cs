@@ -171,7 +171,8 @@ namespace DragonflowUpgrade.Engine.Run
             // Kept from here on, even when the wait throws: a backup that a commit could refer to is never removed.
             _backupKept = true;
             // Started once the snapshot was read, as it is for every plan with a result not made PlanOnly (which BeginExecute refuses).
-            var backup = _backup!.GetAwaiter().GetResult();
+            var backup = (_backup ?? throw new InvalidOperationException("A run plan with migrations to apply has no backup under way: its snapshot was read without starting one."))
+                .GetAwaiter().GetResult();
             _logger.LogDebug("Wrote and read back the backup of {Count} objects (waited {Ms} ms for it).", backup.Objects, clock.ElapsedMilliseconds);
             clock.Restart();
             var commit = _migrator.Commit(result, backup, progress);

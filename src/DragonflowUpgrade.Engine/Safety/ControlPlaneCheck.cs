@@ -155,6 +155,10 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>Refuses with <see cref="ControlPlaneAliveException"/> when anything is alive; returns what is.
         /// <paramref name="unreadable"/> is what a run not forced refuses for heartbeats it cannot read, null if none.</summary>
+        /// <param name="store">The NB database whose heartbeat tables are read.</param>
+        /// <param name="serviceDownTime">How old a heartbeat must be for its service to count as stopped.</param>
+        /// <param name="force">Refuse nothing: return what is alive, and give what cannot be read in <paramref name="unreadable"/>.</param>
+        /// <param name="unreadable">The heartbeats that could not be read (one error naming how many); null if none.</param>
         /// <param name="command">The command refused, named in the refusal with the switch that overrides it; null names none.</param>
         public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException? unreadable,
             string? command = null) =>

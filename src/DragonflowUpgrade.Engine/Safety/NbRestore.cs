@@ -73,7 +73,7 @@ namespace DragonflowUpgrade.Engine.Safety
             StoredKeys.Require(store, backup.Where(b => !ModuleTables.IsModuleTable(b.Key.Table)).Select(b => b.Key), keys);
             // Objects are matched as the store keeps them: where its key holds no topic (etcd's
             // /table/id), an object whose topic changed since the backup is one key, updated.
-            IEqualityComparer<NbKey> sameStoredKey = TopicBlind.Fits(keys) ? new TopicBlind() : EqualityComparer<NbKey>.Default;
+            IEqualityComparer<NbKey> sameStoredKey = keys is { KeyHoldsTopic: false } ? new TopicBlind() : EqualityComparer<NbKey>.Default;
             var current = new Dictionary<NbKey, ReadOnlyMemory<byte>>(sameStoredKey);
             foreach (var e in now)
                 if (!ModuleTables.IsModuleTable(e.Key.Table)) current[e.Key] = e.Value;
@@ -106,9 +106,6 @@ namespace DragonflowUpgrade.Engine.Safety
         // Keys equal when their table and id are: one stored key where the layout's key holds no topic.
         sealed class TopicBlind : IEqualityComparer<NbKey>
         {
-            /// <summary>Whether <paramref name="layout"/>'s key holds no topic.</summary>
-            public static bool Fits(NbKeyLayout? layout) =>
-                layout != null && layout.FormatKey(new NbKey("t", "a", "i")) == layout.FormatKey(new NbKey("t", "b", "i"));
             public bool Equals(NbKey a, NbKey b) => a.Table == b.Table && a.Id == b.Id;
             public int GetHashCode(NbKey k) => (k.Table.GetHashCode() * 31) ^ k.Id.GetHashCode();
         }

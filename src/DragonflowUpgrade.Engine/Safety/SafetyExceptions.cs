@@ -36,6 +36,8 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>Dragonflow services or Neutron servers still report in; migrating now would race them.</summary>
     public sealed class ControlPlaneAliveException : DfException
     {
+        /// <param name="database">The NB database, fit to print.</param>
+        /// <param name="live">What still reports in.</param>
         /// <param name="command">The command refused, named with the switch that overrides the refusal; null when not a command.</param>
         public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string? command = null)
             : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,

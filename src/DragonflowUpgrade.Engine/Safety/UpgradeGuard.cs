@@ -41,9 +41,13 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>No lock and nothing checked: for a plan that writes nothing (a migration run with nothing pending).</summary>
         internal static UpgradeGuard None { get; } = new UpgradeGuard(null, Array.Empty<LiveComponent>(), null);
 
+        /// <param name="store">The NB database about to be written.</param>
         /// <param name="purpose">The command entering (the cmdlet's name): the lock names it as its holder, and a refusal
         /// for a live control plane names it with the switch that overrides the refusal.</param>
+        /// <param name="takeLock">Take the database's upgrade lock (held until the guard is disposed); without it a live control plane is reported, not refused.</param>
+        /// <param name="serviceDownTime">How old a heartbeat must be for its service to count as stopped.</param>
         /// <param name="ignoreLiveControlPlane">Let a live control plane through (the cmdlet's -IgnoreLiveControlPlane).</param>
+        /// <param name="logger">Where the guard's checks are logged; null for nowhere.</param>
         /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
         /// <param name="controlPlaneLater">Check the control plane later, on heartbeat rows the caller reads anyway under the lock
         /// and before it writes anything (a migration run's snapshot): <see cref="CheckControlPlane"/>. Saves a read of the heartbeat tables.</param>

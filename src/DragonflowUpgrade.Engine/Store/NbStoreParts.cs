@@ -63,6 +63,9 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The stored key of (table, topic, id).</summary>
         public abstract string FormatKey(NbKey key);
 
+        /// <summary>Whether the stored key holds the topic: when it does not, objects that differ only in their topic are one stored object.</summary>
+        public abstract bool KeyHoldsTopic { get; }
+
         /// <summary>Why <paramref name="key"/> would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
         public abstract string? KeyProblem(NbKey key);
     }

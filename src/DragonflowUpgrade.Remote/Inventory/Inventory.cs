@@ -1,6 +1,6 @@
-#nullable disable // not yet annotated
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -66,7 +66,9 @@ namespace DragonflowUpgrade.Remote
         /// <summary>Turns a parsed inventory into nodes; <paramref name="file"/> names it in errors and anchors relative identity files.</summary>
         public static IReadOnlyList<DfNode> Parse(InventoryValue root, string file)
         {
-            string baseDir = Path.GetDirectoryName(Path.GetFullPath(file));
+            string fullPath = Path.GetFullPath(file);
+            // Null only for a root directory, which is no inventory file.
+            string baseDir = Path.GetDirectoryName(fullPath) ?? fullPath;
             var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
 
             var defaults = top.Map("Defaults", "User", "Port", "IdentityFile", "Start", "Stop", "Status", "DragonflowConfig");
@@ -80,8 +82,8 @@ namespace DragonflowUpgrade.Remote
             {
                 var fields = new Fields(role.Value, "Roles." + role.Key, file, "Services", "Start", "Stop", "Status", "DragonflowConfig");
                 if (fields.RemotePath("DragonflowConfig") is string roleConfig) roleConfigs[role.Key] = roleConfig;
-                string[] roleServices = fields.StringList("Services", required: !DefaultRoles.ContainsKey(role.Key), names: "service name")
-                    ?? DefaultRoles[role.Key];
+                string[] roleServices = fields.StringList("Services", names: "service name")
+                    ?? (DefaultRoles.TryGetValue(role.Key, out var knownServices) ? knownServices : throw fields.Missing("Services"));
                 roles[role.Key] = (roleServices, Commands.Read(fields, defaultCommands));
             }
 
@@ -91,7 +93,7 @@ namespace DragonflowUpgrade.Remote
                 var fields = new Fields(service.Value, "Services." + service.Key, file, "Start", "Stop", "Status", "Kind", "Heartbeat");
                 CheckName(service.Key, "service name", file, service.Value.Line, "Services");
                 ServiceKind? kind = null;
-                string kindText = fields.String("Kind");
+                string? kindText = fields.String("Kind");
                 if (kindText != null)
                 {
                     if (!Enum.TryParse(kindText, true, out ServiceKind parsed) || !Enum.IsDefined(typeof(ServiceKind), parsed))
@@ -103,21 +105,21 @@ namespace DragonflowUpgrade.Remote
 
             var nodes = new List<DfNode>();
             var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            var nodeList = top.List("Nodes", required: true);
+            var nodeList = top.List("Nodes") ?? throw top.Missing("Nodes");
             if (nodeList.Count == 0) throw top.Error("Nodes", "lists no node.");
             for (int i = 0; i < nodeList.Count; i++)
             {
                 var node = new Fields(nodeList[i], $"Nodes[{i}]", file, "Name", "Address", "Port", "User", "IdentityFile", "Chassis", "Roles", "DragonflowConfig");
-                string name = node.Name("Name", required: true, "node name");
+                string name = node.Name("Name", "node name") ?? throw node.Missing("Name");
                 if (!names.Add(name)) throw node.Error("Name", $"'{name}' names two nodes.");
-                string address = node.String("Address", required: true);
+                string address = node.String("Address") ?? throw node.Missing("Address");
                 if (!IsHostName(address)) throw node.Error("Address", $"'{InventoryException.Show(address)}' is not a host name or IP address.");
                 int port = node.Port("Port") ?? defaults.Port("Port") ?? DefaultPort;
                 string user = node.UserName("User") ?? defaults.UserName("User") ?? Environment.UserName;
-                string identity = node.String("IdentityFile") ?? defaults.String("IdentityFile");
+                string? identity = node.String("IdentityFile") ?? defaults.String("IdentityFile");
                 if (identity != null) identity = ResolvePath(identity, baseDir) ?? throw node.Error("IdentityFile", $"'{InventoryException.Show(identity)}' is not a valid path.");
-                string chassis = node.Name("Chassis", required: false, "chassis name") ?? name;
-                string[] nodeRoles = node.StringList("Roles", required: true);
+                string chassis = node.Name("Chassis", "chassis name") ?? name;
+                string[] nodeRoles = node.StringList("Roles") ?? throw node.Missing("Roles");
                 if (nodeRoles.Length == 0) throw node.Error("Roles", "is empty: give the node at least one role.");
 
                 var nodeServices = new List<NodeService>();
@@ -144,7 +146,7 @@ namespace DragonflowUpgrade.Remote
                             Fill(commands.Status, serviceName, name, chassis, file)));
                     }
                 }
-                string nodeConfig = node.RemotePath("DragonflowConfig");
+                string? nodeConfig = node.RemotePath("DragonflowConfig");
                 var configFiles = nodeConfig != null ? new[] { nodeConfig }
                     : nodeRoles.Select(r => roleConfigs.TryGetValue(r, out var c) ? c : defaultConfig).Distinct(StringComparer.Ordinal).ToArray();
                 nodes.Add(new DfNode(name, address, port, user, identity, chassis, nodeRoles, nodeServices, file, configFiles));
@@ -156,10 +158,10 @@ namespace DragonflowUpgrade.Remote
 
         static string Fill(CommandTemplate template, string service, string node, string chassis, string file)
         {
-            if (template.Problem != null)
+            if (template.Problem is string problem)
                 throw new InventoryException(file, template.Line, template.Field,
-                    $"{template.Problem}. Node '{node}' would run it for {service}: {InventoryException.Show(template.Text, 200)}",
-                    template.ProblemId, PlaceholderAction);
+                    $"{problem}. Node '{node}' would run it for {service}: {InventoryException.Show(template.Text, 200)}",
+                    template.ProblemId ?? InventoryException.InvalidId, PlaceholderAction);
             return template.Fill(service, node, chassis);
         }
 
@@ -193,10 +195,10 @@ namespace DragonflowUpgrade.Remote
         static string NameAction(string what) => $"Give the {what} as the node knows it, e.g. the systemd unit name of the service or the host name of the node.";
 
         /// <summary>Why <paramref name="name"/> breaks the rule, as a sentence naming it; null when it keeps it.</summary>
-        static string NameProblem(string name, string what, (string Others, string Rule, string Like) rule)
+        static string? NameProblem(string? name, string what, (string Others, string Rule, string Like) rule)
         {
-            string problem = null;
-            if (string.IsNullOrEmpty(name)) problem = "is empty";
+            string? problem = null;
+            if (name == null || name.Length == 0) problem = "is empty";
             else if (name.Length > MaxNameLength) problem = $"is {name.Length} characters long";
             else if (!IsAsciiLetterOrDigit(name[0])) problem = $"starts with {Describe(name[0])}";
             else
@@ -216,7 +218,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public static void Check(DfNode node)
         {
-            DfException Invalid(string problem, string id = InventoryException.InvalidId, string action = null) =>
+            DfException Invalid(string problem, string id = InventoryException.InvalidId, string? action = null) =>
                 new DfException(id, DfErrorCategory.InvalidArgument, $"The node '{InventoryException.Show(node.Name)}' given to -Node: {problem}", node.Name,
                     action ?? "Take the nodes from the inventory with Get-DfNode; nothing was run on any node.");
 
@@ -232,7 +234,8 @@ namespace DragonflowUpgrade.Remote
             if (node.Address == null || !IsHostName(node.Address)) throw Invalid($"'{InventoryException.Show(node.Address)}' is not a host name or IP address.");
             if (node.Port < 1 || node.Port > 65535) throw Invalid($"{node.Port} is not a port number (1-65535).");
             if (node.Roles == null || node.Roles.Count == 0 || node.Roles.Any(string.IsNullOrWhiteSpace)) throw Invalid("give the node at least one role, and no empty one.");
-            foreach (string path in node.ConfigFiles ?? new string[] { null })
+            // A node made in PowerShell may hold a null path, as it may a null name or address.
+            foreach (string? path in node.ConfigFiles)
                 if (string.IsNullOrEmpty(path) || path[0] != '/' || path.Any(char.IsControl))
                     throw Invalid($"'{InventoryException.Show(path)}' is not an absolute path on the nodes: give one such as {DefaultDragonflowConfig}.");
         }
@@ -251,7 +254,7 @@ namespace DragonflowUpgrade.Remote
             address.Length > 0 && address.Length <= MaxNameLength && address.All(c => c < 128 && (char.IsLetterOrDigit(c) || c == '.' || c == '-' || c == ':' || c == '_'));
 
         /// <summary>The full path of an identity file; null when it is no valid path.</summary>
-        static string ResolvePath(string path, string baseDir)
+        static string? ResolvePath(string path, string baseDir)
         {
             if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
                 path = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.Substring(Math.Min(2, path.Length)));
@@ -271,22 +274,28 @@ namespace DragonflowUpgrade.Remote
                 new Commands(fields.Command("Start") ?? fallback.Start, fields.Command("Stop") ?? fallback.Stop, fields.Command("Status") ?? fallback.Status);
         }
 
-        /// <summary>The fields of one inventory table, read by name (case-insensitive) with errors naming file, line and field.</summary>
+        /// <summary>
+        /// The fields of one inventory table, read by name (case-insensitive) with errors naming file, line and field.
+        /// A field that is absent or null reads as null; one the inventory must give is read as
+        /// <c>String(field) ?? throw Missing(field)</c>.
+        /// </summary>
         sealed class Fields
         {
-            readonly InventoryValue _value;
+            readonly IReadOnlyList<KeyValuePair<string, InventoryValue>> _entries;
+            readonly int _line;
             readonly string _path;
             readonly string _file;
 
-            public Fields(InventoryValue value, string path, string file, params string[] allowed)
+            public Fields(InventoryValue? value, string path, string file, params string[] allowed)
             {
                 _path = path;
                 _file = file;
-                if (value == null) { _value = InventoryValue.FromMap(new KeyValuePair<string, InventoryValue>[0], 0); return; }
-                if (value.Kind != InventoryValueKind.Map)
+                if (value == null) { _entries = new KeyValuePair<string, InventoryValue>[0]; return; }
+                if (value.Kind != InventoryValueKind.Map || value.Map is not { } entries)
                     throw new InventoryException(file, value.Line, path.Length == 0 ? null : path, $"must be a table of fields, not {value}.");
-                _value = value;
-                foreach (var entry in value.Map)
+                _entries = entries;
+                _line = value.Line;
+                foreach (var entry in entries)
                     if (!allowed.Contains(entry.Key, StringComparer.OrdinalIgnoreCase))
                         throw new InventoryException(file, entry.Value.Line, Name(entry.Key),
                             $"is not a field here: use {string.Join(", ", allowed)}.");
@@ -295,58 +304,61 @@ namespace DragonflowUpgrade.Remote
             string Name(string field) => _path.Length == 0 ? field : _path + "." + field;
 
             public InventoryException Error(string field, string problem) =>
-                new InventoryException(_file, Get(field)?.Line ?? _value.Line, Name(field), problem);
+                new InventoryException(_file, Get(field)?.Line ?? _line, Name(field), problem);
 
-            InventoryValue Get(string field)
+            /// <summary>The error for a field the inventory must give and does not (or gives as null).</summary>
+            public InventoryException Missing(string field) => new InventoryException(_file, _line, Name(field), "is missing.");
+
+            InventoryValue? Get(string field)
             {
-                foreach (var entry in _value.Map)
+                foreach (var entry in _entries)
                     if (string.Equals(entry.Key, field, StringComparison.OrdinalIgnoreCase))
                         return entry.Value.Kind == InventoryValueKind.Null ? null : entry.Value;
                 return null;
             }
 
-            InventoryValue Required(string field, bool required)
+            public string? String(string field) => Text(field, Get(field));
+
+            /// <summary>The text of a field's value, which must be a string or number and not blank.</summary>
+            [return: NotNullIfNotNull(nameof(value))]
+            string? Text(string field, InventoryValue? value)
+            {
+                if (value == null) return null;
+                if ((value.Kind != InventoryValueKind.String && value.Kind != InventoryValueKind.Number) || value.Text is not string text)
+                    throw Error(field, $"must be a string, not {value}.");
+                if (string.IsNullOrWhiteSpace(text)) throw Error(field, "is empty.");
+                return text;
+            }
+
+            public CommandTemplate? Command(string field, string[]? placeholders = null)
             {
                 var v = Get(field);
-                if (v == null && required) throw new InventoryException(_file, _value.Line, Name(field), "is missing.");
-                return v;
-            }
-
-            public string String(string field, bool required = false)
-            {
-                var v = Required(field, required);
-                if (v == null) return null;
-                if (v.Kind != InventoryValueKind.String && v.Kind != InventoryValueKind.Number)
-                    throw Error(field, $"must be a string, not {v}.");
-                if (string.IsNullOrWhiteSpace(v.Text)) throw Error(field, "is empty.");
-                return v.Text;
-            }
-
-            public CommandTemplate Command(string field, string[] placeholders = null)
-            {
-                string text = String(field);
-                return text == null ? null : new CommandTemplate(text, Name(field), Get(field).Line, placeholders);
+                return v == null ? null : new CommandTemplate(Text(field, v), Name(field), v.Line, placeholders);
             }
 
             /// <summary>A name that reaches commands: see <see cref="CheckName"/>.</summary>
-            public string Name(string field, bool required, string what)
+            public string? Name(string field, string what)
             {
-                string name = String(field, required);
-                if (name != null) CheckName(name, what, _file, Get(field).Line, Name(field));
+                var v = Get(field);
+                if (v == null) return null;
+                string name = Text(field, v);
+                CheckName(name, what, _file, v.Line, Name(field));
                 return name;
             }
 
-            public string UserName(string field)
+            public string? UserName(string field)
             {
-                string name = String(field);
-                if (name != null) CheckUser(name, _file, Get(field).Line, Name(field));
+                var v = Get(field);
+                if (v == null) return null;
+                string name = Text(field, v);
+                CheckUser(name, _file, v.Line, Name(field));
                 return name;
             }
 
             /// <summary>An absolute path on the nodes, of printable characters (it reaches commands quoted).</summary>
-            public string RemotePath(string field)
+            public string? RemotePath(string field)
             {
-                string path = String(field);
+                string? path = String(field);
                 if (path == null) return null;
                 if (path[0] != '/' || path.Any(char.IsControl))
                     throw Error(field, $"'{InventoryException.Show(path)}' is not an absolute path on the nodes: give one such as {DefaultDragonflowConfig}.");
@@ -371,28 +383,29 @@ namespace DragonflowUpgrade.Remote
                 return v.Text == "true";
             }
 
-            public string[] StringList(string field, bool required, string names = null)
+            /// <summary>A list of names (a single name is a list of one); <paramref name="names"/> says what they name when they reach commands.</summary>
+            public string[]? StringList(string field, string? names = null)
             {
-                var v = Required(field, required);
+                var v = Get(field);
                 if (v == null) return null;
-                var items = v.Kind == InventoryValueKind.List ? v.List : new[] { v };
+                var items = v.Kind == InventoryValueKind.List && v.List is { } list ? list : new[] { v };
                 var result = new string[items.Count];
                 for (int i = 0; i < items.Count; i++)
                 {
-                    if (items[i].Kind != InventoryValueKind.String || string.IsNullOrWhiteSpace(items[i].Text))
+                    if (items[i].Kind != InventoryValueKind.String || items[i].Text is not string text || string.IsNullOrWhiteSpace(text))
                         throw new InventoryException(_file, items[i].Line, Name(field), $"must list names, and {items[i]} is not one.");
-                    if (names != null) CheckName(items[i].Text, names, _file, items[i].Line, Name(field));
-                    result[i] = items[i].Text;
+                    if (names != null) CheckName(text, names, _file, items[i].Line, Name(field));
+                    result[i] = text;
                 }
                 return result;
             }
 
-            public IReadOnlyList<InventoryValue> List(string field, bool required)
+            public IReadOnlyList<InventoryValue>? List(string field)
             {
-                var v = Required(field, required);
-                if (v == null) return new InventoryValue[0];
-                if (v.Kind != InventoryValueKind.List) throw Error(field, $"must be a list, not {v}.");
-                return v.List;
+                var v = Get(field);
+                if (v == null) return null;
+                if (v.Kind != InventoryValueKind.List || v.List is not { } list) throw Error(field, $"must be a list, not {v}.");
+                return list;
             }
 
             public Fields Map(string field, params string[] allowed) => new Fields(Get(field), Name(field), _file, allowed);
@@ -402,8 +415,8 @@ namespace DragonflowUpgrade.Remote
             {
                 var v = Get(field);
                 if (v == null) return Enumerable.Empty<KeyValuePair<string, InventoryValue>>();
-                if (v.Kind != InventoryValueKind.Map) throw Error(field, $"must be a table keyed by name, not {v}.");
-                return v.Map;
+                if (v.Kind != InventoryValueKind.Map || v.Map is not { } entries) throw Error(field, $"must be a table keyed by name, not {v}.");
+                return entries;
             }
         }
     }

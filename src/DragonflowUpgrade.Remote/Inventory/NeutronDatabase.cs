@@ -177,7 +177,7 @@ namespace DragonflowUpgrade.Remote
             var nodes = Parse(root, file);
             var top = new Fields(root, "", file, "Defaults", "Roles", "Services", "Nodes", NeutronDatabaseField);
             var fields = top.Map(NeutronDatabaseField, "Node", "Backup", "Restore", "Migrate", "Check", "Size");
-            string name = fields.String("Node");
+            string? name = fields.String("Node");
             DfNode node;
             if (name != null)
             {

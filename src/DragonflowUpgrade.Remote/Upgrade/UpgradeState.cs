@@ -190,11 +190,41 @@ namespace DragonflowUpgrade.Remote.Upgrade
             // "no nodes", "no Neutron database" or "no checksum" rather than as what that upgrade had.
             var missing = MissingFields(text);
             if (missing.Count > 0) throw UpgradeErrors.StateOutdated(path, missing);
-            if (string.IsNullOrEmpty(state.Id) || string.IsNullOrEmpty(state.Database) || state.Nodes == null || state.Nodes.Any(n => n == null || string.IsNullOrEmpty(n.Name)) || state.Steps == null || state.Steps.Count == 0
-                || state.Steps.Any(s => s == null || string.IsNullOrEmpty(s.Name)) || state.Updated == null || state.UpdateAttempted == null)
-                throw UpgradeErrors.StateInvalid(path, "lacks the upgrade's id, database, nodes or steps");
+            var lacked = state.LackedFields().ToList();
+            if (lacked.Count > 0)
+                throw UpgradeErrors.StateInvalid(path, $"has no value for {string.Join(", ", lacked)}, which every upgrade records");
             state.Path = path;
             return state;
+        }
+
+        /// <summary>
+        /// The fields Save always gives a value that this state has none for (null, or an empty id,
+        /// database, release or name), by their JSON paths: a hand-edited file, read as it is, would
+        /// fail later with a bare null argument, or resume an upgrade to no release.
+        /// </summary>
+        IEnumerable<string> LackedFields()
+        {
+            if (string.IsNullOrEmpty(Id)) yield return "id";
+            if (string.IsNullOrEmpty(Database)) yield return "database";
+            if (string.IsNullOrEmpty(TargetRelease)) yield return "targetRelease";
+            if (Nodes == null) yield return "nodes";
+            else for (int i = 0; i < Nodes.Count; i++)
+                if (Nodes[i] is not { } n) yield return $"nodes[{i}]";
+                else foreach (var (field, lacks) in new[] { ("name", string.IsNullOrEmpty(n.Name)), ("address", n.Address == null), ("user", n.User == null), ("roles", n.Roles == null || n.Roles.Any(r => r == null)) })
+                    if (lacks) yield return $"nodes[{i}].{field}";
+            if (Neutron != null)
+                foreach (var (field, value) in new[] { ("node", Neutron.Node), ("backup", Neutron.Backup), ("restore", Neutron.Restore), ("migrate", Neutron.Migrate), ("check", Neutron.Check) })
+                    if (value == null) yield return "neutron." + field;
+            if (Steps == null || Steps.Count == 0) yield return "steps";
+            else for (int i = 0; i < Steps.Count; i++)
+                if (Steps[i] == null || string.IsNullOrEmpty(Steps[i].Name)) yield return $"steps[{i}].name";
+            foreach (var (field, names) in new[] { ("updateAttempted", UpdateAttempted), ("updated", Updated) })
+                if (names == null || names.Any(x => x == null)) yield return field;
+            if (ConfigurationChanges == null) yield return "configurationChanges";
+            else for (int i = 0; i < ConfigurationChanges.Count; i++)
+                if (ConfigurationChanges[i] is not { } c) yield return $"configurationChanges[{i}]";
+                else foreach (var (field, value) in new[] { ("node", c.Node), ("path", c.Path), ("backup", c.Backup), ("nodeBackup", c.NodeBackup), ("writtenSha256", c.WrittenSha256) })
+                    if (value == null) yield return $"configurationChanges[{i}].{field}";
         }
 
         /// <summary>The fields this module writes that the JSON object <paramref name="text"/> lacks, by their JSON names.</summary>

@@ -18,6 +18,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         public override string FormatKey(NbKey key) => Format(key);
 
+        public override bool KeyHoldsTopic => false;
+
         public override string? KeyProblem(NbKey key) => Problem(key);
 
         /// <summary>Dragonflow's key for (table, topic, id): <c>/table/id</c>; the topic is not part of it.</summary>

@@ -200,7 +200,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// Runs <paramref name="work"/> for parts 0 to <paramref name="count"/> - 1, each a master's, all at
         /// once, a thread each (a master's connection is for one thread), and waits for all of them:
         /// none is still writing when this returns or throws. Then throws the failure of the first
-        /// part that failed. <paramref name="progress"/> is told the sum of what the parts report,
+        /// part that failed, or, when several masters timed out, one error naming them all. <paramref name="progress"/> is told the sum of what the parts report,
         /// on this thread (a cmdlet's progress is written on its pipeline's thread only).
         /// </summary>
         static void OnEveryMaster(int count, IProgress<int>? progress, Action<int, IProgress<int>?> work)
@@ -233,8 +233,11 @@ namespace DragonflowUpgrade.Engine.Store
                 // A progress report that throws still leaves no master writing.
                 Task.WaitAll(threads);
             }
-            var failure = failures.FirstOrDefault(f => f != null);
-            if (failure != null) ExceptionDispatchInfo.Capture(failure).Throw();
+            var failed = failures.Where(f => f != null).ToList();
+            // Masters that all timed out are named together: the operator checks each of them.
+            if (failed.Count > 1 && failed.All(f => f is NbClusterTimeoutException))
+                throw NbClusterTimeoutException.Of(failed.Cast<NbClusterTimeoutException>().ToList());
+            if (failed.Count > 0) ExceptionDispatchInfo.Capture(failed[0]).Throw();
         }
 
         sealed class Progress : IProgress<int>

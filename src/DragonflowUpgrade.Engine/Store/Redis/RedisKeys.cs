@@ -33,6 +33,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         public override string FormatKey(NbKey key) => PrefixOf(key) + key.Id;
 
+        public override bool KeyHoldsTopic => true;
+
         public override string? KeyProblem(NbKey key)
         {
             string? why = Problem(key);
