@@ -215,6 +215,63 @@ namespace DragonflowUpgrade.Dragonflow.Tests
             }
         }
 
+        // activeport's rules are the same in pike and queens, and no shipped migration touches it.
+        const string ActivePort = "6fc397dc-8e8e-4538-8510-026d363ee8cf10.10.0.100", ItsPort = "93feb55a-0bc5-4013-b2e9-da07e3dd400d";
+
+        static Migration Extra(string id, Action<INbApi> apply) =>
+            new Migration(id, "queens", null, Migration.ParseUtc("2018-01-01T00:00:00Z")!.Value, null, null, "test", apply);
+
+        [Fact]
+        public void An_untouched_object_that_refers_to_one_a_migration_deleted_stops_the_run()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.Copy(FixturePath("pike-nb.jsonl"), path);
+            using (var store = new FileNbStore(path))
+            {
+                var e = Assert.Throws<SchemaValidationException>(() => Upgrade(store, extra: new[] { Extra("delete-a-port", nb => nb.Delete("lport", ItsPort)) }));
+                var error = Assert.Single(e.Errors);
+                Assert.Equal(("activeport", ActivePort, "detected_lport"), (error.Table, error.Id, error.Field));
+                Assert.Contains($"refers to lport/{ItsPort}, which does not exist", error.Reason);
+            }
+        }
+
+        [Fact]
+        public void An_object_a_migration_changed_in_a_table_whose_rules_did_not_change_is_validated()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.Copy(FixturePath("pike-nb.jsonl"), path);
+            using (var store = new FileNbStore(path))
+            {
+                var e = Assert.Throws<SchemaValidationException>(() => Upgrade(store, extra: new[] { Extra("break-an-active-port", nb =>
+                {
+                    var port = nb.Get("activeport", ActivePort)!;
+                    port["detected_mac"] = "not-a-mac";
+                    nb.Update("activeport", port);
+                }) }));
+                var error = Assert.Single(e.Errors);
+                Assert.Equal(("activeport", ActivePort, "detected_mac"), (error.Table, error.Id, error.Field));
+            }
+        }
+
+        [Fact]
+        public void Validation_checks_only_the_entries_asked_for_and_resolves_their_references_against_all()
+        {
+            var entries = new FileNbStore(FixturePath("pike-nb.jsonl")).Read().ToList();
+            // Pike's switches, ports and floating IPs do not fit queens; left unchecked, nothing else fails,
+            // and the references of active ports to those switches and ports still resolve.
+            var errors = SchemaValidator.Validate(DragonflowReleases.Schema("queens"), entries, _ => false,
+                e => e.Key.Table != "lswitch" && e.Key.Table != "floatingip" && e.Key.Table != "lport");
+            Assert.Empty(errors.Select(x => x.ToString()));
+        }
+
+        [Fact]
+        public void The_references_of_a_table_are_found_through_its_embedded_models()
+        {
+            var (tables, embeddedIn) = SchemaValidator.ReferencesOf(DragonflowReleases.Schema("queens"), "activeport");
+            Assert.Equal(new[] { "lport", "lswitch" }, tables.OrderBy(t => t, StringComparer.Ordinal));
+            Assert.Empty(embeddedIn);
+        }
+
         [Fact]
         public void A_change_no_migration_handles_is_refused_before_anything_is_read()
         {

@@ -219,7 +219,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                 foreach (var change in schema.Changes)
                     if (change.Kind == SchemaChangeKind.FieldAdded && change.Automatic && change.Field != null && change.Field.IndexOf('.') < 0)
                         AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
-                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation);
+                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation, MustValidate(snapshot, schema));
                 // A schema upgrade with a target names the target's release (PlanSchema).
                 if (errors.Count > 0) throw new SchemaValidationException(schema.To!, errors);
                 _logger.LogDebug("Validated {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
@@ -288,6 +288,32 @@ namespace DragonflowUpgrade.Engine.Migrations
             var from = _store.Parts.KeyLayoutAt(schema.From);
             var to = _store.Parts.KeyLayoutAt(schema.To);
             return from != null && to != null && from != to ? to : null;
+        }
+
+        // Which objects validation must check: every one the run created, changed or moved, and every
+        // one of a table whose rules differ between the release the database is recorded at and the
+        // target (or that only the target has), or that refers to a table that lost ids, or into an
+        // embedded list of a table that changed. An object left as it was read, in a table whose rules
+        // and references did not change, fits the target as it fitted its release. Null (all of them)
+        // when the recorded release has no schema.
+        Func<NbEntry, bool>? MustValidate(NbSnapshot snapshot, SchemaUpgrade schema)
+        {
+            var source = schema.From == null ? null : _schemas(schema.From);
+            var target = schema.Target;
+            if (source == null || target == null) return null;
+            var differ = new HashSet<string>(SchemaDiff.Compare(source, target).Select(c => c.Table), StringComparer.Ordinal);
+            var (touched, lost) = snapshot.TouchedTables();
+            var asBefore = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var t in target.Tables.Values)
+            {
+                if (t.Model == null || !source.Tables.ContainsKey(t.Name) || differ.Contains(t.Name)) continue;
+                var (tables, embeddedIn) = SchemaValidator.ReferencesOf(target, t.Name);
+                if (tables.Any(lost.Contains) || embeddedIn.Any(path => touched.Contains(path.Split('.')[0]))) continue;
+                asBefore.Add(t.Name);
+            }
+            _logger.LogDebug("Validating the objects created or changed, and every object of {Tables}.",
+                string.Join(", ", target.Tables.Keys.Where(t => !asBefore.Contains(t)).OrderBy(t => t, StringComparer.Ordinal)));
+            return e => !asBefore.Contains(e.Key.Table) || !snapshot.IsAsRead(e.Key);
         }
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);

@@ -66,6 +66,33 @@ namespace DragonflowUpgrade.Engine.Migrations
             return null;
         }
 
+        /// <summary>Whether the live object at <paramref name="key"/> is exactly as it was read: same key, same bytes.</summary>
+        internal bool IsAsRead(NbKey key)
+        {
+            var t = ExistingTable(key.Table);
+            return t != null && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey is NbKey read && read.Equals(key) &&
+                   At(i).CurrentKey is NbKey now && now.Equals(key) && !At(i).Changed;
+        }
+
+        /// <summary>
+        /// The tables in which anything was created, changed, moved or deleted; and among them those
+        /// in which an id read is no longer live (deleted), which references may have pointed to.
+        /// </summary>
+        internal (ISet<string> Touched, ISet<string> LostIds) TouchedTables()
+        {
+            var touched = new HashSet<string>(StringComparer.Ordinal);
+            var lost = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var table in _tables.Values)
+                foreach (int i in table.Slots.Values)
+                {
+                    ref Slot s = ref At(i);
+                    if (s.OriginalKey.HasValue && !s.CurrentKey.HasValue) lost.Add(table.Name);
+                    if (s.Changed || !Nullable.Equals(s.OriginalKey, s.CurrentKey)) touched.Add(table.Name);
+                }
+            touched.UnionWith(lost);
+            return (touched, lost);
+        }
+
         /// <summary>Every object as it was read, before any migration.</summary>
         public IEnumerable<NbEntry> Originals()
         {

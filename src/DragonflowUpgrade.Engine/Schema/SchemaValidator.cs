@@ -45,9 +45,11 @@ namespace DragonflowUpgrade.Engine.Schema
 
         /// <summary>
         /// Validates <paramref name="entries"/> (the whole database); tables for which <paramref name="ignoredTable"/> is true
-        /// (the module's own bookkeeping) are not checked.
+        /// (the module's own bookkeeping) are not checked. With <paramref name="mustCheck"/>, only the entries it
+        /// accepts are checked; references of those resolve against all of <paramref name="entries"/>.
         /// </summary>
-        public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IReadOnlyCollection<NbEntry> entries, Func<string, bool> ignoredTable)
+        public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IReadOnlyCollection<NbEntry> entries, Func<string, bool> ignoredTable,
+            Func<NbEntry, bool>? mustCheck = null)
         {
             var v = new SchemaValidator(schema);
             var checkedEntries = entries.Where(e => !ignoredTable(e.Key.Table)).ToList();
@@ -61,6 +63,7 @@ namespace DragonflowUpgrade.Engine.Schema
             // several times the data's size.
             foreach (var e in checkedEntries)
             {
+                if (mustCheck != null && !mustCheck(e)) continue;
                 JsonDocument doc;
                 try { doc = JsonDocument.Parse(e.Value); }
                 catch (JsonException ex) { v.Fail(e.Key, null, "not valid JSON: " + ex.Message); continue; }
@@ -98,6 +101,36 @@ namespace DragonflowUpgrade.Engine.Schema
         }
 
         static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
+
+        /// <summary>
+        /// What <paramref name="table"/>'s objects refer to in <paramref name="schema"/>, through embedded
+        /// models too: the tables referred to, and the embedded lists ("lswitch.subnets") referred into.
+        /// </summary>
+        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, string table)
+        {
+            var tables = new HashSet<string>(StringComparer.Ordinal);
+            var embeddedIn = new HashSet<string>(StringComparer.Ordinal);
+            var models = new HashSet<string>(StringComparer.Ordinal);
+            void Visit(FieldSchema? f)
+            {
+                if (f == null) return;
+                f = Innermost(f);
+                if (f.Type == "reference")
+                {
+                    if (f.Table != null) tables.Add(f.Table);
+                    else if (f.EmbeddedIn != null) embeddedIn.Add(f.EmbeddedIn);
+                }
+                else if (f.Type == "embedded" && f.Model != null && models.Add(f.Model) && schema.Models.TryGetValue(f.Model, out var m))
+                    foreach (var inner in m.Fields.Values) Visit(inner);
+            }
+            if (schema.Tables.TryGetValue(table, out var t))
+            {
+                Visit(t.Value);
+                if (t.Model != null)
+                    foreach (var f in t.Model.Fields.Values) Visit(f);
+            }
+            return (tables, embeddedIn);
+        }
 
         void Fail(NbKey key, string? field, string reason) => _errors.Add(new ValidationError(key.Table, key.Id, field, reason));
 
