@@ -145,6 +145,33 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_write_that_a_master_s_replica_does_not_acknowledge_fails_naming_the_master()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+            {
+                var key = new NbKey("lport", "t1", "p1");
+                var nodes = mux.GetServers().First(s => s.IsConnected).ClusterNodes();
+                var master = nodes.GetBySlot(mux.HashSlot("{lport.t1}"));
+                var replica = nodes.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
+                var put = new[] { new NbEntry(key, Safe.Json("{\"id\": \"p1\"}")) };
+                NbClusterChangedException e;
+                using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
+                {
+                    store.Write(put);   // acknowledged by the replica: no error
+                    TestRedisCluster.Signal(((System.Net.IPEndPoint)replica.EndPoint!).Port, "STOP");
+                    try { e = Assert.Throws<NbClusterChangedException>(() => store.WriteIf(put, _ => put[0].Value)); }
+                    finally { TestRedisCluster.Signal(((System.Net.IPEndPoint)replica.EndPoint!).Port, "CONT"); }
+                }
+                TestRedisCluster.WaitUntilOk();
+                Assert.Equal("NbClusterChanged", e.ErrorId);
+                Assert.Contains($"is not on the replicas of master {master.EndPoint} (slots ", e.Message);
+                Assert.Contains("0 of its 1 acknowledged it within 1.5 s (WAIT)", e.Message);
+                Assert.Contains("Resume-DfMigration -Database redis-cluster://", e.Message);
+            }
+        }
+
+        [Fact]
         public void A_cluster_uri_gives_its_seeds_user_and_tls_files_and_prints_without_the_password()
         {
             var uri = NbDatabaseUri.Parse("rediss-cluster://ops:s3cret@H1:7000,h2:7001?ca=/etc/df/ca.pem");

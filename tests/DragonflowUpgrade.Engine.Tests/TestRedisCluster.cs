@@ -33,6 +33,28 @@ namespace DragonflowUpgrade.Engine.Tests
             return Uri;
         }
 
+        /// <summary>Sends the redis-server of the node on <paramref name="port"/> a signal (STOP, CONT).</summary>
+        public static void Signal(int port, string signal)
+        {
+            string dir = Environment.GetEnvironmentVariable("DF_TEST_REDIS_CLUSTER_DIR")
+                ?? throw new InvalidOperationException("DF_TEST_REDIS_CLUSTER_DIR is not set: run the tests through 'build.ps1 Test', which starts a Redis Cluster.");
+            string pid = File.ReadAllText(Path.Combine(dir, port.ToString(CultureInfo.InvariantCulture), "node.pid")).Trim();
+            using (var kill = Process.Start("kill", new[] { "-" + signal, pid }))
+            {
+                kill.WaitForExit();
+                Assert.Equal(0, kill.ExitCode);
+            }
+        }
+
+        /// <summary>Waits until every node says cluster_state:ok and none is marked failing.</summary>
+        public static void WaitUntilOk() =>
+            Safe.WaitUntil(() =>
+            {
+                using (var mux = ConnectionMultiplexer.Connect(Configuration))
+                    return mux.GetServers().All(s => s.IsConnected && ((string)s.Execute("CLUSTER", "INFO")).Contains("cluster_state:ok") &&
+                                                     s.ClusterNodes().Nodes.All(n => !n.IsFail && !n.IsPossiblyFail));
+            }, "the Redis Cluster's cluster_state:ok on every node, none failing", 60);
+
         /// <summary>
         /// Moves <paramref name="slot"/> and its keys to the master at <paramref name="to"/> as redis-cli
         /// --cluster reshard does (IMPORTING, MIGRATING, MIGRATE, then SETSLOT NODE on every master);

@@ -40,12 +40,15 @@ namespace DragonflowUpgrade.Engine.Store
     {
         const int Slots = 16384;
         static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
+        static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(10);
 
         readonly ConnectionMultiplexer _multiplexer;
         readonly List<RedisNbStore> _masters = new List<RedisNbStore>();
         readonly int[] _owner = new int[Slots];   // the index in _masters of each slot's master
         readonly ConcurrentDictionary<(string, string?), int> _slots = new ConcurrentDictionary<(string, string?), int>();   // read by every master's thread
         ClusterTopology? _topology;   // the masters, their slots and epochs when the store opened
+        readonly List<int> _replicas = new List<int>();   // how many replicas each master had, not failing, when the store opened
+        TimeSpan _replicaTimeout;
 
         RedisClusterNbStore(ConnectionMultiplexer multiplexer, string location)
         {
@@ -75,7 +78,8 @@ namespace DragonflowUpgrade.Engine.Store
             try { multiplexer = ConnectionMultiplexer.Connect(options); }
             catch (RedisConnectionException e) when (refused != null) { throw new NbCertificateException(location, refused, e); }
             catch (RedisConnectionException e) { throw RedisNbStore.Unreachable(location, e, uri.Password, tls != null); }
-            var store = new RedisClusterNbStore(multiplexer, location);
+            // A replica's acknowledgement is waited for within the time a master's reply is.
+            var store = new RedisClusterNbStore(multiplexer, location) { _replicaTimeout = TimeSpan.FromTicks(Math.Min(ReplicaTimeout.Ticks, replyTimeout.Ticks / 2)) };
             try
             {
                 if (!multiplexer.IsConnected)
@@ -113,6 +117,7 @@ namespace DragonflowUpgrade.Engine.Store
                     throw NbClusterChangedException.NotWhole(Location, $"{master} is failing. Wait for a replica to take over.");
                 foreach (var range in node.Slots)
                     for (int slot = range.From; slot <= range.To; slot++) _owner[slot] = _masters.Count;
+                _replicas.Add(nodes.Nodes.Count(n => n.IsReplica && n.ParentNodeId == node.NodeId && !n.IsFail && !n.IsPossiblyFail));
                 try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master, replyTimeout)); }
                 catch (AuthenticationException e) { throw new NbCertificateException(Location, e.Message, e); }
                 catch (TimeoutException e) { throw new NbClusterTimeoutException(Location, master, endpoint, "open", e.Message, e); }
@@ -182,6 +187,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 RequireUnchanged(parts[i].Master, "write");
                 parts[i].Master.Write(parts[i].Changes, reported);
+                AwaitReplicas(parts[i].Master);
             });
         }
 
@@ -217,9 +223,24 @@ namespace DragonflowUpgrade.Engine.Store
                     conflicts[i] = e;
                     Interlocked.Add(ref written, e.Written);
                 }
+                AwaitReplicas(parts[i].Master);
             });
             found = conflicts.Where(e => e != null).SelectMany(e => e.Keys).ToList();
             if (found.Count > 0) throw new NbConflictException(Location, found, written);
+        }
+
+        /// <summary>
+        /// Waits until every replica <paramref name="master"/> had at open has what it was sent (WAIT):
+        /// a batch only the master has is lost if a replica takes over. A replica that does not
+        /// acknowledge in time fails the write with <see cref="NbClusterChangedException"/>; a master
+        /// without replicas has nothing to wait for (and nothing a failover could lose, as it has none).
+        /// </summary>
+        void AwaitReplicas(RedisNbStore master)
+        {
+            int replicas = _replicas[_masters.IndexOf(master)];
+            if (replicas == 0) return;
+            long acknowledged = master.WaitForReplicas(replicas, _replicaTimeout);
+            if (acknowledged < replicas) throw NbClusterChangedException.NotReplicated(Location, master.Master!, acknowledged, replicas, _replicaTimeout);
         }
 
         // Each master's changes in slot order; changes of one key keep their order (the sort is stable).
