@@ -79,6 +79,100 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_slot_that_moves_to_another_master_after_the_store_opened_fails_the_read_and_the_next_write_with_NbClusterChanged()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            var entries = Safe.Ports(300);
+            using (var store = NbStoreFactory.Open(uri)) store.Write(entries);
+            using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+            {
+                int slot = mux.HashSlot("{lport.t3}");
+                var nodes = mux.GetServers().First(s => s.IsConnected).ClusterNodes();
+                var to = nodes.Nodes.First(n => !n.IsReplica && n.Slots.Count > 0 && !n.Equals(nodes.GetBySlot(slot))).EndPoint;
+                System.Net.EndPoint? from = null;
+                try
+                {
+                    using (var store = NbStoreFactory.Open(uri))
+                    {
+                        from = TestRedisCluster.MoveSlot(slot, to);
+                        var read = Assert.Throws<NbClusterChangedException>(() => store.Read().ToList());
+                        Assert.Equal("NbClusterChanged", read.ErrorId);
+                        Assert.Contains("changed under the read: master ", read.Message);
+                        Assert.Contains("config epoch", read.Message);
+                        // A write to another slot of the master that lost one, as a commit's last record would be: not sent.
+                        int SlotOf(int i) => mux.HashSlot("{lport.x" + i + "}");
+                        int x = Enumerable.Range(0, 1000).First(i => SlotOf(i) != slot && nodes.GetBySlot(SlotOf(i)).EndPoint.Equals(from));
+                        var write = Assert.Throws<NbClusterChangedException>(() =>
+                            store.Write(new[] { new NbEntry(new NbKey("lport", "x" + x, "p"), Safe.Json("{\"id\": \"p\"}")) }));
+                        Assert.Contains("This write was not sent", write.Message);
+                        Assert.False(mux.GetDatabase().KeyExists("{lport.x" + x + "}.p"));
+                    }
+                    using (var store = NbStoreFactory.Open(uri))
+                        Assert.Equal(entries.Count, store.Read().Count());
+                }
+                finally
+                {
+                    if (from != null) TestRedisCluster.MoveSlot(slot, from);
+                }
+            }
+        }
+
+        [Fact]
+        public void A_master_that_answers_MOVED_part_way_through_a_write_says_that_the_batches_before_may_be_written_and_that_resume_finishes_them()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+            {
+                var nodes = mux.GetServers().First(s => s.IsConnected).ClusterNodes();
+                int SlotOf(NbKey k) => mux.HashSlot("{" + k.Table + "." + k.Topic + "}");
+                var keys = Enumerable.Range(0, 1000).Select(i => new NbKey("lport", "x" + i, "p")).ToList();
+                var master = nodes.GetBySlot(SlotOf(keys[0]));
+                var mine = keys.First(k => nodes.GetBySlot(SlotOf(k)).NodeId == master.NodeId);
+                var elsewhere = keys.First(k => nodes.GetBySlot(SlotOf(k)).NodeId != master.NodeId);
+                var endpoint = (System.Net.IPEndPoint)master.EndPoint!;
+                // The master's own connection, told that both keys are its: the second batch, of another master's slot, is refused with MOVED.
+                using (var store = RedisNbStore.OpenClusterMaster(new NbEndpoint(endpoint.Address.ToString(), endpoint.Port), null, null, null, "redis-cluster://test",
+                           SlotOf, $"master {endpoint}", TimeSpan.FromSeconds(10)))
+                {
+                    var writes = new[] { mine, elsewhere }.Select(k => new NbEntry(k, Safe.Json("{\"id\": \"p\"}"))).ToList();
+                    var e = Assert.Throws<NbClusterChangedException>(() => store.Write(writes));
+                    Assert.Contains($"master {endpoint} answered MOVED ", e.Message);
+                    Assert.Contains("The batches sent to that master before the refused one may have been written", e.Message);
+                    Assert.Contains("finished by Resume-DfMigration -Database redis-cluster://test once the cluster is stable.", e.Message);
+                    Assert.DoesNotContain("Nothing was", e.Message);
+                }
+                Assert.True(mux.GetDatabase().KeyExists(RedisNbStore.FormatKey(mine)));
+            }
+        }
+
+        [Fact]
+        public void A_write_that_a_master_s_replica_does_not_acknowledge_fails_naming_the_master()
+        {
+            string uri = TestRedisCluster.NewDatabase();
+            using (var mux = ConnectionMultiplexer.Connect(TestRedisCluster.Configuration))
+            {
+                var key = new NbKey("lport", "t1", "p1");
+                var nodes = mux.GetServers().First(s => s.IsConnected).ClusterNodes();
+                var master = nodes.GetBySlot(mux.HashSlot("{lport.t1}"));
+                var replica = nodes.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
+                var put = new[] { new NbEntry(key, Safe.Json("{\"id\": \"p1\"}")) };
+                NbClusterChangedException e;
+                using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
+                {
+                    store.Write(put);   // acknowledged by the replica: no error
+                    TestRedisCluster.Signal(((System.Net.IPEndPoint)replica.EndPoint!).Port, "STOP");
+                    try { e = Assert.Throws<NbClusterChangedException>(() => store.WriteIf(put, _ => put[0].Value)); }
+                    finally { TestRedisCluster.Signal(((System.Net.IPEndPoint)replica.EndPoint!).Port, "CONT"); }
+                }
+                TestRedisCluster.WaitUntilOk();
+                Assert.Equal("NbClusterChanged", e.ErrorId);
+                Assert.Contains($"is not on the replicas of master {master.EndPoint} (slots ", e.Message);
+                Assert.Contains("0 of its 1 acknowledged it within 1.5 s (WAIT)", e.Message);
+                Assert.Contains("Resume-DfMigration -Database redis-cluster://", e.Message);
+            }
+        }
+
+        [Fact]
         public void A_cluster_uri_gives_its_seeds_user_and_tls_files_and_prints_without_the_password()
         {
             var uri = NbDatabaseUri.Parse("rediss-cluster://ops:s3cret@H1:7000,h2:7001?ca=/etc/df/ca.pem");

@@ -169,6 +169,45 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_write_whose_outcome_stays_unknown_is_sent_once_per_endpoint_and_then_reported()
+        {
+            var endpoints = new[] { TestEtcd.Endpoint, "127.0.0.1:" + ClosedPort(), "127.0.0.1:" + ClosedPort() }
+                .Select(e => new NbEndpoint(e.Split(':')[0], int.Parse(e.Split(':')[1]))).ToArray();
+            using (var gateway = new EtcdGateway(endpoints, "etcd://test", null, null))
+            {
+                int sends = 0, checks = 0;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                Assert.Throws<EtcdOutcomeUnknownException>(() => gateway.Checked(
+                    () => Task.FromException<int>(new EtcdOutcomeUnknownException("etcd://test", endpoints[sends++ % 3], "/v3/kv/txn", "no answer.", new System.IO.IOException("lost"))),
+                    () => { checks++; return Task.FromResult(false); }, 0).GetAwaiter().GetResult());
+                Assert.Equal(3, sends);
+                Assert.Equal(2, checks);
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"gave up after {clock.Elapsed}, not at the failover deadline");
+            }
+        }
+
+#if !ENGINE_NETSTANDARD
+        [Fact]
+        public void A_certificate_refused_at_one_member_does_not_make_a_later_dead_member_a_certificate_refusal()
+        {
+            // The first member is the TLS etcd reached as "localhost", which its certificate (IP 127.0.0.1 only) does not name.
+            using (var relay = new DyingRelay(TestTls.Etcd))
+            {
+                var uri = NbDatabaseUri.Parse($"etcds://localhost:{relay.Endpoint.Split(':')[1]},{TestTls.Etcd}{TestTls.Query()}");
+                using (var gateway = new EtcdGateway(uri.Endpoints, uri.Location, null, null, NbTls.Load(uri)))
+                {
+                    void Range() => gateway.Call("/v3/kv/range", w => w.WriteString("key", "YQ=="), "read").Dispose();
+                    var refused = Assert.Throws<NbCertificateException>(Range);
+                    Assert.Equal("NbDatabaseCertificateRejected", refused.ErrorId);
+                    relay.Dispose();
+                    Range();   // the dead member is left for the next, whose certificate names its address
+                    Assert.Equal(TestTls.Etcd, gateway.Serving.ToString());
+                }
+            }
+        }
+#endif
+
+        [Fact]
         public void The_lock_taken_by_a_write_whose_answer_is_lost_is_held_once()
         {
             TestEtcd.NewDatabase();

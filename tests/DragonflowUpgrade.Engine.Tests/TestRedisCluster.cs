@@ -32,6 +32,62 @@ namespace DragonflowUpgrade.Engine.Tests
                 foreach (var server in mux.GetServers().Where(s => s.IsConnected && !s.IsReplica)) server.FlushAllDatabases();
             return Uri;
         }
+
+        /// <summary>Sends the redis-server of the node on <paramref name="port"/> a signal (STOP, CONT).</summary>
+        public static void Signal(int port, string signal)
+        {
+            string dir = Environment.GetEnvironmentVariable("DF_TEST_REDIS_CLUSTER_DIR")
+                ?? throw new InvalidOperationException("DF_TEST_REDIS_CLUSTER_DIR is not set: run the tests through 'build.ps1 Test', which starts a Redis Cluster.");
+            string pid = File.ReadAllText(Path.Combine(dir, port.ToString(CultureInfo.InvariantCulture), "node.pid")).Trim();
+            using (var kill = Process.Start("kill", new[] { "-" + signal, pid }))
+            {
+                kill.WaitForExit();
+                Assert.Equal(0, kill.ExitCode);
+            }
+        }
+
+        /// <summary>Waits until every node says cluster_state:ok and none is marked failing.</summary>
+        public static void WaitUntilOk() =>
+            Safe.WaitUntil(() =>
+            {
+                using (var mux = ConnectionMultiplexer.Connect(Configuration))
+                    return mux.GetServers().All(s => s.IsConnected && ((string)s.Execute("CLUSTER", "INFO")).Contains("cluster_state:ok") &&
+                                                     s.ClusterNodes().Nodes.All(n => !n.IsFail && !n.IsPossiblyFail));
+            }, "the Redis Cluster's cluster_state:ok on every node, none failing", 60);
+
+        /// <summary>
+        /// Moves <paramref name="slot"/> and its keys to the master at <paramref name="to"/> as redis-cli
+        /// --cluster reshard does (IMPORTING, MIGRATING, MIGRATE, then SETSLOT NODE on every master);
+        /// returns the master that served it.
+        /// </summary>
+        public static System.Net.EndPoint MoveSlot(int slot, System.Net.EndPoint to)
+        {
+            using (var mux = ConnectionMultiplexer.Connect(Configuration))
+            {
+                var nodes = mux.GetServer(to).ClusterNodes();
+                var source = nodes.GetBySlot(slot);
+                var target = nodes[to];
+                if (source.EndPoint.Equals(to)) return to;
+                var from = mux.GetServer(source.EndPoint);
+                mux.GetServer(to).Execute("CLUSTER", "SETSLOT", slot, "IMPORTING", source.NodeId);
+                from.Execute("CLUSTER", "SETSLOT", slot, "MIGRATING", target.NodeId);
+                var host = (System.Net.IPEndPoint)to;
+                while (true)
+                {
+                    var keys = (RedisResult[])from.Execute("CLUSTER", "GETKEYSINSLOT", slot, 1000);
+                    if (keys.Length == 0) break;
+                    var migrate = new object[] { host.Address.ToString(), host.Port, "", 0, 5000, "KEYS" }.Concat(keys.Select(k => (object)(string)k)).ToArray();
+                    from.Execute("MIGRATE", migrate);
+                }
+                foreach (var master in mux.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+                    master.Execute("CLUSTER", "SETSLOT", slot, "NODE", target.NodeId);
+                // Until every node, replicas too, tells the same masters, slots and epochs: the next store may open on any.
+                string Masters(IServer server) => string.Join("\n", server.ClusterNodes().Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0)
+                    .Select(n => { var f = n.Raw.Split(' '); return n.NodeId + " " + f[6] + " " + string.Join(",", n.Slots); }).OrderBy(l => l, StringComparer.Ordinal));
+                Safe.WaitUntil(() => mux.GetServers().Where(s => s.IsConnected).Select(Masters).Distinct().Count() == 1, $"every node of the Redis Cluster to see slot {slot} moved", 30);
+                return source.EndPoint;
+            }
+        }
     }
 
     /// <summary>

@@ -75,7 +75,21 @@ namespace DragonflowUpgrade.Engine.Store
 
         internal static NbClusterChangedException Redirected(string location, string master, string what, string said) =>
             new NbClusterChangedException(location,
-                $"The Redis Cluster at {location} changed under the {what}: {master} {said.Replace("Redis answered: ", "answered ")} (MOVED slot node: the slot is served by that node now). Nothing was {what} on that slot by this command.");
+                $"The Redis Cluster at {location} changed under the {what}: {master} {said.Replace("Redis answered: ", "answered ")} (MOVED slot node: the slot is served by that node now). " +
+                (what == "write"
+                    ? $"The batches sent to that master before the refused one may have been written, and those to other masters too: an interrupted commit is finished by Resume-DfMigration -Database {location} once the cluster is stable."
+                    : "What was read is not used."));
+
+        internal static NbClusterChangedException Changed(string location, string what, string change) =>
+            new NbClusterChangedException(location,
+                what == "read"
+                    ? $"The Redis Cluster at {location} changed under the read: {change}. What was read may lack the keys of a slot that moved, so it is not used."
+                    : $"The Redis Cluster at {location} changed since it was opened: {change}. This write was not sent; earlier ones were acknowledged by masters whose slots or epochs may have changed since.");
+
+        internal static NbClusterChangedException NotReplicated(string location, string master, long acknowledged, int replicas, TimeSpan timeout) =>
+            new NbClusterChangedException(location,
+                $"The write of the Redis Cluster at {location} is not on the replicas of {master}: {acknowledged} of its {replicas} acknowledged it within {timeout.TotalSeconds:0.#} s (WAIT), " +
+                $"so a failover now could lose it. What that master acknowledged may be written, and batches before it too: an interrupted commit is finished by Resume-DfMigration -Database {location} once its replicas are in sync (redis-cli INFO replication on that master).");
 
         internal static NbClusterChangedException Lost(string location, string master, string what, string said, Exception inner) =>
             new NbClusterChangedException(location,

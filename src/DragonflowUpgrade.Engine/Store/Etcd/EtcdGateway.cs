@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Net;
@@ -39,7 +40,9 @@ namespace DragonflowUpgrade.Engine.Store
         int _current;  // the endpoint in use
         readonly string? _user, _password;
         volatile string? _token;
-        volatile string? _tlsProblem;  // why the server's certificate was refused
+        // Why a request's server certificate was refused, until that request's failure is reported:
+        // a refusal says nothing of another request, or of another member.
+        readonly ConcurrentDictionary<HttpRequestMessage, string> _tlsProblems = new ConcurrentDictionary<HttpRequestMessage, string>();
 
         public EtcdGateway(IReadOnlyList<NbEndpoint> endpoints, string location, string? user, string? password, NbTls? tls = null)
         {
@@ -55,7 +58,7 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     // Every request is made with its URI (SendTo).
                     string? problem = tls.Problem(request.RequestUri!.Host, certificate, errors);
-                    if (problem != null) _tlsProblem = problem;
+                    if (problem != null) _tlsProblems[request] = problem;
                     return problem == null;
                 };
             }
@@ -76,8 +79,10 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>
         /// Sends a write with <paramref name="send"/>; when its outcome is unknown, asks
         /// <paramref name="applied"/> (a read, at the next endpoint) whether it was applied, and
-        /// sends it again only if it was not, at most once per endpoint. Returns what
-        /// <paramref name="send"/> returned, or <paramref name="whenApplied"/>.
+        /// sends it again only if it was not: it is sent at most once per endpoint (each unknown outcome
+        /// moves to the next), and not again after <see cref="FailoverTimeout"/>. Returns what
+        /// <paramref name="send"/> returned, or <paramref name="whenApplied"/>; when the last send's
+        /// outcome is unknown too, its <see cref="EtcdOutcomeUnknownException"/>.
         /// </summary>
         public async Task<T> Checked<T>(Func<Task<T>> send, Func<Task<bool>> applied, T whenApplied)
         {
@@ -85,7 +90,7 @@ namespace DragonflowUpgrade.Engine.Store
             for (int tries = 1; ; tries++)
             {
                 try { return await send().ConfigureAwait(false); }
-                catch (EtcdOutcomeUnknownException) when (tries <= _endpoints.Length || DateTime.UtcNow < deadline)
+                catch (EtcdOutcomeUnknownException) when (tries < _endpoints.Length && DateTime.UtcNow < deadline)
                 {
                     if (await applied().ConfigureAwait(false)) return whenApplied;
                 }
@@ -183,7 +188,7 @@ namespace DragonflowUpgrade.Engine.Store
                 if (withToken && token != null) request.Headers.TryAddWithoutValidation("Authorization", token);
                 HttpResponseMessage response;
                 try { response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false); }
-                catch (HttpRequestException e) when (_tlsProblem is string tlsProblem)
+                catch (HttpRequestException e) when (_tlsProblems.TryGetValue(request, out string? tlsProblem))
                 {
                     throw new NbCertificateException(Location, tlsProblem, e);
                 }
@@ -191,6 +196,7 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     return (null, e);
                 }
+                finally { _tlsProblems.TryRemove(request, out _); }
                 using (response)
                 {
                     byte[] content = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);

@@ -40,11 +40,15 @@ namespace DragonflowUpgrade.Engine.Store
     {
         const int Slots = 16384;
         static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
+        static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(10);
 
         readonly ConnectionMultiplexer _multiplexer;
         readonly List<RedisNbStore> _masters = new List<RedisNbStore>();
         readonly int[] _owner = new int[Slots];   // the index in _masters of each slot's master
         readonly ConcurrentDictionary<(string, string?), int> _slots = new ConcurrentDictionary<(string, string?), int>();   // read by every master's thread
+        ClusterTopology? _topology;   // the masters, their slots and epochs when the store opened
+        readonly List<int> _replicas = new List<int>();   // how many replicas each master had, not failing, when the store opened
+        TimeSpan _replicaTimeout;
 
         RedisClusterNbStore(ConnectionMultiplexer multiplexer, string location)
         {
@@ -74,7 +78,8 @@ namespace DragonflowUpgrade.Engine.Store
             try { multiplexer = ConnectionMultiplexer.Connect(options); }
             catch (RedisConnectionException e) when (refused != null) { throw new NbCertificateException(location, refused, e); }
             catch (RedisConnectionException e) { throw RedisNbStore.Unreachable(location, e, uri.Password, tls != null); }
-            var store = new RedisClusterNbStore(multiplexer, location);
+            // A replica's acknowledgement is waited for within the time a master's reply is.
+            var store = new RedisClusterNbStore(multiplexer, location) { _replicaTimeout = TimeSpan.FromTicks(Math.Min(ReplicaTimeout.Ticks, replyTimeout.Ticks / 2)) };
             try
             {
                 if (!multiplexer.IsConnected)
@@ -101,6 +106,7 @@ namespace DragonflowUpgrade.Engine.Store
             // What the seed said on connecting (CLUSTER NODES), or null from a server that is no cluster's node.
             var nodes = seed.ServerType == ServerType.Cluster ? seed.ClusterConfiguration : null;
             if (nodes == null) throw new NbStoreException($"{Location} is not a Redis Cluster (cluster support is disabled there). Give a single Redis server as redis://host:port.");
+            _topology = ClusterTopology.Parse(string.Join("\n", nodes.Nodes.Select(n => n.Raw)));
             for (int i = 0; i < Slots; i++) _owner[i] = -1;
             foreach (var node in nodes.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0).OrderBy(n => n.EndPoint?.ToString(), StringComparer.Ordinal))
             {
@@ -111,6 +117,7 @@ namespace DragonflowUpgrade.Engine.Store
                     throw NbClusterChangedException.NotWhole(Location, $"{master} is failing. Wait for a replica to take over.");
                 foreach (var range in node.Slots)
                     for (int slot = range.From; slot <= range.To; slot++) _owner[slot] = _masters.Count;
+                _replicas.Add(nodes.Nodes.Count(n => n.IsReplica && n.ParentNodeId == node.NodeId && !n.IsFail && !n.IsPossiblyFail));
                 try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master, replyTimeout)); }
                 catch (AuthenticationException e) { throw new NbCertificateException(Location, e.Message, e); }
                 catch (TimeoutException e) { throw new NbClusterTimeoutException(Location, master, endpoint, "open", e.Message, e); }
@@ -148,14 +155,40 @@ namespace DragonflowUpgrade.Engine.Store
 
         public IEnumerable<NbEntry> Read(string? table = null) =>
             // The log's rows and its set of keys, and the commit's records, each share one slot: its master reads them by key.
-            RedisNbStore.ReadByKey(table) ? MasterOf(new NbKey(table, null, "")).Read(table) : _masters.SelectMany(m => m.Read(table));
+            RedisNbStore.ReadByKey(table) ? MasterOf(new NbKey(table, null, "")).Read(table) : FromEveryMaster(m => m.Read(table));
 
-        public IEnumerable<NbKey> ReadKeys(string? table = null) => _masters.SelectMany(m => m.ReadKeys(table));
+        public IEnumerable<NbKey> ReadKeys(string? table = null) => FromEveryMaster(m => m.ReadKeys(table));
+
+        // The masters are scanned one after another: a slot that moved meanwhile from one not yet
+        // scanned to one already scanned would be missed, so the cluster is asked again at the end.
+        IEnumerable<T> FromEveryMaster<T>(Func<RedisNbStore, IEnumerable<T>> read)
+        {
+            foreach (var master in _masters)
+                foreach (var item in read(master)) yield return item;
+            foreach (var master in _masters) RequireUnchanged(master, "read");
+        }
+
+        /// <summary>
+        /// Throws <see cref="NbClusterChangedException"/> when <paramref name="master"/> sees masters,
+        /// slots or config epochs other than the store saw at open, or a slot moving.
+        /// </summary>
+        void RequireUnchanged(RedisNbStore master, string what)
+        {
+            string? change = _topology!.ChangeTo(ClusterTopology.Parse(master.ClusterNodes(what)));
+            if (change != null) throw NbClusterChangedException.Changed(Location, what, change);
+        }
 
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null)
         {
             var parts = PerMaster(changes);
-            OnEveryMaster(parts.Count, progress, (i, reported) => parts[i].Master.Write(parts[i].Changes, reported));
+            // Each master checks the cluster before it writes: a commit's records, written last, are not
+            // written on a cluster that changed (a failover may have lost acknowledged batches).
+            OnEveryMaster(parts.Count, progress, (i, reported) =>
+            {
+                RequireUnchanged(parts[i].Master, "write");
+                parts[i].Master.Write(parts[i].Changes, reported);
+                AwaitReplicas(parts[i].Master);
+            });
         }
 
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null)
@@ -169,7 +202,11 @@ namespace DragonflowUpgrade.Engine.Store
             // another value writes nothing, as on one server. A write landing between the check and a
             // slot's script is still caught by that script, which then writes nothing of its slot: the others are written.
             var changed = new List<NbKey>[parts.Count];
-            OnEveryMaster(parts.Count, null, (i, _) => changed[i] = parts[i].Master.Changed(parts[i].Changes, old));
+            OnEveryMaster(parts.Count, null, (i, _) =>
+            {
+                RequireUnchanged(parts[i].Master, "write");
+                changed[i] = parts[i].Master.Changed(parts[i].Changes, old);
+            });
             var found = changed.SelectMany(c => c).ToList();
             if (found.Count > 0) throw new NbConflictException(Location, found, 0);
             var conflicts = new NbConflictException[parts.Count];
@@ -186,9 +223,24 @@ namespace DragonflowUpgrade.Engine.Store
                     conflicts[i] = e;
                     Interlocked.Add(ref written, e.Written);
                 }
+                AwaitReplicas(parts[i].Master);
             });
             found = conflicts.Where(e => e != null).SelectMany(e => e.Keys).ToList();
             if (found.Count > 0) throw new NbConflictException(Location, found, written);
+        }
+
+        /// <summary>
+        /// Waits until every replica <paramref name="master"/> had at open has what it was sent (WAIT):
+        /// a batch only the master has is lost if a replica takes over. A replica that does not
+        /// acknowledge in time fails the write with <see cref="NbClusterChangedException"/>; a master
+        /// without replicas has nothing to wait for (and nothing a failover could lose, as it has none).
+        /// </summary>
+        void AwaitReplicas(RedisNbStore master)
+        {
+            int replicas = _replicas[_masters.IndexOf(master)];
+            if (replicas == 0) return;
+            long acknowledged = master.WaitForReplicas(replicas, _replicaTimeout);
+            if (acknowledged < replicas) throw NbClusterChangedException.NotReplicated(Location, master.Master!, acknowledged, replicas, _replicaTimeout);
         }
 
         // Each master's changes in slot order; changes of one key keep their order (the sort is stable).
