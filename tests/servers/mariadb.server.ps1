@@ -65,7 +65,7 @@ $arguments = @('--no-defaults', "--datadir=$data", "--socket=$socket", "--port=$
 $proc = Start-Process $server -PassThru -ArgumentList $arguments -RedirectStandardOutput (Join-Path $dir 'stdout.log') -RedirectStandardError (Join-Path $dir 'stderr.log')
 $proc.Id | Set-Content $pidFile
 
-$deadline = [DateTime]::UtcNow.AddSeconds(20)
+$deadline = [DateTime]::UtcNow.AddSeconds(120)
 while (-not (Test-Path $socket)) {
     if ($proc.HasExited) { throw "mariadbd could not start on 127.0.0.1:${port} (is the port taken?); see $log" }
     if ([DateTime]::UtcNow -gt $deadline) { throw "mariadbd did not start on 127.0.0.1:${port}; see $log" }
