@@ -6,7 +6,11 @@
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
           prints the seconds each part took (build, servers, each xunit project, Pester and its
           slowest files), then "N passed, N failed" last (preceded by the behaviour tests and the
-          help checks counted apart), and exits non-zero on any failure.
+          help checks counted apart), and exits non-zero on any failure. Unfiltered, it runs in
+          lanes at once (xunit, and the Pester files spread over three more), each a child process
+          with its own test servers on ports of its own (the DF_TEST_*_PORT bases plus a fixed step
+          per lane: see $LanePorts) and its own log, printed whole when the lane ends; the counts
+          are summed. Ctrl+C or a failure stops every lane and its servers.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -14,6 +18,9 @@
     Test only: run just the xunit tests this filter selects (dotnet test --filter syntax).
 .PARAMETER PesterPath
     Test only: run just these Pester files. When either this or -XunitFilter is given, only the named tests run.
+.PARAMETER Lane
+    Test only, set by an unfiltered Test for the lanes it starts: run this lane's part of the
+    tests on the servers of its ports, and leave its counts in out/test-lanes/<lane>.json.
 .PARAMETER BenchName
     Bench only: run just these benchmarks (bench/<name>.bench.ps1: upgrade, controlplane, readers); all by default.
 .PARAMETER BenchSize
@@ -26,6 +33,7 @@ param(
     [string] $Configuration = 'Release',
     [string] $XunitFilter,
     [string[]] $PesterPath,
+    [string] $Lane,
     [string[]] $BenchName,
     [int[]] $BenchSize = @(100000, 1000000)
 )
@@ -80,9 +88,9 @@ function Stop-TestServers([string] $StateDir) {
     }
 }
 
-function Invoke-XunitTests([string] $ResultsDir) {
+function Invoke-XunitTests([string] $ResultsDir, [string[]] $Projects) {
     $passed = 0; $failed = 0; $names = @()
-    foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse) {
+    foreach ($project in Get-ChildItem (Join-Path $Root 'tests') -Filter '*.Tests.csproj' -Recurse | Where-Object { -not $Projects -or $_.BaseName -in $Projects }) {
         $trx = "$($project.BaseName).trx"
         $filter = if ($XunitFilter) { @('--filter', $XunitFilter) } else { @() }
         $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -102,18 +110,14 @@ function Invoke-XunitTests([string] $ResultsDir) {
     @{ Passed = $passed; Failed = $failed; FailedNames = $names }
 }
 
-function Invoke-PesterTests {
+function Invoke-PesterTests([string[]] $Paths) {
     Import-Module (Get-PesterModule) -Force
     $config = New-PesterConfiguration
-    $config.Run.Path = if ($PesterPath) { $PesterPath } else { Join-Path $Root 'tests/pester' }
+    $config.Run.Path = $Paths
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $result = Invoke-Pester -Configuration $config
     $script:Timings['Pester'] = $result.Duration.TotalSeconds
-    # The slowest files, where a shorter run would start.
-    foreach ($c in $result.Containers | Sort-Object Duration -Descending | Select-Object -First 6) {
-        $script:Timings["  $([IO.Path]::GetFileName($c.Item))"] = $c.Duration.TotalSeconds
-    }
     # Help.Tests.ps1 checks that the help agrees with the cmdlets: counted apart from the behaviour tests.
     $help = @($result.Tests | Where-Object { $_.ScriptBlock.File -like '*Help.Tests.ps1' })
     @{
@@ -121,7 +125,110 @@ function Invoke-PesterTests {
         HelpPassed = @($help | Where-Object Result -eq 'Passed').Count; HelpFailed = @($help | Where-Object Result -eq 'Failed').Count
         FailedNames = @($result.Failed | ForEach-Object { "$($_.ExpandedPath) ($([IO.Path]::GetFileName($_.ScriptBlock.File)))" }) +
             @($result.FailedBlocks + $result.FailedContainers | ForEach-Object { "$($_.Name): $($_.ErrorRecord | Select-Object -First 1)" })
+        # Where a shorter run would start: each file's seconds.
+        Files = @($result.Containers | ForEach-Object { @{ Name = [IO.Path]::GetFileName($_.Item); Seconds = $_.Duration.TotalSeconds } })
     }
+}
+
+# Starts the test servers in $StateDir, runs the xunit projects and the Pester files given (all
+# of them when $Xunit or $Pester is $true), stops the servers. Returns the counts; $script:Timings
+# gets where the time went.
+function Invoke-TestPart([string] $StateDir, $Xunit, $Pester) {
+    $result = @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    try {
+        Start-TestServers $StateDir
+        $script:Timings['test servers started'] = $clock.Elapsed.TotalSeconds
+        if ($Xunit) {
+            $x = Invoke-XunitTests (Join-Path $Root 'out/test-results') $(if ($Xunit -is [array]) { $Xunit })
+            $result.Passed += $x.Passed; $result.Failed += $x.Failed; $result.FailedNames += @($x.FailedNames)
+        }
+        if ($Pester) {
+            $p = Invoke-PesterTests $(if ($Pester -is [array]) { $Pester } else { Join-Path $Root 'tests/pester' })
+            foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $p[$k] }
+            $result.FailedNames += @($p.FailedNames); $result.Files = $p.Files
+        }
+    }
+    catch {
+        Write-Host "The test run stopped: $_"
+        Write-Host $_.ScriptStackTrace
+        $result.Failed++
+        $result.FailedNames += "the run itself: $_"
+    }
+    finally {
+        Stop-TestServers $StateDir
+    }
+    $result
+}
+
+# The unfiltered run's lanes: child processes that run at once, each with its own test servers
+# (ports: the base port, the variable's or else the server script's default, plus the lane's
+# number times the step below; lane 0 keeps the base ports). The Pester files are spread by
+# their measured seconds (longest first, each to the lane with the least so far); a file not
+# listed here goes to the lane with the least, so a new file still runs.
+$LanePorts = [ordered]@{
+    DF_TEST_REDIS_PORT         = @{ Default = 6390; Step = 10 }    # and +1 (TLS)
+    DF_TEST_REDIS_CLUSTER_PORT = @{ Default = 7380; Step = 10 }    # +0 to +8, bus at +10000
+    DF_TEST_SSH_PORT           = @{ Default = 2222; Step = 10 }
+    DF_TEST_ETCD_PORT          = @{ Default = 23790; Step = 20 }   # +0 to +2, +10 to +12, the cluster at +13 to +18 when its variable is unset
+    DF_TEST_ETCD_CLUSTER_PORT  = @{ Default = $null; Step = 6 }
+    DF_TEST_MARIADB_PORT       = @{ Default = 3399; Step = 1 }
+}
+# Seconds on a quiet machine (files measured only under load: their share of that run's time).
+$PesterFileSeconds = @{
+    'Hostile.UpgradeNight.Tests.ps1' = 334; 'Upgrade.Tests.ps1' = 285; 'Stores.Tests.ps1' = 106; 'Coverage.NodeParameters.Tests.ps1' = 100
+    'SafetyCrash.Tests.ps1' = 92; 'Hostile.Migrations.Tests.ps1' = 80; 'Hostile.DatabaseUri.Tests.ps1' = 75; 'Coverage.Safety.Tests.ps1' = 36
+    'EtcdCluster.Tests.ps1' = 25; 'ControlPlane.Tests.ps1' = 21; 'Configuration.Tests.ps1' = 17; 'Hostile.Configuration.Tests.ps1' = 15
+}
+$XunitSeconds = 410
+
+function Get-TestLanes {
+    $lanes = @(
+        [pscustomobject]@{ Name = 'xunit'; Xunit = $true; Pester = @(); Seconds = $XunitSeconds }
+        [pscustomobject]@{ Name = 'a'; Xunit = $false; Pester = @(); Seconds = 0 }
+        [pscustomobject]@{ Name = 'b'; Xunit = $false; Pester = @(); Seconds = 0 }
+        [pscustomobject]@{ Name = 'c'; Xunit = $false; Pester = @(); Seconds = 0 }
+    )
+    $files = Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' |
+        Sort-Object @{ Expression = { [double]$PesterFileSeconds[$_.Name] }; Descending = $true }, Name
+    foreach ($file in $files) {
+        $lane = $lanes | Sort-Object Seconds, Name | Select-Object -First 1
+        $lane.Pester += $file.FullName
+        $lane.Seconds += if ($PesterFileSeconds.ContainsKey($file.Name)) { $PesterFileSeconds[$file.Name] } else { 10 }
+    }
+    $lanes = @($lanes | Where-Object { $_.Xunit -or $_.Pester })
+    for ($i = 0; $i -lt $lanes.Count; $i++) {
+        $ports = [ordered]@{}
+        foreach ($name in $LanePorts.Keys) {
+            $base = if ([Environment]::GetEnvironmentVariable($name)) { [int][Environment]::GetEnvironmentVariable($name) } else { $LanePorts[$name].Default }
+            if ($null -ne $base) { $ports[$name] = "$($base + $i * $LanePorts[$name].Step)" }
+        }
+        $lanes[$i] | Add-Member -NotePropertyName Ports -NotePropertyValue $ports
+    }
+    $lanes
+}
+
+# Starts a lane: this script again (-Lane), its output in its own log.
+function Start-TestLane($Lane, [string] $Dir) {
+    $exe = (Get-Process -Id $PID).Path
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), '-Task', 'Test', '-Configuration', $Configuration, '-Lane', $Lane.Name)
+    if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
+    $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
+    # sh puts the lane's output and errors in one file, then becomes the lane's process.
+    foreach ($a in @('-c', 'exec "$@" >"$0" 2>&1', (Join-Path $Dir "$($Lane.Name).log"), $exe) + $arguments) { $start.ArgumentList.Add($a) }
+    foreach ($p in $Lane.Ports.GetEnumerator()) { $start.Environment[$p.Key] = $p.Value }
+    $start.UseShellExecute = $false
+    [Diagnostics.Process]::Start($start)
+}
+
+function Write-TestSummary($Result, [Collections.IDictionary] $Timings) {
+    Write-Host 'Time (seconds):'
+    foreach ($t in $Timings.GetEnumerator()) { Write-Host ('  {0,-48} {1,7:N1}' -f $t.Key, $t.Value) }
+    # What failed is named again here, so that the end of a long log says it.
+    foreach ($name in $Result.FailedNames | Where-Object { $_ }) { Write-Host "FAILED: $name" }
+    # The last line counts everything; the one before it tells behaviour tests from help checks.
+    Write-Host "Behaviour tests: $($Result.Passed - $Result.HelpPassed) passed, $($Result.Failed - $Result.HelpFailed) failed; help checks: $($Result.HelpPassed) passed, $($Result.HelpFailed) failed"
+    Write-Host "$($Result.Passed) passed, $($Result.Failed) failed"
 }
 
 switch ($Task) {
@@ -139,41 +246,81 @@ switch ($Task) {
         & (Join-Path $Root 'module/examples/Demo.ps1') -Sample (Join-Path $Root 'tests/fixtures/pike-nb.jsonl') -WorkDir (Join-Path $Root 'out/demo')
     }
     'Test' {
-        $passed = 0; $failed = 0; $helpPassed = 0; $helpFailed = 0; $failedNames = @()
-        $state = Join-Path $Root 'out/test-servers'
         # Where the run's time goes, printed before the counts.
         $script:Timings = [ordered]@{}
         $total = [Diagnostics.Stopwatch]::StartNew()
+        if ($Lane) {
+            # One lane of an unfiltered run, in a child process: its counts go to a file for the run that started it.
+            $spec = Get-TestLanes | Where-Object Name -EQ $Lane
+            $result = Invoke-TestPart (Join-Path $Root "out/test-servers/$Lane") $spec.Xunit $spec.Pester
+            $result.Timings = @($script:Timings.GetEnumerator() | ForEach-Object { @{ Name = $_.Key; Seconds = $_.Value } })
+            $result | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Root "out/test-lanes/$Lane.json")
+            exit ([int]($result.Failed -gt 0))
+        }
+        $result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
+        $children = @()
+        $lanes = @()
         try {
             Invoke-Build
             $script:Timings['build'] = $total.Elapsed.TotalSeconds
-            Start-TestServers $state
-            $script:Timings['test servers started'] = $total.Elapsed.TotalSeconds - $script:Timings['build']
-            $only = $XunitFilter -or $PesterPath
-            $x = if (-not $only -or $XunitFilter) { Invoke-XunitTests (Join-Path $Root 'out/test-results') } else { @{ Passed = 0; Failed = 0; FailedNames = @() } }
-            $p = if (-not $only -or $PesterPath) { Invoke-PesterTests } else { @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @() } }
-            $passed = $x.Passed + $p.Passed
-            $failed = $x.Failed + $p.Failed
-            $helpPassed = $p.HelpPassed; $helpFailed = $p.HelpFailed
-            $failedNames = @($x.FailedNames) + @($p.FailedNames) | Where-Object { $_ }
+            if ($XunitFilter -or $PesterPath) {
+                # Only the named tests, in this process.
+                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') ([bool]$XunitFilter) $PesterPath
+            }
+            else {
+                $dir = Join-Path $Root 'out/test-lanes'
+                if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
+                New-Item -ItemType Directory $dir | Out-Null
+                $lanes = @(Get-TestLanes)
+                foreach ($l in $lanes) {
+                    Write-Host "Lane $($l.Name): $(@(if ($l.Xunit) { 'xunit' }) + @($l.Pester | ForEach-Object { [IO.Path]::GetFileName($_) }) -join ', ') (ports $(@($l.Ports.Values) -join ', '))"
+                    $children += [pscustomobject]@{ Lane = $l; Process = (Start-TestLane $l $dir); Clock = [Diagnostics.Stopwatch]::StartNew(); Done = $false }
+                }
+                $result = @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
+                # Each lane's log is printed whole as the lane ends, so that the lanes' lines do not mix.
+                while ($running = @($children | Where-Object { -not $_.Done })) {
+                    foreach ($c in $running | Where-Object { $_.Process.HasExited }) {
+                        $c.Done = $true
+                        $seconds = $c.Clock.Elapsed.TotalSeconds
+                        Write-Host "===== lane $($c.Lane.Name): ended after $([int]$seconds) s, exit code $($c.Process.ExitCode)"
+                        Get-Content (Join-Path $dir "$($c.Lane.Name).log") -ErrorAction SilentlyContinue | Out-Host
+                        Write-Host "===== lane $($c.Lane.Name): end of its log"
+                        $script:Timings["lane $($c.Lane.Name)"] = $seconds
+                        $file = Join-Path $dir "$($c.Lane.Name).json"
+                        if (-not (Test-Path $file)) {
+                            $result.Failed++
+                            $result.FailedNames += "lane $($c.Lane.Name): ended without results (exit code $($c.Process.ExitCode)); see its log"
+                            continue
+                        }
+                        $r = Get-Content $file -Raw | ConvertFrom-Json
+                        foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $r.$k }
+                        $result.FailedNames += @($r.FailedNames)
+                        $result.Files += @($r.Files)
+                        foreach ($t in $r.Timings) { $script:Timings["  $($c.Lane.Name): $($t.Name)"] = $t.Seconds }
+                    }
+                    Start-Sleep -Milliseconds 250
+                }
+            }
         }
         catch {
             Write-Host "The test run stopped: $_"
             Write-Host $_.ScriptStackTrace
-            $failed++
+            $result.Failed++
         }
         finally {
-            Stop-TestServers $state
+            # Interrupted (Ctrl+C) or failed: the lanes still running stop, and every lane's servers with them.
+            $left = @($children | Where-Object { -not $_.Process.HasExited })
+            foreach ($c in $left) { $c.Process.WaitForExit(20000) | Out-Null }
+            foreach ($c in $left | Where-Object { -not $_.Process.HasExited }) { $c.Process.Kill($true) }
+            foreach ($l in $lanes) { Stop-TestServers (Join-Path $Root "out/test-servers/$($l.Name)") }
+        }
+        # The slowest Pester files, where a shorter run would start.
+        foreach ($f in @($result.Files) | Sort-Object { $_.Seconds } -Descending | Select-Object -First 6) {
+            $script:Timings["  $($f.Name)"] = $f.Seconds
         }
         $script:Timings['whole run'] = $total.Elapsed.TotalSeconds
-        Write-Host 'Time (seconds):'
-        foreach ($t in $script:Timings.GetEnumerator()) { Write-Host ('  {0,-48} {1,7:N1}' -f $t.Key, $t.Value) }
-        # What failed is named again here, so that the end of a long log says it.
-        foreach ($name in $failedNames) { Write-Host "FAILED: $name" }
-        # The last line counts everything; the one before it tells behaviour tests from help checks.
-        Write-Host "Behaviour tests: $($passed - $helpPassed) passed, $($failed - $helpFailed) failed; help checks: $helpPassed passed, $helpFailed failed"
-        Write-Host "$passed passed, $failed failed"
-        exit ([int]($failed -gt 0))
+        Write-TestSummary $result $script:Timings
+        exit ([int]($result.Failed -gt 0))
     }
     'Bench' {
         $state = Join-Path $Root 'out/test-servers'

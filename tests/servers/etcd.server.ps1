@@ -77,9 +77,9 @@ function Start-Etcd([string] $Name, [int] $ClientPort, [int] $PeerPort, [string[
         '--initial-cluster', "$member=$peer", '--initial-cluster-state', 'new',
         '--unsafe-no-fsync') + $Extra
     $proc = Start-EtcdProcess $Name $arguments
-    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    $deadline = [DateTime]::UtcNow.AddSeconds(120)
     while ($true) {
-        $names = try { @((Invoke-RestMethod @check -NoProxy -TimeoutSec 2 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
+        $names = try { @((Invoke-RestMethod @check -NoProxy -TimeoutSec 10 -Method Post -Uri "$client/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
         if ($names -contains $member) { break }
         if ($names -and $proc.HasExited) { throw "Another etcd (member $($names -join ', ')) answers on ${client}: set DF_TEST_ETCD_PORT to a free port." }
         if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "etcd did not start on ${client} (is the port taken?); see $data.log" }
@@ -120,12 +120,12 @@ $procs = foreach ($m in $members) {
         '--unsafe-no-fsync')
 }
 # Healthy: every member answers under its own name and has a leader.
-$deadline = [DateTime]::UtcNow.AddSeconds(30)
+$deadline = [DateTime]::UtcNow.AddSeconds(120)
 foreach ($i in 0..2) {
     $m = $members[$i]
     while ($true) {
-        $names = try { @((Invoke-RestMethod -NoProxy -TimeoutSec 2 -Method Post -Uri "$($m.Client)/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
-        $healthy = try { (Invoke-RestMethod -NoProxy -TimeoutSec 2 -Uri "$($m.Client)/health").health -eq 'true' } catch { $false }
+        $names = try { @((Invoke-RestMethod -NoProxy -TimeoutSec 10 -Method Post -Uri "$($m.Client)/v3/cluster/member/list" -Body '{}').members | ForEach-Object { $_.PSObject.Properties['name'].Value }) } catch { @() }
+        $healthy = try { (Invoke-RestMethod -NoProxy -TimeoutSec 10 -Uri "$($m.Client)/health").health -eq 'true' } catch { $false }
         if ($healthy -and $names -contains $m.Member) { break }
         if ($names -and $procs[$i].HasExited) { throw "Another etcd (member $($names -join ', ')) answers on $($m.Client): set DF_TEST_ETCD_CLUSTER_PORT to a free port (it uses 6 ports from there)." }
         if ($procs[$i].HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "The etcd cluster's $($m.Name) did not start on $($m.Client) (is the port taken?); see $(Join-Path $dir $m.Name).log" }

@@ -50,7 +50,11 @@ $log = Join-Path $dir 'mariadbd.log'
 $user = [Environment]::UserName
 
 # Small InnoDB files, written without fsync: the start takes seconds, not the tens a default set-up takes.
-$innodb = @('--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--skip-log-bin')
+# Temporary files in a folder of its own: a MariaDB starting deletes every #sql* file in its tmpdir,
+# which in a shared /tmp are another MariaDB's (another lane's, or its install's) tables in use.
+$tmp = Join-Path $dir 'tmp'
+New-Item -ItemType Directory $tmp -Force | Out-Null
+$innodb = @('--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--skip-log-bin', "--tmpdir=$tmp")
 & $install --no-defaults "--datadir=$data" "--user=$user" --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve @innodb > (Join-Path $dir 'install.log') 2>&1
 if ($LASTEXITCODE -ne 0) { throw "mariadb-install-db failed (exit code $LASTEXITCODE); see $dir/install.log" }
 
@@ -61,7 +65,7 @@ $arguments = @('--no-defaults', "--datadir=$data", "--socket=$socket", "--port=$
 $proc = Start-Process $server -PassThru -ArgumentList $arguments -RedirectStandardOutput (Join-Path $dir 'stdout.log') -RedirectStandardError (Join-Path $dir 'stderr.log')
 $proc.Id | Set-Content $pidFile
 
-$deadline = [DateTime]::UtcNow.AddSeconds(20)
+$deadline = [DateTime]::UtcNow.AddSeconds(120)
 while (-not (Test-Path $socket)) {
     if ($proc.HasExited) { throw "mariadbd could not start on 127.0.0.1:${port} (is the port taken?); see $log" }
     if ([DateTime]::UtcNow -gt $deadline) { throw "mariadbd did not start on 127.0.0.1:${port}; see $log" }

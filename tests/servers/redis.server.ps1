@@ -47,7 +47,7 @@ $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $dir 
 $proc.Id | Set-Content $pidFile
 Start-Sleep -Milliseconds 200
 if ($proc.HasExited) { throw "redis-server could not start on 127.0.0.1:${port} (is the port taken?); see $dir/redis.log" }
-$deadline = [DateTime]::UtcNow.AddSeconds(10)
+$deadline = [DateTime]::UtcNow.AddSeconds(120)
 while ((redis-cli -h 127.0.0.1 -p $port ping 2>$null) -ne 'PONG') {
     if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start on 127.0.0.1:$port; see $dir/redis.log" }
     Start-Sleep -Milliseconds 100
@@ -76,7 +76,7 @@ $proc = Start-Process $server -PassThru -RedirectStandardOutput (Join-Path $tlsD
     '--tls-cert-file', "$tls/server.pem", '--tls-key-file', "$tls/server.key", '--tls-ca-cert-file', "$tls/ca.pem", '--tls-auth-clients', 'yes')
 $proc.Id | Set-Content $tlsPidFile
 $tlsCli = @('-h', '127.0.0.1', '-p', $tlsPort, '--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
-$deadline = [DateTime]::UtcNow.AddSeconds(10)
+$deadline = [DateTime]::UtcNow.AddSeconds(120)
 while ((redis-cli @tlsCli ping 2>$null) -ne 'PONG') {
     if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) { throw "redis-server did not start TLS on 127.0.0.1:$tlsPort (is the port taken? is it built with TLS?); see $tlsDir/redis.log" }
     Start-Sleep -Milliseconds 100
@@ -100,7 +100,7 @@ function Start-ClusterNode([string] $Dir, [int] $Port, [string[]] $Settings) {
 }
 # Waits for a node to answer, and checks that the redis-server answering is the one started here.
 function Wait-ClusterNode([string] $Dir, [int] $Port, [string[]] $Cli) {
-    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    $deadline = [DateTime]::UtcNow.AddSeconds(120)
     while ((redis-cli @Cli -h 127.0.0.1 -p $Port ping 2>$null) -ne 'PONG') {
         if ([DateTime]::UtcNow -gt $deadline) { throw "The cluster's redis-server did not start on 127.0.0.1:$Port (is the port taken? set DF_TEST_REDIS_CLUSTER_PORT); see $Dir/$Port/redis.log" }
         Start-Sleep -Milliseconds 100
@@ -110,15 +110,15 @@ function Wait-ClusterNode([string] $Dir, [int] $Port, [string[]] $Cli) {
 }
 # Waits until a cluster says cluster_state:ok on every node and sees its replicas.
 function Wait-ClusterOk([string] $Dir, [int[]] $Ports, [int] $Replicas, [string[]] $Cli) {
-    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    $deadline = [DateTime]::UtcNow.AddSeconds(120)
     foreach ($p in $Ports) {
         while (-not ((redis-cli @Cli -h 127.0.0.1 -p $p CLUSTER INFO) -match '^cluster_state:ok')) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not reach cluster_state:ok within 30 s; see $Dir." }
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not reach cluster_state:ok within 120 s; see $Dir." }
             Start-Sleep -Milliseconds 100
         }
         # Each master's replica too: the fault tests fail a master over to it.
         while (@(redis-cli @Cli -h 127.0.0.1 -p $p CLUSTER NODES | Where-Object { $_ -match '[ ,]slave ' }).Count -lt $Replicas) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not see its $Replicas replicas within 30 s; see $Dir." }
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The test Redis Cluster on 127.0.0.1:$p did not see its $Replicas replicas within 120 s; see $Dir." }
             Start-Sleep -Milliseconds 100
         }
     }
