@@ -51,11 +51,13 @@ $checks = Test-DfUpgradeReadiness @readiness -Inventory $Inventory -Database $Da
 $checks | Format-Table | Out-Host
 if ($checks | Where-Object Status -EQ 'Failed') { throw 'The cloud is not ready for the upgrade; nothing was stopped.' }
 
-# 2. Stop: Neutron servers first, then every Dragonflow service; waits for the heartbeats to stop.
-$nodes | Stop-DfControlPlane @plane -Confirm:$false | Out-Host
-$backup = $null; $neutronDump = $null; $neutronMigrated = $false; $configuration = $null
+$backup = $null; $neutronDump = $null; $neutronMigrated = $false; $configuration = $null; $updated = $false
 try {
+    # 2. Stop: Neutron servers first, then every Dragonflow service; waits for the heartbeats to stop.
+    #    Inside the try: a service that will not stop must not leave the cloud half stopped.
+    $nodes | Stop-DfControlPlane @plane -Confirm:$false | Out-Host
     # 3. The new code on every node.
+    $updated = $true
     $nodes | Invoke-DfNodeCommand @ssh -Command $UpdateCommand | Out-Host
     # 4. The configuration: the options the new release reads under another name are renamed in
     #    every node's dragonflow.ini (the originals kept under the backup folder and on the node).
@@ -87,7 +89,7 @@ catch {
         { if ($backup) { Restore-DfNbDatabase -Database $Database -Path $backup.Path -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
         { if ($neutronMigrated) { Restore-DfNeutronDatabase @neutron -Path $neutronDump.Path -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
         { if ($configuration) { $configuration | Restore-DfConfiguration @ssh -Confirm:$false -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
-        { $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host }
+        { if ($updated) { $nodes | Invoke-DfNodeCommand @ssh -Command $RevertCommand -ErrorAction Continue -ErrorVariable +rollbackErrors | Out-Host } }
     )
     foreach ($restore in $restores) {
         try { . $restore } catch { $rollbackErrors.Add($_) }

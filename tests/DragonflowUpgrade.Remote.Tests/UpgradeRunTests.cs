@@ -337,11 +337,38 @@ namespace DragonflowUpgrade.Remote.Tests
                 Engine.Safety.UpgradeUnderWay.Begin(store, "20260101T000000Z-killed", "queens", Path.GetFullPath(_folder));
             var logger = new ListLogger();
             var (run, _) = NewRun(logger: logger);
-            Assert.Equal(UpgradeStatus.Completed, Run(run).Status);
+            // Readiness refuses a database recorded as under an upgrade, as Test-DfUpgradeReadiness does: the record is cleared before it.
+            Assert.Equal(UpgradeStatus.Completed, run.Run(_ => { }, null, CancellationToken.None, NoUpgradeRecorded).Status);
             Assert.Equal(new[] { "do A", "do B", "do C", "do D" }, _log);
             Assert.Contains(logger.Lines, l => l.Message.Contains("20260101T000000Z-killed") && l.Message.Contains("nothing to resume or undo"));
             using (var store = NbStoreFactory.Open(_database))
                 Assert.Null(Engine.Safety.UpgradeUnderWay.Read(store));
+        }
+
+        IReadOnlyList<ReadinessResult> NoUpgradeRecorded()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+                return new[] { new ReadinessResult("NbDatabase", null, Engine.Safety.UpgradeUnderWay.Read(store) == null ? ReadinessStatus.Passed : ReadinessStatus.Failed, "an upgrade is recorded as under way") };
+        }
+
+        [Fact]
+        public void The_record_of_an_upgrade_that_saved_its_state_is_not_cleared_when_the_state_file_cannot_be_found()
+        {
+            // A folder not mounted (or emptied) looks like one the upgrade never saved to: the record says otherwise.
+            using (var store = NbStoreFactory.Open(_database))
+            {
+                Engine.Safety.UpgradeUnderWay.Begin(store, "20260101T000000Z-saved0", "queens", Path.GetFullPath(_folder));
+                Engine.Safety.UpgradeUnderWay.MarkStateSaved(store, "20260101T000000Z-saved0");
+                Assert.Equal(true, Engine.Safety.UpgradeUnderWay.Read(store)!.StateSaved);
+            }
+            var e = Assert.IsAssignableFrom<DfException>(Record.Exception(() => Run(NewRun().Run)));
+            Assert.Equal(Engine.Safety.UpgradeLockedException.InterruptedUpgradeId, e.ErrorId);
+            Assert.Empty(_log);
+            using (var store = NbStoreFactory.Open(_database))
+            {
+                Assert.NotNull(Engine.Safety.UpgradeUnderWay.Read(store));
+                Engine.Safety.UpgradeUnderWay.End(store);
+            }
         }
 
         [Fact]
@@ -476,7 +503,8 @@ namespace DragonflowUpgrade.Remote.Tests
         [InlineData(false)]
         public void A_revert_that_failed_on_one_node_then_resume_or_undo_leaves_every_node_on_one_release_reverting_none_twice(bool resume)
         {
-            // Each node's release is a file the commands switch; a node's revert fails while a flag file names it.
+            // Each node's release is a file the commands switch; a node's revert fails, half run (its release
+            // already switched back), while a flag file names it.
             string releases = Path.Combine(_cloud.Dir, "releases"), broken = Path.Combine(_cloud.Dir, "broken"), reverts = Path.Combine(_cloud.Dir, "reverts");
             Directory.CreateDirectory(releases);
             Directory.CreateDirectory(broken);
@@ -490,16 +518,18 @@ namespace DragonflowUpgrade.Remote.Tests
                 BackupFolder = _folder,
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
                 UpdateCommand = $"echo queens > {ShellQuote.Quote(releases)}/{{node}}",
-                RevertCommand = $"test ! -e {ShellQuote.Quote(broken)}/{{node}} && echo pike > {ShellQuote.Quote(releases)}/{{node}} && echo {{node}} >> {ShellQuote.Quote(reverts)}",
+                RevertCommand = $"echo pike > {ShellQuote.Quote(releases)}/{{node}} && test ! -e {ShellQuote.Quote(broken)}/{{node}} && echo {{node}} >> {ShellQuote.Quote(reverts)}",
             };
             var after = new Recording("B", _log) { FailWith = new StepFailedException(null, "B broke") };
             var e = Assert.Throws<UpgradeFailedException>(() =>
                 new UpgradeRun(Settings(), new List<IUpgradeStep> { UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update), after }).Run(_ => { }, null, CancellationToken.None));
             Assert.Contains("The rollback failed at Update", e.Message);
             Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, _cloud.Nodes[0].Name)).Trim());
-            Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, failing)).Trim());
+            Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, failing)).Trim());   // half reverted
             var saved = UpgradeState.Load(_folder);
-            Assert.Equal(new[] { failing }, saved.Updated);   // the node reverted is no longer recorded as updated
+            // No node counts as updated: neither the one reverted nor the one whose revert may have half run
+            // (a resume updates it again); the latter is still to be reverted by an undo.
+            Assert.Empty(saved.Updated);
             Assert.Equal(new[] { failing }, saved.UpdateAttempted);
 
             File.Delete(Path.Combine(broken, failing));   // the operator fixes the node

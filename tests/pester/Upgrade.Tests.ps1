@@ -402,6 +402,7 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
     It 'is rolled back exactly by Undo-DfUpgrade, killed inside the NB migration' {
         Stop-UpgradeInside $cloud $parameters 'MigrateNb'
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'Running'
+        @(Invoke-RedisCli $cloud.RedisDb --scan --pattern '{df_upgrade_run*') | Should -Not -BeNullOrEmpty -Because 'the killed upgrade is recorded as under way'
 
         $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -NeutronCredential (Get-TestNeutronCredential) -Confirm:$false
         $undo.Status | Should -Not -Contain 'RollbackFailed'
@@ -410,8 +411,7 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
         (Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json).status | Should -Be 'RolledBack'
         # Nothing is left marked as under way: another upgrade may start.
-        $again = Invoke-DfUpgrade @parameters -WhatIf
-        $again | Should -Not -BeNullOrEmpty
+        @(Invoke-RedisCli $cloud.RedisDb --scan --pattern '{df_upgrade_run*') | Should -BeNullOrEmpty
     }
 
     It 'is rolled back by Undo-DfUpgrade, killed during the update' {

@@ -27,6 +27,11 @@ namespace DragonflowUpgrade.Engine.Safety
         public string? Host { get; private set; }
         public string? User { get; private set; }
         public DateTimeOffset StartedAt { get; private set; }
+        /// <summary>
+        /// Whether the upgrade saved its state file after recording itself: false only for a record
+        /// whose upgrade had not (it began no step); null for a record that does not say.
+        /// </summary>
+        public bool? StateSaved { get; private set; }
 
         /// <summary>The upgrade under way on <paramref name="store"/>; null when none.</summary>
         public static UpgradeUnderWay? Read(INbStore store)
@@ -47,6 +52,8 @@ namespace DragonflowUpgrade.Engine.Safety
                         Host = Text("host"),
                         User = Text("user"),
                         StartedAt = UpgradeLockInfo.ParseTime(Text("started_at")) ?? DateTimeOffset.MinValue,
+                        StateSaved = r.ValueKind == JsonValueKind.Object && r.TryGetProperty("state_saved", out var saved)
+                            && (saved.ValueKind == JsonValueKind.True || saved.ValueKind == JsonValueKind.False) ? saved.GetBoolean() : (bool?)null,
                     };
                 }
             }
@@ -59,21 +66,41 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Records <paramref name="upgrade"/> as under way (again, on a resume or an undo: the row is the same).</summary>
         public static void Begin(INbStore store, string upgrade, string? targetRelease, string folder)
         {
+            var existing = Read(store);
+            if (existing != null && existing.Upgrade != upgrade) throw new UpgradeUnderWayException(store.Location, existing);
+            if (existing == null)
+                Write(store, new UpgradeUnderWay
+                {
+                    Upgrade = upgrade, TargetRelease = targetRelease, Folder = folder, Host = Environment.MachineName,
+                    User = Environment.UserName, StartedAt = DateTimeOffset.UtcNow, StateSaved = false,
+                });
+        }
+
+        /// <summary>Records that <paramref name="upgrade"/>, recorded by <see cref="Begin"/>, saved its state file.</summary>
+        public static void MarkStateSaved(INbStore store, string upgrade)
+        {
+            var existing = Read(store);
+            if (existing == null || existing.Upgrade != upgrade || existing.StateSaved == true) return;
+            existing.StateSaved = true;
+            Write(store, existing);
+        }
+
+        static void Write(INbStore store, UpgradeUnderWay record)
+        {
             var buffer = new System.IO.MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
             {
                 w.WriteStartObject();
-                w.WriteString("upgrade", upgrade);
-                w.WriteString("target_release", targetRelease);
-                w.WriteString("folder", folder);
-                w.WriteString("host", Environment.MachineName);
-                w.WriteString("user", Environment.UserName);
-                w.WriteString("started_at", UpgradeLockInfo.Format(DateTimeOffset.UtcNow));
+                w.WriteString("upgrade", record.Upgrade);
+                w.WriteString("target_release", record.TargetRelease);
+                w.WriteString("folder", record.Folder);
+                w.WriteString("host", record.Host);
+                w.WriteString("user", record.User);
+                w.WriteString("started_at", UpgradeLockInfo.Format(record.StartedAt));
+                if (record.StateSaved != null) w.WriteBoolean("state_saved", record.StateSaved.Value);
                 w.WriteEndObject();
             }
-            var existing = Read(store);
-            if (existing != null && existing.Upgrade != upgrade) throw new UpgradeUnderWayException(store.Location, existing);
-            if (existing == null) store.Write(new[] { new NbEntry(Key, buffer.ToArray()) });
+            store.Write(new[] { new NbEntry(Key, buffer.ToArray()) });
         }
 
         /// <summary>Removes the record: the upgrade completed or was rolled back.</summary>

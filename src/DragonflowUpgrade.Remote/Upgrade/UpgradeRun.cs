@@ -66,8 +66,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
             Func<IReadOnlyList<ReadinessResult>>? readiness = null)
         {
             if (_settings.UpdateCommand != null && _settings.RevertCommand == null && !_settings.NoRollback) throw UpgradeErrors.RevertCommandMissing();
-            RequireCommandsValid();
+            RequireCommandsValid(update: true);
             RequireNoneUnfinished();
+            // Before readiness, which would otherwise refuse the database for the leftover record.
+            using (var store = _settings.OpenDatabase()) ClearNeverBegun(store);
             if (readiness != null)
             {
                 var sw = Stopwatch.StartNew();
@@ -82,7 +84,6 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var state = NewState(UpgradeState.PathIn(_settings.BackupFolder));
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             {
-                ClearNeverBegun(c.Store);
                 using (Lock(c)) // before the state file exists: a refused upgrade leaves nothing to resume
                 {
                     state.Database = c.Store.Location;
@@ -93,32 +94,35 @@ namespace DragonflowUpgrade.Remote.Upgrade
                         UpgradeUnderWay.End(c.Store);
                         throw;
                     }
+                    // From here a missing state file means an unreachable folder, not an upgrade that began nothing.
+                    UpgradeUnderWay.MarkStateSaved(c.Store, state.Id);
                     return Ended(c, () => Continue(c));
                 }
             }
         }
 
-        /// <summary>A bad placeholder in -UpdateCommand or -RevertCommand is refused before anything runs or is undone.</summary>
-        void RequireCommandsValid()
+        /// <summary>A bad placeholder in -UpdateCommand (when it will run: not for an undo) or -RevertCommand is refused before anything runs or is undone.</summary>
+        void RequireCommandsValid(bool update)
         {
             foreach (var node in _settings.Nodes.Take(1))
             {
-                if (_settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
+                if (update && _settings.UpdateCommand != null) UpdateStep.Fill(_settings.UpdateCommand, "-UpdateCommand", node);
                 if (_settings.RevertCommand != null) UpdateStep.Fill(_settings.RevertCommand, "-RevertCommand", node);
             }
         }
 
         /// <summary>
         /// Clears the database's record of an upgrade killed between taking its lock and first saving
-        /// its state file: started on this host, no state file in the folder it names, and its lock
-        /// gone or held by a process that is gone. Such an upgrade began no step (a step is saved as
-        /// begun before it acts), so there is nothing to resume or undo; a warning says so. Any
-        /// other record is left to refuse this run.
+        /// its state file: the record says its state was never saved, it was started on this host, no
+        /// state file of it is in the folder it names, and its lock is gone or held by a process that
+        /// is gone. Such an upgrade began no step (a step is saved as begun before it acts), so there
+        /// is nothing to resume or undo; a warning says so. Any other record is left to refuse this
+        /// run: a missing state file alone may be a folder not mounted.
         /// </summary>
         void ClearNeverBegun(INbStore store)
         {
             var record = UpgradeUnderWay.Read(store);
-            if (record == null || record.Folder == null || record.Host != Environment.MachineName || Saved(record)) return;
+            if (record == null || record.StateSaved != false || record.Folder == null || record.Host != Environment.MachineName || Saved(record)) return;
             var holder = UpgradeLock.Read(store);
             if (holder != null && !(holder.Upgrade == record.Upgrade && holder.OwnerGone)) return;
             UpgradeLock.Unlock(store, force: true);   // the dead holder's lock and the record
@@ -140,7 +144,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Carries on the upgrade recorded in the backup folder from the step it reached.</summary>
         public UpgradeState Resume(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
-            var state = Recorded();
+            var state = Recorded(resume: true);
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             using (Lock(c))
             {
@@ -154,7 +158,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>Rolls back the upgrade recorded in the backup folder: every step begun, in reverse order.</summary>
         public UpgradeState Undo(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
-            var state = Recorded();
+            var state = Recorded(resume: false);
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             using (Lock(c))
                 return Ended(c, () =>
@@ -202,7 +206,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
         }
 
-        UpgradeState Recorded()
+        UpgradeState Recorded(bool resume)
         {
             var state = UpgradeState.Load(_settings.BackupFolder);
             if (state == null || !state.Interrupted) throw UpgradeErrors.NothingToResume(_settings.BackupFolder);
@@ -251,7 +255,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             _settings.RevertCommand = _settings.RevertCommand ?? state.RevertCommand;
             _settings.OptionManifest = state.OptionManifest;
             // Before anything is undone: a bad placeholder would otherwise stop the rollback after the restores, with the old control plane not started.
-            RequireCommandsValid();
+            RequireCommandsValid(update: resume);
             return state;
         }
 

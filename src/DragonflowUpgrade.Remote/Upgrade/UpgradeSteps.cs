@@ -113,7 +113,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     c.State.UpdateAttempted.Remove(r.Node.Name);
                     c.Save();
                 }
-                else failed.Add($"{r.Node.Name}: {r.Failure}");
+                else
+                {
+                    // A failed revert may have half run: the node stays attempted (an undo reverts it again)
+                    // but is no longer counted as updated (a resume runs -UpdateCommand there again).
+                    c.State.Updated.Remove(r.Node.Name);
+                    c.Save();
+                    failed.Add($"{r.Node.Name}: {r.Failure}");
+                }
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, r.Node.Name, r.Succeeded ? UpgradeStepStatus.RolledBack : UpgradeStepStatus.RollbackFailed, r.Duration,
                     r.Succeeded ? "reverted" : r.Failure));
             }
