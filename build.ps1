@@ -6,11 +6,11 @@
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
           prints the seconds each part took (build, servers, each xunit project, Pester and its
           slowest files), then "N passed, N failed" last (preceded by the behaviour tests and the
-          help checks counted apart), and exits non-zero on any failure. Unfiltered, it runs in
-          lanes at once (xunit, and the Pester files spread over three more), each a child process
-          with its own test servers on ports of its own (the DF_TEST_*_PORT bases plus a fixed step
-          per lane: see $LanePorts) and its own log, printed whole when the lane ends; the counts
-          are summed. Ctrl+C or a failure stops every lane and its servers.
+          help checks counted apart), and exits non-zero on any failure. With -Parallel (and no
+          filter), it runs in lanes at once (xunit, and the Pester files spread over three more),
+          each a child process with its own test servers on ports of its own (the DF_TEST_*_PORT
+          bases plus a fixed step per lane: see $LanePorts) and its own log, printed whole when the
+          lane ends; the counts are summed. Ctrl+C or a failure stops every lane and its servers.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -18,6 +18,10 @@
     Test only: run just the xunit tests this filter selects (dotnet test --filter syntax).
 .PARAMETER PesterPath
     Test only: run just these Pester files. When either this or -XunitFilter is given, only the named tests run.
+.PARAMETER Parallel
+    Test only: run the whole suite in four lanes at once. Off by default: the tests are mostly
+    CPU-bound (each starts PowerShell, SSH sessions and servers), and on a 2-core machine four
+    lanes made each test several times slower, so the whole run took longer than one lane.
 .PARAMETER Lane
     Test only, set by an unfiltered Test for the lanes it starts: run this lane's part of the
     tests on the servers of its ports, and leave its counts in out/test-lanes/<lane>.json.
@@ -33,6 +37,7 @@ param(
     [string] $Configuration = 'Release',
     [string] $XunitFilter,
     [string[]] $PesterPath,
+    [switch] $Parallel,
     [string] $Lane,
     [string[]] $BenchName,
     [int[]] $BenchSize = @(100000, 1000000)
@@ -266,6 +271,9 @@ switch ($Task) {
             if ($XunitFilter -or $PesterPath) {
                 # Only the named tests, in this process.
                 $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') ([bool]$XunitFilter) $PesterPath
+            }
+            elseif (-not $Parallel) {
+                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $true
             }
             else {
                 $dir = Join-Path $Root 'out/test-lanes'

@@ -138,7 +138,7 @@ namespace DragonflowUpgrade.Engine.Tests
                     var e = Assert.Throws<NbClusterChangedException>(() => store.Write(writes));
                     Assert.Contains($"master {endpoint} answered MOVED ", e.Message);
                     Assert.Contains("The batches sent to that master before the refused one may have been written", e.Message);
-                    Assert.Contains("finished by Resume-DfMigration -Database redis-cluster://test once the cluster is stable.", e.Message);
+                    Assert.Contains("finished by resuming it (Resume-DfMigration -Database redis-cluster://test, or Invoke-DfUpgrade -Resume for a whole upgrade) once the cluster is stable.", e.Message);
                     Assert.DoesNotContain("Nothing was", e.Message);
                 }
                 Assert.True(mux.GetDatabase().KeyExists(RedisNbStore.FormatKey(mine)));

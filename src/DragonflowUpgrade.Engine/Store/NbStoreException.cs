@@ -61,7 +61,7 @@ namespace DragonflowUpgrade.Engine.Store
     {
         NbClusterChangedException(string location, string message, Exception? inner = null)
             : base("NbClusterChanged", DfErrorCategory.ResourceUnavailable, message, location,
-                   $"Wait until the cluster is stable (redis-cli CLUSTER INFO says cluster_state:ok on every node), then run again; an interrupted commit is finished by Resume-DfMigration -Database {location}.", inner)
+                   $"Wait until the cluster is stable (redis-cli CLUSTER INFO says cluster_state:ok on every node, and INFO replication shows each master's replicas in sync), then run again; an interrupted commit is finished by Resume-DfMigration -Database {location}, or by Invoke-DfUpgrade -Resume when a whole upgrade ran it.", inner)
         { }
 
         /// <summary>Whether a Redis error reply says that a key is served elsewhere, or the cluster cannot serve it now.</summary>
@@ -77,7 +77,7 @@ namespace DragonflowUpgrade.Engine.Store
             new NbClusterChangedException(location,
                 $"The Redis Cluster at {location} changed under the {what}: {master} {said.Replace("Redis answered: ", "answered ")} (MOVED slot node: the slot is served by that node now). " +
                 (what == "write"
-                    ? $"The batches sent to that master before the refused one may have been written, and those to other masters too: an interrupted commit is finished by Resume-DfMigration -Database {location} once the cluster is stable."
+                    ? $"The batches sent to that master before the refused one may have been written, and those to other masters too: an interrupted commit is finished by resuming it (Resume-DfMigration -Database {location}, or Invoke-DfUpgrade -Resume for a whole upgrade) once the cluster is stable."
                     : "What was read is not used."));
 
         internal static NbClusterChangedException Changed(string location, string what, string change) =>
@@ -88,8 +88,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         internal static NbClusterChangedException NotReplicated(string location, string master, long acknowledged, int replicas, TimeSpan timeout) =>
             new NbClusterChangedException(location,
-                $"The write of the Redis Cluster at {location} is not on the replicas of {master}: {acknowledged} of its {replicas} acknowledged it within {timeout.TotalSeconds:0.#} s (WAIT), " +
-                $"so a failover now could lose it. What that master acknowledged may be written, and batches before it too: an interrupted commit is finished by Resume-DfMigration -Database {location} once its replicas are in sync (redis-cli INFO replication on that master).");
+                $"The write of the Redis Cluster at {location} is not on the replicas of {master}: {acknowledged} of its {replicas} acknowledged it within {timeout.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} s (WAIT), " +
+                $"so a failover now could lose it. What that master acknowledged may be written, and batches before it too: an interrupted commit is finished by resuming it (Resume-DfMigration -Database {location}, or Invoke-DfUpgrade -Resume for a whole upgrade) once its replicas are in sync (redis-cli INFO replication on that master).");
 
         internal static NbClusterChangedException Lost(string location, string master, string what, string said, Exception inner) =>
             new NbClusterChangedException(location,

@@ -26,7 +26,7 @@ namespace DragonflowUpgrade.Engine.Store
                    $"Check {(stalls.Count == 1 ? "that master" : "those masters")}: {string.Join(" and ", stalls.Select(s => $"redis-cli -h {s.Endpoint.Host} -p {s.Endpoint.Port.ToString(CultureInfo.InvariantCulture)} PING"))} " +
                    "(with --tls and its files over TLS) must answer PONG at once (a stopped process, " +
                    "a full disk or a long-running command holds it). A master that stays silent is failed over to its replica after the cluster's cluster-node-timeout. " +
-                   $"Once CLUSTER INFO says cluster_state:ok on every node, run again; an interrupted commit is finished by Resume-DfMigration -Database {location}.", inner)
+                   $"Once CLUSTER INFO says cluster_state:ok on every node, run again; an interrupted commit is finished by Resume-DfMigration -Database {location}, or by Invoke-DfUpgrade -Resume when a whole upgrade ran it.", inner)
         {
             Location = location;
             What = what;

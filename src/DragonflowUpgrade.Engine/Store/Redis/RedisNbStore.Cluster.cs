@@ -6,7 +6,6 @@ namespace DragonflowUpgrade.Engine.Store
 {
     public sealed partial class RedisNbStore
     {
-        /// <summary>A cluster's master: its <c>CLUSTER NODES</c> now, asked on its own connection (<paramref name="what"/> names the operation for errors).</summary>
         /// <summary>A cluster's master: its name and slots, for errors.</summary>
         internal string? Master => _master;
 
@@ -26,6 +25,7 @@ namespace DragonflowUpgrade.Engine.Store
             });
         }
 
+        /// <summary>A cluster's master: its <c>CLUSTER NODES</c> now, asked on its own connection (<paramref name="what"/> names the operation for errors).</summary>
         internal string ClusterNodes(string what)
         {
             NotWhileReading();
