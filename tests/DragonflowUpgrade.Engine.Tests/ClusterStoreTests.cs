@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
@@ -284,9 +285,16 @@ namespace DragonflowUpgrade.Engine.Tests
             CommitInterruptedException e;
             using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
             {
-                TestRedisClusterTls.Signal(silent, "STOP");
-                try { e = Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, result.Writes, backup, new[] { "rename" }, result.Expected)); }
-                finally { TestRedisClusterTls.Signal(silent, "CONT"); }
+                // Stopped once the journal and the marker are stored: the commit's first batch looks its
+                // expected values up (on this thread) before any master is asked anything for it.
+                int stopped = 0;
+                Func<NbKey, ReadOnlyMemory<byte>?> expected = key =>
+                {
+                    if (Interlocked.Exchange(ref stopped, 1) == 0) TestRedisClusterTls.Signal(silent, "STOP");
+                    return result.Expected(key);
+                };
+                try { e = Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, result.Writes, backup, new[] { "rename" }, expected)); }
+                finally { if (stopped == 1) TestRedisClusterTls.Signal(silent, "CONT"); }
             }
             Assert.Equal("NbClusterMasterTimeout", Assert.IsType<NbClusterTimeoutException>(e.InnerException).ErrorId);
             TestRedisClusterTls.WaitUntilOk();
