@@ -102,7 +102,7 @@ Describe 'Backing up, migrating and restoring Neutron''s database' {
         Test-Path "$path.sha256" | Should -BeFalse
 
         $shown = Get-WhatIf { Invoke-DfNeutronMigration -Inventory $inventory @ssh -WhatIf }
-        $shown | Should -BeLike "*What if: Migrate Neutron's database on node01 (127.0.0.11), running:`n    DF_TEST_MARIADB=* MYSQL_PWD=``*``*``* bash '*neutron-db-manage' upgrade heads`n*"
+        $shown | Should -BeLike "*What if: Migrate Neutron's database on node01 (127.0.0.11), running:`n    MYSQL_PWD=``*``*``* DF_TEST_MARIADB=* bash '*neutron-db-manage' upgrade heads`n*"
 
         $backup = Backup-DfNeutronDatabase -Inventory $inventory -Path $path @ssh
         Invoke-TestNeutronSql 'CREATE TABLE neutron.marker (id INT)' | Out-Null
