@@ -54,6 +54,25 @@ namespace DragonflowUpgrade.Engine.Json
             return value;
         }
 
+        /// <summary>
+        /// <see cref="Parse(ReadOnlySpan{byte}, out bool)"/> for checking a value member by member, as
+        /// System.Text.Json's JsonDocument reads it: a member named twice is kept twice, in order (such
+        /// an object is only for reading member by member; its indexer finds the first). With
+        /// <paramref name="spans"/>, also where each string, number, object and array lies in the text (by reference).
+        /// </summary>
+        internal static object? ParseAllMembers(ReadOnlySpan<byte> utf8, out bool asWritten, Dictionary<object, (int Start, int Length)>? spans = null)
+        {
+            var r = Reader.OfThread;
+            r.AllMembers = true;
+            r.Spans = spans;
+            try { return Parse(utf8, out asWritten); }
+            finally
+            {
+                r.AllMembers = false;
+                r.Spans = null;
+            }
+        }
+
         static FormatException Invalid(string what, int at) => new FormatException($"not valid JSON: {what} at byte {at}.");
 
         // The reader's state, one per thread, passed along rather than kept in thread-static
@@ -63,6 +82,8 @@ namespace DragonflowUpgrade.Engine.Json
         sealed class Reader
         {
             public bool NotAsWritten;  // set on anything Serialize would have written otherwise
+            public bool AllMembers;    // keep members named twice (ParseAllMembers)
+            public Dictionary<object, (int Start, int Length)>? Spans;
             // The members of the objects being read, innermost last: each object is made at its size once read.
             public string[] MemberNames = new string[64];
             public object?[] MemberValues = new object?[64];
@@ -95,20 +116,26 @@ namespace DragonflowUpgrade.Engine.Json
         {
             Space(r, b, ref at, space);
             if (at >= b.Length) throw Invalid("the text ends where a value should be", at);
+            int start = at;
+            object? value;
             switch (b[at])
             {
                 case (byte)'{':
                     if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
-                    return ReadObject(r, b, ref at, depth + 1);
+                    value = ReadObject(r, b, ref at, depth + 1);
+                    break;
                 case (byte)'[':
                     if (depth == MaxDepth) throw Invalid($"objects and arrays nested deeper than {MaxDepth}", at);
-                    return ReadArray(r, b, ref at, depth + 1);
-                case (byte)'"': return ReadString(r, b, ref at, name: false);
+                    value = ReadArray(r, b, ref at, depth + 1);
+                    break;
+                case (byte)'"': value = ReadString(r, b, ref at, name: false); break;
                 case (byte)'t': Literal(b, ref at, "true"); return True;
                 case (byte)'f': Literal(b, ref at, "false"); return False;
                 case (byte)'n': Literal(b, ref at, "null"); return null;
-                default: return ReadNumber(r, b, ref at);
+                default: value = ReadNumber(r, b, ref at); break;
             }
+            if (r.Spans != null) r.Spans[value] = (start, at - start);
+            return value;
         }
 
 
@@ -127,8 +154,9 @@ namespace DragonflowUpgrade.Engine.Json
                     if (at >= b.Length || b[at] != '"') throw Invalid("a member name should be here", at);
                     int nameAt = at;
                     string name = ReadString(r, b, ref at, name: true);
-                    for (int k = first; k < r.Members; k++)
-                        if (r.MemberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
+                    if (!r.AllMembers)
+                        for (int k = first; k < r.Members; k++)
+                            if (r.MemberNames[k] == name) throw Invalid($"member '{name}' appears twice", nameAt);
                     Space(r, b, ref at, 0);
                     if (at >= b.Length || b[at] != ':') throw Invalid("':' should follow a member name", at);
                     at++;

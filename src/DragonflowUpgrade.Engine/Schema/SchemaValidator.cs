@@ -2,8 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
-using System.Text.Json;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Engine.Schema
@@ -40,6 +42,9 @@ namespace DragonflowUpgrade.Engine.Schema
         readonly Dictionary<string, HashSet<string>> _ids = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         readonly Dictionary<string, HashSet<string>> _embeddedIds = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         readonly List<ValidationError> _errors = new List<ValidationError>();
+        // While an object whose text is not as NbJson writes it is checked again: its text, and where its values lie in it.
+        ReadOnlyMemory<byte> _text;
+        Dictionary<object, (int Start, int Length)>? _spans;
 
         SchemaValidator(SchemaManifest schema) { _schema = schema; }
 
@@ -59,17 +64,30 @@ namespace DragonflowUpgrade.Engine.Schema
                 ids.Add(e.Key.Id);
             }
             v.IndexEmbedded(checkedEntries);
-            // One object parsed at a time: a million parsed documents held together would take
-            // several times the data's size.
             foreach (var e in checkedEntries)
-            {
-                if (mustCheck != null && !mustCheck(e)) continue;
-                JsonDocument doc;
-                try { doc = JsonDocument.Parse(e.Value); }
-                catch (JsonException ex) { v.Fail(e.Key, null, "not valid JSON: " + ex.Message); continue; }
-                using (doc) v.CheckObject(e.Key, doc.RootElement);
-            }
+                if (mustCheck == null || mustCheck(e)) v.Check(e);
             return v._errors;
+        }
+
+        // One object parsed at a time: a million parsed objects held together would take several
+        // times the data's size. Of a member named twice, each value is checked; where one value
+        // counts (the id, an embedded list), the last does, as Dragonflow's json.loads reads it.
+        void Check(NbEntry e)
+        {
+            object? value;
+            bool asWritten;
+            try { value = NbJson.ParseAllMembers(e.Value.Span, out asWritten); }
+            catch (FormatException ex) { Fail(e.Key, null, ex.Message); return; }
+            int before = _errors.Count;
+            CheckObject(e.Key, value);
+            if (_errors.Count == before || asWritten) return;
+            // Messages quote a wrong value as stored: in text as NbJson writes it, that is what NbJson
+            // writes for the value; other text is read again, noting where each value lies in it.
+            _errors.RemoveRange(before, _errors.Count - before);
+            _text = e.Value;
+            _spans = new Dictionary<object, (int, int)>(SameObject.Instance);
+            try { CheckObject(e.Key, NbJson.ParseAllMembers(e.Value.Span, out _, _spans)); }
+            finally { _spans = null; }
         }
 
         // References into embedded lists ("lswitch.subnets") need the ids those lists hold: the
@@ -85,19 +103,23 @@ namespace DragonflowUpgrade.Engine.Schema
                 foreach (var e in entries)
                 {
                     if (e.Key.Table != parts[0]) continue;
-                    JsonDocument doc;
-                    try { doc = JsonDocument.Parse(e.Value); }
-                    catch (JsonException) { continue; }   // reported when the object is checked
-                    using (doc)
-                    {
-                        if (doc.RootElement.ValueKind != JsonValueKind.Object) continue;
-                        if (!doc.RootElement.TryGetProperty(parts[1], out var list) || list.ValueKind != JsonValueKind.Array) continue;
-                        foreach (var item in list.EnumerateArray())
-                            if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-                                set.Add(Text(id));
-                    }
+                    object? value;
+                    try { value = NbJson.ParseAllMembers(e.Value.Span, out _); }
+                    catch (FormatException) { continue; }   // reported when the object is checked
+                    if (!(value is NbObject o) || !(Last(o, parts[1]) is List<object> list)) continue;
+                    foreach (var item in list)
+                        if (item is NbObject embedded && Last(embedded, "id") is string id)
+                            set.Add(id);
                 }
             }
+        }
+
+        // The value of the last member of that name; null when none.
+        static object? Last(NbObject o, string name)
+        {
+            for (int k = o.Count - 1; k >= 0; k--)
+                if (o.NameAt(k) == name) return o.ValueAt(k);
+            return null;
         }
 
         static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
@@ -134,7 +156,7 @@ namespace DragonflowUpgrade.Engine.Schema
 
         void Fail(NbKey key, string? field, string reason) => _errors.Add(new ValidationError(key.Table, key.Id, field, reason));
 
-        void CheckObject(NbKey key, JsonElement value)
+        void CheckObject(NbKey key, object? value)
         {
             if (!_schema.Tables.TryGetValue(key.Table, out var table))
             {
@@ -146,95 +168,94 @@ namespace DragonflowUpgrade.Engine.Schema
                 CheckValue(key, null, table.Value, value);
                 return;
             }
-            if (value.ValueKind != JsonValueKind.Object)
+            if (!(value is NbObject o))
             {
                 Fail(key, null, $"must be a JSON object, not {Kind(value)}");
                 return;
             }
-            CheckModel(key, null, table.Model!, value);  // a table of objects, not bare values, has a model (SchemaManifest's reader)
-            if (value.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && Text(id) != key.Id)
-                Fail(key, "id", $"is '{id.GetString()}' but the object is stored under id '{key.Id}'");
+            CheckModel(key, null, table.Model!, o);  // a table of objects, not bare values, has a model (SchemaManifest's reader)
+            if (Last(o, "id") is string id && id != key.Id)
+                Fail(key, "id", $"is '{id}' but the object is stored under id '{key.Id}'");
         }
 
-        void CheckModel(NbKey key, string? prefix, ModelSchema model, JsonElement value)
+        void CheckModel(NbKey key, string? prefix, ModelSchema model, NbObject value)
         {
-            foreach (var p in value.EnumerateObject())
+            for (int k = 0; k < value.Count; k++)
             {
-                string field = prefix == null ? p.Name : prefix + "." + p.Name;
-                if (!model.Fields.TryGetValue(p.Name, out var f))
+                string name = value.NameAt(k);
+                string field = prefix == null ? name : prefix + "." + name;
+                if (!model.Fields.TryGetValue(name, out var f))
                 {
                     Fail(key, field, $"is not a field of {model.Name} in release {_schema.Release}");
                     continue;
                 }
-                if (p.Value.ValueKind == JsonValueKind.Null)
-                {
-                    if (f.Required) Fail(key, field, "is required but null");
-                    continue;
-                }
-                CheckValue(key, field, f, p.Value);
+                if (value.ValueAt(k) is object member) CheckValue(key, field, f, member);
+                else if (f.Required) Fail(key, field, "is required but null");
             }
-            foreach (var f in model.Fields.Where(f => f.Value.Required))
-                if (!value.TryGetProperty(f.Key, out _))
+            foreach (var f in model.Fields)
+                if (f.Value.Required && !value.ContainsKey(f.Key))
                     Fail(key, prefix == null ? f.Key : prefix + "." + f.Key, "is required but missing");
         }
 
         // The manifest's reader gives every enum its values, every list and dict its item type and
         // every embedded field its model (SchemaManifest.ReadField); hence the '!'s below.
-        void CheckValue(NbKey key, string? field, FieldSchema f, JsonElement v)
+        // Values are as NbJson reads them: integers long (BigInteger beyond), other numbers double.
+        void CheckValue(NbKey key, string? field, FieldSchema f, object? v)
         {
             switch (f.Type)
             {
                 case "string":
-                    Expect(key, field, v, JsonValueKind.String, "a string");
+                    Expect(key, field, v, v is string, "a string");
                     break;
                 case "int":
-                    if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out _)) Fail(key, field, $"must be an integer, not {Kind(v)} {Short(v)}");
+                    if (!(v is long)) Fail(key, field, $"must be an integer, not {Kind(v)} {Short(v)}");
                     break;
                 case "float":
                 case "timestamp":
-                    Expect(key, field, v, JsonValueKind.Number, "a number");
+                    Expect(key, field, v, IsNumber(v), "a number");
                     break;
                 case "bool":
-                    if (v.ValueKind != JsonValueKind.True && v.ValueKind != JsonValueKind.False) Fail(key, field, $"must be true or false, not {Kind(v)} {Short(v)}");
+                    if (!(v is bool)) Fail(key, field, $"must be true or false, not {Kind(v)} {Short(v)}");
                     break;
                 case "enum":
-                    if (!Expect(key, field, v, JsonValueKind.String, "a string")) break;
+                    if (!Expect(key, field, v, v is string, "a string")) break;
                     var values = f.Values!;
-                    if (!values.Contains(Text(v)))
-                        Fail(key, field, $"'{v.GetString()}' is not one of {string.Join(", ", values)}");
+                    if (!values.Contains((string)v!))
+                        Fail(key, field, $"'{v}' is not one of {string.Join(", ", values)}");
                     break;
                 case "ipaddress":
-                    if (Expect(key, field, v, JsonValueKind.String, "an IP address") && !IsIp(Text(v)))
-                        Fail(key, field, $"'{v.GetString()}' is not an IP address");
+                    if (Expect(key, field, v, v is string, "an IP address") && !IsIp((string)v!))
+                        Fail(key, field, $"'{v}' is not an IP address");
                     break;
                 case "ipnetwork":
-                    if (Expect(key, field, v, JsonValueKind.String, "an IP network") && !IsNetwork(Text(v)))
-                        Fail(key, field, $"'{v.GetString()}' is not an IP network (address/prefix length)");
+                    if (Expect(key, field, v, v is string, "an IP network") && !IsNetwork((string)v!))
+                        Fail(key, field, $"'{v}' is not an IP network (address/prefix length)");
                     break;
                 case "macaddress":
-                    if (Expect(key, field, v, JsonValueKind.String, "a MAC address") && !Mac.IsMatch(Text(v)))
-                        Fail(key, field, $"'{v.GetString()}' is not a MAC address");
+                    if (Expect(key, field, v, v is string, "a MAC address") && !Mac.IsMatch((string)v!))
+                        Fail(key, field, $"'{v}' is not a MAC address");
                     break;
                 case "portrange":
-                    if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() != 2 || v.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.Number || !x.TryGetInt32(out _)))
+                    if (!(v is List<object> range && range.Count == 2 && range.All(x => x is long n && n >= int.MinValue && n <= int.MaxValue)))
                         Fail(key, field, $"must be a port range [min, max], not {Short(v)}");
                     break;
                 case "list":
-                    if (!Expect(key, field, v, JsonValueKind.Array, "a list")) break;
-                    int i = 0;
-                    foreach (var item in v.EnumerateArray()) CheckValue(key, $"{field}[{i++}]", f.Items!, item);
+                    if (!Expect(key, field, v, v is List<object>, "a list")) break;
+                    var items = (List<object>)v!;
+                    for (int i = 0; i < items.Count; i++) CheckValue(key, $"{field}[{i}]", f.Items!, items[i]);
                     break;
                 case "dict":
-                    if (!Expect(key, field, v, JsonValueKind.Object, "an object")) break;
-                    foreach (var p in v.EnumerateObject()) CheckValue(key, $"{field}.{p.Name}", f.Items!, p.Value);
+                    if (!Expect(key, field, v, v is NbObject, "an object")) break;
+                    var dict = (NbObject)v!;
+                    for (int k = 0; k < dict.Count; k++) CheckValue(key, $"{field}.{dict.NameAt(k)}", f.Items!, dict.ValueAt(k));
                     break;
                 case "embedded":
-                    if (!Expect(key, field, v, JsonValueKind.Object, "an object")) break;
-                    CheckModel(key, field, _schema.Models[f.Model!], v);
+                    if (!Expect(key, field, v, v is NbObject, "an object")) break;
+                    CheckModel(key, field, _schema.Models[f.Model!], (NbObject)v!);
                     break;
                 case "reference":
-                    if (!Expect(key, field, v, JsonValueKind.String, "an id")) break;
-                    string target = Text(v);
+                    if (!Expect(key, field, v, v is string, "an id")) break;
+                    string target = (string)v!;
                     if (f.Table != null)
                     {
                         if (!(_ids.TryGetValue(f.Table, out var ids) && ids.Contains(target)))
@@ -246,34 +267,42 @@ namespace DragonflowUpgrade.Engine.Schema
             }
         }
 
-        bool Expect(NbKey key, string? field, JsonElement v, JsonValueKind kind, string what)
+        bool Expect(NbKey key, string? field, object? v, bool fits, string what)
         {
-            if (v.ValueKind == kind) return true;
+            if (fits) return true;
             Fail(key, field, $"must be {what}, not {Kind(v)} {Short(v)}");
             return false;
         }
 
-        static string Kind(JsonElement v)
+        static bool IsNumber(object? v) => v is long || v is double || v is BigInteger;
+
+        static string Kind(object? v)
         {
-            switch (v.ValueKind)
+            switch (v)
             {
-                case JsonValueKind.Number: return "a number";
-                case JsonValueKind.String: return "a string";
-                case JsonValueKind.Array: return "a list";
-                case JsonValueKind.Object: return "an object";
-                case JsonValueKind.True:
-                case JsonValueKind.False: return "a bool";
-                default: return "null";
+                case null: return "null";
+                case string _: return "a string";
+                case bool _: return "a bool";
+                case NbObject _: return "an object";
+                case List<object> _: return "a list";
+                default: return "a number";
             }
         }
 
-        // The text of a JSON string (never null; GetString gives null for a JSON null only).
-        static string Text(JsonElement s) => s.GetString()!;
-
-        static string Short(JsonElement v)
+        // A value as it is stored, cut to 40 characters.
+        string Short(object? v)
         {
-            string s = v.GetRawText();
+            string s = _spans != null && v != null && _spans.TryGetValue(v, out var at)
+                ? NbJson.Utf8Text(_text.Span.Slice(at.Start, at.Length))
+                : NbJson.Utf8Text(NbJson.Format(v!));
             return s.Length > 40 ? s.Substring(0, 40) + "…" : s;
+        }
+
+        sealed class SameObject : IEqualityComparer<object>
+        {
+            public static readonly SameObject Instance = new SameObject();
+            public new bool Equals(object? x, object? y) => ReferenceEquals(x, y);
+            public int GetHashCode(object o) => RuntimeHelpers.GetHashCode(o);
         }
 
         static bool IsIp(string s) => (s.Contains(".") || s.Contains(":")) && IPAddress.TryParse(s, out _);
