@@ -54,6 +54,8 @@ static class ReaderBench
         Report("Utf8JsonReader to the same objects + as Python wrote them", () => values.Sum(v =>
             ReadWithUtf8JsonReader(v) is NbObject o && NbJson.Serialize(o).AsSpan().SequenceEqual(v) ? o.Count : 0L));
         Report("JsonDocument.Parse (no objects built)", () => values.Sum(v => { using (var d = JsonDocument.Parse(v)) return (long)d.RootElement.GetArrayLengthOrCount(); }));
+        Report("NbJson as the validator reads (members named twice kept)", () => values.Sum(v => NbJson.ParseAllMembers(v, out _) is NbObject o ? o.Count : 0L));
+        Report("StoredValue.Problem (well-formed? Utf8JsonReader, no values)", () => values.Sum(v => StoredValue.Problem(v) == null ? 1L : 0L));
         Report("Utf8JsonReader tokens only (the floor)", () => values.Sum(v =>
         {
             var r = new Utf8JsonReader(v);

@@ -15,7 +15,9 @@ namespace DragonflowUpgrade.Engine.Json
     /// ", " and ": " separators, non-ASCII escaped), so an object the module rewrites looks
     /// exactly like one Dragonflow wrote.
     /// <para>
-    /// The engine's one reader of NB values. Kept beside System.Text.Json because it also tells,
+    /// The engine's one reader of NB values: migrations, the snapshot's diff and the schema
+    /// validation read them through it (the store's check that a value is well formed only scans
+    /// it, with Utf8JsonReader, building nothing). Kept beside System.Text.Json because it also tells,
     /// in the same pass, whether the text is exactly what the writer would write (the snapshot's
     /// diff relies on it), and shares member names between objects. Measured on 100,000 values
     /// of the Pike sample (bench/readers.bench.ps1): Utf8JsonReader building the same objects is
