@@ -17,6 +17,14 @@ namespace DragonflowUpgrade.Engine.Tests
 
         static IDatabase Db(ConnectionMultiplexer mux, string uri) => mux.GetDatabase(TestRedis.DbOf(uri));
 
+        // The cases below run on every store: each keeps its lock in a slot of its own (Redis key, etcd
+        // lease, file beside the database), written here through that slot as another holder would.
+        static INbStore NewStore(string kind) => NbStoreFactory.Open(Safe.NewDatabase(kind, Array.Empty<NbEntry>()));
+
+        static ILockSlot Slot(INbStore store) => store.Parts.LockSlot(new NbKey(UpgradeLock.Table, null, UpgradeLock.Id));
+
+        static void Plant(INbStore store, string json) => Assert.True(Slot(store).TryCreate(json, TimeSpan.FromHours(1)), "the slot held a lock already");
+
         static string LockJson(string host, int pid, TimeSpan expiresIn) =>
             JsonSerializer.Serialize(new
             {
@@ -55,115 +63,109 @@ namespace DragonflowUpgrade.Engine.Tests
         [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
         public void A_second_run_is_refused_and_told_who_holds_the_lock(string store) => Safe.SecondRunIsRefused(Safe.NewDatabase(store, Safe.Ports(1)));
 
-        [Fact]
-        public void Releasing_the_lock_lets_the_next_run_take_it()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void Releasing_the_lock_lets_the_next_run_take_it(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
                 UpgradeLock.Acquire(store, "first").Dispose();
-                Assert.False(Db(mux, uri).KeyExists(LockKey));
+                Assert.Null(Slot(store).Read());
                 using (var second = UpgradeLock.Acquire(store, "second"))
                     Assert.Equal("second", UpgradeLock.Read(store).Purpose);
             }
         }
 
-        [Fact]
-        public void A_lock_whose_process_is_gone_is_taken_over()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_lock_whose_process_is_gone_is_taken_over(string kind)
         {
-            string uri = TestRedis.NewDatabase();
             int deadPid;
             using (var p = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false }))
             {
                 p.WaitForExit();
                 deadPid = p.Id;
             }
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
-                Db(mux, uri).StringSet(LockKey, LockJson(Environment.MachineName, deadPid, TimeSpan.FromHours(1)));
+                Plant(store, LockJson(Environment.MachineName, deadPid, TimeSpan.FromHours(1)));
                 Assert.True(UpgradeLock.Read(store).OwnerGone);
                 using (var l = UpgradeLock.Acquire(store, "Resume-DfMigration"))
                     Assert.Equal(Process.GetCurrentProcess().Id, UpgradeLock.Read(store).ProcessId);
             }
         }
 
-        [Fact]
-        public void A_lock_held_on_another_host_is_refused_until_forced()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_lock_held_on_another_host_is_refused_until_forced(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
-                Db(mux, uri).StringSet(LockKey, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
+                Plant(store, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
                 var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfMigration"));
                 Assert.Contains("process 4242", e.Message);
                 Assert.Contains("controller-2", e.Message);
                 Assert.Contains("Unlock-DfNbDatabase -Force", e.Message);
                 Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Unlock(store, force: false));
                 Assert.Equal("controller-2", UpgradeLock.Unlock(store, force: true).Host);
-                Assert.False(Db(mux, uri).KeyExists(LockKey));
+                Assert.Null(Slot(store).Read());
             }
         }
 
-        [Fact]
-        public void The_heartbeat_keeps_a_running_lock_from_expiring()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void The_heartbeat_keeps_a_running_lock_from_expiring(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
-                // Renewed: its time to live goes back up, three times, and it never lapses in between.
+                // Renewed: its expiry moves on, three times, and it never lapses in between.
                 using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(4), heartbeat: true))
                 {
-                    var last = Db(mux, uri).KeyTimeToLive(LockKey);
+                    var last = UpgradeLock.Read(store).ExpiresAt;
                     int renewals = 0;
                     Safe.WaitUntil(() =>
                     {
-                        var ttl = Db(mux, uri).KeyTimeToLive(LockKey);
-                        Assert.True(ttl.HasValue, "the beating lock lapsed");
-                        if (ttl > last) renewals++;
-                        last = ttl;
+                        var now = UpgradeLock.Read(store);
+                        Assert.True(now != null, "the beating lock lapsed");
+                        if (now.ExpiresAt > last) renewals++;
+                        last = now.ExpiresAt;
                         return renewals >= 3;
                     }, "three renewals of the lock");
                 }
-                // Not renewed: its time to live only goes down, until it lapses.
+                // Not renewed: its expiry stays, until it lapses.
                 using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
                 {
-                    var last = Db(mux, uri).KeyTimeToLive(LockKey);
+                    var first = UpgradeLock.Read(store).ExpiresAt;
                     Safe.WaitUntil(() =>
                     {
-                        var ttl = Db(mux, uri).KeyTimeToLive(LockKey);
-                        Assert.False(ttl > last, "the silent lock was renewed");
-                        last = ttl;
-                        return !ttl.HasValue;
+                        var now = UpgradeLock.Read(store);
+                        Assert.False(now != null && now.ExpiresAt != first, "the silent lock was renewed");
+                        return now == null;
                     }, "the silent lock to lapse");
                 }
             }
         }
 
-        [Fact]
-        public void A_run_whose_lock_was_broken_notices_and_leaves_the_next_holders_lock_alone()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_run_whose_lock_was_broken_notices_and_leaves_the_next_holders_lock_alone(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
                 var run = UpgradeLock.Take(store, "run", TimeSpan.FromSeconds(1), heartbeat: true);
                 UpgradeLock.Unlock(store, force: true);
-                Db(mux, uri).StringSet(LockKey, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
+                Plant(store, LockJson("controller-2", 4242, TimeSpan.FromHours(1)));
                 Safe.WaitUntil(() => run.Lost, "the run to notice that its lock was broken");
                 run.Dispose();
                 Assert.Equal("controller-2", UpgradeLock.Read(store).Host);
             }
         }
 
-        [Fact]
-        public void A_lock_held_by_the_session_is_shared_by_its_runs_and_kept_after_them()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_lock_held_by_the_session_is_shared_by_its_runs_and_kept_after_them(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
                 var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromMinutes(5));
                 using (var run = UpgradeLock.Acquire(store, "Invoke-DfMigration"))
@@ -174,11 +176,11 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Fact]
-        public void A_run_renews_the_session_lock_it_uses_so_that_it_outlives_its_own_expiry()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_run_renews_the_session_lock_it_uses_so_that_it_outlives_its_own_expiry(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
                 var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(2));
                 using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(2), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
@@ -198,11 +200,10 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Theory]
-        [InlineData("redis")]
-        [InlineData("etcd")]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
         public void An_upgrade_under_way_outlives_its_expired_lock_and_refuses_every_other_writer_until_it_ends(string kind)
         {
-            string uri = kind == "redis" ? TestRedis.NewDatabase() : TestEtcd.NewDatabase();
+            string uri = Safe.NewDatabase(kind, Array.Empty<NbEntry>());
             string folder = Path.Combine(Path.GetTempPath(), "df-backups-" + Guid.NewGuid().ToString("N").Substring(0, 6));
             using (var store = NbStoreFactory.Open(uri))
             {
@@ -241,11 +242,11 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Fact]
-        public void A_run_whose_lock_expired_is_refused_before_it_writes()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_run_whose_lock_expired_is_refused_before_it_writes(string kind)
         {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             using (var run = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
             {
                 run.RequireHeld(store);
@@ -256,18 +257,17 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Fact]
-        public void A_dead_upgrades_lock_is_taken_over_only_by_a_run_of_that_upgrade()
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_dead_upgrades_lock_is_taken_over_only_by_a_run_of_that_upgrade(string kind)
         {
-            string uri = TestRedis.NewDatabase();
             int deadPid;
             using (var p = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false }))
             {
                 p.WaitForExit();
                 deadPid = p.Id;
             }
-            using (var mux = TestRedis.Connect())
-            using (var store = NbStoreFactory.Open(uri))
+            using (var store = NewStore(kind))
             {
                 string json = JsonSerializer.Serialize(new
                 {
@@ -276,7 +276,7 @@ namespace DragonflowUpgrade.Engine.Tests
                     started_at = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("o"), expires_at = DateTimeOffset.UtcNow.AddHours(1).ToString("o"),
                     token = Guid.NewGuid().ToString("N"), upgrade = "U-1",
                 });
-                Db(mux, uri).StringSet(LockKey, json);
+                Plant(store, json);
                 foreach (var other in new[] { null, "U-2" })
                 {
                     var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "Invoke-DfUpgrade", upgrade: other));
@@ -286,7 +286,7 @@ namespace DragonflowUpgrade.Engine.Tests
                     Assert.Contains("Invoke-DfUpgrade -Resume", e.RecommendedAction);
                     Assert.Contains("Undo-DfUpgrade", e.RecommendedAction);
                     Assert.Contains("Unlock-DfNbDatabase -Force", e.RecommendedAction);
-                    Assert.Equal(json, (string)Db(mux, uri).StringGet(LockKey));
+                    Assert.Equal(json, Slot(store).Read());
                 }
                 using (var resumed = UpgradeLock.Acquire(store, "Invoke-DfUpgrade -Resume", upgrade: "U-1"))
                 {

@@ -1,5 +1,5 @@
 # One set of cases over every kind of NB database: the embedded file, a single Redis, a Redis
-# Cluster, a Redis Cluster over TLS (with a client certificate) and etcd. Each case starts from the Pike sample (tests/fixtures), seeded through a
+# Cluster, a Redis Cluster over TLS (with a client certificate), etcd and an etcd cluster. Each case starts from the Pike sample (tests/fixtures), seeded through a
 # backup of it, and reads the result back through a backup, so that the same expectation (what
 # Dragonflow 5.0.0 stores, written apart from the module) holds on every store.
 BeforeAll {
@@ -26,6 +26,10 @@ BeforeAll {
             'redis-cluster' { $db = Clear-TestRedisCluster }
             'rediss-cluster' { $db = Clear-TestRedisClusterTls }
             'etcd' { Invoke-EtcdGateway kv/deleterange @{ key = "`0"; range_end = "`0" } | Out-Null; $db = "etcd://$env:DF_TEST_ETCD" }
+            'etcd-cluster' {
+                Invoke-EtcdGateway kv/deleterange @{ key = "`0"; range_end = "`0" } -Endpoint ($env:DF_TEST_ETCD_CLUSTER -replace '^etcd://' -split ',')[0] | Out-Null
+                $db = $env:DF_TEST_ETCD_CLUSTER
+            }
         }
         Restore-DfNbDatabase -Database $db -Path $sample -Force -Confirm:$false | Out-Null
         $db
@@ -40,7 +44,7 @@ BeforeAll {
 
     # Objects keyed as a store can tell them apart: etcd's keys, /table/id, hold no topic (a value may).
     function Select-Held($Objects, [string] $Store) {
-        if ($Store -ne 'etcd') { return $Objects }
+        if ($Store -notlike 'etcd*') { return $Objects }
         $held = [Collections.Generic.SortedDictionary[string, string]]::new([StringComparer]::Ordinal)
         foreach ($entry in $Objects.GetEnumerator()) { $held[($entry.Key -replace '^([^/]*)/.*/([^/]*)$', '$1//$2')] = $entry.Value }
         $held
@@ -53,6 +57,7 @@ Describe 'The Pike to Queens upgrade on a <Store> NB database' -ForEach @(
     @{ Store = 'redis-cluster' }
     @{ Store = 'rediss-cluster' }
     @{ Store = 'etcd' }
+    @{ Store = 'etcd-cluster' }
 ) {
     BeforeEach {
         $db = New-StoreDatabase $Store

@@ -92,12 +92,13 @@ function New-Port([string] $Id, [string] $Topic, [string] $Owner = 'compute:nova
 
 # A request to the test etcd's JSON gateway (DF_TEST_ETCD); the keys and values of $Body
 # named key, range_end and value are given as text and sent base64-encoded.
-function Invoke-EtcdGateway([string] $Path, [hashtable] $Body) {
+# Endpoint: host:port of the etcd (the test etcd by default; a member of the test etcd cluster).
+function Invoke-EtcdGateway([string] $Path, [hashtable] $Body, [string] $Endpoint = $env:DF_TEST_ETCD) {
     $sent = @{}
     foreach ($name in $Body.Keys) {
         $sent[$name] = if ($name -in 'key', 'range_end', 'value') { [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($Body[$name])) } else { $Body[$name] }
     }
-    Invoke-RestMethod -NoProxy -Method Post -ContentType 'application/json' -Uri "http://$env:DF_TEST_ETCD/v3/$Path" -Body ($sent | ConvertTo-Json -Compress)
+    Invoke-RestMethod -NoProxy -Method Post -ContentType 'application/json' -Uri "http://$Endpoint/v3/$Path" -Body ($sent | ConvertTo-Json -Compress)
 }
 
 # Writes a .ps1 migration file.

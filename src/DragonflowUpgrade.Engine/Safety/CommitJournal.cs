@@ -63,8 +63,12 @@ namespace DragonflowUpgrade.Engine.Safety
         public static CommitReport Commit(INbStore store, IReadOnlyList<NbEntry> writes, BackupInfo backup, IReadOnlyList<string> migrations,
             Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<ProgressReport>? progress = null, ILogger? logger = null, string? keyLayoutOf = null)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var (record, changes) = Prepare(store, writes, backup, migrations, progress, keyLayoutOf);
+            logger?.LogDebug("Stored the commit journal of {Count} changes and its marker in {Ms} ms.", changes.Count, clock.ElapsedMilliseconds);
+            clock.Restart();
             Apply(store, record, changes, expected, progress);
+            logger?.LogDebug("Wrote the {Count} changes, each batch if its keys still held what the run read, in {Ms} ms.", changes.Count, clock.ElapsedMilliseconds);
             Finish(store, record, logger);
             return new CommitReport(record);
         }

@@ -225,7 +225,10 @@ namespace DragonflowUpgrade.Engine.Safety
             {
                 now = Lost ? null : _slot.Read();
                 if (now == _current && !Info.IsExpired) return;
-                if (now != null) Lost = true;
+                // Its own lock past its expiry, still in a slot that does not expire it itself (a file, an
+                // etcd lease not yet ended): lost, not held by another.
+                if (now == _current) now = null;
+                else if (now != null) Lost = true;
             }
             if (now != null) throw new UpgradeLockedException(store.Location, UpgradeLockInfo.Parse(now, _slot.Where));
             throw new Errors.DfException(UpgradeLockedException.Id, Errors.DfErrorCategory.ResourceBusy,
