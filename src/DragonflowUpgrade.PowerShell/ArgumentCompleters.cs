@@ -35,16 +35,15 @@ namespace DragonflowUpgrade.PowerShell
         /// <summary>The values bound to a parameter, as text; empty when it is not bound.</summary>
         protected static string[] Bound(IDictionary bound, string name)
         {
-            object value = bound.Contains(name) ? bound[name] : null;
+            object? value = bound.Contains(name) ? bound[name] : null;
             if (value is PSObject o) value = o.BaseObject;
-            if (value is string s) return new[] { s };
-            if (value is IEnumerable list) return list.Cast<object>().Select(v => v?.ToString()).Where(v => v != null).ToArray();
-            return value == null ? new string[0] : new[] { value.ToString() };
+            var values = value is IEnumerable list && !(value is string) ? list.Cast<object?>() : new[] { value };
+            return values.Select(v => v?.ToString()).OfType<string>().ToArray();
         }
 
         /// <summary>Runs a script in the session that asked for completion (its location, its variables).</summary>
         protected static IEnumerable<string> RunScript(string script, params object[] args) =>
-            ScriptBlock.Create(script).Invoke(args).Where(o => o != null).Select(o => o.BaseObject.ToString());
+            ScriptBlock.Create(script).Invoke(args).Select(o => o?.BaseObject.ToString()).OfType<string>();
 
         static string Quote(string v) =>
             v.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.') ? v : "'" + v.Replace("'", "''") + "'";
@@ -84,7 +83,7 @@ foreach ($folder in $Folders) {
     {
         protected override IEnumerable<string> Values(IDictionary bound)
         {
-            string database = Bound(bound, "Database").FirstOrDefault();
+            string? database = Bound(bound, "Database").FirstOrDefault();
             if (database != null)
             {
                 using (var store = NbStoreFactory.Open(DatabaseSecrets.Recall(database), null, null,
@@ -103,7 +102,7 @@ foreach ($folder in $Folders) {
 
         internal static IEnumerable<Remote.DfNode> Nodes(IDictionary bound)
         {
-            string inventory = Bound(bound, "Inventory").FirstOrDefault();
+            string? inventory = Bound(bound, "Inventory").FirstOrDefault();
             if (inventory == null) return Enumerable.Empty<Remote.DfNode>();
             string path = RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", inventory).First();
             return File.Exists(path) ? PsdInventory.Load(path) : Enumerable.Empty<Remote.DfNode>();

@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.PowerShell
         /// The redacted form of <paramref name="typed"/>; remembers what it stands for when that
         /// differs and it is a URI that parses (a mistyped one would only shadow a good one).
         /// </summary>
-        public static string Remember(string typed)
+        public static string? Remember(string? typed)
         {
             if (typed == null) return null;
             string display = NbDatabaseUri.Redact(typed);
@@ -44,7 +44,7 @@ namespace DragonflowUpgrade.PowerShell
         /// </summary>
         public static string Recall(string value)
         {
-            if (value == null || NbDatabaseUri.Redact(value) != value) return value;
+            if (NbDatabaseUri.Redact(value) != value) return value;
             return Map.TryGetValue(value, out var typed) ? typed : value;
         }
     }

@@ -12,10 +12,10 @@ namespace DragonflowUpgrade.PowerShell
     static class MigrationSources
     {
         /// <summary>A migrator over the store with every known migration and Dragonflow's release schemas.</summary>
-        public static Migrator Migrator(PSCmdlet cmdlet, INbStore store, IEnumerable<string> migrationPath, Microsoft.Extensions.Logging.ILogger logger) =>
+        public static Migrator Migrator(PSCmdlet cmdlet, INbStore store, IEnumerable<string>? migrationPath, Microsoft.Extensions.Logging.ILogger logger) =>
             new Migrator(store, Catalog(cmdlet, migrationPath), logger, DragonflowReleases.Schema);
 
-        public static MigrationCatalog Catalog(PSCmdlet cmdlet, IEnumerable<string> migrationPath) =>
+        public static MigrationCatalog Catalog(PSCmdlet cmdlet, IEnumerable<string>? migrationPath) =>
             new MigrationCatalog(DragonflowReleases.Migrations.Concat(ScriptMigrations.LoadFolders(cmdlet, migrationPath)).ToList(),
                 DragonflowReleases.All, DragonflowReleases.DefaultTarget);
     }

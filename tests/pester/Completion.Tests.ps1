@@ -31,6 +31,33 @@ Describe 'Completing -Release and -TargetRelease' {
     }
 }
 
+Describe 'Completing every parameter that takes a release' {
+    It 'offers the releases on the upgrade, configuration and schema cmdlets too' {
+        Get-Completion "Invoke-DfUpgrade -Inventory x.psd1 -Database '$db' -TargetRelease qu" | Should -Be 'queens'
+        Get-Completion "Test-DfUpgradeReadiness -Inventory x.psd1 -Database '$db' -TargetRelease qu" | Should -Be 'queens'
+        Get-Completion "Update-DfConfiguration -TargetRelease queens -SourceRelease pi" | Should -Be 'pike'
+        Get-Completion "Compare-DfSchema pike qu" | Should -Be 'queens'
+    }
+
+    # A parameter takes a release when it is named so (-TargetRelease, -SourceRelease...) or its
+    # help says it takes one ('a release the module has a schema for', 'a release name').
+    It 'is true of every such parameter of every cmdlet, so a new one cannot go without' {
+        $checked = foreach ($command in Get-Command -Module DragonflowUpgrade -CommandType Cmdlet) {
+            $help = Get-Help $command.Name -Full
+            foreach ($parameter in $command.Parameters.Values) {
+                $text = (@($help.parameters.parameter | Where-Object name -EQ $parameter.Name) | ForEach-Object description | ForEach-Object Text) -join ' '
+                if ($parameter.Name -notlike '*Release' -and $text -notmatch '\ba release\b|\brelease name\b') { continue }
+                $completer = @($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ArgumentCompleterAttribute] })
+                [pscustomobject]@{ Parameter = "$($command.Name) -$($parameter.Name)"; Completer = "$($completer.Type)" }
+            }
+        }
+        @($checked.Parameter) | Should -Contain 'Invoke-DfUpgrade -TargetRelease'
+        @($checked.Parameter) | Should -Contain 'Test-DfConfiguration -SourceRelease'
+        @($checked.Parameter) | Should -Contain 'Compare-DfSchema -Reference'
+        @($checked | Where-Object Completer -NE 'DragonflowUpgrade.PowerShell.ReleaseCompleter' | ForEach-Object Parameter) | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Completing -Id of Invoke-DfMigration' {
     It 'offers the shipped migrations and those in -MigrationPath' {
         $offered = Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$folder' -Id "

@@ -116,6 +116,34 @@ Describe 'Help for <Name>' -ForEach $cmdlets {
     }
 }
 
+Describe 'The help of -Database' {
+    BeforeAll {
+        # Each cmdlet that takes -Database, and the first paragraph of its help: what the database may be.
+        $script:DatabaseHelp = @(Get-Command -Module DragonflowUpgrade -CommandType Cmdlet | Where-Object { $_.Parameters.ContainsKey('Database') } | ForEach-Object {
+            $parameter = (Get-Help $_.Name -Full).parameters.parameter | Where-Object name -EQ 'Database'
+            [pscustomobject]@{ Name = $_.Name; Text = "$(@($parameter.description)[0].Text)" }
+        })
+    }
+
+    It 'says the same of the database in every cmdlet that takes it' {
+        $DatabaseHelp.Name | Should -Contain 'Invoke-DfUpgrade'
+        $DatabaseHelp.Name | Should -Contain 'Stop-DfControlPlane'
+        $DatabaseHelp.Name | Should -Contain 'Get-DfSchema'
+        @($DatabaseHelp | Where-Object Text -CNE $DatabaseHelp[0].Text | ForEach-Object Name) | Should -BeNullOrEmpty
+    }
+
+    It 'names every database of the README''s supported deployments, TLS and etcd authentication included' {
+        $readme = Get-Content (Join-Path $PSScriptRoot '../../README.md') -Raw
+        $table = [regex]::Match($readme, '(?s)### Supported deployments.*?\n(\|.*?)\n\s*\n').Groups[1].Value
+        $schemes = @([regex]::Matches($table, '\b[a-z][a-z-]*://') | ForEach-Object Value | Select-Object -Unique)
+        $schemes | Should -Contain 'rediss-cluster://'
+        $schemes | Should -Contain 'etcds://'
+        foreach ($form in $schemes + 'etcd://user:password@' + '.jsonl.gz') {
+            $DatabaseHelp[0].Text.Contains($form) | Should -BeTrue -Because "the help of -Database should name $form"
+        }
+    }
+}
+
 Describe 'about_DragonflowUpgrade' {
     It 'is a help topic that names only cmdlets the module has' {
         $text = Get-Content $AboutFile -Raw

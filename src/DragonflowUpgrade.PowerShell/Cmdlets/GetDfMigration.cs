@@ -13,7 +13,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         /// <summary>Folders of .ps1 (and .dll) migrations, besides the shipped Dragonflow ones.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[] MigrationPath { get; set; }
+        public string[]? MigrationPath { get; set; }
 
         /// <summary>Only the migrations the database does not have yet.</summary>
         [Parameter]
@@ -21,11 +21,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         protected override void ProcessRecord()
         {
-            MigrationPlan plan = null;
+            MigrationPlan? plan = null;
             OnStore(store => plan = MigrationSources.Migrator(this, store, MigrationPath, Logger).Plan());
             if (plan == null) return;
             foreach (var s in plan.Migrations.Where(s => s.ChecksumChanged))
-                WriteWarning($"Migration '{s.Migration.Id}' was applied with checksum {s.Log.Checksum}, but {s.Migration.Source} now has {s.Migration.Checksum}: the script changed after it ran. Restore the applied version; put new changes in a new migration.");
+                WriteWarning($"Migration '{s.Migration.Id}' was applied with checksum {s.Log?.Checksum}, but {s.Migration.Source} now has {s.Migration.Checksum}: the script changed after it ran. Restore the applied version; put new changes in a new migration.");
             foreach (var row in plan.UnknownApplied)
                 WriteWarning($"The database has migration '{row.Id}' ({row.Release}) applied, which no known source has: check -MigrationPath.");
             foreach (var s in plan.Migrations.Where(s => !Pending || !s.IsApplied))

@@ -16,10 +16,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(TableCompleter))]
-        public string Table { get; set; }
+        public string? Table { get; set; }
 
         [Parameter(Position = 1)]
-        public string[] Id { get; set; }
+        public string[]? Id { get; set; }
 
         protected override void ProcessRecord()
         {
@@ -43,7 +43,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         static PSObject ToObject(NbEntry e)
         {
-            object value;
+            object? value;
             try { value = PsJson.ToPSObject(NbJson.Parse(e.Value.Span)); }
             catch (FormatException) { value = System.Text.Encoding.UTF8.GetString(e.Value.ToArray()); }
             var o = value as PSObject ?? new PSObject(new { id = e.Key.Id, value });

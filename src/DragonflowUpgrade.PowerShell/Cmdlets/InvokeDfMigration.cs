@@ -18,21 +18,21 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class InvokeDfMigration : DfDatabaseCmdlet
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[] MigrationPath { get; set; }
+        public string[]? MigrationPath { get; set; }
 
         /// <summary>Apply pending migrations up to and including this release; all releases by default.</summary>
         [Parameter]
         [ArgumentCompleter(typeof(ReleaseCompleter))]
-        public string TargetRelease { get; set; }
+        public string? TargetRelease { get; set; }
 
         /// <summary>Apply exactly these pending migrations; they must be the first pending ones, in order.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ArgumentCompleter(typeof(MigrationIdCompleter))]
-        public string[] Id { get; set; }
+        public string[]? Id { get; set; }
 
         /// <summary>Where the backup taken before the first write goes (a .jsonl.gz file, or a folder for a timestamped one; never the database itself); by default a timestamped file in a df-backups folder (see Backup-DfNbDatabase).</summary>
         [Parameter]
-        public string BackupPath { get; set; }
+        public string? BackupPath { get; set; }
 
         /// <summary>Migrate even though Dragonflow services, Neutron servers or publishers still report in (with a warning). -IgnoreLiveControlPlane, as on every writing cmdlet, is the same switch.</summary>
         [Parameter]
@@ -45,8 +45,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public int ServiceDownTime { get; set; } = 80;
 
         readonly List<string> _ids = new List<string>();
-        string _database;
-        string[] _migrationPath;
+        string? _database;
+        string[]? _migrationPath;
 
         protected override void ProcessRecord()
         {
@@ -97,8 +97,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     return;
                 }
                 var outcome = plan.Execute(progress);
-                WriteVerbose($"Backed up {outcome.Backup.Objects} objects of {store.Location} to {outcome.Backup.Path}.");
-                foreach (var row in outcome.Applied) WriteObject(new DfMigrationLogEntry(row, Database) { BackupPath = outcome.Backup.Path });
+                if (outcome.Backup != null) WriteVerbose($"Backed up {outcome.Backup.Objects} objects of {store.Location} to {outcome.Backup.Path}.");
+                foreach (var row in outcome.Applied) WriteObject(new DfMigrationLogEntry(row, Database) { BackupPath = outcome.Backup?.Path });
             }
         }
     }

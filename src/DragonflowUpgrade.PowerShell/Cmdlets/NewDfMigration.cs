@@ -16,24 +16,24 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The migration folder (created if missing).</summary>
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
-        public string Path { get; set; }
+        public string Path { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter(Mandatory = true)]
         [ValidatePattern(Engine.Migrations.Migration.IdPattern)]
-        public string Id { get; set; }
+        public string Id { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ReleaseCompleter))]
-        public string Release { get; set; }
+        public string Release { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
-        public string Description { get; set; }
+        public string Description { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>The schema changes the migration takes care of, e.g. 'lswitch.subnets:FieldRemoved'.</summary>
         [Parameter]
-        public string[] Handles { get; set; }
+        public string[]? Handles { get; set; }
 
         protected override void ProcessRecord()
         {

@@ -30,16 +30,17 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Release")]
         [ArgumentCompleter(typeof(ReleaseCompleter))]
-        public string Release { get; set; }
+        public string? Release { get; set; }
 
-        // Declared apart from DfDatabaseCmdlet's -Database: here it is required in one parameter set only.
+        /// <inheritdoc cref="DfDatabaseCmdlet.Database"/>
+        // Required in one parameter set only; why -Database is declared apart: see DfDatabaseCmdlet.Database.
         [Parameter(Mandatory = true, ParameterSetName = "Database", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
+        public string? Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         [Parameter]
         [ArgumentCompleter(typeof(TableCompleter))]
-        public string[] Table { get; set; }
+        public string[]? Table { get; set; }
 
         protected override void ProcessRecord()
         {
@@ -52,7 +53,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                                                  "Record the release the database is at with Set-DfMigrationBaseline, then run again."))));
                 return;
             }
-            try { WriteFields(Schemas.Resolve(this, Release)); }
+            // The Release set, where -Release is mandatory.
+            try { WriteFields(Schemas.Resolve(this, Release!)); }
             catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e, Release)); }
         }
 
@@ -60,8 +62,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         {
             foreach (var t in schema.Tables.Values.Where(t => Table == null || Table.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
             {
-                if (t.Value != null) { WriteObject(new DfSchemaField(schema.Release, t.Name, null, t.Value)); continue; }
-                foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
+                if (t.Value != null) WriteObject(new DfSchemaField(schema.Release, t.Name, null, t.Value));
+                else if (t.Model != null) foreach (var name in t.Model.FieldOrder) WriteObject(new DfSchemaField(schema.Release, t.Name, name, t.Model.Fields[name]));
             }
         }
     }
@@ -73,11 +75,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         /// <summary>The older schema: a release name or a manifest path.</summary>
         [Parameter(Mandatory = true, Position = 0)]
-        public string Reference { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string Reference { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>The newer schema: a release name or a manifest path.</summary>
         [Parameter(Mandatory = true, Position = 1)]
-        public string Difference { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string Difference { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         protected override void ProcessRecord()
         {
@@ -100,13 +104,15 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     public sealed class TestDfSchemaChange : DfCmdlet
     {
         [Parameter(Mandatory = true, Position = 0)]
-        public string Baseline { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string Baseline { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter(Mandatory = true, Position = 1)]
-        public string Current { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string Current { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter]
-        public string[] MigrationPath { get; set; }
+        public string[]? MigrationPath { get; set; }
 
         protected override void ProcessRecord()
         {

@@ -17,10 +17,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ReleaseCompleter))]
-        public string Release { get; set; }
+        public string Release { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[] MigrationPath { get; set; }
+        public string[]? MigrationPath { get; set; }
 
         /// <summary>Write the baseline even though Dragonflow services, Neutron servers or publishers still report in (with a warning). -IgnoreLiveControlPlane, as on every writing cmdlet, is the same switch.</summary>
         [Parameter]

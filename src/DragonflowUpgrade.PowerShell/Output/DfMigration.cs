@@ -8,7 +8,7 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>A known migration and whether the database has it (Get-DfMigration).</summary>
     public sealed class DfMigration
     {
-        internal DfMigration(MigrationStatus s, string database, string[] migrationPath)
+        internal DfMigration(MigrationStatus s, string database, string[]? migrationPath)
         {
             Id = s.Migration.Id;
             Release = s.Migration.Release;
@@ -38,10 +38,10 @@ namespace DragonflowUpgrade.PowerShell.Output
         public bool ChecksumChanged { get; }
         public string[] Handles { get; }
         public string Source { get; }
-        public string Checksum { get; }
+        public string? Checksum { get; }
         /// <summary>The database it was read against, so the object can be piped to Invoke-DfMigration.</summary>
         public string Database { get; }
-        public string[] MigrationPath { get; }
+        public string[]? MigrationPath { get; }
     }
 
     /// <summary>A row of schema_migration_log (Get-DfMigrationLog, Set-DfMigrationBaseline, Invoke-DfMigration).</summary>
@@ -62,14 +62,14 @@ namespace DragonflowUpgrade.PowerShell.Output
         public string Id { get; }
         /// <summary>Migration, Baselined, Baseline or Schema.</summary>
         public string Kind { get; }
-        public string Release { get; }
-        public string Description { get; }
+        public string? Release { get; }
+        public string? Description { get; }
         public DateTime? ProposedAt { get; }
         public DateTime? AppliedAt { get; }
-        public string Checksum { get; }
+        public string? Checksum { get; }
         public string Database { get; }
         /// <summary>The backup Invoke-DfMigration took before it wrote (Undo-DfMigration restores it); null elsewhere.</summary>
-        public string BackupPath { get; internal set; }
+        public string? BackupPath { get; internal set; }
     }
 
     /// <summary>Creates, updates and deletes a run makes in one table.</summary>
@@ -104,8 +104,8 @@ namespace DragonflowUpgrade.PowerShell.Output
         }
 
         /// <summary>The schema release the database is at, and the one the run brings it to (null when no schema applies).</summary>
-        public string FromRelease { get; }
-        public string ToRelease { get; }
+        public string? FromRelease { get; }
+        public string? ToRelease { get; }
 
         /// <summary>What the operator must know or do, e.g. after the upgrade.</summary>
         public string[] Warnings { get; }

@@ -23,7 +23,7 @@ namespace DragonflowUpgrade.PowerShell.Output
         public string Database { get; }
         public string Host { get; }
         public int ProcessId { get; }
-        public string User { get; }
+        public string? User { get; }
         /// <summary>What took it: the cmdlet of a run, or the purpose given to Lock-DfNbDatabase.</summary>
         public string Purpose { get; }
         public DateTime StartedAt { get; }
@@ -53,12 +53,12 @@ namespace DragonflowUpgrade.PowerShell.Output
         public string Database { get; }
         public string Path { get; }
         /// <summary>The database it was taken from, without secrets.</summary>
-        public string Source { get; }
+        public string? Source { get; }
         public DateTime CreatedAt { get; }
-        public string SchemaRelease { get; }
+        public string? SchemaRelease { get; }
         public int Objects { get; }
         /// <summary>SHA-256 of the object lines.</summary>
-        public string Checksum { get; }
+        public string? Checksum { get; }
         /// <summary>Bytes on disk.</summary>
         public long Size { get; }
     }
@@ -66,7 +66,7 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>What a restore changes or changed (Restore-DfNbDatabase, Undo-DfMigration).</summary>
     public sealed class DfRestore
     {
-        internal DfRestore(RestorePlan p, bool applied, string runId = null)
+        internal DfRestore(RestorePlan p, bool applied, string? runId = null)
         {
             Database = p.Database;
             Path = p.Backup.Path;
@@ -83,7 +83,7 @@ namespace DragonflowUpgrade.PowerShell.Output
         /// <summary>The backup restored.</summary>
         public string Path { get; }
         /// <summary>The migration run taken back (Undo-DfMigration).</summary>
-        public string RunId { get; }
+        public string? RunId { get; }
         /// <summary>Objects in the backup.</summary>
         public int Objects { get; }
         public int Created { get; }
@@ -108,7 +108,7 @@ namespace DragonflowUpgrade.PowerShell.Output
             JournalPath = r.JournalPath;
         }
 
-        public string Database { get; }
+        public string? Database { get; }
         public string RunId { get; }
         /// <summary>The ids of the migrations the run applied.</summary>
         public string[] Migrations { get; }

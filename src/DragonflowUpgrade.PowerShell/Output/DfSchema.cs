@@ -6,7 +6,7 @@ namespace DragonflowUpgrade.PowerShell.Output
     /// <summary>One field of a release's schema (Get-DfSchema).</summary>
     public sealed class DfSchemaField
     {
-        internal DfSchemaField(string release, string table, string field, FieldSchema f)
+        internal DfSchemaField(string release, string table, string? field, FieldSchema f)
         {
             Release = release;
             Table = table;
@@ -22,13 +22,13 @@ namespace DragonflowUpgrade.PowerShell.Output
 
         public string Release { get; }
         public string Table { get; }
-        public string Field { get; }
+        public string? Field { get; }
         public string Type { get; }
         public bool Required { get; }
         /// <summary>The default as JSON text; null when none.</summary>
-        public string Default { get; }
-        public string[] Values { get; }
-        public string References { get; }
+        public string? Default { get; }
+        public string[]? Values { get; }
+        public string? References { get; }
     }
 
     /// <summary>One difference between two schemas (Compare-DfSchema).</summary>
@@ -45,7 +45,7 @@ namespace DragonflowUpgrade.PowerShell.Output
         }
 
         public string Table { get; }
-        public string Field { get; }
+        public string? Field { get; }
         public string Change { get; }
         public bool Automatic { get; }
         public string Detail { get; }

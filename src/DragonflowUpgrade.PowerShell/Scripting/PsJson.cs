@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Collections;
 using System.Collections.Generic;
 using System.Collections.Specialized;
@@ -17,17 +18,20 @@ namespace DragonflowUpgrade.PowerShell.Scripting
     public static class PsJson
     {
         // PowerShell 7.3+ has OrderedHashtable, a Hashtable that keeps insertion order; 5.1 gets an OrderedDictionary.
-        static readonly Type OrderedHashtableType = typeof(PSObject).Assembly.GetType("System.Management.Automation.OrderedHashtable");
+        static readonly Type? OrderedHashtableType = typeof(PSObject).Assembly.GetType("System.Management.Automation.OrderedHashtable");
 
         public static IDictionary NewDictionary() =>
-            OrderedHashtableType != null ? (IDictionary)Activator.CreateInstance(OrderedHashtableType) : new OrderedDictionary();
+            OrderedHashtableType != null ? (IDictionary)Activator.CreateInstance(OrderedHashtableType)! : new OrderedDictionary(); // a class type: never null
 
-        public static object ToHashtable(object value) => Convert(value, asPSObject: false);
+        [return: NotNullIfNotNull(nameof(value))]
+        public static object? ToHashtable(object? value) => Convert(value, asPSObject: false);
 
-        public static object ToPSObject(object value) => Convert(value, asPSObject: true);
+        [return: NotNullIfNotNull(nameof(value))]
+        public static object? ToPSObject(object? value) => Convert(value, asPSObject: true);
 
         // Values as NbJson reads them: NbObject, List<object>, string, long, BigInteger, double, bool, null.
-        static object Convert(object value, bool asPSObject)
+        [return: NotNullIfNotNull(nameof(value))]
+        static object? Convert(object? value, bool asPSObject)
         {
             switch (value)
             {
@@ -41,8 +45,8 @@ namespace DragonflowUpgrade.PowerShell.Scripting
                     var d = NewDictionary();
                     foreach (var p in o) d[p.Key] = Convert(p.Value, false);
                     return d;
-                case List<object> list:
-                    var items = new object[list.Count];
+                case List<object?> list:
+                    var items = new object?[list.Count];
                     for (int i = 0; i < list.Count; i++) items[i] = Convert(list[i], asPSObject);
                     return items;
                 default:
@@ -51,7 +55,8 @@ namespace DragonflowUpgrade.PowerShell.Scripting
         }
 
         /// <summary>Turns what a script built back into JSON; <paramref name="path"/> names the field in errors.</summary>
-        public static object FromPowerShell(object value, string path)
+        [return: NotNullIfNotNull(nameof(value))]
+        public static object? FromPowerShell(object? value, string path)
         {
             if (value is PSObject pso)
             {
@@ -76,12 +81,12 @@ namespace DragonflowUpgrade.PowerShell.Scripting
                     var obj = new NbObject();
                     foreach (DictionaryEntry entry in dict)
                     {
-                        string key = entry.Key as string ?? System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture);
+                        string key = entry.Key as string ?? System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? "";
                         obj[key] = FromPowerShell(entry.Value, path + "." + key);
                     }
                     return obj;
                 case IEnumerable list:
-                    var items = new List<object>();
+                    var items = new List<object?>();
                     int n = 0;
                     foreach (var item in list) items.Add(FromPowerShell(item, $"{path}[{n++}]"));
                     return items;

@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.PowerShell.Scripting
         static readonly ScriptBlock Runner = ScriptBlock.Create("param($__apply, $__nbApi) $ErrorActionPreference = 'Stop'; & $__apply $__nbApi | Out-Null");
 
         /// <summary>Every migration of every folder, compiled (.dll) or script (.ps1), sorted by file name within a folder.</summary>
-        public static IEnumerable<Migration> LoadFolders(PSCmdlet cmdlet, IEnumerable<string> folders)
+        public static IEnumerable<Migration> LoadFolders(PSCmdlet cmdlet, IEnumerable<string>? folders)
         {
             foreach (var folder in folders ?? Enumerable.Empty<string>())
             {
@@ -65,17 +65,18 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             if (unknown.Count > 0)
                 throw new MigrationDefinitionException(path, $"unknown key(s) {string.Join(", ", unknown)}; a migration has {string.Join(", ", Keys)}.");
 
-            string id = Text(table, "Id");
-            var proposed = Migration.ValidateMetadata(path, id, Text(table, "Release"), Text(table, "ProposedAt"));
+            // A key left out is "", which ValidateMetadata refuses as it refuses an empty one.
+            string id = Text(table, "Id") ?? "", release = Text(table, "Release") ?? "";
+            var proposed = Migration.ValidateMetadata(path, id, release, Text(table, "ProposedAt") ?? "");
             if (!(Value(table, "Apply") is ScriptBlock apply))
                 throw new MigrationDefinitionException(path, $"migration '{id}' has no Apply script block: Apply = {{ param($NbApi) ... }}.");
             var handles = Value(table, "Handles");
             var handleList = handles == null ? new List<string>()
                 : handles is string s ? new List<string> { s }
-                : handles is IEnumerable many ? many.Cast<object>().Select(o => o?.ToString()).ToList()
-                : new List<string> { handles.ToString() };
+                : handles is IEnumerable many ? many.Cast<object?>().Select(o => o?.ToString() ?? "").ToList()
+                : new List<string> { handles.ToString() ?? "" };
 
-            return new Migration(id, Text(table, "Release"), Text(table, "Description"), proposed, handleList,
+            return new Migration(id, release, Text(table, "Description"), proposed, handleList,
                 Checksum(bytes), path, nb => Run(apply, nb));
         }
 
@@ -99,7 +100,7 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             return message;
         }
 
-        static object Value(IDictionary table, string key)
+        static object? Value(IDictionary table, string key)
         {
             foreach (DictionaryEntry e in table)
                 if (string.Equals(e.Key.ToString(), key, StringComparison.OrdinalIgnoreCase))
@@ -107,7 +108,7 @@ namespace DragonflowUpgrade.PowerShell.Scripting
             return null;
         }
 
-        static string Text(IDictionary table, string key) => Value(table, key)?.ToString();
+        static string? Text(IDictionary table, string key) => Value(table, key)?.ToString();
 
         /// <summary>SHA-256 of the file's text, ignoring a byte-order mark and line-ending style.</summary>
         public static string Checksum(byte[] bytes)

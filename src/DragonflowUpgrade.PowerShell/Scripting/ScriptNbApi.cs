@@ -18,9 +18,9 @@ namespace DragonflowUpgrade.PowerShell.Scripting
 
         public string[] Tables => _api.Tables.ToArray();
 
-        public object[] GetAll(string table) => _api.GetAll(table).Select(PsJson.ToHashtable).ToArray();
+        public object[] GetAll(string table) => _api.GetAll(table).Select(o => PsJson.ToHashtable(o)).ToArray();
 
-        public object Get(string table, string id)
+        public object? Get(string table, string id)
         {
             var o = _api.Get(table, id);
             return o == null ? null : PsJson.ToHashtable(o);

@@ -17,24 +17,26 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The release the nodes go to (queens), or the path of an option manifest (*.json).</summary>
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
-        public string TargetRelease { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string TargetRelease { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>The release the nodes run now, or the path of an option manifest; by default the release before the target.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
-        public string SourceRelease { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string? SourceRelease { get; set; }
 
         /// <summary>Reads and compares every node's files, reporting progress and each file that could not be read; returns the files read.</summary>
         protected List<ConfigurationFileCheck> CheckFiles(NodeConfiguration configuration)
         {
-            OptionManifest source = null, target = null;
+            OptionManifest source, target;
             try
             {
                 Func<string, string> fullPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath;
                 target = OptionManifest.Resolve(TargetRelease, fullPath);
                 source = OptionManifest.Resolve(SourceRelease ?? ReleaseBefore(TargetRelease), fullPath);
             }
-            catch (DfException e) { ThrowTerminatingError(Record(e)); }
+            catch (DfException e) { ThrowTerminatingError(Record(e)); return null!; } // ThrowTerminatingError has thrown
 
             const string activity = "Reading the nodes' Dragonflow configuration";
             var files = new List<ConfigurationFileCheck>();
@@ -53,7 +55,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
 
         static string ReleaseBefore(string target)
         {
-            string before = DragonflowReleases.Before(target);
+            string? before = DragonflowReleases.Before(target);
             if (before != null) return before;
             throw new DfException("ReleaseUnknown", DfErrorCategory.InvalidArgument,
                 string.Equals(DragonflowReleases.All[0], target, StringComparison.OrdinalIgnoreCase) ? $"{target} is the oldest release the module knows: nothing comes before it."
@@ -94,7 +96,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The folder the original files are copied to (one folder per node); by default df-backups/configuration in the home folder.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
-        public string BackupPath { get; set; }
+        public string? BackupPath { get; set; }
 
         protected override void EndProcessing()
         {
@@ -139,7 +141,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>What Update-DfConfiguration output.</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true)]
         [ValidateNotNull]
-        public ConfigurationChange[] InputObject { get; set; }
+        public ConfigurationChange[] InputObject { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>Restore a file even if it changed since Update-DfConfiguration wrote it.</summary>
         [Parameter]

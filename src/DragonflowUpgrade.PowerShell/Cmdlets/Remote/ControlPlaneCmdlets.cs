@@ -11,11 +11,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     /// <summary>What Stop- and Start-DfControlPlane share: the optional NB database whose heartbeats confirm the work.</summary>
     public abstract class DfControlPlaneCmdlet : DfNodeCmdlet
     {
-        /// <summary>The NB database: given, its heartbeats are checked afterwards.</summary>
-        // Declared apart from DfDatabaseCmdlet's -Database (this class derives from DfNodeCmdlet): optional here.
+        /// <inheritdoc cref="DfDatabaseCmdlet.Database"/>
+        /// <remarks>Given, its heartbeats are checked afterwards.</remarks>
+        // Optional here; why -Database is declared apart: see DfDatabaseCmdlet.Database.
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
+        public string? Database { get => DatabaseValue; set => DatabaseValue = value; }
 
         /// <summary>Seconds to wait for the heartbeats to stop (Stop) or come (Start).</summary>
         [Parameter]
@@ -50,20 +51,20 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 };
                 var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
                 var progress = new SyncProgress<ProgressReport>(p => Progress(1, p));
-                ControlPlaneOutcome outcome = null;
+                ControlPlaneOutcome outcome;
                 try
                 {
                     outcome = action == ControlPlaneAction.Stop
                         ? plane.Stop(targets, check, progress, Cancellation)
                         : plane.Start(targets, check, progress, Cancellation);
                 }
-                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e)); }
+                catch (Exception e) when (IsReported(e)) { ThrowTerminatingError(ErrorFor(e)); return; }
                 CompleteProgress(1, verb + " the control plane");
 
                 foreach (var node in outcome.Nodes)
                 {
                     WriteObject(node);
-                    if (!node.Succeeded) WriteError(Record(node.ToException()));
+                    if (node.ToException() is DfException failure) WriteError(Record(failure));
                 }
                 if (outcome.HeartbeatFailure != null)
                     WriteError(Record(new DfException("HeartbeatCheckFailed", DfErrorCategory.InvalidResult, outcome.HeartbeatFailure, Database,

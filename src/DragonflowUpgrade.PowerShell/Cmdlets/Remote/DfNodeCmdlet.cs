@@ -21,7 +21,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The nodes, from Get-DfNode.</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public DfNode[] Node { get; set; }
+        public DfNode[] Node { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>How many nodes are worked on at once.</summary>
         [Parameter]

@@ -20,11 +20,11 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The passphrase of the identity files, as the credential's password (its user name is not used).</summary>
         [Parameter]
         [Credential]
-        public PSCredential Credential { get; set; }
+        public PSCredential? Credential { get; set; }
 
         /// <summary>The known_hosts file; ~/.ssh/known_hosts by default.</summary>
         [Parameter]
-        public string KnownHostsPath { get; set; }
+        public string? KnownHostsPath { get; set; }
 
         /// <summary>Trust and record the host key of a node known_hosts does not list. A changed key is refused all the same.</summary>
         [Parameter]

@@ -16,17 +16,17 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName", "Path")]
         [ValidateNotNullOrEmpty]
-        public string Inventory { get; set; }
+        public string Inventory { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>Only nodes with one of these roles (wildcards allowed).</summary>
         [Parameter]
         [ArgumentCompleter(typeof(RoleCompleter))]
-        public string[] Role { get; set; }
+        public string[]? Role { get; set; }
 
         /// <summary>Only nodes with one of these names (wildcards allowed).</summary>
         [Parameter(Position = 1)]
         [ArgumentCompleter(typeof(NodeNameCompleter))]
-        public string[] Name { get; set; }
+        public string[]? Name { get; set; }
 
         protected override void ProcessRecord()
         {
@@ -34,7 +34,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             if (!File.Exists(path))
                 ThrowTerminatingError(Record(new DfException("InventoryNotFound", DfErrorCategory.ObjectNotFound,
                     $"The inventory {path} does not exist.", path, "Give -Inventory the path of an inventory file (.psd1 or .json).")));
-            IReadOnlyList<DfNode> nodes = null;
+            IReadOnlyList<DfNode> nodes;
             try
             {
                 nodes = PsdInventory.Load(path);
@@ -42,6 +42,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             catch (Exception e) when (IsReported(e))
             {
                 ThrowTerminatingError(ErrorFor(e, Inventory)); // its id says what is wrong: InventoryInvalid, InventoryNameInvalid, ...
+                return;
             }
 
             var roles = Patterns(Role);
@@ -59,7 +60,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     $"{path} has no node named '{missing}'.", missing, "Check the name; Get-DfNode without -Name lists the inventory's nodes.")));
         }
 
-        static List<WildcardPattern> Patterns(string[] values) =>
+        static List<WildcardPattern>? Patterns(string[]? values) =>
             values == null ? null : values.Select(v => new WildcardPattern(v, WildcardOptions.IgnoreCase)).ToList();
     }
 }

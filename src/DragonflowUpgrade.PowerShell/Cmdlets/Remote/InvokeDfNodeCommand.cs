@@ -15,7 +15,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The command, run by the node user's login shell.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
-        public string Command { get; set; }
+        public string Command { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         protected override void EndProcessing()
         {
@@ -24,14 +24,14 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             const string activity = "Running a command on the nodes";
             var plane = new ControlPlane(CreateConnector(), ThrottleLimit, Logger);
             int done = 0;
-            IEnumerable<NodeCommandResult> results = null;
+            IEnumerable<NodeCommandResult> results;
             try { results = plane.Invoke(targets, Command, Cancellation); }
-            catch (DfException e) { ThrowTerminatingError(Record(e)); }
+            catch (DfException e) { ThrowTerminatingError(Record(e)); return; }
             foreach (var result in results)
             {
                 done++;
                 WriteObject(result);
-                if (!result.Succeeded) WriteError(Record(result.ToException()));
+                if (result.ToException() is DfException failure) WriteError(Record(failure));
                 Progress(1, new ProgressReport(activity, $"{done} of {targets.Count} nodes; last: {result.Node.Name}", 100 * done / targets.Count));
             }
             CompleteProgress(1, activity);

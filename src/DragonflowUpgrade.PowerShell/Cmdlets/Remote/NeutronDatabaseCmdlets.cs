@@ -20,21 +20,21 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The inventory (.psd1 or .json) whose NeutronDatabase table names the controller and the commands.</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
-        public string Inventory { get; set; }
+        public string Inventory { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>The database password: the commands get it as MYSQL_PWD, sent on their standard input (its user name is not used).</summary>
         [Parameter]
         [Credential]
-        public PSCredential DatabaseCredential { get; set; }
+        public PSCredential? DatabaseCredential { get; set; }
 
         // A dump or a migration of a big database takes long.
         protected DfNeutronDatabaseCmdlet() : base(commandTimeout: 3600) { }
 
-        protected abstract void Process(NeutronDatabase db, string password);
+        protected abstract void Process(NeutronDatabase db, string? password);
 
         protected override void ProcessRecord()
         {
-            NeutronDatabase db = null;
+            NeutronDatabase db;
             string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Inventory);
             try
             {
@@ -58,7 +58,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             }
         }
 
-        SshOptions _options;
+        SshOptions _options = null!; // ProcessRecord sets it before it calls Process, its only reader
 
         /// <summary>
         /// ShouldProcess for a command about to run on the controller: -WhatIf and -Confirm show
@@ -94,9 +94,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         {
             readonly BlockingCollection<(bool, string)> _queue;
             public QueueLogger(BlockingCollection<(bool, string)> queue) { _queue = queue; }
-            public IDisposable BeginScope<TState>(TState state) => null;
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
             public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception exception, Func<TState, Exception, string> formatter) =>
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
                 _queue.Add((logLevel >= LogLevel.Warning, formatter(state, exception)));
         }
     }
@@ -113,9 +113,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The dump file to write (gzip; e.g. neutron.sql.gz). By default a timestamped file in ./df-backups. An existing file is refused.</summary>
         [Parameter(Position = 0)]
         [ValidateNotNullOrEmpty]
-        public string Path { get; set; }
+        public string? Path { get; set; }
 
-        protected override void Process(NeutronDatabase db, string password)
+        protected override void Process(NeutronDatabase db, string? password)
         {
             string path = Path != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path)
                 : NeutronDump.DefaultPath(SessionState.Path.GetUnresolvedProviderPathFromPSPath("df-backups"), db.Node.Name, DateTime.UtcNow);
@@ -136,9 +136,9 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName")]
         [ValidateNotNullOrEmpty]
-        public string Path { get; set; }
+        public string Path { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
-        protected override void Process(NeutronDatabase db, string password)
+        protected override void Process(NeutronDatabase db, string? password)
         {
             string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
             if (!ShouldRun(db, $"Restore Neutron's database from {path}", $"{db.Restore.Shown} < {path}")) return;
@@ -156,7 +156,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     [OutputType(typeof(NodeCommandResult))]
     public sealed class InvokeDfNeutronMigration : DfNeutronDatabaseCmdlet
     {
-        protected override void Process(NeutronDatabase db, string password)
+        protected override void Process(NeutronDatabase db, string? password)
         {
             if (!ShouldRun(db, "Migrate Neutron's database", db.Migrate.Shown)) return;
             WriteObject(Streaming(db, (client, line) => client.Migrate(db, password, line, Cancellation)));

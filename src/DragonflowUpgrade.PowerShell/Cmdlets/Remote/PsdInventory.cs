@@ -17,7 +17,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         public static IReadOnlyList<DfNode> Load(string path) => Inventory.Parse(ReadAny(path), path);
 
         /// <summary>The NeutronDatabase table of an inventory file, or null when it has none.</summary>
-        public static NeutronDatabase FindNeutronDatabase(string path) => Inventory.FindNeutronDatabase(ReadAny(path), path);
+        public static NeutronDatabase? FindNeutronDatabase(string path) => Inventory.FindNeutronDatabase(ReadAny(path), path);
 
         /// <summary>An inventory file, .psd1 or .json, as values; any other file is refused.</summary>
         public static InventoryValue ReadAny(string path)
@@ -55,7 +55,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                     foreach (var pair in h.KeyValuePairs)
                     {
                         string key = pair.Item1 is StringConstantExpressionAst s ? s.Value
-                            : pair.Item1 is ConstantExpressionAst c ? System.Convert.ToString(c.Value, CultureInfo.InvariantCulture)
+                            : pair.Item1 is ConstantExpressionAst c ? (System.Convert.ToString(c.Value, CultureInfo.InvariantCulture) ?? "")
                             : throw new InventoryException(path, pair.Item1.Extent.StartLineNumber, Join(field, pair.Item1.Extent.Text), "a key must be a plain name or string.");
                         string name = Join(field, key);
                         if (!seen.Add(key)) throw new InventoryException(path, pair.Item1.Extent.StartLineNumber, name, "appears twice in the same hashtable.");
@@ -85,7 +85,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 case StringConstantExpressionAst s:
                     return InventoryValue.String(s.Value, line);
                 case ConstantExpressionAst c:
-                    return InventoryValue.Number(System.Convert.ToString(c.Value, CultureInfo.InvariantCulture), line);
+                    return InventoryValue.Number(System.Convert.ToString(c.Value, CultureInfo.InvariantCulture) ?? "", line);
                 case VariableExpressionAst v when v.VariablePath.UserPath.Equals("true", StringComparison.OrdinalIgnoreCase):
                     return InventoryValue.Boolean(true, line);
                 case VariableExpressionAst v when v.VariablePath.UserPath.Equals("false", StringComparison.OrdinalIgnoreCase):

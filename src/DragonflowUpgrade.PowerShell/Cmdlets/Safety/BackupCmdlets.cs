@@ -20,7 +20,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         /// <summary>The backup file to write, ending in .jsonl.gz (or .jsonl), or a folder to write a timestamped file in. An existing file is refused unless -Force; the database itself always is.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
-        public string Path { get; set; }
+        public string Path { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>Replace the file -Path names when it exists (never the database itself).</summary>
         [Parameter]
@@ -54,7 +54,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("BackupPath")]
         [ValidateNotNullOrEmpty]
-        public string Path { get; set; }
+        public string Path { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>Restore even though a migration commit was interrupted (its journal is discarded), or the backup was taken from another database.</summary>
         [Parameter]
@@ -69,7 +69,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         [ValidateRange(1, 86400)]
         public int ServiceDownTime { get; set; } = 80;
 
-        string _restored;
+        string? _restored;
 
         protected override void Process(INbStore store)
         {

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Store;
 
@@ -11,7 +12,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
         public static bool Handles(Exception e) => DfCmdlet.IsReported(e);
 
         /// <summary>Same as <see cref="DfCmdlet.ErrorFor"/>; for callers not yet moved to it.</summary>
-        public static ErrorRecord Record(Exception e, object target) => DfCmdlet.ErrorFor(e, target);
+        public static ErrorRecord Record(Exception e, object? target) => DfCmdlet.ErrorFor(e, target);
 
         /// <summary>Whether the cmdlet runs under -WhatIf (given or by preference).</summary>
         public static bool IsWhatIf(PSCmdlet cmdlet) =>
@@ -20,7 +21,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
                 : LanguagePrimitives.IsTrue(cmdlet.GetVariableValue("WhatIfPreference"));
 
         /// <summary>The file system path of a path the user gave (relative to the current location); null for null.</summary>
-        public static string ResolvePath(PSCmdlet cmdlet, string path) =>
+        [return: NotNullIfNotNull(nameof(path))]
+        public static string? ResolvePath(PSCmdlet cmdlet, string? path) =>
             path == null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
     }
 

@@ -24,25 +24,27 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The inventory of the cloud's nodes (.psd1 or .json).</summary>
         [Parameter(Mandatory = true, ParameterSetName = "Inventory")]
         [ValidateNotNullOrEmpty]
-        public string Inventory { get; set; }
+        public string? Inventory { get; set; }
 
         /// <summary>The nodes, from Get-DfNode.</summary>
         [Parameter(Mandatory = true, ParameterSetName = "Node", ValueFromPipeline = true)]
         [ValidateNotNullOrEmpty]
-        public DfNode[] Node { get; set; }
+        public DfNode[]? Node { get; set; }
 
-        /// <summary>The NB database (redis://, etcd://, or a .jsonl path).</summary>
+        /// <inheritdoc cref="DfDatabaseCmdlet.Database"/>
+        // Not from the pipeline: a node piped in has no Database, and PowerShell would fail its binding instead of
+        // asking for -Database. Why -Database is declared apart: see DfDatabaseCmdlet.Database.
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
-        public string Database { get => DatabaseValue; set => DatabaseValue = value; }
+        public string Database { get => DatabaseValue!; set => DatabaseValue = value; } // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>Folders of the operator's own migrations, as for Invoke-DfMigration.</summary>
         [Parameter]
-        public string[] MigrationPath { get; set; }
+        public string[]? MigrationPath { get; set; }
 
         /// <summary>The folder of the upgrade's backups, its state file and its report; by default the df-backups folder of Backup-DfNbDatabase.</summary>
         [Parameter]
-        public string BackupPath { get; set; }
+        public string? BackupPath { get; set; }
 
         /// <summary>Seconds after its last heartbeat that a service counts as down (Dragonflow's service_down_time).</summary>
         [Parameter]
@@ -61,7 +63,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The password of Neutron's database, for a {password} in the inventory's NeutronDatabase commands (its user name is not used).</summary>
         [Parameter]
         [Credential]
-        public PSCredential NeutronCredential { get; set; }
+        public PSCredential? NeutronCredential { get; set; }
 
         protected DfUpgradeCmdlet() : base(commandTimeout: 600) { }
 
@@ -78,10 +80,10 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         }
 
         /// <summary>The settings of the upgrade; null after a terminating error.</summary>
-        protected UpgradeSettings Settings(string targetRelease)
+        protected UpgradeSettings Settings(string? targetRelease)
         {
-            var nodes = Inventory != null ? LoadInventory() : _nodes;
-            NeutronDatabase neutron = null;
+            var nodes = Inventory != null ? LoadInventory(Inventory) : _nodes;
+            NeutronDatabase? neutron = null;
             if (Inventory != null)
             {
                 try { neutron = PsdInventory.FindNeutronDatabase(SafetyErrors.ResolvePath(this, Inventory)); }
@@ -91,14 +93,15 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             using (var store = OpenDatabase())
                 backup = BackupPath != null
                     ? SafetyErrors.ResolvePath(this, BackupPath)
-                    : Path.GetDirectoryName(NbBackup.DefaultPath(store));
+                    : Path.GetDirectoryName(NbBackup.DefaultPath(store))!; // DefaultPath is a file's full path: it has a folder
             return new UpgradeSettings
             {
                 Nodes = nodes,
                 Inventory = SafetyErrors.ResolvePath(this, Inventory),
                 OpenDatabase = () => OpenDatabase(),
                 CreateMigrator = store => MigrationSources.Migrator(this, store, MigrationPath, Logger),
-                TargetRelease = targetRelease,
+                // Null only for -Resume and Undo-DfUpgrade, whose run sets the recorded release before any step reads it.
+                TargetRelease = targetRelease!,
                 Neutron = neutron,
                 NeutronPassword = NeutronCredential?.GetNetworkCredential().Password,
                 BackupFolder = backup,
@@ -110,13 +113,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
             };
         }
 
-        IReadOnlyList<DfNode> LoadInventory()
+        IReadOnlyList<DfNode> LoadInventory(string inventory)
         {
-            string path = SafetyErrors.ResolvePath(this, Inventory);
+            string path = SafetyErrors.ResolvePath(this, inventory);
             if (!File.Exists(path))
-                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, Inventory));
+                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"The inventory {path} does not exist.", path), "InventoryNotFound", ErrorCategory.ObjectNotFound, inventory));
             try { return PsdInventory.Load(path); }
-            catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null; }
+            catch (InventoryException e) { ThrowTerminatingError(Record(e)); return null!; } // ThrowTerminatingError has thrown
         }
 
         protected IProgress<ProgressReport> ProgressTo(int id) => new SyncProgress<ProgressReport>(p => Progress(id, p));
@@ -144,12 +147,13 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>The release to upgrade to (e.g. queens).</summary>
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
-        public string TargetRelease { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string TargetRelease { get; set; } = null!; // Mandatory: bound before the cmdlet uses it.
 
         /// <summary>An option manifest (.json) to check the nodes' configuration against instead of the target release's shipped one.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
-        public string OptionManifest { get; set; }
+        public string? OptionManifest { get; set; }
 
         protected override void EndProcessing()
         {
@@ -170,15 +174,16 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         /// <summary>The release to upgrade to (e.g. queens); with -Resume, the one recorded.</summary>
         [Parameter]
-        public string TargetRelease { get; set; }
+        [ArgumentCompleter(typeof(ReleaseCompleter))]
+        public string? TargetRelease { get; set; }
 
         /// <summary>The command that installs the new release on a node ({node} is its name).</summary>
         [Parameter]
-        public string UpdateCommand { get; set; }
+        public string? UpdateCommand { get; set; }
 
         /// <summary>The command that puts the old release back on a node, run on rollback on every node the update reached.</summary>
         [Parameter]
-        public string RevertCommand { get; set; }
+        public string? RevertCommand { get; set; }
 
         /// <summary>Carry on the interrupted upgrade recorded in the backup folder from the step it reached.</summary>
         [Parameter]
@@ -187,7 +192,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         /// <summary>An option manifest (.json) to update the nodes' configuration to instead of the target release's shipped one.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
-        public string OptionManifest { get; set; }
+        public string? OptionManifest { get; set; }
 
         /// <summary>On failure, roll nothing back: leave the cloud as the failed step left it (stopped) for a human.</summary>
         [Parameter]
@@ -234,7 +239,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
     {
         /// <summary>The command that puts the old release back on a node; by default the one the upgrade was started with.</summary>
         [Parameter]
-        public string RevertCommand { get; set; }
+        public string? RevertCommand { get; set; }
 
         protected override void EndProcessing()
         {
