@@ -118,21 +118,23 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             using (var store = NewStore(kind))
             {
-                // Renewed: its expiry moves on, three times, and it never lapses in between.
-                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(4), heartbeat: true))
+                // Renewed: its expiry moves on, and neither the record nor the store's own slot (a Redis key's
+                // time to live, an etcd lease) lapses for more than twice its time to live.
+                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(3), heartbeat: true))
                 {
                     var last = UpgradeLock.Read(store).ExpiresAt;
                     int renewals = 0;
+                    var clock = Stopwatch.StartNew();
                     Safe.WaitUntil(() =>
                     {
                         var now = UpgradeLock.Read(store);
-                        Assert.True(now != null, "the beating lock lapsed");
+                        Assert.True(now != null && Slot(store).Read() != null, "the beating lock lapsed");
                         if (now.ExpiresAt > last) renewals++;
                         last = now.ExpiresAt;
-                        return renewals >= 3;
+                        return renewals >= 3 && clock.Elapsed > TimeSpan.FromSeconds(6.5);
                     }, "three renewals of the lock");
                 }
-                // Not renewed: its expiry stays, until it lapses.
+                // Not renewed: its expiry stays, until it lapses; where the store expires the slot itself, the slot empties too.
                 using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
                 {
                     var first = UpgradeLock.Read(store).ExpiresAt;
@@ -140,7 +142,7 @@ namespace DragonflowUpgrade.Engine.Tests
                     {
                         var now = UpgradeLock.Read(store);
                         Assert.False(now != null && now.ExpiresAt != first, "the silent lock was renewed");
-                        return now == null;
+                        return now == null && (kind == "file" || Slot(store).Read() == null);
                     }, "the silent lock to lapse");
                 }
             }

@@ -242,7 +242,9 @@ namespace DragonflowUpgrade.Engine.Json
             string text = Encoding.ASCII.GetString(b.Slice(start, at - start).ToArray());
             if (!integer)
             {
-                double d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                // Beyond a double's range: infinity, as .NET Core parses it; .NET Framework's Parse throws instead.
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                    d = text[0] == '-' ? double.NegativeInfinity : double.PositiveInfinity;
                 if (double.IsInfinity(d) || FormatDouble(d) != text) r.NotAsWritten = true;
                 return d;
             }

@@ -227,8 +227,8 @@ namespace DragonflowUpgrade.Engine.Safety
                 if (now == _current && !Info.IsExpired) return;
                 // Its own lock past its expiry, still in a slot that does not expire it itself (a file, an
                 // etcd lease not yet ended): lost, not held by another.
+                if (now != null) Lost = true;
                 if (now == _current) now = null;
-                else if (now != null) Lost = true;
             }
             if (now != null) throw new UpgradeLockedException(store.Location, UpgradeLockInfo.Parse(now, _slot.Where));
             throw new Errors.DfException(UpgradeLockedException.Id, Errors.DfErrorCategory.ResourceBusy,
