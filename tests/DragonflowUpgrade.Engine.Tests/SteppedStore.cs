@@ -24,7 +24,7 @@ namespace DragonflowUpgrade.Engine.Tests
         /// <param name="writesBeforeFailure">How many writes (plain or conditional) go through before every further one fails; -1: none fails.</param>
         /// <param name="pause">How long each write that went through is followed by a pause.</param>
         /// <param name="holdFolder">When given, after write N went through the store creates the file held-N
-        /// in this folder and waits until the file go-N appears there.</param>
+        /// in this folder and waits until the file go-N, or go-on (every further write goes on unheld), appears there.</param>
         public SteppedStore(INbStore store, int writesBeforeFailure = -1, TimeSpan pause = default, string holdFolder = null)
         {
             _store = store;
@@ -75,8 +75,8 @@ namespace DragonflowUpgrade.Engine.Tests
             if (_holdFolder != null)
             {
                 File.WriteAllText(Path.Combine(_holdFolder, $"held-{Writes}"), "");
-                var go = Path.Combine(_holdFolder, $"go-{Writes}");
-                while (!File.Exists(go)) Thread.Sleep(5);
+                string go = Path.Combine(_holdFolder, $"go-{Writes}"), goOn = Path.Combine(_holdFolder, "go-on");
+                while (!File.Exists(go) && !File.Exists(goOn)) Thread.Sleep(5);
             }
         }
 

@@ -155,7 +155,7 @@ Describe 'A Redis Cluster master killed in the middle of a commit' {
             $victim = Get-TestRedisClusterMaster '{lport.t1}.p1'
             Wait-TestRedisClusterReplicated $victim
             kill -9 (Get-Content (Join-Path $env:DF_TEST_REDIS_CLUSTER_DIR "$victim/node.pid"))
-            for ($n = 4; $n -lt 20; $n++) { New-Item -ItemType File (Join-Path $hold "go-$n") -ErrorAction SilentlyContinue | Out-Null }
+            New-Item -ItemType File (Join-Path $hold 'go-on') | Out-Null
             $child.WaitForExit(120000) | Should -BeTrue
         }
         finally { if (-not $child.HasExited) { Stop-ProcessHard $child } }
