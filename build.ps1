@@ -185,7 +185,7 @@ $PesterFileSeconds = @{
     'SafetyCrash.Tests.ps1' = 92; 'Hostile.Migrations.Tests.ps1' = 80; 'Hostile.DatabaseUri.Tests.ps1' = 75; 'Coverage.Safety.Tests.ps1' = 36
     'EtcdCluster.Tests.ps1' = 25; 'ControlPlane.Tests.ps1' = 21; 'Configuration.Tests.ps1' = 17; 'Hostile.Configuration.Tests.ps1' = 15
 }
-$XunitSeconds = 410
+$XunitSeconds = 422
 
 function Get-TestLanes {
     $lanes = @(

@@ -122,6 +122,16 @@ namespace DragonflowUpgrade.Remote.Tests
             }
         }
 
+        /// <summary>Every key of the test's Redis database with its value as text, read through a connection of its own.</summary>
+        public IReadOnlyDictionary<string, string> RawKeys()
+        {
+            using (var redis = StackExchange.Redis.ConnectionMultiplexer.Connect(Redis))
+            {
+                var db = redis.GetDatabase(_db);
+                return redis.GetServer(redis.GetEndPoints()[0]).Keys(_db, "*").ToDictionary(k => (string)k, k => db.KeyType(k) == StackExchange.Redis.RedisType.String ? (string)db.StringGet(k) : null);
+            }
+        }
+
         // Empties the test's Redis database, through a connection of its own.
         void FlushDatabase()
         {

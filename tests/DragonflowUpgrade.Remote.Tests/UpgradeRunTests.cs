@@ -5,7 +5,10 @@ using System.Linq;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading;
+using DragonflowUpgrade.Dragonflow;
 using DragonflowUpgrade.Engine.Errors;
+using DragonflowUpgrade.Engine.Migrations;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.Remote.Upgrade;
 using Xunit;
@@ -59,7 +62,8 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         (UpgradeRun Run, List<Recording> Steps) NewRun(bool noRollback = false, string database = null, string updateCommand = null, string optionManifest = null,
-            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null, string revertCommand = null, ListLogger logger = null)
+            NeutronDatabase neutron = null, IReadOnlyList<DfNode> nodes = null, IReadOnlyList<IUpgradeStep> realSteps = null, string revertCommand = null, ListLogger logger = null,
+            Func<INbStore, Migrator> createMigrator = null, string targetRelease = "queens")
         {
             var steps = new[] { "A", "B", "C", "D" }.Select(n => new Recording(n, _log)).ToList();
             var settings = new UpgradeSettings
@@ -68,13 +72,14 @@ namespace DragonflowUpgrade.Remote.Tests
                 OpenDatabase = () => NbStoreFactory.Open(database ?? _database),
                 Neutron = neutron,
                 NeutronPassword = neutron == null ? null : "s3cret-neutron",
-                TargetRelease = "queens",
+                TargetRelease = targetRelease,
                 BackupFolder = _folder,
                 Ssh = TestCloud.Connector(knownHosts: TestCloud.KnownHostsPath),
                 NoRollback = noRollback,
                 UpdateCommand = updateCommand,
                 RevertCommand = revertCommand ?? (updateCommand == null ? null : "true"),
                 OptionManifest = optionManifest,
+                CreateMigrator = createMigrator,
             };
             if (logger != null) settings.Logger = logger;
             return (new UpgradeRun(settings, realSteps ?? steps), steps);
@@ -632,6 +637,45 @@ namespace DragonflowUpgrade.Remote.Tests
                 Assert.Equal(new[] { "undo A" }, _log);
             }
             Assert.Equal(before, NbContent());
+        }
+
+        // Dragonflow's migrations, and one of the master release that moves compute-2 to another address.
+        static Migrator MasterMigrator(INbStore store, bool withMove = true) =>
+            new Migrator(store, new MigrationCatalog(DragonflowReleases.Migrations.Concat(withMove ? new[] { MoveCompute2 } : Array.Empty<Migration>()), DragonflowReleases.All),
+                null, DragonflowReleases.Schema);
+
+        static Migration MoveCompute2 => new Migration("move-compute-2", "master", "test: compute-2 gets another address", Migration.ParseUtc("2030-01-01T00:00:00Z").Value,
+            null, null, "test:move-compute-2", nb =>
+            {
+                var chassis = nb.Get("chassis", "compute-2");
+                chassis["ip"] = "192.168.100.99";
+                nb.Update("chassis", chassis);
+            });
+
+        [Fact]
+        public void The_NB_migration_of_a_database_at_master_writes_masters_keys_over_the_upgrades_one_backup()
+        {
+            // A Redis database at master: queens' objects under the keys master's driver writes ({table.topic}id), baselined.
+            using (var store = NbStoreFactory.Open(_cloud.RedisUri))
+            {
+                store.Parts.UseKeyLayout(store.Parts.KeyLayoutAt("master"));
+                store.Write(new FileNbStore(Path.Combine(TestCloud.RepoRoot, "tests", "fixtures", "queens-expected.jsonl")).Read().ToList());
+                using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "master", new GuardOptions("test", planOnly: false)))
+                    plan.Execute();
+            }
+            var steps = UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbBackup || s.Name == UpgradeSteps.NbMigration).ToList();
+            var results = new List<UpgradeStepResult>();
+            var state = NewRun(database: _cloud.RedisUri, realSteps: steps, createMigrator: s => MasterMigrator(s), targetRelease: "master").Run.Run(results.Add, null, CancellationToken.None);
+
+            Assert.Equal(UpgradeStatus.Completed, state.Status);
+            Assert.StartsWith("applied 1 migration(s) (move-compute-2): chassis +0 ~1 -0",
+                Assert.Single(results, r => r.Step == UpgradeSteps.NbMigration && r.Status == UpgradeStepStatus.Succeeded).Detail);
+            var raw = _cloud.RawKeys().Where(k => !k.Key.StartsWith("{" + ModuleTables.Prefix, StringComparison.Ordinal)).ToDictionary(k => k.Key, k => k.Value);
+            Assert.Contains("192.168.100.99", raw["{chassis.}compute-2"]);
+            Assert.DoesNotContain(raw.Keys, k => k.Contains("}."));
+            // The run committed over the backup the upgrade made, not one of its own.
+            using (var store = NbStoreFactory.Open(_cloud.RedisUri))
+                Assert.Equal(state.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
         }
 
         /// <summary>The NB objects of the test database, without the module's own records (the upgrade's record comes and goes).</summary>

@@ -29,13 +29,13 @@ namespace DragonflowUpgrade.Engine.Run
             r.KeyLayout == null ? "" : $" ({r.Rekeyed} of them written again, to move them back under {r.KeyLayout.Name} keys)";
 
         /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored.</summary>
-        internal static RestoreRunPlan Make(INbStore store, string backupPath, GuardOptions options, ILogger? logger)
+        internal static RestoreRunPlan Make(INbStore store, string backupPath, string? checksum, GuardOptions options, ILogger? logger)
         {
             var guard = Enter(store, options, allowInterruptedCommit: options.Force, logger);
             try
             {
                 var interrupted = CommitJournal.ReadInProgress(store);
-                return new RestoreRunPlan(store, guard, options, NbRestore.Plan(store, backupPath, force: options.Force), interrupted);
+                return new RestoreRunPlan(store, guard, options, NbRestore.Plan(store, backupPath, checksum, options.Force), interrupted);
             }
             catch
             {

@@ -23,9 +23,9 @@ namespace DragonflowUpgrade.Engine.Run
         public static BaselinePlan PlanBaseline(INbStore store, Migrator migrator, string release, GuardOptions options, ILogger? logger = null) =>
             BaselinePlan.Make(store, migrator, release, options, logger);
 
-        /// <summary>Making the database hold exactly the backup <paramref name="backupPath"/>.</summary>
-        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger? logger = null) =>
-            RestoreRunPlan.Make(store, backupPath, options, logger);
+        /// <summary>Making the database hold exactly the backup <paramref name="backupPath"/>; one whose checksum is not <paramref name="checksum"/> (when given) is refused.</summary>
+        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger? logger = null, string? checksum = null) =>
+            RestoreRunPlan.Make(store, backupPath, checksum, options, logger);
 
         /// <summary>Finishing an interrupted commit.</summary>
         public static ResumePlan PlanResume(INbStore store, GuardOptions options, ILogger? logger = null) =>

@@ -16,13 +16,17 @@ namespace DragonflowUpgrade.Engine.Run
         /// backup of another database. Migrating and baselining have none.</param>
         /// <param name="serviceDownTime">How long after its last heartbeat a component counts as down; Dragonflow's 80 s when null.</param>
         /// <param name="ignoreLiveControlPlane">Go ahead while the control plane still reports in (with a warning).</param>
-        public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null, bool ignoreLiveControlPlane = false)
+        /// <param name="heldLock">The database's upgrade lock, taken by the caller for longer than this operation (a whole
+        /// upgrade's): the guard requires it still held instead of taking the lock, and the plan leaves it held. Null to take it.</param>
+        public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null, bool ignoreLiveControlPlane = false,
+            UpgradeLock? heldLock = null)
         {
             Purpose = purpose ?? throw new ArgumentNullException(nameof(purpose));
             PlanOnly = planOnly;
             Force = force;
             ServiceDownTime = serviceDownTime ?? ControlPlaneCheck.DefaultServiceDownTime;
             IgnoreLiveControlPlane = ignoreLiveControlPlane;
+            HeldLock = heldLock;
         }
 
         public string Purpose { get; }
@@ -30,6 +34,7 @@ namespace DragonflowUpgrade.Engine.Run
         public bool Force { get; }
         public bool IgnoreLiveControlPlane { get; }
         public TimeSpan ServiceDownTime { get; }
+        public UpgradeLock? HeldLock { get; }
     }
 
     /// <summary>
@@ -80,12 +85,13 @@ namespace DragonflowUpgrade.Engine.Run
 
         private protected void Warn(string warning) => _warnings.Add(warning);
 
-        /// <summary>Refuses a second execution, and one of a plan made without the lock.</summary>
+        /// <summary>Refuses a second execution, one of a plan made without the lock, and one whose lock was lost or broken since.</summary>
         private protected void BeginExecute()
         {
             if (Options.PlanOnly) throw new InvalidOperationException("A plan made with planOnly holds no lock: it cannot be executed.");
             if (_executed) throw new InvalidOperationException("The plan was executed already; make a new one.");
             _executed = true;
+            _guard.Lock?.RequireHeld(Store);
         }
 
         /// <summary>
@@ -96,7 +102,7 @@ namespace DragonflowUpgrade.Engine.Run
         private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger? logger,
             bool controlPlaneLater = false) =>
             UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit,
-                controlPlaneLater);
+                controlPlaneLater, options.HeldLock);
 
         /// <summary>Refuses to write before the guard's check of the control plane, when it was entered with controlPlaneLater.</summary>
         private protected void RequireControlPlaneChecked()

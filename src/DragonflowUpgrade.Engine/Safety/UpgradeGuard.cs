@@ -14,12 +14,16 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class UpgradeGuard : IDisposable
     {
-        UpgradeGuard(UpgradeLock? upgradeLock, IReadOnlyList<LiveComponent> live, HeartbeatInvalidException? unreadable)
+        UpgradeGuard(UpgradeLock? upgradeLock, bool releases, IReadOnlyList<LiveComponent> live, HeartbeatInvalidException? unreadable)
         {
             Lock = upgradeLock;
+            _releases = releases;
             Live = live;
             UnreadableHeartbeats = unreadable;
         }
+
+        // Whether Dispose releases the lock: not one its caller holds.
+        readonly bool _releases;
 
         // What a check of the control plane left for later (controlPlaneLater) needs.
         string _location = "", _purpose = "";
@@ -29,7 +33,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <summary>Whether the control plane is still to be checked, by <see cref="CheckControlPlane"/>.</summary>
         public bool ControlPlanePending { get; private set; }
 
-        /// <summary>The lock held; null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
+        /// <summary>The lock held (taken by the guard, or by its caller); null when the guard was entered without one (a -WhatIf run, which writes nothing).</summary>
         public UpgradeLock? Lock { get; }
 
         /// <summary>What of the control plane is alive but was let through (forced, or no lock taken).</summary>
@@ -39,7 +43,7 @@ namespace DragonflowUpgrade.Engine.Safety
         public HeartbeatInvalidException? UnreadableHeartbeats { get; private set; }
 
         /// <summary>No lock and nothing checked: for a plan that writes nothing (a migration run with nothing pending).</summary>
-        internal static UpgradeGuard None { get; } = new UpgradeGuard(null, Array.Empty<LiveComponent>(), null);
+        internal static UpgradeGuard None { get; } = new UpgradeGuard(null, false, Array.Empty<LiveComponent>(), null);
 
         /// <param name="store">The NB database about to be written.</param>
         /// <param name="purpose">The command entering (the cmdlet's name): the lock names it as its holder, and a refusal
@@ -51,30 +55,34 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <param name="allowInterruptedCommit">Let an interrupted commit through: for what finishes or discards it (resume, undo, a forced restore).</param>
         /// <param name="controlPlaneLater">Check the control plane later, on heartbeat rows the caller reads anyway under the lock
         /// and before it writes anything (a migration run's snapshot): <see cref="CheckControlPlane"/>. Saves a read of the heartbeat tables.</param>
+        /// <param name="heldLock">The lock, taken by the caller for longer than the guard (a whole upgrade's): required still held
+        /// (<see cref="UpgradeLock.RequireHeld"/>) instead of taken, and not released by <see cref="Dispose"/>.</param>
         public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger? logger = null,
-            bool allowInterruptedCommit = false, bool controlPlaneLater = false)
+            bool allowInterruptedCommit = false, bool controlPlaneLater = false, UpgradeLock? heldLock = null)
         {
-            var held = takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
+            heldLock?.RequireHeld(store);
+            bool locked = heldLock != null || takeLock;
+            var taken = heldLock == null && takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
             try
             {
                 if (!allowInterruptedCommit) CommitJournal.RequireNoneInProgress(store);
                 // Writes go to the key layout of the release the database is at (on Redis, master's differs).
                 StoredKeys.FollowRelease(store, MigrationLog.RecordedRelease(MigrationLog.Read(store)));
                 if (controlPlaneLater)
-                    return new UpgradeGuard(held, Array.Empty<LiveComponent>(), null)
+                    return new UpgradeGuard(heldLock ?? taken, taken != null, Array.Empty<LiveComponent>(), null)
                     {
                         ControlPlanePending = true,
                         _location = store.Location,
                         _purpose = purpose,
                         _serviceDownTime = serviceDownTime,
-                        _letLiveThrough = ignoreLiveControlPlane || !takeLock,
+                        _letLiveThrough = ignoreLiveControlPlane || !locked,
                     };
-                var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !takeLock, out var unreadable, purpose);
-                return new UpgradeGuard(held, live, unreadable);
+                var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !locked, out var unreadable, purpose);
+                return new UpgradeGuard(heldLock ?? taken, taken != null, live, unreadable);
             }
             catch
             {
-                held?.Dispose();
+                taken?.Dispose();
                 throw;
             }
         }
@@ -92,6 +100,9 @@ namespace DragonflowUpgrade.Engine.Safety
             ControlPlanePending = false;
         }
 
-        public void Dispose() => Lock?.Dispose();
+        public void Dispose()
+        {
+            if (_releases) Lock?.Dispose();
+        }
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
 
 namespace DragonflowUpgrade.Remote.Upgrade
@@ -34,10 +35,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (outcome.HeartbeatFailure != null) throw new StepFailedException(null, outcome.HeartbeatFailure);
         }
 
-        internal static IEnumerable<(string, string)> ServicesOf(UpgradeContext c, bool stop) =>
-            c.Settings.Nodes.Select(n => (n.Name, string.Join(", ", (stop
-                ? n.ServicesOf(ServiceKind.Neutron).Reverse().Concat(n.ServicesOf(ServiceKind.Dragonflow).Reverse())
-                : n.ServicesOf(ServiceKind.Dragonflow).Concat(n.ServicesOf(ServiceKind.Neutron))).Select(s => s.Name))));
+        /// <summary>Each node's services, in the order <paramref name="action"/> takes them, as "stop"/"start" and a list.</summary>
+        internal static IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c, ControlPlaneAction action) =>
+            c.Settings.Nodes.Select(n => ((string?)n.Name, $"{(action == ControlPlaneAction.Stop ? "stop" : "start")} {string.Join(", ", ControlPlane.InOrder(n, action).Select(s => s.Name))}"));
     }
 
     /// <summary>Stops Neutron servers, then every Dragonflow service, and waits for the heartbeats to stop. Undo starts the old control plane and waits for its heartbeats.</summary>
@@ -46,7 +46,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Stop;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: true).Select(x => ((string?)x.Item1, "stop " + x.Item2));
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.Describe(c, ControlPlaneAction.Stop);
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Stop(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
         public void Undo(UpgradeContext c) =>
@@ -175,8 +175,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
     }
 
     /// <summary>
-    /// Migrates the NB database to the target release through the engine's guarded, journaled run;
-    /// a commit the upgrade was killed in is finished. Undo restores the upgrade's NB backup exactly.
+    /// Migrates the NB database to the target release through the engine's guarded, journaled run,
+    /// under the upgrade's lock and over the backup the NB backup step made; a commit the upgrade
+    /// was killed in is finished. Undo restores the upgrade's NB backup exactly.
     /// </summary>
     sealed class NbMigrationStep : IUpgradeStep
     {
@@ -188,42 +189,46 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             var sw = Stopwatch.StartNew();
             var store = c.Store;
-            RequireLock(c);
             if (CommitJournal.ReadInProgress(store) != null)
             {
-                MarkStarted(c);
-                var resumed = CommitJournal.Resume(store, c.Progress, c.Settings.Logger);
-                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
-                    $"finished the interrupted commit of {string.Join(", ", resumed.Migrations)}: {resumed.Puts} put, {resumed.Deletes} deleted"));
+                using (var resume = NbRun.PlanResume(store, Guard(c), c.Settings.Logger))
+                {
+                    MarkStarted(c);
+                    var resumed = resume.Execute(c.Progress);
+                    c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
+                        $"finished the interrupted commit of {string.Join(", ", resumed.Migrations)}: {resumed.Puts} put, {resumed.Deletes} deleted"));
+                }
                 return;
             }
-            // Under the upgrade's lock (UpgradeRun holds it): the guard's other checks, not a second lock.
-            CommitJournal.RequireNoneInProgress(store);
-            ControlPlaneCheck.Require(store, c.Settings.ServiceDownTime, false, out _, "Invoke-DfUpgrade");
-            var migrator = c.Settings.CreateMigrator(store);
-            var plan = migrator.Plan();
-            // The backup a rollback would restore is checked before anything is written.
-            if (c.State.NbBackupPath != null) NbBackup.Verify(c.State.NbBackupPath, c.State.NbBackupChecksum);
-            var selected = migrator.Select(plan, c.Settings.TargetRelease);
-            var schema = migrator.PlanSchema(plan, c.Settings.TargetRelease, selected);
-            if (selected.Count == 0 && !schema.ChangesRelease)
+            var request = new MigrationRunRequest
             {
-                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
-                return;
+                TargetRelease = c.Settings.TargetRelease,
+                // The NB backup step, before this one, made and recorded it: what a rollback restores.
+                ExistingBackup = c.State.NbBackupPath ?? throw new InvalidOperationException("The upgrade's state records no NB backup."),
+                ExistingBackupChecksum = c.State.NbBackupChecksum,
+            };
+            using (var plan = NbRun.PlanMigration(store, c.Settings.CreateMigrator(store), request, Guard(c), c.Progress, c.Settings.Logger))
+            {
+                if (plan.IsEmpty)
+                {
+                    c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
+                    return;
+                }
+                plan.Execute(c.Progress, _ => MarkStarted(c));
+                foreach (var w in plan.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
+                    $"applied {plan.Migrations.Count} migration(s) ({string.Join(", ", plan.Migrations.Select(m => m.Id))}): " +
+                    string.Join("; ", plan.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
             }
-            var result = migrator.Run(selected, schema, c.Progress);
-            RequireLock(c);
-            MarkStarted(c);
-            // The NB backup step, before this one, recorded its backup.
-            migrator.Commit(result, NbBackup.ReadHeader(c.State.NbBackupPath ?? throw new InvalidOperationException("The upgrade's state records no NB backup.")), c.Progress);
-            foreach (var w in result.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
-            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
-                $"applied {selected.Count} migration(s) ({string.Join(", ", selected.Select(m => m.Id))}): " +
-                string.Join("; ", result.Changes.Select(t => $"{t.Table} +{t.Creates} ~{t.Updates} -{t.Deletes}"))));
         }
 
-        /// <summary>Refuses to write when the upgrade's lock was taken from it (broken with Unlock-DfNbDatabase -Force) or lost.</summary>
-        static void RequireLock(UpgradeContext c) => c.Lock?.RequireHeld(c.Store);
+        /// <summary>
+        /// The guard under the lock the upgrade holds (<see cref="UpgradeRun"/> takes it before the stop):
+        /// required still held, not taken again. <paramref name="restore"/>: for the rollback's restore, which
+        /// discards the journal of a commit the upgrade was killed in (forced; the backup is the upgrade's own, pinned by its checksum).
+        /// </summary>
+        static GuardOptions Guard(UpgradeContext c, bool restore = false) =>
+            new GuardOptions("Invoke-DfUpgrade", planOnly: false, force: restore, serviceDownTime: c.Settings.ServiceDownTime, heldLock: c.Lock);
 
         /// <summary>Recorded before the first write: a migration that wrote nothing needs no backup to be undone.</summary>
         static void MarkStarted(UpgradeContext c)
@@ -235,22 +240,25 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public void RequireUndoable(UpgradeContext c)
         {
             if (!c.State.NbMigrationStarted) return;
-            NbBackup.Verify(c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore"), c.State.NbBackupChecksum);
+            NbBackup.Verify(RecordedBackup(c), c.State.NbBackupChecksum);
         }
+
+        static string RecordedBackup(UpgradeContext c) =>
+            c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore");
 
         public void Undo(UpgradeContext c)
         {
             if (!c.State.NbMigrationStarted) return;
             var sw = Stopwatch.StartNew();
-            var store = c.Store;
-            RequireLock(c);
-            var plan = NbRestore.Plan(store, c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore"), c.State.NbBackupChecksum);
-            NbRestore.Apply(store, plan, c.Progress);
-            if (CommitJournal.ReadInProgress(store) != null) CommitJournal.Discard(store, c.Settings.Logger);
-            c.State.NbMigrationStarted = false;
-            c.Save();
-            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
-                $"restored {c.State.NbBackupPath}: {plan.Created} created, {plan.Updated} updated, {plan.Deleted} deleted"));
+            string backup = RecordedBackup(c);
+            using (var plan = NbRun.PlanRestore(c.Store, backup, Guard(c, restore: true), c.Settings.Logger, c.State.NbBackupChecksum))
+            {
+                plan.Execute(c.Progress);
+                c.State.NbMigrationStarted = false;
+                c.Save();
+                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.RolledBack, sw.Elapsed,
+                    $"restored {backup}: {plan.Restore.Created} created, {plan.Restore.Updated} updated, {plan.Restore.Deleted} deleted"));
+            }
         }
     }
 
@@ -260,7 +268,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public string Name => UpgradeSteps.Start;
         public bool RollsBack => true;
         public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.ServicesOf(c, stop: false).Select(x => ((string?)x.Item1, "start " + x.Item2));
+        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => UpgradeSteps.Describe(c, ControlPlaneAction.Start);
         public void Do(UpgradeContext c) =>
             UpgradeSteps.Report(c, Name, c.Plane.Start(c.Settings.Nodes, c.HeartbeatCheck(), c.Progress, c.Cancel));
         public void Undo(UpgradeContext c) =>

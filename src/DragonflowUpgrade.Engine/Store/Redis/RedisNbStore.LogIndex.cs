@@ -46,7 +46,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 _connection.Command("SMEMBERS", _logIndexKey);
                 _connection.Flush();
-                var members = _connection.ReadArray().Cast<byte[]>().ToList();
+                var members = _connection.ReadArray().Select(m => m as byte[] ?? throw UnexpectedReply("SMEMBERS", "a set's members")).ToList();
                 if (members.RemoveAll(m => m.Length == 0) == 0) return null;
                 var names = new NameTable();
                 var keys = new List<NbKey>(members.Count);

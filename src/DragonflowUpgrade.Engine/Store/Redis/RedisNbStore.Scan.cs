@@ -241,10 +241,11 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 var reply = _connection.ReadArray();
                 read.MgetsPending--;
-                for (int i = 0; i + 1 < reply.Length; i += 2)
+                if (reply.Length % 2 != 0) throw UnexpectedReply("EVALSHA", "the positions and types of keys");
+                for (int i = 0; i < reply.Length; i += 2)
                 {
-                    int index = at + (int)(long)reply[i];
-                    string type = Encoding.UTF8.GetString((byte[])reply[i + 1]);
+                    int index = at + Position(reply[i], 0, length - 1, "EVALSHA");
+                    string type = Encoding.UTF8.GetString(reply[i + 1] as byte[] ?? throw UnexpectedReply("EVALSHA", "the positions and types of keys"));
                     if (type == "none") gone.Add(index);
                     else wrong = wrong ?? NbKeyException.WrongType(Location, Encoding.UTF8.GetBytes(layouts[index].FormatKey(keys[index])), type);
                 }

@@ -308,7 +308,7 @@ return bad";
             {
                 var bad = _connection.ReadArray();
                 if (bad.Length == 0 && !checkOnly) done += batch.Count;
-                foreach (long i in bad) changed.Add(batch[(int)i - 1].Key);
+                foreach (var i in bad) changed.Add(batch[Position(i, 1, batch.Count, "EVAL") - 1].Key);
                 progress?.Report(done);
             });
             written = done;
@@ -340,6 +340,14 @@ return bad";
                 complete(inFlight.Dequeue());
             }
         }
+
+        // A reply of another shape than the command's script returns: Guard reports it as the store's error, naming the server.
+        static InvalidDataException UnexpectedReply(string command, string what) =>
+            new InvalidDataException($"Redis answered {command} with something other than {what}.");
+
+        // A key's position, from first to last, in a script's reply.
+        static int Position(object? item, int first, int last, string command) =>
+            item is long p && p >= first && p <= last ? (int)p : throw UnexpectedReply(command, $"positions of keys from {first} to {last}");
 
         T Guard<T>(string what, Func<T> operation)
         {
