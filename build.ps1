@@ -6,11 +6,7 @@
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
           prints the seconds each part took (build, servers, each xunit project, Pester and its
           slowest files), then "N passed, N failed" last (preceded by the behaviour tests and the
-          help checks counted apart), and exits non-zero on any failure. With -Parallel (and no
-          filter), it runs in lanes at once (xunit, and the Pester files spread over three more),
-          each a child process with its own test servers on ports of its own (the DF_TEST_*_PORT
-          bases plus a fixed step per lane: see $LanePorts) and its own log, printed whole when the
-          lane ends; the counts are summed. Ctrl+C or a failure stops every lane and its servers.
+          help checks counted apart), and exits non-zero on any failure.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -18,13 +14,6 @@
     Test only: run just the xunit tests this filter selects (dotnet test --filter syntax).
 .PARAMETER PesterPath
     Test only: run just these Pester files. When either this or -XunitFilter is given, only the named tests run.
-.PARAMETER Parallel
-    Test only: run the whole suite in four lanes at once. Off by default: the tests are mostly
-    CPU-bound (each starts PowerShell, SSH sessions and servers), and on a 2-core machine four
-    lanes made each test several times slower, so the whole run took longer than one lane.
-.PARAMETER Lane
-    Test only, set by an unfiltered Test for the lanes it starts: run this lane's part of the
-    tests on the servers of its ports, and leave its counts in out/test-lanes/<lane>.json.
 .PARAMETER BenchName
     Bench only: run just these benchmarks (bench/<name>.bench.ps1: upgrade, controlplane, readers); all by default.
 .PARAMETER BenchSize
@@ -37,8 +26,6 @@ param(
     [string] $Configuration = 'Release',
     [string] $XunitFilter,
     [string[]] $PesterPath,
-    [switch] $Parallel,
-    [string] $Lane,
     [string[]] $BenchName,
     [int[]] $BenchSize = @(100000, 1000000)
 )
@@ -166,66 +153,6 @@ function Invoke-TestPart([string] $StateDir, $Xunit, $Pester) {
     $result
 }
 
-# The unfiltered run's lanes: child processes that run at once, each with its own test servers
-# (ports: the base port, the variable's or else the server script's default, plus the lane's
-# number times the step below; lane 0 keeps the base ports). The Pester files are spread by
-# their measured seconds (longest first, each to the lane with the least so far); a file not
-# listed here goes to the lane with the least, so a new file still runs.
-$LanePorts = [ordered]@{
-    DF_TEST_REDIS_PORT         = @{ Default = 6390; Step = 10 }    # and +1 (TLS)
-    DF_TEST_REDIS_CLUSTER_PORT = @{ Default = 7380; Step = 10 }    # +0 to +8, bus at +10000
-    DF_TEST_SSH_PORT           = @{ Default = 2222; Step = 10 }
-    DF_TEST_ETCD_PORT          = @{ Default = 23790; Step = 20 }   # +0 to +2, +10 to +12, the cluster at +13 to +18 when its variable is unset
-    DF_TEST_ETCD_CLUSTER_PORT  = @{ Default = $null; Step = 6 }
-    DF_TEST_MARIADB_PORT       = @{ Default = 3399; Step = 1 }
-}
-# Seconds on a quiet machine (files measured only under load: their share of that run's time).
-$PesterFileSeconds = @{
-    'Hostile.UpgradeNight.Tests.ps1' = 334; 'Upgrade.Tests.ps1' = 285; 'Stores.Tests.ps1' = 106; 'Coverage.NodeParameters.Tests.ps1' = 100
-    'SafetyCrash.Tests.ps1' = 92; 'Hostile.Migrations.Tests.ps1' = 80; 'Hostile.DatabaseUri.Tests.ps1' = 75; 'Coverage.Safety.Tests.ps1' = 36
-    'EtcdCluster.Tests.ps1' = 25; 'ControlPlane.Tests.ps1' = 21; 'Configuration.Tests.ps1' = 17; 'Hostile.Configuration.Tests.ps1' = 15
-}
-$XunitSeconds = 422
-
-function Get-TestLanes {
-    $lanes = @(
-        [pscustomobject]@{ Name = 'xunit'; Xunit = $true; Pester = @(); Seconds = $XunitSeconds }
-        [pscustomobject]@{ Name = 'a'; Xunit = $false; Pester = @(); Seconds = 0 }
-        [pscustomobject]@{ Name = 'b'; Xunit = $false; Pester = @(); Seconds = 0 }
-        [pscustomobject]@{ Name = 'c'; Xunit = $false; Pester = @(); Seconds = 0 }
-    )
-    $files = Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' |
-        Sort-Object @{ Expression = { [double]$PesterFileSeconds[$_.Name] }; Descending = $true }, Name
-    foreach ($file in $files) {
-        $lane = $lanes | Sort-Object Seconds, Name | Select-Object -First 1
-        $lane.Pester += $file.FullName
-        $lane.Seconds += if ($PesterFileSeconds.ContainsKey($file.Name)) { $PesterFileSeconds[$file.Name] } else { 10 }
-    }
-    $lanes = @($lanes | Where-Object { $_.Xunit -or $_.Pester })
-    for ($i = 0; $i -lt $lanes.Count; $i++) {
-        $ports = [ordered]@{}
-        foreach ($name in $LanePorts.Keys) {
-            $base = if ([Environment]::GetEnvironmentVariable($name)) { [int][Environment]::GetEnvironmentVariable($name) } else { $LanePorts[$name].Default }
-            if ($null -ne $base) { $ports[$name] = "$($base + $i * $LanePorts[$name].Step)" }
-        }
-        $lanes[$i] | Add-Member -NotePropertyName Ports -NotePropertyValue $ports
-    }
-    $lanes
-}
-
-# Starts a lane: this script again (-Lane), its output in its own log.
-function Start-TestLane($Lane, [string] $Dir) {
-    $exe = (Get-Process -Id $PID).Path
-    $arguments = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), '-Task', 'Test', '-Configuration', $Configuration, '-Lane', $Lane.Name)
-    if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
-    $start = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    # sh puts the lane's output and errors in one file, then becomes the lane's process.
-    foreach ($a in @('-c', 'exec "$@" >"$0" 2>&1', (Join-Path $Dir "$($Lane.Name).log"), $exe) + $arguments) { $start.ArgumentList.Add($a) }
-    foreach ($p in $Lane.Ports.GetEnumerator()) { $start.Environment[$p.Key] = $p.Value }
-    $start.UseShellExecute = $false
-    [Diagnostics.Process]::Start($start)
-}
-
 function Write-TestSummary($Result, [Collections.IDictionary] $Timings) {
     Write-Host 'Time (seconds):'
     foreach ($t in $Timings.GetEnumerator()) { Write-Host ('  {0,-48} {1,7:N1}' -f $t.Key, $t.Value) }
@@ -254,17 +181,7 @@ switch ($Task) {
         # Where the run's time goes, printed before the counts.
         $script:Timings = [ordered]@{}
         $total = [Diagnostics.Stopwatch]::StartNew()
-        if ($Lane) {
-            # One lane of an unfiltered run, in a child process: its counts go to a file for the run that started it.
-            $spec = Get-TestLanes | Where-Object Name -EQ $Lane
-            $result = Invoke-TestPart (Join-Path $Root "out/test-servers/$Lane") $spec.Xunit $spec.Pester
-            $result.Timings = @($script:Timings.GetEnumerator() | ForEach-Object { @{ Name = $_.Key; Seconds = $_.Value } })
-            $result | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Root "out/test-lanes/$Lane.json")
-            exit ([int]($result.Failed -gt 0))
-        }
         $result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
-        $children = @()
-        $lanes = @()
         try {
             Invoke-Build
             $script:Timings['build'] = $total.Elapsed.TotalSeconds
@@ -272,55 +189,14 @@ switch ($Task) {
                 # Only the named tests, in this process.
                 $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') ([bool]$XunitFilter) $PesterPath
             }
-            elseif (-not $Parallel) {
-                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $true
-            }
             else {
-                $dir = Join-Path $Root 'out/test-lanes'
-                if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
-                New-Item -ItemType Directory $dir | Out-Null
-                $lanes = @(Get-TestLanes)
-                foreach ($l in $lanes) {
-                    Write-Host "Lane $($l.Name): $(@(if ($l.Xunit) { 'xunit' }) + @($l.Pester | ForEach-Object { [IO.Path]::GetFileName($_) }) -join ', ') (ports $(@($l.Ports.Values) -join ', '))"
-                    $children += [pscustomobject]@{ Lane = $l; Process = (Start-TestLane $l $dir); Clock = [Diagnostics.Stopwatch]::StartNew(); Done = $false }
-                }
-                $result = @{ Passed = 0; Failed = 0; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
-                # Each lane's log is printed whole as the lane ends, so that the lanes' lines do not mix.
-                while ($running = @($children | Where-Object { -not $_.Done })) {
-                    foreach ($c in $running | Where-Object { $_.Process.HasExited }) {
-                        $c.Done = $true
-                        $seconds = $c.Clock.Elapsed.TotalSeconds
-                        Write-Host "===== lane $($c.Lane.Name): ended after $([int]$seconds) s, exit code $($c.Process.ExitCode)"
-                        Get-Content (Join-Path $dir "$($c.Lane.Name).log") -ErrorAction SilentlyContinue | Out-Host
-                        Write-Host "===== lane $($c.Lane.Name): end of its log"
-                        $script:Timings["lane $($c.Lane.Name)"] = $seconds
-                        $file = Join-Path $dir "$($c.Lane.Name).json"
-                        if (-not (Test-Path $file)) {
-                            $result.Failed++
-                            $result.FailedNames += "lane $($c.Lane.Name): ended without results (exit code $($c.Process.ExitCode)); see its log"
-                            continue
-                        }
-                        $r = Get-Content $file -Raw | ConvertFrom-Json
-                        foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $r.$k }
-                        $result.FailedNames += @($r.FailedNames)
-                        $result.Files += @($r.Files)
-                        foreach ($t in $r.Timings) { $script:Timings["  $($c.Lane.Name): $($t.Name)"] = $t.Seconds }
-                    }
-                    Start-Sleep -Milliseconds 250
-                }
+                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $true
             }
         }
         catch {
             Write-Host "The test run stopped: $_"
             Write-Host $_.ScriptStackTrace
             $result.Failed++
-        }
-        finally {
-            # Interrupted (Ctrl+C) or failed: the lanes still running stop, and every lane's servers with them.
-            $left = @($children | Where-Object { -not $_.Process.HasExited })
-            foreach ($c in $left) { $c.Process.WaitForExit(20000) | Out-Null }
-            foreach ($c in $left | Where-Object { -not $_.Process.HasExited }) { $c.Process.Kill($true) }
-            foreach ($l in $lanes) { Stop-TestServers (Join-Path $Root "out/test-servers/$($l.Name)") }
         }
         # The slowest Pester files, where a shorter run would start.
         foreach ($f in @($result.Files) | Sort-Object { $_.Seconds } -Descending | Select-Object -First 6) {
