@@ -653,7 +653,7 @@ namespace DragonflowUpgrade.Remote.Tests
             });
 
         [Fact]
-        public void The_NB_migration_of_a_database_at_master_writes_masters_keys_over_the_upgrades_one_backup()
+        public void The_NB_migration_of_a_database_at_master_writes_masters_keys_and_records_the_backup_it_committed_over()
         {
             // A Redis database at master: queens' objects under the keys master's driver writes ({table.topic}id), baselined.
             using (var store = NbStoreFactory.Open(_cloud.RedisUri))
@@ -673,7 +673,7 @@ namespace DragonflowUpgrade.Remote.Tests
             var raw = _cloud.RawKeys().Where(k => !k.Key.StartsWith("{" + ModuleTables.Prefix, StringComparison.Ordinal)).ToDictionary(k => k.Key, k => k.Value);
             Assert.Contains("192.168.100.99", raw["{chassis.}compute-2"]);
             Assert.DoesNotContain(raw.Keys, k => k.Contains("}."));
-            // The run committed over the backup the upgrade made, not one of its own.
+            // The state records the backup the run committed over: what a rollback restores.
             using (var store = NbStoreFactory.Open(_cloud.RedisUri))
                 Assert.Equal(state.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
         }

@@ -196,6 +196,7 @@ namespace DragonflowUpgrade.Engine.Run
             var backup = (_backup ?? throw new InvalidOperationException("A run plan with migrations to apply has no backup under way: its snapshot was read without starting one."))
                 .GetAwaiter().GetResult();
             _logger.LogDebug("Wrote and read back the backup of {Count} objects (waited {Ms} ms for it).", backup.Objects, clock.ElapsedMilliseconds);
+            RequireLockHeld();   // the wait for the backup can be long
             beforeFirstWrite?.Invoke(backup);
             clock.Restart();
             var commit = _migrator.Commit(result, backup, progress);

@@ -91,8 +91,11 @@ namespace DragonflowUpgrade.Engine.Run
             if (Options.PlanOnly) throw new InvalidOperationException("A plan made with planOnly holds no lock: it cannot be executed.");
             if (_executed) throw new InvalidOperationException("The plan was executed already; make a new one.");
             _executed = true;
-            _guard.Lock?.RequireHeld(Store);
+            RequireLockHeld();
         }
+
+        /// <summary>Refuses to go on writing once the lock was lost or broken (checked again after a long wait, before the first write).</summary>
+        private protected void RequireLockHeld() => _guard.Lock?.RequireHeld(Store);
 
         /// <summary>
         /// Step 1 of every writing operation: the lock (not when only planning), no interrupted

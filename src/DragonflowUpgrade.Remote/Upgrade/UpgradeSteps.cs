@@ -176,8 +176,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
     /// <summary>
     /// Migrates the NB database to the target release through the engine's guarded, journaled run,
-    /// under the upgrade's lock and over the backup the NB backup step made; a commit the upgrade
-    /// was killed in is finished. Undo restores the upgrade's NB backup exactly.
+    /// under the upgrade's lock, over the backup the run makes of what it read; a commit the upgrade
+    /// was killed in is finished. Undo restores the NB backup recorded when the migration started, exactly.
     /// </summary>
     sealed class NbMigrationStep : IUpgradeStep
     {
@@ -200,13 +200,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 }
                 return;
             }
-            var request = new MigrationRunRequest
+            // Before the migration has started, the run backs up what it read, and that backup (recorded with the
+            // start, before the first write) is what a rollback restores: the database may have changed since the
+            // NB backup step (a resume after services ran). Once started, the backup recorded then is used.
+            bool started = c.State.NbMigrationStarted;
+            var request = new MigrationRunRequest { TargetRelease = c.Settings.TargetRelease };
+            if (started)
             {
-                TargetRelease = c.Settings.TargetRelease,
-                // The NB backup step, before this one, made and recorded it: what a rollback restores.
-                ExistingBackup = c.State.NbBackupPath ?? throw new InvalidOperationException("The upgrade's state records no NB backup."),
-                ExistingBackupChecksum = c.State.NbBackupChecksum,
-            };
+                request.ExistingBackup = c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore");
+                request.ExistingBackupChecksum = c.State.NbBackupChecksum;
+            }
+            else request.BackupPath = c.Settings.BackupFolder;
             using (var plan = NbRun.PlanMigration(store, c.Settings.CreateMigrator(store), request, Guard(c), c.Progress, c.Settings.Logger))
             {
                 if (plan.IsEmpty)
@@ -214,7 +218,15 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
                     return;
                 }
-                plan.Execute(c.Progress, _ => MarkStarted(c));
+                plan.Execute(c.Progress, backup =>
+                {
+                    if (!started)
+                    {
+                        c.State.NbBackupPath = backup.Path;
+                        c.State.NbBackupChecksum = backup.Checksum;
+                    }
+                    MarkStarted(c);
+                });
                 foreach (var w in plan.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
                     $"applied {plan.Migrations.Count} migration(s) ({string.Join(", ", plan.Migrations.Select(m => m.Id))}): " +

@@ -101,7 +101,7 @@ namespace DragonflowUpgrade.Engine.Store
         [MethodImpl(Hot.Optimize)]
         List<NbKey> NextPage(ScanRead read)
         {
-            if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
+            if (_connection.ReadArrayLength() != 2) throw UnexpectedReply("SCAN", "a cursor and keys");
             string cursor = NbJson.Utf8Text(_connection.ReadBulkBytes());
             read.ScanPending = false;
             if (cursor != "0") SendScan(cursor, read);
@@ -205,7 +205,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 long count = _connection.ReadArrayLength();
                 read.MgetsPending--;
-                if (count != length) throw new IOException("Redis answered MGET with another number of values than keys asked for.");
+                if (count != length) throw UnexpectedReply("MGET", "as many values as keys asked for");
                 for (int i = 0; i < count; i++)
                 {
                     if (_connection.TryReadBulk(read.Arena, out var value)) entries.Add(new NbEntry(keys[at + i], value));
@@ -227,7 +227,7 @@ namespace DragonflowUpgrade.Engine.Store
             _connection.Command("SCRIPT", "LOAD", script);
             _connection.Flush();
             var reply = _connection.ReadReply();
-            return reply as string ?? Encoding.ASCII.GetString(reply as byte[] ?? throw new IOException("Redis answered SCRIPT LOAD with something other than a script's SHA-1."));
+            return reply as string ?? Encoding.ASCII.GetString(reply as byte[] ?? throw UnexpectedReply("SCRIPT LOAD", "a script's SHA-1"));
         }
 
         // The keys of a page without their values: those the script finds deleted since the SCAN are
@@ -279,7 +279,7 @@ namespace DragonflowUpgrade.Engine.Store
                     do
                     {
                         SendScan(cursor, read);
-                        if (_connection.ReadArrayLength() != 2) throw new IOException("Redis answered SCAN with something other than a cursor and keys.");
+                        if (_connection.ReadArrayLength() != 2) throw UnexpectedReply("SCAN", "a cursor and keys");
                         cursor = NbJson.Utf8Text(_connection.ReadBulkBytes());
                         read.ScanPending = false;
                         for (long i = _connection.ReadArrayLength(); i > 0; i--)
@@ -318,7 +318,7 @@ namespace DragonflowUpgrade.Engine.Store
             NbKeyException? wrong = null;
             foreach (var key in read.Suspects)
             {
-                string type = _connection.ReadReply() as string ?? throw new IOException("Redis answered TYPE with something other than a type.");
+                string type = _connection.ReadReply() as string ?? throw UnexpectedReply("TYPE", "a type");
                 if (type != "none") wrong = wrong ?? NbKeyException.WrongType(Location, key, type);
             }
             if (wrong != null) throw wrong;

@@ -341,7 +341,7 @@ return bad";
             }
         }
 
-        // A reply of another shape than the command's script returns: Guard reports it as the store's error, naming the server.
+        // A reply of another shape than the command returns: Guard reports it as the store's error, naming the server (not as a lost connection).
         static InvalidDataException UnexpectedReply(string command, string what) =>
             new InvalidDataException($"Redis answered {command} with something other than {what}.");
 
