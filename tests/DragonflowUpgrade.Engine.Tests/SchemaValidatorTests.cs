@@ -90,6 +90,20 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(expected, Thing(members));
         }
 
+        [Fact]
+        public void A_number_beyond_a_doubles_range_in_the_wrong_place_is_named_not_a_crash()
+        {
+            Assert.StartsWith("thing/t1 field count: must be an integer, not a number ", Thing("\"count\":1e400"));
+            Assert.StartsWith("thing/t1 field state: ", Thing("\"state\":-1e400"));
+        }
+
+        [Fact]
+        public void An_integer_of_more_digits_than_python_reads_is_refused_at_once()
+        {
+            Assert.Equal("", Thing("\"ratio\":" + new string('9', 4300)));
+            Assert.Contains("an integer of more than 4300 digits, which Python does not read", Thing("\"ratio\":" + new string('9', 1000000)));
+        }
+
         [Theory]
         [InlineData("\"name\":\"caf\\u00e9\\/x\\n\\ud800\"", "")]
         [InlineData("\"count\":\"caf\\u00e9\\/x\"", "thing/t1 field count: must be an integer, not a string \"caf\\u00e9\\/x\"")]

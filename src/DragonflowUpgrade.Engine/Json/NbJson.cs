@@ -28,6 +28,7 @@ namespace DragonflowUpgrade.Engine.Json
     public static class NbJson
     {
         const int MaxDepth = 64;
+        const int MaxIntegerDigits = 4300;
         static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         static readonly object True = true, False = false;
 
@@ -248,7 +249,9 @@ namespace DragonflowUpgrade.Engine.Json
                 if (double.IsInfinity(d) || FormatDouble(d) != text) r.NotAsWritten = true;
                 return d;
             }
-            // Python's integers have no limit: keep big ones exact.
+            // Python's integers are kept exact, up to the 4,300 digits its int() reads (3.11 and later; a longer
+            // one would take the parse quadratic time here).
+            if (at - digits > MaxIntegerDigits) throw Invalid($"an integer of more than {MaxIntegerDigits} digits, which Python does not read", start);
             return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? (object)l : BigInteger.Parse(text, CultureInfo.InvariantCulture);
         }
 

@@ -294,6 +294,7 @@ namespace DragonflowUpgrade.Engine.Schema
         {
             string s = _spans != null && v != null && _spans.TryGetValue(v, out var at)
                 ? NbJson.Utf8Text(_text.Span.Slice(at.Start, at.Length))
+                : v is double d && (double.IsInfinity(d) || double.IsNaN(d)) ? "a number beyond a double's range"   // Format writes no infinity
                 : NbJson.Utf8Text(NbJson.Format(v!));
             return s.Length > 40 ? s.Substring(0, 40) + "…" : s;
         }

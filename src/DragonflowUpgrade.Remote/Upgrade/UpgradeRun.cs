@@ -351,6 +351,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             var done = new List<string>();
             string? failed = null;
+            // An NB migration that wrote nothing has nothing to restore: its undo does nothing.
+            bool nbWritten = state.NbMigrationStarted;
             foreach (int i in begun)
             {
                 var step = _steps[i];
@@ -375,10 +377,13 @@ namespace DragonflowUpgrade.Remote.Upgrade
             state.Status = failed == null ? UpgradeStatus.RolledBack : UpgradeStatus.RollbackFailed;
             c.Save();
             return failed == null
-                ? $"Rolled back: {string.Join(", ", done.Select(Said))}."
-                : $"The rollback failed at {failed} and stopped there: the steps before it were left as they are (nothing was started over it); undone: {(done.Count == 0 ? "nothing" : string.Join(", ", done.Select(Said)))}. Fix the cause, then run Undo-DfUpgrade to finish it.";
+                ? $"Rolled back: {string.Join(", ", Undone())}."
+                : $"The rollback failed at {failed} and stopped there: the steps before it were left as they are (nothing was started over it); undone: {(Undone().Count == 0 ? "nothing" : string.Join(", ", Undone()))}. Fix the cause, then run Undo-DfUpgrade to finish it.";
 
-            string Said(string name)
+            List<string> Undone() => done.Select(Said).OfType<string>().ToList();
+
+            // What undoing a step did, in words; null for a step whose undo changes nothing (the backups stay).
+            string? Said(string name)
             {
                 switch (name)
                 {
@@ -386,7 +391,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     case UpgradeSteps.Update: return "the old code back on every node updated (-RevertCommand)";
                     case UpgradeSteps.Configuration: return "the configuration files changed put back";
                     case UpgradeSteps.NeutronMigration: return "Neutron's database restored from " + state.NeutronBackupPath;
-                    case UpgradeSteps.NbMigration: return "the NB database restored from " + state.NbBackupPath;
+                    case UpgradeSteps.NbMigration: return nbWritten ? "the NB database restored from " + state.NbBackupPath : "the NB database left as it was (its migration had written nothing)";
+                    case UpgradeSteps.NbBackup:
+                    case UpgradeSteps.NeutronBackup: return null;
                     case UpgradeSteps.Start: return "the new control plane stopped";
                     default: return name;
                 }

@@ -218,6 +218,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"no migration pending up to {c.Settings.TargetRelease}"));
                     return;
                 }
+                string? superseded = c.State.NbBackupPath;
                 plan.Execute(c.Progress, backup =>
                 {
                     if (!started)
@@ -226,6 +227,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
                         c.State.NbBackupChecksum = backup.Checksum;
                     }
                     MarkStarted(c);
+                    // The NB backup step's backup is no longer what a rollback restores (the state, saved, names the run's): one backup stays.
+                    if (!started && superseded != null && superseded != backup.Path)
+                    {
+                        try { File.Delete(superseded); }
+                        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { }   // a spare copy left behind, no harm
+                    }
                 });
                 foreach (var w in plan.Warnings) c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Warning, TimeSpan.Zero, w));
                 c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed,
