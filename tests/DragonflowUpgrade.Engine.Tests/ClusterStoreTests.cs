@@ -290,6 +290,30 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void A_master_announcing_an_address_its_certificate_does_not_name_is_refused_naming_it()
+        {
+            var nodes = TestRedisClusterTls.Nodes;
+            var (host, port) = nodes[1];
+            // Every node sees the master at the address given.
+            void Announce(string address)
+            {
+                Assert.Equal("OK", TestRedisClusterTls.Cli(port, "CONFIG", "SET", "cluster-announce-ip", address));
+                Safe.WaitUntil(() => nodes.All(n => TestRedisClusterTls.Cli(n.Port, "CLUSTER", "NODES").Contains($" {address}:{port}@")),
+                    $"every node of the TLS Redis Cluster to see its master on port {port} at {address}");
+            }
+            // 127.0.0.1: the node listens there too, but its certificate names 127.0.0.3 only.
+            Announce("127.0.0.1");
+            try
+            {
+                var e = Assert.Throws<NbCertificateException>(() =>
+                    NbStoreFactory.Open($"rediss-cluster://{nodes[0].Host}:{nodes[0].Port}" + TestTls.Query(client: false)).Dispose());
+                Assert.Contains($": master 127.0.0.1:{port} (slots ", e.Message);
+                Assert.Contains("the server's certificate does not name the host '127.0.0.1'", e.Message);
+            }
+            finally { Announce(host); }
+        }
+
+        [Fact]
         public void A_master_that_stops_answering_fails_the_write_naming_it_and_saying_what_to_do_and_the_others_are_written_meanwhile()
         {
             string uri = TestRedisClusterTls.NewDatabase();
