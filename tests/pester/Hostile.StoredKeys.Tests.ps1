@@ -119,3 +119,27 @@ Describe 'A heartbeat row whose time is not a time' {
         (Invoke-DfMigration -Database $Db -MigrationPath $folder -BackupPath (Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz") -Force -Confirm:$false 3>$null).Id | Should -Contain 'bump'
     }
 }
+
+Describe 'A stored number the module cannot take' {
+    BeforeEach {
+        New-TestRedis $Index | Out-Null
+        Add-RedisObjects $Index @(New-Port 'p1' 't1')
+        $folder = Join-Path $TestDrive ([guid]::NewGuid())
+        New-MigrationFile $folder 'bump.ps1' 'bump' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null
+    }
+
+    It 'stops Invoke-DfMigration with MigrationFailed naming the object and why, and writes nothing: <Name>' -ForEach @(
+        @{ Name = 'an integer of more than 4,300 digits'; Number = '9' * 4301; Why = '*not valid JSON: an integer of more than 4300 digits, which Python does not read*' }
+        @{ Name = 'a number beyond a double''s range'; Number = '1e400'; Why = '*NaN and infinity cannot be stored in an NB object*' }
+    ) {
+        Invoke-RedisCli $Index SET '{lport.t1}.p9' "{`"id`": `"p9`", `"topic`": `"t1`", `"version`": 1, `"unique_key`": $Number}" | Out-Null
+        $before = Get-RawDump
+        $err = Invoke-Hostile { Invoke-DfMigration -Database $Db -MigrationPath $folder -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $err.Exception.Message | Should -BeLike '*failed on lport/p9:*'
+        $err.Exception.Message | Should -BeLike $Why
+        $err.Exception.Message | Should -BeLike '*Nothing was written to the database.'
+        Get-RawDump | Should -Be $before
+        Get-DfUpgradeLock -Database "redis://$($script:Endpoint)/$Index" | Should -BeNullOrEmpty
+    }
+}
