@@ -28,6 +28,15 @@ BeforeAll {
         $run.Error
     }
 
+    # The database emptied but for one port, and a folder with a migration that rewrites every object: returns the folder.
+    function New-MigratingCase {
+        New-TestRedis $Index | Out-Null
+        Add-RedisObjects $Index @(New-Port 'p1' 't1')
+        $folder = Join-Path $TestDrive ([guid]::NewGuid())
+        New-MigrationFile $folder 'bump.ps1' 'bump' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null
+        $folder
+    }
+
     function Assert-EveryReadRefuses([string] $ErrorId, [string] $ShownKey) {
         $backup = Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz"
         foreach ($read in { Get-DfNbTable -Database $Db }, { Get-DfNbObject -Database $Db }, { Backup-DfNbDatabase -Database $Db -Path $backup -Confirm:$false }) {
@@ -83,12 +92,7 @@ Describe 'Odd but valid Dragonflow keys' {
 }
 
 Describe 'A heartbeat row whose time is not a time' {
-    BeforeEach {
-        New-TestRedis $Index | Out-Null
-        Add-RedisObjects $Index @(New-Port 'p1' 't1')
-        $folder = Join-Path $TestDrive ([guid]::NewGuid())
-        New-MigrationFile $folder 'bump.ps1' 'bump' '2018-06-01T00:00:00Z' $BumpEveryObject | Out-Null
-    }
+    BeforeEach { $folder = New-MigratingCase }
 
     It 'stops Invoke-DfMigration with HeartbeatInvalid naming table, object and field, and writes nothing: <Table> <Json>' -ForEach @(
         @{ Table = 'service'; Topic = ''; Json = '"last_seen_up": 1e300' }
@@ -117,5 +121,24 @@ Describe 'A heartbeat row whose time is not a time' {
         Get-RawDump | Should -Be $before
         # Forced, the migration runs.
         (Invoke-DfMigration -Database $Db -MigrationPath $folder -BackupPath (Join-Path $TestDrive "$([guid]::NewGuid()).jsonl.gz") -Force -Confirm:$false 3>$null).Id | Should -Contain 'bump'
+    }
+}
+
+Describe 'A stored number the module cannot take' {
+    BeforeEach { $folder = New-MigratingCase }
+
+    It 'stops Invoke-DfMigration with MigrationFailed naming the object and why, and writes nothing: <Name>' -ForEach @(
+        @{ Name = 'an integer of more than 4,300 digits'; Number = '9' * 4301; Why = '*not valid JSON: an integer of more than 4300 digits, which Python does not read*' }
+        @{ Name = 'a number beyond a double''s range'; Number = '1e400'; Why = '*NaN and infinity cannot be stored in an NB object*' }
+    ) {
+        Invoke-RedisCli $Index SET '{lport.t1}.p9' "{`"id`": `"p9`", `"topic`": `"t1`", `"version`": 1, `"unique_key`": $Number}" | Out-Null
+        $before = Get-RawDump
+        $err = Invoke-Hostile { Invoke-DfMigration -Database $Db -MigrationPath $folder -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $err.Exception.Message | Should -BeLike '*failed on lport/p9:*'
+        $err.Exception.Message | Should -BeLike $Why
+        $err.Exception.Message | Should -BeLike '*Nothing was written to the database.'
+        Get-RawDump | Should -Be $before
+        Get-DfUpgradeLock -Database "redis://$($script:Endpoint)/$Index" | Should -BeNullOrEmpty
     }
 }

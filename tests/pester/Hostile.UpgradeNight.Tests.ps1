@@ -254,7 +254,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
                 Set-Frozen $mariadb $false
                 if (-not $child.HasExited) { Stop-ProcessHard $child }
             }
-            Start-Sleep -Seconds 3 # what the timed-out commands left on the controller ends
+            Wait-LeftCommand $cloud
             $state = Get-State $cloud
             $state.failure | Should -BeLike '*MigrateNeutron*'
             if ($state.status -ne 'RolledBack') {

@@ -11,7 +11,10 @@ BeforeAll {
     . "$PSScriptRoot/ConfigurationSupport.ps1"
     . "$PSScriptRoot/UpgradeSupport.ps1"
     . "$PSScriptRoot/FixtureSupport.ps1"
+    # The clouds that tests leave as they found them, used again by the next test (Get-SharedPikeCloud).
+    $shared = @{}
 }
+AfterAll { Remove-SharedPikeCloud $shared }
 
 Describe 'Invoke-DfUpgrade from Pike to Queens' {
     BeforeAll {
@@ -101,8 +104,7 @@ Describe 'Invoke-DfUpgrade from Pike to Queens' {
 }
 
 Describe 'Invoke-DfUpgrade -WhatIf' {
-    BeforeAll { $cloud = New-PikeCloud -RedisDb 61 }
-    AfterAll { Remove-TestCloud $cloud }
+    BeforeAll { $cloud = (Get-SharedPikeCloud $shared 61).Cloud }
 
     It 'shows every step it would take and changes nothing anywhere' {
         $before = Get-CloudPicture $cloud
@@ -128,7 +130,7 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
 }
 
 Describe 'Invoke-DfUpgrade on a cloud whose inventory has no NeutronDatabase' {
-    BeforeAll { $cloud = New-PikeCloud -RedisDb 61 -WithoutNeutron }
+    BeforeAll { $cloud = New-PikeCloud -RedisDb 60 -WithoutNeutron }
     AfterAll { Remove-TestCloud $cloud }
 
     It 'says in the plan that Neutron''s database is left as it is' {
@@ -142,13 +144,13 @@ Describe 'Invoke-DfUpgrade on a cloud whose inventory has no NeutronDatabase' {
 
 Describe 'Test-DfUpgradeReadiness' {
     BeforeAll {
-        $cloud = New-PikeCloud -RedisDb 61
+        $cloud = (Get-SharedPikeCloud $shared 61).Cloud
         $parameters = Get-UpgradeParameters $cloud
         foreach ($key in 'UpdateCommand', 'RevertCommand', 'OptionManifest', 'Confirm') { $parameters.Remove($key) }
         # The Failed rows of one check (wrap the call in @(): one row comes back as itself, not an array).
         $failed = { param($results, $check) $results | Where-Object { $_.Check -eq $check -and $_.Status -eq 'Failed' } }
     }
-    AfterAll { Remove-TestCloud $cloud }
+    AfterAll { Remove-TestCloud $cloud; $shared.Remove(61) }
 
     It 'passes the test cloud, one result per check, and warns of the configuration findings per node' {
         $results = Test-DfUpgradeReadiness @parameters
@@ -236,23 +238,26 @@ Start-Sleep -Seconds 600
 
 Describe 'A failed upgrade puts the cloud back as it was' {
     BeforeEach {
-        $cloud = New-PikeCloud -RedisDb 62
-        $before = Get-CloudPicture $cloud
+        $kept = Get-SharedPikeCloud $shared 62
+        $cloud = $kept.Cloud
+        $before = $kept.Before
         $parameters = Get-UpgradeParameters $cloud
     }
-    AfterEach { Remove-Item $cloud.NeutronFail -ErrorAction SilentlyContinue; Remove-TestCloud $cloud }
+    AfterEach { Remove-Item $cloud.NeutronFail -ErrorAction SilentlyContinue }
 
     It 'stops nothing when a node is unreachable at readiness' {
-        Remove-TestCloud $cloud
-        $cloud = New-PikeCloud -RedisDb 62 -WithDownNode
-        $before = Get-CloudPicture $cloud
-        $parameters = Get-UpgradeParameters $cloud
-        $run = Invoke-Capturing { Invoke-DfUpgrade @parameters -ConnectTimeout 2 }
-        $run.Thrown.FullyQualifiedErrorId | Should -BeLike 'UpgradeNotReady*'
-        $run.Thrown.Exception.Message | Should -Match 'down1'
-        ($run.Output | Where-Object { $_.Node -eq 'down1' }).Status | Should -Contain 'Failed'
-        @(Get-TestServiceEvent $cloud | Where-Object What -Like 'stop*').Count | Should -Be 0
-        Compare-CloudPicture $before (Get-CloudPicture $cloud) | Should -BeNullOrEmpty
+        $down = New-PikeCloud -RedisDb 60 -WithDownNode
+        try {
+            $before = Get-CloudPicture $down
+            $parameters = Get-UpgradeParameters $down
+            $run = Invoke-Capturing { Invoke-DfUpgrade @parameters -ConnectTimeout 2 }
+            $run.Thrown.FullyQualifiedErrorId | Should -BeLike 'UpgradeNotReady*'
+            $run.Thrown.Exception.Message | Should -Match 'down1'
+            ($run.Output | Where-Object { $_.Node -eq 'down1' }).Status | Should -Contain 'Failed'
+            @(Get-TestServiceEvent $down | Where-Object What -Like 'stop*').Count | Should -Be 0
+            Compare-CloudPicture $before (Get-CloudPicture $down) | Should -BeNullOrEmpty
+        }
+        finally { Remove-TestCloud $down }
     }
 
     It 'rolls back when <Case>' -ForEach @(
@@ -296,12 +301,12 @@ Describe 'A failed upgrade puts the cloud back as it was' {
 
 Describe 'An upgrade whose process is killed (SIGKILL)' {
     BeforeEach {
-        $cloud = New-PikeCloud -RedisDb 62
-        $before = Get-CloudPicture $cloud
+        $kept = Get-SharedPikeCloud $shared 62
+        $cloud = $kept.Cloud
+        $before = $kept.Before
         $parameters = Get-UpgradeParameters $cloud
         $hold = Join-Path $cloud.Dir 'hold'
     }
-    AfterEach { Remove-TestCloud $cloud }
 
     It 'holds the NB database''s lock from before the stop until it ends: another writer is refused meanwhile' {
         $parameters.UpdateCommand = "touch '$hold.reached'; while [ -e '$hold' ]; do sleep 0.1; done; $($parameters.UpdateCommand)"
@@ -341,7 +346,7 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         }
         finally { Stop-ProcessHard $child }
         Remove-Item $hold
-        Start-Sleep -Seconds 1 # a command the killed process left on a node finishes
+        Wait-LeftCommand $cloud
         $state = Get-Content (Join-Path $cloud.Backups 'df-upgrade-state.json') -Raw | ConvertFrom-Json
         $state.status | Should -Be 'Running'
 
@@ -424,7 +429,7 @@ Describe 'An upgrade whose process is killed (SIGKILL)' {
         try { Wait-Path "$hold.reached" -Process $child }
         finally { Stop-ProcessHard $child }
         Remove-Item $hold
-        Start-Sleep -Seconds 1 # a command the killed process left on a node finishes
+        Wait-LeftCommand $cloud
 
         $undo = Undo-DfUpgrade -Inventory $cloud.Inventory -Database $cloud.Database -BackupPath $cloud.Backups -KnownHostsPath $cloud.KnownHosts -ServiceDownTime 2 -HeartbeatTimeout 60 -NeutronCredential (Get-TestNeutronCredential) -Confirm:$false
         ($undo | Where-Object Step -EQ 'Update').Status | Sort-Object -Unique | Should -Be 'RolledBack'

@@ -20,17 +20,52 @@ function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownN
         Copy-Item $script:PikeIni $node.ConfigFiles[0]
     }
     $cloud | Add-Member -NotePropertyName NeutronFail -NotePropertyValue $(if ($neutron) { $failFile })
-    $file = Join-Path $cloud.Dir 'pike.jsonl'
-    Copy-Item "$PSScriptRoot/../fixtures/pike-nb.jsonl" $file
-    Set-DfMigrationBaseline -Database $file -Release pike -Confirm:$false | Out-Null
-    Backup-DfNbDatabase -Database $file -Path (Join-Path $cloud.Dir 'pike.jsonl.gz') | Out-Null
-    Restore-DfNbDatabase -Database $cloud.Database -Path (Join-Path $cloud.Dir 'pike.jsonl.gz') -Force -Confirm:$false | Out-Null
+    Restore-DfNbDatabase -Database $cloud.Database -Path (Get-PikeBackup) -Force -Confirm:$false | Out-Null
     # The chassis the test nodes' services report from (their service rows refer to them).
     Add-RedisObjects $RedisDb @(Get-DfNode $cloud.Inventory | ForEach-Object {
         @{ table = 'chassis'; topic = ''; id = $_.Name; value = [ordered]@{ id = $_.Name; ip = $_.Address; tunnel_types = @('geneve') } } })
     $up = Get-DfNode $cloud.Inventory | Where-Object Name -NE 'down1'
     $up | Start-DfControlPlane -Database $cloud.Database -KnownHostsPath $cloud.KnownHosts -HeartbeatTimeout 60 | Out-Null
     $cloud | Add-Member -NotePropertyName Backups -NotePropertyValue (Join-Path $cloud.Dir 'backups') -PassThru
+}
+
+# The Pike cloud of Redis database $RedisDb kept in $Shared (a hashtable of the test file) from test
+# to test: used again while it is pictured exactly as when it was made (a test that put it back) and
+# holds the same module keys (no lock, journal or run record left), its folder emptied of what tests
+# added and its event log cleared; made anew otherwise. Returns the cloud and its picture.
+# Remove-SharedPikeCloud removes them all.
+function Get-SharedPikeCloud([hashtable] $Shared, [int] $RedisDb) {
+    $kept = $Shared[$RedisDb]
+    $moduleKeys = { "$(Invoke-RedisCli $RedisDb --scan --pattern '{df_upgrade_*' | Sort-Object)" }
+    if ($kept -and (& $moduleKeys) -eq $kept.Keys -and -not (Compare-CloudPicture $kept.Before (Get-CloudPicture $kept.Cloud))) {
+        Get-ChildItem $kept.Cloud.Dir -Force | Where-Object Name -NotIn $kept.Entries | Remove-Item -Recurse -Force
+        Remove-Item (Join-Path $kept.Cloud.ServiceDir 'events.log'), (Join-Path $kept.Cloud.ServiceDir 'start.*') -Force -ErrorAction SilentlyContinue
+        Remove-Item (Join-Path $kept.Cloud.ServiceDir '*/*.refuse-*') -Force -ErrorAction SilentlyContinue
+        return $kept
+    }
+    if ($kept) { Remove-TestCloud $kept.Cloud }
+    $cloud = New-PikeCloud -RedisDb $RedisDb
+    $Shared[$RedisDb] = [pscustomobject]@{ Cloud = $cloud; Before = Get-CloudPicture $cloud; Entries = @(Get-ChildItem $cloud.Dir -Force).Name; Keys = & $moduleKeys }
+    $Shared[$RedisDb]
+}
+
+function Remove-SharedPikeCloud([hashtable] $Shared) {
+    foreach ($kept in @($Shared.Values)) { Remove-TestCloud $kept.Cloud }
+    $Shared.Clear()
+}
+
+# The Pike sample baselined at pike, as a backup: made once per test file, restored into each cloud.
+$script:PikeBackup = $null
+function Get-PikeBackup {
+    if ($script:PikeBackup -and (Test-Path $script:PikeBackup)) { return $script:PikeBackup }
+    $dir = Join-Path $env:DF_TEST_SSH_DIR "runs/pike-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    New-Item -ItemType Directory $dir -Force | Out-Null
+    $file = Join-Path $dir 'pike.jsonl'
+    Copy-Item "$PSScriptRoot/../fixtures/pike-nb.jsonl" $file
+    Set-DfMigrationBaseline -Database $file -Release pike -Confirm:$false | Out-Null
+    Backup-DfNbDatabase -Database $file -Path "$file.gz" | Out-Null
+    $script:PikeBackup = "$file.gz"
+    $script:PikeBackup
 }
 
 # The parameters of Invoke-DfUpgrade for a cloud: pike → queens, the release file switched by the update and revert commands.
@@ -136,7 +171,19 @@ function Stop-UpgradeInside($Cloud, [hashtable] $Parameters, [string] $Step) {
     }
     finally { Stop-ProcessHard $child }
     if ($gate) { Remove-Item $gate }
-    Start-Sleep -Seconds 2 # a command the killed process left on a node finishes
+    Wait-LeftCommand $Cloud
+}
+
+# Returns once the commands a killed upgrade left running on the nodes have ended: no process but a
+# test service's daemon names the cloud's folder, and no Neutron migration or MariaDB client of the tests runs.
+function Wait-LeftCommand($Cloud, [double] $Seconds = 60) {
+    $migrate = (Resolve-Path (Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage')).Path
+    $pattern = "$([regex]::Escape($Cloud.Dir))|$([regex]::Escape($migrate))|-P $(($env:DF_TEST_MARIADB -split ':')[1]) "
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ($left = @(pgrep -af -- $pattern | Where-Object { $_ -notmatch 'df-test-service\.sh run ' })) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Commands left on the nodes still run after $Seconds s: $($left -join '; ')" }
+        Start-Sleep -Milliseconds 100
+    }
 }
 
 # Says how the cloud differs from a picture taken before; nothing when it is the same.
