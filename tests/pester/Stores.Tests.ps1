@@ -137,10 +137,10 @@ Describe 'A Redis Cluster master killed in the middle of a commit' {
         $child = Start-MigrationProcess $db $folder (Join-Path $TestDrive 'kill.jsonl.gz') -HoldFolder $hold.FullName
         $victim = $null
         try {
-            # Held after write 4 (the journal, the marker, two batches of data): the master of {lport.t1}
+            # Held after write 5 (the journal's two writes, the marker, two batches of data): the master of {lport.t1}
             # is killed once its replica has every write, then the child goes on.
             $deadline = [DateTime]::UtcNow.AddSeconds(300)
-            for ($n = 1; $n -lt 4; $n++) {
+            for ($n = 1; $n -lt 5; $n++) {
                 while (-not (Test-Path (Join-Path $hold "held-$n"))) {
                     if ($child.HasExited) { throw "The child ended before write $n`: $(Get-Content $child.OutputFile -Raw)" }
                     if ([DateTime]::UtcNow -gt $deadline) { throw "The child did not reach write $n." }
@@ -148,8 +148,8 @@ Describe 'A Redis Cluster master killed in the middle of a commit' {
                 }
                 New-Item -ItemType File (Join-Path $hold "go-$n") | Out-Null
             }
-            while (-not (Test-Path (Join-Path $hold 'held-4'))) {
-                if ($child.HasExited) { throw "The child ended before write 4: $(Get-Content $child.OutputFile -Raw)" }
+            while (-not (Test-Path (Join-Path $hold 'held-5'))) {
+                if ($child.HasExited) { throw "The child ended before write 5: $(Get-Content $child.OutputFile -Raw)" }
                 Start-Sleep -Milliseconds 10
             }
             $victim = Get-TestRedisClusterMaster '{lport.t1}.p1'
