@@ -48,18 +48,28 @@ namespace DragonflowUpgrade.PowerShell
         static string Quote(string v) =>
             v.All(c => char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.') ? v : "'" + v.Replace("'", "''") + "'";
 
-        // Each .ps1 migration of the -MigrationPath folders, run as Get-DfMigration runs it, gives its Id and Release.
-        const string ScriptMigrations = @"param($Folders, $Key)
-foreach ($folder in $Folders) {
-    $dir = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($folder)
-    foreach ($file in Get-ChildItem -LiteralPath $dir -Filter *.ps1 -File -ErrorAction Ignore | Sort-Object Name) {
-        try { $m = & $file.FullName; if ($m -is [hashtable]) { $m[$Key] } } catch { }
-    }
-}";
+        /// <summary>A path as the session resolves it (its location, its drives).</summary>
+        protected static string ProviderPath(string path) =>
+            RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", path).First();
 
-        /// <summary>The Id or Release of every migration the module ships and of the -MigrationPath folders bound.</summary>
+        /// <summary>
+        /// The Id or Release of every migration the module ships and of the -MigrationPath folders bound. A .ps1
+        /// migration is parsed, never run (completion must not execute an operator's script): its value is read
+        /// where the hashtable the script evaluates to gives it as a constant string.
+        /// </summary>
         protected static IEnumerable<string> Migrations(IDictionary bound, Func<Engine.Migrations.Migration, string> shipped, string key) =>
-            DragonflowReleases.Migrations.Select(shipped).Concat(RunScript(ScriptMigrations, Bound(bound, "MigrationPath"), key));
+            DragonflowReleases.Migrations.Select(shipped).Concat(Bound(bound, "MigrationPath").Select(ProviderPath).Where(Directory.Exists)
+                .SelectMany(dir => Directory.GetFiles(dir, "*.ps1").OrderBy(f => f, StringComparer.Ordinal))
+                .Select(file => StaticValue(file, key)).OfType<string>());
+
+        static string? StaticValue(string file, string key)
+        {
+            var script = Parser.ParseFile(file, out _, out var errors);
+            if (errors.Length > 0 || !((script.EndBlock?.Statements.LastOrDefault() as PipelineAst)?.GetPureExpression() is HashtableAst table)) return null;
+            return table.KeyValuePairs
+                .Where(p => p.Item1 is StringConstantExpressionAst k && string.Equals(k.Value, key, StringComparison.OrdinalIgnoreCase))
+                .Select(p => ((p.Item2 as PipelineAst)?.GetPureExpression() as StringConstantExpressionAst)?.Value).FirstOrDefault();
+        }
     }
 
     /// <summary>Releases: Dragonflow's, and those of the migrations in -MigrationPath.</summary>
@@ -86,8 +96,7 @@ foreach ($folder in $Folders) {
             string? database = Bound(bound, "Database").FirstOrDefault();
             if (database != null)
             {
-                using (var store = NbStoreFactory.Open(DatabaseSecrets.Recall(database), null, null,
-                                                       p => RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", p).First()))
+                using (var store = NbStoreFactory.Open(DatabaseSecrets.Recall(database), null, null, ProviderPath))
                     return store.ReadKeys().Select(k => k.Table).Distinct().ToList();
             }
             string release = Bound(bound, "Release").FirstOrDefault() ?? DragonflowReleases.All.Last();
@@ -104,7 +113,7 @@ foreach ($folder in $Folders) {
         {
             string? inventory = Bound(bound, "Inventory").FirstOrDefault();
             if (inventory == null) return Enumerable.Empty<Remote.DfNode>();
-            string path = RunScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])", inventory).First();
+            string path = ProviderPath(inventory);
             return File.Exists(path) ? PsdInventory.Load(path) : Enumerable.Empty<Remote.DfNode>();
         }
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text;
 using System.Threading;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
@@ -230,12 +231,94 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.All(TestRedisClusterTls.Ports, p => Assert.NotEqual("0", TestRedisClusterTls.Cli(p, "DBSIZE")));
         }
 
+        static Migration Rename() => new Migration("rename", "queens", "test rename", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:rename", nb =>
+        {
+            foreach (var port in nb.GetAll("lport").ToList()) { port["name"] = "renamed"; nb.Update("lport", port); }
+        });
+
+        static void AllRenamed(INbStore store)
+        {
+            var ports = store.Read("lport").ToList();
+            Assert.Equal(300, ports.Count);
+            Assert.All(ports, p => Assert.Contains("renamed", Encoding.UTF8.GetString(p.Value.Span)));
+        }
+
+        // Each node's certificate names its own address only: a connection to a seed, and one to a
+        // node the cluster told of, is each checked against the address it goes to.
+        [Theory]
+        [InlineData(0)]
+        [InlineData(1)]
+        [InlineData(2)]
+        public void A_cluster_whose_nodes_each_have_a_certificate_naming_only_their_own_address_is_migrated_from_any_seed(int seed)
+        {
+            TestRedisClusterTls.NewDatabase();
+            var (host, port) = TestRedisClusterTls.Nodes[seed];
+            using (var store = NbStoreFactory.Open($"rediss-cluster://{host}:{port}" + TestTls.Query(client: false)))
+            {
+                store.Write(Spread(300));
+                var request = new MigrationRunRequest { BackupPath = Safe.TempFile("backup.jsonl.gz") };
+                using (var run = NbRun.PlanMigration(store, new Migrator(store, new MigrationCatalog(new[] { Rename() })), request, new GuardOptions("tls cluster test", planOnly: false)))
+                    run.Execute();
+                AllRenamed(store);
+            }
+        }
+
+        [Fact]
+        public void A_seed_reached_by_a_name_its_certificate_does_not_list_is_passed_over_for_the_next_seed()
+        {
+            TestRedisClusterTls.NewDatabase();
+            var nodes = TestRedisClusterTls.Nodes;
+            // localhost reaches the first node, whose certificate names 127.0.0.2 only.
+            using (var store = NbStoreFactory.Open($"rediss-cluster://localhost:{nodes[0].Port},{nodes[1].Host}:{nodes[1].Port}" + TestTls.Query(client: false)))
+            {
+                store.Write(Spread(300));
+                Assert.Equal(300, store.Read("lport").Count());
+                using (UpgradeLock.Acquire(store, "tls cluster test"))
+                    Assert.Equal("tls cluster test", UpgradeLock.Read(store).Purpose);
+            }
+        }
+
+        [Fact]
+        public void A_node_reached_by_an_address_its_certificate_does_not_name_is_refused_naming_it_and_not_the_password()
+        {
+            int port = TestRedisClusterTls.Ports[0];
+            var e = Assert.Throws<NbCertificateException>(() =>
+                NbStoreFactory.Open($"rediss-cluster://:s3cret-pw@127.0.0.1:{port}" + TestTls.Query(client: false)).Dispose());
+            Assert.Equal("NbDatabaseCertificateRejected", e.ErrorId);
+            Assert.Contains($": node 127.0.0.1:{port}: the server's certificate does not name the host '127.0.0.1'", e.Message);
+            Assert.DoesNotContain("s3cret-pw", e.ToString());
+        }
+
+        [Fact]
+        public void A_master_announcing_an_address_its_certificate_does_not_name_is_refused_naming_it()
+        {
+            var nodes = TestRedisClusterTls.Nodes;
+            var (host, port) = nodes[1];
+            // Every node sees the master at the address given.
+            void Announce(string address)
+            {
+                Assert.Equal("OK", TestRedisClusterTls.Cli(port, "CONFIG", "SET", "cluster-announce-ip", address));
+                Safe.WaitUntil(() => nodes.All(n => TestRedisClusterTls.Cli(n.Port, "CLUSTER", "NODES").Contains($" {address}:{port}@")),
+                    $"every node of the TLS Redis Cluster to see its master on port {port} at {address}");
+            }
+            // 127.0.0.1: the node listens there too, but its certificate names 127.0.0.3 only.
+            Announce("127.0.0.1");
+            try
+            {
+                var e = Assert.Throws<NbCertificateException>(() =>
+                    NbStoreFactory.Open($"rediss-cluster://{nodes[0].Host}:{nodes[0].Port}" + TestTls.Query(client: false)).Dispose());
+                Assert.Contains($": master 127.0.0.1:{port} (slots ", e.Message);
+                Assert.Contains("the server's certificate does not name the host '127.0.0.1'", e.Message);
+            }
+            finally { Announce(host); }
+        }
+
         [Fact]
         public void A_master_that_stops_answering_fails_the_write_naming_it_and_saying_what_to_do_and_the_others_are_written_meanwhile()
         {
             string uri = TestRedisClusterTls.NewDatabase();
             // The first master in the store's order (by address): written before the others when masters were written one after another.
-            int silent = TestRedisClusterTls.Ports.OrderBy(p => "127.0.0.1:" + p, StringComparer.Ordinal).First();
+            int silent = TestRedisClusterTls.Ports.OrderBy(p => TestRedisClusterTls.Host(p) + ":" + p, StringComparer.Ordinal).First();
             var others = TestRedisClusterTls.Ports.Where(p => p != silent).ToList();
             NbClusterTimeoutException e;
             using (var store = RedisClusterNbStore.Open(NbDatabaseUri.Parse(uri), TimeSpan.FromSeconds(3)))
@@ -250,9 +333,9 @@ namespace DragonflowUpgrade.Engine.Tests
             }
             TestRedisClusterTls.WaitUntilOk();
             Assert.Equal("NbClusterMasterTimeout", e.ErrorId);
-            Assert.Contains($"The write of the Redis Cluster at {NbDatabaseUri.Parse(uri).Location} stopped at master 127.0.0.1:{silent} (slots ", e.Message);
+            Assert.Contains($"The write of the Redis Cluster at {NbDatabaseUri.Parse(uri).Location} stopped at master {TestRedisClusterTls.Host(silent)}:{silent} (slots ", e.Message);
             Assert.Contains("did not answer within 3 s", e.Message);
-            Assert.Contains($"redis-cli -h 127.0.0.1 -p {silent} PING", e.RecommendedAction);
+            Assert.Contains($"redis-cli -h {TestRedisClusterTls.Host(silent)} -p {silent} PING", e.RecommendedAction);
             Assert.Contains("Resume-DfMigration -Database rediss-cluster://", e.RecommendedAction);
         }
 
@@ -265,15 +348,11 @@ namespace DragonflowUpgrade.Engine.Tests
         public void A_commit_stopped_by_a_master_that_stops_answering_is_finished_by_Resume_once_it_answers()
         {
             string uri = Safe.NewDatabase("rediss-cluster", Spread(300));
-            var rename = new Migration("rename", "queens", "test rename", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:rename", nb =>
-            {
-                foreach (var port in nb.GetAll("lport").ToList()) { port["name"] = "renamed"; nb.Update("lport", port); }
-            });
             MigrationRunResult result;
             BackupInfo backup;
             using (var store = NbStoreFactory.Open(uri))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { rename }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Rename() }));
                 result = migrator.Run(migrator.Plan().Pending);
                 backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
             }
@@ -303,9 +382,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Throws<CommitInProgressException>(() => CommitJournal.RequireNoneInProgress(store));
                 CommitJournal.Resume(store);
                 Assert.Null(CommitJournal.ReadInProgress(store));
-                var ports = store.Read("lport").ToList();
-                Assert.Equal(300, ports.Count);
-                Assert.All(ports, p => Assert.Contains("renamed", System.Text.Encoding.UTF8.GetString(p.Value.Span)));
+                AllRenamed(store);
             }
         }
 
@@ -322,10 +399,10 @@ namespace DragonflowUpgrade.Engine.Tests
                 finally { foreach (int p in silent) TestRedisClusterTls.Signal(p, "CONT"); }
             }
             TestRedisClusterTls.WaitUntilOk();
-            Assert.Equal(silent.Select(p => "master 127.0.0.1:" + p).OrderBy(m => m, StringComparer.Ordinal),
+            Assert.Equal(silent.Select(p => $"master {TestRedisClusterTls.Host(p)}:{p}").OrderBy(m => m, StringComparer.Ordinal),
                 e.Masters.Select(m => m.Substring(0, m.IndexOf(" (", StringComparison.Ordinal))).OrderBy(m => m, StringComparer.Ordinal));
-            Assert.Contains("stopped at 2 masters: master 127.0.0.1:", e.Message);
-            Assert.All(silent, p => Assert.Contains($"redis-cli -h 127.0.0.1 -p {p} PING", e.RecommendedAction));
+            Assert.Contains("stopped at 2 masters: master 127.0.0.", e.Message);
+            Assert.All(silent, p => Assert.Contains($"redis-cli -h {TestRedisClusterTls.Host(p)} -p {p} PING", e.RecommendedAction));
         }
     }
 }

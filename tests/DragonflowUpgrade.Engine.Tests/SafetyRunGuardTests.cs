@@ -108,6 +108,44 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(before, Safe.Dump(uri));
         }
 
+        [Fact]
+        public void A_held_lock_of_another_database_is_refused_and_nothing_is_written()
+        {
+            string other = Database("migrate", out _), uri = Database("migrate", out string backupPath);
+            var before = Safe.Dump(uri);
+            using (var held = NbStoreFactory.Open(other))
+            using (var store = NbStoreFactory.Open(uri))
+            using (var lockOfOther = UpgradeLock.Acquire(held, "test"))
+            {
+                var guard = new GuardOptions("test", planOnly: false, ignoreLiveControlPlane: true, heldLock: lockOfOther);
+                var e = Assert.Throws<InvalidOperationException>(() => Plan("migrate", store, backupPath, guard));
+                Assert.Contains(UpgradeLock.Where(store), e.Message);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_refusal_for_a_caller_without_IgnoreLiveControlPlane_advises_stopping_the_control_plane_and_running_again()
+        {
+            string uri = Database("migrate", out string backupPath);
+            var guard = new GuardOptions("Invoke-DfUpgrade", planOnly: false, canIgnoreLiveControlPlane: false);
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var alive = Assert.Throws<ControlPlaneAliveException>(() => Plan("migrate", store, backupPath, guard));
+                Assert.Contains("df-local-controller on compute-1", alive.Message);
+                Assert.DoesNotContain("-IgnoreLiveControlPlane", alive.Message + alive.RecommendedAction);
+                Assert.Equal("Stop the control plane (Stop-DfControlPlane) and keep it stopped, then run again.", alive.RecommendedAction);
+
+                // A heartbeat whose time cannot be read is refused with the same advice.
+                store.Write(new[] { new NbEntry(LiveService().Key, Safe.Json("{\"id\": \"compute-1df-local-controller\", \"last_seen_up\": \"soon\"}")) });
+                var unreadable = Assert.Throws<HeartbeatInvalidException>(() => Plan("migrate", store, backupPath, guard));
+                Assert.DoesNotContain("-IgnoreLiveControlPlane", unreadable.Message + unreadable.RecommendedAction);
+                Assert.EndsWith(", then run again.", unreadable.RecommendedAction);
+                Assert.Null(UpgradeLock.Read(store));
+            }
+        }
+
         [Theory]
         [MemberData(nameof(Operations))]
         public void An_operations_own_force_does_not_get_past_a_live_control_plane(string operation)

@@ -94,6 +94,8 @@ namespace DragonflowUpgrade.Engine.Tests
     /// The test Redis Cluster over TLS started by build.ps1: three masters and no replica
     /// (DF_TEST_REDIS_CLUSTER_TLS, its nodes' folders in DF_TEST_REDIS_CLUSTER_TLS_DIR), a client
     /// certificate optional, so that the netstandard build, which cannot offer one, connects too.
+    /// Each node has an address of its own (127.0.0.2 to .4) and a certificate naming only that
+    /// address; each also listens on 127.0.0.1, which its certificate does not name.
     /// </summary>
     static class TestRedisClusterTls
     {
@@ -103,9 +105,15 @@ namespace DragonflowUpgrade.Engine.Tests
         /// <summary>Its URI, with the test CA.</summary>
         public static string Uri => Env("DF_TEST_REDIS_CLUSTER_TLS") + TestTls.Query(client: false);
 
-        public static int[] Ports =>
+        /// <summary>Its nodes, each by the address its certificate names.</summary>
+        public static (string Host, int Port)[] Nodes =>
             Env("DF_TEST_REDIS_CLUSTER_TLS").Substring(Env("DF_TEST_REDIS_CLUSTER_TLS").IndexOf("//", StringComparison.Ordinal) + 2).Split(',')
-                .Select(n => int.Parse(n.Split(':')[1], CultureInfo.InvariantCulture)).ToArray();
+                .Select(n => (n.Split(':')[0], int.Parse(n.Split(':')[1], CultureInfo.InvariantCulture))).ToArray();
+
+        public static int[] Ports => Nodes.Select(n => n.Port).ToArray();
+
+        /// <summary>The address of the node on <paramref name="port"/>.</summary>
+        public static string Host(int port) => Nodes.Single(n => n.Port == port).Host;
 
         /// <summary>Empties it (every node is a master) and returns its URI.</summary>
         public static string NewDatabase()
@@ -118,7 +126,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public static string Cli(int port, params string[] command)
         {
             var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { "--tls", "--cacert", TestTls.File("ca.pem"), "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) }.Concat(command))
+            foreach (var a in new[] { "--tls", "--cacert", TestTls.File("ca.pem"), "-h", Host(port), "-p", port.ToString(CultureInfo.InvariantCulture) }.Concat(command))
                 start.ArgumentList.Add(a);
             using (var cli = Process.Start(start))
             {

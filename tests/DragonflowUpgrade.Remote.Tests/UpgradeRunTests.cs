@@ -46,6 +46,7 @@ namespace DragonflowUpgrade.Remote.Tests
             public Exception UndoFailsWith { get; set; }
             public Exception UndoLacks { get; set; }
             public Action OnDo { get; set; }
+            public Action OnUndo { get; set; }
             public IEnumerable<(string Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string)null, "would " + Name) };
             public void Do(UpgradeContext c)
             {
@@ -56,6 +57,7 @@ namespace DragonflowUpgrade.Remote.Tests
             public void Undo(UpgradeContext c)
             {
                 _log.Add("undo " + Name);
+                OnUndo?.Invoke();
                 if (UndoFailsWith != null) throw UndoFailsWith;
             }
             public void RequireUndoable(UpgradeContext c) { if (UndoLacks != null) throw UndoLacks; }
@@ -410,6 +412,39 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Null(NewRun().Run.FindInterrupted());
         }
 
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void A_rollback_killed_inside_an_undo_is_finished_by_resume_or_undo_never_carried_forward(bool undo)
+        {
+            // What a process killed inside B's undo leaves (D failed; D and C are undone): the state file as it was then.
+            var (run, steps) = NewRun();
+            string statePath = UpgradeState.PathIn(_folder), killed = statePath + ".killed";
+            steps[3].FailWith = new StepFailedException(null, "D broke");
+            steps[1].OnUndo = () => File.Copy(statePath, killed);
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            File.Copy(killed, statePath, true);
+            var recorded = UpgradeState.Load(_folder);
+            Assert.Equal(StepState.Undoing, recorded.Step("B").State);
+            Assert.Equal(UpgradeStatus.RollingBack, recorded.Status);
+            Assert.Equal("B", recorded.StepReached);
+
+            _log.Clear();
+            var (again, _) = NewRun();
+            if (undo) Assert.Equal(UpgradeStatus.RolledBack, again.Undo(_ => { }, null, CancellationToken.None).Status);
+            else
+            {
+                var e = Assert.Throws<UpgradeFailedException>(() => again.Resume(_ => { }, null, CancellationToken.None));
+                Assert.Equal("UpgradeRolledBack", e.ErrorId);
+                Assert.Contains("the resume finished the rollback instead of the upgrade", e.Message);
+            }
+            Assert.Equal(new[] { "undo B", "undo A" }, _log);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(UpgradeStatus.RolledBack, saved.Status);
+            Assert.All(saved.Steps, s => Assert.Equal(StepState.Undone, s.State));
+            Assert.Null(NewRun().Run.FindInterrupted());
+        }
+
         [Fact]
         public void A_state_file_of_another_database_or_a_damaged_one_is_refused_and_changes_nothing()
         {
@@ -639,6 +674,24 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(before, NbContent());
         }
 
+        [Fact]
+        public void The_rollbacks_restore_refuses_a_backup_of_another_database_and_writes_nothing()
+        {
+            string backup = Path.Combine(Path.GetFullPath(_folder), "nb-other.jsonl.gz");
+            var steps = StoppedWith(UpgradeSteps.NbMigration, StepState.Failed, s =>
+            {
+                s.NbBackupPath = backup;
+                s.NbBackupChecksum = Engine.Safety.NbBackup.Write(new FileNbStore(Path.Combine(TestCloud.RepoRoot, "tests", "fixtures", "queens-expected.jsonl")), backup).Checksum;
+                s.NbMigrationStarted = true;
+            });
+            string before = NbContent();
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun(realSteps: steps).Run.Undo(_ => { }, null, CancellationToken.None));
+            Assert.Contains($"The rollback failed at {UpgradeSteps.NbMigration}", e.Message);
+            Assert.Contains("was taken from", e.Message);
+            Assert.Equal(before, NbContent());
+            Assert.Equal(StepState.UndoFailed, UpgradeState.Load(_folder).Step(UpgradeSteps.NbMigration).State);
+        }
+
         // Dragonflow's migrations, and one of the master release that moves compute-2 to another address.
         static Migrator MasterMigrator(INbStore store, bool withMove = true) =>
             new Migrator(store, new MigrationCatalog(DragonflowReleases.Migrations.Concat(withMove ? new[] { MoveCompute2 } : Array.Empty<Migration>()), DragonflowReleases.All),
@@ -676,6 +729,40 @@ namespace DragonflowUpgrade.Remote.Tests
             // The state records the backup the run committed over: what a rollback restores.
             using (var store = NbStoreFactory.Open(_cloud.RedisUri))
                 Assert.Equal(state.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
+        }
+
+        [Fact]
+        public void A_resume_after_the_NB_commit_finished_but_before_the_step_was_marked_done_marks_it_done_keeping_the_recorded_backup()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+            using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "pike", new GuardOptions("test", planOnly: false)))
+                plan.Execute();
+            IReadOnlyList<IUpgradeStep> Steps() => UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbBackup || s.Name == UpgradeSteps.NbMigration).ToList();
+            var run = NewRun(realSteps: Steps(), createMigrator: s => MasterMigrator(s, withMove: false)).Run;
+            Assert.Equal(UpgradeStatus.Completed, Run(run).Status);
+            string migrated = NbContent();
+
+            // What a process killed after the commit, before the step was saved as done, leaves.
+            var state = UpgradeState.Load(_folder);
+            Assert.True(state.NbMigrationStarted);
+            string backup = state.NbBackupPath, checksum = state.NbBackupChecksum;
+            byte[] backupBytes = File.ReadAllBytes(backup);
+            state.Status = UpgradeStatus.Running;
+            state.Step(UpgradeSteps.NbMigration).State = StepState.Running;
+            state.Save();
+            var files = Directory.GetFiles(_folder, "*.jsonl*");
+
+            var results = new List<UpgradeStepResult>();
+            var resumed = NewRun(realSteps: Steps(), createMigrator: s => MasterMigrator(s, withMove: false)).Run.Resume(results.Add, null, CancellationToken.None);
+            Assert.Equal(UpgradeStatus.Completed, resumed.Status);
+            Assert.Equal(UpgradeStepStatus.Skipped, Assert.Single(results, r => r.Step == UpgradeSteps.NbMigration).Status);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(StepState.Done, saved.Step(UpgradeSteps.NbMigration).State);
+            Assert.Equal(backup, saved.NbBackupPath);
+            Assert.Equal(checksum, saved.NbBackupChecksum);
+            Assert.Equal(backupBytes, File.ReadAllBytes(backup));
+            Assert.Equal(files, Directory.GetFiles(_folder, "*.jsonl*"));   // no new backup beside it
+            Assert.Equal(migrated, NbContent());
         }
 
         /// <summary>The NB objects of the test database, without the module's own records (the upgrade's record comes and goes).</summary>

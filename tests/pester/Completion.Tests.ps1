@@ -65,6 +65,16 @@ Describe 'Completing -Id of Invoke-DfMigration' {
         $offered | Should -Contain 'queens-lport-switch-topic'
         Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$folder' -Id our" | Should -Be 'ours-add-flag'
     }
+
+    It 'reads the migrations of -MigrationPath without running them' {
+        $scripts = Join-Path $TestDrive 'side-effects'
+        New-Item -ItemType Directory $scripts | Out-Null
+        $marker = Join-Path $TestDrive 'ran.txt'
+        Set-Content (Join-Path $scripts 'b.ps1') "Set-Content -LiteralPath '$marker' 'ran'; @{ Id = 'side-effect'; Release = 'stein'; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
+        Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$scripts' -Id side" | Should -Be 'side-effect'
+        Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$scripts' -Release st" | Should -Be 'stein'
+        $marker | Should -Not -Exist
+    }
 }
 
 Describe 'Completing -Table' {

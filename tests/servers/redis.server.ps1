@@ -10,7 +10,8 @@
     DF_TEST_REDIS_CLUSTER (redis-cluster://host:port,… every node as a seed) and
     DF_TEST_REDIS_CLUSTER_DIR (a folder per node, named by its port: redis.conf, nodes.conf, node.pid).
     A Redis Cluster of three masters and no replica serves TLS only (between its nodes too) on
-    DF_TEST_REDIS_CLUSTER_PORT + 6 to + 8 (bus at + 10000), the client's certificate optional; it sets
+    127.0.0.2 to .4 (and 127.0.0.1), DF_TEST_REDIS_CLUSTER_PORT + 6 to + 8 (bus at + 10000), each
+    node with a certificate naming its own address only, the client's certificate optional; it sets
     DF_TEST_REDIS_CLUSTER_TLS (rediss-cluster://host:port,… with no query: the files are in
     DF_TEST_TLS) and DF_TEST_REDIS_CLUSTER_TLS_DIR (its nodes' folders, as above).
 #>
@@ -133,18 +134,24 @@ foreach ($p in $plainPorts) { Start-ClusterNode $clusterDir $p "port $p" }
 # A node timeout of 20 s (the last setting wins): a test stops a master for its 3 s reply timeout,
 # and with no replica to fail over to, the others must not mark it failed meanwhile (which stops
 # their writes with CLUSTERDOWN).
+# Each node has an address and a certificate of its own, naming that address only (127.0.0.2 to .4,
+# node2.pem to node4.pem), as production clusters do; it listens on 127.0.0.1 too, an address its
+# certificate does not name.
 $tlsPorts = ($clusterPort + 6)..($clusterPort + 8)
 $tlsArgs = @('--tls', '--cacert', "$tls/ca.pem", '--cert', "$tls/client.pem", '--key', "$tls/client.key")
-foreach ($p in $tlsPorts) {
+$tlsNodes = @()
+for ($i = 0; $i -lt 3; $i++) {
+    $p = $tlsPorts[$i]; $n = $i + 2
+    $tlsNodes += "127.0.0.${n}:$p"
     Start-ClusterNode $tlsClusterDir $p 'port 0', "tls-port $p", "cluster-port $($p + 10000)", 'tls-cluster yes', 'tls-replication yes',
-        "tls-cert-file $tls/server.pem", "tls-key-file $tls/server.key", "tls-ca-cert-file $tls/ca.pem", 'tls-auth-clients optional', 'cluster-node-timeout 20000'
+        "bind 127.0.0.$n 127.0.0.1", "cluster-announce-ip 127.0.0.$n",
+        "tls-cert-file $tls/node$n.pem", "tls-key-file $tls/node$n.key", "tls-ca-cert-file $tls/ca.pem", 'tls-auth-clients optional', 'cluster-node-timeout 20000'
 }
 foreach ($p in $plainPorts) { Wait-ClusterNode $clusterDir $p @() }
 foreach ($p in $tlsPorts) { Wait-ClusterNode $tlsClusterDir $p $tlsArgs }
 
 # Both clusters are joined at once: redis-cli waits a second or more for each to agree.
 $nodes = @($plainPorts | ForEach-Object { "127.0.0.1:$_" })
-$tlsNodes = @($tlsPorts | ForEach-Object { "127.0.0.1:$_" })
 $create = [Diagnostics.ProcessStartInfo]::new('redis-cli')
 foreach ($a in $tlsArgs + @('--cluster', 'create') + $tlsNodes + @('--cluster-replicas', '0', '--cluster-yes')) { $create.ArgumentList.Add($a) }
 $create.RedirectStandardOutput = $true

@@ -28,10 +28,11 @@ namespace DragonflowUpgrade.Engine.Run
         internal static string Rekeying(RestorePlan r) =>
             r.KeyLayout == null ? "" : $" ({r.Rekeyed} of them written again, to move them back under {r.KeyLayout.Name} keys)";
 
-        /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored.</summary>
-        internal static RestoreRunPlan Make(INbStore store, string backupPath, string? checksum, GuardOptions options, ILogger? logger)
+        /// <summary>Forced (<see cref="GuardOptions.Force"/>): an interrupted commit is discarded, and a backup of another database restored;
+        /// <paramref name="discardInterruptedCommit"/>: only the first.</summary>
+        internal static RestoreRunPlan Make(INbStore store, string backupPath, string? checksum, GuardOptions options, ILogger? logger, bool discardInterruptedCommit)
         {
-            var guard = Enter(store, options, allowInterruptedCommit: options.Force, logger);
+            var guard = Enter(store, options, allowInterruptedCommit: options.Force || discardInterruptedCommit, logger);
             try
             {
                 var interrupted = CommitJournal.ReadInProgress(store);

@@ -23,16 +23,6 @@ namespace DragonflowUpgrade.Engine.Run
 
         /// <summary>The backup file, or a folder for a timestamped one (a full path); null for the default place.</summary>
         public string? BackupPath { get; set; }
-
-        /// <summary>
-        /// A backup of the database made earlier under the lock the caller holds (<see cref="GuardOptions.HeldLock"/>), used
-        /// instead of writing one: it must read back with <see cref="ExistingBackupChecksum"/> and hold exactly what the run
-        /// reads. Null to write one (to <see cref="BackupPath"/>).
-        /// </summary>
-        public string? ExistingBackup { get; set; }
-
-        /// <summary>The checksum <see cref="ExistingBackup"/> was recorded with; null for any.</summary>
-        public string? ExistingBackupChecksum { get; set; }
     }
 
     /// <summary>What a migration run did: the log rows written, the backup taken before, the commit.</summary>
@@ -61,14 +51,11 @@ namespace DragonflowUpgrade.Engine.Run
         readonly Migrator _migrator;
         readonly ILogger _logger;
 
-        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath, MigrationRunRequest request, ILogger? logger)
+        MigrationRunPlan(INbStore store, UpgradeGuard guard, GuardOptions options, Migrator migrator, string backupPath, ILogger? logger)
             : base(store, guard, options, "migrating")
         {
             _migrator = migrator;
             BackupPath = backupPath;
-            _existingChecksum = request.ExistingBackupChecksum;
-            // A backup made before the run is never removed by it.
-            _backupExists = _backupKept = request.ExistingBackup != null;
             _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         }
 
@@ -83,7 +70,7 @@ namespace DragonflowUpgrade.Engine.Run
         /// <summary>Creates, updates and deletes per table, the log's rows included.</summary>
         public IReadOnlyList<TableChanges> Changes => Result?.Changes ?? Array.Empty<TableChanges>();
 
-        /// <summary>Where the backup taken before the first write goes (or is, when it was made before the run).</summary>
+        /// <summary>Where the backup taken before the first write goes.</summary>
         public string BackupPath { get; }
 
         /// <summary>No migration pending and no schema upgrade: executing writes nothing.</summary>
@@ -99,10 +86,10 @@ namespace DragonflowUpgrade.Engine.Run
             IProgress<ProgressReport>? progress, ILogger? logger)
         {
             // A backup path the run would refuse is refused before anything is read.
-            string backupPath = request.ExistingBackup != null ? Path.GetFullPath(request.ExistingBackup) : NbBackup.ResolvePath(request.BackupPath, store);
+            string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
             // The log first (the module's own records): with nothing pending, nothing is written,
             // so there is nothing to guard: no lock is taken and no heartbeat read.
-            var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath, request, logger);
+            var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath, logger);
             unguarded.Select(request);
             if (unguarded.IsNothingToDo) return unguarded;
 
@@ -111,7 +98,7 @@ namespace DragonflowUpgrade.Engine.Run
             // before anything is written: one read of the database serves both.
             var guard = Enter(store, options, allowInterruptedCommit: false, logger, controlPlaneLater: true);
             logger?.LogDebug("Took the upgrade lock and checked for an interrupted commit in {Ms} ms.", clock.ElapsedMilliseconds);
-            var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath, request, logger);
+            var plan = new MigrationRunPlan(store, guard, options, migrator, backupPath, logger);
             try
             {
                 // Read again under the lock: another run may have applied them meanwhile.
@@ -134,24 +121,18 @@ namespace DragonflowUpgrade.Engine.Run
 
         bool IsNothingToDo => Migrations.Count == 0 && !Schema.ChangesRelease;
 
-        // The backup of what the run read, written from the snapshot (or a backup made before the
-        // run checked against it) on another thread while the migrations and the validation run;
-        // Execute waits for it (written and read back) before the first write. A plan never
-        // executed removes a backup it wrote.
+        // The backup of what the run read, written from the snapshot on another thread while the
+        // migrations and the validation run; Execute waits for it (written and read back) before
+        // the first write. A plan never executed removes the backup it wrote.
         Task<BackupInfo>? _backup;
         bool _backupKept;
-        readonly bool _backupExists;
-        readonly string? _existingChecksum;
 
         void StartBackup(NbSnapshot snapshot)
         {
             // The originals are never changed, but the snapshot's slots are: take the list of them now.
             var objects = snapshot.Originals().ToList();
             string source = Store.Location, path = BackupPath;
-            string? checksum = _existingChecksum;
-            _backup = _backupExists
-                ? Task.Run(() => NbBackup.VerifyHolds(path, checksum, objects))
-                : Task.Run(() => NbBackup.Write(objects, source, path));
+            _backup = Task.Run(() => NbBackup.Write(objects, source, path));
         }
 
         private protected override void OnDispose()

@@ -24,8 +24,11 @@ namespace DragonflowUpgrade.Engine.Run
             BaselinePlan.Make(store, migrator, release, options, logger);
 
         /// <summary>Making the database hold exactly the backup <paramref name="backupPath"/>; one whose checksum is not <paramref name="checksum"/> (when given) is refused.</summary>
-        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger? logger = null, string? checksum = null) =>
-            RestoreRunPlan.Make(store, backupPath, checksum, options, logger);
+        /// <param name="discardInterruptedCommit">Discard the journal of an interrupted commit, as <see cref="GuardOptions.Force"/> does,
+        /// while still refusing a backup of another database (a whole upgrade's rollback, restoring its own backup).</param>
+        public static RestoreRunPlan PlanRestore(INbStore store, string backupPath, GuardOptions options, ILogger? logger = null, string? checksum = null,
+            bool discardInterruptedCommit = false) =>
+            RestoreRunPlan.Make(store, backupPath, checksum, options, logger, discardInterruptedCommit);
 
         /// <summary>Finishing an interrupted commit.</summary>
         public static ResumePlan PlanResume(INbStore store, GuardOptions options, ILogger? logger = null) =>

@@ -18,8 +18,10 @@ namespace DragonflowUpgrade.Engine.Run
         /// <param name="ignoreLiveControlPlane">Go ahead while the control plane still reports in (with a warning).</param>
         /// <param name="heldLock">The database's upgrade lock, taken by the caller for longer than this operation (a whole
         /// upgrade's): the guard requires it still held instead of taking the lock, and the plan leaves it held. Null to take it.</param>
+        /// <param name="canIgnoreLiveControlPlane">Whether the caller has -IgnoreLiveControlPlane: a refusal for a live control plane
+        /// names it only then, else it advises stopping the control plane and running again (the whole upgrade has no such switch).</param>
         public GuardOptions(string purpose, bool planOnly, bool force = false, TimeSpan? serviceDownTime = null, bool ignoreLiveControlPlane = false,
-            UpgradeLock? heldLock = null)
+            UpgradeLock? heldLock = null, bool canIgnoreLiveControlPlane = true)
         {
             Purpose = purpose ?? throw new ArgumentNullException(nameof(purpose));
             PlanOnly = planOnly;
@@ -27,6 +29,7 @@ namespace DragonflowUpgrade.Engine.Run
             ServiceDownTime = serviceDownTime ?? ControlPlaneCheck.DefaultServiceDownTime;
             IgnoreLiveControlPlane = ignoreLiveControlPlane;
             HeldLock = heldLock;
+            CanIgnoreLiveControlPlane = canIgnoreLiveControlPlane;
         }
 
         public string Purpose { get; }
@@ -35,6 +38,7 @@ namespace DragonflowUpgrade.Engine.Run
         public bool IgnoreLiveControlPlane { get; }
         public TimeSpan ServiceDownTime { get; }
         public UpgradeLock? HeldLock { get; }
+        public bool CanIgnoreLiveControlPlane { get; }
     }
 
     /// <summary>
@@ -105,7 +109,7 @@ namespace DragonflowUpgrade.Engine.Run
         private protected static UpgradeGuard Enter(INbStore store, GuardOptions options, bool allowInterruptedCommit, ILogger? logger,
             bool controlPlaneLater = false) =>
             UpgradeGuard.Enter(store, options.Purpose, !options.PlanOnly, options.ServiceDownTime, options.IgnoreLiveControlPlane, logger, allowInterruptedCommit,
-                controlPlaneLater, options.HeldLock);
+                controlPlaneLater, options.HeldLock, options.CanIgnoreLiveControlPlane);
 
         /// <summary>Refuses to write before the guard's check of the control plane, when it was entered with controlPlaneLater.</summary>
         private protected void RequireControlPlaneChecked()

@@ -74,7 +74,7 @@ namespace DragonflowUpgrade.Engine.Safety
         {
             var invalid = new List<HeartbeatInvalidException>();
             var live = Find(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, invalid);
-            if (invalid.Count > 0) throw invalid[0].WithOthers(invalid.Count - 1);
+            if (invalid.Count > 0) throw invalid[0].With(invalid.Count - 1, canIgnore: true);
             return live;
         }
 
@@ -160,22 +160,23 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <param name="force">Refuse nothing: return what is alive, and give what cannot be read in <paramref name="unreadable"/>.</param>
         /// <param name="unreadable">The heartbeats that could not be read (one error naming how many); null if none.</param>
         /// <param name="command">The command refused, named in the refusal with the switch that overrides it; null names none.</param>
+        /// <param name="canIgnore">Whether the caller has -IgnoreLiveControlPlane: a refusal names it only then, else it advises stopping the control plane and running again.</param>
         public static IReadOnlyList<LiveComponent> Require(INbStore store, TimeSpan serviceDownTime, bool force, out HeartbeatInvalidException? unreadable,
-            string? command = null) =>
-            Require(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, force, out unreadable, command);
+            string? command = null, bool canIgnore = true) =>
+            Require(store.Location, table => StoredValue.Checked(store, table), serviceDownTime, force, out unreadable, command, canIgnore);
 
         /// <summary>
         /// <see cref="Require(INbStore, TimeSpan, bool, out HeartbeatInvalidException, string)"/> on heartbeat rows read already
         /// (a run's snapshot): <paramref name="rows"/> gives a table's stored rows, their values checked as <see cref="StoredValue.Checked"/> checks them.
         /// </summary>
         public static IReadOnlyList<LiveComponent> Require(string location, Func<string, IEnumerable<NbEntry>> rows, TimeSpan serviceDownTime, bool force,
-            out HeartbeatInvalidException? unreadable, string? command = null)
+            out HeartbeatInvalidException? unreadable, string? command = null, bool canIgnore = true)
         {
             var invalid = new List<HeartbeatInvalidException>();
             var live = Find(location, rows, serviceDownTime, invalid);
-            unreadable = invalid.Count > 0 ? invalid[0].WithOthers(invalid.Count - 1) : null;
+            unreadable = invalid.Count > 0 ? invalid[0].With(invalid.Count - 1, canIgnore) : null;
             if (force) return live;
-            if (live.Count > 0) throw new ControlPlaneAliveException(location, live, command);
+            if (live.Count > 0) throw new ControlPlaneAliveException(location, live, command, canIgnore);
             if (unreadable != null) throw unreadable;
             return live;
         }
@@ -205,13 +206,13 @@ namespace DragonflowUpgrade.Engine.Safety
     /// </summary>
     public sealed class HeartbeatInvalidException : DfException
     {
-        internal HeartbeatInvalidException(string location, NbKey key, string field, string what, int others = 0)
+        internal HeartbeatInvalidException(string location, NbKey key, string field, string what, int others = 0, bool canIgnore = true)
             : base("HeartbeatInvalid", DfErrorCategory.InvalidData,
                    $"The {key.Table} row '{key.Id}' in the NB database at {location} {what}, so the module cannot tell whether that component " +
                    $"has stopped; it counts as running{(others > 0 ? $" (so do {others} more heartbeat row(s) like it)" : "")}. Nothing was written.",
                    key.Table + "/" + key.Id,
                    $"Check that the component is stopped, then delete the row or set its {field} to the epoch seconds of its last heartbeat " +
-                   "(Dragonflow writes it again when the component starts); or run again with -IgnoreLiveControlPlane.")
+                   "(Dragonflow writes it again when the component starts)" + (canIgnore ? "; or run again with -IgnoreLiveControlPlane." : ", then run again."))
         {
             Location = location;
             Key = key;
@@ -224,7 +225,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public NbKey Key { get; }
         public string Field { get; }
 
-        internal HeartbeatInvalidException WithOthers(int others) =>
-            others == 0 ? this : new HeartbeatInvalidException(Location, Key, Field, What, others);
+        /// <summary>This refusal counting <paramref name="others"/> rows more, its advice for a caller with or without -IgnoreLiveControlPlane.</summary>
+        internal HeartbeatInvalidException With(int others, bool canIgnore) =>
+            others == 0 && canIgnore ? this : new HeartbeatInvalidException(Location, Key, Field, What, others, canIgnore);
     }
 }

@@ -225,21 +225,6 @@ namespace DragonflowUpgrade.Engine.Safety
             return info;
         }
 
-        /// <summary>
-        /// Checks a backup made earlier of what a run has just read (<paramref name="objects"/>) before the run relies on it:
-        /// as <see cref="Verify"/> does, and that it holds exactly those objects (the module's own tables aside). One that does
-        /// not is refused with <see cref="BackupInvalidException"/>: the database changed since it was made.
-        /// </summary>
-        public static BackupInfo VerifyHolds(string path, string? expectedChecksum, IEnumerable<NbEntry> objects)
-        {
-            var info = Verify(path, expectedChecksum);
-            var entries = objects.Where(e => !ModuleTables.IsModuleTable(e.Key.Table)).ToList();
-            entries.Sort(CompareKeys);
-            if (entries.Count != info.Objects || !string.Equals(Checksum(entries), info.Checksum, StringComparison.OrdinalIgnoreCase))
-                throw new BackupInvalidException(info.Path, $"it does not hold what the database holds now ({entries.Count} objects): the database changed since the backup was made, so restoring it would not undo only this run.");
-            return info;
-        }
-
         // Reads a backup just written as Load does (its header, every line, the count and checksum
         // the file store checks against the header), one object at a time rather than all at once.
         static void ReadsBack(BackupInfo info)

@@ -39,12 +39,14 @@ namespace DragonflowUpgrade.Engine.Safety
         /// <param name="database">The NB database, fit to print.</param>
         /// <param name="live">What still reports in.</param>
         /// <param name="command">The command refused, named with the switch that overrides the refusal; null when not a command.</param>
-        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string? command = null)
+        /// <param name="canIgnore">Whether the caller has that switch; when not (the whole upgrade), the refusal advises stopping the control plane and running again.</param>
+        public ControlPlaneAliveException(string database, IReadOnlyList<LiveComponent> live, string? command = null, bool canIgnore = true)
             : base("ControlPlaneAlive", DfErrorCategory.ResourceBusy,
                    $"The control plane of {database} is still running: {string.Join("; ", live.Take(10))}" +
                    (live.Count > 10 ? $"; and {live.Count - 10} more" : "") +
-                   $". Stop it first (Stop-DfControlPlane), or {Override(command)} to write anyway.",
-                   database, $"Stop the control plane first (Stop-DfControlPlane), or {Override(command)} to go on anyway.")
+                   (canIgnore ? $". Stop it first (Stop-DfControlPlane), or {Override(command)} to write anyway." : ". Nothing was written."),
+                   database, canIgnore ? $"Stop the control plane first (Stop-DfControlPlane), or {Override(command)} to go on anyway."
+                       : "Stop the control plane (Stop-DfControlPlane) and keep it stopped, then run again.")
         {
             Live = live;
         }

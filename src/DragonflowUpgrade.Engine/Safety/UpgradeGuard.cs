@@ -28,7 +28,7 @@ namespace DragonflowUpgrade.Engine.Safety
         // What a check of the control plane left for later (controlPlaneLater) needs.
         string _location = "", _purpose = "";
         TimeSpan _serviceDownTime;
-        bool _letLiveThrough;
+        bool _letLiveThrough, _canIgnore;
 
         /// <summary>Whether the control plane is still to be checked, by <see cref="CheckControlPlane"/>.</summary>
         public bool ControlPlanePending { get; private set; }
@@ -57,9 +57,12 @@ namespace DragonflowUpgrade.Engine.Safety
         /// and before it writes anything (a migration run's snapshot): <see cref="CheckControlPlane"/>. Saves a read of the heartbeat tables.</param>
         /// <param name="heldLock">The lock, taken by the caller for longer than the guard (a whole upgrade's): required still held
         /// (<see cref="UpgradeLock.RequireHeld"/>) instead of taken, and not released by <see cref="Dispose"/>.</param>
+        /// <param name="canIgnoreLiveControlPlane">Whether <paramref name="purpose"/> has -IgnoreLiveControlPlane, which a refusal then names.</param>
         public static UpgradeGuard Enter(INbStore store, string purpose, bool takeLock, TimeSpan serviceDownTime, bool ignoreLiveControlPlane, ILogger? logger = null,
-            bool allowInterruptedCommit = false, bool controlPlaneLater = false, UpgradeLock? heldLock = null)
+            bool allowInterruptedCommit = false, bool controlPlaneLater = false, UpgradeLock? heldLock = null, bool canIgnoreLiveControlPlane = true)
         {
+            if (heldLock != null && heldLock.Slot != UpgradeLock.Where(store))
+                throw new InvalidOperationException($"The lock held ({heldLock.Slot}) is not the lock of the NB database being written ({UpgradeLock.Where(store)}).");
             heldLock?.RequireHeld(store);
             bool locked = heldLock != null || takeLock;
             var taken = heldLock == null && takeLock ? UpgradeLock.Acquire(store, purpose, logger) : null;
@@ -76,8 +79,9 @@ namespace DragonflowUpgrade.Engine.Safety
                         _purpose = purpose,
                         _serviceDownTime = serviceDownTime,
                         _letLiveThrough = ignoreLiveControlPlane || !locked,
+                        _canIgnore = canIgnoreLiveControlPlane,
                     };
-                var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !locked, out var unreadable, purpose);
+                var live = ControlPlaneCheck.Require(store, serviceDownTime, ignoreLiveControlPlane || !locked, out var unreadable, purpose, canIgnoreLiveControlPlane);
                 return new UpgradeGuard(heldLock ?? taken, taken != null, live, unreadable);
             }
             catch
@@ -95,7 +99,7 @@ namespace DragonflowUpgrade.Engine.Safety
         public void CheckControlPlane(Func<string, IEnumerable<NbEntry>> rows)
         {
             if (!ControlPlanePending) throw new InvalidOperationException("The guard checked the control plane when it was entered.");
-            Live = ControlPlaneCheck.Require(_location, rows, _serviceDownTime, _letLiveThrough, out var unreadable, _purpose);
+            Live = ControlPlaneCheck.Require(_location, rows, _serviceDownTime, _letLiveThrough, out var unreadable, _purpose, _canIgnore);
             UnreadableHeartbeats = unreadable;
             ControlPlanePending = false;
         }

@@ -52,6 +52,9 @@ namespace DragonflowUpgrade.Engine.Safety
 
         public UpgradeLockInfo Info { get; private set; }
 
+        /// <summary>Where this lock is, fit to print, as <see cref="Where(INbStore)"/> gives it for its database.</summary>
+        public string Slot => _slot.Where;
+
         /// <summary>False when this run uses a lock that the session took with <see cref="Hold"/>; releasing it then does nothing.</summary>
         public bool Owned => _owned;
 

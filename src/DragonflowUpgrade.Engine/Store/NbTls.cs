@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using DragonflowUpgrade.Engine.Errors;
@@ -124,6 +125,28 @@ namespace DragonflowUpgrade.Engine.Store
         static NbDatabaseUriException FileInvalid(NbDatabaseUri uri, string path, string name, string problem) =>
             new NbDatabaseUriException(uri.Display, $"'{uri.Display}': the file {path} ({name}=) is unusable: {problem}.",
                 "Give ca= the PEM file of the CA that signed the server's certificate, and cert= and key= the PEM files of a client certificate and its key.");
+
+        /// <summary>
+        /// Starts TLS over <paramref name="stream"/> with the server at <paramref name="host"/>: its
+        /// certificate must verify (<see cref="Problem"/>), and the client certificate is offered. A
+        /// certificate refused throws an <see cref="AuthenticationException"/> saying why.
+        /// </summary>
+        public SslStream Authenticate(Stream stream, string host)
+        {
+            string? problem = null;
+            var tls = new SslStream(stream, false, (_, certificate, __, errors) => (problem = Problem(host, certificate, errors)) == null);
+            try
+            {
+                tls.AuthenticateAsClient(host, ClientCertificates, SslProtocols.None, checkCertificateRevocation: false);
+                return tls;
+            }
+            catch (Exception e)
+            {
+                tls.Dispose();
+                if (e is AuthenticationException) throw new AuthenticationException(problem ?? e.Message, e);
+                throw;
+            }
+        }
 
         /// <summary>
         /// Why the certificate <paramref name="certificate"/> of the server at <paramref name="host"/> is

@@ -141,13 +141,25 @@ namespace DragonflowUpgrade.Remote.Upgrade
             catch (DfException) { return true; }
         }
 
-        /// <summary>Carries on the upgrade recorded in the backup folder from the step it reached.</summary>
+        /// <summary>
+        /// Carries on the upgrade recorded in the backup folder from the step it reached. An upgrade
+        /// interrupted while it was being rolled back is not carried on: its rollback is finished, and
+        /// the resume fails saying so (going on would start services over a half-restored database).
+        /// </summary>
         public UpgradeState Resume(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
             var state = Recorded(resume: true);
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             using (Lock(c))
             {
+                if (state.Status == UpgradeStatus.RollingBack)
+                    return Ended(c, () =>
+                    {
+                        string restored = Rollback(c);
+                        WriteReport(c);
+                        throw new UpgradeFailedException("Resume", null, "the upgrade was interrupted while it was being rolled back, so the resume finished the rollback instead of the upgrade.",
+                            restored, state.Status == UpgradeStatus.RolledBack, null);
+                    });
                 state.Status = UpgradeStatus.Running;
                 state.Failure = null;
                 c.Save();
@@ -349,6 +361,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 c.Save();
                 return $"The rollback did not start, so nothing was undone: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
             }
+            state.Status = UpgradeStatus.RollingBack;
+            c.Save();
             var done = new List<string>();
             string? failed = null;
             // An NB migration that wrote nothing has nothing to restore: its undo does nothing.
@@ -358,6 +372,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 var step = _steps[i];
                 var record = state.Step(step.Name);
                 c.Progress?.Report(new ProgressReport("Rolling the cloud back", "Undoing " + step.Name, 100 * (_steps.Count - 1 - i) / _steps.Count));
+                record.State = StepState.Undoing;   // before the undo's first action: a resume then finishes it instead of skipping a step recorded as done
+                c.Save();
                 try
                 {
                     step.Undo(c);

@@ -9,8 +9,10 @@ using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Remote.Upgrade
 {
-    public enum UpgradeStatus { Running, Failed, RolledBack, RollbackFailed, Completed }
-    public enum StepState { Pending, Running, Done, Failed, Undone, UndoFailed }
+    /// <summary>RollingBack: a rollback began undoing steps and has not ended; only a rollback finishes it.</summary>
+    public enum UpgradeStatus { Running, Failed, RolledBack, RollbackFailed, Completed, RollingBack }
+    /// <summary>Undoing: the step's undo began (recorded before its first action) and has not ended.</summary>
+    public enum StepState { Pending, Running, Done, Failed, Undone, UndoFailed, Undoing }
 
     /// <summary>What one step of an upgrade did, as recorded in the state file.</summary>
     public sealed class StepRecord
@@ -124,15 +126,16 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public StepRecord Step(string name) => Steps.First(s => s.Name == name);
 
-        /// <summary>The step running or failed when the upgrade stopped, else the last one done.</summary>
+        /// <summary>The step being undone, running or failed when the upgrade stopped, else the last one done.</summary>
         [JsonIgnore]
         public string? StepReached =>
-            Steps.LastOrDefault(s => s.State == StepState.Running || s.State == StepState.Failed)?.Name
+            Steps.FirstOrDefault(s => s.State == StepState.Undoing)?.Name
+            ?? Steps.LastOrDefault(s => s.State == StepState.Running || s.State == StepState.Failed)?.Name
             ?? Steps.LastOrDefault(s => s.State == StepState.Done)?.Name;
 
         /// <summary>Whether the upgrade neither finished nor was rolled back: it waits for -Resume or Undo-DfUpgrade.</summary>
         [JsonIgnore]
-        public bool Interrupted => Status == UpgradeStatus.Running || Status == UpgradeStatus.Failed || Status == UpgradeStatus.RollbackFailed;
+        public bool Interrupted => Status == UpgradeStatus.Running || Status == UpgradeStatus.Failed || Status == UpgradeStatus.RollbackFailed || Status == UpgradeStatus.RollingBack;
 
         static readonly JsonSerializerOptions Options = new JsonSerializerOptions
         {

@@ -200,17 +200,12 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 }
                 return;
             }
-            // Before the migration has started, the run backs up what it read, and that backup (recorded with the
-            // start, before the first write) is what a rollback restores: the database may have changed since the
-            // NB backup step (a resume after services ran). Once started, the backup recorded then is used.
+            // The run backs up what it read, and that backup (recorded with the start, before the first write) is what
+            // a rollback restores: the database may have changed since the NB backup step (a resume after services ran).
+            // Once started, with no commit interrupted, the commit finished: nothing is pending, the plan is empty and
+            // writes no backup, and the one recorded at the start stays what a rollback restores.
             bool started = c.State.NbMigrationStarted;
-            var request = new MigrationRunRequest { TargetRelease = c.Settings.TargetRelease };
-            if (started)
-            {
-                request.ExistingBackup = c.State.NbBackupPath ?? throw UpgradeErrors.StateInvalid(c.State.Path, "records an NB migration started but no NB backup to restore");
-                request.ExistingBackupChecksum = c.State.NbBackupChecksum;
-            }
-            else request.BackupPath = c.Settings.BackupFolder;
+            var request = new MigrationRunRequest { TargetRelease = c.Settings.TargetRelease, BackupPath = c.Settings.BackupFolder };
             using (var plan = NbRun.PlanMigration(store, c.Settings.CreateMigrator(store), request, Guard(c), c.Progress, c.Settings.Logger))
             {
                 if (plan.IsEmpty)
@@ -243,11 +238,10 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         /// <summary>
         /// The guard under the lock the upgrade holds (<see cref="UpgradeRun"/> takes it before the stop):
-        /// required still held, not taken again. <paramref name="restore"/>: for the rollback's restore, which
-        /// discards the journal of a commit the upgrade was killed in (forced; the backup is the upgrade's own, pinned by its checksum).
+        /// required still held, not taken again. The whole upgrade has no -IgnoreLiveControlPlane.
         /// </summary>
-        static GuardOptions Guard(UpgradeContext c, bool restore = false) =>
-            new GuardOptions("Invoke-DfUpgrade", planOnly: false, force: restore, serviceDownTime: c.Settings.ServiceDownTime, heldLock: c.Lock);
+        static GuardOptions Guard(UpgradeContext c) =>
+            new GuardOptions("Invoke-DfUpgrade", planOnly: false, serviceDownTime: c.Settings.ServiceDownTime, heldLock: c.Lock, canIgnoreLiveControlPlane: false);
 
         /// <summary>Recorded before the first write: a migration that wrote nothing needs no backup to be undone.</summary>
         static void MarkStarted(UpgradeContext c)
@@ -270,7 +264,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             if (!c.State.NbMigrationStarted) return;
             var sw = Stopwatch.StartNew();
             string backup = RecordedBackup(c);
-            using (var plan = NbRun.PlanRestore(c.Store, backup, Guard(c, restore: true), c.Settings.Logger, c.State.NbBackupChecksum))
+            // The journal of a commit the upgrade was killed in is discarded; a backup of another database is still refused.
+            using (var plan = NbRun.PlanRestore(c.Store, backup, Guard(c), c.Settings.Logger, c.State.NbBackupChecksum, discardInterruptedCommit: true))
             {
                 plan.Execute(c.Progress);
                 c.State.NbMigrationStarted = false;

@@ -71,7 +71,7 @@ namespace DragonflowUpgrade.Engine.Store
             string location = uri.Location;
             var tls = NbTls.Load(uri);
             string? refused = null;
-            var options = RedisNbStore.Options(uri, tls, uri.Endpoints[0].Host, problem => refused = problem);
+            var options = RedisNbStore.Options(uri, tls, (node, problem) => refused = $"node {node}: {problem}");
             // Any seed that answers will do: the others may be down.
             options.AbortOnConnectFail = false;
             ConnectionMultiplexer multiplexer;
@@ -119,7 +119,7 @@ namespace DragonflowUpgrade.Engine.Store
                     for (int slot = range.From; slot <= range.To; slot++) _owner[slot] = _masters.Count;
                 _replicas.Add(nodes.Nodes.Count(n => n.IsReplica && n.ParentNodeId == node.NodeId && !n.IsFail && !n.IsPossiblyFail));
                 try { _masters.Add(RedisNbStore.OpenClusterMaster(endpoint, RedisNbStore.UserOf(uri), uri.Password, tls, Location, SlotOf, master, replyTimeout)); }
-                catch (AuthenticationException e) { throw new NbCertificateException(Location, e.Message, e); }
+                catch (AuthenticationException e) { throw new NbCertificateException(Location, $"{master}: {e.Message}", e); }
                 catch (TimeoutException e) { throw new NbClusterTimeoutException(Location, master, endpoint, "open", e.Message, e); }
                 // Refused by the master itself (a user or password it does not have): as a single server's refusal.
                 catch (RespErrorException e) when (!NbClusterChangedException.IsRedirect(e.Message)) { throw RedisNbStore.Unreachable(Location, e, uri.Password, tls != null); }
@@ -133,7 +133,7 @@ namespace DragonflowUpgrade.Engine.Store
                 throw NbClusterChangedException.NotWhole(Location, $"slot {uncovered} has no master. Wait for cluster_state:ok, or assign the slot (redis-cli --cluster fix).");
         }
 
-        static NbEndpoint EndpointOf(EndPoint? endpoint)
+        internal static NbEndpoint EndpointOf(EndPoint? endpoint)
         {
             switch (endpoint)
             {

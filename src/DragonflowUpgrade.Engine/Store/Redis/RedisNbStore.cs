@@ -105,7 +105,7 @@ namespace DragonflowUpgrade.Engine.Store
             string location = uri.Location;
             var tls = NbTls.Load(uri);
             RedisNbStore? store = null;
-            var options = Options(uri, tls, endpoint.Host, problem => { if (store != null) store._tlsProblem = problem; });
+            var options = Options(uri, tls, (_, problem) => { if (store != null) store._tlsProblem = problem; });
             options.DefaultDatabase = database;
             try
             {
@@ -124,9 +124,9 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>
         /// StackExchange.Redis's options for <paramref name="uri"/>'s endpoints, its user and password and
-        /// TLS; a server certificate refused is told to <paramref name="refused"/> (why).
+        /// TLS; a server certificate refused is told to <paramref name="refused"/> (the node, why).
         /// </summary>
-        internal static ConfigurationOptions Options(NbDatabaseUri uri, NbTls? tls, string tlsHost, Action<string> refused)
+        internal static ConfigurationOptions Options(NbDatabaseUri uri, NbTls? tls, Action<NbEndpoint, string> refused)
         {
             var options = new ConfigurationOptions
             {
@@ -141,19 +141,8 @@ namespace DragonflowUpgrade.Engine.Store
                 BacklogPolicy = BacklogPolicy.FailFast,
             };
             foreach (var e in uri.Endpoints) options.EndPoints.Add(e.Host, e.Port);
-            if (tls != null)
-            {
-                options.Ssl = true;
-                options.SslHost = tlsHost;
-                options.CertificateValidation += (_, certificate, __, errors) =>
-                {
-                    string? problem = tls.Problem(tlsHost, certificate, errors);
-                    if (problem != null) refused(problem);
-                    return problem == null;
-                };
-                // null: no client certificate, which SslStream takes though the delegate's annotation says otherwise.
-                options.CertificateSelection += delegate { return tls.ClientCertificates.Count > 0 ? tls.ClientCertificates[0] : null!; };
-            }
+            // Ssl stays off: the tunnel starts TLS on each connection, checked against its own node.
+            if (tls != null) options.Tunnel = new RedisTlsTunnel(tls, refused);
             return options;
         }
 

@@ -72,7 +72,7 @@ namespace DragonflowUpgrade.Engine.Store
                 {
                     // A server that does not speak TLS may never answer the handshake: give it the connect timeout.
                     socket.ReceiveTimeout = socket.SendTimeout = (int)timeout.TotalMilliseconds;
-                    c.StartTls(host, tls);
+                    c._tls = tls.Authenticate(new NetworkStream(socket, ownsSocket: false), host);
                     socket.ReceiveTimeout = socket.SendTimeout = replyMs;
                 }
                 if (password is { Length: > 0 })
@@ -97,18 +97,6 @@ namespace DragonflowUpgrade.Engine.Store
                 c.Dispose();
                 throw;
             }
-        }
-
-        void StartTls(string host, NbTls tls)
-        {
-            string? problem = null;
-            _tls = new SslStream(new NetworkStream(_socket, ownsSocket: false), false, (_, certificate, __, errors) =>
-            {
-                problem = tls.Problem(host, certificate, errors);
-                return problem == null;
-            });
-            try { _tls.AuthenticateAsClient(host, tls.ClientCertificates, SslProtocols.None, checkCertificateRevocation: false); }
-            catch (AuthenticationException e) { throw new AuthenticationException(problem ?? e.Message, e); }
         }
 
         // A blocking connect, given up after the timeout. Not ConnectAsync: on Linux a socket once
