@@ -63,9 +63,15 @@ namespace DragonflowUpgrade.Engine.Safety
                     problem = $"the database lacks its row {JournalKey(run.RunId, chunk - 1)}";
                     return null;
                 }
+                // A record that does not say how many rows (an older version's) has a row per entry, keyed as in the file.
+                if (run.JournalChunks == 0)
+                {
+                    entries.Add(row);
+                    continue;
+                }
                 try
                 {
-                    var reader = new Utf8JsonReader(row.Value.Span);
+                    var reader = new Utf8JsonReader(row.Value.Span, new JsonReaderOptions { MaxDepth = StoredValue.MaxDepth + 2 });
                     if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray) throw new JsonException("not an array");
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                     {
@@ -89,7 +95,7 @@ namespace DragonflowUpgrade.Engine.Safety
         // An entry of a journal checked against its checksum: as JournalValue wrote it, table and id strings.
         static NbEntry FromJournalEntry(NbEntry e)
         {
-            using (var doc = JsonDocument.Parse(e.Value))
+            using (var doc = JsonDocument.Parse(e.Value, new JsonDocumentOptions { MaxDepth = StoredValue.MaxDepth + 1 }))
             {
                 var r = doc.RootElement;
                 string? topic = r.GetProperty("topic").ValueKind == JsonValueKind.String ? r.GetProperty("topic").GetString() : null;

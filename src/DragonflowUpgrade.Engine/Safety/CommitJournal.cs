@@ -61,7 +61,20 @@ namespace DragonflowUpgrade.Engine.Safety
             return (marker, last);
         }
 
-        static bool HoldsJournal(INbStore store) => store.Read(RecordTable).Any(e => e.Key.Equals(JournalOfKey));
+        /// <summary>The run the journal rows in the database belong to, or "" when the record naming it does not say; null when there is no such record.</summary>
+        static string? JournalRun(INbStore store)
+        {
+            foreach (var row in store.Read(RecordTable).Where(e => e.Key.Equals(JournalOfKey)))
+            {
+                try
+                {
+                    using (var doc = JsonDocument.Parse(row.Value))
+                        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("run", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : "";
+                }
+                catch (JsonException) { return ""; }
+            }
+            return null;
+        }
 
         /// <summary>
         /// Commits <paramref name="writes"/> (a run's difference and log rows) through the
@@ -99,7 +112,8 @@ namespace DragonflowUpgrade.Engine.Safety
             {
                 try
                 {
-                    if (HoldsJournal(store)) DeleteJournal(store, null);   // left by a run that failed or was killed
+                    // Rows left by a run that failed or was killed; or, once, rows an older version may have left (a row per change, no record naming them).
+                    if (JournalRun(store) != null || ReadLastRun(store) is CommitRecord last && last.JournalChunks == 0) DeleteJournal(store, null);
                     store.Write(new[] { new NbEntry(JournalOfKey, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { run }))) });
                 }
                 catch (NbStoreException e)
@@ -115,26 +129,29 @@ namespace DragonflowUpgrade.Engine.Safety
                 var chunk = new MemoryStream();
                 var rows = new List<NbEntry>();
                 long rowBytes = 0;
+                void CloseRow()
+                {
+                    chunk.WriteByte((byte)']');
+                    rows.Add(new NbEntry(JournalKey(run, chunks++), chunk.ToArray()));
+                    rowBytes += chunk.Length;
+                    chunk.SetLength(0);
+                }
                 for (int i = 0; i < changes.Count; i++)
                 {
                     var value = JournalValue(changes[i]);
                     if (inDatabase)
                     {
+                        // A row is closed before an entry would take it past its size: only a row of one entry is larger.
+                        if (chunk.Length > 0 && chunk.Length + value.Length >= JournalChunkBytes) CloseRow();
                         chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
                         chunk.Write(value, 0, value.Length);
-                        if (chunk.Length >= JournalChunkBytes || i == changes.Count - 1)
+                        if (i == changes.Count - 1) CloseRow();
+                        if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
                         {
-                            chunk.WriteByte((byte)']');
-                            rows.Add(new NbEntry(JournalKey(run, chunks++), chunk.ToArray()));
-                            rowBytes += chunk.Length;
-                            chunk.SetLength(0);
-                            if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
-                            {
-                                try { store.Write(rows); }
-                                catch (NbStoreException e) { throw JournalNotStored(store, e); }
-                                rows.Clear();
-                                rowBytes = 0;
-                            }
+                            try { store.Write(rows); }
+                            catch (NbStoreException e) { throw JournalNotStored(store, e); }
+                            rows.Clear();
+                            rowBytes = 0;
                         }
                     }
                     yield return new NbEntry(JournalKey(run, i), value);
@@ -214,7 +231,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 ? Enumerable.Range(0, run.JournalChunks).Select(i => JournalKey(run.RunId, i)).ToList()
                 : store.ReadKeys(Table).Where(k => run == null || k.Id.StartsWith(run.RunId + ".", StringComparison.Ordinal)).ToList();
             store.Write(keys.Select(NbEntry.Delete).ToList());
-            store.Write(new[] { NbEntry.Delete(JournalOfKey) });   // apart: a cluster may write the two tables on different masters, in any order
+            // Apart: a cluster may write the two tables on different masters, in any order. A record naming
+            // another run's rows (one that failed before its marker) stays, so the next run removes them.
+            if (run == null || JournalRun(store) == run.RunId) store.Write(new[] { NbEntry.Delete(JournalOfKey) });
         }
 
         /// <summary><see cref="DeleteJournal"/>, where the store keeps the journal; a failure is only a warning (the next run removes it).</summary>
