@@ -140,10 +140,10 @@ namespace DragonflowUpgrade.Dragonflow.Tests
             return uri;
         }
 
-        // The run to master, its commit stopped after the journal, the marker and one batch, as a killed process stops.
+        // The run to master, its commit stopped after the journal (the row naming it, its rows), the marker and one batch, as a killed process stops.
         void InterruptedRunToMaster(string uri)
         {
-            using (var store = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 3))
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 4))
             using (var plan = PlanMaster(store))
             {
                 Assert.True(plan.Result.Rekeyed > 2500);

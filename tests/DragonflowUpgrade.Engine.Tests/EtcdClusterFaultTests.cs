@@ -112,15 +112,15 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        // Commits through a store that holds after each write; at the hold after the journal, the
-        // marker and the first batch, kills the victims, then lets the commit go on.
+        // Commits through a store that holds after each write; at the hold after the journal (the row
+        // naming it, its rows), the marker and the first batch, kills the victims, then lets the commit go on.
         static Task<CommitReport> CommitKilling(INbStore store, string hold, (string Uri, MigrationRunResult Result, BackupInfo Backup, SortedDictionary<string, string> After) s, params int[] victims)
         {
             Directory.CreateDirectory(hold);
             var stepping = new SteppedStore(store, holdFolder: hold);
-            foreach (int n in new[] { 1, 2 }) File.WriteAllText(Path.Combine(hold, $"go-{n}"), "");
+            foreach (int n in new[] { 1, 2, 3 }) File.WriteAllText(Path.Combine(hold, $"go-{n}"), "");
             var commit = Task.Run(() => CommitJournal.Commit(stepping, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
-            Safe.WaitUntil(() => File.Exists(Path.Combine(hold, "held-3")) || commit.IsCompleted, "the commit's first batch");
+            Safe.WaitUntil(() => File.Exists(Path.Combine(hold, "held-4")) || commit.IsCompleted, "the commit's first batch");
             Assert.False(commit.IsCompleted, "the commit ended before its first batch was held");
             foreach (int v in victims) TestEtcdCluster.Kill(v);
             File.WriteAllText(Path.Combine(hold, "go-on"), "");

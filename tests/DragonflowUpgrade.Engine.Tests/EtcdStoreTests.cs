@@ -214,7 +214,7 @@ namespace DragonflowUpgrade.Engine.Tests
         public void An_interrupted_commit_is_resumed_from_the_journal_kept_in_etcd()
         {
             var s = Prepare();
-            using (var stepped = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 3)) // the journal, the marker, one batch
+            using (var stepped = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 4)) // the journal (the row naming it, its rows), the marker, one batch
                 Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, s.Result.Writes, s.Backup, new[] { "move" }, s.Result.Expected));
             using (var store = NbStoreFactory.Open(s.Uri))
             {

@@ -68,12 +68,13 @@ namespace DragonflowUpgrade.Engine.Tests
         /// <summary>
         /// Commits with the store failing after the journal, the marker and the first <paramref name="batches"/>
         /// batches, as a killed process stops. How many writes that is, the store says: whether it keeps the
-        /// journal in the database (one write: fewer than 10,000 entries) and how many changes go in a batch.
+        /// journal in the database (two writes: the row naming the run's journal, then its rows, fewer than
+        /// 4 MB of them) and how many changes go in a batch.
         /// </summary>
         static void Interrupt(Scenario s, Point point)
         {
             var real = NbStoreFactory.Open(s.Uri);
-            int journal = real.Parts.KeepsJournal ? 1 : 0;
+            int journal = real.Parts.KeepsJournal ? 2 : 0;
             using (var store = new SteppedStore(real, writesBeforeFailure: journal + 1 + Batches(s, real.Parts, point)))
                 Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
         }
@@ -264,11 +265,10 @@ namespace DragonflowUpgrade.Engine.Tests
         public void A_journal_left_by_a_run_killed_before_its_marker_changes_nothing_and_the_next_run_removes_it()
         {
             var s = Prepare();
+            KilledBeforeItsMarker(s, s.Backup);
+            Assert.NotEmpty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                var (record, _) = CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
-                CommitJournal.Discard(store); // as if the marker had never been written
-                store.Write(new[] { new NbEntry(new NbKey(CommitJournal.Table, null, "stale.00000000"), Safe.Json("{}")) });
                 Assert.Null(CommitJournal.ReadInProgress(store));
                 Assert.Throws<NoUpgradeRunException>(() => CommitJournal.Resume(store));
                 Assert.Equal(s.Before, Safe.Dump(store));
@@ -276,6 +276,85 @@ namespace DragonflowUpgrade.Engine.Tests
             }
             Assert.Equal(s.After, Safe.Dump(s.Uri));
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        // A run's commit stopped as a kill stops it after the record naming its journal and the journal's rows, before its marker.
+        static void KilledBeforeItsMarker(Scenario s, BackupInfo backup)
+        {
+            using (var stepped = new SteppedStore(NbStoreFactory.Open(s.Uri), writesBeforeFailure: 2))
+                Assert.Throws<CommitInterruptedException>(() => CommitJournal.Prepare(stepped, s.Result.Writes, backup, new[] { "bump" }, null));
+        }
+
+        [Fact]
+        public void Undoing_the_last_run_keeps_the_record_of_rows_a_later_run_left_so_that_the_next_run_removes_them()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri)) CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+            BackupInfo second;
+            using (var store = NbStoreFactory.Open(s.Uri)) second = NbBackup.Write(store, Safe.TempFile("second.jsonl.gz"));
+            KilledBeforeItsMarker(s, second);
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
+                Assert.Equal(s.Before, Safe.Dump(store));
+                Assert.NotEmpty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        [Fact]
+        public void Resume_reads_a_journal_of_several_rows_from_the_database_alone()
+        {
+            var s = Prepare();
+            Interrupt(s, Point.OneBatch);
+            Assert.True(Safe.ModuleKeys(s.Uri, CommitJournal.Table).Count > 1, "the journal should fill more than one row");
+            File.Delete(CommitJournal.JournalPathFor(s.Backup.Path));
+            using (var store = NbStoreFactory.Open(s.Uri)) CommitJournal.Resume(store);
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        // As the older version left a journal: a row per change, keyed and valued as the file's entries, no
+        // record naming the rows, and a record of the run that does not say how many rows.
+        static void AsAnOlderVersionLeftIt(INbStore store, string recordId, IEnumerable<NbEntry> rows)
+        {
+            var record = store.Read(CommitJournal.RecordTable).Single(e => e.Key.Id == recordId);
+            string json = Encoding.UTF8.GetString(record.Value.Span);
+            string older = System.Text.RegularExpressions.Regex.Replace(json, ",\"journal_chunks\":[0-9]+", "");
+            Assert.NotEqual(json, older);
+            var rowList = rows.ToList();
+            store.Write(store.ReadKeys(CommitJournal.Table).Select(NbEntry.Delete).ToList());
+            store.Write(rowList.Concat(new[] { new NbEntry(record.Key, Encoding.UTF8.GetBytes(older)), NbEntry.Delete(new NbKey(CommitJournal.RecordTable, null, "journal")) }).ToList());
+        }
+
+        [Fact]
+        public void A_commit_an_older_version_journaled_a_row_per_change_is_resumed_from_the_database_alone()
+        {
+            var s = Prepare();
+            Interrupt(s, Point.OneBatch);
+            string journal = CommitJournal.JournalPathFor(s.Backup.Path);
+            using (var store = NbStoreFactory.Open(s.Uri)) AsAnOlderVersionLeftIt(store, "in-progress", new FileNbStore(journal).Read());
+            File.Delete(journal);
+            using (var store = NbStoreFactory.Open(s.Uri)) CommitJournal.Resume(store);
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+        }
+
+        [Fact]
+        public void Rows_an_older_version_left_beside_its_last_run_are_removed_by_the_next_run()
+        {
+            var s = Prepare();
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+                var left = new NbEntry(new NbKey(CommitJournal.Table, null, "20250101T000000Z-0ld00000.00000000"), Safe.Json("{}"));
+                AsAnOlderVersionLeftIt(store, "last-run", new[] { left });
+                var (record, _) = CommitJournal.Prepare(store, s.Result.Writes, NbBackup.Write(store, Safe.TempFile("next.jsonl.gz")), new[] { "bump" }, null);
+                Assert.NotEmpty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
+                Assert.All(Safe.ModuleKeys(s.Uri, CommitJournal.Table), k => Assert.StartsWith(record.RunId + ".", k.Id));
+            }
         }
 
         [Theory]
@@ -288,7 +367,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
-                var marker = store.Read(CommitJournal.RecordTable).Single();
+                var marker = store.Read(CommitJournal.RecordTable).Single(e => e.Key.Id == "in-progress");
                 string name = field.Substring(1, field.IndexOf('"', 1) - 1);
                 string json = System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(marker.Value.Span), $"\"{name}\":[0-9]+", field);
                 Assert.Contains(field, json);
@@ -311,7 +390,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(s.Uri))
             {
                 CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
-                var marker = store.Read(CommitJournal.RecordTable).Single();
+                var marker = store.Read(CommitJournal.RecordTable).Single(e => e.Key.Id == "in-progress");
                 string json = System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(marker.Value.Span), $"\"{name}\":\"[^\"]*\",", "");
                 Assert.DoesNotContain($"\"{name}\":", json);
                 store.Write(new[] { new NbEntry(marker.Key, Encoding.UTF8.GetBytes(json)) });

@@ -56,8 +56,8 @@ namespace DragonflowUpgrade.Engine.Tests
                     // A commit stopped before its first batch, as a killed process leaves it.
                     var result = MigratorOf(store).Run(MigratorOf(store).Plan().Pending);
                     var backup = NbBackup.Write(result.Before, store.Location, backupPath);
-                    // The journal and the marker go through; the first batch of data fails.
-                    using (var stepped = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 2))
+                    // The journal (the row naming it, its rows) and the marker go through; the first batch of data fails.
+                    using (var stepped = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 3))
                         Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, result.Writes, backup, new[] { "pike-bump", "queens-bump" }, result.Expected));
                 }
                 store.Write(new[] { LiveService() });

@@ -126,8 +126,10 @@ namespace DragonflowUpgrade.Engine.Tests
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 migrator.Commit(result, backup);
-                Assert.Equal(new[] { CommitJournal.Table }, store.TablesWritten[0]);
-                Assert.Equal(new[] { CommitJournal.RecordTable }, store.TablesWritten[1]);
+                // The row naming the run's journal, the journal, then the marker.
+                Assert.Equal(new[] { CommitJournal.RecordTable }, store.TablesWritten[0]);
+                Assert.Equal(new[] { CommitJournal.Table }, store.TablesWritten[1]);
+                Assert.Equal(new[] { CommitJournal.RecordTable }, store.TablesWritten[2]);
             }
         }
     }

@@ -71,12 +71,12 @@ BeforeAll {
     }
 
     # Runs the migration in a child held after each write; at the hold after the first batch
-    # (the journal, the marker and a batch written), kills the members $Victims, then lets it go on.
+    # (the journal's two writes, the marker and a batch written), kills the members $Victims, then lets it go on.
     function Start-KilledMigration([string] $Database, [int[]] $Victims) {
         $hold = New-Item -ItemType Directory (Join-Path $TestDrive "hold-$([guid]::NewGuid())")
         $child = Start-MigrationProcess $Database $folder (Join-Path $TestDrive "backup-$([guid]::NewGuid()).jsonl.gz") -HoldFolder $hold.FullName
         $deadline = [DateTime]::UtcNow.AddSeconds(120)
-        foreach ($n in 1..3) {
+        foreach ($n in 1..4) {
             while (-not (Test-Path (Join-Path $hold.FullName "held-$n"))) {
                 if ($child.HasExited -or [DateTime]::UtcNow -gt $deadline) {
                     if (-not $child.HasExited) { Stop-ProcessHard $child }
@@ -84,7 +84,7 @@ BeforeAll {
                 }
                 Start-Sleep -Milliseconds 10
             }
-            if ($n -lt 3) { New-Item -ItemType File (Join-Path $hold.FullName "go-$n") | Out-Null }
+            if ($n -lt 4) { New-Item -ItemType File (Join-Path $hold.FullName "go-$n") | Out-Null }
         }
         $Victims | ForEach-Object { Stop-Member $_ }
         # Every further write goes on without holding.

@@ -23,7 +23,8 @@ namespace DragonflowUpgrade.Engine.Safety
             return backupPath + ".journal.jsonl.gz";
         }
 
-        static NbEntry ToJournalEntry(string run, int index, NbEntry change)
+        // A change as the journal holds it: {"op", "table", "topic", "id", "value"}.
+        static byte[] JournalValue(NbEntry change)
         {
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
@@ -40,15 +41,61 @@ namespace DragonflowUpgrade.Engine.Safety
                 }
                 w.WriteEndObject();
             }
-            return new NbEntry(JournalKey(run, index), buffer.ToArray());
+            return buffer.ToArray();
         }
 
+        // An entry's key in the file, and a row's (a chunk's) in the database.
         static NbKey JournalKey(string run, int index) => new NbKey(Table, null, $"{run}.{index:D8}");
 
-        // An entry of a journal checked against its checksum: as ToJournalEntry wrote it, table and id strings.
+        /// <summary>
+        /// The entries of a run's journal as its rows in the database hold them, keyed as in its file
+        /// (so that the record's checksum covers both); null, with <paramref name="problem"/>, when they
+        /// are not all there or cannot be read.
+        /// </summary>
+        static List<NbEntry>? FromJournalRows(IEnumerable<NbEntry> rows, CommitRecord run, out string problem)
+        {
+            var entries = new List<NbEntry>(run.Changes);
+            int chunk = 0;
+            foreach (var row in rows)
+            {
+                if (!row.Key.Equals(JournalKey(run.RunId, chunk++)))
+                {
+                    problem = $"the database lacks its row {JournalKey(run.RunId, chunk - 1)}";
+                    return null;
+                }
+                // A record that does not say how many rows (an older version's) has a row per entry, keyed as in the file.
+                if (run.JournalChunks == 0)
+                {
+                    entries.Add(row);
+                    continue;
+                }
+                try
+                {
+                    var reader = new Utf8JsonReader(row.Value.Span, new JsonReaderOptions { MaxDepth = StoredValue.MaxDepth + 2 });
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray) throw new JsonException("not an array");
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        int start = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        entries.Add(new NbEntry(JournalKey(run.RunId, entries.Count), row.Value.Slice(start, (int)reader.BytesConsumed - start).ToArray()));
+                    }
+                }
+                catch (JsonException e)
+                {
+                    problem = $"its row {row.Key} in the database cannot be read ({e.Message})";
+                    return null;
+                }
+            }
+            problem = entries.Count != run.Changes ? $"the database holds {entries.Count} of its {run.Changes} entries"
+                : !string.Equals(NbBackup.Checksum(entries), run.JournalChecksum, StringComparison.OrdinalIgnoreCase) ? "its copy in the database does not match its checksum"
+                : "";
+            return problem.Length == 0 ? entries : null;
+        }
+
+        // An entry of a journal checked against its checksum: as JournalValue wrote it, table and id strings.
         static NbEntry FromJournalEntry(NbEntry e)
         {
-            using (var doc = JsonDocument.Parse(e.Value))
+            using (var doc = JsonDocument.Parse(e.Value, new JsonDocumentOptions { MaxDepth = StoredValue.MaxDepth + 1 }))
             {
                 var r = doc.RootElement;
                 string? topic = r.GetProperty("topic").ValueKind == JsonValueKind.String ? r.GetProperty("topic").GetString() : null;

@@ -46,12 +46,9 @@ namespace DragonflowUpgrade.Engine.Safety
         {
             if (!store.Parts.KeepsJournal) return ReadJournalFile(marker);
             string prefix = marker.RunId + ".";
-            var stored = store.Read(Table).Where(e => e.Key.Id.StartsWith(prefix, StringComparison.Ordinal))
-                .OrderBy(e => e.Key.Id, StringComparer.Ordinal).ToList();
-            string problem;
-            if (stored.Count != marker.Changes) problem = $"the database holds {stored.Count} of its {marker.Changes} entries";
-            else if (!string.Equals(NbBackup.Checksum(stored), marker.JournalChecksum, StringComparison.OrdinalIgnoreCase)) problem = "its copy in the database does not match its checksum";
-            else return stored.Select(FromJournalEntry).ToList();
+            var rows = store.Read(Table).Where(e => e.Key.Id.StartsWith(prefix, StringComparison.Ordinal)).OrderBy(e => e.Key.Id, StringComparer.Ordinal);
+            var stored = FromJournalRows(rows, marker, out string problem);
+            if (stored != null) return stored.Select(FromJournalEntry).ToList();
 
             try
             {

@@ -27,9 +27,15 @@ namespace DragonflowUpgrade.Engine.Safety
         public const string RecordTable = ModuleTables.CommitRecords;
         public const string JournalFormat = "dragonflow-upgrade-journal";
         static readonly NbKey MarkerKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[0]);
-        // How many journal entries are made and written at a time.
-        const int JournalChunk = 10000;
+        // The journal's entries are stored in the database in rows of about this size (well under
+        // etcd's default limit of 1.5 MiB a request), a few megabytes of rows at a time: a row per
+        // change made its commit write and then delete as many keys again as the commit itself.
+        const int JournalChunkBytes = 256 * 1024;
+        const int JournalWriteBytes = 4 << 20;
         static readonly NbKey LastRunKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[1]);
+        // Names the run whose journal rows the database may hold, from before the first row is
+        // written until the last is removed: a journal a run left behind is found without a scan.
+        static readonly NbKey JournalOfKey = new NbKey(RecordTable, null, ModuleTables.CommitRecordIds[2]);
 
         /// <summary>The marker of an interrupted commit or undo; null when there is none.</summary>
         public static CommitRecord? ReadInProgress(INbStore store) => ReadRecords(store).Marker;
@@ -53,6 +59,21 @@ namespace DragonflowUpgrade.Engine.Safety
                 else if (e.Key.Equals(LastRunKey)) last = CommitRecord.Parse(e);
             }
             return (marker, last);
+        }
+
+        /// <summary>The run the journal rows in the database belong to, or "" when the record naming it does not say; null when there is no such record.</summary>
+        static string? JournalRun(INbStore store)
+        {
+            foreach (var row in store.Read(RecordTable).Where(e => e.Key.Equals(JournalOfKey)))
+            {
+                try
+                {
+                    using (var doc = JsonDocument.Parse(row.Value))
+                        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("run", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : "";
+                }
+                catch (JsonException) { return ""; }
+            }
+            return null;
         }
 
         /// <summary>
@@ -83,30 +104,60 @@ namespace DragonflowUpgrade.Engine.Safety
             var changes = writes.Where(w => w.Key.Table != MigrationLog.Table).Concat(writes.Where(w => w.Key.Table == MigrationLog.Table)).ToList();
             string journalPath = JournalPathFor(backup.Path);
             string run = CommitRecord.NewRunId();
-            // The journal's entries are made as they are used, each time: held all at once they
-            // would be one more copy of every changed value.
-            IEnumerable<NbEntry> Journal()
-            {
-                for (int i = 0; i < changes.Count; i++) yield return ToJournalEntry(run, i, changes[i]);
-            }
-            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, NbBackup.Checksum(Journal()), changes, migrations, keyLayoutOf);
+            var record = CommitRecord.Begin(run, store.Location, backup, journalPath, changes, migrations, keyLayoutOf);
 
             progress?.Report(new ProgressReport("Storing the commit journal", journalPath, -1));
-            if (FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true) != record.JournalChecksum)
-                throw new IOException($"{journalPath}: the commit journal's content changed while it was written. Nothing of the migration was written; the database is as it was.");
-            if (store.Parts.KeepsJournal)
+            bool inDatabase = store.Parts.KeepsJournal;
+            if (inDatabase)
             {
                 try
                 {
-                    var stale = store.ReadKeys(Table).Select(NbEntry.Delete).ToList();
-                    if (stale.Count > 0) store.Write(stale);
-                    foreach (var chunk in Batches.Chunk(Journal(), JournalChunk)) store.Write(chunk);
+                    // Rows left by a run that failed or was killed; or, once, rows an older version may have left (a row per change, no record naming them).
+                    if (JournalRun(store) != null || ReadLastRun(store) is CommitRecord last && last.JournalChunks == 0) DeleteJournal(store, null);
+                    store.Write(new[] { new NbEntry(JournalOfKey, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { run }))) });
                 }
                 catch (NbStoreException e)
                 {
-                    throw new NbStoreException($"Could not store the commit journal in {store.Location}: {e.Message} Nothing of the migration was written; the database is as it was.", e);
+                    throw JournalNotStored(store, e);
                 }
             }
+            // Each entry is made once, as the file takes it; where the store keeps the journal too, the
+            // entries go into the database as they are made, a run of them (a chunk) per row.
+            int chunks = 0;
+            IEnumerable<NbEntry> Journal()
+            {
+                var chunk = new MemoryStream();
+                var rows = new List<NbEntry>();
+                long rowBytes = 0;
+                void CloseRow()
+                {
+                    chunk.WriteByte((byte)']');
+                    rows.Add(new NbEntry(JournalKey(run, chunks++), chunk.ToArray()));
+                    rowBytes += chunk.Length;
+                    chunk.SetLength(0);
+                }
+                for (int i = 0; i < changes.Count; i++)
+                {
+                    var value = JournalValue(changes[i]);
+                    if (inDatabase)
+                    {
+                        // A row is closed before an entry would take it past its size: only a row of one entry is larger.
+                        if (chunk.Length > 0 && chunk.Length + value.Length >= JournalChunkBytes) CloseRow();
+                        chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
+                        chunk.Write(value, 0, value.Length);
+                        if (i == changes.Count - 1) CloseRow();
+                        if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
+                        {
+                            try { store.Write(rows); }
+                            catch (NbStoreException e) { throw JournalNotStored(store, e); }
+                            rows.Clear();
+                            rowBytes = 0;
+                        }
+                    }
+                    yield return new NbEntry(JournalKey(run, i), value);
+                }
+            }
+            record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
             try
             {
                 store.Write(new[] { new NbEntry(MarkerKey, record.ToJson()) });
@@ -169,16 +220,29 @@ namespace DragonflowUpgrade.Engine.Safety
             RemoveJournal(store, record, logger);
         }
 
-        /// <summary>Removes the run's journal entries (all of them when <paramref name="run"/> is null).</summary>
+        static NbStoreException JournalNotStored(INbStore store, NbStoreException e) =>
+            new NbStoreException($"Could not store the commit journal in {store.Location}: {e.Message} Nothing of the migration was written; the database is as it was.", e);
+
+        /// <summary>Deletes the run's journal rows (all of them when <paramref name="run"/> is null), then the row that names them.</summary>
+        static void DeleteJournal(INbStore store, CommitRecord? run)
+        {
+            // A record that does not say how many rows its journal has (an older version's, a row per change) has them found.
+            var keys = run != null && run.JournalChunks > 0
+                ? Enumerable.Range(0, run.JournalChunks).Select(i => JournalKey(run.RunId, i)).ToList()
+                : store.ReadKeys(Table).Where(k => run == null || k.Id.StartsWith(run.RunId + ".", StringComparison.Ordinal)).ToList();
+            store.Write(keys.Select(NbEntry.Delete).ToList());
+            // Apart: a cluster may write the two tables on different masters, in any order. A record naming
+            // another run's rows (one that failed before its marker) stays, so the next run removes them.
+            if (run == null || JournalRun(store) == run.RunId) store.Write(new[] { NbEntry.Delete(JournalOfKey) });
+        }
+
+        /// <summary><see cref="DeleteJournal"/>, where the store keeps the journal; a failure is only a warning (the next run removes it).</summary>
         static void RemoveJournal(INbStore store, CommitRecord? run, ILogger? logger)
         {
             if (!store.Parts.KeepsJournal) return;
             try
             {
-                var keys = run == null
-                    ? store.ReadKeys(Table).ToList()
-                    : Enumerable.Range(0, run.Changes).Select(i => JournalKey(run.RunId, i)).ToList();
-                store.Write(keys.Select(NbEntry.Delete).ToList());
+                DeleteJournal(store, run);
             }
             catch (NbStoreException e)
             {

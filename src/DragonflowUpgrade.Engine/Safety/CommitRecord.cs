@@ -39,6 +39,8 @@ namespace DragonflowUpgrade.Engine.Safety
         public string BackupChecksum { get; private set; } = "";
         public string JournalPath { get; private set; } = "";
         public string JournalChecksum { get; private set; } = "";
+        /// <summary>The rows the journal fills in the database (<see cref="NbStoreParts.KeepsJournal"/>); 0 when it is not kept there, or the record does not say.</summary>
+        public int JournalChunks { get; private set; }
         /// <summary>Puts and deletes in the journal.</summary>
         public int Changes { get; private set; }
         public int Puts { get; private set; }
@@ -52,7 +54,8 @@ namespace DragonflowUpgrade.Engine.Safety
         internal static string NewRunId() =>
             DateTimeOffset.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8);
 
-        internal static CommitRecord Begin(string runId, string database, BackupInfo backup, string journalPath, string journalChecksum,
+        /// <summary>A new run's record, without its journal's checksum until the journal is stored (<see cref="WithJournal"/>).</summary>
+        internal static CommitRecord Begin(string runId, string database, BackupInfo backup, string journalPath,
             IReadOnlyList<NbEntry> changes, IReadOnlyList<string> migrations, string? keyLayoutOf = null)
         {
             var now = DateTimeOffset.UtcNow;
@@ -67,13 +70,20 @@ namespace DragonflowUpgrade.Engine.Safety
                 BackupPath = backup.Path,
                 BackupChecksum = backup.Checksum ?? throw new ArgumentException($"The backup {backup.Path} has no checksum; a run's commit needs a verified backup.", nameof(backup)),
                 JournalPath = journalPath,
-                JournalChecksum = journalChecksum,
                 Changes = changes.Count,
                 Puts = changes.Count(c => !c.IsDelete),
                 Deletes = changes.Count(c => c.IsDelete),
                 Migrations = migrations.ToList(),
                 KeyLayoutOf = keyLayoutOf,
             };
+        }
+
+        internal CommitRecord WithJournal(string checksum, int chunks)
+        {
+            var copy = (CommitRecord)MemberwiseClone();
+            copy.JournalChecksum = checksum;
+            copy.JournalChunks = chunks;
+            return copy;
         }
 
         internal CommitRecord With(CommitState state, DateTimeOffset? finishedAt = null, bool? undoesInterrupted = null)
@@ -102,7 +112,8 @@ namespace DragonflowUpgrade.Engine.Safety
                 w.WriteString("backup", BackupPath);
                 w.WriteString("backup_checksum", BackupChecksum);
                 w.WriteString("journal", JournalPath);
-                w.WriteString("journal_checksum", JournalChecksum);
+                if (JournalChecksum.Length > 0) w.WriteString("journal_checksum", JournalChecksum);   // not in the journal file's own header
+                if (JournalChunks > 0) w.WriteNumber("journal_chunks", JournalChunks);
                 w.WriteNumber("changes", Changes);
                 w.WriteNumber("puts", Puts);
                 w.WriteNumber("deletes", Deletes);
@@ -143,6 +154,7 @@ namespace DragonflowUpgrade.Engine.Safety
                         BackupChecksum = Text(r, "backup_checksum") ?? "",
                         JournalPath = Text(r, "journal") ?? "",
                         JournalChecksum = Text(r, "journal_checksum") ?? "",
+                        JournalChunks = Int(r, "journal_chunks"),
                         Changes = Int(r, "changes"),
                         Puts = Int(r, "puts"),
                         Deletes = Int(r, "deletes"),

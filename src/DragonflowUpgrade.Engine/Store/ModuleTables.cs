@@ -10,11 +10,14 @@ namespace DragonflowUpgrade.Engine.Store
     {
         public const string Prefix = "df_upgrade_";
 
-        /// <summary>The table of the commit's records: the marker of a commit under way and the record of the last run, nothing else.</summary>
+        /// <summary>
+        /// The table of the commit's records: the marker of a commit under way, the record of the last run,
+        /// and which run's journal the database may hold, nothing else.
+        /// </summary>
         public const string CommitRecords = Prefix + "commit";
 
         /// <summary>The ids <see cref="CommitRecords"/> can hold: a store may read that table by these keys, without a scan.</summary>
-        public static readonly string[] CommitRecordIds = { "in-progress", "last-run" };
+        public static readonly string[] CommitRecordIds = { "in-progress", "last-run", "journal" };
 
         /// <summary>The table of the record that a whole upgrade is under way: one row, <see cref="UpgradeRunId"/>.</summary>
         public const string UpgradeRun = Prefix + "run";

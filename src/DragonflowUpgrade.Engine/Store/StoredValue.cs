@@ -39,8 +39,8 @@ namespace DragonflowUpgrade.Engine.Store
         public static string? Problem(NbKey key, ReadOnlySpan<byte> value)
         {
             if (key.Id.Length == 0) return EmptyId;
-            // A row of the module's journal holds an NB value one level down.
-            return Problem(value, ModuleTables.IsModuleTable(key.Table) ? MaxDepth + 1 : MaxDepth);
+            // A row of the module's journal holds NB values two levels down: [{"value": …}, …].
+            return Problem(value, ModuleTables.IsModuleTable(key.Table) ? MaxDepth + 2 : MaxDepth);
         }
 
         /// <summary>What is wrong with a stored value, or null when it is taken.</summary>
