@@ -8,6 +8,7 @@ using System.Management.Automation.Language;
 using DragonflowUpgrade.Dragonflow;
 using DragonflowUpgrade.Engine.Store;
 using DragonflowUpgrade.PowerShell.Cmdlets;
+using DragonflowUpgrade.PowerShell.Scripting;
 
 namespace DragonflowUpgrade.PowerShell
 {
@@ -59,9 +60,16 @@ namespace DragonflowUpgrade.PowerShell
         /// </summary>
         protected static IEnumerable<string> Migrations(IDictionary bound, Func<Engine.Migrations.Migration, string> shipped, string key) =>
             DragonflowReleases.Migrations.Select(shipped).Concat(Bound(bound, "MigrationPath").Select(ProviderPath).Where(Directory.Exists)
-                .SelectMany(dir => Directory.GetFiles(dir, "*.ps1").OrderBy(f => f, StringComparer.Ordinal))
-                .Select(file => StaticValue(file, key)).OfType<string>());
+                .SelectMany(ScriptFiles).Select(file => StaticValue(file, key)).OfType<string>());
 
+        // A folder that cannot be listed is left out, not the other folders and the shipped migrations with it.
+        static IEnumerable<string> ScriptFiles(string dir)
+        {
+            try { return ScriptMigrations.Files(dir).Where(ScriptMigrations.IsScript).ToList(); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return Enumerable.Empty<string>(); }
+        }
+
+        // ParseFile reports a file it cannot read as a parse error: such a file is left out as one that does not parse is.
         static string? StaticValue(string file, string key)
         {
             var script = Parser.ParseFile(file, out _, out var errors);

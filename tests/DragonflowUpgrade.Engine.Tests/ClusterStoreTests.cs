@@ -1,8 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
 using DragonflowUpgrade.Engine.Safety;
@@ -253,7 +256,8 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             TestRedisClusterTls.NewDatabase();
             var (host, port) = TestRedisClusterTls.Nodes[seed];
-            using (var store = NbStoreFactory.Open($"rediss-cluster://{host}:{port}" + TestTls.Query(client: false)))
+            string uri = $"rediss-cluster://{host}:{port}" + TestTls.Query(client: false);
+            using (var store = NbStoreFactory.Open(uri))
             {
                 store.Write(Spread(300));
                 var request = new MigrationRunRequest { BackupPath = Safe.TempFile("backup.jsonl.gz") };
@@ -261,6 +265,11 @@ namespace DragonflowUpgrade.Engine.Tests
                     run.Execute();
                 AllRenamed(store);
             }
+            // The lock's connections (StackExchange.Redis's, on the store's options) reach every node, not the seed alone.
+            var parsed = NbDatabaseUri.Parse(uri);
+            using (var mux = ConnectionMultiplexer.Connect(RedisNbStore.Options(parsed, NbTls.Load(parsed), (_, __) => { })))
+                Safe.WaitUntil(() => TestRedisClusterTls.Ports.All(p => mux.GetServers().Any(s => s.IsConnected && ((IPEndPoint)s.EndPoint).Port == p)),
+                    "StackExchange.Redis to reach every node of the TLS cluster", 15);
         }
 
         [Fact]
@@ -287,6 +296,35 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal("NbDatabaseCertificateRejected", e.ErrorId);
             Assert.Contains($": node 127.0.0.1:{port}: the server's certificate does not name the host '127.0.0.1'", e.Message);
             Assert.DoesNotContain("s3cret-pw", e.ToString());
+        }
+
+        [Fact]
+        public void A_seed_that_accepts_but_never_answers_the_tls_handshake_is_given_up_naming_it()
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var accepted = new List<Socket>();
+            _ = Task.Run(() =>
+            {
+                try { while (true) { var s = listener.AcceptSocket(); lock (accepted) accepted.Add(s); } }
+                catch (SocketException) { }
+                catch (ObjectDisposedException) { }
+            });
+            try
+            {
+                var opening = Task.Run(() => NbStoreFactory.Open($"rediss-cluster://127.0.0.1:{port}" + TestTls.Query(client: false)).Dispose());
+                // The connect timeout (5 s) and more than enough to spare.
+                Assert.True(Task.WaitAny(new Task[] { opening }, TimeSpan.FromSeconds(35)) == 0, "opening the store did not end");
+                var e = Assert.IsType<NbStoreException>(opening.Exception!.InnerException);
+                Assert.Contains($"127.0.0.1:{port}", e.Message);
+                lock (accepted) Assert.NotEmpty(accepted);
+            }
+            finally
+            {
+                listener.Stop();
+                lock (accepted) foreach (var s in accepted) s.Dispose();
+            }
         }
 
         [Fact]

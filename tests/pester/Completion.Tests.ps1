@@ -75,6 +75,17 @@ Describe 'Completing -Id of Invoke-DfMigration' {
         Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$scripts' -Release st" | Should -Be 'stein'
         $marker | Should -Not -Exist
     }
+
+    It 'leaves out a file of -MigrationPath that cannot be read and completes the others' {
+        $scripts = Join-Path $TestDrive 'one-unreadable'
+        New-Item -ItemType Directory $scripts | Out-Null
+        Set-Content (Join-Path $scripts 'b.ps1') "@{ Id = 'readable'; Release = 'train'; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
+        # Tests run as root, who reads any file: a link to nothing and a folder stand for unreadable files.
+        New-Item -ItemType SymbolicLink (Join-Path $scripts 'a.ps1') -Target (Join-Path $TestDrive 'nowhere.ps1') | Out-Null
+        New-Item -ItemType Directory (Join-Path $scripts 'c.ps1') | Out-Null
+        Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$scripts' -Id rea" | Should -Be 'readable'
+        Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$scripts' -Release tr" | Should -Be 'train'
+    }
 }
 
 Describe 'Completing -Table' {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -145,6 +146,22 @@ namespace DragonflowUpgrade.Engine.Store
                 tls.Dispose();
                 if (e is AuthenticationException) throw new AuthenticationException(problem ?? e.Message, e);
                 throw;
+            }
+        }
+
+        /// <summary>
+        /// As <see cref="Authenticate(Stream, string)"/> over <paramref name="socket"/>, a read or send of the
+        /// handshake given up after <paramref name="timeout"/>: a server that does not speak TLS may never answer it.
+        /// </summary>
+        public SslStream Authenticate(Socket socket, string host, TimeSpan timeout)
+        {
+            int receive = socket.ReceiveTimeout, send = socket.SendTimeout;
+            socket.ReceiveTimeout = socket.SendTimeout = (int)timeout.TotalMilliseconds;
+            try { return Authenticate(new NetworkStream(socket, ownsSocket: false), host); }
+            finally
+            {
+                socket.ReceiveTimeout = receive;
+                socket.SendTimeout = send;
             }
         }
 

@@ -31,14 +31,19 @@ namespace DragonflowUpgrade.PowerShell.Scripting
                 string dir = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(folder);
                 if (!Directory.Exists(dir))
                     throw new MigrationDefinitionException(dir, "no such migration folder.");
-                foreach (var file in Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal))
+                foreach (var file in Files(dir))
                 {
-                    if (file.EndsWith(".ps1", StringComparison.OrdinalIgnoreCase)) yield return Load(cmdlet, file);
-                    else if (file.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-                        foreach (var m in AssemblyMigrations.LoadFile(file)) yield return m;
+                    if (IsScript(file)) yield return Load(cmdlet, file);
+                    else foreach (var m in AssemblyMigrations.LoadFile(file)) yield return m;
                 }
             }
         }
+
+        /// <summary>A migration folder's files, script (.ps1) and compiled (.dll), in the order they load: by file name.</summary>
+        public static IEnumerable<string> Files(string dir) =>
+            Directory.GetFiles(dir).Where(f => IsScript(f) || f.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)).OrderBy(f => f, StringComparer.Ordinal);
+
+        public static bool IsScript(string file) => file.EndsWith(".ps1", StringComparison.OrdinalIgnoreCase);
 
         public static Migration Load(PSCmdlet cmdlet, string path)
         {

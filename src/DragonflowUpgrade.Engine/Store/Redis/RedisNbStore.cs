@@ -142,7 +142,7 @@ namespace DragonflowUpgrade.Engine.Store
             };
             foreach (var e in uri.Endpoints) options.EndPoints.Add(e.Host, e.Port);
             // Ssl stays off: the tunnel starts TLS on each connection, checked against its own node.
-            if (tls != null) options.Tunnel = new RedisTlsTunnel(tls, refused);
+            if (tls != null) options.Tunnel = new RedisTlsTunnel(tls, ConnectTimeout, refused);
             return options;
         }
 

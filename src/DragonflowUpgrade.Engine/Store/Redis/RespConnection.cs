@@ -55,11 +55,10 @@ namespace DragonflowUpgrade.Engine.Store
         {
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             var c = new RespConnection(socket, replyTimeout ?? DefaultReplyTimeout);
-            int replyMs = (int)c._replyTimeout.TotalMilliseconds;
             try
             {
                 Connect(socket, host, port, timeout);
-                socket.ReceiveTimeout = socket.SendTimeout = replyMs;
+                socket.ReceiveTimeout = socket.SendTimeout = (int)c._replyTimeout.TotalMilliseconds;
             }
             catch
             {
@@ -70,10 +69,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 if (tls != null)
                 {
-                    // A server that does not speak TLS may never answer the handshake: give it the connect timeout.
-                    socket.ReceiveTimeout = socket.SendTimeout = (int)timeout.TotalMilliseconds;
-                    c._tls = tls.Authenticate(new NetworkStream(socket, ownsSocket: false), host);
-                    socket.ReceiveTimeout = socket.SendTimeout = replyMs;
+                    c._tls = tls.Authenticate(socket, host, timeout);
                 }
                 if (password is { Length: > 0 })
                 {
