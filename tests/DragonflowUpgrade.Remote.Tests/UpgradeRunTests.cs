@@ -417,32 +417,103 @@ namespace DragonflowUpgrade.Remote.Tests
         [InlineData(true)]
         public void A_rollback_killed_inside_an_undo_is_finished_by_resume_or_undo_never_carried_forward(bool undo)
         {
-            // What a process killed inside B's undo leaves (D failed; D and C are undone): the state file as it was then.
+            var recorded = KilledInsideTheUndoOfB();
+            Assert.Equal(StepState.Undoing, recorded.Step("B").State);
+            Assert.Equal(UpgradeStatus.RollingBack, recorded.Status);
+            Assert.Equal("B", recorded.StepReached);
+
+            if (!undo)
+            {
+                ResumeRollsBack("undo B", "undo A");
+                return;
+            }
+            Assert.Equal(UpgradeStatus.RolledBack, NewRun().Run.Undo(_ => { }, null, CancellationToken.None).Status);
+            Assert.Equal(new[] { "undo B", "undo A" }, _log);
+            RequireRolledBack();
+        }
+
+        /// <summary>What a process killed inside B's undo leaves (D failed; D and C are undone): the state file as it was then, with the log cleared.</summary>
+        UpgradeState KilledInsideTheUndoOfB()
+        {
             var (run, steps) = NewRun();
             string statePath = UpgradeState.PathIn(_folder), killed = statePath + ".killed";
             steps[3].FailWith = new StepFailedException(null, "D broke");
             steps[1].OnUndo = () => File.Copy(statePath, killed);
             Assert.Throws<UpgradeFailedException>(() => Run(run));
             File.Copy(killed, statePath, true);
-            var recorded = UpgradeState.Load(_folder);
-            Assert.Equal(StepState.Undoing, recorded.Step("B").State);
-            Assert.Equal(UpgradeStatus.RollingBack, recorded.Status);
-            Assert.Equal("B", recorded.StepReached);
-
             _log.Clear();
-            var (again, _) = NewRun();
-            if (undo) Assert.Equal(UpgradeStatus.RolledBack, again.Undo(_ => { }, null, CancellationToken.None).Status);
-            else
-            {
-                var e = Assert.Throws<UpgradeFailedException>(() => again.Resume(_ => { }, null, CancellationToken.None));
-                Assert.Equal("UpgradeRolledBack", e.ErrorId);
-                Assert.Contains("the resume finished the rollback instead of the upgrade", e.Message);
-            }
-            Assert.Equal(new[] { "undo B", "undo A" }, _log);
+            return UpgradeState.Load(_folder);
+        }
+
+        /// <summary>A resume that goes on with the rollback to its end: it fails saying so, having undone <paramref name="undone"/> in that order.</summary>
+        void ResumeRollsBack(params string[] undone)
+        {
+            var e = Assert.Throws<UpgradeFailedException>(() => NewRun().Run.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeRolledBack", e.ErrorId);
+            Assert.Contains("so the resume went on with the rollback instead of the upgrade.", e.Message);
+            Assert.Equal(undone, _log);
+            RequireRolledBack();
+        }
+
+        void RequireRolledBack()
+        {
             var saved = UpgradeState.Load(_folder);
             Assert.Equal(UpgradeStatus.RolledBack, saved.Status);
             Assert.All(saved.Steps, s => Assert.Equal(StepState.Undone, s.State));
             Assert.Null(NewRun().Run.FindInterrupted());
+        }
+
+        [Fact]
+        public void A_resumed_rollback_that_lacks_what_an_undo_needs_stays_rolling_back_and_the_next_resume_goes_on_with_it()
+        {
+            KilledInsideTheUndoOfB();
+            var (lacking, steps) = NewRun();
+            steps[0].UndoLacks = new DfException("NeutronPasswordMissing", DfErrorCategory.InvalidArgument, "give -NeutronCredential", null, null);
+            var e = Assert.Throws<UpgradeFailedException>(() => lacking.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("so the resume went on with the rollback instead of the upgrade, and the rollback did not finish. " +
+                "The rollback could not go on, so nothing more was undone: it would fail at A (give -NeutronCredential)", e.Message);
+            Assert.Empty(_log);
+            Assert.Equal(UpgradeStatus.RollingBack, UpgradeState.Load(_folder).Status);
+
+            ResumeRollsBack("undo B", "undo A");
+        }
+
+        [Fact]
+        public void Resume_after_a_rollback_that_failed_at_an_undo_goes_on_with_the_rollback_never_the_upgrade()
+        {
+            var (run, steps) = NewRun();
+            steps[2].UndoFailsWith = new StepFailedException("node1", "the restore failed");
+            steps[3].FailWith = new StepFailedException(null, "D broke");
+            Assert.Throws<UpgradeFailedException>(() => Run(run));
+            Assert.Equal(UpgradeStatus.RollbackFailed, UpgradeState.Load(_folder).Status);
+            var refused = Assert.Throws<DfException>(() => Run(NewRun().Run));
+            Assert.Equal("UpgradeInterrupted", refused.ErrorId);
+            Assert.Contains("stopped at step C (RollbackFailed", refused.Message);
+            Assert.StartsWith("Its rollback had begun, so it is not carried on: run Invoke-DfUpgrade -Resume or Undo-DfUpgrade", refused.RecommendedAction);
+
+            _log.Clear();
+            var (again, failing) = NewRun();
+            failing[2].UndoFailsWith = new StepFailedException("node1", "the restore failed again");
+            var e = Assert.Throws<UpgradeFailedException>(() => again.Resume(_ => { }, null, CancellationToken.None));
+            Assert.Equal("UpgradeFailed", e.ErrorId);
+            Assert.Contains("so the resume went on with the rollback instead of the upgrade, and the rollback did not finish. The rollback failed at C (the restore failed again)", e.Message);
+            Assert.Equal(new[] { "undo C" }, _log);
+
+            _log.Clear();
+            ResumeRollsBack("undo C", "undo B", "undo A");
+        }
+
+        [Fact]
+        public void Resume_of_a_rollback_an_earlier_version_recorded_as_failed_with_a_step_undone_goes_on_with_the_rollback()
+        {
+            // An earlier version recorded neither RollingBack nor Undoing: killed inside B's undo, it left Failed, B done, C and D undone.
+            var recorded = KilledInsideTheUndoOfB();
+            recorded.Status = UpgradeStatus.Failed;
+            recorded.Step("B").State = StepState.Done;
+            recorded.Save();
+
+            ResumeRollsBack("undo B", "undo A");
         }
 
         [Fact]
@@ -567,8 +638,8 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, _cloud.Nodes[0].Name)).Trim());
             Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, failing)).Trim());   // half reverted
             var saved = UpgradeState.Load(_folder);
-            // No node counts as updated: neither the one reverted nor the one whose revert may have half run
-            // (a resume updates it again); the latter is still to be reverted by an undo.
+            // No node counts as updated: neither the one reverted nor the one whose revert may have half run;
+            // the latter is still to be reverted by the rollback that goes on.
             Assert.Empty(saved.Updated);
             Assert.Equal(new[] { failing }, saved.UpdateAttempted);
 
@@ -576,18 +647,12 @@ namespace DragonflowUpgrade.Remote.Tests
             var steps = new List<IUpgradeStep> { UpgradeSteps.Default().Single(s => s.Name == UpgradeSteps.Update), new Recording("B", _log) };
             var settings = Settings();
             settings.UpdateCommand = null;   // Resume and Undo-DfUpgrade use the recorded one
-            if (resume)
-            {
-                Assert.Equal(UpgradeStatus.Completed, new UpgradeRun(settings, steps).Resume(_ => { }, null, CancellationToken.None).Status);
-                foreach (var node in _cloud.Nodes) Assert.Equal("queens", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
-                Assert.Equal(new[] { _cloud.Nodes[0].Name }, File.ReadAllLines(reverts));
-            }
-            else
-            {
-                Assert.Equal(UpgradeStatus.RolledBack, new UpgradeRun(settings, steps).Undo(_ => { }, null, CancellationToken.None).Status);
-                foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
-                Assert.Equal(_cloud.Nodes.Select(n => n.Name).OrderBy(n => n), File.ReadAllLines(reverts).OrderBy(n => n));
-            }
+            // A resume goes on with the rollback, as an undo does: the upgrade is not carried on over a half-reverted node.
+            var again = new UpgradeRun(settings, steps);
+            if (resume) Assert.Equal("UpgradeRolledBack", Assert.Throws<UpgradeFailedException>(() => again.Resume(_ => { }, null, CancellationToken.None)).ErrorId);
+            else Assert.Equal(UpgradeStatus.RolledBack, again.Undo(_ => { }, null, CancellationToken.None).Status);
+            foreach (var node in _cloud.Nodes) Assert.Equal("pike", File.ReadAllText(Path.Combine(releases, node.Name)).Trim());
+            Assert.Equal(_cloud.Nodes.Select(n => n.Name).OrderBy(n => n), File.ReadAllLines(reverts).OrderBy(n => n));
         }
 
         [Fact]
@@ -763,6 +828,33 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Equal(backupBytes, File.ReadAllBytes(backup));
             Assert.Equal(files, Directory.GetFiles(_folder, "*.jsonl*"));   // no new backup beside it
             Assert.Equal(migrated, NbContent());
+        }
+
+        [Fact]
+        public void A_resume_after_the_NB_migration_started_but_wrote_nothing_records_the_backup_it_commits_over_and_keeps_only_that_one()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+            using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "pike", new GuardOptions("test", planOnly: false)))
+                plan.Execute();
+            // What a kill (or a journal that could not be stored) between recording the start and writing the commit marker
+            // leaves: the migration recorded as started over the earlier run's backup, nothing of it written.
+            string earlier = Path.Combine(Path.GetFullPath(_folder), "nb-earlier.jsonl.gz");
+            var steps = StoppedWith(UpgradeSteps.NbMigration, StepState.Running, s =>
+            {
+                using (var store = NbStoreFactory.Open(_database)) s.NbBackupChecksum = Engine.Safety.NbBackup.Write(store, earlier).Checksum;
+                s.NbBackupPath = earlier;
+                s.NbMigrationStarted = true;
+            });
+
+            var resumed = NewRun(realSteps: steps, createMigrator: s => MasterMigrator(s, withMove: false)).Run.Resume(_ => { }, null, CancellationToken.None);
+            Assert.Equal(UpgradeStatus.Completed, resumed.Status);
+            var saved = UpgradeState.Load(_folder);
+            Assert.NotEqual(earlier, saved.NbBackupPath);
+            Engine.Safety.NbBackup.Verify(saved.NbBackupPath, saved.NbBackupChecksum);
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Equal(saved.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
+            Assert.Equal(new[] { Path.GetFullPath(saved.NbBackupPath) },
+                Directory.GetFiles(Path.GetFullPath(_folder), "*.jsonl.gz").Where(f => !f.Contains(".journal.")));
         }
 
         /// <summary>The NB objects of the test database, without the module's own records (the upgrade's record comes and goes).</summary>

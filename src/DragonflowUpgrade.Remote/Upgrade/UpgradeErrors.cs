@@ -32,7 +32,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
         public static DfException Interrupted(UpgradeState s) =>
             new DfException("UpgradeInterrupted", DfErrorCategory.ResourceBusy,
                 $"Upgrade {s.Id} of {s.Database} to {s.TargetRelease} did not finish: it stopped at step {s.StepReached} ({s.Status}, last recorded {s.UpdatedAt:u}){(s.Failure == null ? "" : ": " + s.Failure)}.",
-                s.Path, "Run Invoke-DfUpgrade -Resume to carry it on from that step, or Undo-DfUpgrade to put the cloud back as it was.");
+                s.Path, s.RollbackBegun
+                    ? "Its rollback had begun, so it is not carried on: run Invoke-DfUpgrade -Resume or Undo-DfUpgrade, either goes on with the rollback from that step."
+                    : "Run Invoke-DfUpgrade -Resume to carry it on from that step, or Undo-DfUpgrade to put the cloud back as it was.");
 
         public static DfException Running(UpgradeState s, Engine.Safety.UpgradeLockInfo holder) =>
             new DfException("UpgradeRunning", DfErrorCategory.ResourceBusy,

@@ -143,8 +143,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         /// <summary>
         /// Carries on the upgrade recorded in the backup folder from the step it reached. An upgrade
-        /// interrupted while it was being rolled back is not carried on: its rollback is finished, and
-        /// the resume fails saying so (going on would start services over a half-restored database).
+        /// whose rollback began (killed in it, or stopped by an undo that failed or lacked something)
+        /// is not carried on: the resume goes on with its rollback and fails saying so (going on would
+        /// start services over a half-restored database).
         /// </summary>
         public UpgradeState Resume(Action<UpgradeStepResult> emit, IProgress<ProgressReport> progress, CancellationToken cancel)
         {
@@ -152,13 +153,14 @@ namespace DragonflowUpgrade.Remote.Upgrade
             using (var c = new UpgradeContext(_settings, state, emit, progress, cancel))
             using (Lock(c))
             {
-                if (state.Status == UpgradeStatus.RollingBack)
+                if (state.RollbackBegun)
                     return Ended(c, () =>
                     {
                         string restored = Rollback(c);
                         WriteReport(c);
-                        throw new UpgradeFailedException("Resume", null, "the upgrade was interrupted while it was being rolled back, so the resume finished the rollback instead of the upgrade.",
-                            restored, state.Status == UpgradeStatus.RolledBack, null);
+                        bool rolledBack = state.Status == UpgradeStatus.RolledBack;
+                        throw new UpgradeFailedException("Resume", null, "the upgrade was being rolled back when it stopped, so the resume went on with the rollback instead of the upgrade" +
+                            (rolledBack ? "." : ", and the rollback did not finish."), restored, rolledBack, null);
                     });
                 state.Status = UpgradeStatus.Running;
                 state.Failure = null;
@@ -177,7 +179,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 {
                     string restored = Rollback(c);
                     WriteReport(c);
-                    if (state.Status == UpgradeStatus.RollbackFailed)
+                    if (state.Status != UpgradeStatus.RolledBack)
                         throw new UpgradeFailedException("Undo", null, "the rollback did not finish.", restored, false, null);
                     return state;
                 });
@@ -337,7 +339,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
         /// <summary>
         /// Undoes every step begun, last first; says what was put back. What the undos need (a
         /// password, backups present and intact) is checked first: if anything lacks, nothing is
-        /// undone. A step whose undo fails stops the rollback there, so nothing is started over a
+        /// undone (a rollback that undid steps before stays recorded as rolling back). A step whose undo fails stops the rollback there, so nothing is started over a
         /// restore that failed; the state file keeps the rest for a later Undo-DfUpgrade.
         /// </summary>
         string Rollback(UpgradeContext c)
@@ -357,9 +359,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             if (lacking.Count > 0)
             {
-                state.Status = UpgradeStatus.RollbackFailed;
+                // Once a step was undone, only a rollback may follow: the status keeps a resume from carrying the upgrade on.
+                bool underWay = state.RollbackBegun;
+                state.Status = underWay ? UpgradeStatus.RollingBack : UpgradeStatus.RollbackFailed;
                 c.Save();
-                return $"The rollback did not start, so nothing was undone: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
+                return $"The rollback {(underWay ? "could not go on, so nothing more was undone" : "did not start, so nothing was undone")}: it would fail at {string.Join("; ", lacking)}. Provide what it names, then run Undo-DfUpgrade.";
             }
             state.Status = UpgradeStatus.RollingBack;
             c.Save();

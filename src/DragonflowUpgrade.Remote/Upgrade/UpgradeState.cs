@@ -126,12 +126,20 @@ namespace DragonflowUpgrade.Remote.Upgrade
 
         public StepRecord Step(string name) => Steps.First(s => s.Name == name);
 
-        /// <summary>The step being undone, running or failed when the upgrade stopped, else the last one done.</summary>
+        /// <summary>The step being undone or whose undo failed, running or failed when the upgrade stopped, else the last one done.</summary>
         [JsonIgnore]
         public string? StepReached =>
-            Steps.FirstOrDefault(s => s.State == StepState.Undoing)?.Name
+            Steps.FirstOrDefault(s => s.State == StepState.Undoing || s.State == StepState.UndoFailed)?.Name
             ?? Steps.LastOrDefault(s => s.State == StepState.Running || s.State == StepState.Failed)?.Name
             ?? Steps.LastOrDefault(s => s.State == StepState.Done)?.Name;
+
+        /// <summary>
+        /// Whether a rollback began: the status says so, or a step's undo began (an earlier version
+        /// recorded no RollingBack, and a failed undo leaves RollbackFailed). Such an upgrade is only rolled back, never carried on.
+        /// </summary>
+        [JsonIgnore]
+        public bool RollbackBegun => Status == UpgradeStatus.RollingBack
+            || Steps.Exists(s => s.State == StepState.Undoing || s.State == StepState.Undone || s.State == StepState.UndoFailed);
 
         /// <summary>Whether the upgrade neither finished nor was rolled back: it waits for -Resume or Undo-DfUpgrade.</summary>
         [JsonIgnore]

@@ -105,8 +105,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var failed = new List<string>();
             foreach (var r in RunOn(c, nodes, c.Settings.RevertCommand ?? throw UpgradeErrors.RevertCommandNeeded(c.State.UpdateAttempted), "-RevertCommand"))
             {
-                // A node reverted is forgotten at once: after a revert that failed elsewhere, a resume
-                // updates it again and an undo does not revert it twice.
+                // A node reverted is forgotten at once: after a revert that failed elsewhere, the rollback
+                // that goes on does not revert it twice.
                 if (r.Succeeded)
                 {
                     c.State.Updated.Remove(r.Node.Name);
@@ -115,8 +115,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 }
                 else
                 {
-                    // A failed revert may have half run: the node stays attempted (an undo reverts it again)
-                    // but is no longer counted as updated (a resume runs -UpdateCommand there again).
+                    // A failed revert may have half run: the node stays attempted (the rollback that goes on
+                    // reverts it again) but is no longer counted as updated.
                     c.State.Updated.Remove(r.Node.Name);
                     c.Save();
                     failed.Add($"{r.Node.Name}: {r.Failure}");
@@ -202,9 +202,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             }
             // The run backs up what it read, and that backup (recorded with the start, before the first write) is what
             // a rollback restores: the database may have changed since the NB backup step (a resume after services ran).
-            // Once started, with no commit interrupted, the commit finished: nothing is pending, the plan is empty and
-            // writes no backup, and the one recorded at the start stays what a rollback restores.
-            bool started = c.State.NbMigrationStarted;
+            // With no commit marker, an earlier start wrote nothing (it stopped before the marker: killed, or its journal
+            // not stored), so the database holds what that start's backup holds and this run's backup replaces it.
+            // After a finished commit nothing is pending: the plan is empty, and the recorded backup stays.
             var request = new MigrationRunRequest { TargetRelease = c.Settings.TargetRelease, BackupPath = c.Settings.BackupFolder };
             using (var plan = NbRun.PlanMigration(store, c.Settings.CreateMigrator(store), request, Guard(c), c.Progress, c.Settings.Logger))
             {
@@ -216,14 +216,11 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 string? superseded = c.State.NbBackupPath;
                 plan.Execute(c.Progress, backup =>
                 {
-                    if (!started)
-                    {
-                        c.State.NbBackupPath = backup.Path;
-                        c.State.NbBackupChecksum = backup.Checksum;
-                    }
+                    c.State.NbBackupPath = backup.Path;
+                    c.State.NbBackupChecksum = backup.Checksum;
                     MarkStarted(c);
-                    // The NB backup step's backup is no longer what a rollback restores (the state, saved, names the run's): one backup stays.
-                    if (!started && superseded != null && superseded != backup.Path)
+                    // The backup recorded before is no longer what a rollback restores (the state, saved, names the run's): one backup stays.
+                    if (superseded != null && superseded != backup.Path)
                     {
                         try { File.Delete(superseded); }
                         catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { }   // a spare copy left behind, no harm

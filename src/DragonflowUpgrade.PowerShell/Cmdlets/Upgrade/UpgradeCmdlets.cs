@@ -185,7 +185,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         [Parameter]
         public string? RevertCommand { get; set; }
 
-        /// <summary>Carry on the interrupted upgrade recorded in the backup folder from the step it reached. One interrupted while it was being rolled back is rolled back instead: the rollback is finished, never the upgrade.</summary>
+        /// <summary>Carry on the interrupted upgrade recorded in the backup folder from the step it reached. One whose rollback began (killed in it, or stopped by an undo that failed) is rolled back instead: the rollback goes on, never the upgrade.</summary>
         [Parameter]
         public SwitchParameter Resume { get; set; }
 
@@ -214,7 +214,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
                 if (Resume)
                 {
                     var state = run.FindInterrupted() ?? throw UpgradeErrors.NothingToResume(settings.BackupFolder);
-                    if (!ShouldProcess($"upgrade {state.Id} of {state.Database} to {state.TargetRelease}", (state.Status == UpgradeStatus.RollingBack ? "Finish the rollback from step " : "Resume from step ") + state.StepReached)) return;
+                    if (!ShouldProcess($"upgrade {state.Id} of {state.Database} to {state.TargetRelease}", (state.RollbackBegun ? "Go on with the rollback from step " : "Resume from step ") + state.StepReached)) return;
                     run.Resume(WriteObject, ProgressTo(1), Cancellation);
                     return;
                 }
