@@ -62,6 +62,8 @@ namespace DragonflowUpgrade.PowerShell
             DragonflowReleases.Migrations.Select(shipped).Concat(Bound(bound, "MigrationPath").Select(ProviderPath).Where(Directory.Exists)
                 .SelectMany(ScriptFiles).Select(file => StaticValue(file, key)).OfType<string>());
 
+        const int MaxScriptBytes = 1 << 20;
+
         // A folder that cannot be listed is left out, not the other folders and the shipped migrations with it.
         static IEnumerable<string> ScriptFiles(string dir)
         {
@@ -70,13 +72,17 @@ namespace DragonflowUpgrade.PowerShell
         }
 
         // ParseFile reports a file it cannot read as a parse error: such a file is left out as one that does not parse is.
+        // So are a file that is not a regular one (reading a pipe would wait for a writer) and one larger than any
+        // migration script (each Tab parses every file again); and a value holding a control character, which the
+        // terminal would act on.
         static string? StaticValue(string file, string key)
         {
+            if (!Engine.Store.FileModes.IsRegularFile(file) || new FileInfo(file).Length > MaxScriptBytes) return null;
             var script = Parser.ParseFile(file, out _, out var errors);
             if (errors.Length > 0 || !((script.EndBlock?.Statements.LastOrDefault() as PipelineAst)?.GetPureExpression() is HashtableAst table)) return null;
             return table.KeyValuePairs
                 .Where(p => p.Item1 is StringConstantExpressionAst k && string.Equals(k.Value, key, StringComparison.OrdinalIgnoreCase))
-                .Select(p => ((p.Item2 as PipelineAst)?.GetPureExpression() as StringConstantExpressionAst)?.Value).FirstOrDefault();
+                .Select(p => ((p.Item2 as PipelineAst)?.GetPureExpression() as StringConstantExpressionAst)?.Value).FirstOrDefault(v => v != null && !v.Any(char.IsControl));
         }
     }
 

@@ -68,6 +68,21 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Contains($"has no value for {field},", e.Message);
         }
 
+        [Theory]
+        [InlineData("status")]
+        [InlineData("steps[0].state")]
+        public void A_state_file_with_a_number_for_a_status_or_a_step_state_is_refused_naming_the_file(string field)
+        {
+            string path = SaveFullState();
+            var json = JsonNode.Parse(File.ReadAllText(path))!;   // Save wrote an object
+            if (field == "status") json["status"] = 42; else json["steps"]![0]!["state"] = 42;
+            File.WriteAllText(path, json.ToJsonString());
+
+            var e = Assert.Throws<DfException>(() => UpgradeState.Load(_folder));
+            Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+            Assert.Contains(path, e.Message);
+        }
+
         /// <summary>Sets the value at a path such as nodes[0].address to null.</summary>
         static void SetNull(JsonNode root, string field)
         {

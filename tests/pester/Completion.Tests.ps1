@@ -76,6 +76,31 @@ Describe 'Completing -Id of Invoke-DfMigration' {
         $marker | Should -Not -Exist
     }
 
+    It 'leaves out a pipe, a file larger than any migration script and a value holding a control character, and completes the others' {
+        $scripts = Join-Path $TestDrive 'odd-files'
+        New-Item -ItemType Directory $scripts | Out-Null
+        Set-Content (Join-Path $scripts 'b.ps1') "@{ Id = 'plain'; Release = 'ussuri'; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
+        Set-Content (Join-Path $scripts 'c.ps1') ("@{ Id = 'huge'; Release = 'victoria'; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }`n#" + ('x' * 2MB))
+        Set-Content (Join-Path $scripts 'd.ps1') "@{ Id = ""esc``e[31m""; Release = ""wal``e[0mlaby""; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
+        $pipe = Join-Path $scripts 'a.ps1'
+        mkfifo $pipe
+        # Reading the pipe would wait for a writer: this one comes after a minute, so a completion that reads it ends, late.
+        $writer = Start-Process bash -ArgumentList '-c', "sleep 60; echo '@{}' > '$pipe'" -PassThru
+        try {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $ids = Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$scripts' -Id "
+            $releases = Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$scripts' -Release "
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 50 -Because 'the pipe should not be read'
+            $ids | Should -Contain 'plain'
+            $ids | Should -Not -Contain 'huge'
+            @($ids | Where-Object { $_ -match '\p{Cc}' }) | Should -BeNullOrEmpty
+            $releases | Should -Contain 'ussuri'
+            $releases | Should -Not -Contain 'victoria'
+            @($releases | Where-Object { $_ -match '\p{Cc}' }) | Should -BeNullOrEmpty
+        }
+        finally { Stop-Process -Id $writer.Id -Force -ErrorAction SilentlyContinue }
+    }
+
     It 'leaves out a file of -MigrationPath that cannot be read and completes the others' {
         $scripts = Join-Path $TestDrive 'one-unreadable'
         New-Item -ItemType Directory $scripts | Out-Null

@@ -123,6 +123,22 @@ Describe 'Hostile migrations' {
         Get-RedisDump $Index | Should -BeExactly $before
     }
 
+    It 'refuses a pipe named like a migration, naming it, and writes nothing' {
+        $pipe = Join-Path $folder 'm.ps1'
+        mkfifo $pipe
+        # Reading the pipe would wait for a writer: this one comes after a minute, so a run that reads it ends, late.
+        $writer = Start-Process bash -ArgumentList '-c', "sleep 60; echo '@{}' > '$pipe'" -PassThru
+        try {
+            $before = Get-RedisDump $Index
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $run = Invoke-Hostile $folder $backups
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 50 -Because 'the pipe should not be read'
+            Assert-Refusal $run 'MigrationMalformed' 'm.ps1', 'not a regular file' $backups
+            Get-RedisDump $Index | Should -BeExactly $before
+        }
+        finally { Stop-Process -Id $writer.Id -Force -ErrorAction SilentlyContinue }
+    }
+
     It 'refuses a second run while one holds the lock, naming it, and writes nothing' {
         Set-Content (Join-Path $folder 'm.ps1') "@{ Id = 'm1'; Release = 'queens'; ProposedAt = '2017-09-01T00:00:00Z'; Apply = { param(`$NbApi) foreach (`$p in `$NbApi.GetAll('lport')) { `$p['flag'] = 1; `$NbApi.Update('lport', `$p) } } }"
         $store = [DragonflowUpgrade.Engine.Store.NbStoreFactory]::Open("redis://$($script:Endpoint)/$Index")

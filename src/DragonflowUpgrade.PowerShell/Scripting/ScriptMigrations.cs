@@ -47,6 +47,9 @@ namespace DragonflowUpgrade.PowerShell.Scripting
 
         public static Migration Load(PSCmdlet cmdlet, string path)
         {
+            // Reading a pipe would wait for a writer: the run would hang before saying anything.
+            if (!Engine.Store.FileModes.IsRegularFile(path))
+                throw new MigrationDefinitionException(path, "it is not a regular file (a pipe, socket or device); a migration is a .ps1 or .dll file.");
             byte[] bytes = File.ReadAllBytes(path);
             Collection<PSObject> result;
             try

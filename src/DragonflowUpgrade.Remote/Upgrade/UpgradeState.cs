@@ -149,7 +149,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
         {
             WriteIndented = true,
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-            Converters = { new JsonStringEnumConverter() },
+            // Names only: a number would be taken for any status or step state, defined or not.
+            Converters = { new JsonStringEnumConverter(null, allowIntegerValues: false) },
         };
 
         public static string PathIn(string folder) => System.IO.Path.Combine(folder, FileName);
