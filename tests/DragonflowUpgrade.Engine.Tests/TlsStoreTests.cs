@@ -123,6 +123,30 @@ namespace DragonflowUpgrade.Engine.Tests
             string body = key.Split('\n')[1];
             Assert.DoesNotContain(body, e.ToString());
         }
+
+        [Fact]
+        public void A_tls_file_that_is_a_pipe_or_a_key_that_is_not_the_certificates_is_named_before_anything_is_sent()
+        {
+            string pipe = Path.Combine(Path.GetTempPath(), "df-pipe-" + Guid.NewGuid().ToString("N") + ".pem");
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", pipe)) mkfifo.WaitForExit();
+            try
+            {
+                // Reading the pipe would wait for a writer: a test that hangs is a failure here.
+                var open = System.Threading.Tasks.Task.Run(() => Assert.Throws<NbDatabaseUriException>(() => NbStoreFactory.Open($"rediss://127.0.0.1:1/0?ca={pipe}")));
+                Assert.True(open.Wait(TimeSpan.FromSeconds(60)), "opening a store whose ca= is a pipe did not end");
+                Assert.Contains($"the file {pipe} (ca=) is unusable: it is not a regular file", open.Result.Message);
+            }
+            finally { System.IO.File.Delete(pipe); }
+
+            var e = Assert.Throws<NbDatabaseUriException>(() =>
+                NbStoreFactory.Open($"rediss://127.0.0.1:1/0?ca={TestTls.File("ca.pem")}&cert={TestTls.File("client.pem")}&key={TestTls.File("server.key")}"));
+            Assert.Equal("NbDatabaseUriInvalid", e.ErrorId);
+#if ENGINE_NETSTANDARD
+            Assert.Contains("needs PowerShell 7", e.Message);   // this build reads no PEM key at all
+#else
+            Assert.Contains($"the file {TestTls.File("client.pem")} (cert=) is unusable", e.Message);
+#endif
+        }
     }
 
     public class TlsUriTests

@@ -106,7 +106,8 @@ namespace DragonflowUpgrade.Engine.Store
                     // A key read from PEM is ephemeral, and Windows' TLS cannot use such a key: keep it as PKCS#12.
                     return new X509Certificate2(pem.Export(X509ContentType.Pkcs12));
             }
-            catch (CryptographicException e)
+            // ArgumentException: a key that is not the certificate's.
+            catch (Exception e) when (e is CryptographicException || e is ArgumentException)
             {
                 // The message says what is wrong with the file, never what it holds.
                 throw FileInvalid(uri, certFile, "cert", $"it and the key in {keyFile} (key=) are not a PEM certificate and its private key ({e.Message.TrimEnd('.')})");
@@ -116,6 +117,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         static string Read(NbDatabaseUri uri, string path, string name)
         {
+            // Reading a pipe would wait for a writer, past any timeout.
+            if (File.Exists(path) && !FileModes.IsRegularFile(path)) throw FileInvalid(uri, path, name, "it is not a regular file (a pipe, socket or device)");
             try { return File.ReadAllText(path); }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is ArgumentException || e is NotSupportedException)
             {
