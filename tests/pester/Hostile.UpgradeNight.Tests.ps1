@@ -12,6 +12,8 @@ BeforeAll {
     . "$PSScriptRoot/UpgradeSupport.ps1"
     . "$PSScriptRoot/SecretSupport.ps1"
     . "$PSScriptRoot/FixtureSupport.ps1"
+    # The clouds that tests leave as they found them, used again by the next test (Get-SharedPikeCloud).
+    $shared = @{}
 
     function New-Case {
         $dir = Join-Path $TestDrive ([guid]::NewGuid().ToString('N').Substring(0, 8))
@@ -53,6 +55,7 @@ BeforeAll {
         $result
     }
 }
+AfterAll { Remove-SharedPikeCloud $shared }
 
 Describe 'A state file that something else took the place of' {
     It 'is refused as invalid, naming it, when it is a folder, by <Command>' -ForEach @(
@@ -125,8 +128,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'two upgrades of one cloud at once' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57; $before = Get-CloudPicture $cloud }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $kept = Get-SharedPikeCloud $shared 57; $cloud = $kept.Cloud; $before = $kept.Before }
 
         It 'refuses the second as under way (not as interrupted), leaves the first alone, and the first completes' {
             $p = Get-UpgradeParameters $cloud
@@ -161,8 +163,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'the NB lock broken mid-upgrade' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57; $before = Get-CloudPicture $cloud }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $kept = Get-SharedPikeCloud $shared 57; $cloud = $kept.Cloud; $before = $kept.Before }
 
         It 'refuses Unlock-DfNbDatabase -Force from another session of this host; from another host it is broken, and the upgrade stops before the NB migration writes and puts the cloud back' {
             $p = Get-UpgradeParameters $cloud
@@ -207,8 +208,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'a node or a server that stops answering after the stop' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57; $before = Get-CloudPicture $cloud }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $kept = Get-SharedPikeCloud $shared 57; $cloud = $kept.Cloud; $before = $kept.Before }
 
         It 'fails naming the node when one stops answering SSH, and Undo-DfUpgrade finishes the rollback once it answers' {
             $p = Get-UpgradeParameters $cloud
@@ -267,8 +267,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'Neutron''s dump tampered with between the backup and the restore' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57; $before = Get-CloudPicture $cloud }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $kept = Get-SharedPikeCloud $shared 57; $cloud = $kept.Cloud; $before = $kept.Before }
 
         It 'is refused by Undo-DfUpgrade, which undoes nothing, when the dump was <Case>; put back, the dump restores exactly' -ForEach @(
             @{ Case = 'truncated'; Tamper = { param($dump) $bytes = [IO.File]::ReadAllBytes($dump); [IO.File]::WriteAllBytes($dump, $bytes[0..($bytes.Length / 2)]) } }
@@ -298,8 +297,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'a backup folder that is not what it seems' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57; $before = Get-CloudPicture $cloud }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $kept = Get-SharedPikeCloud $shared 57; $cloud = $kept.Cloud; $before = $kept.Before }
 
         It 'stops nothing when the backup folder <Case>, and says so naming it' -ForEach @(
             @{ Case = 'cannot be written (immutable)'; Why = '*BackupFolder*' }
@@ -356,8 +354,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
     }
 
     Context 'secrets, a symlinked backup folder and hostile configuration paths through whole upgrades' {
-        BeforeEach { $cloud = New-PikeCloud -RedisDb 57 }
-        AfterEach { Remove-TestCloud $cloud }
+        BeforeEach { $cloud = (Get-SharedPikeCloud $shared 57).Cloud }
 
         It 'shows and writes neither Neutron''s nor Redis'' password, through a failed run and a successful one, its backups behind a symlink' {
             $p = Get-UpgradeParameters $cloud

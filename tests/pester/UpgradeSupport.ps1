@@ -32,7 +32,8 @@ function New-PikeCloud([int] $RedisDb, [int] $NodeCount = 2, [switch] $WithDownN
 # The Pike cloud of Redis database $RedisDb kept in $Shared (a hashtable of the test file) from test
 # to test: used again while it is pictured exactly as when it was made (a test that put it back) and
 # holds the same module keys (no lock, journal or run record left), its folder emptied of what tests
-# added and its event log cleared; made anew otherwise. Returns the cloud and its picture.
+# added, its event log cleared and its Neutron fail and hold files (which live outside its folder)
+# removed; made anew otherwise. Returns the cloud and its picture.
 # Remove-SharedPikeCloud removes them all.
 function Get-SharedPikeCloud([hashtable] $Shared, [int] $RedisDb) {
     $kept = $Shared[$RedisDb]
@@ -41,6 +42,7 @@ function Get-SharedPikeCloud([hashtable] $Shared, [int] $RedisDb) {
         Get-ChildItem $kept.Cloud.Dir -Force | Where-Object Name -NotIn $kept.Entries | Remove-Item -Recurse -Force
         Remove-Item (Join-Path $kept.Cloud.ServiceDir 'events.log'), (Join-Path $kept.Cloud.ServiceDir 'start.*') -Force -ErrorAction SilentlyContinue
         Remove-Item (Join-Path $kept.Cloud.ServiceDir '*/*.refuse-*') -Force -ErrorAction SilentlyContinue
+        if ($kept.Cloud.NeutronFail) { Remove-Item $kept.Cloud.NeutronFail, "$($kept.Cloud.NeutronFail).hold*" -Force -ErrorAction SilentlyContinue }
         return $kept
     }
     if ($kept) { Remove-TestCloud $kept.Cloud }
