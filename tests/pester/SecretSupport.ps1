@@ -12,11 +12,19 @@ function Invoke-Captured([scriptblock] $Command) {
     $records = @(try { & $Command *>&1 } catch { $caught = $_ })
     $errorRecord = if ($caught) { $caught } else { $records | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] } | Select-Object -First 1 }
     $texts = [System.Collections.Generic.List[string]]::new()
+    # The verbose, debug and warning records of one command share its InvocationInfo, by far the largest
+    # part of each as JSON: each distinct one is converted once, to the depth it had inside a record.
+    $invocations = [System.Collections.Generic.HashSet[object]]::new([System.Collections.Generic.ReferenceEqualityComparer]::Instance)
     foreach ($r in $records) {
         $texts.Add(($r | Out-String))
-        $texts.Add(($r | ConvertTo-Json -Depth 5 -WarningAction SilentlyContinue))
+        if ($r -is [System.Management.Automation.InformationalRecord]) {
+            if ($r.InvocationInfo) { [void]$invocations.Add($r.InvocationInfo) }
+            $texts.Add(($r | Select-Object * -ExcludeProperty InvocationInfo | ConvertTo-Json -Depth 5 -WarningAction SilentlyContinue))
+        }
+        else { $texts.Add(($r | ConvertTo-Json -Depth 5 -WarningAction SilentlyContinue)) }
         $texts.Add(($r | Format-List * -Force | Out-String))
     }
+    foreach ($i in $invocations) { $texts.Add(($i | ConvertTo-Json -Depth 4 -WarningAction SilentlyContinue)) }
     foreach ($e in @($errorRecord) + @($Error) | Where-Object { $_ }) {
         $texts.Add(($e | Format-List * -Force | Out-String))
         $texts.Add(($e.Exception | Format-List * -Force | Out-String))
