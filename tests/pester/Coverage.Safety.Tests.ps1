@@ -23,27 +23,42 @@ BeforeAll {
 }
 
 Describe 'Restore-DfNbDatabase and Backup-DfNbDatabase on a database whose commit was interrupted' {
-    BeforeEach {
+    # One interrupted commit serves every case: the refusal and the backup leave it as it was (each
+    # checks so), and the forced restore, which ends it, comes last.
+    BeforeAll {
         $db = New-TestRedis 80
         Add-Ports 80
         $original = Get-NbDump 80
         $saved = Join-Path $TestDrive "saved-$([guid]::NewGuid()).jsonl.gz"
         Backup-DfNbDatabase -Database $db -Path $saved | Out-Null
         New-InterruptedCommit 80 (Join-Path $TestDrive "run-$([guid]::NewGuid()).jsonl.gz")
+        $interrupted = Get-NbDump 80
+        $journal = @(Invoke-RedisCli 80 --scan --pattern '{df_upgrade_journal.*').Count
     }
 
     It 'refuses a restore, naming Resume and Undo, and writes nothing' {
-        $before = Get-NbDump 80
         $err = $null
         try { Restore-DfNbDatabase -Database $db -Path $saved -Confirm:$false } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -BeLike 'CommitInProgress*'
         $err.Exception.Message | Should -BeLike '*did not finish*Resume-DfMigration*Undo-DfMigration*'
-        Compare-NbDump (Get-NbDump 80) $before | Should -BeNullOrEmpty
+        Compare-NbDump (Get-NbDump 80) $interrupted | Should -BeNullOrEmpty
         Invoke-RedisCli 80 EXISTS $CommitMarker | Should -Be '1'
-        @(Invoke-RedisCli 80 --scan --pattern '{df_upgrade_journal.*').Count | Should -BeGreaterThan 0
+        $journal | Should -BeGreaterThan 0
+        @(Invoke-RedisCli 80 --scan --pattern '{df_upgrade_journal.*').Count | Should -Be $journal
+    }
+
+    It 'backs it up with a warning that the backup is of a half-migrated database, and writes nothing' {
+        $path = Join-Path $TestDrive "half-$([guid]::NewGuid()).jsonl.gz"
+        $b = Backup-DfNbDatabase -Database $db -Path $path -WarningVariable warnings 3>$null
+        $b.Path | Should -Be $path
+        $warnings | Should -Match 'interrupted migration commit: this backup is of a half-migrated database'
+        Compare-NbDump (Get-NbDump 80) $interrupted | Should -BeNullOrEmpty
+        Invoke-RedisCli 80 EXISTS $CommitMarker | Should -Be '1'
+        @(Invoke-RedisCli 80 --scan --pattern '{df_upgrade_journal.*').Count | Should -Be $journal
     }
 
     It 'restores with -Force and discards the interrupted run''s journal, saying so' {
+        Invoke-RedisCli 80 EXISTS $CommitMarker | Should -Be '1' -Because 'the commit is still the interrupted one'
         Restore-DfNbDatabase -Database $db -Path $saved -Force -Confirm:$false -WarningVariable warnings 3>$null | Out-Null
         $warnings | Should -Match 'Discarded the journal of the interrupted migration run'
         Compare-NbDump (Get-NbDump 80) $original | Should -BeNullOrEmpty
@@ -51,13 +66,6 @@ Describe 'Restore-DfNbDatabase and Backup-DfNbDatabase on a database whose commi
         @(Invoke-RedisCli 80 --scan --pattern '{df_upgrade_journal.*').Count | Should -Be 0
         Resume-DfMigration -Database $db -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
         $e[0].FullyQualifiedErrorId | Should -BeLike 'NoUpgradeRun*'
-    }
-
-    It 'backs it up with a warning that the backup is of a half-migrated database' {
-        $path = Join-Path $TestDrive "half-$([guid]::NewGuid()).jsonl.gz"
-        $b = Backup-DfNbDatabase -Database $db -Path $path -WarningVariable warnings 3>$null
-        $b.Path | Should -Be $path
-        $warnings | Should -Match 'interrupted migration commit: this backup is of a half-migrated database'
     }
 }
 
