@@ -203,6 +203,36 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(s.Before, Safe.Dump(s.Uri));
         }
 
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void A_journal_file_damaged_or_missing_names_the_backup_a_forced_undo_restores(bool missing)
+        {
+            var s = Prepare();
+            Interrupt(s, Point.OneBatch);
+            string journal = CommitJournal.JournalPathFor(s.Backup.Path);
+            if (missing) File.Delete(journal);
+            else File.WriteAllText(journal, "");
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                store.Write(store.ReadKeys(CommitJournal.Table).Take(1).Select(NbEntry.Delete).ToList());
+                var e = Assert.Throws<BackupInvalidException>(() => CommitJournal.Resume(store));
+                Assert.Contains($"Undo-DfMigration -Force restores the run's backup {s.Backup.Path}", e.RecommendedAction);
+                var refused = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
+                Assert.Contains($"-Force restores the run's backup {s.Backup.Path}", refused.RecommendedAction);
+                foreach (string message in new[] { e.Message, refused.Message })
+                {
+                    if (missing)
+                    {
+                        Assert.Contains($"{journal}: the commit journal file of run", message);
+                        Assert.Contains("is missing", message);
+                        Assert.DoesNotContain("truncated", message);
+                    }
+                    else Assert.Contains("truncated", message);
+                }
+            }
+        }
+
         [Fact]
         public void Undo_takes_back_a_finished_run_and_its_log_rows()
         {

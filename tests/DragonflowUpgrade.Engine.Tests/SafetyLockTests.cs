@@ -2,7 +2,6 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Text.Json;
-using System.Threading;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using StackExchange.Redis;
@@ -119,20 +118,22 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NewStore(kind))
             {
                 // Renewed: its expiry moves on, and neither the record nor the store's own slot (a Redis key's
-                // time to live, an etcd lease) lapses for more than twice its time to live.
-                using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(3), heartbeat: true))
+                // time to live, an etcd lease of whole seconds, ended at most half a second late) lapses, until a
+                // second past the expiry it was taken with.
+                var ttl = TimeSpan.FromSeconds(2);
+                using (UpgradeLock.Take(store, "beating", ttl, heartbeat: true))
                 {
                     var last = UpgradeLock.Read(store).ExpiresAt;
+                    var outlived = last + TimeSpan.FromSeconds(1);
                     int renewals = 0;
-                    var clock = Stopwatch.StartNew();
                     Safe.WaitUntil(() =>
                     {
                         var now = UpgradeLock.Read(store);
                         Assert.True(now != null && Slot(store).Read() != null, "the beating lock lapsed");
                         if (now.ExpiresAt > last) renewals++;
                         last = now.ExpiresAt;
-                        return renewals >= 3 && clock.Elapsed > TimeSpan.FromSeconds(6.5);
-                    }, "three renewals of the lock");
+                        return renewals >= 3 && DateTimeOffset.UtcNow > outlived;
+                    }, "three renewals of the lock, and a second past its first expiry");
                 }
                 // Not renewed: its expiry stays, until it lapses; where the store expires the slot itself, the slot empties too.
                 using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
@@ -188,9 +189,13 @@ namespace DragonflowUpgrade.Engine.Tests
                 using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(2), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
                 {
                     Assert.False(run.Owned);
-                    Thread.Sleep(3500);
-                    var now = UpgradeLock.Read(store);
-                    Assert.NotNull(now);
+                    // Past both the session's own expiry and the one the run gave it when it took it, the lock is still
+                    // the session's, renewed and naming the run's upgrade.
+                    var taken = UpgradeLock.Read(store).ExpiresAt;
+                    if (held.ExpiresAt > taken) taken = held.ExpiresAt;   // the stored expiry is rounded
+                    UpgradeLockInfo now = null;
+                    Safe.WaitUntil(() => DateTimeOffset.UtcNow > taken && (now = UpgradeLock.Read(store)) != null && now.ExpiresAt > taken,
+                        "the session's lock to be renewed past the expiry it was taken with");
                     Assert.Equal(held.Token, now.Token);
                     Assert.Equal("20260101T000000Z-abcdef", now.Upgrade);
                     run.RequireHeld(store);
@@ -252,7 +257,8 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var run = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
             {
                 run.RequireHeld(store);
-                Thread.Sleep(1500);
+                // Expired as stored (to the millisecond) and as the run took it.
+                Safe.WaitUntil(() => UpgradeLock.Read(store) == null && run.Info.IsExpired, "the silent lock to expire");
                 var e = Assert.Throws<Errors.DfException>(() => run.RequireHeld(store));
                 Assert.Equal(UpgradeLockedException.Id, e.ErrorId);
                 Assert.Contains("was lost", e.Message);

@@ -97,6 +97,14 @@ namespace DragonflowUpgrade.Remote.Tests
         }
 
         [Fact]
+        public void A_device_given_as_the_dump_is_refused_naming_it()
+        {
+            var e = Assert.Throws<NeutronDatabaseException>(() => NeutronDump.Verify("/dev/null"));
+            Assert.Equal("NeutronDumpNotRegular", e.ErrorId);
+            Assert.Contains("/dev/null is not a regular file", e.Message);
+        }
+
+        [Fact]
         public void A_dump_is_checked_against_its_checksum_file()
         {
             string path = Path.Combine(_dir, "d.sql.gz");

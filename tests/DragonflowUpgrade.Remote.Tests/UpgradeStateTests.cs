@@ -83,6 +83,23 @@ namespace DragonflowUpgrade.Remote.Tests
             Assert.Contains(path, e.Message);
         }
 
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void An_empty_state_file_and_one_that_is_a_device_are_refused_each_for_what_it_is(bool device)
+        {
+            string path = SaveFullState();
+            File.Delete(path);
+            if (device) File.CreateSymbolicLink(path, "/dev/null");
+            else File.WriteAllText(path, "");
+
+            var e = Assert.Throws<DfException>(() => UpgradeState.Load(_folder));
+            Assert.Equal("UpgradeStateInvalid", e.ErrorId);
+            Assert.Contains(path, e.Message);
+            Assert.Contains(device ? "is not a regular file" : "is empty", e.Message);
+            Assert.DoesNotContain(device ? "empty" : "regular", e.Message);
+        }
+
         /// <summary>Sets the value at a path such as nodes[0].address to null.</summary>
         static void SetNull(JsonNode root, string field)
         {

@@ -59,12 +59,20 @@ namespace DragonflowUpgrade.Engine.Safety
             catch (BackupInvalidException e)
             {
                 throw new BackupInvalidException(marker.JournalPath,
-                    $"the commit journal of run {marker.RunId} cannot be read: {problem}, and its file copy is unusable ({e.Message}) Undo-DfMigration -Force restores the run's backup instead.", e);
+                    $"the commit journal of run {marker.RunId} cannot be read: {problem}, and its file copy is unusable ({e.Message}) Undo-DfMigration -Force restores the run's backup instead.", e, UndoForced(marker));
             }
         }
 
         // The journal's file beside the run's backup, checked against the run's record.
-        static IReadOnlyList<NbEntry> ReadJournalFile(CommitRecord run) =>
-            NbBackup.ReadVerified(run.JournalPath, run.Changes, run.JournalChecksum, "journal").Select(FromJournalEntry).ToList();
+        static IReadOnlyList<NbEntry> ReadJournalFile(CommitRecord run)
+        {
+            if (!File.Exists(run.JournalPath))
+                throw new BackupInvalidException(run.JournalPath, $"the commit journal file of run {run.RunId} is missing (moved or deleted).", null, UndoForced(run));
+            return NbBackup.ReadVerified(run.JournalPath, run.Changes, run.JournalChecksum, "journal", UndoForced(run)).Select(FromJournalEntry).ToList();
+        }
+
+        // What is left to do without the run's journal: restore the backup it took, unchecked.
+        static string UndoForced(CommitRecord run) =>
+            $"Undo-DfMigration -Force restores the run's backup {run.BackupPath} instead; without its journal the run can be neither resumed nor undone unforced.";
     }
 }

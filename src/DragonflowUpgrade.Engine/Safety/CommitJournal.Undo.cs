@@ -41,7 +41,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 catch (BackupInvalidException e)
                 {
                     throw new DatabaseChangedException(store.Location, $"Cannot tell whether {store.Location} changed since migration run {run.RunId}: {e.Message}",
-                        $"Undo-DfMigration -Database {store.Location} -Force restores the run's backup anyway.");
+                        $"Undo-DfMigration -Database {store.Location} -Force restores the run's backup {run.BackupPath} anyway.");
                 }
                 // Heartbeats of a control plane started after the run are not changes an undo would lose.
                 RequireUnchangedSince(store, run, now, backup, journal,

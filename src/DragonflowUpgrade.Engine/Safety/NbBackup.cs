@@ -240,18 +240,18 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>Reads the object lines of an embedded file and checks their count and SHA-256.</summary>
-        internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what)
+        internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what, string? recommendedAction = null)
         {
             var entries = new List<NbEntry>(Math.Max(0, count));
             try { entries.AddRange(StoredValue.Checked(new FileNbStore(path))); }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
-                throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e);
+                throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e, recommendedAction);
             }
             if (entries.Count != count)
-                throw new BackupInvalidException(path, $"the {what} holds {entries.Count} objects but its header says {count}: it was truncated or edited.");
+                throw new BackupInvalidException(path, $"the {what} holds {entries.Count} objects but its header says {count}: it was truncated or edited.", null, recommendedAction);
             if (!string.Equals(Checksum(entries), checksum, StringComparison.OrdinalIgnoreCase))
-                throw new BackupInvalidException(path, $"the {what}'s content does not match the checksum in its header: it was edited or damaged after it was written.");
+                throw new BackupInvalidException(path, $"the {what}'s content does not match the checksum in its header: it was edited or damaged after it was written.", null, recommendedAction);
             return entries;
         }
 

@@ -96,9 +96,9 @@ namespace DragonflowUpgrade.Engine.Safety
     /// <summary>A backup or journal file is missing, truncated or was edited; nothing was written.</summary>
     public sealed class BackupInvalidException : DfException
     {
-        public BackupInvalidException(string path, string problem, Exception? inner = null)
+        public BackupInvalidException(string path, string problem, Exception? inner = null, string? recommendedAction = null)
             : base("BackupInvalid", DfErrorCategory.InvalidData, $"{path}: {problem} Nothing was written to the database.", path,
-                   "Give a backup this module wrote and that was not changed since.", inner)
+                   recommendedAction ?? "Give a backup this module wrote and that was not changed since.", inner)
         {
             Path = path;
         }

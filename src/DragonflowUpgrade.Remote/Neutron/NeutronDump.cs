@@ -54,22 +54,6 @@ namespace DragonflowUpgrade.Remote
             return new FileStream(new SafeFileHandle((IntPtr)fd, true), FileAccess.Write, 1 << 16);
         }
 
-        /// <summary>
-        /// Whether <paramref name="path"/> is a file that can be read through (not a FIFO, socket or
-        /// character device, which could block a reader forever or never end): opened without
-        /// blocking, it must be seekable.
-        /// </summary>
-        static bool IsRegularFile(string path)
-        {
-            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return true;
-            bool mac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
-            // O_RDONLY | O_NONBLOCK | O_CLOEXEC: opening a FIFO that no one writes returns at once.
-            int fd = Open(path, mac ? 0x4 | 0x1000000 : 0x800 | 0x80000, 0);
-            if (fd < 0) return true; // unreadable: the read that follows says why
-            using (var stream = new FileStream(new SafeFileHandle((IntPtr)fd, true), FileAccess.Read, 1))
-                return stream.CanSeek;
-        }
-
         [DllImport("libc", EntryPoint = "open", SetLastError = true)]
         static extern int Open(string path, int flags, uint mode);
 
@@ -114,7 +98,7 @@ namespace DragonflowUpgrade.Remote
         /// </summary>
         public static string Verify(string path)
         {
-            if (Directory.Exists(path) || (File.Exists(path) && !IsRegularFile(path)))
+            if (Directory.Exists(path) || (File.Exists(path) && !Engine.Store.FileModes.IsRegularFile(path)))
                 throw new NeutronDatabaseException(NeutronDatabaseException.DumpNotRegularId, DfErrorCategory.InvalidArgument,
                     $"The dump {path} is not a regular file (a folder, a pipe or a device); nothing was restored.", path,
                     "Give the path of a dump file that Backup-DfNeutronDatabase wrote.");

@@ -190,8 +190,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             string path = PathIn(folder);
             if (Directory.Exists(path)) throw UpgradeErrors.StateInvalid(path, "is a folder, not a file");
             if (!File.Exists(path)) return null;
-            // A FIFO or socket has no length either: reading one would wait for a writer forever.
-            if (new FileInfo(path).Length == 0) throw UpgradeErrors.StateInvalid(path, "is empty or not a regular file");
+            // Reading a FIFO would wait for a writer forever; a device such as /dev/null reads as empty.
+            if (!FileModes.IsRegularFile(path)) throw UpgradeErrors.StateInvalid(path, "is not a regular file (a pipe, socket or device)");
+            if (new FileInfo(path).Length == 0) throw UpgradeErrors.StateInvalid(path, "is empty");
             UpgradeState? state;
             string text = File.ReadAllText(path);
             try { state = JsonSerializer.Deserialize<UpgradeState>(text, Options); }
