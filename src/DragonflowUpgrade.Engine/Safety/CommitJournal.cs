@@ -124,8 +124,10 @@ namespace DragonflowUpgrade.Engine.Safety
             // Each entry is made once, as the file takes it; where the store keeps the journal too, the
             // entries go into the database as they are made, a run of them (a chunk) per row.
             int chunks = 0;
+            // Each entry is yielded in the buffer of one reused writer: the file writes it before it asks for the next.
             IEnumerable<NbEntry> Journal()
             {
+                var entries = new ReusedJsonWriter();
                 var chunk = new MemoryStream();
                 var rows = new List<NbEntry>();
                 long rowBytes = 0;
@@ -138,13 +140,13 @@ namespace DragonflowUpgrade.Engine.Safety
                 }
                 for (int i = 0; i < changes.Count; i++)
                 {
-                    var value = JournalValue(changes[i]);
+                    var value = JournalValue(entries, changes[i]);
                     if (inDatabase)
                     {
                         // A row is closed before an entry would take it past its size: only a row of one entry is larger.
-                        if (chunk.Length > 0 && chunk.Length + value.Length >= JournalChunkBytes) CloseRow();
+                        if (chunk.Length > 0 && chunk.Length + value.Count >= JournalChunkBytes) CloseRow();
                         chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
-                        chunk.Write(value, 0, value.Length);
+                        chunk.Write(value.Array!, value.Offset, value.Count);  // a segment of the writer's buffer
                         if (i == changes.Count - 1) CloseRow();
                         if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
                         {
@@ -154,7 +156,7 @@ namespace DragonflowUpgrade.Engine.Safety
                             rowBytes = 0;
                         }
                     }
-                    yield return new NbEntry(JournalKey(run, i), value);
+                    yield return new NbEntry(JournalKey(run, i), value.AsMemory());
                 }
             }
             record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
