@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Run;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -23,6 +24,40 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.True(apart == layout.KeyHoldsTopic, $"{layout}: two topics are {(apart ? "" : "not ")}stored apart");
             }
             Assert.False(EtcdKeys.Layout.KeyHoldsTopic);
+        }
+
+        [Fact]
+        public void Keys_that_read_back_as_themselves_have_stored_keys_of_their_own_but_where_the_topic_is_left_out()
+        {
+            // Keys at the edges of each layout: its separators in every part, no topic, an empty id, a module table.
+            var tables = new[] { "lport", "l.port", "l{port", "l}port", "l/port", CommitJournal.Table };
+            var topics = new[] { null, "t", "t.1", "t}1", "t{1", "t/1", "." };
+            var ids = new[] { "p", "", ".p", "}p", "{p", "/p", "p.", "p/q", ".", "}" };
+            foreach (NbKeyLayout layout in new NbKeyLayout[] { RedisKeys.Queens, RedisKeys.Master, EtcdKeys.Layout })
+            {
+                var stored = new System.Collections.Generic.Dictionary<string, NbKey>(StringComparer.Ordinal);
+                int shared = 0;
+                foreach (var key in tables.SelectMany(t => topics.SelectMany(p => ids.Select(i => new NbKey(t, p, i)))))
+                {
+                    if (layout.KeyProblem(key) != null) continue;
+                    if (!stored.TryGetValue(layout.FormatKey(key), out var other)) stored.Add(layout.FormatKey(key), key);
+                    else
+                    {
+                        Assert.False(layout.KeyHoldsTopic, $"{layout}: {key} and {other} are both stored as {layout.FormatKey(key)}");
+                        Assert.True(key.Table == other.Table && key.Id == other.Id, $"{layout}: {key} and {other} are both stored as {layout.FormatKey(key)}");
+                        shared++;
+                    }
+                }
+                Assert.True(layout.KeyHoldsTopic == (shared == 0), $"{layout}: {shared} keys share a stored key");
+            }
+            var keys = new[] { new NbKey("lport", "t1", "p1"), new NbKey("lport", "t1", "p2"), new NbKey("lport", "t2", "p1") };
+            using (var redis = NbStoreFactory.Open(TestRedis.NewDatabase()))
+                StoredKeys.Require(redis, keys);
+            using (var etcd = NbStoreFactory.Open("etcd://" + TestEtcd.Endpoint))
+            {
+                var e = Assert.Throws<NbKeyException>(() => StoredKeys.Require(etcd, keys));
+                Assert.Contains("table 'lport' topic 't2' id 'p1' has the stored key '/lport/p1' of table 'lport' topic 't1' id 'p1' too", e.Message);
+            }
         }
 
         // Writes keys as Dragonflow's drivers would, behind the module's back.

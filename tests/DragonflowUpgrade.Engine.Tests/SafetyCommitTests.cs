@@ -113,6 +113,18 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
         }
 
+        [Fact]
+        public void Storing_the_journal_reads_the_modules_records_once()
+        {
+            var s = Prepare();
+            using (var store = new SteppedStore(NbStoreFactory.Open(s.Uri)))
+            {
+                CommitJournal.Prepare(store, s.Result.Writes, s.Backup, new[] { "bump" }, null);
+                Assert.Equal(1, store.TablesRead.Count(t => t == CommitJournal.RecordTable));
+                Assert.NotNull(CommitJournal.ReadInProgress(store));
+            }
+        }
+
         // Cut after no batch, one, the data but none of the log rows, everything but the finish (on Redis: 0, 1, 3, 4 batches of 1,000; on a file 0, 1, 1, 2).
         public static TheoryData<string, Point> ResumeCases => Cases(Point.NoBatch, Point.OneBatch, Point.AllTheData, Point.Everything);
         public static TheoryData<string, Point> UndoCases => Cases(Point.NoBatch, Point.HalfTheData, Point.Everything);

@@ -23,25 +23,23 @@ namespace DragonflowUpgrade.Engine.Safety
             return backupPath + ".journal.jsonl.gz";
         }
 
-        // A change as the journal holds it: {"op", "table", "topic", "id", "value"}.
-        static byte[] JournalValue(NbEntry change)
+        // A change as the journal holds it: {"op", "table", "topic", "id", "value"}, in the buffer of
+        // the writer given (valid until its next use).
+        static ArraySegment<byte> JournalValue(ReusedJsonWriter entries, NbEntry change)
         {
-            var buffer = new MemoryStream();
-            using (var w = new Utf8JsonWriter(buffer))
+            var w = entries.Start();
+            w.WriteStartObject();
+            w.WriteString("op", change.IsDelete ? "delete" : "put");
+            w.WriteString("table", change.Key.Table);
+            if (change.Key.Topic == null) w.WriteNull("topic"); else w.WriteString("topic", change.Key.Topic);
+            w.WriteString("id", change.Key.Id);
+            if (!change.IsDelete)
             {
-                w.WriteStartObject();
-                w.WriteString("op", change.IsDelete ? "delete" : "put");
-                w.WriteString("table", change.Key.Table);
-                if (change.Key.Topic == null) w.WriteNull("topic"); else w.WriteString("topic", change.Key.Topic);
-                w.WriteString("id", change.Key.Id);
-                if (!change.IsDelete)
-                {
-                    w.WritePropertyName("value");
-                    w.WriteRawValue(change.Value.Span, skipInputValidation: true);
-                }
-                w.WriteEndObject();
+                w.WritePropertyName("value");
+                w.WriteRawValue(change.Value.Span, skipInputValidation: true);
             }
-            return buffer.ToArray();
+            w.WriteEndObject();
+            return entries.Finish();
         }
 
         // An entry's key in the file, and a row's (a chunk's) in the database.

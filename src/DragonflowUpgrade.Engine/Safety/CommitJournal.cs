@@ -50,10 +50,12 @@ namespace DragonflowUpgrade.Engine.Safety
             if (marker != null) throw new CommitInProgressException(store.Location, marker);
         }
 
-        static (CommitRecord? Marker, CommitRecord? LastRun) ReadRecords(INbStore store)
+        static (CommitRecord? Marker, CommitRecord? LastRun) ReadRecords(INbStore store) => Records(store.Read(RecordTable));
+
+        static (CommitRecord? Marker, CommitRecord? LastRun) Records(IEnumerable<NbEntry> rows)
         {
             CommitRecord? marker = null, last = null;
-            foreach (var e in store.Read(RecordTable))
+            foreach (var e in rows)
             {
                 if (e.Key.Equals(MarkerKey)) marker = CommitRecord.Parse(e);
                 else if (e.Key.Equals(LastRunKey)) last = CommitRecord.Parse(e);
@@ -62,9 +64,11 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>The run the journal rows in the database belong to, or "" when the record naming it does not say; null when there is no such record.</summary>
-        static string? JournalRun(INbStore store)
+        static string? JournalRun(INbStore store) => JournalRun(store.Read(RecordTable));
+
+        static string? JournalRun(IEnumerable<NbEntry> records)
         {
-            foreach (var row in store.Read(RecordTable).Where(e => e.Key.Equals(JournalOfKey)))
+            foreach (var row in records.Where(e => e.Key.Equals(JournalOfKey)))
             {
                 try
                 {
@@ -113,7 +117,9 @@ namespace DragonflowUpgrade.Engine.Safety
                 try
                 {
                     // Rows left by a run that failed or was killed; or, once, rows an older version may have left (a row per change, no record naming them).
-                    if (JournalRun(store) != null || ReadLastRun(store) is CommitRecord last && last.JournalChunks == 0) DeleteJournal(store, null);
+                    // The module's records are read once for both.
+                    var records = store.Read(RecordTable).ToList();
+                    if (JournalRun(records) != null || Records(records).LastRun is CommitRecord last && last.JournalChunks == 0) DeleteJournal(store, null);
                     store.Write(new[] { new NbEntry(JournalOfKey, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { run }))) });
                 }
                 catch (NbStoreException e)
@@ -124,8 +130,10 @@ namespace DragonflowUpgrade.Engine.Safety
             // Each entry is made once, as the file takes it; where the store keeps the journal too, the
             // entries go into the database as they are made, a run of them (a chunk) per row.
             int chunks = 0;
+            // Each entry is yielded in the buffer of one reused writer: the file writes it before it asks for the next.
             IEnumerable<NbEntry> Journal()
             {
+                var entries = new ReusedJsonWriter();
                 var chunk = new MemoryStream();
                 var rows = new List<NbEntry>();
                 long rowBytes = 0;
@@ -138,13 +146,13 @@ namespace DragonflowUpgrade.Engine.Safety
                 }
                 for (int i = 0; i < changes.Count; i++)
                 {
-                    var value = JournalValue(changes[i]);
+                    var value = JournalValue(entries, changes[i]);
                     if (inDatabase)
                     {
                         // A row is closed before an entry would take it past its size: only a row of one entry is larger.
-                        if (chunk.Length > 0 && chunk.Length + value.Length >= JournalChunkBytes) CloseRow();
+                        if (chunk.Length > 0 && chunk.Length + value.Count >= JournalChunkBytes) CloseRow();
                         chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
-                        chunk.Write(value, 0, value.Length);
+                        chunk.Write(value.Array!, value.Offset, value.Count);  // a segment of the writer's buffer
                         if (i == changes.Count - 1) CloseRow();
                         if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
                         {
@@ -154,7 +162,7 @@ namespace DragonflowUpgrade.Engine.Safety
                             rowBytes = 0;
                         }
                     }
-                    yield return new NbEntry(JournalKey(run, i), value);
+                    yield return new NbEntry(JournalKey(run, i), value.AsMemory());
                 }
             }
             record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);

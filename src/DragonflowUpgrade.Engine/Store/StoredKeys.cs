@@ -17,17 +17,21 @@ namespace DragonflowUpgrade.Engine.Store
         public static void Require(INbStore store, IEnumerable<NbKey> keys, NbKeyLayout? layout)
         {
             if (layout == null) return;   // the store keeps table, topic and id as they are
-            var seen = new Dictionary<string, NbKey>(StringComparer.Ordinal);
+            // A key that reads back from its stored key as itself is the only one that stored key reads
+            // back as, so two such keys share a stored key only where it leaves out part of them: the
+            // topic, in a layout whose key does not hold it. Those are found by (table, id), without
+            // making each key's stored text; only a key refused has its stored key written out.
+            var seen = layout.KeyHoldsTopic ? null : new Dictionary<NbKey, NbKey>();
             var named = new List<string>();
             int count = 0;
             foreach (var key in keys)
             {
                 string? why = layout.KeyProblem(key);
-                if (why == null)
+                if (why == null && seen != null)
                 {
-                    string stored = layout.FormatKey(key);
+                    var stored = key.Topic == null ? key : new NbKey(key.Table, null, key.Id);
                     if (!seen.TryGetValue(stored, out var other)) seen.Add(stored, key);
-                    else if (!other.Equals(key)) why = $"has the stored key '{stored}' of {Describe(other)} too";
+                    else if (!other.Equals(key)) why = $"has the stored key '{layout.FormatKey(key)}' of {Describe(other)} too";
                 }
                 if (why != null && count++ < 5) named.Add($"{Describe(key)} {why}");
             }

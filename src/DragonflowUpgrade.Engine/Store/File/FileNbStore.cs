@@ -118,7 +118,7 @@ namespace DragonflowUpgrade.Engine.Store
                     throw Malformed(line.Number, $"{e.Key} is stored again, first on line {first}; a database holds one value per key");
                 seen.Add(e.Key, line.Number);
                 count++;
-                // The header's checksum is of the lines as WriteLine writes them, which is how a file with one was written.
+                // The header's checksum is of the lines as FormatLine formats them, which is how a file with one was written.
                 if (expected.HasValue && MemoryMarshal.TryGetArray(line.Bytes, out var bytes))
                 {
                     hash.Add(bytes.Array!, bytes.Offset, bytes.Count);  // TryGetArray found the array
@@ -372,12 +372,11 @@ namespace DragonflowUpgrade.Engine.Store
         internal static string Checksum(IEnumerable<NbEntry> entries)
         {
             var hash = new ContentHash();
-            var buffer = new MemoryStream();
+            var lines = new ReusedJsonWriter();
             foreach (var e in entries)
             {
-                buffer.SetLength(0);
-                WriteLine(buffer, e);
-                hash.Add(buffer.GetBuffer(), (int)buffer.Length);
+                var line = FormatLine(lines, e);
+                hash.Add(line.Array!, line.Offset, line.Count);  // a segment of the writer's buffer
             }
             return hash.Finish();
         }
@@ -396,11 +395,22 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         public static string WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly = false, bool replace = true)
         {
+            var hash = new ContentHash();
+            WriteFile(path, header, entries, ownerOnly, replace, hash);
+            return hash.Finish();
+        }
+
+        /// <summary>
+        /// <see cref="WriteFile(string, JsonElement?, IEnumerable{NbEntry}, bool, bool)"/>, adding the object
+        /// lines to <paramref name="hash"/> when given: a caller that has the checksum already and
+        /// reads the file back against it leaves the lines unhashed.
+        /// </summary>
+        internal static void WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly, bool replace, ContentHash? hash)
+        {
             path = RealPath(path);
             string dir = System.IO.Path.GetDirectoryName(path)!;  // a full file path always has a folder
             Directory.CreateDirectory(dir);
             string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
-            var hash = new ContentHash();
             try
             {
                 using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -413,13 +423,13 @@ namespace DragonflowUpgrade.Engine.Store
                         var h = Encoding.UTF8.GetBytes("{\"header\":" + header.Value.GetRawText() + "}\n");
                         s.Write(h, 0, h.Length);
                     }
-                    var buffer = new MemoryStream();
+                    // Each line is formatted once, and the bytes hashed are the bytes written.
+                    var lines = new ReusedJsonWriter();
                     foreach (var e in entries)
                     {
-                        buffer.SetLength(0);
-                        WriteLine(buffer, e);
-                        hash.Add(buffer.GetBuffer(), (int)buffer.Length);
-                        buffer.WriteTo(s);
+                        var line = FormatLine(lines, e);
+                        hash?.Add(line.Array!, line.Offset, line.Count);  // a segment of the writer's buffer
+                        s.Write(line.Array!, line.Offset, line.Count);
                     }
                     if (s != file) s.Dispose();
                     file.Flush(true);
@@ -438,23 +448,20 @@ namespace DragonflowUpgrade.Engine.Store
                 TryDelete(temp);
                 throw;
             }
-            return hash.Finish();
         }
 
-        /// <summary>One line of the file format for an entry.</summary>
-        internal static void WriteLine(Stream s, NbEntry e)
+        /// <summary>One line of the file format for an entry, with its line end, in <paramref name="lines"/>' buffer (valid until its next line).</summary>
+        internal static ArraySegment<byte> FormatLine(ReusedJsonWriter lines, NbEntry e)
         {
-            using (var w = new Utf8JsonWriter(s))
-            {
-                w.WriteStartObject();
-                w.WriteString("table", e.Key.Table);
-                if (e.Key.Topic == null) w.WriteNull("topic"); else w.WriteString("topic", e.Key.Topic);
-                w.WriteString("id", e.Key.Id);
-                w.WritePropertyName("value");
-                w.WriteRawValue(e.Value.Span, skipInputValidation: true);
-                w.WriteEndObject();
-            }
-            s.WriteByte((byte)'\n');
+            var w = lines.Start();
+            w.WriteStartObject();
+            w.WriteString("table", e.Key.Table);
+            if (e.Key.Topic == null) w.WriteNull("topic"); else w.WriteString("topic", e.Key.Topic);
+            w.WriteString("id", e.Key.Id);
+            w.WritePropertyName("value");
+            w.WriteRawValue(e.Value.Span, skipInputValidation: true);
+            w.WriteEndObject();
+            return lines.Finish((byte)'\n');
         }
 
         static void TryDelete(string path)
