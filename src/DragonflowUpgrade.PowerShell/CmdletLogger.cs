@@ -5,9 +5,13 @@ using Microsoft.Extensions.Logging;
 namespace DragonflowUpgrade.PowerShell
 {
     /// <summary>
-    /// Routes the libraries' logging to the cmdlet's streams: Debug and Trace to Debug,
-    /// Information to Verbose, Warning and above to Warning. Call only on the pipeline thread.
+    /// Routes the libraries' logging to the cmdlet's streams: Trace, Debug and Information to
+    /// Verbose, Warning and above to Warning. Call only on the pipeline thread.
     /// </summary>
+    /// <remarks>
+    /// Nothing goes to the Debug stream on purpose: with -Debug, Windows PowerShell (and pwsh run
+    /// without a console) asks the user to confirm every debug record, which stops a runbook.
+    /// </remarks>
     public sealed class CmdletLogger : ILogger
     {
         readonly Cmdlet _cmdlet;
@@ -25,8 +29,6 @@ namespace DragonflowUpgrade.PowerShell
             {
                 case LogLevel.Trace:
                 case LogLevel.Debug:
-                    _cmdlet.WriteVerbose(message);
-                    break;
                 case LogLevel.Information:
                     _cmdlet.WriteVerbose(message);
                     break;

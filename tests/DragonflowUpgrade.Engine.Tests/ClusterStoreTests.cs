@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text.RegularExpressions;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -296,6 +297,18 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal("NbDatabaseCertificateRejected", e.ErrorId);
             Assert.Contains($": node 127.0.0.1:{port}: the server's certificate does not name the host '127.0.0.1'", e.Message);
             Assert.DoesNotContain("s3cret-pw", e.ToString());
+        }
+
+        [Fact]
+        public void Seeds_whose_certificates_are_all_refused_are_each_named_with_why()
+        {
+            var nodes = TestRedisClusterTls.Nodes;
+            var e = Assert.Throws<NbCertificateException>(() =>
+                NbStoreFactory.Open($"rediss-cluster://{nodes[0].Host}:{nodes[0].Port},{nodes[1].Host}:{nodes[1].Port}" + TestTls.Query("other-ca.pem", client: false)).Dispose());
+            Assert.Equal("NbDatabaseCertificateRejected", e.ErrorId);
+            foreach (var (host, port) in nodes.Take(2))
+                Assert.Matches(Regex.Escape($"node {host}:{port}: the server's certificate (") + "[^)]+" +
+                               Regex.Escape($") is not signed by the CA in {TestTls.File("other-ca.pem")}"), e.Message);
         }
 
         [Fact]

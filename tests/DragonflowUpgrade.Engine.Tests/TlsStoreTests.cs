@@ -1,6 +1,9 @@
 using System;
 using System.IO;
 using System.Linq;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 using DragonflowUpgrade.Engine.Safety;
@@ -97,6 +100,40 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = scheme == "rediss" ? TestTls.NewRedisDatabase("localhost:" + port) : $"etcds://localhost:{port}";
             var e = Assert.Throws<NbCertificateException>(() => NbStoreFactory.Open(uri + TestTls.Query(client: false)).Dispose());
             Assert.Contains("does not name the host 'localhost'", e.Message);
+        }
+
+        [Fact]
+        public void An_expired_certificate_of_the_ca_given_is_refused_for_its_date_alone()
+        {
+            // A CA and a server certificate it signed that expired yesterday, made here: the CA given
+            // by file is an unknown root to the machine, which the check allows, so its being
+            // self-signed is not a reason to name.
+            using (var caKey = RSA.Create(2048))
+            using (var serverKey = RSA.Create(2048))
+            {
+                var caRequest = new CertificateRequest("CN=df test expired CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+                caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+                using (var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(30)))
+                {
+                    var request = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+                    using (var server = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1), new byte[] { 1, 2, 3, 4 }))
+                    {
+                        string caFile = Path.Combine(Path.GetTempPath(), "df-expired-ca-" + Guid.NewGuid().ToString("N") + ".pem");
+                        System.IO.File.WriteAllText(caFile, "-----BEGIN CERTIFICATE-----\n" +
+                            Convert.ToBase64String(ca.RawData, Base64FormattingOptions.InsertLineBreaks) + "\n-----END CERTIFICATE-----\n");
+                        try
+                        {
+                            var tls = NbTls.Load(NbDatabaseUri.Parse($"rediss://127.0.0.1:1/0?ca={caFile}"));
+                            string problem = tls.Problem("127.0.0.1", server, SslPolicyErrors.RemoteCertificateChainErrors);
+                            Assert.StartsWith("the server's certificate (CN=127.0.0.1) does not verify: ", problem);
+                            Assert.Contains("expired", problem);
+                            Assert.DoesNotContain("self-signed", problem);
+                            Assert.DoesNotContain(";", problem);
+                        }
+                        finally { System.IO.File.Delete(caFile); }
+                    }
+                }
+            }
         }
 
         [Fact]

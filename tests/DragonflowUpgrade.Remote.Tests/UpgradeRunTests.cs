@@ -781,7 +781,7 @@ namespace DragonflowUpgrade.Remote.Tests
                 using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "master", new GuardOptions("test", planOnly: false)))
                     plan.Execute();
             }
-            var steps = UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbBackup || s.Name == UpgradeSteps.NbMigration).ToList();
+            var steps = UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbMigration).ToList();
             var results = new List<UpgradeStepResult>();
             var state = NewRun(database: _cloud.RedisUri, realSteps: steps, createMigrator: s => MasterMigrator(s), targetRelease: "master").Run.Run(results.Add, null, CancellationToken.None);
 
@@ -802,7 +802,7 @@ namespace DragonflowUpgrade.Remote.Tests
             using (var store = NbStoreFactory.Open(_database))
             using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "pike", new GuardOptions("test", planOnly: false)))
                 plan.Execute();
-            IReadOnlyList<IUpgradeStep> Steps() => UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbBackup || s.Name == UpgradeSteps.NbMigration).ToList();
+            IReadOnlyList<IUpgradeStep> Steps() => UpgradeSteps.Default().Where(s => s.Name == UpgradeSteps.NbMigration).ToList();
             var run = NewRun(realSteps: Steps(), createMigrator: s => MasterMigrator(s, withMove: false)).Run;
             Assert.Equal(UpgradeStatus.Completed, Run(run).Status);
             string migrated = NbContent();
@@ -851,6 +851,35 @@ namespace DragonflowUpgrade.Remote.Tests
             var saved = UpgradeState.Load(_folder);
             Assert.NotEqual(earlier, saved.NbBackupPath);
             Engine.Safety.NbBackup.Verify(saved.NbBackupPath, saved.NbBackupChecksum);
+            using (var store = NbStoreFactory.Open(_database))
+                Assert.Equal(saved.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
+            Assert.Equal(new[] { Path.GetFullPath(saved.NbBackupPath) },
+                Directory.GetFiles(Path.GetFullPath(_folder), "*.jsonl.gz").Where(f => !f.Contains(".journal.")));
+        }
+
+        [Fact]
+        public void A_state_file_of_an_earlier_version_with_a_step_backing_up_the_NB_database_resumes_without_it_and_keeps_one_backup()
+        {
+            using (var store = NbStoreFactory.Open(_database))
+            using (var plan = NbRun.PlanBaseline(store, MasterMigrator(store, withMove: false), "pike", new GuardOptions("test", planOnly: false)))
+                plan.Execute();
+            // Earlier versions backed up the NB database in a step of its own, BackupNb, before Neutron's migration.
+            string earlier = Path.Combine(Path.GetFullPath(_folder), "nb-earlier.jsonl.gz");
+            var steps = StoppedWith(UpgradeSteps.NbMigration, StepState.Pending, s =>
+            {
+                using (var store = NbStoreFactory.Open(_database)) s.NbBackupChecksum = Engine.Safety.NbBackup.Write(store, earlier).Checksum;
+                s.NbBackupPath = earlier;
+                s.Steps.Insert(1, new StepRecord { Name = "BackupNb", State = StepState.Done });
+            });
+            Assert.Contains("\"BackupNb\"", File.ReadAllText(Path.Combine(_folder, UpgradeState.FileName)));
+
+            var resumed = NewRun(realSteps: steps, createMigrator: s => MasterMigrator(s, withMove: false)).Run.Resume(_ => { }, null, CancellationToken.None);
+            Assert.Equal(UpgradeStatus.Completed, resumed.Status);
+            var saved = UpgradeState.Load(_folder);
+            Assert.Equal(steps.Select(s => s.Name), saved.Steps.Select(s => s.Name));
+            Assert.DoesNotContain("BackupNb", File.ReadAllText(saved.Path));
+            // The migration's backup of what it read superseded the earlier one: it is recorded, and the only one left.
+            Assert.NotEqual(earlier, saved.NbBackupPath);
             using (var store = NbStoreFactory.Open(_database))
                 Assert.Equal(saved.NbBackupPath, Engine.Safety.CommitJournal.ReadLastRun(store).BackupPath);
             Assert.Equal(new[] { Path.GetFullPath(saved.NbBackupPath) },

@@ -35,7 +35,7 @@ BeforeAll {
             format = 'dragonflow-upgrade-state/2'; id = '20260101T000000Z-abcdef'; database = $Database; inventory = $Case.Parameters.Inventory; nodes = @($records)
             neutron = $null; targetRelease = 'queens'; updateCommand = $null; revertCommand = $null
             status = 'Running'; startedAt = '2026-01-01T00:00:00Z'; updatedAt = '2026-01-01T00:00:00Z'
-            steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
+            steps = @('Stop', 'Update', 'Configure', 'BackupNeutron', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify' | ForEach-Object { @{ name = $_; state = if ($_ -eq 'Stop') { 'Running' } else { 'Pending' } } })
             updateAttempted = @(); updated = @(); optionManifest = $null; configurationChanges = @()
             neutronBackupPath = $null; neutronBackupChecksum = $null; neutronMigrationStarted = $false
             nbBackupPath = $null; nbBackupChecksum = $null; nbMigrationStarted = $false; failure = $null

@@ -114,7 +114,7 @@ Describe 'Invoke-DfUpgrade -WhatIf' {
         $parameters = Get-UpgradeParameters $cloud
         $plan = Invoke-DfUpgrade @parameters -WhatIf
         $plan.Status | Sort-Object -Unique | Should -Be 'WouldRun'
-        $plan.Step | Select-Object -Unique | Should -Be @('Stop', 'Update', 'Configure', 'BackupNeutron', 'BackupNb', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify')
+        $plan.Step | Select-Object -Unique | Should -Be @('Stop', 'Update', 'Configure', 'BackupNeutron', 'MigrateNeutron', 'MigrateNb', 'Start', 'Verify')
         ($plan | Where-Object Step -EQ 'MigrateNeutron').Detail | Should -BeLike '*neutron-db-manage'' upgrade heads'
         ($plan | Where-Object Step -EQ 'MigrateNeutron').Node | Should -Be 'node01' 
         ($plan | Where-Object Step -EQ 'Update').Detail | Should -Contain "run echo queens > '$($cloud.ServiceDir)/node01/release'"

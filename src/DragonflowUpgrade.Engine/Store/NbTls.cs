@@ -191,9 +191,12 @@ namespace DragonflowUpgrade.Engine.Store
                 var root = chain.ChainElements[chain.ChainElements.Count - 1].Certificate;
                 if (!_authorities.Cast<X509Certificate2>().Any(a => a.Thumbprint == root.Thumbprint))
                     return $"the server's certificate ({server.Subject}) is not signed by the CA in {_caFile}";
+                // An unknown root is allowed above (the CA given by file is that root), so it is not
+                // among the reasons the certificate is refused.
                 if (!built)
                     return $"the server's certificate ({server.Subject}) does not verify: " +
-                           string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+                           string.Join("; ", chain.ChainStatus.Where(s => s.Status != X509ChainStatusFlags.UntrustedRoot)
+                               .Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
                 return null;
             }
         }

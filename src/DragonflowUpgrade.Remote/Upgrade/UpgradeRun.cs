@@ -412,7 +412,6 @@ namespace DragonflowUpgrade.Remote.Upgrade
                     case UpgradeSteps.Configuration: return "the configuration files changed put back";
                     case UpgradeSteps.NeutronMigration: return "Neutron's database restored from " + state.NeutronBackupPath;
                     case UpgradeSteps.NbMigration: return nbWritten ? "the NB database restored from " + state.NbBackupPath : "the NB database left as it was (its migration had written nothing)";
-                    case UpgradeSteps.NbBackup:
                     case UpgradeSteps.NeutronBackup: return null;
                     case UpgradeSteps.Start: return "the new control plane stopped";
                     default: return name;
@@ -445,7 +444,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             md.AppendLine($"# Dragonflow upgrade {s.Id}").AppendLine()
               .AppendLine($"- Database: {s.Database}").AppendLine($"- Nodes: {string.Join(", ", s.Nodes.Select(n => n.Name))}")
               .AppendLine($"- Target release: {s.TargetRelease}").AppendLine($"- Status: {s.Status}")
-              .AppendLine($"- NB backup: {s.NbBackupPath}")
+              .AppendLine($"- NB backup: {s.NbBackupPath ?? "none (the NB migration wrote nothing)"}")
               .AppendLine($"- Neutron's database: {(c.Settings.Neutron == null ? NeutronCommands.NotInInventory : "dump " + s.NeutronBackupPath)}");
             if (s.Failure != null) md.AppendLine($"- Failure: {s.Failure}");
             md.AppendLine().AppendLine("| Step | State | Started | Finished | Detail |").AppendLine("|---|---|---|---|---|");

@@ -83,6 +83,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
     {
         public const string FileName = "df-upgrade-state.json";
         public const string CurrentFormat = "dragonflow-upgrade-state/2";
+        const string RetiredNbBackupStep = "BackupNb";
 
         public string Format { get; set; } = CurrentFormat;
         public string Id { get; set; } = "";
@@ -206,6 +207,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
             var lacked = state.LackedFields().ToList();
             if (lacked.Count > 0)
                 throw UpgradeErrors.StateInvalid(path, $"has no value for {string.Join(", ", lacked)}, which every upgrade records");
+            // Earlier versions backed up the NB database in a step of its own, which the NB migration's backup of what
+            // it read then superseded; a resume leaves that step out (its backup, if recorded, stays as NbBackupPath).
+            state.Steps.RemoveAll(s => s.Name == RetiredNbBackupStep);
             state.Path = path;
             return state;
         }

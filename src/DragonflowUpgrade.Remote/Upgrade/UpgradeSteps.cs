@@ -11,16 +11,17 @@ namespace DragonflowUpgrade.Remote.Upgrade
     /// <summary>The steps of the offline upgrade that exist today, in the order the spec gives them.</summary>
     public static class UpgradeSteps
     {
-        public const string Stop = "Stop", Update = "Update", Configuration = "Configure", NeutronBackup = "BackupNeutron", NbBackup = "BackupNb",
+        public const string Stop = "Stop", Update = "Update", Configuration = "Configure", NeutronBackup = "BackupNeutron",
             NeutronMigration = "MigrateNeutron", NbMigration = "MigrateNb", Start = "Start", Verify = "Verify";
 
         /// <summary>
-        /// Stop → update the code → configuration → back up Neutron's database, then the NB
-        /// database → Neutron's migration → the NB migration → start → verify.
+        /// Stop → update the code → configuration → back up Neutron's database → Neutron's
+        /// migration → the NB migration (which backs up what it reads before its first write) →
+        /// start → verify.
         /// </summary>
         public static List<IUpgradeStep> Default() => new List<IUpgradeStep>
         {
-            new StopStep(), new UpdateStep(), new ConfigurationStep(), new NeutronBackupStep(), new NbBackupStep(),
+            new StopStep(), new UpdateStep(), new ConfigurationStep(), new NeutronBackupStep(),
             new NeutronMigrationStep(), new NbMigrationStep(), new StartStep(), new VerifyStep(),
         };
 
@@ -147,33 +148,6 @@ namespace DragonflowUpgrade.Remote.Upgrade
         }
     }
 
-    /// <summary>Backs up the NB database beside the state file, once: a resumed upgrade keeps the backup it made.</summary>
-    sealed class NbBackupStep : IUpgradeStep
-    {
-        public string Name => UpgradeSteps.NbBackup;
-        public bool RollsBack => true;
-        public void RequireUndoable(UpgradeContext c) { }
-        public IEnumerable<(string? Node, string Detail)> Describe(UpgradeContext c) => new[] { ((string?)null, "back up the NB database into " + c.Settings.BackupFolder) };
-
-        public void Do(UpgradeContext c)
-        {
-            var sw = Stopwatch.StartNew();
-            if (c.State.NbBackupPath != null && File.Exists(c.State.NbBackupPath))
-            {
-                var kept = NbBackup.ReadHeader(c.State.NbBackupPath);
-                c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Skipped, sw.Elapsed, $"kept the backup made before: {kept.Path} ({kept.Objects} objects)"));
-                return;
-            }
-            var info = NbBackup.Write(c.Store, NbBackup.ResolvePath(c.Settings.BackupFolder, c.Store));
-            c.State.NbBackupPath = info.Path;
-            c.State.NbBackupChecksum = info.Checksum;
-            c.Save();
-            c.Emit(new UpgradeStepResult(c.State.Id, Name, null, UpgradeStepStatus.Succeeded, sw.Elapsed, $"{info.Objects} objects backed up to {info.Path}"));
-        }
-
-        public void Undo(UpgradeContext c) { } // the backup stays: it is what the rollback restores
-    }
-
     /// <summary>
     /// Migrates the NB database to the target release through the engine's guarded, journaled run,
     /// under the upgrade's lock, over the backup the run makes of what it read; a commit the upgrade
@@ -201,7 +175,9 @@ namespace DragonflowUpgrade.Remote.Upgrade
                 return;
             }
             // The run backs up what it read, and that backup (recorded with the start, before the first write) is what
-            // a rollback restores: the database may have changed since the NB backup step (a resume after services ran).
+            // a rollback restores. There is no backup of the NB database before this step: nothing the upgrade does
+            // before it writes there, and a backup made earlier would only be superseded by this one (a resume after
+            // services ran may find the database changed since).
             // With no commit marker, an earlier start wrote nothing (it stopped before the marker: killed, or its journal
             // not stored), so the database holds what that start's backup holds and this run's backup replaces it.
             // After a finished commit nothing is pending: the plan is empty, and the recorded backup stays.

@@ -70,13 +70,15 @@ namespace DragonflowUpgrade.Engine.Store
             if (uri.Kind != "redis-cluster") throw new NbDatabaseUriException(uri.Display, $"'{uri.Display}' is not a Redis Cluster URI (redis-cluster://host:port[,host:port…]).");
             string location = uri.Location;
             var tls = NbTls.Load(uri);
-            string? refused = null;
-            var options = RedisNbStore.Options(uri, tls, (node, problem) => refused = $"node {node}: {problem}");
+            // Every seed whose certificate was refused, with why: each may have its own reason.
+            var refusals = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            var options = RedisNbStore.Options(uri, tls, (node, problem) => { lock (refusals) refusals[node.ToString()] = problem; });
+            string? Refused() { lock (refusals) return refusals.Count == 0 ? null : string.Join("; ", refusals.Select(r => $"node {r.Key}: {r.Value}")); }
             // Any seed that answers will do: the others may be down.
             options.AbortOnConnectFail = false;
             ConnectionMultiplexer multiplexer;
             try { multiplexer = ConnectionMultiplexer.Connect(options); }
-            catch (RedisConnectionException e) when (refused != null) { throw new NbCertificateException(location, refused, e); }
+            catch (RedisConnectionException e) when (Refused() != null) { throw new NbCertificateException(location, Refused()!, e); }
             catch (RedisConnectionException e) { throw RedisNbStore.Unreachable(location, e, uri.Password, tls != null); }
             // A replica's acknowledgement is waited for within the time a master's reply is.
             var store = new RedisClusterNbStore(multiplexer, location) { _replicaTimeout = TimeSpan.FromTicks(Math.Min(ReplicaTimeout.Ticks, replyTimeout.Ticks / 2)) };
@@ -84,7 +86,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 if (!multiplexer.IsConnected)
                 {
-                    if (refused != null) throw new NbCertificateException(location, refused);
+                    if (Refused() is string refused) throw new NbCertificateException(location, refused);
                     throw RedisNbStore.Unreachable(location, new RedisConnectionException(ConnectionFailureType.UnableToConnect,
                         "no seed answered."), uri.Password, tls != null);
                 }
