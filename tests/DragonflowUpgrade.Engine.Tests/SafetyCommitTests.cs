@@ -229,7 +229,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 store.Write(store.ReadKeys(CommitJournal.Table).Take(1).Select(NbEntry.Delete).ToList());
                 var e = Assert.Throws<BackupInvalidException>(() => CommitJournal.Resume(store));
-                Assert.Contains($"Undo-DfMigration -Force restores the run's backup {s.Backup.Path}", e.RecommendedAction);
+                Assert.Contains($"Undo-DfMigration -Database {store.Location} -Force restores the run's backup {s.Backup.Path}", e.RecommendedAction);
                 var refused = Assert.Throws<DatabaseChangedException>(() => CommitJournal.PlanUndo(store, force: false));
                 Assert.Contains($"-Force restores the run's backup {s.Backup.Path}", refused.RecommendedAction);
                 foreach (string message in new[] { e.Message, refused.Message })

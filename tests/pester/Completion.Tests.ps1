@@ -84,15 +84,14 @@ Describe 'Completing -Id of Invoke-DfMigration' {
         Set-Content (Join-Path $scripts 'd.ps1') "@{ Id = ""esc``e[31m""; Release = ""wal``e[0mlaby""; ProposedAt = '2019-01-01T00:00:00Z'; Apply = { param(`$NbApi) } }"
         $pipe = Join-Path $scripts 'a.ps1'
         mkfifo $pipe
-        # Reading the pipe would wait for a writer: this one comes after a minute, so a completion that reads it ends,
-        # late, and only after the writer left its marker, which it does before it opens the pipe. (Its command is
-        # one argument: Start-Process would split it at each space.)
-        $opened = Join-Path $TestDrive 'pipe-opened'
-        $writer = [Diagnostics.Process]::Start('bash', [string[]]@('-c', "sleep 60; touch '$opened'; echo '@{}' > '$pipe'"))
+        # A writer waits for a reader to open the pipe: code that reads it lets the writer write and end, and does not
+        # hang. The writer still waiting when the command has returned is what proves the pipe was not read. (Its
+        # command is one argument: Start-Process would split it at each space.)
+        $writer = [Diagnostics.Process]::Start('bash', [string[]]@('-c', "echo '@{}' > '$pipe'"))
         try {
             $ids = Get-Completion "Invoke-DfMigration -Database '$db' -MigrationPath '$scripts' -Id "
             $releases = Get-Completion "Set-DfMigrationBaseline -Database '$db' -MigrationPath '$scripts' -Release "
-            $opened | Should -Not -Exist -Because 'the pipe should not be read'
+            $writer.WaitForExit(2000) | Should -BeFalse -Because 'the pipe should not be read (its writer ends once it is)'
             $ids | Should -Contain 'plain'
             $ids | Should -Not -Contain 'huge'
             @($ids | Where-Object { $_ -match '\p{Cc}' }) | Should -BeNullOrEmpty

@@ -126,15 +126,14 @@ Describe 'Hostile migrations' {
     It 'refuses a pipe named like a migration, naming it, and writes nothing' {
         $pipe = Join-Path $folder 'm.ps1'
         mkfifo $pipe
-        # Reading the pipe would wait for a writer: this one comes after a minute, so a run that reads it ends, late,
-        # and only after the writer left its marker, which it does before it opens the pipe. (Its command is one
-        # argument: Start-Process would split it at each space.)
-        $opened = Join-Path $TestDrive "pipe-opened-$([guid]::NewGuid())"
-        $writer = [Diagnostics.Process]::Start('bash', [string[]]@('-c', "sleep 60; touch '$opened'; echo '@{}' > '$pipe'"))
+        # A writer waits for a reader to open the pipe: code that reads it lets the writer write and end, and does not
+        # hang. The writer still waiting when the command has returned is what proves the pipe was not read. (Its
+        # command is one argument: Start-Process would split it at each space.)
+        $writer = [Diagnostics.Process]::Start('bash', [string[]]@('-c', "echo '@{}' > '$pipe'"))
         try {
             $before = Get-RedisDump $Index
             $run = Invoke-Hostile $folder $backups
-            $opened | Should -Not -Exist -Because 'the pipe should not be read'
+            $writer.WaitForExit(2000) | Should -BeFalse -Because 'the pipe should not be read (its writer ends once it is)'
             Assert-Refusal $run 'MigrationMalformed' 'm.ps1', 'not a regular file' $backups
             Get-RedisDump $Index | Should -BeExactly $before
         }

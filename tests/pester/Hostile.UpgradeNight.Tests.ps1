@@ -239,7 +239,7 @@ Describe 'The whole upgrade on the test cloud, under attack' {
 
         It 'fails at the Neutron migration when Neutron''s MariaDB stops answering, and Undo-DfUpgrade restores it once it answers' {
             $p = Get-UpgradeParameters $cloud
-            $p.CommandTimeout = 8
+            $p.CommandTimeout = 15
             $mariadb = Join-Path (Split-Path $env:DF_TEST_MARIADB_SOCKET) 'mariadbd.pidfile'
             $gate = "$($cloud.NeutronFail).hold"
             New-Item $gate | Out-Null

@@ -73,6 +73,6 @@ namespace DragonflowUpgrade.Engine.Safety
 
         // What is left to do without the run's journal: restore the backup it took, unchecked.
         static string UndoForced(CommitRecord run) =>
-            $"Undo-DfMigration -Force restores the run's backup {run.BackupPath} instead; without its journal the run can be neither resumed nor undone unforced.";
+            $"Undo-DfMigration {(run.Database == null ? "" : $"-Database {run.Database} ")}-Force restores the run's backup {run.BackupPath} instead; without its journal the run can be neither resumed nor undone unforced.";
     }
 }
