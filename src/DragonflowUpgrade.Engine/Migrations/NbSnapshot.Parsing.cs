@@ -21,7 +21,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         const int ParsesPerCollection = 16384;
         int _parsed;
 
-        // What parsing an object's bytes gave: its value and whether the text is as written, or the error.
+        // What checking an object's bytes gave: the object (or what else the text holds) and whether the text is as written, or the error.
         struct Parsed
         {
             public object? Value;
@@ -29,12 +29,13 @@ namespace DragonflowUpgrade.Engine.Migrations
             public Exception? Error;
         }
 
-        // Touches nothing of the snapshot's: it may run on another thread.
+        // Touches nothing of the snapshot's: it may run on another thread. An object is checked here
+        // and handed out unread: its members are read as the migration asks for them (NbObject).
         [MethodImpl(Hot.Optimize)]
         static Parsed Parse(NbKey key, ReadOnlyMemory<byte> bytes)
         {
             var parsed = new Parsed();
-            try { parsed.Value = NbJson.Parse(bytes.Span, out parsed.AsWritten); }
+            try { parsed.Value = NbJson.Check(bytes.Span, out parsed.AsWritten) ? new NbObject(bytes) : NbJson.Parse(bytes.Span); }
             catch (FormatException ex) { parsed.Error = new FormatException($"{key} is {ex.Message}", ex); }
             catch (Exception ex) { parsed.Error = ex; }  // thrown where the object is taken
             return parsed;
