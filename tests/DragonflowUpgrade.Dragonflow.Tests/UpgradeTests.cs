@@ -322,7 +322,8 @@ namespace DragonflowUpgrade.Dragonflow.Tests
         [Fact]
         public void The_references_of_a_table_are_found_through_its_embedded_models()
         {
-            var (tables, embeddedIn) = SchemaValidator.ReferencesOf(DragonflowReleases.Schema("queens"), "activeport");
+            var queens = DragonflowReleases.Schema("queens");
+            var (tables, embeddedIn) = SchemaValidator.ReferencesOf(queens, queens.Tables["activeport"].Model.Fields.Values);
             Assert.Equal(new[] { "lport", "lswitch" }, tables.OrderBy(t => t, StringComparer.Ordinal));
             Assert.Empty(embeddedIn);
         }

@@ -462,6 +462,24 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(Port, port.ToString());
         }
 
+        // Members passed over on the way to the one asked for: quotes, brackets and escapes inside strings, numbers before a bracket, spacing.
+        [Theory]
+        [InlineData("{\"a\": \"x\\\"}]\", \"b\": {\"c\": \"}\", \"d\": [1, [2, \"]\\\\\"]]}, \"n\": -1.5e3, \"t\": true, \"z\": null, \"last\": \"found\"}")]
+        [InlineData("{ \"a\" : [ ] , \"b\" : { } ,\n\t\"n\" : 12 , \"last\" : 7 }")]
+        [InlineData("{\"n\": 12, \"e\": {}, \"last\": false}")]
+        public void A_field_after_others_of_every_kind_is_read_as_the_whole_object_reads_it(string json)
+        {
+            var whole = (NbObject)NbJson.Parse(Encoding.UTF8.GetBytes(json))!;
+            var port = new NbSnapshot();
+            port.AddOriginal(new NbEntry(new NbKey("lport", null, "p1"), Encoding.UTF8.GetBytes(json.Insert(json.IndexOf('{') + 1, "\"id\": \"p1\", "))));
+            foreach (var name in whole.Keys.Append("missing"))
+            {
+                var o = port.Get("lport", "p1")!;
+                Assert.Equal(whole.ContainsKey(name), o.ContainsKey(name));
+                if (!(whole[name] is NbObject || whole[name] is List<object>)) Assert.Equal(whole[name], port.Get("lport", "p1")![name]);
+            }
+        }
+
         [Fact]
         public void A_list_or_object_member_asked_for_belongs_to_the_object()
         {

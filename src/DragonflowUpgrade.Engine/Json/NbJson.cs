@@ -62,9 +62,9 @@ namespace DragonflowUpgrade.Engine.Json
         /// System.Text.Json's JsonDocument reads it: a member named twice is kept twice, in order (such
         /// an object is only for reading member by member; its indexer finds the first). With
         /// <paramref name="spans"/>, also where each string, number, object and array lies in the text (by reference).
-        /// </summary>
         /// With <paramref name="valuesOf"/>, only the values of the top-level members it names are read: every
         /// other member is kept with the value <see cref="Unread"/>, its text checked as JSON but not read into values.
+        /// </summary>
         internal static object? ParseAllMembers(ReadOnlySpan<byte> utf8, out bool asWritten, Dictionary<object, (int Start, int Length)>? spans = null,
             ISet<string>? valuesOf = null)
         {
@@ -132,11 +132,36 @@ namespace DragonflowUpgrade.Engine.Json
                     value = ReadValue(r, utf8, ref at, 1, space: 0);
                     return Member.Read;
                 }
-                r.Skipping = true;
-                try { ReadValue(r, utf8, ref at, 1, space: 0); }
-                finally { r.Skipping = false; }
+                SkipChecked(utf8, ref at);
                 SkipSpace(utf8, ref at);
                 if (utf8[at++] == '}') return Member.Missing;  // else ','
+            }
+        }
+
+        // Passes over one value of text that Check has passed: by its brackets and quotes alone.
+        [MethodImpl(Hot.Optimize)]
+        static void SkipChecked(ReadOnlySpan<byte> b, ref int at)
+        {
+            int depth = 0;
+            while (true)
+            {
+                byte c = b[at];
+                if (c == '"')
+                {
+                    for (at++; b[at] != '"'; at++)
+                        if (b[at] == '\\') at++;
+                    at++;
+                    if (depth == 0) return;
+                }
+                else if (c == '{' || c == '[') { depth++; at++; }
+                else if (c == '}' || c == ']')
+                {
+                    if (depth == 0) return;  // the end of the object around a number or word just passed
+                    at++;
+                    if (--depth == 0) return;
+                }
+                else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) return;
+                else at++;
             }
         }
 
@@ -198,9 +223,9 @@ namespace DragonflowUpgrade.Engine.Json
                     value = ReadArray(r, b, ref at, depth + 1);
                     break;
                 case (byte)'"': value = ReadString(r, b, ref at, name: false); break;
-                case (byte)'t': Literal(b, ref at, "true"); return True;
-                case (byte)'f': Literal(b, ref at, "false"); return False;
-                case (byte)'n': Literal(b, ref at, "null"); return null;
+                case (byte)'t': Literal(b, ref at, "true"); return r.Skipping ? Unread : True;
+                case (byte)'f': Literal(b, ref at, "false"); return r.Skipping ? Unread : False;
+                case (byte)'n': Literal(b, ref at, "null"); return r.Skipping ? Unread : null;
                 default: value = ReadNumber(r, b, ref at); break;
             }
             if (r.Skipping) return Unread;
@@ -234,11 +259,7 @@ namespace DragonflowUpgrade.Engine.Json
                     bool skip = depth == 1 && r.ValuesOf != null && !r.ValuesOf.Contains(name);
                     if (skip) r.Skipping = true;
                     var value = ReadValue(r, b, ref at, depth, space: 1);
-                    if (skip)
-                    {
-                        r.Skipping = false;
-                        value = Unread;  // true, false and null too
-                    }
+                    if (skip) r.Skipping = false;
                     // Skipping, the names are kept too: a member named twice is an error there as well.
                     if (r.Members == r.MemberNames.Length)
                     {

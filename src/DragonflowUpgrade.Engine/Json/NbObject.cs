@@ -24,7 +24,8 @@ namespace DragonflowUpgrade.Engine.Json
         // members: a migration that goes through a table mostly reads a field or two of each object
         // and changes few. A field holding a string, number, bool or null is read from the text;
         // anything else reads the whole object first, so that what it gives belongs to the object.
-        ReadOnlyMemory<byte> _text;
+        // Reading changes the object, as writing does: like any NbObject, one thread at a time.
+        readonly ReadOnlyMemory<byte> _text;
         bool _unread;
 
         /// <summary>An object without members.</summary>
@@ -82,7 +83,6 @@ namespace DragonflowUpgrade.Engine.Json
             _values = read._values;
             _count = read._count;
             _unread = false;
-            _text = default;
             return this;
         }
 
@@ -94,7 +94,12 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         /// <summary>Whether the object has a member of that name (whose value may be null).</summary>
-        public bool ContainsKey(string name) => TryGetValue(name, out _);
+        public bool ContainsKey(string name)
+        {
+            if (!_unread) return IndexOf(name) >= 0;
+            if (name == null) throw new ArgumentNullException(nameof(name));
+            return NbJson.ReadMember(_text.Span, name, out _) != NbJson.Member.Missing;
+        }
 
         /// <summary>A member's value (which may be null); false when the object has no such member.</summary>
         [MethodImpl(Hot.Optimize)]

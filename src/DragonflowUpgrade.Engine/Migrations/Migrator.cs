@@ -214,7 +214,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
             if (schema.Target != null)
             {
-                progress?.Report(new ProgressReport("Validating", $"every object against release {schema.To}", 100));
+                progress?.Report(new ProgressReport("Validating", $"the objects against release {schema.To}", 100));
                 var validation = Stopwatch.StartNew();
                 foreach (var change in schema.Changes)
                     if (change.Kind == SchemaChangeKind.FieldAdded && change.Automatic && change.Field != null && change.Field.IndexOf('.') < 0)
@@ -223,7 +223,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                 var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntriesAsRead().Select(x => (x.Entry, scopeOf(x.Entry.Key.Table, x.AsRead))), IgnoredByValidation);
                 // A schema upgrade with a target names the target's release (PlanSchema).
                 if (errors.Count > 0) throw new SchemaValidationException(schema.To!, errors);
-                _logger.LogDebug("Validated {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
+                _logger.LogDebug("Validated the {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
                 if (schema.ChangesRelease)
                     applied.Add(new MigrationLogEntry
                     {

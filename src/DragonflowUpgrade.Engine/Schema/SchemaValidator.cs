@@ -31,7 +31,7 @@ namespace DragonflowUpgrade.Engine.Schema
     }
 
     /// <summary>How much of an object <see cref="SchemaValidator"/> checks.</summary>
-    public sealed class CheckScope
+    internal sealed class CheckScope
     {
         CheckScope(ISet<string>? values, bool nothing)
         {
@@ -46,9 +46,9 @@ namespace DragonflowUpgrade.Engine.Schema
         public static readonly CheckScope Nothing = new CheckScope(null, true);
 
         /// <summary>
-        /// The object's member names (each a field of its model), its required fields, and the values
-        /// of <paramref name="fields"/> only: for an object that fitted a release whose rules for its
-        /// other fields are the same. Its other values are checked as JSON but not read.
+        /// The object's member names (each a field of its model), the presence of its required fields,
+        /// and the values of <paramref name="fields"/> only: for an object taken to fit a release whose
+        /// rules for its other fields are the same. Its other values are checked as JSON but not read.
         /// </summary>
         public static CheckScope ValuesOf(IEnumerable<string> fields) => new CheckScope(new HashSet<string>(fields, StringComparer.Ordinal), false);
 
@@ -59,8 +59,9 @@ namespace DragonflowUpgrade.Engine.Schema
     }
 
     /// <summary>
-    /// Checks every object against a release's schema: known tables and fields, types,
-    /// required fields, enum values, and references that resolve to an object in the database.
+    /// Checks objects against a release's schema, each as far as its <see cref="CheckScope"/> says:
+    /// known tables and fields, types, required fields, enum values, and references that resolve
+    /// to an object in the database.
     /// </summary>
     public sealed class SchemaValidator
     {
@@ -87,7 +88,7 @@ namespace DragonflowUpgrade.Engine.Schema
         /// Validates <paramref name="entries"/> (the whole database), each as far as its scope says; tables for which
         /// <paramref name="ignoredTable"/> is true are not checked. References resolve against all of the entries.
         /// </summary>
-        public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<(NbEntry Entry, CheckScope Scope)> entries, Func<string, bool> ignoredTable)
+        internal static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<(NbEntry Entry, CheckScope Scope)> entries, Func<string, bool> ignoredTable)
         {
             var v = new SchemaValidator(schema);
             var checkedEntries = entries.Where(e => !ignoredTable(e.Entry.Key.Table)).ToList();
@@ -158,17 +159,10 @@ namespace DragonflowUpgrade.Engine.Schema
         static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
 
         /// <summary>
-        /// What <paramref name="table"/>'s objects refer to in <paramref name="schema"/>, through embedded
+        /// What <paramref name="fields"/> refer to in <paramref name="schema"/>, through embedded
         /// models too: the tables referred to, and the embedded lists ("lswitch.subnets") referred into.
         /// </summary>
-        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, string table)
-        {
-            if (!schema.Tables.TryGetValue(table, out var t)) return (Array.Empty<string>(), Array.Empty<string>());
-            return ReferencesOf(schema, new[] { t.Value }.Concat(t.Model == null ? Enumerable.Empty<FieldSchema>() : t.Model.Fields.Values));
-        }
-
-        /// <summary><see cref="ReferencesOf(SchemaManifest, string)"/> for some fields.</summary>
-        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, IEnumerable<FieldSchema?> fields)
+        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, IEnumerable<FieldSchema> fields)
         {
             var tables = new HashSet<string>(StringComparer.Ordinal);
             var embeddedIn = new HashSet<string>(StringComparer.Ordinal);
