@@ -431,6 +431,102 @@ namespace DragonflowUpgrade.Engine.Tests
         }
     }
 
+    // Objects are handed out unread: a field is read from the stored text when asked for, and the
+    // whole object when it is changed or a list or object member is asked for.
+    public class UnreadObjectTests
+    {
+        static NbSnapshot Holding(string json)
+        {
+            var snapshot = new NbSnapshot();
+            snapshot.AddOriginal(new NbEntry(new NbKey("lport", "t", "p1"), Encoding.UTF8.GetBytes(json)));
+            return snapshot;
+        }
+
+        const string Port = "{\"id\": \"p1\", \"topic\": \"t\", \"name\": \"caf\\u00e9\", \"n\": 12345678901234567890, \"up\": true, \"none\": null, " +
+                            "\"ips\": [\"10.0.0.1\"], \"binding\": {\"chassis\": \"c1\"}}";
+
+        [Fact]
+        public void Fields_read_one_by_one_are_those_of_the_whole_object()
+        {
+            var port = Holding(Port).Get("lport", "p1")!;
+            var whole = (NbObject)NbJson.Parse(Encoding.UTF8.GetBytes(Port))!;
+            foreach (var name in whole.Keys.Where(k => k != "ips" && k != "binding"))
+            {
+                Assert.Equal(whole[name], Holding(Port).Get("lport", "p1")![name]);
+                Assert.True(Holding(Port).Get("lport", "p1")!.ContainsKey(name));
+            }
+            Assert.False(port.ContainsKey("missing"));
+            Assert.Null(port["missing"]);
+            Assert.Equal(whole.Keys, port.Keys);
+            Assert.Equal(whole.Count, port.Count);
+            Assert.Equal(Port, port.ToString());
+        }
+
+        // Members passed over on the way to the one asked for: quotes, brackets and escapes inside strings, numbers before a bracket, spacing.
+        [Theory]
+        [InlineData("{\"a\": \"x\\\"}]\", \"b\": {\"c\": \"}\", \"d\": [1, [2, \"]\\\\\"]]}, \"n\": -1.5e3, \"t\": true, \"z\": null, \"last\": \"found\"}")]
+        [InlineData("{ \"a\" : [ ] , \"b\" : { } ,\n\t\"n\" : 12 , \"last\" : 7 }")]
+        [InlineData("{\"n\": 12, \"e\": {}, \"last\": false}")]
+        public void A_field_after_others_of_every_kind_is_read_as_the_whole_object_reads_it(string json)
+        {
+            var whole = (NbObject)NbJson.Parse(Encoding.UTF8.GetBytes(json))!;
+            var port = new NbSnapshot();
+            port.AddOriginal(new NbEntry(new NbKey("lport", null, "p1"), Encoding.UTF8.GetBytes(json.Insert(json.IndexOf('{') + 1, "\"id\": \"p1\", "))));
+            foreach (var name in whole.Keys.Append("missing"))
+            {
+                var o = port.Get("lport", "p1")!;
+                Assert.Equal(whole.ContainsKey(name), o.ContainsKey(name));
+                if (!(whole[name] is NbObject || whole[name] is List<object>)) Assert.Equal(whole[name], port.Get("lport", "p1")![name]);
+            }
+        }
+
+        [Fact]
+        public void A_list_or_object_member_asked_for_belongs_to_the_object()
+        {
+            var snapshot = Holding(Port);
+            var port = snapshot.Get("lport", "p1")!;
+            ((List<object>)port["ips"]!).Add("10.0.0.2");
+            ((NbObject)port["binding"]!)["chassis"] = "c2";
+            Assert.True(port.TryGetValue("ips", out var ips));
+            Assert.Equal(2, ((List<object>)ips!).Count);
+            snapshot.Update("lport", port);
+            var written = Encoding.UTF8.GetString(Assert.Single(snapshot.Diff()).Value.Span);
+            Assert.Contains("\"ips\": [\"10.0.0.1\", \"10.0.0.2\"]", written);
+            Assert.Contains("\"binding\": {\"chassis\": \"c2\"}", written);
+        }
+
+        [Fact]
+        public void An_object_changed_field_by_field_keeps_its_other_members_and_their_order()
+        {
+            var snapshot = Holding(Port);
+            var port = snapshot.Get("lport", "p1")!;
+            Assert.Equal("t", port["topic"]);
+            port["name"] = "x";
+            port.Remove("none");
+            port["added"] = 1;
+            var copy = snapshot.Get("lport", "p1")!.Clone();
+            snapshot.Update("lport", port);
+            Assert.Equal(new[] { "id", "topic", "name", "n", "up", "ips", "binding", "added" }, snapshot.Get("lport", "p1")!.Keys);
+            Assert.Equal(Port, copy.ToString());
+            // Read and written back unchanged: no change.
+            var again = Holding(Port);
+            again.Update("lport", again.Get("lport", "p1")!);
+            Assert.Empty(again.Diff());
+        }
+
+        [Theory]
+        [InlineData("{\"id\": \"p1\", \"topic\": \"t\", \"topic\": \"u\"}", "member 'topic' appears twice")]
+        [InlineData("{\"id\": \"p1\", \"x\": {\"a\": 1, \"a\": 2}}", "member 'a' appears twice")]
+        [InlineData("[1, 2]", "holds array, not an object")]
+        public void Text_the_whole_object_could_not_be_read_from_is_refused_when_the_object_is_handed_out(string json, string message)
+        {
+            var snapshot = Holding(json);
+            var e = Assert.ThrowsAny<Exception>(() => snapshot.GetAll("lport").ToList());
+            Assert.Contains(message, e.Message);
+            Assert.Contains("lport", e.Message);
+        }
+    }
+
     public class AssemblyMigrationsTests
     {
         [Fact]

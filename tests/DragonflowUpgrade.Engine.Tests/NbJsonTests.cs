@@ -115,6 +115,45 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Throws<ArgumentException>(() => o.Add("d", 5));
         }
 
+        [Fact]
+        public void Reading_the_values_of_some_members_keeps_every_member_in_order_and_reads_those_whole()
+        {
+            var text = Encoding.UTF8.GetBytes("{\"id\": \"x\", \"a\": {\"b\": [1, {\"c\": 2.5}]}, \"n\": null, \"t\": true, \"k\": {\"a\": {\"q\": [1]}}, \"s\": \"caf\u00e9\"}");
+            var o = (NbObject)NbJson.ParseAllMembers(text, out bool asWritten, valuesOf: new HashSet<string> { "k", "missing" })!;
+            Assert.Equal(new[] { "id", "a", "n", "t", "k", "s" }, o.Keys);
+            Assert.All(new[] { "id", "a", "n", "t", "s" }, name => Assert.Same(NbJson.Unread, o[name]));
+            Assert.Equal("{\"a\": {\"q\": [1]}}", Text(o["k"]!));
+            NbJson.Parse(text, out bool asWrittenWhole);
+            Assert.Equal(asWrittenWhole, asWritten);
+        }
+
+        // A value whose value is not read is still read as JSON: the same text gives the same error, at the same byte.
+        [Theory]
+        [InlineData("{\"a\": [1, 2,], \"k\": 1}")]
+        [InlineData("{\"a\": {\"b\": 01}, \"k\": 1}")]
+        [InlineData("{\"a\": {\"b\" 1}, \"k\": 1}")]
+        [InlineData("{\"a\": \"\\q\", \"k\": 1}")]
+        [InlineData("{\"a\": [tru], \"k\": 1}")]
+        [InlineData("{\"a\": \"x\u0001\", \"k\": 1}")]
+        [InlineData("{\"a\": \"x}")]
+        [InlineData("{\"a\": 1.}")]
+        public void Members_whose_values_are_not_read_are_still_checked_as_json(string json)
+        {
+            var whole = Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(Encoding.UTF8.GetBytes(json), out _));
+            var some = Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(Encoding.UTF8.GetBytes(json), out _, valuesOf: new HashSet<string> { "k" }));
+            Assert.Equal(whole.Message, some.Message);
+            // Nested too deep, and bytes that are not UTF-8, in a string and in an escaped one.
+            var deep = Encoding.UTF8.GetBytes("{\"a\": " + new string('[', 64) + new string(']', 64) + "}");
+            Assert.Contains("nested deeper than 64", Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(deep, out _, valuesOf: new HashSet<string>())).Message);
+            foreach (var s in new[] { "{\"a\": \"x\u00ff\"}", "{\"a\": \"\\n\u00ff\"}" })
+            {
+                var bytes = Encoding.Latin1.GetBytes(s);
+                var e = Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(bytes, out _, valuesOf: new HashSet<string>()));
+                Assert.Equal(Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(bytes, out _)).Message, e.Message);
+                Assert.Contains("not UTF-8", e.Message);
+            }
+        }
+
         [Theory]
         [InlineData("{\"a\": 1, \"b\": [1, -2], \"c\": {\"d\": \"caf\\u00e9\\ud83d\\ude00\"}, \"e\": 1.5, \"f\": null, \"g\": true, \"h\": \"x\\\"y\\n\\u0001\", \"i\": [], \"j\": {}}", true)]
         [InlineData("{\"a\":1}", false)]
@@ -134,6 +173,9 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             var value = NbJson.Parse(Encoding.UTF8.GetBytes(json), out bool parsedAsWritten);
             Assert.Equal(asWritten, parsedAsWritten);
+            // The same when no member's value is read.
+            NbJson.ParseAllMembers(Encoding.UTF8.GetBytes(json), out bool skippedAsWritten, valuesOf: new HashSet<string>());
+            Assert.Equal(asWritten, skippedAsWritten);
             Assert.Equal(asWritten, Text(value) == json);
         }
 

@@ -225,5 +225,36 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Null(error.Field);
             Assert.StartsWith("not valid JSON: ", error.Reason);
         }
+
+        // An object checked for the values of some fields: the values of the others are not judged,
+        // but every member must still be a field, the required ones must be there, and the text JSON.
+        [Theory]
+        [InlineData("\"count\": \"many\", \"name\": 5", "")]
+        [InlineData("\"count\": \"many\", \"tags\": [1]", "thing/t1 field tags[0]: must be a string, not a number 1")]
+        [InlineData("\"tags\": [ \"a\", 1.50 ]", "thing/t1 field tags[1]: must be a string, not a number 1.50")]
+        [InlineData("\"count\": 1, \"colour\": \"red\"", "thing/t1 field colour: is not a field of thing in release test")]
+        [InlineData("\"extra\": {\"level\": \"high\"}, \"tags\": []", "")]
+        [InlineData("\"name\": \"caf\u00e9\", \"tags\": [2]", "thing/t1 field tags[0]: must be a string, not a number 2")]
+        public void An_object_checked_for_some_values_has_its_names_and_text_checked_too(string members, string expected)
+        {
+            var value = Encoding.UTF8.GetBytes("{\"id\": \"t1\", " + members + "}");
+            var only = CheckScope.ValuesOf(new[] { "tags" });
+            var errors = SchemaValidator.Validate(Schema, new[] { (Net, CheckScope.Whole), (Entry("thing", "t1", value), only) }, _ => false);
+            Assert.Equal(expected, string.Join(" | ", errors.Select(e => e.ToString())));
+        }
+
+        [Fact]
+        public void An_object_checked_for_some_values_still_needs_its_required_fields_and_one_checked_for_nothing_is_not_read()
+        {
+            var missingId = Entry("thing", "t1", Encoding.UTF8.GetBytes("{\"name\": \"x\"}"));
+            var notJson = Entry("thing", "t2", Encoding.UTF8.GetBytes("{\"id\": "));
+            var errors = SchemaValidator.Validate(Schema, new[] { (Net, CheckScope.Whole), (missingId, CheckScope.ValuesOf(new[] { "tags" })), (notJson, CheckScope.Nothing) }, _ => false);
+            Assert.Equal("thing/t1 field id: is required but missing", string.Join(" | ", errors.Select(e => e.ToString())));
+            // Text that is not JSON in a value not read is the same error as when the object is checked whole.
+            var badList = Entry("thing", "t3", Encoding.UTF8.GetBytes("{\"id\": \"t3\", \"count\": [1, 2,]}"));
+            string Check(CheckScope scope) => string.Join(" | ", SchemaValidator.Validate(Schema, new[] { (Net, CheckScope.Whole), (badList, scope) }, _ => false));
+            Assert.StartsWith("thing/t3: not valid JSON: ", Check(CheckScope.ValuesOf(new[] { "tags" })));
+            Assert.Equal(Check(CheckScope.Whole), Check(CheckScope.ValuesOf(new[] { "tags" })));
+        }
     }
 }

@@ -62,17 +62,106 @@ namespace DragonflowUpgrade.Engine.Json
         /// System.Text.Json's JsonDocument reads it: a member named twice is kept twice, in order (such
         /// an object is only for reading member by member; its indexer finds the first). With
         /// <paramref name="spans"/>, also where each string, number, object and array lies in the text (by reference).
+        /// With <paramref name="valuesOf"/>, only the values of the top-level members it names are read: every
+        /// other member is kept with the value <see cref="Unread"/>, its text checked as JSON but not read into values.
         /// </summary>
-        internal static object? ParseAllMembers(ReadOnlySpan<byte> utf8, out bool asWritten, Dictionary<object, (int Start, int Length)>? spans = null)
+        internal static object? ParseAllMembers(ReadOnlySpan<byte> utf8, out bool asWritten, Dictionary<object, (int Start, int Length)>? spans = null,
+            ISet<string>? valuesOf = null)
         {
             var r = Reader.OfThread;
             r.AllMembers = true;
             r.Spans = spans;
+            r.ValuesOf = valuesOf;
             try { return Parse(utf8, out asWritten); }
             finally
             {
                 r.AllMembers = false;
                 r.Spans = null;
+                r.ValuesOf = null;
+                r.Skipping = false;
+            }
+        }
+
+        /// <summary>The value of a member <see cref="ParseAllMembers"/> was asked not to read.</summary>
+        internal static readonly object Unread = new object();
+
+        /// <summary>
+        /// Checks the text as <see cref="Parse(ReadOnlySpan{byte}, out bool)"/> reads it, throwing what it
+        /// throws, without making any value; returns whether it is an object.
+        /// </summary>
+        [MethodImpl(Hot.Optimize)]
+        internal static bool Check(ReadOnlySpan<byte> utf8, out bool asWritten)
+        {
+            var r = Reader.OfThread;
+            r.Skipping = true;
+            try { Parse(utf8, out asWritten); }
+            finally { r.Skipping = false; }
+            int at = 0;
+            SkipSpace(utf8, ref at);
+            return utf8[at] == '{';  // the text holds a value
+        }
+
+        /// <summary>What <see cref="ReadMember"/> found.</summary>
+        internal enum Member { Missing, Read, Structure }
+
+        /// <summary>
+        /// The value of the top-level member <paramref name="name"/> of an object whose text passed
+        /// <see cref="Check"/>: Read when it is a string, number, bool or null; Structure, with no value,
+        /// when it is an object or array; Missing when there is no such member.
+        /// </summary>
+        [MethodImpl(Hot.Optimize)]
+        internal static Member ReadMember(ReadOnlySpan<byte> utf8, string name, out object? value)
+        {
+            var r = Reader.OfThread;
+            value = null;
+            int at = 0;
+            SkipSpace(utf8, ref at);
+            at++;  // '{'
+            SkipSpace(utf8, ref at);
+            if (utf8[at] == '}') return Member.Missing;
+            while (true)
+            {
+                SkipSpace(utf8, ref at);
+                bool found = ReadString(r, utf8, ref at, name: true) == name;
+                SkipSpace(utf8, ref at);
+                at++;  // ':'
+                SkipSpace(utf8, ref at);
+                if (found)
+                {
+                    if (utf8[at] == '{' || utf8[at] == '[') return Member.Structure;
+                    value = ReadValue(r, utf8, ref at, 1, space: 0);
+                    return Member.Read;
+                }
+                SkipChecked(utf8, ref at);
+                SkipSpace(utf8, ref at);
+                if (utf8[at++] == '}') return Member.Missing;  // else ','
+            }
+        }
+
+        // Passes over one value of text that Check has passed: by its brackets and quotes alone.
+        [MethodImpl(Hot.Optimize)]
+        static void SkipChecked(ReadOnlySpan<byte> b, ref int at)
+        {
+            int depth = 0;
+            while (true)
+            {
+                byte c = b[at];
+                if (c == '"')
+                {
+                    for (at++; b[at] != '"'; at++)
+                        if (b[at] == '\\') at++;
+                    at++;
+                    if (depth == 0) return;
+                }
+                else if (c == '{' || c == '[') { depth++; at++; }
+                else if (c == '}' || c == ']')
+                {
+                    if (depth == 0) return;  // the end of the object around a number or word just passed
+                    at++;
+                    if (--depth == 0) return;
+                }
+                else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) return;
+                else at++;
             }
         }
 
@@ -87,6 +176,8 @@ namespace DragonflowUpgrade.Engine.Json
             public bool NotAsWritten;  // set on anything Serialize would have written otherwise
             public bool AllMembers;    // keep members named twice (ParseAllMembers)
             public Dictionary<object, (int Start, int Length)>? Spans;
+            public ISet<string>? ValuesOf;  // the top-level members whose values are read (ParseAllMembers); null: all
+            public bool Skipping;           // inside a value that is checked but not read
             // The members of the objects being read, innermost last: each object is made at its size once read.
             public string[] MemberNames = new string[64];
             public object?[] MemberValues = new object?[64];
@@ -132,28 +223,30 @@ namespace DragonflowUpgrade.Engine.Json
                     value = ReadArray(r, b, ref at, depth + 1);
                     break;
                 case (byte)'"': value = ReadString(r, b, ref at, name: false); break;
-                case (byte)'t': Literal(b, ref at, "true"); return True;
-                case (byte)'f': Literal(b, ref at, "false"); return False;
-                case (byte)'n': Literal(b, ref at, "null"); return null;
+                case (byte)'t': Literal(b, ref at, "true"); return r.Skipping ? Unread : True;
+                case (byte)'f': Literal(b, ref at, "false"); return r.Skipping ? Unread : False;
+                case (byte)'n': Literal(b, ref at, "null"); return r.Skipping ? Unread : null;
                 default: value = ReadNumber(r, b, ref at); break;
             }
-            if (r.Spans != null) r.Spans[value] = (start, at - start);
+            if (r.Skipping) return Unread;
+            if (r.Spans != null) r.Spans[value!] = (start, at - start);  // only null's literal gives null, and it has returned
             return value;
         }
 
 
+        // Skipping, it gives null: the value is not read.
         [MethodImpl(Hot.Optimize)]
-        static NbObject ReadObject(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
+        static NbObject? ReadObject(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
         {
             at++;
             Space(r, b, ref at, 0);
-            if (at < b.Length && b[at] == '}') { at++; return new NbObject(); }
+            if (at < b.Length && b[at] == '}') { at++; return r.Skipping ? null : new NbObject(); }
             int first = r.Members;
             try
             {
-                while (true)
+                for (int n = 0; ; n++)
                 {
-                    if (r.Members > first) Space(r, b, ref at, 1);
+                    if (n > 0) Space(r, b, ref at, 1);
                     if (at >= b.Length || b[at] != '"') throw Invalid("a member name should be here", at);
                     int nameAt = at;
                     string name = ReadString(r, b, ref at, name: true);
@@ -163,7 +256,11 @@ namespace DragonflowUpgrade.Engine.Json
                     Space(r, b, ref at, 0);
                     if (at >= b.Length || b[at] != ':') throw Invalid("':' should follow a member name", at);
                     at++;
+                    bool skip = depth == 1 && r.ValuesOf != null && !r.ValuesOf.Contains(name);
+                    if (skip) r.Skipping = true;
                     var value = ReadValue(r, b, ref at, depth, space: 1);
+                    if (skip) r.Skipping = false;
+                    // Skipping, the names are kept too: a member named twice is an error there as well.
                     if (r.Members == r.MemberNames.Length)
                     {
                         Array.Resize(ref r.MemberNames, r.Members * 2);
@@ -173,7 +270,7 @@ namespace DragonflowUpgrade.Engine.Json
                     r.MemberValues[r.Members++] = value;
                     Space(r, b, ref at, 0);
                     if (at < b.Length && b[at] == ',') { at++; continue; }
-                    if (at < b.Length && b[at] == '}') { at++; return new NbObject(r.MemberNames, r.MemberValues, first, r.Members - first); }
+                    if (at < b.Length && b[at] == '}') { at++; return r.Skipping ? null : new NbObject(r.MemberNames, r.MemberValues, first, r.Members - first); }
                     throw Invalid("',' or '}' should be here", at);
                 }
             }
@@ -185,15 +282,17 @@ namespace DragonflowUpgrade.Engine.Json
         }
 
         [MethodImpl(Hot.Optimize)]
-        static List<object?> ReadArray(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
+        // Skipping, it keeps no item and gives null.
+        static List<object?>? ReadArray(Reader r, ReadOnlySpan<byte> b, ref int at, int depth)
         {
-            var list = new List<object?>();
+            var list = r.Skipping ? null : new List<object?>();
             at++;
             Space(r, b, ref at, 0);
             if (at < b.Length && b[at] == ']') { at++; return list; }
-            while (true)
+            for (int n = 0; ; n++)
             {
-                list.Add(ReadValue(r, b, ref at, depth, space: list.Count == 0 ? 0 : 1));
+                var item = ReadValue(r, b, ref at, depth, space: n == 0 ? 0 : 1);
+                list?.Add(item);
                 Space(r, b, ref at, 0);
                 if (at < b.Length && b[at] == ',') { at++; continue; }
                 if (at < b.Length && b[at] == ']') { at++; return list; }
@@ -261,6 +360,7 @@ namespace DragonflowUpgrade.Engine.Json
         {
             int start = at + 1, end = start;
             uint hash = 2166136261;
+            bool wide = false;
             while (true)
             {
                 if (end >= b.Length) throw Invalid("a string is not closed", at);
@@ -268,7 +368,11 @@ namespace DragonflowUpgrade.Engine.Json
                 if (c == '"') break;
                 if (c == '\\') return ReadEscapedString(r, b, ref at);
                 if (c < 0x20) throw Invalid("a control character inside a string", end);
-                if (c >= 0x7f) r.NotAsWritten = true;  // written escaped
+                if (c >= 0x7f)
+                {
+                    r.NotAsWritten = true;  // written escaped
+                    wide = true;
+                }
                 if (name) hash = (hash ^ c) * 16777619;
                 end++;
             }
@@ -276,6 +380,12 @@ namespace DragonflowUpgrade.Engine.Json
             at = end + 1;
             if (length == 0) return "";
             var text = b.Slice(start, length);
+            if (r.Skipping && !name)
+            {
+                // Checked as Decode checks it, without making the string.
+                if (wide && !IsUtf8(text)) throw Invalid("a string that is not UTF-8", start);
+                return "";
+            }
             if (name)
             {
                 int slot = (int)(hash & 1023);

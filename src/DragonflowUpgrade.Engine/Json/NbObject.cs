@@ -20,6 +20,13 @@ namespace DragonflowUpgrade.Engine.Json
         string?[] _names;   // null past Count
         object?[] _values;
         int _count;
+        // An object handed out unread holds its stored text, checked as JSON (NbJson.Check), and no
+        // members: a migration that goes through a table mostly reads a field or two of each object
+        // and changes few. A field holding a string, number, bool or null is read from the text;
+        // anything else reads the whole object first, so that what it gives belongs to the object.
+        // Reading changes the object, as writing does: like any NbObject, one thread at a time.
+        readonly ReadOnlyMemory<byte> _text;
+        bool _unread;
 
         /// <summary>An object without members.</summary>
         public NbObject() : this(8) { }
@@ -38,38 +45,76 @@ namespace DragonflowUpgrade.Engine.Json
             _count = count;
         }
 
+        /// <summary>An object read from <paramref name="text"/> only as its members are asked for; the text must have passed <see cref="NbJson.Check"/> as an object.</summary>
+        internal NbObject(ReadOnlyMemory<byte> text)
+        {
+            _names = Array.Empty<string>();
+            _values = Array.Empty<object>();
+            _text = text;
+            _unread = true;
+        }
+
         /// <summary>How many members the object has.</summary>
-        public int Count => _count;
+        public int Count => Read()._count;
 
         /// <summary>A member's value; null when the object has no such member. Setting one that is missing adds it at the end.</summary>
         public object? this[string name]
         {
             get
             {
-                int i = IndexOf(name);
-                return i < 0 ? null : _values[i];
+                TryGetValue(name, out var value);
+                return value;
             }
             set
             {
-                int i = IndexOf(name);
+                int i = Read().IndexOf(name);
                 if (i >= 0) _values[i] = value;
                 else Append(name, value);
             }
         }
 
+        // Reads every member from the text, once.
+        [MethodImpl(Hot.Optimize)]
+        NbObject Read()
+        {
+            if (!_unread) return this;
+            var read = (NbObject)NbJson.Parse(_text.Span)!;
+            _names = read._names;
+            _values = read._values;
+            _count = read._count;
+            _unread = false;
+            return this;
+        }
+
         /// <summary>Adds a member that must not exist yet.</summary>
         public void Add(string name, object? value)
         {
-            if (IndexOf(name) >= 0) throw new ArgumentException($"The object already has a member '{name}'.", nameof(name));
+            if (Read().IndexOf(name) >= 0) throw new ArgumentException($"The object already has a member '{name}'.", nameof(name));
             Append(name, value);
         }
 
         /// <summary>Whether the object has a member of that name (whose value may be null).</summary>
-        public bool ContainsKey(string name) => IndexOf(name) >= 0;
+        public bool ContainsKey(string name)
+        {
+            if (!_unread) return IndexOf(name) >= 0;
+            if (name == null) throw new ArgumentNullException(nameof(name));
+            return NbJson.ReadMember(_text.Span, name, out _) != NbJson.Member.Missing;
+        }
 
         /// <summary>A member's value (which may be null); false when the object has no such member.</summary>
+        [MethodImpl(Hot.Optimize)]
         public bool TryGetValue(string name, out object? value)
         {
+            if (_unread)
+            {
+                if (name == null) throw new ArgumentNullException(nameof(name));
+                switch (NbJson.ReadMember(_text.Span, name, out value))
+                {
+                    case NbJson.Member.Missing: return false;
+                    case NbJson.Member.Read: return true;
+                }
+                Read();  // an object or array: read with the rest, so that changing it changes this object
+            }
             int i = IndexOf(name);
             value = i < 0 ? null : _values[i];
             return i >= 0;
@@ -78,7 +123,7 @@ namespace DragonflowUpgrade.Engine.Json
         /// <summary>Removes a member, keeping the others' order; false when there was none.</summary>
         public bool Remove(string name)
         {
-            int i = IndexOf(name);
+            int i = Read().IndexOf(name);
             if (i < 0) return false;
             _count--;
             Array.Copy(_names, i + 1, _names, i, _count - i);
@@ -91,12 +136,17 @@ namespace DragonflowUpgrade.Engine.Json
         /// <summary>The members' names, in order.</summary>
         public IEnumerable<string> Keys
         {
-            get { for (int i = 0; i < _count; i++) yield return _names[i]!; }
+            get
+            {
+                Read();
+                for (int i = 0; i < _count; i++) yield return _names[i]!;
+            }
         }
 
         /// <summary>A copy whose nested objects and arrays are copies too.</summary>
         public NbObject Clone()
         {
+            Read();
             var copy = new NbObject(_count);
             for (int i = 0; i < _count; i++) copy.Append(_names[i]!, CloneValue(_values[i]));
             return copy;
@@ -126,6 +176,7 @@ namespace DragonflowUpgrade.Engine.Json
         [MethodImpl(Hot.Optimize)]
         internal void Append(string name, object? value)
         {
+            Read();
             if (_count == _names.Length)
             {
                 Array.Resize(ref _names, _count * 2);
@@ -135,13 +186,14 @@ namespace DragonflowUpgrade.Engine.Json
             _values[_count++] = value;
         }
 
-        internal string NameAt(int i) => _names[i]!;
+        internal string NameAt(int i) => Read()._names[i]!;
 
-        internal object? ValueAt(int i) => _values[i];
+        internal object? ValueAt(int i) => Read()._values[i];
 
         /// <summary>The members, in order.</summary>
         public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
         {
+            Read();
             for (int i = 0; i < _count; i++) yield return new KeyValuePair<string, object?>(_names[i]!, _values[i]);
         }
 

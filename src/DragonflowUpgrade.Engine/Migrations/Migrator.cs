@@ -214,15 +214,16 @@ namespace DragonflowUpgrade.Engine.Migrations
 
             if (schema.Target != null)
             {
-                progress?.Report(new ProgressReport("Validating", $"every object against release {schema.To}", 100));
+                progress?.Report(new ProgressReport("Validating", $"the objects against release {schema.To}", 100));
                 var validation = Stopwatch.StartNew();
                 foreach (var change in schema.Changes)
                     if (change.Kind == SchemaChangeKind.FieldAdded && change.Automatic && change.Field != null && change.Field.IndexOf('.') < 0)
                         AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
-                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntries().ToList(), IgnoredByValidation, MustValidate(snapshot, schema));
+                var scopeOf = ValidationScope(snapshot, schema);
+                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntriesAsRead().Select(x => (x.Entry, scopeOf(x.Entry.Key.Table, x.AsRead))), IgnoredByValidation);
                 // A schema upgrade with a target names the target's release (PlanSchema).
                 if (errors.Count > 0) throw new SchemaValidationException(schema.To!, errors);
-                _logger.LogDebug("Validated {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
+                _logger.LogDebug("Validated the {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
                 if (schema.ChangesRelease)
                     applied.Add(new MigrationLogEntry
                     {
@@ -290,30 +291,38 @@ namespace DragonflowUpgrade.Engine.Migrations
             return from != null && to != null && from != to ? to : null;
         }
 
-        // Which objects validation must check: every one the run created, changed or moved, and every
-        // one of a table whose rules differ between the release the database is recorded at and the
-        // target (or that only the target has), or that refers to a table that lost ids, or into an
-        // embedded list of a table that changed. An object left as it was read, in a table whose rules
-        // and references did not change, fits the target as it fitted its release. Null (all of them)
-        // when the recorded release has no schema.
-        Func<NbEntry, bool>? MustValidate(NbSnapshot snapshot, SchemaUpgrade schema)
+        // How much of each object validation checks. Every object the run created, changed or moved is
+        // checked whole, as is every object of a table that only the target has. An object left as it was
+        // read fitted its release: of it, only what may fit that release and not the target is checked,
+        // the values of the fields whose rules differ between the two releases and of those that refer
+        // to a table that lost ids or into an embedded list of a table that changed (with its member
+        // names and required fields); of a table with none of those, nothing. All of every object
+        // when the recorded release has no schema. Given an object's table and whether it is as read.
+        Func<string, bool, CheckScope> ValidationScope(NbSnapshot snapshot, SchemaUpgrade schema)
         {
             var source = schema.From == null ? null : _schemas(schema.From);
             var target = schema.Target;
-            if (source == null || target == null) return null;
-            var differ = new HashSet<string>(SchemaDiff.Compare(source, target).Select(c => c.Table), StringComparer.Ordinal);
+            if (source == null || target == null) return (_, _) => CheckScope.Whole;
+            var changes = SchemaDiff.Compare(source, target);
             var (touched, lost) = snapshot.TouchedTables();
-            var asBefore = new HashSet<string>(StringComparer.Ordinal);
+            var asRead = new Dictionary<string, CheckScope>(StringComparer.Ordinal);
             foreach (var t in target.Tables.Values)
             {
-                if (t.Model == null || !source.Tables.ContainsKey(t.Name) || differ.Contains(t.Name)) continue;
-                var (tables, embeddedIn) = SchemaValidator.ReferencesOf(target, t.Name);
-                if (tables.Any(lost.Contains) || embeddedIn.Any(path => touched.Contains(path.Split('.')[0]))) continue;
-                asBefore.Add(t.Name);
+                if (t.Model == null || !source.Tables.ContainsKey(t.Name)) continue;
+                var ofTable = changes.Where(c => c.Table == t.Name).ToList();
+                if (ofTable.Any(c => c.Field == null)) continue;
+                var fields = new HashSet<string>(ofTable.Select(c => c.Field!.Split('.')[0]), StringComparer.Ordinal);
+                foreach (var f in t.Model.Fields)
+                {
+                    var (tables, embeddedIn) = SchemaValidator.ReferencesOf(target, new[] { f.Value });
+                    if (tables.Any(lost.Contains) || embeddedIn.Any(path => touched.Contains(path.Split('.')[0]))) fields.Add(f.Key);
+                }
+                asRead[t.Name] = fields.Count == 0 ? CheckScope.Nothing : CheckScope.ValuesOf(fields);
             }
-            _logger.LogDebug("Validating the objects created or changed, and every object of {Tables}.",
-                string.Join(", ", target.Tables.Keys.Where(t => !asBefore.Contains(t)).OrderBy(t => t, StringComparer.Ordinal)));
-            return e => !asBefore.Contains(e.Key.Table) || !snapshot.IsAsRead(e.Key);
+            _logger.LogDebug("Validating the objects created or changed whole; of the others, {Scopes}.",
+                string.Join("; ", target.Tables.Keys.OrderBy(t => t, StringComparer.Ordinal)
+                    .Select(t => asRead.TryGetValue(t, out var scope) ? (scope.IsNothing ? null : t + ": " + scope) : t + ": whole").OfType<string>()));
+            return (table, isAsRead) => isAsRead && asRead.TryGetValue(table, out var scope) ? scope : CheckScope.Whole;
         }
 
         static bool IgnoredByValidation(string table) => table == MigrationLog.Table || ModuleTables.IsModuleTable(table);

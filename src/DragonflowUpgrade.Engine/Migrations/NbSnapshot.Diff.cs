@@ -66,13 +66,10 @@ namespace DragonflowUpgrade.Engine.Migrations
             return null;
         }
 
-        /// <summary>Whether the live object at <paramref name="key"/> is exactly as it was read: same key, same bytes.</summary>
-        internal bool IsAsRead(NbKey key)
-        {
-            var t = ExistingTable(key.Table);
-            return t != null && t.Slots.TryGetValue(key.Id, out int i) && At(i).OriginalKey is NbKey read && read.Equals(key) &&
-                   At(i).CurrentKey is NbKey now && now.Equals(key) && !At(i).Changed;
-        }
+        /// <summary><see cref="AllEntries"/>, each with whether it is exactly as it was read: same key, same bytes.</summary>
+        internal IEnumerable<(NbEntry Entry, bool AsRead)> AllEntriesAsRead() =>
+            _tables.Keys.OrderBy(t => t, StringComparer.Ordinal).ToList().SelectMany(Live)
+                .Select(x => (new NbEntry(x.Key, x.Bytes), !x.Changed && At(x.Index).OriginalKey is NbKey read && read.Equals(x.Key)));
 
         /// <summary>
         /// The tables in which anything was created, changed, moved or deleted; and among them those

@@ -11,17 +11,17 @@ using DragonflowUpgrade.Engine.Store;
 
 namespace DragonflowUpgrade.Engine.Migrations
 {
-    // Parsing the objects a migration is handed, on its own thread or a few batches ahead on another.
+    // Checking the objects a migration is handed, on its own thread or a few batches ahead on another.
     public sealed partial class NbSnapshot
     {
-        // A pass over a table parses every object and mostly drops it. Where the processor reports
+        // A pass over a table reads from every object and mostly drops what it read. Where the processor reports
         // a large cache, the collector lets hundreds of MB of such garbage pile up before its first
         // collection; collecting the youngest generation every so many objects keeps a run's memory
         // near what it holds, at little cost, since little of what was parsed survives.
         const int ParsesPerCollection = 16384;
         int _parsed;
 
-        // What parsing an object's bytes gave: its value and whether the text is as written, or the error.
+        // What checking an object's bytes gave: the object (or what else the text holds) and whether the text is as written, or the error.
         struct Parsed
         {
             public object? Value;
@@ -29,12 +29,13 @@ namespace DragonflowUpgrade.Engine.Migrations
             public Exception? Error;
         }
 
-        // Touches nothing of the snapshot's: it may run on another thread.
+        // Touches nothing of the snapshot's: it may run on another thread. An object is checked here
+        // and handed out unread: its members are read as the migration asks for them (NbObject).
         [MethodImpl(Hot.Optimize)]
         static Parsed Parse(NbKey key, ReadOnlyMemory<byte> bytes)
         {
             var parsed = new Parsed();
-            try { parsed.Value = NbJson.Parse(bytes.Span, out parsed.AsWritten); }
+            try { parsed.Value = NbJson.Check(bytes.Span, out parsed.AsWritten) ? new NbObject(bytes) : NbJson.Parse(bytes.Span); }
             catch (FormatException ex) { parsed.Error = new FormatException($"{key} is {ex.Message}", ex); }
             catch (Exception ex) { parsed.Error = ex; }  // thrown where the object is taken
             return parsed;
@@ -57,9 +58,9 @@ namespace DragonflowUpgrade.Engine.Migrations
         // Per snapshot, so that a test that shortens it changes no other snapshot.
         internal TimeSpan ParsingPatience { get; set; } = TimeSpan.FromSeconds(10);
 
-        // Parses a table's objects on another thread, a few batches ahead of the migration going
-        // through them: parsing is half of a pass's work, and the second processor is idle then.
-        // When the next batch is not ready, the migration's thread parses one too, rather than wait.
+        // Checks a table's objects on another thread, a few batches ahead of the migration going
+        // through them: checking the text is much of a pass's work, and the second processor may be idle then.
+        // When the next batch is not ready, the migration's thread checks one too, rather than wait.
         sealed class ParseAhead : IDisposable
         {
             public const int BatchSize = 256;

@@ -48,8 +48,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         public void Warn(string message) => _warnings.Add(message);
 
         /// <summary>Every live object of every table.</summary>
-        public IEnumerable<NbEntry> AllEntries() =>
-            _tables.Keys.OrderBy(t => t, StringComparer.Ordinal).ToList().SelectMany(Entries);
+        public IEnumerable<NbEntry> AllEntries() => AllEntriesAsRead().Select(x => x.Entry);
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
         public IEnumerable<NbEntry> Entries(string table) =>

@@ -129,7 +129,9 @@ namespace DragonflowUpgrade.Engine.Schema
         static void CompareModels(string table, string? prefix, ModelSchema a, ModelSchema b, SchemaManifest ra, SchemaManifest rb,
             List<SchemaChange> changes, HashSet<string> seen)
         {
-            if (!seen.Add(a.Name + "|" + b.Name)) return; // recursive models
+            // A model within itself (recursive) is compared once along a path; two fields of the same model are each compared.
+            string pair = a.Name + "|" + b.Name;
+            if (!seen.Add(pair)) return;
             foreach (var name in a.FieldOrder.Concat(b.FieldOrder.Where(f => !a.Fields.ContainsKey(f))))
             {
                 string field = prefix == null ? name : prefix + "." + name;
@@ -151,6 +153,7 @@ namespace DragonflowUpgrade.Engine.Schema
                 }
                 CompareField(table, field, fa, fb, ra, rb, changes, seen);
             }
+            seen.Remove(pair);
         }
 
         static void CompareField(string table, string field, FieldSchema fa, FieldSchema fb, SchemaManifest ra, SchemaManifest rb,

@@ -28,7 +28,7 @@ namespace DragonflowUpgrade.Engine.Schema
         /// <summary>The release the run brings it to; null when no schema applies.</summary>
         public string? To { get; }
 
-        /// <summary>The target release's schema, which every object is validated against.</summary>
+        /// <summary>The target release's schema, which the run's result is validated against.</summary>
         public SchemaManifest? Target { get; }
 
         public IReadOnlyList<SchemaChange> Changes { get; }

@@ -30,9 +30,38 @@ namespace DragonflowUpgrade.Engine.Schema
         public override string ToString() => $"{Table}/{Id}{(Field == null ? "" : " field " + Field)}: {Reason}";
     }
 
+    /// <summary>How much of an object <see cref="SchemaValidator"/> checks.</summary>
+    internal sealed class CheckScope
+    {
+        CheckScope(ISet<string>? values, bool nothing)
+        {
+            Values = values;
+            IsNothing = nothing;
+        }
+
+        /// <summary>Everything: the object's members, their values, the required fields and the id.</summary>
+        public static readonly CheckScope Whole = new CheckScope(null, false);
+
+        /// <summary>Nothing: the object is not read.</summary>
+        public static readonly CheckScope Nothing = new CheckScope(null, true);
+
+        /// <summary>
+        /// The object's member names (each a field of its model), the presence of its required fields,
+        /// and the values of <paramref name="fields"/> only: for an object taken to fit a release whose
+        /// rules for its other fields are the same. Its other values are checked as JSON but not read.
+        /// </summary>
+        public static CheckScope ValuesOf(IEnumerable<string> fields) => new CheckScope(new HashSet<string>(fields, StringComparer.Ordinal), false);
+
+        internal ISet<string>? Values { get; }
+        internal bool IsNothing { get; }
+
+        public override string ToString() => IsNothing ? "nothing" : Values == null ? "whole" : "the values of " + string.Join(", ", Values.OrderBy(f => f, StringComparer.Ordinal));
+    }
+
     /// <summary>
-    /// Checks every object against a release's schema: known tables and fields, types,
-    /// required fields, enum values, and references that resolve to an object in the database.
+    /// Checks objects against a release's schema, each as far as its <see cref="CheckScope"/> says:
+    /// known tables and fields, types, required fields, enum values, and references that resolve
+    /// to an object in the database.
     /// </summary>
     public sealed class SchemaValidator
     {
@@ -49,34 +78,39 @@ namespace DragonflowUpgrade.Engine.Schema
         SchemaValidator(SchemaManifest schema) { _schema = schema; }
 
         /// <summary>
-        /// Validates <paramref name="entries"/> (the whole database); tables for which <paramref name="ignoredTable"/> is true
-        /// (the module's own bookkeeping) are not checked. With <paramref name="mustCheck"/>, only the entries it
-        /// accepts are checked; references of those resolve against all of <paramref name="entries"/>.
+        /// Validates <paramref name="entries"/> (the whole database) whole; tables for which <paramref name="ignoredTable"/> is true
+        /// (the module's own bookkeeping) are not checked.
         /// </summary>
-        public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IReadOnlyCollection<NbEntry> entries, Func<string, bool> ignoredTable,
-            Func<NbEntry, bool>? mustCheck = null)
+        public static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<NbEntry> entries, Func<string, bool> ignoredTable) =>
+            Validate(schema, entries.Select(e => (e, CheckScope.Whole)), ignoredTable);
+
+        /// <summary>
+        /// Validates <paramref name="entries"/> (the whole database), each as far as its scope says; tables for which
+        /// <paramref name="ignoredTable"/> is true are not checked. References resolve against all of the entries.
+        /// </summary>
+        internal static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<(NbEntry Entry, CheckScope Scope)> entries, Func<string, bool> ignoredTable)
         {
             var v = new SchemaValidator(schema);
-            var checkedEntries = entries.Where(e => !ignoredTable(e.Key.Table)).ToList();
-            foreach (var e in checkedEntries)
+            var checkedEntries = entries.Where(e => !ignoredTable(e.Entry.Key.Table)).ToList();
+            foreach (var (e, _) in checkedEntries)
             {
                 if (!v._ids.TryGetValue(e.Key.Table, out var ids)) v._ids[e.Key.Table] = ids = new HashSet<string>(StringComparer.Ordinal);
                 ids.Add(e.Key.Id);
             }
-            v.IndexEmbedded(checkedEntries);
-            foreach (var e in checkedEntries)
-                if (mustCheck == null || mustCheck(e)) v.Check(e);
+            v.IndexEmbedded(checkedEntries.Select(x => x.Entry));
+            foreach (var (e, scope) in checkedEntries)
+                if (!scope.IsNothing) v.Check(e, scope.Values);
             return v._errors;
         }
 
         // One object parsed at a time: a million parsed objects held together would take several
         // times the data's size. Of a member named twice, each value is checked; where one value
         // counts (the id, an embedded list), the last does, as Dragonflow's json.loads reads it.
-        void Check(NbEntry e)
+        void Check(NbEntry e, ISet<string>? values)
         {
             object? value;
             bool asWritten;
-            try { value = NbJson.ParseAllMembers(e.Value.Span, out asWritten); }
+            try { value = NbJson.ParseAllMembers(e.Value.Span, out asWritten, valuesOf: values); }
             catch (FormatException ex) { Fail(e.Key, null, ex.Message); return; }
             int before = _errors.Count;
             CheckObject(e.Key, value);
@@ -86,13 +120,13 @@ namespace DragonflowUpgrade.Engine.Schema
             _errors.RemoveRange(before, _errors.Count - before);
             _text = e.Value;
             _spans = new Dictionary<object, (int, int)>(SameObject.Instance);
-            try { CheckObject(e.Key, NbJson.ParseAllMembers(e.Value.Span, out _, _spans)); }
+            try { CheckObject(e.Key, NbJson.ParseAllMembers(e.Value.Span, out _, _spans, values)); }
             finally { _spans = null; }
         }
 
         // References into embedded lists ("lswitch.subnets") need the ids those lists hold: the
         // objects of the tables holding such lists are parsed for them first.
-        void IndexEmbedded(List<NbEntry> entries)
+        void IndexEmbedded(IEnumerable<NbEntry> entries)
         {
             var wanted = _schema.Tables.Values.SelectMany(t => t.Model == null ? Enumerable.Empty<FieldSchema>() : t.Model.Fields.Values).Select(Innermost)
                 .Where(f => f.Type == "reference").Select(f => f.EmbeddedIn).OfType<string>().Distinct().ToList();
@@ -125,10 +159,10 @@ namespace DragonflowUpgrade.Engine.Schema
         static FieldSchema Innermost(FieldSchema f) => f.Items == null ? f : Innermost(f.Items);
 
         /// <summary>
-        /// What <paramref name="table"/>'s objects refer to in <paramref name="schema"/>, through embedded
+        /// What <paramref name="fields"/> refer to in <paramref name="schema"/>, through embedded
         /// models too: the tables referred to, and the embedded lists ("lswitch.subnets") referred into.
         /// </summary>
-        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, string table)
+        public static (IReadOnlyCollection<string> Tables, IReadOnlyCollection<string> EmbeddedIn) ReferencesOf(SchemaManifest schema, IEnumerable<FieldSchema> fields)
         {
             var tables = new HashSet<string>(StringComparer.Ordinal);
             var embeddedIn = new HashSet<string>(StringComparer.Ordinal);
@@ -145,12 +179,7 @@ namespace DragonflowUpgrade.Engine.Schema
                 else if (f.Type == "embedded" && f.Model != null && models.Add(f.Model) && schema.Models.TryGetValue(f.Model, out var m))
                     foreach (var inner in m.Fields.Values) Visit(inner);
             }
-            if (schema.Tables.TryGetValue(table, out var t))
-            {
-                Visit(t.Value);
-                if (t.Model != null)
-                    foreach (var f in t.Model.Fields.Values) Visit(f);
-            }
+            foreach (var f in fields) Visit(f);
             return (tables, embeddedIn);
         }
 
@@ -189,7 +218,7 @@ namespace DragonflowUpgrade.Engine.Schema
                     Fail(key, field, $"is not a field of {model.Name} in release {_schema.Release}");
                     continue;
                 }
-                if (value.ValueAt(k) is object member) CheckValue(key, field, f, member);
+                if (value.ValueAt(k) is object member) { if (member != NbJson.Unread) CheckValue(key, field, f, member); }
                 else if (f.Required) Fail(key, field, "is required but null");
             }
             foreach (var f in model.Fields)
