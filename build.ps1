@@ -3,10 +3,13 @@
     Builds, tests, demonstrates, benchmarks and packages DragonflowUpgrade.
 .PARAMETER Task
     Build (default): compile and lay out the module in ./bin, importable with ./DragonflowUpgrade.psd1.
-    Test: build, start the test servers on loopback, run xunit and Pester, stop the servers;
-          prints the seconds each part took (build, servers, each xunit project, Pester and its
-          slowest files), then "N passed, N failed" last (preceded by the behaviour tests and the
-          help checks counted apart), and exits non-zero on any failure.
+    Test: build, start the test servers on loopback, run xunit and Pester, stop the servers.
+          xunit, the Pester files that upgrade whole test clouds, and the other Pester files run
+          at once in three processes, each with test servers of its own (the second and third
+          on ports 100 and 200 above the first's). Prints the seconds each part took (build,
+          servers, each xunit project, each Pester part and the slowest files), then
+          "N passed, N failed" last (preceded by the behaviour tests and the help checks
+          counted apart), and exits non-zero on any failure.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -27,13 +30,18 @@ param(
     [string] $XunitFilter,
     [string[]] $PesterPath,
     [string[]] $BenchName,
-    [int[]] $BenchSize = @(100000, 1000000)
+    [int[]] $BenchSize = @(100000, 1000000),
+    # Internal: the folder of one part of a full test run (see Start-TestPart), run in a process of its own.
+    [Parameter(DontShow)] [string] $Part
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
+# The Pester files that upgrade whole test clouds, about half of Pester's time: a full test run
+# gives them a process of their own.
+$WholeCloudFiles = 'Upgrade.Tests.ps1', 'Hostile.UpgradeNight.Tests.ps1'
 
 function Invoke-Native([string] $What, [scriptblock] $Command) {
     & $Command
@@ -122,6 +130,53 @@ function Invoke-PesterTests([string[]] $Paths) {
     }
 }
 
+# The test servers' port variables (tests/servers/*.server.ps1) and their defaults.
+function Get-TestPorts {
+    $etcd = if ($env:DF_TEST_ETCD_PORT) { [int]$env:DF_TEST_ETCD_PORT } else { 23790 }
+    $defaults = [ordered]@{
+        DF_TEST_REDIS_PORT = 6390; DF_TEST_REDIS_CLUSTER_PORT = 7380; DF_TEST_ETCD_PORT = $etcd
+        DF_TEST_ETCD_CLUSTER_PORT = $etcd + 13; DF_TEST_MARIADB_PORT = 3399; DF_TEST_SSH_PORT = 2222
+    }
+    $ports = [ordered]@{}
+    foreach ($variable in $defaults.Keys) {
+        $value = [Environment]::GetEnvironmentVariable($variable)
+        $ports[$variable] = if ($value) { [int]$value } else { $defaults[$variable] }
+    }
+    $ports
+}
+
+# Starts Pester on $Files in a process of its own, with test servers of its own on the ports
+# above plus $PortOffset; its output goes to a log and its result to a file, both in
+# out/test-part-$Name, for Receive-TestPart.
+function Start-TestPart([string] $Name, [string[]] $Files, [int] $PortOffset) {
+    $dir = Join-Path $Root "out/test-part-$Name"
+    if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
+    New-Item -ItemType Directory $dir | Out-Null
+    $Files | Set-Content (Join-Path $dir 'files.txt')
+    $environment = @{}
+    $ports = Get-TestPorts
+    foreach ($variable in $ports.Keys) { $environment[$variable] = "$($ports[$variable] + $PortOffset)" }
+    $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-Task', 'Test', '-Configuration', $Configuration, '-Part', $dir)
+    $process = Start-Process dotnet -ArgumentList $arguments -WorkingDirectory $Root -Environment $environment -NoNewWindow -PassThru `
+        -RedirectStandardOutput (Join-Path $dir 'output.log') -RedirectStandardError (Join-Path $dir 'errors.log')
+    @{ Name = $Name; Dir = $dir; Process = $process }
+}
+
+# Waits for a part Start-TestPart started, prints its output and returns its result; a part
+# that left no result is a failure.
+function Receive-TestPart($Started) {
+    $Started.Process.WaitForExit()
+    Write-Host "== Pester, part $($Started.Name) (a process of its own, with servers of its own)"
+    foreach ($log in 'output.log', 'errors.log') {
+        $file = Join-Path $Started.Dir $log
+        if (Test-Path $file) { Get-Content $file | Out-Host }
+    }
+    $file = Join-Path $Started.Dir 'result.xml'
+    if (Test-Path $file) { return Import-Clixml $file }
+    $failed = "Pester part $($Started.Name) left no result (exit code $($Started.Process.ExitCode)); its output is above"
+    @{ Result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @($failed); Files = @() }; Timings = @{} }
+}
+
 # Starts the test servers in $StateDir, runs the xunit projects and the Pester files given (all
 # of them when $Xunit or $Pester is $true), stops the servers. Returns the counts; $script:Timings
 # gets where the time went.
@@ -182,6 +237,12 @@ switch ($Task) {
         $script:Timings = [ordered]@{}
         $total = [Diagnostics.Stopwatch]::StartNew()
         $result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @(); Files = @() }
+        if ($Part) {
+            # One part of a full run, which built the module and reads this part's result.
+            $result = Invoke-TestPart (Join-Path $Part 'servers') $false @(Get-Content (Join-Path $Part 'files.txt'))
+            @{ Result = $result; Timings = $script:Timings } | Export-Clixml (Join-Path $Part 'result.xml')
+            return
+        }
         try {
             Invoke-Build
             $script:Timings['build'] = $total.Elapsed.TotalSeconds
@@ -190,7 +251,24 @@ switch ($Task) {
                 $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') ([bool]$XunitFilter) $PesterPath
             }
             else {
-                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $true
+                # Three processes at once, each with test servers of its own: this one runs xunit,
+                # one the Pester files that upgrade whole test clouds, one the other Pester files.
+                # Most tests wait on servers, SSH nodes and timeouts; run in one process, the
+                # tests left the two cores idle about half the time.
+                $files = Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | Sort-Object Name
+                $clouds = @($files | Where-Object Name -in $WholeCloudFiles)
+                $parts = @(
+                    Start-TestPart 'A' $clouds.FullName 100
+                    Start-TestPart 'B' @($files | Where-Object Name -notin $WholeCloudFiles).FullName 200
+                )
+                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $false
+                foreach ($started in $parts) {
+                    $received = Receive-TestPart $started
+                    foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $received.Result[$k] }
+                    $result.FailedNames += @($received.Result.FailedNames)
+                    $result.Files += @($received.Result.Files)
+                    foreach ($t in $received.Timings.GetEnumerator()) { $script:Timings["Pester part $($started.Name): $($t.Key)"] = $t.Value }
+                }
             }
         }
         catch {
