@@ -207,6 +207,63 @@ namespace DragonflowUpgrade.Engine.Tests
     public sealed class RedisCommitConflictTests : CommitConflictTests
     {
         protected override string NewDatabase(IReadOnlyCollection<NbEntry> content) => Safe.NewRedis(content);
+
+        // Redis answers a batch's read of values with nothing for a key of another type, as for
+        // an absent one: the check must tell them apart.
+        [Theory]
+        [InlineData("an object the run updates")]
+        [InlineData("an object the run creates")]
+        public void A_value_of_another_type_written_in_place_of_an_object_is_a_conflict_and_its_batch_writes_nothing(string where)
+        {
+            var content = Safe.Ports(5);
+            string uri = Safe.NewRedis(content);
+            var created = new NbKey("lport", "t0", "p-new");
+            var culprit = where.EndsWith("updates") ? content[2].Key : created;
+            var writes = content.Select(e => new NbEntry(e.Key, Safe.Json("{\"id\": \"" + e.Key.Id + "\", \"version\": 2}")))
+                .Append(new NbEntry(created, Safe.Json("{\"id\": \"p-new\"}"))).ToList();
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                db.KeyDelete(RedisNbStore.FormatKey(culprit));
+                db.HashSet(RedisNbStore.FormatKey(culprit), "id", "x");
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    var e = Assert.Throws<NbConflictException>(() => store.WriteIf(writes, k => content.Where(c => c.Key.Equals(k)).Select(c => (ReadOnlyMemory<byte>?)c.Value).FirstOrDefault()));
+                    Assert.Equal(culprit, Assert.Single(e.Keys));
+                }
+                foreach (var c in content.Where(c => !c.Key.Equals(culprit)))
+                    Assert.Equal(System.Text.Encoding.UTF8.GetString(c.Value.Span), (string)db.StringGet(RedisNbStore.FormatKey(c.Key)));
+                Assert.Equal("x", (string)db.HashGet(RedisNbStore.FormatKey(culprit), "id"));
+                if (!culprit.Equals(created)) Assert.False(db.KeyExists(RedisNbStore.FormatKey(created)));
+            }
+        }
+
+        [Fact]
+        public void A_batch_that_puts_and_deletes_one_key_in_turn_leaves_what_its_last_change_says()
+        {
+            var content = Safe.Ports(3);
+            string uri = Safe.NewRedis(content);
+            var key = content[1].Key;
+            var writes = new List<NbEntry>
+            {
+                new NbEntry(content[0].Key, Safe.Json("{\"id\": \"p00000\", \"version\": 2}")),
+                NbEntry.Delete(key),
+                new NbEntry(key, Safe.Json("{\"id\": \"p00001\", \"version\": 3}")),
+                NbEntry.Delete(content[2].Key),
+            };
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var expected = content.ToDictionary(c => c.Key, c => c.Value);
+                store.WriteIf(writes, k => expected[k]);   // both changes of the key are checked against what it held
+            }
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                Assert.Equal("{\"id\": \"p00001\", \"version\": 3}", (string)db.StringGet(RedisNbStore.FormatKey(key)));
+                Assert.Equal("{\"id\": \"p00000\", \"version\": 2}", (string)db.StringGet(RedisNbStore.FormatKey(content[0].Key)));
+                Assert.False(db.KeyExists(RedisNbStore.FormatKey(content[2].Key)));
+            }
+        }
     }
 
     [Collection(EtcdCollection.Name)]
