@@ -4,12 +4,12 @@
 .PARAMETER Task
     Build (default): compile and lay out the module in ./bin, importable with ./DragonflowUpgrade.psd1.
     Test: build, start the test servers on loopback, run xunit and Pester, stop the servers.
-          xunit, the Pester files that upgrade whole test clouds, and the other Pester files run
-          at once in three processes, each with test servers of its own (the second and third
-          on ports 100 and 200 above the first's). Prints the seconds each part took (build,
-          servers, each xunit project, each Pester part and the slowest files), then
-          "N passed, N failed" last (preceded by the behaviour tests and the help checks
-          counted apart), and exits non-zero on any failure.
+          A full run (no -XunitFilter or -PesterPath) runs xunit, the Pester files that upgrade
+          whole test clouds, and the other Pester files at once in three processes, each with
+          test servers of its own (the second and third on ports 100 and 200 above the
+          first's). Prints the seconds each part took (build, servers, each xunit project, each
+          Pester part and the slowest files), then "N passed, N failed" last (preceded by the
+          behaviour tests and the help checks counted apart), and exits non-zero on any failure.
     Demo: build, then upgrade a sample NB database in the embedded file store (no server needed).
     Bench: build, start the test servers, run the benchmarks.
     Package: build, then copy the module to ./out/DragonflowUpgrade.
@@ -145,19 +145,23 @@ function Get-TestPorts {
     $ports
 }
 
-# Starts Pester on $Files in a process of its own, with test servers of its own on the ports
-# above plus $PortOffset; its output goes to a log and its result to a file, both in
-# out/test-part-$Name, for Receive-TestPart.
-function Start-TestPart([string] $Name, [string[]] $Files, [int] $PortOffset) {
-    $dir = Join-Path $Root "out/test-part-$Name"
-    if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
+# Starts Pester on $Files in a process of its own (the same PowerShell as this one), with test
+# servers of its own on the ports above plus $PortOffset. Its output goes to a log and its result
+# to a file, in a folder of this run's ($RunDir), for Receive-TestPart.
+function Start-TestPart([string] $RunDir, [string] $Name, [string[]] $Files, [int] $PortOffset) {
+    if (-not $Files) { throw "Pester part $Name was given no test files." }
+    $dir = Join-Path $RunDir $Name
     New-Item -ItemType Directory $dir | Out-Null
     $Files | Set-Content (Join-Path $dir 'files.txt')
     $environment = @{}
     $ports = Get-TestPorts
     foreach ($variable in $ports.Keys) { $environment[$variable] = "$($ports[$variable] + $PortOffset)" }
-    $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-Task', 'Test', '-Configuration', $Configuration, '-Part', $dir)
-    $process = Start-Process dotnet -ArgumentList $arguments -WorkingDirectory $Root -Environment $environment -NoNewWindow -PassThru `
+    $exe = (Get-Process -Id $PID).Path
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-Task', 'Test', '-Configuration', $Configuration, '-Part', $dir)
+    if ((Split-Path $exe -Leaf) -like 'dotnet*') { $arguments = @(Join-Path $PSHOME 'pwsh.dll') + $arguments }
+    # Start-Process joins the arguments with spaces: a path with one is quoted.
+    $arguments = @($arguments | ForEach-Object { if ($_ -match '\s') { "`"$_`"" } else { $_ } })
+    $process = Start-Process $exe -ArgumentList $arguments -WorkingDirectory $Root -Environment $environment -NoNewWindow -PassThru `
         -RedirectStandardOutput (Join-Path $dir 'output.log') -RedirectStandardError (Join-Path $dir 'errors.log')
     @{ Name = $Name; Dir = $dir; Process = $process }
 }
@@ -165,7 +169,7 @@ function Start-TestPart([string] $Name, [string[]] $Files, [int] $PortOffset) {
 # Waits for a part Start-TestPart started, prints its output and returns its result; a part
 # that left no result is a failure.
 function Receive-TestPart($Started) {
-    $Started.Process.WaitForExit()
+    while (-not $Started.Process.WaitForExit(500)) { }   # in steps, so that Ctrl+C stops the wait
     Write-Host "== Pester, part $($Started.Name) (a process of its own, with servers of its own)"
     foreach ($log in 'output.log', 'errors.log') {
         $file = Join-Path $Started.Dir $log
@@ -174,7 +178,17 @@ function Receive-TestPart($Started) {
     $file = Join-Path $Started.Dir 'result.xml'
     if (Test-Path $file) { return Import-Clixml $file }
     $failed = "Pester part $($Started.Name) left no result (exit code $($Started.Process.ExitCode)); its output is above"
-    @{ Result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @($failed); Files = @() }; Timings = @{} }
+    @{ Result = @{ Passed = 0; Failed = 1; HelpPassed = 0; HelpFailed = 0; FailedNames = @($failed); Files = @() }; Timings = @() }
+}
+
+# Ends a part that is still running (the run stopped early) and stops its servers, which are
+# not its child processes: a part that ended cleanly stopped them, one that died did not.
+function Stop-TestPart($Started) {
+    if (-not $Started.Process.HasExited) {
+        $Started.Process.Kill($true)
+        $Started.Process.WaitForExit()
+    }
+    Stop-TestServers (Join-Path $Started.Dir 'servers')
 }
 
 # Starts the test servers in $StateDir, runs the xunit projects and the Pester files given (all
@@ -240,7 +254,9 @@ switch ($Task) {
         if ($Part) {
             # One part of a full run, which built the module and reads this part's result.
             $result = Invoke-TestPart (Join-Path $Part 'servers') $false @(Get-Content (Join-Path $Part 'files.txt'))
-            @{ Result = $result; Timings = $script:Timings } | Export-Clixml (Join-Path $Part 'result.xml')
+            # Timings as a list: a dictionary's order does not survive the file.
+            $timings = @($script:Timings.GetEnumerator() | ForEach-Object { @{ Name = $_.Key; Seconds = $_.Value } })
+            @{ Result = $result; Timings = $timings } | Export-Clixml (Join-Path $Part 'result.xml')
             return
         }
         try {
@@ -253,21 +269,27 @@ switch ($Task) {
             else {
                 # Three processes at once, each with test servers of its own: this one runs xunit,
                 # one the Pester files that upgrade whole test clouds, one the other Pester files.
-                # Most tests wait on servers, SSH nodes and timeouts; run in one process, the
-                # tests left the two cores idle about half the time.
-                $files = Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' | Sort-Object Name
-                $clouds = @($files | Where-Object Name -in $WholeCloudFiles)
-                $parts = @(
-                    Start-TestPart 'A' $clouds.FullName 100
-                    Start-TestPart 'B' @($files | Where-Object Name -notin $WholeCloudFiles).FullName 200
-                )
-                $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $false
-                foreach ($started in $parts) {
-                    $received = Receive-TestPart $started
-                    foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $received.Result[$k] }
-                    $result.FailedNames += @($received.Result.FailedNames)
-                    $result.Files += @($received.Result.Files)
-                    foreach ($t in $received.Timings.GetEnumerator()) { $script:Timings["Pester part $($started.Name): $($t.Key)"] = $t.Value }
+                # Run in one process, the tests left the two cores idle about 40 % of the time
+                # (they wait on servers, SSH nodes and timeouts); at once, they keep both busy.
+                $files = Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' -Recurse | Sort-Object Name
+                # A folder of this run's own: a part left running by a killed run cannot write its result here.
+                Remove-Item (Join-Path $Root 'out/test-parts') -Recurse -Force -ErrorAction SilentlyContinue
+                $runDir = Join-Path $Root "out/test-parts/$([DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))-$PID"
+                $parts = @()
+                try {
+                    $parts += Start-TestPart $runDir 'A' @($files | Where-Object Name -in $WholeCloudFiles).FullName 100
+                    $parts += Start-TestPart $runDir 'B' @($files | Where-Object Name -notin $WholeCloudFiles).FullName 200
+                    $result = Invoke-TestPart (Join-Path $Root 'out/test-servers') $true $false
+                    foreach ($started in $parts) {
+                        $received = Receive-TestPart $started
+                        foreach ($k in 'Passed', 'Failed', 'HelpPassed', 'HelpFailed') { $result[$k] += $received.Result[$k] }
+                        $result.FailedNames += @($received.Result.FailedNames)
+                        $result.Files += @($received.Result.Files)
+                        foreach ($t in $received.Timings) { $script:Timings["Pester part $($started.Name): $($t.Name)"] = $t.Seconds }
+                    }
+                }
+                finally {
+                    foreach ($started in $parts) { Stop-TestPart $started }
                 }
             }
         }

@@ -45,7 +45,7 @@ $user = [Environment]::UserName
 if (Test-Path $dir) { Remove-Item $dir -Recurse -Force }
 New-Item -ItemType Directory $dir | Out-Null
 # sshd insists on its privilege separation directory.
-if (-not (Test-Path /run/sshd)) { New-Item -ItemType Directory /run/sshd | Out-Null }
+New-Item -ItemType Directory /run/sshd -Force | Out-Null   # -Force: the parts of a full test run start their nodes at once
 
 ssh-keygen -q -t ed25519 -N '' -C 'df-test-user' -f (Join-Path $dir 'id_ed25519')
 ssh-keygen -q -t ed25519 -N 'df-test-passphrase' -C 'df-test-user-pass' -f (Join-Path $dir 'id_ed25519_pass')
