@@ -140,7 +140,7 @@ function Get-TestPorts {
     $ports = [ordered]@{}
     foreach ($variable in $defaults.Keys) {
         $value = [Environment]::GetEnvironmentVariable($variable)
-        $ports[$variable] = if ($value) { [int]$value } else { $defaults[$variable] }
+        $ports[$variable] = if (-not $value) { $defaults[$variable] } elseif ($value -as [int]) { [int]$value } else { throw "$variable is '$value', not a port number." }
     }
     $ports
 }

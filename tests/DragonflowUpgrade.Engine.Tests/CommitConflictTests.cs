@@ -208,8 +208,8 @@ namespace DragonflowUpgrade.Engine.Tests
     {
         protected override string NewDatabase(IReadOnlyCollection<NbEntry> content) => Safe.NewRedis(content);
 
-        // Redis answers a batch's read of values with nothing for a key of another type, as for
-        // an absent one: the check must tell them apart.
+        // A read of many values at once (MGET) answers nothing for a key of another type, as for
+        // an absent one: a check that read so would write over such a key.
         [Theory]
         [InlineData("an object the run updates")]
         [InlineData("an object the run creates")]
@@ -228,7 +228,8 @@ namespace DragonflowUpgrade.Engine.Tests
                 db.HashSet(RedisNbStore.FormatKey(culprit), "id", "x");
                 using (var store = NbStoreFactory.Open(uri))
                 {
-                    var e = Assert.Throws<NbConflictException>(() => store.WriteIf(writes, k => content.Where(c => c.Key.Equals(k)).Select(c => (ReadOnlyMemory<byte>?)c.Value).FirstOrDefault()));
+                    var held = content.ToDictionary(c => c.Key, c => c.Value);
+                    var e = Assert.Throws<NbConflictException>(() => store.WriteIf(writes, k => held.TryGetValue(k, out var v) ? v : (ReadOnlyMemory<byte>?)null));
                     Assert.Equal(culprit, Assert.Single(e.Keys));
                 }
                 foreach (var c in content.Where(c => !c.Key.Equals(culprit)))
