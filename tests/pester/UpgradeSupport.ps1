@@ -177,14 +177,23 @@ function Stop-UpgradeInside($Cloud, [hashtable] $Parameters, [string] $Step) {
 }
 
 # Returns once the commands a killed upgrade left running on the nodes have ended: no process but a
-# test service's daemon names the cloud's folder, and no Neutron migration or MariaDB client of the tests runs.
+# test service's daemon names the cloud's folder, no MariaDB client of these tests' server runs, and
+# no neutron-db-manage stand-in runs against it. The stand-in's command line names no cloud and other
+# test parts run it too, so it is told by the MariaDB in its environment.
 function Wait-LeftCommand($Cloud, [double] $Seconds = 60) {
-    $migrate = (Resolve-Path (Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage')).Path
-    $pattern = "$([regex]::Escape($Cloud.Dir))|$([regex]::Escape($migrate))|-P $(($env:DF_TEST_MARIADB -split ':')[1]) "
+    $pattern = "$([regex]::Escape($Cloud.Dir))|-P $(($env:DF_TEST_MARIADB -split ':')[1]) "
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-    while ($left = @(pgrep -af -- $pattern | Where-Object { $_ -notmatch 'df-test-service\.sh run ' })) {
+    while ($left = @(pgrep -af -- $pattern | Where-Object { $_ -notmatch 'df-test-service\.sh run ' }) + @(Get-LeftNeutronMigrate)) {
         if ([DateTime]::UtcNow -gt $deadline) { throw "Commands left on the nodes still run after $Seconds s: $($left -join '; ')" }
         Start-Sleep -Milliseconds 100
+    }
+}
+
+function Get-LeftNeutronMigrate {
+    foreach ($id in @(pgrep -f -- ([regex]::Escape($TestNeutronMigrate)))) {
+        # A process that ended since pgrep saw it has no environment to read.
+        try { $environment = [IO.File]::ReadAllText("/proc/$id/environ") -split "`0" } catch { continue }
+        if ($environment -contains "DF_TEST_MARIADB=$env:DF_TEST_MARIADB") { "$id neutron-db-manage upgrade heads" }
     }
 }
 
