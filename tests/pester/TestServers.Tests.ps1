@@ -44,3 +44,55 @@ Describe 'The test nodes' {
         [int]$out | Should -BeGreaterOrEqual 2
     }
 }
+
+Describe 'The wait for what a killed upgrade left on the nodes' {
+    BeforeAll {
+        . "$PSScriptRoot/NeutronSupport.ps1"
+        . "$PSScriptRoot/UpgradeSupport.ps1"
+        # A mariadb client that answers at once and touches no database: the stand-in's steps run
+        # without the test MariaDB, and it stops where its hold file says.
+        $script:bin = Join-Path $TestDrive 'bin'
+        New-Item -ItemType Directory $bin | Out-Null
+        Set-Content (Join-Path $bin 'mariadb') "#!/bin/sh`nexit 0"
+        chmod +x (Join-Path $bin 'mariadb')
+        $script:cloud = @{ Dir = Join-Path $TestDrive 'cloud' }
+
+        # Starts the inventory's Migrate command as a node would, against the MariaDB at $MariaDb.
+        function Start-HeldMigrate([string] $Name, [string] $MariaDb = $env:DF_TEST_MARIADB) {
+            $hold = Join-Path $TestDrive "$Name.hold"
+            New-Item $hold | Out-Null
+            $command = (Get-TestNeutronCommands (Join-Path $TestDrive $Name)).Migrate.
+                Replace('{password}', 'unused').Replace("DF_TEST_MARIADB=$env:DF_TEST_MARIADB", "DF_TEST_MARIADB=$MariaDb")
+            $info = [Diagnostics.ProcessStartInfo]::new('bash')
+            $info.ArgumentList.Add('-c')
+            $info.ArgumentList.Add($command)
+            $info.Environment['PATH'] = "${bin}:$env:PATH"
+            $info.RedirectStandardOutput = $true
+            $process = [Diagnostics.Process]::Start($info)
+            Wait-Path "$hold.reached" -Seconds 60 -Process $process
+            @{ Process = $process; Hold = $hold }
+        }
+    }
+
+    It 'waits for the neutron-db-manage stand-in this part''s inventory started, and not for one against another MariaDB' {
+        $mariadbHost, $port = $env:DF_TEST_MARIADB -split ':'
+        $other = Start-HeldMigrate 'other' "${mariadbHost}:$(1 + $port)"
+        try {
+            Wait-LeftCommand $cloud 5
+            $mine = Start-HeldMigrate 'mine'
+            try {
+                { Wait-LeftCommand $cloud 1 } | Should -Throw -ExpectedMessage "Commands left on the nodes still run after 1 s: $($mine.Process.Id) neutron-db-manage upgrade heads"
+                Remove-Item $mine.Hold
+                Wait-LeftCommand $cloud 60
+                $mine.Process.HasExited | Should -BeTrue
+                $mine.Process.ExitCode | Should -Be 0
+            }
+            finally { if (-not $mine.Process.HasExited) { $mine.Process.Kill() } }
+            $other.Process.HasExited | Should -BeFalse
+        }
+        finally {
+            Remove-Item $other.Hold -ErrorAction SilentlyContinue
+            if (-not $other.Process.WaitForExit(10000)) { $other.Process.Kill() }
+        }
+    }
+}
