@@ -25,8 +25,8 @@ function New-TestNeutronInventory([string] $Dir, [hashtable] $NeutronDatabase = 
     $path
 }
 
-# The stand-in for neutron-db-manage, its path as the nodes run it (and Wait-LeftCommand looks for it).
-$TestNeutronMigrate = (Resolve-Path (Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage')).Path
+# The path of the stand-in for neutron-db-manage, as the nodes run it and Wait-LeftCommand looks for it.
+function Get-TestNeutronMigrate { [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../fixtures/remote/neutron-db-manage')) }
 
 # The NeutronDatabase table of a test inventory: node01 reaches the test MariaDB as user neutron,
 # the password through {password}; the migration fails while the file $FailFile exists.
@@ -39,7 +39,7 @@ function Get-TestNeutronCommands([string] $FailFile) {
         Restore = "MYSQL_PWD={password} mariadb $connect neutron"
         Check   = "MYSQL_PWD={password} mariadb $connect -e 'SELECT 1' neutron"
         Size    = "MYSQL_PWD={password} mariadb $connect -N -e `"SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = 'neutron'`""
-        Migrate = "MYSQL_PWD={password} DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' bash '$TestNeutronMigrate' upgrade heads"
+        Migrate = "MYSQL_PWD={password} DF_TEST_MARIADB=$($env:DF_TEST_MARIADB) DF_TEST_NEUTRON_FAIL='$FailFile' bash '$(Get-TestNeutronMigrate)' upgrade heads"
     }
 }
 

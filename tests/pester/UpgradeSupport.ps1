@@ -177,24 +177,27 @@ function Stop-UpgradeInside($Cloud, [hashtable] $Parameters, [string] $Step) {
 }
 
 # Returns once the commands a killed upgrade left running on the nodes have ended: no process but a
-# test service's daemon names the cloud's folder, no MariaDB client of these tests' server runs, and
-# no neutron-db-manage stand-in runs against it. The stand-in's command line names no cloud and other
-# test parts run it too, so it is told by the MariaDB in its environment.
+# test service's daemon names the cloud's folder, no MariaDB client of this part's server runs, and
+# no neutron-db-manage stand-in runs against that server.
 function Wait-LeftCommand($Cloud, [double] $Seconds = 60) {
-    $pattern = "$([regex]::Escape($Cloud.Dir))|-P $(($env:DF_TEST_MARIADB -split ':')[1]) "
+    $migrate = Get-TestNeutronMigrate
+    $pattern = "$([regex]::Escape($Cloud.Dir))|-P $(($env:DF_TEST_MARIADB -split ':')[1]) |$([regex]::Escape($migrate))"
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-    while ($left = @(pgrep -af -- $pattern | Where-Object { $_ -notmatch 'df-test-service\.sh run ' }) + @(Get-LeftNeutronMigrate)) {
+    while ($left = @(pgrep -af -- $pattern | Where-Object { $_ -notmatch 'df-test-service\.sh run ' -and (-not $_.Contains($migrate) -or (Test-ThisPartsMigrate $_)) })) {
         if ([DateTime]::UtcNow -gt $deadline) { throw "Commands left on the nodes still run after $Seconds s: $($left -join '; ')" }
         Start-Sleep -Milliseconds 100
     }
 }
 
-function Get-LeftNeutronMigrate {
-    foreach ($id in @(pgrep -f -- ([regex]::Escape($TestNeutronMigrate)))) {
-        # A process that ended since pgrep saw it has no environment to read.
-        try { $environment = [IO.File]::ReadAllText("/proc/$id/environ") -split "`0" } catch { continue }
-        if ($environment -contains "DF_TEST_MARIADB=$env:DF_TEST_MARIADB") { "$id neutron-db-manage upgrade heads" }
-    }
+# Whether a process (a pgrep -af line) naming the stand-in runs against this test part's MariaDB:
+# other parts run it too, and only the node's shell names the server on its command line; the
+# stand-in it starts has it in its environment.
+function Test-ThisPartsMigrate([string] $Line) {
+    $mariadb = "DF_TEST_MARIADB=$env:DF_TEST_MARIADB"
+    if ($Line.Contains("$mariadb ")) { return $true }
+    # A process that ended since pgrep listed it has no environment to read.
+    try { ([IO.File]::ReadAllText("/proc/$(($Line -split ' ')[0])/environ") -split "`0") -contains $mariadb }
+    catch [IO.IOException] { $false }
 }
 
 # Says how the cloud differs from a picture taken before; nothing when it is the same.
