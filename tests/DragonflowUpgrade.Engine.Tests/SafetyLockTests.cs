@@ -136,9 +136,10 @@ namespace DragonflowUpgrade.Engine.Tests
                     }, "three renewals of the lock, and a second past its first expiry");
                 }
                 // Not renewed: its expiry stays, until it lapses; where the store expires the slot itself, the slot empties too.
-                using (UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
+                using (var silent = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
                 {
-                    var first = UpgradeLock.Read(store).ExpiresAt;
+                    // Its expiry as stored, from what it wrote: on a loaded machine a read may come after it lapsed.
+                    var first = UpgradeLockInfo.Parse(silent.Info.ToJson(), "the silent lock").ExpiresAt;
                     Safe.WaitUntil(() =>
                     {
                         var now = UpgradeLock.Read(store);
@@ -254,7 +255,8 @@ namespace DragonflowUpgrade.Engine.Tests
         public void A_run_whose_lock_expired_is_refused_before_it_writes(string kind)
         {
             using (var store = NewStore(kind))
-            using (var run = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(1), heartbeat: false))
+            // Three seconds, so that the check that it is held comes before it expires even on a loaded machine.
+            using (var run = UpgradeLock.Take(store, "silent", TimeSpan.FromSeconds(3), heartbeat: false))
             {
                 run.RequireHeld(store);
                 // Expired as stored (to the millisecond) and as the run took it.
