@@ -45,25 +45,25 @@ Describe 'Get-DfMigration' {
             @{ Case = 'its date is not ISO 8601 UTC'; Id = 'x'; Date = '01/02/2017'; Apply = ''; Why = 'not an ISO 8601 UTC time' }
         ) {
             $file = New-MigrationFile $folder 'bad.ps1' $Id $Date $Apply
-            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw "*$file*$Why*"
+            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -ExpectedMessage "*$file*$Why*" -ErrorId 'MigrationMalformed,*'
         }
 
         It 'is an error naming the file when Apply is missing' {
             New-Item -ItemType Directory $folder | Out-Null
             "@{ Id = 'x'; Release = 'queens'; Description = 'd'; ProposedAt = '2017-01-01T00:00:00Z' }" | Set-Content "$folder/noapply.ps1"
-            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw "*noapply.ps1*no Apply script block*"
+            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -ExpectedMessage "*noapply.ps1*no Apply script block*" -ErrorId 'MigrationMalformed,*'
         }
 
         It 'is an error naming both files when two share an Id' {
             New-MigrationFile $folder 'a.ps1' 'same' '2017-01-01T00:00:00Z' '' | Out-Null
             New-MigrationFile $folder 'b.ps1' 'same' '2017-02-01T00:00:00Z' '' | Out-Null
-            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw "*b.ps1*'same'*a.ps1*"
+            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -ExpectedMessage "*b.ps1*'same'*a.ps1*" -ErrorId 'MigrationMalformed,*'
         }
 
         It 'is an error naming the file when it does not parse' {
             New-Item -ItemType Directory $folder | Out-Null
             "@{ Id = 'x'; Apply = { " | Set-Content "$folder/broken.ps1"
-            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw "*broken.ps1*"
+            { Get-DfMigration -Database $db -MigrationPath $folder } | Should -Throw -ExpectedMessage "*broken.ps1*" -ErrorId 'MigrationMalformed,*'
         }
 
         It 'writes nothing when Invoke-DfMigration meets it' {
@@ -71,7 +71,7 @@ Describe 'Get-DfMigration' {
             New-MigrationFile $folder 'good.ps1' 'good' '2017-01-01T00:00:00Z' $FlagComputePorts | Out-Null
             "@{ Id = 'bad'; Release = 'queens'; Description = 'd'; ProposedAt = 'never'; Apply = {} }" | Set-Content "$folder/bad.ps1"
             $before = Get-RedisDump 20
-            { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } | Should -Throw '*bad.ps1*'
+            { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } | Should -Throw -ExpectedMessage '*bad.ps1*' -ErrorId 'MigrationMalformed,*'
             Get-RedisDump 20 | Should -Be $before
         }
     }
@@ -147,7 +147,7 @@ Describe 'Invoke-DfMigration' {
     It 'treats Write-Error in a migration as a failure' {
         New-MigrationFile $folder '1.ps1' 'writes-error' '2017-09-01T00:00:00Z' "Write-Error 'bad data'" | Out-Null
         $before = Get-RedisDump 21
-        { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } | Should -Throw "*writes-error*bad data*"
+        { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } | Should -Throw -ExpectedMessage "*writes-error*bad data*" -ErrorId 'MigrationFailed,*'
         Get-RedisDump 21 | Should -Be $before
     }
 
@@ -165,7 +165,7 @@ Describe 'Invoke-DfMigration' {
         New-MigrationFile $folder '2.ps1' 'two' '2017-09-02T00:00:00Z' '' | Out-Null
         $before = Get-RedisDump 21
         { Get-DfMigration -Database $db -MigrationPath $folder -Pending | Where-Object Id -eq 'two' | Invoke-DfMigration -Confirm:$false } |
-            Should -Throw "*skips pending migration*'one'*"
+            Should -Throw -ExpectedMessage "*skips pending migration*'one'*" -ErrorId 'MigrationSelectionInvalid,*'
         Get-RedisDump 21 | Should -Be $before
     }
 
@@ -176,7 +176,7 @@ Describe 'Invoke-DfMigration' {
     }
 
     It 'is a clear error when Redis is unreachable' {
-        { Invoke-DfMigration -Database 'redis://127.0.0.1:1/0' -Confirm:$false } | Should -Throw '*127.0.0.1:1*'
+        { Invoke-DfMigration -Database 'redis://127.0.0.1:1/0' -Confirm:$false } | Should -Throw -ExpectedMessage '*127.0.0.1:1*' -ErrorId 'NbDatabaseUnavailable,*'
     }
 }
 
@@ -212,7 +212,7 @@ Describe 'The embedded file store' {
         Add-Content $path '{"table":"lport","topic":"t1","id":"p3"}'
         New-MigrationFile $folder '1.ps1' 'flag' '2017-09-01T00:00:00Z' $FlagComputePorts | Out-Null
         $before = (Get-FileHash $path).Hash
-        { Invoke-DfMigration -Database $path -MigrationPath $folder -Confirm:$false } | Should -Throw "*line 7*'value' is missing*"
+        { Invoke-DfMigration -Database $path -MigrationPath $folder -Confirm:$false } | Should -Throw -ExpectedMessage "*line 7*'value' is missing*" -ErrorId 'NbFileInvalid,*'
         (Get-FileHash $path).Hash | Should -Be $before
     }
 }
@@ -232,7 +232,7 @@ Describe 'Set-DfMigrationBaseline' {
 
     It 'refuses an unknown release' {
         $db = New-TestRedis 22
-        { Set-DfMigrationBaseline -Database $db -Release nosuch -Confirm:$false } | Should -Throw "*Unknown release 'nosuch'*"
+        { Set-DfMigrationBaseline -Database $db -Release nosuch -Confirm:$false } | Should -Throw -ExpectedMessage "*Unknown release 'nosuch'*" -ErrorId 'ReleaseUnknown,*'
     }
 }
 
