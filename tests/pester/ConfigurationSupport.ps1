@@ -1,6 +1,7 @@
 # Shared by the configuration Pester files: an inventory of the first test nodes, each with
-# its own dragonflow.ini under the test drive (the test nodes share this machine's disk).
-function New-ConfigurationCloud([int] $NodeCount = 2) {
+# its own dragonflow.ini under the test drive (the test nodes share this machine's disk),
+# logged into with the test key $Key (see sshd.server.ps1), on the test nodes' port or $Port.
+function New-ConfigurationCloud([int] $NodeCount = 2, [string] $Key = 'id_ed25519', [int] $Port) {
     $cluster = Get-Content (Join-Path $env:DF_TEST_SSH_DIR 'nodes.json') -Raw | ConvertFrom-Json
     $dir = Join-Path $TestDrive "cloud-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
     $nodes = for ($i = 0; $i -lt $NodeCount; $i++) {
@@ -11,7 +12,7 @@ function New-ConfigurationCloud([int] $NodeCount = 2) {
     $inventory = Join-Path $dir 'inventory.psd1'
     @"
 @{
-    Defaults = @{ User = '$($cluster.User)'; Port = $($cluster.Port); IdentityFile = '$(Join-Path $env:DF_TEST_SSH_DIR 'id_ed25519')' }
+    Defaults = @{ User = '$($cluster.User)'; Port = $(if ($Port) { $Port } else { $cluster.Port }); IdentityFile = '$(Join-Path $env:DF_TEST_SSH_DIR $Key)' }
     Nodes = @(
         $($nodes -join "`n        ")
     )

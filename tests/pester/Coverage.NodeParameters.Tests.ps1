@@ -113,15 +113,9 @@ Describe '<Cmdlet> -CommandTimeout' -ForEach $cmdlets {
 
 Describe '<Cmdlet> -ThrottleLimit' -ForEach $cmdlets {
     It 'runs on no more nodes at once than the limit' {
-        # Each run marks itself running, and looks 50 times, 0.1 s apart, for a second run to show
-        # up beside it, noting the most it saw; one run at a time never sees two, without a limit
-        # they do. A run that starts after another has ended looks once: without a limit no run
-        # ends before the others start. It counts the runs with a glob, not ls and grep: forks cost
-        # seconds per run on a loaded machine.
         $dir = Join-Path $TestDrive "throttle-$([guid]::NewGuid())"
         New-Item -ItemType Directory $dir | Out-Null
-        $command = "d='$dir'; touch `"`$d/r.`$`$`"; n=50; if [ -e `"`$d/max`" ]; then n=1; fi; max=0; i=0; while [ `$i -lt `$n ]; do set -- `"`$d`"/r.*; " +
-            "if [ `$# -gt `$max ]; then max=`$#; fi; if [ `$# -gt 1 ]; then break; fi; sleep 0.1; i=`$((i + 1)); done; echo `$max >> `"`$d/max`"; rm `"`$d/r.`$`$`""
+        $command = Get-ThrottleWatchCommand $dir
         $nodes = New-NodeInventory $command -Count 3
         (Invoke-NodeCmdlet $Cmdlet $nodes $command @{ ThrottleLimit = 1 }).Errors | Should -BeNullOrEmpty
         $seen = @(Get-Content "$dir/max")

@@ -6,6 +6,8 @@
     Starts 6 nodes, or 50 for the benchmark: when $env:DF_BENCH is set (build.ps1 Bench sets it).
     The port is $env:DF_TEST_SSH_PORT, else 2222. In DF_TEST_SSH_DIR it leaves:
       id_ed25519, id_ed25519_pass   the test user's keys (the second with passphrase 'df-test-passphrase')
+      id_ed25519_hooked             a third key, whose commands first source hook.sh when it exists, as a
+                                    node that is slow or watched would: a test writes that file, and removes it
       known_hosts                   every node's host key
       nodes.json                    { User, Port, Nodes: [{ Name, Address }] }
       runs/                         where the tests keep the state of the services they start
@@ -49,8 +51,14 @@ New-Item -ItemType Directory /run/sshd -Force | Out-Null   # -Force: the parts o
 
 ssh-keygen -q -t ed25519 -N '' -C 'df-test-user' -f (Join-Path $dir 'id_ed25519')
 ssh-keygen -q -t ed25519 -N 'df-test-passphrase' -C 'df-test-user-pass' -f (Join-Path $dir 'id_ed25519_pass')
+ssh-keygen -q -t ed25519 -N '' -C 'df-test-user-hooked' -f (Join-Path $dir 'id_ed25519_hooked')
 $authorized = Join-Path $dir 'authorized_keys'
-Get-Content (Join-Path $dir 'id_ed25519.pub'), (Join-Path $dir 'id_ed25519_pass.pub') | Set-Content $authorized
+# The hooked key's forced command runs the command it was given in the same shell, after the
+# hook: the cmdlets' own commands, made slow or watched without changing them.
+$hook = Join-Path $dir 'hook.sh'
+$forced = "h='$hook'; if [ -f `"`$h`" ]; then . `"`$h`"; fi; eval `"`$SSH_ORIGINAL_COMMAND`"".Replace('"', '\"')
+@(Get-Content (Join-Path $dir 'id_ed25519.pub'), (Join-Path $dir 'id_ed25519_pass.pub')
+  "command=`"$forced`" $(Get-Content (Join-Path $dir 'id_ed25519_hooked.pub'))") | Set-Content $authorized
 
 $config = Join-Path $dir 'sshd_config'
 # SHLVL=1: the nodes run each command without the login user's ~/.bashrc, as bash does in a nested
