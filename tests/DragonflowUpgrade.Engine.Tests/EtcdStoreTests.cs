@@ -309,7 +309,9 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             string uri = TestEtcd.NewDatabase();
             using (var store = NbStoreFactory.Open(uri))
-            using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(2), heartbeat: true))
+            // Five seconds: a beat every 1.25 s, and room for a few late ones on a loaded machine,
+            // where a request to etcd can wait seconds for a pool thread.
+            using (UpgradeLock.Take(store, "beating", TimeSpan.FromSeconds(5), heartbeat: true))
             {
                 // Each beat puts the lock under a new lease: seen three times, the key there at
                 // every look, and still there once the lease it was taken under has run out.
