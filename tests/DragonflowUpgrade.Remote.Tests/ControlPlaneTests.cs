@@ -135,6 +135,14 @@ namespace DragonflowUpgrade.Remote.Tests
         {
             var cloud = Cloud(46, nodes: 1);
             Assert.Equal(0, cloud.RunService("start", "stray1", "df-local-controller"));
+            // Its first beat, before the stop: on a loaded machine the daemon may not have written one
+            // yet, and a stop that finds no live heartbeat rightly succeeds.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!cloud.Events().Any(e => e.Node == "stray1" && e.What == "first-beat"))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the stray service wrote no heartbeat in 30 s");
+                System.Threading.Thread.Sleep(50);
+            }
             var outcome = Plane().Stop(cloud.Nodes, Check(cloud, timeout: 3), null);
 
             Assert.All(outcome.Nodes, n => Assert.True(n.Succeeded));
