@@ -137,6 +137,8 @@ Describe 'A stored value a backup could not give back' {
     It 'is refused naming its key, and no backup is written: <Name>' -ForEach @(
         @{ Name = 'an empty value'; Key = '{lport.t1}.bad'; Value = ''; Says = '*lport/bad (topic t1)*is empty*' }
         @{ Name = 'text that is not JSON'; Key = '{lport.t1}.bad'; Value = 'port is up'; Says = '*lport/bad (topic t1)*not one valid JSON value*' }
+        @{ Name = 'a pretty-printed value'; Key = '{lport.t1}.bad'; Value = "{`n  `"id`": `"bad`"`n}"; Says = '*lport/bad (topic t1)*holds a line break (at byte 1)*' }
+        @{ Name = 'a counter with a space after it'; Key = '{unique_key.}.lport'; Value = '17 '; Says = '*unique_key/lport*spacing before or after its JSON value*' }
         @{ Name = 'an object under an empty id'; Key = '{lport.}.'; Value = '{"id": ""}'; Says = '*lport/ *empty id*' }
     ) {
         $folder = Join-Path $TestDrive ([guid]::NewGuid()); New-Item -ItemType Directory $folder | Out-Null

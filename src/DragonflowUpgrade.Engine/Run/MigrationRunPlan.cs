@@ -132,7 +132,7 @@ namespace DragonflowUpgrade.Engine.Run
             // The originals are never changed, but the snapshot's slots are: take the list of them now.
             var objects = snapshot.Originals().ToList();
             string source = Store.Location, path = BackupPath;
-            _backup = Task.Run(() => NbBackup.Write(objects, source, path));
+            _backup = Task.Run(() => NbBackup.WriteRunBackup(objects, source, path));
         }
 
         private protected override void OnDispose()

@@ -56,12 +56,23 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>
-        /// Writes a backup of objects already read from <paramref name="source"/> (a run's
-        /// snapshot, taken under the upgrade lock), so the database is not read twice. The file
-        /// is then read back as a restore reads it; one that does not read back is removed and
-        /// refused, so no backup exists that its restore would refuse.
+        /// Writes a backup of objects already read from <paramref name="source"/>, so the database
+        /// is not read twice. The file is then read back as a restore reads it; one that does not
+        /// read back is removed and refused, so no backup exists that its restore would refuse.
         /// </summary>
-        public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path, bool overwrite = false)
+        public static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path, bool overwrite = false) =>
+            Write(objects, source, path, overwrite, ReadsBack);
+
+        /// <summary>
+        /// <see cref="Write(IEnumerable{NbEntry}, string, string, bool)"/> for a run's snapshot, taken
+        /// under the upgrade lock: its objects were each read through <see cref="StoredValue.Checked"/>
+        /// and its keys are each once, so the file is read back by its lines' count and SHA-256
+        /// against the header, not parsed again.
+        /// </summary>
+        internal static BackupInfo WriteRunBackup(IEnumerable<NbEntry> objects, string source, string path) =>
+            Write(objects, source, path, false, LinesReadBack);
+
+        static BackupInfo Write(IEnumerable<NbEntry> objects, string source, string path, bool overwrite, Action<BackupInfo> readBack)
         {
             CheckPath(path);
             if (IsDatabaseFile(path, source))
@@ -81,11 +92,11 @@ namespace DragonflowUpgrade.Engine.Safety
             // The lines are hashed once, for the header: the file read back is checked against it,
             // so a line written other than it was hashed is found there.
             FileNbStore.WriteFile(info.Path, Header(info), entries, ownerOnly: true, replace: overwrite, hash: null);
-            try { ReadsBack(info); }
+            try { readBack(info); }
             catch (BackupInvalidException e)
             {
                 try { File.Delete(info.Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-                throw new BackupInvalidException(info.Path, $"the backup just written does not read back, so it was removed: {e.InnerException?.Message ?? e.Message}", e);
+                throw new BackupInvalidException(info.Path, $"the backup just written does not read back, so it was removed: {e.InnerException?.Message ?? e.Problem}", e);
             }
             info.Size = new FileInfo(info.Path).Length;
             return info;
@@ -229,14 +240,36 @@ namespace DragonflowUpgrade.Engine.Safety
         // the file store checks against the header), one object at a time rather than all at once.
         static void ReadsBack(BackupInfo info)
         {
-            var header = ReadHeader(info.Path);
-            if (header.Objects != info.Objects || !string.Equals(header.Checksum, info.Checksum, StringComparison.OrdinalIgnoreCase))
-                throw new BackupInvalidException(info.Path, "its header is not the one written.");
+            CheckHeaderWritten(info);
             try { foreach (var _ in StoredValue.Checked(new FileNbStore(info.Path))) { } }
             catch (Exception e) when (e is NbStoreException || e is IOException)
             {
                 throw new BackupInvalidException(info.Path, $"the backup is damaged ({e.Message})", e);
             }
+        }
+
+        // Finds in a backup just written from checked objects the header written and every line
+        // as it was hashed for it: a line lost, added, changed or cut short changes the count or the checksum.
+        internal static void LinesReadBack(BackupInfo info)
+        {
+            CheckHeaderWritten(info);
+            (int Lines, string Checksum) read;
+            try { read = new FileNbStore(info.Path).HashObjectLines(); }
+            catch (Exception e) when (e is NbStoreException || e is IOException)
+            {
+                throw new BackupInvalidException(info.Path, $"the backup is damaged ({e.Message})", e);
+            }
+            if (read.Lines != info.Objects)
+                throw new BackupInvalidException(info.Path, $"it holds {read.Lines} object lines, not the {info.Objects} written.");
+            if (!string.Equals(read.Checksum, info.Checksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(info.Path, "its object lines are not the ones written: their SHA-256 is not the header's.");
+        }
+
+        static void CheckHeaderWritten(BackupInfo info)
+        {
+            var header = ReadHeader(info.Path);
+            if (header.Objects != info.Objects || !string.Equals(header.Checksum, info.Checksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(info.Path, "its header is not the one written.");
         }
 
         /// <summary>Reads the object lines of an embedded file and checks their count and SHA-256.</summary>

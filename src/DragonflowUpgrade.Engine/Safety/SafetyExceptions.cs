@@ -101,9 +101,13 @@ namespace DragonflowUpgrade.Engine.Safety
                    recommendedAction ?? "Give a backup this module wrote and that was not changed since.", inner)
         {
             Path = path;
+            Problem = problem;
         }
 
         public string Path { get; }
+
+        // What is wrong, without the path and what follows: for a message that says both already.
+        internal string Problem { get; }
     }
 
     /// <summary>A backup path that cannot hold a backup: the wrong kind of name, or a file the run writes. Nothing was read.</summary>

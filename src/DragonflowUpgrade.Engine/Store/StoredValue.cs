@@ -11,10 +11,12 @@ namespace DragonflowUpgrade.Engine.Store
     /// store, and is checked there only. So a value that a backup could not give back is refused
     /// when it is read, naming its key, before anything is written.
     /// Carried byte-exact: any one JSON value (object, number, string, array, true, false, null)
-    /// in UTF-8, with whatever spacing and escapes it was stored with.
+    /// in UTF-8, with whatever spacing between its tokens and escapes it was stored with.
     /// Refused: an empty value, bytes that are not UTF-8, a leading byte order mark, text that is
-    /// not JSON or has more after the value, nesting deeper than <see cref="MaxDepth"/>
-    /// (the limit of the module's JSON reader), and a key with an empty id.
+    /// not JSON or has more after the value, spacing before or after the value or a line break in it
+    /// (a backup line keeps each value from its first token to its last, on one line), nesting
+    /// deeper than <see cref="MaxDepth"/> (the limit of the module's JSON reader), and a key with
+    /// an empty id.
     /// </summary>
     public static class StoredValue
     {
@@ -65,7 +67,14 @@ namespace DragonflowUpgrade.Engine.Store
                 bool tooDeep = deepest >= maxDepth - 1 && at >= 0 && at < value.Length && (value[(int)at] == '[' || value[(int)at] == '{');
                 return $"is not one valid JSON value (at byte {at}{(tooDeep ? $": objects and arrays may be nested {maxDepth} deep at most" : "")}).";
             }
-            return null;
+            // A backup line keeps a value from its first token to its last, so spacing around it would
+            // not come back; valid JSON holds a line feed only as spacing between tokens (pretty-printed).
+            if (IsSpace(value[0]) || IsSpace(value[value.Length - 1]))
+                return "has spacing before or after its JSON value, which a backup does not keep.";
+            int lineBreak = value.IndexOf((byte)'\n');
+            return lineBreak < 0 ? null : $"holds a line break (at byte {lineBreak}), and a backup holds each value on one line.";
         }
+
+        static bool IsSpace(byte b) => b == ' ' || b == '\t' || b == '\r' || b == '\n';
     }
 }

@@ -197,6 +197,53 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             Assert.Equal(before, Hash(path));
         }
 
+        // A run's backup is read back by its lines' count and SHA-256 only (its objects were checked
+        // as they were read): what the disk can do to the file between the write and the read is still found.
+        [Theory]
+        [InlineData("a byte changed", "run.jsonl", "their SHA-256 is not the header's")]
+        [InlineData("a line gone", "run.jsonl", "it holds 2 object lines, not the 3 written")]
+        [InlineData("a line more", "run.jsonl", "it holds 4 object lines, not the 3 written")]
+        [InlineData("a line cut short", "run.jsonl", "their SHA-256 is not the header's")]
+        [InlineData("the end of the gzip cut off", "run.jsonl.gz", "gzip file")]  // cut short, or not a whole one
+        public void A_run_backup_read_back_by_count_and_checksum_still_finds_what_the_disk_changed(string damage, string file, string says)
+        {
+            string path = Path.Combine(_dir, file);
+            var info = NbBackup.WriteRunBackup(Objects, $"redis://admin:{Secret}@127.0.0.1:1/3", path);
+            NbBackup.LinesReadBack(info);  // as written, it reads back
+            if (file.EndsWith(".gz"))
+                File.WriteAllBytes(path, File.ReadAllBytes(path)[..^10]);
+            else
+            {
+                // The header, then lport (whose value holds the secret), lswitch and unique_key, in key order.
+                var lines = File.ReadAllLines(path).ToList();
+                switch (damage)
+                {
+                    case "a byte changed": lines[1] = lines[1].Replace("hostile-", "hostile_"); break;
+                    case "a line gone": lines.RemoveAt(3); break;
+                    case "a line more": lines.Add(lines[3].Replace("17", "18")); break;
+                    case "a line cut short": lines[1] = lines[1][..^10]; break;
+                }
+                File.WriteAllText(path, string.Join("\n", lines) + "\n");
+            }
+            var e = Assert.Throws<BackupInvalidException>(() => NbBackup.LinesReadBack(info));
+            Assert.Contains(path, e.Message);
+            Assert.Contains(says, e.Message);
+            NoSecretIn(e);
+        }
+
+        [Fact]
+        public void A_run_backup_that_does_not_read_back_is_removed_and_refused()
+        {
+            // Objects handed over unchecked, a value with a line break among them: the backup's
+            // lines are one more than its objects, and the read-back is what stops it.
+            string path = Path.Combine(_dir, "run.jsonl.gz");
+            var objects = Objects.Append(new NbEntry(new NbKey("lport", null, "bad"), Utf8("{\"id\":\n\"bad\"}"))).ToList();
+            var e = Assert.Throws<BackupInvalidException>(() => NbBackup.WriteRunBackup(objects, $"redis://admin:{Secret}@127.0.0.1:1/3", path));
+            Assert.Equal($"{path}: the backup just written does not read back, so it was removed: it holds 5 object lines, not the 4 written. Nothing was written to the database.", e.Message);
+            NoSecretIn(e);
+            Assert.Empty(Directory.GetFiles(_dir));
+        }
+
         [Fact]
         public void A_write_to_a_file_with_a_header_keeps_its_count_and_checksum_right()
         {
@@ -404,6 +451,9 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["invalid UTF-8"] = (new NbKey("lport", "t1", "bad"), Utf8("{\"id\": \"bad\", \"name\": \"_\"}").Select(x => x == (byte)'_' ? (byte)0xC0 : x).ToArray(), "is not UTF-8"),
             ["nesting one level too deep"] = (new NbKey("lport", null, "bad"), Utf8(Nested(65)), "nested 64 deep at most"),
             ["an empty value"] = (new NbKey("lport", "t1", "bad"), Array.Empty<byte>(), "is empty"),
+            ["a pretty-printed value"] = (new NbKey("lport", "t1", "bad"), Utf8("{\n  \"id\": \"bad\"\n}"), "holds a line break (at byte 1)"),
+            ["a space before the value"] = (new NbKey("lport", "t1", "bad"), Utf8(" {\"id\": \"bad\"}"), "spacing before or after its JSON value"),
+            ["a counter with a space after it"] = (new NbKey("unique_key", null, "lport"), Utf8("17 "), "spacing before or after its JSON value"),
             ["a counter that is not UTF-8"] = (new NbKey("unique_key", null, "lport"), new byte[] { (byte)'1', 0xFE }, "is not UTF-8"),
             ["an empty id"] = (new NbKey("lport", null, ""), Utf8("{\"id\": \"\"}"), "empty id"),
         };
