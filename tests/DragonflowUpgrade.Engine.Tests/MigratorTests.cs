@@ -419,6 +419,45 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"p{i:D5}"), ids);
         }
 
+        // An object's stored text is checked once, in the first pass that reads it: what that check
+        // found must hold in every later pass and read, which hand the text out unchecked.
+        [Theory]
+        [InlineData(10)]    // read on the migration's thread
+        [InlineData(3000)]  // checked a few batches ahead, on another thread
+        public void A_value_that_is_not_an_object_is_refused_in_every_pass_and_read_not_only_the_first(int count)
+        {
+            var snapshot = Large(count, id => Encoding.UTF8.GetBytes(id == "p00005" ? "[1, 2]" : $"{{\"id\": \"{id}\", \"topic\": \"t\"}}"));
+            for (int pass = 1; pass <= 2; pass++)
+            {
+                int seen = 0;
+                var e = Assert.Throws<InvalidOperationException>(() => { foreach (var port in snapshot.GetAll("lport")) seen++; });
+                Assert.Equal(5, seen);
+                Assert.Equal("lport/p00005 (topic t) holds array, not an object; table 'lport' cannot be read as objects.", e.Message);
+            }
+            Assert.Throws<InvalidOperationException>(() => snapshot.Get("lport", "p00005"));
+        }
+
+        [Theory]
+        [InlineData(10)]
+        [InlineData(3000)]
+        public void An_object_read_again_in_a_later_pass_is_compared_as_its_first_check_found_it_stored(int count)
+        {
+            // p00000 stored in another format than NbJson writes: rewritten with its data, it is no change.
+            // p00001 stored as NbJson writes it: 1 rewritten as 1.0 is a change (to Dragonflow, a float).
+            var snapshot = Large(count, id => Encoding.UTF8.GetBytes(
+                id == "p00000" ? "{\"id\":\"p00000\",\"topic\":\"t\",\"n\":1.0}" : $"{{\"id\": \"{id}\", \"topic\": \"t\", \"n\": 1}}"));
+            Assert.Equal(count, snapshot.GetAll("lport").Count());  // the first pass checks every object
+            foreach (var port in snapshot.GetAll("lport"))
+            {
+                if ((string)port["id"] == "p00001") port["n"] = 1.0;
+                snapshot.Update("lport", port);
+            }
+            var p0 = snapshot.Get("lport", "p00000");
+            snapshot.Update("lport", p0);
+            Assert.Equal(new[] { "lport/p00001 (topic t)" }, snapshot.Diff().Select(w => w.Key.ToString()));
+            Assert.Equal("{\"id\": \"p00001\", \"topic\": \"t\", \"n\": 1.0}", Encoding.UTF8.GetString(snapshot.Diff()[0].Value.Span));
+        }
+
         [Fact]
         public void An_object_that_is_not_json_stops_a_pass_over_a_large_table_at_that_object_naming_it()
         {

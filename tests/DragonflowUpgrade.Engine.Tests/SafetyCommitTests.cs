@@ -125,6 +125,63 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        // A journal of about 15 MB is stored in four writes of rows (4 MB each, then the rest); each
+        // is made while the file takes the next entries, and the last is awaited before the file is
+        // finished. A write of rows that fails, wherever it is, stops the commit before its marker.
+        [Theory]
+        [InlineData("redis", 0)]  // the first write of rows
+        [InlineData("redis", 2)]
+        [InlineData("redis", 3)]  // the last
+        [InlineData("etcd", 1)]
+        public void A_journal_whose_rows_are_not_all_stored_stops_the_commit_before_its_marker_and_leaves_no_journal_file(string kind, int rowWrites)
+        {
+            string uri = Safe.NewDatabase(kind, Original);
+            string filler = new string('x', 6000);
+            var writes = Original.Where(e => e.Key.Table == "lport")
+                .Select(e => new NbEntry(e.Key, Safe.Json($"{{\"id\": \"{e.Key.Id}\", \"topic\": \"{e.Key.Topic}\", \"filler\": \"{filler}\"}}"))).ToList();
+            BackupInfo backup;
+            SortedDictionary<string, string> before;
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
+                before = Safe.Dump(store);
+            }
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 1 + rowWrites))  // the row naming the journal, then rows
+            {
+                var e = Assert.Throws<NbStoreException>(() => CommitJournal.Prepare(store, writes, backup, new[] { "fill" }, null));
+                Assert.StartsWith($"Could not store the commit journal in {store.Location}: Could not write {store.Location}: the test stopped its writes after {1 + rowWrites}.", e.Message);
+                Assert.EndsWith("Nothing of the migration was written; the database is as it was.", e.Message);
+                Assert.Equal(1 + rowWrites, store.Writes);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+            }
+            // Neither the journal file nor its temporary file is left: the folder holds the backup alone.
+            Assert.Equal(new[] { backup.Path }, Directory.GetFiles(Path.GetDirectoryName(backup.Path)));
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_journal_of_several_writes_of_rows_is_stored_whole_before_its_marker()
+        {
+            string uri = Safe.NewDatabase("redis", Original);
+            string filler = new string('x', 6000);
+            var writes = Original.Where(e => e.Key.Table == "lport")
+                .Select(e => new NbEntry(e.Key, Safe.Json($"{{\"id\": \"{e.Key.Id}\", \"topic\": \"{e.Key.Topic}\", \"filler\": \"{filler}\"}}"))).ToList();
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri)))
+            {
+                var backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
+                var (record, changes) = CommitJournal.Prepare(store, writes, backup, new[] { "fill" }, null);
+                // The row naming the journal, four writes of rows, the marker: in that order.
+                Assert.Equal(6, store.Writes);
+                Assert.Equal(new[] { CommitJournal.RecordTable, CommitJournal.Table, CommitJournal.Table, CommitJournal.Table, CommitJournal.Table, CommitJournal.RecordTable },
+                             store.TablesWritten.Select(t => t.Single()));
+                Assert.Equal(record.JournalChunks, Safe.ModuleKeys(uri, CommitJournal.Table).Count);
+                File.Delete(CommitJournal.JournalPathFor(backup.Path));
+                CommitJournal.Resume(store);  // from the database's copy alone: its rows hold every change
+            }
+            Assert.Equal(writes.ToDictionary(w => w.Key.ToString(), w => Convert.ToBase64String(w.Value.Span)),
+                         Safe.Dump(uri).Where(p => p.Key.StartsWith("lport/")).ToDictionary(p => p.Key, p => p.Value));
+        }
+
         // Cut after no batch, one, the data but none of the log rows, everything but the finish (on Redis: 0, 1, 3, 4 batches of 1,000; on a file 0, 1, 1, 2).
         public static TheoryData<string, Point> ResumeCases => Cases(Point.NoBatch, Point.OneBatch, Point.AllTheData, Point.Everything);
         public static TheoryData<string, Point> UndoCases => Cases(Point.NoBatch, Point.HalfTheData, Point.Everything);

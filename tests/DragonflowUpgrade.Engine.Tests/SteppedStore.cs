@@ -62,7 +62,16 @@ namespace DragonflowUpgrade.Engine.Tests
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null) =>
             Step(changes, () => _store.WriteIf(changes, expected, progress));
 
+        int _writing;  // writes under way: a store takes one at a time
+
         void Step(IReadOnlyCollection<NbEntry> changes, Action write)
+        {
+            if (Interlocked.Increment(ref _writing) > 1) throw new InvalidOperationException("A write was started while another was under way.");
+            try { StepAlone(changes, write); }
+            finally { Interlocked.Decrement(ref _writing); }
+        }
+
+        void StepAlone(IReadOnlyCollection<NbEntry> changes, Action write)
         {
             if (_writesBeforeFailure >= 0 && Writes >= _writesBeforeFailure)
                 throw new NbStoreException($"Could not write {Location}: the test stopped its writes after {Writes}.");

@@ -31,9 +31,12 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         // Touches nothing of the snapshot's: it may run on another thread. An object is checked here
         // and handed out unread: its members are read as the migration asks for them (NbObject).
+        // Stored text checked as an object before (isChecked, its form) is not checked again: it
+        // cannot have changed, and a later migration's pass over the same table then costs no checking.
         [MethodImpl(Hot.Optimize)]
-        static Parsed Parse(NbKey key, ReadOnlyMemory<byte> bytes)
+        static Parsed Parse(NbKey key, ReadOnlyMemory<byte> bytes, Form isChecked)
         {
+            if (isChecked != Form.NotRead) return new Parsed { Value = new NbObject(bytes), AsWritten = isChecked == Form.AsWritten };
             var parsed = new Parsed();
             try { parsed.Value = NbJson.Check(bytes.Span, out parsed.AsWritten) ? new NbObject(bytes) : NbJson.Parse(bytes.Span); }
             catch (FormatException ex) { parsed.Error = new FormatException($"{key} is {ex.Message}", ex); }
@@ -48,7 +51,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             if (++_parsed % ParsesPerCollection == 0) GC.Collect(0);
             _lastRead = index;
             if (parsed.Error != null) ExceptionDispatchInfo.Capture(parsed.Error).Throw();
-            if (!changed) At(index).OriginalForm = parsed.AsWritten ? Form.AsWritten : Form.Other;
+            if (!changed && parsed.Value is NbObject) At(index).OriginalForm = parsed.AsWritten ? Form.AsWritten : Form.Other;
             return parsed.Value as NbObject ?? throw new InvalidOperationException(
                 $"{key} holds {NbJson.KindOf(parsed.Value)}, not an object; table '{key.Table}' cannot be read as objects.");
         }
@@ -65,7 +68,7 @@ namespace DragonflowUpgrade.Engine.Migrations
         {
             public const int BatchSize = 256;
             const int BatchesAhead = 8;
-            readonly (int Index, NbKey Key, ReadOnlyMemory<byte> Bytes, bool Changed)[] _live;
+            readonly (int Index, NbKey Key, ReadOnlyMemory<byte> Bytes, bool Changed, Form Checked)[] _live;
             readonly Parsed[] _parsed;
             readonly bool[] _done;  // by batch; set under the gate
             readonly int _batches;
@@ -76,7 +79,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             int _taking;   // the batch the migration is on
             bool _stop;
 
-            public ParseAhead((int, NbKey, ReadOnlyMemory<byte>, bool)[] live, TimeSpan patience)
+            public ParseAhead((int, NbKey, ReadOnlyMemory<byte>, bool, Form)[] live, TimeSpan patience)
             {
                 _live = live;
                 _patience = patience;
@@ -107,7 +110,7 @@ namespace DragonflowUpgrade.Engine.Migrations
                 int end = Math.Min((batch + 1) * BatchSize, _live.Length);
                 try
                 {
-                    for (int i = batch * BatchSize; i < end; i++) _parsed[i] = NbSnapshot.Parse(_live[i].Key, _live[i].Bytes);
+                    for (int i = batch * BatchSize; i < end; i++) _parsed[i] = NbSnapshot.Parse(_live[i].Key, _live[i].Bytes, _live[i].Checked);
                 }
                 finally
                 {

@@ -25,10 +25,13 @@ namespace DragonflowUpgrade.Engine.Migrations
             public Form OriginalForm;
 
             public ReadOnlyMemory<byte> Bytes => Changed ? Current : Original;
+            // The form of the bytes when they are the original and were checked as an object before, else NotRead.
+            public Form Checked => Changed ? Form.NotRead : OriginalForm;
         }
 
         // Whether the original is exactly what NbJson writes for its data, as what Dragonflow
-        // wrote always is: then a rewrite that comes out different changed the data.
+        // wrote always is: then a rewrite that comes out different changed the data. Known once
+        // the original has been checked as an object.
         enum Form : byte { NotRead, AsWritten, Other }
 
         sealed class Table
@@ -109,16 +112,16 @@ namespace DragonflowUpgrade.Engine.Migrations
             return t != null && id != null && t.Slots.TryGetValue(id, out int i) && At(i).CurrentKey.HasValue ? i : -1;
         }
         // The live objects of a table as they are now, in id order.
-        (int Index, NbKey Key, ReadOnlyMemory<byte> Bytes, bool Changed)[] Live(string table)
+        (int Index, NbKey Key, ReadOnlyMemory<byte> Bytes, bool Changed, Form Checked)[] Live(string table)
         {
             var t = ExistingTable(table);
-            if (t == null) return Array.Empty<(int, NbKey, ReadOnlyMemory<byte>, bool)>();
+            if (t == null) return Array.Empty<(int, NbKey, ReadOnlyMemory<byte>, bool, Form)>();
             var order = t.InIdOrder();
-            var live = new List<(int, NbKey, ReadOnlyMemory<byte>, bool)>(order.Length);
+            var live = new List<(int, NbKey, ReadOnlyMemory<byte>, bool, Form)>(order.Length);
             foreach (int i in order)
             {
                 ref Slot s = ref At(i);
-                if (s.CurrentKey.HasValue) live.Add((i, s.CurrentKey.Value, s.Bytes, s.Changed));
+                if (s.CurrentKey.HasValue) live.Add((i, s.CurrentKey.Value, s.Bytes, s.Changed, s.Checked));
             }
             return live.ToArray();
         }

@@ -61,10 +61,10 @@ namespace DragonflowUpgrade.Engine.Migrations
             using (var ahead = live.Length >= 2 * ParseAhead.BatchSize && Environment.ProcessorCount > 1 ? new ParseAhead(live, ParsingPatience) : null)
                 for (int i = 0; i < live.Length; i++)
                 {
-                    var (index, key, bytes, changed) = live[i];
+                    var (index, key, bytes, changed, isChecked) = live[i];
                     _lastTable = table;
                     _lastId = key.Id;
-                    yield return Accept(index, key, changed, ahead != null ? ahead.Take(i) : Parse(key, bytes));
+                    yield return Accept(index, key, changed, ahead != null ? ahead.Take(i) : Parse(key, bytes, isChecked));
                 }
         }
 
@@ -74,7 +74,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             _lastId = id;
             int i = Find(table, id);
             if (i < 0 || At(i).CurrentKey is not NbKey key) return null;
-            return Accept(i, key, At(i).Changed, Parse(key, At(i).Bytes));
+            return Accept(i, key, At(i).Changed, Parse(key, At(i).Bytes, At(i).Checked));
         }
         /// <summary>Error id: a migration wrote the migration log or one of the module's own tables.</summary>
         public const string ModuleTableWrittenId = "MigrationWritesModuleTable";

@@ -4,6 +4,8 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 using Microsoft.Extensions.Logging;
@@ -98,7 +100,7 @@ namespace DragonflowUpgrade.Engine.Safety
             return new CommitReport(record);
         }
 
-        /// <summary>Stores the journal (file, then database) and then the marker. Returns the changes in the order they are applied.</summary>
+        /// <summary>Stores the journal (in the file and, as the file takes it, in the database) and then the marker. Returns the changes in the order they are applied.</summary>
         internal static (CommitRecord Record, IReadOnlyList<NbEntry> Changes) Prepare(INbStore store, IReadOnlyList<NbEntry> writes,
             BackupInfo backup, IReadOnlyList<string> migrations, IProgress<ProgressReport>? progress, string? keyLayoutOf = null)
         {
@@ -131,12 +133,15 @@ namespace DragonflowUpgrade.Engine.Safety
             // entries go into the database as they are made, a run of them (a chunk) per row.
             int chunks = 0;
             // Each entry is yielded in the buffer of one reused writer: the file writes it before it asks for the next.
+            // The rows are stored on another thread while the file takes the next entries, one write
+            // at a time; the last is stored before the file is finished.
             IEnumerable<NbEntry> Journal()
             {
                 var entries = new ReusedJsonWriter();
                 var chunk = new MemoryStream();
                 var rows = new List<NbEntry>();
                 long rowBytes = 0;
+                Task? storing = null;
                 void CloseRow()
                 {
                     chunk.WriteByte((byte)']');
@@ -144,25 +149,44 @@ namespace DragonflowUpgrade.Engine.Safety
                     rowBytes += chunk.Length;
                     chunk.SetLength(0);
                 }
-                for (int i = 0; i < changes.Count; i++)
+                void AwaitStored()
                 {
-                    var value = JournalValue(entries, changes[i]);
-                    if (inDatabase)
+                    var write = storing;
+                    storing = null;
+                    try { write?.GetAwaiter().GetResult(); }
+                    catch (NbStoreException e) { throw JournalNotStored(store, e); }
+                }
+                try
+                {
+                    for (int i = 0; i < changes.Count; i++)
                     {
-                        // A row is closed before an entry would take it past its size: only a row of one entry is larger.
-                        if (chunk.Length > 0 && chunk.Length + value.Count >= JournalChunkBytes) CloseRow();
-                        chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
-                        chunk.Write(value.Array!, value.Offset, value.Count);  // a segment of the writer's buffer
-                        if (i == changes.Count - 1) CloseRow();
-                        if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
+                        var value = JournalValue(entries, changes[i]);
+                        if (inDatabase)
                         {
-                            try { store.Write(rows); }
-                            catch (NbStoreException e) { throw JournalNotStored(store, e); }
-                            rows.Clear();
-                            rowBytes = 0;
+                            // A row is closed before an entry would take it past its size: only a row of one entry is larger.
+                            if (chunk.Length > 0 && chunk.Length + value.Count >= JournalChunkBytes) CloseRow();
+                            chunk.WriteByte(chunk.Length == 0 ? (byte)'[' : (byte)',');
+                            chunk.Write(value.Array!, value.Offset, value.Count);  // a segment of the writer's buffer
+                            if (i == changes.Count - 1) CloseRow();
+                            if (rowBytes >= JournalWriteBytes || i == changes.Count - 1)
+                            {
+                                AwaitStored();
+                                var full = rows;
+                                // A thread of its own: a write blocks, and the store's replies may need the pool's threads.
+                                storing = Task.Factory.StartNew(() => store.Write(full), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                                rows = new List<NbEntry>();
+                                rowBytes = 0;
+                            }
                         }
+                        yield return new NbEntry(JournalKey(run, i), value.AsMemory());
                     }
-                    yield return new NbEntry(JournalKey(run, i), value.AsMemory());
+                    AwaitStored();
+                }
+                finally
+                {
+                    // The file failed: its error is the one reported, and no write is left running behind it.
+                    try { storing?.Wait(); }
+                    catch (AggregateException) { }
                 }
             }
             record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
