@@ -129,11 +129,12 @@ namespace DragonflowUpgrade.Engine.Tests
         // is made while the file takes the next entries, and the last is awaited before the file is
         // finished. A write of rows that fails, wherever it is, stops the commit before its marker.
         [Theory]
-        [InlineData("redis", 0)]  // the first write of rows
-        [InlineData("redis", 2)]
-        [InlineData("redis", 3)]  // the last
-        [InlineData("etcd", 1)]
-        public void A_journal_whose_rows_are_not_all_stored_stops_the_commit_before_its_marker_and_leaves_no_journal_file(string kind, int rowWrites)
+        [InlineData("redis", 0, false)]  // the first write of rows
+        [InlineData("redis", 2, false)]
+        [InlineData("redis", 3, false)]  // the last
+        [InlineData("etcd", 1, false)]
+        [InlineData("redis", 2, true)]   // a store that fails with an error not its own: still the rows', not the file's
+        public void A_journal_whose_rows_are_not_all_stored_stops_the_commit_before_its_marker_and_leaves_no_journal_file(string kind, int rowWrites, bool ioError)
         {
             string uri = Safe.NewDatabase(kind, Original);
             string filler = new string('x', 6000);
@@ -148,6 +149,7 @@ namespace DragonflowUpgrade.Engine.Tests
             }
             using (var store = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: 1 + rowWrites))  // the row naming the journal, then rows
             {
+                if (ioError) store.Failure = message => new IOException(message);
                 var e = Assert.Throws<NbStoreException>(() => CommitJournal.Prepare(store, writes, backup, new[] { "fill" }, null));
                 Assert.StartsWith($"Could not store the commit journal in {store.Location}: Could not write {store.Location}: the test stopped its writes after {1 + rowWrites}.", e.Message);
                 Assert.EndsWith("Nothing of the migration was written; the database is as it was.", e.Message);
@@ -157,6 +159,32 @@ namespace DragonflowUpgrade.Engine.Tests
             // Neither the journal file nor its temporary file is left: the folder holds the backup alone.
             Assert.Equal(new[] { backup.Path }, Directory.GetFiles(Path.GetDirectoryName(backup.Path)));
             Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        // The journal file cannot be put in place (here a folder took its name after the backup was
+        // written; a full disk fails the same way): the commit stops before its marker, saying so.
+        [Theory]
+        [InlineData("redis")]
+        [InlineData("file")]
+        public void A_journal_file_that_cannot_be_written_stops_the_commit_before_its_marker_and_says_nothing_was_written(string kind)
+        {
+            var s = Prepare(kind);
+            string journal = CommitJournal.JournalPathFor(s.Backup.Path);
+            Directory.CreateDirectory(journal);
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var e = Assert.Throws<NbStoreException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
+                Assert.StartsWith($"Could not write the commit journal beside the backup: Cannot write '{journal}': ", e.Message);
+                Assert.EndsWith("Nothing of the migration was written; the database is as it was.", e.Message);
+                Assert.Null(CommitJournal.ReadInProgress(store));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+            // With the folder gone, the next commit goes through and removes the rows the failed one stored.
+            Directory.Delete(journal);
+            using (var store = NbStoreFactory.Open(s.Uri))
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
+            Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
         }
 
         [Fact]

@@ -33,6 +33,9 @@ namespace DragonflowUpgrade.Engine.Tests
             _holdFolder = string.IsNullOrEmpty(holdFolder) ? null : holdFolder;   // PowerShell passes $null to a string as ''
         }
 
+        /// <summary>What a failing write throws, given its message; by default the store's own error.</summary>
+        public Func<string, Exception> Failure { get; set; } = message => new NbStoreException(message);
+
         /// <summary>How many writes went through.</summary>
         public int Writes { get; private set; }
 
@@ -74,7 +77,7 @@ namespace DragonflowUpgrade.Engine.Tests
         void StepAlone(IReadOnlyCollection<NbEntry> changes, Action write)
         {
             if (_writesBeforeFailure >= 0 && Writes >= _writesBeforeFailure)
-                throw new NbStoreException($"Could not write {Location}: the test stopped its writes after {Writes}.");
+                throw Failure($"Could not write {Location}: the test stopped its writes after {Writes}.");
             write();
             Writes++;
             var tables = new HashSet<string>(StringComparer.Ordinal);

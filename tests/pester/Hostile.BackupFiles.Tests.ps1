@@ -80,4 +80,17 @@ Describe 'A backup path naming a file that exists' {
         $err.FullyQualifiedErrorId | Should -BeLike 'BackupPathInvalid*'
         Get-ChildItem -LiteralPath $folder -Recurse -File | ForEach-Object { "$($_.FullName) $(Get-Hash $_.FullName)" } | Should -Be $hashes
     }
+
+    It 'is refused by Invoke-DfMigration before anything is read when a folder has its journal''s name' {
+        $folder = New-Folder
+        $db = Join-Path $folder 'nb.jsonl'; New-Database $db
+        New-Item -ItemType Directory (Join-Path $folder 'bk/new.journal.jsonl.gz') | Out-Null
+        $before = Get-Hash $db
+        $err = $null
+        try { Invoke-DfMigration -Database $db -TargetRelease queens -BackupPath (Join-Path $folder 'bk/new.jsonl.gz') -Force -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupPathInvalid*'
+        $err.Exception.Message | Should -BeLike '*has a folder beside it where its journal goes (new.journal.jsonl.gz)*Nothing was read or written.'
+        Get-Hash $db | Should -Be $before
+        @(Get-ChildItem -LiteralPath (Join-Path $folder 'bk') -Recurse).Name | Should -Be 'new.journal.jsonl.gz'
+    }
 }

@@ -132,6 +132,7 @@ namespace DragonflowUpgrade.Engine.Safety
             // Each entry is made once, as the file takes it; where the store keeps the journal too, the
             // entries go into the database as they are made, a run of them (a chunk) per row.
             int chunks = 0;
+            bool rowsFailed = false;
             // Each entry is yielded in the buffer of one reused writer: the file writes it before it asks for the next.
             // The rows are stored on another thread while the file takes the next entries, one write
             // at a time; the last is stored before the file is finished.
@@ -154,7 +155,11 @@ namespace DragonflowUpgrade.Engine.Safety
                     var write = storing;
                     storing = null;
                     try { write?.GetAwaiter().GetResult(); }
-                    catch (NbStoreException e) { throw JournalNotStored(store, e); }
+                    catch (Exception e)  // whatever the store threw: it must not pass for the file's error
+                    {
+                        rowsFailed = true;
+                        throw JournalNotStored(store, e);
+                    }
                 }
                 try
                 {
@@ -189,7 +194,15 @@ namespace DragonflowUpgrade.Engine.Safety
                     catch (AggregateException) { }
                 }
             }
-            record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
+            try
+            {
+                record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
+            }
+            catch (NbStoreException e) when (!rowsFailed)
+            {
+                // Rows already stored stay, with the record naming them: the next run removes them.
+                throw new NbStoreException($"Could not write the commit journal beside the backup: {e.Message} Nothing of the migration was written; the database is as it was.", e);
+            }
             try
             {
                 store.Write(new[] { new NbEntry(MarkerKey, record.ToJson()) });
@@ -252,7 +265,7 @@ namespace DragonflowUpgrade.Engine.Safety
             RemoveJournal(store, record, logger);
         }
 
-        static NbStoreException JournalNotStored(INbStore store, NbStoreException e) =>
+        static NbStoreException JournalNotStored(INbStore store, Exception e) =>
             new NbStoreException($"Could not store the commit journal in {store.Location}: {e.Message} Nothing of the migration was written; the database is as it was.", e);
 
         /// <summary>Deletes the run's journal rows (all of them when <paramref name="run"/> is null), then the row that names them.</summary>

@@ -149,8 +149,11 @@ namespace DragonflowUpgrade.Engine.Safety
         {
             if (File.Exists(path))
                 throw new BackupPathInvalidException(path, "already exists: a backup does not replace a file. Name a new file or a folder (Backup-DfNbDatabase -Force replaces it).");
-            if (File.Exists(CommitJournal.JournalPathFor(path)))
-                throw new BackupPathInvalidException(path, $"has a journal beside it ({System.IO.Path.GetFileName(CommitJournal.JournalPathFor(path))}) from an earlier run: name a new file or a folder.");
+            string journal = CommitJournal.JournalPathFor(path);
+            if (File.Exists(journal))
+                throw new BackupPathInvalidException(path, $"has a journal beside it ({System.IO.Path.GetFileName(journal)}) from an earlier run: name a new file or a folder.");
+            if (Directory.Exists(journal))
+                throw new BackupPathInvalidException(path, $"has a folder beside it where its journal goes ({System.IO.Path.GetFileName(journal)}): name a new file or a folder.");
         }
 
         /// <summary>A timestamped file in the store's default backup folder: a <c>df-backups</c> folder beside a file database, else in the user's home folder.</summary>
