@@ -154,6 +154,40 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        // The plain text of a string is passed over many bytes at a time: whatever ends it is found
+        // wherever it is, before, across and after the widths read at once (16, 32 and 64 bytes).
+        [Theory]
+        [InlineData("\"")]            // the closing quote
+        [InlineData("\\n")]           // an escape
+        [InlineData("\\u00e9")]       // an escape as Python writes it
+        [InlineData("\u00e9")]        // a character outside ASCII, as UTF-8 (Python escapes it)
+        [InlineData("\u007f")]        // DEL, the first byte above printable ASCII (Python escapes it too)
+        [InlineData("\u0001")]        // a control character: an error
+        public void A_string_is_read_alike_whatever_ends_its_plain_text_and_wherever_it_is(string stop)
+        {
+            for (int before = 0; before <= 70; before++)
+            {
+                string text = stop == "\""
+                    ? "{\"k\": \"" + new string('a', before) + "\"}"
+                    : "{\"k\": \"" + new string('a', before) + stop + new string('b', 70 - before) + "\"}";
+                var utf8 = Encoding.UTF8.GetBytes(text);
+                if (stop == "\u0001")
+                {
+                    string error = $"not valid JSON: a control character inside a string at byte {7 + before}.";
+                    Assert.Equal(error, Assert.Throws<FormatException>(() => NbJson.Parse(utf8)).Message);
+                    Assert.Equal(error, Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(utf8, out _, valuesOf: new HashSet<string>())).Message);
+                    continue;
+                }
+                var value = (NbObject)NbJson.Parse(utf8, out bool asWritten);
+                using (var doc = System.Text.Json.JsonDocument.Parse(utf8))
+                    Assert.Equal(doc.RootElement.GetProperty("k").GetString(), (string)value["k"]);
+                Assert.Equal(Text(value) == text, asWritten);
+                Assert.Equal(stop[0] == '"' || stop[0] == '\\', asWritten);   // raw text outside printable ASCII is written escaped
+                NbJson.ParseAllMembers(utf8, out bool skippedAsWritten, valuesOf: new HashSet<string>());
+                Assert.Equal(asWritten, skippedAsWritten);
+            }
+        }
+
         [Theory]
         [InlineData("{\"a\": 1, \"b\": [1, -2], \"c\": {\"d\": \"caf\\u00e9\\ud83d\\ude00\"}, \"e\": 1.5, \"f\": null, \"g\": true, \"h\": \"x\\\"y\\n\\u0001\", \"i\": [], \"j\": {}}", true)]
         [InlineData("{\"a\":1}", false)]
@@ -169,6 +203,14 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("{\"n\": 1.50}", false)]
         [InlineData("{\"n\": 1E+20}", false)]
         [InlineData("{\"n\": -0}", false)]
+        [InlineData("{\"a\":  1}", false)]
+        [InlineData("{\"a\":\t1}", false)]
+        [InlineData("{\"a\": \t1}", false)]
+        [InlineData("{\"a\": 1,\n \"b\": 2}", false)]
+        [InlineData("[1, 2 ]", false)]
+        [InlineData("[1,  2]", false)]
+        [InlineData("1 ", false)]
+        [InlineData("[1, 2]", true)]
         public void Parsing_tells_whether_the_text_is_exactly_as_it_would_be_written(string json, bool asWritten)
         {
             var value = NbJson.Parse(Encoding.UTF8.GetBytes(json), out bool parsedAsWritten);

@@ -40,10 +40,14 @@ namespace DragonflowUpgrade.Engine.Store
         [MethodImpl(Hot.Optimize)]
         static bool IsAscii(string name, ReadOnlySpan<byte> utf8)
         {
+#if NET8_0_OR_GREATER
+            return System.Text.Ascii.Equals(utf8, name);  // vectorized: false for any byte outside ASCII
+#else
             if (name.Length != utf8.Length) return false;
             for (int i = 0; i < utf8.Length; i++)
                 if (utf8[i] >= 0x80 || name[i] != utf8[i]) return false;
             return true;
+#endif
         }
     }
 }
