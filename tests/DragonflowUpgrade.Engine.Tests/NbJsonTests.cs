@@ -77,6 +77,11 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("{\"a\": 01}", "not a number at byte 6")]
         [InlineData("{\"a\": \"x}", "a string is not closed at byte 6")]
         [InlineData("{\"a\": \"\\q\"}", "an unknown escape at byte 7")]
+        [InlineData("{\"a\": \"\\u00g9\"}", "'\\u' needs four hex digits at byte 7")]
+        [InlineData("{\"a\": \"\\u000\0\"}", "'\\u' needs four hex digits at byte 7")]  // NULs after hex digits: int.Parse ignores them
+        [InlineData("{\"a\": \"\\u00e\0\"}", "'\\u' needs four hex digits at byte 7")]
+        [InlineData("{\"a\": \"\\u0\0\0\0\"}", "'\\u' needs four hex digits at byte 7")]
+        [InlineData("{\"a\": \"\\u00e\"}", "'\\u' needs four hex digits at byte 7")]
         [InlineData("{\"a\": 1, \"a\": 2}", "member 'a' appears twice at byte 9")]
         [InlineData("", "the text ends where a value should be at byte 0")]
         public void Malformed_json_is_an_error_saying_what_and_where(string json, string message)
@@ -133,6 +138,7 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("{\"a\": {\"b\": 01}, \"k\": 1}")]
         [InlineData("{\"a\": {\"b\" 1}, \"k\": 1}")]
         [InlineData("{\"a\": \"\\q\", \"k\": 1}")]
+        [InlineData("{\"a\": \"\\u000\0\", \"k\": 1}")]
         [InlineData("{\"a\": [tru], \"k\": 1}")]
         [InlineData("{\"a\": \"x\u0001\", \"k\": 1}")]
         [InlineData("{\"a\": \"x}")]
@@ -186,6 +192,34 @@ namespace DragonflowUpgrade.Engine.Tests
                 NbJson.ParseAllMembers(utf8, out bool skippedAsWritten, valuesOf: new HashSet<string>());
                 Assert.Equal(asWritten, skippedAsWritten);
             }
+        }
+
+        // Every byte, in the plain text of a string, at the edges of the widths read at once: NbJson
+        // refuses what System.Text.Json refuses, reads the same text from the rest, and knows whether it is as written.
+        [Fact]
+        public void Every_byte_in_a_string_is_read_as_System_Text_Json_reads_it()
+        {
+            foreach (int at in new[] { 0, 15, 16, 31, 32, 47 })
+                for (int b = 0; b < 256; b++)
+                {
+                    var utf8 = Encoding.ASCII.GetBytes("{\"k\": \"" + new string('a', 48) + "\"}");
+                    utf8[7 + at] = (byte)b;
+                    string? expected;
+                    try { using (var doc = System.Text.Json.JsonDocument.Parse(utf8)) expected = doc.RootElement.GetProperty("k").GetString(); }
+                    catch (Exception e) when (e is System.Text.Json.JsonException || e is InvalidOperationException) { expected = null; }  // bytes not UTF-8: refused by GetString
+                    string what = $"byte 0x{b:x2} at {at}";
+                    if (expected == null)
+                    {
+                        var e = Assert.Throws<FormatException>(() => NbJson.Parse(utf8));
+                        Assert.Equal(e.Message, Assert.Throws<FormatException>(() => NbJson.ParseAllMembers(utf8, out _, valuesOf: new HashSet<string>())).Message);
+                        continue;
+                    }
+                    var value = (NbObject)NbJson.Parse(utf8, out bool asWritten);
+                    Assert.True(expected == (string)value["k"], what);
+                    Assert.True(NbJson.Serialize(value).AsSpan().SequenceEqual(utf8) == asWritten, what);
+                    NbJson.ParseAllMembers(utf8, out bool skippedAsWritten, valuesOf: new HashSet<string>());
+                    Assert.True(asWritten == skippedAsWritten, what);
+                }
         }
 
         [Theory]

@@ -187,6 +187,46 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
         }
 
+        // Someone else in the backup's folder between the backup's read-back and the commit: the
+        // commit stops before its marker, writes over nothing of theirs and leaves the data as it was.
+        [Theory]
+        [InlineData("redis", "the backup deleted")]
+        [InlineData("file", "the backup's folder deleted")]
+        [InlineData("redis", "a file in place of the backup's folder")]
+        [InlineData("file", "a file at the journal's path")]
+        [InlineData("redis", "a link at the journal's path to another file")]
+        public void A_backup_folder_changed_under_the_run_stops_the_commit_before_its_marker_and_writes_over_nothing(string kind, string change)
+        {
+            var s = Prepare(kind);
+            string folder = Path.GetDirectoryName(s.Backup.Path), journal = CommitJournal.JournalPathFor(s.Backup.Path);
+            string other = Safe.TempFile("theirs.txt");
+            File.WriteAllText(other, "theirs");
+            switch (change)
+            {
+                case "the backup deleted": File.Delete(s.Backup.Path); break;
+                case "the backup's folder deleted": Directory.Delete(folder, true); break;
+                case "a file in place of the backup's folder": Directory.Delete(folder, true); File.WriteAllText(folder, "theirs"); break;
+                case "a file at the journal's path": File.Copy(other, journal); break;
+                default: File.CreateSymbolicLink(journal, other); break;
+            }
+            using (var store = NbStoreFactory.Open(s.Uri))
+            {
+                var e = Record.Exception(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
+                if (change.StartsWith("the backup", StringComparison.Ordinal))
+                    Assert.Equal($"{s.Backup.Path}: the run's backup was moved or deleted after it was written and read back, so its commit did not begin. " +
+                                 "Run again: the run reads the database afresh and writes a new backup. Nothing was written to the database.", Assert.IsType<BackupInvalidException>(e).Message);
+                else
+                {
+                    Assert.StartsWith("Could not write the commit journal beside the backup: Cannot write '", Assert.IsType<NbStoreException>(e).Message);
+                    Assert.EndsWith("Nothing of the migration was written; the database is as it was.", e.Message);
+                }
+                Assert.Null(CommitJournal.ReadInProgress(store));
+            }
+            Assert.Equal(s.Before, Safe.Dump(s.Uri));
+            Assert.Equal("theirs", File.ReadAllText(other));
+            if (change.StartsWith("a file", StringComparison.Ordinal)) Assert.Equal("theirs", File.ReadAllText(change.EndsWith("folder", StringComparison.Ordinal) ? folder : journal));
+        }
+
         [Fact]
         public void A_journal_of_several_writes_of_rows_is_stored_whole_before_its_marker()
         {
@@ -399,11 +439,14 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Null(CommitJournal.ReadInProgress(store));
                 Assert.Throws<NoUpgradeRunException>(() => CommitJournal.Resume(store));
                 Assert.Equal(s.Before, Safe.Dump(store));
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+                CommitJournal.Commit(store, s.Result.Writes, NextBackup(store), new[] { "bump" }, s.Result.Expected);
             }
             Assert.Equal(s.After, Safe.Dump(s.Uri));
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
         }
+
+        // The backup a next run makes: the journal of the last stays beside its own, and a journal never replaces a file.
+        static BackupInfo NextBackup(INbStore store) => NbBackup.Write(store, Safe.TempFile("next.jsonl.gz"));
 
         // A run's commit stopped as a kill stops it after the record naming its journal and the journal's rows, before its marker.
         static void KilledBeforeItsMarker(Scenario s, BackupInfo backup)
@@ -425,7 +468,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 CommitJournal.Undo(store, CommitJournal.PlanUndo(store, force: false));
                 Assert.Equal(s.Before, Safe.Dump(store));
                 Assert.NotEmpty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
-                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+                CommitJournal.Commit(store, s.Result.Writes, NextBackup(store), new[] { "bump" }, s.Result.Expected);
             }
             Assert.Equal(s.After, Safe.Dump(s.Uri));
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));

@@ -491,8 +491,8 @@ namespace DragonflowUpgrade.Engine.Json
                     case (byte)'r': text.Append('\r'); break;
                     case (byte)'t': text.Append('\t'); break;
                     case (byte)'u':
-                        if (i + 6 > b.Length || !int.TryParse(Encoding.ASCII.GetString(b.Slice(i + 2, 4).ToArray()), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int code))
-                            throw Invalid("'\\u' needs four hex digits", i);
+                        int code = i + 6 > b.Length ? -1 : Hex4(b.Slice(i + 2, 4));
+                        if (code < 0) throw Invalid("'\\u' needs four hex digits", i);
                         text.Append((char)code);
                         // Written as \u only where it has no short escape and is not plain ASCII, in lower-case hex.
                         if ((code < 128 && Escapes[code] != "\\u" + code.ToString("x4")) || HasUpperHex(b.Slice(i + 2, 4))) r.NotAsWritten = true;
@@ -506,6 +506,19 @@ namespace DragonflowUpgrade.Engine.Json
             Append(text, b.Slice(run, i - run), run);
             at = i + 1;
             return text.ToString();
+        }
+
+        // The value of four hex digits, or -1. Not int.Parse: it takes trailing NULs and blanks.
+        static int Hex4(ReadOnlySpan<byte> hex)
+        {
+            int code = 0;
+            foreach (byte h in hex)
+            {
+                int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                if (d < 0) return -1;
+                code = code * 16 + d;
+            }
+            return code;
         }
 
         static bool HasUpperHex(ReadOnlySpan<byte> hex)

@@ -132,7 +132,7 @@ namespace DragonflowUpgrade.Engine.Safety
             // Each entry is made once, as the file takes it; where the store keeps the journal too, the
             // entries go into the database as they are made, a run of them (a chunk) per row.
             int chunks = 0;
-            bool rowsFailed = false;
+            NbStoreException? rowsError = null;  // thrown through the file's write: not the file's error
             // Each entry is yielded in the buffer of one reused writer: the file writes it before it asks for the next.
             // The rows are stored on another thread while the file takes the next entries, one write
             // at a time; the last is stored before the file is finished.
@@ -157,8 +157,7 @@ namespace DragonflowUpgrade.Engine.Safety
                     try { write?.GetAwaiter().GetResult(); }
                     catch (Exception e)  // whatever the store threw: it must not pass for the file's error
                     {
-                        rowsFailed = true;
-                        throw JournalNotStored(store, e);
+                        throw rowsError = JournalNotStored(store, e);
                     }
                 }
                 try
@@ -196,13 +195,18 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             try
             {
-                record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true), chunks);
+                // Never over a file: one that appeared at the journal's path since the backup's was checked is someone else's.
+                record = record.WithJournal(FileNbStore.WriteFile(journalPath, record.ToHeader(JournalFormat), Journal(), ownerOnly: true, replace: false), chunks);
             }
-            catch (NbStoreException e) when (!rowsFailed)
+            catch (NbStoreException e) when (e != rowsError)
             {
                 // Rows already stored stay, with the record naming them: the next run removes them.
                 throw new NbStoreException($"Could not write the commit journal beside the backup: {e.Message} Nothing of the migration was written; the database is as it was.", e);
             }
+            // The marker makes the backup the way back: it must still be there.
+            if (!File.Exists(backup.Path))
+                throw new BackupInvalidException(backup.Path, "the run's backup was moved or deleted after it was written and read back, so its commit did not begin. " +
+                    "Run again: the run reads the database afresh and writes a new backup.");
             try
             {
                 store.Write(new[] { new NbEntry(MarkerKey, record.ToJson()) });

@@ -162,12 +162,12 @@ namespace DragonflowUpgrade.Engine.Safety
             return Unused(store.Parts.DefaultBackupFolder, store);
         }
 
-        // A timestamped backup file in a folder that neither exists nor has a journal: two runs in the same millisecond get two names.
+        // A timestamped backup path that no file or folder takes, nor its journal's: two runs in the same millisecond get two names.
         static string Unused(string folder, INbStore store)
         {
             string name = FileName(store);
             string path = System.IO.Path.Combine(folder, name + ".jsonl.gz");
-            for (int n = 2; File.Exists(path) || File.Exists(CommitJournal.JournalPathFor(path)) || Directory.Exists(path); n++)
+            for (int n = 2; File.Exists(path) || Directory.Exists(path) || File.Exists(CommitJournal.JournalPathFor(path)) || Directory.Exists(CommitJournal.JournalPathFor(path)); n++)
                 path = System.IO.Path.Combine(folder, $"{name}-{n}.jsonl.gz");
             return path;
         }

@@ -428,12 +428,13 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         internal static void WriteFile(string path, JsonElement? header, IEnumerable<NbEntry> entries, bool ownerOnly, bool replace, ContentHash? hash)
         {
-            path = RealPath(path);
-            string dir = System.IO.Path.GetDirectoryName(path)!;  // a full file path always has a folder
-            Directory.CreateDirectory(dir);
-            string temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
+            string? temp = null;
             try
             {
+                path = RealPath(path);
+                string dir = System.IO.Path.GetDirectoryName(path)!;  // a full file path always has a folder
+                Directory.CreateDirectory(dir);
+                temp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N"));
                 using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                 {
                     if (ownerOnly) FileModes.SetOwnerOnly(temp);
@@ -461,12 +462,12 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                TryDelete(temp);
+                if (temp != null) TryDelete(temp);
                 throw new NbStoreException($"Cannot write '{path}': {e.Message}", e);
             }
             catch
             {
-                TryDelete(temp);
+                if (temp != null) TryDelete(temp);
                 throw;
             }
         }
