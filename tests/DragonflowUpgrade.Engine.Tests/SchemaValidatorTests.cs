@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
@@ -241,6 +242,26 @@ namespace DragonflowUpgrade.Engine.Tests
             var only = CheckScope.ValuesOf(new[] { "tags" });
             var errors = SchemaValidator.Validate(Schema, new[] { (Net, CheckScope.Whole), (Entry("thing", "t1", value), only) }, _ => false);
             Assert.Equal(expected, string.Join(" | ", errors.Select(e => e.ToString())));
+        }
+
+        // The objects are checked in parts, on every core: the errors still come in the order of the
+        // objects, and a part's references resolve against the objects of every part.
+        [Fact]
+        public void The_errors_of_many_objects_come_in_their_order_and_references_resolve_across_them()
+        {
+            var entries = new List<NbEntry>();
+            var expected = new List<string>();
+            for (int i = 0; i < 20000; i++)
+            {
+                string id = $"t{i:D5}", count = i % 1234 == 7 ? "\"x\"" : "1", owner = i % 3001 == 5 ? "gone" : "n" + i % 3;
+                entries.Add(Entry("thing", id, Encoding.UTF8.GetBytes($"{{\"id\": \"{id}\", \"count\": {count}, \"owner\": \"{owner}\", \"subnet\": \"s{i % 3}\"}}")));
+                if (count != "1") expected.Add($"thing/{id} field count: must be an integer, not a string \"x\"");
+                if (owner == "gone") expected.Add($"thing/{id} field owner: refers to net/gone, which does not exist");
+            }
+            // What the things refer to comes last, in no part of theirs.
+            for (int n = 0; n < 3; n++)
+                entries.Add(Entry("net", "n" + n, Encoding.UTF8.GetBytes($"{{\"id\": \"n{n}\", \"subnets\": [{{\"id\": \"s{n}\"}}]}}")));
+            Assert.Equal(expected, SchemaValidator.Validate(Schema, entries, _ => false).Select(e => e.ToString()));
         }
 
         [Fact]

@@ -220,7 +220,8 @@ namespace DragonflowUpgrade.Engine.Migrations
                     if (change.Kind == SchemaChangeKind.FieldAdded && change.Automatic && change.Field != null && change.Field.IndexOf('.') < 0)
                         AutomaticUpgrade.WriteDefault(snapshot, change.Table, change.Field, schema.Target);
                 var scopeOf = ValidationScope(snapshot, schema);
-                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntriesAsRead().Select(x => (x.Entry, scopeOf(x.Entry.Key.Table, x.AsRead))), IgnoredByValidation);
+                var errors = SchemaValidator.Validate(schema.Target, snapshot.AllEntriesAsRead().Where(x => !IgnoredByValidation(x.Entry.Key.Table))
+                    .Select(x => (x.Entry, Scope: scopeOf(x.Entry.Key.Table, x.AsRead))).Where(x => !x.Scope.IsNothing), snapshot);
                 // A schema upgrade with a target names the target's release (PlanSchema).
                 if (errors.Count > 0) throw new SchemaValidationException(schema.To!, errors);
                 _logger.LogDebug("Validated the {Count} objects against release {Release} in {Ms} ms.", snapshot.Count, schema.To, validation.ElapsedMilliseconds);
@@ -241,7 +242,11 @@ namespace DragonflowUpgrade.Engine.Migrations
             _logger.LogDebug("Found {Count} changed objects in {Ms} ms.", writes.Count, diffClock.ElapsedMilliseconds);
             foreach (var row in applied) writes.Add(row.ToEntry());
             var layout = KeyLayoutChange(schema);
-            StoredKeys.Require(_store, snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)), layout ?? _store.Parts.KeyLayout);
+            // Keys stay in the layout they were read in unless it changes: then every key is written again, else only those put are
+            // checked. The snapshot holds one object per table and id, so no two of them share a stored key that leaves out the topic;
+            // a delete is of a key as read (an object moved to another topic is a delete and a put of the same stored key, where it has none).
+            StoredKeys.Require(_store, layout == null ? writes.Where(w => !w.IsDelete).Select(w => w.Key) : snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)),
+                layout ?? _store.Parts.KeyLayout);
             Add(counts, MigrationLog.Table).Creates += applied.Count;
             int rekeyed = 0;
             if (layout != null)

@@ -16,7 +16,7 @@ namespace DragonflowUpgrade.Engine.Migrations
     /// stored bytes and, once changed, its new bytes; <see cref="Diff()"/> gives only the
     /// objects whose data really changed.
     /// </summary>
-    public sealed partial class NbSnapshot : INbApi
+    public sealed partial class NbSnapshot : INbApi, Schema.IObjectIndex
     {
         /// <summary>The object a migration touched last, for error messages: "lport/1234".</summary>
         public string? LastObject => _lastTable == null ? null : _lastTable + "/" + _lastId;
@@ -49,6 +49,8 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>Every live object of every table.</summary>
         public IEnumerable<NbEntry> AllEntries() => AllEntriesAsRead().Select(x => x.Entry);
+
+        bool Schema.IObjectIndex.Exists(string table, string id) => Find(table, id) >= 0;
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
         public IEnumerable<NbEntry> Entries(string table) =>

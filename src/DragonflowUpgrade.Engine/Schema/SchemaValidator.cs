@@ -3,8 +3,10 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Numerics;
+using System.Runtime.ExceptionServices;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
+using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Store;
 
@@ -58,6 +60,15 @@ namespace DragonflowUpgrade.Engine.Schema
         public override string ToString() => IsNothing ? "nothing" : Values == null ? "whole" : "the values of " + string.Join(", ", Values.OrderBy(f => f, StringComparer.Ordinal));
     }
 
+    /// <summary>What references resolve against: the objects of the whole database.</summary>
+    internal interface IObjectIndex
+    {
+        bool Exists(string table, string id);
+
+        /// <summary>The objects of <paramref name="table"/> (for the ids their embedded lists hold).</summary>
+        IEnumerable<NbEntry> Entries(string table);
+    }
+
     /// <summary>
     /// Checks objects against a release's schema, each as far as its <see cref="CheckScope"/> says:
     /// known tables and fields, types, required fields, enum values, and references that resolve
@@ -68,14 +79,29 @@ namespace DragonflowUpgrade.Engine.Schema
         static readonly Regex Mac = new Regex("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$", RegexOptions.Compiled);
 
         readonly SchemaManifest _schema;
-        readonly Dictionary<string, HashSet<string>> _ids = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        readonly IObjectIndex _index;
         readonly Dictionary<string, HashSet<string>> _embeddedIds = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         readonly List<ValidationError> _errors = new List<ValidationError>();
         // While an object whose text is not as NbJson writes it is checked again: its text, and where its values lie in it.
         ReadOnlyMemory<byte> _text;
         Dictionary<object, (int Start, int Length)>? _spans;
 
-        SchemaValidator(SchemaManifest schema) { _schema = schema; }
+        SchemaValidator(SchemaManifest schema, IObjectIndex index)
+        {
+            _schema = schema;
+            _index = index;
+        }
+
+        // Another checker of the same objects: the index and the embedded ids are shared (only read once made), the errors its own.
+        SchemaValidator(SchemaValidator indexed)
+        {
+            _schema = indexed._schema;
+            _index = indexed._index;
+            _embeddedIds = indexed._embeddedIds;
+        }
+
+        // Objects checked by one task at a time; small, so that the cores finish together whatever each part holds.
+        const int Part = 4096;
 
         /// <summary>
         /// Validates <paramref name="entries"/> (the whole database) whole; tables for which <paramref name="ignoredTable"/> is true
@@ -90,17 +116,39 @@ namespace DragonflowUpgrade.Engine.Schema
         /// </summary>
         internal static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<(NbEntry Entry, CheckScope Scope)> entries, Func<string, bool> ignoredTable)
         {
-            var v = new SchemaValidator(schema);
             var checkedEntries = entries.Where(e => !ignoredTable(e.Entry.Key.Table)).ToList();
-            foreach (var (e, _) in checkedEntries)
+            return Validate(schema, checkedEntries, new EntryIndex(checkedEntries.Select(e => e.Entry).ToList()));
+        }
+
+        /// <summary>
+        /// Validates <paramref name="entries"/>, each as far as its scope says; references resolve against <paramref name="index"/>.
+        /// </summary>
+        internal static IReadOnlyList<ValidationError> Validate(SchemaManifest schema, IEnumerable<(NbEntry Entry, CheckScope Scope)> entries, IObjectIndex index)
+        {
+            var v = new SchemaValidator(schema, index);
+            var checkedEntries = entries.ToList();
+            v.IndexEmbedded();
+            // The objects are checked in parts on every core; the parts' errors, joined in order, are those a check in one pass finds.
+            var errors = new List<ValidationError>[(checkedEntries.Count + Part - 1) / Part];
+            try
             {
-                if (!v._ids.TryGetValue(e.Key.Table, out var ids)) v._ids[e.Key.Table] = ids = new HashSet<string>(StringComparer.Ordinal);
-                ids.Add(e.Key.Id);
+                Parallel.For(0, errors.Length, p =>
+                {
+                    var part = new SchemaValidator(v);
+                    for (int i = p * Part, end = Math.Min(checkedEntries.Count, i + Part); i < end; i++)
+                    {
+                        var (e, scope) = checkedEntries[i];
+                        if (!scope.IsNothing) part.Check(e, scope.Values);
+                    }
+                    errors[p] = part._errors;
+                });
             }
-            v.IndexEmbedded(checkedEntries.Select(x => x.Entry));
-            foreach (var (e, scope) in checkedEntries)
-                if (!scope.IsNothing) v.Check(e, scope.Values);
-            return v._errors;
+            catch (AggregateException e)
+            {
+                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                throw;
+            }
+            return errors.SelectMany(e => e).ToList();
         }
 
         // One object parsed at a time: a million parsed objects held together would take several
@@ -126,7 +174,7 @@ namespace DragonflowUpgrade.Engine.Schema
 
         // References into embedded lists ("lswitch.subnets") need the ids those lists hold: the
         // objects of the tables holding such lists are parsed for them first.
-        void IndexEmbedded(IEnumerable<NbEntry> entries)
+        void IndexEmbedded()
         {
             var wanted = _schema.Tables.Values.SelectMany(t => t.Model == null ? Enumerable.Empty<FieldSchema>() : t.Model.Fields.Values).Select(Innermost)
                 .Where(f => f.Type == "reference").Select(f => f.EmbeddedIn).OfType<string>().Distinct().ToList();
@@ -134,9 +182,8 @@ namespace DragonflowUpgrade.Engine.Schema
             {
                 var parts = path.Split('.');
                 var set = _embeddedIds[path] = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var e in entries)
+                foreach (var e in _index.Entries(parts[0]))
                 {
-                    if (e.Key.Table != parts[0]) continue;
                     object? value;
                     try { value = NbJson.ParseAllMembers(e.Value.Span, out _); }
                     catch (FormatException) { continue; }   // reported when the object is checked
@@ -287,7 +334,7 @@ namespace DragonflowUpgrade.Engine.Schema
                     string target = (string)v!;
                     if (f.Table != null)
                     {
-                        if (!(_ids.TryGetValue(f.Table, out var ids) && ids.Contains(target)))
+                        if (!_index.Exists(f.Table, target))
                             Fail(key, field, $"refers to {f.Table}/{target}, which does not exist");
                     }
                     else if (!(_embeddedIds.TryGetValue(f.EmbeddedIn!, out var ids) && ids.Contains(target)))
@@ -343,5 +390,26 @@ namespace DragonflowUpgrade.Engine.Schema
             if (slash < 0 || !IsIp(s.Substring(0, slash)) || !int.TryParse(s.Substring(slash + 1), out int len)) return false;
             return len >= 0 && len <= (s.Contains(":") ? 128 : 32);
         }
+    }
+
+    /// <summary>The objects of a list, as an <see cref="IObjectIndex"/>.</summary>
+    sealed class EntryIndex : IObjectIndex
+    {
+        readonly List<NbEntry> _entries;
+        readonly Dictionary<string, HashSet<string>> _ids = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+
+        public EntryIndex(List<NbEntry> entries)
+        {
+            _entries = entries;
+            foreach (var e in entries)
+            {
+                if (!_ids.TryGetValue(e.Key.Table, out var ids)) _ids[e.Key.Table] = ids = new HashSet<string>(StringComparer.Ordinal);
+                ids.Add(e.Key.Id);
+            }
+        }
+
+        public bool Exists(string table, string id) => _ids.TryGetValue(table, out var ids) && ids.Contains(id);
+
+        public IEnumerable<NbEntry> Entries(string table) => _entries.Where(e => e.Key.Table == table);
     }
 }
