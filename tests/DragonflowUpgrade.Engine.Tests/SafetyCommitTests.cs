@@ -192,7 +192,9 @@ namespace DragonflowUpgrade.Engine.Tests
         [Theory]
         [InlineData("redis", "the backup deleted")]
         [InlineData("file", "the backup's folder deleted")]
-        [InlineData("redis", "a file in place of the backup's folder")]
+        [InlineData("redis", "the backup deleted while the journal is stored")]
+        [InlineData("file", "the backup deleted while the journal is stored")]
+        [InlineData("redis", "the backup's folder replaced by a file")]
         [InlineData("file", "a file at the journal's path")]
         [InlineData("redis", "a link at the journal's path to another file")]
         public void A_backup_folder_changed_under_the_run_stops_the_commit_before_its_marker_and_writes_over_nothing(string kind, string change)
@@ -205,16 +207,25 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 case "the backup deleted": File.Delete(s.Backup.Path); break;
                 case "the backup's folder deleted": Directory.Delete(folder, true); break;
-                case "a file in place of the backup's folder": Directory.Delete(folder, true); File.WriteAllText(folder, "theirs"); break;
+                case "the backup's folder replaced by a file": Directory.Delete(folder, true); File.WriteAllText(folder, "theirs"); break;
                 case "a file at the journal's path": File.Copy(other, journal); break;
-                default: File.CreateSymbolicLink(journal, other); break;
+                case "a link at the journal's path to another file": File.CreateSymbolicLink(journal, other); break;
             }
+            // Deleted once the commit has checked it and begun storing its journal.
+            var storing = new OnReport(r => { if (change.EndsWith("while the journal is stored") && r.Activity == "Storing the commit journal") File.Delete(s.Backup.Path); });
             using (var store = NbStoreFactory.Open(s.Uri))
             {
-                var e = Record.Exception(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
+                var e = Record.Exception(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected, storing));
                 if (change.StartsWith("the backup", StringComparison.Ordinal))
+                {
                     Assert.Equal($"{s.Backup.Path}: the run's backup was moved or deleted after it was written and read back, so its commit did not begin. " +
-                                 "Run again: the run reads the database afresh and writes a new backup. Nothing was written to the database.", Assert.IsType<BackupInvalidException>(e).Message);
+                                 "Nothing was written to the database.", Assert.IsType<BackupInvalidException>(e).Message);
+                    Assert.Equal("Run again: the run reads the database afresh and writes a new backup.", ((BackupInvalidException)e).RecommendedAction);
+                    // No journal beside it: a run that names the same backup path is not refused for one.
+                    Assert.False(File.Exists(journal));
+                    if (change == "the backup's folder replaced by a file") Assert.Equal("theirs", File.ReadAllText(folder));
+                    else Assert.Equal(change != "the backup's folder deleted", Directory.Exists(folder));
+                }
                 else
                 {
                     Assert.StartsWith("Could not write the commit journal beside the backup: Cannot write '", Assert.IsType<NbStoreException>(e).Message);
@@ -224,7 +235,26 @@ namespace DragonflowUpgrade.Engine.Tests
             }
             Assert.Equal(s.Before, Safe.Dump(s.Uri));
             Assert.Equal("theirs", File.ReadAllText(other));
-            if (change.StartsWith("a file", StringComparison.Ordinal)) Assert.Equal("theirs", File.ReadAllText(change.EndsWith("folder", StringComparison.Ordinal) ? folder : journal));
+            if (change == "a file at the journal's path") Assert.Equal("theirs", File.ReadAllText(journal));
+        }
+
+        // A file whose folder cannot be made (a file holds its name) is the store's error, saying which file.
+        [Fact]
+        public void A_file_whose_folder_cannot_be_made_is_refused_naming_it()
+        {
+            string notAFolder = Safe.TempFile("theirs");
+            File.WriteAllText(notAFolder, "theirs");
+            string path = Path.Combine(notAFolder, "new.jsonl.gz");
+            var e = Assert.Throws<NbStoreException>(() => FileNbStore.WriteFile(path, null, Original));
+            Assert.StartsWith($"Cannot write '{path}': ", e.Message);
+            Assert.Equal("theirs", File.ReadAllText(notAFolder));
+        }
+
+        sealed class OnReport : IProgress<ProgressReport>
+        {
+            readonly Action<ProgressReport> _report;
+            public OnReport(Action<ProgressReport> report) { _report = report; }
+            public void Report(ProgressReport value) => _report(value);
         }
 
         [Fact]

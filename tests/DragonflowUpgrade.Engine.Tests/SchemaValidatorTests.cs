@@ -251,7 +251,7 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             var entries = new List<NbEntry>();
             var expected = new List<string>();
-            for (int i = 0; i < 20000; i++)
+            for (int i = 0; i < 5 * SchemaValidator.Part; i++)   // five parts, and the things referred to in a sixth
             {
                 string id = $"t{i:D5}", count = i % 1234 == 7 ? "\"x\"" : "1", owner = i % 3001 == 5 ? "gone" : "n" + i % 3;
                 entries.Add(Entry("thing", id, Encoding.UTF8.GetBytes($"{{\"id\": \"{id}\", \"count\": {count}, \"owner\": \"{owner}\", \"subnet\": \"s{i % 3}\"}}")));

@@ -508,7 +508,7 @@ namespace DragonflowUpgrade.Engine.Json
             return text.ToString();
         }
 
-        // The value of four hex digits, or -1. Not int.Parse: it takes trailing NULs and blanks.
+        // The value of four hex digits, or -1. Not int.Parse: it takes trailing NULs.
         static int Hex4(ReadOnlySpan<byte> hex)
         {
             int code = 0;

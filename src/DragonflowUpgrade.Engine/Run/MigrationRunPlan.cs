@@ -178,6 +178,7 @@ namespace DragonflowUpgrade.Engine.Run
                 .GetAwaiter().GetResult();
             _logger.LogDebug("Wrote and read back the backup of {Count} objects (waited {Ms} ms for it).", backup.Objects, clock.ElapsedMilliseconds);
             RequireLockHeld();   // the wait for the backup can be long
+            NbBackup.RequireStillThere(backup);   // before a caller records that the database is about to change
             beforeFirstWrite?.Invoke(backup);
             clock.Restart();
             var commit = _migrator.Commit(result, backup, progress);

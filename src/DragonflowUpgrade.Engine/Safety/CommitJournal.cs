@@ -112,6 +112,7 @@ namespace DragonflowUpgrade.Engine.Safety
             string run = CommitRecord.NewRunId();
             var record = CommitRecord.Begin(run, store.Location, backup, journalPath, changes, migrations, keyLayoutOf);
 
+            NbBackup.RequireStillThere(backup);
             progress?.Report(new ProgressReport("Storing the commit journal", journalPath, -1));
             bool inDatabase = store.Parts.KeepsJournal;
             if (inDatabase)
@@ -203,10 +204,14 @@ namespace DragonflowUpgrade.Engine.Safety
                 // Rows already stored stay, with the record naming them: the next run removes them.
                 throw new NbStoreException($"Could not write the commit journal beside the backup: {e.Message} Nothing of the migration was written; the database is as it was.", e);
             }
-            // The marker makes the backup the way back: it must still be there.
-            if (!File.Exists(backup.Path))
-                throw new BackupInvalidException(backup.Path, "the run's backup was moved or deleted after it was written and read back, so its commit did not begin. " +
-                    "Run again: the run reads the database afresh and writes a new backup.");
+            // The marker makes the backup the way back: it must still be there. Else the journal, of a commit that does not
+            // begin, goes (it is this run's: it replaced nothing); its rows stay with the record naming them, for the next run to remove.
+            try { NbBackup.RequireStillThere(backup); }
+            catch (BackupInvalidException)
+            {
+                try { File.Delete(journalPath); } catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { }
+                throw;
+            }
             try
             {
                 store.Write(new[] { new NbEntry(MarkerKey, record.ToJson()) });

@@ -162,12 +162,14 @@ namespace DragonflowUpgrade.Engine.Safety
             return Unused(store.Parts.DefaultBackupFolder, store);
         }
 
+        static bool Taken(string path) => File.Exists(path) || Directory.Exists(path);
+
         // A timestamped backup path that no file or folder takes, nor its journal's: two runs in the same millisecond get two names.
         static string Unused(string folder, INbStore store)
         {
             string name = FileName(store);
             string path = System.IO.Path.Combine(folder, name + ".jsonl.gz");
-            for (int n = 2; File.Exists(path) || Directory.Exists(path) || File.Exists(CommitJournal.JournalPathFor(path)) || Directory.Exists(CommitJournal.JournalPathFor(path)); n++)
+            for (int n = 2; Taken(path) || Taken(CommitJournal.JournalPathFor(path)); n++)
                 path = System.IO.Path.Combine(folder, $"{name}-{n}.jsonl.gz");
             return path;
         }
@@ -222,6 +224,17 @@ namespace DragonflowUpgrade.Engine.Safety
                 throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
             var entries = ReadVerified(info.Path, info.Objects, info.Checksum, "backup");
             return (info, entries);
+        }
+
+        /// <summary>
+        /// Refuses (<see cref="BackupInvalidException"/>) a run's backup that is no longer where it was
+        /// written: before a commit begins, the backup is the way back.
+        /// </summary>
+        internal static void RequireStillThere(BackupInfo backup)
+        {
+            if (!File.Exists(backup.Path))
+                throw new BackupInvalidException(backup.Path, "the run's backup was moved or deleted after it was written and read back, so its commit did not begin.", null,
+                    "Run again: the run reads the database afresh and writes a new backup.");
         }
 
         /// <summary>

@@ -80,7 +80,7 @@ namespace DragonflowUpgrade.Engine.Schema
 
         readonly SchemaManifest _schema;
         readonly IObjectIndex _index;
-        readonly Dictionary<string, HashSet<string>> _embeddedIds = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        readonly Dictionary<string, HashSet<string>> _embeddedIds;
         readonly List<ValidationError> _errors = new List<ValidationError>();
         // While an object whose text is not as NbJson writes it is checked again: its text, and where its values lie in it.
         ReadOnlyMemory<byte> _text;
@@ -90,6 +90,7 @@ namespace DragonflowUpgrade.Engine.Schema
         {
             _schema = schema;
             _index = index;
+            _embeddedIds = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         }
 
         // Another checker of the same objects: the index and the embedded ids are shared (only read once made), the errors its own.
@@ -101,7 +102,7 @@ namespace DragonflowUpgrade.Engine.Schema
         }
 
         // Objects checked by one task at a time; small, so that the cores finish together whatever each part holds.
-        const int Part = 4096;
+        internal const int Part = 4096;
 
         /// <summary>
         /// Validates <paramref name="entries"/> (the whole database) whole; tables for which <paramref name="ignoredTable"/> is true
@@ -128,26 +129,25 @@ namespace DragonflowUpgrade.Engine.Schema
             var v = new SchemaValidator(schema, index);
             var checkedEntries = entries.ToList();
             v.IndexEmbedded();
-            // The objects are checked in parts on every core; the parts' errors, joined in order, are those a check in one pass finds.
+            // The objects are checked in parts on every core; the parts' errors, joined in order, are those a check in one pass
+            // finds, and of parts that fail, the first one's exception is thrown, as one pass would throw it.
             var errors = new List<ValidationError>[(checkedEntries.Count + Part - 1) / Part];
-            try
+            var failures = new Exception?[errors.Length];
+            Parallel.For(0, errors.Length, p =>
             {
-                Parallel.For(0, errors.Length, p =>
+                var part = new SchemaValidator(v);
+                try
                 {
-                    var part = new SchemaValidator(v);
                     for (int i = p * Part, end = Math.Min(checkedEntries.Count, i + Part); i < end; i++)
                     {
                         var (e, scope) = checkedEntries[i];
                         if (!scope.IsNothing) part.Check(e, scope.Values);
                     }
-                    errors[p] = part._errors;
-                });
-            }
-            catch (AggregateException e)
-            {
-                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-                throw;
-            }
+                }
+                catch (Exception e) { failures[p] = e; }
+                errors[p] = part._errors;
+            });
+            if (failures.FirstOrDefault(f => f != null) is Exception failure) ExceptionDispatchInfo.Capture(failure).Throw();
             return errors.SelectMany(e => e).ToList();
         }
 
