@@ -193,6 +193,9 @@ namespace DragonflowUpgrade.Engine.Tests
         [InlineData("redis", "the backup deleted")]
         [InlineData("file", "the backup's folder deleted")]
         [InlineData("redis", "the backup deleted while the journal is stored")]
+        [InlineData("redis", "the backup replaced by another backup")]
+        [InlineData("file", "the backup replaced by a link to another backup")]
+        [InlineData("file", "the backup replaced by an empty file")]
         [InlineData("file", "the backup deleted while the journal is stored")]
         [InlineData("redis", "the backup's folder replaced by a file")]
         [InlineData("file", "a file at the journal's path")]
@@ -209,6 +212,12 @@ namespace DragonflowUpgrade.Engine.Tests
                 case "the backup's folder deleted": Directory.Delete(folder, true); break;
                 case "the backup's folder replaced by a file": Directory.Delete(folder, true); File.WriteAllText(folder, "theirs"); break;
                 case "a file at the journal's path": File.Copy(other, journal); break;
+                case "the backup replaced by another backup": NbBackup.Write(Original.Take(3), "elsewhere", s.Backup.Path, overwrite: true); break;
+                case "the backup replaced by a link to another backup":
+                    File.Delete(s.Backup.Path);
+                    File.CreateSymbolicLink(s.Backup.Path, NbBackup.Write(Original.Take(3), "elsewhere", Safe.TempFile("other.jsonl.gz")).Path);
+                    break;
+                case "the backup replaced by an empty file": File.WriteAllBytes(s.Backup.Path, Array.Empty<byte>()); break;
                 case "a link at the journal's path to another file": File.CreateSymbolicLink(journal, other); break;
             }
             // Deleted once the commit has checked it and begun storing its journal.
@@ -218,7 +227,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 var e = Record.Exception(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected, storing));
                 if (change.StartsWith("the backup", StringComparison.Ordinal))
                 {
-                    Assert.Equal($"{s.Backup.Path}: the run's backup was moved or deleted after it was written and read back, so its commit did not begin. " +
+                    Assert.Equal($"{s.Backup.Path}: the run's backup was moved, deleted or replaced after it was written and read back, so its commit did not begin. " +
                                  "Nothing was written to the database.", Assert.IsType<BackupInvalidException>(e).Message);
                     Assert.Equal("Run again: the run reads the database afresh and writes a new backup.", ((BackupInvalidException)e).RecommendedAction);
                     // No journal beside it: a run that names the same backup path is not refused for one.

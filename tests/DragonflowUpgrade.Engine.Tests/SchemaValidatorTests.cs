@@ -244,6 +244,39 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(expected, string.Join(" | ", errors.Select(e => e.ToString())));
         }
 
+        // A manifest may name the table "" (its reader takes it): a reference there resolves to nothing,
+        // in a run's validation (against the run's snapshot) as in a plain one.
+        const string EmptyTableManifest = @"{
+  ""release"": ""REL"",
+  ""tables"": {
+    """": { ""fields"": { ""id"": { ""type"": ""string"", ""required"": true } } },
+    ""thing"": { ""fields"": { ""id"": { ""type"": ""string"", ""required"": true }, ""owner"": { ""type"": ""reference"", ""table"": """" } } }
+  }
+}";
+
+        [Fact]
+        public void A_reference_to_the_table_named_empty_is_a_validation_error_in_a_run_as_in_a_plain_validation()
+        {
+            SchemaManifest Release(string r) => SchemaManifest.Load(new MemoryStream(Encoding.UTF8.GetBytes(EmptyTableManifest.Replace("REL", r))), r + ".json");
+            var schemas = new Dictionary<string, SchemaManifest> { ["v1"] = Release("v1"), ["v2"] = Release("v2") };
+            var plain = SchemaValidator.Validate(schemas["v2"], new[] { Entry("thing", "b", Encoding.UTF8.GetBytes("{\"id\": \"b\", \"owner\": \"y\"}")) }, _ => false);
+            Assert.Equal("thing/b field owner: refers to /y, which does not exist", Assert.Single(plain).ToString());
+
+            string path = Path.Combine(Directory.CreateTempSubdirectory("df-empty-table-").FullName, "nb.jsonl");
+            using (var store = new FileNbStore(path, create: true))
+                store.Write(new[] { Entry("thing", "a", Encoding.UTF8.GetBytes("{\"id\": \"a\"}")) });
+            var make = new Migrations.Migration("mk", "v2", "test", DateTimeOffset.Parse("2020-01-01T00:00:00Z"), null, null, "test:mk",
+                nb => nb.Create("thing", new Json.NbObject { ["id"] = "b", ["owner"] = "y" }));
+            using (var store = new FileNbStore(path))
+            {
+                var migrator = new Migrations.Migrator(store, new Migrations.MigrationCatalog(new[] { make }, new[] { "v1", "v2" }), null, r => schemas.TryGetValue(r, out var s) ? s : null);
+                migrator.Baseline("v1");
+                var plan = migrator.Plan();
+                var e = Assert.Throws<SchemaValidationException>(() => migrator.Run(plan.Pending, migrator.PlanSchema(plan, "v2", plan.Pending)));
+                Assert.Equal("thing/b field owner: refers to /y, which does not exist", Assert.Single(e.Errors).ToString());
+            }
+        }
+
         // The objects are checked in parts, on every core: the errors still come in the order of the
         // objects, and a part's references resolve against the objects of every part.
         [Fact]

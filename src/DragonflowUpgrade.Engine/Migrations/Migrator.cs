@@ -244,7 +244,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             var layout = KeyLayoutChange(schema);
             // Keys stay in the layout they were read in unless it changes: then every key is written again, else only those put are
             // checked. The snapshot holds one object per table and id, so no two of them share a stored key that leaves out the topic;
-            // a delete is of a key as read (an object moved to another topic is a delete and a put of the same stored key, where it has none).
+            // a delete is of a key as read (an object moved to another topic is a delete and a put of one stored key where keys hold no topic).
             StoredKeys.Require(_store, layout == null ? writes.Where(w => !w.IsDelete).Select(w => w.Key) : snapshot.AllEntries().Select(e => e.Key).Concat(applied.Select(r => r.ToEntry().Key)),
                 layout ?? _store.Parts.KeyLayout);
             Add(counts, MigrationLog.Table).Creates += applied.Count;

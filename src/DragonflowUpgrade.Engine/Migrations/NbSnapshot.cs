@@ -50,7 +50,10 @@ namespace DragonflowUpgrade.Engine.Migrations
         /// <summary>Every live object of every table.</summary>
         public IEnumerable<NbEntry> AllEntries() => AllEntriesAsRead().Select(x => x.Entry);
 
-        bool Schema.IObjectIndex.Exists(string table, string id) => Find(table, id) >= 0;
+        // A schema may name a table no object can have (""): nothing exists there.
+        bool Schema.IObjectIndex.Exists(string table, string id) => !string.IsNullOrEmpty(table) && Find(table, id) >= 0;
+
+        IEnumerable<NbEntry> Schema.IObjectIndex.Entries(string table) => string.IsNullOrEmpty(table) ? Enumerable.Empty<NbEntry>() : Entries(table);
 
         /// <summary>The current stored text of every live object of a table, in id order.</summary>
         public IEnumerable<NbEntry> Entries(string table) =>

@@ -232,8 +232,13 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         internal static void RequireStillThere(BackupInfo backup)
         {
-            if (!File.Exists(backup.Path))
-                throw new BackupInvalidException(backup.Path, "the run's backup was moved or deleted after it was written and read back, so its commit did not begin.", null,
+            // Its header is enough: another file put in its place has another checksum, or none.
+            string? found = null;
+            if (File.Exists(backup.Path))
+                try { found = ReadHeader(backup.Path).Checksum; }
+                catch (BackupInvalidException) { }
+            if (found == null || !string.Equals(found, backup.Checksum, StringComparison.OrdinalIgnoreCase))
+                throw new BackupInvalidException(backup.Path, "the run's backup was moved, deleted or replaced after it was written and read back, so its commit did not begin.", null,
                     "Run again: the run reads the database afresh and writes a new backup.");
         }
 

@@ -68,6 +68,29 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>Why <paramref name="key"/> would not read back from <see cref="FormatKey"/>'s key as itself; null when it would.</summary>
         public abstract string? KeyProblem(NbKey key);
+
+        /// <summary>
+        /// Why a key stored as UTF-8 would not read back as itself: half of a UTF-16 surrogate pair in its
+        /// table, its id or (where the key holds it) its topic comes back as U+FFFD, another key. Null when none has one.
+        /// </summary>
+        protected static string? NotUtf8(NbKey key, bool topicInKey)
+        {
+            if (HasHalfPair(key.Table)) return "has half of a UTF-16 surrogate pair in its table, which a key stored as UTF-8 cannot hold";
+            if (topicInKey && HasHalfPair(key.Topic)) return "has half of a UTF-16 surrogate pair in its topic, which a key stored as UTF-8 cannot hold";
+            if (HasHalfPair(key.Id)) return "has half of a UTF-16 surrogate pair in its id, which a key stored as UTF-8 cannot hold";
+            return null;
+        }
+
+        static bool HasHalfPair(string? s)
+        {
+            if (s == null) return false;
+            for (int i = 0; i < s.Length; i++)
+            {
+                if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+                else if (char.IsSurrogate(s[i])) return true;
+            }
+            return false;
+        }
     }
 
     /// <summary>

@@ -42,6 +42,32 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 Assert.Empty(mux.GetServer(TestRedis.Endpoint).Keys(TestRedis.DbOf(uri)));
         }
 
+        // Keys are stored as UTF-8: half of a surrogate pair (an id cut in the middle of an emoji)
+        // would come back as U+FFFD, and two such ids as one key.
+        [Theory]   // the ids are made here: theory data passes through UTF-8, which turns half a pair into U+FFFD
+        [InlineData("redis", "a high half", "id")]
+        [InlineData("redis", "a low half", "id")]
+        [InlineData("etcd", "a high half", "id")]
+        [InlineData("redis", "a whole pair", null)]   // text
+        public void A_migration_making_a_key_with_half_a_surrogate_pair_is_refused_before_its_commit(string kind, string what, string? refusedIn)
+        {
+            string id = what == "a high half" ? "p\ud800" : what == "a low half" ? "\udc00" : "p\ud83d\ude00";
+            string uri = kind == "redis" ? TestRedis.NewDatabase() : TestEtcd.NewDatabase();
+            var make = new Migration("half", "queens", "test half", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:half",
+                nb => nb.Create("lport", new NbObject { ["id"] = id, ["topic"] = "t" }));
+            var other = new NbEntry(new NbKey("lport", "t", "q"), Safe.Json("{\"id\": \"q\", \"topic\": \"t\"}"));   // its key tells the layout
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                store.Write(new[] { other });
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { make }));
+                var e = Record.Exception(() => migrator.Run(migrator.Plan().Pending));
+                if (refusedIn == null) { Assert.Null(e); return; }
+                Assert.Equal("NbKeyNotStorable", Assert.IsType<NbKeyException>(e).ErrorId);
+                Assert.Contains($"has half of a UTF-16 surrogate pair in its {refusedIn}, which a key stored as UTF-8 cannot hold", e.Message);
+                Assert.Equal(new[] { other.Key }, store.Read().Select(x => x.Key));
+            }
+        }
+
         [Fact]
         public void A_migration_making_an_object_its_store_cannot_key_is_refused_before_its_commit()
         {

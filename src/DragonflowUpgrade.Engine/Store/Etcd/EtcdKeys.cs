@@ -31,7 +31,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (string.IsNullOrEmpty(key.Table)) return "has no table";
             if (key.Table.IndexOf('/') >= 0) return "has '/' in its table";
             if (string.IsNullOrEmpty(key.Id)) return "has no id";
-            return null;
+            return NotUtf8(key, topicInKey: false);
         }
 
         /// <summary>

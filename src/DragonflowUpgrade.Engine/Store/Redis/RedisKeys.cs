@@ -87,7 +87,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (key.Table.IndexOfAny(TableStops) >= 0) return "has '.', '{' or '}' in its table";
             if (key.Topic != null && key.Topic.IndexOf('}') >= 0) return "has '}' in its topic";
             if (key.Id == null) return "has no id";
-            return null;
+            return NotUtf8(key, topicInKey: true);
         }
 
         static readonly char[] TableStops = { '.', '{', '}' };
