@@ -59,6 +59,8 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = TestEtcd.NewDatabase();
             TestEtcd.Put("/lswitch/s1", "{\"id\": \"s1\", \"nested\": {\"topic\": \"inner\"}, \"topic\": \"t9\"}");
             TestEtcd.Put("/lswitch/s2", "{\"id\": \"s2\", \"topic\": null}");
+            TestEtcd.Put("/lswitch/s3", "{\"id\": \"s3\", \"topic\": \"t\\u00e9\"}");
+            TestEtcd.Put("/lswitch/s4", "{\"id\": \"s4\", \"topic\": \"\\ud800\"}");  // half of a surrogate pair, kept as the JSON reader keeps it
             TestEtcd.Put("/unique_key/lport", "12");
             TestEtcd.Put("/chassis/host-1", "not json");
             TestEtcd.Put("/df_upgrade_journal/run.00000000", "{\"op\": \"put\", \"table\": \"lport\", \"topic\": \"t1\"}");
@@ -67,6 +69,11 @@ namespace DragonflowUpgrade.Engine.Tests
                 var keys = store.ReadKeys().ToDictionary(k => k.Table + "/" + k.Id, k => k.Topic);
                 Assert.Equal("t9", keys["lswitch/s1"]);
                 Assert.Null(keys["lswitch/s2"]);
+                Assert.Equal("t\u00e9", keys["lswitch/s3"]);
+                Assert.Equal(new string((char)0xd800, 1), keys["lswitch/s4"]);
+                var s4 = store.Read("lswitch").Single(e => e.Key.Id == "s4");
+                Assert.Equal(keys["lswitch/s4"], s4.Key.Topic);
+                Assert.Equal(s4.Key.Topic, ((NbObject)NbJson.Parse(s4.Value.Span)!)["topic"]);
                 Assert.Null(keys["unique_key/lport"]);
                 Assert.Null(keys["chassis/host-1"]);
                 Assert.Null(keys["df_upgrade_journal/run.00000000"]);

@@ -754,7 +754,13 @@ namespace DragonflowUpgrade.Engine.Json
                     bool isTopic = reader.ValueTextEquals("topic");
                     reader.Read();
                     if (isTopic)
-                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    {
+                        if (reader.TokenType != JsonTokenType.String) return null;
+                        if (!reader.ValueIsEscaped) return reader.GetString();
+                        // Read as Parse reads it: GetString throws on an escaped half of a surrogate pair, which Parse keeps.
+                        int at = (int)reader.TokenStartIndex;
+                        return ReadEscapedString(Reader.OfThread, value, ref at);
+                    }
                     reader.Skip();
                 }
             }
