@@ -27,6 +27,30 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
+        public void Several_tables_are_read_in_one_scan_that_keeps_their_objects_only_whatever_their_names_hold()
+        {
+            // The heartbeat tables and tables whose names hold the glob's own characters; beside
+            // them, tables whose keys the one SCAN's pattern matches too.
+            var wanted = new[] { "service", "listener", "publisher", "a]b", "a^b", "a-c", "a\\b", "b[x", "a*b", "a?b" };
+            var others = new[] { "lervice", "services", "serv", "pub", "ab", "a_b", "aXb", "b[", "a]", "c]b" };
+            Assert.Equal("{[lps][eiu][brs][ltv][ei][cns][eh]*", RedisKeys.Pattern(new[] { "service", "listener", "publisher" }));
+            Assert.Equal("{service.*", RedisKeys.Pattern(new[] { "service" }));
+            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            {
+                store.Write(wanted.Concat(others).SelectMany(t => new[]
+                {
+                    new NbEntry(new NbKey(t, "t1", "x1"), Json("{\"id\": \"x1\"}")),
+                    new NbEntry(new NbKey(t, null, "x2"), Json("{\"id\": \"x2\"}")),
+                }).ToList());
+                var each = wanted.SelectMany(t => store.Read(t)).Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal).ToList();
+                Assert.Equal(2 * wanted.Length, each.Count);
+                var together = store.Parts.ReadTogether(wanted);
+                Assert.NotNull(together);
+                Assert.Equal(each, together!.Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal).ToList());
+            }
+        }
+
+        [Fact]
         public void Keys_that_read_back_as_themselves_have_stored_keys_of_their_own_but_where_the_topic_is_left_out()
         {
             // Keys at the edges of each layout: its separators in every part, no topic, an empty id, a module table.

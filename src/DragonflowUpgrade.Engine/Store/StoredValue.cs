@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using DragonflowUpgrade.Engine.Json;
 using System.Text.Json;
 
@@ -27,9 +28,16 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>The reads of <paramref name="store"/>, each value checked; see the class summary.</summary>
         /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
-        public static IEnumerable<NbEntry> Checked(INbStore store, string? table = null)
+        public static IEnumerable<NbEntry> Checked(INbStore store, string? table = null) => Checked(store, store.Read(table));
+
+        /// <summary>The objects of <paramref name="tables"/>, each value checked: in one read where the store has one (<see cref="NbStoreParts.ReadTogether"/>).</summary>
+        /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
+        public static IEnumerable<NbEntry> Checked(INbStore store, IReadOnlyList<string> tables) =>
+            Checked(store, store.Parts.ReadTogether(tables) ?? tables.SelectMany(t => store.Read(t)));
+
+        static IEnumerable<NbEntry> Checked(INbStore store, IEnumerable<NbEntry> entries)
         {
-            foreach (var e in store.Read(table))
+            foreach (var e in entries)
             {
                 string? problem = Problem(e.Key, e.Value.Span);
                 if (problem != null) throw new NbValueInvalidException(store.Location, e.Key, problem);

@@ -57,17 +57,20 @@ namespace DragonflowUpgrade.Remote
         public static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
         /// <summary>The rows of the service table only (what a start waits on).</summary>
-        public static IReadOnlyList<Heartbeat> ReadServices(INbStore store) => Read(store, "service", ControlPlaneCheck.TimeFieldOf("service")).ToList();
+        public static IReadOnlyList<Heartbeat> ReadServices(INbStore store) => Read(StoredValue.Checked(store, "service"), "service", ControlPlaneCheck.TimeFieldOf("service")).ToList();
 
         /// <summary>Every heartbeat row: services, Neutron listeners, publishers.</summary>
-        public static IReadOnlyList<Heartbeat> ReadAll(INbStore store) =>
-            ControlPlaneCheck.HeartbeatTables.SelectMany(h => Read(store, h.Table, h.TimeField)).ToList();
+        public static IReadOnlyList<Heartbeat> ReadAll(INbStore store)
+        {
+            var rows = ControlPlaneCheck.HeartbeatRows(store);
+            return ControlPlaneCheck.HeartbeatTables.SelectMany(h => Read(rows[h.Table], h.Table, h.TimeField)).ToList();
+        }
 
         // Read by the control-plane check's rule, so a row it refuses counts as alive here too; a
         // value that is not JSON is refused as in any other table (NbValueInvalidException).
-        static IEnumerable<Heartbeat> Read(INbStore store, string table, string timeField)
+        static IEnumerable<Heartbeat> Read(IEnumerable<NbEntry> entries, string table, string timeField)
         {
-            foreach (var entry in StoredValue.Checked(store, table))
+            foreach (var entry in entries)
             {
                 var row = ControlPlaneCheck.ReadRow(entry, timeField);
                 string? Field(string name) => ControlPlaneCheck.Field(row.Object, name);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Text;
 using DragonflowUpgrade.Engine.Json;
@@ -121,6 +122,37 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>The SCAN pattern of a table's keys, or of every NB key.</summary>
         public static string Pattern(string? table) => table == null ? "{*" : "{" + EscapeGlob(table) + ".*";
+
+        /// <summary>
+        /// A SCAN pattern that every key of <paramref name="tables"/> matches: a class of their
+        /// characters at each place up to the end of the shortest name, or to the first character
+        /// beyond ASCII (a class holds bytes). Keys of other tables may match it too; a read keeps
+        /// only the tables' own. Null: every NB key.
+        /// </summary>
+        public static string Pattern(IReadOnlyCollection<string>? tables)
+        {
+            if (tables == null || tables.Count == 1) return Pattern(tables?.First());
+            var pattern = new StringBuilder("{");
+            int shortest = tables.Min(t => t.Length);
+            for (int i = 0; i < shortest; i++)
+            {
+                var chars = tables.Select(t => t[i]).Distinct().OrderBy(c => c).ToList();
+                if (chars.Any(c => c >= 0x80)) break;
+                if (chars.Count == 1)
+                {
+                    pattern.Append(EscapeGlob(chars[0].ToString()));
+                    continue;
+                }
+                pattern.Append('[');
+                foreach (char c in chars)
+                {
+                    if ("\\[]^-".IndexOf(c) >= 0) pattern.Append('\\');  // taken as themselves, not as a range, a negation or the end
+                    pattern.Append(c);
+                }
+                pattern.Append(']');
+            }
+            return pattern.Append('*').ToString();
+        }
 
         static string EscapeGlob(string s)
         {

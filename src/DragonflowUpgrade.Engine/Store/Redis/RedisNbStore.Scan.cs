@@ -13,11 +13,16 @@ namespace DragonflowUpgrade.Engine.Store
     // The reads: SCAN pages, and the values of each page's keys by batched MGET.
     public sealed partial class RedisNbStore
     {
-        public IEnumerable<NbKey> ReadKeys(string? table = null) => Pages(table, values: false).SelectMany(page => page.Keys);
+        public IEnumerable<NbKey> ReadKeys(string? table = null) => Pages(Tables(table), values: false).SelectMany(page => page.Keys);
 
         public IEnumerable<NbEntry> Read(string? table = null) =>
             (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table != null && ModuleTables.FixedIds(table) is string[] ids ? ReadFixedRows(table, ids) : null)
-            ?? Pages(table, values: true).SelectMany(page => page.Entries!);   // a read of values has every page's
+            ?? Pages(Tables(table), values: true).SelectMany(page => page.Entries!);   // a read of values has every page's
+
+        /// <summary>The objects of several tables, none read by its keys (<see cref="ReadByKey"/>), in one SCAN of the keyspace rather than one per table.</summary>
+        internal IEnumerable<NbEntry> Read(IReadOnlyCollection<string> tables) => Pages(tables, values: true).SelectMany(page => page.Entries!);
+
+        static string[]? Tables(string? table) => table == null ? null : new[] { table };
 
         /// <summary>The tables read by their keys, not by a SCAN: their rows and index share one slot (hash tag <c>{table.}</c>).</summary>
         internal static bool ReadByKey([NotNullWhen(true)] string? table) => table == Migrations.MigrationLog.Table || ModuleTables.FixedIds(table) != null;
@@ -25,8 +30,13 @@ namespace DragonflowUpgrade.Engine.Store
         // What one read has asked Redis for and not yet read back.
         sealed class ScanRead
         {
-            public ScanRead(string? table, bool values) { Table = table; Values = values; Pattern = RedisKeys.Pattern(table); }
-            public readonly string? Table;
+            public ScanRead(IReadOnlyCollection<string>? tables, bool values)
+            {
+                Tables = tables;
+                Values = values;
+                Pattern = RedisKeys.Pattern(tables);
+            }
+            public readonly IReadOnlyCollection<string>? Tables;  // null: every table
             public readonly string Pattern;
             public readonly bool Values;
             public readonly NameTable Names = new NameTable();
@@ -47,11 +57,11 @@ namespace DragonflowUpgrade.Engine.Store
         // values while the client parses replies and the caller takes the page before. Replies
         // are still in flight while the caller has a page: until the read ends, the store
         // refuses another read or a write rather than mix their replies.
-        IEnumerable<(List<NbKey> Keys, List<NbEntry>? Entries)> Pages(string? table, bool values)
+        IEnumerable<(List<NbKey> Keys, List<NbEntry>? Entries)> Pages(IReadOnlyCollection<string>? tables, bool values)
         {
             NotWhileReading();
             _reading = true;
-            var read = new ScanRead(table, values);
+            var read = new ScanRead(tables, values);
             try
             {
                 var keys = Guard("read", () =>
@@ -118,7 +128,7 @@ namespace DragonflowUpgrade.Engine.Store
                 RedisKeys? layout;
                 try
                 {
-                    if (!RedisKeys.TryParse(text, out key, read.Names, out layout) || (read.Table != null && key.Table != read.Table)) continue;
+                    if (!RedisKeys.TryParse(text, out key, read.Names, out layout) || (read.Tables != null && !read.Tables.Contains(key.Table))) continue;
                 }
                 catch (DecoderFallbackException)
                 {
