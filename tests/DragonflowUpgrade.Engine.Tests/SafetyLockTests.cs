@@ -120,8 +120,9 @@ namespace DragonflowUpgrade.Engine.Tests
                 // Renewed: its expiry moves on, and neither the record nor the store's own slot (a Redis key's
                 // time to live, an etcd lease of whole seconds, ended at most half a second late) lapses, until a
                 // second past the expiry it was taken with.
-                // Five seconds: a beat every 1.25 s, and room for a few late ones on a loaded machine.
-                var ttl = TimeSpan.FromSeconds(5);
+                // Eight seconds: a beat every 2 s, and room for a few late ones on a loaded machine (with
+                // five, a three-member etcd cluster under a full parallel test run once let it lapse).
+                var ttl = TimeSpan.FromSeconds(8);
                 using (UpgradeLock.Take(store, "beating", ttl, heartbeat: true))
                 {
                     var last = UpgradeLock.Read(store).ExpiresAt;

@@ -90,11 +90,21 @@ namespace DragonflowUpgrade.Engine.Migrations
             return (touched, lost);
         }
 
-        /// <summary>Every object as it was read, before any migration.</summary>
-        public IEnumerable<NbEntry> Originals()
+        /// <summary>
+        /// Every object as it was read, before any migration: the slots there are now, which another
+        /// thread may go through while migrations run. An original is never changed once read, and
+        /// the slots added later go into chunks of their own.
+        /// </summary>
+        public IEnumerable<NbEntry> Originals() => OriginalsIn(_chunks.ToArray(), _slotCount);
+
+        static IEnumerable<NbEntry> OriginalsIn(Slot[][] chunks, int count)
         {
-            for (int i = 0; i < _slotCount; i++)
-                if (At(i).OriginalKey is NbKey key) yield return new NbEntry(key, At(i).Original);
+            for (int i = 0; i < count; i++)
+            {
+                var chunk = chunks[i >> ChunkBits];
+                int at = i & ((1 << ChunkBits) - 1);
+                if (chunk[at].OriginalKey is NbKey key) yield return new NbEntry(key, chunk[at].Original);
+            }
         }
     }
 }

@@ -129,8 +129,7 @@ namespace DragonflowUpgrade.Engine.Run
 
         void StartBackup(NbSnapshot snapshot)
         {
-            // The originals are never changed, but the snapshot's slots are: take the list of them now.
-            var objects = snapshot.Originals().ToList();
+            var objects = snapshot.Originals();
             string source = Store.Location, path = BackupPath;
             _backup = Task.Run(() => NbBackup.WriteRunBackup(objects, source, path));
         }
