@@ -61,6 +61,8 @@ namespace DragonflowUpgrade.Engine.Tests
             TestEtcd.Put("/lswitch/s2", "{\"id\": \"s2\", \"topic\": null}");
             TestEtcd.Put("/lswitch/s3", "{\"id\": \"s3\", \"topic\": \"t\\u00e9\"}");
             TestEtcd.Put("/lswitch/s4", "{\"id\": \"s4\", \"topic\": \"\\ud800\"}");  // half of a surrogate pair, kept as the JSON reader keeps it
+            TestEtcd.Put("/lswitch/s5", "{\"\\ud800\": 1, \"topic\": \"t5\"}");  // the same in a name before the topic
+            TestEtcd.PutValue("/lswitch/s6", Encoding.UTF8.GetBytes("{\"id\": \"s6\", \"topic\": \"").Concat(new byte[] { 0xff, (byte)'"', (byte)'}' }).ToArray());
             TestEtcd.Put("/unique_key/lport", "12");
             TestEtcd.Put("/chassis/host-1", "not json");
             TestEtcd.Put("/df_upgrade_journal/run.00000000", "{\"op\": \"put\", \"table\": \"lport\", \"topic\": \"t1\"}");
@@ -74,6 +76,11 @@ namespace DragonflowUpgrade.Engine.Tests
                 var s4 = store.Read("lswitch").Single(e => e.Key.Id == "s4");
                 Assert.Equal(keys["lswitch/s4"], s4.Key.Topic);
                 Assert.Equal(s4.Key.Topic, ((NbObject)NbJson.Parse(s4.Value.Span)!)["topic"]);
+                Assert.Equal("t5", keys["lswitch/s5"]);
+                // Not UTF-8: no topic, and the value is refused by its key where values are checked.
+                Assert.Null(keys["lswitch/s6"]);
+                var refused = Assert.Throws<NbValueInvalidException>(() => StoredValue.Checked(store, "lswitch").ToList());
+                Assert.Contains("lswitch/s6", refused.Message);
                 Assert.Null(keys["unique_key/lport"]);
                 Assert.Null(keys["chassis/host-1"]);
                 Assert.Null(keys["df_upgrade_journal/run.00000000"]);

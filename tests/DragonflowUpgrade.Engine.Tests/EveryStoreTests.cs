@@ -37,6 +37,24 @@ namespace DragonflowUpgrade.Engine.Tests
 
         [Theory]
         [MemberData(nameof(Safe.StoresAndTls), MemberType = typeof(Safe))]
+        public void Several_tables_read_together_are_their_objects_and_no_others(string kind)
+        {
+            // Tables whose names hold a glob's characters, and tables that a pattern of their
+            // characters matches too (Redis reads several tables in one SCAN of such a pattern).
+            var wanted = new[] { "service", "listener", "publisher", "a]b", "a^b", "a-c", "a\\b", "b[x", "a*b", "a?b", "serv" };
+            var others = new[] { "lervice", "services", "pub", "ab", "a_b", "aXb", "b[", "a]", "c]b" };
+            string uri = Safe.NewDatabase(kind, wanted.Concat(others)
+                .SelectMany(t => new[] { Entry(t, "t1", "x1", "{\"id\": \"x1\"}"), Entry(t, null, "x2", "{\"id\": \"x2\"}") }).ToList());
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var each = wanted.SelectMany(t => store.Read(t)).Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal).ToList();
+                Assert.Equal(2 * wanted.Length, each.Count);
+                Assert.Equal(each, store.ReadTables(wanted).Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal));
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(Safe.StoresAndTls), MemberType = typeof(Safe))]
         public void Writes_and_reads_back_thousands_of_objects_in_batches(string kind)
         {
             // More than two pages of the stores that read in pages (etcd's ranges, Redis's SCAN: 5,000 keys), many write batches.

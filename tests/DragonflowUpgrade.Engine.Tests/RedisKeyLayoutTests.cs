@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
@@ -27,27 +28,51 @@ namespace DragonflowUpgrade.Engine.Tests
         }
 
         [Fact]
-        public void Several_tables_are_read_in_one_scan_that_keeps_their_objects_only_whatever_their_names_hold()
+        public void The_heartbeat_tables_are_read_in_one_scan_whose_pattern_other_tables_keys_match_too_and_the_read_leaves_them_out()
         {
-            // The heartbeat tables and tables whose names hold the glob's own characters; beside
-            // them, tables whose keys the one SCAN's pattern matches too.
-            var wanted = new[] { "service", "listener", "publisher", "a]b", "a^b", "a-c", "a\\b", "b[x", "a*b", "a?b" };
-            var others = new[] { "lervice", "services", "serv", "pub", "ab", "a_b", "aXb", "b[", "a]", "c]b" };
+            // A class of the tables' characters at each place, up to the shortest name's end; glob
+            // characters in a class are escaped; a place past ASCII ends the pattern.
             Assert.Equal("{[lps][eiu][brs][ltv][ei][cns][eh]*", RedisKeys.Pattern(new[] { "service", "listener", "publisher" }));
             Assert.Equal("{service.*", RedisKeys.Pattern(new[] { "service" }));
-            using (var store = NbStoreFactory.Open(TestRedis.NewDatabase()))
+            Assert.Equal("{[\\]\\^][\\-\\[\\\\]*", RedisKeys.Pattern(new[] { "]-x", "^[", "]\\" }));
+            Assert.Equal("{a*", RedisKeys.Pattern(new[] { "a\u00e9b", "a\u00e8c" }));
+            string uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
             {
-                store.Write(wanted.Concat(others).SelectMany(t => new[]
-                {
-                    new NbEntry(new NbKey(t, "t1", "x1"), Json("{\"id\": \"x1\"}")),
-                    new NbEntry(new NbKey(t, null, "x2"), Json("{\"id\": \"x2\"}")),
-                }).ToList());
-                var each = wanted.SelectMany(t => store.Read(t)).Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal).ToList();
-                Assert.Equal(2 * wanted.Length, each.Count);
-                var together = store.Parts.ReadTogether(wanted);
-                Assert.NotNull(together);
-                Assert.Equal(each, together!.Select(e => e.Key.ToString()).OrderBy(k => k, StringComparer.Ordinal).ToList());
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                db.StringSet("{service.}.s1", "{\"id\": \"s1\"}");
+                db.StringSet("{services.}.s2", "{\"id\": \"s2\"}");
+                // Keys the pattern matches of a table not read, one of them not UTF-8: not the read's to refuse.
+                db.StringSet(Encoding.UTF8.GetBytes("{lervice.}.x").Concat(new byte[] { 0xff }).ToArray(), "{}");
             }
+            var heartbeats = ControlPlaneCheck.HeartbeatTables.Select(h => h.Table).ToList();
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                List<string> read = null;
+                var sent = TestRedis.CommandsSent(uri, () => read = store.ReadTables(heartbeats).Select(e => e.Key.Table + "/" + e.Key.Id).ToList());
+                Assert.Equal(new[] { "service/s1" }, read);
+                Assert.Equal(1, sent.Count(c => c == "SCAN"));
+                Assert.Equal(1, TestRedis.CommandsSent(uri, () => ControlPlaneCheck.HeartbeatRows(store)).Count(c => c == "SCAN"));
+            }
+            // Such a key of a table read is refused, as a read of that table alone refuses it.
+            using (var mux = TestRedis.Connect())
+                mux.GetDatabase(TestRedis.DbOf(uri)).StringSet(Encoding.UTF8.GetBytes("{publisher.}.x").Concat(new byte[] { 0xff }).ToArray(), "{}");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                Assert.Throws<NbKeyException>(() => store.Read("publisher").ToList());
+                Assert.Throws<NbKeyException>(() => store.ReadTables(heartbeats).ToList());
+            }
+            // Values are checked table by table, as when each was read alone: of a bad service row and
+            // fifty bad publisher rows, whatever order the SCAN finds them in, the service row is refused.
+            uri = TestRedis.NewDatabase();
+            using (var mux = TestRedis.Connect())
+            {
+                var db = mux.GetDatabase(TestRedis.DbOf(uri));
+                for (int i = 0; i < 50; i++) db.StringSet("{publisher.}.p" + i, "not json");
+                db.StringSet("{service.}.s1", "not json");
+            }
+            using (var store = NbStoreFactory.Open(uri))
+                Assert.Contains("service/s1", Assert.Throws<NbValueInvalidException>(() => ControlPlaneCheck.HeartbeatRows(store)).Message);
         }
 
         [Fact]

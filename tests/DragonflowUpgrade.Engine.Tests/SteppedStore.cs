@@ -53,6 +53,12 @@ namespace DragonflowUpgrade.Engine.Tests
             return _store.Read(table);
         }
 
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
+        {
+            TablesRead.AddRange(tables);
+            return _store.ReadTables(tables);
+        }
+
         public IEnumerable<NbKey> ReadKeys(string table = null)
         {
             TablesRead.Add(table);

@@ -51,6 +51,10 @@ namespace DragonflowUpgrade.Engine.Tests
         public static void Put(string key, string value, long lease = 0) =>
             Call("kv/put", new { key = B64(key), value = B64(value), lease = lease.ToString() });
 
+        /// <summary>Puts a value given as bytes (not necessarily UTF-8).</summary>
+        public static void PutValue(string key, byte[] value) =>
+            Call("kv/put", new { key = B64(key), value = Convert.ToBase64String(value) });
+
         /// <summary>Puts a key given as bytes (not necessarily UTF-8).</summary>
         public static void PutBytes(byte[] key, string value) =>
             Call("kv/put", new { key = Convert.ToBase64String(key), value = B64(value) });

@@ -754,17 +754,18 @@ namespace DragonflowUpgrade.Engine.Json
                     bool isTopic = reader.ValueTextEquals("topic");
                     reader.Read();
                     if (isTopic)
-                    {
-                        if (reader.TokenType != JsonTokenType.String) return null;
-                        if (!reader.ValueIsEscaped) return reader.GetString();
-                        // Read as Parse reads it: GetString throws on an escaped half of a surrogate pair, which Parse keeps.
-                        int at = (int)reader.TokenStartIndex;
-                        return ReadEscapedString(Reader.OfThread, value, ref at);
-                    }
+                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                     reader.Skip();
                 }
             }
             catch (JsonException) { } // not JSON: the value is read as it is, and whatever parses it says what is wrong
+            catch (InvalidOperationException)
+            {
+                // Text System.Text.Json will not decode, in a name or the topic: half of a surrogate pair
+                // escaped, which Parse keeps, or bytes that are not UTF-8, which it refuses.
+                try { return (Parse(value) as NbObject)?["topic"] as string; }
+                catch (FormatException) { }
+            }
             return null;
         }
 

@@ -92,8 +92,8 @@ namespace DragonflowUpgrade.Engine.Migrations
 
         /// <summary>
         /// Every object as it was read, before any migration: the slots there are now, which another
-        /// thread may go through while migrations run. An original is never changed once read, and
-        /// the slots added later go into chunks of their own.
+        /// thread may go through while migrations run. An original is never changed once read; the
+        /// slots added later lie past the count taken now, in a chunk the list may put elsewhere.
         /// </summary>
         public IEnumerable<NbEntry> Originals() => OriginalsIn(_chunks.ToArray(), _slotCount);
 

@@ -69,9 +69,15 @@ namespace DragonflowUpgrade.Engine.Safety
 
         public static bool IsHeartbeatTable(string table) => HeartbeatTables.Any(h => h.Table == table);
 
-        /// <summary>The stored rows of the heartbeat tables by table, each value checked as <see cref="StoredValue.Checked(INbStore, string)"/> checks it: read together, as the store reads several tables fastest.</summary>
-        public static ILookup<string, NbEntry> HeartbeatRows(INbStore store) =>
-            StoredValue.Checked(store, HeartbeatTables.Select(h => h.Table).ToList()).ToLookup(e => e.Key.Table);
+        /// <summary>
+        /// The stored rows of the heartbeat tables by table, read together (<see cref="INbStore.ReadTables"/>), then
+        /// each value checked as <see cref="StoredValue.Checked(INbStore, string)"/> checks it, table by table in their order.
+        /// </summary>
+        public static ILookup<string, NbEntry> HeartbeatRows(INbStore store)
+        {
+            var read = store.ReadTables(HeartbeatTables.Select(h => h.Table).ToList()).ToLookup(e => e.Key.Table);
+            return HeartbeatTables.SelectMany(h => StoredValue.Checked(store, read[h.Table])).ToLookup(e => e.Key.Table);
+        }
 
         /// <summary>What is alive; a heartbeat row whose time cannot be read is refused (<see cref="HeartbeatInvalidException"/>).</summary>
         public static IReadOnlyList<LiveComponent> FindLive(INbStore store, TimeSpan serviceDownTime)
@@ -175,7 +181,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// <see cref="Require(INbStore, TimeSpan, bool, out HeartbeatInvalidException, string)"/> on heartbeat rows read already
-        /// (a run's snapshot): <paramref name="rows"/> gives a table's stored rows, their values checked as <see cref="StoredValue.Checked"/> checks them.
+        /// (a run's snapshot): <paramref name="rows"/> gives a table's stored rows, their values checked as <see cref="StoredValue.Checked(INbStore, string)"/> checks them.
         /// </summary>
         public static IReadOnlyList<LiveComponent> Require(string location, Func<string, IEnumerable<NbEntry>> rows, TimeSpan serviceDownTime, bool force,
             out HeartbeatInvalidException? unreadable, string? command = null, bool canIgnore = true)

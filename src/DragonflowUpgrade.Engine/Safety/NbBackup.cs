@@ -65,7 +65,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// <see cref="Write(IEnumerable{NbEntry}, string, string, bool)"/> for a run's snapshot, taken
-        /// under the upgrade lock: its objects were each read through <see cref="StoredValue.Checked"/>
+        /// under the upgrade lock: its objects were each read through <see cref="StoredValue.Checked(INbStore, string)"/>
         /// and its keys are each once, so the file is read back by its lines' count and SHA-256
         /// against the header, not parsed again.
         /// </summary>

@@ -93,7 +93,7 @@ namespace DragonflowUpgrade.Engine.Safety
 
         /// <summary>
         /// The check <see cref="Enter"/> left for later, on the heartbeat tables' rows as read under the lock
-        /// (<paramref name="rows"/> gives a table's, values checked as <see cref="StoredValue.Checked"/> checks them):
+        /// (<paramref name="rows"/> gives a table's, values checked as <see cref="StoredValue.Checked(INbStore, string)"/> checks them):
         /// refuses a live control plane as Enter would have. Call it before anything is written.
         /// </summary>
         public void CheckControlPlane(Func<string, IEnumerable<NbEntry>> rows)

@@ -15,6 +15,9 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Every object of one table, or of all tables when <paramref name="table"/> is null.</summary>
         IEnumerable<NbEntry> Read(string? table = null);
 
+        /// <summary>Every object of several tables, read together where the store reads them so faster than table by table (Redis: one SCAN of the keyspace).</summary>
+        IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables);
+
         /// <summary>Every key of one table, or of all tables, without the values.</summary>
         IEnumerable<NbKey> ReadKeys(string? table = null);
 

@@ -39,12 +39,6 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         public virtual IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts() => NoLayouts;
 
-        /// <summary>
-        /// The objects of <paramref name="tables"/> in one read, where the store reads them faster so
-        /// than table by table (Redis: one SCAN of the keyspace rather than one per table); null where it does not.
-        /// </summary>
-        public virtual IEnumerable<NbEntry>? ReadTogether(IReadOnlyList<string> tables) => null;
-
         /// <summary>Reads and writes keys in <paramref name="layout"/>, one of this store's, from now on.</summary>
         public virtual void UseKeyLayout(NbKeyLayout layout) { }
 

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using DragonflowUpgrade.Engine.Json;
 using System.Text.Json;
 
@@ -8,7 +7,7 @@ namespace DragonflowUpgrade.Engine.Store
 {
     /// <summary>
     /// Which stored values the module takes. Every read whose values are kept — a run's snapshot,
-    /// a backup, a restore, the heartbeat tables — goes through <see cref="Checked"/>, whatever the
+    /// a backup, a restore, the heartbeat tables — goes through <see cref="Checked(INbStore, string)"/>, whatever the
     /// store, and is checked there only. So a value that a backup could not give back is refused
     /// when it is read, naming its key, before anything is written.
     /// Carried byte-exact: any one JSON value (object, number, string, array, true, false, null)
@@ -30,12 +29,9 @@ namespace DragonflowUpgrade.Engine.Store
         /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
         public static IEnumerable<NbEntry> Checked(INbStore store, string? table = null) => Checked(store, store.Read(table));
 
-        /// <summary>The objects of <paramref name="tables"/>, each value checked: in one read where the store has one (<see cref="NbStoreParts.ReadTogether"/>).</summary>
+        /// <summary><paramref name="entries"/> read from <paramref name="store"/>, each value checked.</summary>
         /// <exception cref="NbValueInvalidException">A value (or key) is refused.</exception>
-        public static IEnumerable<NbEntry> Checked(INbStore store, IReadOnlyList<string> tables) =>
-            Checked(store, store.Parts.ReadTogether(tables) ?? tables.SelectMany(t => store.Read(t)));
-
-        static IEnumerable<NbEntry> Checked(INbStore store, IEnumerable<NbEntry> entries)
+        public static IEnumerable<NbEntry> Checked(INbStore store, IEnumerable<NbEntry> entries)
         {
             foreach (var e in entries)
             {

@@ -1,6 +1,7 @@
 using System;
 using DragonflowUpgrade.Engine.Json;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
@@ -107,6 +108,9 @@ namespace DragonflowUpgrade.Engine.Store
             // The topic is in the value, so keys alone cannot be read.
             foreach (var e in Read(table)) yield return e.Key;
         }
+
+        /// <summary>A range read per table: each table's keys are one range already.</summary>
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => tables.SelectMany(t => Read(t));
 
         public IEnumerable<NbEntry> Read(string? table = null)
         {

@@ -86,6 +86,9 @@ namespace DragonflowUpgrade.Engine.Store
             return null;
         }
 
+        /// <summary>One pass over the file, which every read goes through whole.</summary>
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => Read().Where(e => tables.Contains(e.Key.Table));
+
         public IEnumerable<NbKey> ReadKeys(string? table = null)
         {
             foreach (var e in Read(table)) yield return e.Key;
@@ -95,7 +98,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// Reads the file strictly: every line UTF-8 JSON of the format, no key twice; a compressed
         /// file must be whole. When the file has a header with an object count and a checksum, they
         /// are checked at the end of the read. Values are taken as the bytes they are in the line;
-        /// which values the module takes is <see cref="StoredValue.Checked"/>'s to say.
+        /// which values the module takes is <see cref="StoredValue.Checked(INbStore, string)"/>'s to say.
         /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
         /// </summary>
         public IEnumerable<NbEntry> Read(string? table = null)

@@ -19,8 +19,9 @@ namespace DragonflowUpgrade.Engine.Store
             (table == Migrations.MigrationLog.Table ? ReadLogByIndex() : table != null && ModuleTables.FixedIds(table) is string[] ids ? ReadFixedRows(table, ids) : null)
             ?? Pages(Tables(table), values: true).SelectMany(page => page.Entries!);   // a read of values has every page's
 
-        /// <summary>The objects of several tables, none read by its keys (<see cref="ReadByKey"/>), in one SCAN of the keyspace rather than one per table.</summary>
-        internal IEnumerable<NbEntry> Read(IReadOnlyCollection<string> tables) => Pages(tables, values: true).SelectMany(page => page.Entries!);
+        /// <summary>One SCAN of the keyspace rather than one per table, unless a table is read by its keys (<see cref="ReadByKey"/>).</summary>
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) =>
+            tables.Any(ReadByKey) ? tables.SelectMany(t => Read(t)) : Pages(tables, values: true).SelectMany(page => page.Entries!);
 
         static string[]? Tables(string? table) => table == null ? null : new[] { table };
 
@@ -35,8 +36,19 @@ namespace DragonflowUpgrade.Engine.Store
                 Tables = tables;
                 Values = values;
                 Pattern = RedisKeys.Pattern(tables);
+                _prefixes = tables?.Select(t => Encoding.UTF8.GetBytes("{" + t + ".")).ToArray();
             }
             public readonly IReadOnlyCollection<string>? Tables;  // null: every table
+            readonly byte[][]? _prefixes;  // each table's keys' start, "{table."
+
+            /// <summary>Whether a key is of a table read: the pattern of several tables matches other tables' keys too.</summary>
+            public bool IsFor(ReadOnlySpan<byte> key)
+            {
+                if (_prefixes == null) return true;
+                foreach (var prefix in _prefixes)
+                    if (key.StartsWith(prefix)) return true;
+                return false;
+            }
             public readonly string Pattern;
             public readonly bool Values;
             public readonly NameTable Names = new NameTable();
@@ -132,9 +144,9 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 catch (DecoderFallbackException)
                 {
-                    // Such a key could not be written back as it is: stop rather than lose the object
-                    // (after the rest of the page, so that the connection stays in step).
-                    notUtf8 = notUtf8 ?? text.ToArray();
+                    // Such a key of a table read could not be written back as it is: stop rather than lose
+                    // the object (after the rest of the page, so that the connection stays in step).
+                    if (read.IsFor(text)) notUtf8 = notUtf8 ?? text.ToArray();
                     continue;
                 }
                 keys.Add(key);

@@ -74,7 +74,6 @@ namespace DragonflowUpgrade.Engine.Store
             public override NbKeyLayout KeyLayout => _store._layout;
             public override NbKeyLayout? KeyLayoutAt(string release) => RedisKeys.At(release);
             public override IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts() => _store.FindKeyLayouts();
-            public override IEnumerable<NbEntry>? ReadTogether(IReadOnlyList<string> tables) => tables.Any(ReadByKey) ? null : _store.Read(tables);
             public override void UseKeyLayout(NbKeyLayout layout) =>
                 _store._layout = layout as RedisKeys ?? throw new ArgumentException($"'{layout}' is not a key layout of Redis.", nameof(layout));
             public override string BackupName => _store.Location;
