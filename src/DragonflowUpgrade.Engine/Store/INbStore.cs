@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace DragonflowUpgrade.Engine.Store
 {
@@ -15,7 +16,10 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>Every object of one table, or of all tables when <paramref name="table"/> is null.</summary>
         IEnumerable<NbEntry> Read(string? table = null);
 
-        /// <summary>Every object of several tables, read together where the store reads them so faster than table by table (Redis: one SCAN of the keyspace).</summary>
+        /// <summary>
+        /// Every object of several tables (each named once, none null or empty: <see cref="NbTables.Distinct"/>), read
+        /// together where that is faster than table by table (Redis: one SCAN of the keyspace).
+        /// </summary>
         IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables);
 
         /// <summary>Every key of one table, or of all tables, without the values.</summary>
@@ -35,5 +39,17 @@ namespace DragonflowUpgrade.Engine.Store
 
         /// <summary>What is particular to this kind of store: its upgrade lock, batch size, journal, key layout and default backups.</summary>
         NbStoreParts Parts { get; }
+    }
+
+    /// <summary>The tables of a read of several (<see cref="INbStore.ReadTables"/>).</summary>
+    public static class NbTables
+    {
+        /// <summary>Each table once, in the order given.</summary>
+        /// <exception cref="ArgumentException">A table is null or empty: a read of it would be a read of every table.</exception>
+        public static IReadOnlyCollection<string> Distinct(IReadOnlyCollection<string> tables)
+        {
+            if (tables.Any(string.IsNullOrEmpty)) throw new ArgumentException("A table to read is null or empty.", nameof(tables));
+            return tables.Distinct(StringComparer.Ordinal).ToList();
+        }
     }
 }

@@ -110,7 +110,7 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>A range read per table: each table's keys are one range already.</summary>
-        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => tables.SelectMany(t => Read(t));
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => NbTables.Distinct(tables).SelectMany(t => Read(t));
 
         public IEnumerable<NbEntry> Read(string? table = null)
         {

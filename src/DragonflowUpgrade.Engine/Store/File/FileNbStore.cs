@@ -87,7 +87,11 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>One pass over the file, which every read goes through whole.</summary>
-        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => Read().Where(e => tables.Contains(e.Key.Table));
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
+        {
+            var wanted = NbTables.Distinct(tables);
+            return Read().Where(e => wanted.Contains(e.Key.Table));
+        }
 
         public IEnumerable<NbKey> ReadKeys(string? table = null)
         {

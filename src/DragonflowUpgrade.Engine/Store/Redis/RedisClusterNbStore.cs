@@ -159,8 +159,11 @@ namespace DragonflowUpgrade.Engine.Store
             // The log's rows and its set of keys, and the commit's records, each share one slot: its master reads them by key.
             RedisNbStore.ReadByKey(table) ? MasterOf(new NbKey(table, null, "")).Read(table) : FromEveryMaster(m => m.Read(table));
 
-        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) =>
-            tables.Any(RedisNbStore.ReadByKey) ? tables.SelectMany(t => Read(t)) : FromEveryMaster(m => m.ReadTables(tables));
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
+        {
+            tables = NbTables.Distinct(tables);
+            return tables.Any(RedisNbStore.ReadByKey) ? tables.SelectMany(t => Read(t)) : FromEveryMaster(m => m.ReadTables(tables));
+        }
 
         public IEnumerable<NbKey> ReadKeys(string? table = null) => FromEveryMaster(m => m.ReadKeys(table));
 

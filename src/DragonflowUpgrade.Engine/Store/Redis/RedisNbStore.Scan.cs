@@ -20,8 +20,12 @@ namespace DragonflowUpgrade.Engine.Store
             ?? Pages(Tables(table), values: true).SelectMany(page => page.Entries!);   // a read of values has every page's
 
         /// <summary>One SCAN of the keyspace rather than one per table, unless a table is read by its keys (<see cref="ReadByKey"/>).</summary>
-        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) =>
-            tables.Any(ReadByKey) ? tables.SelectMany(t => Read(t)) : Pages(tables, values: true).SelectMany(page => page.Entries!);
+        public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
+        {
+            tables = NbTables.Distinct(tables);
+            if (tables.Count == 0) return Enumerable.Empty<NbEntry>();
+            return tables.Any(ReadByKey) ? tables.SelectMany(t => Read(t)) : Pages(tables, values: true).SelectMany(page => page.Entries!);
+        }
 
         static string[]? Tables(string? table) => table == null ? null : new[] { table };
 
@@ -72,8 +76,8 @@ namespace DragonflowUpgrade.Engine.Store
         IEnumerable<(List<NbKey> Keys, List<NbEntry>? Entries)> Pages(IReadOnlyCollection<string>? tables, bool values)
         {
             NotWhileReading();
-            _reading = true;
             var read = new ScanRead(tables, values);
+            _reading = true;
             try
             {
                 var keys = Guard("read", () =>
