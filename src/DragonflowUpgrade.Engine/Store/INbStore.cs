@@ -17,8 +17,8 @@ namespace DragonflowUpgrade.Engine.Store
         IEnumerable<NbEntry> Read(string? table = null);
 
         /// <summary>
-        /// Every object of several tables (each named once, none null or empty: <see cref="NbTables.Distinct"/>), read
-        /// together where that is faster than table by table (Redis: one SCAN of the keyspace).
+        /// Every object of several tables (a table named twice is read once; a null or empty one is refused:
+        /// <see cref="NbTables.Distinct"/>), read together where that is faster than table by table (Redis: one SCAN of the keyspace).
         /// </summary>
         IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables);
 
@@ -44,12 +44,12 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>The tables of a read of several (<see cref="INbStore.ReadTables"/>).</summary>
     public static class NbTables
     {
-        /// <summary>Each table once, in the order given.</summary>
-        /// <exception cref="ArgumentException">A table is null or empty: a read of it would be a read of every table.</exception>
+        /// <summary>Each table once.</summary>
+        /// <exception cref="ArgumentException">A table is null (which a read of one table takes for every table) or empty (which no object has).</exception>
         public static IReadOnlyCollection<string> Distinct(IReadOnlyCollection<string> tables)
         {
             if (tables.Any(string.IsNullOrEmpty)) throw new ArgumentException("A table to read is null or empty.", nameof(tables));
-            return tables.Distinct(StringComparer.Ordinal).ToList();
+            return new HashSet<string>(tables, StringComparer.Ordinal);
         }
     }
 }

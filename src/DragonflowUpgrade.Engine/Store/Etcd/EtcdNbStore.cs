@@ -125,7 +125,9 @@ namespace DragonflowUpgrade.Engine.Store
                 revision = rev;
                 // Ask for the next page before handing this one out.
                 page = next == null ? null : RangeAsync(next, end, revision, names);
-                foreach (var e in entries) yield return e;
+                // A table's range holds the keys of ids with '/' of the table its name starts: "/lport/x/1" is in "lport/x"'s.
+                foreach (var e in entries)
+                    if (table == null || e.Key.Table == table) yield return e;
             }
         }
 

@@ -162,6 +162,7 @@ namespace DragonflowUpgrade.Engine.Store
         public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
         {
             tables = NbTables.Distinct(tables);
+            if (tables.Count == 0) return Enumerable.Empty<NbEntry>();
             return tables.Any(RedisNbStore.ReadByKey) ? tables.SelectMany(t => Read(t)) : FromEveryMaster(m => m.ReadTables(tables));
         }
 

@@ -295,8 +295,8 @@ namespace DragonflowUpgrade.Engine.Store
         {
             var found = new Dictionary<NbKeyLayout, string>();
             NotWhileReading();
-            _reading = true;
             var read = new ScanRead(null, values: false);
+            _reading = true;
             try
             {
                 Guard("read", () =>
