@@ -105,35 +105,3 @@ Describe 'Get-DfServiceStatus' {
         $errors[0].TargetObject.Name | Should -Be 'down1'
     }
 }
-
-Describe 'A test service' {
-    It 'ends by itself, and writes no heartbeat after, once its folder is removed without stopping it (a killed test run)' {
-        $gone = New-TestCloud -RedisDb 59 -NodeCount 1
-        $id = $null
-        try {
-            $node = (Get-DfNode $gone.Inventory)[0].Name
-            Invoke-TestService $gone start $node df-local-controller | Should -Be 0
-            $id = [int](Get-Content (Join-Path $gone.ServiceDir "$node/df-local-controller.pid"))
-            $redisHost, $redisPort = $env:DF_TEST_REDIS -split ':'
-            $deadline = [DateTime]::UtcNow.AddSeconds(10)
-            while (-not (redis-cli -h $redisHost -p $redisPort -n 59 --scan --pattern '{service.}*')) {
-                if ([DateTime]::UtcNow -gt $deadline) { throw 'The service wrote no heartbeat within 10 s.' }
-                Start-Sleep -Milliseconds 50
-            }
-
-            Remove-Item $gone.Dir -Recurse -Force
-            $deadline = [DateTime]::UtcNow.AddSeconds(10)
-            while (($stat = Get-Content "/proc/$id/stat" -Raw -ErrorAction SilentlyContinue) -and ($stat -split ' ')[2] -ne 'Z') {
-                if ([DateTime]::UtcNow -gt $deadline) { throw "The service ($id) still runs 10 s after its folder was removed." }
-                Start-Sleep -Milliseconds 50
-            }
-            redis-cli -h $redisHost -p $redisPort -n 59 FLUSHDB | Out-Null
-            Start-Sleep -Seconds 2   # four heartbeat intervals
-            @(redis-cli -h $redisHost -p $redisPort -n 59 --scan).Count | Should -Be 0
-        }
-        finally {
-            if ($id) { kill -KILL -- "-$id" 2>$null }   # found no more by its pid file, which went with the folder
-            Remove-TestCloud $gone
-        }
-    }
-}

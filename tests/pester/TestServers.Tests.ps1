@@ -1,6 +1,6 @@
 # The test machinery itself: the test-server scripts on a machine that lacks a server (a newcomer's
 # first build.ps1 Test must name the missing program and the Debian package that provides it), the
-# test nodes, and the wait for what a killed upgrade left on them.
+# test nodes, the wait for what a killed upgrade left on them, and the test services a killed run leaves behind.
 Describe 'Starting the test servers on a machine without them' {
     BeforeAll {
         $script:servers = Join-Path $PSScriptRoot '../servers'
@@ -100,6 +100,71 @@ Describe 'The wait for what a killed upgrade left on the nodes' {
         finally {
             Remove-Item $other.Hold -ErrorAction SilentlyContinue
             if (-not $other.Process.WaitForExit(10000)) { $other.Process.Kill() }
+        }
+    }
+}
+
+# A killed test run leaves its test services running; the next run removes their folders (the sshd
+# server's start, or the parts' folder of a full run), and then they must write no more heartbeats.
+Describe 'A test service whose folder is removed' {
+    BeforeAll {
+        Import-Module (Join-Path $PSScriptRoot '../../DragonflowUpgrade.psd1') -Force
+        . (Join-Path $PSScriptRoot '../fixtures/remote/TestCloud.ps1')
+        $script:script = Join-Path $PSScriptRoot '../fixtures/remote/df-test-service.sh'
+        # Each New-TestCloud database is some test's; 59 is also Upgrade.Tests.ps1's scratch database, which it empties first.
+        $script:cloud = New-TestCloud -RedisDb 59 -NodeCount 1
+        $script:node = (Get-DfNode $cloud.Inventory)[0].Name
+        function Wait-Until([scriptblock] $Done, [string] $Failure) {
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (& $Done)) {
+                if ([DateTime]::UtcNow -gt $deadline) { throw $Failure }
+                Start-Sleep -Milliseconds 50
+            }
+        }
+        function Test-Running([int] $Id) {
+            ($stat = Get-Content "/proc/$Id/stat" -Raw -ErrorAction SilentlyContinue) -and ($stat -split ' ')[2] -ne 'Z'
+        }
+    }
+    AfterAll { Remove-TestCloud $cloud }
+
+    It 'ends by itself, as a service a killed test run left running must' {
+        $id = $null
+        try {
+            Invoke-TestService $cloud start $node df-local-controller | Should -Be 0
+            $id = [int](Get-Content (Join-Path $cloud.ServiceDir "$node/df-local-controller.pid"))
+            # Its first heartbeat written and logged: nothing of it is still writing into the folder.
+            Wait-Until { Get-TestServiceEvent $cloud | Where-Object What -EQ 'first-beat' } 'The service wrote no heartbeat within 30 s.'
+
+            Remove-Item $cloud.Dir -Recurse -Force
+            Wait-Until { -not (Test-Running $id) } "The service ($id) still runs 30 s after its folder was removed."
+        }
+        finally {
+            # Remove-TestCloud cannot find it any more: its pid file went with the folder.
+            if ($id -and (Test-Running $id)) { Stop-TestServiceGroup $id }
+        }
+    }
+
+    It 'starts nothing when its start was held, as a start a killed test run left waiting' {
+        $start = $null
+        try {
+            New-Item -ItemType Directory $cloud.ServiceDir -Force | Out-Null
+            New-Item (Join-Path $cloud.ServiceDir 'start.hold-pike') -Force | Out-Null
+            $start = Start-Process bash -ArgumentList $script, 'start', $cloud.ServiceDir, "$($env:DF_TEST_REDIS)/$($cloud.RedisDb)", $node, 'df-local-controller' -PassThru
+            Wait-Until { Test-Path (Join-Path $cloud.ServiceDir 'start.reached') } 'The start did not reach its hold within 30 s.'
+
+            Remove-Item $cloud.Dir -Recurse -Force
+            $start.WaitForExit(30000) | Should -BeTrue -Because 'the start ends once its hold file is gone'
+            $services = @(Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' |
+                Where-Object { (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction SilentlyContinue) -like "*df-test-service.sh*run*$($cloud.ServiceDir)*" })
+            ($services | ForEach-Object Name) -join ' ' | Should -BeNullOrEmpty -Because 'no service started (these are their pids)'
+            Test-Path $cloud.Dir | Should -BeFalse -Because 'nothing made the folder again'
+            $start.ExitCode | Should -Be 1 -Because 'the start says it started nothing'
+        }
+        finally {
+            if ($start -and -not $start.HasExited) { $start.Kill($true) }
+            Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' |
+                Where-Object { (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction SilentlyContinue) -like "*df-test-service.sh*run*$($cloud.ServiceDir)*" } |
+                ForEach-Object { Stop-TestServiceGroup ([int]$_.Name) }
         }
     }
 }
