@@ -89,7 +89,7 @@ Describe 'Get-DfServiceStatus' {
         $killed = [int](Get-Content (Join-Path $cloud.ServiceDir "$second/df-metadata-service.pid"))
         Stop-Process -Id $killed -Force
         $deadline = [DateTime]::UtcNow.AddSeconds(30)
-        while (($stat = Get-Content "/proc/$killed/stat" -Raw -ErrorAction SilentlyContinue) -and ($stat -split ' ')[2] -ne 'Z') {
+        while (Test-ProcessRunning $killed) {
             if ([DateTime]::UtcNow -gt $deadline) { throw "Process $killed still runs 30 s after it was killed." }
             Start-Sleep -Milliseconds 20
         }

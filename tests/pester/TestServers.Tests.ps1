@@ -121,8 +121,11 @@ Describe 'A test service whose folder is removed' {
                 Start-Sleep -Milliseconds 50
             }
         }
-        function Test-Running([int] $Id) {
-            ($stat = Get-Content "/proc/$Id/stat" -Raw -ErrorAction SilentlyContinue) -and ($stat -split ' ')[2] -ne 'Z'
+        # The pids of the service daemons running for this cloud's folder.
+        function Get-ServiceRun {
+            Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' |
+                Where-Object { (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction SilentlyContinue) -like "*df-test-service.sh*run*$($cloud.ServiceDir)*" } |
+                ForEach-Object { [int]$_.Name }
         }
     }
     AfterAll { Remove-TestCloud $cloud }
@@ -136,11 +139,11 @@ Describe 'A test service whose folder is removed' {
             Wait-Until { Get-TestServiceEvent $cloud | Where-Object What -EQ 'first-beat' } 'The service wrote no heartbeat within 30 s.'
 
             Remove-Item $cloud.Dir -Recurse -Force
-            Wait-Until { -not (Test-Running $id) } "The service ($id) still runs 30 s after its folder was removed."
+            Wait-Until { -not (Test-ProcessRunning $id) } "The service ($id) still runs 30 s after its folder was removed."
         }
         finally {
             # Remove-TestCloud cannot find it any more: its pid file went with the folder.
-            if ($id -and (Test-Running $id)) { Stop-TestServiceGroup $id }
+            if ($id -and (Test-ProcessRunning $id)) { Stop-TestServiceGroup $id }
         }
     }
 
@@ -154,17 +157,13 @@ Describe 'A test service whose folder is removed' {
 
             Remove-Item $cloud.Dir -Recurse -Force
             $start.WaitForExit(30000) | Should -BeTrue -Because 'the start ends once its hold file is gone'
-            $services = @(Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' |
-                Where-Object { (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction SilentlyContinue) -like "*df-test-service.sh*run*$($cloud.ServiceDir)*" })
-            ($services | ForEach-Object Name) -join ' ' | Should -BeNullOrEmpty -Because 'no service started (these are their pids)'
+            (Get-ServiceRun) -join ' ' | Should -BeNullOrEmpty -Because 'no service started (these are their pids)'
             Test-Path $cloud.Dir | Should -BeFalse -Because 'nothing made the folder again'
             $start.ExitCode | Should -Be 1 -Because 'the start says it started nothing'
         }
         finally {
             if ($start -and -not $start.HasExited) { $start.Kill($true) }
-            Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -Match '^\d+$' |
-                Where-Object { (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction SilentlyContinue) -like "*df-test-service.sh*run*$($cloud.ServiceDir)*" } |
-                ForEach-Object { Stop-TestServiceGroup ([int]$_.Name) }
+            foreach ($id in Get-ServiceRun) { Stop-TestServiceGroup $id }
         }
     }
 }
