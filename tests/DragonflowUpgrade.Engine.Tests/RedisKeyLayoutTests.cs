@@ -144,6 +144,33 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        // Right after a read of every table, the store answers what layouts its keys are in from that
+        // read; after any other command, or a read left part way, it walks the keyspace again.
+        [Fact]
+        public void The_layouts_a_read_of_every_table_found_are_the_answer_until_the_store_runs_another_command()
+        {
+            string uri = TestRedis.NewDatabase();
+            Set(uri, ("{lport.t1}.p1", "{\"id\": \"p1\"}"), ("{lswitch.t1}s1", "{\"id\": \"s1\"}"), ("{df_upgrade_lock.}lock", "{}"));
+            IReadOnlyDictionary<NbKeyLayout, string> scanned;
+            using (var store = NbStoreFactory.Open(uri)) scanned = store.Parts.FindKeyLayouts();
+            Assert.Equal(new[] { "{lport.t1}.p1", "{lswitch.t1}s1" }, scanned.Values.OrderBy(v => v, StringComparer.Ordinal));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                IReadOnlyDictionary<NbKeyLayout, string> found = null!;
+                int Scans(Action act) => TestRedis.CommandsSent(uri, act).Count(c => c == "SCAN");
+                Assert.Equal(1, Scans(() => { store.Read().ToList(); found = store.Parts.FindKeyLayouts(); }));
+                Assert.Equal(scanned.OrderBy(l => l.Value, StringComparer.Ordinal), found.OrderBy(l => l.Value, StringComparer.Ordinal));
+                Assert.Equal(3, Scans(() => { store.ReadKeys().ToList(); store.Read("lport").ToList(); found = store.Parts.FindKeyLayouts(); }));
+                Assert.Equal(2, Scans(() => { store.Read().First(); found = store.Parts.FindKeyLayouts(); }));
+                Assert.Equal(scanned.Count, found.Count);
+                // A write since the read: the only key of master's layout is deleted.
+                store.Read().ToList();
+                store.Parts.UseKeyLayout(RedisKeys.Master);
+                store.Write(new[] { NbEntry.Delete(new NbKey("lswitch", "t1", "s1")) });
+                Assert.Equal(new NbKeyLayout[] { RedisKeys.Queens }, store.Parts.FindKeyLayouts().Keys);
+            }
+        }
+
         [Fact]
         public void A_master_layout_database_is_baselined_at_master_in_its_own_layout_and_refused_at_queens()
         {

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
@@ -106,6 +107,87 @@ namespace DragonflowUpgrade.Engine.Tests
                 var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path));
                 Assert.Contains("does not match the checksum", e.Message);
             }
+        }
+
+        // A restore reads the backup while another thread reads the database. When both are bad, the
+        // backup's error is the one reported, as when the backup was read first; either way the read
+        // has ended when the error comes out, and the store can be used again.
+        [Fact]
+        public void A_restore_reads_the_backup_and_the_database_at_once_and_reports_the_backups_error_first()
+        {
+            string uri = Safe.NewRedis(Odd.Concat(Safe.Ports(3000)).ToList());
+            string good = Safe.TempFile("nb.jsonl.gz"), edited = Safe.TempFile("nb.jsonl");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                NbBackup.Write(store, good);
+                NbBackup.Write(store, edited);
+            }
+            File.WriteAllText(edited, File.ReadAllText(edited).Replace("10.0.0.1", "10.0.0.2"));
+            var before = Safe.Dump(uri);
+            // A key of the database that holds a hash: a read of the whole database refuses it.
+            using var mux = TestRedis.Connect();
+            var db = mux.GetDatabase(TestRedis.DbOf(uri));
+            db.HashSet("{lport.t1}.wrong-type", "f", "v");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var backupError = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, edited));
+                Assert.Contains("does not match the checksum", backupError.Message);
+                Assert.NotEmpty(store.Read("lswitch").ToList());
+                var readError = Assert.Throws<NbKeyException>(() => NbRestore.Plan(store, good));
+                Assert.Contains("{lport.t1}.wrong-type", readError.Message);
+                Assert.NotEmpty(store.Read("lswitch").ToList());
+            }
+            Assert.Equal(1, db.HashLength("{lport.t1}.wrong-type"));
+            db.KeyDelete("{lport.t1}.wrong-type");
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
+        [Fact]
+        public void A_backup_of_another_database_is_refused_before_the_database_is_read()
+        {
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(Safe.NewRedis(Odd))) NbBackup.Write(store, path);
+            string uri = Safe.NewRedis(Safe.Ports(10));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var sent = TestRedis.CommandsSent(uri, () => Assert.Throws<BackupFromOtherDatabaseException>(() => NbRestore.Plan(store, path)));
+                Assert.DoesNotContain("SCAN", sent);
+                Assert.DoesNotContain("MGET", sent);
+            }
+        }
+
+        // The layouts of the database's keys, which say whether a restore moves them back to the
+        // backup's layout, come from the restore's own read of the database: one walk of the keyspace.
+        [Fact]
+        public void A_restore_walks_the_redis_keyspace_once()
+        {
+            var baseline = new MigrationLogEntry { Id = MigrationLog.BaselineId, Kind = MigrationLogKind.Baseline, Release = "queens", AppliedAt = DateTimeOffset.Parse("2019-01-01T00:00:00Z") };
+            string uri = Safe.NewRedis(Odd.Concat(Safe.Ports(100)).Append(baseline.ToEntry()).ToList());
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                NbBackup.Write(store, path);
+                store.Write(new[] { NbEntry.Delete(new NbKey("lport", "t1", "p1")) });
+                RestorePlan plan = null!;
+                var sent = TestRedis.CommandsSent(uri, () => plan = NbRestore.Plan(store, path));
+                Assert.Equal(1, sent.Count(c => c == "SCAN"));
+                Assert.Equal((1, 0, 0, 0), (plan.Created, plan.Updated, plan.Deleted, plan.Rekeyed));
+                Assert.Null(plan.KeyLayout);
+            }
+        }
+
+        // A file whose own header is right is still refused when another checksum is expected of it
+        // (a run's journal is checked against its record): then its lines are hashed as written.
+        [Fact]
+        public void A_backup_file_is_checked_against_the_checksum_expected_and_not_only_its_own_header()
+        {
+            string path = Safe.TempFile("nb.jsonl");
+            BackupInfo info;
+            using (var store = NbStoreFactory.Open(Safe.NewRedis(Odd))) info = NbBackup.Write(store, path);
+            Assert.Equal(4, NbBackup.ReadVerified(path, 4, info.Checksum!, "journal").Count);
+            Assert.Equal(4, NbBackup.ReadVerified(path, 4, info.Checksum!.ToUpperInvariant(), "journal").Count);
+            var e = Assert.Throws<BackupInvalidException>(() => NbBackup.ReadVerified(path, 4, new string('0', 64), "journal"));
+            Assert.Contains("the journal's content does not match the checksum in its header", e.Message);
         }
 
         [Fact]

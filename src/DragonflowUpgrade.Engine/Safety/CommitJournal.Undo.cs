@@ -26,8 +26,8 @@ namespace DragonflowUpgrade.Engine.Safety
             var run = (marker ?? last
                 ?? throw new NoUpgradeRunException($"There is no migration run to undo on {store.Location}: none was made by this module, or the last one was undone already.")).RequireRecoverable();
             bool interrupted = marker != null && (marker.State == CommitState.Committing || marker.UndoesInterrupted);
-            var (info, backup) = NbBackup.Load(run.BackupPath, run.BackupChecksum);
-            var now = store.Read().ToList();
+            var info = NbBackup.ReadCheckableHeader(run.BackupPath, run.BackupChecksum);
+            var (backup, now) = NbRestore.LoadWhileReading(store, info);
             var restore = NbRestore.Plan(store, info, backup, now);
             if (!force)
             {

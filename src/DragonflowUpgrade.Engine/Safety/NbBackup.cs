@@ -217,14 +217,26 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static (BackupInfo Info, IReadOnlyList<NbEntry> Entries) Load(string path, string? expectedChecksum = null)
         {
+            var info = ReadCheckableHeader(path, expectedChecksum);
+            return (info, ReadObjects(info));
+        }
+
+        /// <summary>
+        /// The header of a backup that can be checked: it states the object count and checksum, and
+        /// the checksum is <paramref name="expectedChecksum"/> (null: any). The objects are not read.
+        /// </summary>
+        internal static BackupInfo ReadCheckableHeader(string path, string? expectedChecksum)
+        {
             var info = ReadHeader(path);
             if (info.Objects < 0 || info.Checksum == null)
                 throw new BackupInvalidException(info.Path, "its header has no object count or checksum.");
             if (expectedChecksum != null && !string.Equals(info.Checksum, expectedChecksum, StringComparison.OrdinalIgnoreCase))
                 throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
-            var entries = ReadVerified(info.Path, info.Objects, info.Checksum, "backup");
-            return (info, entries);
+            return info;
         }
+
+        /// <summary>The objects of the backup whose header <see cref="ReadCheckableHeader"/> gave, checked against its count and checksum.</summary>
+        internal static List<NbEntry> ReadObjects(BackupInfo info) => ReadVerified(info.Path, info.Objects, info.Checksum!, "backup");
 
         /// <summary>
         /// Refuses (<see cref="BackupInvalidException"/>) a run's backup that is no longer where it was
@@ -248,11 +260,7 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static BackupInfo Verify(string path, string? expectedChecksum)
         {
-            var info = ReadHeader(path);
-            if (info.Objects < 0 || info.Checksum == null)
-                throw new BackupInvalidException(info.Path, "its header has no object count or checksum.");
-            if (expectedChecksum != null && !string.Equals(info.Checksum, expectedChecksum, StringComparison.OrdinalIgnoreCase))
-                throw new BackupInvalidException(info.Path, $"this is not the backup expected: its checksum is {info.Checksum}, not {expectedChecksum}.");
+            var info = ReadCheckableHeader(path, expectedChecksum);
             ReadsBack(info);
             return info;
         }
@@ -297,14 +305,18 @@ namespace DragonflowUpgrade.Engine.Safety
         internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what, string? recommendedAction = null)
         {
             var entries = new List<NbEntry>(Math.Max(0, count));
-            try { entries.AddRange(StoredValue.Checked(new FileNbStore(path))); }
+            var file = new FileNbStore(path);
+            try { entries.AddRange(StoredValue.Checked(file)); }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
                 throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e, recommendedAction);
             }
             if (entries.Count != count)
                 throw new BackupInvalidException(path, $"the {what} holds {entries.Count} objects but its header says {count}: it was truncated or edited.", null, recommendedAction);
-            if (!string.Equals(Checksum(entries), checksum, StringComparison.OrdinalIgnoreCase))
+            // The read checked the lines as they are against the header's checksum: when that is the
+            // checksum expected, hashing them again as they would be written finds nothing more.
+            bool checkedByRead = file.CheckedAgainstHeader is (int objects, string sum) && objects == count && string.Equals(sum, checksum, StringComparison.OrdinalIgnoreCase);
+            if (!checkedByRead && !string.Equals(Checksum(entries), checksum, StringComparison.OrdinalIgnoreCase))
                 throw new BackupInvalidException(path, $"the {what}'s content does not match the checksum in its header: it was edited or damaged after it was written.", null, recommendedAction);
             return entries;
         }

@@ -2,6 +2,7 @@ using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
 
@@ -56,10 +57,34 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public static RestorePlan Plan(INbStore store, string backupPath, string? expectedChecksum = null, bool force = false)
         {
-            var (info, entries) = NbBackup.Load(backupPath, expectedChecksum);
+            var info = NbBackup.ReadCheckableHeader(backupPath, expectedChecksum);
             if (!force && !NbDatabaseUri.SameDatabase(info.Source, store.Location))
+            {
+                NbBackup.ReadObjects(info);   // a damaged backup is refused as such first, whichever database it is of
                 throw new BackupFromOtherDatabaseException(info.Path, NbDatabaseUri.PrintableLocation(info.Source), store.Location);
-            return Plan(store, info, entries, store.Read());
+            }
+            var (backup, now) = LoadWhileReading(store, info);
+            return Plan(store, info, backup, now);
+        }
+
+        /// <summary>
+        /// The backup's objects, read and checked on this thread while another reads the whole
+        /// database: at a million objects each takes seconds, and they share nothing. The backup's
+        /// error is the one thrown when both fail, as when the backup was read first.
+        /// </summary>
+        internal static (IReadOnlyList<NbEntry> Backup, IReadOnlyList<NbEntry> Now) LoadWhileReading(INbStore store, BackupInfo info)
+        {
+            var read = Task.Run(() => store.Read().ToList());
+            List<NbEntry> backup;
+            try { backup = NbBackup.ReadObjects(info); }
+            catch
+            {
+                // The store is free again only once its read has ended.
+                try { read.Wait(); }
+                catch (AggregateException) { }
+                throw;
+            }
+            return (backup, read.GetAwaiter().GetResult());
         }
 
         /// <summary>Compares the backup with <paramref name="now"/>, what was just read of the database.</summary>

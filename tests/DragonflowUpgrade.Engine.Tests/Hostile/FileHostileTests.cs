@@ -103,6 +103,8 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["id missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"value\":{}}\n"), 4, "'id' must be a string"),
             ["id a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":5,\"value\":{}}\n"), 4, "'id' must be a string"),
             ["topic a number"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":5,\"id\":\"x\",\"value\":{}}\n"), 4, "'topic' must be a string or null"),
+            ["table half a surrogate pair"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lp\\ud800ort", null, "x", "{}")), 4, "'table' is not text"),
+            ["topic half a surrogate pair"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", "t\\udc00", "x", "{}")), 4, "'topic' is not text"),
             ["value missing"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"table\":\"lport\",\"topic\":null,\"id\":\"x\"}\n"), 4, "'value' is missing"),
             ["a line that is an array"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "[1, 2]\n"), 4, "must be a JSON object"),
             ["a line that is not JSON"] = new Damage("nb.jsonl", b => Utf8("port p1 is up\n" + PlainLines), 1, "not valid JSON"),
@@ -168,6 +170,18 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new object[] { "no newline at the end", "nb.jsonl" },
             new object[] { "a byte order mark and CRLF, gzipped", "nb.jsonl.gz" },
         };
+
+        // A read keeps one string of each table and topic name, whether a line escapes it or not.
+        [Fact]
+        public void Table_and_topic_names_read_as_their_text_however_a_line_spells_them()
+        {
+            string path = Path.Combine(_dir, "names.jsonl");
+            File.WriteAllText(path, Line("lport", "t1", "p1", "{}") + Line("l\\u0070ort", "t\\u0031", "p2", "{}") +
+                Line("lport", "caf\u00e9", "p3", "{}") + Line("lport", "caf\\u00e9", "p4", "{}") + Line("lport", "caf\u00e9", "p5", "{}"), new UTF8Encoding(false));
+            using (var store = NbStoreFactory.Open(path))
+                Assert.Equal(new[] { new NbKey("lport", "t1", "p1"), new NbKey("lport", "t1", "p2"), new NbKey("lport", "caf\u00e9", "p3"), new NbKey("lport", "caf\u00e9", "p4"), new NbKey("lport", "caf\u00e9", "p5") },
+                    store.Read().Select(e => e.Key));
+        }
 
         [Theory]
         [MemberData(nameof(TolerableFiles))]

@@ -107,14 +107,19 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         public IEnumerable<NbEntry> Read(string? table = null)
         {
+            CheckedAgainstHeader = null;
             if (!File.Exists(Path)) yield break;
             var seen = new Dictionary<NbKey, int>();
             var hash = new ContentHash();
             int count = 0;
             (int Objects, string Checksum)? expected = null;
+            // The values in a few large buffers and one copy of each table and topic name: a
+            // million small arrays and strings cost more to allocate and collect than to parse.
+            var names = new NameTable();
+            var values = new ByteArena();
             foreach (var line in Lines())
             {
-                var entry = ParseEntry(line.Bytes, line.Number);
+                var entry = ParseEntry(line.Bytes, line.Number, names, values);
                 if (entry == null)
                 {
                     using (var doc = ParseLine(line.Bytes, 1)) expected = Expected(doc.RootElement.GetProperty("header"));
@@ -136,8 +141,12 @@ namespace DragonflowUpgrade.Engine.Store
                 if (!string.Equals(hash.Finish(), expected.Value.Checksum, StringComparison.OrdinalIgnoreCase))
                     throw new NbFileInvalidException(Path, 0, "its content does not match the checksum in its header: it was edited or damaged after it was written.",
                         "Restore the file from a copy.");
+                if (table == null) CheckedAgainstHeader = expected;
             }
         }
+
+        /// <summary>The object count and checksum of the header that the last whole <see cref="Read"/> found the file's lines to match; null when it had none.</summary>
+        internal (int Objects, string Checksum)? CheckedAgainstHeader { get; private set; }
 
         static readonly byte[] NewLine = { (byte)'\n' };
 
@@ -265,7 +274,7 @@ namespace DragonflowUpgrade.Engine.Store
 
         // One pass over an object line: its key, and its value as the bytes it is in the line.
         // Null for the file's header line.
-        NbEntry? ParseEntry(ReadOnlyMemory<byte> line, int number)
+        NbEntry? ParseEntry(ReadOnlyMemory<byte> line, int number, NameTable names, ByteArena values)
         {
             var bytes = line.Span;
             if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
@@ -283,7 +292,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if ((r.ValueTextEquals("table") && table != null) || (r.ValueTextEquals("id") && id != null) ||
                         (r.ValueTextEquals("topic") && hasTopic) || (r.ValueTextEquals("value") && hasValue))
                         throw Malformed(number, $"'{r.GetString()}' appears twice in the line; a line names each of table, topic, id and value once");
-                    if (r.ValueTextEquals("table")) table = RequiredString(ref r, "table", number);
+                    if (r.ValueTextEquals("table")) table = RequiredString(ref r, "table", number, names);
                     else if (r.ValueTextEquals("id"))
                     {
                         r.Read();
@@ -294,7 +303,7 @@ namespace DragonflowUpgrade.Engine.Store
                         hasTopic = true;
                         r.Read();
                         if (r.TokenType != JsonTokenType.Null && r.TokenType != JsonTokenType.String) throw Malformed(number, "'topic' must be a string or null");
-                        topic = r.TokenType == JsonTokenType.Null ? null : Text(ref r, "topic", number);
+                        topic = r.TokenType == JsonTokenType.Null ? null : Name(ref r, "topic", number, names);
                     }
                     else
                     {
@@ -316,16 +325,20 @@ namespace DragonflowUpgrade.Engine.Store
             if (!hasValue) throw Malformed(number, "'value' is missing");
             var key = new NbKey(table, topic, id);
             if (id.Length == 0) throw new NbValueInvalidException(Path, key, StoredValue.EmptyId);
-            return new NbEntry(key, line.Slice(valueStart, valueEnd - valueStart).ToArray());
+            return new NbEntry(key, values.Copy(line.Span.Slice(valueStart, valueEnd - valueStart)));
         }
 
-        string RequiredString(ref Utf8JsonReader r, string name, int number)
+        string RequiredString(ref Utf8JsonReader r, string name, int number, NameTable names)
         {
             r.Read();
-            string? s = r.TokenType == JsonTokenType.String ? Text(ref r, name, number) : null;
+            string? s = r.TokenType == JsonTokenType.String ? Name(ref r, name, number, names) : null;
             if (s == null || s.Length == 0) throw Malformed(number, $"'{name}' must be a non-empty string");
             return s;
         }
+
+        // A table's or topic's name: one string for all the lines that name it. (The line is UTF-8, checked.)
+        string Name(ref Utf8JsonReader r, string name, int number, NameTable names) =>
+            r.ValueIsEscaped ? names.Share(Text(ref r, name, number)!) : names.Share(r.ValueSpan);
 
         // A JSON string's text; an escape of half a UTF-16 surrogate pair (\ud800) has none.
         string? Text(ref Utf8JsonReader r, string name, int number)

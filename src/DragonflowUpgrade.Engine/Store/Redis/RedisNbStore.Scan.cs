@@ -41,6 +41,7 @@ namespace DragonflowUpgrade.Engine.Store
                 Values = values;
                 Pattern = RedisKeys.Pattern(tables);
                 _prefixes = tables?.Select(t => Encoding.UTF8.GetBytes("{" + t + ".")).ToArray();
+                if (tables == null) Layouts = new Dictionary<NbKeyLayout, string>();
             }
             public readonly IReadOnlyCollection<string>? Tables;  // null: every table
             readonly byte[][]? _prefixes;  // each table's keys' start, "{table."
@@ -61,10 +62,17 @@ namespace DragonflowUpgrade.Engine.Store
             public bool ScanPending;
             public int MgetsPending;
             public string? NotStringsSha;  // a keys-only read's script, loaded once for its batches
+            // A read of every table: the layouts of its NB keys, the module's own left out, each with its first key.
+            public readonly Dictionary<NbKeyLayout, string>? Layouts;
+
+            public void NoteLayout(NbKey key, RedisKeys layout, ReadOnlySpan<byte> text)
+            {
+                if (Layouts != null && !Layouts.ContainsKey(layout) && !ModuleTables.IsModuleTable(key.Table)) Layouts.Add(layout, NbKeyException.Display(text));
+            }
             // Keys MGET answered nil for: deleted since the SCAN, or holding another type than a string.
             public readonly List<byte[]> Suspects = new List<byte[]>();
             // The layout of each key of the page NextPage parsed last, and the lengths of its MGET batches.
-            public List<RedisKeys> Layouts = new List<RedisKeys>();
+            public List<RedisKeys> PageLayouts = new List<RedisKeys>();
             public List<int> Lengths = new List<int>();
         }
 
@@ -86,17 +94,21 @@ namespace DragonflowUpgrade.Engine.Store
                     SendScan("0", read);
                     return NextPage(read);
                 });
-                var layouts = read.Layouts;
+                var layouts = read.PageLayouts;
                 var lengths = read.Lengths;
                 while (true)
                 {
                     var next = read.ScanPending ? Guard("read", () => NextPage(read)) : null;
-                    var nextLayouts = read.Layouts;
+                    var nextLayouts = read.PageLayouts;
                     var nextLengths = read.Lengths;
                     var entries = Guard("read", () => values ? ReadValues(keys, layouts, lengths, read) : ReadTypes(keys, layouts, lengths, read));
                     if (next == null && read.Suspects.Count > 0) Guard("read", () => CheckSuspects(read));
                     yield return (keys, entries);
-                    if (next == null) yield break;
+                    if (next == null)
+                    {
+                        _layoutsRead = read.Layouts;
+                        yield break;
+                    }
                     keys = next;
                     layouts = nextLayouts;
                     lengths = nextLengths;
@@ -109,9 +121,11 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        // A read under way has replies in flight, which another command would take for its own.
+        // Every command starts here. A read under way has replies in flight, which another command
+        // would take for its own. What a whole read found of the keys' layouts is known only until then.
         void NotWhileReading()
         {
+            _layoutsRead = null;
             if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish that read before another read or a write.");
         }
 
@@ -133,7 +147,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (cursor != "0") SendScan(cursor, read);
             long count = _connection.ReadArrayLength();
             var keys = new List<NbKey>((int)Math.Max(0, count));
-            var layouts = read.Layouts = new List<RedisKeys>(keys.Capacity);
+            var layouts = read.PageLayouts = new List<RedisKeys>(keys.Capacity);
             var arguments = read.Arguments;
             arguments.Clear();
             byte[]? notUtf8 = null;
@@ -156,6 +170,7 @@ namespace DragonflowUpgrade.Engine.Store
                 keys.Add(key);
                 layouts.Add(layout);
                 arguments.Add(text);
+                read.NoteLayout(key, layout, text);
             }
             if (notUtf8 != null) throw NbKeyException.NotUtf8(Location, notUtf8);
             var lengths = read.Lengths = BatchLengths(keys, layouts, arguments);
@@ -290,12 +305,14 @@ namespace DragonflowUpgrade.Engine.Store
             return null;
         }
 
-        // The layouts of the NB keys, the module's own left out, each with its first key found.
+        // The layouts of the NB keys, the module's own left out, each with its first key found: those
+        // a read of every table just found, when the store has run no command since; else by a SCAN.
         IReadOnlyDictionary<NbKeyLayout, string> FindKeyLayouts()
         {
-            var found = new Dictionary<NbKeyLayout, string>();
+            if (_layoutsRead != null) return _layoutsRead;
             NotWhileReading();
             var read = new ScanRead(null, values: false);
+            var found = read.Layouts!;
             _reading = true;
             try
             {
@@ -313,8 +330,7 @@ namespace DragonflowUpgrade.Engine.Store
                             var text = _connection.ReadBulkBytes();
                             try
                             {
-                                if (RedisKeys.TryParse(text, out var key, read.Names, out var layout) && !ModuleTables.IsModuleTable(key.Table) && !found.ContainsKey(layout))
-                                    found.Add(layout, NbKeyException.Display(text));
+                                if (RedisKeys.TryParse(text, out var key, read.Names, out var layout)) read.NoteLayout(key, layout, text);
                             }
                             catch (DecoderFallbackException) { }  // a read refuses it; its layout is told by others
                         }

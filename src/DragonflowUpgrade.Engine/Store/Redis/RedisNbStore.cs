@@ -33,6 +33,7 @@ namespace DragonflowUpgrade.Engine.Store
         readonly object _gate = new object();
         ConnectionMultiplexer? _multiplexer;
         bool _reading;
+        Dictionary<NbKeyLayout, string>? _layoutsRead;  // what the read of every table that was the store's last command found (FindKeyLayouts)
         RedisKeys _layout = RedisKeys.Queens;
         volatile string? _tlsProblem;  // why StackExchange.Redis's TLS connection refused the server's certificate
 
