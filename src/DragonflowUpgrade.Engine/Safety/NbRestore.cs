@@ -2,6 +2,7 @@ using DragonflowUpgrade.Engine;
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Store;
@@ -74,12 +75,24 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         internal static (IReadOnlyList<NbEntry> Backup, IReadOnlyList<NbEntry> Now) LoadWhileReading(INbStore store, BackupInfo info)
         {
-            var read = Task.Run(() => store.Read().ToList());
+            bool stop = false;
+            // A thread of its own: a read blocks, and the store's replies may need the pool's threads.
+            var read = Task.Factory.StartNew(() =>
+            {
+                var now = new List<NbEntry>();
+                foreach (var e in store.Read())
+                {
+                    if (Volatile.Read(ref stop)) break;
+                    now.Add(e);
+                }
+                return now;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             List<NbEntry> backup;
             try { backup = NbBackup.ReadObjects(info); }
             catch
             {
-                // The store is free again only once its read has ended.
+                // The read is stopped, and waited for: the store is free again only once it has ended.
+                Volatile.Write(ref stop, true);
                 try { read.Wait(); }
                 catch (AggregateException) { }
                 throw;

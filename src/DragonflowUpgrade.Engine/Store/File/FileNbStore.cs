@@ -113,25 +113,26 @@ namespace DragonflowUpgrade.Engine.Store
             var hash = new ContentHash();
             int count = 0;
             (int Objects, string Checksum)? expected = null;
-            // The values in a few large buffers and one copy of each table and topic name: a
-            // million small arrays and strings cost more to allocate and collect than to parse.
+            // The values handed out in a few large buffers, and one copy of each table and topic name:
+            // a million small arrays and strings cost more to allocate and collect than to parse.
             var names = new NameTable();
             var values = new ByteArena();
             foreach (var line in Lines())
             {
-                var entry = ParseEntry(line.Bytes, line.Number, names, values);
+                var entry = ParseEntry(line.Bytes, line.Number, names);
                 if (entry == null)
                 {
                     using (var doc = ParseLine(line.Bytes, 1)) expected = Expected(doc.RootElement.GetProperty("header"));
                     continue;
                 }
-                var e = entry;
-                if (seen.TryGetValue(e.Key, out int first))
-                    throw Malformed(line.Number, $"{e.Key} is stored again, first on line {first}; a database holds one value per key");
-                seen.Add(e.Key, line.Number);
+                var (key, value) = entry.Value;
+                if (seen.TryGetValue(key, out int first))
+                    throw Malformed(line.Number, $"{key} is stored again, first on line {first}; a database holds one value per key");
+                seen.Add(key, line.Number);
                 count++;
                 if (expected.HasValue) AddLine(hash, line.Bytes);
-                if (table == null || e.Key.Table == table) yield return e;
+                // The line is a part of a buffer the next line reuses: a value handed out is a copy.
+                if (table == null || key.Table == table) yield return new NbEntry(key, values.Copy(value.Span));
             }
             if (expected.HasValue)
             {
@@ -272,9 +273,9 @@ namespace DragonflowUpgrade.Engine.Store
         // A value may be nested StoredValue.MaxDepth deep (one more in the module's journal rows); a line holds it one level down.
         static readonly JsonReaderOptions LineReaderOptions = new JsonReaderOptions { MaxDepth = StoredValue.MaxDepth + 2 };
 
-        // One pass over an object line: its key, and its value as the bytes it is in the line.
-        // Null for the file's header line.
-        NbEntry? ParseEntry(ReadOnlyMemory<byte> line, int number, NameTable names, ByteArena values)
+        // One pass over an object line: its key, and its value as the bytes it is in the line
+        // (until the next line is read). Null for the file's header line.
+        (NbKey Key, ReadOnlyMemory<byte> Value)? ParseEntry(ReadOnlyMemory<byte> line, int number, NameTable names)
         {
             var bytes = line.Span;
             if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
@@ -325,7 +326,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (!hasValue) throw Malformed(number, "'value' is missing");
             var key = new NbKey(table, topic, id);
             if (id.Length == 0) throw new NbValueInvalidException(Path, key, StoredValue.EmptyId);
-            return new NbEntry(key, values.Copy(line.Span.Slice(valueStart, valueEnd - valueStart)));
+            return (key, line.Slice(valueStart, valueEnd - valueStart));
         }
 
         string RequiredString(ref Utf8JsonReader r, string name, int number, NameTable names)
@@ -337,8 +338,8 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // A table's or topic's name: one string for all the lines that name it. (The line is UTF-8, checked.)
-        string Name(ref Utf8JsonReader r, string name, int number, NameTable names) =>
-            r.ValueIsEscaped ? names.Share(Text(ref r, name, number)!) : names.Share(r.ValueSpan);
+        string Name(ref Utf8JsonReader r, string member, int number, NameTable names) =>
+            r.ValueIsEscaped ? names.Share(Text(ref r, member, number)!) : names.Share(r.ValueSpan);
 
         // A JSON string's text; an escape of half a UTF-16 surrogate pair (\ud800) has none.
         string? Text(ref Utf8JsonReader r, string name, int number)

@@ -15,7 +15,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// </summary>
         internal long WaitForReplicas(int replicas, TimeSpan timeout)
         {
-            NotWhileReading();
+            NotWhileReading(touchesKeys: false);
             return Guard("write", () =>
             {
                 _connection.Command("WAIT", replicas.ToString(CultureInfo.InvariantCulture), ((long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
@@ -28,7 +28,7 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>A cluster's master: its <c>CLUSTER NODES</c> now, asked on its own connection (<paramref name="what"/> names the operation for errors).</summary>
         internal string ClusterNodes(string what)
         {
-            NotWhileReading();
+            NotWhileReading(touchesKeys: false);
             return Guard(what, () =>
             {
                 _connection.Command("CLUSTER", "NODES");

@@ -121,11 +121,14 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        // Every command starts here. A read under way has replies in flight, which another command
-        // would take for its own. What a whole read found of the keys' layouts is known only until then.
-        void NotWhileReading()
+        // Every command on the store's own connection starts here (the lock's go through
+        // StackExchange.Redis, and touch only the module's keys). A read under way has replies in
+        // flight, which another command would take for its own. What the last read of every table
+        // found of the keys' layouts holds until a command that reads or writes keys: a cluster's
+        // questions about itself, asked after each read, touch none (touchesKeys false).
+        void NotWhileReading(bool touchesKeys = true)
         {
-            _layoutsRead = null;
+            if (touchesKeys) _layoutsRead = null;
             if (_reading) throw new InvalidOperationException($"The Redis NB database at {Location} is being read; finish that read before another read or a write.");
         }
 
