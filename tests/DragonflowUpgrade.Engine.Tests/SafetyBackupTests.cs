@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
@@ -145,37 +144,6 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(before, Safe.Dump(uri));
         }
 
-        // A store whose read hands out an object only when the test lets it through, and says when the read has ended.
-        sealed class GatedStore : INbStore
-        {
-            readonly INbStore _inner;
-            public GatedStore(INbStore inner) { _inner = inner; }
-            public readonly SemaphoreSlim Gate = new SemaphoreSlim(0);
-            public int Handed;
-            public volatile bool Ended;
-
-            public IEnumerable<NbEntry> Read(string? table = null)
-            {
-                try
-                {
-                    foreach (var e in _inner.Read(table))
-                    {
-                        Gate.Wait();
-                        Handed++;
-                        yield return e;
-                    }
-                }
-                finally { Ended = true; }
-            }
-            public string Location => _inner.Location;
-            public NbStoreParts Parts => _inner.Parts;
-            public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables) => _inner.ReadTables(tables);
-            public IEnumerable<NbKey> ReadKeys(string? table = null) => _inner.ReadKeys(table);
-            public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int>? progress = null) => _inner.Write(changes, progress);
-            public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null) => _inner.WriteIf(changes, expected, progress);
-            public void Dispose() => _inner.Dispose();
-        }
-
         [Fact]
         public void A_restore_whose_backup_fails_stops_its_read_of_the_database_and_waits_for_it_to_end()
         {
@@ -184,7 +152,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri)) NbBackup.Write(store, edited);
             File.WriteAllText(edited, File.ReadAllText(edited).Replace("10.0.0.1", "10.0.0.2"));
             var redis = NbStoreFactory.Open(uri);
-            using (var store = new GatedStore(redis))
+            using (var store = new SteppedStore(redis) { ReadGate = new SemaphoreSlim(0) })
             using (var done = new CancellationTokenSource())
             {
                 // An object every 10 ms: the read would take half a minute to its end.
@@ -192,13 +160,13 @@ namespace DragonflowUpgrade.Engine.Tests
                 {
                     while (!done.IsCancellationRequested)
                     {
-                        store.Gate.Release();
+                        store.ReadGate.Release();
                         await Task.Delay(10);
                     }
                 });
                 Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, edited));
-                Assert.True(store.Ended, "the read of the database still ran when the backup's error came out");
-                Assert.True(store.Handed < 1000, $"the read went on to {store.Handed} objects after the backup failed");
+                Assert.True(store.ReadEnded, "the read of the database still ran when the backup's error came out");
+                Assert.True(store.ObjectsHanded < 1000, $"the read went on to {store.ObjectsHanded} objects after the backup failed");
                 done.Cancel();
                 letThrough.Wait();
                 Assert.NotEmpty(redis.Read("lswitch").ToList());

@@ -50,7 +50,34 @@ namespace DragonflowUpgrade.Engine.Tests
         public IEnumerable<NbEntry> Read(string table = null)
         {
             TablesRead.Add(table);
-            return _store.Read(table);
+            return ReadGate == null ? _store.Read(table) : Gated(_store.Read(table));
+        }
+
+        /// <summary>When set, a read hands out each object only once the test has released the gate for it.</summary>
+        public SemaphoreSlim ReadGate { get; set; }
+
+        /// <summary>How many objects reads through the gate handed out.</summary>
+        public int ObjectsHanded => _handed;
+
+        /// <summary>Whether the last read through the gate has ended (run to its end, left, or failed).</summary>
+        public bool ReadEnded => _readEnded;
+
+        volatile int _handed;
+        volatile bool _readEnded;
+
+        IEnumerable<NbEntry> Gated(IEnumerable<NbEntry> read)
+        {
+            _readEnded = false;
+            try
+            {
+                foreach (var e in read)
+                {
+                    ReadGate.Wait();
+                    _handed++;
+                    yield return e;
+                }
+            }
+            finally { _readEnded = true; }
         }
 
         public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)

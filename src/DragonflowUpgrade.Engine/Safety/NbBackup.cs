@@ -305,8 +305,12 @@ namespace DragonflowUpgrade.Engine.Safety
         internal static List<NbEntry> ReadVerified(string path, int count, string checksum, string what, string? recommendedAction = null)
         {
             var entries = new List<NbEntry>(Math.Max(0, count));
-            var file = new FileNbStore(path);
-            try { entries.AddRange(StoredValue.Checked(file)); }
+            FileNbStore file;
+            try
+            {
+                file = new FileNbStore(path);
+                entries.AddRange(StoredValue.Checked(file));
+            }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
                 throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e, recommendedAction);
