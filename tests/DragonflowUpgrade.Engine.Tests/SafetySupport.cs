@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text;
+using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
@@ -22,6 +23,16 @@ namespace DragonflowUpgrade.Engine.Tests
 
     static class Safe
     {
+        /// <summary>A migration that adds one to every port's version: each port is an update.</summary>
+        public static Migration Bump => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
+        {
+            foreach (var port in nb.GetAll("lport").ToList())
+            {
+                port["version"] = (long)port["version"] + 1;
+                nb.Update("lport", port);
+            }
+        });
+
         public static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
 
         /// <summary>A switch per 100 ports, each port in its switch's topic.</summary>

@@ -17,15 +17,6 @@ namespace DragonflowUpgrade.Engine.Tests
     [Collection(SafetyCollection.Name)]
     public class StorePartsTests
     {
-        static Migration Bump => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
-        {
-            foreach (var port in nb.GetAll("lport").ToList())
-            {
-                port["version"] = (long)port["version"] + 1;
-                nb.Update("lport", port);
-            }
-        });
-
         static string NewFile()
         {
             string path = Safe.TempFile("nb.jsonl");
@@ -79,7 +70,7 @@ namespace DragonflowUpgrade.Engine.Tests
             BackupInfo backup;
             using (var store = new FileNbStore(path))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.Bump }));
                 result = migrator.Run(migrator.Plan().Pending);
                 backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
             }
@@ -106,7 +97,7 @@ namespace DragonflowUpgrade.Engine.Tests
             string path = NewFile();
             using (var store = new SteppedStore(new FileNbStore(path)))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.Bump }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 migrator.Commit(result, backup);
@@ -122,7 +113,7 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = Safe.NewRedis(Safe.Ports(300));
             using (var store = new SteppedStore(NbStoreFactory.Open(uri)))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.Bump }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 migrator.Commit(result, backup);

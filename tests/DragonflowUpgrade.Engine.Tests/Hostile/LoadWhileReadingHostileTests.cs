@@ -16,22 +16,13 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
     [Collection(SafetyCollection.Name)]
     public class LoadWhileReadingHostileTests
     {
-        static Migration Bump => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
-        {
-            foreach (var port in nb.GetAll("lport").ToList())
-            {
-                port["version"] = (long)port["version"] + 1;
-                nb.Update("lport", port);
-            }
-        });
-
         // A finished run on a database of the kind: its backup, and the journal file beside it.
         static (string Uri, BackupInfo Backup) Committed(string kind)
         {
             string uri = Safe.NewDatabase(kind, Safe.Ports(30));
             using (var store = NbStoreFactory.Open(uri))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.Bump }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(store, Safe.TempFile("backup.jsonl.gz"));
                 CommitJournal.Commit(store, result.Writes, backup, new[] { "bump" }, result.Expected);
@@ -75,7 +66,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             string uri = Safe.NewDatabase("file", Safe.Ports(30));
             BackupInfo backup;
             var real = NbStoreFactory.Open(uri);
-            var migrator = new Migrator(real, new MigrationCatalog(new[] { Bump }));
+            var migrator = new Migrator(real, new MigrationCatalog(new[] { Safe.Bump }));
             var result = migrator.Run(migrator.Plan().Pending);
             backup = NbBackup.Write(real, Safe.TempFile("backup.jsonl.gz"));
             // The marker and one batch written, then the store fails, as a killed process stops.
