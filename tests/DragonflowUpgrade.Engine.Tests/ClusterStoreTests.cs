@@ -205,6 +205,8 @@ namespace DragonflowUpgrade.Engine.Tests
     [Collection(RedisClusterCollection.Name)]
     public sealed class RedisClusterCommitConflictTests : CommitConflictTests
     {
+        protected override bool ChecksEveryChangeFirst => true;
+
         protected override string NewDatabase(IReadOnlyCollection<NbEntry> content)
         {
             string uri = TestRedisCluster.NewDatabase();

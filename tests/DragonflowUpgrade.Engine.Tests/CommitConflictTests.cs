@@ -17,6 +17,9 @@ namespace DragonflowUpgrade.Engine.Tests
     {
         protected abstract string NewDatabase(IReadOnlyCollection<NbEntry> content);
 
+        /// <summary>Whether the store checks every change of a write before it writes any (a file's one write, a cluster's check of every slot); else each batch checks its own.</summary>
+        protected virtual bool ChecksEveryChangeFirst => false;
+
         static readonly List<NbEntry> Original = Safe.Ports(30);
 
         // Bumps every port's version, deletes p00010, creates lswitch s-new.
@@ -69,8 +72,32 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        // The commit hands the store all of its data at once: once a batch finds a change, the
+        // batches not yet sent stay unsent, for Resume-DfMigration or Undo-DfMigration to decide.
         [Fact]
-        public void A_conflict_in_a_later_batch_leaves_the_earlier_batches_written_and_the_commit_resumable_or_undoable_only_with_force()
+        public void A_conflict_in_the_first_batch_leaves_the_batches_not_yet_sent_unwritten()
+        {
+            string uri = NewDatabase(Safe.Ports(12000));
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var result = migrator.Run(migrator.Plan().Pending);
+                var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
+                var data = result.Writes.Where(w => w.Key.Table != MigrationLog.Table).ToList();
+                var first = data.First(w => w.Key.Table == "lport" && !w.IsDelete).Key;
+                var last = data.Last(w => w.Key.Table == "lport" && !w.IsDelete).Key;
+                WriteBehind(uri, new NbEntry(first, Safe.Json($"{{\"id\": \"{first.Id}\", \"topic\": \"{first.Topic}\", \"version\": 99}}")));
+                string lastBefore = Safe.Dump(store)[last.ToString()];
+
+                var e = Assert.Throws<NbConflictException>(() => migrator.Commit(result, backup));
+                Assert.Equal(first, Assert.Single(e.Keys));
+                Assert.True(e.Written <= data.Count - 1000, $"{e.Written} of {data.Count} written");
+                Assert.Equal(lastBefore, Safe.Dump(store)[last.ToString()]);
+            }
+        }
+
+        [Fact]
+        public void A_conflict_in_a_later_batch_leaves_the_earlier_batches_written_or_none_and_the_commit_resumable_or_undoable_only_with_force()
         {
             string uri = NewDatabase(Safe.Ports(2500));
             using (var store = NbStoreFactory.Open(uri))
@@ -81,7 +108,6 @@ namespace DragonflowUpgrade.Engine.Tests
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 var data = result.Writes.Where(w => w.Key.Table != MigrationLog.Table).ToList();
                 var late = data.Last(w => w.Key.Table == "lport" && !w.IsDelete).Key;
-                int batch = store.Parts.CommitBatchSize(result.Writes.Count);
                 Assert.True(data.FindIndex(w => w.Key.Equals(late)) >= 2000); // past the second batch of a server's 1000
                 var theirs = new NbEntry(late, Safe.Json($"{{\"id\": \"{late.Id}\", \"topic\": \"{late.Topic}\", \"version\": 99}}"));
                 WriteBehind(uri, theirs);
@@ -102,7 +128,9 @@ namespace DragonflowUpgrade.Engine.Tests
                     if (isNew && value != old) written++;
                 }
                 Assert.Equal(e.Written, written);
-                if (batch < result.Writes.Count) Assert.True(written >= 2 * batch, $"{written} written");
+                // The commit hands the store all of its data at once: the batches before the conflict are written (and those sent with them), or none where every change is checked first.
+                if (ChecksEveryChangeFirst) Assert.Equal(0, written);
+                else Assert.True(written >= 2000, $"{written} written");
                 Assert.Contains($"stopped after {e.Written} of {result.Writes.Count} changes", e.Message);
                 Assert.Null(CommitJournal.ReadLastRun(store));
 
@@ -280,6 +308,8 @@ namespace DragonflowUpgrade.Engine.Tests
 
     public sealed class FileCommitConflictTests : CommitConflictTests
     {
+        protected override bool ChecksEveryChangeFirst => true;
+
         protected override string NewDatabase(IReadOnlyCollection<NbEntry> content)
         {
             string path = Safe.TempFile("nb.jsonl");

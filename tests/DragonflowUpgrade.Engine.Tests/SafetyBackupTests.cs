@@ -52,6 +52,27 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(before, Safe.Dump(uri));
         }
 
+        // A call per batch waited for each batch's round trip; one call lets the store keep its batches in flight.
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_restore_hands_the_store_all_of_its_writes_in_one_write(string kind)
+        {
+            var ports = Safe.Ports(2500);
+            string uri = Safe.NewDatabase(kind, ports);
+            var before = Safe.Dump(uri);
+            string path = Safe.TempFile("nb.jsonl.gz");
+            using (var store = new SteppedStore(NbStoreFactory.Open(uri)))
+            {
+                NbBackup.Write(store, path);
+                store.Write(ports.Take(1500).Select(p => NbEntry.Delete(p.Key)).ToList());
+                var plan = NbRestore.Plan(store, path);
+                Assert.Equal(1500, plan.Created);
+                NbRestore.Apply(store, plan);
+                Assert.Equal(new[] { 1500 }, store.ConditionalWrites);
+            }
+            Assert.Equal(before, Safe.Dump(uri));
+        }
+
         [Fact]
         public void A_backup_has_a_header_line_and_is_readable_by_its_owner_only()
         {

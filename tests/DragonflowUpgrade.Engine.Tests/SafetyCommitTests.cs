@@ -69,22 +69,22 @@ namespace DragonflowUpgrade.Engine.Tests
         /// Commits with the store failing after the journal, the marker and the first <paramref name="batches"/>
         /// batches, as a killed process stops. How many writes that is, the store says: whether it keeps the
         /// journal in the database (two writes: the row naming the run's journal, then its rows, fewer than
-        /// 4 MB of them) and how many changes go in a batch.
+        /// 4 MB of them); the test store steps the changes (<see cref="SteppedStore.StepSize"/>).
         /// </summary>
         static void Interrupt(Scenario s, Point point)
         {
             var real = NbStoreFactory.Open(s.Uri);
             int journal = real.Parts.KeepsJournal ? 2 : 0;
-            using (var store = new SteppedStore(real, writesBeforeFailure: journal + 1 + Batches(s, real.Parts, point)))
+            using (var store = new SteppedStore(real, writesBeforeFailure: journal + 1 + Batches(s, point)))
                 Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
         }
 
-        /// <summary>Where a commit is cut short, in the batches of the store's size: the data first, the migration log rows last.</summary>
+        /// <summary>Where a commit is cut short, in the test store's steps: the data first, the migration log rows last.</summary>
         public enum Point { NoBatch, OneBatch, HalfTheData, AllTheData, Everything }
 
-        static int Batches(Scenario s, NbStoreParts parts, Point point)
+        static int Batches(Scenario s, Point point)
         {
-            int size = parts.CommitBatchSize(s.Result.Writes.Count);
+            int size = SteppedStore.StepSize;
             int log = s.Result.Writes.Count(w => w.Key.Table == MigrationLog.Table);
             int data = (s.Result.Writes.Count - log + size - 1) / size;
             switch (point)
@@ -111,6 +111,22 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(s.After, Safe.Dump(s.Uri));
             Assert.Empty(Safe.ModuleKeys(s.Uri, CommitJournal.Table));
             Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
+        }
+
+        // A call per batch waited for each batch's round trip; one call lets the store keep its batches in flight.
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_commit_hands_the_store_its_data_in_one_write_and_then_its_log_rows_in_another(string kind)
+        {
+            var s = Prepare(kind);
+            using (var store = new SteppedStore(NbStoreFactory.Open(s.Uri)))
+            {
+                CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected);
+                int log = s.Result.Writes.Count(w => w.Key.Table == MigrationLog.Table);
+                Assert.True(s.Result.Writes.Count - log > SteppedStore.StepSize);
+                Assert.Equal(new[] { s.Result.Writes.Count - log, log }, store.ConditionalWrites);
+            }
+            Assert.Equal(s.After, Safe.Dump(s.Uri));
         }
 
         [Fact]

@@ -95,8 +95,39 @@ namespace DragonflowUpgrade.Engine.Tests
         public void Write(IReadOnlyCollection<NbEntry> changes, IProgress<int> progress = null) =>
             Step(changes, () => _store.Write(changes, progress));
 
-        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null) =>
-            Step(changes, () => _store.WriteIf(changes, expected, progress));
+        /// <summary>
+        /// How many changes of a conditional write (a commit's, a restore's) go through as one write:
+        /// the store is handed all of them at once, and a crash lands between its batches.
+        /// </summary>
+        public const int StepSize = 1000;
+
+        /// <summary>How many changes each conditional write was handed, in order, before it was stepped.</summary>
+        public List<int> ConditionalWrites { get; } = new List<int>();
+
+        public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int> progress = null)
+        {
+            ConditionalWrites.Add(changes.Count);
+            var all = new List<NbEntry>(changes);
+            int done = 0;
+            do
+            {
+                var step = all.GetRange(done, Math.Min(StepSize, all.Count - done));
+                int before = done;
+                try { Step(step, () => _store.WriteIf(step, expected, progress == null ? null : new Offset(progress, before))); }
+                catch (NbConflictException e) { throw new NbConflictException(Location, e.Keys, before + e.Written); }
+                done += step.Count;
+            }
+            while (done < all.Count);
+        }
+
+        // The store's count of one step, reported as the count of the whole write.
+        sealed class Offset : IProgress<int>
+        {
+            readonly IProgress<int> _progress;
+            readonly int _before;
+            public Offset(IProgress<int> progress, int before) { _progress = progress; _before = before; }
+            public void Report(int value) => _progress.Report(_before + value);
+        }
 
         int _writing;  // writes under way: a store takes one at a time
 

@@ -187,7 +187,7 @@ namespace DragonflowUpgrade.Engine.Migrations
 
             var clock = Stopwatch.StartNew();
             progress?.Report(new ProgressReport("Reading the NB database", _store.Location, -1));
-            var snapshot = NbSnapshot.Load(_store, new Progress(n =>
+            var snapshot = NbSnapshot.Load(_store, new ReportTo<int>(n =>
                 progress?.Report(new ProgressReport("Reading the NB database", $"{n} objects read", -1))));
             _logger.LogDebug("Read {Count} objects from {Database} in {Ms} ms.", snapshot.Count, _store.Location, clock.ElapsedMilliseconds);
             afterRead?.Invoke(snapshot);
@@ -273,7 +273,7 @@ namespace DragonflowUpgrade.Engine.Migrations
             if (writes.Count == 0) return;
             progress?.Report(new ProgressReport("Writing the NB database", $"{writes.Count} changes", 0));
             if (result.KeyLayout != null) _store.Parts.UseKeyLayout(result.KeyLayout);
-            _store.WriteIf(writes, result.Expected, new Progress(n =>
+            _store.WriteIf(writes, result.Expected, new ReportTo<int>(n =>
                 progress?.Report(new ProgressReport("Writing the NB database", $"{n} of {writes.Count} changes written", 100 * n / Math.Max(1, writes.Count)))));
             _logger.LogDebug("Wrote {Count} changes to {Database}.", writes.Count, _store.Location);
         }
@@ -377,13 +377,6 @@ namespace DragonflowUpgrade.Engine.Migrations
                 AppliedAt = now,
             });
             return rows;
-        }
-
-        sealed class Progress : IProgress<int>
-        {
-            readonly Action<int> _report;
-            public Progress(Action<int> report) { _report = report; }
-            public void Report(int value) => _report(value);
         }
     }
 }

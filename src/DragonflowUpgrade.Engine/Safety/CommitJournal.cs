@@ -224,31 +224,39 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>
-        /// Applies the journal's changes in batches of the store's size, each only if its keys
-        /// still hold what <paramref name="expected"/> gives.
+        /// Applies the journal's changes, the data first and then the log rows, in the store's
+        /// batches, each only if its keys still hold what <paramref name="expected"/> gives.
         /// </summary>
         internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected,
             IProgress<ProgressReport>? progress)
         {
-            int written = 0;
+            int written = 0, ofPart = 0;
             // A commit to a release of another key layout writes in that one (and so moves every object there).
             var layout = record.KeyLayoutOf == null ? null : store.Parts.KeyLayoutAt(record.KeyLayoutOf);
             if (layout != null) store.Parts.UseKeyLayout(layout);
             var data = changes.Where(c => c.Key.Table != MigrationLog.Table).ToList();
             var log = changes.Where(c => c.Key.Table == MigrationLog.Table).ToList();
-            int size = store.Parts.CommitBatchSize(changes.Count);
+            // Each part is one call, so that the store keeps its batches in flight (a call per batch
+            // waited for each one's round trip); it reports how many it wrote as its batches finish.
+            var reported = new ReportTo<int>(n =>
+            {
+                ofPart = n;
+                progress?.Report(new ProgressReport("Writing the NB database", $"{written + n} of {changes.Count} changes written", 100 * (written + n) / Math.Max(1, changes.Count)));
+            });
             try
             {
-                foreach (var chunk in Batches.Chunk(data, size).Concat(Batches.Chunk(log, size)))
+                foreach (var part in new[] { data, log })
                 {
-                    store.WriteIf(chunk, expected);
-                    written += chunk.Count;
-                    progress?.Report(new ProgressReport("Writing the NB database", $"{written} of {changes.Count} changes written", 100 * written / Math.Max(1, changes.Count)));
+                    if (part.Count == 0) continue;
+                    ofPart = 0;
+                    store.WriteIf(part, expected, reported);
+                    written += part.Count;
+                    ofPart = 0;
                 }
             }
             catch (NbStoreException e)
             {
-                throw new CommitInterruptedException(store.Location, record, written, e, store.Parts.KeepsJournal);
+                throw new CommitInterruptedException(store.Location, record, written + ofPart, e, store.Parts.KeepsJournal);
             }
             catch (NbConflictException e)
             {

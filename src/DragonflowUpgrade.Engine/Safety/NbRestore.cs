@@ -156,33 +156,24 @@ namespace DragonflowUpgrade.Engine.Safety
         }
 
         /// <summary>
-        /// Writes the plan's difference in batches, each only if its keys still hold what the plan
-        /// read (else <see cref="NbConflictException"/>: something wrote them since the plan).
+        /// Writes the plan's difference in the store's batches, each only if its keys still hold what
+        /// the plan read (else <see cref="NbConflictException"/>: something wrote them since the plan).
         /// </summary>
         public static void Apply(INbStore store, RestorePlan plan, IProgress<ProgressReport>? progress = null)
         {
+            const string activity = "Restoring the NB database";
             if (plan.KeyLayout != null) store.Parts.UseKeyLayout(plan.KeyLayout);
-            WriteInBatches(store, plan.Writes, plan.Read, "Restoring the NB database", progress);
-        }
-
-        /// <summary>Writes in batches of the store's size, each conditional on <paramref name="expected"/>.</summary>
-        static void WriteInBatches(INbStore store, IReadOnlyList<NbEntry> writes, Func<NbKey, ReadOnlyMemory<byte>?> expected, string activity, IProgress<ProgressReport>? progress)
-        {
-            int written = 0;
+            var writes = plan.Writes;
             try
             {
-                foreach (var chunk in Batches.Chunk(writes, store.Parts.CommitBatchSize(writes.Count)))
-                {
-                    store.WriteIf(chunk, expected);
-                    written += chunk.Count;
-                    progress?.Report(new ProgressReport(activity, $"{written} of {writes.Count}", 100 * written / Math.Max(1, writes.Count)));
-                }
+                // One call, so that the store keeps its batches in flight.
+                store.WriteIf(writes, plan.Read, progress == null ? null : new ReportTo<int>(n =>
+                    progress.Report(new ProgressReport(activity, $"{n} of {writes.Count}", 100 * n / Math.Max(1, writes.Count)))));
             }
             catch (NbConflictException e)
             {
-                written += e.Written;
-                throw new NbConflictException(store.Location, e.Keys, written,
-                    $"{activity} stopped after {written} of {writes.Count} writes.",
+                throw new NbConflictException(store.Location, e.Keys, e.Written,
+                    $"{activity} stopped after {e.Written} of {writes.Count} writes.",
                     $"Find what wrote those objects and stop it, then run the same command again: it reads the database afresh.", e);
             }
         }

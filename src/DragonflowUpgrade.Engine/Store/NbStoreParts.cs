@@ -15,12 +15,6 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The slot holding the database's upgrade lock; <paramref name="key"/> is its key where the store keeps the lock in the database.</summary>
         public abstract ILockSlot LockSlot(NbKey key);
 
-        /// <summary>
-        /// How many of a commit's or a restore's <paramref name="changes"/> go in one conditional
-        /// batch: a step the journal can be resumed from.
-        /// </summary>
-        public virtual int CommitBatchSize(int changes) => 1000;
-
         /// <summary>Whether a commit's journal is kept in the database as well as in its file beside the run's backup.</summary>
         public virtual bool KeepsJournal => true;
 

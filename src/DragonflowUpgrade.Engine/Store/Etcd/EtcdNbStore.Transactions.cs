@@ -28,6 +28,7 @@ namespace DragonflowUpgrade.Engine.Store
             {
                 foreach (var txn in transactions)
                 {
+                    if (changed.Count > 0) break;   // a transaction found a change: finish those sent, send no more
                     pending.Enqueue((txn.Count, send(txn)));
                     if (pending.Count >= TxnsInFlight) Complete(pending.Dequeue());
                 }

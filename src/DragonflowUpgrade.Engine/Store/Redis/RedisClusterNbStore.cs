@@ -270,7 +270,7 @@ namespace DragonflowUpgrade.Engine.Store
             var failures = new Exception[count];
             void Run(int i)
             {
-                try { work(i, progress == null ? null : new Progress(n => Volatile.Write(ref done[i], n))); }
+                try { work(i, progress == null ? null : new ReportTo<int>(n => Volatile.Write(ref done[i], n))); }
                 catch (Exception e) { failures[i] = e; }
             }
             // Threads of their own: each blocks on its socket, and a small machine's thread pool would hold one back.
@@ -299,13 +299,6 @@ namespace DragonflowUpgrade.Engine.Store
             if (failed.Count > 1 && failed.All(f => f is NbClusterTimeoutException))
                 throw NbClusterTimeoutException.Of(failed.Cast<NbClusterTimeoutException>().ToList());
             if (failed.Count > 0) ExceptionDispatchInfo.Capture(failed[0]).Throw();
-        }
-
-        sealed class Progress : IProgress<int>
-        {
-            readonly Action<int> _report;
-            public Progress(Action<int> report) { _report = report; }
-            public void Report(int value) => _report(value);
         }
 
         sealed class ClusterParts : NbStoreParts

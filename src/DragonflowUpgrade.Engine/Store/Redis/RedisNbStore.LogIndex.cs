@@ -24,9 +24,6 @@ namespace DragonflowUpgrade.Engine.Store
         // kept, or whose log was emptied: the set goes with its last row).
         const string LogIndexComplete = "";
 
-        // The SCAN pattern's start of a log row's key, as the write script tests it.
-        const string LogKeyStart = "{" + MigrationLog.Table + ".";
-
         bool _logIndexComplete;
 
         // Takes log rows' keys (KEYS) out of the set; a set left with only the member that says it

@@ -216,34 +216,36 @@ namespace DragonflowUpgrade.Engine.Store
         // then its key in the other layout (the same key again when it has none). Every object
         // is checked first, where it is stored in either layout (flag '1': holds this value, else
         // absent; a value of another type differs from any), then, if none differs, each put
-        // ('p') is a SET and each delete a DEL, and an object found in the other layout is
-        // deleted there; a log row's key, in the queens form whatever the layout, goes in or out
-        // of the log's set. Returns the 1-based positions that differ. A 'c' after the flags only
-        // checks: nothing is written.
+        // ('p') is a SET and each delete ('d') a DEL, and an object found in the other layout is
+        // deleted there; a log row ('P', 'D': the client tells, so the script compares no key's
+        // start) goes in or out of the log's set by its key in the queens form, whatever the
+        // layout. Returns the 1-based positions that differ. A 'c' after the flags only checks:
+        // nothing is written. The script makes no string but a log row's: Redis interns each one.
         const string CheckAndSetScript = @"
 local f, n, bad, other, touched = ARGV[1], #KEYS / 2, {}, {}, false
-local log, index = '" + LogKeyStart + "', '" + LogIndexKey + @"'
+local byte, get, call, index = string.byte, redis.pcall, redis.call, '" + LogIndexKey + @"'
 for i = 1, n do
-  local v = redis.pcall('GET', KEYS[i])
-  if v == false and KEYS[n + i] ~= KEYS[i] then
-    v = redis.pcall('GET', KEYS[n + i])
+  local k = KEYS[i]
+  local v = get('GET', k)
+  if v == false and KEYS[n + i] ~= k then
+    v = get('GET', KEYS[n + i])
     other[i] = v ~= false
   end
-  if string.byte(f, i) == 49 then
+  if byte(f, i) == 49 then
     if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
   elseif v ~= false then bad[#bad + 1] = i end
 end
-if #bad > 0 or string.byte(f, 2 * n + 1) == 99 then return bad end
+if #bad > 0 or byte(f, 2 * n + 1) == 99 then return bad end
 for i = 1, n do
-  local put = string.byte(f, n + i) == 112
-  if put then redis.call('SET', KEYS[i], ARGV[1 + n + i]) else redis.call('DEL', KEYS[i]) end
-  if other[i] then redis.call('DEL', KEYS[n + i]) end
-  if string.sub(KEYS[i], 1, #log) == log then
+  local op = byte(f, n + i)
+  if op == 112 or op == 80 then call('SET', KEYS[i], ARGV[1 + n + i]) else call('DEL', KEYS[i]) end
+  if other[i] then call('DEL', KEYS[n + i]) end
+  if op < 97 then
     touched = true
-    redis.call(put and 'SADD' or 'SREM', index, (string.gsub(KEYS[i], '^(%b{})%.?', '%1.', 1)))
+    call(op == 80 and 'SADD' or 'SREM', index, (string.gsub(KEYS[i], '^(%b{})%.?', '%1.', 1)))
   end
 end
-if touched and redis.call('SCARD', index) == 1 then redis.call('DEL', index) end
+if touched and call('SCARD', index) == 1 then call('DEL', index) end
 return bad";
 
         public void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null)
@@ -259,7 +261,8 @@ return bad";
         List<NbKey> CheckAndSet(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress, bool checkOnly, out int written)
         {
             // A script per batch: Redis runs it whole, so the check and the writes are atomic, and
-            // the batches are pipelined as plain writes are.
+            // the batches are pipelined as plain writes are. Once a batch found a change, no
+            // further batch is sent (a check sends them all, to name every key that changed).
             if (!checkOnly) CompleteLogIndex(changes);
             var layout = _layout;
             var Prefix = layout.Prefixes();
@@ -278,7 +281,7 @@ return bad";
                     olds.Add(old);
                     flags.Append(old.HasValue ? '1' : '0');
                 }
-                foreach (var e in batch) flags.Append(e.IsDelete ? 'd' : 'p');
+                foreach (var e in batch) flags.Append(IsLogRow(e) ? (e.IsDelete ? 'D' : 'P') : (e.IsDelete ? 'd' : 'p'));
                 if (checkOnly) flags.Append('c');
                 _connection.Array(4 + 4 * n);
                 _connection.Bulk("EVAL");
@@ -300,14 +303,15 @@ return bad";
                 if (bad.Length == 0 && !checkOnly) done += batch.Count;
                 foreach (var i in bad) changed.Add(batch[Position(i, 1, batch.Count, "EVAL") - 1].Key);
                 progress?.Report(done);
-            });
+            }, stopSending: checkOnly ? null : () => changed.Count > 0);
             written = done;
             return changed;
         }
 
         // Sends each batch as one command, pipelined: at most BatchesInFlight unanswered at a
         // time. <paramref name="complete"/> reads the reply of each batch, in the order sent.
-        void Pipeline(IEnumerable<List<NbEntry>> batches, Action<List<NbEntry>> send, Action<List<NbEntry>> complete)
+        // Once <paramref name="stopSending"/> says so, the batches sent are finished and no more sent.
+        void Pipeline(IEnumerable<List<NbEntry>> batches, Action<List<NbEntry>> send, Action<List<NbEntry>> complete, Func<bool>? stopSending = null)
         {
             NotWhileReading();
             var inFlight = new Queue<List<NbEntry>>();
@@ -315,6 +319,7 @@ return bad";
             {
                 foreach (var batch in batches)
                 {
+                    if (stopSending?.Invoke() == true) break;
                     send(batch);
                     inFlight.Enqueue(batch);
                     if (inFlight.Count >= BatchesInFlight) Complete();
