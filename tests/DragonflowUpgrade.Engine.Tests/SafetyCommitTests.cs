@@ -113,10 +113,10 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.True(File.Exists(CommitJournal.JournalPathFor(s.Backup.Path)));
         }
 
-        // A call per batch waited for each batch's round trip; one call lets the store keep its batches in flight.
+        // A write per batch waited for each batch's round trip; a write of many lets the store keep its batches in flight.
         [Theory]
         [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
-        public void A_commit_hands_the_store_its_data_in_one_write_and_then_its_log_rows_in_another(string kind)
+        public void A_commit_hands_the_store_its_data_many_batches_at_a_time_and_then_its_log_rows(string kind)
         {
             var s = Prepare(kind);
             using (var store = new SteppedStore(NbStoreFactory.Open(s.Uri)))
@@ -127,6 +127,23 @@ namespace DragonflowUpgrade.Engine.Tests
                 Assert.Equal(new[] { s.Result.Writes.Count - log, log }, store.ConditionalWrites);
             }
             Assert.Equal(s.After, Safe.Dump(s.Uri));
+        }
+
+        // The store's count of the batches it wrote, not of the writes it was handed, is the count an interrupted commit reports.
+        [Theory]
+        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
+        public void A_commit_interrupted_part_way_through_a_write_reports_the_changes_written_before(string kind)
+        {
+            var s = Prepare(kind);
+            var real = NbStoreFactory.Open(s.Uri);
+            int journal = real.Parts.KeepsJournal ? 2 : 0;
+            using (var store = new SteppedStore(real, writesBeforeFailure: journal + 1 + 2))
+            {
+                var e = Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(store, s.Result.Writes, s.Backup, new[] { "bump" }, s.Result.Expected));
+                Assert.Contains($"was interrupted after {2 * SteppedStore.StepSize} of {s.Result.Writes.Count} changes", e.Message);
+            }
+            var now = Safe.Dump(s.Uri);
+            Assert.Equal(2 * SteppedStore.StepSize, s.Result.Writes.Count(w => now.TryGetValue(w.Key.ToString(), out var v) ? !w.IsDelete && v == Convert.ToBase64String(w.Value.Span) : w.IsDelete && s.Before.ContainsKey(w.Key.ToString())));
         }
 
         [Fact]
@@ -305,7 +322,7 @@ namespace DragonflowUpgrade.Engine.Tests
                          Safe.Dump(uri).Where(p => p.Key.StartsWith("lport/")).ToDictionary(p => p.Key, p => p.Value));
         }
 
-        // Cut after no batch, one, the data but none of the log rows, everything but the finish (on Redis: 0, 1, 3, 4 batches of 1,000; on a file 0, 1, 1, 2).
+        // Cut after no batch, one, the data but none of the log rows, everything but the finish (0, 1, 3, 4 of the test store's steps of 1,000).
         public static TheoryData<string, Point> ResumeCases => Cases(Point.NoBatch, Point.OneBatch, Point.AllTheData, Point.Everything);
         public static TheoryData<string, Point> UndoCases => Cases(Point.NoBatch, Point.HalfTheData, Point.Everything);
 

@@ -97,7 +97,7 @@ namespace DragonflowUpgrade.Engine.Tests
 
         /// <summary>
         /// How many changes of a conditional write (a commit's, a restore's) go through as one write:
-        /// the store is handed all of them at once, and a crash lands between its batches.
+        /// a store is handed many batches at once, and a crash lands between them.
         /// </summary>
         public const int StepSize = 1000;
 
@@ -114,13 +114,14 @@ namespace DragonflowUpgrade.Engine.Tests
                 var step = all.GetRange(done, Math.Min(StepSize, all.Count - done));
                 int before = done;
                 try { Step(step, () => _store.WriteIf(step, expected, progress == null ? null : new Offset(progress, before))); }
-                catch (NbConflictException e) { throw new NbConflictException(Location, e.Keys, before + e.Written); }
+                catch (NbConflictException e) { throw new NbConflictException(Location, e.Keys, before + e.Written, inner: e); }
                 done += step.Count;
             }
             while (done < all.Count);
         }
 
-        // The store's count of one step, reported as the count of the whole write.
+        // The store's count of one step, reported as the count of the whole write. (The engine's own
+        // is internal: the Pester tests compile this file against the module.)
         sealed class Offset : IProgress<int>
         {
             readonly IProgress<int> _progress;

@@ -230,26 +230,23 @@ namespace DragonflowUpgrade.Engine.Safety
         internal static void Apply(INbStore store, CommitRecord record, IReadOnlyList<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected,
             IProgress<ProgressReport>? progress)
         {
-            int written = 0, ofPart = 0;
+            int written = 0, ofPart = 0;  // the parts written, and the changes of the part under way
             // A commit to a release of another key layout writes in that one (and so moves every object there).
             var layout = record.KeyLayoutOf == null ? null : store.Parts.KeyLayoutAt(record.KeyLayoutOf);
             if (layout != null) store.Parts.UseKeyLayout(layout);
             var data = changes.Where(c => c.Key.Table != MigrationLog.Table).ToList();
             var log = changes.Where(c => c.Key.Table == MigrationLog.Table).ToList();
-            // Each part is one call, so that the store keeps its batches in flight (a call per batch
-            // waited for each one's round trip); it reports how many it wrote as its batches finish.
-            var reported = new ReportTo<int>(n =>
-            {
-                ofPart = n;
-                progress?.Report(new ProgressReport("Writing the NB database", $"{written + n} of {changes.Count} changes written", 100 * (written + n) / Math.Max(1, changes.Count)));
-            });
             try
             {
+                // The log rows only once every change of the data is written.
                 foreach (var part in new[] { data, log })
                 {
-                    if (part.Count == 0) continue;
                     ofPart = 0;
-                    store.WriteIf(part, expected, reported);
+                    Batches.WriteIfInRounds(store, part, expected, n =>
+                    {
+                        ofPart = n;
+                        progress?.Report(new ProgressReport("Writing the NB database", $"{written + n} of {changes.Count} changes written", 100 * (written + n) / Math.Max(1, changes.Count)));
+                    });
                     written += part.Count;
                     ofPart = 0;
                 }

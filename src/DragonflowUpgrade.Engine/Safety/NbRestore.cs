@@ -166,9 +166,8 @@ namespace DragonflowUpgrade.Engine.Safety
             var writes = plan.Writes;
             try
             {
-                // One call, so that the store keeps its batches in flight.
-                store.WriteIf(writes, plan.Read, progress == null ? null : new ReportTo<int>(n =>
-                    progress.Report(new ProgressReport(activity, $"{n} of {writes.Count}", 100 * n / Math.Max(1, writes.Count)))));
+                Batches.WriteIfInRounds(store, writes, plan.Read, n =>
+                    progress?.Report(new ProgressReport(activity, $"{n} of {writes.Count}", 100 * n / Math.Max(1, writes.Count))));
             }
             catch (NbConflictException e)
             {

@@ -34,9 +34,8 @@ namespace DragonflowUpgrade.Engine.Store
         /// null for a key that was absent), compared in the same round trip as the write. A
         /// batch that finds another value writes nothing, and the store sends no batch after it
         /// (each master of a cluster stops on its own); once the batches under way are done,
-        /// <see cref="NbConflictException"/> names the keys that changed.
-        /// A commit or a restore hands a store all of its changes at once, so that the store can keep
-        /// its batches in flight; <paramref name="progress"/> gets the count written so far.
+        /// <see cref="NbConflictException"/> names the keys that changed. <paramref name="progress"/>
+        /// gets the count written so far.
         /// </summary>
         void WriteIf(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, IProgress<int>? progress = null);
 

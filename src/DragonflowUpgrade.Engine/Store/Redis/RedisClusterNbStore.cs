@@ -207,9 +207,9 @@ namespace DragonflowUpgrade.Engine.Store
             var olds = new Dictionary<NbKey, ReadOnlyMemory<byte>?>(changes.Count);
             foreach (var c in changes) olds[c.Key] = expected(c.Key);
             Func<NbKey, ReadOnlyMemory<byte>?> old = k => olds[k];
-            // The whole batch is checked on every slot before any master writes, so that one finding
-            // another value writes nothing, as on one server. A write landing between the check and a
-            // slot's script is still caught by that script, which then writes nothing of its slot: the others are written.
+            // The whole write is checked on every slot before any master writes, so that one finding
+            // another value writes nothing. A write landing between the check and a slot's script is
+            // still caught by that script, which then writes nothing of its slot: the others are written.
             var changed = new List<NbKey>[parts.Count];
             OnEveryMaster(parts.Count, null, (i, _) =>
             {

@@ -220,15 +220,15 @@ namespace DragonflowUpgrade.Engine.Store
         // deleted there; a log row ('P', 'D': the client tells, so the script compares no key's
         // start) goes in or out of the log's set by its key in the queens form, whatever the
         // layout. Returns the 1-based positions that differ. A 'c' after the flags only checks:
-        // nothing is written. The script makes no string but a log row's: Redis interns each one.
+        // nothing is written. The script makes no string but a log row's key: Lua interns every one.
         const string CheckAndSetScript = @"
 local f, n, bad, other, touched = ARGV[1], #KEYS / 2, {}, {}, false
-local byte, get, call, index = string.byte, redis.pcall, redis.call, '" + LogIndexKey + @"'
+local byte, pcall, call, index = string.byte, redis.pcall, redis.call, '" + LogIndexKey + @"'
 for i = 1, n do
   local k = KEYS[i]
-  local v = get('GET', k)
+  local v = pcall('GET', k)
   if v == false and KEYS[n + i] ~= k then
-    v = get('GET', KEYS[n + i])
+    v = pcall('GET', KEYS[n + i])
     other[i] = v ~= false
   end
   if byte(f, i) == 49 then
