@@ -22,18 +22,6 @@ namespace DragonflowUpgrade.Engine.Tests
 
         static readonly List<NbEntry> Original = Safe.Ports(30);
 
-        // Bumps every port's version, deletes p00010, creates lswitch s-new.
-        static Migration Bump => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
-        {
-            foreach (var port in nb.GetAll("lport").ToList())
-            {
-                if ((string)port["id"] == "p00010") { nb.Delete("lport", "p00010"); continue; }
-                port["version"] = (long)port["version"] + 1;
-                nb.Update("lport", port);
-            }
-            nb.Create("lswitch", new NbObject { ["id"] = "s-new", ["topic"] = "t0", ["version"] = 1 });
-        });
-
         static NbKey Port(int i) => new NbKey("lport", "t" + (i % 7), $"p{i:D5}");
 
         // Someone else's write, through a connection of its own.
@@ -57,7 +45,7 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = NewDatabase(Original);
             using (var store = NbStoreFactory.Open(uri))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 WriteBehind(uri, write);
@@ -80,7 +68,7 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = NewDatabase(Safe.Ports(12000));
             using (var store = NbStoreFactory.Open(uri))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 var data = result.Writes.Where(w => w.Key.Table != MigrationLog.Table).ToList();
@@ -106,7 +94,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri))
             {
                 var original = Safe.Dump(store);
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 var data = result.Writes.Where(w => w.Key.Table != MigrationLog.Table).ToList();
@@ -176,7 +164,7 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri))
             {
                 var original = Safe.Dump(store);
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 var theirs = new NbEntry(Port(3), Safe.Json("{\"id\": \"p00003\", \"topic\": \"t3\", \"version\": 9}"));
@@ -217,7 +205,7 @@ namespace DragonflowUpgrade.Engine.Tests
             string uri = NewDatabase(Original);
             using (var store = NbStoreFactory.Open(uri))
             {
-                var migrator = new Migrator(store, new MigrationCatalog(new[] { Bump }));
+                var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
                 var result = migrator.Run(migrator.Plan().Pending);
                 var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
                 WriteBehind(uri, new NbEntry(Port(3), Safe.Json("{\"id\": \"p00003\", \"topic\": \"t3\", \"version\": 9}")));

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text;
+using DragonflowUpgrade.Engine.Json;
 using DragonflowUpgrade.Engine.Migrations;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -31,6 +32,18 @@ namespace DragonflowUpgrade.Engine.Tests
                 port["version"] = (long)port["version"] + 1;
                 nb.Update("lport", port);
             }
+        });
+
+        /// <summary><see cref="Bump"/>, and deletes p00010 and creates lswitch s-new: puts, a delete and a create.</summary>
+        public static Migration BumpAndDelete => new Migration("bump", "queens", "test bump", Migration.ParseUtc("2017-09-01T00:00:00Z").Value, null, null, "test:bump", nb =>
+        {
+            foreach (var port in nb.GetAll("lport").ToList())
+            {
+                if ((string)port["id"] == "p00010") { nb.Delete("lport", "p00010"); continue; }
+                port["version"] = (long)port["version"] + 1;
+                nb.Update("lport", port);
+            }
+            nb.Create("lswitch", new NbObject { ["id"] = "s-new", ["topic"] = "t0", ["version"] = 1 });
         });
 
         public static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);

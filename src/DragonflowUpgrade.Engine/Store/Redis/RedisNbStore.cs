@@ -214,26 +214,31 @@ namespace DragonflowUpgrade.Engine.Store
 
         // One conditional batch of n objects: KEYS holds each object's key in the layout in use,
         // then its key in the other layout (the same key again when it has none). Every object
-        // is checked first, where it is stored in either layout (flag '1': holds this value, else
-        // absent; a value of another type differs from any), then, if none differs, each put
-        // ('p') is a SET and each delete ('d') a DEL, and an object found in the other layout is
-        // deleted there; a log row ('P', 'D': the client tells, so the script compares no key's
-        // start) goes in or out of the log's set by its key in the queens form, whatever the
-        // layout. Returns the 1-based positions that differ. A 'c' after the flags only checks:
-        // nothing is written. The script makes no string but a log row's key: Lua interns every one.
+        // is checked first: where the run read it (flag '1'), each layout holds either its value
+        // or nothing, and one holds it; where the run read none ('0'), neither holds anything. A
+        // value of another type differs from any. An object is looked for in the other layout only
+        // when one EXISTS finds any of the batch's there. Then, if none differs, each put ('p') is
+        // a SET and each delete ('d') a DEL, and an object found in the other layout is deleted
+        // there; a log row ('P', 'D': the client tells, so that the script makes no string per key,
+        // which Lua would intern) goes in or out of the log's set by its key in the queens form,
+        // whatever the layout. Returns the 1-based positions that differ. A 'c' after the flags
+        // only checks: nothing is written.
         const string CheckAndSetScript = @"
 local f, n, bad, other, touched = ARGV[1], #KEYS / 2, {}, {}, false
 local byte, pcall, call, index = string.byte, redis.pcall, redis.call, '" + LogIndexKey + @"'
+local others = {}
+for i = 1, n do if KEYS[n + i] ~= KEYS[i] then others[#others + 1] = KEYS[n + i] end end
+local anyOther = #others > 0 and call('EXISTS', unpack(others)) > 0
 for i = 1, n do
-  local k = KEYS[i]
-  local v = pcall('GET', k)
-  if v == false and KEYS[n + i] ~= k then
-    v = pcall('GET', KEYS[n + i])
-    other[i] = v ~= false
+  local v, w = pcall('GET', KEYS[i]), false
+  if anyOther and KEYS[n + i] ~= KEYS[i] then
+    w = pcall('GET', KEYS[n + i])
+    other[i] = w ~= false
   end
   if byte(f, i) == 49 then
-    if v ~= ARGV[1 + i] then bad[#bad + 1] = i end
-  elseif v ~= false then bad[#bad + 1] = i end
+    local read = ARGV[1 + i]
+    if (v ~= false and v ~= read) or (w ~= false and w ~= read) or (v == false and w == false) then bad[#bad + 1] = i end
+  elseif v ~= false or w ~= false then bad[#bad + 1] = i end
 end
 if #bad > 0 or byte(f, 2 * n + 1) == 99 then return bad end
 for i = 1, n do
