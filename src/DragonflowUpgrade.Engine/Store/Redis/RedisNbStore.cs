@@ -216,8 +216,10 @@ namespace DragonflowUpgrade.Engine.Store
         // then its key in the other layout (the same key again when it has none). Every object
         // is checked first: where the run read it (flag '1'), each layout holds either its value
         // or nothing, and one holds it; where the run read none ('0'), neither holds anything. A
-        // value of another type differs from any. An object is looked for in the other layout only
-        // when one EXISTS finds any of the batch's there. Then, if none differs, each put ('p') is
+        // value of another type differs from any. The other layout is read by one MGET for the
+        // batch, which reads such a value as absent, so an object neither read finds is asked for
+        // there by GET. (A value of another type there beside the object is left for the next read
+        // of the database to refuse, naming it.) Then, if none differs, each put ('p') is
         // a SET and each delete ('d') a DEL, and an object found in the other layout is deleted
         // there; a log row ('P', 'D': the client tells, so that the script makes no string per key,
         // which Lua would intern) goes in or out of the log's set by its key in the queens form,
@@ -226,15 +228,15 @@ namespace DragonflowUpgrade.Engine.Store
         const string CheckAndSetScript = @"
 local f, n, bad, other, touched = ARGV[1], #KEYS / 2, {}, {}, false
 local byte, pcall, call, index = string.byte, redis.pcall, redis.call, '" + LogIndexKey + @"'
-local others = {}
-for i = 1, n do if KEYS[n + i] ~= KEYS[i] then others[#others + 1] = KEYS[n + i] end end
-local anyOther = #others > 0 and call('EXISTS', unpack(others)) > 0
+local at, others = {}, {}
 for i = 1, n do
-  local v, w = pcall('GET', KEYS[i]), false
-  if anyOther and KEYS[n + i] ~= KEYS[i] then
-    w = pcall('GET', KEYS[n + i])
-    other[i] = w ~= false
-  end
+  if KEYS[n + i] ~= KEYS[i] then others[#others + 1] = KEYS[n + i]; at[i] = #others end
+end
+local there = #others > 0 and call('MGET', unpack(others)) or {}
+for i = 1, n do
+  local v, w = pcall('GET', KEYS[i]), at[i] and there[at[i]] or false
+  if v == false and w == false and at[i] then w = pcall('GET', KEYS[n + i]) end
+  other[i] = w ~= false
   if byte(f, i) == 49 then
     local read = ARGV[1 + i]
     if (v ~= false and v ~= read) or (w ~= false and w ~= read) or (v == false and w == false) then bad[#bad + 1] = i end
