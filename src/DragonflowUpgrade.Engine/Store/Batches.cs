@@ -23,23 +23,15 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         /// <summary>
-        /// How many changes a commit or a restore hands a store in one conditional write: many of the
-        /// store's batches, which it keeps in flight (a write per batch waited for each round trip),
-        /// and few enough that what a store keeps for one write stays small, as does what a Redis
-        /// Cluster checks on every master before writing and then waits for its replicas to have.
-        /// </summary>
-        internal const int WriteRound = 16 * 1024;
-
-        /// <summary>
-        /// Writes <paramref name="changes"/> by <see cref="INbStore.WriteIf"/> in rounds of
-        /// <see cref="WriteRound"/>, telling <paramref name="written"/> how many are written as the
+        /// Writes <paramref name="changes"/> by <see cref="INbStore.WriteIf"/> in the store's rounds
+        /// (<see cref="NbStoreParts.WriteRound"/>), telling <paramref name="written"/> how many are written as the
         /// store's batches finish. A conflict's count of changes written covers every round.
         /// </summary>
         internal static void WriteIfInRounds(INbStore store, IReadOnlyList<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?> expected, Action<int> written)
         {
             int done = 0;
             var progress = new ReportTo<int>(n => written(done + n));
-            foreach (var round in Chunk(changes, WriteRound))
+            foreach (var round in Chunk(changes, store.Parts.WriteRound(changes.Count)))
             {
                 try { store.WriteIf(round, expected, progress); }
                 catch (NbConflictException e) when (done > 0) { throw new NbConflictException(store.Location, e.Keys, done + e.Written, inner: e); }

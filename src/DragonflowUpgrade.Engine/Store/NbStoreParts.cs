@@ -15,6 +15,15 @@ namespace DragonflowUpgrade.Engine.Store
         /// <summary>The slot holding the database's upgrade lock; <paramref name="key"/> is its key where the store keeps the lock in the database.</summary>
         public abstract ILockSlot LockSlot(NbKey key);
 
+        /// <summary>
+        /// How many of a commit's or a restore's <paramref name="changes"/> the store is handed in one
+        /// conditional write (<see cref="INbStore.WriteIf"/>): many of a server's batches, which it keeps
+        /// in flight (a write per batch waited for each round trip), and few enough that what a store
+        /// keeps for one write stays small, as does what a Redis Cluster checks on every master before
+        /// writing and then waits for its replicas to have.
+        /// </summary>
+        public virtual int WriteRound(int changes) => 16 * 1024;
+
         /// <summary>Whether a commit's journal is kept in the database as well as in its file beside the run's backup.</summary>
         public virtual bool KeepsJournal => true;
 
