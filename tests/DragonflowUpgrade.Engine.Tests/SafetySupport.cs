@@ -157,6 +157,22 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = NbStoreFactory.Open(uri)) return Dump(store);
         }
 
+        /// <summary>How many of the writes the database holds (that differ from the original); fails when a key (not skipped) holds neither the original nor the write.</summary>
+        public static int Written(SortedDictionary<string, string> original, IEnumerable<NbEntry> writes, SortedDictionary<string, string> now, params string[] skip)
+        {
+            var w = writes.ToDictionary(e => e.Key.ToString(), e => e.IsDelete ? null : Convert.ToBase64String(e.Value.Span));
+            int n = 0;
+            foreach (var key in original.Keys.Union(w.Keys).Where(k => !skip.Contains(k)))
+            {
+                now.TryGetValue(key, out var value);
+                original.TryGetValue(key, out var old);
+                bool isNew = w.TryGetValue(key, out var mine) && value == mine;
+                Assert.True(isNew || value == old, $"{key} holds neither the original nor the write");
+                if (isNew && value != old) n++;
+            }
+            return n;
+        }
+
         /// <summary>Keys of one of the module's own tables.</summary>
         public static List<NbKey> ModuleKeys(string uri, string table)
         {

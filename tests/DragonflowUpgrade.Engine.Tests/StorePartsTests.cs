@@ -91,6 +91,15 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
+        // A file is rewritten whole for each write it takes: a commit hands it all its changes at once, however many
+        // (a server gets 16,384 at a time).
+        [Fact]
+        public void A_file_store_takes_all_of_a_commits_changes_in_one_write()
+        {
+            using (var store = new FileNbStore(NewFile()))
+                Assert.Equal(1_000_000, store.Parts.WriteRound(1_000_000));
+        }
+
         [Fact]
         public void A_whole_commit_to_a_file_database_rewrites_the_file_four_times_the_marker_the_data_the_log_rows_and_the_record()
         {

@@ -66,22 +66,6 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         static NbEntry Theirs(NbKey key) =>
             new NbEntry(key, Safe.Json($"{{\"id\": \"{key.Id}\", \"topic\": \"{key.Topic}\", \"version\": 99}}"));
 
-        /// <summary>How many of the writes the database holds (that differ from the original); fails when a key (not skipped) holds neither the original nor the write.</summary>
-        static int Migrated(SortedDictionary<string, string> original, IEnumerable<NbEntry> writes, SortedDictionary<string, string> now, params string[] skip)
-        {
-            var w = writes.ToDictionary(e => e.Key.ToString(), e => e.IsDelete ? null : Convert.ToBase64String(e.Value.Span));
-            int n = 0;
-            foreach (var key in original.Keys.Union(w.Keys).Where(k => !skip.Contains(k)))
-            {
-                now.TryGetValue(key, out var value);
-                original.TryGetValue(key, out var old);
-                bool isNew = w.TryGetValue(key, out var mine) && value == mine;
-                Assert.True(isNew || value == old, $"{key} holds neither the original nor the write");
-                if (isNew && value != old) n++;
-            }
-            return n;
-        }
-
         // A write behind while batches are in flight, to a key in a batch not yet sent: the conflict's count is what the database holds.
         [Theory]
         [InlineData("redis")]
@@ -105,7 +89,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 }
                 var e = Assert.IsType<NbConflictException>(thrown);
                 Assert.Equal(late, Assert.Single(e.Keys));
-                int migrated = Migrated(r.Original, r.Result.Writes, now, late.ToString());
+                int migrated = Safe.Written(r.Original, r.Result.Writes, now, late.ToString());
                 Assert.True(e.Written == migrated, $"NbConflictException.Written {e.Written}, but the database holds {migrated} of the {r.Result.Writes.Count} writes");
                 Assert.Contains($"stopped after {e.Written} of", e.Message);
                 CommitJournal.Resume(r.Store, force: true);
@@ -127,7 +111,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 WriteBehind(r.Uri, Theirs(first));
                 var e = Assert.Throws<NbConflictException>(() => CommitJournal.Commit(r.Store, r.Result.Writes, r.Backup, new[] { "bump" }, r.Result.Expected));
                 Assert.Equal(first, Assert.Single(e.Keys));
-                int migrated = Migrated(r.Original, r.Result.Writes, Safe.Dump(r.Store), first.ToString());
+                int migrated = Safe.Written(r.Original, r.Result.Writes, Safe.Dump(r.Store), first.ToString());
                 Assert.True(e.Written == migrated, $"NbConflictException.Written {e.Written}, but the database holds {migrated} of the {r.Result.Writes.Count} writes");
                 Assert.True(migrated < r.Data.Count - 1000, $"{migrated} written: the store went on sending after the conflict");
             }
@@ -202,13 +186,13 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 Assert.True(m.Success, e.Message);
                 int claimed = int.Parse(m.Groups[1].Value);
                 var now = Safe.Dump(r.Uri);
-                int migrated = Migrated(r.Original, r.Result.Writes, now);
+                int migrated = Safe.Written(r.Original, r.Result.Writes, now);
                 Assert.True(claimed <= migrated, $"claims {claimed} written, the database holds {migrated}");
                 using (var again = NbStoreFactory.Open(r.Uri))
                 {
                     CommitJournal.Resume(again);
                     var after = Safe.Dump(again);
-                    Assert.Equal(r.Result.Writes.Count, Migrated(r.Original, r.Result.Writes, after));
+                    Assert.Equal(r.Result.Writes.Count, Safe.Written(r.Original, r.Result.Writes, after));
                     CommitJournal.Undo(again, CommitJournal.PlanUndo(again, force: false));
                     Assert.Equal(r.Original, Safe.Dump(again));
                 }
@@ -234,7 +218,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 var e = Assert.Throws<NbConflictException>(() => CommitJournal.Commit(r.Store, r.Result.Writes, r.Backup, new[] { "bump" }, r.Result.Expected, hook));
                 Assert.Equal(logRow.Key, Assert.Single(e.Keys));
                 Assert.Equal(r.Data.Count, e.Written);
-                Assert.Equal(r.Data.Count, Migrated(r.Original, r.Data, Safe.Dump(r.Store)));
+                Assert.Equal(r.Data.Count, Safe.Written(r.Original, r.Data, Safe.Dump(r.Store)));
             }
         }
 
@@ -287,7 +271,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                 var m = Regex.Match(thrown!.Message, @"(interrupted|stopped) after (\d+) of");
                 Assert.True(m.Success, thrown.GetType().Name + ": " + thrown.Message);
                 int claimed = int.Parse(m.Groups[2].Value);
-                int migrated = Migrated(r.Original, r.Result.Writes, Safe.Dump(r.Uri));
+                int migrated = Safe.Written(r.Original, r.Result.Writes, Safe.Dump(r.Uri));
                 Assert.True(claimed <= migrated, $"claims {claimed}, the database holds {migrated}");
             }
         }
@@ -395,7 +379,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                     }
                     var e = Assert.IsType<NbConflictException>(thrown);
                     Assert.Equal(late, Assert.Single(e.Keys));
-                    int migrated = Migrated(r.Original, r.Result.Writes, now, late.ToString());
+                    int migrated = Safe.Written(r.Original, r.Result.Writes, now, late.ToString());
                     Assert.True(e.Written == migrated, $"delay {delay}: NbConflictException.Written {e.Written}, the database holds {migrated}");
                     outcomes.Add($"{delay}: conflict after {e.Written}");
                     CommitJournal.Resume(r.Store, force: true);
