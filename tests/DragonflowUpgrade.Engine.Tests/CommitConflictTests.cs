@@ -84,16 +84,16 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        // A commit hands a store its data a round at a time (NbStoreParts.WriteRound): in the store's own rounds (0), the
-        // conflict is in a later batch of a server's one round, and a file store takes the whole data in one write; in
-        // rounds of 1,024, as a server's 16,384 in a commit of 20,000, the conflict is in the third round.
+        // A commit hands a store its data a round at a time (NbStoreParts.WriteRound). In the store's own rounds (0), the
+        // conflict is in a later batch of a server's one round, and a file store takes the whole data in one write. In
+        // rounds of 1,024, standing in for a server's 16,384 in a larger commit, the conflict is in the third round.
         [Theory]
         [InlineData(0)]
         [InlineData(1024)]
         public void A_conflict_in_a_later_batch_leaves_the_earlier_batches_written_or_none_and_the_commit_resumable_or_undoable_only_with_force(int roundSize)
         {
             string uri = NewDatabase(Safe.Ports(2500));
-            using (var store = roundSize == 0 ? NbStoreFactory.Open(uri) : new InRounds(NbStoreFactory.Open(uri), roundSize))
+            using (var store = roundSize == 0 ? NbStoreFactory.Open(uri) : new RoundedStore(NbStoreFactory.Open(uri), roundSize))
             {
                 var original = Safe.Dump(store);
                 var migrator = new Migrator(store, new MigrationCatalog(new[] { Safe.BumpAndDelete }));
@@ -218,13 +218,12 @@ namespace DragonflowUpgrade.Engine.Tests
         }
     }
 
-    [Collection(SafetyCollection.Name)]
-    /// <summary>A store handed a commit's changes in rounds of the size given: what a commit of tens of thousands does, with a few thousand.</summary>
-    sealed class InRounds : INbStore
+    /// <summary>A store handed a commit's changes in rounds of the size given: what a commit of tens of thousands meets, in a few thousand.</summary>
+    sealed class RoundedStore : INbStore
     {
         readonly INbStore _store;
 
-        public InRounds(INbStore store, int round)
+        public RoundedStore(INbStore store, int round)
         {
             _store = store;
             Parts = new RoundParts(store.Parts, round);
@@ -258,6 +257,7 @@ namespace DragonflowUpgrade.Engine.Tests
         }
     }
 
+    [Collection(SafetyCollection.Name)]
     public sealed class RedisCommitConflictTests : CommitConflictTests
     {
         protected override string NewDatabase(IReadOnlyCollection<NbEntry> content) => Safe.NewRedis(content);
