@@ -121,6 +121,26 @@ namespace DragonflowUpgrade.Engine.Tests
 
         [Theory]
         [MemberData(nameof(Safe.StoresAndTls), MemberType = typeof(Safe))]
+        public void Puts_and_deletes_of_one_key_in_one_write_take_effect_in_their_order(string kind)
+        {
+            string uri = Safe.NewDatabase(kind, new[] { Entry("lport", "t", "c", "{\"v\": 1}") });
+            using (var store = NbStoreFactory.Open(uri))
+            {
+                var a = new NbKey("lport", "t", "a");
+                var b = new NbKey("lport", "t", "b");
+                var c = new NbKey("lport", "t", "c");
+                // A store may send puts and deletes in runs (Redis's MSET and DEL) or per key (etcd's transactions): their order must survive that.
+                store.Write(new[] { new NbEntry(a, Safe.Json("{\"v\": 1}")), NbEntry.Delete(a), new NbEntry(a, Safe.Json("{\"v\": 2}")),
+                                    new NbEntry(b, Safe.Json("{\"v\": 1}")), new NbEntry(b, Safe.Json("{\"v\": 2}")), NbEntry.Delete(b),
+                                    NbEntry.Delete(c), new NbEntry(c, Safe.Json("{\"v\": 3}")) });
+                var read = store.Read().OrderBy(e => e.Key.Id, StringComparer.Ordinal).ToList();
+                Assert.Equal(new[] { "a", "c" }, read.Select(e => e.Key.Id));
+                Assert.Equal(new[] { "{\"v\": 2}", "{\"v\": 3}" }, read.Select(e => Encoding.UTF8.GetString(e.Value.Span)));
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(Safe.StoresAndTls), MemberType = typeof(Safe))]
         public void Values_are_read_back_byte_for_byte(string kind)
         {
             // As Dragonflow and others store them: odd spacing, escapes, text that is not ASCII, a float, a bare counter.

@@ -1,7 +1,9 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
+using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
 
@@ -91,23 +93,6 @@ namespace DragonflowUpgrade.Engine.Tests
                     Assert.Equal(new[] { "", "{schema_migration_log.}.new" },
                         db.SetMembers("{df_upgrade_log_index}").Select(m => (string)m).Where(m => m != "{schema_migration_log.}.old2").OrderBy(m => m, StringComparer.Ordinal));
                 }
-            }
-        }
-
-        [Fact]
-        public void Puts_and_deletes_of_one_key_in_one_write_take_effect_in_their_order()
-        {
-            string uri = TestRedis.NewDatabase();
-            using (var store = NbStoreFactory.Open(uri))
-            {
-                var a = new NbKey("lport", "t", "a");
-                var b = new NbKey("lport", "t", "b");
-                // Puts and deletes go out as multi-key MSET and DEL runs: their order must survive that.
-                store.Write(new[] { new NbEntry(a, Json("{\"v\": 1}")), NbEntry.Delete(a), new NbEntry(a, Json("{\"v\": 2}")),
-                                    new NbEntry(b, Json("{\"v\": 1}")), new NbEntry(b, Json("{\"v\": 2}")), NbEntry.Delete(b) });
-                var read = store.Read().ToList();
-                Assert.Equal(new[] { "lport/a (topic t)" }, read.Select(e => e.Key.ToString()));
-                Assert.Equal("{\"v\": 2}", Encoding.UTF8.GetString(read[0].Value.Span));
             }
         }
 
@@ -363,11 +348,82 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = new FileNbStore(path))
                 store.Write(new[] { new NbEntry(new NbKey("a", "t", "2"), Json("{\"id\": \"2\", \"n\": 1}")), new NbEntry(new NbKey("c", null, "3"), Json("{}")) });
             var lines = File.ReadAllLines(path);
-            Assert.Equal(3, lines.Length);
-            Assert.StartsWith("{\"table\":\"b\"", lines[0]);
-            Assert.Contains("\"n\": 1", lines[1]);
-            Assert.StartsWith("{\"table\":\"c\"", lines[2]);
+            Assert.Equal(4, lines.Length);
+            Assert.Equal("{\"header\":{\"module_objects\":0}}", lines[0]);
+            Assert.StartsWith("{\"table\":\"b\"", lines[1]);
+            Assert.Contains("\"n\": 1", lines[2]);
+            Assert.StartsWith("{\"table\":\"c\"", lines[3]);
             Assert.Single(Directory.GetFiles(_dir));
+        }
+
+        static NbEntry Entry(string table, string id) => new NbEntry(new NbKey(table, null, id), Json($"{{\"id\": \"{id}\"}}"));
+
+        static string Ids(IEnumerable<NbEntry> entries) => string.Join(" ", entries.Select(e => e.Key.Table + "/" + e.Key.Id));
+
+        [Fact]
+        public void The_modules_objects_are_written_first_and_a_read_of_them_reads_no_further()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(path,
+                "{\"table\":\"lport\",\"topic\":null,\"id\":\"p1\",\"value\":{}}\n" +
+                "{\"table\":\"schema_migration_log\",\"topic\":null,\"id\":\"baseline\",\"value\":{}}\n" +
+                "{\"table\":\"lswitch\",\"topic\":null,\"id\":\"s1\",\"value\":{}}\n");
+            using (var store = new FileNbStore(path))
+                store.Write(new[] { Entry("df_upgrade_commit", "last-run"), Entry("lport", "p2"), Entry("schema_migration_log", "m1") });
+            Assert.Equal("{\"header\":{\"module_objects\":3}}", File.ReadLines(path).First());
+            Assert.Equal("schema_migration_log/baseline df_upgrade_commit/last-run schema_migration_log/m1 lport/p1 lswitch/s1 lport/p2", Ids(new FileNbStore(path).Read()));
+
+            // A line that is no object after the module's: a read of their tables does not reach it; any other read does.
+            File.AppendAllText(path, "not a line of the format\n");
+            using (var store = new FileNbStore(path))
+            {
+                Assert.Equal("schema_migration_log/baseline schema_migration_log/m1", Ids(store.Read("schema_migration_log")));
+                Assert.Equal(new[] { "last-run" }, store.ReadKeys("df_upgrade_commit").Select(k => k.Id));
+                Assert.Equal("schema_migration_log/baseline df_upgrade_commit/last-run schema_migration_log/m1",
+                    Ids(store.ReadTables(new[] { "df_upgrade_commit", "schema_migration_log" })));
+                Assert.Contains("line 8", Assert.Throws<NbFileInvalidException>(() => store.Read("lport").ToList()).Message);
+                Assert.Contains("line 8", Assert.Throws<NbFileInvalidException>(() => store.ReadTables(new[] { "schema_migration_log", "lport" }).ToList()).Message);
+                Assert.Contains("line 8", Assert.Throws<NbFileInvalidException>(() => store.Write(new[] { Entry("schema_migration_log", "m2") })).Message);
+            }
+        }
+
+        // Compressed and cut short; plain, with a byte order mark before the header and none of the module's objects.
+        [Theory]
+        [InlineData("nb.jsonl.gz", "gzip")]
+        [InlineData("nb.jsonl", "line 3002")]
+        public void A_read_of_the_modules_objects_stops_after_them_in_any_file(string name, string wholeReadSays)
+        {
+            string path = Path.Combine(_dir, name);
+            bool compressed = name.EndsWith(".gz");
+            var objects = Enumerable.Range(0, 3000).Select(i => Entry("lport", "p" + i)).ToList();
+            if (compressed) objects.Add(Entry("schema_migration_log", "m1"));
+            using (var store = new FileNbStore(path, create: true)) store.Write(objects);
+            var bytes = File.ReadAllBytes(path);
+            // Damage past the file buffer's first read (64 KiB of lines), which only a whole read meets.
+            File.WriteAllBytes(path, compressed ? bytes.Take(bytes.Length / 2).ToArray() : new byte[] { 0xEF, 0xBB, 0xBF }.Concat(bytes).Concat(Json("[]\n")).ToArray());
+            using (var store = new FileNbStore(path))
+            {
+                Assert.Equal(compressed ? "schema_migration_log/m1" : "", Ids(store.Read("schema_migration_log")));
+                Assert.Empty(store.ReadTables(new[] { "df_upgrade_run" }));
+                Assert.Contains(wholeReadSays, Assert.Throws<NbFileInvalidException>(() => store.Read().ToList()).Message);
+            }
+        }
+
+        [Fact]
+        public void A_file_whose_header_has_a_checksum_is_read_whole_even_for_the_modules_objects()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            NbBackup.Write(new[] { Entry("lport", "p1") }, "redis://127.0.0.1:1/3", path);
+            using (var store = new FileNbStore(path)) store.Write(new[] { Entry("schema_migration_log", "m1") });
+            using (var store = new FileNbStore(path))
+            {
+                Assert.Equal("schema_migration_log/m1 lport/p1", Ids(store.Read()));
+                Assert.Equal(2, store.ReadHeader()!.Value.GetProperty("objects").GetInt32());
+                Assert.Equal(1, store.ReadHeader()!.Value.GetProperty("module_objects").GetInt32());
+            }
+            File.AppendAllText(path, "{\"table\":\"lport\",\"topic\":null,\"id\":\"p9\",\"value\":{}}\n");
+            using (var store = new FileNbStore(path))
+                Assert.Contains("holds 3 objects but its header says 2", Assert.Throws<NbFileInvalidException>(() => store.Read("schema_migration_log").ToList()).Message);
         }
 
         [Theory]

@@ -134,5 +134,6 @@ function Set-ShippedMigrationsApplied([string] $Database) {
     Set-DfMigrationBaseline -Database $Database -Release queens -Confirm:$false | Out-Null
     if ($Database -like 'redis://*') { Invoke-RedisCli ([int]$Database.Split('/')[-1]) DEL '{schema_migration_log.}.baseline' | Out-Null }
     elseif ($Database -like 'etcd://*') { Invoke-EtcdGateway kv/deleterange @{ key = '/schema_migration_log/baseline' } | Out-Null }
-    else { @(Get-Content $Database) | Where-Object { $_ -notlike '*"id":"baseline"*' } | Set-Content $Database }
+    # The file's header counts the module's objects, the baseline among them: it goes too, and the file is read whole.
+    else { @(Get-Content $Database) | Where-Object { $_ -notlike '*"id":"baseline"*' -and $_ -notlike '{"header":*' } | Set-Content $Database }
 }

@@ -110,6 +110,11 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["a line that is not JSON"] = new Damage("nb.jsonl", b => Utf8("port p1 is up\n" + PlainLines), 1, "not valid JSON"),
             ["text after a line's object"] = new Damage("nb.jsonl", b => Utf8(PlainLines.TrimEnd('\n') + " trailing\n"), 3, "not valid JSON"),
             ["a byte order mark inside the file"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(new byte[] { 0xEF, 0xBB, 0xBF }).Concat(Utf8(Line("lport", null, "x", "{}"))).ToArray(), 4, "not valid JSON"),
+            ["header module_objects not a count"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":\"1\"}}\n" + PlainLines), 1, "'module_objects' must be a count"),
+            ["header module_objects below zero"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":-1}}\n" + PlainLines), 1, "'module_objects' must be a count"),
+            ["an object counted as the module's"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":1}}\n" + PlainLines), 2, "but this object is of table 'lport'"),
+            ["a module object after those counted"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":0}}\n" + PlainLines + Line("schema_migration_log", null, "m1", "{}")), 5, "is one of the module's own objects"),
+            ["fewer module objects than counted"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":2}}\n" + Line("df_upgrade_run", null, "under-way", "{}")), 1, "holds 1 objects, but its header's 'module_objects' says"),
             ["a NUL byte in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", "{\"a\": 1}").Replace(" ", "\0")), 4, "not valid JSON"),
         };
 
@@ -139,6 +144,33 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             }
             Assert.Equal(before, Hash(path));
             Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
+        }
+
+        // A wrong count of the module's objects, met by a read of only them, as a run with nothing pending reads.
+        [Theory]
+        [InlineData("header module_objects not a count", true)]
+        [InlineData("header module_objects below zero", true)]
+        [InlineData("an object counted as the module's", true)]
+        [InlineData("fewer module objects than counted", true)]
+        [InlineData("a module object after those counted", false)]  // past what it reads: every other read and every write refuse it (above)
+        public void A_wrong_count_of_the_modules_objects_is_refused_by_a_read_of_them_that_meets_it(string damage, bool met)
+        {
+            var d = Damages[damage];
+            string path = Path.Combine(_dir, d.File);
+            File.WriteAllBytes(path, d.Bytes(BackupText()));
+            string before = Hash(path);
+            using (var store = NbStoreFactory.Open(path))
+            {
+                if (!met) Assert.Empty(MigrationLog.Read(store));
+                else
+                {
+                    var e = Assert.Throws<NbFileInvalidException>(() => MigrationLog.Read(store));
+                    Assert.Equal(d.Line, e.Line);
+                    Assert.Contains(d.Says, e.Message);
+                    Assert.Contains("'module_objects'", e.RecommendedAction);
+                }
+            }
+            Assert.Equal(before, Hash(path));
         }
 
         [Theory]

@@ -12,9 +12,16 @@ namespace DragonflowUpgrade.Engine.Store
     /// <summary>
     /// The embedded NB database: a <c>.jsonl</c> or <c>.jsonl.gz</c> file, one object a line,
     /// <c>{"table":..,"topic":..,"id":..,"value":..}</c>. An optional first line
-    /// <c>{"header":{..}}</c> describes a backup. Every write rewrites the file to a temporary
-    /// file and renames it over the old one, so a crash leaves either the old or the new file.
+    /// <c>{"header":{..}}</c> describes a backup, or counts the module's own objects. Every write
+    /// rewrites the file to a temporary file and renames it over the old one, so a crash leaves
+    /// either the old or the new file.
     /// </summary>
+    /// <remarks>
+    /// The module's own objects (the migration log and its <c>df_upgrade_</c> tables) are written
+    /// first, and the header's <c>module_objects</c> says how many they are: a read of only their
+    /// tables (a run with nothing pending) reads those lines, not the whole file. Every other read
+    /// checks that they are where the header says.
+    /// </remarks>
     public sealed class FileNbStore : INbStore
     {
         public FileNbStore(string path, bool create = false)
@@ -86,12 +93,15 @@ namespace DragonflowUpgrade.Engine.Store
             return null;
         }
 
-        /// <summary>One pass over the file, which every read goes through whole.</summary>
+        /// <summary>One pass over the file; over the module's objects only, when only their tables are wanted.</summary>
         public IEnumerable<NbEntry> ReadTables(IReadOnlyCollection<string> tables)
         {
             var wanted = NbTables.Distinct(tables);
-            return Read().Where(e => wanted.Contains(e.Key.Table));
+            return ReadObjects(null, wanted.Count > 0 && wanted.All(IsModuleObject)).Where(e => wanted.Contains(e.Key.Table));
         }
+
+        /// <summary>Whether an object of <paramref name="table"/> is the module's own, which a file keeps first: the migration log's and the module's tables'.</summary>
+        static bool IsModuleObject(string table) => table == Migrations.MigrationLog.Table || ModuleTables.IsModuleTable(table);
 
         public IEnumerable<NbKey> ReadKeys(string? table = null)
         {
@@ -103,9 +113,14 @@ namespace DragonflowUpgrade.Engine.Store
         /// file must be whole. When the file has a header with an object count and a checksum, they
         /// are checked at the end of the read. Values are taken as the bytes they are in the line;
         /// which values the module takes is <see cref="StoredValue.Checked(INbStore, string)"/>'s to say.
-        /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.)
+        /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.) A table of
+        /// the module's own is read from the lines the header counts for the module's objects, unless
+        /// the header has a checksum: then the whole file is read, to check it. Such a read does not
+        /// see the rest of the file, damaged or not: any other read does, and so does every write.
         /// </summary>
-        public IEnumerable<NbEntry> Read(string? table = null)
+        public IEnumerable<NbEntry> Read(string? table = null) => ReadObjects(table, table != null && IsModuleObject(table));
+
+        IEnumerable<NbEntry> ReadObjects(string? table, bool moduleObjectsOnly)
         {
             CheckedAgainstHeader = null;
             if (!File.Exists(Path)) yield break;
@@ -113,6 +128,7 @@ namespace DragonflowUpgrade.Engine.Store
             var hash = new ContentHash();
             int count = 0;
             (int Objects, string Checksum)? expected = null;
+            int? moduleObjects = null;
             // The values handed out in a few large buffers, and one copy of each table and topic name:
             // a million small arrays and strings cost more to allocate and collect than to parse.
             var names = new NameTable();
@@ -122,10 +138,21 @@ namespace DragonflowUpgrade.Engine.Store
                 var entry = ParseEntry(line.Bytes, line.Number, names);
                 if (entry == null)
                 {
-                    using (var doc = ParseLine(line.Bytes, 1)) expected = Expected(doc.RootElement.GetProperty("header"));
+                    using (var doc = ParseLine(line.Bytes, 1))
+                    {
+                        var header = doc.RootElement.GetProperty("header");
+                        expected = Expected(header);
+                        moduleObjects = ModuleObjects(header);
+                    }
+                    // The module's objects are all that is wanted, and none is to be read: the rest is not (unless a checksum is to be checked).
+                    if (moduleObjectsOnly && moduleObjects == 0 && !expected.HasValue) yield break;
                     continue;
                 }
                 var (key, value) = entry.Value;
+                if (moduleObjects.HasValue && (count < moduleObjects) != IsModuleObject(key.Table))
+                    throw MisplacedModuleObject(line.Number, count < moduleObjects
+                        ? $"its header's 'module_objects' says the file starts with {moduleObjects} of the module's own objects (the migration log's and its {ModuleTables.Prefix} tables'), but this object is of table '{key.Table}'"
+                        : $"{key} is one of the module's own objects, which its header's 'module_objects' says are the file's first {moduleObjects}");
                 if (seen.TryGetValue(key, out int first))
                     throw Malformed(line.Number, $"{key} is stored again, first on line {first}; a database holds one value per key");
                 seen.Add(key, line.Number);
@@ -133,7 +160,11 @@ namespace DragonflowUpgrade.Engine.Store
                 if (expected.HasValue) AddLine(hash, line.Bytes);
                 // The line is a part of a buffer the next line reuses: a value handed out is a copy.
                 if (table == null || key.Table == table) yield return new NbEntry(key, values.Copy(value.Span));
+                if (moduleObjectsOnly && count == moduleObjects && !expected.HasValue) yield break;
             }
+            if (count < moduleObjects)
+                throw new NbFileInvalidException(Path, 1, $"holds {count} objects, but its header's 'module_objects' says the module's own are its first {moduleObjects}: it was truncated or edited.",
+                    "Restore the file from a copy; if only the header was edited, remove its 'module_objects'.");
             if (expected.HasValue)
             {
                 if (count != expected.Value.Objects)
@@ -188,6 +219,20 @@ namespace DragonflowUpgrade.Engine.Store
                 throw Malformed(1, "the header's 'objects' must be a count and its 'checksum' a string, both or neither");
             return (objects, sum.GetString()!);  // a JSON string's text is never null
         }
+
+        // How many of the first objects are the module's own, when the header says.
+        int? ModuleObjects(JsonElement header)
+        {
+            if (!header.TryGetProperty("module_objects", out var n)) return null;
+            if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out int count) || count < 0)
+                throw MisplacedModuleObject(1, "the header's 'module_objects' must be a count");
+            return count;
+        }
+
+        // The header's count does not fit the file: removing it loses nothing, where removing a line would.
+        NbFileInvalidException MisplacedModuleObject(int line, string why) =>
+            new NbFileInvalidException(Path, line, why + ".",
+                "Remove 'module_objects' from the header on line 1 (or restore the file from a copy): the file is then read whole, and the module's next write puts its objects first again.");
 
         // The file's lines, as UTF-8 bytes without the line end; blank lines are left out. A
         // compressed file must end with its gzip trailer: a cut one is refused, not read short.
@@ -359,13 +404,14 @@ namespace DragonflowUpgrade.Engine.Store
 
         void Write(IReadOnlyCollection<NbEntry> changes, Func<NbKey, ReadOnlyMemory<byte>?>? expected, IProgress<int>? progress)
         {
-            // Keep the file's order; new objects go at the end.
-            var content = new Dictionary<NbKey, ReadOnlyMemory<byte>>();
+            // Keep the file's order; new objects go at the end (of the module's objects, or of the others).
+            // A key deleted stays in the order, its value null, so that a put after it does not add it again.
+            var content = new Dictionary<NbKey, ReadOnlyMemory<byte>?>();
             var order = new List<NbKey>();
             foreach (var e in Read())
             {
-                if (!content.ContainsKey(e.Key)) order.Add(e.Key);
-                content[e.Key] = e.Value;
+                order.Add(e.Key);
+                content.Add(e.Key, e.Value);
             }
             if (expected != null)
             {
@@ -373,38 +419,42 @@ namespace DragonflowUpgrade.Engine.Store
                 foreach (var c in changes)
                 {
                     var old = expected(c.Key);
-                    bool present = content.TryGetValue(c.Key, out var now);
-                    bool same = old is ReadOnlyMemory<byte> was ? present && now.Span.SequenceEqual(was.Span) : !present;
+                    var now = content.TryGetValue(c.Key, out var v) ? v : null;
+                    bool same = old is ReadOnlyMemory<byte> was ? now is ReadOnlyMemory<byte> n && n.Span.SequenceEqual(was.Span) : now == null;
                     if (!same) changed.Add(c.Key);
                 }
                 if (changed.Count > 0) throw new NbConflictException(Location, changed, 0);
             }
             foreach (var c in changes)
             {
-                if (c.IsDelete) { content.Remove(c.Key); continue; }
                 if (!content.ContainsKey(c.Key)) order.Add(c.Key);
-                content[c.Key] = c.Value;
+                content[c.Key] = c.IsDelete ? (ReadOnlyMemory<byte>?)null : c.Value;
             }
-            var entries = Ordered(order, content).ToList();
-            WriteFile(Path, WithCount(ReadHeader(), entries), entries);
+            var entries = Ordered(order.Where(k => IsModuleObject(k.Table)), content).ToList();
+            int moduleObjects = entries.Count;
+            entries.AddRange(Ordered(order.Where(k => !IsModuleObject(k.Table)), content));
+            WriteFile(Path, Header(ReadHeader(), entries, moduleObjects), entries);
             progress?.Report(changes.Count);
         }
 
-        // A header that states the object count and checksum states those of what is written now.
-        static JsonElement? WithCount(JsonElement? header, List<NbEntry> entries)
+        // The header of what is written now: the count of the module's objects, and, where the header
+        // states them (a backup's), the object count and checksum of what is written.
+        static JsonElement Header(JsonElement? header, List<NbEntry> entries, int moduleObjects)
         {
-            if (!header.HasValue || header.Value.ValueKind != JsonValueKind.Object ||
-                !header.Value.TryGetProperty("objects", out _) || !header.Value.TryGetProperty("checksum", out _)) return header;
+            bool counts = header.HasValue && header.Value.TryGetProperty("objects", out _) && header.Value.TryGetProperty("checksum", out _);
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
             {
                 w.WriteStartObject();
-                foreach (var p in header.Value.EnumerateObject())
-                {
-                    if (p.NameEquals("objects")) w.WriteNumber("objects", entries.Count);
-                    else if (p.NameEquals("checksum")) w.WriteString("checksum", Checksum(entries));
-                    else p.WriteTo(w);
-                }
+                if (header.HasValue)
+                    foreach (var p in header.Value.EnumerateObject())
+                    {
+                        if (p.NameEquals("module_objects")) continue;
+                        if (counts && p.NameEquals("objects")) w.WriteNumber("objects", entries.Count);
+                        else if (counts && p.NameEquals("checksum")) w.WriteString("checksum", Checksum(entries));
+                        else p.WriteTo(w);
+                    }
+                w.WriteNumber("module_objects", moduleObjects);
                 w.WriteEndObject();
             }
             using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
@@ -423,10 +473,10 @@ namespace DragonflowUpgrade.Engine.Store
             return hash.Finish();
         }
 
-        static IEnumerable<NbEntry> Ordered(List<NbKey> order, Dictionary<NbKey, ReadOnlyMemory<byte>> content)
+        static IEnumerable<NbEntry> Ordered(IEnumerable<NbKey> order, Dictionary<NbKey, ReadOnlyMemory<byte>?> content)
         {
             foreach (var key in order)
-                if (content.TryGetValue(key, out var v)) yield return new NbEntry(key, v);
+                if (content[key] is ReadOnlyMemory<byte> v) yield return new NbEntry(key, v);
         }
 
         /// <summary>
