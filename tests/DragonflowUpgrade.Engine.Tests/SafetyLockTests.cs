@@ -114,19 +114,21 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        // Every store at once: the case waits on the clock, some ten seconds a store, and not on the machine. Each
-        // store's waiting loop has a thread of its own, leaving the pool's threads to the Redis and etcd clients.
-        // A failure names its store (a theory per store took five times as long).
-        [Fact]
-        public void The_heartbeat_keeps_a_running_lock_from_expiring_on_every_store()
+        // A case that waits on the clock (seconds a store), not on the machine, run on every store at once: a
+        // theory per store took five times as long. Each store's waiting loop has a thread of its own, leaving
+        // the pool's threads to the Redis and etcd clients, and a database of its own. A failure names its store.
+        static void OnEveryStoreAtOnce(Action<string> run)
         {
             var kinds = Safe.Stores.Cast<object[]>().Select(row => (string)row[0]).ToList();
-            var runs = kinds.Select(kind => Task.Factory.StartNew(() => HeartbeatKeepsLock(kind), CancellationToken.None,
+            var runs = kinds.Select(kind => Task.Factory.StartNew(() => run(kind), CancellationToken.None,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
             try { Task.WaitAll(runs); }
             catch (AggregateException) { }
-            Assert.Empty(kinds.Zip(runs, (kind, run) => run.IsFaulted ? $"{kind}: {run.Exception.InnerException}" : null).Where(f => f != null));
+            Assert.Empty(kinds.Zip(runs, (kind, task) => task.IsFaulted ? $"{kind}: {task.Exception.InnerException}" : null).Where(f => f != null));
         }
+
+        [Fact]
+        public void The_heartbeat_keeps_a_running_lock_from_expiring_on_every_store() => OnEveryStoreAtOnce(HeartbeatKeepsLock);
 
         static void HeartbeatKeepsLock(string kind)
         {
@@ -197,14 +199,16 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Theory]
-        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
-        public void A_run_renews_the_session_lock_it_uses_so_that_it_outlives_its_own_expiry(string kind)
+        [Fact]
+        public void A_run_renews_the_session_lock_it_uses_so_that_it_outlives_its_own_expiry_on_every_store() => OnEveryStoreAtOnce(RunRenewsSessionLock);
+
+        static void RunRenewsSessionLock(string kind)
         {
             using (var store = NewStore(kind))
             {
-                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(2));
-                using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(2), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
+                // Four seconds, a beat each: room for late beats with the five stores' loops at once on a loaded machine.
+                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(4));
+                using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(4), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
                 {
                     Assert.False(run.Owned);
                     // Past both the session's own expiry and the one the run gave it when it took it, the lock is still
@@ -267,9 +271,10 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        [Theory]
-        [MemberData(nameof(Safe.Stores), MemberType = typeof(Safe))]
-        public void A_run_whose_lock_expired_is_refused_before_it_writes(string kind)
+        [Fact]
+        public void A_run_whose_lock_expired_is_refused_before_it_writes_on_every_store() => OnEveryStoreAtOnce(ExpiredLockRefused);
+
+        static void ExpiredLockRefused(string kind)
         {
             using (var store = NewStore(kind))
             // Three seconds, so that the check that it is held comes before it expires even on a loaded machine.
