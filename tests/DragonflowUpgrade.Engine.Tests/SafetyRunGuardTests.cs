@@ -335,6 +335,40 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Equal(before, Safe.Dump(uri));
         }
 
+        // A commit killed after it wrote the migration log's rows, before it wrote its record and removed its
+        // marker: nothing is pending, and the commit still waits for Resume-DfMigration or Undo-DfMigration.
+        [Theory]
+        [InlineData("redis")]
+        [InlineData("file")]
+        public void A_run_with_nothing_pending_is_refused_while_a_commit_is_interrupted(string kind)
+        {
+            int? logWrite = null;
+            foreach (bool killed in new[] { false, true })
+            {
+                string uri = Safe.NewDatabase(kind, Safe.Ports(30));
+                using (var store = NbStoreFactory.Open(uri))
+                {
+                    var result = MigratorOf(store).Run(MigratorOf(store).Plan().Pending);
+                    var backup = NbBackup.Write(result.Before, store.Location, Safe.TempFile("backup.jsonl.gz"));
+                    var ids = new[] { "pike-bump", "queens-bump" };
+                    if (!killed)
+                    {
+                        // Where the log's rows go, in a commit that is not killed.
+                        var counted = new SteppedStore(NbStoreFactory.Open(uri));
+                        CommitJournal.Commit(counted, result.Writes, backup, ids, result.Expected);
+                        logWrite = counted.TablesWritten.FindIndex(t => t.Contains(MigrationLog.Table));
+                        Assert.True(logWrite >= 0 && logWrite < counted.Writes - 1, "the log's rows are not written before the commit's last write");
+                        continue;
+                    }
+                    using (var stepped = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: logWrite.Value + 1))
+                        Assert.Throws<CommitInterruptedException>(() => CommitJournal.Commit(stepped, result.Writes, backup, ids, result.Expected));
+                    Assert.Empty(MigratorOf(store).Plan().Pending);
+                    var e = Assert.Throws<CommitInProgressException>(() => NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest(), Guard()));
+                    Assert.Contains("Resume-DfMigration", e.RecommendedAction);
+                }
+            }
+        }
+
         [Fact]
         public void A_baseline_is_refused_while_a_commit_is_interrupted()
         {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Text.RegularExpressions;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
 using Xunit;
@@ -349,7 +350,7 @@ namespace DragonflowUpgrade.Engine.Tests
                 store.Write(new[] { new NbEntry(new NbKey("a", "t", "2"), Json("{\"id\": \"2\", \"n\": 1}")), new NbEntry(new NbKey("c", null, "3"), Json("{}")) });
             var lines = File.ReadAllLines(path);
             Assert.Equal(4, lines.Length);
-            Assert.Equal("{\"header\":{\"module_objects\":0}}", lines[0]);
+            Assert.Equal($"{{\"header\":{{\"module_objects\":0,\"object_bytes\":{lines.Skip(1).Sum(l => l.Length + 1)}}}}}", lines[0]);
             Assert.StartsWith("{\"table\":\"b\"", lines[1]);
             Assert.Contains("\"n\": 1", lines[2]);
             Assert.StartsWith("{\"table\":\"c\"", lines[3]);
@@ -370,11 +371,13 @@ namespace DragonflowUpgrade.Engine.Tests
                 "{\"table\":\"lswitch\",\"topic\":null,\"id\":\"s1\",\"value\":{}}\n");
             using (var store = new FileNbStore(path))
                 store.Write(new[] { Entry("df_upgrade_commit", "last-run"), Entry("lport", "p2"), Entry("schema_migration_log", "m1") });
-            Assert.Equal("{\"header\":{\"module_objects\":3}}", File.ReadLines(path).First());
+            Assert.StartsWith("{\"header\":{\"module_objects\":3,\"object_bytes\":", File.ReadLines(path).First());
             Assert.Equal("schema_migration_log/baseline df_upgrade_commit/last-run schema_migration_log/m1 lport/p1 lswitch/s1 lport/p2", Ids(new FileNbStore(path).Read()));
 
-            // A line that is no object after the module's: a read of their tables does not reach it; any other read does.
-            File.AppendAllText(path, "not a line of the format\n");
+            // A line that is no object after the module's, the header's byte count made to fit: a read of their
+            // tables does not reach it; any other read does.
+            var text = File.ReadAllText(path) + "not a line of the format\n";
+            File.WriteAllText(path, Regex.Replace(text, "\"object_bytes\":(\\d+)", m => $"\"object_bytes\":{long.Parse(m.Groups[1].Value) + 25}"));
             using (var store = new FileNbStore(path))
             {
                 Assert.Equal("schema_migration_log/baseline schema_migration_log/m1", Ids(store.Read("schema_migration_log")));
@@ -387,7 +390,8 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        // Compressed and cut short; plain, with a byte order mark before the header and none of the module's objects.
+        // Compressed, a byte of its end changed (its length as written); plain, with a byte order mark before the
+        // header, none of the module's objects and a line more, the header's byte count made to fit.
         [Theory]
         [InlineData("nb.jsonl.gz", "gzip")]
         [InlineData("nb.jsonl", "line 3002")]
@@ -400,13 +404,55 @@ namespace DragonflowUpgrade.Engine.Tests
             using (var store = new FileNbStore(path, create: true)) store.Write(objects);
             var bytes = File.ReadAllBytes(path);
             // Damage past the file buffer's first read (64 KiB of lines), which only a whole read meets.
-            File.WriteAllBytes(path, compressed ? bytes.Take(bytes.Length / 2).ToArray() : new byte[] { 0xEF, 0xBB, 0xBF }.Concat(bytes).Concat(Json("[]\n")).ToArray());
+            if (compressed) bytes[bytes.Length * 9 / 10] ^= 0xFF;
+            else
+            {
+                string text = Regex.Replace(Encoding.UTF8.GetString(bytes), "\"object_bytes\":(\\d+)", m => $"\"object_bytes\":{long.Parse(m.Groups[1].Value) + 3}");
+                bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Json(text + "[]\n")).ToArray();
+            }
+            File.WriteAllBytes(path, bytes);
             using (var store = new FileNbStore(path))
             {
                 Assert.Equal(compressed ? "schema_migration_log/m1" : "", Ids(store.Read("schema_migration_log")));
                 Assert.Empty(store.ReadTables(new[] { "df_upgrade_run" }));
                 Assert.Contains(wholeReadSays, Assert.Throws<NbFileInvalidException>(() => store.Read().ToList()).Message);
             }
+        }
+
+        // As a module that did not count its objects writes them, at the end; or cut short, or edited by hand.
+        [Theory]
+        [InlineData("a log row added at the end")]
+        [InlineData("cut short")]
+        [InlineData("a value edited")]
+        public void A_file_changed_since_the_module_wrote_it_is_read_whole_for_the_modules_objects_too(string change)
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            using (var store = new FileNbStore(path, create: true))
+                store.Write(Enumerable.Range(0, 3000).Select(i => Entry("lport", "p" + i)).Append(Entry("schema_migration_log", "m1")).ToList());
+            string text = File.ReadAllText(path);
+            File.WriteAllText(path,
+                change == "cut short" ? text.Substring(0, text.Length - 20) :
+                change == "a value edited" ? text.Replace("{\"id\": \"p2999\"}", "{\"id\": \"p2999\", \"name\": \"x\"}") :
+                text + "{\"table\":\"schema_migration_log\",\"topic\":null,\"id\":\"m2\",\"value\":{}}\n");
+            using (var store = new FileNbStore(path))
+            {
+                if (change == "cut short") Assert.Contains("line 3002", Assert.Throws<NbFileInvalidException>(() => store.Read("schema_migration_log").ToList()).Message);
+                else Assert.Equal(change == "a value edited" ? "schema_migration_log/m1" : "schema_migration_log/m1 schema_migration_log/m2", Ids(store.Read("schema_migration_log")));
+            }
+        }
+
+        [Theory]
+        [InlineData("600")]
+        [InlineData("640")]
+        public void A_write_keeps_the_files_permissions(string mode)
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            using (var store = new FileNbStore(path, create: true)) store.Write(new[] { Entry("lport", "p1") });
+            var permissions = (UnixFileMode)Convert.ToInt32(mode, 8);
+            File.SetUnixFileMode(path, permissions);
+            using (var store = new FileNbStore(path)) store.Write(new[] { Entry("lport", "p2") });
+            Assert.Equal(permissions, File.GetUnixFileMode(path));
+            Assert.Equal(2, new FileNbStore(path).Read().Count());
         }
 
         [Fact]

@@ -88,10 +88,15 @@ namespace DragonflowUpgrade.Engine.Run
             // A backup path the run would refuse is refused before anything is read.
             string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
             // The log first (the module's own records): with nothing pending, nothing is written,
-            // so there is nothing to guard: no lock is taken and no heartbeat read.
+            // so there is nothing to guard: no lock is taken and no heartbeat read. A commit left
+            // interrupted is still refused: it may have written the log and not yet the rest.
             var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath, logger);
             unguarded.Select(request);
-            if (unguarded.IsNothingToDo) return unguarded;
+            if (unguarded.IsNothingToDo)
+            {
+                CommitJournal.RequireNoneInProgress(store);
+                return unguarded;
+            }
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The control plane is checked on the heartbeat rows of the snapshot, read under the lock

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace DragonflowUpgrade.Engine.Store
 {
-    /// <summary>Owner-only file permissions (0600) where the OS has them; what kind of file a path is.</summary>
+    /// <summary>Owner-only file permissions (0600), and a file's permissions copied, where the OS has them; what kind of file a path is.</summary>
     static class FileModes
     {
 #if !NET7_0_OR_GREATER
@@ -26,7 +26,11 @@ namespace DragonflowUpgrade.Engine.Store
         /// Whether an existing path is a regular file, not a pipe, socket or device (opening a
         /// pipe would wait for a writer). Where this cannot be told (Windows, another platform), true.
         /// </summary>
-        public static bool IsRegularFile(string path)
+        public static bool IsRegularFile(string path) =>
+            !(Mode(path) is int mode) || (mode & 0xF000) == 0x8000;  // S_IFMT, S_IFREG; unknown: let opening it say what is wrong
+
+        // st_mode of an existing path; null where it cannot be told.
+        static int? Mode(string path)
         {
             bool linux = RuntimeInformation.IsOSPlatform(OSPlatform.Linux), mac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
             var arch = RuntimeInformation.ProcessArchitecture;
@@ -36,18 +40,33 @@ namespace DragonflowUpgrade.Engine.Store
             else if (linux && arch == Architecture.Arm64) at = 16;
             else if (mac && arch == Architecture.Arm64) { at = 4; size = 2; }
             else if (mac && arch == Architecture.X64) { at = 8; size = 2; }  // stat without $INODE64: 32-bit inode numbers
-            else return true;
+            else return null;
             var status = new byte[256];  // larger than struct stat
             try
             {
                 int result;
                 try { result = Stat(path, status); }
                 catch (EntryPointNotFoundException) when (linux) { result = XStat(arch == Architecture.X64 ? 1 : 0, path, status); }
-                if (result != 0) return true;  // let opening it say what is wrong
+                if (result != 0) return null;
             }
-            catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException) { return true; }
-            int mode = size == 2 ? BitConverter.ToUInt16(status, at) : BitConverter.ToInt32(status, at);
-            return (mode & 0xF000) == 0x8000;  // S_IFMT, S_IFREG
+            catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException) { return null; }
+            return size == 2 ? BitConverter.ToUInt16(status, at) : BitConverter.ToInt32(status, at);
+        }
+
+        /// <summary>
+        /// Gives the new file <paramref name="to"/> the permissions of <paramref name="from"/>, the file it
+        /// will replace (a rewrite of a database kept readable by its owner only stays so), where the OS has them.
+        /// </summary>
+        public static void CopyPermissions(string from, string to)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;
+            const int permissions = 0x1FF;  // rwx for owner, group and others; not set-id or sticky
+#if NET7_0_OR_GREATER
+            System.IO.File.SetUnixFileMode(to, System.IO.File.GetUnixFileMode(from) & (System.IO.UnixFileMode)permissions);
+#else
+            if (Mode(from) is int mode && Chmod(to, (uint)(mode & permissions)) != 0)
+                throw new System.IO.IOException($"Cannot give '{to}' the permissions of '{from}' (errno {Marshal.GetLastWin32Error()}).");
+#endif
         }
 
         [DllImport("libc", SetLastError = true, EntryPoint = "realpath")]

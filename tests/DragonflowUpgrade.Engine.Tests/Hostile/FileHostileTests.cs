@@ -42,6 +42,11 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             new NbEntry(new NbKey("unique_key", null, "lport"), Utf8("17")),
         };
 
+        // A database file as the module writes it: a header that counts the module's objects (first in
+        // the lines) and the bytes of the lines, which tells that nothing else changed the file since.
+        static string Counted(string moduleObjects, string lines) =>
+            $"{{\"header\":{{\"module_objects\":{moduleObjects},\"object_bytes\":{Encoding.UTF8.GetByteCount(lines)}}}}}\n" + lines;
+
         // The three objects as plain lines, without a header.
         static string PlainLines => string.Concat(Objects.Select(e => Line(e.Key.Table, e.Key.Topic, e.Key.Id, Encoding.UTF8.GetString(e.Value.Span))));
 
@@ -110,11 +115,13 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["a line that is not JSON"] = new Damage("nb.jsonl", b => Utf8("port p1 is up\n" + PlainLines), 1, "not valid JSON"),
             ["text after a line's object"] = new Damage("nb.jsonl", b => Utf8(PlainLines.TrimEnd('\n') + " trailing\n"), 3, "not valid JSON"),
             ["a byte order mark inside the file"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(new byte[] { 0xEF, 0xBB, 0xBF }).Concat(Utf8(Line("lport", null, "x", "{}"))).ToArray(), 4, "not valid JSON"),
-            ["header module_objects not a count"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":\"1\"}}\n" + PlainLines), 1, "'module_objects' must be a count"),
-            ["header module_objects below zero"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":-1}}\n" + PlainLines), 1, "'module_objects' must be a count"),
-            ["an object counted as the module's"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":1}}\n" + PlainLines), 2, "but this object is of table 'lport'"),
-            ["a module object after those counted"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":0}}\n" + PlainLines + Line("schema_migration_log", null, "m1", "{}")), 5, "is one of the module's own objects"),
-            ["fewer module objects than counted"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":2}}\n" + Line("df_upgrade_run", null, "under-way", "{}")), 1, "holds 1 objects, but its header's 'module_objects' says"),
+            ["header module_objects not a count"] = new Damage("nb.jsonl", b => Utf8(Counted("\"1\"", PlainLines)), 1, "'module_objects' must be a count"),
+            ["header module_objects below zero"] = new Damage("nb.jsonl", b => Utf8(Counted("-1", PlainLines)), 1, "'module_objects' must be a count"),
+            ["header object_bytes not a count"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":0,\"object_bytes\":\"x\"}}\n" + PlainLines), 1, "'object_bytes' must be a count"),
+            ["an object counted as the module's"] = new Damage("nb.jsonl", b => Utf8(Counted("1", PlainLines)), 2, "but this object is of table 'lport'"),
+            ["a module object after those counted"] = new Damage("nb.jsonl", b => Utf8(Counted("0", PlainLines + Line("schema_migration_log", null, "m1", "{}"))), 5, "is one of the module's own objects"),
+            ["a count made smaller"] = new Damage("nb.jsonl", b => Utf8(Counted("1", Line("schema_migration_log", null, "m1", "{}") + Line("df_upgrade_run", null, "under-way", "{}") + PlainLines)), 3, "is one of the module's own objects"),
+            ["fewer module objects than counted"] = new Damage("nb.jsonl", b => Utf8(Counted("2", Line("df_upgrade_run", null, "under-way", "{}"))), 1, "holds 1 objects, but its header's 'module_objects' says"),
             ["a NUL byte in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", "{\"a\": 1}").Replace(" ", "\0")), 4, "not valid JSON"),
         };
 
@@ -150,7 +157,9 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
         [Theory]
         [InlineData("header module_objects not a count", true)]
         [InlineData("header module_objects below zero", true)]
+        [InlineData("header object_bytes not a count", true)]
         [InlineData("an object counted as the module's", true)]
+        [InlineData("a count made smaller", true)]  // the line after those counted is read too
         [InlineData("fewer module objects than counted", true)]
         [InlineData("a module object after those counted", false)]  // past what it reads: every other read and every write refuse it (above)
         public void A_wrong_count_of_the_modules_objects_is_refused_by_a_read_of_them_that_meets_it(string damage, bool met)
@@ -167,7 +176,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                     var e = Assert.Throws<NbFileInvalidException>(() => MigrationLog.Read(store));
                     Assert.Equal(d.Line, e.Line);
                     Assert.Contains(d.Says, e.Message);
-                    Assert.Contains("'module_objects'", e.RecommendedAction);
+                    Assert.Contains("module_objects", e.RecommendedAction);
                 }
             }
             Assert.Equal(before, Hash(path));

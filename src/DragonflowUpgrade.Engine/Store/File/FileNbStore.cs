@@ -18,9 +18,11 @@ namespace DragonflowUpgrade.Engine.Store
     /// </summary>
     /// <remarks>
     /// The module's own objects (the migration log and its <c>df_upgrade_</c> tables) are written
-    /// first, and the header's <c>module_objects</c> says how many they are: a read of only their
-    /// tables (a run with nothing pending) reads those lines, not the whole file. Every other read
-    /// checks that they are where the header says.
+    /// first, and the header says how many they are (<c>module_objects</c>) and how many bytes the
+    /// object lines take (<c>object_bytes</c>): a read of only their tables (a run with nothing
+    /// pending) reads those lines and the next, not the whole file. Every other read checks that
+    /// they are where the header says. A file whose length is not the header's was changed by
+    /// something else since (a hand, another program, a disk): its count is not trusted, and it is read whole.
     /// </remarks>
     public sealed class FileNbStore : INbStore
     {
@@ -114,9 +116,9 @@ namespace DragonflowUpgrade.Engine.Store
         /// are checked at the end of the read. Values are taken as the bytes they are in the line;
         /// which values the module takes is <see cref="StoredValue.Checked(INbStore, string)"/>'s to say.
         /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.) A table of
-        /// the module's own is read from the lines the header counts for the module's objects, unless
-        /// the header has a checksum: then the whole file is read, to check it. Such a read does not
-        /// see the rest of the file, damaged or not: any other read does, and so does every write.
+        /// the module's own is read from the lines the header counts for the module's objects (and the
+        /// next, which must not be one), unless the header has a checksum: then the whole file is read,
+        /// to check it. Such a read does not see the rest of the file: any other read does, and so does every write.
         /// </summary>
         public IEnumerable<NbEntry> Read(string? table = null) => ReadObjects(table, table != null && IsModuleObject(table));
 
@@ -142,10 +144,8 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         var header = doc.RootElement.GetProperty("header");
                         expected = Expected(header);
-                        moduleObjects = ModuleObjects(header);
+                        moduleObjects = ModuleObjects(header, line.End);
                     }
-                    // The module's objects are all that is wanted, and none is to be read: the rest is not (unless a checksum is to be checked).
-                    if (moduleObjectsOnly && moduleObjects == 0 && !expected.HasValue) yield break;
                     continue;
                 }
                 var (key, value) = entry.Value;
@@ -153,6 +153,8 @@ namespace DragonflowUpgrade.Engine.Store
                     throw MisplacedModuleObject(line.Number, count < moduleObjects
                         ? $"its header's 'module_objects' says the file starts with {moduleObjects} of the module's own objects (the migration log's and its {ModuleTables.Prefix} tables'), but this object is of table '{key.Table}'"
                         : $"{key} is one of the module's own objects, which its header's 'module_objects' says are the file's first {moduleObjects}");
+                // The module's objects are read, and the line after them is not one: the rest is not read (unless a checksum is to be checked).
+                if (moduleObjectsOnly && count == moduleObjects && !expected.HasValue) yield break;
                 if (seen.TryGetValue(key, out int first))
                     throw Malformed(line.Number, $"{key} is stored again, first on line {first}; a database holds one value per key");
                 seen.Add(key, line.Number);
@@ -160,7 +162,6 @@ namespace DragonflowUpgrade.Engine.Store
                 if (expected.HasValue) AddLine(hash, line.Bytes);
                 // The line is a part of a buffer the next line reuses: a value handed out is a copy.
                 if (table == null || key.Table == table) yield return new NbEntry(key, values.Copy(value.Span));
-                if (moduleObjectsOnly && count == moduleObjects && !expected.HasValue) yield break;
             }
             if (count < moduleObjects)
                 throw new NbFileInvalidException(Path, 1, $"holds {count} objects, but its header's 'module_objects' says the module's own are its first {moduleObjects}: it was truncated or edited.",
@@ -220,13 +221,39 @@ namespace DragonflowUpgrade.Engine.Store
             return (objects, sum.GetString()!);  // a JSON string's text is never null
         }
 
-        // How many of the first objects are the module's own, when the header says.
-        int? ModuleObjects(JsonElement header)
+        // How many of the first objects are the module's own, when the header says and the file is as
+        // long as when the header was written (its object lines start at headerEnd): otherwise, null.
+        int? ModuleObjects(JsonElement header, long headerEnd)
         {
             if (!header.TryGetProperty("module_objects", out var n)) return null;
             if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out int count) || count < 0)
                 throw MisplacedModuleObject(1, "the header's 'module_objects' must be a count");
-            return count;
+            bool hasBytes = header.TryGetProperty("object_bytes", out var b);
+            if (hasBytes && (b.ValueKind != JsonValueKind.Number || !b.TryGetInt64(out long bytes) || bytes < 0))
+                throw MisplacedModuleObject(1, "the header's 'object_bytes' must be a count");
+            return hasBytes && LengthIs(headerEnd + b.GetInt64()) ? count : (int?)null;
+        }
+
+        // Whether the file holds `length` bytes (a compressed one, uncompressed: its gzip trailer's size, modulo 2^32).
+        bool LengthIs(long length)
+        {
+            try
+            {
+                using (var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+                    return Compressed ? GzipSize(file) == (uint)length : file.Length == length;
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return false; }  // then the whole file is read, and says what is wrong
+        }
+
+        // The size a gzip file's trailer gives for what it holds (modulo 2^32); null when the file is too short to have one.
+        static uint? GzipSize(FileStream file)
+        {
+            if (file.Length < 18) return null;
+            var tail = new byte[4];
+            file.Seek(-4, SeekOrigin.End);
+            int got = 0, n;
+            while (got < 4 && (n = file.Read(tail, got, 4 - got)) > 0) got += n;
+            return (uint)(tail[0] | tail[1] << 8 | tail[2] << 16 | tail[3] << 24);
         }
 
         // The header's count does not fit the file: removing it loses nothing, where removing a line would.
@@ -234,9 +261,10 @@ namespace DragonflowUpgrade.Engine.Store
             new NbFileInvalidException(Path, line, why + ".",
                 "Remove 'module_objects' from the header on line 1 (or restore the file from a copy): the file is then read whole, and the module's next write puts its objects first again.");
 
-        // The file's lines, as UTF-8 bytes without the line end; blank lines are left out. A
-        // compressed file must end with its gzip trailer: a cut one is refused, not read short.
-        IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes)> Lines()
+        // The file's lines, as UTF-8 bytes without the line end, and where the next line starts (in the
+        // bytes uncompressed); blank lines are left out. A compressed file must end with its gzip
+        // trailer: a cut one is refused, not read short.
+        IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End)> Lines()
         {
             FileStream file;
             try { file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
@@ -246,7 +274,7 @@ namespace DragonflowUpgrade.Engine.Store
                 Stream s = Compressed ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
                 var buffer = new byte[1 << 16];
                 int start = 0, end = 0, number = 0;
-                long total = 0;
+                long total = 0, dropped = 0;  // bytes read, and bytes moved out of the buffer
                 bool eof = false;
                 while (true)
                 {
@@ -254,7 +282,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (nl < 0 && !eof)
                     {
                         // Move the partial line to the front, growing the buffer for a long line.
-                        if (start > 0) { Buffer.BlockCopy(buffer, start, buffer, 0, end - start); end -= start; start = 0; }
+                        if (start > 0) { Buffer.BlockCopy(buffer, start, buffer, 0, end - start); end -= start; dropped += start; start = 0; }
                         if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
                         int read = ReadSome(s, buffer, end);
                         if (read == 0) { eof = true; if (Compressed) CheckTrailer(file, total); }
@@ -271,7 +299,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (number == 1 && lineEnd - from >= 3 && buffer[from] == 0xEF && buffer[from + 1] == 0xBB && buffer[from + 2] == 0xBF) from += 3;
                     if (lineEnd > from && buffer[lineEnd - 1] == '\r') lineEnd--;
                     if (IsBlank(buffer, from, lineEnd)) continue;
-                    yield return (number, new ReadOnlyMemory<byte>(buffer, from, lineEnd - from));
+                    yield return (number, new ReadOnlyMemory<byte>(buffer, from, lineEnd - from), dropped + start);
                 }
             }
         }
@@ -288,15 +316,7 @@ namespace DragonflowUpgrade.Engine.Store
         // gzip ends with the length of what it holds, modulo 2^32: a file cut short ends with other bytes.
         void CheckTrailer(FileStream file, long total)
         {
-            var tail = new byte[4];
-            if (file.Length >= 18)
-            {
-                file.Seek(-4, SeekOrigin.End);
-                int got = 0, n;
-                while (got < 4 && (n = file.Read(tail, got, 4 - got)) > 0) got += n;
-            }
-            uint size = (uint)(tail[0] | tail[1] << 8 | tail[2] << 16 | tail[3] << 24);
-            if (file.Length < 18 || size != (uint)total)
+            if (GzipSize(file) != (uint)total)
                 throw new NbFileInvalidException(Path, 0, "is a gzip file cut short: it has no gzip trailer, so its end is missing.",
                     "Restore the file from a copy; nothing of it was used.");
         }
@@ -437,11 +457,21 @@ namespace DragonflowUpgrade.Engine.Store
             progress?.Report(changes.Count);
         }
 
-        // The header of what is written now: the count of the module's objects, and, where the header
-        // states them (a backup's), the object count and checksum of what is written.
+        // The header of what is written now: the count of the module's objects, the bytes of the object
+        // lines, and, where the header states them (a backup's), the object count and checksum.
         static JsonElement Header(JsonElement? header, List<NbEntry> entries, int moduleObjects)
         {
             bool counts = header.HasValue && header.Value.TryGetProperty("objects", out _) && header.Value.TryGetProperty("checksum", out _);
+            // The lines as they will be written, formatted once more to measure them before the header goes out.
+            long bytes = 0;
+            var hash = counts ? new ContentHash() : null;
+            var lines = new ReusedJsonWriter();
+            foreach (var e in entries)
+            {
+                var line = FormatLine(lines, e);
+                bytes += line.Count;
+                hash?.Add(line.Array!, line.Offset, line.Count);  // a segment of the writer's buffer
+            }
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
             {
@@ -449,12 +479,13 @@ namespace DragonflowUpgrade.Engine.Store
                 if (header.HasValue)
                     foreach (var p in header.Value.EnumerateObject())
                     {
-                        if (p.NameEquals("module_objects")) continue;
+                        if (p.NameEquals("module_objects") || p.NameEquals("object_bytes")) continue;
                         if (counts && p.NameEquals("objects")) w.WriteNumber("objects", entries.Count);
-                        else if (counts && p.NameEquals("checksum")) w.WriteString("checksum", Checksum(entries));
+                        else if (counts && p.NameEquals("checksum")) w.WriteString("checksum", hash!.Finish());
                         else p.WriteTo(w);
                     }
                 w.WriteNumber("module_objects", moduleObjects);
+                w.WriteNumber("object_bytes", bytes);
                 w.WriteEndObject();
             }
             using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
@@ -509,6 +540,7 @@ namespace DragonflowUpgrade.Engine.Store
                 using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                 {
                     if (ownerOnly) FileModes.SetOwnerOnly(temp);
+                    else if (replace && File.Exists(path)) FileModes.CopyPermissions(path, temp);
                     Stream s = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
                         ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : (Stream)file;
                     if (header.HasValue)
