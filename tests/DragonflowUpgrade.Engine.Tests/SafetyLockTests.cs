@@ -206,9 +206,9 @@ namespace DragonflowUpgrade.Engine.Tests
         {
             using (var store = NewStore(kind))
             {
-                // Four seconds, a beat each: room for late beats with the five stores' loops at once on a loaded machine.
-                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(4));
-                using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(4), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
+                // Eight seconds, a beat every two, as in the heartbeat case: room for late beats on a loaded machine.
+                var held = UpgradeLock.Hold(store, "maintenance", TimeSpan.FromSeconds(8));
+                using (var run = UpgradeLock.Take(store, "Invoke-DfUpgrade", TimeSpan.FromSeconds(8), heartbeat: true, upgrade: "20260101T000000Z-abcdef"))
                 {
                     Assert.False(run.Owned);
                     // Past both the session's own expiry and the one the run gave it when it took it, the lock is still

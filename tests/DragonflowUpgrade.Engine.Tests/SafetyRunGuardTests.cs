@@ -337,6 +337,7 @@ namespace DragonflowUpgrade.Engine.Tests
 
         // A commit killed after it wrote the migration log's rows, before it wrote its record and removed its
         // marker: nothing is pending, and the commit still waits for Resume-DfMigration or Undo-DfMigration.
+        // (The check is the run's, above the stores: a server's store and the file's, where the marker is a line.)
         [Theory]
         [InlineData("redis")]
         [InlineData("file")]
@@ -354,10 +355,12 @@ namespace DragonflowUpgrade.Engine.Tests
                     if (!killed)
                     {
                         // Where the log's rows go, in a commit that is not killed.
-                        var counted = new SteppedStore(NbStoreFactory.Open(uri));
-                        CommitJournal.Commit(counted, result.Writes, backup, ids, result.Expected);
-                        logWrite = counted.TablesWritten.FindIndex(t => t.Contains(MigrationLog.Table));
-                        Assert.True(logWrite >= 0 && logWrite < counted.Writes - 1, "the log's rows are not written before the commit's last write");
+                        using (var counted = new SteppedStore(NbStoreFactory.Open(uri)))
+                        {
+                            CommitJournal.Commit(counted, result.Writes, backup, ids, result.Expected);
+                            logWrite = counted.TablesWritten.FindIndex(t => t.Contains(MigrationLog.Table));
+                            Assert.True(logWrite >= 0 && logWrite < counted.Writes - 1, "the log's rows are not written before the commit's last write");
+                        }
                         continue;
                     }
                     using (var stepped = new SteppedStore(NbStoreFactory.Open(uri), writesBeforeFailure: logWrite.Value + 1))
@@ -365,6 +368,10 @@ namespace DragonflowUpgrade.Engine.Tests
                     Assert.Empty(MigratorOf(store).Plan().Pending);
                     var e = Assert.Throws<CommitInProgressException>(() => NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest(), Guard()));
                     Assert.Contains("Resume-DfMigration", e.RecommendedAction);
+                    // A run still committing (its lock held) is named as such, not as one that did not finish.
+                    using (UpgradeLock.Acquire(store, "another run committing"))
+                        Assert.Contains("another run committing", Assert.Throws<UpgradeLockedException>(
+                            () => NbRun.PlanMigration(store, MigratorOf(store), new MigrationRunRequest(), Guard())).Message);
                 }
             }
         }

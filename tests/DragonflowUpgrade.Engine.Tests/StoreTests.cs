@@ -357,6 +357,22 @@ namespace DragonflowUpgrade.Engine.Tests
             Assert.Single(Directory.GetFiles(_dir));
         }
 
+        // The header counts the lines' bytes without formatting them: names that JSON or HTML escaping changes must count as written.
+        [Fact]
+        public void The_headers_byte_count_is_the_object_lines_whatever_their_names_hold()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            var odd = new[] { "plain", "a<b>&'+`c", "quote\"back\\slash", "caf\u00e9 \u4e2d", "tab\tnew\nline\u0001", "emoji\ud83d\ude00", "/slash:colon" };
+            using (var store = new FileNbStore(path, create: true))
+                store.Write(odd.SelectMany(n => new[] { new NbEntry(new NbKey(n, n, n), Json("{\"id\": 1}")), new NbEntry(new NbKey("schema_migration_log", null, n), Json("{}")) }).ToList());
+            var bytes = File.ReadAllBytes(path);
+            int headerEnd = Array.IndexOf(bytes, (byte)'\n') + 1;
+            var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(0, headerEnd)).RootElement.GetProperty("header");
+            Assert.Equal(bytes.Length - headerEnd, header.GetProperty("object_bytes").GetInt64());
+            Assert.Equal(odd.Length, header.GetProperty("module_objects").GetInt32());
+            Assert.Equal(2 * odd.Length, new FileNbStore(path).Read().Count());
+        }
+
         static NbEntry Entry(string table, string id) => new NbEntry(new NbKey(table, null, id), Json($"{{\"id\": \"{id}\"}}"));
 
         static string Ids(IEnumerable<NbEntry> entries) => string.Join(" ", entries.Select(e => e.Key.Table + "/" + e.Key.Id));
@@ -419,11 +435,11 @@ namespace DragonflowUpgrade.Engine.Tests
             }
         }
 
-        // As a module that did not count its objects writes them, at the end; or cut short, or edited by hand.
+        // As a module that did not count its objects writes them, at the end; or cut short, or edited by hand (a line moved to the module's tables).
         [Theory]
         [InlineData("a log row added at the end")]
         [InlineData("cut short")]
-        [InlineData("a value edited")]
+        [InlineData("a table edited")]
         public void A_file_changed_since_the_module_wrote_it_is_read_whole_for_the_modules_objects_too(string change)
         {
             string path = Path.Combine(_dir, "nb.jsonl");
@@ -432,26 +448,43 @@ namespace DragonflowUpgrade.Engine.Tests
             string text = File.ReadAllText(path);
             File.WriteAllText(path,
                 change == "cut short" ? text.Substring(0, text.Length - 20) :
-                change == "a value edited" ? text.Replace("{\"id\": \"p2999\"}", "{\"id\": \"p2999\", \"name\": \"x\"}") :
+                change == "a table edited" ? text.Replace("{\"table\":\"lport\",\"topic\":null,\"id\":\"p2999\"", "{\"table\":\"schema_migration_log\",\"topic\":null,\"id\":\"p2999\"") :
                 text + "{\"table\":\"schema_migration_log\",\"topic\":null,\"id\":\"m2\",\"value\":{}}\n");
             using (var store = new FileNbStore(path))
             {
                 if (change == "cut short") Assert.Contains("line 3002", Assert.Throws<NbFileInvalidException>(() => store.Read("schema_migration_log").ToList()).Message);
-                else Assert.Equal(change == "a value edited" ? "schema_migration_log/m1" : "schema_migration_log/m1 schema_migration_log/m2", Ids(store.Read("schema_migration_log")));
+                else Assert.Equal(change == "a table edited" ? "schema_migration_log/m1 schema_migration_log/p2999" : "schema_migration_log/m1 schema_migration_log/m2", Ids(store.Read("schema_migration_log")));
             }
         }
 
+        static string Run(string command, params string[] args)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo(command) { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            using (var p = System.Diagnostics.Process.Start(start)!)
+            {
+                string output = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit();
+                Assert.True(p.ExitCode == 0, $"{command} failed");
+                return output;
+            }
+        }
+
+        // Its mode; and its owner and group, where this user may give them (root, as the test machines run).
         [Theory]
         [InlineData("600")]
         [InlineData("640")]
-        public void A_write_keeps_the_files_permissions(string mode)
+        public void A_write_keeps_the_files_permissions_and_owner(string mode)
         {
             string path = Path.Combine(_dir, "nb.jsonl");
             using (var store = new FileNbStore(path, create: true)) store.Write(new[] { Entry("lport", "p1") });
-            var permissions = (UnixFileMode)Convert.ToInt32(mode, 8);
-            File.SetUnixFileMode(path, permissions);
+            File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(mode, 8));
+            bool root = Run("id", "-u") == "0";
+            if (root) Run("chown", "65534:65534", path);
+            string before = Run("stat", "-c", "%a %u:%g", path);
             using (var store = new FileNbStore(path)) store.Write(new[] { Entry("lport", "p2") });
-            Assert.Equal(permissions, File.GetUnixFileMode(path));
+            Assert.Equal(before, Run("stat", "-c", "%a %u:%g", path));
+            Assert.StartsWith(mode, before);
             Assert.Equal(2, new FileNbStore(path).Read().Count());
         }
 

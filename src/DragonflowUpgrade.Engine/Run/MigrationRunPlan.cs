@@ -88,15 +88,12 @@ namespace DragonflowUpgrade.Engine.Run
             // A backup path the run would refuse is refused before anything is read.
             string backupPath = NbBackup.ResolvePath(request.BackupPath, store);
             // The log first (the module's own records): with nothing pending, nothing is written,
-            // so there is nothing to guard: no lock is taken and no heartbeat read. A commit left
-            // interrupted is still refused: it may have written the log and not yet the rest.
+            // so there is nothing to guard: no lock is taken and no heartbeat read. Unless a commit's
+            // marker is there: it may have written the log and not yet the rest. Then the guard, under
+            // the lock, names the run still committing, or refuses the commit left interrupted.
             var unguarded = new MigrationRunPlan(store, UpgradeGuard.None, options, migrator, backupPath, logger);
             unguarded.Select(request);
-            if (unguarded.IsNothingToDo)
-            {
-                CommitJournal.RequireNoneInProgress(store);
-                return unguarded;
-            }
+            if (unguarded.IsNothingToDo && CommitJournal.ReadInProgress(store) == null) return unguarded;
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The control plane is checked on the heartbeat rows of the snapshot, read under the lock

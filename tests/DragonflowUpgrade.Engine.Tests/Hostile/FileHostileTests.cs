@@ -117,7 +117,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["a byte order mark inside the file"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(new byte[] { 0xEF, 0xBB, 0xBF }).Concat(Utf8(Line("lport", null, "x", "{}"))).ToArray(), 4, "not valid JSON"),
             ["header module_objects not a count"] = new Damage("nb.jsonl", b => Utf8(Counted("\"1\"", PlainLines)), 1, "'module_objects' must be a count"),
             ["header module_objects below zero"] = new Damage("nb.jsonl", b => Utf8(Counted("-1", PlainLines)), 1, "'module_objects' must be a count"),
-            ["header object_bytes not a count"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":0,\"object_bytes\":\"x\"}}\n" + PlainLines), 1, "'object_bytes' must be a count"),
+            ["header object_bytes not a count"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{\"module_objects\":0,\"object_bytes\":\"x\"}}\n" + PlainLines), 1, "'object_bytes' must be a count of the file's bytes"),
             ["an object counted as the module's"] = new Damage("nb.jsonl", b => Utf8(Counted("1", PlainLines)), 2, "but this object is of table 'lport'"),
             ["a module object after those counted"] = new Damage("nb.jsonl", b => Utf8(Counted("0", PlainLines + Line("schema_migration_log", null, "m1", "{}"))), 5, "is one of the module's own objects"),
             ["a count made smaller"] = new Damage("nb.jsonl", b => Utf8(Counted("1", Line("schema_migration_log", null, "m1", "{}") + Line("df_upgrade_run", null, "under-way", "{}") + PlainLines)), 3, "is one of the module's own objects"),
@@ -176,7 +176,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                     var e = Assert.Throws<NbFileInvalidException>(() => MigrationLog.Read(store));
                     Assert.Equal(d.Line, e.Line);
                     Assert.Contains(d.Says, e.Message);
-                    Assert.Contains("module_objects", e.RecommendedAction);
+                    Assert.Contains("'module_objects'", e.RecommendedAction);
                 }
             }
             Assert.Equal(before, Hash(path));

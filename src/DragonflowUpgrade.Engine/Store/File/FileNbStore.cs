@@ -22,7 +22,9 @@ namespace DragonflowUpgrade.Engine.Store
     /// object lines take (<c>object_bytes</c>): a read of only their tables (a run with nothing
     /// pending) reads those lines and the next, not the whole file. Every other read checks that
     /// they are where the header says. A file whose length is not the header's was changed by
-    /// something else since (a hand, another program, a disk): its count is not trusted, and it is read whole.
+    /// something else since: its count is not trusted, and it is read whole. (A change that keeps
+    /// the length, and the count, is not told apart so: a whole read still refuses a module's object
+    /// out of place, and every write reads the file whole.)
     /// </remarks>
     public sealed class FileNbStore : INbStore
     {
@@ -117,8 +119,9 @@ namespace DragonflowUpgrade.Engine.Store
         /// which values the module takes is <see cref="StoredValue.Checked(INbStore, string)"/>'s to say.
         /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.) A table of
         /// the module's own is read from the lines the header counts for the module's objects (and the
-        /// next, which must not be one), unless the header has a checksum: then the whole file is read,
-        /// to check it. Such a read does not see the rest of the file: any other read does, and so does every write.
+        /// next, which must not be one) when the file is as long as its header says, and the header has
+        /// no checksum (which only a whole read checks). Such a read does not see the rest of the file:
+        /// any other read does, and so does every write.
         /// </summary>
         public IEnumerable<NbEntry> Read(string? table = null) => ReadObjects(table, table != null && IsModuleObject(table));
 
@@ -144,7 +147,7 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         var header = doc.RootElement.GetProperty("header");
                         expected = Expected(header);
-                        moduleObjects = ModuleObjects(header, line.End);
+                        moduleObjects = ModuleObjects(header, line.End, line.FileLength);
                     }
                     continue;
                 }
@@ -223,26 +226,17 @@ namespace DragonflowUpgrade.Engine.Store
 
         // How many of the first objects are the module's own, when the header says and the file is as
         // long as when the header was written (its object lines start at headerEnd): otherwise, null.
-        int? ModuleObjects(JsonElement header, long headerEnd)
+        int? ModuleObjects(JsonElement header, long headerEnd, long? fileLength)
         {
             if (!header.TryGetProperty("module_objects", out var n)) return null;
             if (n.ValueKind != JsonValueKind.Number || !n.TryGetInt32(out int count) || count < 0)
                 throw MisplacedModuleObject(1, "the header's 'module_objects' must be a count");
-            bool hasBytes = header.TryGetProperty("object_bytes", out var b);
-            if (hasBytes && (b.ValueKind != JsonValueKind.Number || !b.TryGetInt64(out long bytes) || bytes < 0))
-                throw MisplacedModuleObject(1, "the header's 'object_bytes' must be a count");
-            return hasBytes && LengthIs(headerEnd + b.GetInt64()) ? count : (int?)null;
-        }
-
-        // Whether the file holds `length` bytes (a compressed one, uncompressed: its gzip trailer's size, modulo 2^32).
-        bool LengthIs(long length)
-        {
-            try
-            {
-                using (var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
-                    return Compressed ? GzipSize(file) == (uint)length : file.Length == length;
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return false; }  // then the whole file is read, and says what is wrong
+            if (!header.TryGetProperty("object_bytes", out var b)) return null;
+            if (b.ValueKind != JsonValueKind.Number || !b.TryGetInt64(out long bytes) || bytes < 0 || bytes > long.MaxValue - headerEnd)
+                throw MisplacedModuleObject(1, "the header's 'object_bytes' must be a count of the file's bytes");
+            long length = headerEnd + bytes;
+            // A compressed file's trailer holds its length modulo 2^32.
+            return fileLength == (Compressed ? (uint)length : length) ? count : (int?)null;
         }
 
         // The size a gzip file's trailer gives for what it holds (modulo 2^32); null when the file is too short to have one.
@@ -259,18 +253,25 @@ namespace DragonflowUpgrade.Engine.Store
         // The header's count does not fit the file: removing it loses nothing, where removing a line would.
         NbFileInvalidException MisplacedModuleObject(int line, string why) =>
             new NbFileInvalidException(Path, line, why + ".",
-                "Remove 'module_objects' from the header on line 1 (or restore the file from a copy): the file is then read whole, and the module's next write puts its objects first again.");
+                "Remove 'module_objects' and 'object_bytes' from the header on line 1 (or restore the file from a copy): the file is then read whole, and the module's next write puts its objects first again.");
 
         // The file's lines, as UTF-8 bytes without the line end, and where the next line starts (in the
-        // bytes uncompressed); blank lines are left out. A compressed file must end with its gzip
-        // trailer: a cut one is refused, not read short.
-        IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End)> Lines()
+        // bytes uncompressed); blank lines are left out. With each, the file's length as it was opened (a
+        // compressed one's, uncompressed: its trailer's, null when it has none). A compressed file must
+        // end with its gzip trailer: a cut one is refused, not read short.
+        IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End, long? FileLength)> Lines()
         {
             FileStream file;
             try { file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { throw new NbStoreException($"Cannot read '{Path}': {e.Message}", e); }
             using (file)
             {
+                long? fileLength = file.Length;
+                if (Compressed)
+                {
+                    fileLength = GzipSize(file);
+                    file.Seek(0, SeekOrigin.Begin);
+                }
                 Stream s = Compressed ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
                 var buffer = new byte[1 << 16];
                 int start = 0, end = 0, number = 0;
@@ -299,7 +300,7 @@ namespace DragonflowUpgrade.Engine.Store
                     if (number == 1 && lineEnd - from >= 3 && buffer[from] == 0xEF && buffer[from + 1] == 0xBB && buffer[from + 2] == 0xBF) from += 3;
                     if (lineEnd > from && buffer[lineEnd - 1] == '\r') lineEnd--;
                     if (IsBlank(buffer, from, lineEnd)) continue;
-                    yield return (number, new ReadOnlyMemory<byte>(buffer, from, lineEnd - from), dropped + start);
+                    yield return (number, new ReadOnlyMemory<byte>(buffer, from, lineEnd - from), dropped + start, fileLength);
                 }
             }
         }
@@ -462,16 +463,6 @@ namespace DragonflowUpgrade.Engine.Store
         static JsonElement Header(JsonElement? header, List<NbEntry> entries, int moduleObjects)
         {
             bool counts = header.HasValue && header.Value.TryGetProperty("objects", out _) && header.Value.TryGetProperty("checksum", out _);
-            // The lines as they will be written, formatted once more to measure them before the header goes out.
-            long bytes = 0;
-            var hash = counts ? new ContentHash() : null;
-            var lines = new ReusedJsonWriter();
-            foreach (var e in entries)
-            {
-                var line = FormatLine(lines, e);
-                bytes += line.Count;
-                hash?.Add(line.Array!, line.Offset, line.Count);  // a segment of the writer's buffer
-            }
             var buffer = new MemoryStream();
             using (var w = new Utf8JsonWriter(buffer))
             {
@@ -481,14 +472,29 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         if (p.NameEquals("module_objects") || p.NameEquals("object_bytes")) continue;
                         if (counts && p.NameEquals("objects")) w.WriteNumber("objects", entries.Count);
-                        else if (counts && p.NameEquals("checksum")) w.WriteString("checksum", hash!.Finish());
+                        else if (counts && p.NameEquals("checksum")) w.WriteString("checksum", Checksum(entries));
                         else p.WriteTo(w);
                     }
                 w.WriteNumber("module_objects", moduleObjects);
-                w.WriteNumber("object_bytes", bytes);
+                w.WriteNumber("object_bytes", entries.Sum(LineLength));
                 w.WriteEndObject();
             }
             using (var doc = JsonDocument.Parse(buffer.ToArray())) return doc.RootElement.Clone();
+        }
+
+        // The bytes FormatLine gives an entry, counted without formatting it: the value goes in as it is,
+        // and the names as JSON strings. (A count that came out otherwise would only have the file read whole.)
+        static long LineLength(NbEntry e) =>
+            "{\"table\":,\"topic\":,\"id\":,\"value\":}\n".Length + Quoted(e.Key.Table) + (e.Key.Topic == null ? 4 : Quoted(e.Key.Topic)) + Quoted(e.Key.Id) + e.Value.Length;
+
+        // A JSON string's bytes as the writer escapes it (its default encoder): printable ASCII but for
+        // what HTML gives a meaning, as it is; anything else, as the encoder says.
+        static int Quoted(string s)
+        {
+            foreach (char c in s)
+                if (c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == '\'' || c == '+' || c == '`')
+                    return JsonEncodedText.Encode(s).EncodedUtf8Bytes.Length + 2;
+            return s.Length + 2;
         }
 
         /// <summary>SHA-256 of the lines the file format gives these entries, as a header states it.</summary>
