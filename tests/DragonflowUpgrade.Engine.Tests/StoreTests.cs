@@ -375,6 +375,10 @@ namespace DragonflowUpgrade.Engine.Tests
 
         static NbEntry Entry(string table, string id) => new NbEntry(new NbKey(table, null, id), Json($"{{\"id\": \"{id}\"}}"));
 
+        // A file's text with a line added at its end (ASCII), its header's byte count made to fit, as if the module had written it.
+        static string Lengthened(string text, string line) =>
+            Regex.Replace(text, "\"object_bytes\":(\\d+)", m => $"\"object_bytes\":{long.Parse(m.Groups[1].Value) + line.Length}") + line;
+
         static string Ids(IEnumerable<NbEntry> entries) => string.Join(" ", entries.Select(e => e.Key.Table + "/" + e.Key.Id));
 
         [Fact]
@@ -392,8 +396,7 @@ namespace DragonflowUpgrade.Engine.Tests
 
             // A line that is no object after the module's, the header's byte count made to fit: a read of their
             // tables does not reach it; any other read does.
-            var text = File.ReadAllText(path) + "not a line of the format\n";
-            File.WriteAllText(path, Regex.Replace(text, "\"object_bytes\":(\\d+)", m => $"\"object_bytes\":{long.Parse(m.Groups[1].Value) + 25}"));
+            File.WriteAllText(path, Lengthened(File.ReadAllText(path), "not a line of the format\n"));
             using (var store = new FileNbStore(path))
             {
                 Assert.Equal("schema_migration_log/baseline schema_migration_log/m1", Ids(store.Read("schema_migration_log")));
@@ -423,8 +426,7 @@ namespace DragonflowUpgrade.Engine.Tests
             if (compressed) bytes[bytes.Length * 9 / 10] ^= 0xFF;
             else
             {
-                string text = Regex.Replace(Encoding.UTF8.GetString(bytes), "\"object_bytes\":(\\d+)", m => $"\"object_bytes\":{long.Parse(m.Groups[1].Value) + 3}");
-                bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Json(text + "[]\n")).ToArray();
+                bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Json(Lengthened(Encoding.UTF8.GetString(bytes), "[]\n"))).ToArray();
             }
             File.WriteAllBytes(path, bytes);
             using (var store = new FileNbStore(path))
