@@ -315,11 +315,14 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // gzip ends with the length of what it holds, modulo 2^32: a file cut short ends with other bytes.
+        // So does a file of several gzip members, whose last trailer counts only the last member: it may be
+        // whole, but nothing tells it from one cut short, so it is refused too, saying both.
         void CheckTrailer(FileStream file, long total)
         {
             if (GzipSize(file) != (uint)total)
-                throw new NbFileInvalidException(Path, 0, "is a gzip file cut short: it has no gzip trailer, so its end is missing.",
-                    "Restore the file from a copy; nothing of it was used.");
+                throw new NbFileInvalidException(Path, 0,
+                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, or it is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip >>' make), which cannot be told apart from one cut short.",
+                    "Restore the file from a copy; nothing of it was used. A file of joined gzip files is read once it is compressed again as one: 'gunzip' it, then 'gzip' it.");
         }
 
         static bool IsBlank(byte[] b, int from, int to)
@@ -346,7 +349,7 @@ namespace DragonflowUpgrade.Engine.Store
             var bytes = line.Span;
             if (!Json.NbJson.IsUtf8(bytes)) throw Malformed(number, "not UTF-8 text");
             string? table = null, id = null, topic = null;
-            bool header = false, hasValue = false, hasTopic = false;
+            bool hasHeader = false, hasValue = false, hasTopic = false;
             int valueStart = 0, valueEnd = 0;
             var r = new Utf8JsonReader(bytes, LineReaderOptions);
             try
@@ -375,7 +378,7 @@ namespace DragonflowUpgrade.Engine.Store
                     else
                     {
                         bool isValue = r.ValueTextEquals("value");
-                        header |= number == 1 && r.ValueTextEquals("header");
+                        hasHeader |= !isValue && r.ValueTextEquals("header");
                         r.Read();
                         if (isValue) { hasValue = true; valueStart = (int)r.TokenStartIndex; }
                         r.Skip();
@@ -386,7 +389,10 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
             catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
-            if (header) return null;
+            if (hasHeader && number == 1) return null;
+            if (hasHeader && table == null)
+                throw new NbFileInvalidException(Path, number, "holds a header, which only the file's first line may hold.",
+                    "Move the header to line 1, before every object (a blank line before it counts as a line), or remove it; then run again.");
             if (table == null) throw Malformed(number, "'table' must be a non-empty string");
             if (id == null) throw Malformed(number, "'id' must be a string");
             if (!hasValue) throw Malformed(number, "'value' is missing");
