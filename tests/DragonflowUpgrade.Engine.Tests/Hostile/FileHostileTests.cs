@@ -81,8 +81,9 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             }
         }
 
-        // A damaged database file: its name, its bytes (given a backup's text), the line named (0: the file), what the message says.
-        public sealed record Damage(string File, Func<string, byte[]> Bytes, int Line, string Says);
+        // A damaged database file: its name, its bytes (given a backup's text), the line named (0: the file), what the message says,
+        // and what its advice says, where that is checked.
+        public sealed record Damage(string File, Func<string, byte[]> Bytes, int Line, string Says, string? Advises = null);
 
         static readonly Dictionary<string, Damage> Damages = new Dictionary<string, Damage>
         {
@@ -92,14 +93,15 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["gzip without its trailer"] = new Damage("nb.jsonl.gz", b => Gzip(Utf8(b)).SkipLast(8).ToArray(), 0, "gzip"),
             ["gzip cut in half"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); return z.Take(z.Length / 2).ToArray(); }, 0, "gzip"),
             ["gzip with a wrong length in its trailer"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); z[z.Length - 4] ^= 0x01; return z; }, 0, "gzip"),
-            ["two gzip members"] = new Damage("nb.jsonl.gz", b => { int cut = b.IndexOf('\n') + 1; return Gzip(Utf8(b.Substring(0, cut))).Concat(Gzip(Utf8(b.Substring(cut)))).ToArray(); }, 0, "several gzip files joined one after another"),
+            ["two gzip members"] = new Damage("nb.jsonl.gz", b => { int cut = b.IndexOf('\n') + 1; return Gzip(Utf8(b.Substring(0, cut))).Concat(Gzip(Utf8(b.Substring(cut)))).ToArray(); }, 0, "several gzip files joined one after another", "If 'gzip -t' finds no error in it"),
             ["plain text named .jsonl.gz"] = new Damage("nb.jsonl.gz", b => Utf8(b), 0, "gzip"),
             ["header count edited"] = new Damage("nb.jsonl", b => Utf8(b.Replace("\"objects\":3", "\"objects\":4")), 0, "header says 4"),
             ["header checksum edited"] = new Damage("nb.jsonl", b => Utf8(System.Text.RegularExpressions.Regex.Replace(b, "\"checksum\":\"[0-9a-f]", "\"checksum\":\"x")), 0, "does not match the checksum"),
             ["header count not a number"] = new Damage("nb.jsonl", b => Utf8(b.Replace("\"objects\":3", "\"objects\":\"3\"")), 1, "'objects' must be a count"),
             ["header without its checksum"] = new Damage("nb.jsonl", b => Utf8(System.Text.RegularExpressions.Regex.Replace(b, ",\"checksum\":\"[0-9a-f]+\"", "")), 1, "both or neither"),
-            ["a blank line before the header"] = new Damage("nb.jsonl", b => Utf8("\n" + b), 2, "holds a header, which only the file's first line may hold"),
-            ["a header after an object"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"header\":{}}\n"), 4, "holds a header, which only the file's first line may hold"),
+            ["a blank line before the header"] = new Damage("nb.jsonl", b => Utf8("\n" + b), 2, "holds a header, which only the file's first line may hold", "move the header to the very first line"),
+            ["a header after an object"] = new Damage("nb.jsonl", b => Utf8(PlainLines + "{\"header\":{}}\n"), 4, "holds a header, which only the file's first line may hold", "Restore the file from a copy if it was made by joining files"),
+            ["a header line that is also an object"] = new Damage("nb.jsonl", b => Utf8("{\"header\":{},\"table\":\"lport\",\"topic\":null,\"id\":\"x\",\"value\":{}}\n" + PlainLines), 1, "holds both a header and an object's members"),
             ["header not an object"] = new Damage("nb.jsonl", b => Utf8("{\"header\":3}\n" + PlainLines), 1, "header must be a JSON object"),
             ["a value edited"] = new Damage("nb.jsonl", b => Utf8(b.Replace("1450", "1500")), 0, "does not match the checksum"),
             ["invalid UTF-8 in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines).Concat(Utf8(Line("lport", null, "p9", "{\"name\": \"caf_\"}")).Select(x => x == (byte)'_' ? (byte)0xC3 : x)).ToArray(), 4, "not UTF-8"),
@@ -149,6 +151,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
                     Assert.Contains(d.Line > 0 ? $"{path}, line {d.Line}:" : $"{path}:", e.Message);
                     Assert.Contains(d.Says, e.Message);
                     Assert.Equal(d.Line, e.Line);
+                    if (d.Advises != null) Assert.Contains(d.Advises, e.RecommendedAction);
                     NoSecretIn(e);
                 }
             }

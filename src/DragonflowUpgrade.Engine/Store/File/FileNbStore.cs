@@ -117,7 +117,8 @@ namespace DragonflowUpgrade.Engine.Store
         /// file must be whole. When the file has a header with an object count and a checksum, they
         /// are checked at the end of the read. Values are taken as the bytes they are in the line;
         /// which values the module takes is <see cref="StoredValue.Checked(INbStore, string)"/>'s to say.
-        /// (A byte order mark at the start, CRLF line ends and blank lines are accepted.) A table of
+        /// (A byte order mark at the start, CRLF line ends and blank lines after the first are accepted;
+        /// a header is on line 1 or nowhere.) A table of
         /// the module's own is read from the lines the header counts for the module's objects (and the
         /// next, which must not be one) when the file is as long as its header says, and the header has
         /// no checksum (which only a whole read checks). Such a read does not see the rest of the file:
@@ -258,7 +259,8 @@ namespace DragonflowUpgrade.Engine.Store
         // The file's lines, as UTF-8 bytes without the line end, and where the next line starts (in the
         // bytes uncompressed); blank lines are left out. With each, the file's length as it was opened (a
         // compressed one's, uncompressed: its trailer's, null when it has none). A compressed file must
-        // end with its gzip trailer: a cut one is refused, not read short.
+        // end with its gzip trailer, counting all it holds: a cut one is refused, not read short, and so is
+        // one of several gzip members.
         IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End, long? FileLength)> Lines()
         {
             FileStream file;
@@ -316,13 +318,15 @@ namespace DragonflowUpgrade.Engine.Store
 
         // gzip ends with the length of what it holds, modulo 2^32: a file cut short ends with other bytes.
         // So does a file of several gzip members, whose last trailer counts only the last member: it may be
-        // whole, but nothing tells it from one cut short, so it is refused too, saying both.
+        // whole, but this reader cannot tell it from one cut short ('gzip -t' can), so it is refused too,
+        // saying both. (On .NET Framework, GZipStream reads only the first member: there a file whose
+        // first and last members are as long is read as its first member alone.)
         void CheckTrailer(FileStream file, long total)
         {
             if (GzipSize(file) != (uint)total)
                 throw new NbFileInvalidException(Path, 0,
-                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, or it is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip >>' make), which cannot be told apart from one cut short.",
-                    "Restore the file from a copy; nothing of it was used. A file of joined gzip files is read once it is compressed again as one: 'gunzip' it, then 'gzip' it.");
+                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, or it is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip -c b >> a.gz' make them), which this reader cannot tell from one cut short.",
+                    "Restore the file from a copy; nothing of it was used. If 'gzip -t' finds no error in it, it is whole gzip files joined: 'gunzip' it, then 'gzip' it, and run again.");
         }
 
         static bool IsBlank(byte[] b, int from, int to)
@@ -389,10 +393,12 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
             catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
+            if (hasHeader && (table != null || id != null || hasValue))
+                throw Malformed(number, "holds both a header and an object's members; a header line holds only its 'header'");
             if (hasHeader && number == 1) return null;
-            if (hasHeader && table == null)
+            if (hasHeader)
                 throw new NbFileInvalidException(Path, number, "holds a header, which only the file's first line may hold.",
-                    "Move the header to line 1, before every object (a blank line before it counts as a line), or remove it; then run again.");
+                    "Restore the file from a copy if it was made by joining files; otherwise move the header to the very first line (no blank line above it) or remove it, then run again.");
             if (table == null) throw Malformed(number, "'table' must be a non-empty string");
             if (id == null) throw Malformed(number, "'id' must be a string");
             if (!hasValue) throw Malformed(number, "'value' is missing");
