@@ -27,6 +27,14 @@ namespace DragonflowUpgrade.Engine.Json
     /// </summary>
     public static class NbJson
     {
+        /// <summary>
+        /// Where System.Text.Json found a text not to be JSON: "at byte 7" in its line, counted from 0 as this parser's
+        /// own errors count, and "at line 3, byte 7" past the first line when <paramref name="withLine"/>. Its
+        /// message is not shown: it quotes the text it stopped at, as much as the rest of the line, which may hold a password.
+        /// </summary>
+        public static string ErrorPlace(JsonException e, bool withLine = true) =>
+            (withLine && e.LineNumber > 0 ? $"at line {e.LineNumber + 1}, byte " : "at byte ") + (e.BytePositionInLine ?? 0).ToString(CultureInfo.InvariantCulture);
+
         const int MaxDepth = 64;
         const int MaxIntegerDigits = 4300;
         static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);

@@ -79,7 +79,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 }
                 catch (JsonException e)
                 {
-                    problem = $"its row {row.Key} in the database cannot be read ({e.Message})";
+                    problem = $"its row {row.Key} in the database cannot be read (not valid JSON {Json.NbJson.ErrorPlace(e)})";
                     return null;
                 }
             }

@@ -313,7 +313,7 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             catch (Exception e) when (e is NbStoreException || e is InvalidDataException || e is IOException)
             {
-                throw new BackupInvalidException(path, $"the {what} is damaged, probably truncated ({e.Message}).", e, recommendedAction);
+                throw new BackupInvalidException(path, $"the {what} is damaged ({e.Message}).", e, recommendedAction);
             }
             if (entries.Count != count)
                 throw new BackupInvalidException(path, $"the {what} holds {entries.Count} objects but its header says {count}: it was truncated or edited.", null, recommendedAction);

@@ -58,7 +58,7 @@ namespace DragonflowUpgrade.Remote
             }
             catch (JsonException e)
             {
-                throw new InventoryException(file, (int)(e.LineNumber ?? 0) + 1, null, "not valid JSON: " + FirstSentence(e.Message));
+                throw new InventoryException(file, (int)(e.LineNumber ?? 0) + 1, null, "not valid JSON (" + Engine.Json.NbJson.ErrorPlace(e, withLine: false) + ")");
             }
             catch (InvalidOperationException)
             {
@@ -100,12 +100,6 @@ namespace DragonflowUpgrade.Remote
                 case JsonTokenType.Null: return Null(line);
                 default: throw new InventoryException(file, line, null, $"unexpected JSON token {reader.TokenType}.");
             }
-        }
-
-        static string FirstSentence(string message)
-        {
-            int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-            return cut > 0 ? message.Substring(0, cut) : message;
         }
 
         sealed class LineIndex

@@ -197,7 +197,7 @@ namespace DragonflowUpgrade.Remote.Upgrade
             UpgradeState? state;
             string text = File.ReadAllText(path);
             try { state = JsonSerializer.Deserialize<UpgradeState>(text, Options); }
-            catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + e.Message + ")"); }
+            catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + Engine.Json.NbJson.ErrorPlace(e) + ")"); }
             if (state == null || state.Format != CurrentFormat)
                 throw UpgradeErrors.StateInvalid(path, $"is not an upgrade state file of this module (its format is '{state?.Format}', expected '{CurrentFormat}')");
             // Save writes every field, nulls included: a file lacking one was written before it existed, and would read as

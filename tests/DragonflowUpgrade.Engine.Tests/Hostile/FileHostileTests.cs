@@ -127,6 +127,8 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["a module object after those counted"] = new Damage("nb.jsonl", b => Utf8(Counted("0", PlainLines + Line("schema_migration_log", null, "m1", "{}"))), 5, "is one of the module's own objects"),
             ["a count made smaller"] = new Damage("nb.jsonl", b => Utf8(Counted("1", Line("schema_migration_log", null, "m1", "{}") + Line("df_upgrade_run", null, "under-way", "{}") + PlainLines)), 3, "is one of the module's own objects"),
             ["fewer module objects than counted"] = new Damage("nb.jsonl", b => Utf8(Counted("2", Line("df_upgrade_run", null, "under-way", "{}"))), 1, "holds 1 objects, but its header's 'module_objects' says"),
+            // System.Text.Json's own message quotes the rest of the line after a word it does not know.
+            ["a secret after a misspelt word"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", $"{{\"enabled\": tru, \"password\": \"{Secret}\"}}")), 4, "not valid JSON (at byte 62)"),
             ["a NUL byte in a line"] = new Damage("nb.jsonl", b => Utf8(PlainLines + Line("lport", null, "x", "{\"a\": 1}").Replace(" ", "\0")), 4, "not valid JSON"),
         };
 
@@ -157,6 +159,26 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             }
             Assert.Equal(before, Hash(path));
             Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
+        }
+
+        // A line longer than any object a store holds (1 GiB; here, to be quick, 1 MiB) is refused before its buffer
+        // grows past what an array may be, by a read and by a write, and the file is left as it was.
+        [Fact]
+        public void A_line_longer_than_any_object_is_refused_naming_it()
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(path, PlainLines + Line("lport", null, "big", $"{{\"pad\": \"{new string('x', 3 << 20)}\"}}") + PlainLines.Replace("\"p1\"", "\"p2\""));
+            string before = Hash(path);
+            var store = new FileNbStore(path) { LongestLine = 1 << 20 };
+            var read = Assert.Throws<NbFileInvalidException>(() => store.Read().ToList());
+            var write = Assert.Throws<NbFileInvalidException>(() => store.Write(new[] { new NbEntry(new NbKey("lport", null, "new"), Utf8("{\"id\": \"new\"}")) }));
+            foreach (var e in new[] { read, write })
+            {
+                Assert.Contains($"{path}, line 4: is longer than 1,048,576 bytes", e.Message);
+                Assert.Equal(4, e.Line);
+                NoSecretIn(e);
+            }
+            Assert.Equal(before, Hash(path));
         }
 
         // A wrong count of the module's objects, met by a read of only them, as a run with nothing pending reads.

@@ -82,7 +82,9 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             // Not an inventory at all.
             new object[] { "syntax error", "{ \"Nodes\": [ { \"Name\": \"a\" \"Address\": \"b\" } ] }", Invalid, "not valid JSON" },
             new object[] { "empty file", "", Invalid, "empty" },
-            new object[] { "text after the object", "{ \"Nodes\": [ %NODES% ] } rm -rf /", Invalid, "'r' is invalid after a single JSON value" },
+            new object[] { "text after the object", "{ \"Nodes\": [ %NODES% ] } rm -rf /", Invalid, "not valid JSON (at byte " },
+            // System.Text.Json's own message quotes the rest of the line after a word it does not know.
+            new object[] { "a secret after a misspelt word", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"Address\": \"127.0.0.11\", \"Sudo\": tru, \"Password\": \"%SECRET%\", \"Roles\": [\"compute\"] } ] }", Invalid, "not valid JSON (at byte 66)" },
             new object[] { "a list, not a table", "[ %NODES% ]", Invalid, "must be a table of fields" },
             new object[] { "nested 100 deep", "{ \"Nodes\": " + new string('[', 100) + new string(']', 100) + " }", Invalid, "not valid JSON" },
             new object[] { "bytes that are not UTF-8", "{ \"Nodes\": [ { \"Name\": \"cmp%FF%\", \"Address\": \"127.0.0.11\", \"Roles\": [\"compute\"] } ] }", Invalid, "not valid UTF-8" },

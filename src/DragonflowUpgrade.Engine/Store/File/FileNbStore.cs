@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
@@ -24,7 +25,9 @@ namespace DragonflowUpgrade.Engine.Store
     /// they are where the header says. A file whose length is not the header's was changed by
     /// something else since: its count is not trusted, and it is read whole. (A change that keeps
     /// the length, and the count, is not told apart so: a whole read still refuses a module's object
-    /// out of place, and every write reads the file whole.)
+    /// out of place, and every write reads the file whole.) A compressed file is always read whole:
+    /// gzip files joined one after another give no length of all they hold, and only a whole read
+    /// finds them out.
     /// </remarks>
     public sealed class FileNbStore : INbStore
     {
@@ -120,8 +123,8 @@ namespace DragonflowUpgrade.Engine.Store
         /// (A byte order mark at the start, CRLF line ends and blank lines after the first are accepted;
         /// a header is on line 1 or nowhere.) A table of
         /// the module's own is read from the lines the header counts for the module's objects (and the
-        /// next, which must not be one) when the file is as long as its header says, and the header has
-        /// no checksum (which only a whole read checks). Such a read does not see the rest of the file:
+        /// next, which must not be one) when the file is as long as its header says, is not compressed,
+        /// and its header has no checksum (which only a whole read checks). Such a read does not see the rest of the file:
         /// any other read does, and so does every write.
         /// </summary>
         public IEnumerable<NbEntry> Read(string? table = null) => ReadObjects(table, table != null && IsModuleObject(table));
@@ -226,7 +229,8 @@ namespace DragonflowUpgrade.Engine.Store
         }
 
         // How many of the first objects are the module's own, when the header says and the file is as
-        // long as when the header was written (its object lines start at headerEnd): otherwise, null.
+        // long as when the header was written (its object lines start at headerEnd; fileLength is null
+        // for a compressed file, whose length is known only once it is read whole): otherwise, null.
         int? ModuleObjects(JsonElement header, long headerEnd, long? fileLength)
         {
             if (!header.TryGetProperty("module_objects", out var n)) return null;
@@ -236,8 +240,7 @@ namespace DragonflowUpgrade.Engine.Store
             if (b.ValueKind != JsonValueKind.Number || !b.TryGetInt64(out long bytes) || bytes < 0 || bytes > long.MaxValue - headerEnd)
                 throw MisplacedModuleObject(1, "the header's 'object_bytes' must be a count of the file's bytes");
             long length = headerEnd + bytes;
-            // A compressed file's trailer holds its length modulo 2^32.
-            return fileLength == (Compressed ? (uint)length : length) ? count : (int?)null;
+            return fileLength == length ? count : (int?)null;
         }
 
         // The size a gzip file's trailer gives for what it holds (modulo 2^32); null when the file is too short to have one.
@@ -257,8 +260,8 @@ namespace DragonflowUpgrade.Engine.Store
                 "Remove 'module_objects' and 'object_bytes' from the header on line 1 (or restore the file from a copy): the file is then read whole, and the module's next write puts its objects first again.");
 
         // The file's lines, as UTF-8 bytes without the line end, and where the next line starts (in the
-        // bytes uncompressed); blank lines are left out. With each, the file's length as it was opened (a
-        // compressed one's, uncompressed: its trailer's, null when it has none). A compressed file must
+        // bytes uncompressed); blank lines are left out. With each, the file's length as it was opened
+        // (null for a compressed one: see ModuleObjects). A compressed file must
         // end with its gzip trailer, counting all it holds: a cut one is refused, not read short, and so is
         // one of several gzip members.
         IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End, long? FileLength)> Lines()
@@ -268,12 +271,7 @@ namespace DragonflowUpgrade.Engine.Store
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { throw new NbStoreException($"Cannot read '{Path}': {e.Message}", e); }
             using (file)
             {
-                long? fileLength = file.Length;
-                if (Compressed)
-                {
-                    fileLength = GzipSize(file);
-                    file.Seek(0, SeekOrigin.Begin);
-                }
+                long? fileLength = Compressed ? null : file.Length;
                 Stream s = Compressed ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
                 var buffer = new byte[1 << 16];
                 int start = 0, end = 0, number = 0;
@@ -286,7 +284,13 @@ namespace DragonflowUpgrade.Engine.Store
                     {
                         // Move the partial line to the front, growing the buffer for a long line.
                         if (start > 0) { Buffer.BlockCopy(buffer, start, buffer, 0, end - start); end -= start; dropped += start; start = 0; }
-                        if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                        if (end == buffer.Length)
+                        {
+                            if (buffer.Length >= LongestLine)
+                                throw new NbFileInvalidException(Path, number + 1, $"is longer than {LongestLine.ToString("N0", CultureInfo.InvariantCulture)} bytes, longer than any object a database holds (Redis's values end at 512 MiB).",
+                                    "Restore the file from a copy: this line is not an NB object.");
+                            Array.Resize(ref buffer, Math.Min(buffer.Length * 2, LongestLine));
+                        }
                         int read = ReadSome(s, buffer, end);
                         if (read == 0) { eof = true; if (Compressed) CheckTrailer(file, total); }
                         total += read;
@@ -307,6 +311,9 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
+        /// <summary>The longest line read, in bytes: 1 GiB, twice what a Redis value may be, and half what an array may be.</summary>
+        internal int LongestLine { get; set; } = 1 << 30;
+
         int ReadSome(Stream s, byte[] buffer, int at)
         {
             try { return s.Read(buffer, at, buffer.Length - at); }
@@ -323,10 +330,14 @@ namespace DragonflowUpgrade.Engine.Store
         // first and last members are as long is read as its first member alone.)
         void CheckTrailer(FileStream file, long total)
         {
-            if (GzipSize(file) != (uint)total)
+            const string Restore = "Restore the file from a copy.";
+            var size = GzipSize(file);
+            if (size == null)
+                throw new NbFileInvalidException(Path, 0, $"is not a whole gzip file: at {file.Length} bytes it is too short to be one.", Restore);
+            if (size != (uint)total)
                 throw new NbFileInvalidException(Path, 0,
-                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, or it is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip -c b >> a.gz' make them), which this reader cannot tell from one cut short.",
-                    "Restore the file from a copy; nothing of it was used. If 'gzip -t' finds no error in it, it is whole gzip files joined: 'gunzip' it, then 'gzip' it, and run again.");
+                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, has bytes after its end, or is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip -c b >> a.gz' make them), which this reader cannot tell apart.",
+                    Restore + " If 'gzip -t' finds no error in it, it is whole gzip files joined: 'gunzip' it, then 'gzip' it, and run again.");
         }
 
         static bool IsBlank(byte[] b, int from, int to)
@@ -340,7 +351,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             if (!Json.NbJson.IsUtf8(line.Span)) throw Malformed(number, "not UTF-8 text");
             try { return JsonDocument.Parse(line, LineOptions); }
-            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
+            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({Json.NbJson.ErrorPlace(e)})"); }
         }
 
         // A value may be nested StoredValue.MaxDepth deep (one more in the module's journal rows); a line holds it one level down.
@@ -391,13 +402,14 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 if (r.Read()) throw Malformed(number, "a line must hold one JSON object");
             }
-            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
+            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({Json.NbJson.ErrorPlace(e)})"); }
             catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
             if (hasHeader && (table != null || id != null || hasValue))
                 throw Malformed(number, "holds both a header and an object's members; a header line holds only its 'header'");
             if (hasHeader && number == 1) return null;
             if (hasHeader)
-                throw new NbFileInvalidException(Path, number, "holds a header, which only the file's first line may hold.",
+                throw new NbFileInvalidException(Path, number, "holds a header, which only the file's first line may hold" +
+                    (Compressed ? ", as gzip files joined one after another (as 'cat a.gz b.gz' makes them) do." : "."),
                     "Restore the file from a copy if it was made by joining files; otherwise move the header to the very first line (no blank line above it) or remove it, then run again.");
             if (table == null) throw Malformed(number, "'table' must be a non-empty string");
             if (id == null) throw Malformed(number, "'id' must be a string");
