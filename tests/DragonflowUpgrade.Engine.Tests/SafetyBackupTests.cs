@@ -106,7 +106,7 @@ namespace DragonflowUpgrade.Engine.Tests
             {
                 var e = Assert.Throws<BackupInvalidException>(() => NbRestore.Plan(store, path));
                 Assert.Contains(path, e.Message);
-                Assert.Contains("truncated", e.Message);
+                Assert.Contains("is not a whole gzip file", e.Message);
             }
             Assert.Equal(before, Safe.Dump(other));
         }

@@ -435,9 +435,9 @@ namespace DragonflowUpgrade.Engine.Tests
                     {
                         Assert.Contains($"{journal}: the commit journal file of run", message);
                         Assert.Contains("is missing", message);
-                        Assert.DoesNotContain("truncated", message);
+                        Assert.DoesNotContain("is damaged (", message);
                     }
-                    else Assert.Contains("truncated", message);
+                    else Assert.Contains("is damaged (", message);
                 }
             }
         }

@@ -18,8 +18,9 @@ BeforeDiscovery {
         @{ Case = 'a port list'; Id = 'InventoryInvalid'; Culprit = 'Nodes[0].Port: a list is not a port number'; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; %NODE%; Port = 22, 23; Roles = 'compute' } ) }" }
         @{ Case = 'a missing address'; Id = 'InventoryInvalid'; Culprit = 'Nodes[0].Address: is missing'; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; Roles = 'compute' } ) }" }
         @{ Case = 'two nodes of one name'; Id = 'InventoryInvalid'; Culprit = "Nodes[1].Name: 'A' names two nodes"; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'compute' }, @{ Name = 'A'; %NODE%; Roles = 'compute' } ) }" }
-        @{ Case = 'a key twice'; Id = 'InventoryInvalid'; Culprit = "Duplicate keys 'name'"; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; name = 'b'; %NODE%; Roles = 'compute' } ) }" }
+        @{ Case = 'a key twice'; Id = 'InventoryInvalid'; Culprit = 'line 1: not valid PowerShell (DuplicateKeyInHashLiteral'; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; name = 'b'; %NODE%; Roles = 'compute' } ) }" }
         @{ Case = 'an unknown role'; Id = 'InventoryInvalid'; Culprit = "'storage' is not a role"; Text = "@{ Defaults = @{ %LOGIN% }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'compute', 'storage' } ) }" }
+        @{ Case = 'a secret after a missing separator'; Id = 'InventoryInvalid'; Culprit = 'line 1: not valid PowerShell (UnexpectedToken, at column'; Text = "@{ Defaults = @{ %LOGIN%; Password = 'x' '%SECRET%' }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'compute' } ) }" }
         @{ Case = 'a secret in an unknown field'; Id = 'InventoryInvalid'; Culprit = 'Defaults.Password: is not a field here'; Text = "@{ Defaults = @{ %LOGIN%; Password = '%SECRET%' }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'compute' } ) }" }
         @{ Case = "the issue's Start = `"echo '{service}'`" with a name that closes the quotes"; Id = 'InventoryNameInvalid'; Culprit = "Roles.odd.Services: the service name 'x';touch"; Text = "@{ Defaults = @{ %LOGIN% }; Roles = @{ odd = @{ Services = 'x'';touch %RAN%/q;echo '''; Start = `"echo '{service}'`" } }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'odd' } ) }" }
         @{ Case = 'a placeholder after $'; Id = 'InventoryPlaceholderUnsafe'; Culprit = "Roles.compute.Start: the placeholder {node} follows '`$'"; Text = "@{ Defaults = @{ %LOGIN% }; Roles = @{ compute = @{ Start = 'touch %RAN%/q; logger `"started on `${node}`"' } }; Nodes = @( @{ Name = 'a'; %NODE%; Roles = 'compute' } ) }" }
@@ -34,6 +35,7 @@ BeforeDiscovery {
     ) | ForEach-Object { $_.Extension = '.psd1'; $_ }
     $json = @(
         @{ Case = 'JSON: a syntax error'; Id = 'InventoryInvalid'; Culprit = 'line 2: not valid JSON'; Text = "{`n  `"Nodes`": [ { `"Name`": `"a`" `"Roles`": [] } ]`n}" }
+        @{ Case = 'JSON: a secret after a misspelt word'; Id = 'InventoryInvalid'; Culprit = 'line 1: not valid JSON (at byte'; Text = "{ `"Defaults`": { %LOGIN%, `"Sudo`": tru, `"Password`": `"%SECRET%`" }, `"Nodes`": [ { `"Name`": `"a`", %NODE%, `"Roles`": [`"compute`"] } ] }" }
         @{ Case = 'JSON: a service name with a newline'; Id = 'InventoryNameInvalid'; Culprit = "the service name 'x\ntouch"; Text = "{ `"Defaults`": { %LOGIN% }, `"Roles`": { `"odd`": { `"Services`": [`"x\ntouch %RAN%/p`"] } }, `"Nodes`": [ { `"Name`": `"a`", %NODE%, `"Roles`": [`"odd`"] } ] }" }
     ) | ForEach-Object { $_.Extension = '.json'; $_ }
     $cases = $psd1 + $json + @(

@@ -28,12 +28,16 @@ namespace DragonflowUpgrade.Engine.Json
     public static class NbJson
     {
         /// <summary>
-        /// Where System.Text.Json found a text not to be JSON: "at byte 7" in its line, counted from 0 as this parser's
-        /// own errors count, and "at line 3, byte 7" past the first line when <paramref name="withLine"/>. Its
-        /// message is not shown: it quotes the text it stopped at, as much as the rest of the line, which may hold a password.
+        /// "not valid JSON (at byte 7)": what System.Text.Json found, by the byte it failed at in its line, counted from 0
+        /// as this parser's own errors count, and past the first line with the line, counted from 1 as editors number
+        /// lines ("at line 3, byte 7"; not when <paramref name="withLine"/> is false, for a caller that names the line).
+        /// Its message is not shown, nor may the exception go along as an inner one: for a word it does not know, it
+        /// quotes the rest of the line, which may hold a password.
         /// </summary>
-        public static string ErrorPlace(JsonException e, bool withLine = true) =>
-            (withLine && e.LineNumber > 0 ? $"at line {e.LineNumber + 1}, byte " : "at byte ") + (e.BytePositionInLine ?? 0).ToString(CultureInfo.InvariantCulture);
+        public static string NotJson(JsonException e, bool withLine = true) =>
+            e.BytePositionInLine is long at
+                ? "not valid JSON (" + (withLine && e.LineNumber > 0 ? $"at line {e.LineNumber + 1}, byte " : "at byte ") + at.ToString(CultureInfo.InvariantCulture) + ")"
+                : "not valid JSON";
 
         const int MaxDepth = 64;
         const int MaxIntegerDigits = 4300;

@@ -69,7 +69,11 @@ namespace DragonflowUpgrade.Engine.Safety
                 try
                 {
                     var reader = new Utf8JsonReader(row.Value.Span, new JsonReaderOptions { MaxDepth = StoredValue.MaxDepth + 2 });
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray) throw new JsonException("not an array");
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        problem = $"its row {row.Key} in the database is not a JSON array";
+                        return null;
+                    }
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                     {
                         int start = (int)reader.TokenStartIndex;
@@ -79,7 +83,7 @@ namespace DragonflowUpgrade.Engine.Safety
                 }
                 catch (JsonException e)
                 {
-                    problem = $"its row {row.Key} in the database cannot be read (not valid JSON {Json.NbJson.ErrorPlace(e)})";
+                    problem = $"its row {row.Key} in the database is {Json.NbJson.NotJson(e)}";
                     return null;
                 }
             }

@@ -170,7 +170,8 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             catch (Exception ex) when (ex is JsonException || ex is FormatException || ex is InvalidOperationException)
             {
-                throw new NbStoreException($"The commit record {e.Key} is damaged ({ex.Message}). Restore a backup with Restore-DfNbDatabase -Force.", ex);
+                string why = ex is JsonException json ? Json.NbJson.NotJson(json) : ex.Message;
+                throw new NbStoreException($"The commit record {e.Key} is damaged ({why}). Restore a backup with Restore-DfNbDatabase -Force.", ex is JsonException ? null : ex);
             }
         }
 

@@ -112,7 +112,7 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             catch (JsonException e)
             {
-                throw new NbStoreException($"The upgrade lock at {where} is not valid JSON ({Json.NbJson.ErrorPlace(e)}); remove it with Unlock-DfNbDatabase -Force.", e);
+                throw new NbStoreException($"The upgrade lock at {where} is {Json.NbJson.NotJson(e)}; remove it with Unlock-DfNbDatabase -Force.");
             }
         }
 

@@ -59,7 +59,7 @@ namespace DragonflowUpgrade.Engine.Safety
             }
             catch (JsonException e)
             {
-                throw new NbStoreException($"The record of the upgrade under way on {store.Location} ({Table}) is not valid JSON ({Json.NbJson.ErrorPlace(e)}); discard it with Unlock-DfNbDatabase -Force once no upgrade is under way.", e);
+                throw new NbStoreException($"The record of the upgrade under way on {store.Location} ({Table}) is {Json.NbJson.NotJson(e)}; discard it with Unlock-DfNbDatabase -Force once no upgrade is under way.");
             }
         }
 

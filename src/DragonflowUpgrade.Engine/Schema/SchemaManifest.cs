@@ -84,7 +84,7 @@ namespace DragonflowUpgrade.Engine.Schema
         {
             JsonDocument doc;
             try { doc = JsonDocument.Parse(stream); }
-            catch (JsonException e) { throw new SchemaException($"{source}: not valid JSON ({Json.NbJson.ErrorPlace(e)})."); }
+            catch (JsonException e) { throw new SchemaException($"{source}: {Json.NbJson.NotJson(e)}."); }
             using (doc)
             {
                 var root = doc.RootElement;

@@ -53,12 +53,16 @@ namespace DragonflowUpgrade.Remote
             {
                 reader.Read();
                 var root = ReadValue(ref reader, lines, file);
-                if (reader.Read()) throw new InventoryException(file, lines.LineOf(reader.TokenStartIndex), null, "unexpected text after the inventory object.");
+                bool more;
+                long end = reader.BytesConsumed;
+                try { more = reader.Read(); }
+                catch (JsonException) { more = true; }  // text after the object that is not JSON either
+                if (more) throw new InventoryException(file, lines.LineOf(end), null, "unexpected text after the inventory object.");
                 return root;
             }
             catch (JsonException e)
             {
-                throw new InventoryException(file, (int)(e.LineNumber ?? 0) + 1, null, "not valid JSON (" + Engine.Json.NbJson.ErrorPlace(e, withLine: false) + ")");
+                throw new InventoryException(file, (int)(e.LineNumber ?? 0) + 1, null, Engine.Json.NbJson.NotJson(e, withLine: false) + ".");
             }
             catch (InvalidOperationException)
             {

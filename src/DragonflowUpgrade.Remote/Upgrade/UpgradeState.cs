@@ -197,7 +197,8 @@ namespace DragonflowUpgrade.Remote.Upgrade
             UpgradeState? state;
             string text = File.ReadAllText(path);
             try { state = JsonSerializer.Deserialize<UpgradeState>(text, Options); }
-            catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is not valid JSON (" + Engine.Json.NbJson.ErrorPlace(e) + ")"); }
+            // A member of the wrong type is valid JSON: its path (member names and indexes) says which.
+            catch (JsonException e) { throw UpgradeErrors.StateInvalid(path, "is " + Engine.Json.NbJson.NotJson(e) + " or not an upgrade state" + (string.IsNullOrEmpty(e.Path) ? "" : $" (at {e.Path})")); }
             if (state == null || state.Format != CurrentFormat)
                 throw UpgradeErrors.StateInvalid(path, $"is not an upgrade state file of this module (its format is '{state?.Format}', expected '{CurrentFormat}')");
             // Save writes every field, nulls included: a file lacking one was written before it existed, and would read as

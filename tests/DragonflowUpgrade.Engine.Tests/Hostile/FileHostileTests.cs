@@ -94,6 +94,7 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             ["gzip cut in half"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); return z.Take(z.Length / 2).ToArray(); }, 0, "gzip"),
             ["gzip with a wrong length in its trailer"] = new Damage("nb.jsonl.gz", b => { var z = Gzip(Utf8(b)); z[z.Length - 4] ^= 0x01; return z; }, 0, "gzip"),
             ["two gzip members"] = new Damage("nb.jsonl.gz", b => { int cut = b.IndexOf('\n') + 1; return Gzip(Utf8(b.Substring(0, cut))).Concat(Gzip(Utf8(b.Substring(cut)))).ToArray(); }, 0, "several gzip files joined one after another", "If 'gzip -t' finds no error in it"),
+            ["an empty gzip file"] = new Damage("nb.jsonl.gz", b => Array.Empty<byte>(), 0, "at 0 bytes it is too short to be one"),
             ["plain text named .jsonl.gz"] = new Damage("nb.jsonl.gz", b => Utf8(b), 0, "gzip"),
             ["header count edited"] = new Damage("nb.jsonl", b => Utf8(b.Replace("\"objects\":3", "\"objects\":4")), 0, "header says 4"),
             ["header checksum edited"] = new Damage("nb.jsonl", b => Utf8(System.Text.RegularExpressions.Regex.Replace(b, "\"checksum\":\"[0-9a-f]", "\"checksum\":\"x")), 0, "does not match the checksum"),
@@ -161,6 +162,22 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
         }
 
+        // A record of the module's damaged by a misspelt word before a secret: System.Text.Json's own message, shown or
+        // kept as the inner exception, would quote the rest of the value. (A database file cannot hold such a value: it
+        // is read as a line that is not JSON, which FileHostileTests' damage cases cover.)
+        [Theory]
+        [InlineData("the commit's marker")]
+        [InlineData("the upgrade lock")]
+        public void A_damaged_record_of_the_modules_is_refused_naming_no_secret(string record)
+        {
+            string bad = $"{{\"state\": tru, \"password\": \"{Secret}\"}}";
+            var e = Assert.Throws<NbStoreException>(() => record == "the upgrade lock"
+                ? (object)UpgradeLockInfo.Parse(bad, "the test's lock")
+                : CommitRecord.Parse(new NbEntry(new NbKey(CommitJournal.RecordTable, null, "in-progress"), Utf8(bad))));
+            Assert.Contains("not valid JSON (at byte 13)", e.Message);
+            NoSecretIn(e);
+        }
+
         // A line longer than any object a store holds (1 GiB; here, to be quick, 1 MiB) is refused before its buffer
         // grows past what an array may be, by a read and by a write, and the file is left as it was.
         [Fact]
@@ -169,12 +186,12 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             string path = Path.Combine(_dir, "nb.jsonl");
             File.WriteAllText(path, PlainLines + Line("lport", null, "big", $"{{\"pad\": \"{new string('x', 3 << 20)}\"}}") + PlainLines.Replace("\"p1\"", "\"p2\""));
             string before = Hash(path);
-            var store = new FileNbStore(path) { LongestLine = 1 << 20 };
+            using var store = new FileNbStore(path) { LongestLine = 1 << 20 };
             var read = Assert.Throws<NbFileInvalidException>(() => store.Read().ToList());
             var write = Assert.Throws<NbFileInvalidException>(() => store.Write(new[] { new NbEntry(new NbKey("lport", null, "new"), Utf8("{\"id\": \"new\"}")) }));
             foreach (var e in new[] { read, write })
             {
-                Assert.Contains($"{path}, line 4: is longer than 1,048,576 bytes", e.Message);
+                Assert.Contains($"{path}, line 4: is 1,048,576 bytes long or longer", e.Message);
                 Assert.Equal(4, e.Line);
                 NoSecretIn(e);
             }

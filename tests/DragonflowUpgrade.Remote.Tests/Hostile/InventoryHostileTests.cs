@@ -82,7 +82,7 @@ namespace DragonflowUpgrade.Remote.Tests.Hostile
             // Not an inventory at all.
             new object[] { "syntax error", "{ \"Nodes\": [ { \"Name\": \"a\" \"Address\": \"b\" } ] }", Invalid, "not valid JSON" },
             new object[] { "empty file", "", Invalid, "empty" },
-            new object[] { "text after the object", "{ \"Nodes\": [ %NODES% ] } rm -rf /", Invalid, "not valid JSON (at byte " },
+            new object[] { "text after the object", "{ \"Nodes\": [ %NODES% ] } rm -rf /", Invalid, "unexpected text after the inventory object." },
             // System.Text.Json's own message quotes the rest of the line after a word it does not know.
             new object[] { "a secret after a misspelt word", "{ \"Nodes\": [ { \"Name\": \"cmp1\", \"Address\": \"127.0.0.11\", \"Sudo\": tru, \"Password\": \"%SECRET%\", \"Roles\": [\"compute\"] } ] }", Invalid, "not valid JSON (at byte 66)" },
             new object[] { "a list, not a table", "[ %NODES% ]", Invalid, "must be a table of fields" },

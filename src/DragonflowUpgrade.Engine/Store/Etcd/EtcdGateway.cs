@@ -205,7 +205,7 @@ namespace DragonflowUpgrade.Engine.Store
                         try { return (JsonDocument.Parse(content), null); }
                         catch (JsonException e)
                         {
-                            throw new NbStoreException($"Could not {what} the etcd NB database at {Location}: its gateway answered {path} with something that is not JSON ({Json.NbJson.ErrorPlace(e)}).", e);
+                            throw new NbStoreException($"Could not {what} the etcd NB database at {Location}: its gateway answered {path} with what is {Json.NbJson.NotJson(e)}.");
                         }
                     }
                     // A gateway or proxy may echo the request, sign-in password and all.

@@ -27,7 +27,7 @@ namespace DragonflowUpgrade.Engine.Store
     /// the length, and the count, is not told apart so: a whole read still refuses a module's object
     /// out of place, and every write reads the file whole.) A compressed file is always read whole:
     /// gzip files joined one after another give no length of all they hold, and only a whole read
-    /// finds them out.
+    /// finds them out (on .NET Core; see CheckTrailer).
     /// </remarks>
     public sealed class FileNbStore : INbStore
     {
@@ -287,9 +287,9 @@ namespace DragonflowUpgrade.Engine.Store
                         if (end == buffer.Length)
                         {
                             if (buffer.Length >= LongestLine)
-                                throw new NbFileInvalidException(Path, number + 1, $"is longer than {LongestLine.ToString("N0", CultureInfo.InvariantCulture)} bytes, longer than any object a database holds (Redis's values end at 512 MiB).",
+                                throw new NbFileInvalidException(Path, number + 1, $"is {LongestLine.ToString("N0", CultureInfo.InvariantCulture)} bytes long or longer, longer than any object a database holds (Redis's values end at 512 MiB).",
                                     "Restore the file from a copy: this line is not an NB object.");
-                            Array.Resize(ref buffer, Math.Min(buffer.Length * 2, LongestLine));
+                            Array.Resize(ref buffer, (int)Math.Min(2L * buffer.Length, LongestLine));
                         }
                         int read = ReadSome(s, buffer, end);
                         if (read == 0) { eof = true; if (Compressed) CheckTrailer(file, total); }
@@ -311,7 +311,7 @@ namespace DragonflowUpgrade.Engine.Store
             }
         }
 
-        /// <summary>The longest line read, in bytes: 1 GiB, twice what a Redis value may be, and half what an array may be.</summary>
+        /// <summary>The length in bytes at which a line is refused: 1 GiB, twice what a Redis value may be, and half what an array may be. (Checked as the line buffer, 64 KiB at first, fills.)</summary>
         internal int LongestLine { get; set; } = 1 << 30;
 
         int ReadSome(Stream s, byte[] buffer, int at)
@@ -336,7 +336,7 @@ namespace DragonflowUpgrade.Engine.Store
                 throw new NbFileInvalidException(Path, 0, $"is not a whole gzip file: at {file.Length} bytes it is too short to be one.", Restore);
             if (size != (uint)total)
                 throw new NbFileInvalidException(Path, 0,
-                    "is not one whole gzip file: the length at its end is not that of what it holds. It was cut short, has bytes after its end, or is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip -c b >> a.gz' make them), which this reader cannot tell apart.",
+                    "is not a whole gzip file: the length at its end is not that of what it holds. It was cut short, has bytes after its end, or is several gzip files joined one after another (as 'cat a.gz b.gz' or 'gzip -c b >> a.gz' make them), which this reader cannot tell apart.",
                     Restore + " If 'gzip -t' finds no error in it, it is whole gzip files joined: 'gunzip' it, then 'gzip' it, and run again.");
         }
 
@@ -351,7 +351,7 @@ namespace DragonflowUpgrade.Engine.Store
         {
             if (!Json.NbJson.IsUtf8(line.Span)) throw Malformed(number, "not UTF-8 text");
             try { return JsonDocument.Parse(line, LineOptions); }
-            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({Json.NbJson.ErrorPlace(e)})"); }
+            catch (JsonException e) { throw Malformed(number, Json.NbJson.NotJson(e)); }
         }
 
         // A value may be nested StoredValue.MaxDepth deep (one more in the module's journal rows); a line holds it one level down.
@@ -402,7 +402,7 @@ namespace DragonflowUpgrade.Engine.Store
                 }
                 if (r.Read()) throw Malformed(number, "a line must hold one JSON object");
             }
-            catch (JsonException e) { throw Malformed(number, $"not valid JSON ({Json.NbJson.ErrorPlace(e)})"); }
+            catch (JsonException e) { throw Malformed(number, Json.NbJson.NotJson(e)); }
             catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
             if (hasHeader && (table != null || id != null || hasValue))
                 throw Malformed(number, "holds both a header and an object's members; a header line holds only its 'header'");

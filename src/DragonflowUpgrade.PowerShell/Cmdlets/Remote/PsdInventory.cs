@@ -32,7 +32,8 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets
         {
             var ast = Parser.ParseFile(path, out Token[] _, out ParseError[] errors);
             if (errors.Length > 0)
-                throw new InventoryException(path, errors[0].Extent.StartLineNumber, null, "not valid PowerShell: " + errors[0].Message);
+                // PowerShell's message quotes the token it stopped at, which may be part of a password: its id and column say where.
+                throw new InventoryException(path, errors[0].Extent.StartLineNumber, null, $"not valid PowerShell ({errors[0].ErrorId}, at column {errors[0].Extent.StartColumnNumber}).");
             var statements = ast.EndBlock?.Statements;
             var hashtable = statements != null && statements.Count == 1 && ast.ParamBlock == null && ast.BeginBlock == null && ast.ProcessBlock == null &&
                 ast.DynamicParamBlock == null && ast.UsingStatements.Count == 0 && ast.ScriptRequirements == null
