@@ -144,7 +144,9 @@ namespace DragonflowUpgrade.Remote.Tests
         [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\",\n    \"Roles\": [\"compute\", \"storage\"] }\n ]\n}", 4, "Nodes[0].Roles", "'storage' is not a role")]
         [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\", \"Address\": \"10.0.0.1\", \"Roles\": [\"compute\"] },\n  { \"Name\": \"a\", \"Address\": \"10.0.0.2\", \"Roles\": [\"compute\"] }\n ]\n}", 4, "Nodes[1].Name", "names two nodes")]
         [InlineData("{\n \"Services\": { \"df-bgp-service\": { \"Kind\": \"agent\" } },\n \"Nodes\": []\n}", 2, "Services.df-bgp-service.Kind", "not a service kind")]
-        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\" \"Address\": \"10.0.0.1\" }\n ]\n}", 3, null, "not valid JSON")]
+        [InlineData("{\n \"Nodes\": [\n  { \"Name\": \"a\" \"Address\": \"10.0.0.1\" }\n ]\n}", 3, null, "not valid JSON (at byte 16)")]
+        [InlineData("{\n \"Nodes\": []\n}\n\n\n{ \"Nodes\": [] }", 6, null, "unexpected text after the inventory object")]
+        [InlineData("{\n \"Nodes\": []\n}\n\nnot JSON", 5, null, "unexpected text after the inventory object")]
         public void A_malformed_inventory_is_an_error_naming_file_line_and_field(string json, int line, string field, string problem)
         {
             string path = Write(json);

@@ -56,6 +56,23 @@ Describe 'The upgrade lock' {
         (Unlock-DfNbDatabase -Database $db -Force -Confirm:$false -PassThru).Host | Should -Be 'controller-2'
         Get-DfUpgradeLock -Database $db | Should -BeNullOrEmpty
     }
+
+    It 'refuses runs while a lock that does not read as one is held, naming no secret in it, and is broken with -Force' {
+        Invoke-RedisCli 35 SET $LockKey '{"pid": tru, "token": "hunter2-SECRET"}' | Out-Null
+        $err = $null
+        try { Invoke-DfMigration -Database $db -MigrationPath $folder -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseLocked*'
+        $err.Exception.Message | Should -BeLike '*a lock at * that is not valid JSON (at byte 11)*Unlock-DfNbDatabase -Force*'
+        ($err | Out-String) + $err.Exception.ToString() | Should -Not -BeLike '*hunter2-SECRET*'
+        Unlock-DfNbDatabase -Database $db -Force -Confirm:$false
+        Get-DfUpgradeLock -Database $db | Should -BeNullOrEmpty
+    }
+
+    It 'with -Force discards the record of an upgrade under way that no lock holds' {
+        Invoke-RedisCli 35 SET '{df_upgrade_run.}.under-way' '{"upgrade": "u-1"' | Out-Null
+        Unlock-DfNbDatabase -Database $db -Force -Confirm:$false
+        Invoke-RedisCli 35 EXISTS '{df_upgrade_run.}.under-way' | Should -Be 0
+    }
 }
 
 Describe 'Invoke-DfMigration and a live control plane' {

@@ -86,7 +86,7 @@ namespace DragonflowUpgrade.Dragonflow.Configuration
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is JsonException || e is KeyNotFoundException || e is InvalidOperationException)
             {
-                throw new DfException("OptionManifestInvalid", DfErrorCategory.InvalidData, $"The option manifest {path} cannot be read: {(e is JsonException json ? Engine.Json.NbJson.NotJson(json) : e.Message)}", path,
+                throw new DfException("OptionManifestInvalid", DfErrorCategory.InvalidData, $"The option manifest {path} cannot be read: {(e is JsonException json ? Engine.Json.NbJson.NotJson(json) + "." : e.Message)}", path,
                     "Give a file shaped like the shipped ones: { \"release\": ..., \"groups\": { \"df\": { \"option\": { \"type\": ..., \"default\": ... } } } }.");
             }
         }

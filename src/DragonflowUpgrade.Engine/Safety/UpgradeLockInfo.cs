@@ -90,31 +90,39 @@ namespace DragonflowUpgrade.Engine.Safety
             return Encoding.UTF8.GetString(buffer.ToArray());
         }
 
+        // A lock that is not a JSON object names no owner: it reads as held for good by an unknown host, so that every
+        // run is refused naming what it is, and Unlock-DfNbDatabase -Force breaks it (its text is its token).
         internal static UpgradeLockInfo Parse(string json, string where)
         {
-            try
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(json); }
+            catch (JsonException e) { return Unreadable(json, $"a lock at {where} that is {Json.NbJson.NotJson(e)}"); }
+            using (doc)
             {
-                using (var doc = JsonDocument.Parse(json))
+                var r = doc.RootElement;
+                if (r.ValueKind != JsonValueKind.Object) return Unreadable(json, $"a lock at {where} that is not a JSON object");
+                return new UpgradeLockInfo
                 {
-                    var r = doc.RootElement;
-                    return new UpgradeLockInfo
-                    {
-                        Host = Text(r, "host") ?? "an unknown host",
-                        ProcessId = r.TryGetProperty("pid", out var p) && p.TryGetInt32(out int pid) ? pid : 0,
-                        User = Text(r, "user"),
-                        Purpose = Text(r, "purpose") ?? "an unknown purpose",
-                        StartedAt = ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
-                        ExpiresAt = ParseTime(Text(r, "expires_at")) ?? DateTimeOffset.MaxValue,
-                        Token = Text(r, "token") ?? json,
-                        Upgrade = Text(r, "upgrade"),
-                    };
-                }
-            }
-            catch (JsonException e)
-            {
-                throw new NbStoreException($"The upgrade lock at {where} is {Json.NbJson.NotJson(e)}; remove it with Unlock-DfNbDatabase -Force.");
+                    Host = Text(r, "host") ?? "an unknown host",
+                    ProcessId = r.TryGetProperty("pid", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int pid) ? pid : 0,
+                    User = Text(r, "user"),
+                    Purpose = Text(r, "purpose") ?? "an unknown purpose",
+                    StartedAt = ParseTime(Text(r, "started_at")) ?? DateTimeOffset.MinValue,
+                    ExpiresAt = ParseTime(Text(r, "expires_at")) ?? DateTimeOffset.MaxValue,
+                    Token = Text(r, "token") ?? json,
+                    Upgrade = Text(r, "upgrade"),
+                };
             }
         }
+
+        static UpgradeLockInfo Unreadable(string json, string what) => new UpgradeLockInfo
+        {
+            Host = "an unknown host",
+            Purpose = what,
+            StartedAt = DateTimeOffset.MinValue,
+            ExpiresAt = DateTimeOffset.MaxValue,
+            Token = json,
+        };
 
         static string? Text(JsonElement r, string name) =>
             r.ValueKind == JsonValueKind.Object && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

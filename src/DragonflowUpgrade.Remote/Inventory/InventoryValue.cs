@@ -53,11 +53,10 @@ namespace DragonflowUpgrade.Remote
             {
                 reader.Read();
                 var root = ReadValue(ref reader, lines, file);
-                bool more;
-                long end = reader.BytesConsumed;
-                try { more = reader.Read(); }
-                catch (JsonException) { more = true; }  // text after the object that is not JSON either
-                if (more) throw new InventoryException(file, lines.LineOf(end), null, "unexpected text after the inventory object.");
+                int line;
+                try { line = reader.Read() ? lines.LineOf(reader.TokenStartIndex) : 0; }
+                catch (JsonException e) { line = (int)(e.LineNumber ?? 0) + 1; }  // text after the object that is not JSON either
+                if (line > 0) throw new InventoryException(file, line, null, "unexpected text after the inventory object.");
                 return root;
             }
             catch (JsonException e)

@@ -162,20 +162,35 @@ namespace DragonflowUpgrade.Engine.Tests.Hostile
             Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
         }
 
-        // A record of the module's damaged by a misspelt word before a secret: System.Text.Json's own message, shown or
-        // kept as the inner exception, would quote the rest of the value. (A database file cannot hold such a value: it
-        // is read as a line that is not JSON, which FileHostileTests' damage cases cover.)
-        [Theory]
-        [InlineData("the commit's marker")]
-        [InlineData("the upgrade lock")]
-        public void A_damaged_record_of_the_modules_is_refused_naming_no_secret(string record)
+        // The commit's record damaged by a misspelt word before a secret: System.Text.Json's own message, shown or
+        // kept as the inner exception, would quote the rest of the value.
+        [Fact]
+        public void A_damaged_commit_record_is_refused_naming_no_secret()
         {
             string bad = $"{{\"state\": tru, \"password\": \"{Secret}\"}}";
-            var e = Assert.Throws<NbStoreException>(() => record == "the upgrade lock"
-                ? (object)UpgradeLockInfo.Parse(bad, "the test's lock")
-                : CommitRecord.Parse(new NbEntry(new NbKey(CommitJournal.RecordTable, null, "in-progress"), Utf8(bad))));
+            var e = Assert.Throws<NbStoreException>(() => CommitRecord.Parse(new NbEntry(new NbKey(CommitJournal.RecordTable, null, "in-progress"), Utf8(bad))));
             Assert.Contains("not valid JSON (at byte 13)", e.Message);
             NoSecretIn(e);
+        }
+
+        // A lock that does not read as one (not JSON, not an object, members of other types) is held by an unknown host for
+        // good: a run is refused naming it, and no secret in it; Unlock -Force breaks it, and the next run takes the lock.
+        [Theory]
+        [InlineData("{\"pid\": tru, \"token\": \"%SECRET%\"}", "that is not valid JSON (at byte 11)")]
+        [InlineData("[\"%SECRET%\"]", "that is not a JSON object")]
+        [InlineData("{\"pid\": \"%SECRET%\", \"host\": 7}", "an unknown purpose (process 0 of an unknown user on an unknown host")]
+        public void A_lock_that_does_not_read_as_one_is_refused_by_a_run_and_broken_with_force(string lockText, string says)
+        {
+            string path = Path.Combine(_dir, "nb.jsonl");
+            File.WriteAllText(path, PlainLines);
+            File.WriteAllText(path + ".lock", lockText.Replace("%SECRET%", Secret));
+            using var store = NbStoreFactory.Open(path);
+            var e = Assert.Throws<UpgradeLockedException>(() => UpgradeLock.Acquire(store, "a test").Dispose());
+            Assert.Contains(says, e.Message);
+            NoSecretIn(e);
+            Assert.NotNull(UpgradeLock.Unlock(store, force: true));
+            UpgradeLock.Acquire(store, "a test").Dispose();
+            Assert.False(File.Exists(path + ".lock"));
         }
 
         // A line longer than any object a store holds (1 GiB; here, to be quick, 1 MiB) is refused before its buffer

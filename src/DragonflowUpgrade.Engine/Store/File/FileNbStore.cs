@@ -404,7 +404,7 @@ namespace DragonflowUpgrade.Engine.Store
             }
             catch (JsonException e) { throw Malformed(number, Json.NbJson.NotJson(e)); }
             catch (InvalidOperationException e) { throw Malformed(number, $"not valid JSON ({e.Message})"); }
-            if (hasHeader && (table != null || id != null || hasValue))
+            if (hasHeader && (table != null || id != null || hasValue || hasTopic))
                 throw Malformed(number, "holds both a header and an object's members; a header line holds only its 'header'");
             if (hasHeader && number == 1) return null;
             if (hasHeader)

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -77,7 +78,12 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
             var held = UpgradeLock.Read(store);
             if (held == null)
             {
-                WriteVerbose($"{store.Location} is not locked.");
+                // -Force discards the record of an upgrade under way with no lock too, even one that does not read, as its errors advise.
+                if (Force && store.Read(UpgradeUnderWay.Table).Any())
+                {
+                    if (ShouldProcess(store.Location, "Discard the record of the upgrade under way")) UpgradeLock.Unlock(store, force: true);
+                }
+                else WriteVerbose($"{store.Location} is not locked.");
                 return;
             }
             string action = UpgradeLock.IsHeldBySession(held) ? "Release the upgrade lock" : $"Break the upgrade lock held by {held}";
