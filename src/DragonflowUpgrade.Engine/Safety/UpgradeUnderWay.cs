@@ -33,6 +33,9 @@ namespace DragonflowUpgrade.Engine.Safety
         /// </summary>
         public bool? StateSaved { get; private set; }
 
+        /// <summary>Whether <paramref name="store"/> holds a record of an upgrade under way, whether or not it reads.</summary>
+        public static bool IsRecorded(INbStore store) => store.Read(Table).Any();
+
         /// <summary>The upgrade under way on <paramref name="store"/>; null when none.</summary>
         public static UpgradeUnderWay? Read(INbStore store)
         {

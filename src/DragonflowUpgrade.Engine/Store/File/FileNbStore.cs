@@ -261,9 +261,8 @@ namespace DragonflowUpgrade.Engine.Store
 
         // The file's lines, as UTF-8 bytes without the line end, and where the next line starts (in the
         // bytes uncompressed); blank lines are left out. With each, the file's length as it was opened
-        // (null for a compressed one: see ModuleObjects). A compressed file must
-        // end with its gzip trailer, counting all it holds: a cut one is refused, not read short, and so is
-        // one of several gzip members.
+        // (null for a compressed one: see ModuleObjects). A compressed file must end with its gzip trailer,
+        // counting all it holds: a cut one is refused, not read short, and so is one of several gzip members.
         IEnumerable<(int Number, ReadOnlyMemory<byte> Bytes, long End, long? FileLength)> Lines()
         {
             FileStream file;

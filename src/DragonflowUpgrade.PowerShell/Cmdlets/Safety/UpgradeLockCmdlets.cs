@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using System.Management.Automation;
 using DragonflowUpgrade.Engine.Safety;
 using DragonflowUpgrade.Engine.Store;
@@ -79,7 +78,7 @@ namespace DragonflowUpgrade.PowerShell.Cmdlets.Safety
             if (held == null)
             {
                 // -Force discards the record of an upgrade under way with no lock too, even one that does not read, as its errors advise.
-                if (Force && store.Read(UpgradeUnderWay.Table).Any())
+                if (Force && UpgradeUnderWay.IsRecorded(store))
                 {
                     if (ShouldProcess(store.Location, "Discard the record of the upgrade under way")) UpgradeLock.Unlock(store, force: true);
                 }
